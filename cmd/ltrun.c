@@ -1,0 +1,261 @@
+/*
+ * ltrun.c - the command line: argp options built from the one option table
+ * (src/core/config.c), then LTRUN_* variables and the --config file, the
+ * registry with --plugin files, and the plan.
+ *
+ *   ltrun [OPTIONS] MODEL.so [-- MODEL_ARGS]
+ *
+ * Exit statuses: 0 success, 1 failure (the cluster's environment, a plugin,
+ * a file), 2 usage (a flag, an LTRUN_* variable, the config file).
+ */
+#include "core/config.h"
+#include "core/error.h"
+#include "core/registry.h"
+#include "launch/plan.h"
+
+#include <argp.h>
+#include <cjson/cJSON.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+enum {
+	KEY_OPTION_BASE = 0x100, /* + enum lt_opt_id */
+	KEY_LIST = 0x200,
+	KEY_HELP = 'h',
+	KEY_USAGE = 0x201,
+	KEY_VERSION = 'V',
+};
+
+struct cli {
+	struct lt_config cfg;
+	struct lt_err err;
+	bool list;
+	const char *list_kind;
+	const char *model;
+	char **model_argv;
+	int model_argc;
+};
+
+static const char doc[] =
+	"ltrun -- launch and run a native training program on one node or many"
+	"\v"
+	"Every option also reads LTRUN_<NAME> (--num-nodes: LTRUN_NUM_NODES); a flag "
+	"beats the variable, which beats the --config file, which beats the default. "
+	"See ltrun(1) for the cluster environments and the exit statuses.";
+
+static struct argp_option *build_options(void)
+{
+	static struct argp_option opts[LT_OPT_COUNT + 6];
+	int i, n = 0;
+
+	for (i = 0; i < LT_OPT_COUNT; i++) {
+		const struct lt_option *o = &lt_options[i];
+		opts[n++] = (struct argp_option){
+			.name = o->name,
+			.key = KEY_OPTION_BASE + (int)o->id,
+			.arg = o->arg,
+			.doc = o->doc,
+			.group = 1,
+		};
+	}
+	opts[n++] = (struct argp_option){ "list", KEY_LIST, "KIND", OPTION_ARG_OPTIONAL,
+		"list the plugins of every kind (or of KIND: strategy, precision, ckpt-io, cluster, comm, accelerator) and exit", 2 };
+	opts[n++] = (struct argp_option){ "help", KEY_HELP, NULL, 0, "give this help list", 3 };
+	opts[n++] = (struct argp_option){ "usage", KEY_USAGE, NULL, 0, "give a short usage message", 3 };
+	opts[n++] = (struct argp_option){ "version", KEY_VERSION, NULL, 0, "print the version", 3 };
+	return opts;
+}
+
+/* With ARGP_NO_ERRS argp reports a bad option through ARGP_KEY_ERROR;
+ * say which one and what it needs, on one line. */
+static void bad_option(struct cli *cli, struct argp_state *state)
+{
+	const char *arg = state->next > 0 && state->next <= state->argc
+				  ? state->argv[state->next - 1] : "?";
+	char name[128], q[LT_QUOTE_MAX];
+	const struct lt_option *o;
+	const char *hint;
+
+	lt_quote(q, sizeof(q), arg);
+	if (strncmp(arg, "--", 2)) {
+		lt_err_set(&cli->err, LT_EXIT_USAGE,
+			   "unknown option '%s': ltrun has long options only (try 'ltrun --help')", q);
+		return;
+	}
+	snprintf(name, sizeof(name), "%.*s", (int)strcspn(arg + 2, "="), arg + 2);
+	o = lt_option_find(name);
+	if (o && o->arg) {
+		lt_err_set(&cli->err, LT_EXIT_USAGE, "option '--%s' needs a value: --%s %s",
+			   o->name, o->name, o->arg);
+	} else if (o || !strcmp(name, "help") || !strcmp(name, "usage") ||
+		   !strcmp(name, "version")) {
+		lt_err_set(&cli->err, LT_EXIT_USAGE, "option '--%s' takes no value", name);
+	} else if ((hint = lt_option_suggest(name)) != NULL) {
+		lt_err_set(&cli->err, LT_EXIT_USAGE, "unknown option '%s'; did you mean '--%s'?",
+			   q, hint);
+	} else {
+		lt_err_set(&cli->err, LT_EXIT_USAGE, "unknown option '%s' (try 'ltrun --help')", q);
+	}
+}
+
+/* The first positional argument is the model; everything after it (less
+ * one leading "--") belongs to the model, as with torchrun. */
+static void take_model(struct cli *cli, char *arg, struct argp_state *state)
+{
+	cli->model = arg;
+	cli->model_argv = state->argv + state->next;
+	cli->model_argc = state->argc - state->next;
+	if (cli->model_argc > 0 && !strcmp(cli->model_argv[0], "--")) {
+		cli->model_argv++;
+		cli->model_argc--;
+	}
+	state->next = state->argc;
+}
+
+static error_t parse_opt(int key, char *arg, struct argp_state *state)
+{
+	struct cli *cli = state->input;
+	char where[96];
+
+	if (key >= KEY_OPTION_BASE && key < KEY_OPTION_BASE + LT_OPT_COUNT) {
+		const struct lt_option *o = &lt_options[key - KEY_OPTION_BASE];
+		snprintf(where, sizeof(where), "--%s", o->name);
+		if (lt_config_set(&cli->cfg, o, o->arg ? arg : "true", LT_SRC_FLAG, where,
+				  &cli->err))
+			return EINVAL;
+		return 0;
+	}
+	switch (key) {
+	case KEY_LIST:
+		cli->list = true;
+		cli->list_kind = arg;
+		return 0;
+	case KEY_HELP:
+		argp_state_help(state, stdout, ARGP_HELP_STD_HELP);
+		exit(0);
+	case KEY_USAGE:
+		argp_state_help(state, stdout, ARGP_HELP_USAGE);
+		exit(0);
+	case KEY_VERSION:
+		printf("ltrun %s (plugin ABI %u)\n", LT_VERSION, LT_PLUGIN_ABI_VERSION);
+		exit(0);
+	case ARGP_KEY_ARG:
+		/* `--list strategy`: a kind may follow --list as its own word. */
+		if (cli->list && !cli->list_kind && !cli->model) {
+			cli->list_kind = arg;
+			return 0;
+		}
+		take_model(cli, arg, state);
+		return 0;
+	case ARGP_KEY_ERROR:
+		if (!cli->err.msg[0])
+			bad_option(cli, state);
+		return 0;
+	default:
+		return ARGP_ERR_UNKNOWN;
+	}
+}
+
+static void parse_command_line(struct cli *cli, int argc, char **argv)
+{
+	struct argp argp = {
+		.options = build_options(),
+		.parser = parse_opt,
+		.args_doc = "MODEL.so [-- MODEL_ARGS...]",
+		.doc = doc,
+	};
+	int err;
+
+	err = argp_parse(&argp, argc, argv, ARGP_IN_ORDER | ARGP_NO_ERRS | ARGP_NO_HELP,
+			 NULL, cli);
+	if (cli->err.msg[0])
+		lt_die_err(&cli->err);
+	if (err)
+		lt_die(LT_EXIT_USAGE, "cannot parse the command line (try 'ltrun --help')");
+}
+
+static void print_json(cJSON *json)
+{
+	char *text = json ? cJSON_Print(json) : NULL;
+
+	if (!text)
+		lt_die(LT_EXIT_FAILURE, "out of memory printing JSON");
+	puts(text);
+	free(text);
+	cJSON_Delete(json);
+}
+
+static void list_plugins(struct cli *cli, const struct lt_registry *reg)
+{
+	enum lt_kind kind;
+	int k = -1;
+
+	if (cli->list_kind) {
+		if (lt_kind_parse(cli->list_kind, &kind, &cli->err))
+			lt_die_err(&cli->err);
+		k = (int)kind;
+	}
+	if (cli->cfg.json)
+		print_json(lt_registry_json(reg, k));
+	else
+		lt_registry_print(reg, stdout, k);
+}
+
+static struct lt_registry *load_registry(struct cli *cli)
+{
+	struct lt_registry *reg = lt_registry_new(&cli->err);
+	size_t i;
+
+	if (!reg)
+		lt_die_err(&cli->err);
+	for (i = 0; i < cli->cfg.num_plugins; i++)
+		if (lt_plugin_load(reg, cli->cfg.plugins[i], &cli->err))
+			lt_die_err(&cli->err);
+	return reg;
+}
+
+int main(int argc, char **argv)
+{
+	static struct cli cli;
+	struct lt_registry *reg;
+	struct lt_plan plan;
+
+	if (lt_config_init(&cli.cfg, &cli.err))
+		lt_die_err(&cli.err);
+	parse_command_line(&cli, argc, argv);
+	if (lt_config_load_env(&cli.cfg, NULL, &cli.err))
+		lt_die_err(&cli.err);
+	if (cli.cfg.config_path && lt_config_load_file(&cli.cfg, cli.cfg.config_path, &cli.err))
+		lt_die_err(&cli.err);
+
+	reg = load_registry(&cli);
+	if (cli.list) {
+		list_plugins(&cli, reg);
+		goto out;
+	}
+	if (lt_config_check_names(&cli.cfg, reg, &cli.err))
+		lt_die_err(&cli.err);
+	if (!cli.model && !cli.cfg.dry_run)
+		lt_die(LT_EXIT_USAGE,
+		       "no model given: ltrun [OPTIONS] MODEL.so [-- MODEL_ARGS] (or --dry-run to see the plan)");
+	if (cli.model && lt_model_check(cli.model, &cli.err))
+		lt_die_err(&cli.err);
+	if (lt_plan_make(&plan, &cli.cfg, reg, NULL, cli.cfg.verbose ? stderr : NULL,
+			 &cli.err))
+		lt_die_err(&cli.err);
+	plan.model = cli.model;
+	plan.model_argv = cli.model_argv;
+	plan.model_argc = cli.model_argc;
+	if (!cli.cfg.dry_run)
+		lt_die(LT_EXIT_FAILURE,
+		       "starting ranks is not built in this version: 'ltrun --dry-run' shows the plan it would run");
+	if (cli.cfg.json)
+		print_json(lt_plan_json(&plan, &cli.cfg, reg));
+	else
+		lt_plan_print(&plan, &cli.cfg, reg, stdout);
+out:
+	lt_registry_free(reg);
+	lt_config_free(&cli.cfg);
+	return 0;
+}

@@ -1,0 +1,130 @@
+/*
+ * config.h - ltrun's settings (struct lt_config) and the one table of
+ * options behind the CLI, the LTRUN_* environment variables and the
+ * --config JSON file.
+ *
+ * Every setting remembers where its value came from.  A value is taken only
+ * from a source at least as strong as the one that set it before, so the
+ * sources can be read in any order and the precedence is always
+ * flag > LTRUN_* variable > config file > default.
+ */
+#ifndef LT_CORE_CONFIG_H
+#define LT_CORE_CONFIG_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#include "ltrun/plugin.h"
+
+struct lt_registry;
+struct cJSON;
+
+enum lt_source { LT_SRC_DEFAULT, LT_SRC_CONFIG, LT_SRC_ENV, LT_SRC_FLAG };
+
+enum lt_opt_type {
+	LT_OPT_NAME,       /* a registry name of opt->kind (or "auto" when allowed) */
+	LT_OPT_COUNT_AUTO, /* positive integer or "auto" (LT_AUTO) */
+	LT_OPT_INT,        /* integer in [min, max]; LT_AUTO when unset */
+	LT_OPT_HOST,       /* host name or address */
+	LT_OPT_PATH,       /* any non-empty string */
+	LT_OPT_BOOL,       /* flag on the command line; 1/0/true/false elsewhere */
+	LT_OPT_LIST,       /* repeatable path; ':'-separated in LTRUN_*; array in JSON */
+};
+
+enum lt_opt_id {
+	LT_OPT_STRATEGY,
+	LT_OPT_ACCELERATOR,
+	LT_OPT_DEVICES,
+	LT_OPT_NUM_NODES,
+	LT_OPT_NODE_RANK,
+	LT_OPT_MAIN_ADDR,
+	LT_OPT_MAIN_PORT,
+	LT_OPT_PRECISION,
+	LT_OPT_CLUSTER,
+	LT_OPT_COMM,
+	LT_OPT_CKPT_IO,
+	LT_OPT_PLUGIN,
+	LT_OPT_MAX_RESTARTS,
+	LT_OPT_LOG_DIR,
+	LT_OPT_TEE,
+	LT_OPT_CONFIG,
+	LT_OPT_DRY_RUN,
+	LT_OPT_JSON,
+	LT_OPT_VERBOSE,
+	LT_OPT_COUNT
+};
+
+struct lt_option {
+	enum lt_opt_id id;
+	const char *name;     /* long option and config key: "max-restarts" */
+	const char *env;      /* "LTRUN_MAX_RESTARTS" */
+	const char *arg;      /* argument name in --help, NULL for flags */
+	enum lt_opt_type type;
+	int kind;             /* LT_OPT_NAME: enum lt_kind */
+	bool auto_ok;         /* LT_OPT_NAME: "auto" is accepted */
+	long min, max;        /* LT_OPT_INT */
+	size_t offset;        /* of the field in struct lt_config */
+	const char *def;      /* default, as text, for --help and the plan */
+	const char *doc;      /* --help text */
+};
+
+/* The option table, LT_OPT_COUNT entries indexed by enum lt_opt_id. */
+extern const struct lt_option lt_options[LT_OPT_COUNT];
+
+/* Returns the option whose long name is `name` ("devices"), or NULL. */
+const struct lt_option *lt_option_find(const char *name);
+/* Returns the long name closest to `name`, or NULL when none is close. */
+const char *lt_option_suggest(const char *name);
+
+struct lt_config {
+	char *strategy, *accelerator, *precision, *cluster, *comm, *ckpt_io;
+	int devices, num_nodes, node_rank, main_port, max_restarts;
+	char *main_addr, *log_dir, *config_path;
+	bool tee, dry_run, json, verbose;
+	char **plugins;
+	size_t num_plugins;
+	enum lt_source source[LT_OPT_COUNT];
+	char source_name[LT_OPT_COUNT][80]; /* "--devices", "LTRUN_DEVICES", ... */
+};
+
+/* Sets every option to its default.  Returns 0, or -1 with err set. */
+int lt_config_init(struct lt_config *cfg, struct lt_err *err);
+void lt_config_free(struct lt_config *cfg);
+
+/* Sets option o from text, coming from src; `where` names the input for
+ * messages ("--devices", "LTRUN_DEVICES", "'devices' in config file 'x'").
+ * A weaker source than the current one is ignored (returns 0).  Returns 0,
+ * or -1 with err (usage status) naming `where` and the value; cfg is then
+ * unchanged. */
+int lt_config_set(struct lt_config *cfg, const struct lt_option *o,
+		  const char *text, enum lt_source src, const char *where,
+		  struct lt_err *err);
+
+/* Reads every option's LTRUN_* variable from env.  Returns 0 or -1. */
+int lt_config_load_env(struct lt_config *cfg, const struct lt_envsrc *env,
+		       struct lt_err *err);
+
+/* Reads a JSON config file (an object whose keys are the long option
+ * names) of at most 1 MiB.  Returns 0, or -1 with err set: status 1 when
+ * the file cannot be read, 2 when its contents are wrong. */
+int lt_config_load_file(struct lt_config *cfg, const char *path,
+			struct lt_err *err);
+/* The same for text already in memory (len bytes, no NUL needed); `path`
+ * names it in messages. */
+int lt_config_load_text(struct lt_config *cfg, const char *path,
+			const char *text, size_t len, struct lt_err *err);
+
+/* Checks every plugin name against the registry (after --plugin files are
+ * loaded).  Returns 0, or -1 with err naming the option and its source. */
+int lt_config_check_names(const struct lt_config *cfg,
+			  const struct lt_registry *reg, struct lt_err *err);
+
+/* Option o's current value as text ("auto", "4", "ddp", "a.so:b.so"),
+ * written into buf.  Returns buf. */
+const char *lt_config_value(const struct lt_config *cfg,
+			    const struct lt_option *o, char *buf, size_t len);
+
+/* "default", "config file", "environment" or "command line". */
+const char *lt_source_name(enum lt_source src);
+
+#endif

@@ -1,0 +1,85 @@
+/*
+ * parse.c - strict integer and boolean parsing, and the edit distance
+ * behind every "did you mean" hint.
+ */
+#include "core/parse.h"
+
+#include <ctype.h>
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+int lt_parse_long(const char *text, long min, long max, long *out)
+{
+	char *end;
+	long v;
+
+	if (!text || !*text || !(isdigit((unsigned char)text[0]) ||
+				 (text[0] == '-' && isdigit((unsigned char)text[1]))))
+		return -1;
+	errno = 0;
+	v = strtol(text, &end, 10);
+	if (errno || *end || v < min || v > max)
+		return -1;
+	*out = v;
+	return 0;
+}
+
+int lt_parse_bool(const char *text, bool *out)
+{
+	static const char *const yes[] = { "1", "true", "yes", "on" };
+	static const char *const no[] = { "0", "false", "no", "off" };
+	size_t i;
+
+	if (!text)
+		return -1;
+	for (i = 0; i < sizeof(yes) / sizeof(yes[0]); i++) {
+		if (!strcasecmp(text, yes[i])) {
+			*out = true;
+			return 0;
+		}
+		if (!strcasecmp(text, no[i])) {
+			*out = false;
+			return 0;
+		}
+	}
+	return -1;
+}
+
+int lt_edit_distance(const char *a, const char *b)
+{
+	enum { MAXLEN = 64 };
+	int prev[MAXLEN + 1], cur[MAXLEN + 1];
+	size_t la = strlen(a), lb = strlen(b), i, j;
+
+	if (la > MAXLEN || lb > MAXLEN)
+		return 255;
+	for (j = 0; j <= lb; j++)
+		prev[j] = (int)j;
+	for (i = 1; i <= la; i++) {
+		cur[0] = (int)i;
+		for (j = 1; j <= lb; j++) {
+			int sub = prev[j - 1] + (tolower((unsigned char)a[i - 1]) !=
+						 tolower((unsigned char)b[j - 1]));
+			int del = prev[j] + 1, ins = cur[j - 1] + 1;
+			int best = sub < del ? sub : del;
+			cur[j] = best < ins ? best : ins;
+		}
+		memcpy(prev, cur, sizeof(int) * (lb + 1));
+	}
+	return prev[lb] > 255 ? 255 : prev[lb];
+}
+
+bool lt_valid_host(const char *text)
+{
+	size_t i, n = text ? strlen(text) : 0;
+
+	if (n == 0 || n > 253 || text[0] == '-' || text[0] == '.')
+		return false;
+	for (i = 0; i < n; i++)
+		if (!strchr("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789.-_:[]%",
+			    text[i]))
+			return false;
+	return true;
+}

@@ -1,0 +1,398 @@
+/*
+ * registry.c - the table of named plugins, per kind, in registration order.
+ *
+ * Entries point at descriptors owned by their plugin (static storage in
+ * ltrun or in a loaded .so); the registry owns only its arrays.  Names are
+ * checked once, on the way in: valid characters, unique within a kind, an
+ * alias's base registered first.
+ */
+#include "core/registry.h"
+#include "core/error.h"
+#include "core/parse.h"
+
+#include <cjson/cJSON.h>
+#include <stdlib.h>
+#include <string.h>
+
+struct entry {
+	const struct lt_plugin *plugin;
+	const char *origin; /* NULL: built-in */
+};
+
+struct lt_registry {
+	struct entry *entries[LT_KIND_COUNT];
+	size_t count[LT_KIND_COUNT], cap[LT_KIND_COUNT];
+	const char *const *absent[LT_KIND_COUNT];
+	const char *origin;
+};
+
+static const char *const kind_names[LT_KIND_COUNT] = {
+	[LT_KIND_STRATEGY] = "strategy",
+	[LT_KIND_PRECISION] = "precision",
+	[LT_KIND_CKPT_IO] = "ckpt-io",
+	[LT_KIND_CLUSTER] = "cluster",
+	[LT_KIND_COMM] = "comm",
+	[LT_KIND_ACCELERATOR] = "accelerator",
+};
+
+const char *lt_kind_name(enum lt_kind kind)
+{
+	return (unsigned)kind < LT_KIND_COUNT ? kind_names[kind] : "?";
+}
+
+int lt_kind_parse(const char *text, enum lt_kind *out, struct lt_err *err)
+{
+	char q[LT_QUOTE_MAX];
+	int k, best = -1, best_d = 255;
+
+	for (k = 0; k < LT_KIND_COUNT; k++) {
+		int d = lt_edit_distance(text, kind_names[k]);
+		if (d == 0) {
+			*out = (enum lt_kind)k;
+			return 0;
+		}
+		if (d < best_d) {
+			best_d = d;
+			best = k;
+		}
+	}
+	if (best >= 0 && best_d <= 3)
+		return lt_err_set(err, LT_EXIT_USAGE,
+				  "unknown plugin kind '%s'; did you mean '%s'? (kinds: strategy, precision, ckpt-io, cluster, comm, accelerator)",
+				  lt_quote(q, sizeof(q), text), kind_names[best]);
+	return lt_err_set(err, LT_EXIT_USAGE,
+			  "unknown plugin kind '%s' (kinds: strategy, precision, ckpt-io, cluster, comm, accelerator)",
+			  lt_quote(q, sizeof(q), text));
+}
+
+static bool valid_name(const char *name)
+{
+	size_t i, n = name ? strlen(name) : 0;
+
+	if (n == 0 || n > 64)
+		return false;
+	for (i = 0; i < n; i++)
+		if (!strchr("abcdefghijklmnopqrstuvwxyz0123456789._-", name[i]))
+			return false;
+	return true;
+}
+
+int lt_registry_add(struct lt_registry *reg, const struct lt_plugin *p,
+		    struct lt_err *err)
+{
+	char q[LT_QUOTE_MAX];
+	struct entry *grown;
+	enum lt_kind k;
+
+	if (!reg || !p)
+		return lt_err_set(err, LT_EXIT_FAILURE, "lt_registry_add: no registry or plugin given");
+	k = p->kind;
+	if ((unsigned)k >= LT_KIND_COUNT)
+		return lt_err_set(err, LT_EXIT_FAILURE,
+				  "plugin '%s' has unknown kind %d", lt_quote(q, sizeof(q), p->name), (int)k);
+	if (!valid_name(p->name))
+		return lt_err_set(err, LT_EXIT_FAILURE,
+				  "invalid %s name '%s': use 1 to 64 of a-z 0-9 . _ -",
+				  kind_names[k], lt_quote(q, sizeof(q), p->name));
+	if (lt_registry_find(reg, k, p->name))
+		return lt_err_set(err, LT_EXIT_FAILURE,
+				  "duplicate %s '%s': that name is already registered; choose another name",
+				  kind_names[k], p->name);
+	if (p->alias_of && !lt_registry_find(reg, k, p->alias_of))
+		return lt_err_set(err, LT_EXIT_FAILURE,
+				  "%s alias '%s' names '%s', which is not registered",
+				  kind_names[k], p->name, lt_quote(q, sizeof(q), p->alias_of));
+	if (!p->alias_of && !p->ops)
+		return lt_err_set(err, LT_EXIT_FAILURE,
+				  "%s '%s' has no ops table", kind_names[k], p->name);
+	if (!p->description || !p->recommended_when)
+		return lt_err_set(err, LT_EXIT_FAILURE,
+				  "%s '%s' needs a description and a recommended_when",
+				  kind_names[k], p->name);
+	if (reg->count[k] == reg->cap[k]) {
+		size_t cap = reg->cap[k] ? 2 * reg->cap[k] : 8;
+		grown = realloc(reg->entries[k], cap * sizeof(*grown));
+		if (!grown)
+			return lt_err_set(err, LT_EXIT_FAILURE, "out of memory");
+		reg->entries[k] = grown;
+		reg->cap[k] = cap;
+	}
+	reg->entries[k][reg->count[k]].plugin = p;
+	reg->entries[k][reg->count[k]].origin = reg->origin;
+	reg->count[k]++;
+	return 0;
+}
+
+void lt_registry_set_origin(struct lt_registry *reg, const char *origin)
+{
+	reg->origin = origin;
+}
+
+void lt_registry_mark_absent(struct lt_registry *reg, enum lt_kind kind,
+			     const char *const *names)
+{
+	reg->absent[kind] = names;
+}
+
+struct lt_registry *lt_registry_new(struct lt_err *err)
+{
+	static int (*const catalogs[])(struct lt_registry *, struct lt_err *) = {
+		lt_strategy_catalog, lt_precision_catalog, lt_ckpt_io_catalog,
+		lt_cluster_catalog,  lt_comm_catalog,      lt_accelerator_catalog,
+	};
+	struct lt_registry *reg = calloc(1, sizeof(*reg));
+	size_t i;
+
+	if (!reg) {
+		lt_err_set(err, LT_EXIT_FAILURE, "out of memory");
+		return NULL;
+	}
+	for (i = 0; i < sizeof(catalogs) / sizeof(catalogs[0]); i++) {
+		if (catalogs[i](reg, err)) {
+			lt_registry_free(reg);
+			return NULL;
+		}
+	}
+	return reg;
+}
+
+void lt_registry_free(struct lt_registry *reg)
+{
+	int k;
+
+	if (!reg)
+		return;
+	for (k = 0; k < LT_KIND_COUNT; k++)
+		free(reg->entries[k]);
+	free(reg);
+}
+
+const struct lt_plugin *lt_registry_find(const struct lt_registry *reg,
+					 enum lt_kind kind, const char *name)
+{
+	size_t i;
+
+	if ((unsigned)kind >= LT_KIND_COUNT || !name)
+		return NULL;
+	for (i = 0; i < reg->count[kind]; i++)
+		if (!strcmp(reg->entries[kind][i].plugin->name, name))
+			return reg->entries[kind][i].plugin;
+	return NULL;
+}
+
+const struct lt_plugin *lt_registry_base(const struct lt_registry *reg,
+					 const struct lt_plugin *p)
+{
+	int hops;
+
+	for (hops = 0; p && p->alias_of && hops < 8; hops++)
+		p = lt_registry_find(reg, p->kind, p->alias_of);
+	return p;
+}
+
+static bool is_absent(const struct lt_registry *reg, enum lt_kind kind,
+		      const char *name)
+{
+	const char *const *a;
+
+	for (a = reg->absent[kind]; a && *a; a++)
+		if (!strcmp(*a, name))
+			return true;
+	return false;
+}
+
+/* Writes "a, b, c" (the valid names of kind) into buf. */
+static void valid_names(const struct lt_registry *reg, enum lt_kind kind,
+			char *buf, size_t len)
+{
+	size_t i, n = 0;
+
+	buf[0] = '\0';
+	for (i = 0; i < reg->count[kind] && n < len; i++)
+		n += (size_t)snprintf(buf + n, len - n, "%s%s", i ? ", " : "",
+				      reg->entries[kind][i].plugin->name);
+}
+
+int lt_registry_lookup(const struct lt_registry *reg, enum lt_kind kind,
+		       const char *name, const struct lt_plugin **out,
+		       struct lt_err *err)
+{
+	const struct lt_plugin *p = lt_registry_find(reg, kind, name);
+	const char *best = NULL;
+	char q[LT_QUOTE_MAX], valid[320];
+	int best_d = 255;
+	size_t i;
+
+	if (p) {
+		*out = p;
+		return 0;
+	}
+	if (is_absent(reg, kind, name))
+		return lt_err_set(err, LT_EXIT_USAGE,
+				  "%s '%s' is not built in this version (see 'ltrun --list %s')",
+				  kind_names[kind], name, kind_names[kind]);
+	for (i = 0; i < reg->count[kind]; i++) {
+		const char *cand = reg->entries[kind][i].plugin->name;
+		int d = lt_edit_distance(name, cand);
+		if (d < best_d) {
+			best_d = d;
+			best = cand;
+		}
+	}
+	valid_names(reg, kind, valid, sizeof(valid));
+	lt_quote(q, sizeof(q), name);
+	if (best && best_d <= 3 && (size_t)best_d < strlen(best))
+		return lt_err_set(err, LT_EXIT_USAGE,
+				  "unknown %s '%s'; did you mean '%s'? (valid: %s)",
+				  kind_names[kind], q, best, valid);
+	return lt_err_set(err, LT_EXIT_USAGE, "unknown %s '%s' (valid: %s)",
+			  kind_names[kind], q, valid);
+}
+
+size_t lt_registry_count(const struct lt_registry *reg, enum lt_kind kind)
+{
+	return (unsigned)kind < LT_KIND_COUNT ? reg->count[kind] : 0;
+}
+
+const struct lt_plugin *lt_registry_at(const struct lt_registry *reg,
+				       enum lt_kind kind, size_t i)
+{
+	return i < lt_registry_count(reg, kind) ? reg->entries[kind][i].plugin : NULL;
+}
+
+const char *lt_registry_origin_at(const struct lt_registry *reg,
+				  enum lt_kind kind, size_t i)
+{
+	if (i >= lt_registry_count(reg, kind))
+		return NULL;
+	return reg->entries[kind][i].origin ? reg->entries[kind][i].origin : "built-in";
+}
+
+/* ------------------------------------------------------------- listing */
+
+static void print_kind(const struct lt_registry *reg, FILE *out, enum lt_kind k)
+{
+	const char *const *a;
+	size_t i;
+
+	fprintf(out, "%s:\n", kind_names[k]);
+	for (i = 0; i < reg->count[k]; i++) {
+		const struct lt_plugin *p = reg->entries[k][i].plugin;
+		const char *origin = reg->entries[k][i].origin;
+
+		fprintf(out, "  %-26s %s\n", p->name, p->description);
+		if (p->alias_of)
+			fprintf(out, "  %-26s alias of %s%s%s\n", "", p->alias_of,
+				p->preset ? " with " : "", p->preset ? p->preset : "");
+		fprintf(out, "  %-26s recommended when %s\n", "", p->recommended_when);
+		if (origin)
+			fprintf(out, "  %-26s from %s\n", "", origin);
+	}
+	if (reg->absent[k] && reg->absent[k][0]) {
+		fprintf(out, "  not built in this version:");
+		for (a = reg->absent[k]; *a; a++)
+			fprintf(out, "%s %s", a == reg->absent[k] ? "" : ",", *a);
+		fputc('\n', out);
+	}
+}
+
+void lt_registry_print(const struct lt_registry *reg, FILE *out, int kind)
+{
+	int k;
+
+	for (k = 0; k < LT_KIND_COUNT; k++) {
+		if (kind >= 0 && k != kind)
+			continue;
+		if (kind < 0 && k)
+			fputc('\n', out);
+		print_kind(reg, out, (enum lt_kind)k);
+	}
+}
+
+/* {"launcher":"fork"} from "launcher=fork"; NULL when out of memory. */
+static cJSON *preset_json(const char *preset)
+{
+	cJSON *obj = cJSON_CreateObject();
+	const char *p = preset;
+	char key[64], val[128];
+
+	while (obj && p && *p) {
+		size_t klen = strcspn(p, "="), vlen;
+		if (!p[klen] || klen >= sizeof(key))
+			break;
+		memcpy(key, p, klen);
+		key[klen] = '\0';
+		p += klen + 1;
+		vlen = strcspn(p, ",");
+		if (vlen >= sizeof(val))
+			break;
+		memcpy(val, p, vlen);
+		val[vlen] = '\0';
+		p += vlen + (p[vlen] == ',');
+		if (!cJSON_AddStringToObject(obj, key, val)) {
+			cJSON_Delete(obj);
+			return NULL;
+		}
+	}
+	return obj;
+}
+
+static cJSON *plugin_json(const struct lt_plugin *p, const char *origin)
+{
+	cJSON *o = cJSON_CreateObject();
+
+	if (!o || !cJSON_AddStringToObject(o, "name", p->name) ||
+	    !cJSON_AddStringToObject(o, "description", p->description) ||
+	    !cJSON_AddStringToObject(o, "recommended_when", p->recommended_when) ||
+	    !cJSON_AddStringToObject(o, "origin", origin ? origin : "built-in"))
+		goto out_free;
+	if (p->alias_of) {
+		cJSON *preset;
+
+		if (!cJSON_AddStringToObject(o, "alias_of", p->alias_of))
+			goto out_free;
+		preset = preset_json(p->preset);
+		if (!preset)
+			goto out_free;
+		cJSON_AddItemToObject(o, "preset", preset);
+	}
+	if (p->kind == LT_KIND_CLUSTER && p->ops) {
+		const struct lt_cluster_ops *ops = p->ops;
+		if (!cJSON_AddNumberToObject(o, "priority", ops->priority))
+			goto out_free;
+	}
+	return o;
+out_free:
+	cJSON_Delete(o);
+	return NULL;
+}
+
+cJSON *lt_registry_json(const struct lt_registry *reg, int kind)
+{
+	cJSON *root = cJSON_CreateObject();
+	int k;
+
+	if (!root)
+		return NULL;
+	for (k = 0; k < LT_KIND_COUNT; k++) {
+		cJSON *arr;
+		size_t i;
+
+		if (kind >= 0 && k != kind)
+			continue;
+		arr = cJSON_AddArrayToObject(root, kind_names[k]);
+		if (!arr)
+			goto out_free;
+		for (i = 0; i < reg->count[k]; i++) {
+			cJSON *item = plugin_json(reg->entries[k][i].plugin,
+						  reg->entries[k][i].origin);
+			if (!item)
+				goto out_free;
+			cJSON_AddItemToArray(arr, item);
+		}
+	}
+	return root;
+out_free:
+	cJSON_Delete(root);
+	return NULL;
+}

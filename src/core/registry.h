@@ -1,0 +1,79 @@
+/*
+ * registry.h - the one list of named plugins (ltrun's side).
+ *
+ * Holds every strategy, precision, checkpoint IO, cluster environment,
+ * communicator and accelerator this build can select, in registration order,
+ * plus the names this version knows of but does not build (so that
+ * `--strategy fsdp` says "not built in this version" rather than "unknown").
+ * Plugin authors see only lt_registry_add() (include/ltrun/plugin.h).
+ */
+#ifndef LT_CORE_REGISTRY_H
+#define LT_CORE_REGISTRY_H
+
+#include <stdio.h>
+
+#include "ltrun/plugin.h"
+
+struct cJSON;
+
+/* Returns a registry holding the built-in plugins, or NULL with err set. */
+struct lt_registry *lt_registry_new(struct lt_err *err);
+void lt_registry_free(struct lt_registry *reg);
+
+/* Records that plugins added from now on come from `origin` (a path);
+ * NULL means built-in.  The string must outlive the registry. */
+void lt_registry_set_origin(struct lt_registry *reg, const char *origin);
+
+/* Records names of `kind` this version knows but does not build. */
+void lt_registry_mark_absent(struct lt_registry *reg, enum lt_kind kind,
+			     const char *const *names);
+
+/* Returns the plugin named `name` (an alias returns the alias), or NULL. */
+const struct lt_plugin *lt_registry_find(const struct lt_registry *reg,
+					 enum lt_kind kind, const char *name);
+
+/* Like lt_registry_find(), but an unknown name is an error (usage status)
+ * that names the kind, says "not built in this version" for a known absent
+ * name, or else offers the closest name and lists the valid ones. */
+int lt_registry_lookup(const struct lt_registry *reg, enum lt_kind kind,
+		       const char *name, const struct lt_plugin **out,
+		       struct lt_err *err);
+
+/* Follows an alias to its base plugin (a base returns itself). */
+const struct lt_plugin *lt_registry_base(const struct lt_registry *reg,
+					 const struct lt_plugin *p);
+
+/* Iteration in registration order: for (i = 0; i < count; i++) at(i). */
+size_t lt_registry_count(const struct lt_registry *reg, enum lt_kind kind);
+const struct lt_plugin *lt_registry_at(const struct lt_registry *reg,
+				       enum lt_kind kind, size_t i);
+/* Where plugin i of kind came from: "built-in" or the .so's path. */
+const char *lt_registry_origin_at(const struct lt_registry *reg,
+				  enum lt_kind kind, size_t i);
+
+/* Kind names as users type them ("strategy", "ckpt-io", "cluster", ...). */
+const char *lt_kind_name(enum lt_kind kind);
+/* Returns 0 and sets *out, or -1 with err set (usage) offering the closest. */
+int lt_kind_parse(const char *text, enum lt_kind *out, struct lt_err *err);
+
+/* `ltrun --list [KIND]`: kind < 0 lists every kind. */
+void lt_registry_print(const struct lt_registry *reg, FILE *out, int kind);
+/* The same as a JSON object {"strategy": [ {...}, ... ], ...}; caller
+ * frees with cJSON_Delete().  NULL on allocation failure. */
+struct cJSON *lt_registry_json(const struct lt_registry *reg, int kind);
+
+/* Loads a user plugin (see include/ltrun/plugin.h) into reg.  Returns 0, or
+ * -1 with err set naming the file and the fault; plugins it added before
+ * failing stay registered. */
+int lt_plugin_load(struct lt_registry *reg, const char *path,
+		   struct lt_err *err);
+
+/* Built-in catalogues, one per kind; each returns 0 or -1 with err set. */
+int lt_strategy_catalog(struct lt_registry *reg, struct lt_err *err);
+int lt_precision_catalog(struct lt_registry *reg, struct lt_err *err);
+int lt_ckpt_io_catalog(struct lt_registry *reg, struct lt_err *err);
+int lt_cluster_catalog(struct lt_registry *reg, struct lt_err *err);
+int lt_comm_catalog(struct lt_registry *reg, struct lt_err *err);
+int lt_accelerator_catalog(struct lt_registry *reg, struct lt_err *err);
+
+#endif

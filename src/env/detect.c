@@ -1,0 +1,81 @@
+/*
+ * detect.c - choosing the cluster environment: forced by --cluster, or the
+ * first registered environment, by descending priority, that recognises
+ * the process's environment.  `--verbose` shows every probe and its reason
+ * (Open MPI's component selection habit).
+ */
+#include "env/env.h"
+#include "core/error.h"
+#include "core/registry.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+static int cmp_priority(const void *a, const void *b)
+{
+	const struct lt_plugin *pa = *(const struct lt_plugin *const *)a;
+	const struct lt_plugin *pb = *(const struct lt_plugin *const *)b;
+	int ra = ((const struct lt_cluster_ops *)pa->ops)->priority;
+	int rb = ((const struct lt_cluster_ops *)pb->ops)->priority;
+
+	return (ra < rb) - (ra > rb);
+}
+
+int lt_cluster_select(const struct lt_registry *reg, const struct lt_envsrc *env,
+		      const char *forced, FILE *log, const struct lt_plugin **out,
+		      char *why, size_t whylen, struct lt_err *err)
+{
+	size_t i, n = lt_registry_count(reg, LT_KIND_CLUSTER), m = 0;
+	const struct lt_plugin **order;
+	const struct lt_plugin *p;
+	char reason[256];
+
+	if (forced && strcmp(forced, "auto")) {
+		if (lt_registry_lookup(reg, LT_KIND_CLUSTER, forced, &p, err))
+			return -1;
+		*out = lt_registry_base(reg, p);
+		snprintf(why, whylen, "forced by --cluster %s", forced);
+		if (log)
+			fprintf(log, "ltrun: cluster '%s' forced by --cluster\n", p->name);
+		return 0;
+	}
+	order = calloc(n ? n : 1, sizeof(*order));
+	if (!order)
+		return lt_err_set(err, LT_EXIT_FAILURE, "out of memory");
+	for (i = 0; i < n; i++) {
+		p = lt_registry_at(reg, LT_KIND_CLUSTER, i);
+		if (!p->alias_of)
+			order[m++] = p;
+	}
+	/* Stable insertion sort by descending priority: equal priorities keep
+	 * registration order (built-ins first, then plugins as loaded). */
+	for (i = 1; i < m; i++) {
+		size_t j = i;
+		while (j > 0 && cmp_priority(&order[j - 1], &order[j]) > 0) {
+			const struct lt_plugin *tmp = order[j];
+			order[j] = order[j - 1];
+			order[j - 1] = tmp;
+			j--;
+		}
+	}
+	for (i = 0; i < m; i++) {
+		const struct lt_cluster_ops *ops = order[i]->ops;
+		bool yes;
+
+		reason[0] = '\0';
+		yes = ops->detect(env, reason, sizeof(reason));
+		if (log)
+			fprintf(log, "ltrun: cluster '%s' (priority %d) %s: %s\n",
+				order[i]->name, ops->priority, yes ? "detected" : "skipped",
+				reason[0] ? reason : "no reason given");
+		if (yes) {
+			*out = order[i];
+			snprintf(why, whylen, "%s", reason);
+			free(order);
+			return 0;
+		}
+	}
+	free(order);
+	return lt_err_set(err, LT_EXIT_FAILURE,
+			  "no cluster environment recognised this process: force one with --cluster NAME");
+}

@@ -1,0 +1,398 @@
+/*
+ * plan.c - resolving a run before anything starts, and printing it for
+ * `--dry-run` (text for people, JSON for scripts).
+ *
+ * Order: accelerator (it says what --devices auto means), cluster
+ * environment and topology, then strategy (auto needs the world size),
+ * precision, checkpoint IO, communicator, and last the launcher, which
+ * follows from the topology (external ranks) or the strategy.
+ */
+#include "launch/plan.h"
+#include "core/error.h"
+#include "core/registry.h"
+#include "env/env.h"
+
+#include <cjson/cJSON.h>
+#include <elf.h>
+#include <errno.h>
+#include <stdio.h>
+#include <string.h>
+
+static int lookup(const struct lt_config *cfg, const struct lt_registry *reg,
+		  enum lt_opt_id id, const char *name,
+		  const struct lt_plugin **out, struct lt_err *err)
+{
+	const struct lt_option *o = &lt_options[id];
+
+	if (!lt_registry_lookup(reg, (enum lt_kind)o->kind, name, out, err))
+		return 0;
+	if (cfg->source[id] != LT_SRC_FLAG) {
+		size_t n = strlen(err->msg);
+		snprintf(err->msg + n, sizeof(err->msg) - n, " (from %s)", cfg->source_name[id]);
+	}
+	return -1;
+}
+
+/* Value of key in an alias's preset ("launcher=fork,x=y"), into buf. */
+static bool preset_value(const struct lt_plugin *p, const char *key, char *buf,
+			 size_t len)
+{
+	const char *s = p->preset;
+	size_t klen = strlen(key);
+
+	while (s && *s) {
+		size_t item = strcspn(s, ",");
+		if (item > klen && !strncmp(s, key, klen) && s[klen] == '=') {
+			snprintf(buf, len, "%.*s", (int)(item - klen - 1), s + klen + 1);
+			return true;
+		}
+		s += item + (s[item] == ',');
+	}
+	return false;
+}
+
+static const char *choose_launcher(const struct lt_plan *plan,
+				   const struct lt_registry *reg)
+{
+	const struct lt_plugin *s = plan->plugin[LT_KIND_STRATEGY];
+	const struct lt_strategy_ops *ops = lt_registry_base(reg, s)->ops;
+	char v[16];
+
+	if (plan->topo.external)
+		return "external";
+	if (s->alias_of && preset_value(s, "launcher", v, sizeof(v)))
+		return !strcmp(v, "fork") ? "fork" : "exec";
+	return ops->launcher && !strcmp(ops->launcher, "fork") ? "fork" : "exec";
+}
+
+static int resolve_strategy(struct lt_plan *plan, const struct lt_config *cfg,
+			    const struct lt_registry *reg, struct lt_err *err)
+{
+	const char *name = cfg->strategy;
+	const struct lt_strategy_ops *ops;
+	const struct lt_plugin *p;
+
+	if (!strcmp(name, "auto"))
+		name = plan->topo.world_size > 1 ? "ddp" : "single_device";
+	if (lookup(cfg, reg, LT_OPT_STRATEGY, name, &p, err))
+		return -1;
+	ops = lt_registry_base(reg, p)->ops;
+	if (!ops->multi_rank && plan->topo.world_size > 1)
+		return lt_err_set(err, LT_EXIT_USAGE,
+				  "strategy '%s' runs one rank but this job has %d: use --strategy ddp, or --devices 1 on one node",
+				  p->name, plan->topo.world_size);
+	plan->plugin[LT_KIND_STRATEGY] = p;
+	return 0;
+}
+
+int lt_plan_make(struct lt_plan *plan, const struct lt_config *cfg,
+		 const struct lt_registry *reg, const struct lt_envsrc *env,
+		 FILE *log, struct lt_err *err)
+{
+	const struct lt_accelerator_ops *accel;
+	const struct lt_cluster_ops *cluster;
+	struct lt_request req;
+	const char *accel_name = cfg->accelerator;
+
+	memset(plan, 0, sizeof(*plan));
+	if (!strcmp(accel_name, "auto"))
+		accel_name = lt_registry_at(reg, LT_KIND_ACCELERATOR, 0)->name;
+	if (lookup(cfg, reg, LT_OPT_ACCELERATOR, accel_name,
+		   &plan->plugin[LT_KIND_ACCELERATOR], err))
+		return -1;
+	accel = lt_registry_base(reg, plan->plugin[LT_KIND_ACCELERATOR])->ops;
+
+	req = (struct lt_request){
+		.devices = cfg->devices,
+		.num_nodes = cfg->num_nodes,
+		.node_rank = cfg->node_rank,
+		.main_addr = cfg->main_addr,
+		.main_port = cfg->main_port,
+		.auto_devices = accel->auto_devices ? accel->auto_devices() : 1,
+	};
+	if (lt_cluster_select(reg, env, cfg->cluster, log, &plan->cluster,
+			      plan->cluster_why, sizeof(plan->cluster_why), err))
+		return -1;
+	plan->plugin[LT_KIND_CLUSTER] = plan->cluster;
+	cluster = plan->cluster->ops;
+	lt_topology_init(&plan->topo);
+	if (cluster->resolve(env, &req, &plan->topo, err)) {
+		size_t n = strlen(err->msg);
+		snprintf(err->msg + n, sizeof(err->msg) - n, " (cluster '%s')", plan->cluster->name);
+		return -1;
+	}
+	if (resolve_strategy(plan, cfg, reg, err) ||
+	    lookup(cfg, reg, LT_OPT_PRECISION, cfg->precision, &plan->plugin[LT_KIND_PRECISION], err) ||
+	    lookup(cfg, reg, LT_OPT_CKPT_IO, cfg->ckpt_io, &plan->plugin[LT_KIND_CKPT_IO], err) ||
+	    lookup(cfg, reg, LT_OPT_COMM, cfg->comm, &plan->plugin[LT_KIND_COMM], err))
+		return -1;
+	plan->launcher = choose_launcher(plan, reg);
+	return 0;
+}
+
+int lt_model_check(const char *path, struct lt_err *err)
+{
+	unsigned char ident[EI_NIDENT + 2];
+	char q[LT_QUOTE_MAX];
+	uint16_t type;
+	size_t got;
+	FILE *f;
+
+	lt_quote(q, sizeof(q), path);
+	f = fopen(path, "rb");
+	if (!f)
+		return lt_err_set(err, LT_EXIT_FAILURE, "cannot open model '%s': %s", q,
+				  strerror(errno));
+	got = fread(ident, 1, sizeof(ident), f);
+	fclose(f);
+	if (got < sizeof(ident) || memcmp(ident, ELFMAG, SELFMAG))
+		return lt_err_set(err, LT_EXIT_FAILURE,
+				  "model '%s' is not an ELF shared object: build it with cc -shared -fPIC",
+				  q);
+	memcpy(&type, ident + EI_NIDENT, sizeof(type));
+	if (type != ET_DYN)
+		return lt_err_set(err, LT_EXIT_FAILURE,
+				  "model '%s' is an ELF file but not a shared object: build it with cc -shared -fPIC",
+				  q);
+	return 0;
+}
+
+/* ----------------------------------------------------------- rank env */
+
+static const char *const rank_vars[] = {
+	"RANK", "LOCAL_RANK", "WORLD_SIZE", "LOCAL_WORLD_SIZE",
+	"NODE_RANK", "MASTER_ADDR", "MASTER_PORT",
+};
+
+bool lt_plan_rank_var(const struct lt_plan *plan, int local, int i,
+		      const char **name, char *value, size_t len)
+{
+	const struct lt_topology *t = &plan->topo;
+	const int nums[] = { t->first_rank + local, local, t->world_size,
+			     t->local_world_size, t->node_rank };
+
+	if (i < 0 || (size_t)i >= sizeof(rank_vars) / sizeof(rank_vars[0]))
+		return false;
+	*name = rank_vars[i];
+	if (i < 5)
+		snprintf(value, len, "%d", nums[i]);
+	else if (i == 5)
+		snprintf(value, len, "%s", t->main_addr);
+	else
+		snprintf(value, len, "%d", t->main_port);
+	return true;
+}
+
+/* The local ranks whose environment the plan shows: all of them when ltrun
+ * creates the ranks, only this process when a launcher did. */
+static void local_range(const struct lt_plan *plan, int *first, int *end)
+{
+	if (plan->topo.external) {
+		*first = plan->topo.local_rank;
+		*end = *first + 1;
+	} else {
+		*first = 0;
+		*end = plan->topo.local_world_size;
+	}
+}
+
+/* -------------------------------------------------------------- text */
+
+#define TEXT_RANK_LINES 16
+
+static void print_plugin(FILE *out, const struct lt_registry *reg,
+			 const struct lt_plan *plan, const struct lt_config *cfg,
+			 enum lt_kind kind, enum lt_opt_id id)
+{
+	const struct lt_plugin *p = plan->plugin[kind];
+	const struct lt_plugin *base = lt_registry_base(reg, p);
+
+	fprintf(out, "%-12s %s", lt_kind_name(kind), p->name);
+	if (p->alias_of)
+		fprintf(out, " (alias of %s%s%s)", base->name, p->preset ? " with " : "",
+			p->preset ? p->preset : "");
+	if (cfg->source[id] != LT_SRC_DEFAULT)
+		fprintf(out, "  [from %s]", cfg->source_name[id]);
+	fprintf(out, "\n%-12s   %s\n", "", p->description);
+}
+
+static void print_topology(FILE *out, const struct lt_plan *plan)
+{
+	const struct lt_topology *t = &plan->topo;
+
+	fprintf(out, "%-12s %d node%s, %d rank%s on this node, world size %d\n", "topology",
+		t->num_nodes, t->num_nodes == 1 ? "" : "s", t->local_world_size,
+		t->local_world_size == 1 ? "" : "s", t->world_size);
+	fprintf(out, "%-12s this node is node %d; its global ranks are %d", "",
+		t->node_rank, t->first_rank);
+	if (t->local_world_size > 1)
+		fprintf(out, "-%d", t->first_rank + t->local_world_size - 1);
+	fputc('\n', out);
+	fprintf(out, "%-12s %s:%d (address: %s; port: %s)\n", "main", t->main_addr,
+		t->main_port, t->addr_from, t->port_from);
+	if (t->job_id[0])
+		fprintf(out, "%-12s %s\n", "job id", t->job_id);
+	if (t->external)
+		fprintf(out, "%-12s external: %s started the ranks; this process is rank %d (local rank %d)\n",
+			"launcher", t->launcher[0] ? t->launcher : "another launcher",
+			t->rank, t->local_rank);
+	else
+		fprintf(out, "%-12s %s: ltrun starts %d rank%s on this node (%s)\n", "launcher",
+			plan->launcher, t->local_world_size, t->local_world_size == 1 ? "" : "s",
+			!strcmp(plan->launcher, "fork") ? "fork without exec" : "fork + exec");
+}
+
+void lt_plan_print(const struct lt_plan *plan, const struct lt_config *cfg,
+		   const struct lt_registry *reg, FILE *out)
+{
+	int local, first, end, i;
+
+	fprintf(out, "ltrun %s plan (dry run: nothing was started)\n\n", LT_VERSION);
+	fprintf(out, "%-12s %s: %s\n", "cluster", plan->cluster->name, plan->cluster_why);
+	print_topology(out, plan);
+	fputc('\n', out);
+	print_plugin(out, reg, plan, cfg, LT_KIND_STRATEGY, LT_OPT_STRATEGY);
+	print_plugin(out, reg, plan, cfg, LT_KIND_PRECISION, LT_OPT_PRECISION);
+	print_plugin(out, reg, plan, cfg, LT_KIND_CKPT_IO, LT_OPT_CKPT_IO);
+	print_plugin(out, reg, plan, cfg, LT_KIND_COMM, LT_OPT_COMM);
+	print_plugin(out, reg, plan, cfg, LT_KIND_ACCELERATOR, LT_OPT_ACCELERATOR);
+
+	fprintf(out, "\nrank environment%s:\n", plan->topo.external ? " (as the launcher set it)" : "");
+	local_range(plan, &first, &end);
+	for (local = first; local < end && local < first + TEXT_RANK_LINES; local++) {
+		const char *name;
+		char value[256];
+
+		fprintf(out, "  local %d:", local);
+		for (i = 0; lt_plan_rank_var(plan, local, i, &name, value, sizeof(value)); i++)
+			fprintf(out, " %s=%s", name, value);
+		fputc('\n', out);
+	}
+	if (end - first > TEXT_RANK_LINES)
+		fprintf(out, "  ... and %d more (--json lists all)\n", end - first - TEXT_RANK_LINES);
+
+	fprintf(out, "\n%-12s %s", "model", plan->model ? plan->model : "(none given)");
+	for (i = 0; i < plan->model_argc; i++)
+		fprintf(out, "%s %s", i ? "" : " --", plan->model_argv[i]);
+	fputc('\n', out);
+}
+
+/* -------------------------------------------------------------- JSON */
+
+static cJSON *topology_json(const struct lt_plan *plan)
+{
+	const struct lt_topology *t = &plan->topo;
+	cJSON *o = cJSON_CreateObject(), *ranks;
+	int i;
+
+	if (!o)
+		return NULL;
+	cJSON_AddNumberToObject(o, "world_size", t->world_size);
+	cJSON_AddNumberToObject(o, "num_nodes", t->num_nodes);
+	cJSON_AddNumberToObject(o, "node_rank", t->node_rank);
+	cJSON_AddNumberToObject(o, "local_world_size", t->local_world_size);
+	cJSON_AddNumberToObject(o, "first_rank", t->first_rank);
+	ranks = cJSON_AddArrayToObject(o, "global_ranks");
+	for (i = 0; ranks && i < t->local_world_size; i++)
+		cJSON_AddItemToArray(ranks, cJSON_CreateNumber(t->first_rank + i));
+	cJSON_AddBoolToObject(o, "external", t->external);
+	if (t->external) {
+		cJSON_AddStringToObject(o, "launched_by", t->launcher);
+		cJSON_AddNumberToObject(o, "rank", t->rank);
+		cJSON_AddNumberToObject(o, "local_rank", t->local_rank);
+	}
+	cJSON_AddStringToObject(o, "main_addr", t->main_addr);
+	cJSON_AddStringToObject(o, "main_addr_from", t->addr_from);
+	cJSON_AddNumberToObject(o, "main_port", t->main_port);
+	cJSON_AddStringToObject(o, "main_port_from", t->port_from);
+	cJSON_AddStringToObject(o, "job_id", t->job_id);
+	return o;
+}
+
+static cJSON *plugin_choice_json(const struct lt_registry *reg,
+				 const struct lt_plugin *p)
+{
+	cJSON *o = cJSON_CreateObject();
+
+	if (!o)
+		return NULL;
+	cJSON_AddStringToObject(o, "name", p->name);
+	cJSON_AddStringToObject(o, "base", lt_registry_base(reg, p)->name);
+	cJSON_AddStringToObject(o, "preset", p->preset ? p->preset : "");
+	return o;
+}
+
+static cJSON *ranks_json(const struct lt_plan *plan)
+{
+	cJSON *arr = cJSON_CreateArray();
+	int local, first, end, i;
+
+	local_range(plan, &first, &end);
+	for (local = first; arr && local < end; local++) {
+		cJSON *env = cJSON_CreateObject();
+		const char *name;
+		char value[256];
+
+		if (!env)
+			break;
+		for (i = 0; lt_plan_rank_var(plan, local, i, &name, value, sizeof(value)); i++)
+			cJSON_AddStringToObject(env, name, value);
+		cJSON_AddItemToArray(arr, env);
+	}
+	return arr;
+}
+
+static cJSON *settings_json(const struct lt_config *cfg)
+{
+	cJSON *o = cJSON_CreateObject();
+	char value[4096];
+	int i;
+
+	for (i = 0; o && i < LT_OPT_COUNT; i++) {
+		cJSON *s = cJSON_CreateObject();
+		if (!s)
+			break;
+		cJSON_AddStringToObject(s, "value",
+					lt_config_value(cfg, &lt_options[i], value, sizeof(value)));
+		cJSON_AddStringToObject(s, "source", lt_source_name(cfg->source[i]));
+		cJSON_AddStringToObject(s, "from", cfg->source_name[i]);
+		cJSON_AddItemToObject(o, lt_options[i].name, s);
+	}
+	return o;
+}
+
+cJSON *lt_plan_json(const struct lt_plan *plan, const struct lt_config *cfg,
+		    const struct lt_registry *reg)
+{
+	cJSON *root = cJSON_CreateObject(), *cluster, *plugins, *model, *args;
+	int k, i;
+
+	if (!root)
+		return NULL;
+	cJSON_AddStringToObject(root, "ltrun", LT_VERSION);
+	cluster = cJSON_AddObjectToObject(root, "cluster");
+	if (cluster) {
+		cJSON_AddStringToObject(cluster, "name", plan->cluster->name);
+		cJSON_AddStringToObject(cluster, "why", plan->cluster_why);
+	}
+	cJSON_AddItemToObject(root, "topology", topology_json(plan));
+	cJSON_AddStringToObject(root, "launcher", plan->launcher);
+	plugins = cJSON_AddObjectToObject(root, "plugins");
+	for (k = 0; plugins && k < LT_KIND_COUNT; k++)
+		if (plan->plugin[k])
+			cJSON_AddItemToObject(plugins, lt_kind_name((enum lt_kind)k),
+					      plugin_choice_json(reg, plan->plugin[k]));
+	cJSON_AddItemToObject(root, "ranks", ranks_json(plan));
+	model = cJSON_AddObjectToObject(root, "model");
+	if (model) {
+		if (plan->model)
+			cJSON_AddStringToObject(model, "path", plan->model);
+		else
+			cJSON_AddNullToObject(model, "path");
+		args = cJSON_AddArrayToObject(model, "args");
+		for (i = 0; args && i < plan->model_argc; i++)
+			cJSON_AddItemToArray(args, cJSON_CreateString(plan->model_argv[i]));
+	}
+	cJSON_AddItemToObject(root, "settings", settings_json(cfg));
+	return root;
+}

@@ -1,0 +1,53 @@
+/*
+ * plan.h - what a run will do, resolved from the settings, the registry and
+ * the cluster's environment: the environment chosen and why, the topology,
+ * the launcher, every plugin with its preset arguments, and the
+ * environment each local rank will see.  `--dry-run` prints it; the agent
+ * (launch) executes it.
+ */
+#ifndef LT_LAUNCH_PLAN_H
+#define LT_LAUNCH_PLAN_H
+
+#include <stdio.h>
+
+#include "core/config.h"
+
+struct cJSON;
+struct lt_registry;
+
+struct lt_plan {
+	const struct lt_plugin *cluster;
+	char cluster_why[256];
+	struct lt_topology topo;
+	/* The names the user chose (an alias stays an alias); indexed by kind.
+	 * The cluster entry is the cluster above. */
+	const struct lt_plugin *plugin[LT_KIND_COUNT];
+	const char *launcher;    /* "external", "exec" or "fork" */
+	const char *model;       /* path, or NULL for a dry run without one */
+	char *const *model_argv; /* model_argc arguments after the model */
+	int model_argc;
+};
+
+/* Resolves everything.  env is the cluster's environment (NULL: this
+ * process's); log, when non-NULL, receives --verbose probe lines.
+ * Returns 0, or -1 with err set (its status says usage or failure). */
+int lt_plan_make(struct lt_plan *plan, const struct lt_config *cfg,
+		 const struct lt_registry *reg, const struct lt_envsrc *env,
+		 FILE *log, struct lt_err *err);
+
+/* Checks that path is a readable ELF shared object.  Returns 0, or -1
+ * with err naming the file and the fix. */
+int lt_model_check(const char *path, struct lt_err *err);
+
+/* Writes the environment variable `i` (0-based, in a fixed order) of local
+ * rank `local` into name/value; returns false past the last variable. */
+bool lt_plan_rank_var(const struct lt_plan *plan, int local, int i,
+		      const char **name, char *value, size_t len);
+
+void lt_plan_print(const struct lt_plan *plan, const struct lt_config *cfg,
+		   const struct lt_registry *reg, FILE *out);
+/* NULL on allocation failure; caller frees with cJSON_Delete(). */
+struct cJSON *lt_plan_json(const struct lt_plan *plan, const struct lt_config *cfg,
+			   const struct lt_registry *reg);
+
+#endif

@@ -1,0 +1,53 @@
+/*
+ * catalog.c - the precision plugins: their dtypes, loss scaling, and the
+ * Lightning 1.x spellings (64, 32, 16, bf16) as aliases.
+ */
+#include "core/registry.h"
+
+static const struct lt_precision_ops f64_ops = { "f64", "f64", false };
+static const struct lt_precision_ops f32_ops = { "f32", "f32", false };
+static const struct lt_precision_ops f16_mixed_ops = { "f32", "f16", true };
+static const struct lt_precision_ops bf16_mixed_ops = { "f32", "bf16", false };
+static const struct lt_precision_ops f16_true_ops = { "f16", "f16", false };
+static const struct lt_precision_ops bf16_true_ops = { "bf16", "bf16", false };
+
+#define PRECISION(n, d, r, o) \
+	{ .kind = LT_KIND_PRECISION, .name = n, .description = d, \
+	  .recommended_when = r, .ops = o }
+#define PRECISION_ALIAS(n, base) \
+	{ .kind = LT_KIND_PRECISION, .name = n, \
+	  .description = "Lightning 1.x spelling of " base ".", \
+	  .recommended_when = "porting a Lightning 1.x configuration", \
+	  .alias_of = base }
+
+static const struct lt_plugin precisions[] = {
+	PRECISION("64-true", "Parameters, gradients, optimizer state and compute in f64.",
+		  "checking numerics against a double-precision reference", &f64_ops),
+	PRECISION("32-true", "Everything in f32 (the default).",
+		  "in doubt: the reference for the other precisions", &f32_ops),
+	PRECISION("16-mixed", "f32 master weights and optimizer state, f16 compute, dynamic loss scaling.",
+		  "the hardware is fast in f16 and has no bf16", &f16_mixed_ops),
+	PRECISION("bf16-mixed", "f32 master weights and optimizer state, bf16 compute, no loss scaling.",
+		  "the hardware supports bf16: halves activation memory and gradient traffic", &bf16_mixed_ops),
+	PRECISION("16-true", "Everything in f16, optimizer state included.",
+		  "memory matters more than accuracy; expect a loss of accuracy", &f16_true_ops),
+	PRECISION("bf16-true", "Everything in bf16, optimizer state included.",
+		  "memory matters more than accuracy; expect a loss of accuracy", &bf16_true_ops),
+	PRECISION_ALIAS("64", "64-true"),
+	PRECISION_ALIAS("32", "32-true"),
+	PRECISION_ALIAS("16", "16-mixed"),
+	PRECISION_ALIAS("bf16", "bf16-mixed"),
+};
+
+static const char *const absent[] = { "transformer-engine", NULL };
+
+int lt_precision_catalog(struct lt_registry *reg, struct lt_err *err)
+{
+	size_t i;
+
+	for (i = 0; i < sizeof(precisions) / sizeof(precisions[0]); i++)
+		if (lt_registry_add(reg, &precisions[i], err))
+			return -1;
+	lt_registry_mark_absent(reg, LT_KIND_PRECISION, absent);
+	return 0;
+}

@@ -1,0 +1,68 @@
+/*
+ * catalog.c - the strategies this build can select, with their launchers,
+ * and the ones it knows of but does not build.
+ *
+ * `auto` (the default --strategy) is not a plugin: the plan resolves it to
+ * single_device for one rank and ddp otherwise.
+ */
+#include "core/registry.h"
+
+static const struct lt_strategy_ops single_device_ops = {
+	.launcher = "exec",
+	.multi_rank = false,
+};
+
+static const struct lt_strategy_ops ddp_ops = {
+	.launcher = "exec",
+	.multi_rank = true,
+};
+
+static const struct lt_plugin strategies[] = {
+	{
+		.kind = LT_KIND_STRATEGY,
+		.name = "single_device",
+		.description = "One rank on one device, no communication.",
+		.recommended_when = "one process is enough: debugging, small models",
+		.ops = &single_device_ops,
+	},
+	{
+		.kind = LT_KIND_STRATEGY,
+		.name = "ddp",
+		.description = "Distributed data parallel: a full replica per rank, gradients averaged in buckets during backward; ranks started with fork + exec.",
+		.recommended_when = "the model and its optimizer state fit on one device (the default for more than one rank)",
+		.ops = &ddp_ops,
+	},
+	{
+		.kind = LT_KIND_STRATEGY,
+		.name = "ddp_spawn",
+		.description = "ddp with ranks forked from the launching process without exec (Lightning's ddp_spawn).",
+		.recommended_when = "the launching program has state the ranks should inherit",
+		.alias_of = "ddp",
+		.preset = "launcher=fork",
+	},
+	{
+		.kind = LT_KIND_STRATEGY,
+		.name = "ddp_fork",
+		.description = "ddp with ranks forked without exec (Lightning's ddp_fork).",
+		.recommended_when = "ranks should start without re-executing ltrun",
+		.alias_of = "ddp",
+		.preset = "launcher=fork",
+	},
+};
+
+static const char *const absent[] = {
+	"dp", "ddp_sharded", "fsdp", "hybrid_shard", "deepspeed",
+	"deepspeed_stage_1", "deepspeed_stage_2", "deepspeed_stage_2_offload",
+	"deepspeed_stage_3", "deepspeed_stage_3_offload", "horovod", NULL,
+};
+
+int lt_strategy_catalog(struct lt_registry *reg, struct lt_err *err)
+{
+	size_t i;
+
+	for (i = 0; i < sizeof(strategies) / sizeof(strategies[0]); i++)
+		if (lt_registry_add(reg, &strategies[i], err))
+			return -1;
+	lt_registry_mark_absent(reg, LT_KIND_STRATEGY, absent);
+	return 0;
+}
