@@ -32,6 +32,7 @@ TEST_OBJ := $(TEST_SRC:%.c=$(B)/%.o)
 FUZZ_SRC := $(sort $(wildcard tests/fuzz/fuzz_*.c))
 FUZZ_BIN := $(if $(CLANG),$(FUZZ_SRC:tests/fuzz/%.c=$(B)/fuzz/%))
 PLUGINS := $(B)/examples/plugins/hostfile_env.so
+TEST_PLUGINS := $(patsubst tests/plugins/%.c,$(B)/tests/plugins/%.so,$(wildcard tests/plugins/*.c))
 
 all: $(B)/ltrun $(PLUGINS)
 
@@ -46,6 +47,10 @@ $(B)/examples/plugins/%.so: examples/plugins/%.c include/ltrun/plugin.h config.m
 	@mkdir -p $(@D)
 	$(CC) $(CFLAGS) $(WARN) -Iinclude -shared -fPIC -o $@ $<
 
+$(B)/tests/plugins/%.so: tests/plugins/%.c include/ltrun/plugin.h config.mk
+	@mkdir -p $(@D)
+	$(CC) $(CFLAGS) $(WARN) -Iinclude -shared -fPIC -o $@ $<
+
 # Tests: one Criterion binary, so one summary line closes the run.
 $(B)/tests/%.o: LT_CFLAGS += $(CRITERION_CFLAGS)
 $(B)/tests/ltrun-tests: $(TEST_OBJ) $(LIB_OBJ)
@@ -57,7 +62,7 @@ $(B)/fuzz/%: tests/fuzz/%.c $(LIB_SRC) config.mk
 	@mkdir -p $(@D)
 	$(CLANG) $(LT_CPPFLAGS) $(FUZZFLAGS) $(CJSON_CFLAGS) $(PMIX_CFLAGS) -o $@ $< $(LIB_SRC) $(LT_LIBS)
 
-tests: $(B)/ltrun $(PLUGINS) $(B)/tests/ltrun-tests $(FUZZ_BIN)
+tests: $(B)/ltrun $(PLUGINS) $(TEST_PLUGINS) $(B)/tests/ltrun-tests $(FUZZ_BIN)
 
 demo: all
 	@echo '$$ $(B)/ltrun --dry-run --strategy ddp --devices 4'

@@ -1,0 +1,427 @@
+/*
+ * hostlist.c - Slurm host lists, checked strictly here and expanded by
+ * libslurm.
+ *
+ * The check walks the text once, allocating nothing, and computes for every
+ * item how many hosts it names and how long they are.  Only a text that
+ * passes goes to slurm_hostlist_create(); its result is then compared with
+ * what the check computed (total count, and per item the literal prefix and
+ * the name lengths), so that a quirk of libslurm becomes an error, never a
+ * wrong host name.  See hostlist.h for the grammar.
+ */
+#include "env/hostlist.h"
+#include "core/error.h"
+
+#include <slurm/slurm.h>
+
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* Longer numbers overflow libslurm's unsigned long and come back mangled. */
+#define MAX_DIGITS 18
+
+struct lt_hostlist {
+	size_t n;
+	char **hosts; /* n strings from slurm_hostlist_shift(), freed with free() */
+};
+
+/* A walk over the text: where it is, and the error it fills. */
+struct scan {
+	const char *what;
+	const char *text;
+	size_t pos;
+	struct lt_err *err;
+};
+
+/* What one item names: hosts, their literal prefix (the characters before
+ * the first bracket group) and the shortest and longest name. */
+struct item {
+	size_t start;
+	size_t prefix_len;
+	bool bracketed;
+	uint64_t count;
+	size_t min_len, max_len;
+};
+
+/* A bracket group: hosts it contributes and the width of its numbers. */
+struct group {
+	uint64_t count;
+	size_t min_width, max_width;
+};
+
+/* --- private helpers --- */
+
+static bool is_host_char(char c)
+{
+	return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
+	       (c >= '0' && c <= '9') || c == '.' || c == '_' || c == '-';
+}
+
+static bool is_digit(char c)
+{
+	return c >= '0' && c <= '9';
+}
+
+static size_t count_digits(uint64_t v)
+{
+	size_t n = 1;
+
+	while (v >= 10) {
+		v /= 10;
+		n++;
+	}
+	return n;
+}
+
+/* Describes c for a message: 'x', space, byte 0x09 or end of text. */
+static const char *describe(char *buf, size_t len, char c)
+{
+	if (c == '\0')
+		snprintf(buf, len, "end of text");
+	else if (c > ' ' && c < 0x7f)
+		snprintf(buf, len, "'%c'", c);
+	else if (c == ' ')
+		snprintf(buf, len, "space");
+	else
+		snprintf(buf, len, "byte 0x%02x", (unsigned char)c);
+	return buf;
+}
+
+/* Sets "invalid WHAT='TEXT': DETAIL" and returns -1. */
+static int LT_PRINTF(2, 3) scan_fail(struct scan *s, const char *fmt, ...)
+{
+	char detail[320], q[LT_QUOTE_MAX];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(detail, sizeof(detail), fmt, ap);
+	va_end(ap);
+	return lt_err_set(s->err, LT_EXIT_FAILURE, "invalid %s='%s': %s", s->what,
+			  lt_quote(q, sizeof(q), s->text), detail);
+}
+
+static int fail_too_many(struct scan *s)
+{
+	return scan_fail(s, "it names more than %d hosts, ltrun's limit",
+			 LT_HOSTLIST_MAX_HOSTS);
+}
+
+/* Reads the digits at s->pos into *value; *len is how many there were. */
+static int scan_number(struct scan *s, size_t group, uint64_t *value, size_t *len)
+{
+	size_t start = s->pos;
+	char c = s->text[start], d[24];
+
+	if (!is_digit(c)) {
+		if (c == '\0')
+			return scan_fail(s, "'[' at offset %zu is never closed", group);
+		if (c == '[')
+			return scan_fail(s, "'[' at offset %zu is inside the bracket group at offset %zu: groups cannot nest",
+					 start, group);
+		if (c == ',' || c == ']')
+			return scan_fail(s, "empty range at offset %zu: write a number or low-high",
+					 start);
+		return scan_fail(s, "unexpected %s at offset %zu in a bracket group: ranges are numbers like 7 or 1-4",
+				 describe(d, sizeof(d), c), start);
+	}
+	*value = 0;
+	while (is_digit(s->text[s->pos])) {
+		if (s->pos - start == MAX_DIGITS)
+			return scan_fail(s, "the number at offset %zu has more than %d digits",
+					 start, MAX_DIGITS);
+		*value = *value * 10 + (uint64_t)(s->text[s->pos] - '0');
+		s->pos++;
+	}
+	*len = s->pos - start;
+	return 0;
+}
+
+/* One range inside a group: "7" or "1-4".  Adds it to g. */
+static int scan_range(struct scan *s, size_t group, struct group *g)
+{
+	size_t start = s->pos, lo_len, hi_len, w;
+	uint64_t lo, hi;
+
+	if (scan_number(s, group, &lo, &lo_len))
+		return -1;
+	hi = lo;
+	if (s->text[s->pos] == '-') {
+		s->pos++;
+		if (s->text[s->pos] == ',' || s->text[s->pos] == ']')
+			return scan_fail(s, "the range at offset %zu ends with '-': write it low-high",
+					 start);
+		if (scan_number(s, group, &hi, &hi_len))
+			return -1;
+		if (hi < lo)
+			return scan_fail(s, "range %.*s at offset %zu is descending: write it low-high",
+					 (int)(s->pos - start), s->text + start, start);
+	}
+	g->count += hi - lo + 1;
+	if (g->count > LT_HOSTLIST_MAX_HOSTS)
+		return fail_too_many(s);
+	/* libslurm pads every number to the width of the range's low end. */
+	w = count_digits(hi) > lo_len ? count_digits(hi) : lo_len;
+	if (g->min_width == 0 || lo_len < g->min_width)
+		g->min_width = lo_len;
+	if (w > g->max_width)
+		g->max_width = w;
+	return 0;
+}
+
+/* A bracket group "[r,r,...]" at s->pos. */
+static int scan_group(struct scan *s, struct group *g)
+{
+	size_t open = s->pos;
+	char c, d[24];
+
+	memset(g, 0, sizeof(*g));
+	s->pos++;
+	for (;;) {
+		if (scan_range(s, open, g))
+			return -1;
+		c = s->text[s->pos];
+		if (c == ']')
+			break;
+		if (c == '\0')
+			return scan_fail(s, "'[' at offset %zu is never closed", open);
+		if (c != ',')
+			return scan_fail(s, "unexpected %s at offset %zu in a bracket group: ranges are numbers like 7 or 1-4",
+					 describe(d, sizeof(d), c), s->pos);
+		s->pos++;
+	}
+	s->pos++;
+	return 0;
+}
+
+/* Host characters at s->pos, up to a '[', ',' or the end. */
+static int scan_literal(struct scan *s, struct item *it)
+{
+	size_t start = s->pos, run = 0;
+
+	while (is_host_char(s->text[s->pos])) {
+		run = is_digit(s->text[s->pos]) ? run + 1 : 0;
+		if (run > MAX_DIGITS)
+			return scan_fail(s, "the number at offset %zu has more than %d digits",
+					 s->pos - MAX_DIGITS, MAX_DIGITS);
+		s->pos++;
+	}
+	it->min_len += s->pos - start;
+	it->max_len += s->pos - start;
+	return 0;
+}
+
+/* Checks the part at s->pos: a literal or a group.  Returns 1 at the end of
+ * the item, 0 for more parts, -1 on error. */
+static int scan_part(struct scan *s, struct item *it)
+{
+	struct group g;
+	char c = s->text[s->pos], d[24];
+
+	if (c == ',' || c == '\0')
+		return 1;
+	if (c == '[') {
+		if (scan_group(s, &g))
+			return -1;
+		if (!it->bracketed)
+			it->prefix_len = it->max_len;
+		it->bracketed = true;
+		it->count *= g.count; /* both <= 65536: no overflow */
+		if (it->count > LT_HOSTLIST_MAX_HOSTS)
+			return fail_too_many(s);
+		it->min_len += g.min_width;
+		it->max_len += g.max_width;
+		return 0;
+	}
+	if (c == ']')
+		return scan_fail(s, "']' at offset %zu has no matching '['", s->pos);
+	if (!is_host_char(c))
+		return scan_fail(s, "unexpected %s at offset %zu: host names use letters, digits, '.', '_' and '-', separated by ','",
+				 describe(d, sizeof(d), c), s->pos);
+	return scan_literal(s, it);
+}
+
+/* One item at s->pos, up to the next ',' or the end. */
+static int scan_item(struct scan *s, struct item *it)
+{
+	size_t tail = 0;
+	char c = s->text[s->pos];
+	int rc;
+
+	memset(it, 0, sizeof(*it));
+	it->start = s->pos;
+	it->count = 1;
+	if (c == ',' || c == '\0')
+		return scan_fail(s, "empty host name at offset %zu: remove the extra ','",
+				 s->pos);
+	if (c == '-' || c == '.')
+		return scan_fail(s, "the host name at offset %zu starts with '%c'", s->pos, c);
+	while ((rc = scan_part(s, it)) == 0)
+		tail = s->text[s->pos - 1] == ']' ? s->pos : tail;
+	if (rc < 0)
+		return -1;
+	if (it->bracketed && tail != s->pos)
+		return scan_fail(s, "host name characters at offset %zu follow the last bracket group: Slurm host lists have no suffixes, list those hosts one by one",
+				 tail);
+	if (it->max_len > LT_HOSTLIST_MAX_NAME)
+		return scan_fail(s, "the host name at offset %zu is %zu characters long, more than %d",
+				 it->start, it->max_len, LT_HOSTLIST_MAX_NAME);
+	if (!it->bracketed)
+		it->prefix_len = it->max_len;
+	return 0;
+}
+
+/* Checks the whole text; sets *total to the number of hosts it names. */
+static int scan_text(struct scan *s, size_t *total)
+{
+	struct item it;
+	uint64_t sum = 0;
+
+	if (!s->text[0])
+		return scan_fail(s, "the host list is empty: name at least one host");
+	if (strnlen(s->text, LT_HOSTLIST_MAX_TEXT + 1) > LT_HOSTLIST_MAX_TEXT)
+		return scan_fail(s, "it is longer than %d bytes, ltrun's limit",
+				 LT_HOSTLIST_MAX_TEXT);
+	for (s->pos = 0;; s->pos++) {
+		if (scan_item(s, &it))
+			return -1;
+		sum += it.count;
+		if (sum > LT_HOSTLIST_MAX_HOSTS)
+			return fail_too_many(s);
+		if (s->text[s->pos] == '\0')
+			break;
+	}
+	*total = (size_t)sum;
+	return 0;
+}
+
+/* Host names libslurm returned for one item, compared with what the check
+ * computed for it. */
+static bool item_matches(const struct scan *s, const struct item *it,
+			 char *const *hosts)
+{
+	uint64_t j;
+	size_t len, k;
+
+	for (j = 0; j < it->count; j++) {
+		len = strlen(hosts[j]);
+		if (len < it->min_len || len > it->max_len ||
+		    strncmp(hosts[j], s->text + it->start, it->prefix_len))
+			return false;
+		for (k = 0; k < len; k++)
+			if (!is_host_char(hosts[j][k]))
+				return false;
+	}
+	return true;
+}
+
+/* Walks the (already checked) text again, item by item, over hl->hosts. */
+static int verify_hosts(struct scan *s, const struct lt_hostlist *hl)
+{
+	char q[LT_QUOTE_MAX];
+	struct item it;
+	size_t done = 0;
+
+	for (s->pos = 0;; s->pos++) {
+		if (scan_item(s, &it))
+			return -1;
+		if (!item_matches(s, &it, hl->hosts + done))
+			return scan_fail(s, "libslurm expands the item at offset %zu to hosts like '%s', which it does not name",
+					 it.start, lt_quote(q, sizeof(q), hl->hosts[done]));
+		done += (size_t)it.count;
+		if (s->text[s->pos] == '\0')
+			return 0;
+	}
+}
+
+/* Lets libslurm expand the checked text into hl->hosts. */
+static int expand(struct scan *s, struct lt_hostlist *hl, size_t total)
+{
+	hostlist_t sl = slurm_hostlist_create(s->text);
+	int rc = -1;
+	int n;
+
+	if (!sl)
+		return scan_fail(s, "libslurm cannot expand it");
+	n = slurm_hostlist_count(sl);
+	if (n < 0 || (size_t)n != total) {
+		scan_fail(s, "libslurm expands it to %d hosts, not the %zu it names",
+			  n, total);
+		goto out_destroy;
+	}
+	hl->hosts = calloc(total, sizeof(*hl->hosts));
+	if (!hl->hosts) {
+		scan_fail(s, "out of memory for %zu host names", total);
+		goto out_destroy;
+	}
+	for (; hl->n < total; hl->n++) {
+		hl->hosts[hl->n] = slurm_hostlist_shift(sl);
+		if (!hl->hosts[hl->n]) {
+			scan_fail(s, "libslurm stops after %zu of its %zu hosts", hl->n,
+				  total);
+			goto out_destroy;
+		}
+	}
+	rc = verify_hosts(s, hl);
+out_destroy:
+	slurm_hostlist_destroy(sl);
+	return rc;
+}
+
+/* --- public API --- */
+
+struct lt_hostlist *lt_hostlist_create(const char *what, const char *text,
+				       struct lt_err *err)
+{
+	struct scan s = { .what = what, .text = text ? text : "", .err = err };
+	struct lt_hostlist *hl;
+	size_t total = 0;
+
+	if (scan_text(&s, &total))
+		return NULL;
+	hl = calloc(1, sizeof(*hl));
+	if (!hl) {
+		scan_fail(&s, "out of memory");
+		return NULL;
+	}
+	if (expand(&s, hl, total)) {
+		lt_hostlist_destroy(hl);
+		return NULL;
+	}
+	return hl;
+}
+
+size_t lt_hostlist_count(const struct lt_hostlist *hl)
+{
+	return hl->n;
+}
+
+const char *lt_hostlist_nth(const struct lt_hostlist *hl, size_t i)
+{
+	return i < hl->n ? hl->hosts[i] : NULL;
+}
+
+long lt_hostlist_find(const struct lt_hostlist *hl, const char *host)
+{
+	size_t i;
+
+	for (i = 0; i < hl->n; i++)
+		if (!strcmp(hl->hosts[i], host))
+			return (long)i;
+	return -1;
+}
+
+void lt_hostlist_destroy(struct lt_hostlist *hl)
+{
+	size_t i;
+
+	if (!hl)
+		return;
+	for (i = 0; i < hl->n; i++)
+		free(hl->hosts[i]);
+	free(hl->hosts);
+	free(hl);
+}

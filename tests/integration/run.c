@@ -1,0 +1,129 @@
+/*
+ * run.c - spawning ltrun for the integration tests: posix_spawn with both
+ * output pipes drained through poll(), so a chatty child never blocks.
+ */
+#include "run.h"
+
+#include <errno.h>
+#include <poll.h>
+#include <spawn.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#define MAX_ARGS 64
+#define MAX_ENV 64
+
+const char *build_path(const char *rel)
+{
+	static char buf[8][512];
+	static int next;
+	const char *dir = getenv("LTRUN_BUILD");
+	char *p = buf[next++ % 8];
+
+	snprintf(p, sizeof(buf[0]), "%s/%s", dir && *dir ? dir : "build/check", rel);
+	return p;
+}
+
+struct sink {
+	char *data;
+	size_t len, cap;
+};
+
+static int sink_read(int fd, struct sink *s)
+{
+	char chunk[4096];
+	ssize_t n = read(fd, chunk, sizeof(chunk));
+
+	if (n <= 0)
+		return n < 0 && errno == EINTR ? 1 : 0;
+	if (s->len + (size_t)n + 1 > s->cap) {
+		size_t cap = (s->cap ? s->cap * 2 : 8192) + (size_t)n;
+		char *grown = realloc(s->data, cap);
+		if (!grown)
+			return 0;
+		s->data = grown;
+		s->cap = cap;
+	}
+	memcpy(s->data + s->len, chunk, (size_t)n);
+	s->len += (size_t)n;
+	s->data[s->len] = '\0';
+	return 1;
+}
+
+static char *sink_take(struct sink *s)
+{
+	return s->data ? s->data : strdup("");
+}
+
+int run_ltrun(const char *const *args, const char *const *env, struct run_result *r)
+{
+	char *argv[MAX_ARGS + 2], *envp[MAX_ENV + 4];
+	int out[2], err[2], n = 0, m = 0, status;
+	posix_spawn_file_actions_t fa;
+	struct sink so = { 0 }, se = { 0 };
+	struct pollfd pfd[2];
+	pid_t pid;
+
+	argv[n++] = (char *)build_path("ltrun");
+	while (args && *args && n < MAX_ARGS + 1)
+		argv[n++] = (char *)*args++;
+	argv[n] = NULL;
+	envp[m++] = "PATH=/usr/local/bin:/usr/bin:/bin";
+	envp[m++] = "ASAN_OPTIONS=exitcode=99:detect_leaks=1";
+	envp[m++] = "UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1";
+	while (env && *env && m < MAX_ENV + 3)
+		envp[m++] = (char *)*env++;
+	envp[m] = NULL;
+
+	if (pipe(out) || pipe(err))
+		return -1;
+	posix_spawn_file_actions_init(&fa);
+	posix_spawn_file_actions_adddup2(&fa, out[1], 1);
+	posix_spawn_file_actions_adddup2(&fa, err[1], 2);
+	posix_spawn_file_actions_addclose(&fa, out[0]);
+	posix_spawn_file_actions_addclose(&fa, err[0]);
+	if (posix_spawn(&pid, argv[0], &fa, NULL, argv, envp)) {
+		posix_spawn_file_actions_destroy(&fa);
+		return -1;
+	}
+	posix_spawn_file_actions_destroy(&fa);
+	close(out[1]);
+	close(err[1]);
+	pfd[0] = (struct pollfd){ .fd = out[0], .events = POLLIN };
+	pfd[1] = (struct pollfd){ .fd = err[0], .events = POLLIN };
+	while (pfd[0].fd >= 0 || pfd[1].fd >= 0) {
+		if (poll(pfd, 2, 30000) <= 0)
+			break;
+		if (pfd[0].revents && !sink_read(out[0], &so))
+			pfd[0].fd = -1;
+		if (pfd[1].revents && !sink_read(err[0], &se))
+			pfd[1].fd = -1;
+	}
+	close(out[0]);
+	close(err[0]);
+	waitpid(pid, &status, 0);
+	r->status = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+	r->out = sink_take(&so);
+	r->err = sink_take(&se);
+	return 0;
+}
+
+void run_result_free(struct run_result *r)
+{
+	free(r->out);
+	free(r->err);
+	r->out = r->err = NULL;
+}
+
+int count_lines(const char *text)
+{
+	int n = 0;
+
+	for (; text && *text; text++)
+		if (*text == '\n' || !text[1])
+			n++;
+	return n;
+}

@@ -1,0 +1,26 @@
+/*
+ * run.h - runs the ltrun binary under test as a real process, with an exact
+ * argument list and environment, and captures its output and exit status.
+ */
+#ifndef LT_TEST_RUN_H
+#define LT_TEST_RUN_H
+
+struct run_result {
+	int status;  /* exit status, or 128 + signal */
+	char *out;   /* stdout, NUL-terminated */
+	char *err;   /* stderr, NUL-terminated */
+};
+
+/* Path of a file in the build under test ($LTRUN_BUILD, default build/check). */
+const char *build_path(const char *rel);
+
+/* Runs `ltrun args...` (args NULL-terminated, without argv[0]) with env
+ * (NULL-terminated "NAME=value"; PATH and sanitizer options are added).
+ * Returns 0, or -1 if the process could not be started. */
+int run_ltrun(const char *const *args, const char *const *env, struct run_result *r);
+void run_result_free(struct run_result *r);
+
+/* Number of lines in text (a last line without '\n' counts). */
+int count_lines(const char *text);
+
+#endif

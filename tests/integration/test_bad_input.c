@@ -1,0 +1,189 @@
+/*
+ * test_bad_input.c - every kind of bad input ltrun can be given, each run
+ * through the real binary (built with ASan and UBSan): flags, LTRUN_*
+ * variables, config files, the cluster's variables, host lists, plugins and
+ * model files.  Each must give exactly one line on stderr, "ltrun: " first,
+ * naming the input; exit status 2 for usage errors, 1 for the rest; nothing
+ * on stdout; and no sanitizer report (which would add lines and change the
+ * status).
+ */
+#include <criterion/criterion.h>
+#include <criterion/parameterized.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "run.h"
+
+#define NARGS 8
+#define NENV 12
+#define NWANT 3
+
+struct bad_case {
+	const char *args[NARGS];  /* "@CONFIG@" is replaced by the config file's path,
+				   * "@B/x" by a path in the build under test */
+	const char *env[NENV];
+	const char *config;       /* contents of the config file, or NULL */
+	int status;
+	const char *want[NWANT];  /* substrings the message must contain */
+};
+
+#define SRUN_ENV "SLURM_JOB_ID=77", "SLURM_STEP_ID=0", "SLURM_PROCID=0", \
+	"SLURM_LOCALID=0", "SLURM_NODEID=0", "SLURM_JOB_NUM_NODES=1"
+
+static struct bad_case cases[] = {
+	/* flags: usage errors */
+	{ { "--dry-run", "--devices", "abc" }, {0}, NULL, 2, { "--devices", "'abc'" } },
+	{ { "--dry-run", "--devices", "0" }, {0}, NULL, 2, { "--devices", "'0'" } },
+	{ { "--dry-run", "--devices", "-3" }, {0}, NULL, 2, { "--devices", "'-3'" } },
+	{ { "--dry-run", "--devices", "99999999999999999999" }, {0}, NULL, 2, { "--devices", "99999999999" } },
+	{ { "--dry-run", "--num-nodes", "x" }, {0}, NULL, 2, { "--num-nodes", "'x'" } },
+	{ { "--dry-run", "--node-rank", "-1" }, {0}, NULL, 2, { "--node-rank", "'-1'" } },
+	{ { "--dry-run", "--main-port", "70000" }, {0}, NULL, 2, { "--main-port", "'70000'" } },
+	{ { "--dry-run", "--main-port", "0" }, {0}, NULL, 2, { "--main-port", "'0'" } },
+	{ { "--dry-run", "--main-addr", "bad host!" }, {0}, NULL, 2, { "--main-addr", "'bad host!'" } },
+	{ { "--dry-run", "--max-restarts", "lots" }, {0}, NULL, 2, { "--max-restarts", "'lots'" } },
+	{ { "--dry-run", "--strategy", "fdsp" }, {0}, NULL, 2, { "unknown strategy 'fdsp'", "valid:" } },
+	{ { "--dry-run", "--strategy", "fsdp" }, {0}, NULL, 2, { "strategy 'fsdp' is not built in this version" } },
+	{ { "--dry-run", "--strategy", "DDP" }, {0}, NULL, 2, { "--strategy", "'DDP'" } },
+	{ { "--dry-run", "--precision", "bf16-mix" }, {0}, NULL, 2, { "'bf16-mix'", "did you mean 'bf16-mixed'?" } },
+	{ { "--dry-run", "--precision", "8" }, {0}, NULL, 2, { "unknown precision '8'", "32-true" } },
+	{ { "--dry-run", "--cluster", "slrum" }, {0}, NULL, 2, { "'slrum'", "did you mean 'slurm'?" } },
+	{ { "--dry-run", "--comm", "nccl" }, {0}, NULL, 2, { "comm 'nccl' is not built in this version" } },
+	{ { "--dry-run", "--ckpt-io", "s3" }, {0}, NULL, 2, { "unknown ckpt-io 's3'" } },
+	{ { "--dry-run", "--accelerator", "cuda" }, {0}, NULL, 2, { "accelerator 'cuda' is not built" } },
+	{ { "--dry-run", "--accelerator", "tpu" }, {0}, NULL, 2, { "unknown accelerator 'tpu'" } },
+	{ { "--bogus" }, {0}, NULL, 2, { "unknown option '--bogus'" } },
+	{ { "--devics", "4" }, {0}, NULL, 2, { "'--devics'", "did you mean '--devices'?" } },
+	{ { "--dry-run", "--devices" }, {0}, NULL, 2, { "'--devices' needs a value" } },
+	{ { "--dry-run=yes" }, {0}, NULL, 2, { "'--dry-run' takes no value" } },
+	{ { "-x" }, {0}, NULL, 2, { "unknown option '-x'" } },
+	{ { "--list", "kinds" }, {0}, NULL, 2, { "unknown plugin kind 'kinds'" } },
+	{ { "--list", "strategi" }, {0}, NULL, 2, { "'strategi'", "did you mean 'strategy'?" } },
+	{ { "--devices", "2" }, {0}, NULL, 2, { "no model given" } },
+	{ { "--dry-run", "--strategy", "single_device", "--devices", "4" }, {0}, NULL, 2,
+	  { "'single_device' runs one rank", "4" } },
+	/* LTRUN_* variables: usage errors naming the variable */
+	{ { "--dry-run" }, { "LTRUN_DEVICES=four" }, NULL, 2, { "LTRUN_DEVICES", "'four'" } },
+	{ { "--devices", "1" }, { "LTRUN_DRY_RUN=maybe" }, NULL, 2, { "LTRUN_DRY_RUN", "'maybe'" } },
+	{ { "--dry-run" }, { "LTRUN_PRECISION=fp8" }, NULL, 2, { "unknown precision 'fp8'", "LTRUN_PRECISION" } },
+	{ { "--dry-run" }, { "LTRUN_MAIN_PORT=-5" }, NULL, 2, { "LTRUN_MAIN_PORT", "'-5'" } },
+	{ { "--dry-run" }, { "LTRUN_PLUGIN=./a.so::./b.so" }, NULL, 2, { "LTRUN_PLUGIN", "empty plugin path" } },
+	{ { "--dry-run" }, { "LTRUN_NUM_NODES=" }, NULL, 2, { "LTRUN_NUM_NODES", "''" } },
+	/* config files */
+	{ { "--dry-run", "--config", "/nonexistent/ltrun.json" }, {0}, NULL, 1,
+	  { "cannot read config file '/nonexistent/ltrun.json'", "No such file" } },
+	{ { "--dry-run", "--config", "@CONFIG@" }, {0}, "{\n\"devices\": 4,\n\"strategy\" \"ddp\"\n}", 2,
+	  { "is not valid JSON", "line 3" } },
+	{ { "--dry-run", "--config", "@CONFIG@" }, {0}, "{\"devices\": \"four\"}", 2,
+	  { "'devices' in config file", "a string" } },
+	{ { "--dry-run", "--config", "@CONFIG@" }, {0}, "{\"devices\": true}", 2,
+	  { "'devices' in config file", "got a boolean" } },
+	{ { "--dry-run", "--config", "@CONFIG@" }, {0}, "{\"devics\": 4}", 2,
+	  { "unknown key 'devics'", "did you mean 'devices'?" } },
+	{ { "--dry-run", "--config", "@CONFIG@" }, {0}, "[1, 2]", 2, { "must hold a JSON object" } },
+	{ { "--dry-run", "--config", "@CONFIG@" }, {0}, "{\"plugin\": [1]}", 2,
+	  { "'plugin' in config file", "path string" } },
+	{ { "--dry-run", "--config", "@CONFIG@" }, {0}, "{\"tee\": \"yes\"}", 2,
+	  { "'tee' in config file", "true or false" } },
+	{ { "--dry-run", "--config", "@CONFIG@" }, {0}, "{\"devices\": 2.5}", 2,
+	  { "'devices' in config file", "2.5" } },
+	{ { "--dry-run", "--config", "@CONFIG@" }, {0}, "{\"precision\": \"bf17\"}", 2,
+	  { "unknown precision 'bf17'", "config file" } },
+	/* the cluster's variables: failures naming the variable and value */
+	{ { "--dry-run" }, { SRUN_ENV, "SLURM_NTASKS=abc", "SLURM_JOB_NODELIST=n1" }, NULL, 1,
+	  { "SLURM_NTASKS", "abc" } },
+	{ { "--dry-run" }, { SRUN_ENV, "SLURM_NTASKS=1", "SLURM_JOB_NODELIST=node[3-1]" }, NULL, 1,
+	  { "node[3-1]" } },
+	{ { "--dry-run" }, { SRUN_ENV, "SLURM_NTASKS=1", "SLURM_JOB_NODELIST=node[01-" }, NULL, 1,
+	  { "node[01-" } },
+	{ { "--dry-run" }, { SRUN_ENV, "SLURM_NTASKS=2", "SLURM_NTASKS_PER_NODE=4", "SLURM_JOB_NODELIST=n1" }, NULL, 1,
+	  { "SLURM_NTASKS", "2", "4" } },
+	{ { "--dry-run", "--devices", "2" }, { SRUN_ENV, "SLURM_NTASKS=4", "SLURM_NTASKS_PER_NODE=4", "SLURM_JOB_NODELIST=n1" }, NULL, 1,
+	  { "--devices 2", "4" } },
+	{ { "--dry-run" }, { "TORCHELASTIC_RUN_ID=r", "RANK=abc", "LOCAL_RANK=0", "WORLD_SIZE=2",
+			     "LOCAL_WORLD_SIZE=2", "GROUP_RANK=0", "MASTER_ADDR=h", "MASTER_PORT=29500" }, NULL, 1,
+	  { "RANK", "abc" } },
+	{ { "--dry-run" }, { "OMPI_COMM_WORLD_SIZE=4", "OMPI_COMM_WORLD_RANK=9", "OMPI_COMM_WORLD_LOCAL_RANK=1",
+			     "OMPI_COMM_WORLD_LOCAL_SIZE=4" }, NULL, 1, { "9" } },
+	{ { "--dry-run" }, { "MASTER_PORT=99999" }, NULL, 1, { "MASTER_PORT", "99999" } },
+	{ { "--dry-run", "--num-nodes", "2", "--node-rank", "1" }, { "MASTER_ADDR=a b" }, NULL, 1,
+	  { "MASTER_ADDR", "a b" } },
+	{ { "--dry-run" }, { "NODE_RANK=-1" }, NULL, 1, { "NODE_RANK", "-1" } },
+	{ { "--dry-run", "--num-nodes", "2", "--node-rank", "1" }, {0}, NULL, 1, { "--main-addr" } },
+	{ { "--dry-run" }, { "KUBERNETES_PORT=tcp://10.0.0.1:443", "MASTER_ADDR=m", "MASTER_PORT=23456",
+			     "WORLD_SIZE=0", "RANK=0" }, NULL, 1, { "WORLD_SIZE", "0" } },
+	/* plugins */
+	{ { "--dry-run", "--plugin", "./nonexistent.so" }, {0}, NULL, 1,
+	  { "cannot load plugin './nonexistent.so'" } },
+	{ { "--dry-run", "--plugin", "bare.so" }, {0}, NULL, 1, { "'bare.so'", "give a path" } },
+	{ { "--dry-run", "--plugin", "/etc/hostname" }, {0}, NULL, 1, { "cannot load plugin '/etc/hostname'" } },
+	{ { "--dry-run", "--plugin", "@B/ltrun" }, {0}, NULL, 1, { "plugin" } },
+	{ { "--dry-run", "--plugin", "@B/tests/plugins/bad_abi.so" }, {0}, NULL, 1,
+	  { "bad_abi.so", "ABI 42", "ABI 1" } },
+	{ { "--dry-run", "--plugin", "@B/tests/plugins/no_register.so" }, {0}, NULL, 1,
+	  { "no_register.so", "ltrun_plugin_register" } },
+	{ { "--dry-run", "--plugin", "@B/tests/plugins/dup_name.so" }, {0}, NULL, 1,
+	  { "dup_name.so", "duplicate cluster 'slurm'" } },
+	/* model files */
+	{ { "--dry-run", "/nonexistent/model.so" }, {0}, NULL, 1, { "cannot open model '/nonexistent/model.so'" } },
+	{ { "--dry-run", "/etc/hostname" }, {0}, NULL, 1, { "model '/etc/hostname'", "not an ELF shared object" } },
+};
+
+ParameterizedTestParameters(bad_input, one_line_and_status)
+{
+	return cr_make_param_array(struct bad_case, cases, sizeof(cases) / sizeof(cases[0]));
+}
+
+/* Expands "@CONFIG@" and "@B/..." in a case's arguments. */
+static void expand_args(const struct bad_case *c, const char *config_path,
+			const char **out)
+{
+	int i;
+
+	for (i = 0; i < NARGS && c->args[i]; i++) {
+		if (!strcmp(c->args[i], "@CONFIG@"))
+			out[i] = config_path;
+		else if (!strncmp(c->args[i], "@B/", 3))
+			out[i] = build_path(c->args[i] + 3);
+		else
+			out[i] = c->args[i];
+	}
+	out[i] = NULL;
+}
+
+ParameterizedTest(struct bad_case *c, bad_input, one_line_and_status)
+{
+	char config_path[] = "/tmp/ltrun-bad-XXXXXX";
+	const char *args[NARGS + 1];
+	struct run_result r;
+	int i;
+
+	if (c->config) {
+		int fd = mkstemp(config_path);
+		cr_assert(fd >= 0, "cannot create a temporary config file");
+		cr_assert_eq(write(fd, c->config, strlen(c->config)), (ssize_t)strlen(c->config));
+		close(fd);
+	}
+	expand_args(c, config_path, args);
+	cr_assert_eq(run_ltrun(args, c->env, &r), 0, "cannot start %s", build_path("ltrun"));
+	if (c->config)
+		unlink(config_path);
+
+	cr_expect_eq(r.status, c->status, "%s: exit status %d, expected %d; stderr: %s",
+		     args[0], r.status, c->status, r.err);
+	cr_expect_eq(count_lines(r.err), 1, "%s: expected one line on stderr, got:\n%s",
+		     args[0], r.err);
+	cr_expect(!strncmp(r.err, "ltrun: ", 7), "message does not start with 'ltrun: ': %s", r.err);
+	cr_expect_str_empty(r.out, "nothing belongs on stdout, got: %s", r.out);
+	for (i = 0; i < NWANT && c->want[i]; i++)
+		cr_expect(strstr(r.err, c->want[i]) != NULL, "message lacks '%s': %s",
+			  c->want[i], r.err);
+	run_result_free(&r);
+}
+
+Test(bad_input, has_forty_cases)
+{
+	cr_assert_geq(sizeof(cases) / sizeof(cases[0]), 40);
+}

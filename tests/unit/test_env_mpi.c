@@ -1,0 +1,332 @@
+/*
+ * test_env_mpi.c - the `mpi` cluster environment, fed the variables Open
+ * MPI's mpirun and MPICH's mpiexec export to each rank.  Table-driven: each
+ * case is an environment, a request and the topology (or error) it must
+ * give.  These cases never reach PMIx (no PMIX_RANK, or a given list of
+ * variables, which PMIx cannot answer for): the PMIx path needs a real
+ * launcher and is exercised by the integration tests.
+ */
+#include <criterion/criterion.h>
+#include <criterion/parameterized.h>
+#include <dlfcn.h>
+#include <string.h>
+
+#include "env/env.h"
+
+#define ARRAY_SIZE(a) (sizeof(a) / sizeof((a)[0]))
+#define VARS(...) ((const char *const[]){ __VA_ARGS__, NULL })
+#define NO_VARS ((const char *const[]){ NULL })
+
+/* A request: LT_AUTO / NULL / 0 where the user said nothing. */
+#define REQ(dev, nodes, node, addr, port) \
+	{ .devices = (dev), .num_nodes = (nodes), .node_rank = (node), \
+	  .main_addr = (addr), .main_port = (port), .auto_devices = 1 }
+#define AUTO_REQ REQ(LT_AUTO, LT_AUTO, LT_AUTO, NULL, 0)
+
+/* Expected topologies: ranks ltrun creates (world, nodes, node, ranks on
+ * node, first rank), and ranks a launcher created (plus this rank, its
+ * local rank and the launcher's name). */
+#define OWN(w, n, nr, lw, fr) \
+	.world_size = (w), .num_nodes = (n), .node_rank = (nr), \
+	.local_world_size = (lw), .first_rank = (fr), .external = false, \
+	.rank = -1, .local_rank = -1, .launcher = ""
+#define ADOPTED(w, n, nr, lw, fr, r, lr, by) \
+	.world_size = (w), .num_nodes = (n), .node_rank = (nr), \
+	.local_world_size = (lw), .first_rank = (fr), .external = true, \
+	.rank = (r), .local_rank = (lr), .launcher = by
+
+/* main_port 0 in want: any port, free on this host when resolved. */
+#define FREE_PORT 0
+
+struct resolve_case {
+	const char *name;
+	const char *const *vars;
+	struct lt_request req;
+	struct lt_topology want; /* addr_from/port_from: substrings */
+	const char *error;       /* expected substring, or NULL for success */
+	const char *hostname;    /* NULL: "testhost" */
+};
+
+struct detect_case {
+	const char *name;
+	const char *const *vars;
+	bool want;
+	const char *why; /* substring */
+};
+
+/* Criterion copies parameters into a separately started worker, where
+ * the tables' pointers would dangle: tests take an index into them. */
+static size_t *indices(size_t *idx, size_t n)
+{
+	size_t i;
+
+	for (i = 0; i < n; i++)
+		idx[i] = i;
+	return idx;
+}
+
+static void check_topology(const char *name, const struct lt_topology *t,
+			   const struct lt_topology *w)
+{
+	cr_expect_eq(t->world_size, w->world_size, "%s: world_size %d", name, t->world_size);
+	cr_expect_eq(t->num_nodes, w->num_nodes, "%s: num_nodes %d", name, t->num_nodes);
+	cr_expect_eq(t->node_rank, w->node_rank, "%s: node_rank %d", name, t->node_rank);
+	cr_expect_eq(t->local_world_size, w->local_world_size, "%s: local_world_size %d",
+		     name, t->local_world_size);
+	cr_expect_eq(t->first_rank, w->first_rank, "%s: first_rank %d", name, t->first_rank);
+	cr_expect_eq(t->external, w->external, "%s: external %d", name, t->external);
+	cr_expect_eq(t->rank, w->rank, "%s: rank %d", name, t->rank);
+	cr_expect_eq(t->local_rank, w->local_rank, "%s: local_rank %d", name, t->local_rank);
+	cr_expect_str_eq(t->launcher, w->launcher, "%s: launcher '%s'", name, t->launcher);
+	cr_expect_str_eq(t->main_addr, w->main_addr, "%s: main_addr '%s'", name, t->main_addr);
+	if (w->main_port == FREE_PORT)
+		cr_expect(t->main_port > 0 && t->main_port < 65536, "%s: main_port %d", name,
+			  t->main_port);
+	else
+		cr_expect_eq(t->main_port, w->main_port, "%s: main_port %d", name, t->main_port);
+	cr_expect_str_eq(t->job_id, w->job_id, "%s: job_id '%s'", name, t->job_id);
+	cr_expect_not_null(strstr(t->addr_from, w->addr_from), "%s: addr_from '%s'", name,
+			   t->addr_from);
+	cr_expect_not_null(strstr(t->port_from, w->port_from), "%s: port_from '%s'", name,
+			   t->port_from);
+}
+
+static void check_resolve(const struct lt_plugin *p, const struct resolve_case *c)
+{
+	const struct lt_cluster_ops *ops = p->ops;
+	struct lt_envsrc env = { .vars = c->vars,
+				 .hostname = c->hostname ? c->hostname : "testhost" };
+	struct lt_err err = { 0 };
+	struct lt_topology t;
+	int rc;
+
+	cr_assert_not_null(c->vars, "%s: a NULL vars would read the real environment", c->name);
+	rc = ops->resolve(&env, &c->req, &t, &err);
+	if (c->error) {
+		cr_assert_eq(rc, -1, "%s: resolved, but should fail with '%s'", c->name, c->error);
+		cr_assert_not_null(strstr(err.msg, c->error), "%s: error '%s' lacks '%s'",
+				   c->name, err.msg, c->error);
+		cr_assert_eq(err.status, LT_EXIT_FAILURE, "%s: status %d", c->name, err.status);
+		return;
+	}
+	cr_assert_eq(rc, 0, "%s: failed: %s", c->name, err.msg);
+	check_topology(c->name, &t, &c->want);
+}
+
+static void check_detect(const struct lt_plugin *p, const struct detect_case *c)
+{
+	const struct lt_cluster_ops *ops = p->ops;
+	struct lt_envsrc env = { .vars = c->vars, .hostname = "testhost" };
+	char why[256] = "";
+
+	cr_assert_not_null(c->vars, "%s: a NULL vars would read the real environment", c->name);
+	cr_assert_eq(ops->detect(&env, why, sizeof(why)), c->want, "%s: detect says %s (%s)",
+		     c->name, c->want ? "no" : "yes", why);
+	cr_assert_not_null(strstr(why, c->why), "%s: why '%s' lacks '%s'", c->name, why,
+			   c->why);
+}
+
+
+#ifndef LT_PMIX_SONAME
+#define LT_PMIX_SONAME "libpmix.so.2"
+#endif
+
+/* What mpirun -np SIZE (Open MPI 4.1) exports to rank RANK, the LR-th of
+ * LS on its node.  OMPI_COMM_WORLD_NODE_RANK is the rank's index among the
+ * processes on its node, like LOCAL_RANK: a trap for whoever takes it for
+ * the node's index. */
+#define OMPI(rank, size, lr, ls) \
+	"OMPI_COMM_WORLD_RANK=" rank, "OMPI_COMM_WORLD_SIZE=" size, \
+	"OMPI_COMM_WORLD_LOCAL_RANK=" lr, "OMPI_COMM_WORLD_LOCAL_SIZE=" ls, \
+	"OMPI_COMM_WORLD_NODE_RANK=" lr, "OMPI_MCA_ess_base_jobid=12345"
+/* What MPICH's hydra (mpiexec) exports. */
+#define HYDRA(rank, size, lr, ls) \
+	"PMI_RANK=" rank, "PMI_SIZE=" size, "MPI_LOCALRANKID=" lr, \
+	"MPI_LOCALNRANKS=" ls, "PMI_FD=5"
+/* Port derived from OMPI_MCA_ess_base_jobid=12345. */
+#define JOB_PORT .main_port = 33208, .job_id = "12345", \
+	.port_from = "derived from the job id (OMPI_MCA_ess_base_jobid)"
+
+static const struct resolve_case resolve_cases[] = {
+	{ "mpirun -np 4 on one node, rank 2",
+	  VARS(OMPI("2", "4", "2", "4")), AUTO_REQ,
+	  { ADOPTED(4, 1, 0, 4, 0, 2, 2, "mpirun"), .main_addr = "node7",
+	    .addr_from = "this host (all ranks on one node)", JOB_PORT },
+	  NULL, "node7.cluster.example.org" },
+	{ "mpirun over 2 nodes x 2, rank 3 with MASTER_ADDR",
+	  VARS(OMPI("3", "4", "1", "2"), "MASTER_ADDR=node0"), AUTO_REQ,
+	  { ADOPTED(4, 2, 1, 2, 2, 3, 1, "mpirun"), .main_addr = "node0",
+	    .addr_from = "MASTER_ADDR", JOB_PORT },
+	  NULL, NULL },
+	{ "mpirun over 4 nodes x 1, rank 0 with MASTER_ADDR and MASTER_PORT",
+	  VARS(OMPI("0", "4", "0", "1"), "MASTER_ADDR=10.0.0.1", "MASTER_PORT=4444"),
+	  AUTO_REQ,
+	  { ADOPTED(4, 4, 0, 1, 0, 0, 0, "mpirun"), .main_addr = "10.0.0.1",
+	    .addr_from = "MASTER_ADDR", .main_port = 4444, .job_id = "12345",
+	    .port_from = "MASTER_PORT" },
+	  NULL, NULL },
+	{ "--main-addr and --main-port win",
+	  VARS(OMPI("3", "4", "1", "2"), "MASTER_ADDR=node0", "MASTER_PORT=1"),
+	  REQ(2, 2, 1, "10.2.2.2", 7777),
+	  { ADOPTED(4, 2, 1, 2, 2, 3, 1, "mpirun"), .main_addr = "10.2.2.2",
+	    .addr_from = "--main-addr", .main_port = 7777, .job_id = "12345",
+	    .port_from = "--main-port" },
+	  NULL, NULL },
+	{ "MPICH mpiexec over 2 nodes x 2, rank 3",
+	  VARS(HYDRA("3", "4", "1", "2"), "MASTER_ADDR=h0"), AUTO_REQ,
+	  { ADOPTED(4, 2, 1, 2, 2, 3, 1, "mpiexec"), .main_addr = "h0",
+	    .addr_from = "MASTER_ADDR", .main_port = 29500,
+	    .port_from = "default (no job id to derive one from)" },
+	  NULL, NULL },
+	{ "PMIX_RANK in a given environment: the variables, PMIx's namespace",
+	  VARS(OMPI("1", "2", "1", "2"), "PMIX_RANK=1", "PMIX_NAMESPACE=1935474689"),
+	  AUTO_REQ,
+	  { ADOPTED(2, 1, 0, 2, 0, 1, 1, "mpirun"), .main_addr = "testhost",
+	    .addr_from = "this host", .main_port = 39491, .job_id = "1935474689",
+	    .port_from = "derived from the job id (PMIX_NAMESPACE)" },
+	  NULL, NULL },
+	{ "several nodes without PMIx or MASTER_ADDR",
+	  VARS(OMPI("3", "4", "1", "2")), AUTO_REQ, { 0 },
+	  "cannot tell rank 0's host under mpirun without PMIx: set MASTER_ADDR", NULL },
+	{ "uneven nodes without PMIx",
+	  VARS(OMPI("4", "5", "0", "2"), "MASTER_ADDR=n0"), AUTO_REQ, { 0 },
+	  "cannot tell the nodes without PMIx: 5 ranks with 2 on this node", NULL },
+	{ "ranks dealt round-robin over nodes (--map-by node)",
+	  VARS(OMPI("1", "4", "0", "2"), "MASTER_ADDR=n0"), AUTO_REQ, { 0 },
+	  "ranks are not placed node after node: rank 1 is local rank 0 of 2", NULL },
+	{ "local rank above rank",
+	  VARS(OMPI("0", "4", "1", "2"), "MASTER_ADDR=n0"), AUTO_REQ, { 0 },
+	  "a rank cannot be below its local rank", NULL },
+	{ "OMPI_COMM_WORLD_LOCAL_SIZE missing",
+	  VARS("OMPI_COMM_WORLD_RANK=0", "OMPI_COMM_WORLD_SIZE=2",
+	       "OMPI_COMM_WORLD_LOCAL_RANK=0"),
+	  AUTO_REQ, { 0 }, "OMPI_COMM_WORLD_LOCAL_SIZE is not set", NULL },
+	{ "OMPI_COMM_WORLD_RANK negative",
+	  VARS(OMPI("-1", "2", "0", "2")), AUTO_REQ, { 0 },
+	  "invalid OMPI_COMM_WORLD_RANK='-1'", NULL },
+	{ "rank beyond the world",
+	  VARS(OMPI("4", "4", "0", "4")), AUTO_REQ, { 0 }, "gave rank 4 of a world of 4",
+	  NULL },
+	{ "PMI_RANK without hydra's local ids",
+	  VARS("PMI_RANK=0", "PMI_SIZE=2"), AUTO_REQ, { 0 }, "MPI_LOCALRANKID is not set",
+	  NULL },
+	{ "--devices disagrees with the ranks on this node",
+	  VARS(OMPI("0", "4", "0", "4")), REQ(2, LT_AUTO, LT_AUTO, NULL, 0), { 0 },
+	  "--devices 2 disagrees with mpirun, which started 4 ranks on this node", NULL },
+	{ "--num-nodes disagrees",
+	  VARS(OMPI("0", "4", "0", "4")), REQ(LT_AUTO, 2, LT_AUTO, NULL, 0), { 0 },
+	  "--num-nodes 2 disagrees with mpirun", NULL },
+	{ "PMIX_RANK alone in a given environment",
+	  VARS("PMIX_RANK=0", "PMIX_NAMESPACE=ns"), AUTO_REQ, { 0 },
+	  "PMIX_RANK is set in the given environment, but PMIx answers only for this process",
+	  NULL },
+	{ "no launcher's variables (forced with --cluster mpi)",
+	  NO_VARS, AUTO_REQ, { 0 }, "no MPI launcher's variables are set", NULL },
+};
+
+static const struct detect_case detect_cases[] = {
+	{ "Open MPI mpirun", VARS(OMPI("0", "2", "0", "2")), true, "OMPI_COMM_WORLD_SIZE" },
+	{ "mpirun inside a Slurm step",
+	  VARS(OMPI("0", "2", "0", "2"), "SLURM_STEP_ID=0", "SLURM_PROCID=0",
+	       "PMIX_RANK=0", "PMIX_NAMESPACE=ns"),
+	  true, "OMPI_COMM_WORLD_SIZE is set" },
+	{ "srun --mpi=pmix: the slurm environment's",
+	  VARS("SLURM_STEP_ID=0", "SLURM_PROCID=1", "SLURM_NTASKS=4", "PMIX_RANK=1",
+	       "PMIX_NAMESPACE=slurm.pmix.42.0"),
+	  false, "srun started this process" },
+	{ "srun --mpi=pmi2: the slurm environment's",
+	  VARS("SLURM_STEP_ID=0", "SLURM_PROCID=1", "PMI_RANK=1", "PMI_SIZE=4", "PMI_FD=7"),
+	  false, "srun started this process" },
+	{ "MPICH mpiexec inside a Slurm allocation",
+	  VARS(HYDRA("3", "4", "1", "2"), "SLURM_STEP_ID=0", "SLURM_PROCID=0"), true,
+	  "MPICH mpiexec" },
+	{ "PMI_RANK and PMI_SIZE", VARS("PMI_RANK=0", "PMI_SIZE=2"), true,
+	  "PMI_RANK and PMI_SIZE are set" },
+	{ "a PMIx launcher", VARS("PMIX_RANK=0", "PMIX_NAMESPACE=prterun-1"), true,
+	  "PMIX_RANK and PMIX_NAMESPACE are set" },
+	{ "PMIX_RANK without a namespace", VARS("PMIX_RANK=0"), false, "none of" },
+	{ "bare node", VARS("MASTER_ADDR=n0", "RANK=0"), false, "none of" },
+	{ "empty environment", NO_VARS, false, "none of" },
+};
+
+ParameterizedTestParameters(mpi, resolve)
+{
+	static size_t idx[ARRAY_SIZE(resolve_cases)];
+
+	return cr_make_param_array(size_t, indices(idx, ARRAY_SIZE(idx)), ARRAY_SIZE(idx));
+}
+
+ParameterizedTest(size_t *i, mpi, resolve)
+{
+	check_resolve(&lt_env_mpi, &resolve_cases[*i]);
+}
+
+ParameterizedTestParameters(mpi, detect)
+{
+	static size_t idx[ARRAY_SIZE(detect_cases)];
+
+	return cr_make_param_array(size_t, indices(idx, ARRAY_SIZE(idx)), ARRAY_SIZE(idx));
+}
+
+ParameterizedTest(size_t *i, mpi, detect)
+{
+	check_detect(&lt_env_mpi, &detect_cases[*i]);
+}
+
+static bool pmix_loaded(void)
+{
+	void *h = dlopen(LT_PMIX_SONAME, RTLD_NOW | RTLD_NOLOAD);
+
+	if (h)
+		dlclose(h);
+	return h != NULL;
+}
+
+/* detect() must never call into PMIx, even when PMIx's variables are set. */
+Test(mpi, detect_leaves_pmix_alone)
+{
+	const struct lt_cluster_ops *ops = lt_env_mpi.ops;
+	struct lt_envsrc env = {
+		.vars = VARS("PMIX_RANK=0", "PMIX_NAMESPACE=ns",
+			     "PMIX_SERVER_URI41=pmix-server.1;tcp4://127.0.0.1:1"),
+		.hostname = "testhost",
+	};
+	char why[256];
+
+	cr_assert_not(pmix_loaded(), "%s is loaded before the test: it proves nothing",
+		      LT_PMIX_SONAME);
+	cr_assert(ops->detect(&env, why, sizeof(why)), "%s", why);
+	cr_assert_not(pmix_loaded(), "detect() loaded %s", LT_PMIX_SONAME);
+}
+
+/* A given list of variables is read as it is: PMIx answers only for this
+ * process, so resolve() does not load it either. */
+Test(mpi, given_environment_leaves_pmix_alone)
+{
+	const struct lt_cluster_ops *ops = lt_env_mpi.ops;
+	struct lt_envsrc env = {
+		.vars = VARS(OMPI("0", "2", "0", "2"), "PMIX_RANK=0", "PMIX_NAMESPACE=ns"),
+		.hostname = "testhost",
+	};
+	struct lt_request req = AUTO_REQ;
+	struct lt_topology t;
+	struct lt_err err = { 0 };
+
+	cr_assert_eq(ops->resolve(&env, &req, &t, &err), 0, "%s", err.msg);
+	cr_assert_eq(t.world_size, 2);
+	cr_assert_not(pmix_loaded(), "resolve() loaded %s for a given environment",
+		      LT_PMIX_SONAME);
+}
+
+Test(mpi, descriptor)
+{
+	const struct lt_cluster_ops *ops = lt_env_mpi.ops;
+
+	cr_assert_eq(lt_env_mpi.kind, LT_KIND_CLUSTER);
+	cr_assert_str_eq(lt_env_mpi.name, "mpi");
+	cr_assert_eq(ops->priority, LT_PRIO_MPI);
+	cr_assert_gt(ops->priority, LT_PRIO_SLURM, "mpirun inside an allocation is mpirun's");
+	cr_assert_lt(ops->priority, LT_PRIO_TORCHELASTIC);
+	cr_assert_not_null(lt_env_mpi.description);
+	cr_assert_not_null(lt_env_mpi.recommended_when);
+}
