@@ -52,7 +52,7 @@ $(B)/tests/plugins/%.so: tests/plugins/%.c include/ltrun/plugin.h config.mk
 	$(CC) $(CFLAGS) $(WARN) -Iinclude -shared -fPIC -o $@ $<
 
 # Tests: one Criterion binary, so one summary line closes the run.
-$(B)/tests/%.o: LT_CFLAGS += $(CRITERION_CFLAGS)
+$(B)/tests/%.o: LT_CFLAGS += -Itests $(CRITERION_CFLAGS)
 $(B)/tests/ltrun-tests: $(TEST_OBJ) $(LIB_OBJ)
 	$(CC) $(CFLAGS) $(SANFLAGS) $(LDFLAGS) -rdynamic -o $@ $^ $(LT_LIBS) $(CRITERION_LIBS)
 

@@ -131,11 +131,13 @@ static error_t parse_opt(int key, char *arg, struct argp_state *state)
 		cli->list = true;
 		cli->list_kind = arg;
 		return 0;
+	/* argp_state_help() prints nothing under ARGP_NO_ERRS; argp_help() does. */
 	case KEY_HELP:
-		argp_state_help(state, stdout, ARGP_HELP_STD_HELP);
+		argp_help(state->root_argp, stdout, ARGP_HELP_STD_HELP & ~ARGP_HELP_BUG_ADDR,
+			  "ltrun");
 		exit(0);
 	case KEY_USAGE:
-		argp_state_help(state, stdout, ARGP_HELP_USAGE);
+		argp_help(state->root_argp, stdout, ARGP_HELP_USAGE, "ltrun");
 		exit(0);
 	case KEY_VERSION:
 		printf("ltrun %s (plugin ABI %u)\n", LT_VERSION, LT_PLUGIN_ABI_VERSION);

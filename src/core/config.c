@@ -375,7 +375,7 @@ static int json_to_text(const struct lt_option *o, const cJSON *v,
 
 	if (numeric && cJSON_IsNumber(v)) {
 		double d = v->valuedouble;
-		if (d != (double)(long)d || d < -1e9 || d > 1e9)
+		if (!(d >= -1e9 && d <= 1e9) || d != (double)(long)d)
 			return lt_err_set(err, LT_EXIT_USAGE, "invalid %s %g: expected %s",
 					  where, d, expected_json(o));
 		snprintf(buf, len, "%ld", (long)d);
@@ -448,14 +448,21 @@ int lt_config_load_text(struct lt_config *cfg, const char *path,
 	lt_quote(pq, sizeof(pq), path);
 	root = cJSON_ParseWithLengthOpts(text, len, &end, false);
 	if (!root) {
-		size_t pos = end ? (size_t)(end - text) : 0;
 		const char *ep = cJSON_GetErrorPtr();
-		if (ep && ep >= text && ep <= text + len)
-			pos = (size_t)(ep - text);
+		end = ep && ep >= text && ep <= text + len ? ep : end;
+	} else {
+		/* Text after the object ("{...} x") is a mistake, not a comment. */
+		while (end && end < text + len && *end && strchr(" \t\r\n", *end))
+			end++;
+		if (end && end < text + len) {
+			cJSON_Delete(root);
+			root = NULL;
+		}
+	}
+	if (!root)
 		return lt_err_set(err, LT_EXIT_USAGE,
 				  "config file '%s' is not valid JSON (line %d): fix the syntax there",
-				  pq, line_of(text, len, pos));
-	}
+				  pq, line_of(text, len, end ? (size_t)(end - text) : 0));
 	if (!cJSON_IsObject(root)) {
 		cJSON_Delete(root);
 		return lt_err_set(err, LT_EXIT_USAGE,

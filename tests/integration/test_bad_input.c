@@ -14,6 +14,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "params.h"
 #include "run.h"
 
 #define NARGS 8
@@ -133,7 +134,7 @@ static struct bad_case cases[] = {
 
 ParameterizedTestParameters(bad_input, one_line_and_status)
 {
-	return cr_make_param_array(struct bad_case, cases, sizeof(cases) / sizeof(cases[0]));
+	return LT_TABLE_PARAMS(cases);
 }
 
 /* Expands "@CONFIG@" and "@B/..." in a case's arguments. */
@@ -153,8 +154,9 @@ static void expand_args(const struct bad_case *c, const char *config_path,
 	out[i] = NULL;
 }
 
-ParameterizedTest(struct bad_case *c, bad_input, one_line_and_status)
+ParameterizedTest(size_t *idx, bad_input, one_line_and_status)
 {
+	const struct bad_case *c = &cases[*idx];
 	char config_path[] = "/tmp/ltrun-bad-XXXXXX";
 	const char *args[NARGS + 1];
 	struct run_result r;

@@ -13,6 +13,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "params.h"
 #include "run.h"
 
 #define NARGS 8
@@ -71,7 +72,7 @@ static struct plan_case cases[] = {
 
 ParameterizedTestParameters(dryrun, topology)
 {
-	return cr_make_param_array(struct plan_case, cases, sizeof(cases) / sizeof(cases[0]));
+	return LT_TABLE_PARAMS(cases);
 }
 
 static cJSON *run_json(const char *const *args, const char *const *env)
@@ -103,8 +104,9 @@ static const char *str(const cJSON *obj, const char *key)
 	return v->valuestring;
 }
 
-ParameterizedTest(struct plan_case *c, dryrun, topology)
+ParameterizedTest(size_t *idx, dryrun, topology)
 {
+	const struct plan_case *c = &cases[*idx];
 	const char *args[NARGS + 3] = { "--dry-run", "--json" };
 	const cJSON *topo, *ranks;
 	cJSON *plan;

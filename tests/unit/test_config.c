@@ -7,6 +7,8 @@
 #include <criterion/criterion.h>
 #include <string.h>
 
+#include <stdio.h>
+
 #include "core/config.h"
 
 static struct lt_config cfg;

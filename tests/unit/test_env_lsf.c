@@ -14,9 +14,9 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "params.h"
 #include "env/env.h"
 
-#define N_ELEMS(a) (sizeof(a) / sizeof((a)[0]))
 #define ENV(...) ((const char *const[]){ __VA_ARGS__, NULL })
 #define REQ(dev, nodes, node) \
 	{ .devices = (dev), .num_nodes = (nodes), .node_rank = (node), \
@@ -278,16 +278,9 @@ static void check_topology(const struct resolve_case *c, const struct lt_topolog
 
 ParameterizedTestParameters(env_lsf, resolve)
 {
-	static size_t idx[N_ELEMS(cases)];
-	size_t i;
-
-	for (i = 0; i < N_ELEMS(cases); i++)
-		idx[i] = i;
-	return cr_make_param_array(size_t, idx, N_ELEMS(cases));
+	return LT_TABLE_PARAMS(cases);
 }
 
-/* Parameters cross into the test's process by value: pass indices into
- * cases[], never pointers. */
 ParameterizedTest(size_t *i, env_lsf, resolve)
 {
 	const struct resolve_case *c = &cases[*i];
@@ -329,12 +322,7 @@ static const struct rankfile_case rankfile_cases[] = {
 
 ParameterizedTestParameters(env_lsf, rankfile_caps)
 {
-	static size_t idx[N_ELEMS(rankfile_cases)];
-	size_t i;
-
-	for (i = 0; i < N_ELEMS(rankfile_cases); i++)
-		idx[i] = i;
-	return cr_make_param_array(size_t, idx, N_ELEMS(rankfile_cases));
+	return LT_TABLE_PARAMS(rankfile_cases);
 }
 
 ParameterizedTest(size_t *i, env_lsf, rankfile_caps)
@@ -401,12 +389,7 @@ static const struct detect_case detect_cases[] = {
 
 ParameterizedTestParameters(env_lsf, detect)
 {
-	static size_t idx[N_ELEMS(detect_cases)];
-	size_t i;
-
-	for (i = 0; i < N_ELEMS(detect_cases); i++)
-		idx[i] = i;
-	return cr_make_param_array(size_t, idx, N_ELEMS(detect_cases));
+	return LT_TABLE_PARAMS(detect_cases);
 }
 
 ParameterizedTest(size_t *i, env_lsf, detect)

@@ -11,9 +11,9 @@
 #include <dlfcn.h>
 #include <string.h>
 
+#include "params.h"
 #include "env/env.h"
 
-#define ARRAY_SIZE(a) (sizeof(a) / sizeof((a)[0]))
 #define VARS(...) ((const char *const[]){ __VA_ARGS__, NULL })
 #define NO_VARS ((const char *const[]){ NULL })
 
@@ -56,15 +56,6 @@ struct detect_case {
 
 /* Criterion copies parameters into a separately started worker, where
  * the tables' pointers would dangle: tests take an index into them. */
-static size_t *indices(size_t *idx, size_t n)
-{
-	size_t i;
-
-	for (i = 0; i < n; i++)
-		idx[i] = i;
-	return idx;
-}
-
 static void check_topology(const char *name, const struct lt_topology *t,
 			   const struct lt_topology *w)
 {
@@ -251,9 +242,7 @@ static const struct detect_case detect_cases[] = {
 
 ParameterizedTestParameters(mpi, resolve)
 {
-	static size_t idx[ARRAY_SIZE(resolve_cases)];
-
-	return cr_make_param_array(size_t, indices(idx, ARRAY_SIZE(idx)), ARRAY_SIZE(idx));
+	return LT_TABLE_PARAMS(resolve_cases);
 }
 
 ParameterizedTest(size_t *i, mpi, resolve)
@@ -263,9 +252,7 @@ ParameterizedTest(size_t *i, mpi, resolve)
 
 ParameterizedTestParameters(mpi, detect)
 {
-	static size_t idx[ARRAY_SIZE(detect_cases)];
-
-	return cr_make_param_array(size_t, indices(idx, ARRAY_SIZE(idx)), ARRAY_SIZE(idx));
+	return LT_TABLE_PARAMS(detect_cases);
 }
 
 ParameterizedTest(size_t *i, mpi, detect)

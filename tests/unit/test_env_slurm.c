@@ -11,9 +11,9 @@
 #include <stdbool.h>
 #include <string.h>
 
+#include "params.h"
 #include "env/env.h"
 
-#define N_ELEMS(a) (sizeof(a) / sizeof((a)[0]))
 #define ENV(...) ((const char *const[]){ __VA_ARGS__, NULL })
 #define REQ(dev, nodes, node) \
 	{ .devices = (dev), .num_nodes = (nodes), .node_rank = (node), \
@@ -338,16 +338,9 @@ static int run_resolve(const struct resolve_case *c, struct lt_topology *t,
 
 ParameterizedTestParameters(env_slurm, resolve)
 {
-	static size_t idx[N_ELEMS(cases)];
-	size_t i;
-
-	for (i = 0; i < N_ELEMS(cases); i++)
-		idx[i] = i;
-	return cr_make_param_array(size_t, idx, N_ELEMS(cases));
+	return LT_TABLE_PARAMS(cases);
 }
 
-/* Parameters cross into the test's process by value: pass indices into
- * cases[], never pointers. */
 ParameterizedTest(size_t *i, env_slurm, resolve)
 {
 	const struct resolve_case *c = &cases[*i];
@@ -406,12 +399,7 @@ static const struct detect_case detect_cases[] = {
 
 ParameterizedTestParameters(env_slurm, detect)
 {
-	static size_t idx[N_ELEMS(detect_cases)];
-	size_t i;
-
-	for (i = 0; i < N_ELEMS(detect_cases); i++)
-		idx[i] = i;
-	return cr_make_param_array(size_t, idx, N_ELEMS(detect_cases));
+	return LT_TABLE_PARAMS(detect_cases);
 }
 
 ParameterizedTest(size_t *i, env_slurm, detect)

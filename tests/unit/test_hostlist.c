@@ -11,9 +11,9 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "params.h"
 #include "env/hostlist.h"
 
-#define N_ELEMS(a) (sizeof(a) / sizeof((a)[0]))
 #define HOSTS(...) ((const char *const[]){ __VA_ARGS__, NULL })
 
 struct valid_case {
@@ -91,16 +91,9 @@ static const struct invalid_case invalid[] = {
 
 ParameterizedTestParameters(hostlist, expands)
 {
-	static size_t idx[N_ELEMS(valid)];
-	size_t i;
-
-	for (i = 0; i < N_ELEMS(valid); i++)
-		idx[i] = i;
-	return cr_make_param_array(size_t, idx, N_ELEMS(valid));
+	return LT_TABLE_PARAMS(valid);
 }
 
-/* Parameters cross into the test's process by value: pass indices into the
- * tables, never pointers. */
 ParameterizedTest(size_t *i, hostlist, expands)
 {
 	const struct valid_case *c = &valid[*i];
@@ -123,12 +116,7 @@ ParameterizedTest(size_t *i, hostlist, expands)
 
 ParameterizedTestParameters(hostlist, refuses)
 {
-	static size_t idx[N_ELEMS(invalid)];
-	size_t i;
-
-	for (i = 0; i < N_ELEMS(invalid); i++)
-		idx[i] = i;
-	return cr_make_param_array(size_t, idx, N_ELEMS(invalid));
+	return LT_TABLE_PARAMS(invalid);
 }
 
 ParameterizedTest(size_t *i, hostlist, refuses)
@@ -156,7 +144,7 @@ Test(hostlist, silent_on_errors, .init = cr_redirect_stderr)
 	struct lt_err err;
 	size_t i;
 
-	for (i = 0; i < N_ELEMS(bad); i++)
+	for (i = 0; i < LT_TABLE_LEN(bad); i++)
 		cr_assert_null(lt_hostlist_create("X", bad[i], &err), "'%s'", bad[i]);
 	fflush(stderr);
 	cr_assert_stderr_eq_str("");
