@@ -6,10 +6,13 @@
 #   make check      unit, bad-input, dry-run and fuzz tests, under ASan/UBSan
 #   make install    [prefix=/usr/local] [DESTDIR=...]
 #
-# B is the build directory; SAN=1 builds with AddressSanitizer and UBSan.
+# B is the build directory; SAN=1 builds with AddressSanitizer and UBSan;
+# V=1 prints the full commands.
 
 B ?= build
 SAN ?=
+Q = $(if $(V),,@)
+say = $(if $(V),,@printf '  %-6s %s\n' $(1) $(2))
 
 all:
 
@@ -38,29 +41,35 @@ all: $(B)/ltrun $(PLUGINS)
 
 $(B)/%.o: %.c config.mk
 	@mkdir -p $(@D)
-	$(CC) $(CPPFLAGS) $(LT_CPPFLAGS) $(CFLAGS) $(LT_CFLAGS) -MMD -MP -c $< -o $@
+	$(call say,CC,$@)
+	$(Q)$(CC) $(CPPFLAGS) $(LT_CPPFLAGS) $(CFLAGS) $(LT_CFLAGS) -MMD -MP -c $< -o $@
 
 $(B)/ltrun: $(B)/cmd/ltrun.o $(LIB_OBJ)
-	$(CC) $(CFLAGS) $(SANFLAGS) $(LDFLAGS) -rdynamic -o $@ $^ $(LT_LIBS)
+	$(call say,LD,$@)
+	$(Q)$(CC) $(CFLAGS) $(SANFLAGS) $(LDFLAGS) -rdynamic -o $@ $^ $(LT_LIBS)
 
 $(B)/examples/plugins/%.so: examples/plugins/%.c include/ltrun/plugin.h config.mk
 	@mkdir -p $(@D)
-	$(CC) $(CFLAGS) $(WARN) -Iinclude -shared -fPIC -o $@ $<
+	$(call say,CC,$@)
+	$(Q)$(CC) $(CFLAGS) $(WARN) -Iinclude -shared -fPIC -o $@ $<
 
 $(B)/tests/plugins/%.so: tests/plugins/%.c include/ltrun/plugin.h config.mk
 	@mkdir -p $(@D)
-	$(CC) $(CFLAGS) $(WARN) -Iinclude -shared -fPIC -o $@ $<
+	$(call say,CC,$@)
+	$(Q)$(CC) $(CFLAGS) $(WARN) -Iinclude -shared -fPIC -o $@ $<
 
 # Tests: one Criterion binary, so one summary line closes the run.
 $(B)/tests/%.o: LT_CFLAGS += -Itests $(CRITERION_CFLAGS)
 $(B)/tests/ltrun-tests: $(TEST_OBJ) $(LIB_OBJ)
-	$(CC) $(CFLAGS) $(SANFLAGS) $(LDFLAGS) -rdynamic -o $@ $^ $(LT_LIBS) $(CRITERION_LIBS)
+	$(call say,LD,$@)
+	$(Q)$(CC) $(CFLAGS) $(SANFLAGS) $(LDFLAGS) -rdynamic -o $@ $^ $(LT_LIBS) $(CRITERION_LIBS)
 
 # libFuzzer targets: each links every library source, built by clang.
 FUZZFLAGS = -g -O1 -fsanitize=fuzzer -fsanitize=address -fsanitize=undefined -fno-sanitize-recover=all
 $(B)/fuzz/%: tests/fuzz/%.c $(LIB_SRC) config.mk
 	@mkdir -p $(@D)
-	$(CLANG) $(LT_CPPFLAGS) $(FUZZFLAGS) $(CJSON_CFLAGS) $(PMIX_CFLAGS) -o $@ $< $(LIB_SRC) $(LT_LIBS)
+	$(call say,FUZZ,$@)
+	$(Q)$(CLANG) $(LT_CPPFLAGS) $(FUZZFLAGS) $(CJSON_CFLAGS) $(PMIX_CFLAGS) -o $@ $< $(LIB_SRC) $(LT_LIBS)
 
 tests: $(B)/ltrun $(PLUGINS) $(TEST_PLUGINS) $(B)/tests/ltrun-tests $(FUZZ_BIN)
 
