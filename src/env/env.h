@@ -64,7 +64,7 @@ int lt_topology_main_port(struct lt_topology *t, const struct lt_envsrc *env,
 			  const struct lt_request *req, int derived,
 			  const char *derived_from, struct lt_err *err);
 
-/* A default main port derived from a job id, in [20000, 40000): the same on
+/* A default main port derived from a job id, in [20000, 32768): the same on
  * every node of the job, different for most pairs of jobs.  0 for "". */
 int lt_port_from_job_id(const char *job_id);
 

@@ -7,6 +7,7 @@
 #include "core/error.h"
 #include "core/parse.h"
 
+#include <stdint.h>
 #include <arpa/inet.h>
 #include <netinet/in.h>
 #include <stdio.h>
@@ -172,13 +173,15 @@ int lt_topology_main_port(struct lt_topology *t, const struct lt_envsrc *env,
 	return 0;
 }
 
+/* FNV-1a in 32 bits, so every node computes the same port whatever its
+ * word size; ports 20000-32767 stay below Linux's ephemeral range. */
 int lt_port_from_job_id(const char *job_id)
 {
-	unsigned long h = 2166136261u;
+	uint32_t h = 2166136261u;
 
 	if (!job_id || !*job_id)
 		return 0;
 	for (; *job_id; job_id++)
 		h = (h ^ (unsigned char)*job_id) * 16777619u;
-	return 20000 + (int)(h % 20000);
+	return 20000 + (int)(h % 12768);
 }

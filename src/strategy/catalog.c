@@ -28,7 +28,7 @@ static const struct lt_plugin strategies[] = {
 	{
 		.kind = LT_KIND_STRATEGY,
 		.name = "ddp",
-		.description = "Distributed data parallel: a full replica per rank, gradients averaged in buckets during backward; ranks started with fork + exec.",
+		.description = "Distributed data parallel: a full replica per rank, gradients averaged in buckets during backward; ltrun starts the ranks with fork + exec unless a launcher made them.",
 		.recommended_when = "the model and its optimizer state fit on one device (the default for more than one rank)",
 		.ops = &ddp_ops,
 	},

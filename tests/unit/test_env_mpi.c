@@ -135,7 +135,7 @@ static void check_detect(const struct lt_plugin *p, const struct detect_case *c)
 	"PMI_RANK=" rank, "PMI_SIZE=" size, "MPI_LOCALRANKID=" lr, \
 	"MPI_LOCALNRANKS=" ls, "PMI_FD=5"
 /* Port derived from OMPI_MCA_ess_base_jobid=12345. */
-#define JOB_PORT .main_port = 33208, .job_id = "12345", \
+#define JOB_PORT .main_port = 32408, .job_id = "12345", \
 	.port_from = "derived from the job id (OMPI_MCA_ess_base_jobid)"
 
 static const struct resolve_case resolve_cases[] = {
@@ -173,7 +173,7 @@ static const struct resolve_case resolve_cases[] = {
 	  VARS(OMPI("1", "2", "1", "2"), "PMIX_RANK=1", "PMIX_NAMESPACE=1935474689"),
 	  AUTO_REQ,
 	  { ADOPTED(2, 1, 0, 2, 0, 1, 1, "mpirun"), .main_addr = "testhost",
-	    .addr_from = "this host", .main_port = 39491, .job_id = "1935474689",
+	    .addr_from = "this host", .main_port = 25987, .job_id = "1935474689",
 	    .port_from = "derived from the job id (PMIX_NAMESPACE)" },
 	  NULL, NULL },
 	{ "several nodes without PMIx or MASTER_ADDR",
