@@ -12,7 +12,7 @@
 B ?= build
 SAN ?=
 Q = $(if $(V),,@)
-say = $(if $(V),,@printf '  %-6s %s\n' $(1) $(2))
+say = $(if $(V)$(findstring s,$(firstword -$(MAKEFLAGS))),,@printf '  %-6s %s\n' $(1) $(2))
 
 all:
 
