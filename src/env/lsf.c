@@ -306,7 +306,7 @@ static int read_nodes(const struct lt_envsrc *env, struct lsf_hosts *h,
 		return -1;
 	if (rc == 0)
 		return lt_err_set(err, LT_EXIT_FAILURE,
-				  "LSB_JOBID is set but LSB_DJOB_RANKFILE, LSB_MCPU_HOSTS and LSB_HOSTS are not: cannot tell the job's hosts; run ltrun inside the bsub job");
+				  "none of LSB_DJOB_RANKFILE, LSB_MCPU_HOSTS and LSB_HOSTS is set: cannot tell the job's hosts; run ltrun inside a bsub job, or pick another environment with --cluster");
 	drop_batch_host(h);
 	to_nodes(h);
 	return 0;

@@ -462,6 +462,9 @@ static int slurm_resolve(const struct lt_envsrc *env, const struct lt_request *r
 	int task, rc = -1;
 
 	lt_topology_init(t);
+	if (!lt_env_get(env, "SLURM_JOB_ID") && !lt_env_get(env, "SLURM_NTASKS"))
+		return lt_err_set(err, LT_EXIT_FAILURE,
+				  "neither SLURM_JOB_ID nor SLURM_NTASKS is set: this is not a Slurm job; run ltrun inside sbatch, salloc or srun, or pick another environment with --cluster");
 	if (read_job_id(env, t, err))
 		return -1;
 	task = read_srun_task(env, err);

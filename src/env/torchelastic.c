@@ -33,8 +33,13 @@ static bool te_detect(const struct lt_envsrc *env, char *why, size_t whylen)
 	return true;
 }
 
-static int te_missing(const char *name, struct lt_err *err)
+static int te_missing(const struct lt_envsrc *env, const char *name,
+		      struct lt_err *err)
 {
+	if (!lt_env_get(env, "TORCHELASTIC_RUN_ID"))
+		return lt_err_set(err, LT_EXIT_FAILURE,
+				  "%s is not set: torchrun did not start this process (no TORCHELASTIC_RUN_ID); start ltrun with torchrun, or pick another environment with --cluster",
+				  name);
 	return lt_err_set(err, LT_EXIT_FAILURE,
 			  "%s is not set, yet TORCHELASTIC_RUN_ID is: torchrun sets both; start ltrun with torchrun, or unset TORCHELASTIC_RUN_ID",
 			  name);
@@ -51,7 +56,7 @@ static int te_required(const struct lt_envsrc *env, const char *name, long min,
 	if (rc < 0)
 		return -1;
 	if (rc == 0)
-		return te_missing(name, err);
+		return te_missing(env, name, err);
 	*out = (int)v;
 	return 0;
 }
@@ -88,9 +93,9 @@ static int te_read(const struct lt_envsrc *env, struct lt_topology *t,
 	    te_required(env, "GROUP_RANK", 0, &t->node_rank, err))
 		return -1;
 	if (!lt_env_get(env, "MASTER_ADDR"))
-		return te_missing("MASTER_ADDR", err);
+		return te_missing(env, "MASTER_ADDR", err);
 	if (!lt_env_get(env, "MASTER_PORT"))
-		return te_missing("MASTER_PORT", err);
+		return te_missing(env, "MASTER_PORT", err);
 	return te_num_nodes(env, t, err);
 }
 

@@ -113,6 +113,9 @@ int lt_plan_make(struct lt_plan *plan, const struct lt_config *cfg,
 	if (lt_cluster_select(reg, env, cfg->cluster, log, &plan->cluster,
 			      plan->cluster_why, sizeof(plan->cluster_why), err))
 		return -1;
+	if (cfg->cluster && strcmp(cfg->cluster, "auto"))
+		snprintf(plan->cluster_why, sizeof(plan->cluster_why), "forced by %s",
+			 cfg->source_name[LT_OPT_CLUSTER]);
 	plan->plugin[LT_KIND_CLUSTER] = plan->cluster;
 	cluster = plan->cluster->ops;
 	lt_topology_init(&plan->topo);

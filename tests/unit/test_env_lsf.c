@@ -144,7 +144,7 @@ static const struct resolve_case cases[] = {
 	{ "empty rankfile", ENV("LSB_JOBID=1", RANKFILE), "\n\n", "h1", AUTO, { 0 },
 	  "lists no hosts" },
 	{ "no host list at all", ENV("LSB_JOBID=1"), NULL, "h1", AUTO, { 0 },
-	  "LSB_JOBID is set but LSB_DJOB_RANKFILE, LSB_MCPU_HOSTS and LSB_HOSTS are not" },
+	  "none of LSB_DJOB_RANKFILE, LSB_MCPU_HOSTS and LSB_HOSTS is set" },
 	{ "LSB_JOBID=abc", ENV("LSB_JOBID=abc", SUMMIT_MCPU), NULL, "h1", AUTO,
 	  { 0 }, "invalid LSB_JOBID='abc'" },
 	{ "JSM_NAMESPACE_RANK=abc",
