@@ -1,16 +1,20 @@
 /*
- * run.c - spawning ltrun for the integration tests: posix_spawn with both
- * output pipes drained through poll(), so a chatty child never blocks.
+ * run.c - spawning ltrun (and the real launchers around it) for the
+ * integration tests: posix_spawn with both output pipes drained through
+ * poll(), so a chatty child never blocks.
  */
 #include "run.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <poll.h>
+#include <signal.h>
 #include <spawn.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 #define MAX_ARGS 64
@@ -126,4 +130,103 @@ int count_lines(const char *text)
 		if (*text == '\n' || !text[1])
 			n++;
 	return n;
+}
+
+#define RUN_PATH "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
+
+/* Finds name in RUN_PATH (or keeps it, if it is a path); NULL if absent. */
+static const char *find_program(const char *name, char *buf, size_t size)
+{
+	const char *dir = RUN_PATH;
+
+	if (strchr(name, '/'))
+		return name;
+	while (*dir) {
+		size_t len = strcspn(dir, ":");
+		snprintf(buf, size, "%.*s/%s", (int)len, dir, name);
+		if (access(buf, X_OK) == 0)
+			return buf;
+		dir += len + (dir[len] == ':');
+	}
+	return NULL;
+}
+
+static long now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return ts.tv_sec * 1000L + ts.tv_nsec / 1000000L;
+}
+
+int run_command(const char *const *argv, const char *const *env, int timeout_s,
+		struct run_result *r)
+{
+	char *envp[MAX_ENV + 4], path[512];
+	const char *prog = argv && argv[0] ? find_program(argv[0], path, sizeof(path)) : NULL;
+	int out[2], err[2], m = 0, status;
+	long deadline = now_ms() + timeout_s * 1000L;
+	posix_spawn_file_actions_t fa;
+	posix_spawnattr_t attr;
+	struct sink so = { 0 }, se = { 0 };
+	struct pollfd pfd[2];
+	sigset_t none;
+	pid_t pid;
+
+	if (!prog)
+		return -1;
+	envp[m++] = "PATH=" RUN_PATH;
+	envp[m++] = "ASAN_OPTIONS=exitcode=99:detect_leaks=1";
+	envp[m++] = "UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1";
+	while (env && *env && m < MAX_ENV + 3)
+		envp[m++] = (char *)*env++;
+	envp[m] = NULL;
+
+	/* Close-on-exec: a daemon the program leaves behind must not hold the
+	 * pipes open (dup2 onto 1 and 2 clears the flag there). */
+	if (pipe2(out, O_CLOEXEC) || pipe2(err, O_CLOEXEC))
+		return -1;
+	posix_spawn_file_actions_init(&fa);
+	posix_spawn_file_actions_adddup2(&fa, out[1], 1);
+	posix_spawn_file_actions_adddup2(&fa, err[1], 2);
+	posix_spawn_file_actions_addclose(&fa, out[0]);
+	posix_spawn_file_actions_addclose(&fa, err[0]);
+	posix_spawnattr_init(&attr);
+	sigemptyset(&none);
+	posix_spawnattr_setsigmask(&attr, &none);
+	posix_spawnattr_setpgroup(&attr, 0);
+	posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETPGROUP | POSIX_SPAWN_SETSIGMASK);
+	status = posix_spawn(&pid, prog, &fa, &attr, (char *const *)argv, envp);
+	posix_spawn_file_actions_destroy(&fa);
+	posix_spawnattr_destroy(&attr);
+	close(out[1]);
+	close(err[1]);
+	if (status) {
+		close(out[0]);
+		close(err[0]);
+		return -1;
+	}
+	pfd[0] = (struct pollfd){ .fd = out[0], .events = POLLIN };
+	pfd[1] = (struct pollfd){ .fd = err[0], .events = POLLIN };
+	while (pfd[0].fd >= 0 || pfd[1].fd >= 0) {
+		long left = deadline - now_ms();
+		int ready = left > 0 ? poll(pfd, 2, (int)left) : 0;
+		if (ready < 0 && errno == EINTR)
+			continue;
+		if (ready <= 0) {
+			kill(-pid, SIGKILL);
+			break;
+		}
+		if (pfd[0].revents && !sink_read(out[0], &so))
+			pfd[0].fd = -1;
+		if (pfd[1].revents && !sink_read(err[0], &se))
+			pfd[1].fd = -1;
+	}
+	close(out[0]);
+	close(err[0]);
+	waitpid(pid, &status, 0);
+	r->status = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+	r->out = sink_take(&so);
+	r->err = sink_take(&se);
+	return 0;
 }

@@ -23,4 +23,12 @@ void run_result_free(struct run_result *r);
 /* Number of lines in text (a last line without '\n' counts). */
 int count_lines(const char *text);
 
+/* Runs any program: argv[0] (a path, or a name looked up in the PATH below),
+ * argv NULL-terminated, with env as run_ltrun() builds it (PATH with the
+ * sbin directories, sanitizer options, then env).  The program runs in its
+ * own process group; after timeout_s seconds the whole group gets SIGKILL
+ * (status then 128 + 9).  Returns 0, or -1 if it could not be started. */
+int run_command(const char *const *argv, const char *const *env, int timeout_s,
+		struct run_result *r);
+
 #endif
