@@ -35,9 +35,10 @@ TEST_OBJ := $(TEST_SRC:%.c=$(B)/%.o)
 FUZZ_SRC := $(sort $(wildcard tests/fuzz/fuzz_*.c))
 FUZZ_BIN := $(if $(CLANG),$(FUZZ_SRC:tests/fuzz/%.c=$(B)/fuzz/%))
 PLUGINS := $(B)/examples/plugins/hostfile_env.so
+MODELS := $(patsubst examples/models/%.c,$(B)/examples/models/%.so,$(wildcard examples/models/*.c))
 TEST_PLUGINS := $(patsubst tests/plugins/%.c,$(B)/tests/plugins/%.so,$(wildcard tests/plugins/*.c))
 
-all: $(B)/ltrun $(PLUGINS)
+all: $(B)/ltrun $(PLUGINS) $(MODELS)
 
 $(B)/%.o: %.c config.mk
 	@mkdir -p $(@D)
@@ -51,6 +52,12 @@ $(B)/ltrun: $(B)/cmd/ltrun.o $(LIB_OBJ)
 $(B)/examples/plugins/%.so: examples/plugins/%.c include/ltrun/plugin.h config.mk
 	@mkdir -p $(@D)
 	$(call say,CC,$@)
+	$(Q)$(CC) $(CFLAGS) $(WARN) -Iinclude -shared -fPIC -o $@ $<
+
+# Models are built as a user builds them: only ltrun.h, no -l flag.
+$(B)/examples/models/%.so: examples/models/%.c include/ltrun.h config.mk
+	$(call say,CC,$@)
+	@mkdir -p $(@D)
 	$(Q)$(CC) $(CFLAGS) $(WARN) -Iinclude -shared -fPIC -o $@ $<
 
 $(B)/tests/plugins/%.so: tests/plugins/%.c include/ltrun/plugin.h config.mk
@@ -71,16 +78,20 @@ $(B)/fuzz/%: tests/fuzz/%.c $(LIB_SRC) config.mk
 	$(call say,FUZZ,$@)
 	$(Q)$(CLANG) $(LT_CPPFLAGS) $(FUZZFLAGS) $(CJSON_CFLAGS) $(PMIX_CFLAGS) -o $@ $< $(LIB_SRC) $(LT_LIBS)
 
-tests: $(B)/ltrun $(PLUGINS) $(TEST_PLUGINS) $(B)/tests/ltrun-tests $(FUZZ_BIN)
+tests: $(B)/ltrun $(PLUGINS) $(MODELS) $(TEST_PLUGINS) $(B)/tests/ltrun-tests $(FUZZ_BIN)
 
 demo: all
 	@echo '$$ $(B)/ltrun --dry-run --strategy ddp --devices 4'
 	@$(B)/ltrun --dry-run --strategy ddp --devices 4
+	@echo
+	@echo '$$ $(B)/ltrun --devices 4 $(B)/examples/models/hello.so -- --barriers 3'
+	@$(B)/ltrun --devices 4 $(B)/examples/models/hello.so -- --barriers 3
 
 check: config.mk
 	$(MAKE) B=build/check SAN=1 tests
 	groff -ww -z -man man/ltrun.1
-	LTRUN_BUILD=build/check build/check/tests/ltrun-tests --jobs=2
+	LSAN_OPTIONS=suppressions=$(CURDIR)/tests/lsan.supp:print_suppressions=0 \
+		LTRUN_BUILD=build/check build/check/tests/ltrun-tests --jobs=2
 
 install: all
 	install -d $(DESTDIR)$(bindir) $(DESTDIR)$(includedir)/ltrun \

@@ -11,7 +11,11 @@
 #include "core/config.h"
 #include "core/error.h"
 #include "core/registry.h"
+#include "launch/agent.h"
 #include "launch/plan.h"
+#include "launch/rank.h"
+#include "launch/rdzv.h"
+#include "launch/signals.h"
 
 #include <argp.h>
 #include <cjson/cJSON.h>
@@ -204,6 +208,32 @@ static void list_plugins(struct cli *cli, const struct lt_registry *reg)
 		lt_registry_print(reg, stdout, k);
 }
 
+/* The settings only the launch reads, checked before anything starts. */
+static int check_launch_settings(struct cli *cli)
+{
+	static const char *const absent[] = { "etcd", NULL };
+	const struct lt_config *c = &cli->cfg;
+	int sigs[LT_MAX_SIGNALS];
+	char q[LT_QUOTE_MAX];
+
+	if (lt_signals_parse(c->signals, c->source_name[LT_OPT_SIGNALS], sigs, &cli->err) < 0)
+		return -1;
+	if (!strcmp(c->rdzv, "file") && !getenv("LTRUN_RDZV_DIR"))
+		return lt_err_set(&cli->err, LT_EXIT_USAGE,
+				  "rendezvous 'file' (%s) needs LTRUN_RDZV_DIR: set it to a directory every node can reach",
+				  c->source_name[LT_OPT_RDZV]);
+	if (!strcmp(c->rdzv, "auto") || lt_rdzv_find(c->rdzv, false))
+		return 0;
+	for (const char *const *a = absent; *a; a++)
+		if (!strcmp(c->rdzv, *a))
+			return lt_err_set(&cli->err, LT_EXIT_USAGE,
+					  "rendezvous '%s' (%s) is not built in this version: use auto, tcp, file or pmix",
+					  c->rdzv, c->source_name[LT_OPT_RDZV]);
+	return lt_err_set(&cli->err, LT_EXIT_USAGE,
+			  "unknown rendezvous '%s' (%s): valid: auto, tcp, file, pmix",
+			  lt_quote(q, sizeof(q), c->rdzv), c->source_name[LT_OPT_RDZV]);
+}
+
 static struct lt_registry *load_registry(struct cli *cli)
 {
 	struct lt_registry *reg = lt_registry_new(&cli->err);
@@ -223,6 +253,10 @@ int main(int argc, char **argv)
 	struct lt_registry *reg;
 	struct lt_plan plan;
 
+	/* A rank the agent exec'ed: nothing to parse, its identity is in the
+	 * environment. */
+	if (getenv(LT_ENV_RANK_ENTRY))
+		return lt_rank_entry(argc, argv);
 	if (lt_config_init(&cli.cfg, &cli.err))
 		lt_die_err(&cli.err);
 	parse_command_line(&cli, argc, argv);
@@ -236,7 +270,7 @@ int main(int argc, char **argv)
 		list_plugins(&cli, reg);
 		goto out;
 	}
-	if (lt_config_check_names(&cli.cfg, reg, &cli.err))
+	if (lt_config_check_names(&cli.cfg, reg, &cli.err) || check_launch_settings(&cli))
 		lt_die_err(&cli.err);
 	if (!cli.model && !cli.cfg.dry_run)
 		lt_die(LT_EXIT_USAGE,
@@ -249,9 +283,14 @@ int main(int argc, char **argv)
 	plan.model = cli.model;
 	plan.model_argv = cli.model_argv;
 	plan.model_argc = cli.model_argc;
-	if (!cli.cfg.dry_run)
-		lt_die(LT_EXIT_FAILURE,
-		       "starting ranks is not built in this version: 'ltrun --dry-run' shows the plan it would run");
+	if (!cli.cfg.dry_run) {
+		int status = lt_launch(&plan, &cli.cfg, argc, argv, &cli.err);
+		if (status < 0)
+			lt_die_err(&cli.err);
+		lt_registry_free(reg);
+		lt_config_free(&cli.cfg);
+		return status;
+	}
 	if (cli.cfg.json)
 		print_json(lt_plan_json(&plan, &cli.cfg, reg));
 	else

@@ -79,6 +79,21 @@ const struct lt_option lt_options[LT_OPT_COUNT] = {
 	[LT_OPT_VERBOSE] = { LT_OPT_VERBOSE, "verbose", "LTRUN_VERBOSE", NULL,
 		LT_OPT_BOOL, -1, false, 0, 0, OFF(verbose), "false",
 		"say which cluster environments were probed and why each was taken or skipped" },
+	[LT_OPT_TERM_TIMEOUT] = { LT_OPT_TERM_TIMEOUT, "term-timeout", "LTRUN_TERM_TIMEOUT", "SECONDS",
+		LT_OPT_INT, -1, false, 0, 86400, OFF(term_timeout), "30",
+		"after forwarding a stop signal, wait this long for the ranks (to checkpoint) before SIGKILL" },
+	[LT_OPT_SIGNALS] = { LT_OPT_SIGNALS, "signals", "LTRUN_SIGNALS", "LIST",
+		LT_OPT_PATH, -1, false, 0, 0, OFF(signals), "INT,TERM,HUP,QUIT,USR1,USR2",
+		"signals forwarded to every rank, ','-separated names or numbers" },
+	[LT_OPT_NO_SRUN] = { LT_OPT_NO_SRUN, "no-srun", "LTRUN_NO_SRUN", NULL,
+		LT_OPT_BOOL, -1, false, 0, 0, OFF(no_srun), "false",
+		"in a multi-node sbatch script, fail instead of starting one ltrun per node with srun" },
+	[LT_OPT_RDZV] = { LT_OPT_RDZV, "rdzv", "LTRUN_RDZV", "NAME",
+		LT_OPT_PATH, -1, false, 0, 0, OFF(rdzv), "auto",
+		"how ranks meet: tcp (a store hosted by node 0's agent, or by rank 0 of adopted ranks), file (a shared directory, LTRUN_RDZV_DIR), pmix (the launcher's PMIx server); auto: pmix for ranks a PMIx launcher made, else tcp" },
+	[LT_OPT_RDZV_TIMEOUT] = { LT_OPT_RDZV_TIMEOUT, "rdzv-timeout", "LTRUN_RDZV_TIMEOUT", "SECONDS",
+		LT_OPT_INT, -1, false, 1, 86400, OFF(rdzv_timeout), "300",
+		"how long a rank waits for the others at the rendezvous and at barriers" },
 };
 
 const struct lt_option *lt_option_find(const char *name)
@@ -285,12 +300,13 @@ int lt_config_init(struct lt_config *cfg, struct lt_err *err)
 	cfg->main_port = 0;
 	for (i = 0; i < LT_OPT_COUNT; i++) {
 		const struct lt_option *o = &lt_options[i];
-		if (o->def && o->type != LT_OPT_INT && o->type != LT_OPT_COUNT_AUTO &&
+		bool numeric_default = o->type == LT_OPT_COUNT_AUTO ||
+				       (o->type == LT_OPT_INT && o->def && !strcmp(o->def, "auto"));
+		if (o->def && !numeric_default &&
 		    lt_config_set(cfg, o, o->def, LT_SRC_DEFAULT, "default", err))
 			goto out_free;
 		snprintf(cfg->source_name[i], sizeof(cfg->source_name[i]), "default");
 	}
-	cfg->max_restarts = 0;
 	return 0;
 out_free:
 	lt_config_free(cfg);

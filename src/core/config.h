@@ -51,6 +51,11 @@ enum lt_opt_id {
 	LT_OPT_DRY_RUN,
 	LT_OPT_JSON,
 	LT_OPT_VERBOSE,
+	LT_OPT_TERM_TIMEOUT,
+	LT_OPT_SIGNALS,
+	LT_OPT_NO_SRUN,
+	LT_OPT_RDZV,
+	LT_OPT_RDZV_TIMEOUT,
 	LT_OPT_COUNT
 };
 
@@ -79,8 +84,9 @@ const char *lt_option_suggest(const char *name);
 struct lt_config {
 	char *strategy, *accelerator, *precision, *cluster, *comm, *ckpt_io;
 	int devices, num_nodes, node_rank, main_port, max_restarts;
-	char *main_addr, *log_dir, *config_path;
-	bool tee, dry_run, json, verbose;
+	int term_timeout, rdzv_timeout; /* seconds */
+	char *main_addr, *log_dir, *config_path, *signals, *rdzv;
+	bool tee, dry_run, json, verbose, no_srun;
 	char **plugins;
 	size_t num_plugins;
 	enum lt_source source[LT_OPT_COUNT];

@@ -7,7 +7,7 @@
  * the node index, the node count and rank 0's host, so uneven layouts and
  * several nodes work without help.  libpmix is loaded with dlopen() only
  * then, never linked: linking it would cost every ltrun start about 6 ms.
- * The client stays up until exit (see pmix_start).
+ * The client stays up until exit (core/pmix_client.c).
  *
  * Without PMIx (it cannot be loaded, PMIx_Init fails, or the environment is
  * a given list rather than this process's), the launcher's variables are
@@ -21,16 +21,11 @@
  */
 #include "env/env.h"
 #include "core/error.h"
+#include "core/pmix_client.h"
 
-#include <dlfcn.h>
-#include <pmix.h> /* types and constants only: libpmix is dlopen()ed */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-
-#ifndef LT_PMIX_SONAME
-#define LT_PMIX_SONAME "libpmix.so.2"
-#endif
 
 /* More ranks than this is a typo, not a job (as in topology.c). */
 #define MPI_MAX_RANKS (1L << 24)
@@ -107,46 +102,6 @@ static bool mpi_detect(const struct lt_envsrc *env, char *why, size_t whylen)
 
 /* -------------------------------------------------------------- PMIx */
 
-struct pmix_lib {
-	void *dl;
-	__typeof__(PMIx_Init) *init;
-	__typeof__(PMIx_Get) *get;
-	__typeof__(PMIx_Finalize) *finalize;
-	/* PMIx_Value_free is absent from PMIx 4 and frees the struct itself
-	 * only in some later releases; destruct + free() is right in all. */
-	__typeof__(PMIx_Value_destruct) *value_destruct;
-	__typeof__(PMIx_Error_string) *error_string; /* optional */
-};
-
-/* Loads libpmix and its symbols.  Returns 0, or -1 with why set and
- * nothing left open. */
-static int pmix_open(struct pmix_lib *lib, char *why, size_t whylen)
-{
-	lib->dl = dlopen(LT_PMIX_SONAME, RTLD_NOW | RTLD_LOCAL);
-	if (!lib->dl) {
-		snprintf(why, whylen, "cannot load %s: %s", LT_PMIX_SONAME, dlerror());
-		return -1;
-	}
-	*(void **)&lib->init = dlsym(lib->dl, "PMIx_Init");
-	*(void **)&lib->get = dlsym(lib->dl, "PMIx_Get");
-	*(void **)&lib->finalize = dlsym(lib->dl, "PMIx_Finalize");
-	*(void **)&lib->value_destruct = dlsym(lib->dl, "PMIx_Value_destruct");
-	*(void **)&lib->error_string = dlsym(lib->dl, "PMIx_Error_string");
-	if (!lib->init || !lib->get || !lib->finalize || !lib->value_destruct) {
-		snprintf(why, whylen,
-			 "%s lacks PMIx_Init, PMIx_Get, PMIx_Finalize or PMIx_Value_destruct",
-			 LT_PMIX_SONAME);
-		dlclose(lib->dl);
-		return -1;
-	}
-	return 0;
-}
-
-static const char *pmix_status_name(const struct pmix_lib *lib, pmix_status_t st)
-{
-	return lib->error_string ? lib->error_string(st) : "an error";
-}
-
 /* Converts an integer value of any type PMIx uses to a long in
  * [0, MPI_MAX_RANKS].  Returns 0, or -1 (not an integer, or out of range). */
 static int pmix_value_long(const pmix_value_t *v, long *out)
@@ -182,7 +137,7 @@ static int pmix_value_long(const pmix_value_t *v, long *out)
 /* Asks PMIx for key about proc, looking only in the data the server
  * already gave this client (PMIX_OPTIONAL), so that it never waits on a
  * peer.  Returns the value (free with pmix_value_release) or NULL. */
-static pmix_value_t *pmix_fetch(const struct pmix_lib *lib,
+static pmix_value_t *pmix_fetch(const struct lt_pmix *lib,
 				const pmix_proc_t *proc, const char *key)
 {
 	pmix_info_t opt;
@@ -197,15 +152,9 @@ static pmix_value_t *pmix_fetch(const struct pmix_lib *lib,
 	return v;
 }
 
-static void pmix_value_release(const struct pmix_lib *lib, pmix_value_t *v)
-{
-	lib->value_destruct(v);
-	free(v);
-}
-
 /* Reads key about proc as an integer.  Returns 0, or -1 (absent or not
  * an integer) with *out unchanged. */
-static int pmix_get_long(const struct pmix_lib *lib, const pmix_proc_t *proc,
+static int pmix_get_long(const struct lt_pmix *lib, const pmix_proc_t *proc,
 			 const char *key, long *out)
 {
 	pmix_value_t *v = pmix_fetch(lib, proc, key);
@@ -214,12 +163,12 @@ static int pmix_get_long(const struct pmix_lib *lib, const pmix_proc_t *proc,
 	if (!v)
 		return -1;
 	rc = pmix_value_long(v, out);
-	pmix_value_release(lib, v);
+	lt_pmix_value_release(lib, v);
 	return rc;
 }
 
 /* Copies rank 0's host name into ids->host0, or leaves it "". */
-static void pmix_get_host0(const struct pmix_lib *lib, const pmix_proc_t *me,
+static void pmix_get_host0(const struct lt_pmix *lib, const pmix_proc_t *me,
 			   struct mpi_ids *ids)
 {
 	pmix_proc_t zero = *me;
@@ -231,14 +180,14 @@ static void pmix_get_host0(const struct pmix_lib *lib, const pmix_proc_t *me,
 		return;
 	if (v->type == PMIX_STRING && v->data.string)
 		snprintf(ids->host0, sizeof(ids->host0), "%s", v->data.string);
-	pmix_value_release(lib, v);
+	lt_pmix_value_release(lib, v);
 }
 
 /* Returns a rank in [first, first + ids->local_size) that PMIx does not
  * place on node ids->node_id, or -1 when they all are: ranks that are
  * dealt round-robin over nodes (mpirun --map-by node) are not consecutive.
  * PMIx gives the node of local peers only, so elsewhere reads as absent. */
-static long pmix_find_stray(const struct pmix_lib *lib, const pmix_proc_t *me,
+static long pmix_find_stray(const struct lt_pmix *lib, const pmix_proc_t *me,
 			    const struct mpi_ids *ids)
 {
 	pmix_proc_t peer = *me;
@@ -254,7 +203,7 @@ static long pmix_find_stray(const struct pmix_lib *lib, const pmix_proc_t *me,
 
 /* Fills ids from an initialised PMIx client whose identity is me.
  * Returns 0, or -1 with why naming the key PMIx did not give. */
-static int pmix_read_ids(const struct pmix_lib *lib, const pmix_proc_t *me,
+static int pmix_read_ids(const struct lt_pmix *lib, const pmix_proc_t *me,
 			 struct mpi_ids *ids, char *why, size_t whylen)
 {
 	pmix_proc_t job = *me;
@@ -293,58 +242,15 @@ static int pmix_read_ids(const struct pmix_lib *lib, const pmix_proc_t *me,
 	return 0;
 }
 
-/*
- * The PMIx client, started on first use and finalized at exit, never
- * before: with Open MPI 4.1 and PMIx 4.2, a PMIx_Init/PMIx_Finalize pair
- * before MPI_Init makes MPI_Init fail ("getting local rank failed"), while
- * a client left up is shared with MPI (PMIx counts its inits).  The library
- * is never unloaded: what PMIx leaves at exit then stays attributable to it
- * (a leak checker's suppression "leak:libpmix.so" matches it).
- */
-static struct pmix_lib pmix;
-static pmix_proc_t pmix_me;
-static int pmix_state;       /* 0: not tried, 1: up, -1: failed */
-static char pmix_fail[256];  /* why, when it failed */
-
-static void pmix_finalize_at_exit(void)
-{
-	pmix.finalize(NULL, 0);
-}
-
-/* Loads and initialises PMIx.  Returns 0, or -1 with why set.  Once
- * PMIx_Init has been tried the library stays loaded, like a client that
- * succeeded, so whatever it left behind stays attributable to it. */
-static int pmix_start(char *why, size_t whylen)
-{
-	pmix_status_t st;
-
-	if (pmix_open(&pmix, why, whylen))
-		return -1;
-	st = pmix.init(&pmix_me, NULL, 0);
-	if (st != PMIX_SUCCESS) {
-		snprintf(why, whylen, "PMIx_Init failed: %s (status %d)",
-			 pmix_status_name(&pmix, st), st);
-		return -1;
-	}
-	if (atexit(pmix_finalize_at_exit)) {
-		snprintf(why, whylen, "cannot arrange PMIx_Finalize at exit");
-		pmix.finalize(NULL, 0);
-		return -1;
-	}
-	return 0;
-}
-
 /* Asks PMIx where this rank is, starting the client the first time.
  * Returns 0, or -1 with why saying what failed. */
 static int pmix_query(struct mpi_ids *ids, char *why, size_t whylen)
 {
-	if (pmix_state == 0)
-		pmix_state = pmix_start(pmix_fail, sizeof(pmix_fail)) ? -1 : 1;
-	if (pmix_state < 0) {
-		snprintf(why, whylen, "%s", pmix_fail);
+	const struct lt_pmix *lib = lt_pmix_client(why, whylen);
+
+	if (!lib)
 		return -1;
-	}
-	return pmix_read_ids(&pmix, &pmix_me, ids, why, whylen);
+	return pmix_read_ids(lib, &lib->me, ids, why, whylen);
 }
 
 /* --------------------------------------------------------- variables */

@@ -329,7 +329,22 @@ static int resolve_task(const struct lt_envsrc *env, const struct lt_request *re
 	struct slurm_task k = { 0 };
 	char source[256];
 
-	if (read_task(env, n, &k, err) || check_request_total(req, &k, err))
+	if (read_task(env, n, &k, err))
+		return -1;
+	/* One srun task per node with --devices N: this task is the node's
+	 * agent, and ltrun starts the node's N ranks (train.sbatch does so). */
+	if (k.per_node == 1 && req->devices != LT_AUTO && req->devices > 1) {
+		if (req->num_nodes != LT_AUTO && req->num_nodes != k.nodes)
+			return lt_err_set(err, LT_EXIT_FAILURE,
+					  "--num-nodes %d disagrees with srun, which started one task on each of %ld nodes (%s): drop --num-nodes or make them match",
+					  req->num_nodes, k.nodes, k.nodes_from);
+		if (req->node_rank != LT_AUTO && req->node_rank != k.nodeid)
+			return lt_err_set(err, LT_EXIT_FAILURE,
+					  "--node-rank %d disagrees with srun, which placed this task on node %ld (SLURM_NODEID)",
+					  req->node_rank, k.nodeid);
+		return lt_topology_own_ranks(t, req, (int)k.nodes, (int)k.nodeid, err);
+	}
+	if (check_request_total(req, &k, err))
 		return -1;
 	t->external = true;
 	snprintf(t->launcher, sizeof(t->launcher), "srun");

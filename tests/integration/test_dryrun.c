@@ -261,14 +261,3 @@ Test(dryrun, text_plan_names_everything)
 	cr_expect_str_empty(r.err);
 	run_result_free(&r);
 }
-
-Test(dryrun, starting_ranks_is_refused_plainly)
-{
-	const char *args[] = { "--devices", "2", build_path("examples/plugins/hostfile_env.so"), NULL };
-	struct run_result r;
-
-	cr_assert_eq(run_ltrun(args, NULL, &r), 0);
-	cr_expect_eq(r.status, 1);
-	cr_expect(strstr(r.err, "not built in this version") != NULL, "%s", r.err);
-	run_result_free(&r);
-}

@@ -1,0 +1,782 @@
+/*
+ * agent.c - runs a plan.  When a launcher (srun, mpirun, torchrun) created
+ * the ranks, this process is one rank and runs it (rank 0 hosts the
+ * store).  Otherwise this process is the node's agent:
+ *
+ *  - node 0's agent hosts the rendezvous store, on the port it binds;
+ *  - it creates the local ranks (exec: fork + exec of ltrun as a rank;
+ *    fork: fork only), each in the ranks' process group, killed if the
+ *    agent dies (PR_SET_PDEATHSIG, checked again right after fork);
+ *  - it relays their output line by line, forwards the --signals to every
+ *    rank, and on the first failure stops the others (SIGTERM, then
+ *    SIGKILL after --term-timeout), prints one report and exits with the
+ *    failed rank's status, or restarts every rank (--max-restarts) with
+ *    LTRUN_RESTART_COUNT raised, in a new rendezvous round.
+ *
+ * Started in a multi-node sbatch script or salloc shell, where it would
+ * otherwise wait forever for nodes that never start, it re-launches itself
+ * once per node through srun.
+ */
+#include "launch/agent.h"
+#include "launch/output.h"
+#include "launch/rank.h"
+#include "launch/rdzv.h"
+#include "launch/signals.h"
+#include "launch/store.h"
+#include "core/error.h"
+#include "core/sha256.h"
+
+#include <cjson/cJSON.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/prctl.h>
+#include <sys/random.h>
+#include <sys/signalfd.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+/* Signals that stop the job when forwarded (the others, USR1 say, only
+ * reach the ranks, which may checkpoint and go on). */
+static bool stops_job(int sig)
+{
+	return sig == SIGINT || sig == SIGTERM || sig == SIGHUP || sig == SIGQUIT;
+}
+
+struct proc {
+	pid_t pid;
+	int status;       /* wait status once exited */
+	bool running;
+	bool killed_by_us; /* it ended after ltrun began to stop the job */
+	struct timespec ended;
+};
+
+struct agent {
+	const struct lt_plan *plan;
+	const struct lt_config *cfg;
+	int n;                        /* local ranks */
+	struct proc *procs;
+	struct lt_output *out;
+	pid_t pgid;
+	int sigfd;
+	int sigs[LT_MAX_SIGNALS], nsigs;
+	sigset_t blocked, old_mask;
+	uint8_t token[LT_STORE_TOKEN_BYTES];
+	char token_hex[LT_STORE_TOKEN_HEX];
+	char run_id[17];
+	char run_dir[PATH_MAX - 64];
+	pid_t store_pid;              /* node 0: the process serving the store */
+	int store_lifeline;           /* its end of file tells it to stop */
+	int restart;                  /* this attempt's number */
+	/* this attempt's outcome */
+	int failed;                   /* local index of the first failure, -1 */
+	int stop_signal;              /* a stop signal the user sent, 0 */
+	bool stopping;
+	struct timespec kill_at;
+};
+
+/* --------------------------------------------------------------- token */
+
+static void hex(const uint8_t *p, size_t n, char *out)
+{
+	static const char digits[] = "0123456789abcdef";
+
+	for (size_t i = 0; i < n; i++) {
+		out[2 * i] = digits[p[i] >> 4];
+		out[2 * i + 1] = digits[p[i] & 15];
+	}
+	out[2 * n] = '\0';
+}
+
+/* Every process of the job must hold the same token.  LTRUN_STORE_TOKEN
+ * when the user (or a launcher's environment) gives one; a fresh random
+ * one on a single node, where this agent gives it to every rank; else one
+ * derived from what every node knows alike (the job id, the main address
+ * and port), which keeps out strangers but not someone who can read the
+ * job's description: set LTRUN_STORE_TOKEN for that. */
+static int job_token(const struct lt_topology *t, bool single_process_tree,
+		     uint8_t token[LT_STORE_TOKEN_BYTES], struct lt_err *err)
+{
+	const char *given = getenv(LT_ENV_STORE_TOKEN);
+	char hexbuf[LT_STORE_TOKEN_HEX], seed[512];
+
+	if (given && *given)
+		return lt_store_token_parse(given, LT_ENV_STORE_TOKEN, token, err);
+	if (single_process_tree) {
+		if (lt_store_token_new(hexbuf, err))
+			return -1;
+		return lt_store_token_parse(hexbuf, "a new token", token, err);
+	}
+	snprintf(seed, sizeof(seed), "ltrun-token:%s:%s:%d:%d", t->job_id, t->main_addr,
+		 t->main_port, t->world_size);
+	lt_sha256(seed, strlen(seed), token);
+	return 0;
+}
+
+static void run_id_of(const uint8_t token[LT_STORE_TOKEN_BYTES], char out[17])
+{
+	uint8_t digest[32];
+
+	lt_sha256(token, LT_STORE_TOKEN_BYTES, digest);
+	hex(digest, 8, out);
+}
+
+/* ------------------------------------------------------ adopted ranks */
+
+/* Runs the rank in this process; the model's argv[0] is its path. */
+static int run_model(const struct lt_plan *plan, const struct lt_rank_info *info)
+{
+	char **args = calloc((size_t)plan->model_argc + 2, sizeof(*args));
+	int status;
+
+	if (!args)
+		lt_die(LT_EXIT_FAILURE, "out of memory");
+	args[0] = (char *)plan->model;
+	for (int i = 0; i < plan->model_argc; i++)
+		args[1 + i] = plan->model_argv[i];
+	status = lt_rank_run(info, plan->model, plan->model_argc + 1, args);
+	free(args);
+	return status;
+}
+
+/* A launcher that started singletons where more ranks were promised (Open
+ * MPI under srun without PMIx) would run N independent jobs. */
+static int check_not_singleton(const struct lt_topology *t, struct lt_err *err)
+{
+	static const char *const sizes[] = { "SLURM_NTASKS", "OMPI_COMM_WORLD_SIZE",
+					     "PMI_SIZE", "WORLD_SIZE",
+					     "JSM_NAMESPACE_SIZE", NULL };
+	long n;
+	struct lt_err ignored;
+
+	if (t->world_size != 1)
+		return 0;
+	for (const char *const *v = sizes; *v; v++)
+		if (lt_env_int(NULL, *v, 2, LONG_MAX, &n, &ignored) > 0)
+			return lt_err_set(err, LT_EXIT_FAILURE,
+					  "the launcher started this rank alone (world size 1), but %s=%ld promised %ld ranks: under srun, start MPI programs with srun --mpi=pmix",
+					  *v, n, n);
+	return 0;
+}
+
+static int run_adopted(const struct lt_plan *plan, const struct lt_config *cfg,
+		       struct lt_err *err)
+{
+	const struct lt_topology *t = &plan->topo;
+	struct lt_rank_info info = { 0 };
+	char value[512];
+	const char *name;
+	long restarts = 0;
+	struct lt_err ignored;
+
+	if (check_not_singleton(t, err))
+		return -1;
+	info.rank = t->rank;
+	info.world_size = t->world_size;
+	info.local_rank = t->local_rank;
+	info.local_world_size = t->local_world_size;
+	info.node_rank = t->node_rank;
+	info.num_nodes = t->num_nodes;
+	if (lt_env_int(NULL, "TORCHELASTIC_RESTART_COUNT", 0, 1 << 20, &restarts, &ignored) > 0)
+		info.restart_count = (int)restarts;
+	snprintf(info.store_host, sizeof(info.store_host), "%s", t->main_addr);
+	info.store_port = t->main_port;
+	info.rdzv_timeout_s = cfg->rdzv_timeout;
+	info.adopted = 1;
+	info.host_store = t->rank == 0;
+	snprintf(info.rdzv, sizeof(info.rdzv), "%s", cfg->rdzv);
+	if (job_token(t, false, info.token, err))
+		return -1;
+	run_id_of(info.token, info.run_id);
+	/* The model sees torch's variables whoever started it. */
+	for (int i = 0; lt_plan_rank_var(plan, t->local_rank, i, &name, value, sizeof(value)); i++)
+		setenv(name, value, 1);
+	setenv(LT_ENV_RUN_ID, info.run_id, 1);
+	snprintf(value, sizeof(value), "%d", info.restart_count);
+	setenv(LT_ENV_RESTART_COUNT, value, 1);
+	return run_model(plan, &info);
+}
+
+/* ---------------------------------------------- srun from a batch script */
+
+/* ltrun is the batch script's (or an salloc shell's) own process, not a
+ * task of an srun step: SLURM_STEP_ID is unset or not a step number below
+ * Slurm's special ids (batch, extern, interactive), or SLURM_PROCID is
+ * missing. */
+static bool in_batch_script(const struct lt_plan *plan)
+{
+	long step;
+	struct lt_err ignored;
+	int rc = lt_env_int(NULL, "SLURM_STEP_ID", 0, 0xffffffefL, &step, &ignored);
+
+	return !strcmp(plan->cluster->name, "slurm") && !plan->topo.external &&
+	       plan->topo.num_nodes > 1 && (rc <= 0 || !getenv("SLURM_PROCID"));
+}
+
+static int relaunch_with_srun(const struct lt_plan *plan, const struct lt_config *cfg,
+			      int argc, char **argv, struct lt_err *err)
+{
+	char nodes[32], self[PATH_MAX];
+	char **args;
+	ssize_t n;
+	int k = 0;
+
+	if (cfg->no_srun)
+		return lt_err_set(err, LT_EXIT_FAILURE,
+				  "this is the batch script of a %d-node Slurm job, and ltrun runs here on one node only: start it on every node with 'srun --ntasks-per-node=1 ltrun ...' (or drop --no-srun and ltrun does so)",
+				  plan->topo.num_nodes);
+	n = readlink("/proc/self/exe", self, sizeof(self) - 1);
+	if (n <= 0)
+		return lt_err_set(err, LT_EXIT_FAILURE, "cannot find ltrun's own path: %s",
+				  strerror(errno));
+	self[n] = '\0';
+	args = calloc((size_t)argc + 8, sizeof(*args));
+	if (!args)
+		return lt_err_set(err, LT_EXIT_FAILURE, "out of memory");
+	snprintf(nodes, sizeof(nodes), "--nodes=%d", plan->topo.num_nodes);
+	args[k++] = "srun";
+	args[k++] = nodes;
+	args[k++] = "--ntasks-per-node=1";
+	args[k++] = "--kill-on-bad-exit=1";
+	args[k++] = self;
+	for (int i = 1; i < argc; i++)
+		args[k++] = argv[i];
+	fprintf(stderr, "ltrun: in the batch script of a %d-node job: starting one ltrun per node with srun\n",
+		plan->topo.num_nodes);
+	fflush(NULL);
+	execvp("srun", args);
+	free(args);
+	return lt_err_set(err, LT_EXIT_FAILURE,
+			  "cannot run srun to start ltrun on the job's %d nodes: %s; start it yourself with 'srun --ntasks-per-node=1 ltrun ...'",
+			  plan->topo.num_nodes, strerror(errno));
+}
+
+/* ------------------------------------------------------ rank processes */
+
+static int set_rank_env(const struct agent *a, int local)
+{
+	const struct lt_plan *plan = a->plan;
+	const char *name;
+	char value[PATH_MAX];
+
+	for (int i = 0; lt_plan_rank_var(plan, local, i, &name, value, sizeof(value)); i++)
+		if (setenv(name, value, 1))
+			return -1;
+	snprintf(value, sizeof(value), "%s/error-%d.json", a->run_dir,
+		 plan->topo.first_rank + local);
+	unlink(value);
+	if (setenv(LT_ENV_ERROR_FILE, value, 1))
+		return -1;
+	snprintf(value, sizeof(value), "%d", plan->topo.num_nodes);
+	setenv(LT_ENV_NODE_COUNT, value, 1);
+	snprintf(value, sizeof(value), "%d", a->restart);
+	setenv(LT_ENV_RESTART_COUNT, value, 1);
+	snprintf(value, sizeof(value), "%d", plan->topo.main_port);
+	setenv(LT_ENV_STORE_PORT, value, 1);
+	snprintf(value, sizeof(value), "%d", a->cfg->rdzv_timeout);
+	setenv(LT_ENV_RDZV_TIMEOUT, value, 1);
+	setenv(LT_ENV_STORE_ADDR, plan->topo.main_addr, 1);
+	setenv(LT_ENV_STORE_TOKEN, a->token_hex, 1);
+	setenv(LT_ENV_RUN_ID, a->run_id, 1);
+	setenv(LT_ENV_RDZV, a->cfg->rdzv, 1);
+	return setenv(LT_ENV_RANK_ENTRY, "1", 1);
+}
+
+/* In the child, between fork and exec (or the rank's code). */
+static __attribute__((noreturn)) void become_rank(struct agent *a, int local,
+						  pid_t agent_pid, int fds[2])
+{
+	const struct lt_plan *plan = a->plan;
+	struct sigaction dfl = { .sa_handler = SIG_DFL };
+	sigset_t none;
+
+	setpgid(0, a->pgid ? a->pgid : 0);
+	prctl(PR_SET_PDEATHSIG, SIGKILL);
+	if (getppid() != agent_pid)
+		_exit(128 + SIGKILL); /* the agent died before PDEATHSIG was set */
+	if (dup2(fds[0], STDOUT_FILENO) < 0 || dup2(fds[1], STDERR_FILENO) < 0)
+		_exit(127);
+	for (int i = 0; i < a->nsigs; i++)
+		sigaction(a->sigs[i], &dfl, NULL);
+	sigaction(SIGPIPE, &dfl, NULL); /* the agent ignores it; exec would keep that */
+	sigemptyset(&none);
+	sigprocmask(SIG_SETMASK, &none, NULL);
+	if (set_rank_env(a, local))
+		_exit(127);
+	if (!strcmp(plan->launcher, "fork")) {
+		struct lt_rank_info info;
+		struct lt_err err = { 0 };
+		/* Nothing of the agent's but stdio is the rank's business. */
+		close_range(3, ~0U, 0);
+		unsetenv(LT_ENV_RANK_ENTRY);
+		if (lt_rank_info_from_env(&info, &err)) {
+			fprintf(stderr, "ltrun: %s\n", err.msg);
+			_exit(1);
+		}
+		exit(run_model(plan, &info));
+	}
+	{
+		char **args = calloc((size_t)plan->model_argc + 3, sizeof(*args));
+		if (!args)
+			_exit(127);
+		args[0] = "ltrun";
+		args[1] = (char *)plan->model;
+		for (int i = 0; i < plan->model_argc; i++)
+			args[2 + i] = plan->model_argv[i];
+		execv("/proc/self/exe", args);
+		fprintf(stderr, "ltrun: cannot start rank %d: exec of /proc/self/exe: %s\n",
+			plan->topo.first_rank + local, strerror(errno));
+		_exit(127);
+	}
+}
+
+static int spawn(struct agent *a, int local, struct lt_err *err)
+{
+	pid_t agent_pid = getpid(), pid;
+	int fds[2];
+
+	if (lt_output_start(a->out, local, fds, err))
+		return -1;
+	fflush(NULL);
+	pid = fork();
+	if (pid < 0) {
+		close(fds[0]);
+		close(fds[1]);
+		return lt_err_set(err, LT_EXIT_FAILURE, "cannot start rank %d: fork: %s",
+				  a->plan->topo.first_rank + local, strerror(errno));
+	}
+	if (pid == 0)
+		become_rank(a, local, agent_pid, fds);
+	/* Both sides set the group, so no signal finds a rank outside it. */
+	setpgid(pid, a->pgid ? a->pgid : pid);
+	if (!a->pgid)
+		a->pgid = pid;
+	close(fds[0]);
+	close(fds[1]);
+	a->procs[local] = (struct proc){ .pid = pid, .running = true };
+	return 0;
+}
+
+/* ---------------------------------------------------------- supervision */
+
+static double seconds_until(const struct timespec *t)
+{
+	struct timespec now;
+
+	clock_gettime(CLOCK_MONOTONIC, &now);
+	return (double)(t->tv_sec - now.tv_sec) + (double)(t->tv_nsec - now.tv_nsec) / 1e9;
+}
+
+static void begin_stop(struct agent *a, int sig)
+{
+	if (a->stopping)
+		return;
+	a->stopping = true;
+	if (sig && a->pgid)
+		kill(-a->pgid, sig);
+	clock_gettime(CLOCK_MONOTONIC, &a->kill_at);
+	a->kill_at.tv_sec += a->cfg->term_timeout;
+}
+
+static bool failed_status(int status)
+{
+	return !WIFEXITED(status) || WEXITSTATUS(status) != 0;
+}
+
+static void reap(struct agent *a)
+{
+	int status;
+	pid_t pid;
+
+	for (int i = 0; i < a->n; i++) {
+		struct proc *p = &a->procs[i];
+		if (!p->running)
+			continue;
+		pid = waitpid(p->pid, &status, WNOHANG);
+		if (pid == p->pid) {
+			p->running = false;
+			p->status = status;
+			p->killed_by_us = a->stopping;
+			clock_gettime(CLOCK_REALTIME, &p->ended);
+			lt_output_drain(a->out, i);
+			if (failed_status(status) && a->failed < 0 && !a->stopping) {
+				a->failed = i;
+				begin_stop(a, SIGTERM);
+			}
+		}
+	}
+}
+
+static int running_count(const struct agent *a)
+{
+	int n = 0;
+
+	for (int i = 0; i < a->n; i++)
+		n += a->procs[i].running;
+	return n;
+}
+
+static void on_signal(struct agent *a)
+{
+	struct signalfd_siginfo si;
+
+	while (read(a->sigfd, &si, sizeof(si)) == (ssize_t)sizeof(si)) {
+		int sig = (int)si.ssi_signo;
+		if (sig == SIGCHLD) {
+			reap(a);
+			continue;
+		}
+		if (a->pgid)
+			kill(-a->pgid, sig);
+		if (stops_job(sig)) {
+			if (!a->stop_signal)
+				a->stop_signal = sig;
+			begin_stop(a, 0);
+		}
+	}
+}
+
+/* Waits for every local rank of this attempt, relaying output, forwarding
+ * signals and stopping the others after the first failure. */
+static void supervise(struct agent *a)
+{
+	struct pollfd *pfd = calloc((size_t)(1 + 2 * a->n), sizeof(*pfd));
+	int *who = calloc((size_t)(1 + 2 * a->n), sizeof(*who));
+
+	if (!pfd || !who)
+		LT_BUG("out of memory supervising %d ranks", a->n);
+	while (running_count(a) > 0) {
+		int n = 0, timeout = -1;
+
+		pfd[n++] = (struct pollfd){ .fd = a->sigfd, .events = POLLIN };
+		for (int i = 0; i < a->n; i++)
+			for (int k = 1; k <= 2; k++) {
+				int fd = lt_output_fd(a->out, i, k);
+				if (fd < 0)
+					continue;
+				who[n] = i * 2 + (k - 1);
+				pfd[n++] = (struct pollfd){ .fd = fd, .events = POLLIN };
+			}
+		if (a->stopping) {
+			double left = seconds_until(&a->kill_at);
+			if (left <= 0) {
+				kill(-a->pgid, SIGKILL);
+				timeout = 200;
+			} else {
+				timeout = (int)(left * 1000) + 1;
+			}
+		}
+		if (poll(pfd, (nfds_t)n, timeout) < 0 && errno != EINTR)
+			LT_BUG("poll: %s", strerror(errno));
+		for (int j = 1; j < n; j++)
+			if (pfd[j].revents)
+				lt_output_read(a->out, who[j] / 2, who[j] % 2 + 1);
+		if (pfd[0].revents)
+			on_signal(a);
+	}
+	/* Whatever a rank left behind in the group goes too. */
+	if (a->pgid)
+		kill(-a->pgid, SIGKILL);
+	free(pfd);
+	free(who);
+}
+
+/* -------------------------------------------------------------- report */
+
+static void describe_status(int status, char *buf, size_t len)
+{
+	char sig[16];
+
+	if (WIFEXITED(status))
+		snprintf(buf, len, "exited with status %d", WEXITSTATUS(status));
+	else if (WIFSIGNALED(status))
+		snprintf(buf, len, "was killed by %s%s", lt_signal_name(WTERMSIG(status), sig),
+			 WCOREDUMP(status) ? " (core dumped)" : "");
+	else
+		snprintf(buf, len, "ended with wait status %#x", status);
+}
+
+static int exit_status_of(int status)
+{
+	if (WIFEXITED(status))
+		return WEXITSTATUS(status);
+	if (WIFSIGNALED(status))
+		return 128 + WTERMSIG(status);
+	return 1;
+}
+
+/* The message a rank left in its error file, if it left one. */
+static void error_file_message(const struct agent *a, int local, char *buf, size_t len)
+{
+	char path[PATH_MAX], text[4096];
+	const cJSON *msg;
+	cJSON *json;
+	size_t got;
+	FILE *f;
+
+	buf[0] = '\0';
+	snprintf(path, sizeof(path), "%s/error-%d.json", a->run_dir,
+		 a->plan->topo.first_rank + local);
+	f = fopen(path, "r");
+	if (!f)
+		return;
+	got = fread(text, 1, sizeof(text) - 1, f);
+	fclose(f);
+	text[got] = '\0';
+	json = cJSON_Parse(text);
+	msg = cJSON_GetObjectItemCaseSensitive(json, "message");
+	if (cJSON_IsString(msg))
+		snprintf(buf, len, "%s", msg->valuestring);
+	cJSON_Delete(json);
+}
+
+static void report_failure(const struct agent *a, bool final)
+{
+	const struct proc *p = &a->procs[a->failed];
+	char what[96], when[64], host[256], message[1024], tail[4096];
+	int stopped = 0;
+	struct tm tm;
+
+	for (int i = 0; i < a->n; i++)
+		stopped += i != a->failed && a->procs[i].killed_by_us;
+	describe_status(p->status, what, sizeof(what));
+	localtime_r(&p->ended.tv_sec, &tm);
+	strftime(when, sizeof(when), "%H:%M:%S", &tm);
+	if (gethostname(host, sizeof(host) - 1))
+		snprintf(host, sizeof(host), "this host");
+	error_file_message(a, a->failed, message, sizeof(message));
+	lt_output_tail(a->out, a->failed, "ltrun:     ", tail, sizeof(tail));
+	fprintf(stderr, "ltrun: rank %d (local %d, pid %ld) on %s %s at %s.%03ld%s\n",
+		a->plan->topo.first_rank + a->failed, a->failed, (long)p->pid, host, what, when,
+		p->ended.tv_nsec / 1000000, a->n > 1 ? ", the first rank to fail" : "");
+	if (message[0])
+		fprintf(stderr, "ltrun:   error: %s\n", message);
+	if (tail[0])
+		fprintf(stderr, "ltrun:   last lines of its stderr:\n%s", tail);
+	if (stopped)
+		fprintf(stderr, "ltrun:   ltrun stopped the other %d rank%s of this node\n", stopped,
+			stopped == 1 ? "" : "s");
+	if (final && a->restart > 0)
+		fprintf(stderr, "ltrun:   no restarts left (--max-restarts %d)\n",
+			a->cfg->max_restarts);
+}
+
+/* ---------------------------------------------------------------- runs */
+
+static int make_run_dir(struct agent *a, struct lt_err *err)
+{
+	const char *tmp = getenv("TMPDIR");
+
+	snprintf(a->run_dir, sizeof(a->run_dir), "%s/ltrun-%s-%ld", tmp && *tmp ? tmp : "/tmp",
+		 a->run_id, (long)getpid());
+	if (mkdir(a->run_dir, 0700))
+		return lt_err_set(err, LT_EXIT_FAILURE, "cannot create '%s': %s (set TMPDIR to a writable directory)",
+				  a->run_dir, strerror(errno));
+	return 0;
+}
+
+static void remove_run_dir(struct agent *a)
+{
+	char path[PATH_MAX];
+
+	for (int i = 0; i < a->n; i++) {
+		snprintf(path, sizeof(path), "%s/error-%d.json", a->run_dir,
+			 a->plan->topo.first_rank + i);
+		unlink(path);
+	}
+	rmdir(a->run_dir);
+}
+
+static int start_signals(struct agent *a, struct lt_err *err)
+{
+	/* An ignored SIGCHLD (inherited across exec) would reap the ranks
+	 * behind our back and never reach the signalfd. */
+	signal(SIGCHLD, SIG_DFL);
+	sigemptyset(&a->blocked);
+	sigaddset(&a->blocked, SIGCHLD);
+	for (int i = 0; i < a->nsigs; i++)
+		sigaddset(&a->blocked, a->sigs[i]);
+	if (sigprocmask(SIG_BLOCK, &a->blocked, &a->old_mask))
+		return lt_err_set(err, LT_EXIT_FAILURE, "sigprocmask: %s", strerror(errno));
+	a->sigfd = signalfd(-1, &a->blocked, SFD_NONBLOCK | SFD_CLOEXEC);
+	if (a->sigfd < 0)
+		return lt_err_set(err, LT_EXIT_FAILURE, "signalfd: %s", strerror(errno));
+	/* A closed terminal must not kill the agent, and with it every rank. */
+	signal(SIGPIPE, SIG_IGN);
+	return 0;
+}
+
+/* The store runs in a child process of node 0's agent, not in a thread:
+ * the agent forks ranks all along, and a fork from a threaded process may
+ * leave the child stuck on a lock another thread held.  The child reports
+ * "ok" or its error through a pipe, then serves until the agent closes
+ * the other pipe (or dies: PR_SET_PDEATHSIG). */
+static int host_store(struct agent *a, struct lt_err *err)
+{
+	const struct lt_topology *t = &a->plan->topo;
+	const char *bind_host = t->num_nodes == 1 && !strcmp(t->main_addr, "127.0.0.1")
+					? "127.0.0.1" : NULL;
+	int report[2], lifeline[2];
+	char msg[sizeof(err->msg)];
+	ssize_t n;
+
+	if (t->node_rank != 0 || lt_rdzv_find(a->cfg->rdzv, false) != &lt_rdzv_tcp)
+		return 0;
+	if (pipe2(report, O_CLOEXEC) || pipe2(lifeline, O_CLOEXEC))
+		return lt_err_set(err, LT_EXIT_FAILURE, "cannot start the store: pipe: %s",
+				  strerror(errno));
+	fflush(NULL);
+	a->store_pid = fork();
+	if (a->store_pid < 0)
+		return lt_err_set(err, LT_EXIT_FAILURE, "cannot start the store: fork: %s",
+				  strerror(errno));
+	if (a->store_pid == 0) {
+		struct lt_store_server *srv;
+		struct lt_err e = { 0 };
+		int bound;
+		char byte;
+
+		prctl(PR_SET_PDEATHSIG, SIGKILL);
+		/* Stop signals are the agent's to handle: ranks still checkpoint
+		 * through the store while it waits for them. */
+		for (int i = 0; i < a->nsigs; i++)
+			signal(a->sigs[i], SIG_IGN);
+		sigprocmask(SIG_SETMASK, &a->old_mask, NULL);
+		close(report[0]);
+		close(lifeline[1]);
+		if (lt_store_server_start(bind_host, t->main_port, a->token, stderr, &srv, &bound, &e)) {
+			n = write(report[1], e.msg, strlen(e.msg));
+			_exit(1);
+		}
+		n = write(report[1], "", 1);
+		while (read(lifeline[0], &byte, 1) < 0 && errno == EINTR)
+			;
+		lt_store_server_stop(srv);
+		_exit(n == 1 ? 0 : 1);
+	}
+	close(report[1]);
+	close(lifeline[0]);
+	a->store_lifeline = lifeline[1];
+	n = read(report[0], msg, sizeof(msg) - 1);
+	close(report[0]);
+	if (n == 1 && msg[0] == '\0')
+		return 0;
+	msg[n > 0 ? n : 0] = '\0';
+	return lt_err_set(err, LT_EXIT_FAILURE, "%s", n > 0 ? msg : "the store's process ended at once");
+}
+
+static void stop_store(struct agent *a)
+{
+	if (a->store_pid <= 0)
+		return;
+	close(a->store_lifeline);
+	waitpid(a->store_pid, NULL, 0);
+	a->store_pid = 0;
+}
+
+static int run_agent(const struct lt_plan *plan, const struct lt_config *cfg,
+		     struct lt_err *err)
+{
+	struct agent a = { .plan = plan, .cfg = cfg, .sigfd = -1, .failed = -1 };
+	int status = 0;
+
+	if (plan->topo.num_nodes > 1 && cfg->max_restarts > 0)
+		return lt_err_set(err, LT_EXIT_USAGE,
+				  "--max-restarts with several nodes is not built in this version: restart the job with your scheduler, or run on one node");
+	a.nsigs = lt_signals_parse(cfg->signals, cfg->source_name[LT_OPT_SIGNALS], a.sigs, err);
+	if (a.nsigs < 0)
+		return -1;
+	a.n = plan->topo.local_world_size;
+	a.procs = calloc((size_t)a.n, sizeof(*a.procs));
+	if (!a.procs)
+		return lt_err_set(err, LT_EXIT_FAILURE, "out of memory");
+	if (job_token(&plan->topo, plan->topo.num_nodes == 1, a.token, err))
+		goto fail_free;
+	hex(a.token, sizeof(a.token), a.token_hex);
+	run_id_of(a.token, a.run_id);
+	if (make_run_dir(&a, err))
+		goto fail_free;
+	a.out = lt_output_new(a.n, plan->topo.first_rank, cfg->log_dir, cfg->tee, err);
+	if (!a.out || start_signals(&a, err) || host_store(&a, err))
+		goto fail;
+
+	for (a.restart = 0;; a.restart++) {
+		a.failed = -1;
+		a.stopping = false;
+		a.pgid = 0;
+		for (int i = 0; i < a.n; i++)
+			if (spawn(&a, i, err)) {
+				begin_stop(&a, SIGKILL);
+				supervise(&a);
+				goto fail;
+			}
+		supervise(&a);
+		if (a.stop_signal) {
+			char sig[16];
+			fprintf(stderr, "ltrun: stopped by %s: forwarded it to every rank\n",
+				lt_signal_name(a.stop_signal, sig));
+			status = 128 + a.stop_signal;
+			break;
+		}
+		if (a.failed < 0) {
+			status = 0;
+			break;
+		}
+		if (a.restart >= cfg->max_restarts) {
+			report_failure(&a, true);
+			status = exit_status_of(a.procs[a.failed].status);
+			break;
+		}
+		report_failure(&a, false);
+		fprintf(stderr, "ltrun: restarting every rank (restart %d of %d)\n", a.restart + 1,
+			cfg->max_restarts);
+	}
+	stop_store(&a);
+	sigprocmask(SIG_SETMASK, &a.old_mask, NULL);
+	close(a.sigfd);
+	lt_output_free(a.out);
+	remove_run_dir(&a);
+	free(a.procs);
+	return status;
+fail:
+	stop_store(&a);
+	if (a.sigfd >= 0) {
+		sigprocmask(SIG_SETMASK, &a.old_mask, NULL);
+		close(a.sigfd);
+	}
+	lt_output_free(a.out);
+	remove_run_dir(&a);
+fail_free:
+	free(a.procs);
+	return -1;
+}
+
+int lt_launch(const struct lt_plan *plan, const struct lt_config *cfg, int argc,
+	      char **argv, struct lt_err *err)
+{
+	if (plan->topo.external)
+		return run_adopted(plan, cfg, err);
+	if (in_batch_script(plan))
+		return relaunch_with_srun(plan, cfg, argc, argv, err);
+	return run_agent(plan, cfg, err);
+}
+
+int lt_rank_entry(int argc, char **argv)
+{
+	struct lt_rank_info info;
+	struct lt_err err = { 0 };
+
+	unsetenv(LT_ENV_RANK_ENTRY);
+	if (argc < 2)
+		lt_die(LT_EXIT_USAGE, "%s is set but no model was given", LT_ENV_RANK_ENTRY);
+	if (lt_rank_info_from_env(&info, &err))
+		lt_die_err(&err);
+	return lt_rank_run(&info, argv[1], argc - 1, argv + 1);
+}

@@ -1,0 +1,297 @@
+/*
+ * rank.c - the rank process, and the Fabric-mode functions of ltrun.h that
+ * a model calls (lt_rank, lt_barrier, lt_fatal...).
+ *
+ * An exec'ed or forked rank learns who it is from the environment the
+ * agent set (RANK, LOCAL_RANK, WORLD_SIZE, LOCAL_WORLD_SIZE, NODE_RANK,
+ * MASTER_ADDR, MASTER_PORT, as torchrun sets them, and LTRUN_RUN_ID,
+ * LTRUN_RESTART_COUNT, LTRUN_NODE_COUNT, LTRUN_STORE_ADDR, LTRUN_STORE_PORT,
+ * LTRUN_STORE_TOKEN, LTRUN_ERROR_FILE, LTRUN_RDZV_TIMEOUT for ltrun's own
+ * state).  Store keys of one attempt start with "r<restart count>/", so a
+ * restarted job never reads its predecessor's keys.
+ *
+ * A rank that fails through lt_fatal() or dies of a fatal signal leaves a
+ * small JSON error file ({"rank", "host", "pid", "time", "message",
+ * "signal"}) where the agent looks for it, for the failure report.
+ */
+#include "launch/rank.h"
+#include "launch/rdzv.h"
+#include "launch/signals.h"
+#include "core/error.h"
+#include "core/parse.h"
+
+#include <cjson/cJSON.h>
+#include <dlfcn.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "ltrun.h"
+
+typedef int (*lt_main_fn)(lt_ctx *, int, char **);
+
+struct lt_ctx {
+	struct lt_rank_info info;
+	struct lt_rdzv rz;
+	unsigned barriers; /* barriers passed, the join included */
+	char host[256];
+};
+
+/* The one context of this process: lt_fatal() and the signal handler
+ * need it, and a rank runs one model. */
+static struct lt_ctx *the_ctx;
+
+/* --- the error file --- */
+
+/* Written by the fatal-signal handler, which may use only write(2):
+ * everything but the signal's name is formatted beforehand. */
+static char sig_prefix[512];
+static size_t sig_prefix_len;
+
+static void write_all(int fd, const char *p, size_t n)
+{
+	while (n) {
+		ssize_t w = write(fd, p, n);
+		if (w < 0 && errno == EINTR)
+			continue;
+		if (w <= 0)
+			return;
+		p += w;
+		n -= (size_t)w;
+	}
+}
+
+static void fatal_signal(int sig)
+{
+	int saved = errno;
+	char buf[16];
+	const char *name = lt_signal_name(sig, buf);
+	int fd;
+
+	if (the_ctx && the_ctx->info.error_file[0]) {
+		fd = open(the_ctx->info.error_file, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+		if (fd >= 0) {
+			static const char middle[] = "\", \"message\": \"killed by ";
+			static const char end[] = "\"}\n";
+			write_all(fd, sig_prefix, sig_prefix_len);
+			write_all(fd, name, strlen(name));
+			write_all(fd, middle, sizeof(middle) - 1);
+			write_all(fd, name, strlen(name));
+			write_all(fd, end, sizeof(end) - 1);
+			close(fd);
+		}
+	}
+	errno = saved;
+	/* SA_RESETHAND restored the default action: die of the same signal. */
+	raise(sig);
+}
+
+static void install_fatal_handlers(struct lt_ctx *ctx)
+{
+	static const int sigs[] = { SIGSEGV, SIGBUS, SIGFPE, SIGILL, SIGABRT, SIGSYS };
+	static char altstack[64 * 1024];
+	stack_t ss = { .ss_sp = altstack, .ss_size = sizeof(altstack) };
+	struct sigaction sa = { .sa_handler = fatal_signal,
+				.sa_flags = SA_RESETHAND | SA_ONSTACK | SA_NODEFER };
+
+	if (!ctx->info.error_file[0])
+		return;
+	snprintf(sig_prefix, sizeof(sig_prefix),
+		 "{\"rank\": %d, \"host\": \"%s\", \"pid\": %ld, \"time\": %ld, \"signal\": \"",
+		 ctx->info.rank, ctx->host, (long)getpid(), (long)time(NULL));
+	sig_prefix_len = strlen(sig_prefix);
+	sigaltstack(&ss, NULL);
+	sigemptyset(&sa.sa_mask);
+	for (size_t i = 0; i < sizeof(sigs) / sizeof(sigs[0]); i++)
+		sigaction(sigs[i], &sa, NULL);
+}
+
+static void write_error_file(const struct lt_ctx *ctx, const char *message)
+{
+	char tmp[4200];
+	cJSON *json;
+	char *text;
+	FILE *f;
+
+	if (!ctx->info.error_file[0])
+		return;
+	json = cJSON_CreateObject();
+	cJSON_AddNumberToObject(json, "rank", ctx->info.rank);
+	cJSON_AddStringToObject(json, "host", ctx->host);
+	cJSON_AddNumberToObject(json, "pid", (double)getpid());
+	cJSON_AddNumberToObject(json, "time", (double)time(NULL));
+	cJSON_AddStringToObject(json, "message", message);
+	text = cJSON_PrintUnformatted(json);
+	cJSON_Delete(json);
+	if (!text)
+		return;
+	/* Written aside and renamed: the agent never reads half a file. */
+	snprintf(tmp, sizeof(tmp), "%s.tmp", ctx->info.error_file);
+	f = fopen(tmp, "w");
+	if (f) {
+		fprintf(f, "%s\n", text);
+		if (fclose(f) == 0)
+			rename(tmp, ctx->info.error_file);
+	}
+	free(text);
+}
+
+static __attribute__((noreturn)) void fatal_message(struct lt_ctx *ctx, const char *msg)
+{
+	fflush(stdout);
+	fprintf(stderr, "ltrun: rank %d: %s\n", ctx ? ctx->info.rank : -1, msg);
+	if (ctx)
+		write_error_file(ctx, msg);
+	exit(LT_EXIT_FAILURE);
+}
+
+LT_API void lt_fatal(lt_ctx *ctx, const char *fmt, ...)
+{
+	char msg[1024];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
+	fatal_message(ctx ? ctx : the_ctx, msg);
+}
+
+/* --- where this rank is --- */
+
+LT_API int lt_rank(const lt_ctx *ctx) { return ctx->info.rank; }
+LT_API int lt_world_size(const lt_ctx *ctx) { return ctx->info.world_size; }
+LT_API int lt_local_rank(const lt_ctx *ctx) { return ctx->info.local_rank; }
+LT_API int lt_local_world_size(const lt_ctx *ctx) { return ctx->info.local_world_size; }
+LT_API int lt_node_rank(const lt_ctx *ctx) { return ctx->info.node_rank; }
+LT_API int lt_num_nodes(const lt_ctx *ctx) { return ctx->info.num_nodes; }
+LT_API int lt_restart_count(const lt_ctx *ctx) { return ctx->info.restart_count; }
+
+/* --- barriers --- */
+
+LT_API void lt_barrier(lt_ctx *ctx)
+{
+	struct lt_err err = { 0 };
+	char name[32];
+
+	snprintf(name, sizeof(name), "barrier/%u", ctx->barriers);
+	if (ctx->rz.ops->barrier(&ctx->rz, name, &err))
+		lt_fatal(ctx, "barrier %u: %s", ctx->barriers, err.msg);
+	ctx->barriers++;
+}
+
+/* --- the model --- */
+
+static lt_main_fn load_model(struct lt_ctx *ctx, const char *path)
+{
+	const unsigned *abi;
+	void *handle, *sym;
+	char q[LT_QUOTE_MAX];
+
+	lt_quote(q, sizeof(q), path);
+	handle = dlopen(path, RTLD_NOW | RTLD_LOCAL);
+	if (!handle)
+		lt_fatal(ctx, "cannot load model '%s': %s", q, dlerror());
+	abi = dlsym(handle, "lt_model_abi_version");
+	if (!abi)
+		lt_fatal(ctx, "model '%s' does not say which ltrun ABI it was built for: include <ltrun.h> in it and rebuild",
+			 q);
+	if (*abi != LT_ABI_VERSION)
+		lt_fatal(ctx, "model '%s' was built for ltrun ABI %u, but this ltrun has ABI %u: rebuild it against this ltrun's ltrun.h",
+			 q, *abi, LT_ABI_VERSION);
+	sym = dlsym(handle, "lt_main");
+	if (!sym)
+		lt_fatal(ctx, "model '%s' has no lt_main(): define int lt_main(lt_ctx *, int, char **) (Fabric mode); trainer mode is not built in this version",
+			 q);
+	return (lt_main_fn)sym;
+}
+
+/* --- the run --- */
+
+static int env_int(const char *name, long min, long max, int *out, struct lt_err *err)
+{
+	long v;
+	int rc = lt_env_int(NULL, name, min, max, &v, err);
+
+	if (rc == 0)
+		return lt_err_set(err, LT_EXIT_FAILURE,
+				  "%s is not set: this process was not started by an ltrun agent", name);
+	if (rc < 0)
+		return -1;
+	*out = (int)v;
+	return 0;
+}
+
+static int env_text(const char *name, char *buf, size_t len, bool required,
+		    struct lt_err *err)
+{
+	const char *v = lt_env_get(NULL, name);
+
+	if (!v && required)
+		return lt_err_set(err, LT_EXIT_FAILURE,
+				  "%s is not set: this process was not started by an ltrun agent", name);
+	snprintf(buf, len, "%s", v ? v : "");
+	return 0;
+}
+
+int lt_rank_info_from_env(struct lt_rank_info *info, struct lt_err *err)
+{
+	char token[LT_STORE_TOKEN_HEX + 8];
+
+	memset(info, 0, sizeof(*info));
+	if (env_int("RANK", 0, 1 << 24, &info->rank, err) ||
+	    env_int("WORLD_SIZE", 1, 1 << 24, &info->world_size, err) ||
+	    env_int("LOCAL_RANK", 0, 1 << 24, &info->local_rank, err) ||
+	    env_int("LOCAL_WORLD_SIZE", 1, 1 << 24, &info->local_world_size, err) ||
+	    env_int("NODE_RANK", 0, 1 << 24, &info->node_rank, err) ||
+	    env_int(LT_ENV_NODE_COUNT, 1, 1 << 24, &info->num_nodes, err) ||
+	    env_int(LT_ENV_RESTART_COUNT, 0, 1 << 20, &info->restart_count, err) ||
+	    env_int(LT_ENV_STORE_PORT, 1, 65535, &info->store_port, err) ||
+	    env_int(LT_ENV_RDZV_TIMEOUT, 1, 86400, &info->rdzv_timeout_s, err) ||
+	    env_text(LT_ENV_STORE_ADDR, info->store_host, sizeof(info->store_host), true, err) ||
+	    env_text(LT_ENV_RUN_ID, info->run_id, sizeof(info->run_id), true, err) ||
+	    env_text(LT_ENV_ERROR_FILE, info->error_file, sizeof(info->error_file), false, err) ||
+	    env_text(LT_ENV_STORE_TOKEN, token, sizeof(token), true, err) ||
+	    env_text(LT_ENV_RDZV, info->rdzv, sizeof(info->rdzv), false, err))
+		return -1;
+	if (!info->rdzv[0])
+		snprintf(info->rdzv, sizeof(info->rdzv), "auto");
+	return lt_store_token_parse(token, LT_ENV_STORE_TOKEN, info->token, err);
+}
+
+int lt_rank_run(const struct lt_rank_info *info, const char *model, int argc,
+		char **argv)
+{
+	static struct lt_ctx ctx;
+	struct lt_err err = { 0 };
+	lt_main_fn main_fn;
+	int rc;
+
+	ctx.info = *info;
+	the_ctx = &ctx;
+	if (gethostname(ctx.host, sizeof(ctx.host) - 1))
+		snprintf(ctx.host, sizeof(ctx.host), "unknown");
+	install_fatal_handlers(&ctx);
+	main_fn = load_model(&ctx, model);
+	ctx.rz.ops = lt_rdzv_find(info->rdzv, info->adopted);
+	if (!ctx.rz.ops)
+		lt_fatal(&ctx, "unknown rendezvous '%s' (LTRUN_RDZV): valid: auto, tcp, file, pmix",
+			 info->rdzv);
+	ctx.rz.info = &ctx.info;
+	ctx.rz.timeout_ms = info->rdzv_timeout_s * 1000;
+	snprintf(ctx.rz.who, sizeof(ctx.rz.who), "rank %d", info->rank);
+	if (ctx.rz.ops->open(&ctx.rz, &ctx.info, ctx.rz.who, &err))
+		lt_fatal(&ctx, "cannot join the job: %s", err.msg);
+	lt_barrier(&ctx);
+
+	rc = main_fn(&ctx, argc, argv);
+	fflush(NULL);
+	if (ctx.rz.ops->close(&ctx.rz, &err))
+		lt_fatal(&ctx, "at exit: %s", err.msg);
+	return rc;
+}
