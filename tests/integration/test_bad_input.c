@@ -17,7 +17,7 @@
 #include "params.h"
 #include "run.h"
 
-#define NARGS 8
+#define NARGS 10
 #define NENV 12
 #define NWANT 3
 
@@ -62,6 +62,11 @@ static struct bad_case cases[] = {
 	{ { "--dry-run", "--rdzv", "zookeeper" }, {0}, NULL, 2, { "unknown rendezvous 'zookeeper'" } },
 	{ { "--dry-run" }, { "LTRUN_SIGNALS=USR9" }, NULL, 2, { "LTRUN_SIGNALS", "'USR9'" } },
 	{ { "--dry-run", "--rdzv", "file" }, {0}, NULL, 2, { "rendezvous 'file'", "LTRUN_RDZV_DIR" } },
+	{ { "--no-srun", "--devices", "2", "@B/examples/models/hello.so" },
+	  { "SLURM_JOB_ID=42", "SLURM_JOB_NUM_NODES=2", "SLURM_JOB_NODELIST=n[1-2]", "SLURM_NODEID=0" },
+	  NULL, 1, { "batch script of a 2-node Slurm job", "srun --ntasks-per-node=1" } },
+	{ { "--devices", "2", "--num-nodes", "2", "--max-restarts", "1", "--main-addr", "127.0.0.1",
+	    "@B/examples/models/hello.so" }, {0}, NULL, 2, { "--max-restarts with several nodes" } },
 	{ { "--dry-run", "--comm", "nccl" }, {0}, NULL, 2, { "comm 'nccl' is not built in this version" } },
 	{ { "--dry-run", "--ckpt-io", "s3" }, {0}, NULL, 2, { "unknown ckpt-io 's3'" } },
 	{ { "--dry-run", "--accelerator", "cuda" }, {0}, NULL, 2, { "accelerator 'cuda' is not built" } },
