@@ -26,7 +26,7 @@ WARN = -std=gnu11 -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes -Wformat=2
 LT_CPPFLAGS = -Iinclude -Isrc -D_GNU_SOURCE -DLT_VERSION='"$(PACKAGE_VERSION)"' \
 	-DLT_PMIX_SONAME='"$(PMIX_SONAME)"'
 LT_CFLAGS = $(WARN) -fPIC -fvisibility=hidden $(SANFLAGS) $(CJSON_CFLAGS) $(PMIX_CFLAGS)
-LT_LIBS = $(CJSON_LIBS) $(SLURM_LIBS) -ldl
+LT_LIBS = $(CJSON_LIBS) $(SLURM_LIBS) -ldl -pthread
 
 LIB_SRC := $(sort $(wildcard src/*/*.c))
 LIB_OBJ := $(LIB_SRC:%.c=$(B)/%.o)
@@ -107,6 +107,14 @@ clean:
 
 distclean: clean
 	rm -rf config.mk config.status config.log configure aclocal.m4 autom4te.cache build-aux ltrun.pc
+
+# ------------------------------------------------------------ benchmarks
+# Built on request only (not by `make` nor `make check`); bench/launch runs
+# what it finds built.
+$(B)/bench/store_scale: bench/store_scale.c $(LIB_OBJ)
+	@mkdir -p $(@D)
+	$(call say,LD,$@)
+	$(Q)$(CC) $(CPPFLAGS) $(LT_CPPFLAGS) $(CFLAGS) $(LT_CFLAGS) -o $@ $< $(LIB_OBJ) $(LT_LIBS)
 
 .PHONY: all demo check tests install clean distclean
 .SUFFIXES:

@@ -1,100 +1,117 @@
 /*
- * store_proto.c - parsing and building the store's frames (store_proto.h).
+ * store_proto.c - parsing, checking and writing the store's messages
+ * (store_proto.h).  Pure functions on byte buffers: no I/O.
  */
 #include "launch/store_proto.h"
 
 #include <string.h>
 
-int lt_store_frame_parse(const uint8_t *buf, size_t len, struct lt_store_frame *f)
+enum lt_store_parse lt_store_msg_parse(const uint8_t *buf, size_t len, size_t max_payload,
+				       struct lt_store_msg *m)
 {
-	uint32_t payload;
-	size_t pos;
+	size_t payload, pos;
 
+	m->size = 0;
+	m->nfields = 0;
+	if (len > 0 && buf[0] != LT_STORE_VERSION)
+		return LT_STORE_MALFORMED;
 	if (len < LT_STORE_HEADER_BYTES)
-		return len && buf[0] != LT_STORE_VERSION ? -1 : 0;
-	if (buf[0] != LT_STORE_VERSION)
-		return -1;
-	payload = lt_get_u32(buf + 2);
-	if (payload > LT_STORE_MAX_PAYLOAD)
-		return -1;
-	if (len < LT_STORE_HEADER_BYTES + (size_t)payload)
-		return 0;
-	f->code = buf[1];
-	f->size = LT_STORE_HEADER_BYTES + (size_t)payload;
-	f->nfields = 0;
-	for (pos = LT_STORE_HEADER_BYTES; pos < f->size;) {
+		return LT_STORE_NEED_MORE;
+	payload = lt_store_get_u32(buf + 2);
+	if (payload > max_payload)
+		return LT_STORE_MALFORMED;
+	m->code = buf[1];
+	m->size = LT_STORE_HEADER_BYTES + payload;
+	if (len < m->size)
+		return LT_STORE_NEED_MORE;
+	for (pos = LT_STORE_HEADER_BYTES; pos < m->size;) {
 		uint32_t n;
-		if (f->size - pos < 4 || f->nfields == LT_STORE_MAX_FIELDS)
-			return -1;
-		n = lt_get_u32(buf + pos);
+
+		if (m->size - pos < 4 || m->nfields == m->max_fields)
+			return LT_STORE_MALFORMED;
+		n = lt_store_get_u32(buf + pos);
 		pos += 4;
-		if (n > f->size - pos)
-			return -1;
-		f->field[f->nfields++] = (struct lt_store_field){ buf + pos, n };
+		if (n > m->size - pos)
+			return LT_STORE_MALFORMED;
+		m->field[m->nfields++] = (struct lt_store_field){ buf + pos, n };
 		pos += n;
 	}
-	return 1;
+	return LT_STORE_COMPLETE;
 }
 
-static int is_key(const struct lt_store_field *k)
+static int is_key(const struct lt_store_field *f)
 {
-	return k->len >= 1 && k->len <= LT_STORE_MAX_KEY;
+	return f->len >= 1 && f->len <= LT_STORE_MAX_KEY;
 }
 
-int lt_store_request_check(const struct lt_store_frame *f)
+static int is_value(const struct lt_store_field *f)
 {
-	const struct lt_store_field *x = f->field;
+	return f->len <= LT_STORE_MAX_VALUE;
+}
 
-	switch (f->code) {
-	case LT_STORE_SET:
-		return f->nfields == 2 && is_key(&x[0]) && x[1].len <= LT_STORE_MAX_VALUE ? 0 : -1;
-	case LT_STORE_GET:
-		return f->nfields == 2 && is_key(&x[0]) && x[1].len == 4 ? 0 : -1;
-	case LT_STORE_ADD:
-		return f->nfields == 2 && is_key(&x[0]) && x[1].len == 8 ? 0 : -1;
-	case LT_STORE_WAIT:
-		if (f->nfields < 2 || x[0].len != 4)
-			return -1;
-		for (size_t i = 1; i < f->nfields; i++)
-			if (!is_key(&x[i]))
-				return -1;
-		return 0;
-	case LT_STORE_CAS:
-		return f->nfields == 3 && is_key(&x[0]) && x[1].len <= LT_STORE_MAX_VALUE &&
-		       x[2].len <= LT_STORE_MAX_VALUE ? 0 : -1;
-	case LT_STORE_DELETE:
-		return f->nfields == 1 && is_key(&x[0]) ? 0 : -1;
-	case LT_STORE_NUM_KEYS:
-		return f->nfields == 0 ? 0 : -1;
-	default:
+static int check_wait(const struct lt_store_msg *m)
+{
+	if (m->nfields < 2 || m->nfields > LT_STORE_MAX_FIELDS || m->field[0].len != 4)
 		return -1;
-	}
+	for (size_t i = 1; i < m->nfields; i++)
+		if (!is_key(&m->field[i]))
+			return -1;
+	return 0;
 }
 
-size_t lt_store_frame_size(const struct lt_store_field *fields, size_t n)
+int lt_store_request_check(const struct lt_store_msg *m)
+{
+	const struct lt_store_field *f = m->field;
+	int ok;
+
+	switch (m->code) {
+	case LT_STORE_SET:
+		ok = m->nfields == 2 && is_key(&f[0]) && is_value(&f[1]);
+		break;
+	case LT_STORE_GET:
+		ok = m->nfields == 2 && is_key(&f[0]) && f[1].len == 4;
+		break;
+	case LT_STORE_ADD:
+		ok = m->nfields == 2 && is_key(&f[0]) && f[1].len == 8;
+		break;
+	case LT_STORE_WAIT:
+		return check_wait(m);
+	case LT_STORE_CAS:
+		ok = m->nfields == 3 && is_key(&f[0]) && is_value(&f[1]) && is_value(&f[2]);
+		break;
+	case LT_STORE_DELETE:
+		ok = m->nfields == 1 && is_key(&f[0]);
+		break;
+	case LT_STORE_NUM_KEYS:
+		ok = m->nfields == 0;
+		break;
+	default:
+		ok = 0;
+	}
+	return ok ? 0 : -1;
+}
+
+size_t lt_store_msg_size(const struct lt_store_field *fields, size_t n)
 {
 	size_t size = LT_STORE_HEADER_BYTES;
 
 	for (size_t i = 0; i < n; i++)
-		size += 4 + fields[i].len;
+		size += 4 + (size_t)fields[i].len;
 	return size;
 }
 
-size_t lt_store_frame_build(uint8_t *out, size_t cap, uint8_t code,
-			    const struct lt_store_field *fields, size_t n)
+void lt_store_msg_write(uint8_t *out, uint8_t code, const struct lt_store_field *fields,
+			size_t n)
 {
-	size_t size = lt_store_frame_size(fields, n), pos = LT_STORE_HEADER_BYTES;
+	size_t pos = LT_STORE_HEADER_BYTES;
 
-	if (size > cap || size - LT_STORE_HEADER_BYTES > LT_STORE_MAX_PAYLOAD)
-		return 0;
 	out[0] = LT_STORE_VERSION;
 	out[1] = code;
-	lt_put_u32(out + 2, (uint32_t)(size - LT_STORE_HEADER_BYTES));
+	lt_store_put_u32(out + 2, (uint32_t)(lt_store_msg_size(fields, n) - LT_STORE_HEADER_BYTES));
 	for (size_t i = 0; i < n; i++) {
-		lt_put_u32(out + pos, fields[i].len);
+		lt_store_put_u32(out + pos, fields[i].len);
 		if (fields[i].len)
 			memcpy(out + pos + 4, fields[i].p, fields[i].len);
-		pos += 4 + fields[i].len;
+		pos += 4 + (size_t)fields[i].len;
 	}
-	return size;
 }

@@ -2,25 +2,32 @@
  * store_server.c - the embedded TCP store's server: one thread, nonblocking
  * sockets, epoll, no fixed connection cap.
  *
- * Each connection first proves the job's token (store_proto.h); until then
- * nothing it sends is read as a command.  GET and WAIT on keys that do not
- * exist yet are parked, with their deadline, and answered when a SET, ADD
- * or CAS makes them exist, or with TIMEOUT.  A malformed or oversized
- * frame closes that connection only.
+ * A connection first proves the job's token (store_proto.h); until then
+ * nothing it sends is read as a command.  Requests are answered in order,
+ * one at a time per connection; a GET or WAIT whose keys are missing parks
+ * its connection in the table (store_table.c) until a SET, ADD or CAS makes
+ * them exist, or its deadline passes and it is answered TIMEOUT.  Nothing
+ * here blocks.  A malformed or oversized message closes that connection
+ * only.
+ *
+ * Connections are closed in two steps: kill() releases the socket and the
+ * parked request at once, and the memory goes at the end of the loop's
+ * turn, so that events already fetched for it stay harmless.
  */
 #include "launch/store.h"
-#include "launch/store_proto.h"
+#include "core/parse.h"
 #include "core/sha256.h"
+#include "launch/store_proto.h"
+#include "launch/store_table.h"
 
-#include <arpa/inet.h>
 #include <errno.h>
-#include <inttypes.h>
+#include <limits.h>
 #include <netdb.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <pthread.h>
+#include <signal.h>
 #include <stdbool.h>
-#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/epoll.h>
@@ -31,48 +38,52 @@
 #include <time.h>
 #include <unistd.h>
 
-#define INITIAL_BUCKETS 1024
+#define LISTEN_BACKLOG 4096
+#define MAX_EVENTS 512
+/* Bytes read at once; also what a connection may buffer beyond one whole
+ * message before it is thought to flood. */
 #define READ_CHUNK 65536
+/* A connection with this much unsent output is not served until its
+ * client reads. */
+#define OUT_HIGH_WATER (1u << 20)
+/* Buffers grown past this are freed when empty. */
+#define KEEP_BUFFER 65536
+/* While out of descriptors, how often to try accepting again. */
+#define ACCEPT_RETRY_MS 100
 
-struct entry {
-	struct entry *next;
-	uint8_t *key, *value;
-	uint32_t key_len, value_len;
-};
+_Static_assert(sizeof(long) == sizeof(int64_t), "counters are parsed with lt_parse_long");
 
-struct conn;
-
-/* A GET or WAIT whose keys do not all exist yet. */
-struct waiter {
-	struct waiter *prev, *next;
-	struct conn *c;
-	uint8_t op;
-	double deadline;
-	size_t nkeys;
-	struct lt_store_field *keys; /* copies, owned */
+struct buffer {
+	uint8_t *data;
+	size_t off, len, cap; /* data[off..len) is pending */
 };
 
 struct conn {
-	struct conn *prev, *next;
+	struct conn *prev, *next; /* every connection */
+	struct conn *next_queued, *next_doomed;
 	int fd;
-	bool authed, closing, want_out;
+	bool authed;
+	bool closing; /* close once the output is sent */
+	bool dead;    /* socket closed; memory freed at the end of the turn */
+	bool queued;  /* has input to look at again */
+	bool want_out;
 	uint8_t challenge[LT_STORE_CHALLENGE_BYTES];
-	uint8_t *in, *out;
-	size_t in_len, in_cap, out_len, out_off, out_cap;
-	struct waiter *parked;
-	char peer[INET6_ADDRSTRLEN + 8];
+	struct buffer in, out;
+	struct lt_store_waiter *parked;
+	uint8_t parked_op;
+	struct sockaddr_storage peer;
+	socklen_t peer_len;
 };
 
 struct lt_store_server {
 	int listen_fd, epoll_fd, wake_fd;
+	bool accepting;
 	pthread_t thread;
 	uint8_t token[LT_STORE_TOKEN_BYTES];
 	FILE *log;
-	struct entry **buckets;
-	size_t nbuckets, nkeys;
-	struct conn *conns;
-	struct waiter *waiters;
-	struct lt_store_frame frame; /* scratch, 64 KiB: not on the stack */
+	struct lt_store_table *table;
+	struct conn *conns, *queue, *doomed;
+	struct lt_store_field fields[LT_STORE_MAX_FIELDS]; /* the message being run */
 };
 
 static double now_s(void)
@@ -83,576 +94,540 @@ static double now_s(void)
 	return (double)t.tv_sec + (double)t.tv_nsec / 1e9;
 }
 
-/* ------------------------------------------------------------ the table */
-
-static uint64_t hash(const uint8_t *p, size_t n)
+static size_t pending(const struct buffer *b)
 {
-	uint64_t h = 1469598103934665603ull;
-
-	while (n--)
-		h = (h ^ *p++) * 1099511628211ull;
-	return h;
+	return b->len - b->off;
 }
 
-static struct entry **slot(struct lt_store_server *s, const uint8_t *key, uint32_t len)
+/* Makes room for n more bytes after the pending ones.  Returns 0, or -1
+ * when out of memory. */
+static int reserve(struct buffer *b, size_t n)
 {
-	struct entry **e = &s->buckets[hash(key, len) & (s->nbuckets - 1)];
+	size_t cap;
+	uint8_t *grown;
 
-	while (*e && ((*e)->key_len != len || memcmp((*e)->key, key, len)))
-		e = &(*e)->next;
-	return e;
-}
-
-static struct entry *lookup(struct lt_store_server *s, const struct lt_store_field *k)
-{
-	return *slot(s, k->p, k->len);
-}
-
-static void grow_table(struct lt_store_server *s)
-{
-	size_t n = s->nbuckets * 2;
-	struct entry **b = calloc(n, sizeof(*b));
-
-	if (!b)
-		return; /* longer chains, still correct */
-	for (size_t i = 0; i < s->nbuckets; i++)
-		for (struct entry *e = s->buckets[i], *next; e; e = next) {
-			size_t j = hash(e->key, e->key_len) & (n - 1);
-			next = e->next;
-			e->next = b[j];
-			b[j] = e;
-		}
-	free(s->buckets);
-	s->buckets = b;
-	s->nbuckets = n;
-}
-
-/* Sets key to value.  Returns 0, or -1 when out of memory. */
-static int put(struct lt_store_server *s, const struct lt_store_field *k, const void *value,
-	       uint32_t len)
-{
-	struct entry **e = slot(s, k->p, k->len);
-	uint8_t *copy = malloc(len ? len : 1);
-
-	if (!copy)
-		return -1;
-	memcpy(copy, value, len);
-	if (!*e) {
-		struct entry *n = calloc(1, sizeof(*n));
-		if (!n || !(n->key = malloc(k->len))) {
-			free(n);
-			free(copy);
-			return -1;
-		}
-		memcpy(n->key, k->p, k->len);
-		n->key_len = k->len;
-		*e = n;
-		if (++s->nkeys > s->nbuckets)
-			grow_table(s);
-		e = slot(s, k->p, k->len);
+	if (b->off && b->cap - b->len < n) {
+		memmove(b->data, b->data + b->off, pending(b));
+		b->len -= b->off;
+		b->off = 0;
 	}
-	free((*e)->value);
-	(*e)->value = copy;
-	(*e)->value_len = len;
+	if (b->cap - b->len >= n)
+		return 0;
+	cap = b->cap ? 2 * b->cap : 4096;
+	if (cap < b->len + n)
+		cap = b->len + n;
+	grown = realloc(b->data, cap);
+	if (!grown)
+		return -1;
+	b->data = grown;
+	b->cap = cap;
 	return 0;
 }
 
-static bool remove_key(struct lt_store_server *s, const struct lt_store_field *k)
+/* After consuming: resets an empty buffer, freeing it when it grew big. */
+static void settle(struct buffer *b)
 {
-	struct entry **e = slot(s, k->p, k->len), *gone = *e;
-
-	if (!gone)
-		return false;
-	*e = gone->next;
-	free(gone->key);
-	free(gone->value);
-	free(gone);
-	s->nkeys--;
-	return true;
+	if (pending(b))
+		return;
+	b->off = b->len = 0;
+	if (b->cap > KEEP_BUFFER) {
+		free(b->data);
+		b->data = NULL;
+		b->cap = 0;
+	}
 }
 
-/* -------------------------------------------------------------- output */
-
-static void watch(struct lt_store_server *s, struct conn *c, bool out)
+static void describe_peer(const struct conn *c, char *buf, size_t len)
 {
-	struct epoll_event ev = { .events = EPOLLIN | (out ? EPOLLOUT : 0), .data.ptr = c };
+	char host[NI_MAXHOST], port[NI_MAXSERV];
 
-	if (c->want_out != out && !epoll_ctl(s->epoll_fd, EPOLL_CTL_MOD, c->fd, &ev))
-		c->want_out = out;
+	if (getnameinfo((const struct sockaddr *)&c->peer, c->peer_len, host, sizeof(host), port,
+			sizeof(port), NI_NUMERICHOST | NI_NUMERICSERV))
+		snprintf(buf, len, "an unknown peer");
+	else if (strchr(host, ':'))
+		snprintf(buf, len, "[%s]:%s", host, port);
+	else
+		snprintf(buf, len, "%s:%s", host, port);
+}
+
+static void log_refusal(const struct lt_store_server *s, const struct conn *c, const char *why)
+{
+	char peer[NI_MAXHOST + NI_MAXSERV + 4];
+
+	if (!s->log)
+		return;
+	describe_peer(c, peer, sizeof(peer));
+	fprintf(s->log, "ltrun: store: refused %s: %s\n", peer, why);
+	fflush(s->log);
+}
+
+/* ------------------------------------------------------ connection state */
+
+static void kill_conn(struct lt_store_server *s, struct conn *c)
+{
+	if (c->dead)
+		return;
+	c->dead = true;
+	if (c->parked)
+		lt_store_table_unpark(s->table, c->parked);
+	c->parked = NULL;
+	close(c->fd); /* also leaves the epoll set */
+	c->next_doomed = s->doomed;
+	s->doomed = c;
+}
+
+static void free_doomed(struct lt_store_server *s)
+{
+	while (s->doomed) {
+		struct conn *c = s->doomed;
+
+		s->doomed = c->next_doomed;
+		if (c->prev)
+			c->prev->next = c->next;
+		else
+			s->conns = c->next;
+		if (c->next)
+			c->next->prev = c->prev;
+		free(c->in.data);
+		free(c->out.data);
+		free(c);
+	}
+}
+
+/* Puts c on the queue of connections whose input is looked at again. */
+static void enqueue(struct lt_store_server *s, struct conn *c)
+{
+	if (c->queued || c->dead)
+		return;
+	c->queued = true;
+	c->next_queued = s->queue;
+	s->queue = c;
+}
+
+static void watch_output(struct lt_store_server *s, struct conn *c, bool want)
+{
+	struct epoll_event ev = { .events = EPOLLIN | (want ? EPOLLOUT : 0), .data.ptr = c };
+
+	if (c->want_out != want && !epoll_ctl(s->epoll_fd, EPOLL_CTL_MOD, c->fd, &ev))
+		c->want_out = want;
 }
 
 static void flush(struct lt_store_server *s, struct conn *c)
 {
-	while (c->out_off < c->out_len) {
-		ssize_t n = send(c->fd, c->out + c->out_off, c->out_len - c->out_off, MSG_NOSIGNAL);
+	while (pending(&c->out)) {
+		ssize_t n = send(c->fd, c->out.data + c->out.off, pending(&c->out), MSG_NOSIGNAL);
+
 		if (n < 0 && errno == EINTR)
 			continue;
-		if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
-			break;
-		if (n <= 0) {
-			c->closing = true;
-			c->out_len = c->out_off = 0;
+		if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
+			watch_output(s, c, true);
 			return;
 		}
-		c->out_off += (size_t)n;
+		if (n <= 0) {
+			kill_conn(s, c);
+			return;
+		}
+		c->out.off += (size_t)n;
 	}
-	if (c->out_off == c->out_len)
-		c->out_len = c->out_off = 0;
-	watch(s, c, c->out_len > 0);
+	settle(&c->out);
+	watch_output(s, c, false);
+	if (c->closing)
+		kill_conn(s, c);
+	else if (pending(&c->in))
+		enqueue(s, c);
 }
 
-static void send_bytes(struct lt_store_server *s, struct conn *c, const void *p, size_t n)
+static void respond(struct lt_store_server *s, struct conn *c, uint8_t code,
+		    const struct lt_store_field *fields, size_t n)
 {
-	if (c->out_len + n > c->out_cap) {
-		size_t cap = (c->out_len + n) * 2;
-		uint8_t *grown = realloc(c->out, cap);
-		if (!grown) {
-			c->closing = true;
-			return;
-		}
-		c->out = grown;
-		c->out_cap = cap;
+	size_t size = lt_store_msg_size(fields, n);
+
+	if (c->dead)
+		return;
+	if (reserve(&c->out, size)) {
+		kill_conn(s, c);
+		return;
 	}
-	memcpy(c->out + c->out_len, p, n);
-	c->out_len += n;
+	lt_store_msg_write(c->out.data + c->out.len, code, fields, n);
+	c->out.len += size;
 	flush(s, c);
 }
 
-static void respond(struct lt_store_server *s, struct conn *c, uint8_t status,
-		    const struct lt_store_field *fields, size_t n)
+static void respond_text(struct lt_store_server *s, struct conn *c, uint8_t code,
+			 const char *text)
 {
-	size_t size = lt_store_frame_size(fields, n);
-	uint8_t small[256], *buf = size <= sizeof(small) ? small : malloc(size);
+	struct lt_store_field f = { (const uint8_t *)text, (uint32_t)strlen(text) };
 
-	if (!buf) {
-		c->closing = true;
-		return;
-	}
-	lt_store_frame_build(buf, size, status, fields, n);
-	send_bytes(s, c, buf, size);
-	if (buf != small)
-		free(buf);
+	respond(s, c, code, &f, 1);
 }
 
-static void respond_error(struct lt_store_server *s, struct conn *c, const char *msg)
-{
-	struct lt_store_field f = { (const uint8_t *)msg, (uint32_t)strlen(msg) };
+/* ------------------------------------------------------ parked requests */
 
-	respond(s, c, LT_STORE_ERROR, &f, 1);
+/* Ends c's parked request (if answering it did not kill c) and looks at
+ * what c sent next. */
+static void unpark(struct lt_store_server *s, struct conn *c)
+{
+	if (c->parked)
+		lt_store_table_unpark(s->table, c->parked);
+	c->parked = NULL;
+	enqueue(s, c);
 }
 
-/* ------------------------------------------------------------- waiters */
-
-static bool all_exist(struct lt_store_server *s, const struct waiter *w)
+/* Answers every parked request whose keys all exist now. */
+static void answer_ready(struct lt_store_server *s)
 {
-	for (size_t i = 0; i < w->nkeys; i++)
-		if (!lookup(s, &w->keys[i]))
-			return false;
-	return true;
-}
+	struct lt_store_waiter *w;
 
-static void free_waiter(struct lt_store_server *s, struct waiter *w)
-{
-	if (w->prev)
-		w->prev->next = w->next;
-	else
-		s->waiters = w->next;
-	if (w->next)
-		w->next->prev = w->prev;
-	w->c->parked = NULL;
-	for (size_t i = 0; i < w->nkeys; i++)
-		free((void *)w->keys[i].p);
-	free(w->keys);
-	free(w);
-}
+	while ((w = lt_store_table_take_ready(s->table)) != NULL) {
+		struct conn *c = w->owner;
 
-/* Answers a parked request whose keys now all exist. */
-static void answer_waiter(struct lt_store_server *s, struct waiter *w)
-{
-	struct conn *c = w->c;
-
-	if (w->op == LT_STORE_GET) {
-		struct entry *e = lookup(s, &w->keys[0]);
-		struct lt_store_field v = { e->value, e->value_len };
-		respond(s, c, LT_STORE_OK, &v, 1);
-	} else {
-		respond(s, c, LT_STORE_OK, NULL, 0);
-	}
-	free_waiter(s, w);
-}
-
-static void process_input(struct lt_store_server *s, struct conn *c);
-
-/* After keys changed: answers every parked request now complete, then
- * lets their connections go on with what they sent meanwhile. */
-static void wake_waiters(struct lt_store_server *s)
-{
-	struct waiter *w = s->waiters, *next;
-	struct conn *woken[64];
-	size_t n = 0;
-
-	for (; w; w = next) {
-		next = w->next;
-		if (all_exist(s, w)) {
-			struct conn *c = w->c;
-			answer_waiter(s, w);
-			if (n < sizeof(woken) / sizeof(woken[0]))
-				woken[n++] = c;
+		if (c->parked_op == LT_STORE_GET) {
+			struct lt_store_field value = lt_store_waiter_value(w, 0);
+			respond(s, c, LT_STORE_OK, &value, 1);
+		} else {
+			respond(s, c, LT_STORE_OK, NULL, 0);
 		}
+		unpark(s, c);
 	}
-	for (size_t i = 0; i < n; i++)
-		if (woken[i]->in_len)
-			process_input(s, woken[i]);
 }
 
-static int park(struct lt_store_server *s, struct conn *c, uint8_t op, uint32_t timeout_ms,
-		const struct lt_store_field *keys, size_t nkeys)
+/* Answers TIMEOUT to every parked request past its deadline. */
+static void answer_expired(struct lt_store_server *s)
 {
-	struct waiter *w = calloc(1, sizeof(*w));
-
-	if (!w || !(w->keys = calloc(nkeys, sizeof(*w->keys)))) {
-		free(w);
-		return -1;
-	}
-	for (size_t i = 0; i < nkeys; i++) {
-		uint8_t *copy = malloc(keys[i].len);
-		if (!copy) {
-			w->nkeys = i;
-			w->c = c;
-			w->next = NULL;
-			for (size_t j = 0; j < i; j++)
-				free((void *)w->keys[j].p);
-			free(w->keys);
-			free(w);
-			return -1;
-		}
-		memcpy(copy, keys[i].p, keys[i].len);
-		w->keys[i] = (struct lt_store_field){ copy, keys[i].len };
-	}
-	w->nkeys = nkeys;
-	w->c = c;
-	w->op = op;
-	w->deadline = now_s() + timeout_ms / 1000.0;
-	w->next = s->waiters;
-	if (s->waiters)
-		s->waiters->prev = w;
-	s->waiters = w;
-	c->parked = w;
-	return 0;
-}
-
-static void expire_waiters(struct lt_store_server *s)
-{
+	struct lt_store_waiter *w;
 	double now = now_s();
 
-	for (struct waiter *w = s->waiters, *next; w; w = next) {
-		next = w->next;
-		if (w->deadline <= now) {
-			struct conn *c = w->c;
-			respond(s, c, LT_STORE_TIMEOUT, NULL, 0);
-			free_waiter(s, w);
-			if (c->in_len)
-				process_input(s, c);
-		}
+	while ((w = lt_store_table_take_expired(s->table, now)) != NULL) {
+		struct conn *c = w->owner;
+		uint8_t first[4], missing[4];
+		size_t at, n = lt_store_waiter_missing(w, &at);
+		struct lt_store_field f[2] = { { first, 4 }, { missing, 4 } };
+
+		lt_store_put_u32(first, (uint32_t)at);
+		lt_store_put_u32(missing, (uint32_t)n);
+		respond(s, c, LT_STORE_TIMEOUT, f, c->parked_op == LT_STORE_WAIT ? 2 : 0);
+		unpark(s, c);
 	}
 }
 
-static int next_timeout_ms(const struct lt_store_server *s)
+static int ms_until_next_deadline(const struct lt_store_server *s)
 {
-	double first = -1, now = now_s();
+	double next = lt_store_table_next_deadline(s->table), ms;
 
-	for (const struct waiter *w = s->waiters; w; w = w->next)
-		if (first < 0 || w->deadline < first)
-			first = w->deadline;
-	if (first < 0)
-		return -1;
-	return first <= now ? 0 : (int)((first - now) * 1000) + 1;
+	if (next < 0)
+		return s->accepting ? -1 : ACCEPT_RETRY_MS;
+	ms = (next - now_s()) * 1000 + 1; /* + 1: never wake before it */
+	if (ms < 0)
+		ms = 0;
+	if (!s->accepting && ms > ACCEPT_RETRY_MS)
+		ms = ACCEPT_RETRY_MS;
+	return ms > INT_MAX ? INT_MAX : (int)ms;
 }
 
-/* ------------------------------------------------------------ commands */
-
-static bool parse_counter(const struct entry *e, int64_t *out)
+static void park(struct lt_store_server *s, struct conn *c, uint8_t op,
+		 const struct lt_store_field *keys, size_t n, uint32_t timeout_ms)
 {
-	char text[32], *end;
+	c->parked = lt_store_table_park(s->table, keys, n, now_s() + timeout_ms / 1000.0, c);
+	c->parked_op = op;
+	if (!c->parked)
+		respond_text(s, c, LT_STORE_ERROR, "the store is out of memory");
+}
 
-	if (!e->value_len || e->value_len >= sizeof(text))
+/* ------------------------------------------------------------- commands */
+
+/* Reads a counter's decimal text.  Returns true, or false when the value
+ * is not one. */
+static bool parse_counter(const struct lt_store_field *v, long *out)
+{
+	char text[32];
+
+	if (v->len == 0 || v->len >= sizeof(text))
 		return false;
-	memcpy(text, e->value, e->value_len);
-	text[e->value_len] = '\0';
-	errno = 0;
-	*out = strtoll(text, &end, 10);
-	return !errno && *end == '\0';
+	memcpy(text, v->p, v->len);
+	text[v->len] = '\0';
+	return lt_parse_long(text, LONG_MIN, LONG_MAX, out) == 0;
 }
 
-/* Runs one request.  Returns true when the keys may have changed. */
-static bool run(struct lt_store_server *s, struct conn *c, const struct lt_store_frame *f)
+static void add(struct lt_store_server *s, struct conn *c, const struct lt_store_field *f)
 {
-	const struct lt_store_field *x = f->field;
-	uint8_t num[8], flag;
+	int64_t delta = lt_store_get_i64(f[1].p);
+	long value = 0;
+	struct lt_store_field cur;
+	char text[32];
+	uint8_t result[8];
 
-	switch (f->code) {
+	if (lt_store_table_get(s->table, &f[0], &cur) && !parse_counter(&cur, &value)) {
+		respond_text(s, c, LT_STORE_ERROR, "the key holds a value that is not a counter");
+		return;
+	}
+	if ((delta > 0 && value > INT64_MAX - delta) || (delta < 0 && value < INT64_MIN - delta)) {
+		respond_text(s, c, LT_STORE_ERROR, "the counter would overflow 64 bits");
+		return;
+	}
+	value += delta;
+	snprintf(text, sizeof(text), "%ld", value);
+	cur = (struct lt_store_field){ (const uint8_t *)text, (uint32_t)strlen(text) };
+	if (lt_store_table_set(s->table, &f[0], &cur)) {
+		respond_text(s, c, LT_STORE_ERROR, "the store is out of memory");
+		return;
+	}
+	lt_store_put_i64(result, value);
+	respond(s, c, LT_STORE_OK, &(struct lt_store_field){ result, 8 }, 1);
+}
+
+static void compare_set(struct lt_store_server *s, struct conn *c, const struct lt_store_field *f)
+{
+	struct lt_store_field cur = { NULL, 0 }, out[2];
+	bool exists = lt_store_table_get(s->table, &f[0], &cur);
+	bool match = exists ? cur.len == f[1].len && !memcmp(cur.p, f[1].p, cur.len) : !f[1].len;
+	uint8_t swapped = match;
+
+	if (match && lt_store_table_set(s->table, &f[0], &f[2])) {
+		respond_text(s, c, LT_STORE_ERROR, "the store is out of memory");
+		return;
+	}
+	if (!lt_store_table_get(s->table, &f[0], &cur))
+		cur = (struct lt_store_field){ NULL, 0 };
+	out[0] = (struct lt_store_field){ &swapped, 1 };
+	out[1] = cur;
+	respond(s, c, LT_STORE_OK, out, 2);
+}
+
+/* Runs one checked request. */
+static void run(struct lt_store_server *s, struct conn *c, const struct lt_store_msg *m)
+{
+	const struct lt_store_field *f = m->field;
+	struct lt_store_field value;
+	uint8_t word[8];
+
+	switch (m->code) {
 	case LT_STORE_SET:
-		if (put(s, &x[0], x[1].p, x[1].len))
-			return respond_error(s, c, "the store is out of memory"), false;
-		respond(s, c, LT_STORE_OK, NULL, 0);
-		return true;
-	case LT_STORE_GET: {
-		struct entry *e = lookup(s, &x[0]);
-		uint32_t timeout = lt_get_u32(x[1].p);
-		if (e) {
-			struct lt_store_field v = { e->value, e->value_len };
-			respond(s, c, LT_STORE_OK, &v, 1);
-		} else if (!timeout) {
-			respond(s, c, LT_STORE_TIMEOUT, NULL, 0);
-		} else if (park(s, c, LT_STORE_GET, timeout, &x[0], 1)) {
-			respond_error(s, c, "the store is out of memory");
-		}
-		return false;
-	}
-	case LT_STORE_ADD: {
-		struct entry *e = lookup(s, &x[0]);
-		int64_t value = 0, delta = lt_get_i64(x[1].p);
-		char text[32];
-		if (e && !parse_counter(e, &value))
-			return respond_error(s, c, "the key holds a value that is not a counter"), false;
-		if ((delta > 0 && value > INT64_MAX - delta) || (delta < 0 && value < INT64_MIN - delta))
-			return respond_error(s, c, "the counter would overflow"), false;
-		value += delta;
-		snprintf(text, sizeof(text), "%" PRId64, value);
-		if (put(s, &x[0], text, (uint32_t)strlen(text)))
-			return respond_error(s, c, "the store is out of memory"), false;
-		lt_put_i64(num, value);
-		respond(s, c, LT_STORE_OK, &(struct lt_store_field){ num, 8 }, 1);
-		return true;
-	}
-	case LT_STORE_WAIT: {
-		struct waiter probe = { .keys = (struct lt_store_field *)&x[1], .nkeys = f->nfields - 1 };
-		uint32_t timeout = lt_get_u32(x[0].p);
-		if (all_exist(s, &probe))
+		if (lt_store_table_set(s->table, &f[0], &f[1]))
+			respond_text(s, c, LT_STORE_ERROR, "the store is out of memory");
+		else
 			respond(s, c, LT_STORE_OK, NULL, 0);
-		else if (!timeout)
-			respond(s, c, LT_STORE_TIMEOUT, NULL, 0);
-		else if (park(s, c, LT_STORE_WAIT, timeout, &x[1], f->nfields - 1))
-			respond_error(s, c, "the store is out of memory");
-		return false;
-	}
-	case LT_STORE_CAS: {
-		struct entry *e = lookup(s, &x[0]);
-		bool match = e ? e->value_len == x[1].len && !memcmp(e->value, x[1].p, x[1].len)
-			       : x[1].len == 0;
-		struct lt_store_field out[2];
-		if (match && put(s, &x[0], x[2].p, x[2].len))
-			return respond_error(s, c, "the store is out of memory"), false;
-		e = lookup(s, &x[0]);
-		flag = match;
-		out[0] = (struct lt_store_field){ &flag, 1 };
-		out[1] = (struct lt_store_field){ e ? e->value : NULL, e ? e->value_len : 0 };
-		respond(s, c, LT_STORE_OK, out, 2);
-		return match;
-	}
+		break;
+	case LT_STORE_GET:
+		if (lt_store_table_get(s->table, &f[0], &value))
+			respond(s, c, LT_STORE_OK, &value, 1);
+		else
+			park(s, c, LT_STORE_GET, &f[0], 1, lt_store_get_u32(f[1].p));
+		break;
+	case LT_STORE_ADD:
+		add(s, c, f);
+		break;
+	case LT_STORE_WAIT:
+		park(s, c, LT_STORE_WAIT, &f[1], m->nfields - 1, lt_store_get_u32(f[0].p));
+		break;
+	case LT_STORE_CAS:
+		compare_set(s, c, f);
+		break;
 	case LT_STORE_DELETE:
-		flag = remove_key(s, &x[0]);
-		respond(s, c, LT_STORE_OK, &(struct lt_store_field){ &flag, 1 }, 1);
-		return false;
+		word[0] = lt_store_table_delete(s->table, &f[0]);
+		respond(s, c, LT_STORE_OK, &(struct lt_store_field){ word, 1 }, 1);
+		break;
 	case LT_STORE_NUM_KEYS:
-		lt_put_i64(num, (int64_t)s->nkeys);
-		respond(s, c, LT_STORE_OK, &(struct lt_store_field){ num, 8 }, 1);
-		return false;
+		lt_store_put_i64(word, (int64_t)lt_store_table_count(s->table));
+		respond(s, c, LT_STORE_OK, &(struct lt_store_field){ word, 8 }, 1);
+		break;
 	}
-	return false;
 }
 
-static void authenticate(struct lt_store_server *s, struct conn *c)
+static void authenticate(struct lt_store_server *s, struct conn *c, const struct lt_store_msg *m)
 {
-	uint8_t want[LT_SHA256_BYTES], verdict;
-	bool same_version = c->in[0] == LT_STORE_VERSION;
+	uint8_t want[LT_SHA256_BYTES];
 
+	if (m->code != LT_STORE_AUTH || m->nfields != 1 || m->field[0].len != sizeof(want)) {
+		log_refusal(s, c, "not an ltrun store client of this version");
+		kill_conn(s, c);
+		return;
+	}
 	lt_hmac_sha256(s->token, sizeof(s->token), c->challenge, sizeof(c->challenge), want);
-	verdict = same_version && !lt_memcmp_const(want, c->in + 1, sizeof(want)) ? 0 : 1;
-	memmove(c->in, c->in + LT_STORE_ANSWER_BYTES, c->in_len - LT_STORE_ANSWER_BYTES);
-	c->in_len -= LT_STORE_ANSWER_BYTES;
-	send_bytes(s, c, &verdict, 1);
-	if (verdict) {
-		if (s->log)
-			fprintf(s->log, "ltrun: store: refused %s: %s\n", c->peer,
-				same_version ? "wrong token" : "another protocol version");
+	if (lt_memcmp_const(want, m->field[0].p, sizeof(want))) {
+		log_refusal(s, c, "wrong token");
 		c->closing = true;
+		respond_text(s, c, LT_STORE_REFUSED, "wrong token");
 		return;
 	}
 	c->authed = true;
+	respond(s, c, LT_STORE_OK, NULL, 0);
 }
 
-static void process_input(struct lt_store_server *s, struct conn *c)
+/* Runs the requests buffered on c, up to one that parks it. */
+static void process(struct lt_store_server *s, struct conn *c)
 {
-	if (!c->authed) {
-		if (c->in_len < LT_STORE_ANSWER_BYTES)
-			return;
-		authenticate(s, c);
-		if (!c->authed)
-			return;
+	while (!c->dead && !c->closing && !c->parked && pending(&c->out) < OUT_HIGH_WATER) {
+		struct lt_store_msg m = { .field = s->fields, .max_fields = LT_STORE_MAX_FIELDS };
+		enum lt_store_parse rc = lt_store_msg_parse(c->in.data + c->in.off, pending(&c->in),
+							    c->authed ? LT_STORE_MAX_PAYLOAD
+								      : LT_STORE_AUTH_PAYLOAD,
+							    &m);
+
+		if (rc == LT_STORE_NEED_MORE)
+			break;
+		if (rc == LT_STORE_MALFORMED && !c->authed)
+			log_refusal(s, c, "not an ltrun store client of this version");
+		if (rc == LT_STORE_MALFORMED || (c->authed && lt_store_request_check(&m))) {
+			kill_conn(s, c);
+			break;
+		}
+		if (c->authed)
+			run(s, c, &m);
+		else
+			authenticate(s, c, &m);
+		c->in.off += m.size;
+		answer_ready(s);
 	}
-	while (!c->parked && !c->closing) {
-		int rc = lt_store_frame_parse(c->in, c->in_len, &s->frame);
-		bool changed;
-		if (rc == 0)
-			return;
-		if (rc < 0 || lt_store_request_check(&s->frame)) {
-			c->closing = true;
+	if (!c->dead)
+		settle(&c->in);
+}
+
+/* ---------------------------------------------------------- connections */
+
+static void read_input(struct lt_store_server *s, struct conn *c)
+{
+	size_t limit = c->authed ? LT_STORE_MAX_MESSAGE + READ_CHUNK : READ_CHUNK;
+
+	for (;;) {
+		size_t room;
+		ssize_t n;
+
+		if (reserve(&c->in, 4096)) {
+			kill_conn(s, c);
 			return;
 		}
-		changed = run(s, c, &s->frame);
-		memmove(c->in, c->in + s->frame.size, c->in_len - s->frame.size);
-		c->in_len -= s->frame.size;
-		if (changed)
-			wake_waiters(s);
+		room = c->in.cap - c->in.len;
+		n = recv(c->fd, c->in.data + c->in.len, room, 0);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
+			return;
+		if (n <= 0 || pending(&c->in) + (size_t)n > limit) {
+			kill_conn(s, c); /* gone, broken, or flooding */
+			return;
+		}
+		c->in.len += (size_t)n;
+		if ((size_t)n < room)
+			return; /* drained the socket */
 	}
 }
 
-/* --------------------------------------------------------- connections */
-
-static void close_conn(struct lt_store_server *s, struct conn *c)
+static void on_event(struct lt_store_server *s, struct conn *c, uint32_t events)
 {
-	if (c->parked)
-		free_waiter(s, c->parked);
-	epoll_ctl(s->epoll_fd, EPOLL_CTL_DEL, c->fd, NULL);
-	close(c->fd);
-	if (c->prev)
-		c->prev->next = c->next;
-	else
-		s->conns = c->next;
-	if (c->next)
-		c->next->prev = c->prev;
-	free(c->in);
-	free(c->out);
-	free(c);
+	if (c->dead)
+		return;
+	if (events & EPOLLOUT)
+		flush(s, c);
+	if (!c->dead && (events & (EPOLLIN | EPOLLHUP | EPOLLERR))) {
+		read_input(s, c);
+		if (!c->dead)
+			process(s, c);
+	}
 }
 
-static void peer_name(int fd, char *buf, size_t len)
+static void pause_accepting(struct lt_store_server *s)
 {
-	struct sockaddr_storage a;
-	socklen_t alen = sizeof(a);
-	char host[INET6_ADDRSTRLEN], port[8];
+	struct epoll_event ev = { .events = 0, .data.ptr = &s->listen_fd };
 
-	if (getpeername(fd, (struct sockaddr *)&a, &alen) ||
-	    getnameinfo((struct sockaddr *)&a, alen, host, sizeof(host), port, sizeof(port),
-			NI_NUMERICHOST | NI_NUMERICSERV))
-		snprintf(buf, len, "an unknown peer");
-	else
-		snprintf(buf, len, "%s:%s", host, port);
+	epoll_ctl(s->epoll_fd, EPOLL_CTL_MOD, s->listen_fd, &ev);
+	s->accepting = false;
+}
+
+static void resume_accepting(struct lt_store_server *s)
+{
+	struct epoll_event ev = { .events = EPOLLIN, .data.ptr = &s->listen_fd };
+
+	epoll_ctl(s->epoll_fd, EPOLL_CTL_MOD, s->listen_fd, &ev);
+	s->accepting = true;
+}
+
+/* Sends a new connection its challenge.  Returns 0, or -1. */
+static int greet(struct lt_store_server *s, struct conn *c)
+{
+	struct lt_store_field f = { c->challenge, sizeof(c->challenge) };
+	struct epoll_event ev = { .events = EPOLLIN, .data.ptr = c };
+	int one = 1;
+
+	if (getrandom(c->challenge, sizeof(c->challenge), 0) != sizeof(c->challenge) ||
+	    epoll_ctl(s->epoll_fd, EPOLL_CTL_ADD, c->fd, &ev))
+		return -1;
+	setsockopt(c->fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+	c->next = s->conns;
+	if (s->conns)
+		s->conns->prev = c;
+	s->conns = c;
+	respond(s, c, LT_STORE_CHALLENGE, &f, 1);
+	return 0;
 }
 
 static void accept_all(struct lt_store_server *s)
 {
 	for (;;) {
-		int fd = accept4(s->listen_fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC), one = 1;
-		uint8_t hello[LT_STORE_HELLO_BYTES];
-		struct epoll_event ev;
-		struct conn *c;
+		struct conn *c = calloc(1, sizeof(*c));
 
-		if (fd < 0)
-			return; /* EAGAIN, or out of descriptors until one closes */
-		c = calloc(1, sizeof(*c));
-		if (!c || getrandom(c->challenge, sizeof(c->challenge), 0) != sizeof(c->challenge)) {
-			free(c);
-			close(fd);
-			continue;
-		}
-		setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
-		c->fd = fd;
-		peer_name(fd, c->peer, sizeof(c->peer));
-		ev = (struct epoll_event){ .events = EPOLLIN, .data.ptr = c };
-		if (epoll_ctl(s->epoll_fd, EPOLL_CTL_ADD, fd, &ev)) {
-			free(c);
-			close(fd);
-			continue;
-		}
-		c->next = s->conns;
-		if (s->conns)
-			s->conns->prev = c;
-		s->conns = c;
-		memcpy(hello, LT_STORE_MAGIC, 4);
-		hello[4] = LT_STORE_VERSION;
-		memcpy(hello + 5, c->challenge, sizeof(c->challenge));
-		send_bytes(s, c, hello, sizeof(hello));
-	}
-}
-
-static void read_conn(struct lt_store_server *s, struct conn *c)
-{
-	for (;;) {
-		ssize_t n;
-		if (c->in_cap - c->in_len < READ_CHUNK) {
-			size_t cap = c->in_cap ? c->in_cap * 2 : READ_CHUNK * 2;
-			uint8_t *grown;
-			if (cap > LT_STORE_MAX_PAYLOAD + 2 * READ_CHUNK) {
-				c->closing = true; /* more than one frame can hold */
-				return;
-			}
-			grown = realloc(c->in, cap);
-			if (!grown) {
-				c->closing = true;
-				return;
-			}
-			c->in = grown;
-			c->in_cap = cap;
-		}
-		n = recv(c->fd, c->in + c->in_len, c->in_cap - c->in_len, 0);
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
-			break;
-		if (n <= 0) {
-			c->closing = true;
+		if (!c) {
+			pause_accepting(s);
 			return;
 		}
-		c->in_len += (size_t)n;
-		if (c->in_len > LT_STORE_MAX_PAYLOAD + LT_STORE_HEADER_BYTES + READ_CHUNK) {
-			c->closing = true;
+		c->peer_len = sizeof(c->peer);
+		c->fd = accept4(s->listen_fd, (struct sockaddr *)&c->peer, &c->peer_len,
+				SOCK_NONBLOCK | SOCK_CLOEXEC);
+		if (c->fd < 0) {
+			int e = errno;
+
+			free(c);
+			if (e == EINTR || e == ECONNABORTED)
+				continue;
+			if (e == EMFILE || e == ENFILE || e == ENOBUFS || e == ENOMEM)
+				pause_accepting(s); /* until a connection closes */
 			return;
 		}
+		if (greet(s, c)) {
+			close(c->fd);
+			free(c);
+		}
 	}
-	process_input(s, c);
 }
 
 static void *serve(void *arg)
 {
 	struct lt_store_server *s = arg;
-	struct epoll_event ev[256];
+	struct epoll_event ev[MAX_EVENTS];
 
 	for (;;) {
-		int n = epoll_wait(s->epoll_fd, ev, 256, next_timeout_ms(s));
+		int n = epoll_wait(s->epoll_fd, ev, MAX_EVENTS, ms_until_next_deadline(s));
+
 		if (n < 0 && errno != EINTR)
 			break;
+		if (!s->accepting)
+			resume_accepting(s);
 		for (int i = 0; i < n; i++) {
-			struct conn *c = ev[i].data.ptr;
-			if (!c)
-				return NULL; /* the wake-up: stop */
-			if ((void *)c == (void *)s) {
+			if (ev[i].data.ptr == &s->wake_fd)
+				return NULL;
+			if (ev[i].data.ptr == &s->listen_fd)
 				accept_all(s);
-				continue;
-			}
-			if (ev[i].events & (EPOLLIN | EPOLLHUP | EPOLLERR))
-				read_conn(s, c);
-			if ((ev[i].events & EPOLLOUT) && !c->closing)
-				flush(s, c);
-			if (c->closing && (c->out_len == 0 || (ev[i].events & (EPOLLHUP | EPOLLERR))))
-				close_conn(s, c);
-			else if (c->closing)
-				shutdown(c->fd, SHUT_RD);
+			else
+				on_event(s, ev[i].data.ptr, ev[i].events);
 		}
-		expire_waiters(s);
-		/* Connections marked closing by a wake-up elsewhere. */
-		for (struct conn *c = s->conns, *next; c; c = next) {
-			next = c->next;
-			if (c->closing && c->out_len == 0)
-				close_conn(s, c);
+		answer_expired(s);
+		while (s->queue) {
+			struct conn *c = s->queue;
+
+			s->queue = c->next_queued;
+			c->queued = false;
+			if (!c->dead)
+				process(s, c);
 		}
+		free_doomed(s);
 	}
+	if (s->log)
+		fprintf(s->log, "ltrun: store: stopped serving: epoll_wait: %s\n", strerror(errno));
 	return NULL;
 }
 
-/* --------------------------------------------------------------- setup */
+/* ---------------------------------------------------------------- setup */
 
+/* 4096 clients need 4096 descriptors: take what the hard limit allows. */
 static void raise_fd_limit(void)
 {
 	struct rlimit r;
@@ -663,46 +638,97 @@ static void raise_fd_limit(void)
 	}
 }
 
-static int listen_on(const char *host, int port, int *bound, struct lt_err *err)
+static const char *listen_hint(int e)
 {
-	struct addrinfo hints = { .ai_family = AF_UNSPEC,
-				  .ai_socktype = SOCK_STREAM, .ai_flags = AI_PASSIVE | AI_NUMERICSERV };
-	struct addrinfo *res, *a;
-	char portstr[8];
-	int fd = -1, rc, one = 1, saved = 0;
+	switch (e) {
+	case EADDRINUSE:
+	case EACCES:
+		return ": pick another with --main-port";
+	case EADDRNOTAVAIL:
+		return ": is that an address of this machine?";
+	default:
+		return "";
+	}
+}
 
-	snprintf(portstr, sizeof(portstr), "%d", port);
-	rc = getaddrinfo(host, portstr, &hints, &res);
+static int bound_port_of(int fd)
+{
+	struct sockaddr_storage sa;
+	socklen_t len = sizeof(sa);
+
+	if (getsockname(fd, (struct sockaddr *)&sa, &len))
+		return -1;
+	if (sa.ss_family == AF_INET6)
+		return ntohs(((struct sockaddr_in6 *)&sa)->sin6_port);
+	return ntohs(((struct sockaddr_in *)&sa)->sin_port);
+}
+
+/* Opens a listening socket on host:port.  Returns it, or -1 with err set. */
+static int listen_on(const char *host, int port, struct lt_err *err)
+{
+	struct addrinfo hints = { .ai_family = AF_UNSPEC, .ai_socktype = SOCK_STREAM,
+				  .ai_flags = AI_PASSIVE | AI_NUMERICSERV };
+	struct addrinfo *res, *a;
+	const char *shown = host ? host : "*";
+	char service[16];
+	int fd = -1, rc, e = EADDRNOTAVAIL;
+
+	snprintf(service, sizeof(service), "%d", port);
+	rc = getaddrinfo(host, service, &hints, &res);
 	if (rc)
-		return lt_err_set(err, LT_EXIT_FAILURE, "cannot listen on %s:%d: %s",
-				  host ? host : "*", port, gai_strerror(rc));
-	for (a = res; a; a = a->ai_next) {
-		int zero = 0;
+		return lt_err_set(err, LT_EXIT_FAILURE, "cannot listen on %s:%d: %s", shown, port,
+				  gai_strerror(rc));
+	for (a = res; a && fd < 0; a = a->ai_next) {
+		int one = 1, zero = 0;
+
 		fd = socket(a->ai_family, a->ai_socktype | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
-		if (fd < 0)
+		if (fd < 0) {
+			e = errno;
 			continue;
+		}
 		setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
-		if (a->ai_family == AF_INET6) /* IPv4 too, on an IPv6 address */
+		if (a->ai_family == AF_INET6) /* serve IPv4 too */
 			setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &zero, sizeof(zero));
-		if (!bind(fd, a->ai_addr, a->ai_addrlen) && !listen(fd, 4096))
-			break;
-		saved = errno;
-		close(fd);
-		fd = -1;
+		if (bind(fd, a->ai_addr, a->ai_addrlen) || listen(fd, LISTEN_BACKLOG)) {
+			e = errno;
+			close(fd);
+			fd = -1;
+		}
 	}
 	freeaddrinfo(res);
 	if (fd < 0)
-		return lt_err_set(err, LT_EXIT_FAILURE,
-				  "cannot listen on %s:%d: %s: pick another port with --main-port",
-				  host ? host : "*", port, strerror(saved ? saved : EADDRNOTAVAIL));
-	{
-		struct sockaddr_storage sa;
-		socklen_t len = sizeof(sa);
-		getsockname(fd, (struct sockaddr *)&sa, &len);
-		*bound = ntohs(sa.ss_family == AF_INET6 ? ((struct sockaddr_in6 *)&sa)->sin6_port
-							: ((struct sockaddr_in *)&sa)->sin_port);
-	}
+		return lt_err_set(err, LT_EXIT_FAILURE, "cannot listen on %s:%d: %s%s", shown, port,
+				  strerror(e), listen_hint(e));
 	return fd;
+}
+
+static int start_thread(struct lt_store_server *s)
+{
+	sigset_t all, old;
+	int rc;
+
+	/* Signals are for the process's other threads to handle. */
+	sigfillset(&all);
+	pthread_sigmask(SIG_SETMASK, &all, &old);
+	rc = pthread_create(&s->thread, NULL, serve, s);
+	pthread_sigmask(SIG_SETMASK, &old, NULL);
+	return rc;
+}
+
+static void free_server(struct lt_store_server *s)
+{
+	while (s->conns) {
+		kill_conn(s, s->conns);
+		free_doomed(s);
+	}
+	lt_store_table_free(s->table);
+	if (s->listen_fd >= 0)
+		close(s->listen_fd);
+	if (s->epoll_fd >= 0)
+		close(s->epoll_fd);
+	if (s->wake_fd >= 0)
+		close(s->wake_fd);
+	free(s);
 }
 
 int lt_store_server_start(const char *host, int port,
@@ -711,45 +737,42 @@ int lt_store_server_start(const char *host, int port,
 			  struct lt_err *err)
 {
 	struct lt_store_server *s = calloc(1, sizeof(*s));
-	struct epoll_event ev;
+	struct epoll_event listen_ev, wake_ev;
 
-	if (!s || !(s->buckets = calloc(INITIAL_BUCKETS, sizeof(*s->buckets)))) {
-		free(s);
-		return lt_err_set(err, LT_EXIT_FAILURE, "out of memory starting the store");
-	}
-	s->nbuckets = INITIAL_BUCKETS;
+	if (!s)
+		return lt_err_set(err, LT_EXIT_FAILURE, "cannot start the store: out of memory");
 	s->listen_fd = s->epoll_fd = s->wake_fd = -1;
+	s->accepting = true;
 	memcpy(s->token, token, sizeof(s->token));
 	s->log = log;
 	raise_fd_limit();
-	s->listen_fd = listen_on(host, port, bound_port, err);
+	s->table = lt_store_table_new();
+	if (!s->table) {
+		lt_err_set(err, LT_EXIT_FAILURE, "cannot start the store: out of memory");
+		goto out_free;
+	}
+	s->listen_fd = listen_on(host, port, err);
 	if (s->listen_fd < 0)
-		goto fail;
+		goto out_free;
 	s->epoll_fd = epoll_create1(EPOLL_CLOEXEC);
 	s->wake_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
-	if (s->epoll_fd < 0 || s->wake_fd < 0) {
+	listen_ev = (struct epoll_event){ .events = EPOLLIN, .data.ptr = &s->listen_fd };
+	wake_ev = (struct epoll_event){ .events = EPOLLIN, .data.ptr = &s->wake_fd };
+	if (s->epoll_fd < 0 || s->wake_fd < 0 ||
+	    epoll_ctl(s->epoll_fd, EPOLL_CTL_ADD, s->listen_fd, &listen_ev) ||
+	    epoll_ctl(s->epoll_fd, EPOLL_CTL_ADD, s->wake_fd, &wake_ev)) {
 		lt_err_set(err, LT_EXIT_FAILURE, "cannot start the store: %s", strerror(errno));
-		goto fail;
+		goto out_free;
 	}
-	ev = (struct epoll_event){ .events = EPOLLIN, .data.ptr = s };
-	epoll_ctl(s->epoll_fd, EPOLL_CTL_ADD, s->listen_fd, &ev);
-	ev = (struct epoll_event){ .events = EPOLLIN, .data.ptr = NULL };
-	epoll_ctl(s->epoll_fd, EPOLL_CTL_ADD, s->wake_fd, &ev);
-	if (pthread_create(&s->thread, NULL, serve, s)) {
+	if (start_thread(s)) {
 		lt_err_set(err, LT_EXIT_FAILURE, "cannot start the store's thread");
-		goto fail;
+		goto out_free;
 	}
+	*bound_port = bound_port_of(s->listen_fd);
 	*out = s;
 	return 0;
-fail:
-	if (s->listen_fd >= 0)
-		close(s->listen_fd);
-	if (s->epoll_fd >= 0)
-		close(s->epoll_fd);
-	if (s->wake_fd >= 0)
-		close(s->wake_fd);
-	free(s->buckets);
-	free(s);
+out_free:
+	free_server(s);
 	return -1;
 }
 
@@ -759,21 +782,8 @@ void lt_store_server_stop(struct lt_store_server *s)
 
 	if (!s)
 		return;
-	if (write(s->wake_fd, &one, sizeof(one)) != sizeof(one))
-		pthread_cancel(s->thread);
+	while (write(s->wake_fd, &one, sizeof(one)) < 0 && errno == EINTR)
+		;
 	pthread_join(s->thread, NULL);
-	while (s->conns)
-		close_conn(s, s->conns);
-	for (size_t i = 0; i < s->nbuckets; i++)
-		for (struct entry *e = s->buckets[i], *next; e; e = next) {
-			next = e->next;
-			free(e->key);
-			free(e->value);
-			free(e);
-		}
-	free(s->buckets);
-	close(s->listen_fd);
-	close(s->epoll_fd);
-	close(s->wake_fd);
-	free(s);
+	free_server(s);
 }

@@ -66,3 +66,8 @@ Test(fuzz, config, .timeout = 300)
 {
 	fuzz("fuzz/fuzz_config");
 }
+
+Test(fuzz, store_proto, .timeout = 300)
+{
+	fuzz("fuzz/fuzz_store_proto");
+}
