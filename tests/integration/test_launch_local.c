@@ -327,6 +327,28 @@ Test(launch, lines_never_interleave, .timeout = 60)
 	run_result_free(&r);
 }
 
+/* --- the file rendezvous: a shared directory instead of a store --- */
+
+Test(launch, file_rendezvous, .timeout = 60)
+{
+	char dir[] = "/tmp/ltrun-rdzv-XXXXXX", env[64];
+	struct run_result r;
+	struct hellos h;
+
+	cr_assert_not_null(mkdtemp(dir));
+	snprintf(env, sizeof(env), "LTRUN_RDZV_DIR=%s", dir);
+	cr_assert_eq(run_ltrun((const char *[]){ "--rdzv", "file", "--devices", "3", hello(), "--",
+						 "--barriers", "4", NULL },
+			       (const char *[]){ env, NULL }, &r), 0);
+	cr_expect_eq(r.status, 0, "%s", r.err);
+	parse_hellos(r.out, &h);
+	cr_expect_eq(h.count, 3, "%s", r.out);
+	cr_expect_eq(h.byes, 3, "every rank passes the barriers: %s", r.out);
+	run_result_free(&r);
+	cr_assert_eq(run_command((const char *[]){ "rm", "-rf", dir, NULL }, NULL, 10, &r), 0);
+	run_result_free(&r);
+}
+
 /* --- bad models --- */
 
 Test(launch, model_without_lt_main_or_abi, .timeout = 60)
