@@ -24,6 +24,7 @@
 #include "launch/signals.h"
 #include "launch/store.h"
 #include "core/error.h"
+#include "core/registry.h"
 #include "core/sha256.h"
 
 #include <cjson/cJSON.h>
@@ -758,9 +759,33 @@ fail_free:
 	return -1;
 }
 
+/* The registry plans every precision, checkpoint IO and communicator, but
+ * their runtimes are not built yet: a run that names another than the
+ * default says so instead of silently running in 32-true. */
+static int check_runnable(const struct lt_plan *plan, struct lt_err *err)
+{
+	static const struct { enum lt_kind kind; const char *runs, *what; } only[] = {
+		{ LT_KIND_PRECISION, "32-true", "precision plugins" },
+		{ LT_KIND_CKPT_IO, "file", "checkpoint IO plugins" },
+		{ LT_KIND_COMM, "auto", "communicators" },
+	};
+
+	for (size_t i = 0; i < sizeof(only) / sizeof(only[0]); i++) {
+		const struct lt_plugin *p = plan->plugin[only[i].kind];
+		const char *base = p->alias_of ? p->alias_of : p->name;
+		if (strcmp(base, only[i].runs))
+			return lt_err_set(err, LT_EXIT_USAGE,
+					  "%s '%s' cannot run in this version: the %s are not built yet, so models run with %s (--dry-run shows the plan)",
+					  lt_kind_name(only[i].kind), p->name, only[i].what, only[i].runs);
+	}
+	return 0;
+}
+
 int lt_launch(const struct lt_plan *plan, const struct lt_config *cfg, int argc,
 	      char **argv, struct lt_err *err)
 {
+	if (check_runnable(plan, err))
+		return -1;
 	if (plan->topo.external)
 		return run_adopted(plan, cfg, err);
 	if (in_batch_script(plan))
