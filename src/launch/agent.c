@@ -9,9 +9,10 @@
  *    agent dies (PR_SET_PDEATHSIG, checked again right after fork);
  *  - it relays their output line by line, forwards the --signals to every
  *    rank, and on the first failure stops the others (SIGTERM, then
- *    SIGKILL after --term-timeout), prints one report and exits with the
- *    failed rank's status, or restarts every rank (--max-restarts) with
- *    LTRUN_RESTART_COUNT raised, in a new rendezvous round.
+ *    SIGKILL after --term-timeout), tells the other nodes' agents through
+ *    the store, prints one report and exits with the failed rank's status,
+ *    or restarts every rank (--max-restarts) with LTRUN_RESTART_COUNT
+ *    raised, in a new rendezvous round.
  *
  * Started in a multi-node sbatch script or salloc shell, where it would
  * otherwise wait forever for nodes that never start, it re-launches itself
@@ -74,6 +75,9 @@ struct agent {
 	char run_id[17];
 	char run_dir[PATH_MAX - 64];
 	pid_t store_pid;              /* node 0: the process serving the store */
+	pid_t watcher_pid;            /* several nodes: waits for another's failure */
+	int watcher_fd;               /* what it read, -1 */
+	char remote_failure[512];     /* another node's failure, "" */
 	int store_lifeline;           /* its end of file tells it to stop */
 	int restart;                  /* this attempt's number */
 	/* this attempt's outcome */
@@ -367,6 +371,9 @@ static int spawn(struct agent *a, int local, struct lt_err *err)
 
 /* ---------------------------------------------------------- supervision */
 
+static void describe_status(int status, char *buf, size_t len);
+static void announce_failure(struct agent *a);
+
 static double seconds_until(const struct timespec *t)
 {
 	struct timespec now;
@@ -410,6 +417,7 @@ static void reap(struct agent *a)
 			if (failed_status(status) && a->failed < 0 && !a->stopping) {
 				a->failed = i;
 				begin_stop(a, SIGTERM);
+				announce_failure(a);
 			}
 		}
 	}
@@ -444,12 +452,116 @@ static void on_signal(struct agent *a)
 	}
 }
 
+/* ------------------------------------------------ failures across nodes */
+
+static bool several_nodes(const struct agent *a)
+{
+	return a->plan->topo.num_nodes > 1 && lt_rdzv_find(a->cfg->rdzv, false) == &lt_rdzv_tcp;
+}
+
+static void failure_key(const struct agent *a, char *key, size_t len)
+{
+	snprintf(key, len, "r%d/failed", a->restart);
+}
+
+/* With several nodes, a child process waits on the store for this
+ * attempt's failure key and passes its value up a pipe: a rank failing on
+ * another node stops this node's ranks at once rather than at their next
+ * barrier's timeout.  (A process, not a thread: the agent forks ranks.) */
+static int start_watcher(struct agent *a, struct lt_err *err)
+{
+	int p[2];
+
+	a->watcher_fd = -1;
+	a->watcher_pid = 0;
+	a->remote_failure[0] = '\0';
+	if (!several_nodes(a))
+		return 0;
+	if (pipe2(p, O_CLOEXEC))
+		return lt_err_set(err, LT_EXIT_FAILURE, "pipe: %s", strerror(errno));
+	fflush(NULL);
+	a->watcher_pid = fork();
+	if (a->watcher_pid < 0)
+		return lt_err_set(err, LT_EXIT_FAILURE, "fork: %s", strerror(errno));
+	if (a->watcher_pid == 0) {
+		const struct lt_topology *t = &a->plan->topo;
+		struct lt_store *st;
+		struct lt_err e = { 0 };
+		char key[64], who[48];
+		void *value;
+		size_t len;
+
+		prctl(PR_SET_PDEATHSIG, SIGKILL);
+		sigprocmask(SIG_SETMASK, &a->old_mask, NULL);
+		close(p[0]);
+		failure_key(a, key, sizeof(key));
+		snprintf(who, sizeof(who), "agent on node %d", t->node_rank);
+		if (lt_store_connect(t->main_addr, t->main_port, a->token, who,
+				     a->cfg->rdzv_timeout * 1000, &st, &e) ||
+		    lt_store_get(st, key, INT32_MAX, NULL, &value, &len, &e))
+			_exit(1);
+		_exit(write(p[1], value, len) == (ssize_t)len ? 0 : 1);
+	}
+	close(p[1]);
+	a->watcher_fd = p[0];
+	return 0;
+}
+
+static void stop_watcher(struct agent *a)
+{
+	if (a->watcher_pid > 0) {
+		kill(a->watcher_pid, SIGKILL);
+		waitpid(a->watcher_pid, NULL, 0);
+	}
+	if (a->watcher_fd >= 0)
+		close(a->watcher_fd);
+	a->watcher_pid = 0;
+	a->watcher_fd = -1;
+}
+
+static void on_watcher(struct agent *a)
+{
+	ssize_t n = read(a->watcher_fd, a->remote_failure, sizeof(a->remote_failure) - 1);
+
+	a->remote_failure[n > 0 ? n : 0] = '\0';
+	close(a->watcher_fd);
+	a->watcher_fd = -1;
+	/* Our own announcement comes back too; and a watcher that lost the
+	 * store says nothing (the ranks' barriers will). */
+	if (n <= 0 || a->failed >= 0 || a->stopping)
+		a->remote_failure[0] = '\0';
+	else
+		begin_stop(a, SIGTERM);
+}
+
+/* Tells the other nodes that a local rank failed. */
+static void announce_failure(struct agent *a)
+{
+	const struct lt_topology *t = &a->plan->topo;
+	const struct proc *p = &a->procs[a->failed];
+	char key[64], who[48], what[96], value[256];
+	struct lt_store *st;
+	struct lt_err e = { 0 };
+
+	if (!several_nodes(a) || a->remote_failure[0])
+		return;
+	failure_key(a, key, sizeof(key));
+	snprintf(who, sizeof(who), "agent on node %d", t->node_rank);
+	describe_status(p->status, what, sizeof(what));
+	snprintf(value, sizeof(value), "rank %d on node %d %s", t->first_rank + a->failed,
+		 t->node_rank, what);
+	if (lt_store_connect(t->main_addr, t->main_port, a->token, who, 5000, &st, &e) == 0) {
+		lt_store_set(st, key, value, strlen(value), &e);
+		lt_store_close(st);
+	}
+}
+
 /* Waits for every local rank of this attempt, relaying output, forwarding
  * signals and stopping the others after the first failure. */
 static void supervise(struct agent *a)
 {
-	struct pollfd *pfd = calloc((size_t)(1 + 2 * a->n), sizeof(*pfd));
-	int *who = calloc((size_t)(1 + 2 * a->n), sizeof(*who));
+	struct pollfd *pfd = calloc((size_t)(2 + 2 * a->n), sizeof(*pfd));
+	int *who = calloc((size_t)(2 + 2 * a->n), sizeof(*who));
 
 	if (!pfd || !who)
 		LT_BUG("out of memory supervising %d ranks", a->n);
@@ -457,6 +569,7 @@ static void supervise(struct agent *a)
 		int n = 0, timeout = -1;
 
 		pfd[n++] = (struct pollfd){ .fd = a->sigfd, .events = POLLIN };
+		pfd[n++] = (struct pollfd){ .fd = a->watcher_fd, .events = POLLIN };
 		for (int i = 0; i < a->n; i++)
 			for (int k = 1; k <= 2; k++) {
 				int fd = lt_output_fd(a->out, i, k);
@@ -476,9 +589,11 @@ static void supervise(struct agent *a)
 		}
 		if (poll(pfd, (nfds_t)n, timeout) < 0 && errno != EINTR)
 			LT_BUG("poll: %s", strerror(errno));
-		for (int j = 1; j < n; j++)
+		for (int j = 2; j < n; j++)
 			if (pfd[j].revents)
 				lt_output_read(a->out, who[j] / 2, who[j] % 2 + 1);
+		if (pfd[1].revents && a->watcher_fd >= 0)
+			on_watcher(a);
 		if (pfd[0].revents)
 			on_signal(a);
 	}
@@ -685,12 +800,9 @@ static void stop_store(struct agent *a)
 static int run_agent(const struct lt_plan *plan, const struct lt_config *cfg,
 		     struct lt_err *err)
 {
-	struct agent a = { .plan = plan, .cfg = cfg, .sigfd = -1, .failed = -1 };
+	struct agent a = { .plan = plan, .cfg = cfg, .sigfd = -1, .failed = -1, .watcher_fd = -1 };
 	int status = 0;
 
-	if (plan->topo.num_nodes > 1 && cfg->max_restarts > 0)
-		return lt_err_set(err, LT_EXIT_USAGE,
-				  "--max-restarts with several nodes is not built in this version: restart the job with your scheduler, or run on one node");
 	a.nsigs = lt_signals_parse(cfg->signals, cfg->source_name[LT_OPT_SIGNALS], a.sigs, err);
 	if (a.nsigs < 0)
 		return -1;
@@ -712,13 +824,17 @@ static int run_agent(const struct lt_plan *plan, const struct lt_config *cfg,
 		a.failed = -1;
 		a.stopping = false;
 		a.pgid = 0;
+		if (start_watcher(&a, err))
+			goto fail;
 		for (int i = 0; i < a.n; i++)
 			if (spawn(&a, i, err)) {
 				begin_stop(&a, SIGKILL);
 				supervise(&a);
+				stop_watcher(&a);
 				goto fail;
 			}
 		supervise(&a);
+		stop_watcher(&a);
 		if (a.stop_signal) {
 			char sig[16];
 			fprintf(stderr, "ltrun: stopped by %s: forwarded it to every rank\n",
@@ -726,16 +842,19 @@ static int run_agent(const struct lt_plan *plan, const struct lt_config *cfg,
 			status = 128 + a.stop_signal;
 			break;
 		}
-		if (a.failed < 0) {
+		if (a.failed < 0 && !a.remote_failure[0]) {
 			status = 0;
 			break;
 		}
+		if (a.failed >= 0)
+			report_failure(&a, a.restart >= cfg->max_restarts);
+		else
+			fprintf(stderr, "ltrun: %s: ltrun stopped the %d rank%s of node %d\n",
+				a.remote_failure, a.n, a.n == 1 ? "" : "s", plan->topo.node_rank);
 		if (a.restart >= cfg->max_restarts) {
-			report_failure(&a, true);
-			status = exit_status_of(a.procs[a.failed].status);
+			status = a.failed >= 0 ? exit_status_of(a.procs[a.failed].status) : 1;
 			break;
 		}
-		report_failure(&a, false);
 		fprintf(stderr, "ltrun: restarting every rank (restart %d of %d)\n", a.restart + 1,
 			cfg->max_restarts);
 	}

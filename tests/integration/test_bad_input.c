@@ -65,8 +65,6 @@ static struct bad_case cases[] = {
 	{ { "--no-srun", "--devices", "2", "@B/examples/models/hello.so" },
 	  { "SLURM_JOB_ID=42", "SLURM_JOB_NUM_NODES=2", "SLURM_JOB_NODELIST=n[1-2]", "SLURM_NODEID=0" },
 	  NULL, 1, { "batch script of a 2-node Slurm job", "srun --ntasks-per-node=1" } },
-	{ { "--devices", "2", "--num-nodes", "2", "--max-restarts", "1", "--main-addr", "127.0.0.1",
-	    "@B/examples/models/hello.so" }, {0}, NULL, 2, { "--max-restarts with several nodes" } },
 	{ { "@B/examples/models/hello.so" },
 	  { "OMPI_COMM_WORLD_SIZE=1", "OMPI_COMM_WORLD_RANK=0", "OMPI_COMM_WORLD_LOCAL_RANK=0",
 	    "OMPI_COMM_WORLD_LOCAL_SIZE=1", "SLURM_JOB_ID=7", "SLURM_NTASKS=4" },

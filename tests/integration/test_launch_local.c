@@ -327,6 +327,57 @@ Test(launch, lines_never_interleave, .timeout = 60)
 	run_result_free(&r);
 }
 
+/* --- two agents on this host, as two nodes: a failure on one stops both --- */
+
+static const char two_agents_sh[] =
+	"for k in 0 1; do\n"
+	"  \"$1\" --num-nodes 2 --node-rank $k --main-addr 127.0.0.1 --main-port \"$2\" \\\n"
+	"    --devices 2 --term-timeout 5 $3 \"$4\" -- --sleep 0.3 --fail-rank 3 --fail exit:4 $5 &\n"
+	"done\n"
+	"wait %1; s0=$?; wait %2; s1=$?\n"
+	"echo \"statuses: $s0 $s1\"\n";
+
+/* Each test process its own port, outside the ephemeral range. */
+static void run_two_agents(const char *restarts, const char *once, struct run_result *r)
+{
+	char ltrun[600], model[600], port[16];
+
+	snprintf(port, sizeof(port), "%d", 20000 + (int)(getpid() % 12000));
+
+	snprintf(ltrun, sizeof(ltrun), "%s", build_path("ltrun"));
+	snprintf(model, sizeof(model), "%s", hello());
+	cr_assert_eq(run_command((const char *[]){ "sh", "-c", two_agents_sh, "sh", ltrun, port,
+						   restarts, model, once, NULL },
+				 NULL, 60, r),
+		     0);
+}
+
+Test(launch, a_failure_on_one_node_stops_the_other, .timeout = 90)
+{
+	struct run_result r;
+
+	run_two_agents("", "", &r);
+	cr_expect(strstr(r.out, "statuses: 1 4") != NULL, "node 0 ends 1, node 1 with rank 3's 4: %s%s",
+		  r.out, r.err);
+	cr_expect(strstr(r.err, "ltrun: rank 3 on node 1 exited with status 4: ltrun stopped the 2 ranks of node 0") != NULL,
+		  "%s", r.err);
+	cr_expect(strstr(r.err, "rank 3 (local 1") != NULL, "%s", r.err);
+	run_result_free(&r);
+}
+
+Test(launch, both_nodes_restart_together, .timeout = 90)
+{
+	struct run_result r;
+	struct hellos h;
+
+	run_two_agents("--max-restarts=1", "--fail-once", &r);
+	cr_expect(strstr(r.out, "statuses: 0 0") != NULL, "%s%s", r.out, r.err);
+	parse_hellos(r.out, &h);
+	cr_expect_eq(h.byes, 4, "all 4 ranks end after the restart: %s", r.out);
+	cr_expect(strstr(r.out, "restart=1") != NULL, "%s", r.out);
+	run_result_free(&r);
+}
+
 /* --- the file rendezvous: a shared directory instead of a store --- */
 
 Test(launch, file_rendezvous, .timeout = 60)
