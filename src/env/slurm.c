@@ -425,11 +425,12 @@ static int resolve_alloc(const struct lt_envsrc *env, const struct lt_request *r
 /* --- main address and port --- */
 
 static int main_addr_port(const struct lt_envsrc *env, const struct lt_request *req,
-			  const struct slurm_nodes *n, struct lt_topology *t,
+			  const struct slurm_nodes *n, long step, struct lt_topology *t,
 			  struct lt_err *err)
 {
 	const char *fallback = "127.0.0.1";
-	char from[96], derived[96];
+	char from[96], derived[128];
+	int port;
 
 	if (n->hl) {
 		fallback = lt_hostlist_nth(n->hl, 0);
@@ -446,8 +447,15 @@ static int main_addr_port(const struct lt_envsrc *env, const struct lt_request *
 	if (lt_topology_main_addr(t, env, req, fallback, from, err))
 		return -1;
 	snprintf(derived, sizeof(derived), "derived from SLURM_JOB_ID=%s", t->job_id);
-	return lt_topology_main_port(t, env, req, lt_port_from_job_id(t->job_id),
-				     derived, err);
+	port = lt_port_from_job_id(t->job_id);
+	/* Steps of one job running at once must not share a port (nor, in
+	 * agent.c, a token): the step id shifts the port, step 0 keeps it. */
+	if (port && step > 0) {
+		port = 20000 + (int)((port - 20000 + step) % 12768);
+		snprintf(derived, sizeof(derived), "derived from SLURM_JOB_ID=%s and SLURM_STEP_ID=%ld",
+			 t->job_id, step);
+	}
+	return lt_topology_main_port(t, env, req, port, derived, err);
 }
 
 /* --- the ops --- */
@@ -489,8 +497,13 @@ static int slurm_resolve(const struct lt_envsrc *env, const struct lt_request *r
 		rc = resolve_task(env, req, &n, t, err);
 	else
 		rc = resolve_alloc(env, req, &n, t, err);
-	if (rc == 0)
-		rc = main_addr_port(env, req, &n, t, err);
+	if (rc == 0) {
+		long step = 0;
+		struct lt_err ignored;
+		if (task)
+			lt_env_int(env, "SLURM_STEP_ID", 0, SLURM_FIRST_SPECIAL_STEP - 1, &step, &ignored);
+		rc = main_addr_port(env, req, &n, step, t, err);
+	}
 	lt_hostlist_destroy(n.hl);
 	return rc;
 }

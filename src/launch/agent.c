@@ -119,7 +119,9 @@ static int job_token(const struct lt_topology *t, bool single_process_tree,
 			return -1;
 		return lt_store_token_parse(hexbuf, "a new token", token, err);
 	}
-	snprintf(seed, sizeof(seed), "ltrun-token:%s:%s:%d:%d", t->job_id, t->main_addr,
+	/* SLURM_STEP_ID: two srun steps of one job at once are two jobs here. */
+	snprintf(seed, sizeof(seed), "ltrun-token:%s:%s:%s:%d:%d", t->job_id,
+		 getenv("SLURM_STEP_ID") ? getenv("SLURM_STEP_ID") : "", t->main_addr,
 		 t->main_port, t->world_size);
 	lt_sha256(seed, strlen(seed), token);
 	return 0;

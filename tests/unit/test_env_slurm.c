@@ -3,7 +3,8 @@
  * case is the environment srun, sbatch or salloc would set, a request, and
  * every number resolve() must derive from them (or the error it must give).
  * Ports derived from SLURM_JOB_ID were computed independently (FNV-1a 32,
- * mod 12768, + 20000): 1234 -> 20061, 5678 -> 24773.
+ * mod 12768, + 20000): 1234 -> 20061, 5678 -> 24773; an srun step N > 0
+ * shifts its job's port by N, so concurrent steps do not share one.
  */
 #include <criterion/criterion.h>
 #include <criterion/parameterized.h>
@@ -69,7 +70,7 @@ static const struct resolve_case cases[] = {
 	      "SLURM_NTASKS_PER_NODE=2", "SLURM_PROCID=5", "SLURM_LOCALID=1",
 	      "SLURM_NODEID=2", "SLURM_JOB_NUM_NODES=3",
 	      "SLURM_JOB_NODELIST=host-1,host-2,host-3"),
-	  AUTO, WANT(6, 3, 2, 2, 4, true, 5, 1, "srun", "host-1", 24773) },
+	  AUTO, WANT(6, 3, 2, 2, 4, true, 5, 1, "srun", "host-1", 24773 + 1) },
 	{ "srun uneven 2(x3),1: the last node has one task",
 	  ENV("SLURM_JOB_ID=1234", "SLURM_STEP_ID=0", "SLURM_NTASKS=7",
 	      "SLURM_PROCID=6", "SLURM_LOCALID=0", "SLURM_NODEID=3",
@@ -92,7 +93,7 @@ static const struct resolve_case cases[] = {
 	  ENV("SLURM_JOB_ID=1234", "SLURM_STEP_ID=2", "SLURM_NTASKS=4",
 	      "SLURM_PROCID=3", "SLURM_LOCALID=1", "SLURM_NODEID=1",
 	      "SLURM_STEP_NODELIST=host-1,host-2"),
-	  AUTO, WANT(4, 2, 1, 2, 2, true, 3, 1, "srun", "host-1", 20061) },
+	  AUTO, WANT(4, 2, 1, 2, 2, true, 3, 1, "srun", "host-1", 20061 + 2) },
 	{ "srun step nodelist preferred over the job's",
 	  ENV("SLURM_JOB_ID=1234", "SLURM_STEP_ID=0", "SLURM_NTASKS=2",
 	      "SLURM_PROCID=0", "SLURM_LOCALID=0", "SLURM_NODEID=0",
@@ -104,7 +105,7 @@ static const struct resolve_case cases[] = {
 	      "SLURM_STEP_ID=3", "SLURM_NTASKS=2", "SLURM_PROCID=1",
 	      "SLURM_LOCALID=1", "SLURM_NODEID=0", "SLURM_STEP_NUM_NODES=1",
 	      "SLURM_JOB_NODELIST=node7"),
-	  AUTO, WANT(2, 1, 0, 2, 0, true, 1, 1, "srun", "node7", 20061) },
+	  AUTO, WANT(2, 1, 0, 2, 0, true, 1, 1, "srun", "node7", 20061 + 3) },
 	{ "srun step inside salloc (SLURM_JOB_NAME=bash)",
 	  ENV("SLURM_JOB_ID=1234", "SLURM_JOB_NAME=bash", "SLURM_STEP_ID=0",
 	      "SLURM_NTASKS=1", "SLURM_PROCID=0", "SLURM_LOCALID=0",
