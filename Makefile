@@ -25,29 +25,41 @@ SANFLAGS = $(if $(SAN),-fsanitize=address -fsanitize=undefined -fno-sanitize-rec
 WARN = -std=gnu11 -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes -Wformat=2
 LT_CPPFLAGS = -Iinclude -Isrc -D_GNU_SOURCE -DLT_VERSION='"$(PACKAGE_VERSION)"' \
 	-DLT_PMIX_SONAME='"$(PMIX_SONAME)"'
-LT_CFLAGS = $(WARN) -fPIC -fvisibility=hidden $(SANFLAGS) $(CJSON_CFLAGS) $(PMIX_CFLAGS)
-LT_LIBS = $(CJSON_LIBS) $(SLURM_LIBS) -ldl -pthread
+LT_CFLAGS = $(WARN) -fPIC -fvisibility=hidden $(SANFLAGS) $(CJSON_CFLAGS) $(PMIX_CFLAGS) $(MPI_CFLAGS)
+LT_LIBS = $(CJSON_LIBS) $(SLURM_LIBS) $(GLOO_LIBS) $(MPI_LIBS) -lm -ldl -pthread
+CXXWARN = -std=gnu++17 -Wall -Wextra -Werror
 
 LIB_SRC := $(sort $(wildcard src/*/*.c))
-LIB_OBJ := $(LIB_SRC:%.c=$(B)/%.o)
+LIB_CXX_SRC := $(sort $(wildcard src/*/*.cc))
+LIB_OBJ := $(LIB_SRC:%.c=$(B)/%.o) $(LIB_CXX_SRC:%.cc=$(B)/%.o)
 TEST_SRC := $(sort $(wildcard tests/unit/*.c tests/integration/*.c))
 TEST_OBJ := $(TEST_SRC:%.c=$(B)/%.o)
 FUZZ_SRC := $(sort $(wildcard tests/fuzz/fuzz_*.c))
 FUZZ_BIN := $(if $(CLANG),$(FUZZ_SRC:tests/fuzz/%.c=$(B)/fuzz/%))
 PLUGINS := $(B)/examples/plugins/hostfile_env.so
 MODELS := $(patsubst examples/models/%.c,$(B)/examples/models/%.so,$(wildcard examples/models/*.c))
+# examples/NAME/NAME.c is a model built into $(B)/examples/NAME/NAME.so.
+EXAMPLE_MODELS := $(foreach d,$(wildcard examples/*/),$(if $(wildcard $(d)$(notdir $(d:/=)).c),$(B)/$(d)$(notdir $(d:/=)).so))
+EXAMPLE_DATA := $(B)/examples/data/digits.csv
+TEST_MODELS := $(patsubst tests/models/%.c,$(B)/tests/models/%.so,$(wildcard tests/models/*.c))
+TEST_PROGS := $(patsubst tests/progs/%.c,$(B)/tests/progs/%,$(wildcard tests/progs/*.c))
 TEST_PLUGINS := $(patsubst tests/plugins/%.c,$(B)/tests/plugins/%.so,$(wildcard tests/plugins/*.c))
 
-all: $(B)/ltrun $(PLUGINS) $(MODELS)
+all: $(B)/ltrun $(PLUGINS) $(MODELS) $(EXAMPLE_MODELS) $(EXAMPLE_DATA)
 
 $(B)/%.o: %.c config.mk
 	@mkdir -p $(@D)
 	$(call say,CC,$@)
 	$(Q)$(CC) $(CPPFLAGS) $(LT_CPPFLAGS) $(CFLAGS) $(LT_CFLAGS) -MMD -MP -c $< -o $@
 
+$(B)/%.o: %.cc config.mk
+	@mkdir -p $(@D)
+	$(call say,CXX,$@)
+	$(Q)$(CXX) $(CPPFLAGS) $(LT_CPPFLAGS) $(CXXFLAGS) $(CXXWARN) -fPIC -fvisibility=hidden $(SANFLAGS) $(GLOO_CFLAGS) -MMD -MP -c $< -o $@
+
 $(B)/ltrun: $(B)/cmd/ltrun.o $(LIB_OBJ)
 	$(call say,LD,$@)
-	$(Q)$(CC) $(CFLAGS) $(SANFLAGS) $(LDFLAGS) -rdynamic -o $@ $^ $(LT_LIBS)
+	$(Q)$(CXX) $(CFLAGS) $(SANFLAGS) $(LDFLAGS) -rdynamic -o $@ $^ $(LT_LIBS)
 
 $(B)/examples/plugins/%.so: examples/plugins/%.c include/ltrun/plugin.h config.mk
 	@mkdir -p $(@D)
@@ -60,6 +72,28 @@ $(B)/examples/models/%.so: examples/models/%.c include/ltrun.h config.mk
 	@mkdir -p $(@D)
 	$(Q)$(CC) $(CFLAGS) $(WARN) -Iinclude -shared -fPIC -o $@ $<
 
+$(B)/examples/%.so: examples/%.c include/ltrun.h config.mk
+	@mkdir -p $(@D)
+	$(call say,CC,$@)
+	$(Q)$(CC) $(CFLAGS) $(WARN) -Iinclude -shared -fPIC -o $@ $< -lm
+
+$(B)/examples/data/%.csv: examples/data/%.csv.gz
+	@mkdir -p $(@D)
+	$(call say,GUNZIP,$@)
+	$(Q)gzip -dc $< > $@.tmp && mv $@.tmp $@
+
+# Test models are models too: only ltrun.h.
+$(B)/tests/models/%.so: tests/models/%.c include/ltrun.h config.mk
+	@mkdir -p $(@D)
+	$(call say,CC,$@)
+	$(Q)$(CC) $(CFLAGS) $(WARN) -Iinclude -shared -fPIC -o $@ $< -lm
+
+# Test programs link ltrun's library objects (the comm worker...).
+$(B)/tests/progs/%: tests/progs/%.c $(LIB_OBJ)
+	@mkdir -p $(@D)
+	$(call say,LD,$@)
+	$(Q)$(CXX) $(CPPFLAGS) $(LT_CPPFLAGS) $(CFLAGS) -x c $(WARN) -fPIC $(SANFLAGS) $(CJSON_CFLAGS) -Itests -o $@ $< -x none $(LIB_OBJ) $(LT_LIBS)
+
 $(B)/tests/plugins/%.so: tests/plugins/%.c include/ltrun/plugin.h config.mk
 	@mkdir -p $(@D)
 	$(call say,CC,$@)
@@ -69,16 +103,21 @@ $(B)/tests/plugins/%.so: tests/plugins/%.c include/ltrun/plugin.h config.mk
 $(B)/tests/%.o: LT_CFLAGS += -Itests $(CRITERION_CFLAGS)
 $(B)/tests/ltrun-tests: $(TEST_OBJ) $(LIB_OBJ)
 	$(call say,LD,$@)
-	$(Q)$(CC) $(CFLAGS) $(SANFLAGS) $(LDFLAGS) -rdynamic -o $@ $^ $(LT_LIBS) $(CRITERION_LIBS)
+	$(Q)$(CXX) $(CFLAGS) $(SANFLAGS) $(LDFLAGS) -rdynamic -o $@ $^ $(LT_LIBS) $(CRITERION_LIBS)
 
 # libFuzzer targets: each links every library source, built by clang.
 FUZZFLAGS = -g -O1 -fsanitize=fuzzer -fsanitize=address -fsanitize=undefined -fno-sanitize-recover=all
-$(B)/fuzz/%: tests/fuzz/%.c $(LIB_SRC) config.mk
+FUZZ_CXX_OBJ := $(LIB_CXX_SRC:%.cc=$(B)/fuzz/%.o)
+$(B)/fuzz/%.o: %.cc config.mk
+	@mkdir -p $(@D)
+	$(call say,FUZZCXX,$@)
+	$(Q)$(CLANG)++ $(LT_CPPFLAGS) -std=gnu++17 -g -O1 -fsanitize=fuzzer-no-link,address,undefined -fno-sanitize-recover=all $(GLOO_CFLAGS) -c -o $@ $<
+$(B)/fuzz/%: tests/fuzz/%.c $(LIB_SRC) $(FUZZ_CXX_OBJ) config.mk
 	@mkdir -p $(@D)
 	$(call say,FUZZ,$@)
-	$(Q)$(CLANG) $(LT_CPPFLAGS) $(FUZZFLAGS) $(CJSON_CFLAGS) $(PMIX_CFLAGS) -o $@ $< $(LIB_SRC) $(LT_LIBS)
+	$(Q)$(CLANG)++ $(LT_CPPFLAGS) $(FUZZFLAGS) $(CJSON_CFLAGS) $(PMIX_CFLAGS) $(MPI_CFLAGS) -o $@ -x c $< $(LIB_SRC) -x none $(FUZZ_CXX_OBJ) $(LT_LIBS)
 
-tests: $(B)/ltrun $(PLUGINS) $(MODELS) $(TEST_PLUGINS) $(B)/tests/ltrun-tests $(FUZZ_BIN)
+tests: all $(TEST_PLUGINS) $(TEST_MODELS) $(TEST_PROGS) $(B)/tests/ltrun-tests $(FUZZ_BIN)
 
 demo: all
 	@echo '$$ $(B)/ltrun --dry-run --strategy ddp --devices 4'

@@ -8,13 +8,36 @@
  * and started by `ltrun [OPTIONS] model.so [-- ARGS]`.  It needs no -l
  * flag: the functions below live in the ltrun process that loads it.
  *
- * Fabric mode (this version): the model exports lt_main() and owns its
- * loop; ltrun has already placed the rank (lt_rank() and friends) and
- * joined the job's rendezvous store when lt_main() is called.  Trainer
- * mode (lt_module_v1(), DESIGN.md) comes with the training runtime.
+ * Two modes (a model exports one of the two entry points):
+ *
+ *  - Trainer mode: the model exports lt_module_v1(), a table of callbacks
+ *    (init, num_samples, train_step, val_step, fini).  ltrun owns the loop:
+ *    epochs and steps, the distributed sampler, gradient accumulation and
+ *    synchronisation, the optimizer and its schedule, clipping,
+ *    validation, logging and progress.
+ *  - Fabric mode: the model exports lt_main() and owns its loop, calling
+ *    ltrun for collectives (lt_all_reduce...), gradient synchronisation
+ *    (lt_sync_grads), the optimizer (lt_optimizer_step) and its shard of
+ *    the data (lt_shard).
+ *
+ * In both modes parameters are registered, never allocated by the model:
+ * lt_param() returns a tensor whose storage the strategy owns.  The model
+ * reads lt_data(t) and *adds* to lt_grad(t) in backward (gradients
+ * accumulate, as in PyTorch and llm.c; ltrun zeroes them after each
+ * optimizer step), in the compute dtype lt_dtype(ctx), seeding its
+ * backward with lt_loss_scale(ctx).  Pointers from lt_data()/lt_grad() stay
+ * valid until the run ends; on an accelerator other than the cpu they
+ * point to device memory (lt_device() says which).
+ *
+ * Ownership: every pointer ltrun returns belongs to ltrun.  Functions that
+ * can fail on bad input end the rank with a one-line message through
+ * lt_fatal(); none of them returns an error to check.
  */
 #ifndef LTRUN_H
 #define LTRUN_H
+
+#include <stddef.h>
+#include <stdint.h>
 
 #ifdef __cplusplus
 extern "C" {
@@ -22,7 +45,7 @@ extern "C" {
 
 /* Bumped whenever this header changes in a way a built model would notice;
  * ltrun refuses a model built for another version, naming both. */
-#define LT_ABI_VERSION 1
+#define LT_ABI_VERSION 2
 
 /* Every model records the version it was built for; including this header
  * is enough (a weak definition, so several files of one model may include
@@ -31,14 +54,13 @@ __attribute__((visibility("default"), weak)) const unsigned lt_model_abi_version
 	LT_ABI_VERSION;
 
 typedef struct lt_ctx lt_ctx;
+typedef struct lt_tensor lt_tensor;
+typedef struct lt_work lt_work;
 
-/* The model's entry point in Fabric mode.  argv[0] is the model's path,
- * then the arguments after `--` on ltrun's command line.  Returning 0 ends
- * the rank successfully; any other value is its exit status. */
-int lt_main(lt_ctx *ctx, int argc, char **argv);
+/* ------------------------------------------------------------ where */
 
-/* Where this rank is.  Global rank 0..world_size-1; local rank on this
- * node 0..local_world_size-1; node 0..num_nodes-1. */
+/* Global rank 0..world_size-1; local rank on this node 0..local_world_size-1;
+ * node 0..num_nodes-1. */
 int lt_rank(const lt_ctx *ctx);
 int lt_world_size(const lt_ctx *ctx);
 int lt_local_rank(const lt_ctx *ctx);
@@ -48,14 +70,209 @@ int lt_num_nodes(const lt_ctx *ctx);
 /* How many times the job was restarted after a failure (--max-restarts). */
 int lt_restart_count(const lt_ctx *ctx);
 
-/* Blocks until every rank of the job has called it the same number of
- * times.  A rank that cannot reach the others ends through lt_fatal(). */
-void lt_barrier(lt_ctx *ctx);
+enum lt_device_kind { LT_DEVICE_CPU = 0, LT_DEVICE_CUDA = 1 };
+struct lt_device {
+	enum lt_device_kind kind;
+	int index; /* device ordinal on this node; 0 on the cpu */
+};
+/* Where lt_data() and lt_grad() point. */
+struct lt_device lt_device(const lt_ctx *ctx);
 
 /* Ends this rank with a message, as a failure: ltrun's report shows the
  * message beside the rank's number and host, and tears the job down. */
 __attribute__((noreturn, format(printf, 2, 3))) void lt_fatal(lt_ctx *ctx,
 							      const char *fmt, ...);
+
+/* ------------------------------------------------------------ dtypes */
+
+enum lt_dtype {
+	LT_F32 = 0,
+	LT_F64 = 1,
+	LT_F16 = 2,  /* IEEE binary16, stored as uint16_t */
+	LT_BF16 = 3, /* bfloat16, stored as uint16_t */
+	LT_I32 = 4,
+	LT_I64 = 5,
+};
+#define LT_DTYPE_COUNT 6
+
+/* The compute dtype: what lt_data() and lt_grad() hold (LT_F32 under
+ * --precision 32-true, the default). */
+enum lt_dtype lt_dtype(const lt_ctx *ctx);
+/* Bytes of one element of dt. */
+size_t lt_dtype_size(enum lt_dtype dt);
+
+/* ------------------------------------------------------------ parameters */
+
+#define LT_MAX_DIMS 8
+struct lt_shape {
+	int ndim;
+	int64_t dim[LT_MAX_DIMS];
+};
+/* LT_SHAPE(64, 10) is a 64x10 shape. */
+#define LT_SHAPE(...)                                                        \
+	((struct lt_shape){ .ndim = (int)(sizeof((int64_t[]){ __VA_ARGS__ }) / \
+					  sizeof(int64_t)),                  \
+			    .dim = { __VA_ARGS__ } })
+
+/* How a parameter's first values are drawn, from the run's --seed (the
+ * same on every rank; rank 0's values are broadcast anyway). */
+enum lt_init_kind {
+	LT_INIT_ZEROS = 0,
+	LT_INIT_CONSTANT,        /* every element a */
+	LT_INIT_UNIFORM,         /* uniform in [a, b) */
+	LT_INIT_NORMAL,          /* mean a, standard deviation b */
+	LT_INIT_KAIMING_UNIFORM, /* uniform in +-sqrt(6 / fan_in), fan_in: the last dim */
+	LT_INIT_XAVIER_UNIFORM,  /* uniform in +-sqrt(6 / (fan_in + fan_out)) */
+};
+struct lt_init {
+	enum lt_init_kind kind;
+	double a, b;
+};
+#define LT_ZEROS ((struct lt_init){ LT_INIT_ZEROS, 0, 0 })
+#define LT_CONSTANT(v) ((struct lt_init){ LT_INIT_CONSTANT, (v), 0 })
+#define LT_UNIFORM(lo, hi) ((struct lt_init){ LT_INIT_UNIFORM, (lo), (hi) })
+#define LT_NORMAL(mean, std) ((struct lt_init){ LT_INIT_NORMAL, (mean), (std) })
+#define LT_KAIMING_UNIFORM ((struct lt_init){ LT_INIT_KAIMING_UNIFORM, 0, 0 })
+#define LT_XAVIER_UNIFORM ((struct lt_init){ LT_INIT_XAVIER_UNIFORM, 0, 0 })
+
+/* Registers a parameter: name unique in the model ("fc1.weight"), shape
+ * and first values.  Call it from init (Trainer mode) or before the first
+ * lt_sync_grads() (Fabric mode); the strategy places the storage.  A
+ * duplicate name, a bad shape or a late call ends the rank. */
+lt_tensor *lt_param(lt_ctx *ctx, const char *name, struct lt_shape shape,
+		    struct lt_init init);
+/* The parameter's values and gradient, numel elements of lt_dtype(ctx). */
+void *lt_data(lt_tensor *t);
+void *lt_grad(lt_tensor *t);
+int64_t lt_numel(const lt_tensor *t);
+const char *lt_name(const lt_tensor *t);
+
+/* Tells the strategy that t's gradient is complete for this micro-batch,
+ * so that its bucket's all-reduce may start while backward goes on.
+ * Optional: gradients not marked are synchronised after train_step. */
+void lt_grad_ready(lt_ctx *ctx, lt_tensor *t);
+
+/* What the model multiplies the gradient of its loss by before backward
+ * (dloss = lt_loss_scale(ctx)).  It folds in this micro-batch's share of
+ * the accumulated, distributed batch and, under 16-mixed, the loss scale;
+ * the model needs to know none of that. */
+float lt_loss_scale(const lt_ctx *ctx);
+
+/* ------------------------------------------------------------ metrics */
+
+/* Records a metric for this batch: in train_step it is averaged over the
+ * logging interval, in val_step over the whole validation set of every
+ * rank (weighted by batch size), then written to --log-dir/metrics.csv
+ * and shown on rank 0.  Names are [a-z0-9_.] ("val_acc"). */
+void lt_log(lt_ctx *ctx, const char *name, double value);
+
+/* ------------------------------------------------------------ Trainer mode */
+
+enum lt_split { LT_TRAIN = 0, LT_VAL = 1 };
+
+/* One micro-batch: the sample indices (into the split, 0..num_samples-1)
+ * this rank processes now.  size may be smaller than --batch-size at the
+ * end of an epoch, and is never 0. */
+struct lt_batch {
+	const int64_t *index;
+	int size;
+	enum lt_split split;
+	int epoch;
+	int64_t step;  /* optimizer steps done before this batch */
+	int micro;     /* 0..accumulate-grad-batches-1 within the step */
+};
+
+struct lt_module {
+	/* sizeof(struct lt_module), for forward compatibility. */
+	size_t size;
+	const char *name;
+	/* Parses argv (argv[0] is the model's path), registers parameters
+	 * with lt_param(), loads data; *self is passed to every other call.
+	 * Returns 0, or nonzero to fail the rank (after lt_fatal's message, or
+	 * say why on stderr). */
+	int (*init)(lt_ctx *ctx, int argc, char **argv, void **self);
+	/* Samples in a split (0 for a split the model has not). */
+	int64_t (*num_samples)(lt_ctx *ctx, void *self, enum lt_split split);
+	/* Forward and backward of one micro-batch: adds the gradient of the
+	 * batch's mean loss, times lt_loss_scale(ctx), to lt_grad() of every
+	 * parameter, and writes the mean loss.  Returns 0, or nonzero to fail. */
+	int (*train_step)(lt_ctx *ctx, void *self, const struct lt_batch *batch,
+			  double *loss);
+	/* Optional: forward of a validation batch; writes its mean loss and
+	 * may lt_log() more ("val_acc").  Returns 0, or nonzero to fail. */
+	int (*val_step)(lt_ctx *ctx, void *self, const struct lt_batch *batch,
+			double *loss);
+	/* Optional: checkpoint hooks for extra state; reserved for the
+	 * checkpoint runtime, which this version does not build (never
+	 * called yet). */
+	int (*on_save)(lt_ctx *ctx, void *self, void *state);
+	int (*on_load)(lt_ctx *ctx, void *self, void *state);
+	/* Optional: frees what init made. */
+	void (*fini)(lt_ctx *ctx, void *self);
+};
+
+/* The Trainer-mode entry point. */
+const struct lt_module *lt_module_v1(void);
+
+/* ------------------------------------------------------------ Fabric mode */
+
+/* The Fabric-mode entry point.  argv[0] is the model's path, then the
+ * arguments after `--` on ltrun's command line.  Returning 0 ends the rank
+ * successfully; any other value is its exit status. */
+int lt_main(lt_ctx *ctx, int argc, char **argv);
+
+/* Blocks until every rank of the job has called it the same number of
+ * times.  A rank that cannot reach the others ends through lt_fatal(). */
+void lt_barrier(lt_ctx *ctx);
+
+enum lt_op { LT_SUM = 0, LT_AVG = 1, LT_MIN = 2, LT_MAX = 3 };
+
+/* Collectives on the model's own buffers, over the run's communicator
+ * (--comm).  Every rank calls the same collectives in the same order with
+ * the same count and dtype.  `count` is in elements.
+ *
+ *   lt_all_reduce      buf (count) becomes op over every rank's buf
+ *   lt_broadcast       buf (count) becomes root's buf
+ *   lt_all_gather      recv (count * world) is every rank's send (count),
+ *                      in rank order
+ *   lt_reduce_scatter  recv (count) is op over every rank's send
+ *                      (count * world), the rank'th block of it
+ *
+ * The _async forms return at once; the buffers must stay untouched until
+ * lt_wait() on the returned work has returned. */
+void lt_all_reduce(lt_ctx *ctx, void *buf, size_t count, enum lt_dtype dt,
+		   enum lt_op op);
+void lt_broadcast(lt_ctx *ctx, void *buf, size_t count, enum lt_dtype dt, int root);
+void lt_all_gather(lt_ctx *ctx, const void *send, void *recv, size_t count,
+		   enum lt_dtype dt);
+void lt_reduce_scatter(lt_ctx *ctx, const void *send, void *recv, size_t count,
+		       enum lt_dtype dt, enum lt_op op);
+lt_work *lt_all_reduce_async(lt_ctx *ctx, void *buf, size_t count,
+			     enum lt_dtype dt, enum lt_op op);
+lt_work *lt_broadcast_async(lt_ctx *ctx, void *buf, size_t count,
+			    enum lt_dtype dt, int root);
+lt_work *lt_all_gather_async(lt_ctx *ctx, const void *send, void *recv,
+			     size_t count, enum lt_dtype dt);
+lt_work *lt_reduce_scatter_async(lt_ctx *ctx, const void *send, void *recv,
+				 size_t count, enum lt_dtype dt, enum lt_op op);
+/* Waits for work and frees it. */
+void lt_wait(lt_ctx *ctx, lt_work *work);
+
+/* This rank's share of an epoch of num_samples samples: disjoint from the
+ * other ranks', together covering the epoch, reshuffled each epoch from
+ * --seed (the same on every run with the same seed).  Writes the indices
+ * to out (room for (num_samples + world - 1) / world) and returns how many. */
+int64_t lt_shard(lt_ctx *ctx, int64_t num_samples, int epoch, int64_t *out);
+
+/* Averages the gradients of every parameter across ranks, as the
+ * strategy does in Trainer mode (buckets; parameters marked with
+ * lt_grad_ready() may already be on their way). */
+void lt_sync_grads(lt_ctx *ctx);
+/* Clips (--gradient-clip-val), applies the optimizer (--optimizer, --lr,
+ * the schedule), zeroes the gradients and counts the step. */
+void lt_optimizer_step(lt_ctx *ctx);
+/* The learning rate the next lt_optimizer_step() uses. */
+double lt_lr(const lt_ctx *ctx);
 
 #ifdef __cplusplus
 }

@@ -1,0 +1,126 @@
+/*
+ * comm.h - communicators: collectives between the ranks of a group, over
+ * one of several backends, blocking or not.
+ *
+ *   shm    ranks of one node, through a shared-memory segment (shm.c)
+ *   gloo   any ranks, libgloo's TCP transport (gloo.cc, the C++ shim)
+ *   mpi    ranks mpirun (or srun --mpi=pmix) started, Open MPI (mpi.c)
+ *   auto   shm inside a node, gloo or mpi between nodes, hierarchically
+ *          (auto.c)
+ *
+ * Two layers.  A backend (struct lt_comm_backend) implements blocking
+ * collectives for SUM, MIN and MAX; the generic layer (comm.c) adds AVG
+ * (SUM then a division), argument checks, and the non-blocking forms: one
+ * worker thread per communicator runs queued operations in order, so that
+ * every rank sees the same sequence and the caller's thread keeps
+ * computing.  Blocking calls go through the same queue when it is busy.
+ *
+ * Groups: a communicator spans `size` ranks numbered 0..size-1 within the
+ * group; `scope` names it uniquely in the job ("world", "node0",
+ * "rail1"...) and prefixes every rendezvous key it uses, so several
+ * communicators (hierarchical auto) can meet through one store.
+ */
+#ifndef LT_COMM_COMM_H
+#define LT_COMM_COMM_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#include "core/error.h"
+#include "ltrun.h"
+
+struct lt_rdzv;
+struct lt_comm;
+
+/* What a backend needs to join its group. */
+struct lt_comm_args {
+	int rank, size;             /* within the group */
+	const char *scope;          /* unique name of the group in the job */
+	struct lt_rdzv *rz;         /* for exchanging addresses (put/get) */
+	const char *run_id;         /* names shared-memory segments */
+	const char *host;           /* this node's address (gloo binds to it) */
+	int timeout_ms;             /* how long a collective waits for a peer */
+	/* Global ranks of the group's members, size entries (messages name them). */
+	const int *global_rank;
+};
+
+/* A backend's ops.  Every function returns 0, or -1 with err naming the
+ * collective, the peer or resource at fault and the fix; after a failure
+ * the communicator can only be closed.  Buffers: in-place all_reduce and
+ * broadcast; all_gather writes size*count elements to recv; reduce_scatter
+ * reads size*count elements of send and writes count to recv.  count may
+ * be 0.  op is LT_SUM, LT_MIN or LT_MAX (never LT_AVG). */
+struct lt_comm_backend {
+	const char *name;
+	int (*open)(struct lt_comm *c, const struct lt_comm_args *args,
+		    struct lt_err *err);
+	int (*barrier)(struct lt_comm *c, struct lt_err *err);
+	int (*broadcast)(struct lt_comm *c, void *buf, size_t count,
+			 enum lt_dtype dt, int root, struct lt_err *err);
+	int (*all_reduce)(struct lt_comm *c, void *buf, size_t count,
+			  enum lt_dtype dt, enum lt_op op, struct lt_err *err);
+	int (*all_gather)(struct lt_comm *c, const void *send, void *recv,
+			  size_t count, enum lt_dtype dt, struct lt_err *err);
+	int (*reduce_scatter)(struct lt_comm *c, const void *send, void *recv,
+			      size_t count, enum lt_dtype dt, enum lt_op op,
+			      struct lt_err *err);
+	/* Frees everything open() made (shared segments included); also
+	 * after a failed open(). */
+	void (*close)(struct lt_comm *c);
+};
+
+struct lt_comm_queue; /* comm.c's worker */
+
+struct lt_comm {
+	const struct lt_comm_backend *ops;
+	int rank, size;
+	char scope[64];
+	void *state;                 /* the backend's */
+	struct lt_comm_queue *queue; /* NULL until the first async call */
+};
+
+/* The built-in backends. */
+extern const struct lt_comm_backend lt_comm_shm;
+extern const struct lt_comm_backend lt_comm_gloo;
+extern const struct lt_comm_backend lt_comm_mpi;
+extern const struct lt_comm_backend lt_comm_auto;
+
+/* The backend called `name` ("shm", "gloo", "mpi", "auto"), or NULL. */
+const struct lt_comm_backend *lt_comm_backend_find(const char *name);
+
+/* Opens a communicator of backend b.  Returns it, or NULL with err set
+ * (nothing is left behind). */
+struct lt_comm *lt_comm_open(const struct lt_comm_backend *b,
+			     const struct lt_comm_args *args, struct lt_err *err);
+/* Waits for queued work, stops the worker, closes the backend, frees c. */
+void lt_comm_close(struct lt_comm *c);
+
+/* Blocking collectives (any op, LT_AVG included).  Return 0 or -1. */
+int lt_comm_barrier(struct lt_comm *c, struct lt_err *err);
+int lt_comm_broadcast(struct lt_comm *c, void *buf, size_t count,
+		      enum lt_dtype dt, int root, struct lt_err *err);
+int lt_comm_all_reduce(struct lt_comm *c, void *buf, size_t count,
+		       enum lt_dtype dt, enum lt_op op, struct lt_err *err);
+int lt_comm_all_gather(struct lt_comm *c, const void *send, void *recv,
+		       size_t count, enum lt_dtype dt, struct lt_err *err);
+int lt_comm_reduce_scatter(struct lt_comm *c, const void *send, void *recv,
+			   size_t count, enum lt_dtype dt, enum lt_op op,
+			   struct lt_err *err);
+
+/* Non-blocking forms: queue the operation and return a request, or NULL
+ * with err set when it cannot be queued.  The buffers belong to the
+ * communicator until lt_comm_wait() returns. */
+struct lt_comm_req;
+enum lt_comm_kind { LT_COLL_BARRIER, LT_COLL_BROADCAST, LT_COLL_ALL_REDUCE,
+		    LT_COLL_ALL_GATHER, LT_COLL_REDUCE_SCATTER };
+struct lt_comm_req *lt_comm_start(struct lt_comm *c, enum lt_comm_kind kind,
+				  const void *send, void *recv, size_t count,
+				  enum lt_dtype dt, enum lt_op op, int root,
+				  struct lt_err *err);
+/* Waits for req and frees it.  Returns 0, or -1 with err: the failure of
+ * that operation (or of an earlier one the queue stopped at). */
+int lt_comm_wait(struct lt_comm_req *req, struct lt_err *err);
+/* True when req has finished (lt_comm_wait then returns at once). */
+bool lt_comm_test(struct lt_comm_req *req);
+
+#endif
