@@ -157,6 +157,9 @@ static bool validate(struct loop *l, int epoch)
 		return false;
 	l->last_val_step = ctx->step;
 	count = lt_sampler_shard(p->n_val, p->world, ctx->info.rank, 0, 0, false, l->vidx);
+	if (count < 0)
+		lt_fatal(ctx, "out of memory for the validation split's %lld indices",
+			 (long long)p->n_val);
 	ctx->in_val = true;
 	ctx->nval_metrics = 0;
 	for (int64_t k = 0; k * p->batch < count; k++) {
@@ -324,8 +327,10 @@ int lt_trainer_run(struct lt_ctx *ctx, const struct lt_module *m, int argc, char
 	open_outputs(&l);
 	l.t_start = l.t_interval = now_s();
 	for (epoch = 0; epoch < ctx->cfg->max_epochs && ctx->step < l.p.total_steps; epoch++) {
-		lt_sampler_shard(l.p.n_train, l.p.world, ctx->info.rank, (uint64_t)ctx->cfg->seed,
-				 epoch, true, l.idx);
+		if (lt_sampler_shard(l.p.n_train, l.p.world, ctx->info.rank,
+				     (uint64_t)ctx->cfg->seed, epoch, true, l.idx) < 0)
+			lt_fatal(ctx, "out of memory for the permutation of %lld samples",
+				 (long long)l.p.n_train);
 		for (int64_t s = 0; s < l.p.steps_per_epoch && ctx->step < l.p.total_steps; s++)
 			run_step(&l, epoch, s);
 		if (ctx->cfg->val_every == 0 && validate(&l, epoch))
