@@ -25,6 +25,11 @@
 #include <string.h>
 #include <unistd.h>
 
+/* Weak, as in comm.c: a build may lack one; auto then says so at open. */
+extern const struct lt_comm_backend lt_comm_shm __attribute__((weak));
+extern const struct lt_comm_backend lt_comm_gloo __attribute__((weak));
+extern const struct lt_comm_backend lt_comm_mpi __attribute__((weak));
+
 struct auto_state {
 	struct lt_comm *node;  /* shm over this node's members; NULL when alone */
 	struct lt_comm *inter; /* this rank's rail, or the leaders; NULL if none */
@@ -162,6 +167,14 @@ static struct lt_comm *open_sub(const struct lt_comm_backend *b, const struct lt
 	char scope[96];
 	struct lt_comm *c;
 
+	if (!b) {
+		free(globals);
+		lt_err_set(err, LT_EXIT_FAILURE,
+			   "comm 'auto' in '%s' needs a communicator for '%s' that this build lacks: "
+			   "rebuild ltrun with shm, gloo and mpi",
+			   a->scope, name);
+		return NULL;
+	}
 	if (!globals) {
 		lt_err_set(err, LT_EXIT_FAILURE, "out of memory");
 		return NULL;
