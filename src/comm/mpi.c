@@ -216,11 +216,12 @@ static int make_comm(struct lt_comm *c, const struct lt_comm_args *args, struct 
 	for (int r = 0; r < args->size; r++) {
 		members[r] = global_of(args, r);
 		if (members[r] < 0 || members[r] >= wsize) {
+			lt_err_set(err, LT_EXIT_FAILURE,
+				   "comm 'mpi' in '%s': member %d is global rank %d but MPI's "
+				   "world has %d ranks: start every rank with mpirun -np",
+				   args->scope, r, members[r], wsize);
 			free(members);
-			return lt_err_set(err, LT_EXIT_FAILURE,
-					  "comm 'mpi' in '%s': member %d is global rank %d but MPI's "
-					  "world has %d ranks: start all %d ranks with mpirun -np",
-					  args->scope, r, members[r], wsize, args->size);
+			return -1;
 		}
 		identity = identity && members[r] == r;
 	}

@@ -77,3 +77,56 @@ int comm_job_run(const struct comm_job *job, struct run_result *r)
 	remove_dir(dir);
 	return rc;
 }
+
+int comm_mpirun(const char *dir, int np, const char *const *argv, int timeout_s,
+		struct run_result *r)
+{
+	static int serial;
+	char tmpdir[PATH_MAX + 8], rdzv[PATH_MAX + 32], run_id[64], lsan[PATH_MAX + 128];
+	char cwd[PATH_MAX], nps[16], limit[16];
+	const char *args[64];
+	int n = 0;
+
+	snprintf(tmpdir, sizeof(tmpdir), "TMPDIR=%s", dir);
+	snprintf(rdzv, sizeof(rdzv), "LTRUN_RDZV_DIR=%s", dir);
+	snprintf(run_id, sizeof(run_id), "LTRUN_RUN_ID=comm-mpi-%d-%d", (int)getpid(), serial++);
+	/* Open MPI's libraries lack frame pointers: only the slow unwinder
+	 * reaches their frames, and only undlclosed components keep names. */
+	snprintf(lsan, sizeof(lsan),
+		 "LSAN_OPTIONS=suppressions=%s/tests/lsan.supp:print_suppressions=0:fast_unwind_on_malloc=0",
+		 getcwd(cwd, sizeof(cwd)) ? cwd : ".");
+	snprintf(nps, sizeof(nps), "%d", np);
+	snprintf(limit, sizeof(limit), "%d", timeout_s);
+	for (const char *const *a = (const char *[]){
+		     "timeout", limit, "mpirun", "--allow-run-as-root", "--oversubscribe", "--mca",
+		     "oob_tcp_if_include", "lo", "--mca", "btl_tcp_if_include", "lo", "-x",
+		     "LTRUN_RDZV_DIR", "-x", "LTRUN_RUN_ID", "-x",
+		     "OMPI_MCA_mca_base_component_disable_dlclose", "-x", lsan, "-np", nps, NULL };
+	     *a; a++)
+		args[n++] = *a;
+	for (; *argv && n < 63; argv++)
+		args[n++] = *argv;
+	args[n] = NULL;
+	return run_command(args,
+			   (const char *[]){ tmpdir, rdzv, run_id,
+					     "OMPI_MCA_mca_base_component_disable_dlclose=1", NULL },
+			   timeout_s + 15, r);
+}
+
+bool comm_mpirun_works(const char *dir, char *why, size_t len)
+{
+	struct run_result r;
+	bool ok;
+
+	if (comm_mpirun(dir, 1, (const char *[]){ "true", NULL }, 60, &r)) {
+		snprintf(why, len, "cannot run mpirun under timeout");
+		return false;
+	}
+	ok = r.status == 0;
+	if (!ok && r.status == 127)
+		snprintf(why, len, "mpirun is not installed (openmpi-bin)");
+	else if (!ok)
+		snprintf(why, len, "mpirun cannot start even 'true': %.200s", r.err);
+	run_result_free(&r);
+	return ok;
+}

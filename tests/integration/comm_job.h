@@ -8,11 +8,14 @@
 #ifndef LT_TEST_COMM_JOB_H
 #define LT_TEST_COMM_JOB_H
 
+#include <stdbool.h>
+#include <stddef.h>
+
 #include "run.h"
 
 /* The variable through which comm_worker takes its node's address
  * (lt_comm_args.host). */
-#define COMM_HOST_ENV "LTRUN_COMM_HOST"
+#define COMM_HOST_ENV "COMM_WORKER_HOST"
 
 struct comm_job {
 	const char *backend;      /* comm_worker's argument: gloo, mpi, shm, auto */
@@ -26,6 +29,17 @@ struct comm_job {
 /* Runs the job; r gets every rank's output and status 0 when all ranks
  * exited 0.  Returns 0, or -1 when it could not start (r is then unset). */
 int comm_job_run(const struct comm_job *job, struct run_result *r);
+
+/* Runs `mpirun -np np argv...` as the communicator tests need it: as root,
+ * oversubscribed, pinned to loopback, its session directory and the file
+ * rendezvous in dir, a fresh LTRUN_RUN_ID, and (for ASan builds) leak
+ * reports that Open MPI's frames can be told apart in (tests/lsan.supp).
+ * Returns 0, or -1 when it could not start. */
+int comm_mpirun(const char *dir, int np, const char *const *argv, int timeout_s,
+		struct run_result *r);
+
+/* True when mpirun can start `true` here; else why says why. */
+bool comm_mpirun_works(const char *dir, char *why, size_t len);
 
 /* Makes a temporary directory from tmpl ("/tmp/x-XXXXXX"); remove_dir()
  * deletes it and everything in it. */

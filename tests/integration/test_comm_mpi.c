@@ -14,16 +14,11 @@
 
 #include "comm_job.h"
 
-#define MPIRUN "mpirun", "--allow-run-as-root", "--oversubscribe", "--mca", \
-	"oob_tcp_if_include", "lo", "--mca", "btl_tcp_if_include", "lo"
-
 static char tmp[] = "/tmp/ltrun-comm-mpi-XXXXXX";
-static char tmpdir_env[sizeof(tmp) + 8];
 
 static void setup(void)
 {
 	cr_assert_not_null(make_temp_dir(tmp));
-	snprintf(tmpdir_env, sizeof(tmpdir_env), "TMPDIR=%s", tmp);
 }
 
 static void teardown(void)
@@ -31,44 +26,18 @@ static void teardown(void)
 	remove_dir(tmp);
 }
 
-/* Skips unless mpirun can start a trivial job here. */
-static void need_mpirun(void)
-{
-	struct run_result r;
-	char why[256] = "";
-
-	cr_assert_eq(run_command((const char *[]){ "sh", "-c", "command -v mpirun", NULL }, NULL,
-				 10, &r),
-		     0);
-	run_result_free(&r);
-	if (r.status) {
-		teardown(); /* Criterion runs no .fini after a skip */
-		cr_skip_test("mpirun is not installed (openmpi-bin)");
-	}
-	cr_assert_eq(run_command((const char *[]){ MPIRUN, "-np", "1", "true", NULL },
-				 (const char *[]){ tmpdir_env, NULL }, 60, &r),
-		     0);
-	sscanf(r.err, "%255[^\n]", why);
-	run_result_free(&r);
-	if (r.status) {
-		teardown();
-		cr_skip_test("mpirun cannot start even 'true': %s", why);
-	}
-}
-
 static void expect_world(int n)
 {
-	char worker[PATH_MAX], np[16];
+	char worker[PATH_MAX], why[300];
 	struct run_result r;
 
-	need_mpirun();
+	if (!comm_mpirun_works(tmp, why, sizeof(why))) {
+		teardown(); /* Criterion runs no .fini after a skip */
+		cr_skip_test("%s", why);
+	}
 	cr_assert_not_null(realpath(build_path("tests/progs/comm_worker"), worker),
 			   "comm_worker is missing: build the tests first");
-	snprintf(np, sizeof(np), "%d", n);
-	cr_assert_eq(run_command((const char *[]){ "timeout", "100", MPIRUN, "-np", np, worker, "mpi",
-						   NULL },
-				 (const char *[]){ tmpdir_env, NULL }, 120, &r),
-		     0);
+	cr_assert_eq(comm_mpirun(tmp, n, (const char *[]){ worker, "mpi", NULL }, 100, &r), 0);
 	cr_expect_eq(r.status, 0, "mpirun -np %d comm_worker mpi: status %d\nstdout:\n%s\nstderr:\n%s",
 		     n, r.status, r.out, r.err);
 	run_result_free(&r);
