@@ -158,6 +158,12 @@ $(B)/bench/store_scale: bench/store_scale.c $(LIB_OBJ)
 	$(call say,LD,$@)
 	$(Q)$(CC) $(CPPFLAGS) $(LT_CPPFLAGS) $(CFLAGS) $(LT_CFLAGS) -o $@ $< $(LIB_OBJ) $(LT_LIBS)
 
+# Links the C++ shim (gloo.o) too, hence $(CXX).
+$(B)/bench/comm_allreduce: bench/comm_allreduce.c $(LIB_OBJ)
+	@mkdir -p $(@D)
+	$(call say,LD,$@)
+	$(Q)$(CXX) $(CPPFLAGS) $(LT_CPPFLAGS) $(CFLAGS) -x c $(WARN) -fPIC $(SANFLAGS) $(CJSON_CFLAGS) $(MPI_CFLAGS) -o $@ $< -x none $(LIB_OBJ) $(LT_LIBS)
+
 .PHONY: all demo check tests install clean distclean
 .SUFFIXES:
 
