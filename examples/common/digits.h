@@ -31,6 +31,8 @@
 
 #include <ltrun.h>
 
+#include "params.h"
+
 #include <dlfcn.h>
 #include <errno.h>
 #include <limits.h>
@@ -51,15 +53,6 @@ struct digits {
 	int64_t n_val;    /* the next n_val entries */
 	int64_t *order;   /* (n), a permutation of 0..n-1: train then val */
 };
-
-/* splitmix64: the split's fixed shuffle and wide.c's synthetic data. */
-static inline uint64_t digits_mix64(uint64_t z)
-{
-	z += 0x9e3779b97f4a7c15ull;
-	z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
-	z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
-	return z ^ (z >> 31);
-}
 
 /* The default data file: ../data/digits.csv beside the directory of the
  * .so this code is compiled into (build/examples/mlp/mlp.so ->
@@ -176,7 +169,7 @@ static inline void digits_split(struct digits *d, double val_fraction)
 {
 	uint64_t state = 0x6c7472756eull; /* "ltrun": fixed, not --seed */
 	for (int64_t i = d->n - 1; i > 0; i--) {
-		state = digits_mix64(state);
+		state = mix64(state);
 		int64_t j = (int64_t)(state % (uint64_t)(i + 1));
 		int64_t t = d->order[i];
 		d->order[i] = d->order[j];

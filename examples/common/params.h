@@ -23,9 +23,20 @@
 
 #include <errno.h>
 #include <limits.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+
+/* splitmix64, a bijective 64-bit hash: deterministic pseudo-random data
+ * from an index (digits.h's fixed shuffle, wide.c's samples). */
+static inline uint64_t mix64(uint64_t z)
+{
+	z += 0x9e3779b97f4a7c15ull;
+	z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
+	z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
+	return z ^ (z >> 31);
+}
 
 /* The value of option argv[*i], which must follow it; advances *i.  A
  * missing value ends the rank. */

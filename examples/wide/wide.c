@@ -76,14 +76,6 @@ struct wide {
 
 /* ------------------------------------------------------------ data */
 
-static uint64_t mix64(uint64_t z)
-{
-	z += 0x9e3779b97f4a7c15ull;
-	z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
-	z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
-	return z ^ (z >> 31);
-}
-
 /* x (B, W) and y (B, W) of samples index[0..B). */
 static void make_batch(float *x, float *y, const int64_t *index, int B, int W)
 {
