@@ -2,7 +2,7 @@
 # scripts/bootstrap (Debian packages, autoreconf, configure) to make config.mk.
 #
 #   make            build/ltrun and the example plugin
-#   make demo       build, then show what ltrun would run on this node
+#   make demo       build, then train the digits MLP on 4 ranks (ddp) and print its accuracy
 #   make check      unit, bad-input, dry-run and fuzz tests, under ASan/UBSan
 #   make install    [prefix=/usr/local] [DESTDIR=...]
 #
@@ -122,12 +122,13 @@ $(B)/fuzz/%: tests/fuzz/%.c $(LIB_SRC) $(FUZZ_CXX_OBJ) config.mk
 
 tests: all $(TEST_PLUGINS) $(TEST_MODELS) $(TEST_PROGS) $(B)/tests/ltrun-tests $(FUZZ_BIN)
 
+DEMO_FLAGS = --strategy ddp --devices 4 --max-epochs 20 --lr 0.1
 demo: all
-	@echo '$$ $(B)/ltrun --dry-run --strategy ddp --devices 4'
-	@$(B)/ltrun --dry-run --strategy ddp --devices 4
+	@echo '$$ $(B)/ltrun --dry-run $(DEMO_FLAGS)'
+	@$(B)/ltrun --dry-run $(DEMO_FLAGS)
 	@echo
-	@echo '$$ $(B)/ltrun --devices 4 $(B)/examples/models/hello.so -- --barriers 3'
-	@$(B)/ltrun --devices 4 $(B)/examples/models/hello.so -- --barriers 3
+	@echo '$$ $(B)/ltrun $(DEMO_FLAGS) $(B)/examples/mlp/mlp.so'
+	@$(B)/ltrun $(DEMO_FLAGS) $(B)/examples/mlp/mlp.so
 
 check: config.mk
 	$(MAKE) B=build/check SAN=1 tests
