@@ -22,7 +22,7 @@
  *
  *	z_l = h_l W_l^T + b_l        W_l (W, W), b_l (W)    l = 0..L-1
  *	a_l = relu(z_l)
- *	h_{l+1} = h_l + alpha a_l    alpha = 1/sqrt(L), to keep h bounded
+ *	h_{l+1} = h_l + alpha a_l    alpha = 1/L, so that h stays bounded at any depth
  *	loss = mean over (B, W) of (h_L - y)^2
  *
  * Sample s's input is x_j = uniform[-1, 1) from a hash of (s, j) and its
@@ -32,7 +32,6 @@
 #define _GNU_SOURCE
 #include "../common/params.h"
 
-#include <math.h>
 
 #define WHO "wide"
 
@@ -62,7 +61,7 @@ struct wide {
 	int W;            /* width, a multiple of 4 */
 	int L;            /* layers */
 	int64_t samples;  /* training samples */
-	float alpha;      /* residual branch scale, 1/sqrt(L) */
+	float alpha;      /* residual branch scale, 1/L */
 	const char *dump; /* --dump PATH, or NULL */
 	lt_tensor **param; /* (2L): W_0, b_0, W_1, b_1...; W_l (W, W), b_l (W) */
 	/* Activations of the last forward, room for cap samples. */
@@ -271,7 +270,7 @@ static int wide_init(lt_ctx *ctx, int argc, char **argv, void **self)
 		lt_fatal(ctx, WHO ": --params %lld at --width %d makes %lld layers; "
 			 "hint: a larger --width", params, m->W, L);
 	m->L = L < 1 ? 1 : (int)L;
-	m->alpha = 1.0f / sqrtf((float)m->L);
+	m->alpha = 1.0f / (float)m->L;
 	m->param = calloc(2 * (size_t)m->L, sizeof(*m->param));
 	if (!m->param)
 		lt_fatal(ctx, WHO ": out of memory");
