@@ -75,7 +75,7 @@ $(B)/examples/models/%.so: examples/models/%.c include/ltrun.h config.mk
 	@mkdir -p $(@D)
 	$(Q)$(CC) $(CFLAGS) $(WARN) -Iinclude -shared -fPIC -o $@ $<
 
-$(B)/examples/%.so: examples/%.c include/ltrun.h config.mk
+$(B)/examples/%.so: examples/%.c include/ltrun.h $(wildcard examples/common/*.h) config.mk
 	@mkdir -p $(@D)
 	$(call say,CC,$@)
 	$(Q)$(CC) $(CFLAGS) $(WARN) -Iinclude -shared -fPIC -o $@ $< -lm
@@ -133,17 +133,19 @@ demo: all
 check: config.mk
 	$(MAKE) B=build/check SAN=1 tests
 	groff -ww -z -man man/ltrun.1
+	groff -ww -z -man man/ltrun.3
 	LSAN_OPTIONS=suppressions=$(CURDIR)/tests/lsan.supp:print_suppressions=0 \
 		LTRUN_BUILD=build/check build/check/tests/ltrun-tests --jobs=2
 
 install: all
 	install -d $(DESTDIR)$(bindir) $(DESTDIR)$(includedir)/ltrun \
-		$(DESTDIR)$(libdir)/pkgconfig $(DESTDIR)$(mandir)/man1
+		$(DESTDIR)$(libdir)/pkgconfig $(DESTDIR)$(mandir)/man1 $(DESTDIR)$(mandir)/man3
 	install -m 755 $(B)/ltrun $(DESTDIR)$(bindir)/ltrun
 	install -m 644 include/ltrun.h $(DESTDIR)$(includedir)/ltrun.h
 	install -m 644 include/ltrun/plugin.h $(DESTDIR)$(includedir)/ltrun/plugin.h
 	sed -e 's|^prefix=.*|prefix=$(prefix)|' ltrun.pc > $(DESTDIR)$(libdir)/pkgconfig/ltrun.pc
 	install -m 644 man/ltrun.1 $(DESTDIR)$(mandir)/man1/ltrun.1
+	install -m 644 man/ltrun.3 $(DESTDIR)$(mandir)/man3/ltrun.3
 
 clean:
 	rm -rf build
