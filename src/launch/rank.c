@@ -313,12 +313,16 @@ static void setup_runtime(struct lt_ctx *ctx)
 
 	ctx->dtype = LT_F32;
 	ctx->loss_scale = 1.0f;
+	ctx->accel = lt_accel_runtime(ctx->cfg->accelerator);
+	if (!ctx->accel)
+		lt_fatal(ctx, "accelerator '%s' has no runtime in this version: use --accelerator cpu",
+			 ctx->cfg->accelerator);
 	ctx->strategy = lt_strategy_runtime(ctx->cfg->strategy, ctx->info.world_size);
 	if (!ctx->strategy)
 		lt_fatal(ctx, "strategy '%s' has no runtime in this version: use single_device, ddp, ddp_spawn or ddp_fork",
 			 ctx->cfg->strategy);
-	if (lt_arena_init(&ctx->data_arena, ARENA_RESERVE, &err) ||
-	    lt_arena_init(&ctx->grad_arena, ARENA_RESERVE, &err))
+	if (ctx->accel->reserve(&ctx->data_arena, ARENA_RESERVE, &err) ||
+	    ctx->accel->reserve(&ctx->grad_arena, ARENA_RESERVE, &err))
 		lt_fatal(ctx, "%s", err.msg);
 }
 

@@ -96,6 +96,9 @@ static int ddp_setup(struct lt_ctx *ctx, struct lt_err *err)
 
 static int launch(struct lt_ctx *ctx, struct lt_bucket *b, struct lt_err *err)
 {
+	/* The all-reduce reads what the device has written. */
+	if (ctx->accel->sync(err))
+		return -1;
 	b->req = lt_comm_start(ctx->comm, LT_COLL_ALL_REDUCE, b->begin, b->begin,
 			       b->bytes / sizeof(float), LT_F32, LT_AVG, 0, err);
 	return b->req ? 0 : -1;

@@ -90,8 +90,8 @@ LT_API lt_tensor *lt_param(lt_ctx *ctx, const char *name, struct lt_shape shape,
 	t->offset = ctx->numel;
 	t->bucket = -1;
 	bytes = (size_t)t->numel * lt_dtype_size(ctx->dtype);
-	t->data = lt_arena_alloc(&ctx->data_arena, bytes, &err);
-	t->grad = t->data ? lt_arena_alloc(&ctx->grad_arena, bytes, &err) : NULL;
+	t->data = ctx->accel->alloc(&ctx->data_arena, bytes, &err);
+	t->grad = t->data ? ctx->accel->alloc(&ctx->grad_arena, bytes, &err) : NULL;
 	if (!t->grad)
 		lt_fatal(ctx, "lt_param('%s'): %s", name, err.msg);
 	lt_param_fill(ctx, t, init, ctx->nparams);
@@ -128,8 +128,8 @@ LT_API enum lt_dtype lt_dtype(const lt_ctx *ctx) { return ctx->dtype; }
 
 LT_API struct lt_device lt_device(const lt_ctx *ctx)
 {
-	(void)ctx;
-	return (struct lt_device){ .kind = LT_DEVICE_CPU, .index = 0 };
+	return (struct lt_device){ .kind = ctx->accel->kind,
+				   .index = ctx->accel->kind == LT_DEVICE_CPU ? 0 : ctx->info.local_rank };
 }
 
 /* --- metrics --- */

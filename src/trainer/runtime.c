@@ -3,9 +3,9 @@
  * storage (the arenas of runtime.h), first values, the optimizer step with
  * clipping and the learning-rate schedule, and metric accumulators.
  *
- * Everything here runs on 32-true (f32 values and gradients); the
- * precision plugins of a later version put master weights and compute
- * views on top of the same arenas.
+ * Storage is the accelerator's (accel.h).  Everything here runs on 32-true
+ * (f32 values and gradients); the precision plugins of a later version put
+ * master weights and compute views on top of the same arenas.
  */
 #include "trainer/runtime.h"
 #include "comm/comm.h"
@@ -15,64 +15,10 @@
 #include "trainer/rng.h"
 #include "trainer/schedule.h"
 
-#include <errno.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/mman.h>
-
-#define COMMIT_GRAIN (2u << 20) /* commit memory 2 MiB at a time */
-
-/* --- arenas --- */
-
-int lt_arena_init(struct lt_arena *a, size_t bytes, struct lt_err *err)
-{
-	void *p = mmap(NULL, bytes, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE,
-		       -1, 0);
-
-	memset(a, 0, sizeof(*a));
-	if (p == MAP_FAILED)
-		return lt_err_set(err, LT_EXIT_FAILURE,
-				  "cannot reserve %zu MiB of address space for parameters: %s",
-				  bytes >> 20, strerror(errno));
-	a->base = p;
-	a->reserved = bytes;
-	return 0;
-}
-
-void *lt_arena_alloc(struct lt_arena *a, size_t bytes, struct lt_err *err)
-{
-	size_t start = (a->used + 63) & ~(size_t)63, end = start + bytes;
-
-	if (end > a->reserved || end < start) {
-		lt_err_set(err, LT_EXIT_FAILURE,
-			   "parameters need more than the %zu GiB ltrun reserves: register fewer or smaller parameters",
-			   a->reserved >> 30);
-		return NULL;
-	}
-	if (end > a->committed) {
-		size_t to = (end + COMMIT_GRAIN - 1) / COMMIT_GRAIN * COMMIT_GRAIN;
-		if (to > a->reserved)
-			to = a->reserved;
-		if (mprotect(a->base + a->committed, to - a->committed, PROT_READ | PROT_WRITE)) {
-			lt_err_set(err, LT_EXIT_FAILURE,
-				   "cannot commit %zu MiB for parameters: %s",
-				   (to - a->committed) >> 20, strerror(errno));
-			return NULL;
-		}
-		a->committed = to;
-	}
-	a->used = end;
-	return a->base + start;
-}
-
-void lt_arena_free(struct lt_arena *a)
-{
-	if (a->base)
-		munmap(a->base, a->reserved);
-	memset(a, 0, sizeof(*a));
-}
 
 /* --- first values --- */
 
@@ -142,7 +88,7 @@ int lt_runtime_setup(struct lt_ctx *ctx, struct lt_err *err)
 void lt_runtime_zero_grads(struct lt_ctx *ctx)
 {
 	if (ctx->grad_arena.used)
-		memset(ctx->grad_arena.base, 0, ctx->grad_arena.used);
+		ctx->accel->fill(ctx->grad_arena.base, 0, ctx->grad_arena.used);
 }
 
 /* Clips every gradient by the global L2 norm (across parameters and, the
@@ -211,8 +157,10 @@ void lt_runtime_free(struct lt_ctx *ctx)
 	free(ctx->params);
 	ctx->params = NULL;
 	ctx->nparams = 0;
-	lt_arena_free(&ctx->data_arena);
-	lt_arena_free(&ctx->grad_arena);
+	if (ctx->accel) {
+		ctx->accel->release(&ctx->data_arena);
+		ctx->accel->release(&ctx->grad_arena);
+	}
 }
 
 /* --- metrics --- */

@@ -6,8 +6,8 @@
  * builds it, api.c implements ltrun.h on top of it, the strategies
  * (src/strategy/) and the trainer loop (loop.c) drive it.
  *
- * Parameter storage: two arenas (values and gradients), each one large
- * virtual reservation carved in registration order, so that every
+ * Parameter storage: two arenas of the accelerator (values and
+ * gradients, accel.h), each carved in registration order, so that every
  * pointer lt_data()/lt_grad() returns stays valid for the whole run and
  * the gradients of consecutive parameters are contiguous: a DDP bucket is
  * one range of the gradient arena, all-reduced in place.
@@ -19,6 +19,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "accel/accel.h"
 #include "core/config.h"
 #include "launch/rank.h"
 #include "launch/rdzv.h"
@@ -30,14 +31,6 @@ struct lt_optim;
 struct lt_strategy_rt;
 struct lt_progress;
 struct lt_metrics;
-
-/* A reserved, lazily committed range of virtual memory. */
-struct lt_arena {
-	char *base;
-	size_t reserved;  /* bytes of address space */
-	size_t used;      /* bytes handed out */
-	size_t committed; /* bytes made readable and writable */
-};
 
 struct lt_tensor {
 	char name[128];
@@ -76,6 +69,7 @@ struct lt_ctx {
 	const struct lt_config *cfg;
 
 	struct lt_comm *comm;
+	const struct lt_accel_rt *accel;
 	const struct lt_strategy_rt *strategy;
 	void *strategy_state;
 	enum lt_dtype dtype; /* compute dtype */
@@ -124,14 +118,7 @@ extern const struct lt_strategy_rt lt_strategy_ddp;
  * resolved for world_size), or NULL when this version has none. */
 const struct lt_strategy_rt *lt_strategy_runtime(const char *name, int world_size);
 
-/* ------------------------------------------------- runtime.c: storage */
-
-/* Reserves `bytes` of address space.  Returns 0 or -1 with err. */
-int lt_arena_init(struct lt_arena *a, size_t bytes, struct lt_err *err);
-/* Hands out `bytes` (64-byte aligned, zero-filled).  NULL with err when
- * the reservation is exhausted or memory cannot be committed. */
-void *lt_arena_alloc(struct lt_arena *a, size_t bytes, struct lt_err *err);
-void lt_arena_free(struct lt_arena *a);
+/* ------------------------------------------------- runtime.c */
 
 /* Fills t's values from its init rule with the run's seed (the same on
  * every rank). */

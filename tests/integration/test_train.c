@@ -189,17 +189,23 @@ Test(train, metrics_csv_and_validation_lines)
 	run_result_free(&r);
 }
 
-/* Segments named ltrun-* in /dev/shm. */
-static int count_shm_segments(void)
+/* Segments of the job whose rank 0 printed "linreg run_id=ID" in out
+ * (/dev/shm/ltrun-ID-*). */
+static int job_segments(const char *out)
 {
-	DIR *d = opendir("/dev/shm");
+	const char *p = strstr(out, "linreg run_id=");
+	char prefix[96];
+	DIR *d;
 	struct dirent *e;
 	int n = 0;
 
+	cr_assert_not_null(p, "rank 0 did not say its run id:\n%s", out);
+	snprintf(prefix, sizeof(prefix), "ltrun-%.*s-", (int)strcspn(p + 14, "\n"), p + 14);
+	d = opendir("/dev/shm");
 	if (!d)
 		return 0;
 	while ((e = readdir(d)))
-		n += !strncmp(e->d_name, "ltrun-", 6);
+		n += !strncmp(e->d_name, prefix, strlen(prefix));
 	closedir(d);
 	return n;
 }
@@ -207,7 +213,6 @@ static int count_shm_segments(void)
 Test(train, rank_failing_mid_training_is_reported_and_leaves_no_segment)
 {
 	struct run_result r;
-	int before = count_shm_segments();
 
 	cr_assert_eq(run_ltrun((const char *const[]){ "--devices", "3", "--batch-size", "4",
 			       "--max-epochs", "3", build_path("tests/models/linreg.so"), "--",
@@ -215,8 +220,67 @@ Test(train, rank_failing_mid_training_is_reported_and_leaves_no_segment)
 	cr_expect_neq(r.status, 0, "a failing rank must fail the job\n%s", r.err);
 	cr_expect(strstr(r.err, "rank 1") != NULL, "the report names rank 1:\n%s", r.err);
 	cr_expect(strstr(r.err, "failing at step 3") != NULL, "the report quotes it:\n%s", r.err);
-	cr_expect_leq(count_shm_segments(), before, "shared-memory segments left in /dev/shm");
+	cr_expect_eq(job_segments(r.out), 0, "the job's shared-memory segments are left in /dev/shm");
 	run_result_free(&r);
+}
+
+Test(train, rank_killed_mid_collective_leaves_no_segment)
+{
+	struct run_result r;
+
+	cr_assert_eq(run_ltrun((const char *const[]){ "--devices", "4", "--batch-size", "2",
+			       "--max-epochs", "3", build_path("tests/models/linreg.so"), "--",
+			       "--fail-step", "5", "--kill", NULL }, NULL, &r), 0);
+	cr_expect_eq(r.status, 128 + 9, "the job ends with the killed rank's signal\n%s", r.err);
+	cr_expect(strstr(r.err, "rank 1") && strstr(r.err, "SIGKILL"),
+		  "the report names rank 1 and its signal:\n%s", r.err);
+	cr_expect_eq(job_segments(r.out), 0, "the job's shared-memory segments are left in /dev/shm");
+	run_result_free(&r);
+}
+
+/* Reads an examples/common/params.h dump ("name index value" lines). */
+static size_t read_text_dump(const char *path, double *out, size_t max)
+{
+	FILE *f = fopen(path, "r");
+	char name[128];
+	long idx;
+	double v;
+	size_t n = 0;
+
+	cr_assert_not_null(f, "no dump '%s'", path);
+	while (n < max && fscanf(f, "%127s %ld %lf", name, &idx, &v) == 3)
+		out[n++] = v;
+	fclose(f);
+	return n;
+}
+
+/* The digits MLP with buckets small enough that every parameter has its
+ * own, started from backward as each gradient completes. */
+Test(train, mlp_ddp_with_many_buckets_equals_single_device)
+{
+	static double a[20000], b[20000];
+	char da[512], db[512];
+	const char *model = build_path("examples/mlp/mlp.so");
+	size_t n, m;
+	double diff = 0.0, big = 0.0;
+
+	path_in_tmp(da, sizeof(da), "mlp-single.txt");
+	path_in_tmp(db, sizeof(db), "mlp-ddp.txt");
+	train("mlp single_device", (const char *const[]){ "--strategy", "single_device",
+		"--batch-size", "32", "--max-steps", "20", "--lr", "0.1", model, "--", "--hidden",
+		"32", "--dump", da, NULL });
+	train("mlp ddp", (const char *const[]){ "--devices", "2", "--batch-size", "16",
+		"--bucket-mb", "0.001", "--max-steps", "20", "--lr", "0.1", model, "--", "--hidden",
+		"32", "--dump", db, NULL });
+	n = read_text_dump(da, a, 20000);
+	m = read_text_dump(db, b, 20000);
+	cr_assert_eq(n, m, "%zu vs %zu values", n, m);
+	cr_assert_gt(n, 2000);
+	for (size_t i = 0; i < n; i++) {
+		big = fmax(big, fabs(a[i]));
+		diff = fmax(diff, fabs(a[i] - b[i]));
+	}
+	cr_expect_leq(diff, 1e-5 * big, "parameters differ by %g (largest %g)", diff, big);
 }
 
 Test(train, bad_model_table_is_refused)

@@ -7,16 +7,21 @@
  *
  *   cc -shared -fPIC $(pkg-config --cflags ltrun) linreg.c -o linreg.so
  *   ltrun [--strategy ddp --devices N ...] linreg.so -- [--samples N]
- *         [--dump PATH] [--no-ready] [--fail-step S]
+ *         [--dump PATH] [--no-ready] [--fail-step S [--kill]]
  *
  *   --samples N    training samples (default 96; validation: N / 4)
  *   --dump PATH    rank 0 writes every parameter at the end, raw
  *                  little-endian f32 in registration order (W then b)
  *   --no-ready     never call lt_grad_ready (sync after backward only)
- *   --fail-step S  rank 1 (or 0 alone) fails in train_step at step S
+ * Rank 0 prints "linreg run_id=ID" (LTRUN_RUN_ID) first.
+ *
+ *   --fail-step S  rank 1 (or 0 alone) fails in train_step at step S,
+ *                  through lt_fatal, or with --kill by SIGKILL while the
+ *                  others wait in the step's all-reduce
  */
 #include <ltrun.h>
 
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -28,6 +33,7 @@ struct linreg {
 	const char *dump;
 	int ready;
 	int64_t fail_step;
+	int kill;
 	lt_tensor *w; /* (OUT, IN) */
 	lt_tensor *b; /* (OUT) */
 };
@@ -64,8 +70,8 @@ static int init(lt_ctx *ctx, int argc, char **argv, void **self)
 	m->ready = 1;
 	m->fail_step = -1;
 	for (int i = 1; i < argc; i++) {
-		if (!strcmp(argv[i], "--no-ready")) {
-			m->ready = 0;
+		if (!strcmp(argv[i], "--no-ready") || !strcmp(argv[i], "--kill")) {
+			*(argv[i][2] == 'n' ? &m->ready : &m->kill) = argv[i][2] == 'k';
 			continue;
 		}
 		if (i + 1 >= argc)
@@ -78,6 +84,11 @@ static int init(lt_ctx *ctx, int argc, char **argv, void **self)
 			m->fail_step = atoll(argv[++i]);
 		else
 			lt_fatal(ctx, "linreg: unknown option '%s'", argv[i]);
+	}
+	/* The tests look for this job's shared-memory segments by run id. */
+	if (lt_rank(ctx) == 0 && getenv("LTRUN_RUN_ID")) {
+		printf("linreg run_id=%s\n", getenv("LTRUN_RUN_ID"));
+		fflush(stdout);
 	}
 	m->w = lt_param(ctx, "linear.weight", LT_SHAPE(OUT, IN), LT_KAIMING_UNIFORM);
 	m->b = lt_param(ctx, "linear.bias", LT_SHAPE(OUT), LT_UNIFORM(-0.1, 0.1));
@@ -129,8 +140,11 @@ static int train_step(lt_ctx *ctx, void *self, const struct lt_batch *batch, dou
 	struct linreg *m = self;
 	int failer = lt_world_size(ctx) > 1 ? 1 : 0;
 
-	if (batch->step == m->fail_step && lt_rank(ctx) == failer)
+	if (batch->step == m->fail_step && lt_rank(ctx) == failer) {
+		if (m->kill)
+			raise(SIGKILL);
 		lt_fatal(ctx, "linreg: failing at step %lld as asked", (long long)batch->step);
+	}
 	*loss = run_batch(ctx, m, batch, 1);
 	if (m->ready) {
 		lt_grad_ready(ctx, m->b);
