@@ -283,6 +283,32 @@ Test(train, mlp_ddp_with_many_buckets_equals_single_device)
 	cr_expect_leq(diff, 1e-5 * big, "parameters differ by %g (largest %g)", diff, big);
 }
 
+/* A user builds a model with the installed header and ltrun.pc alone. */
+static const char build_with_pkg_config_sh[] =
+	"set -e\n"
+	"mkdir -p \"$1/include\"\n"
+	"cp include/ltrun.h \"$1/include/\"\n"
+	"sed -e \"s|^prefix=.*|prefix=$1|\" -e \"s|^includedir=.*|includedir=$1/include|\" ltrun.pc > \"$1/ltrun.pc\"\n"
+	"PKG_CONFIG_PATH=\"$1\" cc -shared -fPIC $(PKG_CONFIG_PATH=\"$1\" pkg-config --cflags ltrun) \\\n"
+	"  examples/mlp/mlp.c -o \"$1/mlp.so\" -lm\n";
+
+Test(train, a_model_builds_with_pkg_config)
+{
+	char so[512], data[512];
+	struct run_result r;
+
+	if (access("ltrun.pc", R_OK))
+		cr_skip_test("ltrun.pc is not configured (run ./configure)");
+	cr_assert_eq(run_command((const char *[]){ "sh", "-c", build_with_pkg_config_sh, "sh",
+						   tmpdir, NULL }, NULL, 60, &r), 0);
+	cr_assert_eq(r.status, 0, "cc $(pkg-config --cflags ltrun) mlp.c failed:\n%s%s", r.out, r.err);
+	run_result_free(&r);
+	path_in_tmp(so, sizeof(so), "mlp.so");
+	snprintf(data, sizeof(data), "%s", build_path("examples/data/digits.csv"));
+	train("the pkg-config build of mlp.so", (const char *const[]){ "--devices", "2",
+		"--max-steps", "3", so, "--", "--data", data, NULL });
+}
+
 Test(train, bad_model_table_is_refused)
 {
 	struct run_result r;
