@@ -19,6 +19,7 @@
  * once per node through srun.
  */
 #include "launch/agent.h"
+#include "comm/comm.h"
 #include "launch/output.h"
 #include "launch/rank.h"
 #include "launch/rdzv.h"
@@ -833,10 +834,12 @@ static int run_agent(const struct lt_plan *plan, const struct lt_config *cfg,
 				begin_stop(&a, SIGKILL);
 				supervise(&a);
 				stop_watcher(&a);
+				lt_shm_remove_job(a.run_id);
 				goto fail;
 			}
 		supervise(&a);
 		stop_watcher(&a);
+		lt_shm_remove_job(a.run_id); /* what crashed ranks left */
 		if (a.stop_signal) {
 			char sig[16];
 			fprintf(stderr, "ltrun: stopped by %s: forwarded it to every rank\n",
