@@ -28,6 +28,7 @@
 #include <memory>
 #include <stdexcept>
 #include <string>
+#include <utility>
 #include <vector>
 
 extern "C" {
@@ -43,7 +44,10 @@ namespace {
  * written at most once (connectFullMesh writes "rank_<r>" for its own r). */
 class RdzvStore : public gloo::rendezvous::Store {
 public:
-	RdzvStore(struct lt_rdzv *rz, const std::string &prefix) : rz_(rz), prefix_(prefix) {}
+	RdzvStore(struct lt_rdzv *rz, const std::string &prefix, std::vector<int> globals)
+		: rz_(rz), prefix_(prefix), globals_(std::move(globals))
+	{
+	}
 
 	void set(const std::string &key, const std::vector<char> &data) override
 	{
@@ -73,15 +77,19 @@ public:
 	}
 
 private:
-	/* The writer of "rank_<r>" is r; for any other key, rank 0 (the
-	 * number only names the peer in messages, except on pmix). */
-	static int writer_of(const std::string &key)
+	/* The global rank of the writer of "rank_<r>": group rank r (the
+	 * pmix rendezvous reads a key from its writer's data); for any
+	 * other key, the group's first member. */
+	int writer_of(const std::string &key) const
 	{
 		size_t i = key.size();
+		int r = 0;
 
 		while (i > 0 && key[i - 1] >= '0' && key[i - 1] <= '9')
 			i--;
-		return i < key.size() ? std::atoi(key.c_str() + i) : 0;
+		if (i < key.size())
+			r = std::atoi(key.c_str() + i);
+		return r >= 0 && (size_t)r < globals_.size() ? globals_[(size_t)r] : r;
 	}
 
 	void fetch(const std::string &key)
@@ -102,6 +110,7 @@ private:
 
 	struct lt_rdzv *rz_;
 	std::string prefix_;
+	std::vector<int> globals_; /* global rank of each group rank */
 	std::map<std::string, std::vector<char>> cache_;
 };
 
@@ -228,7 +237,10 @@ int gloo_open_impl(struct lt_comm *c, const struct lt_comm_args *args, struct lt
 				  args->scope, args->size);
 	auto dev = make_device(args);
 	auto ctx = std::make_shared<gloo::rendezvous::Context>(args->rank, args->size);
-	RdzvStore store(args->rz, std::string(args->scope) + "/gloo/");
+	std::vector<int> globals((size_t)args->size);
+	for (int r = 0; r < args->size; r++)
+		globals[(size_t)r] = args->global_rank ? args->global_rank[r] : r;
+	RdzvStore store(args->rz, std::string(args->scope) + "/gloo/", std::move(globals));
 
 	ctx->setTimeout(g->timeout);
 	ctx->connectFullMesh(store, dev);

@@ -12,6 +12,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
+#include <unistd.h>
 
 static void timeout_info(const struct lt_rdzv *rz, pmix_info_t *info)
 {
@@ -87,6 +89,30 @@ static int pmix_rz_put(struct lt_rdzv *rz, const char *name, const void *value, 
 	return 0;
 }
 
+/* PMIx_Get, retried while the key is not there yet: once a peer has
+ * committed anything, PMIx answers NOT-FOUND at once for a key it has not
+ * put yet instead of waiting (Open MPI 4.1, PMIx 4.2), and rdzv.h's get
+ * waits.  Polls with a backoff from 1 ms to 50 ms up to rz->timeout_ms. */
+static pmix_status_t get_waiting(const struct lt_rdzv *rz, const struct lt_pmix *lib,
+				 const pmix_proc_t *peer, const char *key, pmix_info_t *info,
+				 pmix_value_t **v)
+{
+	struct timespec t0, t;
+	useconds_t pause = 1000;
+	pmix_status_t st;
+
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	while ((st = lib->get(peer, key, info, 1, v)) == PMIX_ERR_NOT_FOUND) {
+		clock_gettime(CLOCK_MONOTONIC, &t);
+		if ((t.tv_sec - t0.tv_sec) * 1000 + (t.tv_nsec - t0.tv_nsec) / 1000000 > rz->timeout_ms)
+			return PMIX_ERR_TIMEOUT;
+		usleep(pause);
+		if (pause < 50000)
+			pause *= 2;
+	}
+	return st;
+}
+
 static int pmix_rz_get(struct lt_rdzv *rz, const char *name, int from, void **value,
 		       size_t *len, struct lt_err *err)
 {
@@ -101,7 +127,7 @@ static int pmix_rz_get(struct lt_rdzv *rz, const char *name, int from, void **va
 	scoped(rz, name, key, sizeof(key));
 	peer.rank = (pmix_rank_t)from;
 	timeout_info(rz, &info);
-	st = lib->get(&peer, key, &info, 1, &v);
+	st = get_waiting(rz, lib, &peer, key, &info, &v);
 	if (st == PMIX_ERR_TIMEOUT)
 		return lt_err_set(err, LT_EXIT_FAILURE,
 				  "%s: timed out after %d s waiting for key '%s' from rank %d (PMIx namespace '%s')",
