@@ -52,6 +52,9 @@ $(B)/%.o: %.c config.mk
 	$(call say,CC,$@)
 	$(Q)$(CC) $(CPPFLAGS) $(LT_CPPFLAGS) $(CFLAGS) $(LT_CFLAGS) -MMD -MP -c $< -o $@
 
+# The optimizer and clipping kernels are loops meant to be vectorised.
+$(B)/src/trainer/optim.o $(B)/src/trainer/clip.o: LT_CFLAGS += -O3 -fno-math-errno
+
 $(B)/%.o: %.cc config.mk
 	@mkdir -p $(@D)
 	$(call say,CXX,$@)

@@ -50,24 +50,27 @@ static const char doc[] =
 
 static struct argp_option *build_options(void)
 {
-	static struct argp_option opts[LT_OPT_COUNT + 6];
+	static struct argp_option opts[LT_OPT_COUNT + 7];
 	int i, n = 0;
 
 	for (i = 0; i < LT_OPT_COUNT; i++) {
 		const struct lt_option *o = &lt_options[i];
+		if (o->id == LT_OPT_MAX_EPOCHS) /* the training options have a heading */
+			opts[n++] = (struct argp_option){ .doc = "Training (Trainer mode; see TRAINING in ltrun(1)):",
+							  .group = 2 };
 		opts[n++] = (struct argp_option){
 			.name = o->name,
 			.key = KEY_OPTION_BASE + (int)o->id,
 			.arg = o->arg,
 			.doc = o->doc,
-			.group = 1,
+			.group = o->id >= LT_OPT_MAX_EPOCHS ? 2 : 1,
 		};
 	}
 	opts[n++] = (struct argp_option){ "list", KEY_LIST, "KIND", OPTION_ARG_OPTIONAL,
-		"list the plugins of every kind (or of KIND: strategy, precision, ckpt-io, cluster, comm, accelerator) and exit", 2 };
-	opts[n++] = (struct argp_option){ "help", KEY_HELP, NULL, 0, "give this help list", 3 };
-	opts[n++] = (struct argp_option){ "usage", KEY_USAGE, NULL, 0, "give a short usage message", 3 };
-	opts[n++] = (struct argp_option){ "version", KEY_VERSION, NULL, 0, "print the version", 3 };
+		"list the plugins of every kind (or of KIND: strategy, precision, ckpt-io, cluster, comm, accelerator) and exit", 3 };
+	opts[n++] = (struct argp_option){ "help", KEY_HELP, NULL, 0, "give this help list", 4 };
+	opts[n++] = (struct argp_option){ "usage", KEY_USAGE, NULL, 0, "give a short usage message", 4 };
+	opts[n++] = (struct argp_option){ "version", KEY_VERSION, NULL, 0, "print the version", 4 };
 	return opts;
 }
 

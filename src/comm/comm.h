@@ -85,6 +85,11 @@ extern const struct lt_comm_backend lt_comm_gloo;
 extern const struct lt_comm_backend lt_comm_mpi;
 extern const struct lt_comm_backend lt_comm_auto;
 
+/* Removes every shared-memory segment of job run_id (/dev/shm/ltrun-
+ * <run_id>-*), those a crashed rank left included.  For the agent, after
+ * an attempt; cannot fail (what cannot be removed stays). */
+void lt_shm_remove_job(const char *run_id);
+
 /* The backend called `name` ("shm", "gloo", "mpi", "auto"), or NULL. */
 const struct lt_comm_backend *lt_comm_backend_find(const char *name);
 

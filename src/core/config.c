@@ -11,6 +11,8 @@
 
 #include <cjson/cJSON.h>
 #include <errno.h>
+#include <limits.h>
+#include <math.h>
 #include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -94,6 +96,66 @@ const struct lt_option lt_options[LT_OPT_COUNT] = {
 	[LT_OPT_RDZV_TIMEOUT] = { LT_OPT_RDZV_TIMEOUT, "rdzv-timeout", "LTRUN_RDZV_TIMEOUT", "SECONDS",
 		LT_OPT_INT, -1, false, 1, 86400, OFF(rdzv_timeout), "300",
 		"how long a rank waits for the others at the rendezvous and at barriers" },
+	/* training */
+	[LT_OPT_MAX_EPOCHS] = { LT_OPT_MAX_EPOCHS, "max-epochs", "LTRUN_MAX_EPOCHS", "N",
+		LT_OPT_INT, -1, false, 1, 1000000, OFF(max_epochs), "1",
+		"stop after N passes over the training data (or at --max-steps, if sooner)" },
+	[LT_OPT_MAX_STEPS] = { LT_OPT_MAX_STEPS, "max-steps", "LTRUN_MAX_STEPS", "N|none",
+		LT_OPT_LONG, -1, false, 1, LONG_MAX, OFF(max_steps), "none",
+		"stop after N optimizer steps (or at --max-epochs, if sooner); none or -1: no limit",
+		.none_ok = true },
+	[LT_OPT_BATCH_SIZE] = { LT_OPT_BATCH_SIZE, "batch-size", "LTRUN_BATCH_SIZE", "N",
+		LT_OPT_INT, -1, false, 1, 1 << 24, OFF(batch_size), "32",
+		"samples per micro-batch on each rank; a step sees N x ranks x --accumulate-grad-batches" },
+	[LT_OPT_ACCUMULATE] = { LT_OPT_ACCUMULATE, "accumulate-grad-batches",
+		"LTRUN_ACCUMULATE_GRAD_BATCHES", "N",
+		LT_OPT_INT, -1, false, 1, 1 << 16, OFF(accumulate), "1",
+		"micro-batches summed into each optimizer step; gradients are synchronised on the last only" },
+	[LT_OPT_SEED] = { LT_OPT_SEED, "seed", "LTRUN_SEED", "N",
+		LT_OPT_LONG, -1, false, 0, LONG_MAX, OFF(seed), "0",
+		"seed of the parameters' first values and of every epoch's shuffle (the same on every rank)" },
+	[LT_OPT_VAL_EVERY] = { LT_OPT_VAL_EVERY, "val-every-n-steps", "LTRUN_VAL_EVERY_N_STEPS", "N",
+		LT_OPT_INT, -1, false, 0, 1 << 30, OFF(val_every), "0",
+		"validate every N optimizer steps; 0: at the end of every epoch" },
+	[LT_OPT_LOG_EVERY] = { LT_OPT_LOG_EVERY, "log-every-n-steps", "LTRUN_LOG_EVERY_N_STEPS", "N",
+		LT_OPT_INT, -1, false, 1, 1 << 30, OFF(log_every), "50",
+		"average the training metrics over N steps for metrics.csv and the progress lines" },
+	[LT_OPT_OPTIMIZER] = { LT_OPT_OPTIMIZER, "optimizer", "LTRUN_OPTIMIZER", "sgd|adamw",
+		LT_OPT_CHOICE, -1, false, 0, 0, OFF(optimizer), "sgd",
+		"sgd (with --momentum, as torch.optim.SGD) or adamw (betas 0.9, 0.999, eps 1e-8, as torch.optim.AdamW)",
+		.choices = "sgd|adamw" },
+	[LT_OPT_LR] = { LT_OPT_LR, "lr", "LTRUN_LR", "X",
+		LT_OPT_FLOAT, -1, false, 0, 0, OFF(lr), "0.01",
+		"learning rate (after the warmup, before the schedule's decay)",
+		.fmin = 0, .fmax = INFINITY, .fmin_open = true, .fmax_open = true },
+	[LT_OPT_MOMENTUM] = { LT_OPT_MOMENTUM, "momentum", "LTRUN_MOMENTUM", "X",
+		LT_OPT_FLOAT, -1, false, 0, 0, OFF(momentum), "0.9",
+		"sgd's momentum, from 0 (plain SGD) to below 1",
+		.fmin = 0, .fmax = 1, .fmax_open = true },
+	[LT_OPT_WEIGHT_DECAY] = { LT_OPT_WEIGHT_DECAY, "weight-decay", "LTRUN_WEIGHT_DECAY", "X",
+		LT_OPT_FLOAT, -1, false, 0, 0, OFF(weight_decay), "0",
+		"sgd: X x param added to the gradient; adamw: decoupled, param *= 1 - lr x X",
+		.fmin = 0, .fmax = INFINITY, .fmax_open = true },
+	[LT_OPT_LR_SCHEDULE] = { LT_OPT_LR_SCHEDULE, "lr-schedule", "LTRUN_LR_SCHEDULE", "constant|cosine",
+		LT_OPT_CHOICE, -1, false, 0, 0, OFF(lr_schedule), "constant",
+		"after the warmup: constant, or cosine decay to 0 at the last step",
+		.choices = "constant|cosine" },
+	[LT_OPT_WARMUP_STEPS] = { LT_OPT_WARMUP_STEPS, "warmup-steps", "LTRUN_WARMUP_STEPS", "N",
+		LT_OPT_INT, -1, false, 0, 1 << 30, OFF(warmup_steps), "0",
+		"raise the learning rate linearly to --lr over the first N optimizer steps" },
+	[LT_OPT_CLIP_VAL] = { LT_OPT_CLIP_VAL, "gradient-clip-val", "LTRUN_GRADIENT_CLIP_VAL", "X",
+		LT_OPT_FLOAT, -1, false, 0, 0, OFF(clip_val), "0",
+		"clip the gradients at X before each step (see --gradient-clip-algorithm); 0: no clipping",
+		.fmin = 0, .fmax = INFINITY, .fmax_open = true },
+	[LT_OPT_CLIP_ALGORITHM] = { LT_OPT_CLIP_ALGORITHM, "gradient-clip-algorithm",
+		"LTRUN_GRADIENT_CLIP_ALGORITHM", "norm|value",
+		LT_OPT_CHOICE, -1, false, 0, 0, OFF(clip_algorithm), "norm",
+		"norm: scale every gradient so that their global L2 norm is at most X; value: clamp each element to [-X, X]",
+		.choices = "norm|value" },
+	[LT_OPT_BUCKET_MB] = { LT_OPT_BUCKET_MB, "bucket-mb", "LTRUN_BUCKET_MB", "X",
+		LT_OPT_FLOAT, -1, false, 0, 0, OFF(bucket_mb), "25",
+		"size in MiB of the gradient buckets that ddp all-reduces while backward runs",
+		.fmin = 0, .fmax = 4096, .fmin_open = true },
 };
 
 const struct lt_option *lt_option_find(const char *name)
@@ -194,10 +256,151 @@ out_undo:
 			  where, split ? " (several separated by ':')" : "");
 }
 
-/* Parses text for option o into *val (int options) or checks it (strings).
- * Returns 0, or -1 with err naming where. */
+static bool is_string_type(enum lt_opt_type t)
+{
+	return t == LT_OPT_NAME || t == LT_OPT_HOST || t == LT_OPT_PATH || t == LT_OPT_CHOICE;
+}
+
+/* A parsed option value: l for integers and booleans, d for floats. */
+union opt_value {
+	long l;
+	double d;
+};
+
+/* Parses a finite decimal number, wholly: no blanks, no "inf", no hex.
+ * Returns 0 and sets *out, or -1. */
+static int parse_double(const char *text, double *out)
+{
+	char *end;
+	double d;
+
+	if (!*text || strspn(text, "0123456789+-.eE") != strlen(text))
+		return -1;
+	errno = 0;
+	d = strtod(text, &end);
+	if (*end || errno == ERANGE || !isfinite(d))
+		return -1;
+	*out = d;
+	return 0;
+}
+
+/* "a number > 0", "a number >= 0 and < 1": o's range in words, into buf. */
+static const char *float_range(const struct lt_option *o, char *buf, size_t len)
+{
+	int n = snprintf(buf, len, "a number");
+
+	if (isfinite(o->fmin))
+		n += snprintf(buf + n, len - (size_t)n, " %s %g", o->fmin_open ? ">" : ">=", o->fmin);
+	if (isfinite(o->fmax))
+		snprintf(buf + n, len - (size_t)n, "%s %s %g", isfinite(o->fmin) ? " and" : "",
+			 o->fmax_open ? "<" : "<=", o->fmax);
+	return buf;
+}
+
+static int check_float(const struct lt_option *o, const char *text, const char *where,
+		       const char *q, double *out, struct lt_err *err)
+{
+	char range[96];
+	double d;
+
+	if (parse_double(text, &d) || d < o->fmin || (o->fmin_open && d == o->fmin) ||
+	    d > o->fmax || (o->fmax_open && d == o->fmax))
+		return lt_err_set(err, LT_EXIT_USAGE, "invalid %s '%s': expected %s", where, q,
+				  float_range(o, range, sizeof(range)));
+	*out = d;
+	return 0;
+}
+
+/* The choices of o as "sgd or adamw" ("a, b or c"), into buf. */
+static const char *choice_list(const struct lt_option *o, char *buf, size_t len)
+{
+	const char *p = o->choices, *bar;
+	size_t n = 0;
+
+	buf[0] = '\0';
+	while (n < len) {
+		size_t w = strcspn(p, "|");
+		bar = p[w] ? p + w : NULL;
+		n += (size_t)snprintf(buf + n, len - n, "%s%.*s", p == o->choices ? "" :
+				      bar ? ", " : " or ", (int)w, p);
+		if (!bar)
+			break;
+		p = bar + 1;
+	}
+	return buf;
+}
+
+/* Checks text against o's '|'-separated choices; a near miss ("adam",
+ * "SGD") gets a did-you-mean. */
+static int check_choice(const struct lt_option *o, const char *text, const char *where,
+			const char *q, struct lt_err *err)
+{
+	const char *p = o->choices, *best = NULL;
+	char word[64], list[256];
+	int best_d = 3;
+
+	for (;;) {
+		size_t w = strcspn(p, "|");
+		int d;
+
+		snprintf(word, sizeof(word), "%.*s", (int)w, p);
+		if (!strcmp(word, text))
+			return 0;
+		d = strcasecmp(word, text) ? lt_edit_distance(word, text) : 0;
+		if (d < best_d && (size_t)d < w) {
+			best_d = d;
+			best = p;
+		}
+		if (!p[w])
+			break;
+		p += w + 1;
+	}
+	choice_list(o, list, sizeof(list));
+	if (best)
+		return lt_err_set(err, LT_EXIT_USAGE, "invalid %s '%s': expected %s; did you mean '%.*s'?",
+				  where, q, list, (int)strcspn(best, "|"), best);
+	return lt_err_set(err, LT_EXIT_USAGE, "invalid %s '%s': expected %s", where, q, list);
+}
+
+static int check_long(const struct lt_option *o, const char *text, const char *where,
+		      const char *q, long *out, struct lt_err *err)
+{
+	if (o->none_ok && (!strcmp(text, "none") || !strcmp(text, "-1"))) {
+		*out = -1;
+		return 0;
+	}
+	if (lt_parse_long(text, o->min, o->max, out))
+		return lt_err_set(err, LT_EXIT_USAGE,
+				  "invalid %s '%s': expected a whole number from %ld to %ld%s",
+				  where, q, o->min, o->max, o->none_ok ? ", or none (-1) for no limit" : "");
+	return 0;
+}
+
+/* Checks a string option's text (not empty, not huge, the right characters). */
+static int check_string(const struct lt_option *o, const char *text, const char *where,
+			const char *q, struct lt_err *err)
+{
+	if (!*text)
+		return lt_err_set(err, LT_EXIT_USAGE, "invalid %s: the value is empty", where);
+	if (strlen(text) > 4096)
+		return lt_err_set(err, LT_EXIT_USAGE, "invalid %s '%s': longer than 4096 bytes",
+				  where, q);
+	if (o->type == LT_OPT_NAME && strspn(text, "abcdefghijklmnopqrstuvwxyz0123456789._-") != strlen(text))
+		return lt_err_set(err, LT_EXIT_USAGE,
+				  "invalid %s '%s': a %s name has only a-z 0-9 . _ - (see 'ltrun --list %s')",
+				  where, q, lt_kind_name(o->kind), lt_kind_name(o->kind));
+	if (o->type == LT_OPT_HOST && !lt_valid_host(text))
+		return lt_err_set(err, LT_EXIT_USAGE,
+				  "invalid %s '%s': expected a host name or IP address", where, q);
+	if (o->type == LT_OPT_CHOICE)
+		return check_choice(o, text, where, q, err);
+	return 0;
+}
+
+/* Parses text for option o into *val (numbers, booleans) or checks it
+ * (strings).  Returns 0, or -1 with err naming where. */
 static int parse_value(const struct lt_option *o, const char *text,
-		       const char *where, long *val, struct lt_err *err)
+		       const char *where, union opt_value *val, struct lt_err *err)
 {
 	char q[LT_QUOTE_MAX];
 	bool b;
@@ -206,44 +409,57 @@ static int parse_value(const struct lt_option *o, const char *text,
 	switch (o->type) {
 	case LT_OPT_COUNT_AUTO:
 		if (!strcmp(text, "auto")) {
-			*val = LT_AUTO;
+			val->l = LT_AUTO;
 			return 0;
 		}
-		if (lt_parse_long(text, o->min, o->max, val))
+		if (lt_parse_long(text, o->min, o->max, &val->l))
 			return lt_err_set(err, LT_EXIT_USAGE,
 					  "invalid %s '%s': expected a whole number from %ld to %ld, or 'auto'",
 					  where, q, o->min, o->max);
 		return 0;
 	case LT_OPT_INT:
-		if (lt_parse_long(text, o->min, o->max, val))
+		if (lt_parse_long(text, o->min, o->max, &val->l))
 			return lt_err_set(err, LT_EXIT_USAGE,
 					  "invalid %s '%s': expected a whole number from %ld to %ld",
 					  where, q, o->min, o->max);
 		return 0;
+	case LT_OPT_LONG:
+		return check_long(o, text, where, q, &val->l, err);
+	case LT_OPT_FLOAT:
+		return check_float(o, text, where, q, &val->d, err);
 	case LT_OPT_BOOL:
 		if (lt_parse_bool(text, &b))
 			return lt_err_set(err, LT_EXIT_USAGE,
 					  "invalid %s '%s': expected 1, 0, true, false, yes, no, on or off",
 					  where, q);
-		*val = b;
+		val->l = b;
 		return 0;
 	case LT_OPT_NAME:
 	case LT_OPT_HOST:
 	case LT_OPT_PATH:
 	case LT_OPT_LIST:
-		if (!*text)
-			return lt_err_set(err, LT_EXIT_USAGE, "invalid %s: the value is empty", where);
-		if (strlen(text) > 4096)
-			return lt_err_set(err, LT_EXIT_USAGE, "invalid %s '%s': longer than 4096 bytes",
-					  where, q);
-		if (o->type == LT_OPT_NAME && strspn(text, "abcdefghijklmnopqrstuvwxyz0123456789._-") != strlen(text))
-			return lt_err_set(err, LT_EXIT_USAGE,
-					  "invalid %s '%s': a %s name has only a-z 0-9 . _ - (see 'ltrun --list %s')",
-					  where, q, lt_kind_name(o->kind), lt_kind_name(o->kind));
-		if (o->type == LT_OPT_HOST && !lt_valid_host(text))
-			return lt_err_set(err, LT_EXIT_USAGE,
-					  "invalid %s '%s': expected a host name or IP address", where, q);
-		return 0;
+	case LT_OPT_CHOICE:
+		return check_string(o, text, where, q, err);
+	}
+	return 0;
+}
+
+/* Replaces the plugin list with, or (same source) appends to it, text's paths. */
+static int set_list(struct lt_config *cfg, const struct lt_option *o, const char *text,
+		    enum lt_source src, const char *where, struct lt_err *err)
+{
+	/* Lists accumulate within one source; a stronger source replaces.
+	 * Only an LTRUN_* variable packs several, with ':'. */
+	size_t kept = cfg->num_plugins, i;
+
+	if (add_plugins(cfg, text, src == LT_SRC_ENV, where, err))
+		return -1;
+	if (src > cfg->source[o->id] && kept) {
+		for (i = 0; i < kept; i++)
+			free(cfg->plugins[i]);
+		cfg->num_plugins -= kept;
+		memmove(cfg->plugins, cfg->plugins + kept,
+			cfg->num_plugins * sizeof(*cfg->plugins));
 	}
 	return 0;
 }
@@ -252,7 +468,7 @@ int lt_config_set(struct lt_config *cfg, const struct lt_option *o,
 		  const char *text, enum lt_source src, const char *where,
 		  struct lt_err *err)
 {
-	long val = 0;
+	union opt_value val = { 0 };
 	char *copy;
 
 	if (!text)
@@ -262,23 +478,16 @@ int lt_config_set(struct lt_config *cfg, const struct lt_option *o,
 	if (parse_value(o, text, where, &val, err))
 		return -1;
 	if (o->type == LT_OPT_LIST) {
-		/* Lists accumulate within one source; a stronger source
-		 * replaces.  Only an LTRUN_* variable packs several, with ':'. */
-		size_t kept = cfg->num_plugins, i;
-
-		if (add_plugins(cfg, text, src == LT_SRC_ENV, where, err))
+		if (set_list(cfg, o, text, src, where, err))
 			return -1;
-		if (src > cfg->source[o->id] && kept) {
-			for (i = 0; i < kept; i++)
-				free(cfg->plugins[i]);
-			cfg->num_plugins -= kept;
-			memmove(cfg->plugins, cfg->plugins + kept,
-				cfg->num_plugins * sizeof(*cfg->plugins));
-		}
 	} else if (o->type == LT_OPT_BOOL) {
-		*(bool *)field(cfg, o) = val;
+		*(bool *)field(cfg, o) = val.l;
 	} else if (o->type == LT_OPT_INT || o->type == LT_OPT_COUNT_AUTO) {
-		*(int *)field(cfg, o) = (int)val;
+		*(int *)field(cfg, o) = (int)val.l;
+	} else if (o->type == LT_OPT_LONG) {
+		*(long *)field(cfg, o) = val.l;
+	} else if (o->type == LT_OPT_FLOAT) {
+		*(double *)field(cfg, o) = val.d;
 	} else {
 		copy = strdup(text);
 		if (!copy)
@@ -319,7 +528,7 @@ void lt_config_free(struct lt_config *cfg)
 
 	for (i = 0; i < LT_OPT_COUNT; i++) {
 		const struct lt_option *o = &lt_options[i];
-		if (o->type == LT_OPT_NAME || o->type == LT_OPT_HOST || o->type == LT_OPT_PATH) {
+		if (is_string_type(o->type)) {
 			free(*(char **)field(cfg, o));
 			*(char **)field(cfg, o) = NULL;
 		}
@@ -375,10 +584,48 @@ static const char *expected_json(const struct lt_option *o)
 	switch (o->type) {
 	case LT_OPT_COUNT_AUTO: return "a whole number or \"auto\"";
 	case LT_OPT_INT: return "a whole number";
+	case LT_OPT_LONG: return o->none_ok ? "a whole number or \"none\"" : "a whole number";
+	case LT_OPT_FLOAT: return "a number";
 	case LT_OPT_BOOL: return "true or false";
 	case LT_OPT_LIST: return "an array of paths";
 	default: return "a string";
 	}
+}
+
+static bool is_numeric(enum lt_opt_type t)
+{
+	return t == LT_OPT_COUNT_AUTO || t == LT_OPT_INT || t == LT_OPT_LONG || t == LT_OPT_FLOAT;
+}
+
+/* A JSON number as option text: whole numbers for integer options (up to
+ * 2^53 for longs: a double holds no more exactly), any for floats. */
+static int json_number_text(const struct lt_option *o, double d, const char *where,
+			    char *buf, size_t len, struct lt_err *err)
+{
+	double lim = o->type == LT_OPT_LONG ? 9007199254740992.0 : 1e9;
+
+	if (o->type == LT_OPT_FLOAT) {
+		snprintf(buf, len, "%.17g", d);
+		return 0;
+	}
+	if (!(d >= -lim && d <= lim) || d != (double)(long)d)
+		return lt_err_set(err, LT_EXIT_USAGE, "invalid %s %g: expected %s%s", where, d,
+				  expected_json(o), o->type == LT_OPT_LONG ?
+				  " (a string such as \"9223372036854775807\" beyond 2^53)" : "");
+	snprintf(buf, len, "%ld", (long)d);
+	return 0;
+}
+
+/* Whether a JSON string is acceptable text for o: strings for string
+ * options, "auto" for counts, any string for longs (seeds beyond 2^53,
+ * "none"), parsed later like a flag's text. */
+static bool json_string_ok(const struct lt_option *o, const char *s)
+{
+	if (o->type == LT_OPT_COUNT_AUTO)
+		return !strcmp(s, "auto");
+	if (o->type == LT_OPT_LONG)
+		return true;
+	return !is_numeric(o->type) && o->type != LT_OPT_BOOL;
 }
 
 /* Converts one JSON value to option text in buf, or fails with a message
@@ -387,22 +634,13 @@ static int json_to_text(const struct lt_option *o, const cJSON *v,
 			const char *where, char *buf, size_t len,
 			struct lt_err *err)
 {
-	bool numeric = o->type == LT_OPT_COUNT_AUTO || o->type == LT_OPT_INT;
-
-	if (numeric && cJSON_IsNumber(v)) {
-		double d = v->valuedouble;
-		if (!(d >= -1e9 && d <= 1e9) || d != (double)(long)d)
-			return lt_err_set(err, LT_EXIT_USAGE, "invalid %s %g: expected %s",
-					  where, d, expected_json(o));
-		snprintf(buf, len, "%ld", (long)d);
-		return 0;
-	}
+	if (is_numeric(o->type) && cJSON_IsNumber(v))
+		return json_number_text(o, v->valuedouble, where, buf, len, err);
 	if (o->type == LT_OPT_BOOL && cJSON_IsBool(v)) {
 		snprintf(buf, len, "%s", cJSON_IsTrue(v) ? "true" : "false");
 		return 0;
 	}
-	if (cJSON_IsString(v) && (o->type == LT_OPT_COUNT_AUTO ? !strcmp(v->valuestring, "auto")
-				  : !numeric && o->type != LT_OPT_BOOL)) {
+	if (cJSON_IsString(v) && json_string_ok(o, v->valuestring)) {
 		snprintf(buf, len, "%s", v->valuestring);
 		if (strlen(v->valuestring) >= len)
 			return lt_err_set(err, LT_EXIT_USAGE, "invalid %s: longer than %zu bytes",
@@ -556,6 +794,19 @@ int lt_config_check_names(const struct lt_config *cfg,
 	return 0;
 }
 
+/* The shortest text of d that reads back as d ("0.01", not 0.01000...02). */
+static void format_double(double d, char *buf, size_t len)
+{
+	int prec;
+
+	for (prec = 6; prec < 17; prec++) {
+		snprintf(buf, len, "%.*g", prec, d);
+		if (strtod(buf, NULL) == d)
+			return;
+	}
+	snprintf(buf, len, "%.17g", d);
+}
+
 const char *lt_config_value(const struct lt_config *cfg,
 			    const struct lt_option *o, char *buf, size_t len)
 {
@@ -571,6 +822,15 @@ const char *lt_config_value(const struct lt_config *cfg,
 		else
 			snprintf(buf, len, "%d", *(const int *)f);
 		break;
+	case LT_OPT_LONG:
+		if (o->none_ok && *(const long *)f == -1)
+			snprintf(buf, len, "none");
+		else
+			snprintf(buf, len, "%ld", *(const long *)f);
+		break;
+	case LT_OPT_FLOAT:
+		format_double(*(const double *)f, buf, len);
+		break;
 	case LT_OPT_BOOL:
 		snprintf(buf, len, "%s", *(const bool *)f ? "true" : "false");
 		break;
@@ -583,4 +843,40 @@ const char *lt_config_value(const struct lt_config *cfg,
 		snprintf(buf, len, "%s", *(char *const *)f ? *(char *const *)f : "");
 	}
 	return buf;
+}
+
+/* Room for the text of o's value: the plugin list can be long. */
+static size_t value_room(const struct lt_config *cfg, const struct lt_option *o)
+{
+	size_t i, n = 64;
+
+	if (o->type == LT_OPT_LIST)
+		for (i = 0; i < cfg->num_plugins; i++)
+			n += strlen(cfg->plugins[i]) + 1;
+	else if (is_string_type(o->type) && *(char *const *)cfield(cfg, o))
+		n += strlen(*(char *const *)cfield(cfg, o));
+	return n;
+}
+
+int lt_config_export(const struct lt_config *cfg,
+		     int (*setvar)(const char *name, const char *value, void *arg),
+		     void *arg)
+{
+	int i, rc = 0;
+
+	for (i = 0; i < LT_OPT_COUNT && !rc; i++) {
+		const struct lt_option *o = &lt_options[i];
+		size_t room;
+		char *buf;
+
+		if (cfg->source[i] == LT_SRC_DEFAULT || o->id == LT_OPT_CONFIG)
+			continue;
+		room = value_room(cfg, o);
+		buf = malloc(room);
+		if (!buf)
+			return -1;
+		rc = setvar(o->env, lt_config_value(cfg, o, buf, room), arg);
+		free(buf);
+	}
+	return rc;
 }

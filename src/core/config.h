@@ -29,6 +29,9 @@ enum lt_opt_type {
 	LT_OPT_PATH,       /* any non-empty string */
 	LT_OPT_BOOL,       /* flag on the command line; 1/0/true/false elsewhere */
 	LT_OPT_LIST,       /* repeatable path; ':'-separated in LTRUN_*; array in JSON */
+	LT_OPT_LONG,       /* long in [min, max]; with none_ok also "none" or -1 (stored -1) */
+	LT_OPT_FLOAT,      /* finite double in [fmin, fmax], ends excluded when *_open */
+	LT_OPT_CHOICE,     /* one of the '|'-separated words of choices ("sgd|adamw") */
 };
 
 enum lt_opt_id {
@@ -56,6 +59,23 @@ enum lt_opt_id {
 	LT_OPT_NO_SRUN,
 	LT_OPT_RDZV,
 	LT_OPT_RDZV_TIMEOUT,
+	/* training (Trainer mode, and lt_optimizer_step() in Fabric mode) */
+	LT_OPT_MAX_EPOCHS,
+	LT_OPT_MAX_STEPS,
+	LT_OPT_BATCH_SIZE,
+	LT_OPT_ACCUMULATE,
+	LT_OPT_SEED,
+	LT_OPT_VAL_EVERY,
+	LT_OPT_LOG_EVERY,
+	LT_OPT_OPTIMIZER,
+	LT_OPT_LR,
+	LT_OPT_MOMENTUM,
+	LT_OPT_WEIGHT_DECAY,
+	LT_OPT_LR_SCHEDULE,
+	LT_OPT_WARMUP_STEPS,
+	LT_OPT_CLIP_VAL,
+	LT_OPT_CLIP_ALGORITHM,
+	LT_OPT_BUCKET_MB,
 	LT_OPT_COUNT
 };
 
@@ -67,10 +87,14 @@ struct lt_option {
 	enum lt_opt_type type;
 	int kind;             /* LT_OPT_NAME: enum lt_kind */
 	bool auto_ok;         /* LT_OPT_NAME: "auto" is accepted */
-	long min, max;        /* LT_OPT_INT */
+	long min, max;        /* LT_OPT_INT, LT_OPT_LONG */
 	size_t offset;        /* of the field in struct lt_config */
 	const char *def;      /* default, as text, for --help and the plan */
 	const char *doc;      /* --help text */
+	double fmin, fmax;    /* LT_OPT_FLOAT: the range... */
+	bool fmin_open, fmax_open; /* ...with these ends excluded */
+	const char *choices;  /* LT_OPT_CHOICE: "sgd|adamw" */
+	bool none_ok;         /* LT_OPT_LONG: "none" or -1 means no limit */
 };
 
 /* The option table, LT_OPT_COUNT entries indexed by enum lt_opt_id. */
@@ -89,6 +113,21 @@ struct lt_config {
 	bool tee, dry_run, json, verbose, no_srun;
 	char **plugins;
 	size_t num_plugins;
+	/* training */
+	int max_epochs;           /* 1..1e6 */
+	long max_steps;           /* -1: no limit */
+	int batch_size;           /* samples per rank per micro-batch */
+	int accumulate;           /* micro-batches per optimizer step */
+	long seed;
+	int val_every;            /* optimizer steps; 0: at the end of every epoch */
+	int log_every;            /* optimizer steps */
+	char *optimizer;          /* "sgd" or "adamw" */
+	double lr, momentum, weight_decay;
+	char *lr_schedule;        /* "constant" or "cosine" */
+	int warmup_steps;
+	double clip_val;          /* 0: no clipping */
+	char *clip_algorithm;     /* "norm" or "value" */
+	double bucket_mb;         /* DDP gradient bucket size, MiB */
 	enum lt_source source[LT_OPT_COUNT];
 	char source_name[LT_OPT_COUNT][80]; /* "--devices", "LTRUN_DEVICES", ... */
 };
@@ -129,6 +168,17 @@ int lt_config_check_names(const struct lt_config *cfg,
  * written into buf.  Returns buf. */
 const char *lt_config_value(const struct lt_config *cfg,
 			    const struct lt_option *o, char *buf, size_t len);
+
+/* Calls setvar(o->env, value, arg) for every option o whose value did not
+ * come from its default (value as lt_config_value() writes it, which
+ * lt_config_set() reads back), so that rank processes started with those
+ * variables see the same settings.  LTRUN_CONFIG itself is skipped: the
+ * file's values are passed one by one.  Plugin paths are joined with ':'
+ * as LTRUN_PLUGIN wants them.  Returns 0, the first nonzero value setvar
+ * returned (stopping there), or -1 when out of memory. */
+int lt_config_export(const struct lt_config *cfg,
+		     int (*setvar)(const char *name, const char *value, void *arg),
+		     void *arg);
 
 /* "default", "config file", "environment" or "command line". */
 const char *lt_source_name(enum lt_source src);

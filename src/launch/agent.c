@@ -138,7 +138,8 @@ static void run_id_of(const uint8_t token[LT_STORE_TOKEN_BYTES], char out[17])
 /* ------------------------------------------------------ adopted ranks */
 
 /* Runs the rank in this process; the model's argv[0] is its path. */
-static int run_model(const struct lt_plan *plan, const struct lt_rank_info *info)
+static int run_model(const struct lt_plan *plan, const struct lt_config *cfg,
+		     const struct lt_rank_info *info)
 {
 	char **args = calloc((size_t)plan->model_argc + 2, sizeof(*args));
 	int status;
@@ -148,7 +149,7 @@ static int run_model(const struct lt_plan *plan, const struct lt_rank_info *info
 	args[0] = (char *)plan->model;
 	for (int i = 0; i < plan->model_argc; i++)
 		args[1 + i] = plan->model_argv[i];
-	status = lt_rank_run(info, plan->model, plan->model_argc + 1, args);
+	status = lt_rank_run(info, cfg, plan->model, plan->model_argc + 1, args);
 	free(args);
 	return status;
 }
@@ -208,7 +209,7 @@ static int run_adopted(const struct lt_plan *plan, const struct lt_config *cfg,
 	setenv(LT_ENV_RUN_ID, info.run_id, 1);
 	snprintf(value, sizeof(value), "%d", info.restart_count);
 	setenv(LT_ENV_RESTART_COUNT, value, 1);
-	return run_model(plan, &info);
+	return run_model(plan, cfg, &info);
 }
 
 /* ---------------------------------------------- srun from a batch script */
@@ -267,6 +268,12 @@ static int relaunch_with_srun(const struct lt_plan *plan, const struct lt_config
 
 /* ------------------------------------------------------ rank processes */
 
+static int export_var(const char *name, const char *value, void *arg)
+{
+	(void)arg;
+	return setenv(name, value, 1);
+}
+
 static int set_rank_env(const struct agent *a, int local)
 {
 	const struct lt_plan *plan = a->plan;
@@ -293,6 +300,9 @@ static int set_rank_env(const struct agent *a, int local)
 	setenv(LT_ENV_STORE_TOKEN, a->token_hex, 1);
 	setenv(LT_ENV_RUN_ID, a->run_id, 1);
 	setenv(LT_ENV_RDZV, a->cfg->rdzv, 1);
+	/* The rank reads the run's settings back with lt_config_load_env(). */
+	if (lt_config_export(a->cfg, export_var, NULL))
+		return -1;
 	return setenv(LT_ENV_RANK_ENTRY, "1", 1);
 }
 
@@ -327,7 +337,7 @@ static __attribute__((noreturn)) void become_rank(struct agent *a, int local,
 			fprintf(stderr, "ltrun: %s\n", err.msg);
 			_exit(1);
 		}
-		exit(run_model(plan, &info));
+		exit(run_model(plan, a->cfg, &info));
 	}
 	{
 		char **args = calloc((size_t)plan->model_argc + 3, sizeof(*args));
@@ -880,15 +890,14 @@ fail_free:
 	return -1;
 }
 
-/* The registry plans every precision, checkpoint IO and communicator, but
- * their runtimes are not built yet: a run that names another than the
- * default says so instead of silently running in 32-true. */
+/* The registry plans every precision and checkpoint IO, but their
+ * runtimes are not built yet: a run that names another than the default
+ * says so instead of silently running in 32-true. */
 static int check_runnable(const struct lt_plan *plan, struct lt_err *err)
 {
 	static const struct { enum lt_kind kind; const char *runs, *what; } only[] = {
 		{ LT_KIND_PRECISION, "32-true", "precision plugins" },
 		{ LT_KIND_CKPT_IO, "file", "checkpoint IO plugins" },
-		{ LT_KIND_COMM, "auto", "communicators" },
 	};
 
 	for (size_t i = 0; i < sizeof(only) / sizeof(only[0]); i++) {
@@ -916,13 +925,18 @@ int lt_launch(const struct lt_plan *plan, const struct lt_config *cfg, int argc,
 
 int lt_rank_entry(int argc, char **argv)
 {
+	static struct lt_config cfg;
 	struct lt_rank_info info;
 	struct lt_err err = { 0 };
+	int status;
 
 	unsetenv(LT_ENV_RANK_ENTRY);
 	if (argc < 2)
 		lt_die(LT_EXIT_USAGE, "%s is set but no model was given", LT_ENV_RANK_ENTRY);
-	if (lt_rank_info_from_env(&info, &err))
+	if (lt_rank_info_from_env(&info, &err) || lt_config_init(&cfg, &err) ||
+	    lt_config_load_env(&cfg, NULL, &err))
 		lt_die_err(&err);
-	return lt_rank_run(&info, argv[1], argc - 1, argv + 1);
+	status = lt_rank_run(&info, &cfg, argv[1], argc - 1, argv + 1);
+	lt_config_free(&cfg);
+	return status;
 }

@@ -10,15 +10,27 @@
  * state).  Store keys of one attempt start with "r<restart count>/", so a
  * restarted job never reads its predecessor's keys.
  *
+ * Then the rank opens the communicator (--comm; auto: shm inside a node,
+ * gloo or mpi between nodes), reserves the parameter arenas, and runs the
+ * model: lt_module_v1() (Trainer mode, loop.c) or lt_main() (Fabric
+ * mode).  The settings of the run reach an exec'ed rank as LTRUN_*
+ * variables the agent exported (lt_config_export).
+ *
  * A rank that fails through lt_fatal() or dies of a fatal signal leaves a
  * small JSON error file ({"rank", "host", "pid", "time", "message",
  * "signal"}) where the agent looks for it, for the failure report.
  */
 #include "launch/rank.h"
+#include "comm/comm.h"
 #include "launch/rdzv.h"
 #include "launch/signals.h"
 #include "core/error.h"
 #include "core/parse.h"
+#include "trainer/runtime.h"
+
+#include <arpa/inet.h>
+#include <netdb.h>
+#include <sys/socket.h>
 
 #include <cjson/cJSON.h>
 #include <dlfcn.h>
@@ -35,13 +47,17 @@
 #include "ltrun.h"
 
 typedef int (*lt_main_fn)(lt_ctx *, int, char **);
+typedef const struct lt_module *(*lt_module_fn)(void);
 
-struct lt_ctx {
-	struct lt_rank_info info;
-	struct lt_rdzv rz;
-	unsigned barriers; /* barriers passed, the join included */
-	char host[256];
+/* What the model exports: one of the two entry points. */
+struct model_entry {
+	lt_main_fn main_fn;
+	const struct lt_module *module;
 };
+
+/* Address space reserved for each parameter arena (runtime.h): committed
+ * only as parameters are registered. */
+#define ARENA_RESERVE ((size_t)256 << 30)
 
 /* The one context of this process: lt_fatal() and the signal handler
  * need it, and a rank runs one model. */
@@ -187,7 +203,7 @@ LT_API void lt_barrier(lt_ctx *ctx)
 
 /* --- the model --- */
 
-static lt_main_fn load_model(struct lt_ctx *ctx, const char *path)
+static void load_model(struct lt_ctx *ctx, const char *path, struct model_entry *e)
 {
 	const unsigned *abi;
 	void *handle, *sym;
@@ -204,11 +220,106 @@ static lt_main_fn load_model(struct lt_ctx *ctx, const char *path)
 	if (*abi != LT_ABI_VERSION)
 		lt_fatal(ctx, "model '%s' was built for ltrun ABI %u, but this ltrun has ABI %u: rebuild it against this ltrun's ltrun.h",
 			 q, *abi, LT_ABI_VERSION);
+	memset(e, 0, sizeof(*e));
+	sym = dlsym(handle, "lt_module_v1");
+	if (sym) {
+		e->module = ((lt_module_fn)sym)();
+		if (!e->module || e->module->size < offsetof(struct lt_module, on_save) ||
+		    !e->module->init || !e->module->num_samples || !e->module->train_step)
+			lt_fatal(ctx, "model '%s': lt_module_v1() must return a table with size, init, num_samples and train_step set",
+				 q);
+		return;
+	}
 	sym = dlsym(handle, "lt_main");
 	if (!sym)
-		lt_fatal(ctx, "model '%s' has no lt_main(): define int lt_main(lt_ctx *, int, char **) (Fabric mode); trainer mode is not built in this version",
+		lt_fatal(ctx, "model '%s' has neither lt_module_v1() (Trainer mode) nor lt_main() (Fabric mode): define one of them (see ltrun(3))",
 			 q);
-	return (lt_main_fn)sym;
+	e->main_fn = (lt_main_fn)sym;
+}
+
+/* --- the communicator --- */
+
+/* The address of this host's interface that routes to `peer` (no packet
+ * is sent: a UDP socket is only connected). */
+static void local_addr_towards(const char *peer, char *buf, size_t len)
+{
+	struct addrinfo hints = { .ai_family = AF_INET, .ai_socktype = SOCK_DGRAM }, *ai = NULL;
+	struct sockaddr_in me;
+	socklen_t melen = sizeof(me);
+	int fd = -1;
+
+	snprintf(buf, len, "%s", peer);
+	if (getaddrinfo(peer, "9", &hints, &ai) || !ai)
+		return;
+	fd = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+	if (fd >= 0 && !connect(fd, ai->ai_addr, ai->ai_addrlen) &&
+	    !getsockname(fd, (struct sockaddr *)&me, &melen))
+		inet_ntop(AF_INET, &me.sin_addr, buf, (socklen_t)len);
+	if (fd >= 0)
+		close(fd);
+	freeaddrinfo(ai);
+}
+
+static const struct lt_comm_backend *choose_comm(struct lt_ctx *ctx)
+{
+	const char *name = ctx->cfg->comm;
+	const struct lt_comm_backend *b = lt_comm_backend_find(name);
+
+	/* Without the hierarchical composer, one node is plain shm. */
+	if (!b && !strcmp(name, "auto") && ctx->info.num_nodes == 1)
+		b = lt_comm_backend_find("shm");
+
+	if (!b)
+		lt_fatal(ctx, "communicator '%s' is not built in this version: use --comm auto (see ltrun --list comm)",
+			 name);
+	if (!strcmp(name, "shm") && ctx->info.num_nodes > 1)
+		lt_fatal(ctx, "communicator 'shm' carries collectives between the ranks of one node, but this job has %d nodes: use --comm auto or gloo",
+			 ctx->info.num_nodes);
+	return b;
+}
+
+static void open_comm(struct lt_ctx *ctx)
+{
+	struct lt_err err = { 0 };
+	char host[256];
+	int *members;
+	struct lt_comm_args args;
+
+	members = calloc((size_t)ctx->info.world_size, sizeof(*members));
+	if (!members)
+		lt_fatal(ctx, "out of memory");
+	for (int i = 0; i < ctx->info.world_size; i++)
+		members[i] = i;
+	local_addr_towards(ctx->info.store_host, host, sizeof(host));
+	args = (struct lt_comm_args){
+		.rank = ctx->info.rank,
+		.size = ctx->info.world_size,
+		.scope = "world",
+		.rz = &ctx->rz,
+		.run_id = ctx->info.run_id,
+		.host = host,
+		.timeout_ms = ctx->rz.timeout_ms,
+		.global_rank = members,
+	};
+	ctx->comm = lt_comm_open(choose_comm(ctx), &args, &err);
+	free(members);
+	if (!ctx->comm)
+		lt_fatal(ctx, "cannot open communicator '%s': %s", ctx->cfg->comm, err.msg);
+}
+
+static void setup_runtime(struct lt_ctx *ctx)
+{
+	struct lt_err err = { 0 };
+
+	ctx->dtype = LT_F32;
+	ctx->loss_scale = 1.0f;
+	ctx->strategy = lt_strategy_runtime(ctx->cfg->strategy, ctx->info.world_size);
+	if (!ctx->strategy)
+		lt_fatal(ctx, "strategy '%s' has no runtime in this version: use single_device, ddp, ddp_spawn or ddp_fork",
+			 ctx->cfg->strategy);
+	if (lt_arena_init(&ctx->data_arena, ARENA_RESERVE, &err) ||
+	    lt_arena_init(&ctx->grad_arena, ARENA_RESERVE, &err))
+		lt_fatal(ctx, "%s", err.msg);
 }
 
 /* --- the run --- */
@@ -264,20 +375,21 @@ int lt_rank_info_from_env(struct lt_rank_info *info, struct lt_err *err)
 	return lt_store_token_parse(token, LT_ENV_STORE_TOKEN, info->token, err);
 }
 
-int lt_rank_run(const struct lt_rank_info *info, const char *model, int argc,
-		char **argv)
+int lt_rank_run(const struct lt_rank_info *info, const struct lt_config *cfg,
+		const char *model, int argc, char **argv)
 {
 	static struct lt_ctx ctx;
 	struct lt_err err = { 0 };
-	lt_main_fn main_fn;
+	struct model_entry entry;
 	int rc;
 
 	ctx.info = *info;
+	ctx.cfg = cfg;
 	the_ctx = &ctx;
 	if (gethostname(ctx.host, sizeof(ctx.host) - 1))
 		snprintf(ctx.host, sizeof(ctx.host), "unknown");
 	install_fatal_handlers(&ctx);
-	main_fn = load_model(&ctx, model);
+	load_model(&ctx, model, &entry);
 	ctx.rz.ops = lt_rdzv_find(info->rdzv, info->adopted);
 	if (!ctx.rz.ops)
 		lt_fatal(&ctx, "unknown rendezvous '%s' (LTRUN_RDZV): valid: auto, tcp, file, pmix",
@@ -288,9 +400,17 @@ int lt_rank_run(const struct lt_rank_info *info, const char *model, int argc,
 	if (ctx.rz.ops->open(&ctx.rz, &ctx.info, ctx.rz.who, &err))
 		lt_fatal(&ctx, "cannot join the job: %s", err.msg);
 	lt_barrier(&ctx);
+	open_comm(&ctx);
+	setup_runtime(&ctx);
 
-	rc = main_fn(&ctx, argc, argv);
+	if (entry.module)
+		rc = lt_trainer_run(&ctx, entry.module, argc, argv);
+	else
+		rc = entry.main_fn(&ctx, argc, argv);
 	fflush(NULL);
+	lt_runtime_free(&ctx);
+	lt_comm_close(ctx.comm);
+	ctx.comm = NULL;
 	if (ctx.rz.ops->close(&ctx.rz, &err))
 		lt_fatal(&ctx, "at exit: %s", err.msg);
 	return rc;

@@ -13,6 +13,7 @@
 
 #include <stdint.h>
 
+#include "core/config.h"
 #include "launch/store.h"
 
 struct lt_rank_info {
@@ -46,10 +47,11 @@ struct lt_rank_info {
 int lt_rank_info_from_env(struct lt_rank_info *info, struct lt_err *err);
 
 /* Runs the rank: loads the model, joins the store (hosting it first when
- * info->host_store), passes the first barrier, calls lt_main(), and
+ * info->host_store), passes the first barrier, opens the communicator,
+ * runs the model (Trainer or Fabric mode) under the settings cfg, and
  * returns the exit status for the process.  Never returns on a fatal
  * error: the rank then exits through lt_fatal()'s path. */
-int lt_rank_run(const struct lt_rank_info *info, const char *model, int argc,
-		char **argv);
+int lt_rank_run(const struct lt_rank_info *info, const struct lt_config *cfg,
+		const char *model, int argc, char **argv);
 
 #endif

@@ -3,9 +3,13 @@
  * and the ones it knows of but does not build.
  *
  * `auto` (the default --strategy) is not a plugin: the plan resolves it to
- * single_device for one rank and ddp otherwise.
+ * single_device for one rank and ddp otherwise.  lt_strategy_runtime()
+ * maps a name to the runtime a rank process runs (runtime.h).
  */
 #include "core/registry.h"
+#include "trainer/runtime.h"
+
+#include <string.h>
 
 static const struct lt_strategy_ops single_device_ops = {
 	.launcher = "exec",
@@ -65,4 +69,15 @@ int lt_strategy_catalog(struct lt_registry *reg, struct lt_err *err)
 			return -1;
 	lt_registry_mark_absent(reg, LT_KIND_STRATEGY, absent);
 	return 0;
+}
+
+const struct lt_strategy_rt *lt_strategy_runtime(const char *name, int world_size)
+{
+	if (!strcmp(name, "auto"))
+		name = world_size > 1 ? "ddp" : "single_device";
+	if (!strcmp(name, "single_device"))
+		return &lt_strategy_single_device;
+	if (!strcmp(name, "ddp") || !strcmp(name, "ddp_spawn") || !strcmp(name, "ddp_fork"))
+		return &lt_strategy_ddp;
+	return NULL;
 }

@@ -87,6 +87,16 @@ static struct bad_case cases[] = {
 	{ { "--devices", "2" }, {0}, NULL, 2, { "no model given" } },
 	{ { "--dry-run", "--strategy", "single_device", "--devices", "4" }, {0}, NULL, 2,
 	  { "'single_device' runs one rank", "4" } },
+	/* training options */
+	{ { "--dry-run", "--lr", "0" }, {0}, NULL, 2, { "--lr", "'0'", "a number > 0" } },
+	{ { "--dry-run", "--optimizer", "adam" }, {0}, NULL, 2, { "--optimizer", "did you mean 'adamw'?" } },
+	{ { "--dry-run", "--max-steps", "0" }, {0}, NULL, 2, { "--max-steps", "none (-1)" } },
+	{ { "--dry-run", "--momentum", "1" }, {0}, NULL, 2, { "--momentum", ">= 0 and < 1" } },
+	{ { "--dry-run", "--batch-size" }, {0}, NULL, 2, { "'--batch-size' needs a value" } },
+	{ { "--dry-run" }, { "LTRUN_GRADIENT_CLIP_ALGORITHM=l2" }, NULL, 2,
+	  { "LTRUN_GRADIENT_CLIP_ALGORITHM", "'l2'", "norm or value" } },
+	{ { "--dry-run", "--config", "@CONFIG@" }, {0}, "{\"lr\": \"0.1\"}", 2,
+	  { "'lr' in config file", "expected a number, got a string" } },
 	/* LTRUN_* variables: usage errors naming the variable */
 	{ { "--dry-run" }, { "LTRUN_DEVICES=four" }, NULL, 2, { "LTRUN_DEVICES", "'four'" } },
 	{ { "--devices", "1" }, { "LTRUN_DRY_RUN=maybe" }, NULL, 2, { "LTRUN_DRY_RUN", "'maybe'" } },

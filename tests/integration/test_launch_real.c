@@ -6,12 +6,16 @@
  * veth pair.  Each run's hello lines (examples/models/hello.c) must name
  * every rank exactly once, agree on the world size and the main address,
  * put each rank on the right node with the right local rank, and every rank
- * must pass the barrier.  A launcher that cannot start here (not root, not
- * installed, refused) skips its test and says why; it never passes.
+ * must pass the barrier.  Then a Trainer-mode model (tests/models/linreg.c)
+ * trains under the same launcher, and its parameters must equal those of
+ * single_device with the whole batch.  A launcher that cannot start here
+ * (not root, not installed, refused) skips its test and says why; it never
+ * passes.
  */
 #include <criterion/criterion.h>
 
 #include <limits.h>
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -150,6 +154,76 @@ static void remove_tree(const char *dir)
 		run_result_free(&r);
 }
 
+/* --- training under a launcher --- */
+
+static size_t read_params(const char *path, float *out, size_t max)
+{
+	FILE *f = fopen(path, "rb");
+	size_t n;
+
+	cr_assert_not_null(f, "no parameter dump '%s'", path);
+	n = fread(out, sizeof(float), max, f);
+	fclose(f);
+	return n;
+}
+
+/* Trains linreg on one rank with batch world*8 (the reference), into
+ * dir/single.f32, and returns the dump path the launched run must write. */
+static void reference_params(const char *dir, int world, char *dump, size_t len)
+{
+	char batch[16], single[PATH_MAX];
+	struct run_result r;
+
+	snprintf(batch, sizeof(batch), "%d", 8 * world);
+	snprintf(single, sizeof(single), "%s/single.f32", dir);
+	cr_assert_eq(run_ltrun((const char *[]){ "--strategy", "single_device", "--batch-size",
+						 batch, "--max-epochs", "2", "--lr", "0.1",
+						 build_path("tests/models/linreg.so"), "--", "--dump",
+						 single, NULL },
+			       NULL, &r),
+		     0);
+	cr_assert_eq(r.status, 0, "single_device reference: %s", r.err);
+	run_result_free(&r);
+	snprintf(dump, len, "%s/launched.f32", dir);
+}
+
+/* The launched run succeeded, trained, and ended where the reference did. */
+static void expect_trained(const char *what, const struct run_result *r, const char *dir)
+{
+	float a[64], b[64];
+	char single[PATH_MAX], launched[PATH_MAX];
+	size_t n, m;
+	double diff = 0.0, big = 0.0;
+
+	cr_expect_eq(r->status, 0, "%s: status %d
+stdout:
+%s
+stderr:
+%s", what, r->status,
+		     r->out, r->err);
+	cr_expect(strstr(r->err, "trained ") || strstr(r->out, "trained "),
+		  "%s: no training summary
+stderr:
+%s", what, r->err);
+	if (r->status)
+		return;
+	snprintf(single, sizeof(single), "%s/single.f32", dir);
+	snprintf(launched, sizeof(launched), "%s/launched.f32", dir);
+	n = read_params(single, a, 64);
+	m = read_params(launched, b, 64);
+	cr_assert_eq(n, m, "%s: %zu vs %zu parameters", what, n, m);
+	for (size_t i = 0; i < n; i++) {
+		big = big > fabs(a[i]) ? big : fabs(a[i]);
+		diff = diff > fabs(a[i] - b[i]) ? diff : fabs(a[i] - b[i]);
+	}
+	cr_expect_leq(diff, 1e-5 * big, "%s: parameters differ from single_device by %g (largest %g)",
+		      what, diff, big);
+}
+
+/* The ltrun arguments of a launched linreg run (world ranks, batch 8). */
+#define TRAIN_OPTS(dump) "--batch-size", "8", "--max-epochs", "2", "--lr", "0.1", linreg, \
+	"--", "--dump", dump
+
 /* --- Slurm: srun adopts every task; sbatch runs one ltrun per node --- */
 
 static char slurm_dir[] = "/tmp/ltrun-slurm-XXXXXX";
@@ -211,6 +285,20 @@ Test(launch_real, slurm_srun_and_sbatch, .fini = slurm_teardown)
 		run_result_free(&r);
 	}
 
+	/* A Trainer-mode model trains under srun as it does alone. */
+	{
+		char linreg[PATH_MAX], dump[PATH_MAX];
+
+		abs_path("tests/models/linreg.so", true, linreg);
+		reference_params(slurm_dir, 4, dump, sizeof(dump));
+		cr_assert_eq(run_command((const char *[]){ "timeout", "45", "srun", "-n", "4",
+							   ltrun, TRAIN_OPTS(dump), NULL },
+					 (const char *[]){ conf, NULL }, 60, &r),
+			     0);
+		expect_trained("srun -n 4 ltrun linreg.so", &r, slurm_dir);
+		run_result_free(&r);
+	}
+
 	/* sbatch: one srun task per node, whose ltrun forks the node's ranks. */
 	snprintf(ltrun_var, sizeof(ltrun_var), "LTRUN=%s", ltrun);
 	snprintf(out, sizeof(out), "%s/train.out", slurm_dir);
@@ -267,6 +355,27 @@ Test(launch_real, mpirun, .fini = mpi_teardown)
 		     0);
 	expect_job("mpirun -np 4 ltrun hello.so", &r, 4, 4, NULL);
 	run_result_free(&r);
+
+	/* Training under mpirun, with the default communicator and with mpi. */
+	{
+		char linreg[PATH_MAX], dump[PATH_MAX];
+
+		abs_path("tests/models/linreg.so", true, linreg);
+		reference_params(mpi_tmp, 3, dump, sizeof(dump));
+		cr_assert_eq(run_command((const char *[]){ MPIRUN, "-np", "3",
+							   ltrun, TRAIN_OPTS(dump), NULL },
+					 env, 75, &r),
+			     0);
+		expect_trained("mpirun -np 3 ltrun linreg.so", &r, mpi_tmp);
+		run_result_free(&r);
+		unlink(dump);
+		cr_assert_eq(run_command((const char *[]){ MPIRUN, "-np", "3", ltrun, "--comm", "mpi",
+							   TRAIN_OPTS(dump), NULL },
+					 env, 75, &r),
+			     0);
+		expect_trained("mpirun -np 3 ltrun --comm mpi linreg.so", &r, mpi_tmp);
+		run_result_free(&r);
+	}
 }
 
 /* --- torchrun: ltrun reads the torchelastic variables --- */
@@ -315,6 +424,22 @@ Test(launch_real, torchrun, .fini = torch_teardown)
 		     0);
 	expect_job("torchrun --nproc_per_node 2 ltrun hello.so", &r, 2, 2, NULL);
 	run_result_free(&r);
+
+	{
+		char linreg[PATH_MAX], dump[PATH_MAX];
+
+		abs_path("tests/models/linreg.so", true, linreg);
+		reference_params(torch_tmp, 2, dump, sizeof(dump));
+		cr_assert_eq(run_command((const char *[]){ "timeout", "90", "/usr/bin/torchrun",
+							   "--standalone", "--nproc_per_node", "2",
+							   "--monitor_interval", "0.2", "--redirects",
+							   "1", "--tee", "1", "--no_python",
+							   ltrun, TRAIN_OPTS(dump), NULL },
+					 env, 105, &r),
+			     0);
+		expect_trained("torchrun --nproc_per_node 2 ltrun linreg.so", &r, torch_tmp);
+		run_result_free(&r);
+	}
 }
 
 /* --- two hosts by hand: a network namespace each, joined by a veth pair --- */
@@ -386,6 +511,18 @@ static const char two_nodes_sh[] =
 	"echo \"node statuses: $s0 $s1\" >&2\n"
 	"[ $s0 = 0 ] && [ $s1 = 0 ]\n";
 
+/* The same for training: 2 ranks a node, rank 0 (node 0) dumps. */
+static const char two_nodes_train_sh[] =
+	"for k in 0 1; do\n"
+	"  ns=$1; [ $k = 1 ] && ns=$2\n"
+	"  ip netns exec \"$ns\" timeout 60 \"$3\" --num-nodes 2 --node-rank $k \\\n"
+	"    --main-addr " NETNS_MAIN " --devices 2 --batch-size 8 --max-epochs 2 --lr 0.1 \\\n"
+	"    \"$4\" -- --dump \"$5\" & eval p$k=\\$!\n"
+	"done\n"
+	"wait $p0; s0=$?; wait $p1; s1=$?\n"
+	"echo \"node statuses: $s0 $s1\" >&2\n"
+	"[ $s0 = 0 ] && [ $s1 = 0 ]\n";
+
 Test(launch_real, two_hosts_in_network_namespaces, .fini = netns_teardown)
 {
 	char ltrun[PATH_MAX], hello[PATH_MAX];
@@ -402,4 +539,21 @@ Test(launch_real, two_hosts_in_network_namespaces, .fini = netns_teardown)
 		     0);
 	expect_job("2 namespaces x ltrun --devices 4", &r, 8, 4, NETNS_MAIN ":");
 	run_result_free(&r);
+
+	/* Training across the two nodes: shm inside each, gloo between them. */
+	{
+		char linreg[PATH_MAX], dump[PATH_MAX], dir[] = "/tmp/ltrun-netns-XXXXXX";
+
+		abs_path("tests/models/linreg.so", true, linreg);
+		cr_assert_not_null(mkdtemp(dir));
+		reference_params(dir, 4, dump, sizeof(dump));
+		cr_assert_eq(run_command((const char *[]){ "sh", "-c", two_nodes_train_sh, "sh",
+							   netns[0], netns[1], ltrun, linreg, dump,
+							   NULL },
+					 NULL, 90, &r),
+			     0);
+		expect_trained("2 namespaces x ltrun --devices 2 linreg.so", &r, dir);
+		run_result_free(&r);
+		remove_tree(dir);
+	}
 }

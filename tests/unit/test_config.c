@@ -219,3 +219,283 @@ Test(config, values_print_back)
 	cr_expect_str_eq(lt_config_value(&cfg, opt(LT_OPT_MAIN_PORT), buf, sizeof(buf)), "29500");
 	cr_expect_str_eq(lt_config_value(&cfg, opt(LT_OPT_TEE), buf, sizeof(buf)), "false");
 }
+
+/* ------------------------------------------------------------ training */
+
+Test(config, training_defaults)
+{
+	cr_expect_eq(cfg.max_epochs, 1);
+	cr_expect_eq(cfg.max_steps, -1);
+	cr_expect_eq(cfg.batch_size, 32);
+	cr_expect_eq(cfg.accumulate, 1);
+	cr_expect_eq(cfg.seed, 0);
+	cr_expect_eq(cfg.val_every, 0);
+	cr_expect_eq(cfg.log_every, 50);
+	cr_expect_str_eq(cfg.optimizer, "sgd");
+	cr_expect_eq(cfg.lr, 0.01);
+	cr_expect_eq(cfg.momentum, 0.9);
+	cr_expect_eq(cfg.weight_decay, 0.0);
+	cr_expect_str_eq(cfg.lr_schedule, "constant");
+	cr_expect_eq(cfg.warmup_steps, 0);
+	cr_expect_eq(cfg.clip_val, 0.0);
+	cr_expect_str_eq(cfg.clip_algorithm, "norm");
+	cr_expect_eq(cfg.bucket_mb, 25.0);
+	cr_expect_eq(cfg.source[LT_OPT_LR], LT_SRC_DEFAULT);
+}
+
+struct typed_case {
+	enum lt_opt_id id;
+	const char *text;
+	const char *want; /* NULL: accepted; else a substring of the message */
+};
+
+Test(config, training_values_and_ranges)
+{
+	static const struct typed_case cases[] = {
+		{ LT_OPT_LR, "0.1", NULL }, { LT_OPT_LR, "1e-300", NULL }, { LT_OPT_LR, "3", NULL },
+		{ LT_OPT_LR, "0", "expected a number > 0" }, { LT_OPT_LR, "-0.1", "> 0" },
+		{ LT_OPT_LR, "inf", "> 0" }, { LT_OPT_LR, "nan", "> 0" }, { LT_OPT_LR, "1e999", "> 0" },
+		{ LT_OPT_LR, " 0.1", "> 0" }, { LT_OPT_LR, "0.1x", "> 0" }, { LT_OPT_LR, "", "> 0" },
+		{ LT_OPT_LR, "0x1p-3", "> 0" },
+		{ LT_OPT_MOMENTUM, "0", NULL }, { LT_OPT_MOMENTUM, "0.999", NULL },
+		{ LT_OPT_MOMENTUM, "1", "expected a number >= 0 and < 1" }, { LT_OPT_MOMENTUM, "-0", NULL },
+		{ LT_OPT_WEIGHT_DECAY, "0", NULL }, { LT_OPT_WEIGHT_DECAY, "-1e-9", "a number >= 0" },
+		{ LT_OPT_CLIP_VAL, "1.5", NULL }, { LT_OPT_CLIP_VAL, "-1", ">= 0" },
+		{ LT_OPT_BUCKET_MB, "4096", NULL }, { LT_OPT_BUCKET_MB, "0.25", NULL },
+		{ LT_OPT_BUCKET_MB, "4096.5", "expected a number > 0 and <= 4096" },
+		{ LT_OPT_BUCKET_MB, "0", "> 0 and <= 4096" },
+		{ LT_OPT_MAX_EPOCHS, "1000000", NULL }, { LT_OPT_MAX_EPOCHS, "1000001", "from 1 to 1000000" },
+		{ LT_OPT_MAX_EPOCHS, "0", "from 1 to 1000000" },
+		{ LT_OPT_MAX_STEPS, "1", NULL }, { LT_OPT_MAX_STEPS, "-1", NULL }, { LT_OPT_MAX_STEPS, "none", NULL },
+		{ LT_OPT_MAX_STEPS, "9223372036854775807", NULL },
+		{ LT_OPT_MAX_STEPS, "0", "or none (-1) for no limit" }, { LT_OPT_MAX_STEPS, "-2", "none (-1)" },
+		{ LT_OPT_MAX_STEPS, "None", "none (-1)" },
+		{ LT_OPT_SEED, "9223372036854775807", NULL }, { LT_OPT_SEED, "9223372036854775808", "from 0 to" },
+		{ LT_OPT_SEED, "-1", "from 0 to 9223372036854775807" }, { LT_OPT_SEED, "none", "from 0 to" },
+		{ LT_OPT_BATCH_SIZE, "16777216", NULL }, { LT_OPT_BATCH_SIZE, "16777217", "from 1 to 16777216" },
+		{ LT_OPT_ACCUMULATE, "65536", NULL }, { LT_OPT_ACCUMULATE, "0", "from 1 to 65536" },
+		{ LT_OPT_VAL_EVERY, "0", NULL }, { LT_OPT_VAL_EVERY, "-1", "from 0 to" },
+		{ LT_OPT_LOG_EVERY, "1", NULL }, { LT_OPT_LOG_EVERY, "0", "from 1 to" },
+		{ LT_OPT_WARMUP_STEPS, "100", NULL }, { LT_OPT_WARMUP_STEPS, "x", "whole number" },
+		{ LT_OPT_OPTIMIZER, "adamw", NULL }, { LT_OPT_OPTIMIZER, "sgd", NULL },
+		{ LT_OPT_OPTIMIZER, "adam", "expected sgd or adamw; did you mean 'adamw'?" },
+		{ LT_OPT_OPTIMIZER, "SGD", "did you mean 'sgd'?" },
+		{ LT_OPT_OPTIMIZER, "rmsprop", "expected sgd or adamw" },
+		{ LT_OPT_OPTIMIZER, "", "the value is empty" },
+		{ LT_OPT_LR_SCHEDULE, "cosine", NULL },
+		{ LT_OPT_LR_SCHEDULE, "cosin", "expected constant or cosine; did you mean 'cosine'?" },
+		{ LT_OPT_CLIP_ALGORITHM, "value", NULL },
+		{ LT_OPT_CLIP_ALGORITHM, "vaule", "did you mean 'value'?" },
+	};
+	size_t i;
+
+	for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		const struct typed_case *c = &cases[i];
+		struct lt_config fresh;
+		int rc;
+
+		cr_assert_eq(lt_config_init(&fresh, &err), 0);
+		rc = lt_config_set(&fresh, opt(c->id), c->text, LT_SRC_FLAG, "--x", &err);
+		if (!c->want) {
+			cr_expect_eq(rc, 0, "%s '%s': %s", opt(c->id)->name, c->text, err.msg);
+		} else {
+			cr_expect_eq(rc, -1, "%s '%s' accepted", opt(c->id)->name, c->text);
+			cr_expect_eq(err.status, LT_EXIT_USAGE);
+			cr_expect(strstr(err.msg, c->want) != NULL, "%s '%s': %s", opt(c->id)->name,
+				  c->text, err.msg);
+			cr_expect(strstr(err.msg, "--x") != NULL, "names the source: %s", err.msg);
+			cr_expect(!strchr(err.msg, '\n'));
+			cr_expect_eq(fresh.source[c->id], LT_SRC_DEFAULT, "unchanged on failure");
+		}
+		lt_config_free(&fresh);
+	}
+}
+
+Test(config, training_values_land_in_their_fields)
+{
+	cr_assert_eq(lt_config_set(&cfg, opt(LT_OPT_LR), "0.003", LT_SRC_FLAG, "--lr", &err), 0);
+	cr_assert_eq(lt_config_set(&cfg, opt(LT_OPT_SEED), "9223372036854775807", LT_SRC_FLAG,
+				   "--seed", &err), 0);
+	cr_assert_eq(lt_config_set(&cfg, opt(LT_OPT_MAX_STEPS), "500", LT_SRC_FLAG, "--max-steps", &err), 0);
+	cr_assert_eq(lt_config_set(&cfg, opt(LT_OPT_OPTIMIZER), "adamw", LT_SRC_FLAG, "--optimizer", &err), 0);
+	cr_assert_eq(lt_config_set(&cfg, opt(LT_OPT_ACCUMULATE), "4", LT_SRC_FLAG, "x", &err), 0);
+	cr_expect_eq(cfg.lr, 0.003);
+	cr_expect_eq(cfg.seed, 9223372036854775807L);
+	cr_expect_eq(cfg.max_steps, 500);
+	cr_expect_str_eq(cfg.optimizer, "adamw");
+	cr_expect_eq(cfg.accumulate, 4);
+	cr_assert_eq(lt_config_set(&cfg, opt(LT_OPT_MAX_STEPS), "none", LT_SRC_FLAG, "--max-steps", &err), 0);
+	cr_expect_eq(cfg.max_steps, -1);
+}
+
+Test(config, training_from_env_and_file_with_precedence)
+{
+	static const char *const vars[] = { "LTRUN_LR=0.5", "LTRUN_OPTIMIZER=adamw",
+					    "LTRUN_MAX_STEPS=none", "LTRUN_ACCUMULATE_GRAD_BATCHES=8",
+					    "LTRUN_GRADIENT_CLIP_VAL=1", NULL };
+	static const char *const bad[] = { "LTRUN_OPTIMIZER=adamm", NULL };
+	static const char text[] = "{ \"lr\": 0.25, \"momentum\": 0.5, \"max-steps\": 1000,\n"
+				   "  \"seed\": \"9007199254740993\", \"optimizer\": \"sgd\",\n"
+				   "  \"bucket-mb\": 1, \"lr-schedule\": \"cosine\", \"max-epochs\": 3 }";
+	struct lt_envsrc env = { .vars = vars };
+
+	cr_assert_eq(lt_config_load_env(&cfg, &env, &err), 0, "%s", err.msg);
+	cr_assert_eq(lt_config_load_text(&cfg, "c.json", text, strlen(text), &err), 0, "%s", err.msg);
+	cr_assert_eq(lt_config_set(&cfg, opt(LT_OPT_LR), "2", LT_SRC_FLAG, "--lr", &err), 0);
+	cr_expect_eq(cfg.lr, 2.0, "flag beats the variable");
+	cr_expect_str_eq(cfg.optimizer, "adamw", "the variable beats the file");
+	cr_expect_eq(cfg.max_steps, -1);
+	cr_expect_eq(cfg.accumulate, 8);
+	cr_expect_eq(cfg.clip_val, 1.0);
+	cr_expect_eq(cfg.momentum, 0.5, "the file beats the default");
+	cr_expect_eq(cfg.seed, 9007199254740993L, "a string keeps a seed beyond 2^53 exact");
+	cr_expect_eq(cfg.bucket_mb, 1.0);
+	cr_expect_str_eq(cfg.lr_schedule, "cosine");
+	cr_expect_eq(cfg.max_epochs, 3);
+	cr_expect_str_eq(cfg.source_name[LT_OPT_MOMENTUM], "'momentum' in config file 'c.json'");
+	env.vars = bad;
+	cr_assert_eq(lt_config_load_env(&cfg, &env, &err), -1);
+	cr_expect(strstr(err.msg, "invalid LTRUN_OPTIMIZER 'adamm': expected sgd or adamw; did you mean 'adamw'?")
+		  != NULL, "%s", err.msg);
+}
+
+Test(config, training_config_errors)
+{
+	static const struct bad_config cases[] = {
+		{ "{\"lr\": \"0.1\"}", "'lr' in config file 'c.json': expected a number, got a string" },
+		{ "{\"lr\": 0}", "invalid 'lr' in config file 'c.json' '0': expected a number > 0" },
+		{ "{\"lr\": true}", "expected a number, got a boolean" },
+		{ "{\"momentum\": 1.5}", "expected a number >= 0 and < 1" },
+		{ "{\"seed\": 1e20}", "a string such as" },
+		{ "{\"seed\": 1.5}", "expected a whole number" },
+		{ "{\"seed\": \"12x\"}", "'seed' in config file 'c.json' '12x'" },
+		{ "{\"max-steps\": 0}", "none (-1) for no limit" },
+		{ "{\"max-steps\": [1]}", "expected a whole number or \"none\", got an array" },
+		{ "{\"batch-size\": \"32\"}", "expected a whole number, got a string" },
+		{ "{\"optimizer\": 1}", "expected a string, got a number" },
+		{ "{\"optimizer\": \"adma\"}", "did you mean 'adam" },
+		{ "{\"lr-schedual\": \"cosine\"}", "did you mean 'lr-schedule'?" },
+		{ "{\"gradient-clip-algorithm\": \"l2\"}", "expected norm or value" },
+	};
+	size_t i;
+
+	for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		struct lt_config c;
+		cr_assert_eq(lt_config_init(&c, &err), 0);
+		cr_expect_eq(lt_config_load_text(&c, "c.json", cases[i].text, strlen(cases[i].text), &err),
+			     -1, "accepted: %s", cases[i].text);
+		cr_expect_eq(err.status, LT_EXIT_USAGE, "%s", cases[i].text);
+		cr_expect(strstr(err.msg, cases[i].want) != NULL, "'%s' gave: %s", cases[i].text, err.msg);
+		lt_config_free(&c);
+	}
+}
+
+Test(config, training_values_print_back)
+{
+	char buf[64];
+
+	cr_expect_str_eq(lt_config_value(&cfg, opt(LT_OPT_LR), buf, sizeof(buf)), "0.01");
+	cr_expect_str_eq(lt_config_value(&cfg, opt(LT_OPT_MAX_STEPS), buf, sizeof(buf)), "none");
+	cr_expect_str_eq(lt_config_value(&cfg, opt(LT_OPT_BUCKET_MB), buf, sizeof(buf)), "25");
+	cr_expect_str_eq(lt_config_value(&cfg, opt(LT_OPT_OPTIMIZER), buf, sizeof(buf)), "sgd");
+	cr_assert_eq(lt_config_set(&cfg, opt(LT_OPT_LR), "0.1", LT_SRC_FLAG, "--lr", &err), 0);
+	cr_expect_str_eq(lt_config_value(&cfg, opt(LT_OPT_LR), buf, sizeof(buf)), "0.1");
+	cr_assert_eq(lt_config_set(&cfg, opt(LT_OPT_LR), "0.30000000000000004", LT_SRC_FLAG, "--lr", &err), 0);
+	cr_expect_str_eq(lt_config_value(&cfg, opt(LT_OPT_LR), buf, sizeof(buf)), "0.30000000000000004",
+			 "exact when it must be");
+	cr_assert_eq(lt_config_set(&cfg, opt(LT_OPT_SEED), "123456789012", LT_SRC_FLAG, "--seed", &err), 0);
+	cr_expect_str_eq(lt_config_value(&cfg, opt(LT_OPT_SEED), buf, sizeof(buf)), "123456789012");
+}
+
+/* ------------------------------------------------------------ export */
+
+struct exported {
+	char names[LT_OPT_COUNT][64], values[LT_OPT_COUNT][256];
+	int n, stop_at;
+};
+
+static int collect(const char *name, const char *value, void *arg)
+{
+	struct exported *e = arg;
+
+	if (e->n == e->stop_at)
+		return 7;
+	snprintf(e->names[e->n], sizeof(e->names[e->n]), "%s", name);
+	snprintf(e->values[e->n], sizeof(e->values[e->n]), "%s", value);
+	e->n++;
+	return 0;
+}
+
+static const char *exported_value(const struct exported *e, const char *name)
+{
+	int i;
+
+	for (i = 0; i < e->n; i++)
+		if (!strcmp(e->names[i], name))
+			return e->values[i];
+	return NULL;
+}
+
+Test(config, export_passes_every_non_default_setting)
+{
+	static const char text[] = "{ \"momentum\": 0.5, \"plugin\": [\"./a.so\", \"./b.so\"] }";
+	struct exported e = { .stop_at = -1 };
+	const char *vars[LT_OPT_COUNT + 1];
+	char env_text[LT_OPT_COUNT][330];
+	struct lt_config back;
+	struct lt_envsrc env = { .vars = vars };
+	int i;
+
+	cr_assert_eq(lt_config_set(&cfg, opt(LT_OPT_CONFIG), "c.json", LT_SRC_FLAG, "--config", &err), 0);
+	cr_assert_eq(lt_config_load_text(&cfg, "c.json", text, strlen(text), &err), 0, "%s", err.msg);
+	cr_assert_eq(lt_config_set(&cfg, opt(LT_OPT_LR), "0.30000000000000004", LT_SRC_FLAG, "--lr", &err), 0);
+	cr_assert_eq(lt_config_set(&cfg, opt(LT_OPT_DEVICES), "4", LT_SRC_ENV, "LTRUN_DEVICES", &err), 0);
+	cr_assert_eq(lt_config_set(&cfg, opt(LT_OPT_MAX_STEPS), "-1", LT_SRC_FLAG, "--max-steps", &err), 0);
+	cr_assert_eq(lt_config_set(&cfg, opt(LT_OPT_OPTIMIZER), "adamw", LT_SRC_FLAG, "--optimizer", &err), 0);
+	cr_assert_eq(lt_config_set(&cfg, opt(LT_OPT_TEE), "yes", LT_SRC_FLAG, "--tee", &err), 0);
+	cr_assert_eq(lt_config_export(&cfg, collect, &e), 0);
+
+	cr_expect_eq(e.n, 7, "exported %d", e.n);
+	cr_expect_str_eq(exported_value(&e, "LTRUN_LR"), "0.30000000000000004");
+	cr_expect_str_eq(exported_value(&e, "LTRUN_MOMENTUM"), "0.5");
+	cr_expect_str_eq(exported_value(&e, "LTRUN_DEVICES"), "4");
+	cr_expect_str_eq(exported_value(&e, "LTRUN_MAX_STEPS"), "none");
+	cr_expect_str_eq(exported_value(&e, "LTRUN_PLUGIN"), "./a.so:./b.so");
+	cr_expect_str_eq(exported_value(&e, "LTRUN_TEE"), "true");
+	cr_expect_null(exported_value(&e, "LTRUN_CONFIG"), "the file's values travel one by one");
+	cr_expect_null(exported_value(&e, "LTRUN_BATCH_SIZE"), "defaults stay out");
+
+	/* What a rank process reads back is what the agent had. */
+	for (i = 0; i < e.n; i++) {
+		snprintf(env_text[i], sizeof(env_text[i]), "%s=%s", e.names[i], e.values[i]);
+		vars[i] = env_text[i];
+	}
+	vars[e.n] = NULL;
+	cr_assert_eq(lt_config_init(&back, &err), 0);
+	cr_assert_eq(lt_config_load_env(&back, &env, &err), 0, "%s", err.msg);
+	cr_expect_eq(back.lr, cfg.lr);
+	cr_expect_eq(back.momentum, 0.5);
+	cr_expect_eq(back.max_steps, -1);
+	cr_expect_eq(back.devices, 4);
+	cr_expect_str_eq(back.optimizer, "adamw");
+	cr_expect(back.tee);
+	cr_assert_eq(back.num_plugins, 2);
+	cr_expect_str_eq(back.plugins[1], "./b.so");
+	lt_config_free(&back);
+}
+
+Test(config, export_stops_at_the_first_failure)
+{
+	struct exported e = { .stop_at = 1 };
+
+	cr_assert_eq(lt_config_set(&cfg, opt(LT_OPT_LR), "0.2", LT_SRC_FLAG, "--lr", &err), 0);
+	cr_assert_eq(lt_config_set(&cfg, opt(LT_OPT_SEED), "5", LT_SRC_FLAG, "--seed", &err), 0);
+	cr_assert_eq(lt_config_set(&cfg, opt(LT_OPT_BATCH_SIZE), "8", LT_SRC_FLAG, "--batch-size", &err), 0);
+	cr_expect_eq(lt_config_export(&cfg, collect, &e), 7);
+	cr_expect_eq(e.n, 1);
+	e = (struct exported){ .stop_at = -1 };
+	lt_config_free(&cfg);
+	cr_assert_eq(lt_config_init(&cfg, &err), 0);
+	cr_expect_eq(lt_config_export(&cfg, collect, &e), 0);
+	cr_expect_eq(e.n, 0, "nothing to pass for an all-default config");
+}

@@ -1,0 +1,738 @@
+/*
+ * shm.c - the `shm` communicator: collectives between the ranks of one
+ * node through one POSIX shared-memory segment, the fast CPU path.
+ *
+ * Group rank 0 creates /dev/shm/ltrun-<run id>-<scope>-<pid>-<n> and
+ * publishes its name through the rendezvous; the last member to map it
+ * unlinks it, so a crash after that leaves nothing behind (and the agent
+ * removes every ltrun-<run id>-* segment of a crashed attempt:
+ * lt_shm_remove_job).  The segment holds a control block - per rank a
+ * monotonic event counter on its own cache line, a waiter count and the
+ * pid - then per rank STAGES staging slots of `chunk` bytes.
+ *
+ * Every rank counts the same events in the same order, so "peer j has
+ * reached event E" is the only synchronisation there is: a rank publishes
+ * an event with a release store (and a futex wake when someone sleeps on
+ * it) and waits by spinning briefly, then sleeping on the futex, checking
+ * on the way that the peer is alive and the deadline not passed.  A slot
+ * stage is rewritten only once every peer has passed the event after which
+ * it no longer reads it, so consecutive chunks (and collectives) pipeline
+ * over the stages.
+ *
+ * all_reduce, per chunk: each rank owns 1/size of the chunk; it copies
+ * the parts others own into its slot (event 1), reduces its own part from
+ * its buffer and the peers' slots into its buffer and its slot (event 2),
+ * then copies the others' reduced parts out of their slots (event 3).
+ * Each rank moves about two buffers' worth of bytes, whatever the size.
+ */
+#include "comm/comm.h"
+#include "comm/reduce.h"
+#include "launch/rdzv.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <linux/futex.h>
+#include <sched.h>
+#include <signal.h>
+#include <stdatomic.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <time.h>
+#include <unistd.h>
+
+#define SHM_MAGIC 0x6c7472756e73686dull /* "ltrunshm" */
+#define STAGES 2
+#define CHUNK_DEFAULT (1u << 20)
+#define LINE 128
+/* Reductions run over sub-blocks this big, so the result is still in the
+ * cache when it is copied to the second place it goes. */
+#define SUB_BLOCK (32u << 10)
+#define SLEEP_SLICE_MS 20
+
+struct shm_rank {
+	_Atomic uint32_t seq;     /* events this rank has published */
+	_Atomic uint32_t waiters; /* ranks sleeping on seq */
+	_Atomic int32_t pid;      /* 0 until it has mapped the segment */
+} __attribute__((aligned(LINE)));
+
+struct shm_header {
+	uint64_t magic;
+	uint32_t size, stages;
+	uint64_t chunk, bytes;
+	_Atomic uint32_t attached; /* members that have mapped it */
+	_Atomic int32_t aborted;   /* 1 + the rank at fault, or 0 */
+	_Atomic int32_t abort_by;  /* the rank that saw it */
+	_Atomic int32_t abort_why; /* 'd' it died, 't' it timed out */
+	struct shm_rank rank[] __attribute__((aligned(LINE)));
+};
+
+struct shm {
+	struct shm_header *h;
+	size_t bytes;
+	char *slots;             /* size * STAGES slots of chunk bytes */
+	size_t chunk;
+	int rank, size;
+	uint32_t seq;            /* this rank's events so far */
+	uint32_t stage_free[STAGES]; /* peers must reach this before reuse */
+	unsigned next_stage;
+	long spin_ns;
+	int timeout_ms;
+	int *global_rank;
+	char scope[64];
+	char name[NAME_MAX];
+	const char *what;        /* the collective running, for messages */
+};
+
+/* Opens of this process, so two communicators of one scope get
+ * different segment names and rendezvous keys. */
+static _Atomic unsigned open_count;
+
+/* ------------------------------------------------------------ helpers */
+
+static long now_ns(void)
+{
+	struct timespec t;
+
+	clock_gettime(CLOCK_MONOTONIC, &t);
+	return t.tv_sec * 1000000000L + t.tv_nsec;
+}
+
+static bool reached(uint32_t v, uint32_t target)
+{
+	return (int32_t)(v - target) >= 0;
+}
+
+static void cpu_relax(void)
+{
+#if defined(__x86_64__) || defined(__i386__)
+	__builtin_ia32_pause();
+#elif defined(__aarch64__)
+	__asm__ volatile("yield");
+#endif
+}
+
+static void futex_wait(_Atomic uint32_t *addr, uint32_t val, int ms)
+{
+	struct timespec ts = { ms / 1000, (long)(ms % 1000) * 1000000L };
+
+	syscall(SYS_futex, (uint32_t *)addr, FUTEX_WAIT, val, &ts, NULL, 0);
+}
+
+static void futex_wake(_Atomic uint32_t *addr)
+{
+	syscall(SYS_futex, (uint32_t *)addr, FUTEX_WAKE, INT_MAX, NULL, NULL, 0);
+}
+
+static char *slot(struct shm *s, int r, unsigned stage)
+{
+	return s->slots + ((size_t)r * STAGES + stage) * s->chunk;
+}
+
+static int global_of(const struct shm *s, int r)
+{
+	return s->global_rank ? s->global_rank[r] : r;
+}
+
+/* True while process pid exists and is not a zombie. */
+static bool alive(pid_t pid)
+{
+	char path[64], buf[256], *p;
+	FILE *f;
+	bool ok = true;
+
+	if (pid <= 0)
+		return true;
+	if (kill(pid, 0) && errno == ESRCH)
+		return false;
+	snprintf(path, sizeof(path), "/proc/%d/stat", (int)pid);
+	f = fopen(path, "r");
+	if (!f)
+		return true;
+	if (fgets(buf, sizeof(buf), f) && (p = strrchr(buf, ')')) && p[1] == ' ')
+		ok = p[2] != 'Z' && p[2] != 'X';
+	fclose(f);
+	return ok;
+}
+
+/* ------------------------------------------------------------ events */
+
+static void publish(struct shm *s)
+{
+	struct shm_rank *me = &s->h->rank[s->rank];
+
+	atomic_store_explicit(&me->seq, ++s->seq, memory_order_release);
+	atomic_thread_fence(memory_order_seq_cst);
+	if (atomic_load_explicit(&me->waiters, memory_order_relaxed))
+		futex_wake(&me->seq);
+}
+
+/* Records that peer `culprit` failed the group, so that every rank stops
+ * waiting at once (the first report wins); returns -1. */
+static int give_up(struct shm *s, int culprit, int why)
+{
+	int32_t none = 0;
+
+	if (atomic_compare_exchange_strong(&s->h->aborted, &none, culprit + 1)) {
+		atomic_store(&s->h->abort_by, s->rank);
+		atomic_store(&s->h->abort_why, why);
+	}
+	return -1;
+}
+
+static int report_abort(struct shm *s, int32_t ab, struct lt_err *err)
+{
+	int by = atomic_load(&s->h->abort_by);
+
+	if (atomic_load(&s->h->abort_why) == 'd')
+		return lt_err_set(err, LT_EXIT_FAILURE,
+				  "shm %s (scope %s): rank %d died during the collective (rank %d saw it): see its own error",
+				  s->what, s->scope, global_of(s, ab - 1), global_of(s, by));
+	return lt_err_set(err, LT_EXIT_FAILURE,
+			  "shm %s (scope %s): rank %d timed out waiting for rank %d: see rank %d's message",
+			  s->what, s->scope, global_of(s, by), global_of(s, ab - 1),
+			  global_of(s, by));
+}
+
+static int wait_failed(struct shm *s, int j, uint32_t target, long waited_ns,
+		       struct lt_err *err)
+{
+	int32_t ab = atomic_load(&s->h->aborted);
+	pid_t pid = atomic_load(&s->h->rank[j].pid);
+
+	if (ab && atomic_load(&s->h->abort_by) != s->rank)
+		return report_abort(s, ab, err);
+	if (!alive(pid)) {
+		give_up(s, j, 'd');
+		return lt_err_set(err, LT_EXIT_FAILURE,
+				  "shm %s (scope %s): rank %d (pid %d) died while rank %d waited for it: see its own error",
+				  s->what, s->scope, global_of(s, j), (int)pid,
+				  global_of(s, s->rank));
+	}
+	if (s->timeout_ms > 0 && waited_ns / 1000000 >= s->timeout_ms) {
+		give_up(s, j, 't');
+		return lt_err_set(err, LT_EXIT_FAILURE,
+				  "shm %s (scope %s): timed out after %g s waiting for rank %d%s (at event %u of %u): "
+				  "every rank must call the same collectives in the same order; else raise the timeout",
+				  s->what, s->scope, s->timeout_ms / 1000.0, global_of(s, j),
+				  pid ? "" : ", which never attached",
+				  atomic_load(&s->h->rank[j].seq), target);
+	}
+	return 0;
+}
+
+/* Sleeps on peer j's counter until it reaches target, or fails. */
+static int wait_slow(struct shm *s, int j, uint32_t target, struct lt_err *err)
+{
+	struct shm_rank *p = &s->h->rank[j];
+	long start = now_ns();
+
+	for (;;) {
+		atomic_fetch_add(&p->waiters, 1);
+		uint32_t v = atomic_load(&p->seq);
+		if (!reached(v, target))
+			futex_wait(&p->seq, v, SLEEP_SLICE_MS);
+		atomic_fetch_sub(&p->waiters, 1);
+		if (reached(atomic_load_explicit(&p->seq, memory_order_acquire), target))
+			return 0;
+		if (now_ns() - start >= SLEEP_SLICE_MS * 1000000L &&
+		    wait_failed(s, j, target, now_ns() - start, err))
+			return -1;
+	}
+}
+
+static int wait_peer(struct shm *s, int j, uint32_t target, struct lt_err *err)
+{
+	_Atomic uint32_t *w = &s->h->rank[j].seq;
+	long start;
+
+	if (reached(atomic_load_explicit(w, memory_order_acquire), target))
+		return 0;
+	if (s->spin_ns > 0) {
+		start = now_ns();
+		for (unsigned i = 1;; i++) {
+			cpu_relax();
+			if (reached(atomic_load_explicit(w, memory_order_acquire), target))
+				return 0;
+			if (!(i & 63) && now_ns() - start > s->spin_ns)
+				break;
+		}
+	} else {
+		sched_yield();
+		if (reached(atomic_load_explicit(w, memory_order_acquire), target))
+			return 0;
+	}
+	return wait_slow(s, j, target, err);
+}
+
+/* Waits until every other rank has published event target. */
+static int wait_all(struct shm *s, uint32_t target, struct lt_err *err)
+{
+	for (int k = 1; k < s->size; k++)
+		if (wait_peer(s, (s->rank + k) % s->size, target, err))
+			return -1;
+	return 0;
+}
+
+/* The next slot stage, once every peer is done reading it. */
+static int take_stage(struct shm *s, unsigned *stage, struct lt_err *err)
+{
+	*stage = s->next_stage++ % STAGES;
+	return wait_all(s, s->stage_free[*stage], err);
+}
+
+/* ------------------------------------------------------------ all_reduce */
+
+/* Element range [*lo, *hi) of part j of an n-element chunk: equal parts
+ * rounded up to 64 bytes, the last ones possibly short or empty. */
+static void part(size_t n, size_t es, int size, int j, size_t *lo, size_t *hi)
+{
+	size_t align = 64 / es, per = (n + (size_t)size - 1) / (size_t)size;
+
+	per = (per + align - 1) / align * align;
+	*lo = per * (size_t)j < n ? per * (size_t)j : n;
+	*hi = *lo + per < n ? *lo + per : n;
+}
+
+/* mine[lo..hi) and the peers' copies of it reduced into out and mine. */
+static void reduce_own(struct shm *s, unsigned stage, char *mine, char *out, size_t off,
+		       size_t n, enum lt_dtype dt, enum lt_op op)
+{
+	size_t es = lt_dtype_size(dt), step = SUB_BLOCK / es;
+
+	for (size_t i = 0; i < n; i += step) {
+		size_t m = n - i < step ? n - i : step, at = (off + i) * es;
+		int first = (s->rank + 1) % s->size;
+		lt_reduce3(out + at, mine + i * es, slot(s, first, stage) + at, m, dt, op);
+		for (int k = 2; k < s->size; k++)
+			lt_reduce_into(out + at, slot(s, (s->rank + k) % s->size, stage) + at, m,
+				       dt, op);
+		memcpy(mine + i * es, out + at, m * es);
+	}
+}
+
+static int all_reduce_chunk(struct shm *s, char *buf, size_t n, enum lt_dtype dt,
+			    enum lt_op op, struct lt_err *err)
+{
+	size_t es = lt_dtype_size(dt), lo, hi;
+	unsigned stage;
+	char *mine;
+
+	if (take_stage(s, &stage, err))
+		return -1;
+	mine = slot(s, s->rank, stage);
+	for (int j = 0; j < s->size; j++) {
+		part(n, es, s->size, j, &lo, &hi);
+		if (j != s->rank)
+			memcpy(mine + lo * es, buf + lo * es, (hi - lo) * es);
+	}
+	publish(s);
+	if (wait_all(s, s->seq, err))
+		return -1;
+	part(n, es, s->size, s->rank, &lo, &hi);
+	reduce_own(s, stage, buf + lo * es, mine, lo, hi - lo, dt, op);
+	publish(s);
+	if (wait_all(s, s->seq, err))
+		return -1;
+	for (int j = 0; j < s->size; j++) {
+		part(n, es, s->size, j, &lo, &hi);
+		if (j != s->rank)
+			memcpy(buf + lo * es, slot(s, j, stage) + lo * es, (hi - lo) * es);
+	}
+	publish(s);
+	s->stage_free[stage] = s->seq;
+	return 0;
+}
+
+static int shm_all_reduce(struct lt_comm *c, void *buf, size_t count, enum lt_dtype dt,
+			  enum lt_op op, struct lt_err *err)
+{
+	struct shm *s = c->state;
+	size_t es = lt_dtype_size(dt), per = s->chunk / es;
+
+	s->what = "all_reduce";
+	for (size_t off = 0; s->size > 1 && off < count; off += per)
+		if (all_reduce_chunk(s, (char *)buf + off * es,
+				     count - off < per ? count - off : per, dt, op, err))
+			return -1;
+	return 0;
+}
+
+/* ------------------------------------------------------------ the others */
+
+static int shm_barrier(struct lt_comm *c, struct lt_err *err)
+{
+	struct shm *s = c->state;
+
+	s->what = "barrier";
+	if (s->size == 1)
+		return 0;
+	publish(s);
+	return wait_all(s, s->seq, err);
+}
+
+static int broadcast_chunk(struct shm *s, char *buf, size_t bytes, int root,
+			   struct lt_err *err)
+{
+	unsigned stage;
+
+	if (take_stage(s, &stage, err))
+		return -1;
+	if (s->rank == root)
+		memcpy(slot(s, root, stage), buf, bytes);
+	publish(s);
+	if (s->rank != root) {
+		if (wait_peer(s, root, s->seq, err))
+			return -1;
+		memcpy(buf, slot(s, root, stage), bytes);
+	}
+	publish(s);
+	s->stage_free[stage] = s->seq;
+	return 0;
+}
+
+static int shm_broadcast(struct lt_comm *c, void *buf, size_t count, enum lt_dtype dt,
+			 int root, struct lt_err *err)
+{
+	struct shm *s = c->state;
+	size_t bytes = count * lt_dtype_size(dt);
+
+	s->what = "broadcast";
+	for (size_t off = 0; s->size > 1 && off < bytes; off += s->chunk)
+		if (broadcast_chunk(s, (char *)buf + off,
+				    bytes - off < s->chunk ? bytes - off : s->chunk, root, err))
+			return -1;
+	return 0;
+}
+
+/* Bytes [off, off + len) of every rank's block: mine from send, the
+ * others' through their slots. */
+static int all_gather_chunk(struct shm *s, const char *send, char *recv, size_t block,
+			    size_t off, size_t len, struct lt_err *err)
+{
+	unsigned stage;
+
+	if (take_stage(s, &stage, err))
+		return -1;
+	memcpy(slot(s, s->rank, stage), send + off, len);
+	publish(s);
+	if (wait_all(s, s->seq, err))
+		return -1;
+	for (int j = 0; j < s->size; j++) {
+		char *to = recv + (size_t)j * block + off;
+		const char *from = j == s->rank ? send + off : slot(s, j, stage);
+		if (to != from)
+			memmove(to, from, len);
+	}
+	publish(s);
+	s->stage_free[stage] = s->seq;
+	return 0;
+}
+
+static int shm_all_gather(struct lt_comm *c, const void *send, void *recv, size_t count,
+			  enum lt_dtype dt, struct lt_err *err)
+{
+	struct shm *s = c->state;
+	size_t block = count * lt_dtype_size(dt);
+
+	s->what = "all_gather";
+	if (s->size == 1) {
+		if (block && recv != send)
+			memmove(recv, send, block);
+		return 0;
+	}
+	for (size_t off = 0; off < block; off += s->chunk)
+		if (all_gather_chunk(s, send, recv, block, off,
+				     block - off < s->chunk ? block - off : s->chunk, err))
+			return -1;
+	return 0;
+}
+
+/* Elements [off, off + n) of my block of the result. */
+static int reduce_scatter_chunk(struct shm *s, const char *send, char *recv, size_t count,
+				size_t off, size_t n, enum lt_dtype dt, enum lt_op op,
+				struct lt_err *err)
+{
+	size_t es = lt_dtype_size(dt), len = n * es;
+	unsigned stage;
+	char *mine;
+
+	if (take_stage(s, &stage, err))
+		return -1;
+	mine = slot(s, s->rank, stage);
+	for (int j = 0; j < s->size; j++)
+		if (j != s->rank)
+			memcpy(mine + (size_t)j * len, send + ((size_t)j * count + off) * es, len);
+	publish(s);
+	if (wait_all(s, s->seq, err))
+		return -1;
+	const char *own = send + ((size_t)s->rank * count + off) * es;
+	int first = (s->rank + 1) % s->size;
+	lt_reduce3(recv + off * es, own, slot(s, first, stage) + (size_t)s->rank * len, n, dt, op);
+	for (int k = 2; k < s->size; k++)
+		lt_reduce_into(recv + off * es,
+			       slot(s, (s->rank + k) % s->size, stage) + (size_t)s->rank * len, n,
+			       dt, op);
+	publish(s);
+	s->stage_free[stage] = s->seq;
+	return 0;
+}
+
+static int shm_reduce_scatter(struct lt_comm *c, const void *send, void *recv, size_t count,
+			      enum lt_dtype dt, enum lt_op op, struct lt_err *err)
+{
+	struct shm *s = c->state;
+	size_t es = lt_dtype_size(dt), per = s->chunk / es / (size_t)s->size;
+
+	s->what = "reduce_scatter";
+	if (s->size == 1) {
+		if (count && recv != send)
+			memmove(recv, send, count * es);
+		return 0;
+	}
+	for (size_t off = 0; off < count; off += per)
+		if (reduce_scatter_chunk(s, send, recv, count, off,
+					 count - off < per ? count - off : per, dt, op, err))
+			return -1;
+	return 0;
+}
+
+/* ------------------------------------------------------------ open/close */
+
+static long env_long(const char *name, long def, long lo, long hi)
+{
+	const char *v = getenv(name);
+	char *end;
+	long x;
+
+	if (!v || !*v)
+		return def;
+	errno = 0;
+	x = strtol(v, &end, 10);
+	return errno || *end || x < lo || x > hi ? def : x;
+}
+
+/* Spin only while there is a cpu for every rank: oversubscribed, a
+ * spinning rank steals the time of the one it waits for. */
+static long spin_budget_ns(int size)
+{
+	cpu_set_t set;
+	int cpus = 1;
+
+	if (!sched_getaffinity(0, sizeof(set), &set))
+		cpus = CPU_COUNT(&set);
+	if (size > cpus)
+		return 0;
+	return env_long("LTRUN_SHM_SPIN_US", 50, 0, 1000000) * 1000;
+}
+
+/* "ltrun-<run id>-<scope>-<pid>-<n>", scope with [A-Za-z0-9_.] only. */
+static void segment_name(struct shm *s, const char *run_id, unsigned n)
+{
+	char scope[64];
+	size_t i;
+
+	for (i = 0; s->scope[i] && i < sizeof(scope) - 1; i++) {
+		char ch = s->scope[i];
+		bool ok = (ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') ||
+			  (ch >= '0' && ch <= '9') || ch == '_' || ch == '.';
+		scope[i] = ok ? ch : '_';
+	}
+	scope[i] = '\0';
+	snprintf(s->name, sizeof(s->name), "/ltrun-%s-%s-%d-%u", run_id, scope, (int)getpid(), n);
+}
+
+static int map_segment(struct shm *s, int fd, struct lt_err *err)
+{
+	void *p = mmap(NULL, s->bytes, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+
+	if (p == MAP_FAILED)
+		return lt_err_set(err, LT_EXIT_FAILURE,
+				  "shm communicator (scope %s): cannot map /dev/shm%s (%zu bytes): %s",
+				  s->scope, s->name, s->bytes, strerror(errno));
+	s->h = p;
+	s->slots = (char *)p + (s->bytes - (size_t)s->size * STAGES * s->chunk);
+	return 0;
+}
+
+static size_t header_bytes(int size)
+{
+	size_t n = sizeof(struct shm_header) + (size_t)size * sizeof(struct shm_rank);
+
+	return (n + 4095) & ~(size_t)4095;
+}
+
+static int create_segment(struct shm *s, struct lt_err *err)
+{
+	int fd = shm_open(s->name, O_CREAT | O_EXCL | O_RDWR, 0600), e;
+
+	if (fd < 0)
+		return lt_err_set(err, LT_EXIT_FAILURE,
+				  "shm communicator (scope %s): cannot create /dev/shm%s: %s: is /dev/shm mounted and writable?",
+				  s->scope, s->name, strerror(errno));
+	if (ftruncate(fd, (off_t)s->bytes) || (e = posix_fallocate(fd, 0, (off_t)s->bytes))) {
+		e = errno ? errno : ENOSPC;
+		close(fd);
+		shm_unlink(s->name);
+		return lt_err_set(err, LT_EXIT_FAILURE,
+				  "shm communicator (scope %s): cannot allocate %zu MB in /dev/shm: %s: "
+				  "enlarge /dev/shm (docker run --shm-size) or set LTRUN_SHM_CHUNK lower",
+				  s->scope, s->bytes >> 20, strerror(e));
+	}
+	e = map_segment(s, fd, err);
+	close(fd);
+	if (e) {
+		shm_unlink(s->name);
+		return -1;
+	}
+	s->h->size = (uint32_t)s->size;
+	s->h->stages = STAGES;
+	s->h->chunk = s->chunk;
+	s->h->bytes = s->bytes;
+	s->h->magic = SHM_MAGIC;
+	return 0;
+}
+
+static int attach_segment(struct shm *s, struct lt_err *err)
+{
+	struct stat st;
+	int fd = shm_open(s->name, O_RDWR, 0), e;
+
+	if (fd < 0)
+		return lt_err_set(err, LT_EXIT_FAILURE,
+				  "shm communicator (scope %s): cannot open /dev/shm%s that rank %d created: %s: "
+				  "are all ranks of the group on one node (else use --comm gloo or auto)?",
+				  s->scope, s->name, global_of(s, 0), strerror(errno));
+	if (fstat(fd, &st) || (size_t)st.st_size != s->bytes) {
+		close(fd);
+		return lt_err_set(err, LT_EXIT_FAILURE,
+				  "shm communicator (scope %s): /dev/shm%s is %lld bytes, not %zu: "
+				  "do all ranks run the same ltrun and LTRUN_SHM_CHUNK?",
+				  s->scope, s->name, (long long)st.st_size, s->bytes);
+	}
+	e = map_segment(s, fd, err);
+	close(fd);
+	if (!e && (s->h->magic != SHM_MAGIC || s->h->size != (uint32_t)s->size))
+		return lt_err_set(err, LT_EXIT_FAILURE,
+				  "shm communicator (scope %s): /dev/shm%s is not a segment of this group of %d",
+				  s->scope, s->name, s->size);
+	return e;
+}
+
+/* Rank 0 creates and publishes the name; the others attach; the last one
+ * to attach unlinks it. */
+static int join_segment(struct shm *s, const struct lt_comm_args *a, struct lt_err *err)
+{
+	char key[128];
+	void *value = NULL;
+	size_t len;
+
+	snprintf(key, sizeof(key), "comm/%s/shm%u", s->scope, atomic_fetch_add(&open_count, 1));
+	if (!a->rz || !a->run_id)
+		return lt_err_set(err, LT_EXIT_FAILURE,
+				  "shm communicator (scope %s): a group of %d needs a rendezvous and a run id",
+				  s->scope, s->size);
+	if (s->rank == 0) {
+		segment_name(s, a->run_id, atomic_load(&open_count));
+		if (create_segment(s, err) ||
+		    a->rz->ops->put(a->rz, key, s->name, strlen(s->name) + 1, err))
+			return -1;
+	} else {
+		if (a->rz->ops->get(a->rz, key, 0, &value, &len, err))
+			return -1;
+		snprintf(s->name, sizeof(s->name), "%s", (char *)value);
+		free(value);
+		if (attach_segment(s, err))
+			return -1;
+	}
+	atomic_store(&s->h->rank[s->rank].pid, (int32_t)getpid());
+	if (atomic_fetch_add(&s->h->attached, 1) + 1 == (uint32_t)s->size) {
+		shm_unlink(s->name);
+		s->name[0] = '\0';
+	}
+	return 0;
+}
+
+static int shm_open_comm(struct lt_comm *c, const struct lt_comm_args *a, struct lt_err *err)
+{
+	struct shm *s = calloc(1, sizeof(*s));
+
+	if (!s)
+		return lt_err_set(err, LT_EXIT_FAILURE, "shm communicator: out of memory");
+	c->state = s;
+	s->rank = a->rank;
+	s->size = a->size;
+	s->timeout_ms = a->timeout_ms;
+	s->what = "open";
+	snprintf(s->scope, sizeof(s->scope), "%s", a->scope);
+	if (a->global_rank) {
+		s->global_rank = malloc((size_t)a->size * sizeof(int));
+		if (!s->global_rank)
+			return lt_err_set(err, LT_EXIT_FAILURE, "shm communicator: out of memory");
+		memcpy(s->global_rank, a->global_rank, (size_t)a->size * sizeof(int));
+	}
+	if (s->size == 1)
+		return 0;
+	s->chunk = (size_t)env_long("LTRUN_SHM_CHUNK", CHUNK_DEFAULT, 4096, 1L << 30) & ~(size_t)63;
+	s->bytes = header_bytes(s->size) + (size_t)s->size * STAGES * s->chunk;
+	s->spin_ns = spin_budget_ns(s->size);
+	return join_segment(s, a, err);
+}
+
+static void shm_close(struct lt_comm *c)
+{
+	struct shm *s = c->state;
+
+	if (!s)
+		return;
+	if (s->h) {
+		if (s->rank == 0 && s->name[0] && atomic_load(&s->h->attached) < (uint32_t)s->size)
+			shm_unlink(s->name); /* the others never came */
+		munmap(s->h, s->bytes);
+	} else if (s->rank == 0 && s->name[0]) {
+		shm_unlink(s->name);
+	}
+	free(s->global_rank);
+	free(s);
+	c->state = NULL;
+}
+
+const struct lt_comm_backend lt_comm_shm = {
+	.name = "shm",
+	.open = shm_open_comm,
+	.barrier = shm_barrier,
+	.broadcast = shm_broadcast,
+	.all_reduce = shm_all_reduce,
+	.all_gather = shm_all_gather,
+	.reduce_scatter = shm_reduce_scatter,
+	.close = shm_close,
+};
+
+/* ------------------------------------------------------------ cleanup */
+
+void lt_shm_remove_job(const char *run_id)
+{
+	char prefix[128], path[NAME_MAX + 2];
+	struct dirent *e;
+	DIR *d;
+	size_t n;
+
+	if (!run_id || !*run_id)
+		return;
+	n = (size_t)snprintf(prefix, sizeof(prefix), "ltrun-%s-", run_id);
+	d = opendir("/dev/shm");
+	if (!d)
+		return;
+	while ((e = readdir(d)))
+		if (!strncmp(e->d_name, prefix, n)) {
+			snprintf(path, sizeof(path), "/%s", e->d_name);
+			shm_unlink(path);
+		}
+	closedir(d);
+}

@@ -1,0 +1,282 @@
+/*
+ * api.c - the model-facing functions of ltrun.h beyond a rank's place
+ * (rank.c has those): parameters, gradients and the loss scale, metrics,
+ * collectives on the model's buffers, the data shard, and Fabric mode's
+ * gradient synchronisation and optimizer step.
+ *
+ * Every misuse (a NULL tensor, a duplicate name, a bad shape, a collective
+ * that fails) ends the rank through lt_fatal() with a message naming the
+ * call and the fix: the ABI returns no error codes.
+ */
+#include "comm/comm.h"
+#include "comm/reduce.h"
+#include "core/error.h"
+#include "trainer/runtime.h"
+#include "trainer/sampler.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* --- parameters --- */
+
+static bool valid_name(const char *name)
+{
+	size_t n = name ? strlen(name) : 0;
+
+	if (!n || n >= sizeof(((struct lt_tensor *)0)->name))
+		return false;
+	for (size_t i = 0; i < n; i++)
+		if ((unsigned char)name[i] <= ' ' || name[i] == '"' || name[i] == '\\')
+			return false;
+	return true;
+}
+
+static int64_t shape_numel(lt_ctx *ctx, const char *name, struct lt_shape shape)
+{
+	int64_t n = 1;
+
+	if (shape.ndim < 1 || shape.ndim > LT_MAX_DIMS)
+		lt_fatal(ctx, "lt_param('%s'): %d dimensions: give 1 to %d (LT_SHAPE(rows, cols))",
+			 name, shape.ndim, LT_MAX_DIMS);
+	for (int i = 0; i < shape.ndim; i++) {
+		if (shape.dim[i] < 1 || shape.dim[i] > ((int64_t)1 << 40) / n)
+			lt_fatal(ctx, "lt_param('%s'): dimension %d is %lld: every dimension must be at least 1 and the tensor below 2^40 elements",
+				 name, i, (long long)shape.dim[i]);
+		n *= shape.dim[i];
+	}
+	return n;
+}
+
+static void add_param(lt_ctx *ctx, struct lt_tensor *t)
+{
+	if (ctx->nparams == ctx->params_cap) {
+		size_t cap = ctx->params_cap ? 2 * ctx->params_cap : 64;
+		struct lt_tensor **p = realloc(ctx->params, cap * sizeof(*p));
+		if (!p)
+			lt_fatal(ctx, "out of memory registering parameter '%s'", t->name);
+		ctx->params = p;
+		ctx->params_cap = cap;
+	}
+	ctx->params[ctx->nparams++] = t;
+}
+
+LT_API lt_tensor *lt_param(lt_ctx *ctx, const char *name, struct lt_shape shape,
+			   struct lt_init init)
+{
+	struct lt_err err = { 0 };
+	struct lt_tensor *t;
+	size_t bytes;
+
+	if (!valid_name(name))
+		lt_fatal(ctx, "lt_param(): bad parameter name '%s': give 1 to 127 printable characters without spaces or quotes",
+			 name ? name : "(null)");
+	if (ctx->params_frozen)
+		lt_fatal(ctx, "lt_param('%s') after training started: register every parameter in init (or before the first lt_sync_grads)",
+			 name);
+	if (init.kind < LT_INIT_ZEROS || init.kind > LT_INIT_XAVIER_UNIFORM)
+		lt_fatal(ctx, "lt_param('%s'): unknown init kind %d: use LT_ZEROS, LT_NORMAL(...), LT_KAIMING_UNIFORM...",
+			 name, (int)init.kind);
+	for (size_t i = 0; i < ctx->nparams; i++)
+		if (!strcmp(ctx->params[i]->name, name))
+			lt_fatal(ctx, "lt_param(): parameter '%s' is registered twice: give each parameter its own name",
+				 name);
+	t = calloc(1, sizeof(*t));
+	if (!t)
+		lt_fatal(ctx, "out of memory registering parameter '%s'", name);
+	snprintf(t->name, sizeof(t->name), "%s", name);
+	t->shape = shape;
+	t->numel = shape_numel(ctx, name, shape);
+	t->offset = ctx->numel;
+	t->bucket = -1;
+	bytes = (size_t)t->numel * lt_dtype_size(ctx->dtype);
+	t->data = lt_arena_alloc(&ctx->data_arena, bytes, &err);
+	t->grad = t->data ? lt_arena_alloc(&ctx->grad_arena, bytes, &err) : NULL;
+	if (!t->grad)
+		lt_fatal(ctx, "lt_param('%s'): %s", name, err.msg);
+	lt_param_fill(ctx, t, init, ctx->nparams);
+	ctx->numel += (size_t)t->numel;
+	add_param(ctx, t);
+	return t;
+}
+
+static struct lt_tensor *check_tensor(const lt_tensor *t, const char *fn)
+{
+	if (!t)
+		lt_fatal(NULL, "%s(NULL): pass a tensor lt_param() returned", fn);
+	return (struct lt_tensor *)t;
+}
+
+LT_API void *lt_data(lt_tensor *t) { return check_tensor(t, "lt_data")->data; }
+LT_API void *lt_grad(lt_tensor *t) { return check_tensor(t, "lt_grad")->grad; }
+LT_API int64_t lt_numel(const lt_tensor *t) { return check_tensor(t, "lt_numel")->numel; }
+LT_API const char *lt_name(const lt_tensor *t) { return check_tensor(t, "lt_name")->name; }
+
+LT_API void lt_grad_ready(lt_ctx *ctx, lt_tensor *t)
+{
+	struct lt_err err = { 0 };
+
+	check_tensor(t, "lt_grad_ready");
+	if (!ctx->syncing || !ctx->params_frozen)
+		return;
+	if (ctx->strategy->grad_ready(ctx, t, &err))
+		lt_fatal(ctx, "gradient all-reduce of '%s': %s", t->name, err.msg);
+}
+
+LT_API float lt_loss_scale(const lt_ctx *ctx) { return ctx->loss_scale; }
+LT_API enum lt_dtype lt_dtype(const lt_ctx *ctx) { return ctx->dtype; }
+
+LT_API struct lt_device lt_device(const lt_ctx *ctx)
+{
+	(void)ctx;
+	return (struct lt_device){ .kind = LT_DEVICE_CPU, .index = 0 };
+}
+
+/* --- metrics --- */
+
+LT_API void lt_log(lt_ctx *ctx, const char *name, double value)
+{
+	size_t n = name ? strlen(name) : 0;
+
+	if (!n || n >= sizeof(ctx->train_metrics[0].name) ||
+	    strspn(name, "abcdefghijklmnopqrstuvwxyz0123456789_.") != n)
+		lt_fatal(ctx, "lt_log(): bad metric name '%s': use 1 to 47 of [a-z0-9_.]",
+			 name ? name : "(null)");
+	lt_metric_add(ctx, name, value, ctx->cur_batch_size > 0 ? ctx->cur_batch_size : 1);
+}
+
+/* --- collectives on the model's buffers --- */
+
+static void check_coll(lt_ctx *ctx, const char *fn, enum lt_dtype dt, int op)
+{
+	if ((unsigned)dt >= LT_DTYPE_COUNT)
+		lt_fatal(ctx, "%s(): unknown dtype %d: use LT_F32, LT_F64, LT_F16, LT_BF16, LT_I32 or LT_I64",
+			 fn, (int)dt);
+	if (op < LT_SUM || op > LT_MAX)
+		lt_fatal(ctx, "%s(): unknown op %d: use LT_SUM, LT_AVG, LT_MIN or LT_MAX", fn, op);
+}
+
+static lt_work *start(lt_ctx *ctx, const char *fn, enum lt_comm_kind kind,
+		      const void *send, void *recv, size_t count, enum lt_dtype dt,
+		      enum lt_op op, int root)
+{
+	struct lt_err err = { 0 };
+	struct lt_comm_req *req;
+
+	check_coll(ctx, fn, dt, op);
+	req = lt_comm_start(ctx->comm, kind, send, recv, count, dt, op, root, &err);
+	if (!req)
+		lt_fatal(ctx, "%s(%zu x %s): %s", fn, count, lt_dtype_name(dt), err.msg);
+	return (lt_work *)req;
+}
+
+LT_API void lt_wait(lt_ctx *ctx, lt_work *work)
+{
+	struct lt_err err = { 0 };
+
+	if (!work)
+		lt_fatal(ctx, "lt_wait(NULL): pass the work an lt_*_async() call returned");
+	if (lt_comm_wait((struct lt_comm_req *)work, &err))
+		lt_fatal(ctx, "collective failed: %s", err.msg);
+}
+
+LT_API lt_work *lt_all_reduce_async(lt_ctx *ctx, void *buf, size_t count,
+				    enum lt_dtype dt, enum lt_op op)
+{
+	return start(ctx, "lt_all_reduce", LT_COLL_ALL_REDUCE, buf, buf, count, dt, op, 0);
+}
+
+LT_API lt_work *lt_broadcast_async(lt_ctx *ctx, void *buf, size_t count,
+				   enum lt_dtype dt, int root)
+{
+	if (root < 0 || root >= ctx->info.world_size)
+		lt_fatal(ctx, "lt_broadcast(): root %d is not a rank of this job (0 to %d)", root,
+			 ctx->info.world_size - 1);
+	return start(ctx, "lt_broadcast", LT_COLL_BROADCAST, buf, buf, count, dt, LT_SUM, root);
+}
+
+LT_API lt_work *lt_all_gather_async(lt_ctx *ctx, const void *send, void *recv,
+				    size_t count, enum lt_dtype dt)
+{
+	return start(ctx, "lt_all_gather", LT_COLL_ALL_GATHER, send, recv, count, dt, LT_SUM, 0);
+}
+
+LT_API lt_work *lt_reduce_scatter_async(lt_ctx *ctx, const void *send, void *recv,
+					size_t count, enum lt_dtype dt, enum lt_op op)
+{
+	return start(ctx, "lt_reduce_scatter", LT_COLL_REDUCE_SCATTER, send, recv, count, dt,
+		     op, 0);
+}
+
+LT_API void lt_all_reduce(lt_ctx *ctx, void *buf, size_t count, enum lt_dtype dt,
+			  enum lt_op op)
+{
+	lt_wait(ctx, lt_all_reduce_async(ctx, buf, count, dt, op));
+}
+
+LT_API void lt_broadcast(lt_ctx *ctx, void *buf, size_t count, enum lt_dtype dt, int root)
+{
+	lt_wait(ctx, lt_broadcast_async(ctx, buf, count, dt, root));
+}
+
+LT_API void lt_all_gather(lt_ctx *ctx, const void *send, void *recv, size_t count,
+			  enum lt_dtype dt)
+{
+	lt_wait(ctx, lt_all_gather_async(ctx, send, recv, count, dt));
+}
+
+LT_API void lt_reduce_scatter(lt_ctx *ctx, const void *send, void *recv, size_t count,
+			      enum lt_dtype dt, enum lt_op op)
+{
+	lt_wait(ctx, lt_reduce_scatter_async(ctx, send, recv, count, dt, op));
+}
+
+/* --- the data shard --- */
+
+LT_API int64_t lt_shard(lt_ctx *ctx, int64_t num_samples, int epoch, int64_t *out)
+{
+	if (num_samples < 0 || (num_samples > 0 && !out))
+		lt_fatal(ctx, "lt_shard(%lld samples): give a count >= 0 and room for the indices",
+			 (long long)num_samples);
+	return lt_sampler_shard(num_samples, ctx->info.world_size, ctx->info.rank,
+				(uint64_t)ctx->cfg->seed, epoch, true, out);
+}
+
+/* --- Fabric mode's training step --- */
+
+/* Places the parameters at the first call that needs them placed. */
+static void ensure_setup(lt_ctx *ctx, const char *fn)
+{
+	struct lt_err err = { 0 };
+
+	if (ctx->params_frozen)
+		return;
+	if (!ctx->nparams)
+		lt_fatal(ctx, "%s() before any lt_param(): register the parameters first", fn);
+	if (lt_runtime_setup(ctx, &err))
+		lt_fatal(ctx, "%s(): %s", fn, err.msg);
+}
+
+LT_API void lt_sync_grads(lt_ctx *ctx)
+{
+	struct lt_err err = { 0 };
+
+	ensure_setup(ctx, "lt_sync_grads");
+	if (ctx->strategy->sync(ctx, &err))
+		lt_fatal(ctx, "gradient all-reduce: %s", err.msg);
+	ctx->syncing = true;
+}
+
+LT_API void lt_optimizer_step(lt_ctx *ctx)
+{
+	struct lt_err err = { 0 };
+
+	ensure_setup(ctx, "lt_optimizer_step");
+	if (lt_runtime_optimizer_step(ctx, lt_runtime_lr(ctx, -1), &err))
+		lt_fatal(ctx, "optimizer step: %s", err.msg);
+}
+
+LT_API double lt_lr(const lt_ctx *ctx)
+{
+	return lt_runtime_lr(ctx, -1);
+}

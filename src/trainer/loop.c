@@ -1,0 +1,346 @@
+/*
+ * loop.c - the Trainer-mode loop: epochs and steps, the distributed
+ * sampler, gradient accumulation, synchronisation through the strategy,
+ * the optimizer and its schedule, validation, logging and progress.
+ *
+ * One optimizer step is --accumulate-grad-batches micro-batches of
+ * --batch-size samples per rank.  The sampler gives every rank a disjoint
+ * share of the epoch (sampler.h); at the end of an epoch shares can differ
+ * by one sample, so the last micro-batches of some ranks are smaller or
+ * empty.  The loss scale each micro-batch is given (lt_loss_scale) is its
+ * share of the samples of the whole step on every rank, times the world
+ * size, so that the strategy's average over ranks is exactly the mean
+ * gradient over every sample of the step: ddp on N ranks with batch B
+ * computes what single_device computes with batch N x B.
+ *
+ * Validation runs every --val-every-n-steps steps (0: at the end of each
+ * epoch) on every rank's share of the validation split; its metrics are
+ * summed across ranks, weighted by batch size.  Rank 0 shows progress and
+ * writes --log-dir/metrics.csv.
+ */
+#include "comm/comm.h"
+#include "core/error.h"
+#include "trainer/metrics.h"
+#include "trainer/progress.h"
+#include "trainer/runtime.h"
+#include "trainer/sampler.h"
+
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+struct plan {
+	int64_t n_train, n_val;
+	int64_t per_rank_max;    /* the largest share of an epoch (rank 0's) */
+	int64_t micro_per_epoch; /* micro-batches of the largest share */
+	int64_t steps_per_epoch;
+	int64_t total_steps;
+	int batch, accumulate, world;
+};
+
+struct loop {
+	struct lt_ctx *ctx;
+	const struct lt_module *m;
+	void *self;
+	struct plan p;
+	int64_t *idx;            /* this rank's share of the epoch */
+	int64_t *vidx;           /* its share of the validation split */
+	struct lt_metrics *metrics;
+	struct lt_progress *progress;
+	/* the logging interval */
+	double loss_sum, samples, t_start, t_interval, step_time_s;
+	int64_t interval_steps;
+	int64_t last_val_step;
+};
+
+static double now_s(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
+}
+
+static bool is_rank0(const struct loop *l)
+{
+	return l->ctx->info.rank == 0;
+}
+
+/* Samples of micro-batch k of an epoch for a rank with `share` samples. */
+static int micro_size(const struct plan *p, int64_t share, int64_t k)
+{
+	int64_t left = share - k * p->batch;
+
+	return left <= 0 ? 0 : (int)(left < p->batch ? left : p->batch);
+}
+
+static void make_plan(struct loop *l)
+{
+	struct lt_ctx *ctx = l->ctx;
+	const struct lt_config *c = ctx->cfg;
+	struct plan *p = &l->p;
+
+	p->world = ctx->info.world_size;
+	p->batch = c->batch_size;
+	p->accumulate = c->accumulate;
+	p->n_train = l->m->num_samples(ctx, l->self, LT_TRAIN);
+	p->n_val = l->m->val_step ? l->m->num_samples(ctx, l->self, LT_VAL) : 0;
+	if (p->n_train <= 0)
+		lt_fatal(ctx, "model '%s' has %lld training samples: num_samples(LT_TRAIN) must be positive",
+			 l->m->name ? l->m->name : "?", (long long)p->n_train);
+	if (p->n_val < 0)
+		p->n_val = 0;
+	p->per_rank_max = lt_sampler_count(p->n_train, p->world, 0);
+	if (p->per_rank_max == 0)
+		lt_fatal(ctx, "%lld training samples for %d ranks: every rank needs at least one (use fewer --devices)",
+			 (long long)p->n_train, p->world);
+	p->micro_per_epoch = (p->per_rank_max + p->batch - 1) / p->batch;
+	p->steps_per_epoch = (p->micro_per_epoch + p->accumulate - 1) / p->accumulate;
+	p->total_steps = (int64_t)c->max_epochs * p->steps_per_epoch;
+	if (c->max_steps > 0 && c->max_steps < p->total_steps)
+		p->total_steps = c->max_steps;
+}
+
+/* Samples of micro-batches [m0, m1) of the epoch on every rank. */
+static int64_t step_samples(const struct plan *p, int64_t m0, int64_t m1)
+{
+	int64_t total = 0;
+
+	for (int r = 0; r < p->world; r++) {
+		int64_t share = lt_sampler_count(p->n_train, p->world, r);
+		for (int64_t k = m0; k < m1; k++)
+			total += micro_size(p, share, k);
+	}
+	return total;
+}
+
+/* --- validation --- */
+
+static void show_validation(struct loop *l, const double *v, int epoch)
+{
+	struct lt_ctx *ctx = l->ctx;
+	char line[1024];
+	int n;
+
+	n = snprintf(line, sizeof(line), "epoch %d step %lld: val_loss %.4f", epoch,
+		     (long long)ctx->step, v[1] > 0 ? v[0] / v[1] : NAN);
+	if (l->metrics)
+		lt_metrics_set(l->metrics, "val_loss", v[1] > 0 ? v[0] / v[1] : NAN);
+	for (int i = 0; i < ctx->nval_metrics; i++) {
+		double value = v[3 + 2 * i] > 0 ? v[2 + 2 * i] / v[3 + 2 * i] : NAN;
+		if (n < (int)sizeof(line))
+			n += snprintf(line + n, sizeof(line) - (size_t)n, " %s %.4f",
+				      ctx->val_metrics[i].name, value);
+		if (l->metrics)
+			lt_metrics_set(l->metrics, ctx->val_metrics[i].name, value);
+	}
+	if (l->progress)
+		lt_progress_note(l->progress, line);
+	else
+		fprintf(stderr, "%s\n", line);
+}
+
+/* Runs validation unless there is no split or this step was validated.
+ * Returns whether it ran. */
+static bool validate(struct loop *l, int epoch)
+{
+	struct lt_ctx *ctx = l->ctx;
+	const struct plan *p = &l->p;
+	double v[2 + 2 * LT_MAX_METRICS] = { 0 };
+	struct lt_err err = { 0 };
+	int64_t count;
+
+	if (!p->n_val || l->last_val_step == ctx->step)
+		return false;
+	l->last_val_step = ctx->step;
+	count = lt_sampler_shard(p->n_val, p->world, ctx->info.rank, 0, 0, false, l->vidx);
+	ctx->in_val = true;
+	ctx->nval_metrics = 0;
+	for (int64_t k = 0; k * p->batch < count; k++) {
+		int size = micro_size(p, count, k);
+		struct lt_batch b = { .index = l->vidx + k * p->batch, .size = size,
+				      .split = LT_VAL, .epoch = epoch, .step = ctx->step };
+		double loss = 0.0;
+		ctx->cur_batch_size = size;
+		if (l->m->val_step(ctx, l->self, &b, &loss))
+			lt_fatal(ctx, "val_step of model '%s' failed at step %lld", l->m->name,
+				 (long long)ctx->step);
+		v[0] += loss * size;
+		v[1] += size;
+	}
+	ctx->in_val = false;
+	for (int i = 0; i < ctx->nval_metrics; i++) {
+		v[2 + 2 * i] = ctx->val_metrics[i].sum;
+		v[3 + 2 * i] = ctx->val_metrics[i].weight;
+	}
+	if (lt_comm_all_reduce(ctx->comm, v, 2 + 2 * (size_t)LT_MAX_METRICS, LT_F64, LT_SUM, &err))
+		lt_fatal(ctx, "summing validation metrics: %s", err.msg);
+	if (is_rank0(l))
+		show_validation(l, v, epoch);
+	return true;
+}
+
+/* --- logging --- */
+
+static void log_interval(struct loop *l, int epoch, double lr)
+{
+	struct lt_ctx *ctx = l->ctx;
+	double v[2] = { l->loss_sum, l->samples }, t = now_s(), loss, rate;
+	struct lt_err err = { 0 };
+
+	if (lt_comm_all_reduce(ctx->comm, v, 2, LT_F64, LT_SUM, &err))
+		lt_fatal(ctx, "summing the training loss: %s", err.msg);
+	loss = v[1] > 0 ? v[0] / v[1] : NAN;
+	rate = t > l->t_interval ? v[1] / (t - l->t_interval) : 0.0;
+	if (is_rank0(l)) {
+		if (l->metrics) {
+			lt_metrics_set(l->metrics, "loss", loss);
+			lt_metrics_set(l->metrics, "lr", lr);
+			lt_metrics_set(l->metrics, "samples_per_s", rate);
+			for (int i = 0; i < ctx->ntrain_metrics; i++)
+				lt_metrics_set(l->metrics, ctx->train_metrics[i].name,
+					       ctx->train_metrics[i].weight > 0
+						       ? ctx->train_metrics[i].sum / ctx->train_metrics[i].weight
+						       : NAN);
+		}
+		if (l->progress)
+			lt_progress_step(l->progress, ctx->step, epoch, loss, lr, rate);
+	}
+	ctx->ntrain_metrics = 0;
+	l->loss_sum = l->samples = 0.0;
+	l->t_interval = t;
+}
+
+static void commit_metrics(struct loop *l, int epoch)
+{
+	struct lt_err err = { 0 };
+
+	if (l->metrics && lt_metrics_commit(l->metrics, l->ctx->step, epoch, &err))
+		lt_fatal(l->ctx, "metrics: %s", err.msg);
+}
+
+/* --- one step --- */
+
+static void run_step(struct loop *l, int epoch, int64_t s)
+{
+	struct lt_ctx *ctx = l->ctx;
+	const struct plan *p = &l->p;
+	int64_t m0 = s * p->accumulate, m1 = m0 + p->accumulate;
+	int64_t share = lt_sampler_count(p->n_train, p->world, ctx->info.rank), total;
+	struct lt_err err = { 0 };
+	double t0 = now_s(), lr;
+	bool row = false;
+
+	if (m1 > p->micro_per_epoch)
+		m1 = p->micro_per_epoch;
+	total = step_samples(p, m0, m1);
+	for (int64_t k = m0; k < m1; k++) {
+		int size = micro_size(p, share, k);
+		struct lt_batch b = { .index = l->idx + k * p->batch, .size = size,
+				      .split = LT_TRAIN, .epoch = epoch, .step = ctx->step,
+				      .micro = (int)(k - m0) };
+		double loss = 0.0;
+
+		ctx->syncing = k == m1 - 1;
+		if (!size)
+			continue;
+		ctx->loss_scale = (float)((double)size * p->world / (double)total);
+		ctx->cur_batch_size = size;
+		if (l->m->train_step(ctx, l->self, &b, &loss))
+			lt_fatal(ctx, "train_step of model '%s' failed at step %lld", l->m->name,
+				 (long long)ctx->step);
+		if (!isfinite(loss))
+			lt_warn("rank %d: loss is %g at step %lld", ctx->info.rank, loss,
+				(long long)ctx->step);
+		l->loss_sum += loss * size;
+		l->samples += size;
+	}
+	if (ctx->strategy->sync(ctx, &err))
+		lt_fatal(ctx, "gradient synchronisation at step %lld: %s", (long long)ctx->step,
+			 err.msg);
+	lr = lt_runtime_lr(ctx, p->total_steps);
+	if (lt_runtime_optimizer_step(ctx, lr, &err))
+		lt_fatal(ctx, "optimizer step %lld: %s", (long long)ctx->step, err.msg);
+	l->step_time_s += now_s() - t0;
+	if (ctx->step % ctx->cfg->log_every == 0 || ctx->step == p->total_steps) {
+		log_interval(l, epoch, lr);
+		row = true;
+	}
+	if (ctx->cfg->val_every > 0 && ctx->step % ctx->cfg->val_every == 0)
+		row |= validate(l, epoch);
+	if (row)
+		commit_metrics(l, epoch);
+}
+
+/* --- the run --- */
+
+static void open_outputs(struct loop *l)
+{
+	struct lt_ctx *ctx = l->ctx;
+	struct lt_err err = { 0 };
+	char path[4096];
+
+	if (!is_rank0(l))
+		return;
+	if (ctx->cfg->log_dir)
+		snprintf(path, sizeof(path), "%s/metrics.csv", ctx->cfg->log_dir);
+	l->metrics = lt_metrics_new(ctx->cfg->log_dir ? path : NULL, &err);
+	if (!l->metrics)
+		lt_fatal(ctx, "metrics: %s", err.msg);
+	l->progress = lt_progress_new(stderr, false, l->p.total_steps, ctx->cfg->log_every);
+}
+
+static void summary(struct loop *l, double elapsed)
+{
+	struct lt_ctx *ctx = l->ctx;
+	int64_t steps = ctx->step;
+
+	if (!is_rank0(l))
+		return;
+	fprintf(stderr, "ltrun: trained %lld steps in %.2f s: steps=%lld step_ms=%.3f comm_wait_ms=%.3f\n",
+		(long long)steps, elapsed, (long long)steps,
+		steps ? 1e3 * l->step_time_s / (double)steps : 0.0,
+		steps ? 1e3 * ctx->comm_wait_s / (double)steps : 0.0);
+}
+
+int lt_trainer_run(struct lt_ctx *ctx, const struct lt_module *m, int argc, char **argv)
+{
+	struct loop l = { .ctx = ctx, .m = m, .last_val_step = -1 };
+	struct lt_err err = { 0 };
+	int epoch = 0;
+
+	if (m->init(ctx, argc, argv, &l.self))
+		lt_fatal(ctx, "init of model '%s' failed", m->name ? m->name : argv[0]);
+	make_plan(&l);
+	if (lt_runtime_setup(ctx, &err))
+		lt_fatal(ctx, "%s", err.msg);
+	l.idx = calloc((size_t)l.p.per_rank_max, sizeof(*l.idx));
+	l.vidx = calloc((size_t)lt_sampler_count(l.p.n_val, l.p.world, 0) + 1, sizeof(*l.vidx));
+	if (!l.idx || !l.vidx)
+		lt_fatal(ctx, "out of memory for the sampler");
+	open_outputs(&l);
+	l.t_start = l.t_interval = now_s();
+	for (epoch = 0; epoch < ctx->cfg->max_epochs && ctx->step < l.p.total_steps; epoch++) {
+		lt_sampler_shard(l.p.n_train, l.p.world, ctx->info.rank, (uint64_t)ctx->cfg->seed,
+				 epoch, true, l.idx);
+		for (int64_t s = 0; s < l.p.steps_per_epoch && ctx->step < l.p.total_steps; s++)
+			run_step(&l, epoch, s);
+		if (ctx->cfg->val_every == 0 && validate(&l, epoch))
+			commit_metrics(&l, epoch);
+	}
+	/* The run ends validated, whatever cut it short. */
+	if (validate(&l, epoch > 0 ? epoch - 1 : 0))
+		commit_metrics(&l, epoch > 0 ? epoch - 1 : 0);
+	if (l.progress)
+		lt_progress_free(l.progress);
+	summary(&l, now_s() - l.t_start);
+	if (m->fini)
+		m->fini(ctx, l.self);
+	lt_metrics_free(l.metrics);
+	free(l.idx);
+	free(l.vidx);
+	return 0;
+}

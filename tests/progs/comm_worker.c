@@ -1,0 +1,381 @@
+/*
+ * comm_worker.c - one rank of a communicator test: `comm_worker BACKEND`
+ * joins a group through the file rendezvous and checks every collective
+ * against a reference computed locally from the same deterministic data.
+ *
+ * Identity: RANK and WORLD_SIZE (OMPI_COMM_WORLD_RANK/SIZE win when set,
+ * for mpirun); LTRUN_RUN_ID names the job and LTRUN_RDZV_DIR the
+ * rendezvous directory.  Options, from the environment:
+ *   COMM_WORKER_TIMEOUT_MS  the collective timeout (default 20000)
+ *   COMM_WORKER_DIE_AT=N    rank COMM_WORKER_DIE_RANK (default the last)
+ *                           kills itself with SIGKILL before collective N
+ *   COMM_WORKER_QUICK=1     small counts only
+ * Data are small integers, so sums are exact in f16 and bf16 too.  Every
+ * mismatch prints one line (collective, op, dtype, count, index, expected,
+ * got; the first few per check); the exit status is 0 only if all passed.
+ */
+#include "comm/comm.h"
+#include "comm/reduce.h"
+#include "launch/rank.h"
+#include "launch/rdzv.h"
+
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#define BIG_COUNT ((1u << 20) + 3)
+#define BIG_GATHER ((1u << 18) + 3) /* per rank: buffers are size times it */
+#define MAX_REPORTS 5
+#define INFLIGHT 6
+
+struct worker {
+	struct lt_comm *c;
+	int rank, size;
+	int calls;     /* collectives issued */
+	int die_at, die_rank;
+	int failures;
+	unsigned salt;
+};
+
+static const enum lt_op all_ops[] = { LT_SUM, LT_AVG, LT_MIN, LT_MAX };
+
+/* ------------------------------------------------------------ data */
+
+/* Rank r's value at index i: an integer in [-12, 12]. */
+static int value(const struct worker *w, int r, size_t i)
+{
+	return (int)((i * 31 + (size_t)r * 17 + w->salt) % 25) - 12;
+}
+
+static void put(void *p, enum lt_dtype dt, size_t i, double v)
+{
+	switch (dt) {
+	case LT_F32: ((float *)p)[i] = (float)v; break;
+	case LT_F64: ((double *)p)[i] = v; break;
+	case LT_F16: ((uint16_t *)p)[i] = lt_f32_to_f16((float)v); break;
+	case LT_BF16: ((uint16_t *)p)[i] = lt_f32_to_bf16((float)v); break;
+	case LT_I32: ((int32_t *)p)[i] = (int32_t)v; break;
+	case LT_I64: ((int64_t *)p)[i] = (int64_t)v; break;
+	}
+}
+
+static double get(const void *p, enum lt_dtype dt, size_t i)
+{
+	switch (dt) {
+	case LT_F32: return ((const float *)p)[i];
+	case LT_F64: return ((const double *)p)[i];
+	case LT_F16: return lt_f16_to_f32(((const uint16_t *)p)[i]);
+	case LT_BF16: return lt_bf16_to_f32(((const uint16_t *)p)[i]);
+	case LT_I32: return ((const int32_t *)p)[i];
+	case LT_I64: return (double)((const int64_t *)p)[i];
+	}
+	return 0;
+}
+
+/* The dtype's own AVG: exact sum divided in f32 (f64 for f64), rounded
+ * to the dtype; integers truncate. */
+static double average(enum lt_dtype dt, double sum, int size)
+{
+	uint64_t tmp;
+
+	switch (dt) {
+	case LT_F64: return sum / size;
+	case LT_I32: case LT_I64: return (double)((int64_t)sum / size);
+	default: put(&tmp, dt, 0, (double)((float)sum / (float)size)); return get(&tmp, dt, 0);
+	}
+}
+
+/* op over every rank's value at index i. */
+static double reduced(const struct worker *w, enum lt_op op, enum lt_dtype dt, size_t i)
+{
+	double acc = value(w, 0, i);
+
+	for (int r = 1; r < w->size; r++) {
+		double v = value(w, r, i);
+		acc = op == LT_MIN ? (v < acc ? v : acc) : op == LT_MAX ? (v > acc ? v : acc) : acc + v;
+	}
+	return op == LT_AVG ? average(dt, acc, w->size) : acc;
+}
+
+/* ------------------------------------------------------------ checks */
+
+struct check {
+	const char *what;
+	enum lt_op op;
+	bool has_op;
+	enum lt_dtype dt;
+	size_t count;
+	int root;
+	int reports;
+};
+
+static void expect(struct worker *w, struct check *k, size_t i, double want, double got)
+{
+	if (want == got)
+		return;
+	w->failures++;
+	if (k->reports++ >= MAX_REPORTS)
+		return;
+	fprintf(stderr, "rank %d: FAIL %s%s%s %s count %zu", w->rank, k->what,
+		k->has_op ? " " : "", k->has_op ? lt_op_name(k->op) : "", lt_dtype_name(k->dt),
+		k->count);
+	if (k->root >= 0)
+		fprintf(stderr, " root %d", k->root);
+	fprintf(stderr, " [%zu]: expected %g, got %g\n", i, want, got);
+}
+
+static void *alloc(size_t count, enum lt_dtype dt)
+{
+	void *p = malloc(count ? count * lt_dtype_size(dt) : 1);
+
+	if (!p) {
+		fprintf(stderr, "comm_worker: out of memory\n");
+		exit(2);
+	}
+	return p;
+}
+
+/* Called before each collective: dies where asked to. */
+static void next_call(struct worker *w)
+{
+	if (w->calls++ == w->die_at && w->rank == w->die_rank) {
+		fprintf(stderr, "rank %d: dying before collective %d as asked\n", w->rank, w->die_at);
+		raise(SIGKILL);
+	}
+}
+
+__attribute__((noreturn)) static void failed(struct worker *w, const char *what,
+					     const struct lt_err *err)
+{
+	fprintf(stderr, "rank %d: %s: %s\n", w->rank, what, err->msg);
+	exit(1);
+}
+
+static void check_all_reduce(struct worker *w, enum lt_op op, enum lt_dtype dt, size_t n)
+{
+	struct check k = { "all_reduce", op, true, dt, n, -1, 0 };
+	void *buf = alloc(n, dt);
+	struct lt_err err;
+
+	w->salt++;
+	for (size_t i = 0; i < n; i++)
+		put(buf, dt, i, value(w, w->rank, i));
+	next_call(w);
+	if (lt_comm_all_reduce(w->c, buf, n, dt, op, &err))
+		failed(w, "all_reduce", &err);
+	for (size_t i = 0; i < n; i++)
+		expect(w, &k, i, reduced(w, op, dt, i), get(buf, dt, i));
+	free(buf);
+}
+
+static void check_broadcast(struct worker *w, enum lt_dtype dt, size_t n, int root)
+{
+	struct check k = { "broadcast", LT_SUM, false, dt, n, root, 0 };
+	void *buf = alloc(n, dt);
+	struct lt_err err;
+
+	w->salt++;
+	for (size_t i = 0; i < n; i++)
+		put(buf, dt, i, value(w, w->rank, i));
+	next_call(w);
+	if (lt_comm_broadcast(w->c, buf, n, dt, root, &err))
+		failed(w, "broadcast", &err);
+	for (size_t i = 0; i < n; i++)
+		expect(w, &k, i, value(w, root, i), get(buf, dt, i));
+	free(buf);
+}
+
+static void check_all_gather(struct worker *w, enum lt_dtype dt, size_t n)
+{
+	struct check k = { "all_gather", LT_SUM, false, dt, n, -1, 0 };
+	void *send = alloc(n, dt), *recv = alloc(n * (size_t)w->size, dt);
+	struct lt_err err;
+
+	w->salt++;
+	for (size_t i = 0; i < n; i++)
+		put(send, dt, i, value(w, w->rank, i));
+	next_call(w);
+	if (lt_comm_all_gather(w->c, send, recv, n, dt, &err))
+		failed(w, "all_gather", &err);
+	for (int r = 0; r < w->size; r++)
+		for (size_t i = 0; i < n; i++)
+			expect(w, &k, r * n + i, value(w, r, i), get(recv, dt, r * n + i));
+	free(send);
+	free(recv);
+}
+
+static void check_reduce_scatter(struct worker *w, enum lt_op op, enum lt_dtype dt, size_t n)
+{
+	struct check k = { "reduce_scatter", op, true, dt, n, -1, 0 };
+	size_t total = n * (size_t)w->size;
+	void *send = alloc(total, dt), *recv = alloc(n, dt);
+	struct lt_err err;
+
+	w->salt++;
+	for (size_t i = 0; i < total; i++)
+		put(send, dt, i, value(w, w->rank, i));
+	next_call(w);
+	if (lt_comm_reduce_scatter(w->c, send, recv, n, dt, op, &err))
+		failed(w, "reduce_scatter", &err);
+	for (size_t i = 0; i < n; i++)
+		expect(w, &k, i, reduced(w, op, dt, (size_t)w->rank * n + i), get(recv, dt, i));
+	free(send);
+	free(recv);
+}
+
+/* ------------------------------------------------------------ async */
+
+/* Several all_reduces and an all_gather in flight at once, a blocking
+ * broadcast queued behind them, then every result checked. */
+static void check_async(struct worker *w, enum lt_dtype dt, size_t n)
+{
+	struct lt_comm_req *req[INFLIGHT + 1];
+	void *buf[INFLIGHT], *gather = alloc(n * (size_t)w->size, dt), *bc = alloc(n, dt);
+	unsigned salt0 = ++w->salt;
+	struct lt_err err;
+
+	for (int q = 0; q < INFLIGHT; q++) {
+		buf[q] = alloc(n, dt);
+		w->salt = salt0 + (unsigned)q;
+		for (size_t i = 0; i < n; i++)
+			put(buf[q], dt, i, value(w, w->rank, i));
+		next_call(w);
+		req[q] = lt_comm_start(w->c, LT_COLL_ALL_REDUCE, NULL, buf[q], n, dt,
+				       all_ops[q % 4], 0, &err);
+		if (!req[q])
+			failed(w, "all_reduce (async)", &err);
+	}
+	next_call(w);
+	req[INFLIGHT] = lt_comm_start(w->c, LT_COLL_ALL_GATHER, buf[0], gather, n, dt, LT_SUM, 0,
+				      &err);
+	if (!req[INFLIGHT])
+		failed(w, "all_gather (async)", &err);
+	w->salt = salt0 + 100;
+	for (size_t i = 0; i < n; i++)
+		put(bc, dt, i, value(w, w->rank, i));
+	next_call(w);
+	if (lt_comm_broadcast(w->c, bc, n, dt, w->size - 1, &err))
+		failed(w, "broadcast (behind async work)", &err);
+	struct check kb = { "broadcast (behind async work)", LT_SUM, false, dt, n, w->size - 1, 0 };
+	for (size_t i = 0; i < n; i++)
+		expect(w, &kb, i, value(w, w->size - 1, i), get(bc, dt, i));
+	for (int q = INFLIGHT; q >= 0; q--)
+		if (lt_comm_wait(req[q], &err))
+			failed(w, "wait", &err);
+	/* The all_gather was queued after all_reduce 0, so it sees its result. */
+	w->salt = salt0;
+	struct check kg = { "all_gather (async)", LT_SUM, false, dt, n, -1, 0 };
+	for (int r = 0; r < w->size; r++)
+		for (size_t i = 0; i < n; i++)
+			expect(w, &kg, r * n + i, reduced(w, LT_SUM, dt, i), get(gather, dt, r * n + i));
+	for (int q = 0; q < INFLIGHT; q++) {
+		struct check k = { "all_reduce (async)", all_ops[q % 4], true, dt, n, -1, 0 };
+		w->salt = salt0 + (unsigned)q;
+		for (size_t i = 0; i < n; i++)
+			expect(w, &k, i, reduced(w, all_ops[q % 4], dt, i), get(buf[q], dt, i));
+		free(buf[q]);
+	}
+	w->salt = salt0 + 100;
+	free(gather);
+	free(bc);
+}
+
+/* ------------------------------------------------------------ main */
+
+static void run_checks(struct worker *w, bool quick)
+{
+	const size_t counts[] = { 0, 1, 7, BIG_COUNT };
+	const size_t gathers[] = { 0, 1, 7, BIG_GATHER };
+	size_t ncounts = quick ? 3 : 4;
+	struct lt_err err;
+
+	for (int dt = 0; dt < LT_DTYPE_COUNT; dt++)
+		for (size_t c = 0; c < ncounts; c++) {
+			for (int o = 0; o < 4; o++) {
+				check_all_reduce(w, all_ops[o], dt, counts[c]);
+				check_reduce_scatter(w, all_ops[o], dt, gathers[c]);
+			}
+			for (int root = 0; root < w->size; root++)
+				if (counts[c] < 1000 || root == w->size - 1)
+					check_broadcast(w, dt, counts[c], root);
+			check_all_gather(w, dt, gathers[c]);
+			next_call(w);
+			if (lt_comm_barrier(w->c, &err))
+				failed(w, "barrier", &err);
+		}
+	check_async(w, LT_F32, 7);
+	check_async(w, LT_BF16, quick ? 100 : BIG_COUNT);
+	check_async(w, LT_I64, 100000);
+}
+
+static int env_int(const char *name, int def)
+{
+	const char *v = getenv(name);
+
+	return v && *v ? atoi(v) : def;
+}
+
+static int open_rdzv(struct lt_rdzv *rz, struct lt_rank_info *info, struct lt_err *err)
+{
+	const char *run_id = getenv(LT_ENV_RUN_ID);
+
+	if (!run_id || !*run_id)
+		return lt_err_set(err, LT_EXIT_FAILURE, "set %s to the job's id", LT_ENV_RUN_ID);
+	snprintf(info->run_id, sizeof(info->run_id), "%s", run_id);
+	snprintf(info->rdzv, sizeof(info->rdzv), "file");
+	info->rdzv_timeout_s = 60;
+	info->local_rank = info->rank;
+	info->local_world_size = info->world_size;
+	info->num_nodes = 1;
+	rz->ops = &lt_rdzv_file;
+	rz->info = info;
+	rz->timeout_ms = info->rdzv_timeout_s * 1000;
+	snprintf(rz->who, sizeof(rz->who), "rank %d", info->rank);
+	return rz->ops->open(rz, info, rz->who, err);
+}
+
+int main(int argc, char **argv)
+{
+	struct lt_rank_info info = { 0 };
+	struct lt_rdzv rz = { 0 };
+	struct lt_err err = { 0 };
+	struct worker w = { 0 };
+	int *ranks;
+
+	if (argc != 2 || !lt_comm_backend_find(argv[1])) {
+		fprintf(stderr, "usage: comm_worker shm|gloo|mpi|auto (a backend this build has)\n");
+		return 2;
+	}
+	w.rank = env_int("OMPI_COMM_WORLD_RANK", env_int("RANK", -1));
+	w.size = env_int("OMPI_COMM_WORLD_SIZE", env_int("WORLD_SIZE", -1));
+	w.die_at = env_int("COMM_WORKER_DIE_AT", -1);
+	w.die_rank = env_int("COMM_WORKER_DIE_RANK", w.size - 1);
+	if (w.size < 1 || w.rank < 0 || w.rank >= w.size) {
+		fprintf(stderr, "comm_worker: set RANK and WORLD_SIZE (0 <= RANK < WORLD_SIZE)\n");
+		return 2;
+	}
+	info.rank = w.rank;
+	info.world_size = w.size;
+	if (open_rdzv(&rz, &info, &err))
+		failed(&w, "rendezvous", &err);
+	ranks = malloc((size_t)w.size * sizeof(int));
+	for (int r = 0; r < w.size; r++)
+		ranks[r] = r;
+	struct lt_comm_args args = {
+		.rank = w.rank, .size = w.size, .scope = "world", .rz = &rz,
+		.run_id = info.run_id, .host = "127.0.0.1",
+		.timeout_ms = env_int("COMM_WORKER_TIMEOUT_MS", 20000), .global_rank = ranks,
+	};
+	w.c = lt_comm_open(lt_comm_backend_find(argv[1]), &args, &err);
+	if (!w.c)
+		failed(&w, "open", &err);
+	run_checks(&w, env_int("COMM_WORKER_QUICK", 0) != 0);
+	lt_comm_close(w.c);
+	rz.ops->close(&rz, &err);
+	free(ranks);
+	if (w.failures)
+		fprintf(stderr, "rank %d: %d mismatches\n", w.rank, w.failures);
+	return w.failures ? 1 : 0;
+}
