@@ -2,7 +2,7 @@
 # scripts/bootstrap (Debian packages, autoreconf, configure) to make config.mk.
 #
 #   make            build/ltrun and the example plugin
-#   make demo       build, then show what ltrun would run on this node
+#   make demo       build, then train the digits MLP on 4 ranks (ddp) and print its accuracy
 #   make check      unit, bad-input, dry-run and fuzz tests, under ASan/UBSan
 #   make install    [prefix=/usr/local] [DESTDIR=...]
 #
@@ -75,7 +75,7 @@ $(B)/examples/models/%.so: examples/models/%.c include/ltrun.h config.mk
 	@mkdir -p $(@D)
 	$(Q)$(CC) $(CFLAGS) $(WARN) -Iinclude -shared -fPIC -o $@ $<
 
-$(B)/examples/%.so: examples/%.c include/ltrun.h config.mk
+$(B)/examples/%.so: examples/%.c include/ltrun.h $(wildcard examples/common/*.h) config.mk
 	@mkdir -p $(@D)
 	$(call say,CC,$@)
 	$(Q)$(CC) $(CFLAGS) $(WARN) -Iinclude -shared -fPIC -o $@ $< -lm
@@ -122,27 +122,30 @@ $(B)/fuzz/%: tests/fuzz/%.c $(LIB_SRC) $(FUZZ_CXX_OBJ) config.mk
 
 tests: all $(TEST_PLUGINS) $(TEST_MODELS) $(TEST_PROGS) $(B)/tests/ltrun-tests $(FUZZ_BIN)
 
+DEMO_FLAGS = --strategy ddp --devices 4 --max-epochs 20 --lr 0.1
 demo: all
-	@echo '$$ $(B)/ltrun --dry-run --strategy ddp --devices 4'
-	@$(B)/ltrun --dry-run --strategy ddp --devices 4
+	@echo '$$ $(B)/ltrun --dry-run $(DEMO_FLAGS)'
+	@$(B)/ltrun --dry-run $(DEMO_FLAGS)
 	@echo
-	@echo '$$ $(B)/ltrun --devices 4 $(B)/examples/models/hello.so -- --barriers 3'
-	@$(B)/ltrun --devices 4 $(B)/examples/models/hello.so -- --barriers 3
+	@echo '$$ $(B)/ltrun $(DEMO_FLAGS) $(B)/examples/mlp/mlp.so'
+	@$(B)/ltrun $(DEMO_FLAGS) $(B)/examples/mlp/mlp.so
 
 check: config.mk
 	$(MAKE) B=build/check SAN=1 tests
 	groff -ww -z -man man/ltrun.1
+	groff -ww -z -man man/ltrun.3
 	LSAN_OPTIONS=suppressions=$(CURDIR)/tests/lsan.supp:print_suppressions=0 \
 		LTRUN_BUILD=build/check build/check/tests/ltrun-tests --jobs=2
 
 install: all
 	install -d $(DESTDIR)$(bindir) $(DESTDIR)$(includedir)/ltrun \
-		$(DESTDIR)$(libdir)/pkgconfig $(DESTDIR)$(mandir)/man1
+		$(DESTDIR)$(libdir)/pkgconfig $(DESTDIR)$(mandir)/man1 $(DESTDIR)$(mandir)/man3
 	install -m 755 $(B)/ltrun $(DESTDIR)$(bindir)/ltrun
 	install -m 644 include/ltrun.h $(DESTDIR)$(includedir)/ltrun.h
 	install -m 644 include/ltrun/plugin.h $(DESTDIR)$(includedir)/ltrun/plugin.h
 	sed -e 's|^prefix=.*|prefix=$(prefix)|' ltrun.pc > $(DESTDIR)$(libdir)/pkgconfig/ltrun.pc
 	install -m 644 man/ltrun.1 $(DESTDIR)$(mandir)/man1/ltrun.1
+	install -m 644 man/ltrun.3 $(DESTDIR)$(mandir)/man3/ltrun.3
 
 clean:
 	rm -rf build
@@ -157,6 +160,12 @@ $(B)/bench/store_scale: bench/store_scale.c $(LIB_OBJ)
 	@mkdir -p $(@D)
 	$(call say,LD,$@)
 	$(Q)$(CC) $(CPPFLAGS) $(LT_CPPFLAGS) $(CFLAGS) $(LT_CFLAGS) -o $@ $< $(LIB_OBJ) $(LT_LIBS)
+
+# Links the C++ shim (gloo.o) too, hence $(CXX).
+$(B)/bench/comm_allreduce: bench/comm_allreduce.c $(LIB_OBJ)
+	@mkdir -p $(@D)
+	$(call say,LD,$@)
+	$(Q)$(CXX) $(CPPFLAGS) $(LT_CPPFLAGS) $(CFLAGS) -x c $(WARN) -fPIC $(SANFLAGS) $(CJSON_CFLAGS) $(MPI_CFLAGS) -o $@ $< -x none $(LIB_OBJ) $(LT_LIBS)
 
 .PHONY: all demo check tests install clean distclean
 .SUFFIXES:

@@ -50,8 +50,14 @@ extern "C" {
 /* Every model records the version it was built for; including this header
  * is enough (a weak definition, so several files of one model may include
  * it). */
+#ifdef __cplusplus
+/* In C++ a namespace-scope const is internal unless extern; weak needs public. */
+__attribute__((visibility("default"), weak)) extern const unsigned lt_model_abi_version =
+	LT_ABI_VERSION;
+#else
 __attribute__((visibility("default"), weak)) const unsigned lt_model_abi_version =
 	LT_ABI_VERSION;
+#endif
 
 typedef struct lt_ctx lt_ctx;
 typedef struct lt_tensor lt_tensor;

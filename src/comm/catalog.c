@@ -1,18 +1,21 @@
 /*
- * catalog.c - the communicators this build has.  `auto` composes them:
- * shm between ranks of one node; between nodes, whichever inter-node
- * communicator this build has (none yet: see the absent list).
+ * catalog.c - the communicators this build has, for the registry
+ * (`ltrun --list comm`).  `auto` composes them: shm between the ranks of
+ * one node; between nodes mpi when mpirun (or srun --mpi=pmix) started
+ * the ranks, else gloo.  nccl (GPU) is not built yet: see the absent list.
  */
 #include "core/registry.h"
 
 static const struct lt_comm_ops shm_ops = { .intra_node = true, .inter_node = false };
-static const struct lt_comm_ops auto_ops = { .intra_node = true, .inter_node = false };
+static const struct lt_comm_ops gloo_ops = { .intra_node = true, .inter_node = true };
+static const struct lt_comm_ops mpi_ops = { .intra_node = true, .inter_node = true };
+static const struct lt_comm_ops auto_ops = { .intra_node = true, .inter_node = true };
 
 static const struct lt_plugin comms[] = {
 	{
 		.kind = LT_KIND_COMM,
 		.name = "auto",
-		.description = "Composes the others hierarchically: shm inside a node, an inter-node communicator between nodes.",
+		.description = "Composes the others hierarchically: shm inside a node, mpi (under mpirun) or gloo between nodes.",
 		.recommended_when = "always, unless measuring one backend (the default)",
 		.ops = &auto_ops,
 	},
@@ -23,9 +26,23 @@ static const struct lt_plugin comms[] = {
 		.recommended_when = "all ranks are on one node: the fast CPU path",
 		.ops = &shm_ops,
 	},
+	{
+		.kind = LT_KIND_COMM,
+		.name = "gloo",
+		.description = "CPU collectives over TCP through libgloo; the ranks meet through ltrun's rendezvous.",
+		.recommended_when = "ranks on several nodes without mpirun, or to compare with torch.distributed's gloo",
+		.ops = &gloo_ops,
+	},
+	{
+		.kind = LT_KIND_COMM,
+		.name = "mpi",
+		.description = "Open MPI collectives; f16 and bf16 through ltrun's own reduction operators.",
+		.recommended_when = "mpirun (or srun --mpi=pmix) started the ranks, on a fast interconnect",
+		.ops = &mpi_ops,
+	},
 };
 
-static const char *const absent[] = { "gloo", "mpi", "nccl", NULL };
+static const char *const absent[] = { "nccl", NULL };
 
 int lt_comm_catalog(struct lt_registry *reg, struct lt_err *err)
 {

@@ -18,9 +18,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-/* The backends live in files a build may lack (gloo.cc, mpi.c, auto.c
- * need their libraries): weak references, NULL when absent. */
-extern const struct lt_comm_backend lt_comm_shm __attribute__((weak));
+/* The other backends live in files a build may lack (gloo.cc, mpi.c,
+ * auto.c need their libraries): weak references, NULL when absent. */
 extern const struct lt_comm_backend lt_comm_gloo __attribute__((weak));
 extern const struct lt_comm_backend lt_comm_mpi __attribute__((weak));
 extern const struct lt_comm_backend lt_comm_auto __attribute__((weak));

@@ -529,7 +529,7 @@ static long spin_budget_ns(int size)
 		cpus = CPU_COUNT(&set);
 	if (size > cpus)
 		return 0;
-	return env_long("LTRUN_SHM_SPIN_US", 50, 0, 1000000) * 1000;
+	return env_long("LTRUN_SHM_SPIN_US", 200, 0, 1000000) * 1000;
 }
 
 /* "ltrun-<run id>-<scope>-<pid>-<n>", scope with [A-Za-z0-9_.] only. */

@@ -19,6 +19,7 @@
  * once per node through srun.
  */
 #include "launch/agent.h"
+#include "comm/comm.h"
 #include "launch/output.h"
 #include "launch/rank.h"
 #include "launch/rdzv.h"
@@ -306,6 +307,18 @@ static int set_rank_env(const struct agent *a, int local)
 	return setenv(LT_ENV_RANK_ENTRY, "1", 1);
 }
 
+/* Global rank 0 draws its live progress bar straight on the agent's
+ * terminal (the relay passes whole lines only): a copy of the agent's
+ * stderr when that is a terminal the ranks' output goes to, else -1.
+ * Called in the child before stderr is redirected. */
+static int progress_fd(const struct agent *a, int local)
+{
+	if (a->plan->topo.first_rank + local != 0 || !isatty(STDERR_FILENO) ||
+	    (a->cfg->log_dir && !a->cfg->tee))
+		return -1;
+	return fcntl(STDERR_FILENO, F_DUPFD, 3);
+}
+
 /* In the child, between fork and exec (or the rank's code). */
 static __attribute__((noreturn)) void become_rank(struct agent *a, int local,
 						  pid_t agent_pid, int fds[2])
@@ -315,6 +328,8 @@ static __attribute__((noreturn)) void become_rank(struct agent *a, int local,
 	sigset_t none;
 
 	setpgid(0, a->pgid ? a->pgid : 0);
+	int bar_fd = progress_fd(a, local);
+
 	prctl(PR_SET_PDEATHSIG, SIGKILL);
 	if (getppid() != agent_pid)
 		_exit(128 + SIGKILL); /* the agent died before PDEATHSIG was set */
@@ -327,11 +342,19 @@ static __attribute__((noreturn)) void become_rank(struct agent *a, int local,
 	sigprocmask(SIG_SETMASK, &none, NULL);
 	if (set_rank_env(a, local))
 		_exit(127);
+	if (bar_fd >= 0) {
+		char v[16];
+		snprintf(v, sizeof(v), "%d", bar_fd);
+		setenv(LT_ENV_PROGRESS_FD, v, 1);
+	}
 	if (!strcmp(plan->launcher, "fork")) {
 		struct lt_rank_info info;
 		struct lt_err err = { 0 };
-		/* Nothing of the agent's but stdio is the rank's business. */
-		close_range(3, ~0U, 0);
+		/* Nothing of the agent's but stdio (and the progress bar's
+		 * terminal) is the rank's business. */
+		if (bar_fd > 3)
+			close_range(3, (unsigned)bar_fd - 1, 0);
+		close_range(bar_fd >= 3 ? (unsigned)bar_fd + 1 : 3, ~0U, 0);
 		unsetenv(LT_ENV_RANK_ENTRY);
 		if (lt_rank_info_from_env(&info, &err)) {
 			fprintf(stderr, "ltrun: %s\n", err.msg);
@@ -843,10 +866,12 @@ static int run_agent(const struct lt_plan *plan, const struct lt_config *cfg,
 				begin_stop(&a, SIGKILL);
 				supervise(&a);
 				stop_watcher(&a);
+				lt_shm_remove_job(a.run_id);
 				goto fail;
 			}
 		supervise(&a);
 		stop_watcher(&a);
+		lt_shm_remove_job(a.run_id); /* what crashed ranks left */
 		if (a.stop_signal) {
 			char sig[16];
 			fprintf(stderr, "ltrun: stopped by %s: forwarded it to every rank\n",

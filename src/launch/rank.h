@@ -41,6 +41,8 @@ struct lt_rank_info {
 #define LT_ENV_ERROR_FILE "LTRUN_ERROR_FILE"
 #define LT_ENV_RDZV_TIMEOUT "LTRUN_RDZV_TIMEOUT"
 #define LT_ENV_RDZV "LTRUN_RDZV"
+/* A terminal rank 0 may draw its progress bar on (an fd number). */
+#define LT_ENV_PROGRESS_FD "LTRUN_PROGRESS_FD"
 
 /* Reads the identity the agent gave an exec'ed rank from this process's
  * environment.  Returns 0, or -1 with err naming the variable. */

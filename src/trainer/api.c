@@ -238,8 +238,13 @@ LT_API int64_t lt_shard(lt_ctx *ctx, int64_t num_samples, int epoch, int64_t *ou
 	if (num_samples < 0 || (num_samples > 0 && !out))
 		lt_fatal(ctx, "lt_shard(%lld samples): give a count >= 0 and room for the indices",
 			 (long long)num_samples);
-	return lt_sampler_shard(num_samples, ctx->info.world_size, ctx->info.rank,
-				(uint64_t)ctx->cfg->seed, epoch, true, out);
+	int64_t n = lt_sampler_shard(num_samples, ctx->info.world_size, ctx->info.rank,
+				     (uint64_t)ctx->cfg->seed, epoch, true, out);
+
+	if (n < 0)
+		lt_fatal(ctx, "lt_shard(%lld samples): out of memory for the epoch's permutation",
+			 (long long)num_samples);
+	return n;
 }
 
 /* --- Fabric mode's training step --- */

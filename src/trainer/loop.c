@@ -50,6 +50,7 @@ struct loop {
 	int64_t *vidx;           /* its share of the validation split */
 	struct lt_metrics *metrics;
 	struct lt_progress *progress;
+	FILE *bar;               /* the agent's terminal, or NULL */
 	/* the logging interval */
 	double loss_sum, samples, t_start, t_interval, step_time_s;
 	int64_t interval_steps;
@@ -157,6 +158,9 @@ static bool validate(struct loop *l, int epoch)
 		return false;
 	l->last_val_step = ctx->step;
 	count = lt_sampler_shard(p->n_val, p->world, ctx->info.rank, 0, 0, false, l->vidx);
+	if (count < 0)
+		lt_fatal(ctx, "out of memory for the validation split's %lld indices",
+			 (long long)p->n_val);
 	ctx->in_val = true;
 	ctx->nval_metrics = 0;
 	for (int64_t k = 0; k * p->batch < count; k++) {
@@ -277,6 +281,23 @@ static void run_step(struct loop *l, int epoch, int64_t s)
 
 /* --- the run --- */
 
+/* Where rank 0's progress goes: the terminal the agent handed over
+ * (LTRUN_PROGRESS_FD), else stderr. */
+static FILE *progress_stream(struct loop *l)
+{
+	const char *fd = getenv(LT_ENV_PROGRESS_FD);
+	char *end;
+	long n;
+
+	if (!fd)
+		return stderr;
+	n = strtol(fd, &end, 10);
+	if (*end || n < 3 || n > 65535 || !isatty((int)n))
+		return stderr;
+	l->bar = fdopen((int)n, "w");
+	return l->bar ? l->bar : stderr;
+}
+
 static void open_outputs(struct loop *l)
 {
 	struct lt_ctx *ctx = l->ctx;
@@ -290,7 +311,10 @@ static void open_outputs(struct loop *l)
 	l->metrics = lt_metrics_new(ctx->cfg->log_dir ? path : NULL, &err);
 	if (!l->metrics)
 		lt_fatal(ctx, "metrics: %s", err.msg);
-	l->progress = lt_progress_new(stderr, false, l->p.total_steps, ctx->cfg->log_every);
+	l->progress = lt_progress_new(progress_stream(l), l->bar != NULL || isatty(STDERR_FILENO),
+				      l->p.total_steps, ctx->cfg->log_every);
+	if (!l->progress)
+		lt_fatal(ctx, "out of memory for the progress display");
 }
 
 static void summary(struct loop *l, double elapsed)
@@ -324,8 +348,10 @@ int lt_trainer_run(struct lt_ctx *ctx, const struct lt_module *m, int argc, char
 	open_outputs(&l);
 	l.t_start = l.t_interval = now_s();
 	for (epoch = 0; epoch < ctx->cfg->max_epochs && ctx->step < l.p.total_steps; epoch++) {
-		lt_sampler_shard(l.p.n_train, l.p.world, ctx->info.rank, (uint64_t)ctx->cfg->seed,
-				 epoch, true, l.idx);
+		if (lt_sampler_shard(l.p.n_train, l.p.world, ctx->info.rank,
+				     (uint64_t)ctx->cfg->seed, epoch, true, l.idx) < 0)
+			lt_fatal(ctx, "out of memory for the permutation of %lld samples",
+				 (long long)l.p.n_train);
 		for (int64_t s = 0; s < l.p.steps_per_epoch && ctx->step < l.p.total_steps; s++)
 			run_step(&l, epoch, s);
 		if (ctx->cfg->val_every == 0 && validate(&l, epoch))
@@ -336,6 +362,8 @@ int lt_trainer_run(struct lt_ctx *ctx, const struct lt_module *m, int argc, char
 		commit_metrics(&l, epoch > 0 ? epoch - 1 : 0);
 	if (l.progress)
 		lt_progress_free(l.progress);
+	if (l.bar)
+		fclose(l.bar);
 	summary(&l, now_s() - l.t_start);
 	if (m->fini)
 		m->fini(ctx, l.self);

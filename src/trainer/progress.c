@@ -18,6 +18,7 @@ struct lt_progress {
 	bool tty;
 	int64_t total;
 	int log_every;
+	double (*clock)(void); /* seconds, monotonic */
 	double t0, last_draw; /* seconds; t0 at the first step */
 	int64_t step0;        /* steps done at t0 */
 	bool started, drawn;  /* a step was seen; the bar is on screen */
@@ -49,7 +50,13 @@ struct lt_progress *lt_progress_new(FILE *out, bool tty, int64_t total_steps,
 	p->tty = tty;
 	p->total = total_steps > 0 ? total_steps : -1;
 	p->log_every = log_every > 0 ? log_every : 1;
+	p->clock = now_s;
 	return p;
+}
+
+void lt_progress_set_clock(struct lt_progress *p, double (*clock)(void))
+{
+	p->clock = clock ? clock : now_s;
 }
 
 /* "1:02:03" or "2:03" for s seconds, into buf. */
@@ -97,17 +104,16 @@ static void draw(struct lt_progress *p, double now)
 void lt_progress_step(struct lt_progress *p, int64_t step, int epoch,
 		      double loss, double lr, double samples_per_s)
 {
-	double now = now_s();
+	double now = p->clock();
 	bool last = p->total > 0 && step >= p->total;
 
 	if (!p->started) {
 		p->started = true;
 		p->t0 = now;
 		p->step0 = step; /* when the first step began is unknown: rate from its end */
-		p->last_draw = now - REDRAW_S;
 	}
 	if (p->tty) {
-		if (!last && now - p->last_draw < REDRAW_S) {
+		if (p->drawn && !last && now - p->last_draw < REDRAW_S) {
 			p->pending.due = true;
 			p->pending.step = step;
 			p->pending.epoch = epoch;
@@ -146,7 +152,7 @@ void lt_progress_free(struct lt_progress *p)
 	if (!p)
 		return;
 	if (p->tty && p->pending.due) {
-		double now = now_s();
+		double now = p->clock();
 		format_line(p, p->pending.step, p->pending.epoch, p->pending.loss, p->pending.lr,
 			    p->pending.sps, now);
 		draw(p, now);

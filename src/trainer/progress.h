@@ -35,6 +35,10 @@ void lt_progress_step(struct lt_progress *p, int64_t step, int epoch,
  * "epoch 1 step 120: val_loss 0.12 val_acc 0.961". */
 void lt_progress_note(struct lt_progress *p, const char *line);
 
+/* Replaces the clock (seconds, monotonic; NULL: CLOCK_MONOTONIC), for
+ * tests that need the redraws to be predictable. */
+void lt_progress_set_clock(struct lt_progress *p, double (*clock)(void));
+
 /* Ends the bar with a newline (after a last redraw) and frees p; NULL is
  * ignored. */
 void lt_progress_free(struct lt_progress *p);

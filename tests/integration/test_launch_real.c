@@ -195,16 +195,10 @@ static void expect_trained(const char *what, const struct run_result *r, const c
 	size_t n, m;
 	double diff = 0.0, big = 0.0;
 
-	cr_expect_eq(r->status, 0, "%s: status %d
-stdout:
-%s
-stderr:
-%s", what, r->status,
+	cr_expect_eq(r->status, 0, "%s: status %d\nstdout:\n%s\nstderr:\n%s", what, r->status,
 		     r->out, r->err);
 	cr_expect(strstr(r->err, "trained ") || strstr(r->out, "trained "),
-		  "%s: no training summary
-stderr:
-%s", what, r->err);
+		  "%s: no training summary\nstderr:\n%s", what, r->err);
 	if (r->status)
 		return;
 	snprintf(single, sizeof(single), "%s/single.f32", dir);

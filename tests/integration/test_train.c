@@ -170,7 +170,7 @@ Test(train, metrics_csv_and_validation_lines)
 
 	path_in_tmp(logdir, sizeof(logdir), "logs");
 	cr_assert_eq(run_ltrun((const char *const[]){ "--devices", "2", "--batch-size", "8",
-			       "--max-epochs", "2", "--log-every-n-steps", "2", "--log-dir", logdir,
+			       "--max-epochs", "2", "--log-every-n-steps", "2", "--log-dir", logdir, "--tee",
 			       build_path("tests/models/linreg.so"), NULL }, NULL, &r), 0);
 	cr_assert_eq(r.status, 0, "status %d\n%s", r.status, r.err);
 	cr_expect(strstr(r.err, "val_loss") != NULL, "no validation line:\n%s", r.err);

@@ -29,6 +29,7 @@
 #define BIG_GATHER ((1u << 18) + 3) /* per rank: buffers are size times it */
 #define MAX_REPORTS 5
 #define INFLIGHT 6
+#define PERIOD 1009
 
 struct worker {
 	struct lt_comm *c;
@@ -43,10 +44,14 @@ static const enum lt_op all_ops[] = { LT_SUM, LT_AVG, LT_MIN, LT_MAX };
 
 /* ------------------------------------------------------------ data */
 
-/* Rank r's value at index i: an integer in [-12, 12]. */
+/* Rank r's value at index i: an integer in [-12, 12], periodic in i
+ * with the prime period PERIOD (never a multiple of a chunk), so that the
+ * references are tables of PERIOD entries. */
 static int value(const struct worker *w, int r, size_t i)
 {
-	return (int)((i * 31 + (size_t)r * 17 + w->salt) % 25) - 12;
+	size_t k = i % PERIOD;
+
+	return (int)((k * k * 7 + k * 3 + (size_t)r * 17 + w->salt) % 25) - 12;
 }
 
 static void put(void *p, enum lt_dtype dt, size_t i, double v)
@@ -97,6 +102,26 @@ static double reduced(const struct worker *w, enum lt_op op, enum lt_dtype dt, s
 		acc = op == LT_MIN ? (v < acc ? v : acc) : op == LT_MAX ? (v > acc ? v : acc) : acc + v;
 	}
 	return op == LT_AVG ? average(dt, acc, w->size) : acc;
+}
+
+/* out[k]: rank r's value (r >= 0) or the reduction (r < 0) at index k,
+ * for k < PERIOD. */
+static void table(const struct worker *w, int r, enum lt_op op, enum lt_dtype dt,
+		  double out[PERIOD])
+{
+	for (size_t k = 0; k < PERIOD; k++)
+		out[k] = r >= 0 ? value(w, r, k) : reduced(w, op, dt, k);
+}
+
+/* buf[i] = rank r's value at i + first, for i < n. */
+static void fill(const struct worker *w, void *buf, enum lt_dtype dt, int r, size_t first,
+		 size_t n)
+{
+	double t[PERIOD];
+
+	table(w, r, LT_SUM, dt, t);
+	for (size_t i = 0; i < n; i++)
+		put(buf, dt, i, t[(i + first) % PERIOD]);
 }
 
 /* ------------------------------------------------------------ checks */
@@ -160,13 +185,15 @@ static void check_all_reduce(struct worker *w, enum lt_op op, enum lt_dtype dt, 
 	struct lt_err err;
 
 	w->salt++;
-	for (size_t i = 0; i < n; i++)
-		put(buf, dt, i, value(w, w->rank, i));
+	double t[PERIOD];
+
+	fill(w, buf, dt, w->rank, 0, n);
 	next_call(w);
 	if (lt_comm_all_reduce(w->c, buf, n, dt, op, &err))
 		failed(w, "all_reduce", &err);
+	table(w, -1, op, dt, t);
 	for (size_t i = 0; i < n; i++)
-		expect(w, &k, i, reduced(w, op, dt, i), get(buf, dt, i));
+		expect(w, &k, i, t[i % PERIOD], get(buf, dt, i));
 	free(buf);
 }
 
@@ -177,13 +204,15 @@ static void check_broadcast(struct worker *w, enum lt_dtype dt, size_t n, int ro
 	struct lt_err err;
 
 	w->salt++;
-	for (size_t i = 0; i < n; i++)
-		put(buf, dt, i, value(w, w->rank, i));
+	double t[PERIOD];
+
+	fill(w, buf, dt, w->rank, 0, n);
 	next_call(w);
 	if (lt_comm_broadcast(w->c, buf, n, dt, root, &err))
 		failed(w, "broadcast", &err);
+	table(w, root, LT_SUM, dt, t);
 	for (size_t i = 0; i < n; i++)
-		expect(w, &k, i, value(w, root, i), get(buf, dt, i));
+		expect(w, &k, i, t[i % PERIOD], get(buf, dt, i));
 	free(buf);
 }
 
@@ -194,14 +223,17 @@ static void check_all_gather(struct worker *w, enum lt_dtype dt, size_t n)
 	struct lt_err err;
 
 	w->salt++;
-	for (size_t i = 0; i < n; i++)
-		put(send, dt, i, value(w, w->rank, i));
+	double t[PERIOD];
+
+	fill(w, send, dt, w->rank, 0, n);
 	next_call(w);
 	if (lt_comm_all_gather(w->c, send, recv, n, dt, &err))
 		failed(w, "all_gather", &err);
-	for (int r = 0; r < w->size; r++)
+	for (int r = 0; r < w->size; r++) {
+		table(w, r, LT_SUM, dt, t);
 		for (size_t i = 0; i < n; i++)
-			expect(w, &k, r * n + i, value(w, r, i), get(recv, dt, r * n + i));
+			expect(w, &k, r * n + i, t[i % PERIOD], get(recv, dt, r * n + i));
+	}
 	free(send);
 	free(recv);
 }
@@ -214,13 +246,15 @@ static void check_reduce_scatter(struct worker *w, enum lt_op op, enum lt_dtype 
 	struct lt_err err;
 
 	w->salt++;
-	for (size_t i = 0; i < total; i++)
-		put(send, dt, i, value(w, w->rank, i));
+	double t[PERIOD];
+
+	fill(w, send, dt, w->rank, 0, total);
 	next_call(w);
 	if (lt_comm_reduce_scatter(w->c, send, recv, n, dt, op, &err))
 		failed(w, "reduce_scatter", &err);
+	table(w, -1, op, dt, t);
 	for (size_t i = 0; i < n; i++)
-		expect(w, &k, i, reduced(w, op, dt, (size_t)w->rank * n + i), get(recv, dt, i));
+		expect(w, &k, i, t[((size_t)w->rank * n + i) % PERIOD], get(recv, dt, i));
 	free(send);
 	free(recv);
 }
@@ -235,12 +269,12 @@ static void check_async(struct worker *w, enum lt_dtype dt, size_t n)
 	void *buf[INFLIGHT], *gather = alloc(n * (size_t)w->size, dt), *bc = alloc(n, dt);
 	unsigned salt0 = ++w->salt;
 	struct lt_err err;
+	double t[PERIOD];
 
 	for (int q = 0; q < INFLIGHT; q++) {
 		buf[q] = alloc(n, dt);
 		w->salt = salt0 + (unsigned)q;
-		for (size_t i = 0; i < n; i++)
-			put(buf[q], dt, i, value(w, w->rank, i));
+		fill(w, buf[q], dt, w->rank, 0, n);
 		next_call(w);
 		req[q] = lt_comm_start(w->c, LT_COLL_ALL_REDUCE, NULL, buf[q], n, dt,
 				       all_ops[q % 4], 0, &err);
@@ -253,28 +287,30 @@ static void check_async(struct worker *w, enum lt_dtype dt, size_t n)
 	if (!req[INFLIGHT])
 		failed(w, "all_gather (async)", &err);
 	w->salt = salt0 + 100;
-	for (size_t i = 0; i < n; i++)
-		put(bc, dt, i, value(w, w->rank, i));
+	fill(w, bc, dt, w->rank, 0, n);
 	next_call(w);
 	if (lt_comm_broadcast(w->c, bc, n, dt, w->size - 1, &err))
 		failed(w, "broadcast (behind async work)", &err);
 	struct check kb = { "broadcast (behind async work)", LT_SUM, false, dt, n, w->size - 1, 0 };
+	table(w, w->size - 1, LT_SUM, dt, t);
 	for (size_t i = 0; i < n; i++)
-		expect(w, &kb, i, value(w, w->size - 1, i), get(bc, dt, i));
+		expect(w, &kb, i, t[i % PERIOD], get(bc, dt, i));
 	for (int q = INFLIGHT; q >= 0; q--)
 		if (lt_comm_wait(req[q], &err))
 			failed(w, "wait", &err);
 	/* The all_gather was queued after all_reduce 0, so it sees its result. */
 	w->salt = salt0;
 	struct check kg = { "all_gather (async)", LT_SUM, false, dt, n, -1, 0 };
+	table(w, -1, LT_SUM, dt, t);
 	for (int r = 0; r < w->size; r++)
 		for (size_t i = 0; i < n; i++)
-			expect(w, &kg, r * n + i, reduced(w, LT_SUM, dt, i), get(gather, dt, r * n + i));
+			expect(w, &kg, r * n + i, t[i % PERIOD], get(gather, dt, r * n + i));
 	for (int q = 0; q < INFLIGHT; q++) {
 		struct check k = { "all_reduce (async)", all_ops[q % 4], true, dt, n, -1, 0 };
 		w->salt = salt0 + (unsigned)q;
+		table(w, -1, all_ops[q % 4], dt, t);
 		for (size_t i = 0; i < n; i++)
-			expect(w, &k, i, reduced(w, all_ops[q % 4], dt, i), get(buf[q], dt, i));
+			expect(w, &k, i, t[i % PERIOD], get(buf[q], dt, i));
 		free(buf[q]);
 	}
 	w->salt = salt0 + 100;

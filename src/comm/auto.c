@@ -1,0 +1,439 @@
+/*
+ * auto.c - the `auto` communicator: hierarchical, shm inside a node and an
+ * inter-node backend between nodes (mpi when mpirun started the ranks,
+ * else gloo).  At open the members publish their node identity (the host
+ * address of lt_comm_args, or the host name) through the rendezvous; nodes
+ * are numbered by first appearance in group rank order and local ranks in
+ * group rank order within a node.  Sub-communicators, opened through
+ * lt_comm_open: "<scope>/node<k>" (shm, this node's members; none for a
+ * node of one rank) and, with several nodes, "<scope>/rail<i>" (local rank
+ * i of every node) when every node has the same number of ranks, else
+ * "<scope>/leaders" (local rank 0 of every node).  The leaders (rail 0)
+ * carry every operation but the large all-reduce, which goes in three
+ * steps: shm reduce-scatter inside the node, an all-reduce per rail
+ * between nodes, shm all-gather inside the node.  The other collectives
+ * are composed for correctness first: leader paths, and reduce_scatter as
+ * an all-reduce of the whole buffer.
+ */
+#include "comm/comm.h"
+#include "comm/reduce.h"
+#include "launch/rdzv.h"
+
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+/* Weak, as in comm.c: a build may lack one; auto then says so at open. */
+extern const struct lt_comm_backend lt_comm_shm __attribute__((weak));
+extern const struct lt_comm_backend lt_comm_gloo __attribute__((weak));
+extern const struct lt_comm_backend lt_comm_mpi __attribute__((weak));
+
+struct auto_state {
+	struct lt_comm *node;  /* shm over this node's members; NULL when alone */
+	struct lt_comm *inter; /* this rank's rail, or the leaders; NULL if none */
+	bool uniform;          /* every node has lsize ranks: inter is a rail */
+	int nnodes, node_idx, local, lsize, lmax;
+	int *node_of, *local_of; /* by group rank */
+	char *tmp;               /* scratch, grown on demand */
+	size_t tmp_cap;
+};
+
+static struct auto_state *state_of(struct lt_comm *c)
+{
+	return c->state;
+}
+
+/* A scratch buffer of at least n bytes, or NULL with err set. */
+static char *scratch(struct lt_comm *c, size_t n, struct lt_err *err)
+{
+	struct auto_state *s = state_of(c);
+	char *p;
+
+	if (!n)
+		n = 1;
+	if (n <= s->tmp_cap)
+		return s->tmp;
+	p = realloc(s->tmp, n);
+	if (!p) {
+		lt_err_set(err, LT_EXIT_FAILURE,
+			   "comm 'auto' in '%s': cannot allocate %zu bytes of scratch: reduce the bucket size",
+			   c->scope, n);
+		return NULL;
+	}
+	s->tmp = p;
+	s->tmp_cap = n;
+	return p;
+}
+
+/* ------------------------------------------------------------ open */
+
+/* The inter-node backend: mpi under mpirun, else gloo. */
+static const struct lt_comm_backend *inter_backend(void)
+{
+	return getenv("OMPI_COMM_WORLD_SIZE") ? &lt_comm_mpi : &lt_comm_gloo;
+}
+
+static int global_of(const struct lt_comm_args *a, int r)
+{
+	return a->global_rank ? a->global_rank[r] : r;
+}
+
+/* Publishes this rank's node identity and reads everyone's: fills
+ * node_of/local_of and the node counts.  Returns 0 or -1. */
+static int find_nodes(struct lt_comm *c, const struct lt_comm_args *a, struct auto_state *s,
+		      struct lt_err *err)
+{
+	char key[160], self[256];
+	char **ids = calloc((size_t)a->size, sizeof(*ids));
+	int *count = calloc((size_t)a->size, sizeof(*count));
+	int rc = -1;
+
+	if (!ids || !count) {
+		lt_err_set(err, LT_EXIT_FAILURE, "out of memory");
+		goto out_free;
+	}
+	if (a->host && *a->host)
+		snprintf(self, sizeof(self), "%s", a->host);
+	else if (gethostname(self, sizeof(self) - 1))
+		snprintf(self, sizeof(self), "localhost");
+	self[sizeof(self) - 1] = '\0';
+	if (a->size > 1) {
+		if (!a->rz) {
+			lt_err_set(err, LT_EXIT_FAILURE,
+				   "comm 'auto' in '%s' needs a rendezvous to find its %d ranks' nodes: "
+				   "open it from a rank process",
+				   c->scope, a->size);
+			goto out_free;
+		}
+		snprintf(key, sizeof(key), "%s/auto/node%d", a->scope, a->rank);
+		if (a->rz->ops->put(a->rz, key, self, strlen(self), err))
+			goto out_free;
+	}
+	for (int r = 0; r < a->size; r++) {
+		size_t len;
+		void *v;
+
+		if (r == a->rank) {
+			ids[r] = strdup(self);
+		} else {
+			snprintf(key, sizeof(key), "%s/auto/node%d", a->scope, r);
+			if (a->rz->ops->get(a->rz, key, global_of(a, r), &v, &len, err))
+				goto out_free;
+			ids[r] = v;
+		}
+		if (!ids[r]) {
+			lt_err_set(err, LT_EXIT_FAILURE, "out of memory");
+			goto out_free;
+		}
+		s->node_of[r] = -1;
+		for (int q = 0; q < r; q++)
+			if (!strcmp(ids[q], ids[r])) {
+				s->node_of[r] = s->node_of[q];
+				break;
+			}
+		if (s->node_of[r] < 0)
+			s->node_of[r] = s->nnodes++;
+		s->local_of[r] = count[s->node_of[r]]++;
+	}
+	s->node_idx = s->node_of[a->rank];
+	s->local = s->local_of[a->rank];
+	s->lsize = count[s->node_idx];
+	s->uniform = true;
+	for (int k = 0; k < s->nnodes; k++) {
+		if (count[k] > s->lmax)
+			s->lmax = count[k];
+		s->uniform = s->uniform && count[k] == count[0];
+	}
+	rc = 0;
+out_free:
+	if (ids)
+		for (int r = 0; r < a->size; r++)
+			free(ids[r]);
+	free(ids);
+	free(count);
+	return rc;
+}
+
+/* Opens b over the group ranks r with pick(r) true, this rank being
+ * number `rank` among them, under scope "<scope>/<name>". */
+static struct lt_comm *open_sub(const struct lt_comm_backend *b, const struct lt_comm_args *a,
+				const char *name, int rank, int size, const int *group,
+				struct lt_err *err)
+{
+	struct lt_comm_args sub = *a;
+	int *globals = malloc(sizeof(*globals) * (size_t)size);
+	char scope[96];
+	struct lt_comm *c;
+
+	if (!b) {
+		free(globals);
+		lt_err_set(err, LT_EXIT_FAILURE,
+			   "comm 'auto' in '%s' needs a communicator for '%s' that this build lacks: "
+			   "rebuild ltrun with shm, gloo and mpi",
+			   a->scope, name);
+		return NULL;
+	}
+	if (!globals) {
+		lt_err_set(err, LT_EXIT_FAILURE, "out of memory");
+		return NULL;
+	}
+	for (int i = 0; i < size; i++)
+		globals[i] = global_of(a, group[i]);
+	snprintf(scope, sizeof(scope), "%s/%s", a->scope, name);
+	sub.rank = rank;
+	sub.size = size;
+	sub.scope = scope;
+	sub.global_rank = globals;
+	c = lt_comm_open(b, &sub, err);
+	free(globals);
+	return c;
+}
+
+static int auto_open(struct lt_comm *c, const struct lt_comm_args *a, struct lt_err *err)
+{
+	struct auto_state *s = calloc(1, sizeof(*s));
+	int *group = NULL, n = 0, me = 0;
+	char name[32];
+
+	if (!s)
+		return lt_err_set(err, LT_EXIT_FAILURE, "out of memory");
+	c->state = s;
+	s->node_of = calloc((size_t)a->size, sizeof(int));
+	s->local_of = calloc((size_t)a->size, sizeof(int));
+	group = calloc((size_t)a->size, sizeof(int));
+	if (!s->node_of || !s->local_of || !group) {
+		free(group);
+		return lt_err_set(err, LT_EXIT_FAILURE, "out of memory");
+	}
+	if (find_nodes(c, a, s, err))
+		goto out_fail;
+	if (s->lsize > 1) {
+		for (int r = 0; r < a->size; r++)
+			if (s->node_of[r] == s->node_idx)
+				group[n++] = r;
+		snprintf(name, sizeof(name), "node%d", s->node_idx);
+		s->node = open_sub(&lt_comm_shm, a, name, s->local, n, group, err);
+		if (!s->node)
+			goto out_fail;
+	}
+	if (s->nnodes > 1 && (s->uniform || s->local == 0)) {
+		/* Rail `local` (the leaders when local is 0): one rank per node,
+		 * numbered by node. */
+		n = 0;
+		for (int r = 0; r < a->size; r++)
+			if (s->local_of[r] == s->local) {
+				if (r == a->rank)
+					me = n;
+				group[n++] = r;
+			}
+		if (s->uniform)
+			snprintf(name, sizeof(name), "rail%d", s->local);
+		else
+			snprintf(name, sizeof(name), "leaders");
+		s->inter = open_sub(inter_backend(), a, name, me, n, group, err);
+		if (!s->inter)
+			goto out_fail;
+	}
+	free(group);
+	return 0;
+out_fail:
+	free(group);
+	return -1;
+}
+
+static void auto_close(struct lt_comm *c)
+{
+	struct auto_state *s = state_of(c);
+
+	if (!s)
+		return;
+	if (s->inter)
+		lt_comm_close(s->inter);
+	if (s->node)
+		lt_comm_close(s->node);
+	free(s->node_of);
+	free(s->local_of);
+	free(s->tmp);
+	free(s);
+	c->state = NULL;
+}
+
+/* ------------------------------------------------------------ steps */
+
+/* The leaders' communicator, when this rank is a leader (local rank 0). */
+static struct lt_comm *leaders(struct auto_state *s)
+{
+	return s->local == 0 ? s->inter : NULL;
+}
+
+static int node_broadcast(struct auto_state *s, void *buf, size_t count, enum lt_dtype dt,
+			  int root, struct lt_err *err)
+{
+	return s->node ? lt_comm_broadcast(s->node, buf, count, dt, root, err) : 0;
+}
+
+/* ------------------------------------------------------------ collectives */
+
+static int auto_barrier(struct lt_comm *c, struct lt_err *err)
+{
+	struct auto_state *s = state_of(c);
+
+	if (s->node && lt_comm_barrier(s->node, err))
+		return -1;
+	if (leaders(s) && lt_comm_barrier(leaders(s), err))
+		return -1;
+	if (s->node && s->nnodes > 1 && lt_comm_barrier(s->node, err))
+		return -1;
+	return 0;
+}
+
+/* Root's node broadcasts to its leader, the leaders between nodes, then
+ * every leader inside its node. */
+static int auto_broadcast(struct lt_comm *c, void *buf, size_t count, enum lt_dtype dt,
+			  int root, struct lt_err *err)
+{
+	struct auto_state *s = state_of(c);
+	int rnode = s->node_of[root], rlocal = s->local_of[root];
+
+	if (s->nnodes == 1)
+		return node_broadcast(s, buf, count, dt, rlocal, err);
+	if (s->node_idx == rnode && rlocal != 0 && node_broadcast(s, buf, count, dt, rlocal, err))
+		return -1;
+	if (leaders(s) && lt_comm_broadcast(leaders(s), buf, count, dt, rnode, err))
+		return -1;
+	return node_broadcast(s, buf, count, dt, 0, err);
+}
+
+/* Small or uneven: all-reduce inside the node, between the leaders, then
+ * the leader's result to its node. */
+static int all_reduce_via_leaders(struct auto_state *s, void *buf, size_t count,
+				  enum lt_dtype dt, enum lt_op op, struct lt_err *err)
+{
+	if (s->node && lt_comm_all_reduce(s->node, buf, count, dt, op, err))
+		return -1;
+	if (leaders(s) && lt_comm_all_reduce(leaders(s), buf, count, dt, op, err))
+		return -1;
+	return node_broadcast(s, buf, count, dt, 0, err);
+}
+
+/* Every node has L ranks and count >= L: each local rank reduces one
+ * block of ceil(count / L) elements inside the node, all-reduces it along
+ * its rail, and the node gathers the blocks back (padded with zeros when
+ * count is not a multiple of L). */
+static int all_reduce_by_rails(struct lt_comm *c, void *buf, size_t count, enum lt_dtype dt,
+			       enum lt_op op, struct lt_err *err)
+{
+	struct auto_state *s = state_of(c);
+	size_t L = (size_t)s->lsize, esz = lt_dtype_size(dt);
+	size_t block = (count + L - 1) / L, padded = block * L;
+	char *tmp = scratch(c, (block + (padded != count ? padded : 0)) * esz, err);
+	char *part = tmp, *full = padded != count ? tmp + block * esz : buf;
+
+	if (!tmp)
+		return -1;
+	if (full != buf) {
+		memcpy(full, buf, count * esz);
+		memset(full + count * esz, 0, (padded - count) * esz);
+	}
+	if (lt_comm_reduce_scatter(s->node, full, part, block, dt, op, err) ||
+	    lt_comm_all_reduce(s->inter, part, block, dt, op, err) ||
+	    lt_comm_all_gather(s->node, part, full, block, dt, err))
+		return -1;
+	if (full != buf)
+		memcpy(buf, full, count * esz);
+	return 0;
+}
+
+static int auto_all_reduce(struct lt_comm *c, void *buf, size_t count, enum lt_dtype dt,
+			   enum lt_op op, struct lt_err *err)
+{
+	struct auto_state *s = state_of(c);
+
+	if (s->nnodes == 1)
+		return s->node ? lt_comm_all_reduce(s->node, buf, count, dt, op, err) : 0;
+	if (!s->node)
+		return s->inter ? lt_comm_all_reduce(s->inter, buf, count, dt, op, err) : 0;
+	if (s->uniform && count >= (size_t)s->lsize)
+		return all_reduce_by_rails(c, buf, count, dt, op, err);
+	return all_reduce_via_leaders(s, buf, count, dt, op, err);
+}
+
+/* Gathers inside the node, pads each node's part to lmax ranks, gathers
+ * between the leaders, broadcasts inside the node and puts every rank's
+ * block at its group rank. */
+static int auto_all_gather(struct lt_comm *c, const void *send, void *recv, size_t count,
+			   enum lt_dtype dt, struct lt_err *err)
+{
+	struct auto_state *s = state_of(c);
+	size_t bytes = count * lt_dtype_size(dt), lmax = (size_t)s->lmax;
+	size_t all = (size_t)s->nnodes * lmax * bytes;
+	char *mine, *every;
+
+	if (!count)
+		return 0;
+	if (s->nnodes == 1) {
+		if (s->node)
+			return lt_comm_all_gather(s->node, send, recv, count, dt, err);
+		memmove(recv, send, bytes);
+		return 0;
+	}
+	if (!(mine = scratch(c, lmax * bytes + all, err)))
+		return -1;
+	every = mine + lmax * bytes;
+	memset(mine, 0, lmax * bytes);
+	if (s->node) {
+		if (lt_comm_all_gather(s->node, send, mine, count, dt, err))
+			return -1;
+	} else {
+		memcpy(mine, send, bytes);
+	}
+	if (leaders(s) && lt_comm_all_gather(leaders(s), mine, every, lmax * count, dt, err))
+		return -1;
+	if (node_broadcast(s, every, (size_t)s->nnodes * lmax * count, dt, 0, err))
+		return -1;
+	for (int r = 0; r < c->size; r++)
+		memcpy((char *)recv + (size_t)r * bytes,
+		       every + ((size_t)s->node_of[r] * lmax + (size_t)s->local_of[r]) * bytes,
+		       bytes);
+	return 0;
+}
+
+/* The whole buffer all-reduced in scratch, then this rank's block. */
+static int auto_reduce_scatter(struct lt_comm *c, const void *send, void *recv, size_t count,
+			       enum lt_dtype dt, enum lt_op op, struct lt_err *err)
+{
+	size_t bytes = count * lt_dtype_size(dt), total = bytes * (size_t)c->size;
+	char *full;
+
+	if (c->size == 1) {
+		memmove(recv, send, bytes);
+		return 0;
+	}
+	/* Not scratch(): the all-reduce may need that for itself. */
+	full = malloc(total ? total : 1);
+	if (!full)
+		return lt_err_set(err, LT_EXIT_FAILURE,
+				  "comm 'auto' in '%s': cannot allocate %zu bytes for reduce_scatter",
+				  c->scope, total);
+	memcpy(full, send, total);
+	if (auto_all_reduce(c, full, count * (size_t)c->size, dt, op, err)) {
+		free(full);
+		return -1;
+	}
+	memcpy(recv, full + (size_t)c->rank * bytes, bytes);
+	free(full);
+	return 0;
+}
+
+const struct lt_comm_backend lt_comm_auto = {
+	.name = "auto",
+	.open = auto_open,
+	.barrier = auto_barrier,
+	.broadcast = auto_broadcast,
+	.all_reduce = auto_all_reduce,
+	.all_gather = auto_all_gather,
+	.reduce_scatter = auto_reduce_scatter,
+	.close = auto_close,
+};

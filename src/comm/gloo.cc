@@ -1,0 +1,363 @@
+/*
+ * gloo.cc - the `gloo` communicator: a small C++ shim over Debian's libgloo
+ * (TCP transport, new-style collectives), the only C++ file of ltrun.  The
+ * ranks meet through our own rendezvous (launch/rdzv.h), wrapped in a
+ * gloo::rendezvous::Store whose keys are prefixed with the communicator's
+ * scope, so several communicators share one store; every collective gets
+ * the next tag of a per-communicator counter, the same on every rank
+ * because every rank calls the same collectives in the same order.  f32,
+ * f64, f16, i32 and i64 are reduced by gloo's own functions; bf16 is not a
+ * gloo type and goes through f32 (reduce.h's conversions).  No C++
+ * exception crosses into C: each extern "C" entry point catches them all
+ * and turns them into a one-line struct lt_err.
+ */
+#include <gloo/allgather.h>
+#include <gloo/allreduce.h>
+#include <gloo/barrier.h>
+#include <gloo/broadcast.h>
+#include <gloo/math.h>
+#include <gloo/rendezvous/context.h>
+#include <gloo/rendezvous/store.h>
+#include <gloo/transport/tcp/device.h>
+#include <gloo/types.h>
+
+#include <chrono>
+#include <cstdlib>
+#include <cstring>
+#include <map>
+#include <memory>
+#include <stdexcept>
+#include <string>
+#include <vector>
+
+extern "C" {
+#include "comm/comm.h"
+#include "comm/reduce.h"
+#include "launch/rdzv.h"
+}
+
+namespace {
+
+/* gloo's Store interface over our rendezvous.  Values are fetched once and
+ * cached: get() after wait() does not ask the rendezvous again.  A key is
+ * written at most once (connectFullMesh writes "rank_<r>" for its own r). */
+class RdzvStore : public gloo::rendezvous::Store {
+public:
+	RdzvStore(struct lt_rdzv *rz, const std::string &prefix) : rz_(rz), prefix_(prefix) {}
+
+	void set(const std::string &key, const std::vector<char> &data) override
+	{
+		struct lt_err err = {};
+		std::string k = prefix_ + key;
+
+		if (rz_->ops->put(rz_, k.c_str(), data.data(), data.size(), &err))
+			throw std::runtime_error(err.msg);
+	}
+
+	std::vector<char> get(const std::string &key) override
+	{
+		fetch(key);
+		return cache_[key];
+	}
+
+	void wait(const std::vector<std::string> &keys) override
+	{
+		for (const auto &k : keys)
+			fetch(k);
+	}
+
+	/* The rendezvous has its own timeout (rz->timeout_ms). */
+	void wait(const std::vector<std::string> &keys, const std::chrono::milliseconds &) override
+	{
+		wait(keys);
+	}
+
+private:
+	/* The writer of "rank_<r>" is r; for any other key, rank 0 (the
+	 * number only names the peer in messages, except on pmix). */
+	static int writer_of(const std::string &key)
+	{
+		size_t i = key.size();
+
+		while (i > 0 && key[i - 1] >= '0' && key[i - 1] <= '9')
+			i--;
+		return i < key.size() ? std::atoi(key.c_str() + i) : 0;
+	}
+
+	void fetch(const std::string &key)
+	{
+		struct lt_err err = {};
+		std::string k = prefix_ + key;
+		void *value = nullptr;
+		size_t len = 0;
+
+		if (cache_.count(key))
+			return;
+		if (rz_->ops->get(rz_, k.c_str(), writer_of(key), &value, &len, &err))
+			throw std::runtime_error(err.msg);
+		const char *p = static_cast<const char *>(value);
+		cache_[key] = std::vector<char>(p, p + len);
+		std::free(value);
+	}
+
+	struct lt_rdzv *rz_;
+	std::string prefix_;
+	std::map<std::string, std::vector<char>> cache_;
+};
+
+struct gloo_comm {
+	std::shared_ptr<gloo::Context> ctx; /* NULL when size is 1 */
+	std::chrono::milliseconds timeout{ 0 };
+	uint32_t tag = 0;
+	std::vector<float> wide; /* bf16 as f32 */
+	std::vector<char> tmp;   /* reduce_scatter's full result */
+};
+
+gloo_comm *state_of(struct lt_comm *c)
+{
+	return static_cast<gloo_comm *>(c->state);
+}
+
+/* "gloo all_reduce in 'world' (rank 1 of 4) failed: <why>" plus the fix. */
+int fail(struct lt_comm *c, const char *what, const char *why, struct lt_err *err)
+{
+	return lt_err_set(err, LT_EXIT_FAILURE,
+			  "gloo %s in '%s' (rank %d of %d) failed: %s; check that every rank "
+			  "runs the same collectives and can reach the others (GLOO_SOCKET_IFNAME)",
+			  what, c->scope, c->rank, c->size, why);
+}
+
+using ReduceFn = void (*)(void *, const void *, const void *, size_t);
+
+template <typename T> ReduceFn reduce_fn(enum lt_op op)
+{
+	switch (op) {
+	case LT_MIN:
+		return &gloo::min<T>;
+	case LT_MAX:
+		return &gloo::max<T>;
+	default:
+		return &gloo::sum<T>;
+	}
+}
+
+template <typename T> void allreduce(gloo_comm *g, T *buf, size_t count, enum lt_op op)
+{
+	gloo::AllreduceOptions opts(g->ctx);
+
+	opts.setOutput(buf, count);
+	opts.setReduceFunction(reduce_fn<T>(op));
+	opts.setTag(g->tag);
+	opts.setTimeout(g->timeout);
+	gloo::allreduce(opts);
+}
+
+/* The bf16 path: widen to f32, reduce, round back. */
+void allreduce_bf16(gloo_comm *g, uint16_t *buf, size_t count, enum lt_op op)
+{
+	g->wide.resize(count);
+	for (size_t i = 0; i < count; i++)
+		g->wide[i] = lt_bf16_to_f32(buf[i]);
+	allreduce(g, g->wide.data(), count, op);
+	for (size_t i = 0; i < count; i++)
+		buf[i] = lt_f32_to_bf16(g->wide[i]);
+}
+
+void allreduce_any(gloo_comm *g, void *buf, size_t count, enum lt_dtype dt, enum lt_op op)
+{
+	switch (dt) {
+	case LT_F32:
+		return allreduce(g, static_cast<float *>(buf), count, op);
+	case LT_F64:
+		return allreduce(g, static_cast<double *>(buf), count, op);
+	case LT_F16:
+		return allreduce(g, static_cast<gloo::float16 *>(buf), count, op);
+	case LT_BF16:
+		return allreduce_bf16(g, static_cast<uint16_t *>(buf), count, op);
+	case LT_I32:
+		return allreduce(g, static_cast<int32_t *>(buf), count, op);
+	case LT_I64:
+		return allreduce(g, static_cast<int64_t *>(buf), count, op);
+	}
+	throw std::invalid_argument("unknown dtype");
+}
+
+/* Runs body(g), turning any exception into err.  The tag advances on every
+ * rank whatever happens, so it stays in step. */
+template <typename F> int guarded(struct lt_comm *c, const char *what, struct lt_err *err, F body)
+{
+	gloo_comm *g = state_of(c);
+
+	g->tag++;
+	try {
+		body(g);
+		return 0;
+	} catch (const std::exception &e) {
+		return fail(c, what, e.what(), err);
+	} catch (...) {
+		return fail(c, what, "unknown C++ exception", err);
+	}
+}
+
+/* Binds the TCP device: GLOO_SOCKET_IFNAME names an interface, else the
+ * node's address from args (127.0.0.1 when it has none). */
+std::shared_ptr<gloo::transport::Device> make_device(const struct lt_comm_args *args)
+{
+	gloo::transport::tcp::attr attr;
+	const char *ifname = std::getenv("GLOO_SOCKET_IFNAME");
+
+	if (ifname && *ifname)
+		attr.iface = ifname;
+	else
+		attr.hostname = args->host && *args->host ? args->host : "127.0.0.1";
+	return gloo::transport::tcp::CreateDevice(attr);
+}
+
+int gloo_open_impl(struct lt_comm *c, const struct lt_comm_args *args, struct lt_err *err)
+{
+	auto *g = new gloo_comm();
+
+	c->state = g;
+	g->timeout = std::chrono::milliseconds(args->timeout_ms > 0 ? args->timeout_ms : 300000);
+	if (args->size == 1)
+		return 0;
+	if (!args->rz)
+		return lt_err_set(err, LT_EXIT_FAILURE,
+				  "comm 'gloo' in '%s' needs a rendezvous to meet its %d ranks: "
+				  "open it from a rank process (or set LTRUN_RDZV_DIR)",
+				  args->scope, args->size);
+	auto dev = make_device(args);
+	auto ctx = std::make_shared<gloo::rendezvous::Context>(args->rank, args->size);
+	RdzvStore store(args->rz, std::string(args->scope) + "/gloo/");
+
+	ctx->setTimeout(g->timeout);
+	ctx->connectFullMesh(store, dev);
+	g->ctx = ctx;
+	return 0;
+}
+
+int gloo_open(struct lt_comm *c, const struct lt_comm_args *args, struct lt_err *err)
+{
+	const char *host = args->host && *args->host ? args->host : "127.0.0.1";
+
+	try {
+		return gloo_open_impl(c, args, err);
+	} catch (const std::exception &e) {
+		return lt_err_set(err, LT_EXIT_FAILURE,
+				  "comm 'gloo' in '%s': rank %d of %d cannot connect to its peers "
+				  "(bound to %s): %s; check GLOO_SOCKET_IFNAME and that every rank started",
+				  args->scope, args->rank, args->size,
+				  std::getenv("GLOO_SOCKET_IFNAME") ? std::getenv("GLOO_SOCKET_IFNAME") : host,
+				  e.what());
+	} catch (...) {
+		return lt_err_set(err, LT_EXIT_FAILURE,
+				  "comm 'gloo' in '%s': rank %d of %d cannot connect: unknown C++ exception",
+				  args->scope, args->rank, args->size);
+	}
+}
+
+int gloo_barrier(struct lt_comm *c, struct lt_err *err)
+{
+	return guarded(c, "barrier", err, [](gloo_comm *g) {
+		if (!g->ctx)
+			return;
+		gloo::BarrierOptions opts(g->ctx);
+		opts.setTag(g->tag);
+		opts.setTimeout(g->timeout);
+		gloo::barrier(opts);
+	});
+}
+
+int gloo_broadcast(struct lt_comm *c, void *buf, size_t count, enum lt_dtype dt,
+			      int root, struct lt_err *err)
+{
+	size_t bytes = count * lt_dtype_size(dt);
+
+	return guarded(c, "broadcast", err, [&](gloo_comm *g) {
+		if (!g->ctx || !bytes)
+			return;
+		gloo::BroadcastOptions opts(g->ctx);
+		char *p = static_cast<char *>(buf);
+		if (c->rank == root)
+			opts.setInput(p, bytes);
+		opts.setOutput(p, bytes);
+		opts.setRoot(root);
+		opts.setTag(g->tag);
+		opts.setTimeout(g->timeout);
+		gloo::broadcast(opts);
+	});
+}
+
+int gloo_all_reduce(struct lt_comm *c, void *buf, size_t count, enum lt_dtype dt,
+			       enum lt_op op, struct lt_err *err)
+{
+	return guarded(c, "all_reduce", err, [&](gloo_comm *g) {
+		if (g->ctx && count)
+			allreduce_any(g, buf, count, dt, op);
+	});
+}
+
+int gloo_all_gather(struct lt_comm *c, const void *send, void *recv, size_t count,
+			       enum lt_dtype dt, struct lt_err *err)
+{
+	size_t bytes = count * lt_dtype_size(dt);
+
+	return guarded(c, "all_gather", err, [&](gloo_comm *g) {
+		if (!bytes)
+			return;
+		if (!g->ctx) {
+			std::memmove(recv, send, bytes);
+			return;
+		}
+		gloo::AllgatherOptions opts(g->ctx);
+		opts.setInput(const_cast<char *>(static_cast<const char *>(send)), bytes);
+		opts.setOutput(static_cast<char *>(recv), bytes * (size_t)c->size);
+		opts.setTag(g->tag);
+		opts.setTimeout(g->timeout);
+		gloo::allgather(opts);
+	});
+}
+
+/* All-reduce of the whole send buffer into a scratch copy, then this
+ * rank's block: twice the traffic of a true reduce-scatter, but simple. */
+int gloo_reduce_scatter(struct lt_comm *c, const void *send, void *recv,
+				   size_t count, enum lt_dtype dt, enum lt_op op,
+				   struct lt_err *err)
+{
+	size_t bytes = count * lt_dtype_size(dt);
+
+	return guarded(c, "reduce_scatter", err, [&](gloo_comm *g) {
+		if (!bytes)
+			return;
+		if (!g->ctx) {
+			std::memmove(recv, send, bytes);
+			return;
+		}
+		g->tmp.resize(bytes * (size_t)c->size);
+		std::memcpy(g->tmp.data(), send, g->tmp.size());
+		allreduce_any(g, g->tmp.data(), count * (size_t)c->size, dt, op);
+		std::memcpy(recv, g->tmp.data() + bytes * (size_t)c->rank, bytes);
+	});
+}
+
+void gloo_close(struct lt_comm *c)
+{
+	try {
+		delete state_of(c);
+	} catch (...) {
+	}
+	c->state = nullptr;
+}
+
+} // namespace
+
+extern "C" const struct lt_comm_backend lt_comm_gloo = {
+	"gloo",
+	gloo_open,
+	gloo_barrier,
+	gloo_broadcast,
+	gloo_all_reduce,
+	gloo_all_gather,
+	gloo_reduce_scatter,
+	gloo_close,
+};

@@ -1,0 +1,214 @@
+/*
+ * test_comm.c - the communicators between real processes: N comm_worker
+ * ranks (tests/progs/comm_worker.c) per backend and world size, meeting
+ * through the file rendezvous in a fresh directory under a unique run id,
+ * each checking every collective; a rank killed in the middle of the
+ * collectives, after which the others must fail with a message naming it
+ * (not hang); and lt_shm_remove_job() clearing a crashed job's segments.
+ * Each rank runs through run_command() on its own thread, with a deadline.
+ */
+#include <criterion/criterion.h>
+#include <criterion/parameterized.h>
+
+#include <fcntl.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "params.h"
+#include "run.h"
+#include "comm/comm.h"
+
+#define MAX_RANKS 8
+#define DEADLINE_S 120
+
+/* The backends under test: add "gloo" here once the build has it. */
+static const char *const backends[] = { "shm" };
+
+struct rank_run {
+	pthread_t thread;
+	const char *argv[3];
+	const char *env[12];
+	char vars[8][600];
+	struct run_result r;
+	int started;
+};
+
+struct group {
+	int n;
+	char dir[64], run_id[64];
+	struct rank_run rank[MAX_RANKS];
+};
+
+static void *run_rank(void *arg)
+{
+	struct rank_run *rr = arg;
+
+	rr->started = run_command(rr->argv, rr->env, DEADLINE_S, &rr->r) == 0;
+	return NULL;
+}
+
+/* Runs ranks 0..started-1 of a group of n workers of backend, with extra
+ * environment (NULL-terminated, at most 4 entries), and waits for them. */
+static void run_group(struct group *g, const char *backend, int n, int started,
+		      const char *const *extra)
+{
+	static int serial;
+	const char *worker = build_path("tests/progs/comm_worker");
+
+	cr_assert_leq(started, MAX_RANKS);
+	memset(g, 0, sizeof(*g));
+	g->n = started;
+	snprintf(g->dir, sizeof(g->dir), "/tmp/ltrun-test-comm-XXXXXX");
+	cr_assert_not_null(mkdtemp(g->dir));
+	snprintf(g->run_id, sizeof(g->run_id), "tc%d-%d", (int)getpid(), serial++);
+	for (int r = 0; r < started; r++) {
+		struct rank_run *rr = &g->rank[r];
+		int v = 0;
+		rr->argv[0] = worker;
+		rr->argv[1] = backend;
+		snprintf(rr->vars[v++], sizeof(rr->vars[0]), "RANK=%d", r);
+		snprintf(rr->vars[v++], sizeof(rr->vars[0]), "WORLD_SIZE=%d", n);
+		snprintf(rr->vars[v++], sizeof(rr->vars[0]), "LTRUN_RDZV_DIR=%s", g->dir);
+		snprintf(rr->vars[v++], sizeof(rr->vars[0]), "LTRUN_RUN_ID=%s", g->run_id);
+		for (int i = 0; i < v; i++)
+			rr->env[i] = rr->vars[i];
+		for (int i = 0; extra && extra[i]; i++)
+			rr->env[v++] = extra[i];
+		cr_assert_eq(pthread_create(&rr->thread, NULL, run_rank, rr), 0);
+	}
+	for (int r = 0; r < started; r++) {
+		pthread_join(g->rank[r].thread, NULL);
+		cr_assert(g->rank[r].started, "rank %d: cannot start %s", r, worker);
+	}
+}
+
+static void free_group(struct group *g)
+{
+	char cmd[128];
+
+	for (int r = 0; r < g->n; r++)
+		run_result_free(&g->rank[r].r);
+	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", g->dir);
+	cr_expect_eq(system(cmd), 0);
+}
+
+/* No segment of the job is left in /dev/shm. */
+static void expect_no_segments(const struct group *g)
+{
+	char cmd[256];
+
+	snprintf(cmd, sizeof(cmd), "ls /dev/shm | grep -q 'ltrun-%s-'", g->run_id);
+	cr_expect_neq(system(cmd), 0, "segments of run %s left in /dev/shm", g->run_id);
+}
+
+/* ------------------------------------------------------------ every op */
+
+struct size_case {
+	int backend; /* index into backends */
+	int n;
+};
+
+static const struct size_case size_cases[] = {
+	{ 0, 1 }, { 0, 2 }, { 0, 3 }, { 0, 4 }, { 0, 5 },
+};
+
+ParameterizedTestParameters(comm, every_collective)
+{
+	return LT_TABLE_PARAMS(size_cases);
+}
+
+ParameterizedTest(size_t *idx, comm, every_collective, .timeout = DEADLINE_S + 30)
+{
+	const struct size_case *c = &size_cases[*idx];
+	struct group g;
+
+	run_group(&g, backends[c->backend], c->n, c->n, NULL);
+	for (int r = 0; r < c->n; r++)
+		cr_expect_eq(g.rank[r].r.status, 0, "%s, %d ranks: rank %d exited %d:\n%s",
+			     backends[c->backend], c->n, r, g.rank[r].r.status, g.rank[r].r.err);
+	expect_no_segments(&g);
+	free_group(&g);
+}
+
+/* ------------------------------------------------------------ a rank dies */
+
+ParameterizedTestParameters(comm, peer_killed_mid_collective)
+{
+	return LT_TABLE_PARAMS(backends);
+}
+
+/* Rank 2 of 3 kills itself before collective 40 (one of 2^20+3 f32
+ * elements); the other two are then waiting in that collective. */
+ParameterizedTest(size_t *idx, comm, peer_killed_mid_collective, .timeout = 60)
+{
+	static const char *const extra[] = { "COMM_WORKER_DIE_AT=40", "COMM_WORKER_DIE_RANK=2",
+					     "COMM_WORKER_TIMEOUT_MS=30000", NULL };
+	struct group g;
+
+	run_group(&g, backends[*idx], 3, 3, extra);
+	cr_expect_eq(g.rank[2].r.status, 128 + 9, "rank 2 should have killed itself: %d\n%s",
+		     g.rank[2].r.status, g.rank[2].r.err);
+	for (int r = 0; r < 2; r++) {
+		cr_expect_eq(g.rank[r].r.status, 1, "rank %d exited %d:\n%s", r,
+			     g.rank[r].r.status, g.rank[r].r.err);
+		cr_expect(strstr(g.rank[r].r.err, "rank 2") != NULL,
+			  "rank %d's message should name rank 2:\n%s", r, g.rank[r].r.err);
+		cr_expect_eq(count_lines(g.rank[r].r.err), 1, "rank %d: one line expected:\n%s", r,
+			     g.rank[r].r.err);
+	}
+	free_group(&g);
+}
+
+/* A group of 2 where only rank 0 runs: rank 1 never attaches, rank 0
+ * times out naming it, and the segment it made, which nobody else mapped,
+ * is what lt_shm_remove_job() is for. */
+Test(comm, timeout_names_missing_rank, .timeout = 60)
+{
+	static const char *const extra[] = { "COMM_WORKER_TIMEOUT_MS=1000", NULL };
+	const char *err;
+	struct group g;
+	char cmd[256];
+
+	run_group(&g, "shm", 2, 1, extra);
+	err = g.rank[0].r.err;
+	cr_expect_eq(g.rank[0].r.status, 1, "rank 0 exited %d:\n%s", g.rank[0].r.status, err);
+	cr_expect(strstr(err, "timed out") && strstr(err, "rank 1") && strstr(err, "never attached"),
+		  "the message should name rank 1 and the timeout:\n%s", err);
+	snprintf(cmd, sizeof(cmd), "ls /dev/shm | grep -q 'ltrun-%s-'", g.run_id);
+	cr_expect_eq(system(cmd), 0, "rank 0's segment should still be in /dev/shm");
+	lt_shm_remove_job(g.run_id);
+	expect_no_segments(&g);
+	free_group(&g);
+}
+
+/* ------------------------------------------------------------ cleanup */
+
+Test(comm, remove_job_segments)
+{
+	char name[128], other[128];
+	struct stat st;
+	int fd;
+
+	snprintf(name, sizeof(name), "/ltrun-rmtest%d-world-1-0", (int)getpid());
+	snprintf(other, sizeof(other), "/ltrun-rmtest%dx-world-1-0", (int)getpid());
+	fd = shm_open(name, O_CREAT | O_EXCL | O_RDWR, 0600);
+	cr_assert_geq(fd, 0);
+	close(fd);
+	fd = shm_open(other, O_CREAT | O_EXCL | O_RDWR, 0600);
+	cr_assert_geq(fd, 0);
+	close(fd);
+	char job[64];
+	snprintf(job, sizeof(job), "rmtest%d", (int)getpid());
+	lt_shm_remove_job(job);
+	char path[160];
+	snprintf(path, sizeof(path), "/dev/shm%s", name);
+	cr_expect_neq(stat(path, &st), 0, "%s is still there", path);
+	snprintf(path, sizeof(path), "/dev/shm%s", other);
+	cr_expect_eq(stat(path, &st), 0, "%s (another job's) was removed", path);
+	shm_unlink(other);
+}
