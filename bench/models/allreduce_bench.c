@@ -1,0 +1,156 @@
+/*
+ * allreduce_bench.c - bench/allreduce's Fabric-mode model: times
+ * lt_all_reduce(ctx, buf, count, LT_F32, LT_SUM) for each message size,
+ * over whichever communicator the run has (--comm).  Built by the script
+ * like a user would build it:
+ *
+ *   cc -O2 -shared -fPIC -Iinclude bench/models/allreduce_bench.c -o allreduce_bench.so
+ *   ltrun --devices N --comm shm allreduce_bench.so -- [--sizes B,B,...]
+ *         [--max-iters N] [--min-iters N] [--bytes-per-size B]
+ *
+ * For each size (bytes of f32): one checked all-reduce (every rank's
+ * buffer holds rank+1, the sum must be n(n+1)/2 everywhere), warm-up
+ * iterations, an lt_barrier, then `iters` timed back-to-back all-reduces of
+ * a zeroed buffer, each timed on its own.  iters = bytes-per-size / size,
+ * clamped to [min-iters, max-iters]; warm-up = iters / 5, clamped to [1, 5].
+ * bench/workers/mpi_allreduce.c and torch_allreduce.py follow the same
+ * recipe, so the columns compare.  Rank 0 prints one line per size:
+ *
+ *   allreduce_bench: ranks=N bytes=S count=C iters=I median_ms=X mean_ms=Y min_ms=Z
+ */
+#include <ltrun.h>
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#define MAX_SIZES 32
+
+struct options {
+	size_t sizes[MAX_SIZES];
+	int nsizes;
+	long max_iters, min_iters;
+	double bytes_per_size;
+};
+
+static void parse(lt_ctx *ctx, int argc, char **argv, struct options *o)
+{
+	static const size_t dflt[] = { 4096, 65536, 1 << 20, 16 << 20, 64 << 20, 256 << 20 };
+
+	memset(o, 0, sizeof(*o));
+	o->max_iters = 100;
+	o->min_iters = 3;
+	o->bytes_per_size = 1 << 30;
+	for (size_t i = 0; i < sizeof(dflt) / sizeof(dflt[0]); i++)
+		o->sizes[o->nsizes++] = dflt[i];
+	for (int i = 1; i < argc; i++) {
+		const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
+		char *end;
+
+		if (!v)
+			lt_fatal(ctx, "allreduce_bench: option '%s' needs a value", a);
+		if (!strcmp(a, "--sizes")) {
+			o->nsizes = 0;
+			for (const char *p = v; *p;) {
+				unsigned long long s = strtoull(p, &end, 10);
+				if (end == p || s < 4 || s % 4 || o->nsizes == MAX_SIZES)
+					lt_fatal(ctx, "allreduce_bench: bad --sizes '%s': up to %d byte counts, multiples of 4, ','-separated",
+						 v, MAX_SIZES);
+				o->sizes[o->nsizes++] = (size_t)s;
+				p = *end == ',' ? end + 1 : end;
+				if (*end && *end != ',')
+					lt_fatal(ctx, "allreduce_bench: bad --sizes '%s'", v);
+			}
+		} else if (!strcmp(a, "--max-iters")) {
+			o->max_iters = strtol(v, &end, 10);
+		} else if (!strcmp(a, "--min-iters")) {
+			o->min_iters = strtol(v, &end, 10);
+		} else if (!strcmp(a, "--bytes-per-size")) {
+			o->bytes_per_size = strtod(v, &end);
+		} else {
+			lt_fatal(ctx, "allreduce_bench: unknown option '%s'", a);
+		}
+		i++;
+	}
+	if (o->min_iters < 1 || o->max_iters < o->min_iters)
+		lt_fatal(ctx, "allreduce_bench: need 1 <= --min-iters <= --max-iters");
+}
+
+static double now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return ts.tv_sec * 1e3 + ts.tv_nsec / 1e6;
+}
+
+static int cmp_double(const void *a, const void *b)
+{
+	double x = *(const double *)a, y = *(const double *)b;
+
+	return (x > y) - (x < y);
+}
+
+int lt_main(lt_ctx *ctx, int argc, char **argv)
+{
+	struct options o;
+	int rank = lt_rank(ctx), n = lt_world_size(ctx);
+	size_t maxbytes = 0;
+	float *buf;
+	double *t;
+
+	parse(ctx, argc, argv, &o);
+	for (int s = 0; s < o.nsizes; s++)
+		if (o.sizes[s] > maxbytes)
+			maxbytes = o.sizes[s];
+	buf = malloc(maxbytes);
+	t = malloc(sizeof(*t) * (size_t)o.max_iters);
+	if (!buf || !t)
+		lt_fatal(ctx, "allreduce_bench: out of memory for %zu bytes", maxbytes);
+
+	for (int s = 0; s < o.nsizes; s++) {
+		size_t bytes = o.sizes[s], count = bytes / sizeof(float);
+		long iters = (long)(o.bytes_per_size / (double)bytes), warm;
+		float want = (float)n * (float)(n + 1) / 2;
+		double sum = 0;
+
+		if (iters < o.min_iters)
+			iters = o.min_iters;
+		if (iters > o.max_iters)
+			iters = o.max_iters;
+		warm = iters / 5 < 1 ? 1 : iters / 5 > 5 ? 5 : iters / 5;
+
+		for (size_t i = 0; i < count; i++)
+			buf[i] = (float)(rank + 1);
+		lt_all_reduce(ctx, buf, count, LT_F32, LT_SUM);
+		for (size_t i = 0; i < count; i += count / 7 + 1)
+			if (buf[i] != want)
+				lt_fatal(ctx, "allreduce_bench: %zu bytes: element %zu is %g, want %g",
+					 bytes, i, (double)buf[i], (double)want);
+		if (buf[count - 1] != want)
+			lt_fatal(ctx, "allreduce_bench: %zu bytes: last element is %g, want %g",
+				 bytes, (double)buf[count - 1], (double)want);
+
+		memset(buf, 0, bytes);
+		for (long i = 0; i < warm; i++)
+			lt_all_reduce(ctx, buf, count, LT_F32, LT_SUM);
+		lt_barrier(ctx);
+		for (long i = 0; i < iters; i++) {
+			double t0 = now_ms();
+			lt_all_reduce(ctx, buf, count, LT_F32, LT_SUM);
+			t[i] = now_ms() - t0;
+			sum += t[i];
+		}
+		qsort(t, (size_t)iters, sizeof(*t), cmp_double);
+		if (rank == 0) {
+			double med = iters % 2 ? t[iters / 2] : (t[iters / 2 - 1] + t[iters / 2]) / 2;
+			printf("allreduce_bench: ranks=%d bytes=%zu count=%zu iters=%ld median_ms=%.6f mean_ms=%.6f min_ms=%.6f\n",
+			       n, bytes, count, iters, med, sum / (double)iters, t[0]);
+			fflush(stdout);
+		}
+	}
+	free(t);
+	free(buf);
+	return 0;
+}
