@@ -80,24 +80,54 @@ static const char *path_in_tmp(char *buf, size_t len, const char *name)
 	return buf;
 }
 
+#define MAX_ARGS 40
+
+/* Trains with args (ltrun's options, the model, "--" and the model's
+ * options, NULL-terminated), the model dumping its parameters to
+ * tmpdir/name; writes that path into dump. */
+static void train_dumping(const char *what, const char *const *args, const char *name,
+			  char *dump, size_t len)
+{
+	const char *argv[MAX_ARGS + 3];
+	int n = 0;
+
+	path_in_tmp(dump, len, name);
+	while (args[n] && n < MAX_ARGS) {
+		argv[n] = args[n];
+		n++;
+	}
+	argv[n++] = "--dump";
+	argv[n++] = dump;
+	argv[n] = NULL;
+	train(what, argv);
+}
+
+/* Runs both trainings and expects them to end with the same parameters. */
+static void expect_runs_agree(const char *what, const char *const *a, const char *const *b)
+{
+	char da[512], db[512];
+
+	train_dumping(what, a, "a.f32", da, sizeof(da));
+	train_dumping(what, b, "b.f32", db, sizeof(db));
+	expect_same_params(what, da, db, 1e-5);
+}
+
+#define LINREG build_path("tests/models/linreg.so")
+
 /* single_device with batch n*8 against `strategy` on n ranks with batch 8. */
 static void check_equivalence(const char *strategy, int n, bool ready)
 {
-	char big[16], devices[16], single_dump[512], ddp_dump[512], what[96];
-	const char *model = build_path("tests/models/linreg.so");
+	char big[16], devices[16], what[96];
 
 	snprintf(big, sizeof(big), "%d", 8 * n);
 	snprintf(devices, sizeof(devices), "%d", n);
 	snprintf(what, sizeof(what), "%s on %d ranks%s", strategy, n, ready ? "" : " (no lt_grad_ready)");
-	path_in_tmp(single_dump, sizeof(single_dump), "single.f32");
-	path_in_tmp(ddp_dump, sizeof(ddp_dump), "ddp.f32");
-	train("single_device", (const char *const[]){ "--strategy", "single_device",
-		"--batch-size", big, "--max-epochs", "2", "--lr", "0.1", "--seed", "7", model,
-		"--", "--dump", single_dump, NULL });
-	train(what, (const char *const[]){ "--strategy", strategy, "--devices", devices,
-		"--batch-size", "8", "--max-epochs", "2", "--lr", "0.1", "--seed", "7", model,
-		"--", "--dump", ddp_dump, ready ? NULL : "--no-ready", NULL });
-	expect_same_params(what, single_dump, ddp_dump, 1e-5);
+	expect_runs_agree(what,
+		(const char *const[]){ "--strategy", "single_device", "--batch-size", big,
+			"--max-epochs", "2", "--lr", "0.1", "--seed", "7", LINREG, "--", NULL },
+		(const char *const[]){ "--strategy", strategy, "--devices", devices, "--batch-size",
+			"8", "--max-epochs", "2", "--lr", "0.1", "--seed", "7", LINREG, "--",
+			ready ? NULL : "--no-ready", NULL });
 }
 
 TestSuite(train, .init = make_tmp, .fini = remove_tmp, .timeout = 120);
@@ -110,56 +140,37 @@ Test(train, ddp_spawn_equals_single_device) { check_equivalence("ddp_spawn", 3, 
 
 Test(train, accumulation_equals_one_big_batch)
 {
-	char a[512], b[512];
-	const char *model = build_path("tests/models/linreg.so");
-
-	path_in_tmp(a, sizeof(a), "big.f32");
-	path_in_tmp(b, sizeof(b), "accumulated.f32");
-	train("batch 32", (const char *const[]){ "--strategy", "single_device", "--batch-size",
-		"32", "--max-epochs", "3", "--lr", "0.1", model, "--", "--dump", a, NULL });
-	train("4 x batch 8", (const char *const[]){ "--strategy", "single_device", "--batch-size",
-		"8", "--accumulate-grad-batches", "4", "--max-epochs", "3", "--lr", "0.1", model,
-		"--", "--dump", b, NULL });
-	expect_same_params("accumulate 4 x 8 vs 32", a, b, 1e-5);
+	expect_runs_agree("accumulate 4 x 8 vs 32",
+		(const char *const[]){ "--strategy", "single_device", "--batch-size", "32",
+			"--max-epochs", "3", "--lr", "0.1", LINREG, "--", NULL },
+		(const char *const[]){ "--strategy", "single_device", "--batch-size", "8",
+			"--accumulate-grad-batches", "4", "--max-epochs", "3", "--lr", "0.1", LINREG,
+			"--", NULL });
 }
 
 Test(train, ddp_with_accumulation_equals_single_device)
 {
-	char a[512], b[512];
-	const char *model = build_path("tests/models/linreg.so");
-
-	path_in_tmp(a, sizeof(a), "big.f32");
-	path_in_tmp(b, sizeof(b), "ddp-acc.f32");
-	train("batch 32", (const char *const[]){ "--strategy", "single_device", "--batch-size",
-		"32", "--max-epochs", "2", "--optimizer", "adamw", "--lr", "0.01", model, "--",
-		"--dump", a, NULL });
-	train("2 ranks x 2 x 8", (const char *const[]){ "--devices", "2", "--batch-size", "8",
-		"--accumulate-grad-batches", "2", "--max-epochs", "2", "--optimizer", "adamw",
-		"--lr", "0.01", model, "--", "--dump", b, NULL });
-	expect_same_params("ddp 2 x accumulate 2 x 8 vs 32 (adamw)", a, b, 1e-5);
+	expect_runs_agree("ddp 2 x accumulate 2 x 8 vs 32 (adamw)",
+		(const char *const[]){ "--strategy", "single_device", "--batch-size", "32",
+			"--max-epochs", "2", "--optimizer", "adamw", "--lr", "0.01", LINREG, "--", NULL },
+		(const char *const[]){ "--devices", "2", "--batch-size", "8",
+			"--accumulate-grad-batches", "2", "--max-epochs", "2", "--optimizer", "adamw",
+			"--lr", "0.01", LINREG, "--", NULL });
 }
 
 /* Shards that differ by one sample and a last batch of another size: the
- * weighted average still equals the single-device mean. */
+ * weighted average still equals the single-device mean.  100 samples on
+ * 3 ranks: shares 34, 33, 33; batch 7: 5 micro-batches, the last of 6 or
+ * 5 samples.  Rank r's k-th sample is perm[r + 3k], so step s covers
+ * perm[21s, 21s + 21) on the three ranks together, as single_device's
+ * batch of 21 does, and the last step the 16 left. */
 Test(train, uneven_shards_equal_single_device)
 {
-	char a[512], b[512];
-	const char *model = build_path("tests/models/linreg.so");
-
-	path_in_tmp(a, sizeof(a), "single.f32");
-	path_in_tmp(b, sizeof(b), "uneven.f32");
-	/* 100 samples, 3 ranks: shares 34, 33, 33; batch 7: 5 micro-batches,
-	 * the last of 6 or 5 samples.  Single device: batch 21, last 16. */
-	train("single", (const char *const[]){ "--strategy", "single_device", "--batch-size",
-		"21", "--max-epochs", "1", "--lr", "0.1", model, "--", "--samples", "100", "--dump",
-		a, NULL });
-	train("3 ranks", (const char *const[]){ "--devices", "3", "--batch-size", "7",
-		"--max-epochs", "1", "--lr", "0.1", model, "--", "--samples", "100", "--dump", b,
-		NULL });
-	/* Rank r's k-th sample is perm[r + 3k], so step s covers perm[21s,
-	 * 21s + 21) on the three ranks together, as single_device's batch does,
-	 * and the last step the 16 left: the weighted average is exact. */
-	expect_same_params("uneven 3 ranks vs single", a, b, 1e-5);
+	expect_runs_agree("uneven 3 ranks vs single",
+		(const char *const[]){ "--strategy", "single_device", "--batch-size", "21",
+			"--max-epochs", "1", "--lr", "0.1", LINREG, "--", "--samples", "100", NULL },
+		(const char *const[]){ "--devices", "3", "--batch-size", "7", "--max-epochs", "1",
+			"--lr", "0.1", LINREG, "--", "--samples", "100", NULL });
 }
 
 Test(train, metrics_csv_and_validation_lines)
