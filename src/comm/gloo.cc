@@ -18,10 +18,12 @@
 #include <gloo/math.h>
 #include <gloo/rendezvous/context.h>
 #include <gloo/rendezvous/store.h>
+#include <gloo/transport/tcp/address.h>
 #include <gloo/transport/tcp/device.h>
 #include <gloo/types.h>
 
 #include <chrono>
+#include <cstdio>
 #include <cstdlib>
 #include <cstring>
 #include <map>
@@ -77,9 +79,9 @@ public:
 	}
 
 private:
-	/* The global rank of the writer of "rank_<r>": group rank r (the
-	 * pmix rendezvous reads a key from its writer's data); for any
-	 * other key, the group's first member. */
+	/* The global rank of the writer of "<r>" and "rank_<r>" (the keys
+	 * connectFullMesh uses): group rank r's, as the pmix rendezvous
+	 * reads a key from its writer's data. */
 	int writer_of(const std::string &key) const
 	{
 		size_t i = key.size();
@@ -106,12 +108,35 @@ private:
 		const char *p = static_cast<const char *>(value);
 		cache_[key] = std::vector<char>(p, p + len);
 		std::free(value);
+		note_peer(key);
+	}
+
+	/* Key "<r>" holds r's address for each of its size-1 pairs, all on
+	 * r's one listening socket ("rank_<r>" its host name): remember that
+	 * address as r's, so that an exception quoting it ("[10.0.0.2]:41437")
+	 * can name the rank. */
+	void note_peer(const std::string &key)
+	{
+		const std::vector<char> &all = cache_[key];
+		size_t n = globals_.size();
+
+		if (key.empty() || key.find_first_not_of("0123456789") != std::string::npos ||
+		    n < 2 || all.size() % (n - 1))
+			return;
+		try {
+			std::vector<char> first(all.begin(), all.begin() + (long)(all.size() / (n - 1)));
+			peers_[gloo::transport::tcp::Address(first).str()] = writer_of(key);
+		} catch (...) {
+		}
 	}
 
 	struct lt_rdzv *rz_;
 	std::string prefix_;
 	std::vector<int> globals_; /* global rank of each group rank */
 	std::map<std::string, std::vector<char>> cache_;
+
+public:
+	std::map<std::string, int> peers_; /* "[addr]:port" -> global rank */
 };
 
 struct gloo_comm {
@@ -120,6 +145,7 @@ struct gloo_comm {
 	uint32_t tag = 0;
 	std::vector<float> wide; /* bf16 as f32 */
 	std::vector<char> tmp;   /* reduce_scatter's full result */
+	std::map<std::string, int> peers; /* "[addr]:port" -> global rank */
 };
 
 gloo_comm *state_of(struct lt_comm *c)
@@ -127,13 +153,22 @@ gloo_comm *state_of(struct lt_comm *c)
 	return static_cast<gloo_comm *>(c->state);
 }
 
-/* "gloo all_reduce in 'world' (rank 1 of 4) failed: <why>" plus the fix. */
+/* "gloo all_reduce in 'world' (rank 1 of 4) failed: <why> (peer: rank
+ * 3)" plus the fix; the peer when why quotes an address we know. */
 int fail(struct lt_comm *c, const char *what, const char *why, struct lt_err *err)
 {
+	gloo_comm *g = state_of(c);
+	char peer[48] = "";
+
+	for (const auto &p : g->peers)
+		if (std::strstr(why, p.first.c_str())) {
+			std::snprintf(peer, sizeof(peer), " (peer: rank %d)", p.second);
+			break;
+		}
 	return lt_err_set(err, LT_EXIT_FAILURE,
-			  "gloo %s in '%s' (rank %d of %d) failed: %s; check that every rank "
+			  "gloo %s in '%s' (rank %d of %d) failed: %s%s; check that every rank "
 			  "runs the same collectives and can reach the others (GLOO_SOCKET_IFNAME)",
-			  what, c->scope, c->rank, c->size, why);
+			  what, c->scope, c->rank, c->size, why, peer);
 }
 
 using ReduceFn = void (*)(void *, const void *, const void *, size_t);
@@ -245,6 +280,7 @@ int gloo_open_impl(struct lt_comm *c, const struct lt_comm_args *args, struct lt
 	ctx->setTimeout(g->timeout);
 	ctx->connectFullMesh(store, dev);
 	g->ctx = ctx;
+	g->peers = store.peers_;
 	return 0;
 }
 

@@ -644,7 +644,10 @@ static int join_segment(struct shm *s, const struct lt_comm_args *a, struct lt_e
 		    a->rz->ops->put(a->rz, key, s->name, strlen(s->name) + 1, err))
 			return -1;
 	} else {
-		if (a->rz->ops->get(a->rz, key, 0, &value, &len, err))
+		/* The writer's global rank: the pmix rendezvous looks a key
+		 * up in its writer's data. */
+		if (a->rz->ops->get(a->rz, key, a->global_rank ? a->global_rank[0] : 0, &value,
+				    &len, err))
 			return -1;
 		snprintf(s->name, sizeof(s->name), "%s", (char *)value);
 		free(value);

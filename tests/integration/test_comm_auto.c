@@ -17,23 +17,7 @@
 #include <unistd.h>
 
 #include "comm_job.h"
-
-/* Several "nodes" need a worker that takes its host from COMM_HOST_ENV;
- * one that ignores it would put every rank on one node and pass for the
- * wrong reason. */
-static void need_worker_host(void)
-{
-	struct run_result r;
-
-	cr_assert_eq(run_command((const char *[]){ "grep", "-q", COMM_HOST_ENV,
-						   build_path("tests/progs/comm_worker"), NULL },
-				 NULL, 10, &r),
-		     0);
-	run_result_free(&r);
-	if (r.status)
-		cr_skip_test("comm_worker ignores " COMM_HOST_ENV ": it must set lt_comm_args.host "
-			     "from it for ranks to be on different nodes");
-}
+#include "netns.h"
 
 static void expect_job(const char *what, int n, const char *const *hosts,
 		       const char *const *netns)
@@ -43,11 +27,6 @@ static void expect_job(const char *what, int n, const char *const *hosts,
 	};
 	struct run_result r;
 
-	for (int k = 1; hosts && k < n; k++)
-		if (strcmp(hosts[k], hosts[0])) {
-			need_worker_host();
-			break;
-		}
 	cr_assert_eq(comm_job_run(&job, &r), 0, "cannot start comm_worker: build the tests first");
 	cr_expect_eq(r.status, 0, "auto, %s: status %d\nstdout:\n%s\nstderr:\n%s", what, r.status,
 		     r.out, r.err);
@@ -110,7 +89,6 @@ Test(comm_auto, two_nodes_under_mpirun, .fini = mpi_teardown)
 	char worker[PATH_MAX], why[300];
 	struct run_result r;
 
-	need_worker_host();
 	cr_assert_not_null(realpath(build_path("tests/progs/comm_worker"), worker),
 			   "comm_worker is missing: build the tests first");
 	cr_assert_not_null(make_temp_dir(mpi_tmp));
@@ -129,74 +107,20 @@ Test(comm_auto, two_nodes_under_mpirun, .fini = mpi_teardown)
 
 /* --- two hosts: a network namespace each, joined by a veth pair --- */
 
-static char netns[2][32];
-static bool netns_made[2];
-
-static int ip(const char *const *args)
-{
-	const char *argv[12] = { "ip" };
-	struct run_result r;
-	int status;
-
-	for (int i = 0; i < 10 && args[i]; i++)
-		argv[i + 1] = args[i];
-	if (run_command(argv, NULL, 20, &r))
-		return -1;
-	status = r.status;
-	if (status)
-		cr_log_warn("ip %s %s: %s", args[0], args[1], r.err);
-	run_result_free(&r);
-	return status;
-}
+static struct netns_pair hosts;
 
 static void netns_teardown(void)
 {
-	for (int i = 0; i < 2; i++)
-		if (netns_made[i])
-			ip((const char *[]){ "netns", "del", netns[i], NULL });
-	netns_made[0] = netns_made[1] = false;
-}
-
-#define SKIP_NETNS(...)                   \
-	do {                              \
-		netns_teardown();         \
-		cr_skip_test(__VA_ARGS__); \
-	} while (0)
-
-/* 10.231.8.1 in the first namespace, .2 in the second. */
-static void netns_setup(void)
-{
-	char va[16], vb[16];
-
-	if (geteuid() != 0)
-		cr_skip_test("network namespaces need root");
-	snprintf(netns[0], sizeof(netns[0]), "ltc-a-%d", (int)getpid());
-	snprintf(netns[1], sizeof(netns[1]), "ltc-b-%d", (int)getpid());
-	snprintf(va, sizeof(va), "ltca%d", (int)getpid());
-	snprintf(vb, sizeof(vb), "ltcb%d", (int)getpid());
-	for (int i = 0; i < 2; i++) {
-		if (ip((const char *[]){ "netns", "add", netns[i], NULL }))
-			SKIP_NETNS("cannot create network namespace '%s' (is iproute2 installed?)",
-				   netns[i]);
-		netns_made[i] = true;
-	}
-	if (ip((const char *[]){ "link", "add", va, "type", "veth", "peer", "name", vb, NULL }) ||
-	    ip((const char *[]){ "link", "set", va, "netns", netns[0], NULL }) ||
-	    ip((const char *[]){ "link", "set", vb, "netns", netns[1], NULL }) ||
-	    ip((const char *[]){ "-n", netns[0], "addr", "add", "10.231.8.1/24", "dev", va, NULL }) ||
-	    ip((const char *[]){ "-n", netns[1], "addr", "add", "10.231.8.2/24", "dev", vb, NULL }) ||
-	    ip((const char *[]){ "-n", netns[0], "link", "set", va, "up", NULL }) ||
-	    ip((const char *[]){ "-n", netns[1], "link", "set", vb, "up", NULL }) ||
-	    ip((const char *[]){ "-n", netns[0], "link", "set", "lo", "up", NULL }) ||
-	    ip((const char *[]){ "-n", netns[1], "link", "set", "lo", "up", NULL }))
-		SKIP_NETNS("cannot join the namespaces with a veth pair (see the warnings)");
+	netns_pair_delete(&hosts);
 }
 
 Test(comm_auto, two_hosts_in_network_namespaces, .fini = netns_teardown)
 {
-	need_worker_host(); /* before anything is made: no .fini after a skip */
-	netns_setup();
+	char why[512];
+
+	if (netns_pair_make(&hosts, "c", "10.231.8", why, sizeof(why)))
+		cr_skip_test("%s", why);
 	expect_job("2 namespaces x 2 ranks", 4,
 		   (const char *[]){ "10.231.8.1", "10.231.8.1", "10.231.8.2", "10.231.8.2" },
-		   (const char *[]){ netns[0], netns[0], netns[1], netns[1] });
+		   (const char *[]){ hosts.name[0], hosts.name[0], hosts.name[1], hosts.name[1] });
 }

@@ -21,6 +21,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "netns.h"
 #include "run.h"
 
 #define MAX_RANKS 16
@@ -451,59 +452,11 @@ Test(launch_real, torchrun, .fini = torch_teardown)
 
 #define NETNS_MAIN "10.231.7.1"
 
-static char netns[2][32];
-static bool netns_made[2];
-
-static int ip(const char *const *args)
-{
-	const char *argv[12] = { "ip" };
-	struct run_result r;
-	int status;
-
-	for (int i = 0; i < 10 && args[i]; i++)
-		argv[i + 1] = args[i];
-	if (run_command(argv, NULL, 20, &r))
-		return -1;
-	status = r.status;
-	if (status)
-		cr_log_warn("ip %s %s %s: %s", args[0], args[1], args[2] ? args[2] : "", r.err);
-	run_result_free(&r);
-	return status;
-}
+static struct netns_pair hosts;
 
 static void netns_teardown(void)
 {
-	for (int i = 0; i < 2; i++)
-		if (netns_made[i])
-			ip((const char *[]){ "netns", "del", netns[i], NULL });
-	netns_made[0] = netns_made[1] = false;
-}
-
-/* Makes the two namespaces, NETNS_MAIN on the first and .2 on the second;
- * skips the test when the kernel or the user refuses. */
-static void netns_setup(void)
-{
-	char va[16], vb[16];
-
-	snprintf(netns[0], sizeof(netns[0]), "ltrun-a-%d", (int)getpid());
-	snprintf(netns[1], sizeof(netns[1]), "ltrun-b-%d", (int)getpid());
-	snprintf(va, sizeof(va), "ltva%d", (int)getpid());
-	snprintf(vb, sizeof(vb), "ltvb%d", (int)getpid());
-	for (int i = 0; i < 2; i++) {
-		if (ip((const char *[]){ "netns", "add", netns[i], NULL }))
-			SKIP_AFTER(netns_teardown, "cannot create network namespace '%s'", netns[i]);
-		netns_made[i] = true;
-	}
-	if (ip((const char *[]){ "link", "add", va, "type", "veth", "peer", "name", vb, NULL }) ||
-	    ip((const char *[]){ "link", "set", va, "netns", netns[0], NULL }) ||
-	    ip((const char *[]){ "link", "set", vb, "netns", netns[1], NULL }) ||
-	    ip((const char *[]){ "-n", netns[0], "addr", "add", NETNS_MAIN "/24", "dev", va, NULL }) ||
-	    ip((const char *[]){ "-n", netns[1], "addr", "add", "10.231.7.2/24", "dev", vb, NULL }) ||
-	    ip((const char *[]){ "-n", netns[0], "link", "set", va, "up", NULL }) ||
-	    ip((const char *[]){ "-n", netns[1], "link", "set", vb, "up", NULL }) ||
-	    ip((const char *[]){ "-n", netns[0], "link", "set", "lo", "up", NULL }) ||
-	    ip((const char *[]){ "-n", netns[1], "link", "set", "lo", "up", NULL }))
-		SKIP_AFTER(netns_teardown, "cannot join the namespaces with a veth pair (see the warnings)");
+	netns_pair_delete(&hosts);
 }
 
 /* Both nodes' ltrun at once; their lines share one stdout. */
@@ -530,16 +483,17 @@ static const char two_nodes_train_sh[] =
 
 Test(launch_real, two_hosts_in_network_namespaces, .fini = netns_teardown)
 {
-	char ltrun[PATH_MAX], hello[PATH_MAX];
+	char ltrun[PATH_MAX], hello[PATH_MAX], why[512];
 	struct run_result r;
 
 	need_root();
 	need_programs((const char *[]){ "ip", "timeout", NULL });
 	abs_path("ltrun", true, ltrun);
 	abs_path("examples/models/hello.so", true, hello);
-	netns_setup();
-	cr_assert_eq(run_command((const char *[]){ "sh", "-c", two_nodes_sh, "sh", netns[0],
-						   netns[1], ltrun, hello, NULL },
+	if (netns_pair_make(&hosts, "l", "10.231.7", why, sizeof(why)))
+		cr_skip_test("%s", why);
+	cr_assert_eq(run_command((const char *[]){ "sh", "-c", two_nodes_sh, "sh", hosts.name[0],
+						   hosts.name[1], ltrun, hello, NULL },
 				 NULL, 75, &r),
 		     0);
 	expect_job("2 namespaces x ltrun --devices 4", &r, 8, 4, NETNS_MAIN ":");
@@ -553,7 +507,8 @@ Test(launch_real, two_hosts_in_network_namespaces, .fini = netns_teardown)
 		cr_assert_not_null(mkdtemp(dir));
 		reference_params(dir, 4, dump, sizeof(dump));
 		cr_assert_eq(run_command((const char *[]){ "sh", "-c", two_nodes_train_sh, "sh",
-							   netns[0], netns[1], ltrun, linreg, dump,
+							   hosts.name[0], hosts.name[1], ltrun, linreg,
+							   dump,
 							   NULL },
 					 NULL, 90, &r),
 			     0);

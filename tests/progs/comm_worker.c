@@ -346,6 +346,16 @@ static void run_checks(struct worker *w, bool quick)
 	check_async(w, LT_I64, 100000);
 }
 
+/* The host this rank says it is on (auto groups ranks into nodes by it):
+ * COMM_WORKER_HOST, so that tests can put ranks of one machine on several
+ * "nodes", else loopback. */
+static const char *host_name(void)
+{
+	const char *h = getenv("COMM_WORKER_HOST");
+
+	return h && *h ? h : "127.0.0.1";
+}
+
 static int env_int(const char *name, int def)
 {
 	const char *v = getenv(name);
@@ -401,7 +411,7 @@ int main(int argc, char **argv)
 		ranks[r] = r;
 	struct lt_comm_args args = {
 		.rank = w.rank, .size = w.size, .scope = "world", .rz = &rz,
-		.run_id = info.run_id, .host = "127.0.0.1",
+		.run_id = info.run_id, .host = host_name(),
 		.timeout_ms = env_int("COMM_WORKER_TIMEOUT_MS", 20000), .global_rank = ranks,
 	};
 	w.c = lt_comm_open(lt_comm_backend_find(argv[1]), &args, &err);
