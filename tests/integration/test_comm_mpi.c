@@ -49,6 +49,7 @@ Test(comm_mpi, world_1) { expect_world(1); }
 Test(comm_mpi, world_2) { expect_world(2); }
 Test(comm_mpi, world_3) { expect_world(3); }
 Test(comm_mpi, world_4) { expect_world(4); }
+Test(comm_mpi, world_5) { expect_world(5); }
 
 /* Without mpirun the backend refuses at open, naming the fix. */
 Test(comm_mpi, refuses_ranks_mpirun_did_not_start)

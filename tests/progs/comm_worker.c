@@ -26,7 +26,7 @@
 #include <unistd.h>
 
 #define BIG_COUNT ((1u << 20) + 3)
-#define BIG_GATHER ((1u << 18) + 3) /* per rank: buffers are size times it */
+#define BIG_GATHER ((1u << 20) + 3) /* per rank: buffers are size times it */
 #define MAX_REPORTS 5
 #define INFLIGHT 6
 #define PERIOD 1009
