@@ -294,3 +294,30 @@ void lt_divide(void *buf, size_t count, enum lt_dtype dt, int divisor)
 		break;
 	}
 }
+
+/* ------------------------------------------------------------ elements */
+
+double lt_dtype_load(const void *p, enum lt_dtype dt, size_t i)
+{
+	switch (dt) {
+	case LT_F32: return ((const float *)p)[i];
+	case LT_F64: return ((const double *)p)[i];
+	case LT_F16: return lt_f16_to_f32(((const uint16_t *)p)[i]);
+	case LT_BF16: return lt_bf16_to_f32(((const uint16_t *)p)[i]);
+	case LT_I32: return ((const int32_t *)p)[i];
+	case LT_I64: return (double)((const int64_t *)p)[i];
+	}
+	return 0;
+}
+
+void lt_dtype_store(void *p, enum lt_dtype dt, size_t i, double v)
+{
+	switch (dt) {
+	case LT_F32: ((float *)p)[i] = (float)v; break;
+	case LT_F64: ((double *)p)[i] = v; break;
+	case LT_F16: ((uint16_t *)p)[i] = lt_f32_to_f16((float)v); break;
+	case LT_BF16: ((uint16_t *)p)[i] = lt_f32_to_bf16((float)v); break;
+	case LT_I32: ((int32_t *)p)[i] = (int32_t)v; break;
+	case LT_I64: ((int64_t *)p)[i] = (int64_t)v; break;
+	}
+}

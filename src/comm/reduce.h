@@ -29,6 +29,11 @@ void lt_reduce3(void *dst, const void *a, const void *b, size_t count,
 /* buf[i] /= divisor (integers: truncating division, as torch does). */
 void lt_divide(void *buf, size_t count, enum lt_dtype dt, int divisor);
 
+/* Element i of a buffer of dt, as a double (load), or set from one
+ * (store: rounded to nearest even for f16/bf16, truncated for integers). */
+double lt_dtype_load(const void *p, enum lt_dtype dt, size_t i);
+void lt_dtype_store(void *p, enum lt_dtype dt, size_t i, double v);
+
 /* Round-to-nearest-even conversions, correct for subnormals, infinities
  * and NaN (a NaN stays a quiet NaN). */
 uint16_t lt_f32_to_f16(float f);

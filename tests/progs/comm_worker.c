@@ -54,31 +54,6 @@ static int value(const struct worker *w, int r, size_t i)
 	return (int)((k * k * 7 + k * 3 + (size_t)r * 17 + w->salt) % 25) - 12;
 }
 
-static void put(void *p, enum lt_dtype dt, size_t i, double v)
-{
-	switch (dt) {
-	case LT_F32: ((float *)p)[i] = (float)v; break;
-	case LT_F64: ((double *)p)[i] = v; break;
-	case LT_F16: ((uint16_t *)p)[i] = lt_f32_to_f16((float)v); break;
-	case LT_BF16: ((uint16_t *)p)[i] = lt_f32_to_bf16((float)v); break;
-	case LT_I32: ((int32_t *)p)[i] = (int32_t)v; break;
-	case LT_I64: ((int64_t *)p)[i] = (int64_t)v; break;
-	}
-}
-
-static double get(const void *p, enum lt_dtype dt, size_t i)
-{
-	switch (dt) {
-	case LT_F32: return ((const float *)p)[i];
-	case LT_F64: return ((const double *)p)[i];
-	case LT_F16: return lt_f16_to_f32(((const uint16_t *)p)[i]);
-	case LT_BF16: return lt_bf16_to_f32(((const uint16_t *)p)[i]);
-	case LT_I32: return ((const int32_t *)p)[i];
-	case LT_I64: return (double)((const int64_t *)p)[i];
-	}
-	return 0;
-}
-
 /* The dtype's own AVG: exact sum divided in f32 (f64 for f64), rounded
  * to the dtype; integers truncate. */
 static double average(enum lt_dtype dt, double sum, int size)
@@ -88,7 +63,9 @@ static double average(enum lt_dtype dt, double sum, int size)
 	switch (dt) {
 	case LT_F64: return sum / size;
 	case LT_I32: case LT_I64: return (double)((int64_t)sum / size);
-	default: put(&tmp, dt, 0, (double)((float)sum / (float)size)); return get(&tmp, dt, 0);
+	default:
+		lt_dtype_store(&tmp, dt, 0, (double)((float)sum / (float)size));
+		return lt_dtype_load(&tmp, dt, 0);
 	}
 }
 
@@ -121,7 +98,7 @@ static void fill(const struct worker *w, void *buf, enum lt_dtype dt, int r, siz
 
 	table(w, r, LT_SUM, dt, t);
 	for (size_t i = 0; i < n; i++)
-		put(buf, dt, i, t[(i + first) % PERIOD]);
+		lt_dtype_store(buf, dt, i, t[(i + first) % PERIOD]);
 }
 
 /* ------------------------------------------------------------ checks */
@@ -193,7 +170,7 @@ static void check_all_reduce(struct worker *w, enum lt_op op, enum lt_dtype dt, 
 		failed(w, "all_reduce", &err);
 	table(w, -1, op, dt, t);
 	for (size_t i = 0; i < n; i++)
-		expect(w, &k, i, t[i % PERIOD], get(buf, dt, i));
+		expect(w, &k, i, t[i % PERIOD], lt_dtype_load(buf, dt, i));
 	free(buf);
 }
 
@@ -212,7 +189,7 @@ static void check_broadcast(struct worker *w, enum lt_dtype dt, size_t n, int ro
 		failed(w, "broadcast", &err);
 	table(w, root, LT_SUM, dt, t);
 	for (size_t i = 0; i < n; i++)
-		expect(w, &k, i, t[i % PERIOD], get(buf, dt, i));
+		expect(w, &k, i, t[i % PERIOD], lt_dtype_load(buf, dt, i));
 	free(buf);
 }
 
@@ -232,7 +209,7 @@ static void check_all_gather(struct worker *w, enum lt_dtype dt, size_t n)
 	for (int r = 0; r < w->size; r++) {
 		table(w, r, LT_SUM, dt, t);
 		for (size_t i = 0; i < n; i++)
-			expect(w, &k, r * n + i, t[i % PERIOD], get(recv, dt, r * n + i));
+			expect(w, &k, r * n + i, t[i % PERIOD], lt_dtype_load(recv, dt, r * n + i));
 	}
 	free(send);
 	free(recv);
@@ -254,7 +231,7 @@ static void check_reduce_scatter(struct worker *w, enum lt_op op, enum lt_dtype 
 		failed(w, "reduce_scatter", &err);
 	table(w, -1, op, dt, t);
 	for (size_t i = 0; i < n; i++)
-		expect(w, &k, i, t[((size_t)w->rank * n + i) % PERIOD], get(recv, dt, i));
+		expect(w, &k, i, t[((size_t)w->rank * n + i) % PERIOD], lt_dtype_load(recv, dt, i));
 	free(send);
 	free(recv);
 }
@@ -294,7 +271,7 @@ static void check_async(struct worker *w, enum lt_dtype dt, size_t n)
 	struct check kb = { "broadcast (behind async work)", LT_SUM, false, dt, n, w->size - 1, 0 };
 	table(w, w->size - 1, LT_SUM, dt, t);
 	for (size_t i = 0; i < n; i++)
-		expect(w, &kb, i, t[i % PERIOD], get(bc, dt, i));
+		expect(w, &kb, i, t[i % PERIOD], lt_dtype_load(bc, dt, i));
 	for (int q = INFLIGHT; q >= 0; q--)
 		if (lt_comm_wait(req[q], &err))
 			failed(w, "wait", &err);
@@ -304,13 +281,13 @@ static void check_async(struct worker *w, enum lt_dtype dt, size_t n)
 	table(w, -1, LT_SUM, dt, t);
 	for (int r = 0; r < w->size; r++)
 		for (size_t i = 0; i < n; i++)
-			expect(w, &kg, r * n + i, t[i % PERIOD], get(gather, dt, r * n + i));
+			expect(w, &kg, r * n + i, t[i % PERIOD], lt_dtype_load(gather, dt, r * n + i));
 	for (int q = 0; q < INFLIGHT; q++) {
 		struct check k = { "all_reduce (async)", all_ops[q % 4], true, dt, n, -1, 0 };
 		w->salt = salt0 + (unsigned)q;
 		table(w, -1, all_ops[q % 4], dt, t);
 		for (size_t i = 0; i < n; i++)
-			expect(w, &k, i, t[i % PERIOD], get(buf[q], dt, i));
+			expect(w, &k, i, t[i % PERIOD], lt_dtype_load(buf[q], dt, i));
 		free(buf[q]);
 	}
 	w->salt = salt0 + 100;

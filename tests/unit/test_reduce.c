@@ -175,31 +175,6 @@ Test(comm_reduce, f32_to_bf16_matches_reference)
 
 #define N 37
 
-static void store(void *p, enum lt_dtype dt, size_t i, double v)
-{
-	switch (dt) {
-	case LT_F32: ((float *)p)[i] = (float)v; break;
-	case LT_F64: ((double *)p)[i] = v; break;
-	case LT_F16: ((uint16_t *)p)[i] = lt_f32_to_f16((float)v); break;
-	case LT_BF16: ((uint16_t *)p)[i] = lt_f32_to_bf16((float)v); break;
-	case LT_I32: ((int32_t *)p)[i] = (int32_t)v; break;
-	case LT_I64: ((int64_t *)p)[i] = (int64_t)v; break;
-	}
-}
-
-static double load(const void *p, enum lt_dtype dt, size_t i)
-{
-	switch (dt) {
-	case LT_F32: return ((const float *)p)[i];
-	case LT_F64: return ((const double *)p)[i];
-	case LT_F16: return lt_f16_to_f32(((const uint16_t *)p)[i]);
-	case LT_BF16: return lt_bf16_to_f32(((const uint16_t *)p)[i]);
-	case LT_I32: return ((const int32_t *)p)[i];
-	case LT_I64: return (double)((const int64_t *)p)[i];
-	}
-	return 0;
-}
-
 static double apply(enum lt_op op, double a, double b)
 {
 	switch (op) {
@@ -213,8 +188,8 @@ static double apply(enum lt_op op, double a, double b)
 static void fill(void *a, void *b, enum lt_dtype dt)
 {
 	for (size_t i = 0; i < N; i++) {
-		store(a, dt, i, (double)((int)(i * 7 % 23) - 11));
-		store(b, dt, i, (double)((int)(i * 5 % 19) - 9));
+		lt_dtype_store(a, dt, i, (double)((int)(i * 7 % 23) - 11));
+		lt_dtype_store(b, dt, i, (double)((int)(i * 5 % 19) - 9));
 	}
 }
 
@@ -230,18 +205,18 @@ Test(comm_reduce, every_op_and_dtype)
 			lt_reduce3(d, a, b, N, dt, ops[o]);
 			lt_reduce_into(a, b, N, dt, ops[o]);
 			for (size_t i = 0; i < N; i++) {
-				double want = apply(ops[o], load(a0, dt, i), load(b, dt, i));
-				cr_assert_eq(load(a, dt, i), want, "%s %s [%zu]: into %g, want %g",
+				double want = apply(ops[o], lt_dtype_load(a0, dt, i), lt_dtype_load(b, dt, i));
+				cr_assert_eq(lt_dtype_load(a, dt, i), want, "%s %s [%zu]: into %g, want %g",
 					     lt_op_name(ops[o]), lt_dtype_name(dt), i,
-					     load(a, dt, i), want);
-				cr_assert_eq(load(d, dt, i), want, "%s %s [%zu]: reduce3 %g, want %g",
+					     lt_dtype_load(a, dt, i), want);
+				cr_assert_eq(lt_dtype_load(d, dt, i), want, "%s %s [%zu]: reduce3 %g, want %g",
 					     lt_op_name(ops[o]), lt_dtype_name(dt), i,
-					     load(d, dt, i), want);
+					     lt_dtype_load(d, dt, i), want);
 			}
 			memcpy(a, a0, sizeof(a));
 			lt_reduce3(b, a, b, N, dt, ops[o]); /* dst aliases b */
 			for (size_t i = 0; i < N; i++)
-				cr_assert_eq(load(b, dt, i), load(d, dt, i), "%s %s aliased [%zu]",
+				cr_assert_eq(lt_dtype_load(b, dt, i), lt_dtype_load(d, dt, i), "%s %s aliased [%zu]",
 					     lt_op_name(ops[o]), lt_dtype_name(dt), i);
 		}
 }
@@ -255,11 +230,11 @@ Test(comm_reduce, divide_every_dtype)
 		memcpy(b, a, sizeof(a));
 		lt_divide(a, N, dt, 4);
 		for (size_t i = 0; i < N; i++) {
-			double v = load(b, dt, i) / 4;
+			double v = lt_dtype_load(b, dt, i) / 4;
 			if (dt == LT_I32 || dt == LT_I64)
 				v = trunc(v);
-			cr_assert_eq(load(a, dt, i), v, "%s [%zu]: %g / 4 gave %g", lt_dtype_name(dt),
-				     i, load(b, dt, i), load(a, dt, i));
+			cr_assert_eq(lt_dtype_load(a, dt, i), v, "%s [%zu]: %g / 4 gave %g", lt_dtype_name(dt),
+				     i, lt_dtype_load(b, dt, i), lt_dtype_load(a, dt, i));
 		}
 	}
 }
