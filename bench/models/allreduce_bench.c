@@ -25,6 +25,8 @@
 #include <string.h>
 #include <time.h>
 
+#include "../timing.h"
+
 #define MAX_SIZES 32
 
 struct options {
@@ -77,21 +79,6 @@ static void parse(lt_ctx *ctx, int argc, char **argv, struct options *o)
 		lt_fatal(ctx, "allreduce_bench: need 1 <= --min-iters <= --max-iters");
 }
 
-static double now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return ts.tv_sec * 1e3 + ts.tv_nsec / 1e6;
-}
-
-static int cmp_double(const void *a, const void *b)
-{
-	double x = *(const double *)a, y = *(const double *)b;
-
-	return (x > y) - (x < y);
-}
-
 int lt_main(lt_ctx *ctx, int argc, char **argv)
 {
 	struct options o;
@@ -111,15 +98,8 @@ int lt_main(lt_ctx *ctx, int argc, char **argv)
 
 	for (int s = 0; s < o.nsizes; s++) {
 		size_t bytes = o.sizes[s], count = bytes / sizeof(float);
-		long iters = (long)(o.bytes_per_size / (double)bytes), warm;
+		long warm, iters = bench_iters(bytes, o.bytes_per_size, o.min_iters, o.max_iters, &warm);
 		float want = (float)n * (float)(n + 1) / 2;
-		double sum = 0;
-
-		if (iters < o.min_iters)
-			iters = o.min_iters;
-		if (iters > o.max_iters)
-			iters = o.max_iters;
-		warm = iters / 5 < 1 ? 1 : iters / 5 > 5 ? 5 : iters / 5;
 
 		for (size_t i = 0; i < count; i++)
 			buf[i] = (float)(rank + 1);
@@ -137,18 +117,12 @@ int lt_main(lt_ctx *ctx, int argc, char **argv)
 			lt_all_reduce(ctx, buf, count, LT_F32, LT_SUM);
 		lt_barrier(ctx);
 		for (long i = 0; i < iters; i++) {
-			double t0 = now_ms();
+			double t0 = bench_now_ms();
 			lt_all_reduce(ctx, buf, count, LT_F32, LT_SUM);
-			t[i] = now_ms() - t0;
-			sum += t[i];
+			t[i] = bench_now_ms() - t0;
 		}
-		qsort(t, (size_t)iters, sizeof(*t), cmp_double);
-		if (rank == 0) {
-			double med = iters % 2 ? t[iters / 2] : (t[iters / 2 - 1] + t[iters / 2]) / 2;
-			printf("allreduce_bench: ranks=%d bytes=%zu count=%zu iters=%ld median_ms=%.6f mean_ms=%.6f min_ms=%.6f\n",
-			       n, bytes, count, iters, med, sum / (double)iters, t[0]);
-			fflush(stdout);
-		}
+		if (rank == 0)
+			bench_report(n, bytes, iters, t);
 	}
 	free(t);
 	free(buf);

@@ -12,22 +12,9 @@
 #include <string.h>
 #include <time.h>
 
+#include "../timing.h"
+
 #define MAX_SIZES 32
-
-static double now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return ts.tv_sec * 1e3 + ts.tv_nsec / 1e6;
-}
-
-static int cmp_double(const void *a, const void *b)
-{
-	double x = *(const double *)a, y = *(const double *)b;
-
-	return (x > y) - (x < y);
-}
 
 int main(int argc, char **argv)
 {
@@ -75,28 +62,18 @@ int main(int argc, char **argv)
 
 	for (int s = 0; s < nsizes; s++) {
 		size_t bytes = sizes[s];
-		long iters = (long)(bytes_per_size / (double)bytes), warm;
-		double sum = 0;
+		long warm, iters = bench_iters(bytes, bytes_per_size, min_iters, max_iters, &warm);
 
-		if (iters < min_iters)
-			iters = min_iters;
-		if (iters > max_iters)
-			iters = max_iters;
-		warm = iters / 5 < 1 ? 1 : iters / 5 > 5 ? 5 : iters / 5;
 		for (long i = 0; i < warm; i++)
 			memcpy(dst, src, bytes);
 		for (long i = 0; i < iters; i++) {
-			double t0 = now_ms();
+			double t0 = bench_now_ms();
 			memcpy(dst, src, bytes);
 			/* keep the copy from being optimised away */
 			__asm__ volatile("" : : "r"(dst) : "memory");
-			t[i] = now_ms() - t0;
-			sum += t[i];
+			t[i] = bench_now_ms() - t0;
 		}
-		qsort(t, (size_t)iters, sizeof(*t), cmp_double);
-		double med = iters % 2 ? t[iters / 2] : (t[iters / 2 - 1] + t[iters / 2]) / 2;
-		printf("allreduce_bench: ranks=1 bytes=%zu count=%zu iters=%ld median_ms=%.6f mean_ms=%.6f min_ms=%.6f\n",
-		       bytes, bytes / 4, iters, med, sum / (double)iters, t[0]);
+		bench_report(1, bytes, iters, t);
 	}
 	free(t);
 	free(dst);

@@ -17,14 +17,9 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "../timing.h"
+
 #define MAX_SIZES 32
-
-static int cmp_double(const void *a, const void *b)
-{
-	double x = *(const double *)a, y = *(const double *)b;
-
-	return (x > y) - (x < y);
-}
 
 static void die(const char *msg)
 {
@@ -85,15 +80,8 @@ int main(int argc, char **argv)
 
 	for (int s = 0; s < nsizes; s++) {
 		size_t bytes = sizes[s], count = bytes / sizeof(float);
-		long iters = (long)(bytes_per_size / (double)bytes), warm;
+		long warm, iters = bench_iters(bytes, bytes_per_size, min_iters, max_iters, &warm);
 		float want = (float)n * (float)(n + 1) / 2;
-		double sum = 0;
-
-		if (iters < min_iters)
-			iters = min_iters;
-		if (iters > max_iters)
-			iters = max_iters;
-		warm = iters / 5 < 1 ? 1 : iters / 5 > 5 ? 5 : iters / 5;
 
 		for (size_t i = 0; i < count; i++)
 			buf[i] = (float)(rank + 1);
@@ -112,15 +100,9 @@ int main(int argc, char **argv)
 			double t0 = MPI_Wtime();
 			MPI_Allreduce(MPI_IN_PLACE, buf, (int)count, MPI_FLOAT, MPI_SUM, MPI_COMM_WORLD);
 			t[i] = (MPI_Wtime() - t0) * 1e3;
-			sum += t[i];
 		}
-		qsort(t, (size_t)iters, sizeof(*t), cmp_double);
-		if (rank == 0) {
-			double med = iters % 2 ? t[iters / 2] : (t[iters / 2 - 1] + t[iters / 2]) / 2;
-			printf("allreduce_bench: ranks=%d bytes=%zu count=%zu iters=%ld median_ms=%.6f mean_ms=%.6f min_ms=%.6f\n",
-			       n, bytes, count, iters, med, sum / (double)iters, t[0]);
-			fflush(stdout);
-		}
+		if (rank == 0)
+			bench_report(n, bytes, iters, t);
 	}
 	free(t);
 	free(buf);
