@@ -101,6 +101,69 @@ enum lt_dtype {
 };
 #define LT_DTYPE_COUNT 6
 
+/* Half-precision conversions for model code: round to nearest even,
+ * correct for subnormals, infinities and NaN (a NaN stays a quiet NaN);
+ * f16/bf16 -> f32 is exact.  Values of LT_F16 and LT_BF16 buffers are
+ * stored as uint16_t. */
+static inline uint32_t lt_bits_of_f32_(float f)
+{
+	uint32_t u;
+	__builtin_memcpy(&u, &f, sizeof(u));
+	return u;
+}
+
+static inline float lt_f32_of_bits_(uint32_t u)
+{
+	float f;
+	__builtin_memcpy(&f, &u, sizeof(f));
+	return f;
+}
+
+static inline uint16_t lt_f32_to_f16(float f)
+{
+	uint32_t x = lt_bits_of_f32_(f), sign = (x >> 16) & 0x8000, a = x & 0x7fffffff;
+
+	if (a > 0x7f800000) /* NaN: quiet, payload kept as far as it fits */
+		return (uint16_t)(sign | 0x7e00 | ((a >> 13) & 0x3ff));
+	if (a >= 0x477ff000) /* 65520 and above round to infinity */
+		return (uint16_t)(sign | 0x7c00);
+	/* Below 2^-14 the result is subnormal: adding 0.5f puts its ulp
+	 * (2^-24) at the float's last bit, so the FPU's own rounding to
+	 * nearest even does the work. */
+	if (a < 0x38800000)
+		return (uint16_t)(sign | (lt_bits_of_f32_(lt_f32_of_bits_(a) + 0.5f) - 0x3f000000));
+	a += 0xc8000fffu + ((a >> 13) & 1); /* rebias, round to nearest even */
+	return (uint16_t)(sign | (a >> 13));
+}
+
+static inline float lt_f16_to_f32(uint16_t h)
+{
+	uint32_t sign = (uint32_t)(h & 0x8000) << 16, e = (h >> 10) & 0x1f, m = h & 0x3ffu;
+
+	if (e == 0x1f)
+		return lt_f32_of_bits_(sign | 0x7f800000 | (m << 13) | (m ? 0x400000 : 0));
+	if (e == 0)
+		return lt_f32_of_bits_(sign | lt_bits_of_f32_((float)m * 0x1p-24f));
+	return lt_f32_of_bits_(sign | ((e + 112) << 23) | (m << 13));
+}
+
+static inline uint16_t lt_f32_to_bf16(float f)
+{
+	uint32_t x = lt_bits_of_f32_(f);
+
+	if ((x & 0x7fffffff) > 0x7f800000)
+		return (uint16_t)((x >> 16) | 0x40);
+	x += 0x7fffu + ((x >> 16) & 1);
+	return (uint16_t)(x >> 16);
+}
+
+static inline float lt_bf16_to_f32(uint16_t h)
+{
+	if ((h & 0x7fff) > 0x7f80)
+		h |= 0x40;
+	return lt_f32_of_bits_((uint32_t)h << 16);
+}
+
 /* The compute dtype: what lt_data() and lt_grad() hold (LT_F32 under
  * --precision 32-true, the default). */
 enum lt_dtype lt_dtype(const lt_ctx *ctx);

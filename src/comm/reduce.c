@@ -54,70 +54,7 @@ const char *lt_op_name(enum lt_op op)
 
 /* ------------------------------------------------------------ conversions */
 
-static inline uint32_t bits_of(float f)
-{
-	uint32_t x;
-
-	memcpy(&x, &f, sizeof(x));
-	return x;
-}
-
-static inline float float_of(uint32_t x)
-{
-	float f;
-
-	memcpy(&f, &x, sizeof(f));
-	return f;
-}
-
-/* Normal numbers: rebias the exponent and round the 13 dropped bits to
- * nearest even (a carry into the exponent is the right answer).
- * Subnormal results: adding 0.5f puts the f16 subnormal ulp (2^-24) at
- * the float's last bit, so the FPU's own round-to-nearest-even does it. */
-uint16_t lt_f32_to_f16(float f)
-{
-	uint32_t x = bits_of(f), sign = (x >> 16) & 0x8000, a = x & 0x7fffffff;
-
-	if (a > 0x7f800000)
-		return (uint16_t)(sign | 0x7e00 | ((a >> 13) & 0x3ff));
-	if (a >= 0x477ff000) /* 65520 and above round to infinity */
-		return (uint16_t)(sign | 0x7c00);
-	if (a < 0x38800000) /* below 2^-14: subnormal or zero */
-		return (uint16_t)(sign | (bits_of(float_of(a) + 0.5f) - 0x3f000000));
-	a += 0xc8000fffu + ((a >> 13) & 1);
-	return (uint16_t)(sign | (a >> 13));
-}
-
-float lt_f16_to_f32(uint16_t h)
-{
-	uint32_t sign = (uint32_t)(h & 0x8000) << 16, e = (h >> 10) & 0x1f, m = h & 0x3ffu;
-
-	if (e == 0x1f)
-		return float_of(sign | 0x7f800000 | (m << 13) | (m ? 0x400000 : 0));
-	if (e == 0) {
-		float v = (float)m * 0x1p-24f;
-		return float_of(sign | bits_of(v));
-	}
-	return float_of(sign | ((e + 112) << 23) | (m << 13));
-}
-
-uint16_t lt_f32_to_bf16(float f)
-{
-	uint32_t x = bits_of(f);
-
-	if ((x & 0x7fffffff) > 0x7f800000)
-		return (uint16_t)((x >> 16) | 0x40);
-	x += 0x7fffu + ((x >> 16) & 1);
-	return (uint16_t)(x >> 16);
-}
-
-float lt_bf16_to_f32(uint16_t h)
-{
-	if ((h & 0x7fff) > 0x7f80)
-		h |= 0x40;
-	return float_of((uint32_t)h << 16);
-}
-
+/* f16/bf16 through f32 with ltrun.h's conversions. */
 static void widen(float *out, const uint16_t *in, size_t n, bool bf)
 {
 	if (bf)

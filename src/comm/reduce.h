@@ -34,11 +34,6 @@ void lt_divide(void *buf, size_t count, enum lt_dtype dt, int divisor);
 double lt_dtype_load(const void *p, enum lt_dtype dt, size_t i);
 void lt_dtype_store(void *p, enum lt_dtype dt, size_t i, double v);
 
-/* Round-to-nearest-even conversions, correct for subnormals, infinities
- * and NaN (a NaN stays a quiet NaN). */
-uint16_t lt_f32_to_f16(float f);
-float lt_f16_to_f32(uint16_t h);
-uint16_t lt_f32_to_bf16(float f);
-float lt_bf16_to_f32(uint16_t h);
+/* The f16/bf16 <-> f32 conversions are ltrun.h's inline functions. */
 
 #endif
