@@ -1,8 +1,12 @@
 /*
  * catalog.c - the precision plugins: their dtypes, loss scaling, and the
- * Lightning 1.x spellings (64, 32, 16, bf16) as aliases.
+ * Lightning 1.x spellings (64, 32, 16, bf16) as aliases;
+ * lt_precision_runtime() maps a name to its runtime (precision.h).
  */
 #include "core/registry.h"
+#include "precision/precision.h"
+
+#include <string.h>
 
 static const struct lt_precision_ops f64_ops = { "f64", "f64", false };
 static const struct lt_precision_ops f32_ops = { "f32", "f32", false };
@@ -50,4 +54,20 @@ int lt_precision_catalog(struct lt_registry *reg, struct lt_err *err)
 			return -1;
 	lt_registry_mark_absent(reg, LT_KIND_PRECISION, absent);
 	return 0;
+}
+
+const struct lt_precision_rt *lt_precision_runtime(const char *name)
+{
+	static const struct { const char *name; const struct lt_precision_rt *rt; } table[] = {
+		{ "64-true", &lt_precision_64_true }, { "64", &lt_precision_64_true },
+		{ "32-true", &lt_precision_32_true }, { "32", &lt_precision_32_true },
+		{ "16-mixed", &lt_precision_16_mixed }, { "16", &lt_precision_16_mixed },
+		{ "bf16-mixed", &lt_precision_bf16_mixed }, { "bf16", &lt_precision_bf16_mixed },
+		{ "16-true", &lt_precision_16_true }, { "bf16-true", &lt_precision_bf16_true },
+	};
+
+	for (size_t i = 0; i < sizeof(table) / sizeof(table[0]); i++)
+		if (!strcmp(table[i].name, name))
+			return table[i].rt;
+	return NULL;
 }

@@ -22,7 +22,8 @@ struct lt_progress {
 	double t0, last_draw; /* seconds; t0 at the first step */
 	int64_t step0;        /* steps done at t0 */
 	bool started, drawn;  /* a step was seen; the bar is on screen */
-	char line[256];       /* the last bar text, redrawn after a note */
+	char line[320];       /* the last bar text, redrawn after a note */
+	char extra[64];       /* appended to every line (lt_progress_set_extra) */
 	struct {              /* the latest step, not drawn yet (tty) */
 		bool due;
 		int64_t step;
@@ -89,8 +90,15 @@ static void format_line(struct lt_progress *p, int64_t step, int epoch, double l
 		double rate = (double)(step - p->step0) / (now - p->t0);
 		format_eta((double)(p->total - step) / rate, eta, sizeof(eta));
 	}
+	if (p->extra[0] && (size_t)n < sizeof(p->line))
+		n += snprintf(p->line + n, sizeof(p->line) - (size_t)n, " %s", p->extra);
 	if (p->total > 0 && (size_t)n < sizeof(p->line))
 		snprintf(p->line + n, sizeof(p->line) - (size_t)n, " eta %s", eta);
+}
+
+void lt_progress_set_extra(struct lt_progress *p, const char *text)
+{
+	snprintf(p->extra, sizeof(p->extra), "%s", text ? text : "");
 }
 
 static void draw(struct lt_progress *p, double now)

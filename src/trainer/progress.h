@@ -31,6 +31,11 @@ struct lt_progress *lt_progress_new(FILE *out, bool tty, int64_t total_steps,
 void lt_progress_step(struct lt_progress *p, int64_t step, int epoch,
 		      double loss, double lr, double samples_per_s);
 
+/* Text shown after the learning rate on every later line, e.g. the loss
+ * scaler's "scale 65536 skipped 2" (NULL or "" for none; at most 63
+ * characters are kept). */
+void lt_progress_set_extra(struct lt_progress *p, const char *text);
+
 /* Prints line (no newline needed) above the bar, which is then redrawn:
  * "epoch 1 step 120: val_loss 0.12 val_acc 0.961". */
 void lt_progress_note(struct lt_progress *p, const char *line);
