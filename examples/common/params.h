@@ -124,23 +124,24 @@ static inline void require_cpu(lt_ctx *ctx, const char *who)
 /* Element i of p (dtype dt, a floating-point one) as a double. */
 static inline double load(const void *p, enum lt_dtype dt, size_t i)
 {
-	switch (dt) {
-	case LT_F64: return ((const double *)p)[i];
-	case LT_F16: return lt_f16_to_f32(((const uint16_t *)p)[i]);
-	case LT_BF16: return lt_bf16_to_f32(((const uint16_t *)p)[i]);
-	default: return ((const float *)p)[i];
-	}
+	if (dt == LT_F64)
+		return ((const double *)p)[i];
+	if (dt == LT_F32)
+		return ((const float *)p)[i];
+	uint16_t h = ((const uint16_t *)p)[i];
+	return dt == LT_F16 ? lt_f16_to_f32(h) : lt_bf16_to_f32(h);
 }
 
 /* p[i] (dtype dt) = v, rounded to dt. */
 static inline void store(void *p, enum lt_dtype dt, size_t i, double v)
 {
-	switch (dt) {
-	case LT_F64: ((double *)p)[i] = v; break;
-	case LT_F16: ((uint16_t *)p)[i] = lt_f32_to_f16((float)v); break;
-	case LT_BF16: ((uint16_t *)p)[i] = lt_f32_to_bf16((float)v); break;
-	default: ((float *)p)[i] = (float)v; break;
-	}
+	if (dt == LT_F64)
+		((double *)p)[i] = v;
+	else if (dt == LT_F32)
+		((float *)p)[i] = (float)v;
+	else
+		((uint16_t *)p)[i] = dt == LT_F16 ? lt_f32_to_f16((float)v)
+						  : lt_f32_to_bf16((float)v);
 }
 
 /* p[i] (dtype dt) += v: in f64 for f64, else in f32 and rounded once to
