@@ -85,8 +85,8 @@ $(B)/examples/data/%.csv: examples/data/%.csv.gz
 	$(call say,GUNZIP,$@)
 	$(Q)gzip -dc $< > $@.tmp && mv $@.tmp $@
 
-# Test models are models too: only ltrun.h.
-$(B)/tests/models/%.so: tests/models/%.c include/ltrun.h config.mk
+# Test models are models too: only ltrun.h (linreg.c adds the examples' params.h).
+$(B)/tests/models/%.so: tests/models/%.c include/ltrun.h examples/common/params.h config.mk
 	@mkdir -p $(@D)
 	$(call say,CC,$@)
 	$(Q)$(CC) $(CFLAGS) $(WARN) -Iinclude -shared -fPIC -o $@ $< -lm

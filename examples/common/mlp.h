@@ -10,7 +10,13 @@
  *
  * B = samples in the batch, I = 64 pixels, H = --hidden, O = 10 classes.
  * Weights are (out, in), as in torch.nn.Linear, so Kaiming's fan_in is
- * the last dimension, as lt_param() expects.  f32 on the cpu only.
+ * the last dimension, as lt_param() expects.
+ *
+ * Every compute dtype, on the cpu: the model computes in f64 under LT_F64
+ * and in f32 otherwise (examples/common/mlp_real.h, included here once for
+ * each), reading f16 and bf16 parameters through f32 copies made once per
+ * forward and adding its f32 gradients to the half ones once per batch
+ * (param_view, examples/common/params.h).
  */
 #ifndef LTRUN_EXAMPLES_MLP_H
 #define LTRUN_EXAMPLES_MLP_H
@@ -75,17 +81,20 @@ static inline void mlp_parse(lt_ctx *ctx, const char *who, int argc, char **argv
 
 struct mlp {
 	int I, H, O;
-	lt_tensor *fc1_w;  /* (H, I) */
-	lt_tensor *fc1_b;  /* (H) */
-	lt_tensor *fc2_w;  /* (O, H) */
-	lt_tensor *fc2_b;  /* (O) */
-	/* Activations of the last forward, room for cap samples. */
+	enum lt_dtype dt;          /* lt_dtype(ctx): what the parameters hold */
+	enum lt_dtype ct;          /* what the model computes in: LT_F32 or LT_F64 */
+	struct param_view fc1_w;   /* (H, I) */
+	struct param_view fc1_b;   /* (H) */
+	struct param_view fc2_w;   /* (O, H) */
+	struct param_view fc2_b;   /* (O) */
+	void *scratch;             /* the views' copies, when dt != ct */
+	/* Activations of the last forward, room for cap samples, elements of ct. */
 	int cap;
-	float *x;   /* (cap, I) inputs */
+	void *x;    /* (cap, I) inputs */
 	int *y;     /* (cap) labels */
-	float *h;   /* (cap, H) relu(fc1(x)) */
-	float *p;   /* (cap, O) softmax(fc2(h)); backward turns it into dlogits */
-	float *dh;  /* (cap, H) scratch of backward */
+	void *h;    /* (cap, H) relu(fc1(x)) */
+	void *p;    /* (cap, O) softmax(fc2(h)); backward turns it into dlogits */
+	void *dh;   /* (cap, H) scratch of backward */
 	struct digits data;
 };
 
@@ -95,13 +104,28 @@ static inline void mlp_setup(lt_ctx *ctx, const char *who,
 			     const struct mlp_options *o, struct mlp *m)
 {
 	*m = (struct mlp){ .I = DIGITS_PIXELS, .H = o->hidden, .O = DIGITS_CLASSES };
-	require_f32_cpu(ctx, who);
+	require_cpu(ctx, who);
+	m->dt = lt_dtype(ctx);
+	m->ct = compute_dtype(m->dt);
 	digits_load(ctx, who, o->data, &m->data);
 	digits_split(&m->data, o->val_fraction);
-	m->fc1_w = lt_param(ctx, "fc1.weight", LT_SHAPE(m->H, m->I), LT_KAIMING_UNIFORM);
-	m->fc1_b = lt_param(ctx, "fc1.bias", LT_SHAPE(m->H), LT_ZEROS);
-	m->fc2_w = lt_param(ctx, "fc2.weight", LT_SHAPE(m->O, m->H), LT_KAIMING_UNIFORM);
-	m->fc2_b = lt_param(ctx, "fc2.bias", LT_SHAPE(m->O), LT_ZEROS);
+	lt_tensor *t[4] = {
+		lt_param(ctx, "fc1.weight", LT_SHAPE(m->H, m->I), LT_KAIMING_UNIFORM),
+		lt_param(ctx, "fc1.bias", LT_SHAPE(m->H), LT_ZEROS),
+		lt_param(ctx, "fc2.weight", LT_SHAPE(m->O, m->H), LT_KAIMING_UNIFORM),
+		lt_param(ctx, "fc2.bias", LT_SHAPE(m->O), LT_ZEROS),
+	};
+	struct param_view *v[4] = { &m->fc1_w, &m->fc1_b, &m->fc2_w, &m->fc2_b };
+	size_t total = 0, at = 0, es = lt_dtype_size(m->ct);
+	for (int k = 0; k < 4; k++)
+		total += (size_t)lt_numel(t[k]);
+	if (m->dt != m->ct && !(m->scratch = malloc(2 * total * es)))
+		lt_fatal(ctx, "%s: out of memory", who);
+	for (int k = 0; k < 4; k++) {
+		char *s = m->scratch ? (char *)m->scratch + at * es : NULL;
+		*v[k] = param_view(t[k], m->dt, m->ct, s, s ? s + total * es : NULL);
+		at += (size_t)lt_numel(t[k]);
+	}
 }
 
 static inline void mlp_free(struct mlp *m)
@@ -111,6 +135,7 @@ static inline void mlp_free(struct mlp *m)
 	free(m->h);
 	free(m->p);
 	free(m->dh);
+	free(m->scratch);
 	digits_free(&m->data);
 }
 
@@ -118,94 +143,50 @@ static inline void mlp_free(struct mlp *m)
 static inline void mlp_dump(lt_ctx *ctx, const char *who,
 			    const struct mlp_options *o, struct mlp *m)
 {
-	lt_tensor *const t[] = { m->fc1_w, m->fc1_b, m->fc2_w, m->fc2_b };
+	lt_tensor *const t[] = { m->fc1_w.t, m->fc1_b.t, m->fc2_w.t, m->fc2_b.t };
 	if (o->dump)
 		dump_params(ctx, who, o->dump, t, 4);
 }
 
-/* Copies samples index[0..B) of split into m->x and m->y, growing the
- * activations to B samples.  Out of memory ends the rank. */
+/* Copies samples index[0..B) of split into m->x (converted to m->ct) and
+ * m->y, growing the activations to B samples.  Out of memory ends the rank. */
 static inline void mlp_gather(lt_ctx *ctx, struct mlp *m, enum lt_split split,
 			      const int64_t *index, int B)
 {
+	const size_t es = lt_dtype_size(m->ct);
 	if (B > m->cap) {
 		m->cap = B;
-		m->x = realloc(m->x, (size_t)B * m->I * sizeof(float));
+		m->x = realloc(m->x, (size_t)B * m->I * es);
 		m->y = realloc(m->y, (size_t)B * sizeof(int));
-		m->h = realloc(m->h, (size_t)B * m->H * sizeof(float));
-		m->p = realloc(m->p, (size_t)B * m->O * sizeof(float));
-		m->dh = realloc(m->dh, (size_t)B * m->H * sizeof(float));
+		m->h = realloc(m->h, (size_t)B * m->H * es);
+		m->p = realloc(m->p, (size_t)B * m->O * es);
+		m->dh = realloc(m->dh, (size_t)B * m->H * es);
 		if (!m->x || !m->y || !m->h || !m->p || !m->dh)
 			lt_fatal(ctx, "mlp: out of memory for a batch of %d", B);
 	}
 	for (int b = 0; b < B; b++) {
-		memcpy(m->x + (size_t)b * m->I, digits_x(&m->data, split, index[b]),
-		       (size_t)m->I * sizeof(float));
+		convert((char *)m->x + (size_t)b * m->I * es, m->ct,
+			digits_x(&m->data, split, index[b]), LT_F32, (size_t)m->I);
 		m->y[b] = digits_y(&m->data, split, index[b]);
 	}
 }
 
-/* out (B, N) = in (B, K) W^T + bias, with W (N, K), bias (N). */
-static inline void linear_forward(float *out, const float *in, const float *W,
-				  const float *bias, int B, int K, int N)
-{
-	for (int b = 0; b < B; b++)
-		for (int n = 0; n < N; n++) {
-			const float *w = W + (size_t)n * K, *x = in + (size_t)b * K;
-			float s = bias[n];
-			for (int k = 0; k < K; k++)
-				s += w[k] * x[k];
-			out[(size_t)b * N + n] = s;
-		}
-}
-
-/* Backward of linear_forward, given dout (B, N): adds dW (N, K) +=
- * dout^T in, dbias (N) += sum_b dout, and, if din is not NULL, writes
- * din (B, K) = dout W. */
-static inline void linear_backward(float *din, float *dW, float *dbias,
-				   const float *dout, const float *in,
-				   const float *W, int B, int K, int N)
-{
-	if (din)
-		memset(din, 0, (size_t)B * K * sizeof(float));
-	for (int b = 0; b < B; b++)
-		for (int n = 0; n < N; n++) {
-			float g = dout[(size_t)b * N + n];
-			const float *x = in + (size_t)b * K, *w = W + (size_t)n * K;
-			float *dw = dW + (size_t)n * K;
-			dbias[n] += g;
-			for (int k = 0; k < K; k++)
-				dw[k] += g * x[k];
-			if (din)
-				for (int k = 0; k < K; k++)
-					din[(size_t)b * K + k] += g * w[k];
-		}
-}
+/* mlp_forward_f32, mlp_backward_f32... and their _f64 twins. */
+#define MLP_R float
+#define MLP_FN(name) name##_f32
+#define MLP_EXP expf
+#include "mlp_real.h"
+#define MLP_R double
+#define MLP_FN(name) name##_f64
+#define MLP_EXP exp
+#include "mlp_real.h"
 
 /* Forward of the B gathered samples.  Returns the summed cross-entropy
  * loss and adds the number of correct predictions to *correct. */
 static inline double mlp_forward(struct mlp *m, int B, int64_t *correct)
 {
-	const int H = m->H, O = m->O;
-	linear_forward(m->h, m->x, lt_data(m->fc1_w), lt_data(m->fc1_b), B, m->I, H);
-	for (size_t k = 0; k < (size_t)B * H; k++)
-		m->h[k] = m->h[k] > 0 ? m->h[k] : 0;  /* h = relu(fc1(x)) */
-	linear_forward(m->p, m->h, lt_data(m->fc2_w), lt_data(m->fc2_b), B, H, O);
-	double loss = 0;
-	for (int b = 0; b < B; b++) {
-		float *p = m->p + (size_t)b * O;  /* logits, then softmax */
-		int best = 0;
-		for (int k = 1; k < O; k++)
-			best = p[k] > p[best] ? k : best;
-		float max = p[best], sum = 0;
-		for (int k = 0; k < O; k++)
-			sum += p[k] = expf(p[k] - max);
-		for (int k = 0; k < O; k++)
-			p[k] /= sum;
-		loss -= log(fmax(p[m->y[b]], 1e-30));  /* loss_b = -log p[y] */
-		*correct += best == m->y[b];
-	}
-	return loss;
+	return m->ct == LT_F64 ? mlp_forward_f64(m, B, correct)
+			       : mlp_forward_f32(m, B, correct);
 }
 
 /* Backward of mlp_forward for the loss (sum of loss_b) * dloss: adds
@@ -214,27 +195,10 @@ static inline double mlp_forward(struct mlp *m, int B, int64_t *correct)
  * gradient of the mean loss. */
 static inline void mlp_backward(lt_ctx *ctx, struct mlp *m, int B, float dloss)
 {
-	const int H = m->H, O = m->O;
-	/* dlogits = (p - onehot(y)) * dloss, in place of p */
-	for (int b = 0; b < B; b++) {
-		float *p = m->p + (size_t)b * O;
-		p[m->y[b]] -= 1;
-		for (int k = 0; k < O; k++)
-			p[k] *= dloss;
-	}
-	/* logits = h W2^T + b2 */
-	linear_backward(m->dh, lt_grad(m->fc2_w), lt_grad(m->fc2_b), m->p, m->h,
-			lt_data(m->fc2_w), B, H, O);
-	lt_grad_ready(ctx, m->fc2_w);
-	lt_grad_ready(ctx, m->fc2_b);
-	/* h = relu(z): dz = dh where h > 0 */
-	for (size_t k = 0; k < (size_t)B * H; k++)
-		m->dh[k] = m->h[k] > 0 ? m->dh[k] : 0;
-	/* z = x W1^T + b1 */
-	linear_backward(NULL, lt_grad(m->fc1_w), lt_grad(m->fc1_b), m->dh, m->x,
-			lt_data(m->fc1_w), B, m->I, H);
-	lt_grad_ready(ctx, m->fc1_w);
-	lt_grad_ready(ctx, m->fc1_b);
+	if (m->ct == LT_F64)
+		mlp_backward_f64(ctx, m, B, dloss);
+	else
+		mlp_backward_f32(ctx, m, B, dloss);
 }
 
 #endif /* LTRUN_EXAMPLES_MLP_H */

@@ -23,8 +23,10 @@
  *                      registration order: fc1.weight, fc1.bias,
  *                      fc2.weight, fc2.bias (see examples/common/params.h)
  *
- * Validation logs val_acc besides the loss.  Computes in f32 on the cpu
- * only (--precision 32-true, the default); any other dtype is refused.
+ * Validation logs val_acc besides the loss.  Runs on the cpu, under every
+ * --precision: it computes in f64 under 64-true and in f32 otherwise,
+ * converting f16 and bf16 parameters and gradients at the boundaries
+ * (examples/common/mlp.h).
  */
 #define _GNU_SOURCE /* dladdr() in digits.h */
 #include "../common/mlp.h"

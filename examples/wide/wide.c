@@ -27,7 +27,14 @@
  *
  * Sample s's input is x_j = uniform[-1, 1) from a hash of (s, j) and its
  * target y_j = x_{(j+1) mod W} / 2: deterministic, the same on every
- * rank and run, and learnable, so the loss falls.  f32 on the cpu only.
+ * rank and run, and learnable, so the loss falls.
+ *
+ * On the cpu, every compute dtype, always computing in f32: under f16 and
+ * bf16, and under f64 too (unlike the digits MLP, which computes in f64
+ * there), each layer's weights are converted to an f32 copy in forward and
+ * again in backward, and its f32 gradient is added to the stored one once
+ * per batch, each element rounded once (param_view, examples/common/params.h).
+ * Under f32 the layers work on lt_data() and lt_grad() directly.
  */
 #define _GNU_SOURCE
 #include "../common/params.h"
@@ -64,6 +71,9 @@ struct wide {
 	float alpha;      /* residual branch scale, 1/L */
 	const char *dump; /* --dump PATH, or NULL */
 	lt_tensor **param; /* (2L): W_0, b_0, W_1, b_1...; W_l (W, W), b_l (W) */
+	struct param_view *view; /* (2L): param in f32 */
+	float *scratch;    /* when lt_dtype() is not f32: one layer's W_l and b_l,
+			    * then their gradients, shared by every layer's views */
 	/* Activations of the last forward, room for cap samples. */
 	int cap;
 	float *h;   /* (L+1, cap, W): h_l, the input of layer l; h_L the output */
@@ -188,8 +198,8 @@ static double forward(lt_ctx *ctx, struct wide *m, const int64_t *index, int B)
 		const float *h = act(m, m->h, l);
 		float *a = act(m, m->a, l), *next = act(m, m->h, l + 1);
 		/* z_l = h_l W_l^T + b_l; a_l = relu(z_l); h_{l+1} = h_l + alpha a_l */
-		linear_forward(a, h, lt_data(m->param[2 * l]),
-			       lt_data(m->param[2 * l + 1]), B, W);
+		linear_forward(a, h, view_data(&m->view[2 * l]),
+			       view_data(&m->view[2 * l + 1]), B, W);
 		for (size_t k = 0; k < n; k++) {
 			a[k] = a[k] > 0 ? a[k] : 0;
 			next[k] = h[k] + m->alpha * a[k];
@@ -213,16 +223,16 @@ static void backward(lt_ctx *ctx, struct wide *m, int B, float dloss)
 	for (size_t k = 0; k < n; k++)
 		m->g[k] = 2 * (out[k] - m->y[k]) * dloss / (float)n;
 	for (int l = m->L - 1; l >= 0; l--) {
-		lt_tensor *w = m->param[2 * l], *b = m->param[2 * l + 1];
+		const struct param_view *w = &m->view[2 * l], *b = &m->view[2 * l + 1];
 		const float *a = act(m, m->a, l);
 		/* h_{l+1} = h_l + alpha relu(z_l): dz = alpha g [a > 0], and g
 		 * (now dloss/dh_{l+1}) passes on to h_l unchanged, plus dz W_l */
 		for (size_t k = 0; k < n; k++)
 			m->dz[k] = a[k] > 0 ? m->alpha * m->g[k] : 0;
-		linear_backward(m->g, lt_grad(w), lt_grad(b), m->dz, act(m, m->h, l),
-				lt_data(w), B, W);
-		lt_grad_ready(ctx, w);
-		lt_grad_ready(ctx, b);
+		linear_backward(m->g, view_grad(w), view_grad(b), m->dz, act(m, m->h, l),
+				view_data(w), B, W);
+		view_grad_ready(ctx, w);
+		view_grad_ready(ctx, b);
 	}
 }
 
@@ -263,7 +273,7 @@ static int wide_init(lt_ctx *ctx, int argc, char **argv, void **self)
 	if (!m)
 		lt_fatal(ctx, WHO ": out of memory");
 	parse(ctx, argc, argv, m, &params);
-	require_f32_cpu(ctx, WHO);
+	require_cpu(ctx, WHO);
 	const long long per_layer = (long long)m->W * m->W + m->W;
 	long long L = (params + per_layer / 2) / per_layer;
 	if (L > 1 << 20)
@@ -271,9 +281,15 @@ static int wide_init(lt_ctx *ctx, int argc, char **argv, void **self)
 			 "hint: a larger --width", params, m->W, L);
 	m->L = L < 1 ? 1 : (int)L;
 	m->alpha = 1.0f / (float)m->L;
+	const enum lt_dtype dt = lt_dtype(ctx);
+	const size_t layer = (size_t)per_layer, ww = (size_t)m->W * m->W;
 	m->param = calloc(2 * (size_t)m->L, sizeof(*m->param));
-	if (!m->param)
+	m->view = calloc(2 * (size_t)m->L, sizeof(*m->view));
+	if (dt != LT_F32)
+		m->scratch = malloc(2 * layer * sizeof(float));
+	if (!m->param || !m->view || (dt != LT_F32 && !m->scratch))
 		lt_fatal(ctx, WHO ": out of memory");
+	float *ws = m->scratch, *gs = ws ? ws + layer : NULL;
 	for (int l = 0; l < m->L; l++) {
 		char name[32];
 		snprintf(name, sizeof(name), "layers.%d.weight", l);
@@ -281,11 +297,15 @@ static int wide_init(lt_ctx *ctx, int argc, char **argv, void **self)
 					   LT_KAIMING_UNIFORM);
 		snprintf(name, sizeof(name), "layers.%d.bias", l);
 		m->param[2 * l + 1] = lt_param(ctx, name, LT_SHAPE(m->W), LT_ZEROS);
+		m->view[2 * l] = param_view(m->param[2 * l], dt, LT_F32, ws, gs);
+		m->view[2 * l + 1] = param_view(m->param[2 * l + 1], dt, LT_F32,
+						ws ? ws + ww : NULL, gs ? gs + ww : NULL);
 	}
 	if (lt_rank(ctx) == 0) {
-		printf(WHO ": %d layers of width %d, %lld parameters (%.1f MiB of f32)\n",
+		printf(WHO ": %d layers of width %d, %lld parameters (%.1f MiB of %s)\n",
 		       m->L, m->W, m->L * per_layer,
-		       (double)(m->L * per_layer) * 4 / (1 << 20));
+		       (double)(m->L * per_layer) * (double)lt_dtype_size(dt) / (1 << 20),
+		       dtype_name(dt));
 		fflush(stdout);
 	}
 	*self = m;
@@ -315,6 +335,8 @@ static void wide_fini(lt_ctx *ctx, void *self)
 		dump_params(ctx, WHO, m->dump, m->param, 2 * m->L);
 	free(m->h), free(m->a), free(m->y), free(m->g), free(m->dz);
 	free(m->param);
+	free(m->view);
+	free(m->scratch);
 	free(m);
 }
 

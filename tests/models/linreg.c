@@ -7,20 +7,33 @@
  *
  *   cc -shared -fPIC $(pkg-config --cflags ltrun) linreg.c -o linreg.so
  *   ltrun [--strategy ddp --devices N ...] linreg.so -- [--samples N]
- *         [--dump PATH] [--no-ready] [--fail-step S [--kill]]
+ *         [--dump PATH] [--no-ready] [--fail-step S [--kill]] [--inf-step S]
  *
  *   --samples N    training samples (default 96; validation: N / 4)
  *   --dump PATH    rank 0 writes every parameter at the end, raw
- *                  little-endian f32 in registration order (W then b)
+ *                  little-endian f32 in registration order (W then b),
+ *                  converted to f32 whatever the compute dtype
  *   --no-ready     never call lt_grad_ready (sync after backward only)
  * Rank 0 prints "linreg run_id=ID" (LTRUN_RUN_ID) first.
  *
  *   --fail-step S  rank 1 (or 0 alone) fails in train_step at step S,
  *                  through lt_fatal, or with --kill by SIGKILL while the
  *                  others wait in the step's all-reduce
+ *   --inf-step S   rank 1 (or 0 alone) writes +inf into element 0 of its
+ *                  weight gradient in every micro-batch of step S, after
+ *                  backward: under 16-mixed every rank must skip that
+ *                  optimizer step (and lower the loss scale)
+ *
+ * Any compute dtype (lt_dtype()): the parameters are read into doubles
+ * once a batch, forward and backward run in double, and each gradient
+ * element is added to lt_grad() once, rounded once to the dtype
+ * (store_add(), examples/common/params.h).
  */
 #include <ltrun.h>
 
+#include "../../examples/common/params.h"
+
+#include <math.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -34,6 +47,8 @@ struct linreg {
 	int ready;
 	int64_t fail_step;
 	int kill;
+	int64_t inf_step;
+	enum lt_dtype dt; /* lt_dtype(ctx) */
 	lt_tensor *w; /* (OUT, IN) */
 	lt_tensor *b; /* (OUT) */
 };
@@ -69,6 +84,9 @@ static int init(lt_ctx *ctx, int argc, char **argv, void **self)
 	m->samples = 96;
 	m->ready = 1;
 	m->fail_step = -1;
+	m->inf_step = -1;
+	m->dt = lt_dtype(ctx);
+	require_cpu(ctx, "linreg");
 	for (int i = 1; i < argc; i++) {
 		if (!strcmp(argv[i], "--no-ready") || !strcmp(argv[i], "--kill")) {
 			*(argv[i][2] == 'n' ? &m->ready : &m->kill) = argv[i][2] == 'k';
@@ -82,6 +100,8 @@ static int init(lt_ctx *ctx, int argc, char **argv, void **self)
 			m->dump = argv[++i];
 		else if (!strcmp(argv[i], "--fail-step"))
 			m->fail_step = atoll(argv[++i]);
+		else if (!strcmp(argv[i], "--inf-step"))
+			m->inf_step = atoll(argv[++i]);
 		else
 			lt_fatal(ctx, "linreg: unknown option '%s'", argv[i]);
 	}
@@ -107,31 +127,39 @@ static int64_t num_samples(lt_ctx *ctx, void *self, enum lt_split split)
 /* Forward (and backward when grads): the batch's mean squared error. */
 static double run_batch(lt_ctx *ctx, struct linreg *m, const struct lt_batch *batch, int grads)
 {
-	const float *w = lt_data(m->w), *b = lt_data(m->b);
-	float *gw = lt_grad(m->w), *gb = lt_grad(m->b);
-	float scale = lt_loss_scale(ctx) * 2.0f / (float)(batch->size * OUT);
+	double w[OUT * IN], b[OUT], gw[OUT * IN] = { 0 }, gb[OUT] = { 0 };
+	double scale = (double)lt_loss_scale(ctx) * 2.0 / (double)(batch->size * OUT);
 	double loss = 0.0;
 
+	for (int i = 0; i < OUT * IN; i++)
+		w[i] = load(lt_data(m->w), m->dt, (size_t)i);
+	for (int o = 0; o < OUT; o++)
+		b[o] = load(lt_data(m->b), m->dt, (size_t)o);
 	for (int s = 0; s < batch->size; s++) {
 		int64_t id = batch->index[s] + (batch->split == LT_VAL ? 1000000 : 0);
-		float x[IN], y[OUT], pred[OUT];
+		float x[IN], y[OUT];
 
 		for (int j = 0; j < IN; j++)
 			x[j] = feature(id, j);
 		target(id, x, y);
 		for (int o = 0; o < OUT; o++) {
-			pred[o] = b[o];
+			double pred = b[o];
+
 			for (int j = 0; j < IN; j++)
-				pred[o] += w[o * IN + j] * x[j];
-			loss += (double)(pred[o] - y[o]) * (pred[o] - y[o]);
+				pred += w[o * IN + j] * x[j];
+			loss += (pred - y[o]) * (pred - y[o]);
 			if (!grads)
 				continue;
 			/* d loss / d pred = 2 (pred - y) / (size * OUT) */
-			gb[o] += scale * (pred[o] - y[o]);
+			gb[o] += scale * (pred - y[o]);
 			for (int j = 0; j < IN; j++)
-				gw[o * IN + j] += scale * (pred[o] - y[o]) * x[j];
+				gw[o * IN + j] += scale * (pred - y[o]) * x[j];
 		}
 	}
+	for (int i = 0; grads && i < OUT * IN; i++)
+		store_add(lt_grad(m->w), m->dt, (size_t)i, gw[i]);
+	for (int o = 0; grads && o < OUT; o++)
+		store_add(lt_grad(m->b), m->dt, (size_t)o, gb[o]);
 	return loss / (double)(batch->size * OUT);
 }
 
@@ -146,6 +174,8 @@ static int train_step(lt_ctx *ctx, void *self, const struct lt_batch *batch, dou
 		lt_fatal(ctx, "linreg: failing at step %lld as asked", (long long)batch->step);
 	}
 	*loss = run_batch(ctx, m, batch, 1);
+	if (batch->step == m->inf_step && lt_rank(ctx) == failer)
+		store(lt_grad(m->w), m->dt, 0, INFINITY);
 	if (m->ready) {
 		lt_grad_ready(ctx, m->b);
 		lt_grad_ready(ctx, m->w);
@@ -160,15 +190,25 @@ static int val_step(lt_ctx *ctx, void *self, const struct lt_batch *batch, doubl
 	return 0;
 }
 
+/* Writes n elements of p (dtype dt) to f as f32. */
+static void write_f32(FILE *f, const void *p, enum lt_dtype dt, int64_t n)
+{
+	for (int64_t i = 0; i < n; i++) {
+		float v = (float)load(p, dt, (size_t)i);
+
+		fwrite(&v, sizeof(v), 1, f);
+	}
+}
+
 static void dump(lt_ctx *ctx, struct linreg *m)
 {
 	FILE *f = fopen(m->dump, "wb");
 
 	if (!f)
 		lt_fatal(ctx, "linreg: cannot write '%s'", m->dump);
-	fwrite(lt_data(m->w), sizeof(float), (size_t)lt_numel(m->w), f);
-	fwrite(lt_data(m->b), sizeof(float), (size_t)lt_numel(m->b), f);
-	if (fclose(f))
+	write_f32(f, lt_data(m->w), m->dt, lt_numel(m->w));
+	write_f32(f, lt_data(m->b), m->dt, lt_numel(m->b));
+	if (ferror(f) | fclose(f))
 		lt_fatal(ctx, "linreg: cannot write '%s'", m->dump);
 }
 
