@@ -337,10 +337,14 @@ static void summary(struct loop *l, double elapsed)
 
 	if (!is_rank0(l))
 		return;
-	fprintf(stderr, "ltrun: trained %lld steps in %.2f s: steps=%lld step_ms=%.3f comm_wait_ms=%.3f\n",
+	/* grad_mb: the gradient bytes one step all-reduces (in the compute
+	 * dtype); skipped: steps the loss scaler skipped. */
+	fprintf(stderr, "ltrun: trained %lld steps in %.2f s: steps=%lld step_ms=%.3f comm_wait_ms=%.3f grad_mb=%.3f skipped=%lld\n",
 		(long long)steps, elapsed, (long long)steps,
 		steps ? 1e3 * l->step_time_s / (double)steps : 0.0,
-		steps ? 1e3 * ctx->comm_wait_s / (double)steps : 0.0);
+		steps ? 1e3 * ctx->comm_wait_s / (double)steps : 0.0,
+		ctx->info.world_size > 1 ? (double)ctx->grad_arena.used / 1048576.0 : 0.0,
+		(long long)ctx->scaler.st.skipped);
 }
 
 int lt_trainer_run(struct lt_ctx *ctx, const struct lt_module *m, int argc, char **argv)
