@@ -16,6 +16,11 @@
  * (bits & 0x7f800000) + 0x00800000 into an accumulator, whose sign bit is
  * set exactly when some exponent was all ones.
  *
+ * Destinations of 16 MiB and more are written with streaming stores
+ * (after a scalar head up to 32-byte alignment), which saves the read of
+ * each destination line that a plain store costs; those loops also
+ * prefetch their source 4 KB ahead.
+ *
  * The kernel is picked at the first call (__builtin_cpu_supports) and can
  * be forced by lt_convert_use_kernel(), for the tests and the benchmark.
  */
@@ -213,30 +218,104 @@ static const struct convert_ops scalar_ops = {
 
 #ifdef LT_HAVE_F16C_KERNEL
 
-F16C_TARGET static void f16c_f32_to_f16(uint16_t *dst, const float *src, size_t n)
+/* Destinations of at least this many bytes are written with streaming
+ * (non-temporal) stores, as glibc's memcpy does for large copies: they
+ * would not stay in cache anyway, and streaming saves reading each
+ * destination line before writing it. */
+#ifndef LT_CONVERT_STREAM_MIN_BYTES
+#define LT_CONVERT_STREAM_MIN_BYTES (16u << 20)
+#endif
+
+/* Elements of `size` bytes to convert one by one before dst is 32-byte
+ * aligned, when n of them are enough to stream; n when they are not. */
+static inline size_t stream_head(const void *dst, size_t n, size_t size)
+{
+	if (n * size < LT_CONVERT_STREAM_MIN_BYTES)
+		return n;
+	return ((32 - ((uintptr_t)dst & 31)) & 31) / size;
+}
+
+/* Streaming loops also prefetch their source this far ahead: the
+ * hardware prefetchers alone leave the f32 -> bf16 loop well short of
+ * memcpy's bandwidth on one core. */
+#ifndef LT_CONVERT_PREFETCH_BYTES
+#define LT_CONVERT_PREFETCH_BYTES 4096
+#endif
+
+F16C_TARGET static inline void prefetch_ahead(const void *p)
+{
+	_mm_prefetch((const char *)p + LT_CONVERT_PREFETCH_BYTES, _MM_HINT_T0);
+}
+
+/* A 32-byte store: streamed (dst then 32-byte aligned) or plain. */
+F16C_TARGET static inline void store32(void *dst, __m256i v, bool stream)
+{
+	if (stream)
+		_mm256_stream_si256((__m256i *)dst, v);
+	else
+		_mm256_storeu_si256((__m256i *)dst, v);
+}
+
+/* Each *_loop converts 16 elements at a time while 16 remain and returns
+ * how many it did; the kernels around them stream or not (a constant
+ * after inlining) and finish the tail with the scalar loop. */
+F16C_TARGET static inline size_t f32_to_f16_loop(uint16_t *dst, const float *src, size_t n,
+						 bool stream)
 {
 	size_t i = 0;
 
 	for (; i + 16 <= n; i += 16) {
+		if (stream)
+			prefetch_ahead(src + i);
 		__m128i a = _mm256_cvtps_ph(_mm256_loadu_ps(src + i), _MM_FROUND_TO_NEAREST_INT);
 		__m128i b = _mm256_cvtps_ph(_mm256_loadu_ps(src + i + 8), _MM_FROUND_TO_NEAREST_INT);
 
-		_mm_storeu_si128((__m128i *)(dst + i), a);
-		_mm_storeu_si128((__m128i *)(dst + i + 8), b);
+		store32(dst + i, _mm256_set_m128i(b, a), stream);
+	}
+	return i;
+}
+
+F16C_TARGET static void f16c_f32_to_f16(uint16_t *dst, const float *src, size_t n)
+{
+	size_t i = stream_head(dst, n, sizeof(*dst));
+
+	if (i < n) {
+		scalar_f32_to_f16(dst, src, i);
+		i += f32_to_f16_loop(dst + i, src + i, n - i, true);
+		_mm_sfence();
+	} else {
+		i = f32_to_f16_loop(dst, src, n, false);
 	}
 	scalar_f32_to_f16(dst + i, src + i, n - i);
 }
 
-F16C_TARGET static void f16c_f16_to_f32(float *dst, const uint16_t *src, size_t n)
+F16C_TARGET static inline size_t f16_to_f32_loop(float *dst, const uint16_t *src, size_t n,
+						 bool stream)
 {
 	size_t i = 0;
 
 	for (; i + 16 <= n; i += 16) {
+		if (stream)
+			prefetch_ahead(src + i);
 		__m256 a = _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)(src + i)));
 		__m256 b = _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)(src + i + 8)));
 
-		_mm256_storeu_ps(dst + i, a);
-		_mm256_storeu_ps(dst + i + 8, b);
+		store32(dst + i, _mm256_castps_si256(a), stream);
+		store32(dst + i + 8, _mm256_castps_si256(b), stream);
+	}
+	return i;
+}
+
+F16C_TARGET static void f16c_f16_to_f32(float *dst, const uint16_t *src, size_t n)
+{
+	size_t i = stream_head(dst, n, sizeof(*dst));
+
+	if (i < n) {
+		scalar_f16_to_f32(dst, src, i);
+		i += f16_to_f32_loop(dst + i, src + i, n - i, true);
+		_mm_sfence();
+	} else {
+		i = f16_to_f32_loop(dst, src, n, false);
 	}
 	scalar_f16_to_f32(dst + i, src + i, n - i);
 }
@@ -253,17 +332,33 @@ F16C_TARGET static inline __m256i bf16_round8(__m256i x)
 	return _mm256_srli_epi32(_mm256_blendv_epi8(r, q, nan), 16);
 }
 
-F16C_TARGET static void f16c_f32_to_bf16(uint16_t *dst, const float *src, size_t n)
+F16C_TARGET static inline size_t f32_to_bf16_loop(uint16_t *dst, const float *src, size_t n,
+						  bool stream)
 {
 	size_t i = 0;
 
 	for (; i + 16 <= n; i += 16) {
+		if (stream)
+			prefetch_ahead(src + i);
 		__m256i a = bf16_round8(_mm256_loadu_si256((const __m256i *)(src + i)));
 		__m256i b = bf16_round8(_mm256_loadu_si256((const __m256i *)(src + i + 8)));
-		/* packus interleaves 128-bit halves: a0-3 b0-3 a4-7 b4-7 */
-		__m256i p = _mm256_permute4x64_epi64(_mm256_packus_epi32(a, b), 0xd8);
 
-		_mm256_storeu_si256((__m256i *)(dst + i), p);
+		/* packus interleaves 128-bit halves: a0-3 b0-3 a4-7 b4-7 */
+		store32(dst + i, _mm256_permute4x64_epi64(_mm256_packus_epi32(a, b), 0xd8), stream);
+	}
+	return i;
+}
+
+F16C_TARGET static void f16c_f32_to_bf16(uint16_t *dst, const float *src, size_t n)
+{
+	size_t i = stream_head(dst, n, sizeof(*dst));
+
+	if (i < n) {
+		scalar_f32_to_bf16(dst, src, i);
+		i += f32_to_bf16_loop(dst + i, src + i, n - i, true);
+		_mm_sfence();
+	} else {
+		i = f32_to_bf16_loop(dst, src, n, false);
 	}
 	scalar_f32_to_bf16(dst + i, src + i, n - i);
 }
@@ -278,16 +373,31 @@ F16C_TARGET static inline __m256i bf16_widen8(__m128i h)
 	return _mm256_or_si256(x, _mm256_and_si256(nan, _mm256_set1_epi32(0x400000)));
 }
 
-F16C_TARGET static void f16c_bf16_to_f32(float *dst, const uint16_t *src, size_t n)
+F16C_TARGET static inline size_t bf16_to_f32_loop(float *dst, const uint16_t *src, size_t n,
+						  bool stream)
 {
 	size_t i = 0;
 
 	for (; i + 16 <= n; i += 16) {
-		__m256i a = bf16_widen8(_mm_loadu_si128((const __m128i *)(src + i)));
-		__m256i b = bf16_widen8(_mm_loadu_si128((const __m128i *)(src + i + 8)));
+		if (stream)
+			prefetch_ahead(src + i);
+		store32(dst + i, bf16_widen8(_mm_loadu_si128((const __m128i *)(src + i))), stream);
+		store32(dst + i + 8, bf16_widen8(_mm_loadu_si128((const __m128i *)(src + i + 8))),
+			stream);
+	}
+	return i;
+}
 
-		_mm256_storeu_si256((__m256i *)(dst + i), a);
-		_mm256_storeu_si256((__m256i *)(dst + i + 8), b);
+F16C_TARGET static void f16c_bf16_to_f32(float *dst, const uint16_t *src, size_t n)
+{
+	size_t i = stream_head(dst, n, sizeof(*dst));
+
+	if (i < n) {
+		scalar_bf16_to_f32(dst, src, i);
+		i += bf16_to_f32_loop(dst + i, src + i, n - i, true);
+		_mm_sfence();
+	} else {
+		i = bf16_to_f32_loop(dst, src, n, false);
 	}
 	scalar_bf16_to_f32(dst + i, src + i, n - i);
 }
@@ -305,42 +415,59 @@ F16C_TARGET static inline bool any_nonfinite(__m256i acc)
 	return _mm256_movemask_ps(_mm256_castsi256_ps(acc)) != 0;
 }
 
-F16C_TARGET static bool f16c_unscale_f16(float *dst, const uint16_t *src, size_t n, float scale)
+/* The unscale loop for f16 (bf16 false) or bf16 sources; *bad is set
+ * when some product is not finite. */
+F16C_TARGET static inline size_t unscale_half_loop(float *dst, const uint16_t *src, size_t n,
+						   bool bf16, float scale, bool stream, bool *bad)
 {
 	__m256 s = _mm256_set1_ps(scale);
 	__m256i acc = _mm256_setzero_si256();
 	size_t i = 0;
 
 	for (; i + 16 <= n; i += 16) {
-		__m256 a = _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)(src + i)));
-		__m256 b = _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)(src + i + 8)));
+		if (stream)
+			prefetch_ahead(src + i);
+		__m128i ha = _mm_loadu_si128((const __m128i *)(src + i));
+		__m128i hb = _mm_loadu_si128((const __m128i *)(src + i + 8));
+		__m256 a = bf16 ? _mm256_castsi256_ps(bf16_widen8(ha)) : _mm256_cvtph_ps(ha);
+		__m256 b = bf16 ? _mm256_castsi256_ps(bf16_widen8(hb)) : _mm256_cvtph_ps(hb);
 
 		a = _mm256_mul_ps(a, s);
 		b = _mm256_mul_ps(b, s);
-		_mm256_storeu_ps(dst + i, a);
-		_mm256_storeu_ps(dst + i + 8, b);
+		store32(dst + i, _mm256_castps_si256(a), stream);
+		store32(dst + i + 8, _mm256_castps_si256(b), stream);
 		acc = nonfinite_acc(nonfinite_acc(acc, a), b);
 	}
-	return scalar_unscale_f16(dst + i, src + i, n - i, scale) | any_nonfinite(acc);
+	*bad = any_nonfinite(acc);
+	return i;
+}
+
+F16C_TARGET static inline bool f16c_unscale_half(float *dst, const uint16_t *src, size_t n,
+						 bool bf16, float scale)
+{
+	bool (*tail)(float *, const uint16_t *, size_t, float) =
+		bf16 ? scalar_unscale_bf16 : scalar_unscale_f16;
+	size_t i = stream_head(dst, n, sizeof(*dst));
+	bool bad, head_bad = false;
+
+	if (i < n) {
+		head_bad = tail(dst, src, i, scale);
+		i += unscale_half_loop(dst + i, src + i, n - i, bf16, scale, true, &bad);
+		_mm_sfence();
+	} else {
+		i = unscale_half_loop(dst, src, n, bf16, scale, false, &bad);
+	}
+	return tail(dst + i, src + i, n - i, scale) | head_bad | bad;
+}
+
+F16C_TARGET static bool f16c_unscale_f16(float *dst, const uint16_t *src, size_t n, float scale)
+{
+	return f16c_unscale_half(dst, src, n, false, scale);
 }
 
 F16C_TARGET static bool f16c_unscale_bf16(float *dst, const uint16_t *src, size_t n, float scale)
 {
-	__m256 s = _mm256_set1_ps(scale);
-	__m256i acc = _mm256_setzero_si256();
-	size_t i = 0;
-
-	for (; i + 16 <= n; i += 16) {
-		__m256i wa = bf16_widen8(_mm_loadu_si128((const __m128i *)(src + i)));
-		__m256i wb = bf16_widen8(_mm_loadu_si128((const __m128i *)(src + i + 8)));
-		__m256 a = _mm256_mul_ps(_mm256_castsi256_ps(wa), s);
-		__m256 b = _mm256_mul_ps(_mm256_castsi256_ps(wb), s);
-
-		_mm256_storeu_ps(dst + i, a);
-		_mm256_storeu_ps(dst + i + 8, b);
-		acc = nonfinite_acc(nonfinite_acc(acc, a), b);
-	}
-	return scalar_unscale_bf16(dst + i, src + i, n - i, scale) | any_nonfinite(acc);
+	return f16c_unscale_half(dst, src, n, true, scale);
 }
 
 F16C_TARGET static bool f16c_unscale_f32(float *buf, size_t n, float scale)

@@ -418,6 +418,50 @@ Test(precision_convert, every_length_and_start)
 	}
 }
 
+/* Destinations of 16 MiB and more take the streaming-store path (a
+ * scalar head to 32-byte alignment, then aligned stores): every function
+ * over one such buffer, from an odd start, against ltrun.h element by
+ * element. */
+#define NBIG ((16u << 20) / 2 + 37) /* halves: 16 MiB + 74 bytes */
+
+Test(precision_convert, large_buffers_stream, .timeout = 60)
+{
+	float *x = malloc((NBIG + 1) * sizeof(*x)), *f = malloc((NBIG + 1) * sizeof(*f));
+	uint16_t *h = malloc((NBIG + 1) * sizeof(*h));
+
+	cr_assert(x && f && h);
+	for (size_t i = 0; i <= NBIG; i++)
+		x[i] = random_float();
+	FOR_EACH_KERNEL(k) {
+		for (int bf = 0; bf < 2; bf++) {
+			(bf ? lt_convert_f32_to_bf16 : lt_convert_f32_to_f16)(h + 1, x + 1, NBIG);
+			for (size_t i = 1; i <= NBIG; i++)
+				if (h[i] != (bf ? lt_f32_to_bf16(x[i]) : lt_f32_to_f16(x[i])))
+					cr_assert_fail("%s %s: element %zu of %#x", k, bf ? "bf16" : "f16",
+						       i, f2u(x[i]));
+			for (size_t i = 1; i <= NBIG; i++)
+				h[i] = (uint16_t)rnd();
+			(bf ? lt_convert_bf16_to_f32 : lt_convert_f16_to_f32)(f + 1, h + 1, NBIG);
+			for (size_t i = 1; i <= NBIG; i++)
+				if (f2u(f[i]) != f2u(bf ? lt_bf16_to_f32(h[i]) : lt_f16_to_f32(h[i])))
+					cr_assert_fail("%s widen %s: element %zu of %#x", k,
+						       bf ? "bf16" : "f16", i, h[i]);
+			cr_assert(lt_unscale_half(f + 1, h + 1, NBIG, bf, 0.5f), "%s", k);
+			for (size_t i = 1; i <= NBIG; i++)
+				if (f2u(f[i]) != f2u((bf ? lt_bf16_to_f32(h[i]) : lt_f16_to_f32(h[i])) * 0.5f))
+					cr_assert_fail("%s unscale %s: element %zu", k, bf ? "bf16" : "f16", i);
+			for (size_t i = 1; i <= NBIG; i++)
+				h[i] = bf ? 0x3f80 : 0x3c00; /* 1.0: finite everywhere */
+			cr_assert(!lt_unscale_half(f + 1, h + 1, NBIG, bf, 0.5f), "%s", k);
+			h[NBIG / 2] = bf ? 0x7f80 : 0x7c00;
+			cr_assert(lt_unscale_half(f + 1, h + 1, NBIG, bf, 0.5f), "%s", k);
+		}
+	}
+	free(h);
+	free(f);
+	free(x);
+}
+
 /* ------------------------------------------------------------- unscale */
 
 /* The unscale functions over finite arrays of every length, then with
