@@ -915,13 +915,11 @@ fail_free:
 	return -1;
 }
 
-/* The registry plans every precision and checkpoint IO, but their
- * runtimes are not built yet: a run that names another than the default
- * says so instead of silently running in 32-true. */
+/* The registry plans every checkpoint IO, but their runtimes are not
+ * built yet: a run that names another than the default says so. */
 static int check_runnable(const struct lt_plan *plan, struct lt_err *err)
 {
 	static const struct { enum lt_kind kind; const char *runs, *what; } only[] = {
-		{ LT_KIND_PRECISION, "32-true", "precision plugins" },
 		{ LT_KIND_CKPT_IO, "file", "checkpoint IO plugins" },
 	};
 

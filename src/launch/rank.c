@@ -311,8 +311,19 @@ static void setup_runtime(struct lt_ctx *ctx)
 {
 	struct lt_err err = { 0 };
 
-	ctx->dtype = LT_F32;
-	ctx->loss_scale = 1.0f;
+	ctx->precision = lt_precision_runtime(ctx->cfg->precision);
+	if (!ctx->precision)
+		lt_fatal(ctx, "precision '%s' has no runtime in this version: see ltrun --list precision",
+			 ctx->cfg->precision);
+	ctx->dtype = ctx->precision->compute;
+	lt_scaler_init(&ctx->scaler);
+	/* Fabric mode: a model seeding backward with lt_loss_scale() gets its
+	 * gradient divided by the world size, so that the strategy's sum is
+	 * the average (Trainer mode sets a weight per micro-batch). */
+	ctx->sample_weight = 1.0 / ctx->info.world_size;
+	lt_runtime_update_loss_scale(ctx);
+	if (ctx->precision->warning && ctx->info.rank == 0)
+		lt_warn("%s", ctx->precision->warning);
 	ctx->accel = lt_accel_runtime(ctx->cfg->accelerator);
 	if (!ctx->accel)
 		lt_fatal(ctx, "accelerator '%s' has no runtime in this version: use --accelerator cpu",
@@ -322,7 +333,10 @@ static void setup_runtime(struct lt_ctx *ctx)
 		lt_fatal(ctx, "strategy '%s' has no runtime in this version: use single_device, ddp, ddp_spawn or ddp_fork",
 			 ctx->cfg->strategy);
 	if (ctx->accel->reserve(&ctx->data_arena, ARENA_RESERVE, &err) ||
-	    ctx->accel->reserve(&ctx->grad_arena, ARENA_RESERVE, &err))
+	    ctx->accel->reserve(&ctx->grad_arena, ARENA_RESERVE, &err) ||
+	    (ctx->precision->mixed &&
+	     (ctx->accel->reserve(&ctx->master_arena, ARENA_RESERVE, &err) ||
+	      ctx->accel->reserve(&ctx->master_grad_arena, ARENA_RESERVE, &err))))
 		lt_fatal(ctx, "%s", err.msg);
 }
 

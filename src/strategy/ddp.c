@@ -6,9 +6,11 @@
  * from rank 0, and the gradients are cut into buckets of about
  * --bucket-mb: consecutive parameters taken in reverse registration order
  * (the order backward completes them), each bucket one contiguous range
- * of the gradient arena (runtime.h).  On the step's last micro-batch, the
+ * of the gradient arena (runtime.h), in the compute dtype (half the bytes
+ * under 16-mixed and bf16-mixed).  On the step's last micro-batch, the
  * moment a bucket's last gradient is marked ready (lt_grad_ready) its
- * all-reduce (average) is queued on the communicator's worker thread and
+ * all-reduce (a sum of gradients each rank pre-divided by the world size
+ * through the loss scale) is queued on the communicator's worker thread and
  * travels while backward goes on; buckets are started strictly in order,
  * so every rank queues the same sequence.  sync() starts what is left and
  * waits; the time spent waiting there is ctx->comm_wait_s.
@@ -38,9 +40,9 @@ static double now_s(void)
 	return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
 }
 
-static size_t tensor_bytes(const struct lt_tensor *t)
+static size_t tensor_bytes(const struct lt_ctx *ctx, const struct lt_tensor *t)
 {
-	return (size_t)t->numel * sizeof(float);
+	return (size_t)t->numel * lt_dtype_size(ctx->dtype);
 }
 
 /* Cuts the parameters, last first, into buckets of at most cap bytes
@@ -60,7 +62,7 @@ static int make_buckets(struct lt_ctx *ctx, struct ddp *d, size_t cap, struct lt
 			b = &d->buckets[d->nbuckets++];
 			b->last = i;
 			b->begin = t->grad;
-			b->bytes = tensor_bytes(t);
+			b->bytes = tensor_bytes(ctx, t);
 		} else {
 			/* t lies before the bucket's parameters in the arena. */
 			b->bytes = (size_t)(b->begin + b->bytes - (char *)t->grad);
@@ -86,10 +88,18 @@ static int ddp_setup(struct lt_ctx *ctx, struct lt_err *err)
 		cap = 4096;
 	if (make_buckets(ctx, d, cap, err))
 		return -1;
-	/* Every rank starts from rank 0's values. */
+	/* Every rank starts from rank 0's values: its master weights under
+	 * mixed precision, from which the views are made again. */
+	if (ctx->master_arena.used) {
+		if (lt_comm_broadcast(ctx->comm, ctx->master_arena.base,
+				      ctx->master_arena.used / sizeof(float), LT_F32, 0, err))
+			return -1;
+		lt_runtime_refresh_views(ctx);
+		return 0;
+	}
 	if (ctx->data_arena.used &&
-	    lt_comm_broadcast(ctx->comm, ctx->data_arena.base, ctx->data_arena.used / sizeof(float),
-			      LT_F32, 0, err))
+	    lt_comm_broadcast(ctx->comm, ctx->data_arena.base,
+			      ctx->data_arena.used / lt_dtype_size(ctx->dtype), ctx->dtype, 0, err))
 		return -1;
 	return 0;
 }
@@ -99,8 +109,11 @@ static int launch(struct lt_ctx *ctx, struct lt_bucket *b, struct lt_err *err)
 	/* The all-reduce reads what the device has written. */
 	if (ctx->accel->sync(err))
 		return -1;
+	/* A sum: every rank's gradient is already divided by the world size
+	 * through the loss scale (loop.c), so a sum of f16 gradients stays in
+	 * the range of one rank's. */
 	b->req = lt_comm_start(ctx->comm, LT_COLL_ALL_REDUCE, b->begin, b->begin,
-			       b->bytes / sizeof(float), LT_F32, LT_AVG, 0, err);
+			       b->bytes / lt_dtype_size(ctx->dtype), ctx->dtype, LT_SUM, 0, err);
 	return b->req ? 0 : -1;
 }
 

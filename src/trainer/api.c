@@ -92,9 +92,16 @@ LT_API lt_tensor *lt_param(lt_ctx *ctx, const char *name, struct lt_shape shape,
 	bytes = (size_t)t->numel * lt_dtype_size(ctx->dtype);
 	t->data = ctx->accel->alloc(&ctx->data_arena, bytes, &err);
 	t->grad = t->data ? ctx->accel->alloc(&ctx->grad_arena, bytes, &err) : NULL;
-	if (!t->grad)
+	if (t->grad && ctx->precision->mixed) {
+		bytes = (size_t)t->numel * sizeof(float);
+		t->master = ctx->accel->alloc(&ctx->master_arena, bytes, &err);
+		t->master_grad = t->master ? ctx->accel->alloc(&ctx->master_grad_arena, bytes, &err)
+					   : NULL;
+		if (!t->master_grad)
+			t->grad = NULL;
+	}
+	if (!t->grad || lt_param_fill(ctx, t, init, ctx->nparams, &err))
 		lt_fatal(ctx, "lt_param('%s'): %s", name, err.msg);
-	lt_param_fill(ctx, t, init, ctx->nparams);
 	ctx->numel += (size_t)t->numel;
 	add_param(ctx, t);
 	return t;

@@ -8,10 +8,11 @@
  * share of the epoch (sampler.h); at the end of an epoch shares can differ
  * by one sample, so the last micro-batches of some ranks are smaller or
  * empty.  The loss scale each micro-batch is given (lt_loss_scale) is its
- * share of the samples of the whole step on every rank, times the world
- * size, so that the strategy's average over ranks is exactly the mean
- * gradient over every sample of the step: ddp on N ranks with batch B
- * computes what single_device computes with batch N x B.
+ * share of the samples of the whole step on every rank (times the loss
+ * scaler's scale under 16-mixed), so that the strategy's sum over ranks
+ * is exactly the mean gradient over every sample of the step: ddp on N
+ * ranks with batch B computes what single_device computes with batch
+ * N x B.
  *
  * Validation runs every --val-every-n-steps steps (0: at the end of each
  * epoch) on every rank's share of the validation split; its metrics are
@@ -204,11 +205,22 @@ static void log_interval(struct loop *l, int epoch, double lr)
 			lt_metrics_set(l->metrics, "loss", loss);
 			lt_metrics_set(l->metrics, "lr", lr);
 			lt_metrics_set(l->metrics, "samples_per_s", rate);
+			if (ctx->precision->scaler) {
+				lt_metrics_set(l->metrics, "loss_scale", ctx->scaler.st.scale);
+				lt_metrics_set(l->metrics, "skipped_steps",
+					       (double)ctx->scaler.st.skipped);
+			}
 			for (int i = 0; i < ctx->ntrain_metrics; i++)
 				lt_metrics_set(l->metrics, ctx->train_metrics[i].name,
 					       ctx->train_metrics[i].weight > 0
 						       ? ctx->train_metrics[i].sum / ctx->train_metrics[i].weight
 						       : NAN);
+		}
+		if (l->progress && ctx->precision->scaler) {
+			char extra[64];
+			snprintf(extra, sizeof(extra), "scale %g skipped %lld", ctx->scaler.st.scale,
+				 (long long)ctx->scaler.st.skipped);
+			lt_progress_set_extra(l->progress, extra);
 		}
 		if (l->progress)
 			lt_progress_step(l->progress, ctx->step, epoch, loss, lr, rate);
@@ -251,7 +263,8 @@ static void run_step(struct loop *l, int epoch, int64_t s)
 		ctx->syncing = k == m1 - 1;
 		if (!size)
 			continue;
-		ctx->loss_scale = (float)((double)size * p->world / (double)total);
+		ctx->sample_weight = (double)size / (double)total;
+		lt_runtime_update_loss_scale(ctx);
 		ctx->cur_batch_size = size;
 		if (l->m->train_step(ctx, l->self, &b, &loss))
 			lt_fatal(ctx, "train_step of model '%s' failed at step %lld", l->m->name,
@@ -324,10 +337,14 @@ static void summary(struct loop *l, double elapsed)
 
 	if (!is_rank0(l))
 		return;
-	fprintf(stderr, "ltrun: trained %lld steps in %.2f s: steps=%lld step_ms=%.3f comm_wait_ms=%.3f\n",
+	/* grad_mb: the gradient bytes one step all-reduces (in the compute
+	 * dtype); skipped: steps the loss scaler skipped. */
+	fprintf(stderr, "ltrun: trained %lld steps in %.2f s: steps=%lld step_ms=%.3f comm_wait_ms=%.3f grad_mb=%.3f skipped=%lld\n",
 		(long long)steps, elapsed, (long long)steps,
 		steps ? 1e3 * l->step_time_s / (double)steps : 0.0,
-		steps ? 1e3 * ctx->comm_wait_s / (double)steps : 0.0);
+		steps ? 1e3 * ctx->comm_wait_s / (double)steps : 0.0,
+		ctx->info.world_size > 1 ? (double)ctx->grad_arena.used / 1048576.0 : 0.0,
+		(long long)ctx->scaler.st.skipped);
 }
 
 int lt_trainer_run(struct lt_ctx *ctx, const struct lt_module *m, int argc, char **argv)

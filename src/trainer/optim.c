@@ -1,12 +1,16 @@
 /*
- * optim.c - SGD and AdamW on flat float arrays, following the arithmetic
- * of torch.optim.SGD and torch.optim.AdamW (float32 elementwise, scalars
- * such as the bias corrections worked out in double once per call) so that
- * a run matches PyTorch's to float rounding.  The loops have no branches
- * and restrict-qualified pointers so the compiler vectorises them (the
- * Makefile builds this file with -O3).
+ * optim.c - SGD and AdamW on flat arrays, following the arithmetic of
+ * torch.optim.SGD and torch.optim.AdamW (elementwise in float32, or in
+ * double for f64 parameters; scalars such as the bias corrections worked
+ * out in double once per call) so that a run matches PyTorch's to float
+ * rounding.  f16 and bf16 parameters and state are computed in f32 and
+ * rounded back to nearest even on store.  One macro-generated kernel
+ * family serves every (parameter, state) dtype pair; the loops have no
+ * branches and restrict-qualified pointers so the compiler vectorises them
+ * (the Makefile builds this file with -O3).
  */
 #include "trainer/optim.h"
+#include "comm/reduce.h"
 #include "core/error.h"
 
 #include <math.h>
@@ -16,7 +20,8 @@
 struct lt_optim {
 	struct lt_optim_cfg cfg;
 	size_t numel;
-	float *buf[2]; /* SGD: momentum buffer (or NULL); AdamW: exp_avg, exp_avg_sq */
+	enum lt_dtype state_dt; /* LT_F32, LT_F64, LT_F16 or LT_BF16 */
+	void *buf[2]; /* SGD: momentum buffer (or NULL); AdamW: exp_avg, exp_avg_sq */
 	int nbuf;
 };
 
@@ -52,28 +57,38 @@ static int resolve_cfg(struct lt_optim_cfg *c, struct lt_err *err)
 	return 0;
 }
 
-struct lt_optim *lt_optim_new(const struct lt_optim_cfg *cfg, size_t numel,
-			      struct lt_err *err)
+struct lt_optim *lt_optim_new_typed(const struct lt_optim_cfg *cfg, size_t numel,
+				    enum lt_dtype state_dt, struct lt_err *err)
 {
-	struct lt_optim *o = calloc(1, sizeof(*o));
+	struct lt_optim *o;
+	size_t es;
 	int i;
 
+	if (state_dt != LT_F32 && state_dt != LT_F64 && state_dt != LT_F16 && state_dt != LT_BF16) {
+		lt_err_set(err, LT_EXIT_USAGE,
+			   "invalid optimizer state dtype %s: use f32, f64, f16 or bf16",
+			   lt_dtype_name(state_dt));
+		return NULL;
+	}
+	es = lt_dtype_size(state_dt);
+	o = calloc(1, sizeof(*o));
 	if (!o) {
 		lt_err_set(err, LT_EXIT_FAILURE, "out of memory for the optimizer");
 		return NULL;
 	}
 	o->cfg = *cfg;
 	o->numel = numel;
+	o->state_dt = state_dt;
 	if (resolve_cfg(&o->cfg, err))
 		goto out_free;
 	o->nbuf = o->cfg.kind == LT_OPTIM_ADAMW ? 2 : o->cfg.momentum > 0;
 	for (i = 0; i < o->nbuf; i++) {
-		o->buf[i] = calloc(numel ? numel : 1, sizeof(float));
+		o->buf[i] = calloc(numel ? numel : 1, es); /* zero bits: 0.0 in every dtype */
 		if (!o->buf[i]) {
 			lt_err_set(err, LT_EXIT_FAILURE,
 				   "out of memory for the optimizer state of %zu parameters "
 				   "(%zu MiB): use a sharded strategy or a smaller model",
-				   numel, numel * sizeof(float) * (size_t)o->nbuf >> 20);
+				   numel, numel * es * (size_t)o->nbuf >> 20);
 			goto out_free;
 		}
 	}
@@ -81,6 +96,12 @@ struct lt_optim *lt_optim_new(const struct lt_optim_cfg *cfg, size_t numel,
 out_free:
 	lt_optim_free(o);
 	return NULL;
+}
+
+struct lt_optim *lt_optim_new(const struct lt_optim_cfg *cfg, size_t numel,
+			      struct lt_err *err)
+{
+	return lt_optim_new_typed(cfg, numel, LT_F32, err);
 }
 
 void lt_optim_free(struct lt_optim *o)
@@ -94,80 +115,151 @@ void lt_optim_free(struct lt_optim *o)
 
 /* ------------------------------------------------------------ kernels */
 
-static void sgd_plain(float *restrict p, const float *restrict g, size_t n,
-		      float lr, float wd)
-{
-	size_t i;
+/* The scalars of one step, worked out in double once per call; each
+ * kernel converts them to its compute type (f32 kernels round them to
+ * float exactly as torch passes Python floats to a float32 kernel). */
+struct step_scalars {
+	double lr, wd, mu;                               /* SGD */
+	double decay, w1, b2, w2, step_size, bc2_sqrt, eps; /* AdamW */
+};
 
-	for (i = 0; i < n; i++)
-		p[i] -= lr * (g[i] + wd * p[i]);
-}
+/* One step of n elements: p and g are arrays of the parameter dtype,
+ * b0 and b1 the state (already offset) in the state dtype. */
+typedef void step_fn(const struct lt_optim *o, const struct step_scalars *s, void *p,
+		     const void *g, void *b0, void *b1, size_t n);
 
-static void sgd_momentum(float *restrict p, const float *restrict g,
-			 float *restrict b, size_t n, float lr, float wd,
-			 float mu, bool nesterov)
-{
-	size_t i;
+/* Element conversions between storage and compute types. */
+#define CVT_SAME(x) (x)
+#define CVT_F32(x) ((float)(x))
+#define CVT_F64(x) ((double)(x))
 
-	/* With b zeroed, the first step's mu * b + d is exactly d, as torch's
-	 * "buf = clone(d_p)". */
-	if (nesterov) {
-		for (i = 0; i < n; i++) {
-			float d = g[i] + wd * p[i];
-			b[i] = mu * b[i] + d;
-			p[i] -= lr * (d + mu * b[i]);
-		}
-	} else {
-		for (i = 0; i < n; i++) {
-			float d = g[i] + wd * p[i];
-			b[i] = mu * b[i] + d;
-			p[i] -= lr * b[i];
-		}
+/*
+ * OPTIM_KERNELS(NAME, PT, ST, CT, LDP, STP, LDS, STS, SQRT) defines
+ * NAME_step (a step_fn) for parameters and gradients stored as PT and
+ * state stored as ST, computed in CT: LDP/LDS convert a stored element to
+ * CT, STP/STS a CT value back (rounding to nearest even), SQRT is CT's
+ * square root.  Every element is loaded, updated in CT and stored once;
+ * the values carried from one formula to the next stay in CT (as torch's
+ * fused kernels keep them in their "opmath" type), so for f32 storage
+ * this is exactly the arithmetic of torch's float32 loops.  The loops have
+ * no branches (the Nesterov test is loop-invariant and unswitched) and
+ * restrict-qualified pointers so the compiler vectorises them.
+ *
+ * SGD: with b zeroed, the first step's mu * b + d is exactly d, as torch's
+ * "buf = clone(d_p)".  AdamW: m + w1 (g - m) is torch's
+ * exp_avg.lerp_(grad, 1 - beta1), and the update is
+ * param.mul_(1 - lr * wd).addcdiv_(exp_avg, denom, value=-step_size).
+ */
+#define OPTIM_KERNELS(NAME, PT, ST, CT, LDP, STP, LDS, STS, SQRT)                        \
+	static void NAME##_sgd_plain(PT *restrict p, const PT *restrict g, size_t n,      \
+				     CT lr, CT wd)                                        \
+	{                                                                                 \
+		size_t i;                                                                 \
+		for (i = 0; i < n; i++) {                                                 \
+			CT pi = LDP(p[i]);                                                \
+			p[i] = STP(pi - lr * (LDP(g[i]) + wd * pi));                      \
+		}                                                                         \
+	}                                                                                 \
+	static void NAME##_sgd_momentum(PT *restrict p, const PT *restrict g,             \
+					ST *restrict b, size_t n, CT lr, CT wd, CT mu,    \
+					bool nesterov)                                    \
+	{                                                                                 \
+		size_t i;                                                                 \
+		for (i = 0; i < n; i++) {                                                 \
+			CT pi = LDP(p[i]);                                                \
+			CT d = LDP(g[i]) + wd * pi;                                       \
+			CT bi = mu * LDS(b[i]) + d;                                       \
+			b[i] = STS(bi);                                                   \
+			p[i] = STP(pi - lr * (nesterov ? d + mu * bi : bi));              \
+		}                                                                         \
+	}                                                                                 \
+	static void NAME##_adamw(PT *restrict p, const PT *restrict g, ST *restrict m,    \
+				 ST *restrict v, size_t n, CT decay, CT w1, CT b2, CT w2, \
+				 CT step_size, CT bc2_sqrt, CT eps)                       \
+	{                                                                                 \
+		size_t i;                                                                 \
+		for (i = 0; i < n; i++) {                                                 \
+			CT gi = LDP(g[i]), m0 = LDS(m[i]);                                \
+			CT mi = m0 + w1 * (gi - m0);                                      \
+			CT vi = LDS(v[i]) * b2 + w2 * gi * gi;                            \
+			m[i] = STS(mi);                                                   \
+			v[i] = STS(vi);                                                   \
+			p[i] = STP(LDP(p[i]) * decay -                                    \
+				   step_size * (mi / (SQRT(vi) / bc2_sqrt + eps)));       \
+		}                                                                         \
+	}                                                                                 \
+	static void NAME##_step(const struct lt_optim *o, const struct step_scalars *s,   \
+				void *p, const void *g, void *b0, void *b1, size_t n)     \
+	{                                                                                 \
+		if (o->cfg.kind == LT_OPTIM_ADAMW)                                        \
+			NAME##_adamw(p, g, b0, b1, n, (CT)s->decay, (CT)s->w1, (CT)s->b2, \
+				     (CT)s->w2, (CT)s->step_size, (CT)s->bc2_sqrt,        \
+				     (CT)s->eps);                                         \
+		else if (o->nbuf)                                                         \
+			NAME##_sgd_momentum(p, g, b0, n, (CT)s->lr, (CT)s->wd, (CT)s->mu, \
+					    o->cfg.nesterov);                             \
+		else                                                                      \
+			NAME##_sgd_plain(p, g, n, (CT)s->lr, (CT)s->wd);                  \
 	}
-}
 
-static void adamw(float *restrict p, const float *restrict g, float *restrict m,
-		  float *restrict v, size_t n, float decay, float w1, float b2,
-		  float w2, float step_size, float bc2_sqrt, float eps)
+/* Parameters of any dtype on f32 state; each dtype on state of its own. */
+OPTIM_KERNELS(f32, float, float, float, CVT_SAME, CVT_SAME, CVT_SAME, CVT_SAME, sqrtf)
+OPTIM_KERNELS(f64_f32, double, float, double, CVT_SAME, CVT_SAME, CVT_F64, CVT_F32, sqrt)
+OPTIM_KERNELS(f16_f32, uint16_t, float, float, lt_f16_to_f32, lt_f32_to_f16, CVT_SAME, CVT_SAME,
+	      sqrtf)
+OPTIM_KERNELS(bf16_f32, uint16_t, float, float, lt_bf16_to_f32, lt_f32_to_bf16, CVT_SAME,
+	      CVT_SAME, sqrtf)
+OPTIM_KERNELS(f64, double, double, double, CVT_SAME, CVT_SAME, CVT_SAME, CVT_SAME, sqrt)
+OPTIM_KERNELS(f16, uint16_t, uint16_t, float, lt_f16_to_f32, lt_f32_to_f16, lt_f16_to_f32,
+	      lt_f32_to_f16, sqrtf)
+OPTIM_KERNELS(bf16, uint16_t, uint16_t, float, lt_bf16_to_f32, lt_f32_to_bf16, lt_bf16_to_f32,
+	      lt_f32_to_bf16, sqrtf)
+
+#define N_FLOAT_DTYPES 4 /* LT_F32, LT_F64, LT_F16, LT_BF16 */
+
+/* kernels[state dtype][parameter dtype]; NULL: not a pair that steps. */
+static step_fn *const kernels[N_FLOAT_DTYPES][N_FLOAT_DTYPES] = {
+	[LT_F32] = { [LT_F32] = f32_step, [LT_F64] = f64_f32_step, [LT_F16] = f16_f32_step,
+		     [LT_BF16] = bf16_f32_step },
+	[LT_F64] = { [LT_F64] = f64_step },
+	[LT_F16] = { [LT_F16] = f16_step },
+	[LT_BF16] = { [LT_BF16] = bf16_step },
+};
+
+void lt_optim_step_typed(struct lt_optim *o, enum lt_dtype dt, void *param, const void *grad,
+			 size_t offset, size_t n, double lr, int64_t step)
 {
-	size_t i;
+	const struct lt_optim_cfg *c = &o->cfg;
+	size_t es = lt_dtype_size(o->state_dt);
+	struct step_scalars s = { .lr = lr, .wd = c->weight_decay, .mu = c->momentum };
+	step_fn *fn = (unsigned)dt < N_FLOAT_DTYPES ? kernels[o->state_dt][dt] : NULL;
 
-	for (i = 0; i < n; i++) {
-		float gi = g[i];
-		float mi = m[i] + w1 * (gi - m[i]); /* torch's exp_avg.lerp_(grad, 1 - beta1) */
-		float vi = v[i] * b2 + w2 * gi * gi;
-		m[i] = mi;
-		v[i] = vi;
-		/* torch: param.mul_(1 - lr * wd).addcdiv_(exp_avg, denom, value=-step_size) */
-		p[i] = p[i] * decay - step_size * (mi / (sqrtf(vi) / bc2_sqrt + eps));
+	if (offset > o->numel || n > o->numel - offset)
+		LT_BUG("optimizer step of [%zu, +%zu) past its %zu parameters", offset, n,
+		       o->numel);
+	if (!fn)
+		LT_BUG("optimizer step of %s parameters on %s state: the state must be f32 "
+		       "or the parameters' dtype", lt_dtype_name(dt), lt_dtype_name(o->state_dt));
+	if (c->kind == LT_OPTIM_ADAMW) {
+		double t = step < 1 ? 1 : (double)step;
+		double bc1 = 1 - pow(c->beta1, t), bc2 = 1 - pow(c->beta2, t);
+
+		s.decay = 1 - lr * c->weight_decay;
+		s.w1 = 1 - c->beta1;
+		s.b2 = c->beta2;
+		s.w2 = 1 - c->beta2;
+		s.step_size = lr / bc1;
+		s.bc2_sqrt = sqrt(bc2);
+		s.eps = c->eps;
 	}
+	fn(o, &s, param, grad, o->buf[0] ? (char *)o->buf[0] + offset * es : NULL,
+	   o->buf[1] ? (char *)o->buf[1] + offset * es : NULL, n);
 }
 
 void lt_optim_step(struct lt_optim *o, float *param, const float *grad,
 		   size_t offset, size_t n, double lr, int64_t step)
 {
-	const struct lt_optim_cfg *c = &o->cfg;
-
-	if (offset > o->numel || n > o->numel - offset)
-		LT_BUG("optimizer step of [%zu, +%zu) past its %zu parameters", offset, n,
-		       o->numel);
-	if (c->kind == LT_OPTIM_SGD) {
-		if (o->nbuf)
-			sgd_momentum(param, grad, o->buf[0] + offset, n, (float)lr,
-				     (float)c->weight_decay, (float)c->momentum, c->nesterov);
-		else
-			sgd_plain(param, grad, n, (float)lr, (float)c->weight_decay);
-		return;
-	}
-	{
-		double t = step < 1 ? 1 : (double)step;
-		double bc1 = 1 - pow(c->beta1, t), bc2 = 1 - pow(c->beta2, t);
-
-		adamw(param, grad, o->buf[0] + offset, o->buf[1] + offset, n,
-		      (float)(1 - lr * c->weight_decay), (float)(1 - c->beta1),
-		      (float)c->beta2, (float)(1 - c->beta2), (float)(lr / bc1),
-		      (float)sqrt(bc2), (float)c->eps);
-	}
+	lt_optim_step_typed(o, LT_F32, param, grad, offset, n, lr, step);
 }
 
 const struct lt_optim_cfg *lt_optim_config(const struct lt_optim *o)
@@ -180,7 +272,12 @@ size_t lt_optim_numel(const struct lt_optim *o)
 	return o->numel;
 }
 
-int lt_optim_buffers(struct lt_optim *o, const char *names[2], float *bufs[2])
+enum lt_dtype lt_optim_state_dtype(const struct lt_optim *o)
+{
+	return o->state_dt;
+}
+
+int lt_optim_buffers_typed(struct lt_optim *o, const char *names[2], void *bufs[2])
 {
 	if (o->cfg.kind == LT_OPTIM_ADAMW) {
 		names[0] = "exp_avg";
@@ -191,4 +288,18 @@ int lt_optim_buffers(struct lt_optim *o, const char *names[2], float *bufs[2])
 	bufs[0] = o->buf[0];
 	bufs[1] = o->buf[1];
 	return o->nbuf;
+}
+
+int lt_optim_buffers(struct lt_optim *o, const char *names[2], float *bufs[2])
+{
+	void *b[2];
+	int nbuf;
+
+	if (o->state_dt != LT_F32)
+		LT_BUG("lt_optim_buffers() on %s optimizer state: use lt_optim_buffers_typed()",
+		       lt_dtype_name(o->state_dt));
+	nbuf = lt_optim_buffers_typed(o, names, b);
+	bufs[0] = b[0];
+	bufs[1] = b[1];
+	return nbuf;
 }

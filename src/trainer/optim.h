@@ -1,9 +1,14 @@
 /*
  * optim.h - the optimizers of Trainer mode (and lt_optimizer_step() in
- * Fabric mode) on flat f32 arrays: SGD with momentum and Nesterov, and
- * AdamW, each exactly as torch.optim computes them.  The strategy sees the
+ * Fabric mode) on flat arrays: SGD with momentum and Nesterov, and AdamW,
+ * each exactly as torch.optim computes them.  The strategy sees the
  * parameters as one flat space 0..numel-1 (buckets, shards) and steps any
  * range of it; the optimizer state is laid out the same way.
+ *
+ * lt_optim_new/lt_optim_step work on f32 parameters and f32 state (32-true,
+ * and the f32 master weights of 16-mixed and bf16-mixed).  The _typed
+ * variants let the precision plugins keep parameters, gradients and state
+ * in f64, f16 or bf16 (64-true, 16-true, bf16-true).
  */
 #ifndef LT_TRAINER_OPTIM_H
 #define LT_TRAINER_OPTIM_H
@@ -12,6 +17,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "ltrun.h"
 #include "ltrun/plugin.h"
 
 enum lt_optim_kind { LT_OPTIM_SGD, LT_OPTIM_ADAMW };
@@ -36,6 +42,12 @@ struct lt_optim; /* opaque */
  * a setting out of range, naming it; failure status when out of memory). */
 struct lt_optim *lt_optim_new(const struct lt_optim_cfg *cfg, size_t numel,
 			      struct lt_err *err);
+/* Like lt_optim_new, with the state (momentum buffer, Adam moments) kept
+ * in state_dt: LT_F32, LT_F64, LT_F16 or LT_BF16.  Any other dtype is
+ * refused with a usage status.  lt_optim_new(cfg, numel, err) is
+ * lt_optim_new_typed(cfg, numel, LT_F32, err). */
+struct lt_optim *lt_optim_new_typed(const struct lt_optim_cfg *cfg, size_t numel,
+				    enum lt_dtype state_dt, struct lt_err *err);
 /* Frees o and its state; NULL is ignored. */
 void lt_optim_free(struct lt_optim *o);
 
@@ -53,13 +65,43 @@ void lt_optim_free(struct lt_optim *o);
 void lt_optim_step(struct lt_optim *o, float *param, const float *grad,
 		   size_t offset, size_t n, double lr, int64_t step);
 
+/* One step of elements [offset, offset+n) where param and grad are arrays
+ * of dt (LT_F64: double; LT_F16/LT_BF16: uint16_t; LT_F32: float).  The
+ * math runs in double for LT_F64, in f32 otherwise (each element loaded,
+ * updated, stored back rounded to nearest even), the state in the
+ * optimizer's state dtype.  dt must equal the state dtype except that f32
+ * state may serve any dt.
+ *
+ * The formulas are lt_optim_step's.  Values carried between them (the new
+ * momentum buffer, exp_avg, exp_avg_sq) stay in the compute type: the
+ * parameter update uses them before they are rounded to the state dtype,
+ * as torch's fused kernels (fused=True) do.  With f32 parameters and state
+ * this is exactly lt_optim_step, which calls it.  Note that f16 state
+ * holds exp_avg_sq only above 2^-24 (about 6e-8): gradients under about
+ * 2.4e-4 square to 0 there; and bf16 state keeps 8 bits, so beta2 * v
+ * rounds back to v for beta2 = 0.999 and exp_avg_sq barely decays.  Both
+ * are what torch's AdamW does on f16/bf16 tensors; f32 state avoids them.
+ *
+ * A range past numel, or a dt that the state dtype cannot serve (f16
+ * parameters on f64 state, say), is a programmer's mistake (LT_BUG). */
+void lt_optim_step_typed(struct lt_optim *o, enum lt_dtype dt, void *param, const void *grad,
+			 size_t offset, size_t n, double lr, int64_t step);
+/* The dtype o keeps its state in (LT_F32 for lt_optim_new). */
+enum lt_dtype lt_optim_state_dtype(const struct lt_optim *o);
+
 /* The resolved settings (defaults filled in). */
 const struct lt_optim_cfg *lt_optim_config(const struct lt_optim *o);
 /* The state buffers, for checkpoints: "momentum_buffer" (SGD with
  * momentum), "exp_avg" and "exp_avg_sq" (AdamW), each numel floats, named
  * as torch names them.  Returns the count and fills names/bufs (room for
- * 2); buffers stay owned by o. */
+ * 2); buffers stay owned by o.  Only for f32 state: calling it on state of
+ * another dtype is a programmer's mistake (LT_BUG). */
 int lt_optim_buffers(struct lt_optim *o, const char *names[2], float *bufs[2]);
+/* The same for state of any dtype: each buffer is numel elements of
+ * lt_optim_state_dtype(o) (double, or uint16_t for f16/bf16), zeroed at
+ * creation.  Returns the count (0, 1 or 2) and fills names/bufs (room for
+ * 2); buffers stay owned by o.  Cannot fail. */
+int lt_optim_buffers_typed(struct lt_optim *o, const char *names[2], void *bufs[2]);
 /* Total parameters o was made for. */
 size_t lt_optim_numel(const struct lt_optim *o);
 

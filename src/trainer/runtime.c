@@ -10,25 +10,28 @@
 #include "trainer/runtime.h"
 #include "comm/comm.h"
 #include "core/error.h"
+#include "comm/reduce.h"
+#include "precision/convert.h"
 #include "trainer/clip.h"
 #include "trainer/optim.h"
 #include "trainer/rng.h"
 #include "trainer/schedule.h"
 
 #include <math.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 /* --- first values --- */
 
-void lt_param_fill(const struct lt_ctx *ctx, struct lt_tensor *t, struct lt_init init,
-		   size_t index)
+/* Draws t's first values as f32 into v. */
+static void draw_values(const struct lt_ctx *ctx, const struct lt_tensor *t, struct lt_init init,
+			size_t index, float *v)
 {
 	const struct lt_shape *s = &t->shape;
 	double fan_in = s->ndim ? (double)s->dim[s->ndim - 1] : 1.0;
 	double fan_out = s->ndim > 1 ? (double)s->dim[0] : 1.0;
-	float *v = t->data;
 	struct lt_rng rng;
 	double bound;
 
@@ -59,6 +62,51 @@ void lt_param_fill(const struct lt_ctx *ctx, struct lt_tensor *t, struct lt_init
 	}
 }
 
+/* Converts n f32 values into dst of dt. */
+static void from_f32(void *dst, enum lt_dtype dt, const float *src, size_t n)
+{
+	switch (dt) {
+	case LT_F64: lt_convert_f32_to_f64(dst, src, n); break;
+	case LT_F16: lt_convert_f32_to_f16(dst, src, n); break;
+	case LT_BF16: lt_convert_f32_to_bf16(dst, src, n); break;
+	default: memcpy(dst, src, n * sizeof(float)); break;
+	}
+}
+
+int lt_param_fill(const struct lt_ctx *ctx, struct lt_tensor *t, struct lt_init init,
+		  size_t index, struct lt_err *err)
+{
+	float *v = t->master;
+
+	if (!v && ctx->dtype == LT_F32)
+		v = t->data;
+	if (!v && !(v = malloc((size_t)t->numel * sizeof(float))))
+		return lt_err_set(err, LT_EXIT_FAILURE, "out of memory for the first values of '%s'",
+				  t->name);
+	draw_values(ctx, t, init, index, v);
+	if (v != t->data)
+		from_f32(t->data, ctx->dtype, v, (size_t)t->numel);
+	if (v != t->data && v != t->master)
+		free(v);
+	return 0;
+}
+
+void lt_runtime_refresh_views(struct lt_ctx *ctx)
+{
+	for (size_t i = 0; i < ctx->nparams; i++) {
+		struct lt_tensor *t = ctx->params[i];
+		if (t->master)
+			from_f32(t->data, ctx->dtype, t->master, (size_t)t->numel);
+	}
+}
+
+void lt_runtime_update_loss_scale(struct lt_ctx *ctx)
+{
+	double scale = ctx->precision->scaler ? ctx->scaler.st.scale : 1.0;
+
+	ctx->loss_scale = (float)(ctx->sample_weight * scale);
+}
+
 /* --- setup and the optimizer step --- */
 
 static int make_optimizer(struct lt_ctx *ctx, struct lt_err *err)
@@ -73,7 +121,9 @@ static int make_optimizer(struct lt_ctx *ctx, struct lt_err *err)
 		.eps = 1e-8,
 	};
 
-	ctx->optim = lt_optim_new(&oc, ctx->numel, err);
+	/* Mixed precision steps the f32 master weights. */
+	ctx->optim = lt_optim_new_typed(&oc, ctx->numel,
+					ctx->precision->mixed ? LT_F32 : ctx->precision->state, err);
 	return ctx->optim ? 0 : -1;
 }
 
@@ -91,42 +141,128 @@ void lt_runtime_zero_grads(struct lt_ctx *ctx)
 		ctx->accel->fill(ctx->grad_arena.base, 0, ctx->grad_arena.used);
 }
 
+/* The gradient the optimizer reads: the unscaled f32 copy under mixed
+ * precision, else the model's own, in the state dtype. */
+static void *opt_grad(const struct lt_tensor *t)
+{
+	return t->master_grad ? (void *)t->master_grad : t->grad;
+}
+
+static enum lt_dtype opt_dtype(const struct lt_ctx *ctx)
+{
+	return ctx->precision->mixed ? LT_F32 : ctx->dtype;
+}
+
+static double sumsq(const void *g, enum lt_dtype dt, size_t n)
+{
+	double s = 0.0;
+
+	if (dt == LT_F32)
+		return lt_clip_sumsq(g, n);
+	for (size_t i = 0; i < n; i++) {
+		double v = lt_dtype_load(g, dt, i);
+		s += v * v;
+	}
+	return s;
+}
+
+/* g *= factor, or g clamped to [-limit, limit] when limit > 0. */
+static void scale_or_clamp(void *g, enum lt_dtype dt, size_t n, double factor, double limit)
+{
+	if (dt == LT_F32) {
+		if (limit > 0.0)
+			lt_clip_value(g, n, (float)limit);
+		else
+			lt_clip_scale(g, n, (float)factor);
+		return;
+	}
+	for (size_t i = 0; i < n; i++) {
+		double v = lt_dtype_load(g, dt, i);
+		v = limit > 0.0 ? fmin(fmax(v, -limit), limit) : v * factor;
+		lt_dtype_store(g, dt, i, v);
+	}
+}
+
 /* Clips every gradient by the global L2 norm (across parameters and, the
- * gradients being equal after sync, all ranks alike) or by value. */
+ * gradients being equal after sync, all ranks alike) or by value.
+ * Under mixed precision it clips the unscaled f32 gradients. */
 static void clip_gradients(struct lt_ctx *ctx)
 {
 	const struct lt_config *c = ctx->cfg;
-	double sumsq = 0.0, factor;
+	enum lt_dtype dt = opt_dtype(ctx);
+	double total = 0.0, factor;
 	size_t i;
 
 	if (c->clip_val <= 0.0)
 		return;
 	if (!strcmp(c->clip_algorithm, "value")) {
 		for (i = 0; i < ctx->nparams; i++)
-			lt_clip_value(ctx->params[i]->grad, (size_t)ctx->params[i]->numel,
-				      (float)c->clip_val);
+			scale_or_clamp(opt_grad(ctx->params[i]), dt, (size_t)ctx->params[i]->numel,
+				       1.0, c->clip_val);
 		return;
 	}
 	for (i = 0; i < ctx->nparams; i++)
-		sumsq += lt_clip_sumsq(ctx->params[i]->grad, (size_t)ctx->params[i]->numel);
-	factor = lt_clip_factor(sqrt(sumsq), c->clip_val);
+		total += sumsq(opt_grad(ctx->params[i]), dt, (size_t)ctx->params[i]->numel);
+	factor = lt_clip_factor(sqrt(total), c->clip_val);
 	if (factor >= 1.0)
 		return;
 	for (i = 0; i < ctx->nparams; i++)
-		lt_clip_scale(ctx->params[i]->grad, (size_t)ctx->params[i]->numel, (float)factor);
+		scale_or_clamp(opt_grad(ctx->params[i]), dt, (size_t)ctx->params[i]->numel, factor,
+			       0.0);
+}
+
+/* Mixed precision: the f32 gradients, divided by the loss scale.  Returns
+ * whether any holds inf or NaN on this rank. */
+static bool unscale_gradients(struct lt_ctx *ctx)
+{
+	float inv = ctx->precision->scaler ? (float)(1.0 / ctx->scaler.st.scale) : 1.0f;
+	bool found = false;
+
+	for (size_t i = 0; i < ctx->nparams; i++) {
+		struct lt_tensor *t = ctx->params[i];
+		found |= lt_unscale_half(t->master_grad, t->grad, (size_t)t->numel,
+					 ctx->dtype == LT_BF16, inv);
+	}
+	return found;
+}
+
+/* The loss scaler's decision, the same on every rank.  Returns whether
+ * the step is applied, or -1 with err. */
+static int scaler_decides(struct lt_ctx *ctx, bool found_inf, struct lt_err *err)
+{
+	int32_t flag = found_inf;
+
+	if (ctx->info.world_size > 1 &&
+	    lt_comm_all_reduce(ctx->comm, &flag, 1, LT_I32, LT_MAX, err))
+		return -1;
+	return lt_scaler_update(&ctx->scaler, flag != 0);
 }
 
 int lt_runtime_optimizer_step(struct lt_ctx *ctx, double lr, struct lt_err *err)
 {
+	bool found_inf = false;
+	int apply = 1;
 	size_t i;
 
-	(void)err;
-	clip_gradients(ctx);
+	if (ctx->precision->mixed)
+		found_inf = unscale_gradients(ctx);
+	if (ctx->precision->scaler) {
+		apply = scaler_decides(ctx, found_inf, err);
+		if (apply < 0)
+			return -1;
+		lt_runtime_update_loss_scale(ctx);
+	}
 	ctx->step++;
-	for (i = 0; i < ctx->nparams; i++) {
-		struct lt_tensor *t = ctx->params[i];
-		lt_optim_step(ctx->optim, t->data, t->grad, t->offset, (size_t)t->numel, lr,
-			      ctx->step);
+	if (apply) {
+		clip_gradients(ctx);
+		ctx->optim_steps++;
+		for (i = 0; i < ctx->nparams; i++) {
+			struct lt_tensor *t = ctx->params[i];
+			void *param = t->master ? (void *)t->master : t->data;
+			lt_optim_step_typed(ctx->optim, opt_dtype(ctx), param, opt_grad(t), t->offset,
+					    (size_t)t->numel, lr, ctx->optim_steps);
+		}
+		lt_runtime_refresh_views(ctx);
 	}
 	lt_runtime_zero_grads(ctx);
 	return 0;
@@ -152,6 +288,10 @@ void lt_runtime_free(struct lt_ctx *ctx)
 		ctx->strategy->teardown(ctx);
 	lt_optim_free(ctx->optim);
 	ctx->optim = NULL;
+	if (ctx->accel) {
+		ctx->accel->release(&ctx->master_arena);
+		ctx->accel->release(&ctx->master_grad_arena);
+	}
 	for (size_t i = 0; i < ctx->nparams; i++)
 		free(ctx->params[i]);
 	free(ctx->params);

@@ -21,6 +21,8 @@
 
 #include "accel/accel.h"
 #include "core/config.h"
+#include "precision/precision.h"
+#include "precision/scaler.h"
 #include "launch/rank.h"
 #include "launch/rdzv.h"
 #include "ltrun.h"
@@ -39,6 +41,8 @@ struct lt_tensor {
 	size_t offset;   /* first element in the flat parameter space */
 	void *data;      /* numel elements of the compute dtype */
 	void *grad;
+	float *master;   /* mixed precision: f32 master weights, else NULL */
+	float *master_grad; /* mixed precision: unscaled f32 gradients */
 	int bucket;      /* the strategy's bucket, -1 when it has none */
 	bool ready;      /* lt_grad_ready() seen in this micro-batch */
 };
@@ -72,18 +76,22 @@ struct lt_ctx {
 	const struct lt_accel_rt *accel;
 	const struct lt_strategy_rt *strategy;
 	void *strategy_state;
-	enum lt_dtype dtype; /* compute dtype */
+	const struct lt_precision_rt *precision;
+	enum lt_dtype dtype; /* compute dtype (the precision's) */
+	struct lt_scaler scaler; /* when precision->scaler */
 
 	/* parameters */
 	struct lt_tensor **params;
 	size_t nparams, params_cap;
 	size_t numel;        /* elements of every parameter together */
 	struct lt_arena data_arena, grad_arena;
+	struct lt_arena master_arena, master_grad_arena; /* mixed precision only */
 	bool params_frozen;  /* the strategy has placed them: no more lt_param() */
 
 	/* the step in progress */
 	bool syncing;        /* this micro-batch ends the step: buckets may start */
-	float loss_scale;    /* what lt_loss_scale() returns now */
+	double sample_weight; /* this micro-batch's share of the step's samples on every rank */
+	float loss_scale;    /* what lt_loss_scale() returns: sample_weight x the scaler's scale */
 	int cur_batch_size;  /* weight of lt_log() values */
 	bool in_val;
 	struct lt_metric_acc train_metrics[LT_MAX_METRICS], val_metrics[LT_MAX_METRICS];
@@ -91,7 +99,8 @@ struct lt_ctx {
 
 	/* the optimizer */
 	struct lt_optim *optim;
-	int64_t step;        /* optimizer steps done */
+	int64_t step;        /* training steps done (skipped ones included) */
+	int64_t optim_steps; /* steps the optimizer applied (Adam's bias correction) */
 	double comm_wait_s;  /* time spent waiting for gradient all-reduces */
 };
 
@@ -120,18 +129,26 @@ const struct lt_strategy_rt *lt_strategy_runtime(const char *name, int world_siz
 
 /* ------------------------------------------------- runtime.c */
 
-/* Fills t's values from its init rule with the run's seed (the same on
- * every rank). */
-void lt_param_fill(const struct lt_ctx *ctx, struct lt_tensor *t, struct lt_init init,
-		   size_t index);
+/* Fills t's values (and master weights) from its init rule with the
+ * run's seed (the same on every rank).  Returns 0, or -1 with err when
+ * memory for the conversion is short. */
+int lt_param_fill(const struct lt_ctx *ctx, struct lt_tensor *t, struct lt_init init,
+		  size_t index, struct lt_err *err);
+/* Sets ctx->loss_scale from the sample weight and the scaler. */
+void lt_runtime_update_loss_scale(struct lt_ctx *ctx);
+/* Copies every master weight into its compute view (mixed precision). */
+void lt_runtime_refresh_views(struct lt_ctx *ctx);
 
 /* Marks the parameters placed; the strategy's setup and, when given, the
  * optimizer are made.  Returns 0 or -1 with err. */
 int lt_runtime_setup(struct lt_ctx *ctx, struct lt_err *err);
 /* Zeroes every gradient. */
 void lt_runtime_zero_grads(struct lt_ctx *ctx);
-/* Clipping, the optimizer step at lr, zeroing the gradients.  Returns 0
- * or -1 with err. */
+/* The end of a step once gradients are synchronised: unscaling and the
+ * inf/NaN check (a step skipped on every rank when any has one, under
+ * loss scaling), clipping, the optimizer step at lr on the master weights,
+ * the compute views refreshed, the gradients zeroed, the step counted.
+ * Returns 0 or -1 with err. */
 int lt_runtime_optimizer_step(struct lt_ctx *ctx, double lr, struct lt_err *err);
 /* The learning rate of optimizer step ctx->step, from the schedule;
  * total_steps is the run's length (or -1 when unknown). */

@@ -69,8 +69,6 @@ static struct bad_case cases[] = {
 	  { "OMPI_COMM_WORLD_SIZE=1", "OMPI_COMM_WORLD_RANK=0", "OMPI_COMM_WORLD_LOCAL_RANK=0",
 	    "OMPI_COMM_WORLD_LOCAL_SIZE=1", "SLURM_JOB_ID=7", "SLURM_NTASKS=4" },
 	  NULL, 1, { "world size 1", "SLURM_NTASKS=4 promised 4 ranks", "--mpi=pmix" } },
-	{ { "--precision", "bf16-mixed", "@B/examples/models/hello.so" }, {0}, NULL, 2,
-	  { "precision 'bf16-mixed' cannot run in this version", "32-true" } },
 	{ { "--precision", "32", "--ckpt-io", "async", "@B/examples/models/hello.so" }, {0}, NULL, 2,
 	  { "ckpt-io 'async' cannot run in this version" } },
 	{ { "--dry-run", "--comm", "nccl" }, {0}, NULL, 2, { "comm 'nccl' is not built in this version" } },

@@ -16,103 +16,7 @@
 #include <unistd.h>
 
 #include "run.h"
-
-#define MAX_FLOATS 64
-
-static char tmpdir[] = "/tmp/ltrun-train-XXXXXX";
-
-static void make_tmp(void)
-{
-	cr_assert_not_null(mkdtemp(tmpdir), "mkdtemp");
-}
-
-static void remove_tmp(void)
-{
-	char cmd[128];
-
-	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", tmpdir);
-	cr_expect_eq(system(cmd), 0);
-}
-
-/* Runs ltrun with args (NULL-terminated) and expects success. */
-static void train(const char *what, const char *const *args)
-{
-	struct run_result r;
-
-	cr_assert_eq(run_ltrun(args, NULL, &r), 0, "%s: cannot start ltrun", what);
-	cr_assert_eq(r.status, 0, "%s: status %d\nstdout:\n%s\nstderr:\n%s", what, r.status, r.out,
-		     r.err);
-	run_result_free(&r);
-}
-
-static size_t read_floats(const char *path, float *out)
-{
-	FILE *f = fopen(path, "rb");
-	size_t n;
-
-	cr_assert_not_null(f, "no parameter dump '%s'", path);
-	n = fread(out, sizeof(float), MAX_FLOATS, f);
-	fclose(f);
-	cr_assert_gt(n, 0, "empty parameter dump '%s'", path);
-	return n;
-}
-
-/* Expects the two dumps equal within rel (relative to the largest value),
- * and that training moved the parameters at all (init differs). */
-static void expect_same_params(const char *what, const char *a, const char *b, double rel)
-{
-	float x[MAX_FLOATS], y[MAX_FLOATS];
-	size_t n = read_floats(a, x), m = read_floats(b, y);
-	double max_abs = 0.0, max_diff = 0.0;
-
-	cr_assert_eq(n, m, "%s: %zu vs %zu parameters", what, n, m);
-	for (size_t i = 0; i < n; i++) {
-		max_abs = fmax(max_abs, fabs((double)x[i]));
-		max_diff = fmax(max_diff, fabs((double)x[i] - (double)y[i]));
-	}
-	cr_expect_leq(max_diff, rel * max_abs, "%s: parameters differ by %g (largest %g, relative %g > %g)",
-		      what, max_diff, max_abs, max_diff / max_abs, rel);
-}
-
-static const char *path_in_tmp(char *buf, size_t len, const char *name)
-{
-	snprintf(buf, len, "%s/%s", tmpdir, name);
-	return buf;
-}
-
-#define MAX_ARGS 40
-
-/* Trains with args (ltrun's options, the model, "--" and the model's
- * options, NULL-terminated), the model dumping its parameters to
- * tmpdir/name; writes that path into dump. */
-static void train_dumping(const char *what, const char *const *args, const char *name,
-			  char *dump, size_t len)
-{
-	const char *argv[MAX_ARGS + 3];
-	int n = 0;
-
-	path_in_tmp(dump, len, name);
-	while (args[n] && n < MAX_ARGS) {
-		argv[n] = args[n];
-		n++;
-	}
-	argv[n++] = "--dump";
-	argv[n++] = dump;
-	argv[n] = NULL;
-	train(what, argv);
-}
-
-/* Runs both trainings and expects them to end with the same parameters. */
-static void expect_runs_agree(const char *what, const char *const *a, const char *const *b)
-{
-	char da[512], db[512];
-
-	train_dumping(what, a, "a.f32", da, sizeof(da));
-	train_dumping(what, b, "b.f32", db, sizeof(db));
-	expect_same_params(what, da, db, 1e-5);
-}
-
-#define LINREG build_path("tests/models/linreg.so")
+#include "training.h"
 
 /* single_device with batch n*8 against `strategy` on n ranks with batch 8. */
 static void check_equivalence(const char *strategy, int n, bool ready)
@@ -127,10 +31,10 @@ static void check_equivalence(const char *strategy, int n, bool ready)
 			"--max-epochs", "2", "--lr", "0.1", "--seed", "7", LINREG, "--", NULL },
 		(const char *const[]){ "--strategy", strategy, "--devices", devices, "--batch-size",
 			"8", "--max-epochs", "2", "--lr", "0.1", "--seed", "7", LINREG, "--",
-			ready ? NULL : "--no-ready", NULL });
+			ready ? NULL : "--no-ready", NULL }, 1e-5);
 }
 
-TestSuite(train, .init = make_tmp, .fini = remove_tmp, .timeout = 120);
+TestSuite(train, .init = training_make_tmp, .fini = training_remove_tmp, .timeout = 120);
 
 Test(train, ddp_2_ranks_equals_single_device) { check_equivalence("ddp", 2, true); }
 Test(train, ddp_3_ranks_equals_single_device) { check_equivalence("ddp", 3, true); }
@@ -145,7 +49,7 @@ Test(train, accumulation_equals_one_big_batch)
 			"--max-epochs", "3", "--lr", "0.1", LINREG, "--", NULL },
 		(const char *const[]){ "--strategy", "single_device", "--batch-size", "8",
 			"--accumulate-grad-batches", "4", "--max-epochs", "3", "--lr", "0.1", LINREG,
-			"--", NULL });
+			"--", NULL }, 1e-5);
 }
 
 Test(train, ddp_with_accumulation_equals_single_device)
@@ -155,7 +59,7 @@ Test(train, ddp_with_accumulation_equals_single_device)
 			"--max-epochs", "2", "--optimizer", "adamw", "--lr", "0.01", LINREG, "--", NULL },
 		(const char *const[]){ "--devices", "2", "--batch-size", "8",
 			"--accumulate-grad-batches", "2", "--max-epochs", "2", "--optimizer", "adamw",
-			"--lr", "0.01", LINREG, "--", NULL });
+			"--lr", "0.01", LINREG, "--", NULL }, 1e-5);
 }
 
 /* Shards that differ by one sample and a last batch of another size: the
@@ -170,7 +74,7 @@ Test(train, uneven_shards_equal_single_device)
 		(const char *const[]){ "--strategy", "single_device", "--batch-size", "21",
 			"--max-epochs", "1", "--lr", "0.1", LINREG, "--", "--samples", "100", NULL },
 		(const char *const[]){ "--devices", "3", "--batch-size", "7", "--max-epochs", "1",
-			"--lr", "0.1", LINREG, "--", "--samples", "100", NULL });
+			"--lr", "0.1", LINREG, "--", "--samples", "100", NULL }, 1e-5);
 }
 
 Test(train, metrics_csv_and_validation_lines)
@@ -279,10 +183,10 @@ Test(train, mlp_ddp_with_many_buckets_equals_single_device)
 	path_in_tmp(db, sizeof(db), "mlp-ddp.txt");
 	train("mlp single_device", (const char *const[]){ "--strategy", "single_device",
 		"--batch-size", "32", "--max-steps", "20", "--lr", "0.1", model, "--", "--hidden",
-		"32", "--dump", da, NULL });
+		"32", "--dump", da, NULL }, 0);
 	train("mlp ddp", (const char *const[]){ "--devices", "2", "--batch-size", "16",
 		"--bucket-mb", "0.001", "--max-steps", "20", "--lr", "0.1", model, "--", "--hidden",
-		"32", "--dump", db, NULL });
+		"32", "--dump", db, NULL }, 0);
 	n = read_text_dump(da, a, 20000);
 	m = read_text_dump(db, b, 20000);
 	cr_assert_eq(n, m, "%zu vs %zu values", n, m);
@@ -311,13 +215,13 @@ Test(train, a_model_builds_with_pkg_config)
 	if (access("ltrun.pc", R_OK))
 		cr_skip_test("ltrun.pc is not configured (run ./configure)");
 	cr_assert_eq(run_command((const char *[]){ "sh", "-c", build_with_pkg_config_sh, "sh",
-						   tmpdir, NULL }, NULL, 60, &r), 0);
+						   training_tmpdir, NULL }, NULL, 60, &r), 0);
 	cr_assert_eq(r.status, 0, "cc $(pkg-config --cflags ltrun) mlp.c failed:\n%s%s", r.out, r.err);
 	run_result_free(&r);
 	path_in_tmp(so, sizeof(so), "mlp.so");
 	snprintf(data, sizeof(data), "%s", build_path("examples/data/digits.csv"));
 	train("the pkg-config build of mlp.so", (const char *const[]){ "--devices", "2",
-		"--max-steps", "3", so, "--", "--data", data, NULL });
+		"--max-steps", "3", so, "--", "--data", data, NULL }, 0);
 }
 
 Test(train, bad_model_table_is_refused)

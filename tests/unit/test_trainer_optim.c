@@ -3,10 +3,14 @@
  * for the same parameters and gradients (torch.optim.SGD and AdamW, three
  * steps of four parameters; the numbers are pinned here, no Python needed),
  * stepping in pieces (as buckets do) equal to stepping at once, bad
- * settings; the LR schedules (warmup, cosine endpoints); gradient clipping.
+ * settings; the typed steps (f64 against torch and against the formulas in
+ * double, f16/bf16 against f32 arithmetic rounded per step, a quadratic
+ * minimised, mismatched dtypes refused); the LR schedules (warmup, cosine
+ * endpoints); gradient clipping.
  */
 #include <criterion/criterion.h>
 #include <math.h>
+#include <signal.h>
 #include <string.h>
 
 #include "trainer/clip.h"
@@ -161,6 +165,351 @@ Test(trainer_optim, bad_settings_are_refused)
 		cr_expect_eq(err.status, LT_EXIT_USAGE);
 		cr_expect(strstr(err.msg, bad[i].want) != NULL, "case %zu: %s", i, err.msg);
 	}
+}
+
+/* ------------------------------------------------------------ typed steps */
+
+/* The formulas of optim.h in double, written out independently of the
+ * kernels, one element at a time: p, b0 (momentum / exp_avg), b1. */
+static void ref_step_f64(const struct lt_optim_cfg *c, double lr, int step, double *p,
+			 const double *g, double *b0, double *b1, size_t n)
+{
+	double beta1 = c->beta1 ? c->beta1 : LT_OPTIM_BETA1;
+	double beta2 = c->beta2 ? c->beta2 : LT_OPTIM_BETA2;
+	double eps = c->eps ? c->eps : LT_OPTIM_EPS;
+	double bc1 = 1 - pow(beta1, step), bc2 = 1 - pow(beta2, step);
+	size_t i;
+
+	for (i = 0; i < n; i++) {
+		if (c->kind == LT_OPTIM_ADAMW) {
+			p[i] *= 1 - lr * c->weight_decay;
+			b0[i] = beta1 * b0[i] + (1 - beta1) * g[i];
+			b1[i] = beta2 * b1[i] + (1 - beta2) * g[i] * g[i];
+			p[i] -= lr / bc1 * b0[i] / (sqrt(b1[i]) / sqrt(bc2) + eps);
+		} else {
+			double d = g[i] + c->weight_decay * p[i];
+			if (c->momentum > 0) {
+				b0[i] = step == 1 ? d : c->momentum * b0[i] + d;
+				d = c->nesterov ? d + c->momentum * b0[i] : b0[i];
+			}
+			p[i] -= lr * d;
+		}
+	}
+}
+
+/* f64 parameters on f64 state and on f32 state: torch's f32 values within
+ * f32 rounding; on f64 state, the formulas in double within 1e-12. */
+Test(trainer_optim, f64_matches_torch_and_double_formulas)
+{
+	static const enum lt_dtype states[] = { LT_F64, LT_F32 };
+	size_t c, k;
+
+	for (k = 0; k < 2; k++)
+		for (c = 0; c < sizeof(cases) / sizeof(cases[0]); c++) {
+			const struct optim_case *oc = &cases[c];
+			struct lt_err err = { 0 };
+			struct lt_optim *o = lt_optim_new_typed(&oc->cfg, NP, states[k], &err);
+			double p[NP], g[NP], rp[NP], rb0[NP] = { 0 }, rb1[NP] = { 0 };
+			int s, i;
+
+			cr_assert(o, "%s: %s", oc->name, err.msg);
+			cr_expect_eq(lt_optim_state_dtype(o), states[k]);
+			for (i = 0; i < NP; i++)
+				p[i] = rp[i] = p0[i];
+			for (s = 0; s < NSTEPS; s++) {
+				for (i = 0; i < NP; i++)
+					g[i] = grads[s][i];
+				lt_optim_step_typed(o, LT_F64, p, g, 0, NP, oc->lr, s + 1);
+				ref_step_f64(&oc->cfg, oc->lr, s + 1, rp, g, rb0, rb1, NP);
+				for (i = 0; i < NP; i++) {
+					double w = oc->want[s][i];
+					cr_expect(fabs(p[i] - w) <= 1e-6 * fmax(1, fabs(w)),
+						  "%s, %s state, step %d, param %d: %.17g, torch %.9g",
+						  oc->name, states[k] == LT_F64 ? "f64" : "f32",
+						  s + 1, i, p[i], w);
+					if (states[k] == LT_F64)
+						cr_expect(fabs(p[i] - rp[i]) <= 1e-12 * fmax(1, fabs(rp[i])),
+							  "%s, step %d, param %d: %.17g, in double %.17g",
+							  oc->name, s + 1, i, p[i], rp[i]);
+				}
+			}
+			lt_optim_free(o);
+		}
+}
+
+/* f16/bf16 storage: a value of the dtype, as f32, and an f32 rounded to
+ * it. */
+static float load16(enum lt_dtype dt, uint16_t h)
+{
+	return dt == LT_F16 ? lt_f16_to_f32(h) : lt_bf16_to_f32(h);
+}
+
+static uint16_t store16(enum lt_dtype dt, float f)
+{
+	return dt == LT_F16 ? lt_f32_to_f16(f) : lt_f32_to_bf16(f);
+}
+
+/* The f32 arithmetic of lt_optim_step (same operations, same order, the
+ * scalars rounded to float), written for one element, with every stored
+ * value (parameter, and state unless f32) rounded to dt at the end of the
+ * step. */
+static void ref_step_16(const struct lt_optim_cfg *c, double lr, int step, enum lt_dtype dt,
+			bool state16, uint16_t *p, const uint16_t *g, float *b0, float *b1,
+			size_t n)
+{
+	double beta1 = c->beta1 ? c->beta1 : LT_OPTIM_BETA1;
+	double beta2 = c->beta2 ? c->beta2 : LT_OPTIM_BETA2;
+	double eps = c->eps ? c->eps : LT_OPTIM_EPS;
+	float flr = (float)lr, wd = (float)c->weight_decay, mu = (float)c->momentum;
+	float decay = (float)(1 - lr * c->weight_decay), w1 = (float)(1 - beta1);
+	float b2 = (float)beta2, w2 = (float)(1 - beta2);
+	float step_size = (float)(lr / (1 - pow(beta1, step)));
+	float bc2_sqrt = (float)sqrt(1 - pow(beta2, step)), feps = (float)eps;
+	size_t i;
+
+	for (i = 0; i < n; i++) {
+		float pi = load16(dt, p[i]), gi = load16(dt, g[i]);
+		if (c->kind == LT_OPTIM_ADAMW) {
+			float mi = b0[i] + w1 * (gi - b0[i]);
+			float vi = b1[i] * b2 + w2 * gi * gi;
+			pi = pi * decay - step_size * (mi / (sqrtf(vi) / bc2_sqrt + feps));
+			b0[i] = state16 ? load16(dt, store16(dt, mi)) : mi;
+			b1[i] = state16 ? load16(dt, store16(dt, vi)) : vi;
+		} else {
+			float d = gi + wd * pi;
+			if (c->momentum > 0) {
+				float bi = mu * b0[i] + d;
+				d = c->nesterov ? d + mu * bi : bi;
+				b0[i] = state16 ? load16(dt, store16(dt, bi)) : bi;
+			}
+			pi = pi - flr * d;
+		}
+		p[i] = store16(dt, pi);
+	}
+}
+
+/* The state of o as f32 values (for the f32-state and 16-bit-state
+ * cases alike). */
+static float state_at(struct lt_optim *o, int which, size_t i)
+{
+	const char *names[2];
+	void *bufs[2];
+	enum lt_dtype sdt = lt_optim_state_dtype(o);
+
+	cr_assert_gt(lt_optim_buffers_typed(o, names, bufs), which);
+	if (sdt == LT_F32)
+		return ((float *)bufs[which])[i];
+	return load16(sdt, ((uint16_t *)bufs[which])[i]);
+}
+
+/* Every torch case on f16 and bf16 parameters, with their own state and
+ * with f32 state: bit for bit the f32 computation rounded per step. */
+Test(trainer_optim, f16_bf16_equal_f32_rounded_per_step)
+{
+	static const enum lt_dtype dts[] = { LT_F16, LT_BF16 };
+	size_t c, k, st;
+
+	for (k = 0; k < 2; k++)
+		for (st = 0; st < 2; st++)
+			for (c = 0; c < sizeof(cases) / sizeof(cases[0]); c++) {
+				const struct optim_case *oc = &cases[c];
+				enum lt_dtype dt = dts[k], sdt = st ? dt : LT_F32;
+				const char *dn = dt == LT_F16 ? "f16" : "bf16";
+				struct lt_err err = { 0 };
+				struct lt_optim *o = lt_optim_new_typed(&oc->cfg, NP, sdt, &err);
+				uint16_t p[NP], g[NP], rp[NP];
+				float rb0[NP] = { 0 }, rb1[NP] = { 0 };
+				int s, i;
+
+				cr_assert(o, "%s: %s", oc->name, err.msg);
+				for (i = 0; i < NP; i++)
+					p[i] = rp[i] = store16(dt, p0[i]);
+				for (s = 0; s < NSTEPS; s++) {
+					for (i = 0; i < NP; i++)
+						g[i] = store16(dt, grads[s][i]);
+					lt_optim_step_typed(o, dt, p, g, 0, NP, oc->lr, s + 1);
+					ref_step_16(&oc->cfg, oc->lr, s + 1, dt, st, rp, g, rb0, rb1, NP);
+					for (i = 0; i < NP; i++) {
+						float w = oc->want[s][i];
+						cr_expect_eq(p[i], rp[i],
+							     "%s %s (%s state), step %d, param %d: "
+							     "%.9g, want %.9g", oc->name, dn,
+							     st ? dn : "f32", s + 1, i,
+							     load16(dt, p[i]), load16(dt, rp[i]));
+						/* and near torch's f32 run */
+						cr_expect(fabsf(load16(dt, p[i]) - w) <=
+								  (dt == LT_F16 ? 4e-3f : 3e-2f) * fmaxf(1, fabsf(w)),
+							  "%s %s, step %d, param %d: %.9g, torch %.9g",
+							  oc->name, dn, s + 1, i, load16(dt, p[i]), w);
+						if (oc->cfg.kind == LT_OPTIM_ADAMW || oc->cfg.momentum > 0)
+							cr_expect_eq(state_at(o, 0, (size_t)i), rb0[i],
+								     "%s %s, step %d, state %d", oc->name, dn,
+								     s + 1, i);
+						if (oc->cfg.kind == LT_OPTIM_ADAMW)
+							cr_expect_eq(state_at(o, 1, (size_t)i), rb1[i],
+								     "%s %s, step %d, exp_avg_sq %d",
+								     oc->name, dn, s + 1, i);
+					}
+				}
+				lt_optim_free(o);
+			}
+}
+
+/* Ranges of 16-bit state are their own (the state offset in elements of
+ * the state dtype, not of float). */
+Test(trainer_optim, typed_ranges_step_like_the_whole)
+{
+	struct lt_optim_cfg cfg = { .kind = LT_OPTIM_ADAMW, .weight_decay = 0.1 };
+	struct lt_err err = { 0 };
+	struct lt_optim *whole = lt_optim_new_typed(&cfg, NP, LT_BF16, &err);
+	struct lt_optim *parts = lt_optim_new_typed(&cfg, NP, LT_BF16, &err);
+	uint16_t a[NP], b[NP], g[NP];
+	int s, i;
+
+	cr_assert(whole && parts);
+	for (i = 0; i < NP; i++)
+		a[i] = b[i] = lt_f32_to_bf16(p0[i]);
+	for (s = 0; s < NSTEPS; s++) {
+		for (i = 0; i < NP; i++)
+			g[i] = lt_f32_to_bf16(grads[s][i]);
+		lt_optim_step_typed(whole, LT_BF16, a, g, 0, NP, 0.01, s + 1);
+		lt_optim_step_typed(parts, LT_BF16, b + 3, g + 3, 3, 1, 0.01, s + 1);
+		lt_optim_step_typed(parts, LT_BF16, b + 1, g + 1, 1, 2, 0.01, s + 1);
+		lt_optim_step_typed(parts, LT_BF16, b, g, 0, 1, 0.01, s + 1);
+	}
+	cr_expect_arr_eq(a, b, sizeof(a));
+	lt_optim_free(whole);
+	lt_optim_free(parts);
+}
+
+/* f(x) = sum a_i (x_i - c_i)^2 / 2 in each dtype, state in the same dtype:
+ * no NaN, and the squared distance to the minimum falls by a large factor
+ * (by 1e5 or more, but 3e3 for bf16 SGD and 4e2 for bf16 AdamW). */
+Test(trainer_optim, typed_steps_minimise_a_quadratic)
+{
+	static const struct {
+		struct lt_optim_cfg cfg;
+		double lr;
+	} opts[] = {
+		{ { .kind = LT_OPTIM_SGD }, 0.1 },
+		{ { .kind = LT_OPTIM_SGD, .momentum = 0.9, .nesterov = true,
+		    .weight_decay = 1e-4 }, 0.05 },
+		{ { .kind = LT_OPTIM_ADAMW, .weight_decay = 1e-4 }, 0.02 },
+	};
+	static const enum lt_dtype dts[] = { LT_F16, LT_BF16, LT_F64 };
+	enum { N = 37, STEPS = 400 };
+	size_t k, d;
+
+	for (k = 0; k < sizeof(opts) / sizeof(opts[0]); k++)
+		for (d = 0; d < 3; d++) {
+			enum lt_dtype dt = dts[d];
+			struct lt_err err = { 0 };
+			struct lt_optim *o = lt_optim_new_typed(&opts[k].cfg, N, dt, &err);
+			double x[N], a[N], c[N], dist0 = 0, dist = 0;
+			uint16_t p16[N], g16[N];
+			double p64[N], g64[N];
+			int s, i;
+
+			cr_assert(o, "%s", err.msg);
+			for (i = 0; i < N; i++) {
+				a[i] = 0.5 + (i % 5) * 0.25;
+				c[i] = -1.5 + (i % 7) * 0.5;
+				p64[i] = 2.0 - (i % 3);
+				p16[i] = store16(dt == LT_F64 ? LT_F16 : dt, (float)p64[i]);
+			}
+			for (s = 1; s <= STEPS; s++) {
+				for (i = 0; i < N; i++) {
+					x[i] = dt == LT_F64 ? p64[i] : load16(dt, p16[i]);
+					if (s == 1)
+						dist0 += (x[i] - c[i]) * (x[i] - c[i]);
+					g64[i] = a[i] * (x[i] - c[i]);
+					g16[i] = store16(dt == LT_F64 ? LT_F16 : dt, (float)g64[i]);
+				}
+				if (dt == LT_F64)
+					lt_optim_step_typed(o, dt, p64, g64, 0, N, opts[k].lr, s);
+				else
+					lt_optim_step_typed(o, dt, p16, g16, 0, N, opts[k].lr, s);
+			}
+			for (i = 0; i < N; i++) {
+				x[i] = dt == LT_F64 ? p64[i] : load16(dt, p16[i]);
+				cr_expect(isfinite(x[i]), "optimizer %zu, dtype %d, param %d: %g", k,
+					  (int)dt, i, x[i]);
+				dist += (x[i] - c[i]) * (x[i] - c[i]);
+			}
+			/* bf16 exp_avg_sq barely decays (0.999 v rounds to v in 8
+			 * bits), so AdamW there ends further off: 2.3e-3. */
+			cr_expect(dist < dist0 * (dt == LT_BF16 ? 1e-2 : 1e-3), "optimizer %zu, dtype %d: distance^2 %g from %g",
+				  k, (int)dt, dist, dist0);
+			lt_optim_free(o);
+		}
+}
+
+Test(trainer_optim, typed_state_buffers_and_bad_state_dtype)
+{
+	struct lt_optim_cfg cfg = { .kind = LT_OPTIM_SGD, .momentum = 0.5 };
+	struct lt_err err = { 0 };
+	struct lt_optim *o = lt_optim_new_typed(&cfg, 3, LT_F64, &err);
+	double p[3] = { 1, 2, 3 }, g[3] = { 0.5, -1, 0.25 };
+	const char *names[2];
+	void *bufs[2];
+	float *fbufs[2];
+
+	cr_assert(o);
+	cr_assert_eq(lt_optim_buffers_typed(o, names, bufs), 1);
+	cr_expect_str_eq(names[0], "momentum_buffer");
+	lt_optim_step_typed(o, LT_F64, p, g, 0, 3, 0.1, 1);
+	cr_expect_eq(((double *)bufs[0])[1], -1.0, "the first step's buffer is the gradient");
+	cr_expect_eq(p[1], 2.1);
+	lt_optim_free(o);
+
+	o = lt_optim_new(&cfg, 3, &err);
+	cr_assert(o);
+	cr_expect_eq(lt_optim_state_dtype(o), LT_F32);
+	cr_assert_eq(lt_optim_buffers_typed(o, names, bufs), 1);
+	cr_assert_eq(lt_optim_buffers(o, names, fbufs), 1);
+	cr_expect_eq((void *)fbufs[0], bufs[0], "both see the same f32 buffer");
+	lt_optim_free(o);
+
+	cr_expect_null(lt_optim_new_typed(&cfg, 3, LT_I32, &err));
+	cr_expect_eq(err.status, LT_EXIT_USAGE);
+	cr_expect(strstr(err.msg, "invalid optimizer state dtype i32") != NULL, "%s", err.msg);
+	cr_expect_null(lt_optim_new_typed(&cfg, 3, (enum lt_dtype)42, &err));
+	cr_expect_eq(err.status, LT_EXIT_USAGE);
+}
+
+/* Parameters of a dtype the state cannot serve: a programmer's mistake. */
+Test(trainer_optim, f16_params_on_f64_state_is_a_bug, .signal = SIGABRT)
+{
+	struct lt_optim_cfg cfg = { .kind = LT_OPTIM_ADAMW };
+	struct lt_err err = { 0 };
+	struct lt_optim *o = lt_optim_new_typed(&cfg, 2, LT_F64, &err);
+	uint16_t p[2] = { 0 }, g[2] = { 0 };
+
+	cr_assert(o);
+	lt_optim_step_typed(o, LT_F16, p, g, 0, 2, 0.01, 1);
+}
+
+Test(trainer_optim, f32_params_on_bf16_state_is_a_bug, .signal = SIGABRT)
+{
+	struct lt_optim_cfg cfg = { .kind = LT_OPTIM_SGD, .momentum = 0.9 };
+	struct lt_err err = { 0 };
+	struct lt_optim *o = lt_optim_new_typed(&cfg, 2, LT_BF16, &err);
+	float p[2] = { 0 }, g[2] = { 0 };
+
+	cr_assert(o);
+	lt_optim_step(o, p, g, 0, 2, 0.01, 1);
+}
+
+Test(trainer_optim, f32_buffers_of_f16_state_is_a_bug, .signal = SIGABRT)
+{
+	struct lt_optim_cfg cfg = { .kind = LT_OPTIM_ADAMW };
+	struct lt_err err = { 0 };
+	struct lt_optim *o = lt_optim_new_typed(&cfg, 2, LT_F16, &err);
+	const char *names[2];
+	float *bufs[2];
+
+	cr_assert(o);
+	lt_optim_buffers(o, names, bufs);
 }
 
 /* ------------------------------------------------------------ schedule */

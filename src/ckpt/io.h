@@ -1,0 +1,59 @@
+/*
+ * io.h - checkpoint IO plugins: how a checkpoint's files are written and
+ * read, under a base that is a directory (file) or a URL (http).  One
+ * plugin a file, named after it: file.c, async.c (wraps another), http.c.
+ * The registry's side (names, descriptions) is catalog.c.
+ *
+ * Paths given to the ops are relative to the base ("step-120/model.safetensors",
+ * "last").  Every op returns 0, or -1 with err naming the file (or URL)
+ * and the fix; a failed write never leaves a partial file under the
+ * final name, and never replaces a complete one.
+ */
+#ifndef LT_CKPT_IO_H
+#define LT_CKPT_IO_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/uio.h>
+
+#include "core/error.h"
+
+/* Settings an IO plugin may read (the http plugin's come from the
+ * environment: LTRUN_CKPT_TOKEN for a bearer token, LTRUN_CKPT_CA for a
+ * CA bundle, LTRUN_CKPT_INSECURE=1 to skip TLS verification). */
+struct lt_ckpt_io_opts {
+	const char *inner; /* async: the plugin it wraps ("file" when NULL) */
+	int retries;       /* http: attempts on 5xx and connection errors */
+};
+
+struct lt_ckpt_io_rt {
+	const char *name;
+	/* Opens the IO for base; *state is passed to every other op. */
+	int (*open)(const char *base, const struct lt_ckpt_io_opts *opts, void **state,
+		    struct lt_err *err);
+	/* Writes file rel (its directories made as needed) from iov,
+	 * atomically: complete under its name, or not at all. */
+	int (*write)(void *state, const char *rel, const struct iovec *iov, int iovcnt,
+		     struct lt_err *err);
+	/* The size of file rel. */
+	int (*size)(void *state, const char *rel, uint64_t *size, struct lt_err *err);
+	/* Reads exactly len bytes of file rel from offset off into buf. */
+	int (*read)(void *state, const char *rel, uint64_t off, void *buf, size_t len,
+		    struct lt_err *err);
+	/* Removes the directory rel and what it holds (an old checkpoint). */
+	int (*remove)(void *state, const char *rel, struct lt_err *err);
+	/* Waits until every write handed over has reached its destination
+	 * and returns the first failure among them (async; others: 0). */
+	int (*flush)(void *state, struct lt_err *err);
+	/* Flushes (failures are lost: flush first to see them) and frees. */
+	void (*close)(void *state);
+};
+
+extern const struct lt_ckpt_io_rt lt_ckpt_io_file;
+extern const struct lt_ckpt_io_rt lt_ckpt_io_async;
+extern const struct lt_ckpt_io_rt lt_ckpt_io_http;
+
+/* The IO plugin called name, or NULL. */
+const struct lt_ckpt_io_rt *lt_ckpt_io_find(const char *name);
+
+#endif

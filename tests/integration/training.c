@@ -1,0 +1,107 @@
+/*
+ * training.c - the helpers of training.h.
+ */
+#include "training.h"
+
+#include <criterion/criterion.h>
+
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "run.h"
+
+#define MAX_FLOATS 64
+#define MAX_ARGS 40
+
+char training_tmpdir[] = "/tmp/ltrun-train-XXXXXX";
+
+void training_make_tmp(void)
+{
+	cr_assert_not_null(mkdtemp(training_tmpdir), "mkdtemp");
+}
+
+void training_remove_tmp(void)
+{
+	char cmd[128];
+
+	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", training_tmpdir);
+	cr_expect_eq(system(cmd), 0);
+}
+
+const char *path_in_tmp(char *buf, size_t len, const char *name)
+{
+	snprintf(buf, len, "%s/%s", training_tmpdir, name);
+	return buf;
+}
+
+char *train(const char *what, const char *const *args, int keep_err)
+{
+	struct run_result r;
+	char *err = NULL;
+
+	cr_assert_eq(run_ltrun(args, NULL, &r), 0, "%s: cannot start ltrun", what);
+	cr_assert_eq(r.status, 0, "%s: status %d\nstdout:\n%s\nstderr:\n%s", what, r.status, r.out,
+		     r.err);
+	if (keep_err) {
+		err = r.err;
+		r.err = NULL;
+	}
+	run_result_free(&r);
+	return err;
+}
+
+static size_t read_floats(const char *path, float *out)
+{
+	FILE *f = fopen(path, "rb");
+	size_t n;
+
+	cr_assert_not_null(f, "no parameter dump '%s'", path);
+	n = fread(out, sizeof(float), MAX_FLOATS, f);
+	fclose(f);
+	cr_assert_gt(n, 0, "empty parameter dump '%s'", path);
+	return n;
+}
+
+void expect_same_params(const char *what, const char *a, const char *b, double rel)
+{
+	float x[MAX_FLOATS], y[MAX_FLOATS];
+	size_t n = read_floats(a, x), m = read_floats(b, y);
+	double max_abs = 0.0, max_diff = 0.0;
+
+	cr_assert_eq(n, m, "%s: %zu vs %zu parameters", what, n, m);
+	for (size_t i = 0; i < n; i++) {
+		max_abs = fmax(max_abs, fabs((double)x[i]));
+		max_diff = fmax(max_diff, fabs((double)x[i] - (double)y[i]));
+	}
+	cr_expect_leq(max_diff, rel * max_abs, "%s: parameters differ by %g (largest %g, relative %g > %g)",
+		      what, max_diff, max_abs, max_diff / max_abs, rel);
+}
+
+void train_dumping(const char *what, const char *const *args, const char *name,
+		   char *dump, size_t len)
+{
+	const char *argv[MAX_ARGS + 3];
+	int n = 0;
+
+	path_in_tmp(dump, len, name);
+	while (args[n] && n < MAX_ARGS) {
+		argv[n] = args[n];
+		n++;
+	}
+	argv[n++] = "--dump";
+	argv[n++] = dump;
+	argv[n] = NULL;
+	train(what, argv, 0);
+}
+
+void expect_runs_agree(const char *what, const char *const *a, const char *const *b,
+		       double rel)
+{
+	char da[512], db[512];
+
+	train_dumping(what, a, "a.f32", da, sizeof(da));
+	train_dumping(what, b, "b.f32", db, sizeof(db));
+	expect_same_params(what, da, db, rel);
+}
