@@ -4,10 +4,13 @@
  * registry with --plugin files, and the plan.
  *
  *   ltrun [OPTIONS] MODEL.so [-- MODEL_ARGS]
+ *   ltrun ckpt inspect PATH [--json]     list a checkpoint's tensors and metadata
+ *   ltrun ckpt verify PATH               check every tensor's checksum
  *
  * Exit statuses: 0 success, 1 failure (the cluster's environment, a plugin,
  * a file), 2 usage (a flag, an LTRUN_* variable, the config file).
  */
+#include "ckpt/inspect.h"
 #include "core/config.h"
 #include "core/error.h"
 #include "core/registry.h"
@@ -250,6 +253,35 @@ static struct lt_registry *load_registry(struct cli *cli)
 	return reg;
 }
 
+/* `ltrun ckpt inspect|verify PATH [--json]`. */
+static int ckpt_command(int argc, char **argv)
+{
+	static const char usage[] =
+		"usage: ltrun ckpt inspect PATH [--json] | ltrun ckpt verify PATH (PATH: a checkpoint directory, step-N, model.safetensors or URL)";
+	struct lt_err err = { 0 };
+	bool json = false;
+	const char *path = NULL;
+	int rc;
+
+	if (argc < 2 || (strcmp(argv[1], "inspect") && strcmp(argv[1], "verify")))
+		lt_die(LT_EXIT_USAGE, "%s", usage);
+	for (int i = 2; i < argc; i++) {
+		if (!strcmp(argv[i], "--json") && !strcmp(argv[1], "inspect"))
+			json = true;
+		else if (argv[i][0] == '-' || path)
+			lt_die(LT_EXIT_USAGE, "ltrun ckpt %s: unexpected '%s'; %s", argv[1], argv[i], usage);
+		else
+			path = argv[i];
+	}
+	if (!path)
+		lt_die(LT_EXIT_USAGE, "ltrun ckpt %s: no PATH given; %s", argv[1], usage);
+	rc = !strcmp(argv[1], "inspect") ? lt_ckpt_inspect(path, json, stdout, &err)
+					  : lt_ckpt_verify_path(path, stdout, &err);
+	if (rc)
+		lt_die_err(&err);
+	return 0;
+}
+
 int main(int argc, char **argv)
 {
 	static struct cli cli;
@@ -260,6 +292,8 @@ int main(int argc, char **argv)
 	 * environment. */
 	if (getenv(LT_ENV_RANK_ENTRY))
 		return lt_rank_entry(argc, argv);
+	if (argc >= 2 && !strcmp(argv[1], "ckpt"))
+		return ckpt_command(argc - 1, argv + 1);
 	if (lt_config_init(&cli.cfg, &cli.err))
 		lt_die_err(&cli.err);
 	parse_command_line(&cli, argc, argv);

@@ -156,6 +156,18 @@ const struct lt_option lt_options[LT_OPT_COUNT] = {
 		LT_OPT_FLOAT, -1, false, 0, 0, OFF(bucket_mb), "25",
 		"size in MiB of the gradient buckets that ddp all-reduces while backward runs",
 		.fmin = 0, .fmax = 4096, .fmin_open = true },
+	[LT_OPT_CKPT_DIR] = { LT_OPT_CKPT_DIR, "ckpt-dir", "LTRUN_CKPT_DIR", "DIR|URL",
+		LT_OPT_PATH, -1, false, 0, 0, OFF(ckpt_dir), NULL,
+		"save checkpoints under DIR (or an http(s) URL with --ckpt-io http): DIR/step-N/, DIR/last names the newest complete one" },
+	[LT_OPT_CKPT_EVERY] = { LT_OPT_CKPT_EVERY, "ckpt-every-n-steps", "LTRUN_CKPT_EVERY_N_STEPS", "N",
+		LT_OPT_INT, -1, false, 0, 1 << 30, OFF(ckpt_every), "0",
+		"with --ckpt-dir, save every N optimizer steps; 0: only at the end (and when stopped by SIGTERM or SIGUSR1)" },
+	[LT_OPT_CKPT_KEEP] = { LT_OPT_CKPT_KEEP, "ckpt-keep", "LTRUN_CKPT_KEEP", "K",
+		LT_OPT_INT, -1, false, 0, 1 << 20, OFF(ckpt_keep), "0",
+		"keep the newest K complete checkpoints, deleting older ones only once a newer one is complete; 0: keep all" },
+	[LT_OPT_RESUME] = { LT_OPT_RESUME, "resume", "LTRUN_RESUME", "last|PATH|URL",
+		LT_OPT_PATH, -1, false, 0, 0, OFF(resume), NULL,
+		"resume from a checkpoint: last (the newest under --ckpt-dir), a step directory or model.safetensors, or a URL" },
 };
 
 const struct lt_option *lt_option_find(const char *name)

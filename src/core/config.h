@@ -76,6 +76,10 @@ enum lt_opt_id {
 	LT_OPT_CLIP_VAL,
 	LT_OPT_CLIP_ALGORITHM,
 	LT_OPT_BUCKET_MB,
+	LT_OPT_CKPT_DIR,
+	LT_OPT_CKPT_EVERY,
+	LT_OPT_CKPT_KEEP,
+	LT_OPT_RESUME,
 	LT_OPT_COUNT
 };
 
@@ -128,6 +132,10 @@ struct lt_config {
 	double clip_val;          /* 0: no clipping */
 	char *clip_algorithm;     /* "norm" or "value" */
 	double bucket_mb;         /* DDP gradient bucket size, MiB */
+	char *ckpt_dir;           /* checkpoints' base: a directory or a URL; NULL: none */
+	int ckpt_every;           /* save every N steps; 0: at the end only */
+	int ckpt_keep;            /* complete checkpoints kept; 0: all */
+	char *resume;             /* "last", a checkpoint path or URL; NULL: start afresh */
 	enum lt_source source[LT_OPT_COUNT];
 	char source_name[LT_OPT_COUNT][80]; /* "--devices", "LTRUN_DEVICES", ... */
 };

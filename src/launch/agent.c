@@ -19,6 +19,7 @@
  * once per node through srun.
  */
 #include "launch/agent.h"
+#include "ckpt/io.h"
 #include "comm/comm.h"
 #include "launch/output.h"
 #include "launch/rank.h"
@@ -915,22 +916,17 @@ fail_free:
 	return -1;
 }
 
-/* The registry plans every checkpoint IO, but their runtimes are not
- * built yet: a run that names another than the default says so. */
+/* The registry plans checkpoint IO plugins this build may lack: a run
+ * that names one says so. */
 static int check_runnable(const struct lt_plan *plan, struct lt_err *err)
 {
-	static const struct { enum lt_kind kind; const char *runs, *what; } only[] = {
-		{ LT_KIND_CKPT_IO, "file", "checkpoint IO plugins" },
-	};
+	const struct lt_plugin *p = plan->plugin[LT_KIND_CKPT_IO];
+	const char *base = p->alias_of ? p->alias_of : p->name;
 
-	for (size_t i = 0; i < sizeof(only) / sizeof(only[0]); i++) {
-		const struct lt_plugin *p = plan->plugin[only[i].kind];
-		const char *base = p->alias_of ? p->alias_of : p->name;
-		if (strcmp(base, only[i].runs))
-			return lt_err_set(err, LT_EXIT_USAGE,
-					  "%s '%s' cannot run in this version: the %s are not built yet, so models run with %s (--dry-run shows the plan)",
-					  lt_kind_name(only[i].kind), p->name, only[i].what, only[i].runs);
-	}
+	if (!lt_ckpt_io_find(base))
+		return lt_err_set(err, LT_EXIT_USAGE,
+				  "ckpt-io '%s' cannot run in this version: its runtime is not built, use file (--dry-run shows the plan)",
+				  p->name);
 	return 0;
 }
 

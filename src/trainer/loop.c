@@ -14,6 +14,11 @@
  * ranks with batch B computes what single_device computes with batch
  * N x B.
  *
+ * With --ckpt-dir, rank 0 saves a checkpoint every --ckpt-every-n-steps
+ * steps, at the end of each epoch and of the run (checkpoint.c); with
+ * --resume the loop goes on from where the checkpoint was taken.  SIGTERM
+ * or SIGUSR1 makes every rank finish its step, save, and return.
+ *
  * Validation runs every --val-every-n-steps steps (0: at the end of each
  * epoch) on every rank's share of the validation split; its metrics are
  * summed across ranks, weighted by batch size.  Rank 0 shows progress and
@@ -21,12 +26,14 @@
  */
 #include "comm/comm.h"
 #include "core/error.h"
+#include "trainer/checkpoint.h"
 #include "trainer/metrics.h"
 #include "trainer/progress.h"
 #include "trainer/runtime.h"
 #include "trainer/sampler.h"
 
 #include <math.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -56,6 +63,7 @@ struct loop {
 	double loss_sum, samples, t_start, t_interval, step_time_s;
 	int64_t interval_steps;
 	int64_t last_val_step;
+	int64_t saved_step;      /* the step of the last checkpoint, or -1 */
 };
 
 static double now_s(void)
@@ -347,40 +355,125 @@ static void summary(struct loop *l, double elapsed)
 		(long long)ctx->scaler.st.skipped);
 }
 
+/* --- stopping on a signal --- */
+
+/* SIGTERM or SIGUSR1 (Slurm's preemption and --signal=USR1@T, forwarded
+ * by the agent): finish the step, save a checkpoint, leave. */
+static volatile sig_atomic_t stop_signal;
+
+static void on_stop_signal(int sig)
+{
+	stop_signal = sig;
+}
+
+static void catch_stop_signals(void)
+{
+	struct sigaction sa = { .sa_handler = on_stop_signal };
+
+	sigemptyset(&sa.sa_mask);
+	sigaction(SIGTERM, &sa, NULL);
+	sigaction(SIGUSR1, &sa, NULL);
+}
+
+/* Whether any rank was asked to stop: every rank leaves after the same
+ * step. */
+static bool stop_agreed(struct loop *l)
+{
+	struct lt_ctx *ctx = l->ctx;
+	struct lt_err err = { 0 };
+	int32_t flag = stop_signal != 0;
+
+	if (ctx->info.world_size > 1 &&
+	    lt_comm_all_reduce(ctx->comm, &flag, 1, LT_I32, LT_MAX, &err))
+		lt_fatal(ctx, "agreeing on a stop: %s", err.msg);
+	return flag != 0;
+}
+
+/* --- checkpoints --- */
+
+static void save(struct loop *l, int epoch, int64_t steps_done)
+{
+	struct lt_ctx *ctx = l->ctx;
+	struct lt_ckpt_pos pos = { .epoch = epoch, .step_in_epoch = steps_done };
+	struct lt_err err = { 0 };
+
+	if (!ctx->cfg->ckpt_dir || l->saved_step == ctx->step)
+		return;
+	if (steps_done >= l->p.steps_per_epoch)
+		pos = (struct lt_ckpt_pos){ .epoch = epoch + 1, .step_in_epoch = 0 };
+	if (lt_trainer_ckpt_save(ctx, &pos, &err))
+		lt_fatal(ctx, "checkpoint at step %lld: %s", (long long)ctx->step, err.msg);
+	l->saved_step = ctx->step;
+}
+
+/* Runs the epochs from pos on.  Returns false when stopped by a signal. */
+static bool train_epochs(struct loop *l, struct lt_ckpt_pos pos, int *last_epoch)
+{
+	struct lt_ctx *ctx = l->ctx;
+	int every = ctx->cfg->ckpt_every;
+
+	for (int epoch = pos.epoch; epoch < ctx->cfg->max_epochs && ctx->step < l->p.total_steps;
+	     epoch++) {
+		*last_epoch = epoch;
+		if (lt_sampler_shard(l->p.n_train, l->p.world, ctx->info.rank,
+				     (uint64_t)ctx->cfg->seed, epoch, true, l->idx) < 0)
+			lt_fatal(ctx, "out of memory for the permutation of %lld samples",
+				 (long long)l->p.n_train);
+		for (int64_t s = epoch == pos.epoch ? pos.step_in_epoch : 0;
+		     s < l->p.steps_per_epoch && ctx->step < l->p.total_steps; s++) {
+			run_step(l, epoch, s);
+			if (every > 0 && ctx->step % every == 0)
+				save(l, epoch, s + 1);
+			if (stop_agreed(l)) {
+				save(l, epoch, s + 1);
+				if (ctx->info.rank == 0)
+					fprintf(stderr, "ltrun: stopped by a signal after step %lld%s\n",
+						(long long)ctx->step,
+						ctx->cfg->ckpt_dir ? ", checkpoint saved" : "");
+				return false;
+			}
+		}
+		if (ctx->cfg->val_every == 0 && validate(l, epoch))
+			commit_metrics(l, epoch);
+		save(l, epoch, l->p.steps_per_epoch);
+	}
+	return true;
+}
+
 int lt_trainer_run(struct lt_ctx *ctx, const struct lt_module *m, int argc, char **argv)
 {
-	struct loop l = { .ctx = ctx, .m = m, .last_val_step = -1 };
+	struct loop l = { .ctx = ctx, .m = m, .last_val_step = -1, .saved_step = -1 };
+	struct lt_ckpt_pos pos = { 0 };
 	struct lt_err err = { 0 };
 	int epoch = 0;
+	bool finished;
 
+	catch_stop_signals();
 	if (m->init(ctx, argc, argv, &l.self))
 		lt_fatal(ctx, "init of model '%s' failed", m->name ? m->name : argv[0]);
 	make_plan(&l);
-	if (lt_runtime_setup(ctx, &err))
+	if (lt_runtime_setup(ctx, &err) || lt_trainer_ckpt_resume(ctx, &pos, &err))
 		lt_fatal(ctx, "%s", err.msg);
+	l.saved_step = ctx->cfg->resume ? ctx->step : -1;
 	l.idx = calloc((size_t)l.p.per_rank_max, sizeof(*l.idx));
 	l.vidx = calloc((size_t)lt_sampler_count(l.p.n_val, l.p.world, 0) + 1, sizeof(*l.vidx));
 	if (!l.idx || !l.vidx)
 		lt_fatal(ctx, "out of memory for the sampler");
 	open_outputs(&l);
 	l.t_start = l.t_interval = now_s();
-	for (epoch = 0; epoch < ctx->cfg->max_epochs && ctx->step < l.p.total_steps; epoch++) {
-		if (lt_sampler_shard(l.p.n_train, l.p.world, ctx->info.rank,
-				     (uint64_t)ctx->cfg->seed, epoch, true, l.idx) < 0)
-			lt_fatal(ctx, "out of memory for the permutation of %lld samples",
-				 (long long)l.p.n_train);
-		for (int64_t s = 0; s < l.p.steps_per_epoch && ctx->step < l.p.total_steps; s++)
-			run_step(&l, epoch, s);
-		if (ctx->cfg->val_every == 0 && validate(&l, epoch))
-			commit_metrics(&l, epoch);
-	}
-	/* The run ends validated, whatever cut it short. */
-	if (validate(&l, epoch > 0 ? epoch - 1 : 0))
-		commit_metrics(&l, epoch > 0 ? epoch - 1 : 0);
+	epoch = pos.epoch;
+	finished = train_epochs(&l, pos, &epoch);
+	/* The run ends validated, whatever cut it short (but a signal). */
+	if (finished && validate(&l, epoch))
+		commit_metrics(&l, epoch);
+	if (finished)
+		save(&l, epoch, l.p.steps_per_epoch);
 	if (l.progress)
 		lt_progress_free(l.progress);
 	if (l.bar)
 		fclose(l.bar);
+	if (lt_trainer_ckpt_finish(ctx, &err))
+		lt_fatal(ctx, "checkpoint: %s", err.msg);
 	summary(&l, now_s() - l.t_start);
 	if (m->fini)
 		m->fini(ctx, l.self);

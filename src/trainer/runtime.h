@@ -29,6 +29,7 @@
 
 struct lt_comm;
 struct lt_comm_req;
+struct lt_ckpt_io_rt;
 struct lt_optim;
 struct lt_strategy_rt;
 struct lt_progress;
@@ -99,6 +100,9 @@ struct lt_ctx {
 
 	/* the optimizer */
 	struct lt_optim *optim;
+	/* checkpoints (rank 0) */
+	const struct lt_ckpt_io_rt *ckpt_io;
+	void *ckpt_state;
 	int64_t step;        /* training steps done (skipped ones included) */
 	int64_t optim_steps; /* steps the optimizer applied (Adam's bias correction) */
 	double comm_wait_s;  /* time spent waiting for gradient all-reduces */

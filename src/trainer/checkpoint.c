@@ -1,0 +1,378 @@
+/*
+ * checkpoint.c - a Trainer run's whole state in a checkpoint (ckpt.h),
+ * and back: parameters under their registered names (the f32 master
+ * weights under mixed precision), optimizer state as
+ * "optimizer.<param>.<slot>" (torch's slot names), and in __metadata__
+ * the step, the epoch and the position in it (the sampler is a pure
+ * function of seed and epoch, so that is its whole state), the loss
+ * scaler, the seed, world size, strategy, precision and ABI version.
+ *
+ * Rank 0 saves (every strategy of this version replicates the state) and
+ * reads; a resume broadcasts what it read to the other ranks, so only
+ * rank 0 needs to reach the checkpoint.  A resume under another world
+ * size or precision is refused, naming both.
+ */
+#include "trainer/checkpoint.h"
+#include "ckpt/ckpt.h"
+#include "comm/comm.h"
+#include "core/error.h"
+#include "trainer/optim.h"
+
+#include <cjson/cJSON.h>
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+
+static bool is_url(const char *s)
+{
+	return !strncmp(s, "http://", 7) || !strncmp(s, "https://", 8);
+}
+
+/* The IO plugin for base: the one --ckpt-io names (async wraps http for
+ * a URL, file otherwise). */
+static int open_io(struct lt_ctx *ctx, const char *base, struct lt_err *err)
+{
+	const char *name = ctx->cfg->ckpt_io;
+	struct lt_ckpt_io_opts opts = { .inner = is_url(base) ? "http" : "file", .retries = 4 };
+
+	if (!strcmp(name, "file") && is_url(base))
+		return lt_err_set(err, LT_EXIT_USAGE,
+				  "checkpoint location '%s' is a URL: use --ckpt-io http (or async)", base);
+	ctx->ckpt_io = lt_ckpt_io_find(name);
+	if (!ctx->ckpt_io)
+		return lt_err_set(err, LT_EXIT_USAGE,
+				  "checkpoint IO '%s' is not built in this version: use --ckpt-io file", name);
+	return ctx->ckpt_io->open(base, &opts, &ctx->ckpt_state, err);
+}
+
+/* --- what is saved --- */
+
+/* Where the optimizer's weights of t live, and their dtype. */
+static void *state_values(const struct lt_tensor *t)
+{
+	return t->master ? (void *)t->master : t->data;
+}
+
+static enum lt_dtype state_dtype(const struct lt_ctx *ctx)
+{
+	return ctx->precision->mixed ? LT_F32 : ctx->dtype;
+}
+
+static void describe(struct lt_ckpt_tensor *d, const char *name, const struct lt_tensor *t,
+		     enum lt_dtype dt, const void *data)
+{
+	memset(d, 0, sizeof(*d));
+	d->name = name;
+	d->dtype = dt;
+	d->ndim = t->shape.ndim;
+	memcpy(d->shape, t->shape.dim, sizeof(d->shape[0]) * (size_t)t->shape.ndim);
+	d->data = data;
+	d->bytes = (size_t)t->numel * lt_dtype_size(dt);
+}
+
+/* Metadata values are strings (safetensors' rule): integers exactly,
+ * doubles so that they read back bit for bit. */
+static void meta_int(cJSON *meta, const char *key, int64_t v)
+{
+	char buf[32];
+
+	snprintf(buf, sizeof(buf), "%lld", (long long)v);
+	cJSON_AddStringToObject(meta, key, buf);
+}
+
+static void meta_double(cJSON *meta, const char *key, double v)
+{
+	char buf[40];
+
+	snprintf(buf, sizeof(buf), "%.17g", v);
+	cJSON_AddStringToObject(meta, key, buf);
+}
+
+static cJSON *make_meta(const struct lt_ctx *ctx, const struct lt_ckpt_pos *pos)
+{
+	cJSON *meta = cJSON_CreateObject();
+
+	if (!meta)
+		return NULL;
+	meta_int(meta, "step", ctx->step);
+	meta_int(meta, "optimizer_steps", ctx->optim_steps);
+	meta_int(meta, "epoch", pos->epoch);
+	meta_int(meta, "step_in_epoch", pos->step_in_epoch);
+	meta_int(meta, "seed", ctx->cfg->seed);
+	meta_int(meta, "world_size", ctx->info.world_size);
+	meta_int(meta, "abi_version", LT_ABI_VERSION);
+	meta_double(meta, "loss_scale", ctx->scaler.st.scale);
+	meta_int(meta, "loss_scale_good_steps", ctx->scaler.st.good_steps);
+	meta_int(meta, "loss_scale_skipped", ctx->scaler.st.skipped);
+	cJSON_AddStringToObject(meta, "strategy", ctx->strategy->name);
+	cJSON_AddStringToObject(meta, "precision", ctx->precision->name);
+	cJSON_AddStringToObject(meta, "optimizer", ctx->cfg->optimizer);
+	cJSON_AddStringToObject(meta, "ltrun", LT_VERSION);
+	return meta;
+}
+
+/* The tensors of the state: every parameter, then its optimizer slots.
+ * names holds the slot names ("optimizer.fc1.weight.exp_avg"). */
+static struct lt_ckpt_tensor *state_tensors(struct lt_ctx *ctx, size_t *n, char ***names)
+{
+	const char *slot[2];
+	void *buf[2];
+	int nslots = lt_optim_buffers_typed(ctx->optim, slot, buf);
+	size_t total = ctx->nparams * (size_t)(1 + nslots), k = 0;
+	struct lt_ckpt_tensor *t = calloc(total ? total : 1, sizeof(*t));
+	char **owned = calloc(total ? total : 1, sizeof(*owned));
+	enum lt_dtype sdt = lt_optim_state_dtype(ctx->optim);
+
+	if (!t || !owned)
+		goto fail;
+	for (size_t i = 0; i < ctx->nparams; i++) {
+		struct lt_tensor *p = ctx->params[i];
+		describe(&t[k++], p->name, p, state_dtype(ctx), state_values(p));
+		for (int s = 0; s < nslots; s++) {
+			size_t len = strlen(p->name) + strlen(slot[s]) + 16;
+			char *name = malloc(len);
+			if (!name)
+				goto fail;
+			snprintf(name, len, "optimizer.%s.%s", p->name, slot[s]);
+			owned[k] = name;
+			describe(&t[k++], name, p, sdt,
+				 (char *)buf[s] + p->offset * lt_dtype_size(sdt));
+		}
+	}
+	*n = k;
+	*names = owned;
+	return t;
+fail:
+	for (size_t i = 0; owned && i < total; i++)
+		free(owned[i]);
+	free(owned);
+	free(t);
+	return NULL;
+}
+
+static void free_names(char **names, size_t n)
+{
+	for (size_t i = 0; names && i < n; i++)
+		free(names[i]);
+	free(names);
+}
+
+/* --- saving --- */
+
+int lt_trainer_ckpt_save(struct lt_ctx *ctx, const struct lt_ckpt_pos *pos, struct lt_err *err)
+{
+	struct lt_ckpt_tensor *t;
+	char **names = NULL;
+	size_t n = 0;
+	cJSON *meta;
+	int rc;
+
+	if (!ctx->cfg->ckpt_dir || ctx->info.rank != 0)
+		return 0;
+	if (!ctx->ckpt_io && open_io(ctx, ctx->cfg->ckpt_dir, err))
+		return -1;
+	t = state_tensors(ctx, &n, &names);
+	meta = make_meta(ctx, pos);
+	if (!t || !meta) {
+		free(t);
+		free_names(names, n);
+		cJSON_Delete(meta);
+		return lt_err_set(err, LT_EXIT_FAILURE, "out of memory describing the checkpoint");
+	}
+	rc = lt_ckpt_save(ctx->ckpt_io, ctx->ckpt_state, ctx->step, t, n, meta,
+			  ctx->cfg->ckpt_keep, err);
+	free(t);
+	free_names(names, n);
+	cJSON_Delete(meta);
+	return rc;
+}
+
+int lt_trainer_ckpt_finish(struct lt_ctx *ctx, struct lt_err *err)
+{
+	int rc = 0;
+
+	if (ctx->ckpt_io) {
+		rc = ctx->ckpt_io->flush(ctx->ckpt_state, err);
+		ctx->ckpt_io->close(ctx->ckpt_state);
+		ctx->ckpt_io = NULL;
+		ctx->ckpt_state = NULL;
+	}
+	return rc;
+}
+
+/* --- resuming --- */
+
+/* Splits --resume into the IO's base and what lt_ckpt_open reads under it. */
+static int locate(const struct lt_config *c, char *base, size_t blen, const char **where,
+		  struct lt_err *err)
+{
+	const char *r = c->resume, *slash;
+	struct stat st;
+	char probe[4096];
+
+	if (!strcmp(r, "last")) {
+		if (!c->ckpt_dir)
+			return lt_err_set(err, LT_EXIT_USAGE,
+					  "--resume last needs --ckpt-dir: say where the checkpoints are");
+		snprintf(base, blen, "%s", c->ckpt_dir);
+		*where = "last";
+		return 0;
+	}
+	snprintf(base, blen, "%s", r);
+	while (strlen(base) > 1 && base[strlen(base) - 1] == '/')
+		base[strlen(base) - 1] = '\0';
+	snprintf(probe, sizeof(probe), "%s/last", base);
+	if (!is_url(base) && !stat(probe, &st)) {
+		*where = "last";
+		return 0;
+	}
+	slash = strrchr(base, '/');
+	if (!slash || (is_url(base) && slash < strstr(base, "//") + 2))
+		return lt_err_set(err, LT_EXIT_USAGE,
+				  "--resume '%s': give 'last', a checkpoint directory, a step-N directory or a model.safetensors",
+				  r);
+	*where = r + (slash - base) + 1;
+	base[slash - base] = '\0';
+	if (!base[0])
+		snprintf(base, blen, "/");
+	return 0;
+}
+
+static const char *meta_str(const cJSON *meta, const char *key)
+{
+	const cJSON *v = cJSON_GetObjectItemCaseSensitive(meta, key);
+
+	return cJSON_IsString(v) ? v->valuestring : NULL;
+}
+
+static int meta_num(const cJSON *meta, const char *path, const char *key, double *out,
+		    struct lt_err *err)
+{
+	const char *s = meta_str(meta, key);
+	char *end;
+
+	if (!s)
+		return lt_err_set(err, LT_EXIT_FAILURE,
+				  "checkpoint '%s' has no '%s' in its metadata: it was not written by ltrun's trainer",
+				  path, key);
+	*out = strtod(s, &end);
+	if (end == s || *end)
+		return lt_err_set(err, LT_EXIT_FAILURE, "checkpoint '%s': metadata '%s' is '%s', not a number",
+				  path, key, s);
+	return 0;
+}
+
+/* Refuses a checkpoint of another run's shape. */
+static int check_compatible(const struct lt_ctx *ctx, const cJSON *meta, const char *path,
+			    struct lt_err *err)
+{
+	const char *prec = meta_str(meta, "precision");
+	double world;
+
+	if (meta_num(meta, path, "world_size", &world, err))
+		return -1;
+	if ((int)world != ctx->info.world_size)
+		return lt_err_set(err, LT_EXIT_USAGE,
+				  "checkpoint '%s' was saved by %d ranks, this run has %d: resume with the same world size (its sampler position depends on it)",
+				  path, (int)world, ctx->info.world_size);
+	if (prec && lt_precision_runtime(prec) != ctx->precision)
+		return lt_err_set(err, LT_EXIT_USAGE,
+				  "checkpoint '%s' was saved in precision %s, this run uses %s: resume with --precision %s",
+				  path, prec, ctx->precision->name, prec);
+	return 0;
+}
+
+/* Rank 0: reads every tensor of the state into place, and the scalars. */
+static int read_state(struct lt_ctx *ctx, struct lt_ckpt_reader *r, double *v, struct lt_err *err)
+{
+	const cJSON *meta = lt_ckpt_meta(r);
+	const char *path = lt_ckpt_path(r);
+	struct lt_ckpt_tensor *t;
+	char **names = NULL;
+	size_t n = 0;
+	int rc = 0;
+	static const char *const keys[] = { "step", "optimizer_steps", "epoch", "step_in_epoch",
+					    "loss_scale", "loss_scale_good_steps",
+					    "loss_scale_skipped" };
+
+	if (check_compatible(ctx, meta, path, err))
+		return -1;
+	for (size_t k = 0; k < sizeof(keys) / sizeof(keys[0]); k++)
+		if (meta_num(meta, path, keys[k], &v[k], err))
+			return -1;
+	t = state_tensors(ctx, &n, &names);
+	if (!t)
+		return lt_err_set(err, LT_EXIT_FAILURE, "out of memory reading checkpoint '%s'", path);
+	for (size_t i = 0; i < n && !rc; i++)
+		rc = lt_ckpt_read(r, t[i].name, t[i].dtype, t[i].ndim, t[i].shape, (void *)t[i].data,
+				  err);
+	free(t);
+	free_names(names, n);
+	return rc;
+}
+
+/* Every rank gets rank 0's state: parameters, optimizer state, scalars. */
+static int share_state(struct lt_ctx *ctx, double *v, size_t nv, struct lt_err *err)
+{
+	const char *slot[2];
+	void *buf[2];
+	int nslots = lt_optim_buffers_typed(ctx->optim, slot, buf);
+	enum lt_dtype sdt = lt_optim_state_dtype(ctx->optim);
+	struct lt_arena *values = ctx->precision->mixed ? &ctx->master_arena : &ctx->data_arena;
+	enum lt_dtype vdt = state_dtype(ctx);
+
+	if (lt_comm_broadcast(ctx->comm, v, nv, LT_F64, 0, err) ||
+	    (values->used && lt_comm_broadcast(ctx->comm, values->base,
+					       values->used / lt_dtype_size(vdt), vdt, 0, err)))
+		return -1;
+	for (int s = 0; s < nslots; s++)
+		if (ctx->numel && lt_comm_broadcast(ctx->comm, buf[s], ctx->numel, sdt, 0, err))
+			return -1;
+	return 0;
+}
+
+int lt_trainer_ckpt_resume(struct lt_ctx *ctx, struct lt_ckpt_pos *pos, struct lt_err *err)
+{
+	double v[7] = { 0 };
+	int rc = 0;
+
+	if (!ctx->cfg->resume)
+		return 0;
+	if (ctx->info.rank == 0) {
+		char base[4096];
+		const char *where;
+		struct lt_ckpt_reader *r = NULL;
+
+		rc = locate(ctx->cfg, base, sizeof(base), &where, err);
+		if (!rc)
+			rc = open_io(ctx, base, err);
+		if (!rc && !(r = lt_ckpt_open(ctx->ckpt_io, ctx->ckpt_state, where, err)))
+			rc = -1;
+		if (!rc)
+			rc = read_state(ctx, r, v, err);
+		if (r)
+			lt_ckpt_close(r);
+		/* Saves go to --ckpt-dir, which may be elsewhere. */
+		if (ctx->ckpt_io) {
+			ctx->ckpt_io->close(ctx->ckpt_state);
+			ctx->ckpt_io = NULL;
+			ctx->ckpt_state = NULL;
+		}
+		if (rc)
+			return -1;
+	}
+	if (share_state(ctx, v, sizeof(v) / sizeof(v[0]), err))
+		return -1;
+	lt_runtime_refresh_views(ctx);
+	ctx->step = (int64_t)v[0];
+	ctx->optim_steps = (int64_t)v[1];
+	pos->epoch = (int)v[2];
+	pos->step_in_epoch = (int64_t)v[3];
+	ctx->scaler.st = (struct lt_scaler_state){ .scale = v[4], .good_steps = (int64_t)v[5],
+						   .skipped = (int64_t)v[6] };
+	lt_runtime_update_loss_scale(ctx);
+	return 0;
+}

@@ -1,0 +1,28 @@
+/*
+ * checkpoint.h - saving a Trainer run's state and resuming from it
+ * (checkpoint.c).  Every function returns 0, or -1 with err.
+ */
+#ifndef LT_TRAINER_CHECKPOINT_H
+#define LT_TRAINER_CHECKPOINT_H
+
+#include "trainer/runtime.h"
+
+/* Where in the run a checkpoint was taken: the epoch, and how many of its
+ * optimizer steps were done. */
+struct lt_ckpt_pos {
+	int epoch;
+	int64_t step_in_epoch;
+};
+
+/* Rank 0 saves step ctx->step under --ckpt-dir (nothing without one, and
+ * nothing on the other ranks). */
+int lt_trainer_ckpt_save(struct lt_ctx *ctx, const struct lt_ckpt_pos *pos, struct lt_err *err);
+/* With --resume, every rank: rank 0 reads the checkpoint, every rank gets
+ * its parameters, optimizer state, loss scaler and step counts; pos says
+ * where the loop goes on.  Without --resume nothing changes. */
+int lt_trainer_ckpt_resume(struct lt_ctx *ctx, struct lt_ckpt_pos *pos, struct lt_err *err);
+/* Waits for saves still in flight (async IO) and closes the IO: the
+ * failure of a save surfaces here at the latest. */
+int lt_trainer_ckpt_finish(struct lt_ctx *ctx, struct lt_err *err);
+
+#endif

@@ -1,0 +1,203 @@
+/*
+ * test_ckpt_train.c - checkpoints of real training runs: a ddp run on 2
+ * ranks stopped at step K and resumed ends with parameters bit-identical
+ * to an uninterrupted run (plain SGD with momentum, AdamW, and 16-mixed
+ * with its loss scaler); SIGTERM makes the ranks finish their step, save
+ * and exit; --ckpt-keep; `ltrun ckpt inspect` and `verify`; a checkpoint
+ * of another world size, or with a flipped byte, is refused by name.
+ */
+#include <criterion/criterion.h>
+
+#include <dirent.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "run.h"
+#include "training.h"
+
+TestSuite(ckpt_train, .init = training_make_tmp, .fini = training_remove_tmp, .timeout = 120);
+
+#define MAX_ARGS 40
+
+/* args (ltrun's options up to the model, NULL-terminated), then extra,
+ * then the model and "--dump dump" when dump is given. */
+static const char *const *argv_of(const char *const *args, const char *const *extra,
+				  const char *dump)
+{
+	static const char *argv[MAX_ARGS];
+	int n = 0;
+
+	for (; *args && n < MAX_ARGS - 8; args++)
+		argv[n++] = *args;
+	for (; extra && *extra && n < MAX_ARGS - 6; extra++)
+		argv[n++] = *extra;
+	argv[n++] = LINREG;
+	if (dump) {
+		argv[n++] = "--";
+		argv[n++] = "--dump";
+		argv[n++] = dump;
+	}
+	argv[n] = NULL;
+	return argv;
+}
+
+/* 12 steps straight, against 5 steps, then a resume to 12. */
+static void check_resume(const char *what, const char *const *opts)
+{
+	char dir[512], whole[512], resumed[512];
+	char *err;
+
+	path_in_tmp(dir, sizeof(dir), "ckpt");
+	path_in_tmp(whole, sizeof(whole), "whole.f32");
+	path_in_tmp(resumed, sizeof(resumed), "resumed.f32");
+	train(what, argv_of(opts, (const char *const[]){ "--max-steps", "12", NULL }, whole), 0);
+	train(what, argv_of(opts, (const char *const[]){ "--max-steps", "5", "--ckpt-dir", dir,
+						      NULL }, NULL), 0);
+	err = train(what, argv_of(opts, (const char *const[]){ "--max-steps", "12", "--ckpt-dir",
+							    dir, "--resume", "last", NULL },
+				  resumed), 1);
+	cr_expect(strstr(err, "trained 12 steps") != NULL, "%s: the resumed run ends at step 12:\n%s",
+		  what, err);
+	free(err);
+	expect_same_params(what, whole, resumed, 0.0);
+}
+
+Test(ckpt_train, resume_is_bit_identical_sgd_momentum)
+{
+	check_resume("sgd, 2 ranks", (const char *const[]){ "--devices", "2", "--batch-size", "8",
+			     "--lr", "0.1", NULL });
+}
+
+Test(ckpt_train, resume_is_bit_identical_adamw)
+{
+	check_resume("adamw, 2 ranks", (const char *const[]){ "--devices", "2", "--batch-size", "8",
+			     "--optimizer", "adamw", "--lr", "0.01", NULL });
+}
+
+Test(ckpt_train, resume_is_bit_identical_16_mixed)
+{
+	check_resume("16-mixed, 2 ranks", (const char *const[]){ "--devices", "2", "--batch-size",
+			     "8", "--precision", "16-mixed", "--lr", "0.1", NULL });
+}
+
+static int count_steps(const char *dir)
+{
+	DIR *d = opendir(dir);
+	struct dirent *e;
+	int n = 0;
+
+	cr_assert_not_null(d, "no %s", dir);
+	while ((e = readdir(d)))
+		n += !strncmp(e->d_name, "step-", 5);
+	closedir(d);
+	return n;
+}
+
+Test(ckpt_train, keep_inspect_and_verify)
+{
+	char dir[512];
+	struct run_result r;
+
+	path_in_tmp(dir, sizeof(dir), "ckpt");
+	train("keep 2", (const char *const[]){ "--devices", "2", "--batch-size", "8",
+		"--max-steps", "12", "--ckpt-dir", dir, "--ckpt-every-n-steps", "2", "--ckpt-keep",
+		"2", LINREG, NULL }, 0);
+	cr_expect_eq(count_steps(dir), 2, "--ckpt-keep 2 keeps 2 checkpoints");
+	cr_assert_eq(run_ltrun((const char *const[]){ "ckpt", "inspect", dir, NULL }, NULL, &r), 0);
+	cr_expect_eq(r.status, 0, "inspect: %s", r.err);
+	cr_expect(strstr(r.out, "linear.weight") && strstr(r.out, "optimizer.linear.weight.") &&
+			  strstr(r.out, "world_size"),
+		  "inspect lists tensors, optimizer state and metadata:\n%s", r.out);
+	run_result_free(&r);
+	cr_assert_eq(run_ltrun((const char *const[]){ "ckpt", "inspect", "--json", dir, NULL }, NULL,
+			       &r), 0);
+	cr_expect_eq(r.status, 0, "inspect --json: %s", r.err);
+	cr_expect(strstr(r.out, "\"tensors\"") != NULL, "%s", r.out);
+	run_result_free(&r);
+	cr_assert_eq(run_ltrun((const char *const[]){ "ckpt", "verify", dir, NULL }, NULL, &r), 0);
+	cr_expect_eq(r.status, 0, "verify: %s%s", r.out, r.err);
+	run_result_free(&r);
+}
+
+/* The newest checkpoint's model file under dir. */
+static void newest_file(const char *dir, char *out, size_t len)
+{
+	char last[600], name[64] = "";
+	FILE *f;
+
+	snprintf(last, sizeof(last), "%s/last", dir);
+	f = fopen(last, "r");
+	cr_assert_not_null(f, "no %s", last);
+	cr_assert_not_null(fgets(name, sizeof(name), f));
+	fclose(f);
+	name[strcspn(name, "\n")] = '\0';
+	snprintf(out, len, "%s/%s/model.safetensors", dir, name);
+}
+
+Test(ckpt_train, a_damaged_or_foreign_checkpoint_is_refused)
+{
+	char dir[512], file[700];
+	struct run_result r;
+	FILE *f;
+	long size;
+	int byte;
+
+	path_in_tmp(dir, sizeof(dir), "ckpt");
+	train("save", (const char *const[]){ "--devices", "2", "--batch-size", "8", "--max-steps",
+		"3", "--ckpt-dir", dir, LINREG, NULL }, 0);
+
+	cr_assert_eq(run_ltrun((const char *const[]){ "--devices", "3", "--batch-size", "8",
+			       "--max-steps", "6", "--ckpt-dir", dir, "--resume", "last", LINREG, NULL },
+			       NULL, &r), 0);
+	cr_expect_neq(r.status, 0, "a resume on 3 ranks of a 2-rank checkpoint must fail");
+	cr_expect(strstr(r.err, "saved by 2 ranks, this run has 3") != NULL, "%s", r.err);
+	run_result_free(&r);
+
+	newest_file(dir, file, sizeof(file));
+	f = fopen(file, "r+b");
+	cr_assert_not_null(f, "no %s", file);
+	fseek(f, 0, SEEK_END);
+	size = ftell(f);
+	fseek(f, size - 3, SEEK_SET);
+	byte = fgetc(f);
+	fseek(f, size - 3, SEEK_SET);
+	fputc(0x5a ^ byte, f);
+	fclose(f);
+	cr_assert_eq(run_ltrun((const char *const[]){ "--devices", "2", "--batch-size", "8",
+			       "--max-steps", "6", "--ckpt-dir", dir, "--resume", "last", LINREG, NULL },
+			       NULL, &r), 0);
+	cr_expect_neq(r.status, 0, "a checkpoint with a flipped byte must be refused");
+	cr_expect(strstr(r.err, "checksum") != NULL, "the message says checksum:\n%s", r.err);
+	run_result_free(&r);
+	cr_assert_eq(run_ltrun((const char *const[]){ "ckpt", "verify", dir, NULL }, NULL, &r), 0);
+	cr_expect_neq(r.status, 0, "verify finds the flipped byte");
+	run_result_free(&r);
+}
+
+/* SIGTERM to the agent: forwarded; the ranks finish the step, save, exit. */
+static const char sigterm_sh[] =
+	"\"$1\" --devices 2 --batch-size 8 --max-epochs 1000000 --ckpt-dir \"$2\" \"$3\" &\n"
+	"p=$!\n"
+	"sleep 2\n"
+	"kill -TERM $p\n"
+	"wait $p\n"
+	"echo \"status $?\"\n";
+
+Test(ckpt_train, sigterm_saves_a_checkpoint_and_stops)
+{
+	char dir[512], file[700];
+	struct run_result r;
+
+	path_in_tmp(dir, sizeof(dir), "ckpt");
+	cr_assert_eq(run_command((const char *[]){ "sh", "-c", sigterm_sh, "sh", build_path("ltrun"),
+						   dir, LINREG, NULL }, NULL, 60, &r), 0);
+	cr_expect(strstr(r.out, "status 143") != NULL, "ltrun ends as stopped by SIGTERM:\n%s\n%s",
+		  r.out, r.err);
+	cr_expect(strstr(r.err, "checkpoint saved") != NULL, "rank 0 says it saved:\n%s", r.err);
+	run_result_free(&r);
+	newest_file(dir, file, sizeof(file));
+	cr_assert_eq(run_ltrun((const char *const[]){ "ckpt", "verify", file, NULL }, NULL, &r), 0);
+	cr_expect_eq(r.status, 0, "the checkpoint SIGTERM left is complete: %s%s", r.out, r.err);
+	run_result_free(&r);
+}
