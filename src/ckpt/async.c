@@ -14,12 +14,18 @@
  * write() waits for it first.  Smaller files (an index, `last`) get a copy
  * of their own, SMALL_LIMIT bytes of them at most in flight.  remove() is
  * queued behind the writes, so a save's files land, then `last`, then the
- * old checkpoints go.  size() and read() flush first, then call through.
+ * old checkpoints go.  size() and read() of a file first wait for the
+ * queued ops that concern it (its writes, removals of a directory above
+ * it) and everything queued before them - a flush as far as that file can
+ * tell - then call through on a second state of the wrapped plugin, while
+ * the thread goes on writing the rest: so a save that reads its history
+ * file (format.c) is not stalled behind its own model file.
  *
  * A queued op that fails is remembered: the ops queued after it are
  * dropped (a `last` must never name a checkpoint whose files failed), and
  * the failure is returned by the next write(), remove() or flush(), which
- * then queues nothing of its own.  close() waits for the queue and prints
+ * then queues nothing of its own.  size() and read() return it too, but
+ * leave it for those (a caller that ignores a failed read loses nothing).  close() waits for the queue and prints
  * nothing: flush first to see failures.
  *
  * One caller thread per state, as for every IO plugin.
@@ -58,11 +64,13 @@ struct op {
 
 struct async {
 	const struct lt_ckpt_io_rt *inner;
-	void *inner_state;
+	void *inner_state; /* the thread's */
+	void *read_state;  /* the caller's, for size() and read() */
 	pthread_t thread;
 	pthread_mutex_t mu;
 	pthread_cond_t cv;  /* broadcast when an op is queued or done, and at stop */
 	struct op *head, **tail;
+	struct op *running; /* popped, being run by the thread */
 	int pending;        /* ops queued or running */
 	bool big_busy;      /* the snapshot buffer is taken (being filled or written) */
 	size_t small_bytes; /* bytes of small copies in flight */
@@ -117,6 +125,7 @@ static void *worker(void *arg)
 		if (!a->head)
 			a->tail = &a->head;
 		skip = a->failed;
+		a->running = op;
 		pthread_mutex_unlock(&a->mu);
 
 		if (!skip)
@@ -128,6 +137,7 @@ static void *worker(void *arg)
 			lt_err_set(&a->err, e.status ? e.status : LT_EXIT_FAILURE,
 				   "in the background: %.480s", e.msg);
 		}
+		a->running = NULL;
 		free_op(a, op);
 		pthread_cond_broadcast(&a->cv);
 	}
@@ -275,6 +285,10 @@ static int async_open(const char *base, const struct lt_ckpt_io_opts *opts, void
 	a->tail = &a->head;
 	if (inner->open(base, &inner_opts, &a->inner_state, err))
 		goto out_free;
+	if (inner->open(base, &inner_opts, &a->read_state, err)) {
+		inner->close(a->inner_state);
+		goto out_free;
+	}
 	pthread_mutex_init(&a->mu, NULL);
 	pthread_cond_init(&a->cv, NULL);
 	/* The writer takes no signals: they stay with the training threads. */
@@ -293,6 +307,7 @@ static int async_open(const char *base, const struct lt_ckpt_io_opts *opts, void
 out_close:
 	pthread_cond_destroy(&a->cv);
 	pthread_mutex_destroy(&a->mu);
+	inner->close(a->read_state);
 	inner->close(a->inner_state);
 out_free:
 	free(a);
@@ -406,13 +421,50 @@ static int async_flush(void *state, struct lt_err *err)
 	return rc;
 }
 
+/* True when op changes what rel holds: a write of rel, or the removal of
+ * rel or of a directory above it. */
+static bool concerns(const struct op *op, const char *rel)
+{
+	size_t n = strlen(op->rel);
+
+	if (op->kind == OP_WRITE)
+		return !strcmp(op->rel, rel);
+	while (n > 0 && op->rel[n - 1] == '/')
+		n--;
+	return !strncmp(op->rel, rel, n) && (rel[n] == '\0' || rel[n] == '/');
+}
+
+/* Waits until no queued or running op concerns rel; then the remembered
+ * failure, if any, goes to err (and stays remembered).  Returns 0 or -1. */
+static int settle(struct async *a, const char *rel, struct lt_err *err)
+{
+	int rc = 0;
+
+	pthread_mutex_lock(&a->mu);
+	for (;;) {
+		bool busy = a->running && concerns(a->running, rel);
+
+		for (const struct op *op = a->head; op && !busy; op = op->next)
+			busy = concerns(op, rel);
+		if (!busy)
+			break;
+		pthread_cond_wait(&a->cv, &a->mu);
+	}
+	if (a->failed) {
+		*err = a->err;
+		rc = -1;
+	}
+	pthread_mutex_unlock(&a->mu);
+	return rc;
+}
+
 static int async_size(void *state, const char *rel, uint64_t *size, struct lt_err *err)
 {
 	struct async *a = state;
 
-	if (async_flush(a, err))
+	if (settle(a, rel, err))
 		return -1;
-	return a->inner->size(a->inner_state, rel, size, err);
+	return a->inner->size(a->read_state, rel, size, err);
 }
 
 static int async_read(void *state, const char *rel, uint64_t off, void *buf, size_t len,
@@ -420,9 +472,9 @@ static int async_read(void *state, const char *rel, uint64_t off, void *buf, siz
 {
 	struct async *a = state;
 
-	if (async_flush(a, err))
+	if (settle(a, rel, err))
 		return -1;
-	return a->inner->read(a->inner_state, rel, off, buf, len, err);
+	return a->inner->read(a->read_state, rel, off, buf, len, err);
 }
 
 static void async_close(void *state)
@@ -438,6 +490,7 @@ static void async_close(void *state)
 	pthread_cond_broadcast(&a->cv);
 	pthread_mutex_unlock(&a->mu);
 	pthread_join(a->thread, NULL);
+	a->inner->close(a->read_state);
 	a->inner->close(a->inner_state);
 	if (a->snap)
 		munmap(a->snap, a->snap_cap);
