@@ -1,0 +1,511 @@
+/*
+ * async.c - the `async` checkpoint IO plugin: wraps another plugin
+ * (opts->inner, "file" by default) and runs its writes and removals on one
+ * background thread, in the order they were handed over, so that a save
+ * costs the caller the time of a memory copy rather than of the disk or
+ * the network.
+ *
+ * write() copies the iov into a snapshot owned by the queue and returns:
+ * the caller may change its buffers at once.  Memory is bounded to one
+ * checkpoint in flight: a file of SMALL_MAX bytes or more goes to the one
+ * snapshot buffer (kept and reused from save to save, so the copy touches
+ * no fresh pages after the first save, split over several threads when it
+ * is large); while that buffer is still being written, the next big
+ * write() waits for it first.  Smaller files (an index, `last`) get a copy
+ * of their own, SMALL_LIMIT bytes of them at most in flight.  remove() is
+ * queued behind the writes, so a save's files land, then `last`, then the
+ * old checkpoints go.  size() and read() of a file first wait for the
+ * queued ops that concern it (its writes, removals of a directory above
+ * it) and everything queued before them - a flush as far as that file can
+ * tell - then call through on a second state of the wrapped plugin, while
+ * the thread goes on writing the rest: so a save that reads its history
+ * file (format.c) is not stalled behind its own model file.
+ *
+ * A queued op that fails is remembered: the ops queued after it are
+ * dropped (a `last` must never name a checkpoint whose files failed), and
+ * the failure is returned by the next write(), remove() or flush(), which
+ * then queues nothing of its own.  size() and read() return it too, but
+ * leave it for those (a caller that ignores a failed read loses nothing).  close() waits for the queue and prints
+ * nothing: flush first to see failures.
+ *
+ * One caller thread per state, as for every IO plugin.
+ */
+#include "ckpt/io.h"
+
+#include <errno.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdbool.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <unistd.h>
+
+/* Until io.c and file.c are in the same link, these may be absent. */
+extern const struct lt_ckpt_io_rt lt_ckpt_io_file __attribute__((weak));
+const struct lt_ckpt_io_rt *lt_ckpt_io_find(const char *name) __attribute__((weak));
+
+#define SMALL_MAX ((size_t)1 << 20)        /* smaller files get their own copy */
+#define SMALL_LIMIT ((size_t)16 << 20)     /* ... this many bytes of them in flight */
+#define PAR_COPY_MIN ((size_t)64 << 20)    /* copies split over threads from here */
+#define PAR_COPY_MAX 8                     /* threads of one copy, at most */
+#define SNAP_ALIGN ((size_t)2 << 20)       /* the snapshot buffer grows in these */
+
+enum op_kind { OP_WRITE, OP_REMOVE };
+
+struct op {
+	struct op *next;
+	enum op_kind kind;
+	char *rel;
+	void *data; /* OP_WRITE: the snapshot, or the op's own copy */
+	size_t len;
+	bool big;   /* data is the shared snapshot buffer */
+};
+
+struct async {
+	const struct lt_ckpt_io_rt *inner;
+	void *inner_state; /* the thread's */
+	void *read_state;  /* the caller's, for size() and read() */
+	pthread_t thread;
+	pthread_mutex_t mu;
+	pthread_cond_t cv;  /* broadcast when an op is queued or done, and at stop */
+	struct op *head, **tail;
+	struct op *running; /* popped, being run by the thread */
+	int pending;        /* ops queued or running */
+	bool big_busy;      /* the snapshot buffer is taken (being filled or written) */
+	size_t small_bytes; /* bytes of small copies in flight */
+	bool stop;
+	bool failed;        /* err holds a failure not yet returned */
+	struct lt_err err;
+	void *snap;         /* the snapshot buffer (mmap), snap_cap bytes */
+	size_t snap_cap;
+};
+
+/* ------------------------------------------------------------ the thread */
+
+static void free_op(struct async *a, struct op *op)
+{
+	if (op->big)
+		a->big_busy = false;
+	else if (op->kind == OP_WRITE) {
+		a->small_bytes -= op->len;
+		free(op->data);
+	}
+	free(op->rel);
+	free(op);
+	a->pending--;
+}
+
+static int run_op(struct async *a, const struct op *op, struct lt_err *err)
+{
+	struct iovec iov = { .iov_base = op->data, .iov_len = op->len };
+
+	if (op->kind == OP_REMOVE)
+		return a->inner->remove(a->inner_state, op->rel, err);
+	return a->inner->write(a->inner_state, op->rel, &iov, 1, err);
+}
+
+static void *worker(void *arg)
+{
+	struct async *a = arg;
+
+	pthread_mutex_lock(&a->mu);
+	for (;;) {
+		struct op *op;
+		struct lt_err e = { 0 };
+		bool skip;
+		int rc = 0;
+
+		while (!a->head && !a->stop)
+			pthread_cond_wait(&a->cv, &a->mu);
+		if (!a->head)
+			break;
+		op = a->head;
+		a->head = op->next;
+		if (!a->head)
+			a->tail = &a->head;
+		skip = a->failed;
+		a->running = op;
+		pthread_mutex_unlock(&a->mu);
+
+		if (!skip)
+			rc = run_op(a, op, &e);
+
+		pthread_mutex_lock(&a->mu);
+		if (rc && !a->failed) {
+			a->failed = true;
+			lt_err_set(&a->err, e.status ? e.status : LT_EXIT_FAILURE,
+				   "in the background: %.480s", e.msg);
+		}
+		a->running = NULL;
+		free_op(a, op);
+		pthread_cond_broadcast(&a->cv);
+	}
+	pthread_mutex_unlock(&a->mu);
+	return NULL;
+}
+
+/* Returns the remembered failure into err and drops what is still queued
+ * (the rest of the failed save).  Called with mu held; returns -1. */
+static int report_locked(struct async *a, struct lt_err *err)
+{
+	while (a->head) {
+		struct op *op = a->head;
+
+		a->head = op->next;
+		free_op(a, op);
+	}
+	a->tail = &a->head;
+	*err = a->err;
+	a->failed = false;
+	pthread_cond_broadcast(&a->cv);
+	return -1;
+}
+
+static void enqueue_locked(struct async *a, struct op *op)
+{
+	op->next = NULL;
+	*a->tail = op;
+	a->tail = &op->next;
+	a->pending++;
+	pthread_cond_broadcast(&a->cv);
+}
+
+/* ------------------------------------------------------------ the copy */
+
+struct copy_part {
+	const struct iovec *iov;
+	int iovcnt;
+	char *dst;
+	size_t from, to; /* byte range of the concatenated iov */
+};
+
+static void *copy_range(void *arg)
+{
+	const struct copy_part *p = arg;
+	size_t pos = 0;
+
+	for (int i = 0; i < p->iovcnt && pos < p->to; i++) {
+		size_t a = pos, b = pos + p->iov[i].iov_len;
+
+		pos = b;
+		if (b <= p->from)
+			continue;
+		if (a < p->from)
+			a = p->from;
+		if (b > p->to)
+			b = p->to;
+		memcpy(p->dst + a, (const char *)p->iov[i].iov_base + (a - (pos - p->iov[i].iov_len)),
+		       b - a);
+	}
+	return NULL;
+}
+
+/* Copies the iov (total bytes) into dst, over several threads when it is
+ * large (each first-touches and copies its own part). */
+static void copy_iov(char *dst, const struct iovec *iov, int iovcnt, size_t total)
+{
+	struct copy_part part[PAR_COPY_MAX];
+	pthread_t tid[PAR_COPY_MAX];
+	bool started[PAR_COPY_MAX] = { false };
+	long ncpu = sysconf(_SC_NPROCESSORS_ONLN);
+	int n = total < PAR_COPY_MIN || ncpu < 2 ? 1 : ncpu > PAR_COPY_MAX ? PAR_COPY_MAX : (int)ncpu;
+	size_t step = (total / (size_t)n + 4095) & ~(size_t)4095;
+
+	for (int i = 0; i < n; i++) {
+		size_t from = step * (size_t)i, to = from + step;
+
+		part[i] = (struct copy_part){ iov, iovcnt, dst, from > total ? total : from,
+					      to > total ? total : to };
+	}
+	for (int i = 1; i < n; i++)
+		started[i] = pthread_create(&tid[i], NULL, copy_range, &part[i]) == 0;
+	copy_range(&part[0]);
+	for (int i = 1; i < n; i++) {
+		if (started[i])
+			pthread_join(tid[i], NULL);
+		else
+			copy_range(&part[i]);
+	}
+}
+
+/* Makes the snapshot buffer hold at least len bytes (only while no op
+ * holds it).  Returns 0, or -1 with err. */
+static int reserve_snapshot(struct async *a, size_t len, const char *rel, struct lt_err *err)
+{
+	size_t cap = (len + SNAP_ALIGN - 1) & ~(SNAP_ALIGN - 1);
+	void *p;
+
+	if (len <= a->snap_cap)
+		return 0;
+	if (a->snap)
+		munmap(a->snap, a->snap_cap);
+	a->snap = NULL;
+	a->snap_cap = 0;
+	p = mmap(NULL, cap, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	if (p == MAP_FAILED)
+		return lt_err_set(err, LT_EXIT_FAILURE,
+				  "cannot snapshot '%s' for the async writer: %zu bytes: %s; "
+				  "hint: free memory, or save through the file IO", rel, len, strerror(errno));
+	madvise(p, cap, MADV_HUGEPAGE);
+	a->snap = p;
+	a->snap_cap = cap;
+	return 0;
+}
+
+/* ------------------------------------------------------------ the ops */
+
+static int async_open(const char *base, const struct lt_ckpt_io_opts *opts, void **state,
+		      struct lt_err *err)
+{
+	const char *name = opts && opts->inner ? opts->inner : "file";
+	struct lt_ckpt_io_opts inner_opts = { .inner = NULL, .retries = opts ? opts->retries : 0 };
+	const struct lt_ckpt_io_rt *inner = NULL;
+	struct async *a;
+	sigset_t all, old;
+	int rc;
+
+	if (!strcmp(name, "async"))
+		return lt_err_set(err, LT_EXIT_USAGE,
+				  "the async checkpoint IO cannot wrap itself; "
+				  "hint: wrap file or http");
+	if (lt_ckpt_io_find)
+		inner = lt_ckpt_io_find(name);
+	else if (!strcmp(name, "file") && &lt_ckpt_io_file)
+		inner = &lt_ckpt_io_file;
+	if (!inner)
+		return lt_err_set(err, LT_EXIT_USAGE,
+				  "unknown checkpoint IO '%.64s' for async to wrap; "
+				  "hint: use file or http", name);
+	a = calloc(1, sizeof(*a));
+	if (!a)
+		return lt_err_set(err, LT_EXIT_FAILURE, "out of memory opening async IO for '%s'",
+				  base);
+	a->inner = inner;
+	a->tail = &a->head;
+	if (inner->open(base, &inner_opts, &a->inner_state, err))
+		goto out_free;
+	if (inner->open(base, &inner_opts, &a->read_state, err)) {
+		inner->close(a->inner_state);
+		goto out_free;
+	}
+	pthread_mutex_init(&a->mu, NULL);
+	pthread_cond_init(&a->cv, NULL);
+	/* The writer takes no signals: they stay with the training threads. */
+	sigfillset(&all);
+	pthread_sigmask(SIG_SETMASK, &all, &old);
+	rc = pthread_create(&a->thread, NULL, worker, a);
+	pthread_sigmask(SIG_SETMASK, &old, NULL);
+	if (rc) {
+		lt_err_set(err, LT_EXIT_FAILURE, "cannot start the async checkpoint writer for '%s': %s",
+			   base, strerror(rc));
+		goto out_close;
+	}
+	*state = a;
+	return 0;
+
+out_close:
+	pthread_cond_destroy(&a->cv);
+	pthread_mutex_destroy(&a->mu);
+	inner->close(a->read_state);
+	inner->close(a->inner_state);
+out_free:
+	free(a);
+	return -1;
+}
+
+/* Takes a snapshot of the iov (waiting for the previous big one to be
+ * written, see the top of the file) and queues its write. */
+static int async_write(void *state, const char *rel, const struct iovec *iov, int iovcnt,
+		       struct lt_err *err)
+{
+	struct async *a = state;
+	struct op *op;
+	size_t total = 0;
+	bool big;
+
+	for (int i = 0; i < iovcnt; i++)
+		total += iov[i].iov_len;
+	big = total >= SMALL_MAX;
+	op = calloc(1, sizeof(*op));
+	if (!op || !(op->rel = strdup(rel))) {
+		free(op);
+		return lt_err_set(err, LT_EXIT_FAILURE, "out of memory queueing '%s'", rel);
+	}
+	op->kind = OP_WRITE;
+	op->len = total;
+	op->big = big;
+
+	pthread_mutex_lock(&a->mu);
+	while (!a->failed && (big ? a->big_busy : a->small_bytes > 0 &&
+						   a->small_bytes + total > SMALL_LIMIT))
+		pthread_cond_wait(&a->cv, &a->mu);
+	if (a->failed) {
+		free(op->rel);
+		free(op);
+		report_locked(a, err);
+		pthread_mutex_unlock(&a->mu);
+		return -1;
+	}
+	if (big)
+		a->big_busy = true; /* the buffer is ours until the op is done */
+	else
+		a->small_bytes += total;
+	pthread_mutex_unlock(&a->mu);
+
+	if (big) {
+		if (reserve_snapshot(a, total, rel, err))
+			goto out_unreserve;
+		op->data = a->snap;
+	} else if (!(op->data = malloc(total ? total : 1))) {
+		lt_err_set(err, LT_EXIT_FAILURE, "out of memory snapshotting '%s' (%zu bytes)", rel,
+			   total);
+		goto out_unreserve;
+	}
+	copy_iov(op->data, iov, iovcnt, total);
+
+	pthread_mutex_lock(&a->mu);
+	enqueue_locked(a, op);
+	pthread_mutex_unlock(&a->mu);
+	return 0;
+
+out_unreserve:
+	pthread_mutex_lock(&a->mu);
+	if (big)
+		a->big_busy = false;
+	else
+		a->small_bytes -= total;
+	pthread_cond_broadcast(&a->cv);
+	pthread_mutex_unlock(&a->mu);
+	free(op->rel);
+	free(op);
+	return -1;
+}
+
+static int async_remove(void *state, const char *rel, struct lt_err *err)
+{
+	struct async *a = state;
+	struct op *op = calloc(1, sizeof(*op));
+
+	if (!op || !(op->rel = strdup(rel))) {
+		free(op);
+		return lt_err_set(err, LT_EXIT_FAILURE, "out of memory queueing removal of '%s'", rel);
+	}
+	op->kind = OP_REMOVE;
+	pthread_mutex_lock(&a->mu);
+	if (a->failed) {
+		report_locked(a, err);
+		pthread_mutex_unlock(&a->mu);
+		free(op->rel);
+		free(op);
+		return -1;
+	}
+	enqueue_locked(a, op);
+	pthread_mutex_unlock(&a->mu);
+	return 0;
+}
+
+static int async_flush(void *state, struct lt_err *err)
+{
+	struct async *a = state;
+	int rc = 0;
+
+	pthread_mutex_lock(&a->mu);
+	while (a->pending > 0)
+		pthread_cond_wait(&a->cv, &a->mu);
+	if (a->failed)
+		rc = report_locked(a, err);
+	pthread_mutex_unlock(&a->mu);
+	if (!rc && a->inner->flush)
+		rc = a->inner->flush(a->inner_state, err);
+	return rc;
+}
+
+/* True when op changes what rel holds: a write of rel, or the removal of
+ * rel or of a directory above it. */
+static bool concerns(const struct op *op, const char *rel)
+{
+	size_t n = strlen(op->rel);
+
+	if (op->kind == OP_WRITE)
+		return !strcmp(op->rel, rel);
+	while (n > 0 && op->rel[n - 1] == '/')
+		n--;
+	return !strncmp(op->rel, rel, n) && (rel[n] == '\0' || rel[n] == '/');
+}
+
+/* Waits until no queued or running op concerns rel; then the remembered
+ * failure, if any, goes to err (and stays remembered).  Returns 0 or -1. */
+static int settle(struct async *a, const char *rel, struct lt_err *err)
+{
+	int rc = 0;
+
+	pthread_mutex_lock(&a->mu);
+	for (;;) {
+		bool busy = a->running && concerns(a->running, rel);
+
+		for (const struct op *op = a->head; op && !busy; op = op->next)
+			busy = concerns(op, rel);
+		if (!busy)
+			break;
+		pthread_cond_wait(&a->cv, &a->mu);
+	}
+	if (a->failed) {
+		*err = a->err;
+		rc = -1;
+	}
+	pthread_mutex_unlock(&a->mu);
+	return rc;
+}
+
+static int async_size(void *state, const char *rel, uint64_t *size, struct lt_err *err)
+{
+	struct async *a = state;
+
+	if (settle(a, rel, err))
+		return -1;
+	return a->inner->size(a->read_state, rel, size, err);
+}
+
+static int async_read(void *state, const char *rel, uint64_t off, void *buf, size_t len,
+		      struct lt_err *err)
+{
+	struct async *a = state;
+
+	if (settle(a, rel, err))
+		return -1;
+	return a->inner->read(a->read_state, rel, off, buf, len, err);
+}
+
+static void async_close(void *state)
+{
+	struct async *a = state;
+
+	if (!a)
+		return;
+	pthread_mutex_lock(&a->mu);
+	while (a->pending > 0)
+		pthread_cond_wait(&a->cv, &a->mu);
+	a->stop = true;
+	pthread_cond_broadcast(&a->cv);
+	pthread_mutex_unlock(&a->mu);
+	pthread_join(a->thread, NULL);
+	a->inner->close(a->read_state);
+	a->inner->close(a->inner_state);
+	if (a->snap)
+		munmap(a->snap, a->snap_cap);
+	pthread_cond_destroy(&a->cv);
+	pthread_mutex_destroy(&a->mu);
+	free(a);
+}
+
+const struct lt_ckpt_io_rt lt_ckpt_io_async = {
+	.name = "async",
+	.open = async_open,
+	.write = async_write,
+	.size = async_size,
+	.read = async_read,
+	.remove = async_remove,
+	.flush = async_flush,
+	.close = async_close,
+};

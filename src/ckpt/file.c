@@ -1,0 +1,506 @@
+/*
+ * file.c - the "file" checkpoint IO plugin: files under a base directory
+ * (made, with its parents, at open).  A write goes to a temporary name in
+ * the same directory (O_EXCL), is fsynced, renamed over the final name,
+ * and the directory is fsynced: a crash leaves the old file or the new
+ * one, never part of one.  Reads use pread; remove deletes a step
+ * directory and what it holds.
+ */
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/uio.h>
+#include <unistd.h>
+
+#include "ckpt/file.h"
+#include "ckpt/io.h"
+
+struct file_io {
+	char *base;
+};
+
+static atomic_uint tmp_counter;
+
+/* A path as a message quotes it: control characters as '?', at most
+ * 256 bytes. */
+static const char *shown(char *buf, size_t size, const char *path)
+{
+	size_t i, n = 0;
+
+	for (i = 0; path[i] && n + 4 < size && i < 256; i++) {
+		unsigned char c = (unsigned char)path[i];
+
+		buf[n++] = (c < 0x20 || c == 0x7f) ? '?' : (char)c;
+	}
+	if (path[i])
+		n += (size_t)snprintf(buf + n, size - n, "...");
+	buf[n] = '\0';
+	return buf;
+}
+
+#define SHOWN_MAX 264
+
+bool lt_ckpt_parse_step(const char *s, size_t len, int64_t *step)
+{
+	int64_t v = 0;
+	size_t i;
+
+	if (len <= 5 || strncmp(s, "step-", 5))
+		return false;
+	for (i = 5; i < len; i++) {
+		if (s[i] < '0' || s[i] > '9')
+			return false;
+		if (v > (INT64_MAX - (s[i] - '0')) / 10)
+			return false;
+		v = v * 10 + (s[i] - '0');
+	}
+	if (len - 5 > 1 && s[5] == '0')
+		return false; /* step-007: not a name ltrun writes */
+	*step = v;
+	return true;
+}
+
+/* rel must be relative and stay under the base. */
+static int check_rel(const char *rel, struct lt_err *err)
+{
+	char q[SHOWN_MAX];
+	const char *p = rel;
+
+	if (!*rel || *rel == '/')
+		goto out_bad;
+	while (*p) {
+		size_t n = strcspn(p, "/");
+
+		if ((n == 1 && p[0] == '.') || (n == 2 && p[0] == '.' && p[1] == '.') || n == 0)
+			goto out_bad;
+		p += n;
+		if (*p == '/')
+			p++;
+	}
+	return 0;
+out_bad:
+	return lt_err_set(err, LT_EXIT_FAILURE,
+			  "checkpoint path '%s' is not a plain relative path: use names like step-<N>/model.safetensors",
+			  shown(q, sizeof(q), rel));
+}
+
+static char *join(const char *base, const char *rel)
+{
+	char *s;
+
+	if (asprintf(&s, "%s/%s", base, rel) < 0)
+		return NULL;
+	return s;
+}
+
+static int fsync_dir(const char *dir, struct lt_err *err)
+{
+	char q[SHOWN_MAX];
+	int fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+
+	if (fd < 0 || (fsync(fd) && errno != EINVAL && errno != EROFS)) {
+		int e = errno;
+
+		if (fd >= 0)
+			close(fd);
+		return lt_err_set(err, LT_EXIT_FAILURE, "cannot fsync checkpoint directory '%s': %s",
+				  shown(q, sizeof(q), dir), strerror(e));
+	}
+	close(fd);
+	return 0;
+}
+
+/* mkdir -p path; each directory made is fsynced into its parent. */
+static int make_dirs(char *path, struct lt_err *err)
+{
+	char q[SHOWN_MAX];
+	struct stat st;
+	char *slash;
+
+	if (!stat(path, &st)) {
+		if (S_ISDIR(st.st_mode))
+			return 0;
+		return lt_err_set(err, LT_EXIT_FAILURE,
+				  "checkpoint directory '%s' is a file: remove it or choose another directory",
+				  shown(q, sizeof(q), path));
+	}
+	slash = strrchr(path, '/');
+	if (slash && slash != path) {
+		*slash = '\0';
+		if (make_dirs(path, err)) {
+			*slash = '/';
+			return -1;
+		}
+		*slash = '/';
+	}
+	if (mkdir(path, 0755) && errno != EEXIST)
+		return lt_err_set(err, LT_EXIT_FAILURE,
+				  "cannot create checkpoint directory '%s': %s: check its parent is writable",
+				  shown(q, sizeof(q), path), strerror(errno));
+	if (slash && slash != path) {
+		int rc;
+
+		*slash = '\0';
+		rc = fsync_dir(path, err);
+		*slash = '/';
+		return rc;
+	}
+	return 0;
+}
+
+static int file_open(const char *base, const struct lt_ckpt_io_opts *opts, void **state,
+		     struct lt_err *err)
+{
+	struct file_io *f;
+	size_t len;
+
+	(void)opts;
+	if (!base || !*base)
+		return lt_err_set(err, LT_EXIT_USAGE,
+				  "the checkpoint directory is empty: give a directory such as checkpoints/");
+	f = calloc(1, sizeof(*f));
+	if (!f || !(f->base = strdup(base)))
+		goto out_nomem;
+	len = strlen(f->base);
+	while (len > 1 && f->base[len - 1] == '/')
+		f->base[--len] = '\0';
+	if (make_dirs(f->base, err))
+		goto out_free;
+	*state = f;
+	return 0;
+out_nomem:
+	lt_err_set(err, LT_EXIT_FAILURE, "out of memory opening checkpoint directory");
+out_free:
+	if (f)
+		free(f->base);
+	free(f);
+	return -1;
+}
+
+/* Writes every byte of iov to fd: batches of IOV_MAX, short writes resumed. */
+static int write_all(int fd, const struct iovec *iov, int iovcnt)
+{
+	struct iovec batch[64];
+	int i = 0;
+	size_t done = 0; /* bytes of iov[i] already written */
+
+	while (i < iovcnt) {
+		int nb = 0;
+		ssize_t w;
+
+		for (int k = i; k < iovcnt && nb < (int)(sizeof(batch) / sizeof(batch[0])); k++) {
+			size_t skip = k == i ? done : 0;
+
+			if (iov[k].iov_len == skip)
+				continue;
+			batch[nb].iov_base = (char *)iov[k].iov_base + skip;
+			batch[nb].iov_len = iov[k].iov_len - skip;
+			nb++;
+		}
+		if (!nb)
+			return 0;
+		w = writev(fd, batch, nb);
+		if (w < 0) {
+			if (errno == EINTR)
+				continue;
+			return -1;
+		}
+		if (w == 0) {
+			errno = ENOSPC;
+			return -1;
+		}
+		/* advance (i, done) by w bytes */
+		while (w > 0 && i < iovcnt) {
+			size_t left = iov[i].iov_len - done;
+
+			if ((size_t)w < left) {
+				done += (size_t)w;
+				w = 0;
+			} else {
+				w -= (ssize_t)left;
+				i++;
+				done = 0;
+			}
+		}
+		while (i < iovcnt && iov[i].iov_len == done) {
+			i++;
+			done = 0;
+		}
+	}
+	return 0;
+}
+
+static int file_write(void *state, const char *rel, const struct iovec *iov, int iovcnt,
+		      struct lt_err *err)
+{
+	struct file_io *f = state;
+	char q[SHOWN_MAX], *path = NULL, *tmp = NULL, *slash;
+	int fd = -1, e;
+
+	if (check_rel(rel, err))
+		return -1;
+	path = join(f->base, rel);
+	if (!path)
+		goto out_nomem;
+	slash = strrchr(path, '/');
+	*slash = '\0';
+	if (make_dirs(path, err))
+		goto out_free;
+	if (asprintf(&tmp, "%s/.%s.tmp-%ld-%u", path, slash + 1, (long)getpid(),
+		     atomic_fetch_add(&tmp_counter, 1)) < 0) {
+		tmp = NULL;
+		goto out_nomem;
+	}
+	*slash = '/';
+	fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
+	if (fd < 0) {
+		lt_err_set(err, LT_EXIT_FAILURE,
+			   "cannot create checkpoint file '%s': %s: check the directory is writable",
+			   shown(q, sizeof(q), tmp), strerror(errno));
+		goto out_free;
+	}
+	if (write_all(fd, iov, iovcnt) || fsync(fd)) {
+		e = errno;
+		lt_err_set(err, LT_EXIT_FAILURE,
+			   "cannot write checkpoint file '%s': %s: free space on its filesystem or choose another directory",
+			   shown(q, sizeof(q), path), strerror(e));
+		goto out_unlink;
+	}
+	e = close(fd);
+	fd = -1;
+	if (e) {
+		lt_err_set(err, LT_EXIT_FAILURE, "cannot write checkpoint file '%s': %s",
+			   shown(q, sizeof(q), path), strerror(errno));
+		goto out_unlink;
+	}
+	if (rename(tmp, path)) {
+		lt_err_set(err, LT_EXIT_FAILURE, "cannot rename '%s' to '%s': %s",
+			   shown(q, sizeof(q), tmp), rel, strerror(errno));
+		goto out_unlink;
+	}
+	*strrchr(path, '/') = '\0';
+	if (fsync_dir(path, err))
+		goto out_free;
+	free(tmp);
+	free(path);
+	return 0;
+out_nomem:
+	lt_err_set(err, LT_EXIT_FAILURE, "out of memory writing checkpoint file '%s'",
+		   shown(q, sizeof(q), rel));
+	goto out_free;
+out_unlink:
+	if (fd >= 0)
+		close(fd);
+	unlink(tmp);
+out_free:
+	free(tmp);
+	free(path);
+	return -1;
+}
+
+static int file_size(void *state, const char *rel, uint64_t *size, struct lt_err *err)
+{
+	struct file_io *f = state;
+	char q[SHOWN_MAX], *path;
+	struct stat st;
+	int rc = 0;
+
+	if (check_rel(rel, err))
+		return -1;
+	if (!(path = join(f->base, rel)))
+		return lt_err_set(err, LT_EXIT_FAILURE, "out of memory");
+	if (stat(path, &st))
+		rc = lt_err_set(err, LT_EXIT_FAILURE, "cannot read checkpoint file '%s': %s",
+				shown(q, sizeof(q), path), strerror(errno));
+	else if (!S_ISREG(st.st_mode))
+		rc = lt_err_set(err, LT_EXIT_FAILURE,
+				"checkpoint file '%s' is not a regular file: give a checkpoint's file",
+				shown(q, sizeof(q), path));
+	else
+		*size = (uint64_t)st.st_size;
+	free(path);
+	return rc;
+}
+
+static int file_read(void *state, const char *rel, uint64_t off, void *buf, size_t len,
+		     struct lt_err *err)
+{
+	struct file_io *f = state;
+	char q[SHOWN_MAX], *path;
+	size_t done = 0;
+	int fd, rc = 0;
+
+	if (check_rel(rel, err))
+		return -1;
+	if (!(path = join(f->base, rel)))
+		return lt_err_set(err, LT_EXIT_FAILURE, "out of memory");
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0) {
+		rc = lt_err_set(err, LT_EXIT_FAILURE, "cannot read checkpoint file '%s': %s",
+				shown(q, sizeof(q), path), strerror(errno));
+		goto out_free;
+	}
+	while (done < len) {
+		size_t want = len - done > (1u << 30) ? (1u << 30) : len - done;
+		ssize_t r = pread(fd, (char *)buf + done, want, (off_t)(off + done));
+
+		if (r < 0 && errno == EINTR)
+			continue;
+		if (r < 0) {
+			rc = lt_err_set(err, LT_EXIT_FAILURE, "cannot read checkpoint file '%s': %s",
+					shown(q, sizeof(q), path), strerror(errno));
+			break;
+		}
+		if (r == 0) {
+			rc = lt_err_set(err, LT_EXIT_FAILURE,
+					"checkpoint file '%s' ends at byte %llu, before the %zu bytes asked at offset %llu: it is truncated",
+					shown(q, sizeof(q), path), (unsigned long long)(off + done), len,
+					(unsigned long long)off);
+			break;
+		}
+		done += (size_t)r;
+	}
+	close(fd);
+out_free:
+	free(path);
+	return rc;
+}
+
+/* Removes name (in directory at) and everything under it. */
+static int remove_tree(int at, const char *name, int depth)
+{
+	struct dirent *de;
+	DIR *d;
+	int fd, rc = 0;
+
+	if (!unlinkat(at, name, 0) || errno == ENOENT)
+		return 0;
+	if (errno != EISDIR && errno != EPERM)
+		return -1;
+	if (depth > 16) {
+		errno = ELOOP;
+		return -1;
+	}
+	fd = openat(at, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	if (fd < 0)
+		return -1;
+	d = fdopendir(fd);
+	if (!d) {
+		close(fd);
+		return -1;
+	}
+	while ((de = readdir(d)))
+		if (strcmp(de->d_name, ".") && strcmp(de->d_name, "..") &&
+		    remove_tree(dirfd(d), de->d_name, depth + 1))
+			rc = -1;
+	closedir(d);
+	if (!rc && unlinkat(at, name, AT_REMOVEDIR) && errno != ENOENT)
+		rc = -1;
+	return rc;
+}
+
+static int file_remove(void *state, const char *rel, struct lt_err *err)
+{
+	struct file_io *f = state;
+	char q[SHOWN_MAX], *path;
+	int rc = 0;
+
+	if (check_rel(rel, err))
+		return -1;
+	if (!(path = join(f->base, rel)))
+		return lt_err_set(err, LT_EXIT_FAILURE, "out of memory");
+	if (remove_tree(AT_FDCWD, path, 0))
+		rc = lt_err_set(err, LT_EXIT_FAILURE,
+				"cannot remove old checkpoint '%s': %s: remove it by hand",
+				shown(q, sizeof(q), path), strerror(errno));
+	else
+		rc = fsync_dir(f->base, err);
+	free(path);
+	return rc;
+}
+
+static int file_flush(void *state, struct lt_err *err)
+{
+	(void)state;
+	(void)err;
+	return 0;
+}
+
+static void file_close(void *state)
+{
+	struct file_io *f = state;
+
+	if (f)
+		free(f->base);
+	free(f);
+}
+
+int lt_ckpt_io_file_steps(void *state, struct lt_ckpt_step_dir **dirs, size_t *n,
+			  struct lt_err *err)
+{
+	struct file_io *f = state;
+	struct lt_ckpt_step_dir *v = NULL, *nv;
+	size_t cap = 0, count = 0;
+	char q[SHOWN_MAX];
+	struct dirent *de;
+	DIR *d;
+
+	*dirs = NULL;
+	*n = 0;
+	d = opendir(f->base);
+	if (!d)
+		return lt_err_set(err, LT_EXIT_FAILURE, "cannot list checkpoint directory '%s': %s",
+				  shown(q, sizeof(q), f->base), strerror(errno));
+	while ((de = readdir(d))) {
+		struct stat st;
+		char idx[NAME_MAX + 16];
+		int64_t step;
+
+		if (!lt_ckpt_parse_step(de->d_name, strlen(de->d_name), &step))
+			continue;
+		if (fstatat(dirfd(d), de->d_name, &st, AT_SYMLINK_NOFOLLOW) || !S_ISDIR(st.st_mode))
+			continue;
+		if (count == cap) {
+			cap = cap ? 2 * cap : 16;
+			nv = realloc(v, cap * sizeof(*v));
+			if (!nv)
+				goto out_nomem;
+			v = nv;
+		}
+		snprintf(idx, sizeof(idx), "%s/index.json", de->d_name);
+		v[count].step = step;
+		v[count].complete = !fstatat(dirfd(d), idx, &st, 0) && S_ISREG(st.st_mode);
+		count++;
+	}
+	closedir(d);
+	*dirs = v;
+	*n = count;
+	return 0;
+out_nomem:
+	closedir(d);
+	free(v);
+	return lt_err_set(err, LT_EXIT_FAILURE, "out of memory listing '%s'",
+			  shown(q, sizeof(q), f->base));
+}
+
+const char *lt_ckpt_io_file_base(void *state)
+{
+	return ((struct file_io *)state)->base;
+}
+
+const struct lt_ckpt_io_rt lt_ckpt_io_file = {
+	.name = "file",
+	.open = file_open,
+	.write = file_write,
+	.size = file_size,
+	.read = file_read,
+	.remove = file_remove,
+	.flush = file_flush,
+	.close = file_close,
+};

@@ -1,0 +1,34 @@
+/*
+ * format.h - checkpoint functions beyond ckpt.h's contract: opening with
+ * the base named in messages, dtype names, and a tensor's checksum (for
+ * inspect.c and the tests).
+ */
+#ifndef LT_CKPT_FORMAT_H
+#define LT_CKPT_FORMAT_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "ckpt/ckpt.h"
+
+/* The file ltrun keeps beside `last`: {"format": "ltrun-ckpt-1", "steps":
+ * [N, ...]}, the complete checkpoints ascending, so that plugins that
+ * cannot list a directory (http) still find the old ones to remove. */
+#define LT_CKPT_HISTORY "checkpoints.json"
+#define LT_CKPT_FORMAT "ltrun-ckpt-1"
+
+/* lt_ckpt_open(), but messages name the file as "<base>/<path>" (base a
+ * directory or URL; NULL: as lt_ckpt_open does, the base of the file
+ * plugin, else the relative path alone). */
+struct lt_ckpt_reader *lt_ckpt_open_at(const struct lt_ckpt_io_rt *io, void *io_state,
+				       const char *base, const char *where, struct lt_err *err);
+/* The file as messages name it. */
+const char *lt_ckpt_label(const struct lt_ckpt_reader *r);
+/* Tensor i's (in lt_ckpt_tensors() order) CRC-32C from the header:
+ * true and *crc, or false when the file has none for it. */
+bool lt_ckpt_checksum(const struct lt_ckpt_reader *r, size_t i, uint32_t *crc);
+
+/* "F32", "BF16"...; NULL for a value outside enum lt_dtype. */
+const char *lt_ckpt_dtype_name(enum lt_dtype dt);
+
+#endif

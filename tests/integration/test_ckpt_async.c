@@ -1,0 +1,262 @@
+/*
+ * test_ckpt_async.c - the async checkpoint IO over the file plugin: the
+ * background thread keeps the order ops were handed over in (a step's
+ * files, then `last`, then removals); the snapshot is taken at write()
+ * (the caller's buffer may change at once); a failure of a queued write
+ * surfaces at the next write or flush, naming the file, and drops what
+ * was queued behind it (no `last` naming a failed step); at most one big
+ * snapshot is in flight.
+ */
+#include <criterion/criterion.h>
+
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "ckpt/io.h"
+#include "comm_job.h"
+
+#define BIG ((size_t)4 << 20) /* over async's small-file limit (1 MiB) */
+
+static char dir[] = "/tmp/ltrun-async-XXXXXX";
+
+static void setup(void)
+{
+	cr_assert_not_null(make_temp_dir(dir));
+}
+
+static void teardown(void)
+{
+	remove_dir(dir);
+}
+
+TestSuite(ckpt_async, .init = setup, .fini = teardown, .timeout = 60);
+
+static void *open_async(void)
+{
+	struct lt_err err = { 0 };
+	void *st = NULL;
+
+	cr_assert_not_null(lt_ckpt_io_find("file"), "the file IO plugin is not linked in");
+	cr_assert_eq(lt_ckpt_io_async.open(dir, NULL, &st, &err), 0, "%s", err.msg);
+	return st;
+}
+
+static int put(void *st, const char *rel, const void *p, size_t len, struct lt_err *err)
+{
+	struct iovec v = { (void *)p, len };
+
+	return lt_ckpt_io_async.write(st, rel, &v, 1, err);
+}
+
+static char *pattern(size_t len, unsigned seed)
+{
+	char *p = malloc(len);
+
+	cr_assert_not_null(p);
+	for (size_t i = 0; i < len; i++)
+		p[i] = (char)((i * 2654435761u + seed) >> 13);
+	return p;
+}
+
+/* The size of dir/rel, or -1 when it does not exist. */
+static long long disk_size(const char *rel)
+{
+	char path[256];
+	struct stat sb;
+
+	snprintf(path, sizeof(path), "%s/%s", dir, rel);
+	return stat(path, &sb) ? -1 : (long long)sb.st_size;
+}
+
+/* True when dir/rel holds exactly len bytes p. */
+static bool disk_equals(const char *rel, const void *p, size_t len)
+{
+	char path[256], *buf = malloc(len + 1);
+	size_t got;
+	FILE *f;
+
+	snprintf(path, sizeof(path), "%s/%s", dir, rel);
+	f = fopen(path, "rb");
+	if (!f || !buf) {
+		if (f)
+			fclose(f);
+		free(buf);
+		return false;
+	}
+	got = fread(buf, 1, len + 1, f);
+	fclose(f);
+	got = got == len && !memcmp(buf, p, len);
+	free(buf);
+	return got;
+}
+
+Test(ckpt_async, files_then_last_then_removal)
+{
+	void *st = open_async();
+	char *m1 = pattern(BIG, 1), *m2 = pattern(BIG, 2);
+	struct lt_err err = { 0 };
+	double deadline;
+	struct timespec ts;
+
+	cr_assert_eq(put(st, "step-1/model.safetensors", m1, BIG, &err), 0, "%s", err.msg);
+	cr_assert_eq(put(st, "step-1/index.json", "{}", 2, &err), 0, "%s", err.msg);
+	cr_assert_eq(put(st, "last", "step-1", 6, &err), 0, "%s", err.msg);
+	/* The moment `last` appears, the step it names is complete. */
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	deadline = (double)ts.tv_sec + 20;
+	while (disk_size("last") < 0) {
+		clock_gettime(CLOCK_MONOTONIC, &ts);
+		cr_assert_lt((double)ts.tv_sec, deadline, "`last` never appeared");
+		usleep(200);
+	}
+	cr_expect_eq(disk_size("step-1/model.safetensors"), (long long)BIG,
+		     "`last` was written before the model");
+	cr_expect_eq(disk_size("step-1/index.json"), 2, "`last` was written before the index");
+
+	cr_assert_eq(put(st, "step-2/model.safetensors", m2, BIG, &err), 0, "%s", err.msg);
+	cr_assert_eq(put(st, "last", "step-2", 6, &err), 0, "%s", err.msg);
+	cr_assert_eq(lt_ckpt_io_async.remove(st, "step-1", &err), 0, "%s", err.msg);
+	for (int i = 0; i < 50; i++) {
+		char v[16];
+		int n = snprintf(v, sizeof(v), "v%d", i);
+
+		cr_assert_eq(put(st, "counter", v, (size_t)n, &err), 0, "%s", err.msg);
+	}
+	cr_assert_eq(lt_ckpt_io_async.flush(st, &err), 0, "%s", err.msg);
+	cr_expect(disk_equals("last", "step-2", 6));
+	cr_expect(disk_equals("counter", "v49", 3), "writes of one file landed out of order");
+	cr_expect(disk_equals("step-2/model.safetensors", m2, BIG));
+	cr_expect_eq(disk_size("step-1"), -1, "the removal of step-1 did not happen");
+	lt_ckpt_io_async.close(st);
+	free(m1);
+	free(m2);
+}
+
+Test(ckpt_async, snapshot_is_taken_at_write)
+{
+	void *st = open_async();
+	char *big = pattern(BIG, 3), *want = pattern(BIG, 3);
+	char small[64] = "the small file, as written", back[64] = "";
+	struct iovec v[2] = { { big, BIG / 2 }, { big + BIG / 2, BIG / 2 } };
+	struct lt_err err = { 0 };
+
+	cr_assert_eq(lt_ckpt_io_async.write(st, "step-1/model.safetensors", v, 2, &err), 0, "%s",
+		     err.msg);
+	memset(big, 0xff, BIG); /* the caller reuses its buffers at once */
+	cr_assert_eq(put(st, "step-1/note", small, sizeof(small), &err), 0, "%s", err.msg);
+	memset(small, 'X', sizeof(small));
+	cr_assert_eq(lt_ckpt_io_async.flush(st, &err), 0, "%s", err.msg);
+	cr_expect(disk_equals("step-1/model.safetensors", want, BIG),
+		  "the file holds bytes changed after write() returned");
+	/* read flushes first, then reads through the file plugin. */
+	cr_assert_eq(lt_ckpt_io_async.read(st, "step-1/note", 0, back, sizeof(back), &err), 0,
+		     "%s", err.msg);
+	cr_expect_str_eq(back, "the small file, as written");
+	lt_ckpt_io_async.close(st);
+	free(big);
+	free(want);
+}
+
+Test(ckpt_async, inner_failure_surfaces_once_and_drops_the_rest_of_the_save)
+{
+	void *st = open_async();
+	char *m = pattern(BIG, 4);
+	struct lt_err err = { 0 }, err2 = { 0 };
+	uint64_t size = 0;
+	int rc_last, rc_flush;
+
+	/* A file where the step directory should go: its writes fail. */
+	cr_assert_eq(put(st, "step-5", "not a directory", 15, &err), 0, "%s", err.msg);
+	cr_assert_eq(lt_ckpt_io_async.flush(st, &err), 0, "%s", err.msg);
+
+	cr_assert_eq(put(st, "step-5/model.safetensors", m, BIG, &err), 0,
+		     "write() waited for the disk: %s", err.msg);
+	rc_last = put(st, "last", "step-5", 6, &err);
+	rc_flush = lt_ckpt_io_async.flush(st, &err2);
+	cr_expect(rc_last != 0 || rc_flush != 0, "a failed background write was lost");
+	cr_expect(rc_last == 0 || rc_flush == 0, "one failure was reported twice");
+	if (rc_last == 0)
+		err = err2;
+	cr_expect(strstr(err.msg, "step-5/model.safetensors") != NULL,
+		  "the error does not name the file: %s", err.msg);
+	cr_expect_eq(disk_size("last"), -1, "`last` names a step whose model failed");
+
+	/* Reported once; then the IO works again. */
+	cr_expect_eq(lt_ckpt_io_async.flush(st, &err), 0, "%s", err.msg);
+	cr_assert_eq(put(st, "step-6/model.safetensors", m, BIG, &err), 0, "%s", err.msg);
+	cr_assert_eq(lt_ckpt_io_async.size(st, "step-6/model.safetensors", &size, &err), 0, "%s",
+		     err.msg);
+	cr_expect_eq(size, BIG);
+	lt_ckpt_io_async.close(st);
+	free(m);
+}
+
+Test(ckpt_async, a_failed_read_leaves_the_failure_for_flush)
+{
+	void *st = open_async();
+	struct lt_err err = { 0 };
+	uint64_t size;
+
+	cr_assert_eq(put(st, "step-5", "not a directory", 15, &err), 0, "%s", err.msg);
+	cr_assert_eq(put(st, "step-5/index.json", "{}", 2, &err), 0, "%s", err.msg);
+	/* size() waits for the write of that file, which fails... */
+	cr_expect_neq(lt_ckpt_io_async.size(st, "step-5/index.json", &size, &err), 0);
+	cr_expect(strstr(err.msg, "step-5/index.json") != NULL, "%s", err.msg);
+	/* ... and leaves the failure to flush, which reports it once. */
+	memset(&err, 0, sizeof(err));
+	cr_expect_neq(lt_ckpt_io_async.flush(st, &err), 0, "a failure was lost by a read");
+	cr_expect(strstr(err.msg, "step-5/index.json") != NULL, "%s", err.msg);
+	cr_expect_eq(lt_ckpt_io_async.flush(st, &err), 0, "%s", err.msg);
+	lt_ckpt_io_async.close(st);
+}
+
+Test(ckpt_async, close_waits_for_the_queue)
+{
+	void *st = open_async();
+	char *m = pattern(BIG, 7);
+	struct lt_err err = { 0 };
+
+	cr_assert_eq(put(st, "step-1/model.safetensors", m, BIG, &err), 0, "%s", err.msg);
+	cr_assert_eq(put(st, "last", "step-1", 6, &err), 0, "%s", err.msg);
+	lt_ckpt_io_async.close(st);
+	cr_expect(disk_equals("step-1/model.safetensors", m, BIG), "close() dropped a queued write");
+	cr_expect(disk_equals("last", "step-1", 6), "close() dropped a queued write");
+	free(m);
+}
+
+Test(ckpt_async, at_most_one_big_snapshot_in_flight)
+{
+	void *st = open_async();
+	char *a = pattern(BIG, 5), *b = pattern(BIG, 6);
+	struct lt_err err = { 0 };
+
+	cr_assert_eq(put(st, "a", a, BIG, &err), 0, "%s", err.msg);
+	cr_assert_eq(put(st, "b", b, BIG, &err), 0, "%s", err.msg);
+	/* b's write() could only take the snapshot buffer once a was written. */
+	cr_expect(disk_equals("a", a, BIG), "two big snapshots were in flight at once");
+	cr_assert_eq(put(st, "a", b, BIG, &err), 0, "%s", err.msg);
+	cr_expect(disk_equals("b", b, BIG), "two big snapshots were in flight at once");
+	cr_assert_eq(lt_ckpt_io_async.flush(st, &err), 0, "%s", err.msg);
+	cr_expect(disk_equals("a", b, BIG));
+	lt_ckpt_io_async.close(st);
+	free(a);
+	free(b);
+}
+
+Test(ckpt_async, unknown_inner_and_itself_are_refused)
+{
+	struct lt_ckpt_io_opts o = { .inner = "nfs" };
+	struct lt_err err = { 0 };
+	void *st = NULL;
+
+	cr_expect_neq(lt_ckpt_io_async.open(dir, &o, &st, &err), 0);
+	cr_expect(strstr(err.msg, "'nfs'") != NULL, "%s", err.msg);
+	o.inner = "async";
+	cr_expect_neq(lt_ckpt_io_async.open(dir, &o, &st, &err), 0);
+	cr_expect(strstr(err.msg, "itself") != NULL, "%s", err.msg);
+}

@@ -1,0 +1,403 @@
+/*
+ * test_ckpt_format.c - checkpoints through the file plugin: save, open
+ * and read back every dtype (0-d and empty tensors too), the header's
+ * layout (8-byte aligned data, checksums, metadata), `last` and keep,
+ * failed writes that leave the previous checkpoint intact, CRC-32C
+ * against known values, and a reader in Python's standard library.
+ */
+#include <criterion/criterion.h>
+
+#include <cjson/cJSON.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "ckpt_cases.h"
+#include "ckpt/crc32c.h"
+#include "ckpt/file.h"
+#include "ckpt/format.h"
+#include "core/sha256.h"
+#include "integration/run.h"
+
+static cJSON *meta_of(int64_t step)
+{
+	cJSON *m = cJSON_CreateObject();
+	char s[32];
+
+	snprintf(s, sizeof(s), "%lld", (long long)step);
+	cJSON_AddStringToObject(m, "step", s);
+	cJSON_AddStringToObject(m, "strategy", "ddp");
+	cJSON_AddStringToObject(m, "note", "tab\there \"quoted\"\n");
+	return m;
+}
+
+static void save(struct ckpt_dir *d, const struct model *m, int64_t step, int keep)
+{
+	struct lt_err err = { 0, "" };
+	cJSON *meta = meta_of(step);
+
+	cr_assert_eq(lt_ckpt_save(&lt_ckpt_io_file, d->io, step, m->t, MODEL_TENSORS, meta, keep, &err),
+		     0, "%s", err.msg);
+	cJSON_Delete(meta);
+}
+
+/* Opens where and checks every tensor of m reads back byte for byte. */
+static void expect_model(struct ckpt_dir *d, const char *where, const struct model *m,
+			 const char *rel)
+{
+	struct lt_err err = { 0, "" };
+	struct lt_ckpt_reader *r = lt_ckpt_open(&lt_ckpt_io_file, d->io, where, &err);
+	const struct lt_ckpt_tensor *t;
+	size_t n;
+
+	cr_assert_not_null(r, "%s", err.msg);
+	if (rel)
+		cr_expect_str_eq(lt_ckpt_path(r), rel);
+	t = lt_ckpt_tensors(r, &n);
+	cr_assert_eq(n, MODEL_TENSORS);
+	for (int i = 0; i < MODEL_TENSORS; i++) {
+		const struct lt_ckpt_tensor *w = &m->t[i];
+		unsigned char *buf = malloc(w->bytes + 1);
+
+		cr_expect_str_eq(t[i].name, w->name, "file order is the caller's order");
+		cr_expect_eq(t[i].dtype, w->dtype);
+		cr_expect_eq(t[i].ndim, w->ndim);
+		cr_expect_eq(t[i].bytes, w->bytes);
+		cr_expect_null(t[i].data);
+		memset(buf, 0xee, w->bytes + 1);
+		cr_assert_eq(lt_ckpt_read(r, w->name, w->dtype, w->ndim, w->shape, buf, &err), 0,
+			     "%s", err.msg);
+		cr_expect_eq(memcmp(buf, w->data, w->bytes), 0, "tensor %s differs", w->name);
+		cr_expect_eq(buf[w->bytes], 0xee, "tensor %s: read past its end", w->name);
+		free(buf);
+	}
+	cr_assert_eq(lt_ckpt_verify(r, &err), 0, "%s", err.msg);
+	lt_ckpt_close(r);
+}
+
+Test(ckpt_format, round_trip_every_dtype)
+{
+	struct ckpt_dir d;
+	struct model m;
+	struct lt_err err = { 0, "" };
+	struct lt_ckpt_reader *r;
+	const cJSON *meta;
+	char path[128];
+
+	ckpt_dir_make(&d);
+	model_make(&m, 1);
+	save(&d, &m, 3, 0);
+	expect_model(&d, "last", &m, "step-3/model.safetensors");
+	expect_model(&d, "step-3", &m, "step-3/model.safetensors");
+	expect_model(&d, "step-3/model.safetensors", &m, NULL);
+
+	r = lt_ckpt_open(&lt_ckpt_io_file, d.io, "last", &err);
+	cr_assert_not_null(r, "%s", err.msg);
+	meta = lt_ckpt_meta(r);
+	cr_expect_str_eq(cJSON_GetObjectItemCaseSensitive(meta, "step")->valuestring, "3");
+	cr_expect_str_eq(cJSON_GetObjectItemCaseSensitive(meta, "format")->valuestring, "ltrun-ckpt-1");
+	cr_expect_str_eq(cJSON_GetObjectItemCaseSensitive(meta, "note")->valuestring, "tab\there \"quoted\"\n");
+	{
+		char want[32];
+		uint32_t crc;
+
+		snprintf(want, sizeof(want), "crc32c:%08x", lt_crc32c(0, m.t[0].data, m.t[0].bytes));
+		cr_expect_str_eq(cJSON_GetObjectItemCaseSensitive(meta, "checksum/fc1.weight")->valuestring, want);
+		cr_expect(lt_ckpt_checksum(r, 0, &crc));
+		cr_expect_eq(crc, lt_crc32c(0, m.t[0].data, m.t[0].bytes));
+	}
+	cr_expect_str_eq(lt_ckpt_label(r), (snprintf(path, sizeof(path), "%s/step-3/model.safetensors", d.path), path));
+	lt_ckpt_close(r);
+
+	{
+		size_t len;
+		char *last, *idx;
+
+		snprintf(path, sizeof(path), "%s/last", d.path);
+		last = (char *)slurp(path, &len);
+		cr_expect_eq(len, 7);
+		cr_expect_eq(memcmp(last, "step-3\n", 7), 0);
+		free(last);
+		snprintf(path, sizeof(path), "%s/step-3/index.json", d.path);
+		idx = (char *)slurp(path, &len);
+		idx[len] = '\0';
+		cr_expect_str_eq(idx, "{\"files\":[\"model.safetensors\"],\"step\":3,\"tensors\":9}\n");
+		free(idx);
+	}
+	model_free(&m);
+	ckpt_dir_done(&d);
+}
+
+/* The file is what the safetensors library accepts: header starting with
+ * '{', data 8-byte aligned, tensors contiguous in offset order, the last
+ * ending at the end of the file. */
+Test(ckpt_format, layout_is_safetensors)
+{
+	struct ckpt_dir d;
+	struct model m;
+	struct lt_err err = { 0, "" };
+	struct lt_ckpt_reader *r;
+	unsigned char *f;
+	uint64_t hlen = 0;
+	size_t len;
+	char path[128];
+
+	ckpt_dir_make(&d);
+	model_make(&m, 2);
+	save(&d, &m, 0, 0);
+	snprintf(path, sizeof(path), "%s/step-0/model.safetensors", d.path);
+	f = slurp(path, &len);
+	for (int i = 7; i >= 0; i--)
+		hlen = hlen << 8 | f[i];
+	cr_assert_leq(8 + hlen, len);
+	cr_expect_eq((8 + hlen) % 8, 0, "data starts 8-byte aligned");
+	cr_expect_eq(f[8], '{');
+	r = lt_ckpt_parse_header("x", f + 8, hlen, len, &err);
+	cr_assert_not_null(r, "%s", err.msg);
+	{
+		size_t n;
+		const struct lt_ckpt_tensor *t = lt_ckpt_tensors(r, &n);
+		uint64_t total = 0;
+		cJSON *root = cJSON_ParseWithLength((const char *)f + 8, hlen);
+
+		for (size_t i = 0; i < n; i++) {
+			cJSON *o = cJSON_GetObjectItemCaseSensitive(cJSON_GetObjectItemCaseSensitive(root, t[i].name), "data_offsets");
+			uint64_t b = (uint64_t)cJSON_GetArrayItem(o, 0)->valuedouble;
+			size_t es = t[i].dtype == LT_F64 || t[i].dtype == LT_I64 ? 8 : t[i].dtype == LT_F16 || t[i].dtype == LT_BF16 ? 2 : 4;
+
+			cr_expect_eq((8 + hlen + b) % es, 0, "tensor %s aligned to its element size", t[i].name);
+			cr_expect_eq(memcmp(f + 8 + hlen + b, m.t[i].data, m.t[i].bytes), 0);
+			total += t[i].bytes;
+		}
+		cr_expect_eq(8 + hlen + total, len, "no gaps: the data ends at the end of the file");
+		cJSON_Delete(root);
+	}
+	lt_ckpt_close(r);
+	free(f);
+	model_free(&m);
+	ckpt_dir_done(&d);
+}
+
+static bool exists(const struct ckpt_dir *d, const char *rel)
+{
+	char path[160];
+	struct stat st;
+
+	snprintf(path, sizeof(path), "%s/%s", d->path, rel);
+	return stat(path, &st) == 0;
+}
+
+Test(ckpt_format, keep_two_of_five)
+{
+	struct ckpt_dir d;
+	struct model m[5];
+
+	ckpt_dir_make(&d);
+	for (int s = 0; s < 5; s++) {
+		model_make(&m[s], 10 + (unsigned)s);
+		save(&d, &m[s], (s + 1) * 10, 2);
+	}
+	cr_expect(!exists(&d, "step-10") && !exists(&d, "step-20") && !exists(&d, "step-30"));
+	cr_expect(exists(&d, "step-40/index.json") && exists(&d, "step-50/index.json"));
+	expect_model(&d, "last", &m[4], "step-50/model.safetensors");
+	expect_model(&d, "step-40", &m[3], NULL);
+	{
+		char path[160], *h;
+		size_t len;
+
+		snprintf(path, sizeof(path), "%s/checkpoints.json", d.path);
+		h = (char *)slurp(path, &len);
+		h[len] = '\0';
+		cr_expect_str_eq(h, "{\"format\":\"ltrun-ckpt-1\",\"steps\":[40,50]}\n");
+		free(h);
+	}
+	for (int s = 0; s < 5; s++)
+		model_free(&m[s]);
+	ckpt_dir_done(&d);
+}
+
+Test(ckpt_format, keep_zero_keeps_all_and_incomplete_dirs_go)
+{
+	struct ckpt_dir d;
+	struct model m;
+	char path[160];
+
+	ckpt_dir_make(&d);
+	model_make(&m, 3);
+	save(&d, &m, 1, 0);
+	save(&d, &m, 2, 0);
+	snprintf(path, sizeof(path), "%s/step-3", d.path); /* a save that crashed */
+	cr_assert_eq(mkdir(path, 0755), 0);
+	save(&d, &m, 4, 0);
+	cr_expect(exists(&d, "step-1") && exists(&d, "step-2") && exists(&d, "step-3"));
+	save(&d, &m, 5, 1);
+	cr_expect(!exists(&d, "step-1") && !exists(&d, "step-2") && !exists(&d, "step-3") &&
+		  !exists(&d, "step-4"));
+	expect_model(&d, "last", &m, "step-5/model.safetensors");
+	model_free(&m);
+	ckpt_dir_done(&d);
+}
+
+/* An IO that fails the k-th write (counting from 1), then works. */
+static int fail_at, writes;
+
+static int failing_write(void *state, const char *rel, const struct iovec *iov, int iovcnt,
+			 struct lt_err *err)
+{
+	if (++writes == fail_at)
+		return lt_err_set(err, 1, "injected failure writing '%s'", rel);
+	return lt_ckpt_io_file.write(state, rel, iov, iovcnt, err);
+}
+
+static int failing_remove(void *state, const char *rel, struct lt_err *err)
+{
+	if (++writes == fail_at)
+		return lt_err_set(err, 1, "injected failure removing '%s'", rel);
+	return lt_ckpt_io_file.remove(state, rel, err);
+}
+
+Test(ckpt_file, failed_write_leaves_previous_checkpoint)
+{
+	struct lt_ckpt_io_rt io = lt_ckpt_io_file;
+	struct ckpt_dir d;
+	struct model a, b;
+
+	io.write = failing_write;
+	io.remove = failing_remove;
+	ckpt_dir_make(&d);
+	model_make(&a, 4);
+	model_make(&b, 5);
+	save(&d, &a, 1, 1);
+	/* every write and remove of the next save fails in turn */
+	for (fail_at = 1;; fail_at++) {
+		struct lt_err err = { 0, "" };
+		int rc;
+
+		writes = 0;
+		rc = lt_ckpt_save(&io, d.io, 2, b.t, MODEL_TENSORS, NULL, 1, &err);
+		if (!rc) {
+			cr_expect_lt(writes, fail_at);
+			break;
+		}
+		cr_expect(strstr(err.msg, "injected failure"), "%s", err.msg);
+		/* last names a complete checkpoint: the old one, or the new one
+		 * once last was written */
+		if (fail_at <= 4)
+			expect_model(&d, "last", &a, "step-1/model.safetensors");
+		else
+			expect_model(&d, "last", &b, "step-2/model.safetensors");
+		cr_assert_lt(fail_at, 20);
+	}
+	expect_model(&d, "last", &b, "step-2/model.safetensors");
+	cr_expect(!exists(&d, "step-1"));
+	model_free(&a);
+	model_free(&b);
+	ckpt_dir_done(&d);
+}
+
+Test(ckpt_file, file_where_a_directory_should_be)
+{
+	struct ckpt_dir d;
+	struct model a, b;
+	struct lt_err err = { 0, "" };
+	char path[160];
+
+	ckpt_dir_make(&d);
+	model_make(&a, 6);
+	model_make(&b, 7);
+	save(&d, &a, 1, 2);
+	snprintf(path, sizeof(path), "%s/step-2", d.path);
+	spit(path, "x", 1);
+	cr_expect_eq(lt_ckpt_save(&lt_ckpt_io_file, d.io, 2, b.t, MODEL_TENSORS, NULL, 2, &err), -1);
+	cr_expect(strstr(err.msg, "step-2") && strstr(err.msg, "is a file"), "%s", err.msg);
+	cr_expect(!strchr(err.msg, '\n'));
+	expect_model(&d, "last", &a, "step-1/model.safetensors");
+	model_free(&a);
+	model_free(&b);
+	ckpt_dir_done(&d);
+}
+
+Test(ckpt_file, read_only_directory)
+{
+	struct ckpt_dir d;
+	struct model a, b;
+	struct lt_err err = { 0, "" };
+
+	if (geteuid() == 0)
+		cr_skip_test("root writes to read-only directories");
+	ckpt_dir_make(&d);
+	model_make(&a, 8);
+	model_make(&b, 9);
+	save(&d, &a, 1, 2);
+	cr_assert_eq(chmod(d.path, 0555), 0);
+	cr_expect_eq(lt_ckpt_save(&lt_ckpt_io_file, d.io, 2, b.t, MODEL_TENSORS, NULL, 2, &err), -1);
+	cr_expect(strstr(err.msg, d.path), "%s", err.msg);
+	chmod(d.path, 0755);
+	expect_model(&d, "last", &a, "step-1/model.safetensors");
+	model_free(&a);
+	model_free(&b);
+	ckpt_dir_done(&d);
+}
+
+Test(ckpt_file, many_iovs_and_open_makes_parents)
+{
+	struct lt_err err = { 0, "" };
+	struct ckpt_dir d;
+	struct iovec iov[3000];
+	unsigned char src[3000], back[3000];
+	char base[128];
+	void *io;
+	uint64_t size;
+
+	ckpt_dir_make(&d);
+	snprintf(base, sizeof(base), "%s/a/b/c", d.path);
+	cr_assert_eq(lt_ckpt_io_file.open(base, NULL, &io, &err), 0, "%s", err.msg);
+	for (int i = 0; i < 3000; i++) {
+		src[i] = (unsigned char)(i * 13);
+		iov[i].iov_base = &src[i];
+		iov[i].iov_len = 1;
+	}
+	cr_assert_eq(lt_ckpt_io_file.write(io, "x/y.bin", iov, 3000, &err), 0, "%s", err.msg);
+	cr_assert_eq(lt_ckpt_io_file.size(io, "x/y.bin", &size, &err), 0, "%s", err.msg);
+	cr_expect_eq(size, 3000);
+	cr_assert_eq(lt_ckpt_io_file.read(io, "x/y.bin", 0, back, 3000, &err), 0, "%s", err.msg);
+	cr_expect_eq(memcmp(src, back, 3000), 0);
+	cr_expect_eq(lt_ckpt_io_file.read(io, "x/y.bin", 2990, back, 20, &err), -1);
+	cr_expect(strstr(err.msg, "truncated"), "%s", err.msg);
+	cr_expect_eq(lt_ckpt_io_file.write(io, "../escape", iov, 1, &err), -1);
+	cr_expect_eq(lt_ckpt_io_file.remove(io, "x", &err), 0, "%s", err.msg);
+	cr_expect_eq(lt_ckpt_io_file.remove(io, "x", &err), 0, "removing what is gone is fine");
+	cr_expect_eq(lt_ckpt_io_file.flush(io, &err), 0);
+	lt_ckpt_io_file.close(io);
+	cr_expect_eq(lt_ckpt_io_find("file"), &lt_ckpt_io_file);
+	cr_expect_null(lt_ckpt_io_find("nope"));
+	ckpt_dir_done(&d);
+}
+
+Test(ckpt_format, crc32c_known_values)
+{
+	static unsigned char buf[100000];
+	uint32_t a, b;
+
+	cr_expect_eq(lt_crc32c(0, "123456789", 9), 0xe3069283);
+	cr_expect_eq(lt_crc32c_sw(0, "123456789", 9), 0xe3069283);
+	cr_expect_eq(lt_crc32c(0, "", 0), 0);
+	memset(buf, 0, 32);
+	cr_expect_eq(lt_crc32c(0, buf, 32), 0x8a9136aa); /* RFC 3720 B.4 */
+	memset(buf, 0xff, 32);
+	cr_expect_eq(lt_crc32c(0, buf, 32), 0x62a8ab43);
+	for (size_t i = 0; i < sizeof(buf); i++)
+		buf[i] = (unsigned char)(i * 2654435761u >> 13);
+	/* every length and alignment around the block sizes agrees with the tables */
+	for (size_t len = 0; len < sizeof(buf) - 8; len = len < 80 ? len + 1 : len * 3 / 2 + 7)
+		for (size_t at = 0; at < 8; at += 3) {
+			a = lt_crc32c(0, buf + at, len);
+			b = lt_crc32c_sw(0, buf + at, len);
+			cr_assert_eq(a, b, "len %zu at %zu", len, at);
+			cr_assert_eq(lt_crc32c(lt_crc32c(0, buf + at, len / 3), buf + at + len / 3, len - len / 3), a);
+		}
+	a = lt_crc32c(0, buf, 3 * 8192 * 2 + 3 * 256 + 17);
+	cr_expect_eq(a, lt_crc32c_sw(0, buf, 3 * 8192 * 2 + 3 * 256 + 17));
+}
