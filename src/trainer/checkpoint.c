@@ -211,7 +211,7 @@ static int locate(const struct lt_config *c, char *base, size_t blen, const char
 {
 	const char *r = c->resume, *slash;
 	struct stat st;
-	char probe[4096];
+	char probe[4200];
 
 	if (!strcmp(r, "last")) {
 		if (!c->ckpt_dir)
@@ -343,7 +343,7 @@ int lt_trainer_ckpt_resume(struct lt_ctx *ctx, struct lt_ckpt_pos *pos, struct l
 		return 0;
 	if (ctx->info.rank == 0) {
 		char base[4096];
-		const char *where;
+		const char *where = NULL;
 		struct lt_ckpt_reader *r = NULL;
 
 		rc = locate(ctx->cfg, base, sizeof(base), &where, err);

@@ -419,7 +419,9 @@ static bool train_epochs(struct loop *l, struct lt_ckpt_pos pos, int *last_epoch
 				     (uint64_t)ctx->cfg->seed, epoch, true, l->idx) < 0)
 			lt_fatal(ctx, "out of memory for the permutation of %lld samples",
 				 (long long)l->p.n_train);
-		for (int64_t s = epoch == pos.epoch ? pos.step_in_epoch : 0;
+		int64_t s;
+
+		for (s = epoch == pos.epoch ? pos.step_in_epoch : 0;
 		     s < l->p.steps_per_epoch && ctx->step < l->p.total_steps; s++) {
 			run_step(l, epoch, s);
 			if (every > 0 && ctx->step % every == 0)
@@ -435,7 +437,8 @@ static bool train_epochs(struct loop *l, struct lt_ckpt_pos pos, int *last_epoch
 		}
 		if (ctx->cfg->val_every == 0 && validate(l, epoch))
 			commit_metrics(l, epoch);
-		save(l, epoch, l->p.steps_per_epoch);
+		/* s < steps_per_epoch when --max-steps cut the epoch short. */
+		save(l, epoch, s);
 	}
 	return true;
 }
