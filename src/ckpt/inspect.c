@@ -1,0 +1,315 @@
+/*
+ * inspect.c - `ltrun ckpt inspect PATH [--json]` and `ltrun ckpt verify
+ * PATH`: works out from a path a user types which base, IO plugin and
+ * checkpoint it names, then lists the tensors and metadata, or reads
+ * every tensor against its checksum.
+ */
+#include <cjson/cJSON.h>
+#include <errno.h>
+#include <stdio.h>
+#include <inttypes.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "ckpt/ckpt.h"
+#include "ckpt/file.h"
+#include "ckpt/format.h"
+#include "ckpt/inspect.h"
+
+/* Where a path points: a base, opened with io, and what under it. */
+struct target {
+	const struct lt_ckpt_io_rt *io;
+	void *state;
+	char *base;
+	char *where;
+};
+
+static bool has_suffix(const char *s, size_t len, const char *suf)
+{
+	size_t n = strlen(suf);
+
+	return len >= n && !memcmp(s + len - n, suf, n);
+}
+
+/* The last component of s[0, len): its start. */
+static size_t last_part(const char *s, size_t len)
+{
+	size_t i = len;
+
+	while (i > 0 && s[i - 1] != '/')
+		i--;
+	return i;
+}
+
+/* Splits s[0, len) into base and where by the names alone. */
+static int split(const char *s, size_t len, size_t min_base, struct target *tg)
+{
+	size_t f = last_part(s, len), d;
+	int64_t step;
+
+	if (has_suffix(s, len, ".safetensors") && f > 0) {
+		d = last_part(s, f - 1);
+		if (lt_ckpt_parse_step(s + d, f - 1 - d, &step) && d > min_base) {
+			tg->base = strndup(s, d - 1);
+			tg->where = strndup(s + d, len - d);
+		} else {
+			tg->base = strndup(s, f > 1 ? f - 1 : 1);
+			tg->where = strndup(s + f, len - f);
+		}
+	} else if (has_suffix(s, len, ".safetensors")) {
+		tg->base = strdup(".");
+		tg->where = strndup(s, len);
+	} else if (lt_ckpt_parse_step(s + f, len - f, &step) && (f > min_base || !f)) {
+		tg->base = f ? strndup(s, f > 1 ? f - 1 : 1) : strdup(".");
+		tg->where = strndup(s + f, len - f);
+	} else {
+		tg->base = strndup(s, len);
+		tg->where = strdup("last");
+	}
+	return tg->base && tg->where ? 0 : -1;
+}
+
+static void target_free(struct target *tg)
+{
+	if (tg->io && tg->state)
+		tg->io->close(tg->state);
+	free(tg->base);
+	free(tg->where);
+}
+
+static int locate(const char *path, struct target *tg, struct lt_err *err)
+{
+	char q[LT_QUOTE_MAX];
+	size_t len = strlen(path);
+	struct stat st;
+	char *last;
+
+	memset(tg, 0, sizeof(*tg));
+	lt_quote(q, sizeof(q), path);
+	while (len > 1 && path[len - 1] == '/')
+		len--;
+	if (!strncmp(path, "http://", 7) || !strncmp(path, "https://", 8)) {
+		size_t host = strchr(path, ':') - path + 3;
+
+		host += strcspn(path + host, "/");
+		tg->io = lt_ckpt_io_find("http");
+		if (!tg->io)
+			return lt_err_set(err, LT_EXIT_FAILURE,
+					  "cannot open checkpoint '%s': http checkpoints need the http IO plugin, which this ltrun was built without",
+					  q);
+		if (split(path, len, host, tg))
+			goto out_nomem;
+	} else {
+		tg->io = &lt_ckpt_io_file;
+		if (stat(path, &st))
+			return lt_err_set(err, LT_EXIT_FAILURE,
+					  "cannot open checkpoint '%s': %s: give a checkpoint directory, a step-<N> directory or a .safetensors file",
+					  q, strerror(errno));
+		if (S_ISDIR(st.st_mode)) {
+			size_t f = last_part(path, len);
+			int64_t step;
+			bool has_last;
+
+			if (asprintf(&last, "%.*s/last", (int)len, path) < 0)
+				goto out_nomem;
+			has_last = !stat(last, &st);
+			free(last);
+			if (has_last) {
+				tg->base = strndup(path, len);
+				tg->where = strdup("last");
+			} else if (lt_ckpt_parse_step(path + f, len - f, &step)) {
+				if (split(path, len, 0, tg))
+					goto out_nomem;
+			} else {
+				return lt_err_set(err, LT_EXIT_FAILURE,
+						  "'%s' is not a checkpoint: it holds no file 'last' and is not a step-<N> directory",
+						  q);
+			}
+		} else if (!has_suffix(path, len, ".safetensors")) {
+			return lt_err_set(err, LT_EXIT_FAILURE,
+					  "'%s' is not a checkpoint: give a checkpoint directory, a step-<N> directory or a .safetensors file",
+					  q);
+		} else if (split(path, len, 0, tg)) {
+			goto out_nomem;
+		}
+	}
+	if (!tg->base || !tg->where)
+		goto out_nomem;
+	if (tg->io->open(tg->base, NULL, &tg->state, err)) {
+		tg->state = NULL;
+		target_free(tg);
+		tg->io = NULL;
+		return -1;
+	}
+	return 0;
+out_nomem:
+	target_free(tg);
+	tg->io = NULL;
+	return lt_err_set(err, LT_EXIT_FAILURE, "out of memory opening checkpoint '%s'", q);
+}
+
+static struct lt_ckpt_reader *open_path(const char *path, struct target *tg, struct lt_err *err)
+{
+	struct lt_ckpt_reader *r;
+
+	if (locate(path, tg, err))
+		return NULL;
+	r = lt_ckpt_open_at(tg->io, tg->state, tg->base, tg->where, err);
+	if (!r)
+		target_free(tg);
+	return r;
+}
+
+/* A name from a file, printable: control characters as '?'. */
+static char *printable(const char *s)
+{
+	char *p = strdup(s);
+
+	for (char *c = p; c && *c; c++)
+		if ((unsigned char)*c < 0x20 || *c == 0x7f)
+			*c = '?';
+	return p;
+}
+
+static void print_text(const struct lt_ckpt_reader *r, FILE *out)
+{
+	size_t n, i, wn = 4, ws = 5, wb = 5;
+	const struct lt_ckpt_tensor *t = lt_ckpt_tensors(r, &n);
+	char shape[LT_MAX_DIMS * 22 + 4], bytes[24], crc[24];
+	uint64_t total = 0;
+	const cJSON *m;
+	size_t wk = 0;
+
+	for (i = 0; i < n; i++) {
+		size_t s = 2;
+
+		for (int k = 0; k < t[i].ndim; k++)
+			s += (size_t)snprintf(bytes, sizeof(bytes), "%" PRId64, t[i].shape[k]) + (k ? 2 : 0);
+		wn = strlen(t[i].name) > wn ? strlen(t[i].name) : wn;
+		ws = s > ws ? s : ws;
+		wb = (size_t)snprintf(bytes, sizeof(bytes), "%zu", t[i].bytes) > wb ? strlen(bytes) : wb;
+		total += t[i].bytes;
+	}
+	fprintf(out, "checkpoint %s: %zu tensors, %" PRIu64 " bytes\n", lt_ckpt_label(r), n, total);
+	fprintf(out, "  %-*s  %-5s  %-*s  %*s  %s\n", (int)wn, "name", "dtype", (int)ws, "shape",
+		(int)wb, "bytes", "checksum");
+	for (i = 0; i < n; i++) {
+		char *name = printable(t[i].name);
+		size_t k = (size_t)snprintf(shape, sizeof(shape), "[");
+		uint32_t c;
+
+		for (int d = 0; d < t[i].ndim; d++)
+			k += (size_t)snprintf(shape + k, sizeof(shape) - k, "%s%" PRId64, d ? ", " : "",
+					      t[i].shape[d]);
+		snprintf(shape + k, sizeof(shape) - k, "]");
+		if (lt_ckpt_checksum(r, i, &c))
+			snprintf(crc, sizeof(crc), "crc32c:%08x", c);
+		else
+			snprintf(crc, sizeof(crc), "none");
+		fprintf(out, "  %-*s  %-5s  %-*s  %*zu  %s\n", (int)wn, name ? name : "?",
+			lt_ckpt_dtype_name(t[i].dtype), (int)ws, shape, (int)wb, t[i].bytes, crc);
+		free(name);
+	}
+	cJSON_ArrayForEach(m, lt_ckpt_meta(r))
+		if (strncmp(m->string, "checksum/", 9) && strlen(m->string) > wk)
+			wk = strlen(m->string);
+	if (!wk)
+		return;
+	fprintf(out, "metadata:\n");
+	cJSON_ArrayForEach(m, lt_ckpt_meta(r)) {
+		char *k, *v;
+
+		if (!strncmp(m->string, "checksum/", 9))
+			continue;
+		k = printable(m->string);
+		v = printable(m->valuestring);
+		fprintf(out, "  %-*s  %s\n", (int)wk, k ? k : "?", v ? v : "?");
+		free(k);
+		free(v);
+	}
+}
+
+static int print_json(const struct lt_ckpt_reader *r, FILE *out, struct lt_err *err)
+{
+	cJSON *root = cJSON_CreateObject(), *ts, *md;
+	const struct lt_ckpt_tensor *t;
+	const cJSON *m;
+	char crc[24], *text;
+	size_t n;
+	bool ok = root != NULL;
+
+	t = lt_ckpt_tensors(r, &n);
+	ok = ok && cJSON_AddStringToObject(root, "path", lt_ckpt_label(r));
+	ok = ok && (ts = cJSON_AddArrayToObject(root, "tensors"));
+	for (size_t i = 0; ok && i < n; i++) {
+		cJSON *o = cJSON_CreateObject(), *sh;
+		uint32_t c;
+
+		ok = o && cJSON_AddItemToArray(ts, o);
+		ok = ok && cJSON_AddStringToObject(o, "name", t[i].name);
+		ok = ok && cJSON_AddStringToObject(o, "dtype", lt_ckpt_dtype_name(t[i].dtype));
+		ok = ok && (sh = cJSON_AddArrayToObject(o, "shape"));
+		for (int d = 0; ok && d < t[i].ndim; d++)
+			ok = cJSON_AddItemToArray(sh, cJSON_CreateNumber((double)t[i].shape[d]));
+		ok = ok && cJSON_AddNumberToObject(o, "bytes", (double)t[i].bytes);
+		if (ok && lt_ckpt_checksum(r, i, &c)) {
+			snprintf(crc, sizeof(crc), "crc32c:%08x", c);
+			ok = cJSON_AddStringToObject(o, "checksum", crc) != NULL;
+		} else if (ok) {
+			ok = cJSON_AddNullToObject(o, "checksum") != NULL;
+		}
+	}
+	ok = ok && (md = cJSON_AddObjectToObject(root, "metadata"));
+	cJSON_ArrayForEach(m, lt_ckpt_meta(r))
+		if (ok && strncmp(m->string, "checksum/", 9))
+			ok = cJSON_AddStringToObject(md, m->string, m->valuestring) != NULL;
+	text = ok ? cJSON_Print(root) : NULL;
+	cJSON_Delete(root);
+	if (!text)
+		return lt_err_set(err, LT_EXIT_FAILURE, "out of memory printing checkpoint '%s'",
+				  lt_ckpt_label(r));
+	fprintf(out, "%s\n", text);
+	free(text);
+	return 0;
+}
+
+int lt_ckpt_inspect(const char *path, bool json, FILE *out, struct lt_err *err)
+{
+	struct target tg;
+	struct lt_ckpt_reader *r = open_path(path, &tg, err);
+	int rc = 0;
+
+	if (!r)
+		return -1;
+	if (json)
+		rc = print_json(r, out, err);
+	else
+		print_text(r, out);
+	lt_ckpt_close(r);
+	target_free(&tg);
+	return rc;
+}
+
+int lt_ckpt_verify_path(const char *path, FILE *out, struct lt_err *err)
+{
+	struct target tg;
+	struct lt_ckpt_reader *r = open_path(path, &tg, err);
+	const struct lt_ckpt_tensor *t;
+	uint64_t total = 0;
+	size_t n;
+	int rc;
+
+	if (!r)
+		return -1;
+	rc = lt_ckpt_verify(r, err);
+	t = lt_ckpt_tensors(r, &n);
+	for (size_t i = 0; i < n; i++)
+		total += t[i].bytes;
+	if (!rc)
+		fprintf(out, "ok: %zu tensors, %" PRIu64 " bytes, every checksum matches\n", n, total);
+	lt_ckpt_close(r);
+	target_free(&tg);
+	return rc;
+}

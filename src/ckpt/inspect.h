@@ -1,0 +1,27 @@
+/*
+ * inspect.h - `ltrun ckpt inspect` and `ltrun ckpt verify`: a checkpoint
+ * named by a path a user types.
+ */
+#ifndef LT_CKPT_INSPECT_H
+#define LT_CKPT_INSPECT_H
+
+#include <stdbool.h>
+#include <stdio.h>
+
+#include "core/error.h"
+
+/* path: a checkpoint base directory (its `last` is opened), a step-<N>
+ * directory, a .safetensors file, or an http(s):// URL of any of these
+ * (through the http IO plugin).  Prints each tensor's name, dtype, shape,
+ * bytes and checksum, then the metadata: an aligned table, or with json
+ * one object {"path", "tensors": [{"name", "dtype", "shape", "bytes",
+ * "checksum"}], "metadata"} (the checksum/ keys appear only as the
+ * tensors' "checksum").  Returns 0, or -1 with err (nothing printed). */
+int lt_ckpt_inspect(const char *path, bool json, FILE *out, struct lt_err *err);
+
+/* Reads every tensor of the checkpoint at path and checks its checksum;
+ * prints "ok: N tensors, B bytes, every checksum matches".  Returns 0, or
+ * -1 with err naming the file and the first bad tensor. */
+int lt_ckpt_verify_path(const char *path, FILE *out, struct lt_err *err);
+
+#endif
