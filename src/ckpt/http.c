@@ -294,7 +294,7 @@ static int request_err(struct http *h, struct lt_err *err, const char *what,
 	char tries[48] = "";
 
 	if (attempts > 1)
-		snprintf(tries, sizeof(tries), " after %d attempts", attempts);
+		snprintf(tries, sizeof(tries), " (%d attempts)", attempts);
 	if (rc != CURLE_OK)
 		return lt_err_set(err, LT_EXIT_FAILURE, "cannot %s '%s': %s%s; hint: %s", what, r->url,
 				  h->curl_msg[0] ? h->curl_msg : curl_easy_strerror(rc), tries,
@@ -453,7 +453,7 @@ static int http_write(void *state, const char *rel, const struct iovec *iov, int
 	struct http *h = state;
 	struct upload up = { .iov = iov, .iovcnt = iovcnt };
 	struct request put = { .method = "PUT", .up = &up };
-	struct request move = { .method = "MOVE" };
+	struct request move = { .method = "MOVE" }; /* its url: the upload's */
 	unsigned char rnd[8];
 	char suffix[32], *dest = NULL, *line = NULL;
 	CURLcode cc;
@@ -494,9 +494,17 @@ static int http_write(void *state, const char *rel, const struct iovec *iov, int
 	}
 	cc = perform_retrying(h, &move, &status, &attempts);
 	if (cc != CURLE_OK || status < 200 || status >= 300) {
-		request_err(h, err, "move the upload into place at", &move, cc, status, attempts);
-		snprintf(err->msg + strlen(err->msg), sizeof(err->msg) - strlen(err->msg),
-			 " (to '%s')", dest);
+		if (cc == CURLE_OK && (status == 409 || status == 412))
+			lt_err_set(err, LT_EXIT_FAILURE,
+				   "cannot move the upload '%s' into place at '%s': MOVE answered HTTP %ld; "
+				   "hint: remove what is in the way there (a collection of that name?)",
+				   put.url, dest, status);
+		else {
+			char what[300];
+
+			snprintf(what, sizeof(what), "move the upload to '%.200s' from", dest);
+			request_err(h, err, what, &move, cc, status, attempts);
+		}
 		goto out_drop;
 	}
 	rc = 0;

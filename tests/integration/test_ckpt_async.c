@@ -95,6 +95,21 @@ static bool disk_equals(const char *rel, const void *p, size_t len)
 	return got;
 }
 
+/* Makes dir/rel a non-empty directory, so that no file can take its name
+ * (root ignores permissions: this fails for root too). */
+static void block(const char *rel)
+{
+	char path[256];
+	FILE *f;
+
+	snprintf(path, sizeof(path), "mkdir -p '%s/%s'", dir, rel);
+	cr_assert_eq(system(path), 0);
+	snprintf(path, sizeof(path), "%s/%s/keep", dir, rel);
+	f = fopen(path, "w");
+	cr_assert_not_null(f);
+	fclose(f);
+}
+
 Test(ckpt_async, files_then_last_then_removal)
 {
 	void *st = open_async();
@@ -170,9 +185,8 @@ Test(ckpt_async, inner_failure_surfaces_once_and_drops_the_rest_of_the_save)
 	uint64_t size = 0;
 	int rc_last, rc_flush;
 
-	/* A file where the step directory should go: its writes fail. */
-	cr_assert_eq(put(st, "step-5", "not a directory", 15, &err), 0, "%s", err.msg);
-	cr_assert_eq(lt_ckpt_io_async.flush(st, &err), 0, "%s", err.msg);
+	/* A directory where the model file should go: its write fails. */
+	block("step-5/model.safetensors");
 
 	cr_assert_eq(put(st, "step-5/model.safetensors", m, BIG, &err), 0,
 		     "write() waited for the disk: %s", err.msg);
@@ -202,7 +216,7 @@ Test(ckpt_async, a_failed_read_leaves_the_failure_for_flush)
 	struct lt_err err = { 0 };
 	uint64_t size;
 
-	cr_assert_eq(put(st, "step-5", "not a directory", 15, &err), 0, "%s", err.msg);
+	block("step-5/index.json");
 	cr_assert_eq(put(st, "step-5/index.json", "{}", 2, &err), 0, "%s", err.msg);
 	/* size() waits for the write of that file, which fails... */
 	cr_expect_neq(lt_ckpt_io_async.size(st, "step-5/index.json", &size, &err), 0);

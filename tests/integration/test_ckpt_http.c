@@ -4,7 +4,8 @@
  * nested files; an overwrite; a server that refuses every PUT (retried
  * with backoff, then an error naming the URL and the status, the previous
  * file intact); a stopped server; a bearer token; missing files and bad
- * bases.  Skipped when nginx is not installed.
+ * bases; whole checkpoints saved, kept and opened over http, directly and
+ * through the async plugin.  Skipped when nginx is not installed.
  */
 #include <criterion/criterion.h>
 
@@ -14,6 +15,10 @@
 #include <sys/stat.h>
 #include <time.h>
 
+#include <cjson/cJSON.h>
+
+#include "../unit/ckpt_cases.h"
+#include "ckpt/ckpt.h"
 #include "ckpt/io.h"
 #include "nginx.h"
 
@@ -209,7 +214,7 @@ Test(ckpt_http, refused_put_retries_then_fails_and_keeps_the_old_file)
 	cr_expect_geq(now_s() - t0, 0.29, "no backoff between the attempts (100 + 200 ms)");
 	snprintf(want, sizeof(want), "'%s/refuse/last.tmp-", srv.url);
 	cr_expect(strstr(err.msg, want), "the error does not name the URL %s: %s", want, err.msg);
-	cr_expect(strstr(err.msg, "HTTP 500") && strstr(err.msg, "after 3 attempts") &&
+	cr_expect(strstr(err.msg, "HTTP 500") && strstr(err.msg, "(3 attempts)") &&
 		  strstr(err.msg, "hint: "), "%s", err.msg);
 	cr_expect_eq(nginx_count(&srv, "PUT", "/refuse/last.tmp-"), 3, "1 attempt + 2 retries");
 	cr_expect_eq(nginx_count(&srv, "MOVE", "/refuse/"), 0, "a failed upload was moved");
@@ -228,7 +233,7 @@ Test(ckpt_http, stopped_server_fails_naming_the_url)
 	snprintf(base, sizeof(base), "http://127.0.0.1:%d/ck", nginx_free_port());
 	cr_assert_eq(lt_ckpt_io_http.open(base, &o, &st, &err), 0, "%s", err.msg);
 	cr_assert_neq(put(st, "step-3/model.safetensors", "x", 1, &err), 0);
-	cr_expect(strstr(err.msg, base) && strstr(err.msg, "after 2 attempts") &&
+	cr_expect(strstr(err.msg, base) && strstr(err.msg, "(2 attempts)") &&
 		  strstr(err.msg, "check that the server is up"), "%s", err.msg);
 	cr_assert_neq(lt_ckpt_io_http.read(st, "last", 0, base, 1, &err), 0);
 	cr_expect(strstr(err.msg, "/ck/last"), "%s", err.msg);
@@ -308,4 +313,110 @@ Test(ckpt_http, a_base_that_is_not_a_url_is_refused)
 
 	cr_expect_neq(lt_ckpt_io_http.open("/tmp/ckpt", NULL, &st, &err), 0);
 	cr_expect(strstr(err.msg, "'/tmp/ckpt'") && strstr(err.msg, "http://"), "%s", err.msg);
+}
+
+static bool on_server(const char *rel)
+{
+	char path[256];
+	struct stat sb;
+
+	snprintf(path, sizeof(path), "%s/www/%s", srv.dir, rel);
+	return stat(path, &sb) == 0;
+}
+
+/* Saves four steps of a model under /ck over io (http, or async over
+ * http) keeping two, then opens `last` and step-30 and checks every byte. */
+static void checkpoints_over(const struct lt_ckpt_io_rt *io, const char *inner)
+{
+	struct lt_ckpt_io_opts o = { .inner = inner };
+	struct lt_err err = { 0 };
+	struct lt_ckpt_reader *r;
+	struct model m[4];
+	char base[160], *h;
+	void *st = NULL;
+	size_t len;
+
+	snprintf(base, sizeof(base), "%s/ck", srv.url);
+	cr_assert_eq(io->open(base, &o, &st, &err), 0, "%s", err.msg);
+	for (int s = 0; s < 4; s++) {
+		cJSON *meta = cJSON_CreateObject();
+
+		cJSON_AddStringToObject(meta, "strategy", "ddp");
+		model_make(&m[s], 40 + (unsigned)s);
+		cr_assert_eq(lt_ckpt_save(io, st, (s + 1) * 10, m[s].t, MODEL_TENSORS, meta, 2, &err),
+			     0, "step %d: %s", (s + 1) * 10, err.msg);
+		cJSON_Delete(meta);
+	}
+	cr_assert_eq(io->flush(st, &err), 0, "%s", err.msg);
+	cr_expect(!on_server("ck/step-10") && !on_server("ck/step-20"), "keep 2 left old steps");
+	cr_expect(on_server("ck/step-30/model.safetensors") && on_server("ck/step-40/index.json"));
+	h = disk_file("ck/last", &len);
+	cr_assert_not_null(h);
+	cr_expect(len >= 7 && !memcmp(h, "step-40", 7), "last is %.*s", (int)len, h);
+	free(h);
+	cr_expect_eq(temp_leftovers("ck"), 0, "a temporary upload was left behind");
+
+	r = lt_ckpt_open(io, st, "last", &err);
+	cr_assert_not_null(r, "%s", err.msg);
+	cr_expect_str_eq(lt_ckpt_path(r), "step-40/model.safetensors");
+	cr_expect_eq(lt_ckpt_verify(r, &err), 0, "%s", err.msg);
+	for (int i = 0; i < MODEL_TENSORS; i++) {
+		const struct lt_ckpt_tensor *t = &m[3].t[i];
+		void *dst = malloc(t->bytes ? t->bytes : 1);
+
+		cr_assert_eq(lt_ckpt_read(r, t->name, t->dtype, t->ndim, t->shape, dst, &err), 0,
+			     "%s", err.msg);
+		cr_expect(!memcmp(dst, t->data, t->bytes), "tensor %s differs", t->name);
+		free(dst);
+	}
+	lt_ckpt_close(r);
+	r = lt_ckpt_open(io, st, "step-30", &err);
+	cr_assert_not_null(r, "%s", err.msg);
+	cr_expect_eq(lt_ckpt_verify(r, &err), 0, "%s", err.msg);
+	lt_ckpt_close(r);
+	cr_expect_null(lt_ckpt_open(io, st, "step-10", &err), "a removed step opened");
+	io->close(st);
+	for (int s = 0; s < 4; s++)
+		model_free(&m[s]);
+}
+
+Test(ckpt_http, checkpoints_saved_kept_and_opened)
+{
+	checkpoints_over(&lt_ckpt_io_http, NULL);
+}
+
+Test(ckpt_http, checkpoints_through_async_over_http)
+{
+	checkpoints_over(&lt_ckpt_io_async, "http");
+}
+
+Test(ckpt_http, a_failed_save_leaves_last_on_the_previous_step)
+{
+	struct lt_ckpt_io_opts o = { .retries = 1 };
+	struct lt_err err = { 0 };
+	struct model m;
+	char base[160], path[200], *h;
+	void *st = NULL;
+	size_t len;
+	cJSON *meta = cJSON_CreateObject();
+
+	snprintf(base, sizeof(base), "%s/ck", srv.url);
+	cr_assert_eq(lt_ckpt_io_http.open(base, &o, &st, &err), 0, "%s", err.msg);
+	model_make(&m, 9);
+	cr_assert_eq(lt_ckpt_save(&lt_ckpt_io_http, st, 1, m.t, MODEL_TENSORS, meta, 0, &err), 0,
+		     "%s", err.msg);
+	/* A directory where step-2's model should go: the server's MOVE fails. */
+	snprintf(path, sizeof(path), "mkdir -p '%s/www/ck/step-2/model.safetensors/x'", srv.dir);
+	cr_assert_eq(system(path), 0);
+	cr_expect_neq(lt_ckpt_save(&lt_ckpt_io_http, st, 2, m.t, MODEL_TENSORS, meta, 0, &err), 0);
+	cr_expect(strstr(err.msg, "/ck/step-2/model.safetensors") && strstr(err.msg, "HTTP "), "%s",
+		  err.msg);
+	h = disk_file("ck/last", &len);
+	cr_assert_not_null(h);
+	cr_expect(len >= 6 && !memcmp(h, "step-1", 6), "last moved to a failed step: %.*s", (int)len,
+		  h);
+	free(h);
+	cJSON_Delete(meta);
+	model_free(&m);
+	lt_ckpt_io_http.close(st);
 }
