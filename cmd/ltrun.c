@@ -224,6 +224,15 @@ static int check_launch_settings(struct cli *cli)
 
 	if (lt_signals_parse(c->signals, c->source_name[LT_OPT_SIGNALS], sigs, &cli->err) < 0)
 		return -1;
+	if (c->resume && !strcmp(c->resume, "last") && !c->ckpt_dir)
+		return lt_err_set(&cli->err, LT_EXIT_USAGE,
+				  "%s is 'last', which needs --ckpt-dir: say where the checkpoints are",
+				  c->source_name[LT_OPT_RESUME]);
+	if (c->ckpt_dir && !strcmp(c->ckpt_io, "file") &&
+	    (!strncmp(c->ckpt_dir, "http://", 7) || !strncmp(c->ckpt_dir, "https://", 8)))
+		return lt_err_set(&cli->err, LT_EXIT_USAGE,
+				  "--ckpt-dir '%s' is a URL: add --ckpt-io http (or async)",
+				  lt_quote(q, sizeof(q), c->ckpt_dir));
 	if (!strcmp(c->rdzv, "file") && !getenv("LTRUN_RDZV_DIR"))
 		return lt_err_set(&cli->err, LT_EXIT_USAGE,
 				  "rendezvous 'file' (%s) needs LTRUN_RDZV_DIR: set it to a directory every node can reach",
