@@ -167,6 +167,12 @@ $(B)/bench/comm_allreduce: bench/comm_allreduce.c $(LIB_OBJ)
 	$(call say,LD,$@)
 	$(Q)$(CXX) $(CPPFLAGS) $(LT_CPPFLAGS) $(CFLAGS) -x c $(WARN) -fPIC $(SANFLAGS) $(CJSON_CFLAGS) $(MPI_CFLAGS) -o $@ $< -x none $(LIB_OBJ) $(LT_LIBS)
 
+# bench/ckpt's measuring program: checkpoint save/load through the IO plugins.
+$(B)/bench/ckpt_bw: bench/workers/ckpt_bw.c bench/timing.h $(LIB_OBJ)
+	@mkdir -p $(@D)
+	$(call say,LD,$@)
+	$(Q)$(CXX) $(CPPFLAGS) $(LT_CPPFLAGS) $(CFLAGS) -x c $(WARN) -fPIC $(SANFLAGS) $(CJSON_CFLAGS) -o $@ $< -x none $(LIB_OBJ) $(LT_LIBS)
+
 .PHONY: all demo check tests install clean distclean
 .SUFFIXES:
 

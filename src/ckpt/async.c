@@ -41,10 +41,6 @@
 #include <sys/mman.h>
 #include <unistd.h>
 
-/* Until io.c and file.c are in the same link, these may be absent. */
-extern const struct lt_ckpt_io_rt lt_ckpt_io_file __attribute__((weak));
-const struct lt_ckpt_io_rt *lt_ckpt_io_find(const char *name) __attribute__((weak));
-
 #define SMALL_MAX ((size_t)1 << 20)        /* smaller files get their own copy */
 #define SMALL_LIMIT ((size_t)16 << 20)     /* ... this many bytes of them in flight */
 #define PAR_COPY_MIN ((size_t)64 << 20)    /* copies split over threads from here */
@@ -260,7 +256,7 @@ static int async_open(const char *base, const struct lt_ckpt_io_opts *opts, void
 {
 	const char *name = opts && opts->inner ? opts->inner : "file";
 	struct lt_ckpt_io_opts inner_opts = { .inner = NULL, .retries = opts ? opts->retries : 0 };
-	const struct lt_ckpt_io_rt *inner = NULL;
+	const struct lt_ckpt_io_rt *inner = lt_ckpt_io_find(name);
 	struct async *a;
 	sigset_t all, old;
 	int rc;
@@ -269,10 +265,6 @@ static int async_open(const char *base, const struct lt_ckpt_io_opts *opts, void
 		return lt_err_set(err, LT_EXIT_USAGE,
 				  "the async checkpoint IO cannot wrap itself; "
 				  "hint: wrap file or http");
-	if (lt_ckpt_io_find)
-		inner = lt_ckpt_io_find(name);
-	else if (!strcmp(name, "file") && &lt_ckpt_io_file)
-		inner = &lt_ckpt_io_file;
 	if (!inner)
 		return lt_err_set(err, LT_EXIT_USAGE,
 				  "unknown checkpoint IO '%.64s' for async to wrap; "

@@ -188,6 +188,7 @@ static CURLcode perform(struct http *h, const struct request *r, long *status)
 	curl_easy_setopt(c, CURLOPT_HTTPHEADER, hdr);
 	if (r->up) {
 		curl_easy_setopt(c, CURLOPT_UPLOAD, 1L);
+		curl_easy_setopt(c, CURLOPT_UPLOAD_BUFFERSIZE, 1L << 20);
 		curl_easy_setopt(c, CURLOPT_INFILESIZE_LARGE, (curl_off_t)r->up_len);
 		curl_easy_setopt(c, CURLOPT_READFUNCTION, upload_read);
 		curl_easy_setopt(c, CURLOPT_READDATA, r->up);
@@ -204,6 +205,7 @@ static CURLcode perform(struct http *h, const struct request *r, long *status)
 		r->down->seen = r->down->got = 0;
 		r->down->status = 0;
 		r->down->overflow = false;
+		curl_easy_setopt(c, CURLOPT_BUFFERSIZE, 1L << 20);
 		curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, download_write);
 		curl_easy_setopt(c, CURLOPT_WRITEDATA, r->down);
 	} else {

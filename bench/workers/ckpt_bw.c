@@ -1,0 +1,176 @@
+/*
+ * ckpt_bw.c - the measuring program of bench/ckpt: saves a state of T
+ * tensors of M MB of f32 with lt_ckpt_save through one checkpoint IO
+ * plugin (file, or async over file) under a directory, ITERS times
+ * (keep 1), then loads the newest with lt_ckpt_open + lt_ckpt_read
+ * (checksums checked) ITERS times, and prints one line:
+ *
+ *   ckpt_bw: io=NAME bytes=B iters=N save_ms=S blocked_ms=K write_ms=W load_ms=L dropped=0|1
+ *
+ * medians: save_ms until the checkpoint is durable (lt_ckpt_save, then
+ * the IO's flush); blocked_ms the lt_ckpt_save call alone (what the
+ * training loop waits for: checksums plus the IO's write() calls);
+ * write_ms the time spent inside the IO's write() calls of one save;
+ * load_ms open + read of every tensor.  Before each load, as root, the
+ * page cache is dropped (dropped=1; 0 when that was refused).
+ *
+ *   ckpt_bw --dir DIR --io file|async [--tensors 4] [--mb 256] [--iters 3]
+ *
+ * Built by bench/ckpt with `make build/bench/ckpt_bw` (the library objects).
+ */
+#include <cjson/cJSON.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "../timing.h"
+#include "ckpt/ckpt.h"
+#include "ckpt/io.h"
+
+/* A pass-through IO that adds up the time spent in write(). */
+static const struct lt_ckpt_io_rt *timed_inner;
+static double write_ms;
+
+static int timed_write(void *st, const char *rel, const struct iovec *iov, int n, struct lt_err *e)
+{
+	double t0 = bench_now_ms();
+	int rc = timed_inner->write(st, rel, iov, n, e);
+
+	write_ms += bench_now_ms() - t0;
+	return rc;
+}
+
+static double median(double *t, int n)
+{
+	qsort(t, (size_t)n, sizeof(*t), bench_cmp_double);
+	return n % 2 ? t[n / 2] : (t[n / 2 - 1] + t[n / 2]) / 2;
+}
+
+/* Writes back dirty pages and drops the page cache; 1 when it could. */
+static int drop_caches(void)
+{
+	int fd, ok;
+
+	sync();
+	fd = open("/proc/sys/vm/drop_caches", O_WRONLY);
+	if (fd < 0)
+		return 0;
+	ok = write(fd, "3\n", 2) == 2;
+	close(fd);
+	return ok;
+}
+
+static void die(const char *what, const struct lt_err *err)
+{
+	fprintf(stderr, "ckpt_bw: %s: %s\n", what, err->msg);
+	exit(1);
+}
+
+int main(int argc, char **argv)
+{
+	const char *dir = NULL, *io_name = "file";
+	long tensors = 4, mb = 256, iters = 3;
+	struct lt_ckpt_io_rt timed;
+	struct lt_ckpt_tensor *t;
+	struct lt_err err = { 0 };
+	double *save, *blocked, *writes, *load;
+	void *st = NULL, **dst;
+	size_t bytes, total = 0;
+	int dropped = 1;
+
+	for (int i = 1; i + 1 < argc; i += 2) {
+		if (!strcmp(argv[i], "--dir"))
+			dir = argv[i + 1];
+		else if (!strcmp(argv[i], "--io"))
+			io_name = argv[i + 1];
+		else if (!strcmp(argv[i], "--tensors"))
+			tensors = atol(argv[i + 1]);
+		else if (!strcmp(argv[i], "--mb"))
+			mb = atol(argv[i + 1]);
+		else if (!strcmp(argv[i], "--iters"))
+			iters = atol(argv[i + 1]);
+	}
+	if (!dir || tensors < 1 || mb < 1 || iters < 1 || !lt_ckpt_io_find(io_name)) {
+		fprintf(stderr, "usage: ckpt_bw --dir DIR --io file|async [--tensors N] [--mb M] [--iters K]\n");
+		return 2;
+	}
+	timed_inner = lt_ckpt_io_find(io_name);
+	timed = *timed_inner;
+	timed.write = timed_write;
+	if (timed.open(dir, NULL, &st, &err))
+		die("open", &err);
+
+	bytes = (size_t)mb << 20;
+	t = calloc((size_t)tensors, sizeof(*t));
+	dst = calloc((size_t)tensors, sizeof(*dst));
+	save = calloc((size_t)iters, sizeof(double));
+	blocked = calloc((size_t)iters, sizeof(double));
+	writes = calloc((size_t)iters, sizeof(double));
+	load = calloc((size_t)iters, sizeof(double));
+	for (long i = 0; i < tensors; i++) {
+		float *p = malloc(bytes);
+		char *name = malloc(32);
+
+		dst[i] = malloc(bytes);
+		if (!p || !name || !dst[i]) {
+			fprintf(stderr, "ckpt_bw: out of memory\n");
+			return 1;
+		}
+		for (size_t k = 0; k < bytes / sizeof(float); k++)
+			p[k] = (float)(k % 1000) * 0.001f + (float)i;
+		memset(dst[i], 0, bytes); /* touched before any load is timed */
+		snprintf(name, 32, "layer%ld.weight", i);
+		t[i] = (struct lt_ckpt_tensor){ .name = name, .dtype = LT_F32, .ndim = 2,
+						.shape = { (int64_t)mb << 10, 256 }, .data = p,
+						.bytes = bytes };
+		total += bytes;
+	}
+
+	for (long it = 0; it < iters; it++) {
+		cJSON *meta = cJSON_CreateObject();
+		char step[32];
+		double t0, t1;
+
+		snprintf(step, sizeof(step), "%ld", it + 1);
+		cJSON_AddStringToObject(meta, "step", step);
+		write_ms = 0;
+		t0 = bench_now_ms();
+		if (lt_ckpt_save(&timed, st, it + 1, t, (size_t)tensors, meta, 1, &err))
+			die("save", &err);
+		t1 = bench_now_ms();
+		if (timed.flush(st, &err))
+			die("flush", &err);
+		save[it] = bench_now_ms() - t0;
+		blocked[it] = t1 - t0;
+		writes[it] = write_ms;
+		cJSON_Delete(meta);
+	}
+
+	for (long it = 0; it < iters; it++) {
+		struct lt_ckpt_reader *r;
+		double t0;
+
+		dropped &= drop_caches();
+		t0 = bench_now_ms();
+		r = lt_ckpt_open(&timed, st, "last", &err);
+		if (!r)
+			die("open last", &err);
+		for (long i = 0; i < tensors; i++)
+			if (lt_ckpt_read(r, t[i].name, LT_F32, 2, t[i].shape, dst[i], &err))
+				die("read", &err);
+		load[it] = bench_now_ms() - t0;
+		lt_ckpt_close(r);
+	}
+	for (long i = 0; i < tensors; i++)
+		if (memcmp(dst[i], t[i].data, bytes)) {
+			fprintf(stderr, "ckpt_bw: tensor %s came back different\n", t[i].name);
+			return 1;
+		}
+	timed.close(st);
+	printf("ckpt_bw: io=%s bytes=%zu iters=%ld save_ms=%.3f blocked_ms=%.3f write_ms=%.3f load_ms=%.3f dropped=%d\n",
+	       io_name, total, iters, median(save, (int)iters), median(blocked, (int)iters),
+	       median(writes, (int)iters), median(load, (int)iters), dropped);
+	return 0;
+}
