@@ -4,7 +4,9 @@
  * to an uninterrupted run (plain SGD with momentum, AdamW, and 16-mixed
  * with its loss scaler); SIGTERM makes the ranks finish their step, save
  * and exit; --ckpt-keep; `ltrun ckpt inspect` and `verify`; a checkpoint
- * of another world size, or with a flipped byte, is refused by name.
+ * of another world size, or with a flipped byte, is refused by name; the
+ * same resume through a real WebDAV server (nginx) with --ckpt-io http
+ * and async.
  */
 #include <criterion/criterion.h>
 
@@ -13,6 +15,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "nginx.h"
 #include "run.h"
 #include "training.h"
 
@@ -203,4 +206,52 @@ Test(ckpt_train, sigterm_saves_a_checkpoint_and_stops)
 	cr_assert_eq(run_ltrun((const char *const[]){ "ckpt", "verify", file, NULL }, NULL, &r), 0);
 	cr_expect_eq(r.status, 0, "the checkpoint SIGTERM left is complete: %s%s", r.out, r.err);
 	run_result_free(&r);
+}
+
+/* --- over http: nginx with WebDAV --- */
+
+static struct nginx server;
+
+static void stop_server(void)
+{
+	nginx_stop(&server);
+	training_remove_tmp();
+}
+
+static void resume_over_http(const char *io)
+{
+	char url[128], whole[512], resumed[512], why[512], what[64];
+	const char *opts[] = { "--devices", "2", "--batch-size", "8", "--lr", "0.1",
+			       "--max-epochs", "10", "--ckpt-io", io, "--ckpt-dir", url, NULL };
+	struct run_result r;
+	char *err;
+
+	if (nginx_start(&server, why, sizeof(why)))
+		cr_skip_test("%s", why);
+	snprintf(url, sizeof(url), "%s/run", server.url);
+	snprintf(what, sizeof(what), "--ckpt-io %s", io);
+	path_in_tmp(whole, sizeof(whole), "whole.f32");
+	path_in_tmp(resumed, sizeof(resumed), "resumed.f32");
+	train(what, argv_of((const char *const[]){ "--devices", "2", "--batch-size", "8", "--lr",
+					     "0.1", "--max-epochs", "10", NULL },
+			    (const char *const[]){ "--max-steps", "12", NULL }, whole), 0);
+	train(what, argv_of(opts, (const char *const[]){ "--max-steps", "5", NULL }, NULL), 0);
+	err = train(what, argv_of(opts, (const char *const[]){ "--max-steps", "12", "--resume",
+							    "last", NULL }, resumed), 1);
+	free(err);
+	expect_same_params(what, whole, resumed, 0.0);
+	cr_expect_gt(nginx_count(&server, "MOVE", "/run/"), 0, "files were moved into place");
+	cr_assert_eq(run_ltrun((const char *const[]){ "ckpt", "verify", url, NULL }, NULL, &r), 0);
+	cr_expect_eq(r.status, 0, "ltrun ckpt verify URL: %s%s", r.out, r.err);
+	run_result_free(&r);
+}
+
+Test(ckpt_train, resume_over_http, .fini = stop_server)
+{
+	resume_over_http("http");
+}
+
+Test(ckpt_train, resume_over_async_http, .fini = stop_server)
+{
+	resume_over_http("async");
 }
