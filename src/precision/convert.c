@@ -32,6 +32,7 @@
 #endif
 
 #include "precision/convert.h"
+#include "ltrun.h"
 
 #include <string.h>
 
@@ -57,21 +58,9 @@ struct convert_ops {
 
 /* ---------------------------------------------------------------- scalar */
 
-static inline uint32_t bits_of(float f)
-{
-	uint32_t u;
-
-	memcpy(&u, &f, sizeof(u));
-	return u;
-}
-
-static inline float float_of(uint32_t u)
-{
-	float f;
-
-	memcpy(&f, &u, sizeof(f));
-	return f;
-}
+/* Bit patterns of floats: ltrun.h's. */
+#define bits_of lt_bits_of_f32_
+#define float_of lt_f32_of_bits_
 
 /* Nonzero in bit 31 when x's exponent is all ones (an infinity or NaN):
  * OR it over a buffer and test the sign bit. */

@@ -17,6 +17,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "ckpt_util.h"
 #include "ckpt/io.h"
 #include "comm_job.h"
 
@@ -48,19 +49,7 @@ static void *open_async(void)
 
 static int put(void *st, const char *rel, const void *p, size_t len, struct lt_err *err)
 {
-	struct iovec v = { (void *)p, len };
-
-	return lt_ckpt_io_async.write(st, rel, &v, 1, err);
-}
-
-static char *pattern(size_t len, unsigned seed)
-{
-	char *p = malloc(len);
-
-	cr_assert_not_null(p);
-	for (size_t i = 0; i < len; i++)
-		p[i] = (char)((i * 2654435761u + seed) >> 13);
-	return p;
+	return io_put(&lt_ckpt_io_async, st, rel, p, len, err);
 }
 
 /* The size of dir/rel, or -1 when it does not exist. */

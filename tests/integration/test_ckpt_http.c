@@ -17,6 +17,7 @@
 
 #include <cjson/cJSON.h>
 
+#include "ckpt_util.h"
 #include "../unit/ckpt_cases.h"
 #include "ckpt/ckpt.h"
 #include "ckpt/io.h"
@@ -54,19 +55,7 @@ static void *open_at(const char *path, int retries)
 
 static int put(void *st, const char *rel, const void *p, size_t len, struct lt_err *err)
 {
-	struct iovec v = { (void *)p, len };
-
-	return lt_ckpt_io_http.write(st, rel, &v, 1, err);
-}
-
-static char *pattern(size_t len, unsigned seed)
-{
-	char *p = malloc(len);
-
-	cr_assert_not_null(p);
-	for (size_t i = 0; i < len; i++)
-		p[i] = (char)((i * 2654435761u + seed) >> 13);
-	return p;
+	return io_put(&lt_ckpt_io_http, st, rel, p, len, err);
 }
 
 /* Reads file (under srv's www) whole; *len gets its size. */
