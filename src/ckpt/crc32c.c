@@ -98,7 +98,7 @@ static void init_tables(void)
 			sw_table[k][n] = (sw_table[k - 1][n] >> 8) ^ sw_table[0][sw_table[k - 1][n] & 0xff];
 #if defined(__x86_64__)
 	__builtin_cpu_init();
-	hw_ok = __builtin_cpu_supports("sse4.2");
+	hw_ok = __builtin_cpu_supports("sse4.2") != 0;
 #endif
 	if (hw_ok) {
 		zeros_table(zeros_long, LONG_BLOCK);

@@ -71,3 +71,8 @@ Test(fuzz, store_proto, .timeout = 300)
 {
 	fuzz("fuzz/fuzz_store_proto");
 }
+
+Test(fuzz, ckpt_header, .timeout = 300)
+{
+	fuzz("fuzz/fuzz_ckpt_header");
+}

@@ -18,6 +18,7 @@
 #include "ckpt/crc32c.h"
 #include "ckpt/file.h"
 #include "ckpt/format.h"
+#include "ckpt/inspect.h"
 #include "core/sha256.h"
 #include "integration/run.h"
 
@@ -373,6 +374,13 @@ Test(ckpt_file, many_iovs_and_open_makes_parents)
 	lt_ckpt_io_file.close(io);
 	cr_expect_eq(lt_ckpt_io_find("file"), &lt_ckpt_io_file);
 	cr_expect_null(lt_ckpt_io_find("nope"));
+	cr_expect_null(lt_ckpt_io_find(NULL));
+	for (int i = 0; i < 2; i++) {
+		const char *name = i ? "http" : "async";
+		const struct lt_ckpt_io_rt *p = lt_ckpt_io_find(name);
+
+		cr_expect(!p || !strcmp(p->name, name), "%s: a plugin or none, built or not", name);
+	}
 	ckpt_dir_done(&d);
 }
 
@@ -400,4 +408,105 @@ Test(ckpt_format, crc32c_known_values)
 		}
 	a = lt_crc32c(0, buf, 3 * 8192 * 2 + 3 * 256 + 17);
 	cr_expect_eq(a, lt_crc32c_sw(0, buf, 3 * 8192 * 2 + 3 * 256 + 17));
+}
+
+Test(ckpt_format, python_reader_agrees)
+{
+	const char *py = "/usr/bin/python3";
+	struct ckpt_dir d;
+	struct model m;
+	struct run_result res;
+	char path[160], want[8192], hex[2 * LT_SHA256_BYTES + 1];
+	size_t n = 0;
+
+	if (access(py, X_OK))
+		cr_skip_test("%s is missing: the independent reader needs it", py);
+	ckpt_dir_make(&d);
+	model_make(&m, 77);
+	save(&d, &m, 12, 0);
+	snprintf(path, sizeof(path), "%s/step-12/model.safetensors", d.path);
+	{
+		const char *argv[] = { py, "tests/scripts/read_safetensors.py", path, NULL };
+
+		cr_assert_eq(run_command(argv, NULL, 60, &res), 0);
+	}
+	cr_expect_eq(res.status, 0, "the reader refused the file: %s", res.err);
+	for (int i = 0; i < MODEL_TENSORS; i++) {
+		uint8_t dig[LT_SHA256_BYTES];
+		static const char *const names[] = { "F32", "F64", "F16", "BF16", "I32", "I64" };
+
+		lt_sha256(m.t[i].data, m.t[i].bytes, dig);
+		for (int k = 0; k < LT_SHA256_BYTES; k++)
+			snprintf(hex + 2 * k, 3, "%02x", dig[k]);
+		n += (size_t)snprintf(want + n, sizeof(want) - n, "%s\t%s\t", m.t[i].name, names[m.t[i].dtype]);
+		for (int k = 0; k < m.t[i].ndim; k++)
+			n += (size_t)snprintf(want + n, sizeof(want) - n, "%s%lld", k ? "," : "",
+					      (long long)m.t[i].shape[k]);
+		n += (size_t)snprintf(want + n, sizeof(want) - n, "\t%s\n", hex);
+	}
+	snprintf(want + n, sizeof(want) - n, "format\tltrun-ckpt-1\n");
+	cr_expect_str_eq(res.out, want);
+	run_result_free(&res);
+	model_free(&m);
+	ckpt_dir_done(&d);
+}
+
+Test(ckpt_format, inspect_and_verify_paths)
+{
+	struct lt_err err = { 0, "" };
+	struct ckpt_dir d;
+	struct model m;
+	char path[200], *text;
+	size_t len;
+	FILE *out;
+	const char *const forms[] = { "", "/", "/step-5", "/step-5/", "/step-5/model.safetensors" };
+
+	ckpt_dir_make(&d);
+	model_make(&m, 5);
+	save(&d, &m, 5, 0);
+	for (size_t i = 0; i < sizeof(forms) / sizeof(forms[0]); i++) {
+		snprintf(path, sizeof(path), "%s%s", d.path, forms[i]);
+		out = open_memstream(&text, &len);
+		cr_assert_eq(lt_ckpt_verify_path(path, out, &err), 0, "%s: %s", path, err.msg);
+		fclose(out);
+		cr_expect_str_eq(text, "ok: 9 tensors, 276 bytes, every checksum matches\n", "%s", path);
+		free(text);
+		out = open_memstream(&text, &len);
+		cr_assert_eq(lt_ckpt_inspect(path, false, out, &err), 0, "%s: %s", path, err.msg);
+		fclose(out);
+		cr_expect(strstr(text, "step-5/model.safetensors: 9 tensors, 276 bytes\n"), "%s", text);
+		cr_expect(strstr(text, "  fc1.weight             F32    [5, 6]       120  crc32c:"), "%s", text);
+		cr_expect(strstr(text, "metadata:\n  format    ltrun-ckpt-1\n  step      5\n"), "%s", text);
+		free(text);
+	}
+	out = open_memstream(&text, &len);
+	cr_assert_eq(lt_ckpt_inspect(d.path, true, out, &err), 0, "%s", err.msg);
+	fclose(out);
+	{
+		cJSON *j = cJSON_Parse(text), *t0;
+
+		cr_assert_not_null(j, "%s", text);
+		t0 = cJSON_GetArrayItem(cJSON_GetObjectItem(j, "tensors"), 0);
+		cr_expect_str_eq(cJSON_GetObjectItem(t0, "name")->valuestring, "fc1.weight");
+		cr_expect_str_eq(cJSON_GetObjectItem(t0, "dtype")->valuestring, "F32");
+		cr_expect_eq(cJSON_GetArraySize(cJSON_GetObjectItem(t0, "shape")), 2);
+		cr_expect_eq(cJSON_GetObjectItem(t0, "bytes")->valuedouble, 120);
+		cr_expect(!strncmp(cJSON_GetObjectItem(t0, "checksum")->valuestring, "crc32c:", 7));
+		cr_expect_str_eq(cJSON_GetObjectItem(cJSON_GetObjectItem(j, "metadata"), "step")->valuestring, "5");
+		cr_expect_null(cJSON_GetObjectItem(cJSON_GetObjectItem(j, "metadata"), "checksum/fc1.weight"));
+		cJSON_Delete(j);
+	}
+	free(text);
+	snprintf(path, sizeof(path), "%s/step-5/index.json", d.path);
+	cr_expect_eq(lt_ckpt_inspect(path, false, stdout, &err), -1);
+	cr_expect(strstr(err.msg, "is not a checkpoint"), "%s", err.msg);
+	snprintf(path, sizeof(path), "%s/nothing", d.path);
+	cr_expect_eq(lt_ckpt_inspect(path, false, stdout, &err), -1);
+	cr_expect(strstr(err.msg, "No such file"), "%s", err.msg);
+	if (!lt_ckpt_io_find("http")) {
+		cr_expect_eq(lt_ckpt_inspect("http://localhost:1/ckpt", false, stdout, &err), -1);
+		cr_expect(strstr(err.msg, "http checkpoints need the http IO plugin"), "%s", err.msg);
+	}
+	model_free(&m);
+	ckpt_dir_done(&d);
 }
