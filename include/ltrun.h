@@ -271,9 +271,10 @@ struct lt_module {
 	 * may lt_log() more ("val_acc").  Returns 0, or nonzero to fail. */
 	int (*val_step)(lt_ctx *ctx, void *self, const struct lt_batch *batch,
 			double *loss);
-	/* Optional: checkpoint hooks for extra state; reserved for the
-	 * checkpoint runtime, which this version does not build (never
-	 * called yet). */
+	/* Reserved for the model's own extra state in checkpoints: this
+	 * version never calls them (checkpoints hold the parameters, the
+	 * optimizer and ltrun's state; a model that sets on_save is warned
+	 * that its extra state is not saved). */
 	int (*on_save)(lt_ctx *ctx, void *self, void *state);
 	int (*on_load)(lt_ctx *ctx, void *self, void *state);
 	/* Optional: frees what init made. */

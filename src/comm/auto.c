@@ -25,11 +25,6 @@
 #include <string.h>
 #include <unistd.h>
 
-/* Weak, as in comm.c: a build may lack one; auto then says so at open. */
-extern const struct lt_comm_backend lt_comm_shm __attribute__((weak));
-extern const struct lt_comm_backend lt_comm_gloo __attribute__((weak));
-extern const struct lt_comm_backend lt_comm_mpi __attribute__((weak));
-
 struct auto_state {
 	struct lt_comm *node;  /* shm over this node's members; NULL when alone */
 	struct lt_comm *inter; /* this rank's rail, or the leaders; NULL if none */
@@ -437,3 +432,10 @@ const struct lt_comm_backend lt_comm_auto = {
 	.reduce_scatter = auto_reduce_scatter,
 	.close = auto_close,
 };
+
+int lt_comm_auto_nodes(const struct lt_comm *c)
+{
+	const struct auto_state *s = c->ops == &lt_comm_auto ? c->state : NULL;
+
+	return s ? s->nnodes : -1;
+}

@@ -18,12 +18,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-/* The other backends live in files a build may lack (gloo.cc, mpi.c,
- * auto.c need their libraries): weak references, NULL when absent. */
-extern const struct lt_comm_backend lt_comm_gloo __attribute__((weak));
-extern const struct lt_comm_backend lt_comm_mpi __attribute__((weak));
-extern const struct lt_comm_backend lt_comm_auto __attribute__((weak));
-
 struct lt_comm_req {
 	struct lt_comm *c;
 	enum lt_comm_kind kind;
@@ -70,7 +64,7 @@ const struct lt_comm_backend *lt_comm_backend_find(const char *name)
 	if (!name)
 		return NULL;
 	for (size_t i = 0; i < sizeof(table) / sizeof(table[0]); i++)
-		if (table[i] && !strcmp(table[i]->name, name))
+		if (!strcmp(table[i]->name, name))
 			return table[i];
 	return NULL;
 }

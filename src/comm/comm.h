@@ -90,6 +90,10 @@ extern const struct lt_comm_backend lt_comm_auto;
  * an attempt; cannot fail (what cannot be removed stays). */
 void lt_shm_remove_job(const char *run_id);
 
+/* How many nodes an `auto` communicator found its members on (they are
+ * told apart by lt_comm_args.host), or -1 for another backend. */
+int lt_comm_auto_nodes(const struct lt_comm *c);
+
 /* The backend called `name` ("shm", "gloo", "mpi", "auto"), or NULL. */
 const struct lt_comm_backend *lt_comm_backend_find(const char *name);
 

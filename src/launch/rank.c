@@ -265,10 +265,6 @@ static const struct lt_comm_backend *choose_comm(struct lt_ctx *ctx)
 	const char *name = ctx->cfg->comm;
 	const struct lt_comm_backend *b = lt_comm_backend_find(name);
 
-	/* Without the hierarchical composer, one node is plain shm. */
-	if (!b && !strcmp(name, "auto") && ctx->info.num_nodes == 1)
-		b = lt_comm_backend_find("shm");
-
 	if (!b)
 		lt_fatal(ctx, "communicator '%s' is not built in this version: use --comm auto (see ltrun --list comm)",
 			 name);

@@ -64,6 +64,7 @@ struct loop {
 	int64_t interval_steps;
 	int64_t last_val_step;
 	int64_t saved_step;      /* the step of the last checkpoint, or -1 */
+	bool warned_hooks;       /* said that on_save is not called */
 };
 
 static double now_s(void)
@@ -401,6 +402,11 @@ static void save(struct loop *l, int epoch, int64_t steps_done)
 		return;
 	if (steps_done >= l->p.steps_per_epoch)
 		pos = (struct lt_ckpt_pos){ .epoch = epoch + 1, .step_in_epoch = 0 };
+	if (l->m->on_save && !l->warned_hooks && ctx->info.rank == 0) {
+		lt_warn("model '%s' sets on_save, which this version does not call: its own extra state is not in the checkpoint",
+			l->m->name ? l->m->name : "?");
+		l->warned_hooks = true;
+	}
 	if (lt_trainer_ckpt_save(ctx, &pos, &err))
 		lt_fatal(ctx, "checkpoint at step %lld: %s", (long long)ctx->step, err.msg);
 	l->saved_step = ctx->step;

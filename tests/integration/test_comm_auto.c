@@ -19,7 +19,20 @@
 #include "comm_job.h"
 #include "netns.h"
 
-static void expect_job(const char *what, int n, const char *const *hosts,
+/* Every rank of a job's output says auto found `nodes` nodes. */
+static void expect_nodes(const char *what, const struct run_result *r, int ranks, int nodes)
+{
+	char want[64];
+	int seen = 0;
+
+	snprintf(want, sizeof(want), ": auto over %d nodes\n", nodes);
+	for (const char *p = r->out; (p = strstr(p, want)); p++)
+		seen++;
+	cr_expect_eq(seen, ranks, "auto, %s: %d of %d ranks saw %d nodes\nstdout:\n%s", what, seen,
+		     ranks, nodes, r->out);
+}
+
+static void expect_job(const char *what, int n, int nodes, const char *const *hosts,
 		       const char *const *netns)
 {
 	struct comm_job job = {
@@ -30,6 +43,7 @@ static void expect_job(const char *what, int n, const char *const *hosts,
 	cr_assert_eq(comm_job_run(&job, &r), 0, "cannot start comm_worker: build the tests first");
 	cr_expect_eq(r.status, 0, "auto, %s: status %d\nstdout:\n%s\nstderr:\n%s", what, r.status,
 		     r.out, r.err);
+	expect_nodes(what, &r, n, nodes);
 	run_result_free(&r);
 }
 
@@ -39,32 +53,32 @@ static void expect_job(const char *what, int n, const char *const *hosts,
 
 Test(comm_auto, one_node_4_ranks)
 {
-	expect_job("1 node x 4", 4, (const char *[]){ A, A, A, A }, NULL);
+	expect_job("1 node x 4", 4, 1, (const char *[]){ A, A, A, A }, NULL);
 }
 
 Test(comm_auto, one_rank)
 {
-	expect_job("1 rank", 1, NULL, NULL);
+	expect_job("1 rank", 1, 1, NULL, NULL);
 }
 
 Test(comm_auto, two_nodes_2_and_2)
 {
-	expect_job("2 nodes x 2 (rails)", 4, (const char *[]){ A, A, B, B }, NULL);
+	expect_job("2 nodes x 2 (rails)", 4, 2, (const char *[]){ A, A, B, B }, NULL);
 }
 
 Test(comm_auto, two_nodes_interleaved)
 {
-	expect_job("2 nodes x 2, ranks interleaved", 4, (const char *[]){ A, B, A, B }, NULL);
+	expect_job("2 nodes x 2, ranks interleaved", 4, 2, (const char *[]){ A, B, A, B }, NULL);
 }
 
 Test(comm_auto, two_nodes_3_and_1)
 {
-	expect_job("2 nodes of 3 and 1 (leaders)", 4, (const char *[]){ A, A, B, A }, NULL);
+	expect_job("2 nodes of 3 and 1 (leaders)", 4, 2, (const char *[]){ A, A, B, A }, NULL);
 }
 
 Test(comm_auto, three_nodes_uneven)
 {
-	expect_job("3 nodes of 2, 2 and 1", 5, (const char *[]){ A, B, C, B, A }, NULL);
+	expect_job("3 nodes of 2, 2 and 1", 5, 3, (const char *[]){ A, B, C, B, A }, NULL);
 }
 
 /* --- under mpirun: mpi between the pretend nodes --- */
@@ -102,6 +116,7 @@ Test(comm_auto, two_nodes_under_mpirun, .fini = mpi_teardown)
 		     0);
 	cr_expect_eq(r.status, 0, "mpirun -np 4, 2 nodes: status %d\nstdout:\n%s\nstderr:\n%s",
 		     r.status, r.out, r.err);
+	expect_nodes("under mpirun", &r, 4, 2);
 	run_result_free(&r);
 }
 
@@ -120,7 +135,7 @@ Test(comm_auto, two_hosts_in_network_namespaces, .fini = netns_teardown)
 
 	if (netns_pair_make(&hosts, "c", "10.231.8", why, sizeof(why)))
 		cr_skip_test("%s", why);
-	expect_job("2 namespaces x 2 ranks", 4,
+	expect_job("2 namespaces x 2 ranks", 4, 2,
 		   (const char *[]){ "10.231.8.1", "10.231.8.1", "10.231.8.2", "10.231.8.2" },
 		   (const char *[]){ hosts.name[0], hosts.name[0], hosts.name[1], hosts.name[1] });
 }

@@ -394,6 +394,11 @@ int main(int argc, char **argv)
 	w.c = lt_comm_open(lt_comm_backend_find(argv[1]), &args, &err);
 	if (!w.c)
 		failed(&w, "open", &err);
+	/* The tests check that auto saw the nodes they laid out. */
+	if (lt_comm_auto_nodes(w.c) > 0) {
+		printf("comm_worker: rank %d: auto over %d nodes\n", w.rank, lt_comm_auto_nodes(w.c));
+		fflush(stdout);
+	}
 	run_checks(&w, env_int("COMM_WORKER_QUICK", 0) != 0);
 	lt_comm_close(w.c);
 	rz.ops->close(&rz, &err);

@@ -178,6 +178,21 @@ struct bad_config {
 	const char *want;
 };
 
+/* Each config text is refused with a usage error whose message holds
+ * its `want`. */
+static void expect_bad_configs(const struct bad_config *cases, size_t n)
+{
+	for (size_t i = 0; i < n; i++) {
+		struct lt_config c;
+		cr_assert_eq(lt_config_init(&c, &err), 0);
+		cr_expect_eq(lt_config_load_text(&c, "c.json", cases[i].text, strlen(cases[i].text), &err),
+			     -1, "accepted: %s", cases[i].text);
+		cr_expect_eq(err.status, LT_EXIT_USAGE, "%s", cases[i].text);
+		cr_expect(strstr(err.msg, cases[i].want) != NULL, "'%s' gave: %s", cases[i].text, err.msg);
+		lt_config_free(&c);
+	}
+}
+
 Test(config, config_errors_name_key_and_file)
 {
 	static const struct bad_config cases[] = {
@@ -196,17 +211,8 @@ Test(config, config_errors_name_key_and_file)
 		{ "{\"dry-run\": null}", "got null" },
 		{ "{\"devices\": 2} trailing", "not valid JSON" },
 	};
-	size_t i;
 
-	for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
-		struct lt_config c;
-		cr_assert_eq(lt_config_init(&c, &err), 0);
-		cr_expect_eq(lt_config_load_text(&c, "c.json", cases[i].text, strlen(cases[i].text), &err),
-			     -1, "accepted: %s", cases[i].text);
-		cr_expect_eq(err.status, LT_EXIT_USAGE, "%s", cases[i].text);
-		cr_expect(strstr(err.msg, cases[i].want) != NULL, "'%s' gave: %s", cases[i].text, err.msg);
-		lt_config_free(&c);
-	}
+	expect_bad_configs(cases, sizeof(cases) / sizeof(cases[0]));
 }
 
 Test(config, values_print_back)
@@ -377,17 +383,8 @@ Test(config, training_config_errors)
 		{ "{\"lr-schedual\": \"cosine\"}", "did you mean 'lr-schedule'?" },
 		{ "{\"gradient-clip-algorithm\": \"l2\"}", "expected norm or value" },
 	};
-	size_t i;
 
-	for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
-		struct lt_config c;
-		cr_assert_eq(lt_config_init(&c, &err), 0);
-		cr_expect_eq(lt_config_load_text(&c, "c.json", cases[i].text, strlen(cases[i].text), &err),
-			     -1, "accepted: %s", cases[i].text);
-		cr_expect_eq(err.status, LT_EXIT_USAGE, "%s", cases[i].text);
-		cr_expect(strstr(err.msg, cases[i].want) != NULL, "'%s' gave: %s", cases[i].text, err.msg);
-		lt_config_free(&c);
-	}
+	expect_bad_configs(cases, sizeof(cases) / sizeof(cases[0]));
 }
 
 Test(config, training_values_print_back)
