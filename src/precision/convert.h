@@ -8,9 +8,11 @@
  * lt_bf16_to_f32() give (round to nearest even, subnormals kept,
  * infinities kept, a NaN stays a NaN of the same sign with the quiet bit
  * set and as much of its payload as fits), whichever kernel runs.  The
- * kernel is chosen once, at the first call: "f16c" (F16C and AVX2
- * instructions) where the CPU has both, otherwise "scalar", portable
- * loops the compiler vectorises.  They assume the default floating-point
+ * kernel is chosen once, at the first call: "avx512" (the f16c kernel
+ * with AVX-512 narrowing conversions) where the CPU has AVX-512 F, BW,
+ * DQ, VL and AVX512_BF16, else "f16c" (F16C and AVX2 instructions) where
+ * it has both, otherwise "scalar", portable loops the compiler
+ * vectorises.  They assume the default floating-point
  * environment (round to nearest, no flush-to-zero or denormals-are-zero).
  *
  * n = 0 is allowed everywhere (nothing is read or written); dst and src
@@ -46,12 +48,13 @@ bool lt_unscale_f32(float *buf, size_t n, float scale);
 void lt_convert_f32_to_f64(double *dst, const float *src, size_t n);
 void lt_convert_f64_to_f32(float *dst, const double *src, size_t n);
 
-/* The kernel the functions above run: "f16c" or "scalar" (for the
+/* The kernel the functions above run: "avx512", "f16c" or "scalar" (for the
  * benchmark's table and --verbose lines).  Never NULL. */
 const char *lt_convert_kernel(void);
 
 /* Test and benchmark hook: makes every later call run the kernel `name`
- * ("f16c" or "scalar"), or the automatic choice when name is NULL.
+ * ("avx512", "f16c" or "scalar"), or the automatic choice when name is
+ * NULL.
  * Returns false, changing nothing, when name is unknown or this CPU
  * cannot run it.  Not for use while another thread converts. */
 bool lt_convert_use_kernel(const char *name);

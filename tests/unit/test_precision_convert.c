@@ -1,7 +1,9 @@
 /*
  * test_precision_convert.c - the bulk conversions of src/precision/
  * convert.c, every test run for each kernel this CPU has ("scalar"
- * always, "f16c" where F16C and AVX2 are there): all 65536 f16 and bf16
+ * always, "f16c" where F16C and AVX2 are there, "avx512" where AVX-512
+ * and AVX512_BF16 are too; a kernel the CPU lacks is reported as a
+ * skipped test): all 65536 f16 and bf16
  * patterns widened to f32, 10^7 random f32 patterns (every exponent,
  * subnormals, infinities, NaN) and edge values rounded to f16 and bf16,
  * all against slow references written from the IEEE definitions in
@@ -16,6 +18,10 @@
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
+
+#if defined(__x86_64__)
+#include <cpuid.h>
+#endif
 
 #include "ltrun.h"
 #include "precision/convert.h"
@@ -46,16 +52,16 @@ static uint64_t rnd(void)
 	return rng_state * 2685821657736338717ull;
 }
 
-/* The kernels to test: "scalar", then "f16c" where this CPU has it. */
-static const char *kernels[2];
+/* Every kernel convert.c has, and the ones this CPU runs. */
+static const char *const all_kernels[] = { "scalar", "f16c", "avx512" };
+static const char *kernels[3];
 static int nkernels(void)
 {
 	int n = 0;
 
-	if (lt_convert_use_kernel("scalar"))
-		kernels[n++] = "scalar";
-	if (lt_convert_use_kernel("f16c"))
-		kernels[n++] = "f16c";
+	for (size_t i = 0; i < sizeof(all_kernels) / sizeof(*all_kernels); i++)
+		if (lt_convert_use_kernel(all_kernels[i]))
+			kernels[n++] = all_kernels[i];
 	return n;
 }
 
@@ -522,19 +528,61 @@ Test(precision_convert, unscale_flags_each_position)
 
 /* ------------------------------------------------------------- dispatch */
 
+/* What the CPU has, asked independently of convert.c. */
+static bool cpu_f16c(void)
+{
+#if defined(__x86_64__)
+	unsigned int a, b, c, d;
+
+	__builtin_cpu_init();
+	return __get_cpuid(1, &a, &b, &c, &d) && (c & bit_F16C) && __builtin_cpu_supports("avx2");
+#else
+	return false;
+#endif
+}
+
+static bool cpu_avx512(void)
+{
+#if defined(__x86_64__)
+	unsigned int a = 0, b, c, d;
+
+	return cpu_f16c() && __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw") &&
+	       __builtin_cpu_supports("avx512dq") && __builtin_cpu_supports("avx512vl") &&
+	       __get_cpuid_count(7, 1, &a, &b, &c, &d) && (a & (1u << 5));
+#else
+	return false;
+#endif
+}
+
 Test(precision_convert, kernel_choice)
 {
-	bool f16c = false;
+	bool f16c = cpu_f16c(), avx512 = cpu_avx512();
+	const char *best = avx512 ? "avx512" : f16c ? "f16c" : "scalar";
 
-#if defined(__x86_64__)
-	__builtin_cpu_init();
-	f16c = __builtin_cpu_supports("f16c") && __builtin_cpu_supports("avx2");
-#endif
-	cr_assert_str_eq(lt_convert_kernel(), f16c ? "f16c" : "scalar");
+	cr_assert(lt_convert_use_kernel(NULL));
+	cr_assert_str_eq(lt_convert_kernel(), best);
 	cr_assert(lt_convert_use_kernel("scalar"));
 	cr_assert_str_eq(lt_convert_kernel(), "scalar");
 	cr_assert_eq(lt_convert_use_kernel("f16c"), f16c);
-	cr_assert(!lt_convert_use_kernel("avx512"));
+	cr_assert_eq(lt_convert_use_kernel("avx512"), avx512);
+	cr_assert(!lt_convert_use_kernel("avx1024"));
+	cr_assert(!lt_convert_use_kernel(""));
 	cr_assert(lt_convert_use_kernel(NULL));
-	cr_assert_str_eq(lt_convert_kernel(), f16c ? "f16c" : "scalar");
+	cr_assert_str_eq(lt_convert_kernel(), best);
+}
+
+/* The kernels this CPU cannot run go untested: say so. */
+Test(precision_convert, f16c_kernel_tested)
+{
+	if (!cpu_f16c())
+		cr_skip_test("this CPU lacks F16C or AVX2: the f16c kernel is not tested here");
+	cr_assert(lt_convert_use_kernel("f16c"));
+}
+
+Test(precision_convert, avx512_kernel_tested)
+{
+	if (!cpu_avx512())
+		cr_skip_test("this CPU lacks AVX-512 F/BW/DQ/VL or AVX512_BF16: the avx512 kernel is not "
+			     "tested here");
+	cr_assert(lt_convert_use_kernel("avx512"));
 }
