@@ -469,6 +469,15 @@ static int async_read(void *state, const char *rel, uint64_t off, void *buf, siz
 	return a->inner->read(a->read_state, rel, off, buf, len, err);
 }
 
+/* Reads go to the inner IO (after the writes of the same file settle):
+ * as parallel as it is. */
+static bool async_parallel_reads(void *state)
+{
+	struct async *a = state;
+
+	return a->inner->parallel_reads && a->inner->parallel_reads(a->read_state);
+}
+
 static void async_close(void *state)
 {
 	struct async *a = state;
@@ -497,6 +506,7 @@ const struct lt_ckpt_io_rt lt_ckpt_io_async = {
 	.write = async_write,
 	.size = async_size,
 	.read = async_read,
+	.parallel_reads = async_parallel_reads,
 	.remove = async_remove,
 	.flush = async_flush,
 	.close = async_close,

@@ -3,7 +3,9 @@
  * runs at disk speed: the SSE4.2 crc32 instruction on three independent
  * streams (its latency is three cycles, its throughput one a cycle),
  * joined with precomputed "append n zero bytes" tables (after Mark
- * Adler's crc32c.c); without SSE4.2, slicing-by-8 tables.
+ * Adler's crc32c.c); without SSE4.2, slicing-by-8 tables.  Combining two
+ * CRCs multiplies the first by x^(8 len) modulo the polynomial, with
+ * x^(2^k) tabulated.
  */
 #include <pthread.h>
 #include <string.h>
@@ -21,6 +23,7 @@
 static uint32_t sw_table[8][256];
 static uint32_t zeros_long[4][256];  /* shifts a crc over LONG_BLOCK zero bytes */
 static uint32_t zeros_short[4][256]; /* ... over SHORT_BLOCK */
+static uint32_t x2k[64 + 3]; /* x2k[k] = x^(2^k) mod POLY, reflected */
 static int hw_ok;
 static pthread_once_t init_once = PTHREAD_ONCE_INIT;
 
@@ -84,8 +87,25 @@ static inline uint32_t shift(uint32_t zeros[4][256], uint32_t crc)
 	       zeros[2][(crc >> 16) & 0xff] ^ zeros[3][crc >> 24];
 }
 
+/* a * b modulo POLY, reflected: bit 31 is x^0. */
+static uint32_t mul_mod(uint32_t a, uint32_t b)
+{
+	uint32_t prod = 0;
+
+	for (uint32_t m = 1u << 31; m; m >>= 1) {
+		if (a & m)
+			prod ^= b;
+		b = b & 1 ? (b >> 1) ^ POLY : b >> 1;
+	}
+	return prod;
+}
+
 static void init_tables(void)
 {
+	x2k[0] = 1u << 30; /* x^1 */
+	for (size_t k = 1; k < sizeof(x2k) / sizeof(x2k[0]); k++)
+		x2k[k] = mul_mod(x2k[k - 1], x2k[k - 1]);
+
 	for (uint32_t n = 0; n < 256; n++) {
 		uint32_t c = n;
 
@@ -187,6 +207,18 @@ uint32_t lt_crc32c_sw(uint32_t crc, const void *buf, size_t len)
 {
 	pthread_once(&init_once, init_tables);
 	return crc_sw(crc, buf, len);
+}
+
+uint32_t lt_crc32c_combine(uint32_t crc_a, uint32_t crc_b, uint64_t len_b)
+{
+	uint32_t shift_by = 1u << 31; /* x^0 */
+
+	pthread_once(&init_once, init_tables);
+	/* x^(8 len_b) = the product of x^(2^k) over the bits k of 8 len_b */
+	for (size_t k = 3; len_b; len_b >>= 1, k++)
+		if (len_b & 1)
+			shift_by = mul_mod(x2k[k], shift_by);
+	return mul_mod(shift_by, crc_a) ^ crc_b;
 }
 
 int lt_crc32c_hw_available(void)

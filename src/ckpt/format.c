@@ -29,6 +29,7 @@
 #include "ckpt/crc32c.h"
 #include "ckpt/file.h"
 #include "ckpt/format.h"
+#include "ckpt/parallel.h"
 
 #define HEADER_MAX (100u << 20) /* what a reader accepts, as safetensors */
 #define NAME_MAX_BYTES 255
@@ -709,14 +710,18 @@ int lt_ckpt_read(struct lt_ckpt_reader *r, const char *name, enum lt_dtype dt, i
 			   shape_str(s2, sizeof(s2), ndim < 0 ? 0 : ndim > LT_MAX_DIMS ? LT_MAX_DIMS : ndim, shape));
 	if (!r->io)
 		return BAD("checkpoint '%s': it was parsed without IO, nothing can be read from it", r->label);
-	if (t->bytes && r->io->read(r->io_state, r->rel, r->data_start + r->e[k].begin, dst, t->bytes, err))
-		return -1;
 	if (r->e[k].has_crc) {
-		uint32_t got = lt_crc32c(0, dst, t->bytes);
+		uint32_t got;
 
+		if (lt_ckpt_read_checked(r->io, r->io_state, r->rel, r->data_start + r->e[k].begin, dst,
+					 t->bytes, &got, err))
+			return -1;
 		if (got != r->e[k].crc)
 			return crc_mismatch(r, (size_t)k, got, err);
+		return 0;
 	}
+	if (t->bytes && r->io->read(r->io_state, r->rel, r->data_start + r->e[k].begin, dst, t->bytes, err))
+		return -1;
 	return 0;
 }
 
@@ -1015,55 +1020,6 @@ out_free:
 	return rc;
 }
 
-/* --- checksums of the tensors to save, on several threads --- */
-
-#define CRC_PAR_MIN ((size_t)64 << 20) /* below this, one thread */
-#define CRC_PAR_MAX 8
-
-struct crc_job {
-	const struct lt_ckpt_tensor *t;
-	uint32_t *crc;
-	size_t n, stride, first; /* tensors first, first + stride, ... */
-};
-
-static void *crc_tensors(void *arg)
-{
-	const struct crc_job *j = arg;
-
-	for (size_t i = j->first; i < j->n; i += j->stride)
-		j->crc[i] = lt_crc32c(0, j->t[i].data, j->t[i].bytes);
-	return NULL;
-}
-
-/* crc[i] = CRC-32C of tensor i.  Large states spread the tensors over up
- * to one thread a CPU (a thread that cannot start does its share here):
- * a save, and above all an async one, blocks the training loop for this. */
-static void checksum_tensors(const struct lt_ckpt_tensor *t, size_t n, uint32_t *crc)
-{
-	struct crc_job job[CRC_PAR_MAX];
-	pthread_t tid[CRC_PAR_MAX];
-	bool started[CRC_PAR_MAX] = { false };
-	size_t total = 0, k;
-	long cpus = sysconf(_SC_NPROCESSORS_ONLN);
-
-	for (size_t i = 0; i < n; i++)
-		total += t[i].bytes;
-	k = total < CRC_PAR_MIN || cpus < 2 ? 1 : (size_t)(cpus < CRC_PAR_MAX ? cpus : CRC_PAR_MAX);
-	if (k > n)
-		k = n ? n : 1;
-	for (size_t j = 0; j < k; j++)
-		job[j] = (struct crc_job){ t, crc, n, k, j };
-	for (size_t j = 1; j < k; j++)
-		started[j] = pthread_create(&tid[j], NULL, crc_tensors, &job[j]) == 0;
-	crc_tensors(&job[0]);
-	for (size_t j = 1; j < k; j++) {
-		if (started[j])
-			pthread_join(tid[j], NULL);
-		else
-			crc_tensors(&job[j]);
-	}
-}
-
 int lt_ckpt_save(const struct lt_ckpt_io_rt *io, void *io_state, int64_t step,
 		 const struct lt_ckpt_tensor *t, size_t n, const struct cJSON *meta, int keep,
 		 struct lt_err *err)
@@ -1099,7 +1055,7 @@ int lt_ckpt_save(const struct lt_ckpt_io_rt *io, void *io_state, int64_t step,
 				iov[iovcnt++].iov_len = t[i].bytes;
 			}
 		}
-	checksum_tensors(t, n, crc);
+	lt_ckpt_checksum_tensors(t, n, crc);
 	if (build_header(step, t, n, meta, crc, begin, &hdr, err))
 		goto out_free;
 	iov[0].iov_base = hdr.p;

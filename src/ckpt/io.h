@@ -12,6 +12,7 @@
 #ifndef LT_CKPT_IO_H
 #define LT_CKPT_IO_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <sys/uio.h>
@@ -40,6 +41,9 @@ struct lt_ckpt_io_rt {
 	/* Reads exactly len bytes of file rel from offset off into buf. */
 	int (*read)(void *state, const char *rel, uint64_t off, void *buf, size_t len,
 		    struct lt_err *err);
+	/* Whether read may be called from several threads at once (NULL:
+	 * no); large checked reads then go on several threads. */
+	bool (*parallel_reads)(void *state);
 	/* Removes the directory rel and what it holds (an old checkpoint). */
 	int (*remove)(void *state, const char *rel, struct lt_err *err);
 	/* Waits until every write handed over has reached its destination
