@@ -5,16 +5,21 @@
  * (keep 1), then loads the newest with lt_ckpt_open + lt_ckpt_read
  * (checksums checked) ITERS times, and prints one line:
  *
- *   ckpt_bw: io=NAME bytes=B iters=N save_ms=S blocked_ms=K write_ms=W load_ms=L dropped=0|1
+ *   ckpt_bw: io=NAME bytes=B iters=N save_ms=S first_save_ms=F blocked_ms=K write_ms=W
+ *            load_ms=L load_warm_ms=M dropped=0|1
  *
  * medians: save_ms until the checkpoint is durable (lt_ckpt_save, then
- * the IO's flush); blocked_ms the lt_ckpt_save call alone (what the
+ * the IO's flush), of the saves after the first: each of those retires
+ * the checkpoint before it, as a run with --ckpt-keep 1 does, so the
+ * file IO writes over the retired file (first_save_ms: the first save,
+ * into new blocks); blocked_ms the lt_ckpt_save call alone (what the
  * training loop waits for: checksums plus the IO's write() calls);
  * write_ms the time spent inside the IO's write() calls of one save;
- * load_ms open + read of every tensor.  Before each load, as root, the
- * page cache is dropped (dropped=1; 0 when that was refused).
+ * load_ms open + read of every tensor (checksums checked) after the page
+ * cache is dropped, as root (dropped=1; 0 when that was refused);
+ * load_warm_ms the same from the page cache.
  *
- *   ckpt_bw --dir DIR --io file|async [--tensors 4] [--mb 256] [--iters 3]
+ *   ckpt_bw --dir DIR --io file|async [--tensors 4] [--mb 256] [--iters 4]
  *
  * Built by bench/ckpt with `make build/bench/ckpt_bw` (the library objects).
  */
@@ -71,11 +76,11 @@ static void die(const char *what, const struct lt_err *err)
 int main(int argc, char **argv)
 {
 	const char *dir = NULL, *io_name = "file";
-	long tensors = 4, mb = 256, iters = 3;
+	long tensors = 4, mb = 256, iters = 4;
 	struct lt_ckpt_io_rt timed;
 	struct lt_ckpt_tensor *t;
 	struct lt_err err = { 0 };
-	double *save, *blocked, *writes, *load;
+	double *save, *blocked, *writes, *load, *warm;
 	void *st = NULL, **dst;
 	size_t bytes, total = 0;
 	int dropped = 1;
@@ -92,8 +97,8 @@ int main(int argc, char **argv)
 		else if (!strcmp(argv[i], "--iters"))
 			iters = atol(argv[i + 1]);
 	}
-	if (!dir || tensors < 1 || mb < 1 || iters < 1 || !lt_ckpt_io_find(io_name)) {
-		fprintf(stderr, "usage: ckpt_bw --dir DIR --io file|async [--tensors N] [--mb M] [--iters K]\n");
+	if (!dir || tensors < 1 || mb < 1 || iters < 2 || !lt_ckpt_io_find(io_name)) {
+		fprintf(stderr, "usage: ckpt_bw --dir DIR --io file|async [--tensors N] [--mb M] [--iters K >= 2]\n");
 		return 2;
 	}
 	timed_inner = lt_ckpt_io_find(io_name);
@@ -109,6 +114,7 @@ int main(int argc, char **argv)
 	blocked = calloc((size_t)iters, sizeof(double));
 	writes = calloc((size_t)iters, sizeof(double));
 	load = calloc((size_t)iters, sizeof(double));
+	warm = calloc((size_t)iters, sizeof(double));
 	for (long i = 0; i < tensors; i++) {
 		float *p = malloc(bytes);
 		char *name = malloc(32);
@@ -148,11 +154,13 @@ int main(int argc, char **argv)
 		cJSON_Delete(meta);
 	}
 
-	for (long it = 0; it < iters; it++) {
+	/* iters cold loads, then iters from the page cache */
+	for (long it = 0; it < 2 * iters; it++) {
 		struct lt_ckpt_reader *r;
 		double t0;
 
-		dropped &= drop_caches();
+		if (it < iters)
+			dropped &= drop_caches();
 		t0 = bench_now_ms();
 		r = lt_ckpt_open(&timed, st, "last", &err);
 		if (!r)
@@ -160,7 +168,7 @@ int main(int argc, char **argv)
 		for (long i = 0; i < tensors; i++)
 			if (lt_ckpt_read(r, t[i].name, LT_F32, 2, t[i].shape, dst[i], &err))
 				die("read", &err);
-		load[it] = bench_now_ms() - t0;
+		(it < iters ? load : warm)[it % iters] = bench_now_ms() - t0;
 		lt_ckpt_close(r);
 	}
 	for (long i = 0; i < tensors; i++)
@@ -169,8 +177,9 @@ int main(int argc, char **argv)
 			return 1;
 		}
 	timed.close(st);
-	printf("ckpt_bw: io=%s bytes=%zu iters=%ld save_ms=%.3f blocked_ms=%.3f write_ms=%.3f load_ms=%.3f dropped=%d\n",
-	       io_name, total, iters, median(save, (int)iters), median(blocked, (int)iters),
-	       median(writes, (int)iters), median(load, (int)iters), dropped);
+	printf("ckpt_bw: io=%s bytes=%zu iters=%ld save_ms=%.3f first_save_ms=%.3f blocked_ms=%.3f write_ms=%.3f load_ms=%.3f load_warm_ms=%.3f dropped=%d\n",
+	       io_name, total, iters, median(save + 1, (int)iters - 1), save[0],
+	       median(blocked + 1, (int)iters - 1), median(writes + 1, (int)iters - 1),
+	       median(load, (int)iters), median(warm, (int)iters), dropped);
 	return 0;
 }

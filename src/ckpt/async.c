@@ -32,8 +32,10 @@
  */
 #include "ckpt/io.h"
 
+#include <cjson/cJSON.h>
 #include <errno.h>
 #include <pthread.h>
+#include <stdio.h>
 #include <signal.h>
 #include <stdbool.h>
 #include <stdlib.h>
@@ -41,13 +43,15 @@
 #include <sys/mman.h>
 #include <unistd.h>
 
+#include "ckpt/ckpt.h"
+
 #define SMALL_MAX ((size_t)1 << 20)        /* smaller files get their own copy */
 #define SMALL_LIMIT ((size_t)16 << 20)     /* ... this many bytes of them in flight */
 #define PAR_COPY_MIN ((size_t)64 << 20)    /* copies split over threads from here */
 #define PAR_COPY_MAX 8                     /* threads of one copy, at most */
 #define SNAP_ALIGN ((size_t)2 << 20)       /* the snapshot buffer grows in these */
 
-enum op_kind { OP_WRITE, OP_REMOVE };
+enum op_kind { OP_WRITE, OP_REMOVE, OP_SAVE };
 
 struct op {
 	struct op *next;
@@ -55,7 +59,14 @@ struct op {
 	char *rel;
 	void *data; /* OP_WRITE: the snapshot, or the op's own copy */
 	size_t len;
-	bool big;   /* data is the shared snapshot buffer */
+	bool big;   /* data is (OP_SAVE: will be) the shared snapshot buffer */
+	/* OP_SAVE: lt_ckpt_save's arguments; t[i].data are the caller's bytes
+	 * until the thread has copied them, then point into the snapshot */
+	struct lt_ckpt_tensor *t;
+	size_t n;
+	cJSON *meta;
+	int64_t step;
+	int keep;
 };
 
 struct async {
@@ -69,6 +80,7 @@ struct async {
 	struct op *running; /* popped, being run by the thread */
 	int pending;        /* ops queued or running */
 	bool big_busy;      /* the snapshot buffer is taken (being filled or written) */
+	bool borrowed;      /* a queued OP_SAVE still reads the caller's bytes */
 	size_t small_bytes; /* bytes of small copies in flight */
 	bool stop;
 	bool failed;        /* err holds a failure not yet returned */
@@ -87,15 +99,64 @@ static void free_op(struct async *a, struct op *op)
 		a->small_bytes -= op->len;
 		free(op->data);
 	}
+	if (op->kind == OP_SAVE) {
+		a->borrowed = false; /* done with, or dropped unread */
+		for (size_t i = 0; i < op->n; i++)
+			free((char *)op->t[i].name);
+		free(op->t);
+		cJSON_Delete(op->meta);
+	}
 	free(op->rel);
 	free(op);
 	a->pending--;
 }
 
-static int run_op(struct async *a, const struct op *op, struct lt_err *err)
+static void copy_iov(char *dst, const struct iovec *iov, int iovcnt, size_t total);
+static int reserve_snapshot(struct async *a, size_t len, const char *rel, struct lt_err *err);
+
+/* OP_SAVE on the thread: the caller's bytes into the snapshot (then the
+ * caller may change them), and lt_ckpt_save of the copy. */
+static int run_save(struct async *a, struct op *op, struct lt_err *err)
+{
+	struct iovec *iov = calloc(op->n ? op->n : 1, sizeof(*iov));
+	size_t total = 0;
+	int rc = -1;
+
+	if (!iov) {
+		lt_err_set(err, LT_EXIT_FAILURE, "cannot save checkpoint step-%lld: out of memory",
+			   (long long)op->step);
+		goto out_release;
+	}
+	for (size_t i = 0; i < op->n; i++) {
+		iov[i] = (struct iovec){ .iov_base = (void *)op->t[i].data, .iov_len = op->t[i].bytes };
+		total += op->t[i].bytes;
+	}
+	if (reserve_snapshot(a, total, op->rel, err))
+		goto out_release;
+	copy_iov(a->snap, iov, (int)op->n, total);
+	total = 0;
+	for (size_t i = 0; i < op->n; i++) {
+		op->t[i].data = (char *)a->snap + total;
+		total += op->t[i].bytes;
+	}
+	rc = 0;
+out_release:
+	free(iov);
+	pthread_mutex_lock(&a->mu);
+	a->borrowed = false;
+	pthread_cond_broadcast(&a->cv);
+	pthread_mutex_unlock(&a->mu);
+	if (!rc)
+		rc = lt_ckpt_save(a->inner, a->inner_state, op->step, op->t, op->n, op->meta, op->keep, err);
+	return rc;
+}
+
+static int run_op(struct async *a, struct op *op, struct lt_err *err)
 {
 	struct iovec iov = { .iov_base = op->data, .iov_len = op->len };
 
+	if (op->kind == OP_SAVE)
+		return run_save(a, op, err);
 	if (op->kind == OP_REMOVE)
 		return a->inner->remove(a->inner_state, op->rel, err);
 	return a->inner->write(a->inner_state, op->rel, &iov, 1, err);
@@ -397,6 +458,69 @@ static int async_remove(void *state, const char *rel, struct lt_err *err)
 	return 0;
 }
 
+/* Queues the whole save (see io.h): the thread copies the tensors, lets
+ * release() return, then runs lt_ckpt_save on the inner IO.  Like a big
+ * write, it waits first for the snapshot buffer (one save in flight). */
+static int async_save_deferred(void *state, int64_t step, const struct lt_ckpt_tensor *t,
+			       size_t n, const cJSON *meta, int keep, struct lt_err *err)
+{
+	struct async *a = state;
+	struct op *op = calloc(1, sizeof(*op));
+	char rel[48];
+
+	snprintf(rel, sizeof(rel), "step-%lld", (long long)step);
+	if (!op || !(op->rel = strdup(rel)) || !(op->t = calloc(n ? n : 1, sizeof(*op->t))) ||
+	    (meta && !(op->meta = cJSON_Duplicate(meta, true))))
+		goto out_nomem;
+	op->kind = OP_SAVE;
+	op->big = true;
+	op->step = step;
+	op->keep = keep;
+	for (size_t i = 0; i < n; i++, op->n++) {
+		op->t[i] = t[i];
+		if (!(op->t[i].name = strdup(t[i].name)))
+			goto out_nomem;
+	}
+
+	pthread_mutex_lock(&a->mu);
+	while (!a->failed && a->big_busy)
+		pthread_cond_wait(&a->cv, &a->mu);
+	if (a->failed) {
+		report_locked(a, err);
+		pthread_mutex_unlock(&a->mu);
+		goto out_free;
+	}
+	a->big_busy = true;
+	a->borrowed = true;
+	enqueue_locked(a, op);
+	pthread_mutex_unlock(&a->mu);
+	return 0;
+
+out_nomem:
+	lt_err_set(err, LT_EXIT_FAILURE, "cannot save checkpoint step-%lld: out of memory",
+		   (long long)step);
+out_free:
+	if (op) {
+		for (size_t i = 0; i < op->n; i++)
+			free((char *)op->t[i].name);
+		free(op->t);
+		cJSON_Delete(op->meta);
+		free(op->rel);
+	}
+	free(op);
+	return -1;
+}
+
+static void async_release(void *state)
+{
+	struct async *a = state;
+
+	pthread_mutex_lock(&a->mu);
+	while (a->borrowed)
+		pthread_cond_wait(&a->cv, &a->mu);
+	pthread_mutex_unlock(&a->mu);
+}
+
 static int async_flush(void *state, struct lt_err *err)
 {
 	struct async *a = state;
@@ -419,6 +543,8 @@ static bool concerns(const struct op *op, const char *rel)
 {
 	size_t n = strlen(op->rel);
 
+	if (op->kind == OP_SAVE)
+		return true; /* a save writes step-N/, last, the history, and removes */
 	if (op->kind == OP_WRITE)
 		return !strcmp(op->rel, rel);
 	while (n > 0 && op->rel[n - 1] == '/')
@@ -508,6 +634,8 @@ const struct lt_ckpt_io_rt lt_ckpt_io_async = {
 	.read = async_read,
 	.parallel_reads = async_parallel_reads,
 	.remove = async_remove,
+	.save_deferred = async_save_deferred,
+	.release = async_release,
 	.flush = async_flush,
 	.close = async_close,
 };

@@ -19,6 +19,9 @@
 
 #include "core/error.h"
 
+struct cJSON;
+struct lt_ckpt_tensor;
+
 /* Settings an IO plugin may read (the http plugin's come from the
  * environment: LTRUN_CKPT_TOKEN for a bearer token, LTRUN_CKPT_CA for a
  * CA bundle, LTRUN_CKPT_INSECURE=1 to skip TLS verification). */
@@ -46,6 +49,17 @@ struct lt_ckpt_io_rt {
 	bool (*parallel_reads)(void *state);
 	/* Removes the directory rel and what it holds (an old checkpoint). */
 	int (*remove)(void *state, const char *rel, struct lt_err *err);
+	/* Optional (async): lt_ckpt_save's work (step, t, n, meta, keep as
+	 * there) moved off the caller's thread.  Returns once the save is
+	 * queued; the IO copies the tensors' bytes on its own thread and saves
+	 * the copy, so the caller must leave the bytes unchanged until
+	 * release().  A failure surfaces at the next write, save, remove or
+	 * flush, as for write. */
+	int (*save_deferred)(void *state, int64_t step, const struct lt_ckpt_tensor *t, size_t n,
+			     const struct cJSON *meta, int keep, struct lt_err *err);
+	/* Optional (async): waits until the IO holds none of the caller's
+	 * bytes from save_deferred (they are copied); cannot fail. */
+	void (*release)(void *state);
 	/* Waits until every write handed over has reached its destination
 	 * and returns the first failure among them (async; others: 0). */
 	int (*flush)(void *state, struct lt_err *err);

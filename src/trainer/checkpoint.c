@@ -182,12 +182,24 @@ int lt_trainer_ckpt_save(struct lt_ctx *ctx, const struct lt_ckpt_pos *pos, stru
 		cJSON_Delete(meta);
 		return lt_err_set(err, LT_EXIT_FAILURE, "out of memory describing the checkpoint");
 	}
-	rc = lt_ckpt_save(ctx->ckpt_io, ctx->ckpt_state, ctx->step, t, n, meta,
-			  ctx->cfg->ckpt_keep, err);
+	/* async: the copy, checksums and writes all leave this thread, and
+	 * the optimizer step waits for the copy (lt_trainer_ckpt_release) */
+	if (ctx->ckpt_io->save_deferred)
+		rc = ctx->ckpt_io->save_deferred(ctx->ckpt_state, ctx->step, t, n, meta,
+						 ctx->cfg->ckpt_keep, err);
+	else
+		rc = lt_ckpt_save(ctx->ckpt_io, ctx->ckpt_state, ctx->step, t, n, meta,
+				  ctx->cfg->ckpt_keep, err);
 	free(t);
 	free_names(names, n);
 	cJSON_Delete(meta);
 	return rc;
+}
+
+void lt_trainer_ckpt_release(struct lt_ctx *ctx)
+{
+	if (ctx->ckpt_io && ctx->ckpt_io->release)
+		ctx->ckpt_io->release(ctx->ckpt_state);
 }
 
 int lt_trainer_ckpt_finish(struct lt_ctx *ctx, struct lt_err *err)

@@ -24,5 +24,10 @@ int lt_trainer_ckpt_resume(struct lt_ctx *ctx, struct lt_ckpt_pos *pos, struct l
 /* Waits for saves still in flight (async IO) and closes the IO: the
  * failure of a save surfaces here at the latest. */
 int lt_trainer_ckpt_finish(struct lt_ctx *ctx, struct lt_err *err);
+/* Waits until the checkpoint IO holds none of the state's bytes (an
+ * async save copies them on its own thread while the next step's forward
+ * and backward run): called before anything changes the parameters or
+ * the optimizer's state.  Returns at once when no save is in flight. */
+void lt_trainer_ckpt_release(struct lt_ctx *ctx);
 
 #endif

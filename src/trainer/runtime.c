@@ -12,6 +12,7 @@
 #include "core/error.h"
 #include "comm/reduce.h"
 #include "precision/convert.h"
+#include "trainer/checkpoint.h"
 #include "trainer/clip.h"
 #include "trainer/optim.h"
 #include "trainer/rng.h"
@@ -254,6 +255,7 @@ int lt_runtime_optimizer_step(struct lt_ctx *ctx, double lr, struct lt_err *err)
 	}
 	ctx->step++;
 	if (apply) {
+		lt_trainer_ckpt_release(ctx); /* an async save's copy is done */
 		clip_gradients(ctx);
 		ctx->optim_steps++;
 		for (i = 0; i < ctx->nparams; i++) {

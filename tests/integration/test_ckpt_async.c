@@ -5,7 +5,9 @@
  * (the caller's buffer may change at once); a failure of a queued write
  * surfaces at the next write or flush, naming the file, and drops what
  * was queued behind it (no `last` naming a failed step); at most one big
- * snapshot is in flight.
+ * snapshot is in flight; a deferred save holds the caller's bytes until
+ * release() and no longer (they change at once after it), and its
+ * failure surfaces at the next save or flush, naming the file.
  */
 #include <criterion/criterion.h>
 
@@ -18,6 +20,7 @@
 #include <unistd.h>
 
 #include "ckpt_util.h"
+#include "ckpt/ckpt.h"
 #include "ckpt/io.h"
 #include "comm_job.h"
 
@@ -262,4 +265,93 @@ Test(ckpt_async, unknown_inner_and_itself_are_refused)
 	o.inner = "async";
 	cr_expect_neq(lt_ckpt_io_async.open(dir, &o, &st, &err), 0);
 	cr_expect(strstr(err.msg, "itself") != NULL, "%s", err.msg);
+}
+
+/* ------------------------------------------------- deferred saves */
+
+/* Two tensors of `mb` MB, bytes from seed. */
+static void two_tensors(struct lt_ckpt_tensor t[2], size_t mb, unsigned seed)
+{
+	for (int i = 0; i < 2; i++) {
+		size_t bytes = mb << 20;
+
+		t[i] = (struct lt_ckpt_tensor){ .name = i ? "b" : "a", .dtype = LT_F32, .ndim = 1,
+						.shape = { (int64_t)(bytes / 4) },
+						.data = pattern(bytes, seed + (unsigned)i), .bytes = bytes };
+	}
+}
+
+/* last's tensors equal pattern(seed) and pattern(seed + 1), checksums
+ * checked. */
+static void expect_last(void *st, size_t mb, unsigned seed)
+{
+	struct lt_err err = { 0 };
+	struct lt_ckpt_reader *r = lt_ckpt_open(&lt_ckpt_io_async, st, "last", &err);
+	size_t bytes = mb << 20;
+	char *got = malloc(bytes);
+
+	cr_assert_not_null(r, "%s", err.msg);
+	for (int i = 0; i < 2; i++) {
+		int64_t shape[1] = { (int64_t)(bytes / 4) };
+		char *want = pattern(bytes, seed + (unsigned)i);
+
+		cr_assert_eq(lt_ckpt_read(r, i ? "b" : "a", LT_F32, 1, shape, got, &err), 0, "%s",
+			     err.msg);
+		cr_expect_eq(memcmp(got, want, bytes), 0, "tensor %d holds bytes changed after release()", i);
+		free(want);
+	}
+	lt_ckpt_close(r);
+	free(got);
+}
+
+Test(ckpt_async, deferred_save_holds_the_bytes_until_release)
+{
+	const size_t mb = 48; /* a copy of some milliseconds: a late release shows */
+	void *st = open_async();
+	struct lt_ckpt_tensor t[2];
+	struct lt_err err = { 0 };
+
+	lt_ckpt_io_async.release(st); /* nothing in flight: returns */
+	for (unsigned step = 1; step <= 3; step++) {
+		two_tensors(t, mb, 10 * step);
+		cr_assert_eq(lt_ckpt_io_async.save_deferred(st, step, t, 2, NULL, 2, &err), 0, "%s",
+			     err.msg);
+		lt_ckpt_io_async.release(st);
+		/* the caller's next optimizer step: every byte changes */
+		for (int i = 0; i < 2; i++) {
+			memset((void *)t[i].data, 0x5a, t[i].bytes);
+			free((void *)t[i].data);
+		}
+	}
+	cr_assert_eq(lt_ckpt_io_async.flush(st, &err), 0, "%s", err.msg);
+	expect_last(st, mb, 30);
+	cr_expect_eq(disk_size("step-1"), -1, "keep 2 removed step-1");
+	cr_expect_gt(disk_size("step-2/model.safetensors"), 0);
+	lt_ckpt_io_async.close(st);
+}
+
+Test(ckpt_async, deferred_save_failure_surfaces_at_the_next_save_or_flush)
+{
+	void *st = open_async();
+	struct lt_ckpt_tensor t[2];
+	struct lt_err err = { 0 }, err2 = { 0 };
+	int rc_next, rc_flush;
+
+	block("step-7/model.safetensors");
+	two_tensors(t, 2, 1);
+	cr_assert_eq(lt_ckpt_io_async.save_deferred(st, 7, t, 2, NULL, 0, &err), 0,
+		     "save_deferred waited for the disk: %s", err.msg);
+	lt_ckpt_io_async.release(st);
+	rc_next = lt_ckpt_io_async.save_deferred(st, 8, t, 2, NULL, 0, &err);
+	lt_ckpt_io_async.release(st);
+	rc_flush = lt_ckpt_io_async.flush(st, &err2);
+	cr_expect(rc_next != 0 || rc_flush != 0, "a failed background save was lost");
+	if (rc_next == 0)
+		err = err2;
+	cr_expect(strstr(err.msg, "step-7/model.safetensors") != NULL,
+		  "the error does not name the file: %s", err.msg);
+	cr_expect(!disk_equals("last", "step-7", 6), "`last` names the failed step");
+	for (int i = 0; i < 2; i++)
+		free((void *)t[i].data);
+	lt_ckpt_io_async.close(st);
 }
