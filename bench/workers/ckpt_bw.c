@@ -14,17 +14,23 @@
  * file IO writes over the retired file (first_save_ms: the first save,
  * into new blocks); blocked_ms the lt_ckpt_save call alone (what the
  * training loop waits for: checksums plus the IO's write() calls);
- * write_ms the time spent inside the IO's write() calls of one save;
+ * write_ms the time spent inside the IO's write() calls of one save
+ * (async: the wait in release() for the copy, the save being queued with
+ * save_deferred as the trainer does and the optimizer step coming at
+ * once); for async also blocked_step_ms, the same with --step-ms (250)
+ * of work by the caller (a step's forward and backward, touching 64 MB
+ * of its own) between the save and release(), as in training;
  * load_ms open + read of every tensor (checksums checked) after the page
  * cache is dropped, as root (dropped=1; 0 when that was refused);
  * load_warm_ms the same from the page cache.
  *
- *   ckpt_bw --dir DIR --io file|async [--tensors 4] [--mb 256] [--iters 4]
+ *   ckpt_bw --dir DIR --io file|async [--tensors 4] [--mb 256] [--iters 4] [--step-ms 250]
  *
  * Built by bench/ckpt with `make build/bench/ckpt_bw` (the library objects).
  */
 #include <cjson/cJSON.h>
 #include <fcntl.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -45,6 +51,22 @@ static int timed_write(void *st, const char *rel, const struct iovec *iov, int n
 
 	write_ms += bench_now_ms() - t0;
 	return rc;
+}
+
+/* A training step's forward and backward for ms milliseconds: this
+ * thread reads and writes 64 MB of its own, over and over (memory
+ * traffic, as a model's compute has). */
+static void busy_ms(long ms)
+{
+	static float *act;
+	const size_t n = (size_t)16 << 20;
+	double end = bench_now_ms() + (double)ms;
+
+	if (!act && !(act = calloc(n, sizeof(*act))))
+		return;
+	while (bench_now_ms() < end)
+		for (size_t i = 0; i < n; i++)
+			act[i] = act[i] * 0.5f + 1.0f;
 }
 
 static double median(double *t, int n)
@@ -80,7 +102,8 @@ int main(int argc, char **argv)
 	struct lt_ckpt_io_rt timed;
 	struct lt_ckpt_tensor *t;
 	struct lt_err err = { 0 };
-	double *save, *blocked, *writes, *load, *warm;
+	double *save, *blocked, *writes, *load, *warm, *blocked_step;
+	long step_ms = 250;
 	void *st = NULL, **dst;
 	size_t bytes, total = 0;
 	int dropped = 1;
@@ -96,6 +119,8 @@ int main(int argc, char **argv)
 			mb = atol(argv[i + 1]);
 		else if (!strcmp(argv[i], "--iters"))
 			iters = atol(argv[i + 1]);
+		else if (!strcmp(argv[i], "--step-ms"))
+			step_ms = atol(argv[i + 1]);
 	}
 	if (!dir || tensors < 1 || mb < 1 || iters < 2 || !lt_ckpt_io_find(io_name)) {
 		fprintf(stderr, "usage: ckpt_bw --dir DIR --io file|async [--tensors N] [--mb M] [--iters K >= 2]\n");
@@ -115,6 +140,7 @@ int main(int argc, char **argv)
 	writes = calloc((size_t)iters, sizeof(double));
 	load = calloc((size_t)iters, sizeof(double));
 	warm = calloc((size_t)iters, sizeof(double));
+	blocked_step = calloc((size_t)iters, sizeof(double));
 	for (long i = 0; i < tensors; i++) {
 		float *p = malloc(bytes);
 		char *name = malloc(32);
@@ -134,23 +160,43 @@ int main(int argc, char **argv)
 		total += bytes;
 	}
 
-	for (long it = 0; it < iters; it++) {
+	/* iters saves with the next optimizer step at once after each, then
+	 * (async) iters - 1 with a step of --step-ms of work before it */
+	for (long it = 0; it < (timed.save_deferred ? 2 * iters - 1 : iters); it++) {
 		cJSON *meta = cJSON_CreateObject();
+		bool overlap = it >= iters;
 		char step[32];
-		double t0, t1;
+		double t0, t1, t2;
 
 		snprintf(step, sizeof(step), "%ld", it + 1);
 		cJSON_AddStringToObject(meta, "step", step);
 		write_ms = 0;
 		t0 = bench_now_ms();
-		if (lt_ckpt_save(&timed, st, it + 1, t, (size_t)tensors, meta, 1, &err))
-			die("save", &err);
-		t1 = bench_now_ms();
+		if (timed.save_deferred) {
+			/* as the trainer saves: the optimizer step waits for the copy */
+			if (timed.save_deferred(st, it + 1, t, (size_t)tensors, meta, 1, &err))
+				die("save", &err);
+			t1 = bench_now_ms();
+			if (overlap)
+				busy_ms(step_ms);
+			t2 = bench_now_ms();
+			timed.release(st);
+			write_ms = bench_now_ms() - t2;
+			t1 += write_ms;
+		} else {
+			if (lt_ckpt_save(&timed, st, it + 1, t, (size_t)tensors, meta, 1, &err))
+				die("save", &err);
+			t1 = bench_now_ms();
+		}
 		if (timed.flush(st, &err))
 			die("flush", &err);
-		save[it] = bench_now_ms() - t0;
-		blocked[it] = t1 - t0;
-		writes[it] = write_ms;
+		if (overlap) {
+			blocked_step[it - iters] = t1 - t0;
+		} else {
+			save[it] = bench_now_ms() - t0;
+			blocked[it] = t1 - t0;
+			writes[it] = write_ms;
+		}
 		cJSON_Delete(meta);
 	}
 
@@ -177,9 +223,13 @@ int main(int argc, char **argv)
 			return 1;
 		}
 	timed.close(st);
-	printf("ckpt_bw: io=%s bytes=%zu iters=%ld save_ms=%.3f first_save_ms=%.3f blocked_ms=%.3f write_ms=%.3f load_ms=%.3f load_warm_ms=%.3f dropped=%d\n",
+	printf("ckpt_bw: io=%s bytes=%zu iters=%ld save_ms=%.3f first_save_ms=%.3f blocked_ms=%.3f write_ms=%.3f",
 	       io_name, total, iters, median(save + 1, (int)iters - 1), save[0],
-	       median(blocked + 1, (int)iters - 1), median(writes + 1, (int)iters - 1),
-	       median(load, (int)iters), median(warm, (int)iters), dropped);
+	       median(blocked + 1, (int)iters - 1), median(writes + 1, (int)iters - 1));
+	if (timed.save_deferred)
+		printf(" step_ms=%ld blocked_step_ms=%.3f", step_ms,
+		       median(blocked_step, (int)iters - 1));
+	printf(" load_ms=%.3f load_warm_ms=%.3f dropped=%d\n", median(load, (int)iters),
+	       median(warm, (int)iters), dropped);
 	return 0;
 }

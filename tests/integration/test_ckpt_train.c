@@ -6,7 +6,7 @@
  * and exit; --ckpt-keep; `ltrun ckpt inspect` and `verify`; a checkpoint
  * of another world size, or with a flipped byte, is refused by name; the
  * same resume through a real WebDAV server (nginx) with --ckpt-io http
- * and async.
+ * and async; async saves every step, resumed from one in the middle.
  */
 #include <criterion/criterion.h>
 
@@ -84,6 +84,33 @@ Test(ckpt_train, resume_is_bit_identical_16_mixed)
 {
 	check_resume("16-mixed, 2 ranks", (const char *const[]){ "--devices", "2", "--batch-size",
 			     "8", "--precision", "16-mixed", "--lr", "0.1", NULL });
+}
+
+/* --ckpt-io async saving every step (each save's copy overlapping the
+ * next step, the optimizer waiting for it): a checkpoint from the middle
+ * of the run resumes bit-identically. */
+Test(ckpt_train, async_every_step_resumes_bit_identical)
+{
+	const char *const opts[] = { "--devices", "2", "--batch-size", "8", "--optimizer", "adamw",
+				     "--lr", "0.01", "--max-epochs", "10", NULL };
+	char dir[512], step3[600], whole[512], resumed[512];
+	char *err;
+
+	path_in_tmp(dir, sizeof(dir), "ckpt");
+	snprintf(step3, sizeof(step3), "%s/step-3", dir);
+	path_in_tmp(whole, sizeof(whole), "whole.f32");
+	path_in_tmp(resumed, sizeof(resumed), "resumed.f32");
+	train("async", argv_of(opts, (const char *const[]){ "--max-steps", "12", NULL }, whole), 0);
+	train("async", argv_of(opts, (const char *const[]){ "--max-steps", "6", "--ckpt-dir", dir,
+							  "--ckpt-io", "async", "--ckpt-every-n-steps",
+							  "1", "--ckpt-keep", "4", NULL },
+				NULL), 0);
+	err = train("async", argv_of(opts, (const char *const[]){ "--max-steps", "12", "--resume",
+								step3, NULL },
+				     resumed), 1);
+	cr_expect(strstr(err, "trained 12 steps") != NULL, "the resumed run ends at step 12:\n%s", err);
+	free(err);
+	expect_same_params("async every step, resumed at 3", whole, resumed, 0.0);
 }
 
 static int count_steps(const char *dir)
