@@ -91,6 +91,15 @@ struct async {
 
 /* ------------------------------------------------------------ the thread */
 
+/* Frees what an OP_SAVE owns besides rel. */
+static void free_save_args(struct op *op)
+{
+	for (size_t i = 0; op->t && i < op->n; i++)
+		free((char *)op->t[i].name);
+	free(op->t);
+	cJSON_Delete(op->meta);
+}
+
 static void free_op(struct async *a, struct op *op)
 {
 	if (op->big)
@@ -101,10 +110,7 @@ static void free_op(struct async *a, struct op *op)
 	}
 	if (op->kind == OP_SAVE) {
 		a->borrowed = false; /* done with, or dropped unread */
-		for (size_t i = 0; i < op->n; i++)
-			free((char *)op->t[i].name);
-		free(op->t);
-		cJSON_Delete(op->meta);
+		free_save_args(op);
 	}
 	free(op->rel);
 	free(op);
@@ -501,10 +507,7 @@ out_nomem:
 		   (long long)step);
 out_free:
 	if (op) {
-		for (size_t i = 0; i < op->n; i++)
-			free((char *)op->t[i].name);
-		free(op->t);
-		cJSON_Delete(op->meta);
+		free_save_args(op);
 		free(op->rel);
 	}
 	free(op);

@@ -248,6 +248,25 @@ F16C_TARGET static inline void store32(void *dst, __m256i v, bool stream)
 		_mm256_storeu_si256((__m256i *)dst, v);
 }
 
+/* A kernel around loop: with a destination large enough to stream, a
+ * scalar head up to the alignment head() asks, the loop with streaming
+ * stores and a fence; else the loop with plain stores; then the scalar
+ * tail. */
+#define STREAMED_KERNEL(target, name, dst_t, src_t, head, loop, scalar)             \
+	target static void name(dst_t *dst, const src_t *src, size_t n)             \
+	{                                                                           \
+		size_t i = head(dst, n, sizeof(*dst));                              \
+                                                                                    \
+		if (i < n) {                                                        \
+			scalar(dst, src, i);                                        \
+			i += loop(dst + i, src + i, n - i, true);                   \
+			_mm_sfence();                                               \
+		} else {                                                            \
+			i = loop(dst, src, n, false);                               \
+		}                                                                   \
+		scalar(dst + i, src + i, n - i);                                    \
+	}
+
 /* Each *_loop converts 16 elements at a time while 16 remain and returns
  * how many it did; the kernels around them stream or not (a constant
  * after inlining) and finish the tail with the scalar loop. */
@@ -267,19 +286,8 @@ F16C_TARGET static inline size_t f32_to_f16_loop(uint16_t *dst, const float *src
 	return i;
 }
 
-F16C_TARGET static void f16c_f32_to_f16(uint16_t *dst, const float *src, size_t n)
-{
-	size_t i = stream_head(dst, n, sizeof(*dst));
-
-	if (i < n) {
-		scalar_f32_to_f16(dst, src, i);
-		i += f32_to_f16_loop(dst + i, src + i, n - i, true);
-		_mm_sfence();
-	} else {
-		i = f32_to_f16_loop(dst, src, n, false);
-	}
-	scalar_f32_to_f16(dst + i, src + i, n - i);
-}
+STREAMED_KERNEL(F16C_TARGET, f16c_f32_to_f16, uint16_t, float,
+		stream_head, f32_to_f16_loop, scalar_f32_to_f16)
 
 F16C_TARGET static inline size_t f16_to_f32_loop(float *dst, const uint16_t *src, size_t n,
 						 bool stream)
@@ -298,19 +306,8 @@ F16C_TARGET static inline size_t f16_to_f32_loop(float *dst, const uint16_t *src
 	return i;
 }
 
-F16C_TARGET static void f16c_f16_to_f32(float *dst, const uint16_t *src, size_t n)
-{
-	size_t i = stream_head(dst, n, sizeof(*dst));
-
-	if (i < n) {
-		scalar_f16_to_f32(dst, src, i);
-		i += f16_to_f32_loop(dst + i, src + i, n - i, true);
-		_mm_sfence();
-	} else {
-		i = f16_to_f32_loop(dst, src, n, false);
-	}
-	scalar_f16_to_f32(dst + i, src + i, n - i);
-}
+STREAMED_KERNEL(F16C_TARGET, f16c_f16_to_f32, float, uint16_t,
+		stream_head, f16_to_f32_loop, scalar_f16_to_f32)
 
 /* Eight floats to bf16 in the low 16 bits of each 32-bit lane. */
 F16C_TARGET static inline __m256i bf16_round8(__m256i x)
@@ -341,19 +338,8 @@ F16C_TARGET static inline size_t f32_to_bf16_loop(uint16_t *dst, const float *sr
 	return i;
 }
 
-F16C_TARGET static void f16c_f32_to_bf16(uint16_t *dst, const float *src, size_t n)
-{
-	size_t i = stream_head(dst, n, sizeof(*dst));
-
-	if (i < n) {
-		scalar_f32_to_bf16(dst, src, i);
-		i += f32_to_bf16_loop(dst + i, src + i, n - i, true);
-		_mm_sfence();
-	} else {
-		i = f32_to_bf16_loop(dst, src, n, false);
-	}
-	scalar_f32_to_bf16(dst + i, src + i, n - i);
-}
+STREAMED_KERNEL(F16C_TARGET, f16c_f32_to_bf16, uint16_t, float,
+		stream_head, f32_to_bf16_loop, scalar_f32_to_bf16)
 
 /* Eight bf16 (in a 128-bit vector) widened to f32 bits, NaN quieted. */
 F16C_TARGET static inline __m256i bf16_widen8(__m128i h)
@@ -380,19 +366,8 @@ F16C_TARGET static inline size_t bf16_to_f32_loop(float *dst, const uint16_t *sr
 	return i;
 }
 
-F16C_TARGET static void f16c_bf16_to_f32(float *dst, const uint16_t *src, size_t n)
-{
-	size_t i = stream_head(dst, n, sizeof(*dst));
-
-	if (i < n) {
-		scalar_bf16_to_f32(dst, src, i);
-		i += bf16_to_f32_loop(dst + i, src + i, n - i, true);
-		_mm_sfence();
-	} else {
-		i = bf16_to_f32_loop(dst, src, n, false);
-	}
-	scalar_bf16_to_f32(dst + i, src + i, n - i);
-}
+STREAMED_KERNEL(F16C_TARGET, f16c_bf16_to_f32, float, uint16_t,
+		stream_head, bf16_to_f32_loop, scalar_bf16_to_f32)
 
 /* acc |= nonfinite_bit() of each lane of v. */
 F16C_TARGET static inline __m256i nonfinite_acc(__m256i acc, __m256 v)
@@ -625,33 +600,11 @@ AVX512_TARGET static inline size_t f32_to_bf16_loop512(uint16_t *dst, const floa
 	return i;
 }
 
-AVX512_TARGET static void avx512_f32_to_f16(uint16_t *dst, const float *src, size_t n)
-{
-	size_t i = stream_head64(dst, n, sizeof(*dst));
+STREAMED_KERNEL(AVX512_TARGET, avx512_f32_to_f16, uint16_t, float,
+		stream_head64, f32_to_f16_loop512, scalar_f32_to_f16)
 
-	if (i < n) {
-		scalar_f32_to_f16(dst, src, i);
-		i += f32_to_f16_loop512(dst + i, src + i, n - i, true);
-		_mm_sfence();
-	} else {
-		i = f32_to_f16_loop512(dst, src, n, false);
-	}
-	scalar_f32_to_f16(dst + i, src + i, n - i);
-}
-
-AVX512_TARGET static void avx512_f32_to_bf16(uint16_t *dst, const float *src, size_t n)
-{
-	size_t i = stream_head64(dst, n, sizeof(*dst));
-
-	if (i < n) {
-		scalar_f32_to_bf16(dst, src, i);
-		i += f32_to_bf16_loop512(dst + i, src + i, n - i, true);
-		_mm_sfence();
-	} else {
-		i = f32_to_bf16_loop512(dst, src, n, false);
-	}
-	scalar_f32_to_bf16(dst + i, src + i, n - i);
-}
+STREAMED_KERNEL(AVX512_TARGET, avx512_f32_to_bf16, uint16_t, float,
+		stream_head64, f32_to_bf16_loop512, scalar_f32_to_bf16)
 
 static const struct convert_ops avx512_ops = {
 	.name = "avx512",
