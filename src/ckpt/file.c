@@ -209,15 +209,13 @@ out_free:
 
 /* Writes every byte of iov to fd from offset 0: batches of up to 64
  * pieces of at most SYNC_CHUNK bytes, short writes resumed, writeback
- * started after each batch.  *written is the file's length after. */
-static int write_all(int fd, const struct iovec *iov, int iovcnt, uint64_t *written)
+ * started after each SYNC_CHUNK. */
+static int write_all(int fd, const struct iovec *iov, int iovcnt)
 {
 	struct iovec batch[64];
 	int i = 0;
 	size_t done = 0; /* bytes of iov[i] already written */
 	uint64_t pos = 0, synced = 0;
-
-	*written = 0;
 
 	while (i < iovcnt) {
 		int nb = 0;
@@ -250,7 +248,6 @@ static int write_all(int fd, const struct iovec *iov, int iovcnt, uint64_t *writ
 			return -1;
 		}
 		pos += (uint64_t)w;
-		*written = pos;
 		if (pos - synced >= SYNC_CHUNK) {
 			/* a hint: fsync still waits for every page */
 			(void)sync_file_range(fd, (off_t)synced, (off_t)(pos - synced),
@@ -278,29 +275,34 @@ static int write_all(int fd, const struct iovec *iov, int iovcnt, uint64_t *writ
 	return 0;
 }
 
+/* The name of spare slot k, relative to the base. */
+static const char *spare_name(char buf[32], int k)
+{
+	snprintf(buf, 32, ".ltrun-spare-%d", k);
+	return buf;
+}
+
 /* Claims a spare of this base for the temporary file tmp: renames it
  * there and opens it for writing over.  Returns the fd, or -1 when there
  * is no spare (or it cannot be used: a new file is made instead). */
 static int claim_spare(const struct file_io *f, const char *tmp)
 {
-	for (int k = 0; k < SPARE_SLOTS; k++) {
-		char *spare;
-		struct stat st;
-		int fd;
+	int dfd = open(f->base, O_RDONLY | O_DIRECTORY | O_CLOEXEC), fd = -1;
 
-		if (asprintf(&spare, "%s/.ltrun-spare-%d", f->base, k) < 0)
-			return -1;
-		if (lstat(spare, &st) || !S_ISREG(st.st_mode) || rename(spare, tmp)) {
-			free(spare);
+	for (int k = 0; dfd >= 0 && fd < 0 && k < SPARE_SLOTS; k++) {
+		char name[32];
+		struct stat st;
+
+		if (fstatat(dfd, spare_name(name, k), &st, AT_SYMLINK_NOFOLLOW) || !S_ISREG(st.st_mode) ||
+		    renameat(dfd, name, AT_FDCWD, tmp))
 			continue; /* none there, or another writer took it */
-		}
-		free(spare);
 		fd = open(tmp, O_WRONLY | O_NOFOLLOW | O_CLOEXEC);
-		if (fd >= 0)
-			return fd;
-		unlink(tmp);
+		if (fd < 0)
+			unlink(tmp);
 	}
-	return -1;
+	if (dfd >= 0)
+		close(dfd);
+	return fd;
 }
 
 /* Before the directory dir (under f's base) is deleted: moves its largest
@@ -308,10 +310,11 @@ static int claim_spare(const struct file_io *f, const char *tmp)
  * whatever is not moved is deleted with the directory. */
 static void keep_spare(struct file_io *f, const char *dir)
 {
-	char best[NAME_MAX + 1] = "";
+	char best[NAME_MAX + 1] = "", name[32];
 	off_t best_size = (off_t)SPARE_MIN_BYTES - 1;
 	struct dirent *de;
 	DIR *d = opendir(dir);
+	int dfd;
 
 	if (!d)
 		return;
@@ -324,37 +327,30 @@ static void keep_spare(struct file_io *f, const char *dir)
 			snprintf(best, sizeof(best), "%s", de->d_name);
 		}
 	}
-	if (best[0]) {
-		for (int k = 0; k < SPARE_SLOTS; k++) {
-			char spare[32];
-			int dfd = open(f->base, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-
-			snprintf(spare, sizeof(spare), ".ltrun-spare-%d", k);
-			if (dfd >= 0 && !renameat2(dirfd(d), best, dfd, spare, RENAME_NOREPLACE)) {
-				f->made_spare = true;
-				close(dfd);
-				break;
-			}
-			if (dfd >= 0)
-				close(dfd);
-			if (errno != EEXIST)
-				break; /* no renameat2 here, or another filesystem */
+	dfd = best[0] ? open(f->base, O_RDONLY | O_DIRECTORY | O_CLOEXEC) : -1;
+	for (int k = 0; dfd >= 0 && k < SPARE_SLOTS; k++) {
+		if (!renameat2(dirfd(d), best, dfd, spare_name(name, k), RENAME_NOREPLACE)) {
+			f->made_spare = true;
+			break;
 		}
+		if (errno != EEXIST)
+			break; /* no renameat2 here, or another filesystem */
 	}
+	if (dfd >= 0)
+		close(dfd);
 	closedir(d);
 }
 
 /* Deletes the spares of f's base (close, after remove() made some). */
 static void drop_spares(const struct file_io *f)
 {
-	for (int k = 0; k < SPARE_SLOTS; k++) {
-		char *spare;
+	int dfd = open(f->base, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	char name[32];
 
-		if (asprintf(&spare, "%s/.ltrun-spare-%d", f->base, k) < 0)
-			return;
-		unlink(spare);
-		free(spare);
-	}
+	for (int k = 0; dfd >= 0 && k < SPARE_SLOTS; k++)
+		unlinkat(dfd, spare_name(name, k), 0);
+	if (dfd >= 0)
+		close(dfd);
 }
 
 static uint64_t iov_bytes(const struct iovec *iov, int iovcnt)
@@ -371,7 +367,7 @@ static int file_write(void *state, const char *rel, const struct iovec *iov, int
 {
 	struct file_io *f = state;
 	char q[SHOWN_MAX], *path = NULL, *tmp = NULL, *slash;
-	uint64_t written;
+	uint64_t total = iov_bytes(iov, iovcnt);
 	int fd = -1, e;
 
 	if (check_rel(rel, err))
@@ -389,7 +385,7 @@ static int file_write(void *state, const char *rel, const struct iovec *iov, int
 		goto out_nomem;
 	}
 	*slash = '/';
-	fd = iov_bytes(iov, iovcnt) >= SPARE_MIN_BYTES ? claim_spare(f, tmp) : -1;
+	fd = total >= SPARE_MIN_BYTES ? claim_spare(f, tmp) : -1;
 	if (fd < 0)
 		fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
 	if (fd < 0) {
@@ -399,7 +395,7 @@ static int file_write(void *state, const char *rel, const struct iovec *iov, int
 		goto out_free;
 	}
 	/* ftruncate: a claimed spare may be longer than what was written */
-	if (write_all(fd, iov, iovcnt, &written) || ftruncate(fd, (off_t)written) || fsync(fd)) {
+	if (write_all(fd, iov, iovcnt) || ftruncate(fd, (off_t)total) || fsync(fd)) {
 		e = errno;
 		lt_err_set(err, LT_EXIT_FAILURE,
 			   "cannot write checkpoint file '%s': %s: free space on its filesystem or choose another directory",

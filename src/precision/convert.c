@@ -140,13 +140,15 @@ static void scalar_bf16_to_f32(float *restrict dst, const uint16_t *restrict src
 		dst[i] = bf16_to_f32_1(src[i]);
 }
 
-static bool scalar_unscale_f16(float *restrict dst, const uint16_t *restrict src, size_t n,
-			       float scale)
+/* dst = widened src * scale, f16 or bf16; true when a product is not
+ * finite.  Inlined with a constant bf16, so each caller vectorises. */
+static inline bool scalar_unscale_half(float *restrict dst, const uint16_t *restrict src,
+				       size_t n, float scale, bool bf16)
 {
 	uint32_t acc = 0;
 
 	for (size_t i = 0; i < n; i++) {
-		float v = f16_to_f32_1(src[i]) * scale;
+		float v = (bf16 ? bf16_to_f32_1(src[i]) : f16_to_f32_1(src[i])) * scale;
 
 		dst[i] = v;
 		acc |= nonfinite_bit(bits_of(v));
@@ -154,18 +156,16 @@ static bool scalar_unscale_f16(float *restrict dst, const uint16_t *restrict src
 	return acc >> 31;
 }
 
+static bool scalar_unscale_f16(float *restrict dst, const uint16_t *restrict src, size_t n,
+			       float scale)
+{
+	return scalar_unscale_half(dst, src, n, scale, false);
+}
+
 static bool scalar_unscale_bf16(float *restrict dst, const uint16_t *restrict src, size_t n,
 				float scale)
 {
-	uint32_t acc = 0;
-
-	for (size_t i = 0; i < n; i++) {
-		float v = bf16_to_f32_1(src[i]) * scale;
-
-		dst[i] = v;
-		acc |= nonfinite_bit(bits_of(v));
-	}
-	return acc >> 31;
+	return scalar_unscale_half(dst, src, n, scale, true);
 }
 
 static bool scalar_unscale_f32(float *restrict buf, size_t n, float scale)
