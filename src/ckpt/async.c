@@ -598,6 +598,16 @@ static int async_read(void *state, const char *rel, uint64_t off, void *buf, siz
 	return a->inner->read(a->read_state, rel, off, buf, len, err);
 }
 
+static int async_read_crc(void *state, const char *rel, uint64_t off, void *buf, size_t len,
+			  uint32_t *crc, struct lt_err *err)
+{
+	struct async *a = state;
+
+	if (settle(a, rel, err))
+		return -1;
+	return lt_ckpt_io_read_crc(a->inner, a->read_state, rel, off, buf, len, crc, err);
+}
+
 /* Reads go to the inner IO (after the writes of the same file settle):
  * as parallel as it is. */
 static bool async_parallel_reads(void *state)
@@ -635,6 +645,7 @@ const struct lt_ckpt_io_rt lt_ckpt_io_async = {
 	.write = async_write,
 	.size = async_size,
 	.read = async_read,
+	.read_crc = async_read_crc,
 	.parallel_reads = async_parallel_reads,
 	.remove = async_remove,
 	.save_deferred = async_save_deferred,

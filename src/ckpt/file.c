@@ -3,7 +3,8 @@
  * (made, with its parents, at open).  A write goes to a temporary name in
  * the same directory (O_EXCL), is fsynced, renamed over the final name,
  * and the directory is fsynced: a crash leaves the old file or the new
- * one, never part of one.  Reads use pread; remove deletes a step
+ * one, never part of one.  Reads use pread, checked reads a mapping
+ * (mapped.c: copied and checksummed in one pass); remove deletes a step
  * directory and what it holds.
  *
  * Speed, for checkpoints of many GB:
@@ -34,8 +35,10 @@
 #include <sys/uio.h>
 #include <unistd.h>
 
+#include "ckpt/crc32c.h"
 #include "ckpt/file.h"
 #include "ckpt/io.h"
+#include "ckpt/mapped.h"
 
 struct file_io {
 	char *base;
@@ -458,46 +461,119 @@ static int file_size(void *state, const char *rel, uint64_t *size, struct lt_err
 	return rc;
 }
 
-static int file_read(void *state, const char *rel, uint64_t off, void *buf, size_t len,
-		     struct lt_err *err)
+/* Opens file rel for reading: the fd, or -1 with err set; *path (to
+ * free) names it in messages. */
+static int open_for_read(struct file_io *f, const char *rel, char **path, struct lt_err *err)
 {
-	struct file_io *f = state;
-	char q[SHOWN_MAX], *path;
-	size_t done = 0;
-	int fd, rc = 0;
+	char q[SHOWN_MAX];
+	int fd;
 
+	*path = NULL;
 	if (check_rel(rel, err))
 		return -1;
-	if (!(path = join(f->base, rel)))
-		return lt_err_set(err, LT_EXIT_FAILURE, "out of memory");
-	fd = open(path, O_RDONLY | O_CLOEXEC);
-	if (fd < 0) {
-		rc = lt_err_set(err, LT_EXIT_FAILURE, "cannot read checkpoint file '%s': %s",
-				shown(q, sizeof(q), path), strerror(errno));
-		goto out_free;
+	if (!(*path = join(f->base, rel))) {
+		lt_err_set(err, LT_EXIT_FAILURE, "out of memory");
+		return -1;
 	}
+	fd = open(*path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		lt_err_set(err, LT_EXIT_FAILURE, "cannot read checkpoint file '%s': %s",
+			   shown(q, sizeof(q), *path), strerror(errno));
+	return fd;
+}
+
+/* The error for a read of len bytes at off that found the file ending at
+ * byte end. */
+static int truncated(const char *path, uint64_t end, uint64_t off, size_t len, struct lt_err *err)
+{
+	char q[SHOWN_MAX];
+
+	return lt_err_set(err, LT_EXIT_FAILURE,
+			  "checkpoint file '%s' ends at byte %llu, before the %zu bytes asked at offset %llu: it is truncated",
+			  shown(q, sizeof(q), path), (unsigned long long)end, len, (unsigned long long)off);
+}
+
+/* Reads exactly len bytes at off of fd (the file path) with pread. */
+static int pread_all(int fd, const char *path, uint64_t off, void *buf, size_t len,
+		     struct lt_err *err)
+{
+	char q[SHOWN_MAX];
+	size_t done = 0;
+
 	while (done < len) {
 		size_t want = len - done > (1u << 30) ? (1u << 30) : len - done;
 		ssize_t r = pread(fd, (char *)buf + done, want, (off_t)(off + done));
 
 		if (r < 0 && errno == EINTR)
 			continue;
-		if (r < 0) {
-			rc = lt_err_set(err, LT_EXIT_FAILURE, "cannot read checkpoint file '%s': %s",
-					shown(q, sizeof(q), path), strerror(errno));
-			break;
-		}
-		if (r == 0) {
-			rc = lt_err_set(err, LT_EXIT_FAILURE,
-					"checkpoint file '%s' ends at byte %llu, before the %zu bytes asked at offset %llu: it is truncated",
-					shown(q, sizeof(q), path), (unsigned long long)(off + done), len,
-					(unsigned long long)off);
-			break;
-		}
+		if (r < 0)
+			return lt_err_set(err, LT_EXIT_FAILURE, "cannot read checkpoint file '%s': %s",
+					  shown(q, sizeof(q), path), strerror(errno));
+		if (r == 0)
+			return truncated(path, off + done, off, len, err);
 		done += (size_t)r;
 	}
+	return 0;
+}
+
+static int file_read(void *state, const char *rel, uint64_t off, void *buf, size_t len,
+		     struct lt_err *err)
+{
+	char *path;
+	int fd = open_for_read(state, rel, &path, err), rc = -1;
+
+	if (fd >= 0) {
+		rc = pread_all(fd, path, off, buf, len, err);
+		close(fd);
+	}
+	free(path);
+	return rc;
+}
+
+/* Whether a file of st's size ends before len bytes at off. */
+static bool ends_before(const struct stat *st, uint64_t off, size_t len)
+{
+	return (uint64_t)st->st_size < off || (uint64_t)st->st_size - off < len;
+}
+
+/* Through a mapping (mapped.c): the bytes are read once, copied and
+ * checksummed together.  Where the file cannot be mapped, pread. */
+static int file_read_crc(void *state, const char *rel, uint64_t off, void *buf, size_t len,
+			 uint32_t *crc, struct lt_err *err)
+{
+	char q[SHOWN_MAX], *path;
+	int fd = open_for_read(state, rel, &path, err), rc = -1;
+	struct stat st;
+
+	if (fd < 0)
+		goto out;
+	if (fstat(fd, &st)) {
+		rc = lt_err_set(err, LT_EXIT_FAILURE, "cannot read checkpoint file '%s': %s",
+				shown(q, sizeof(q), path), strerror(errno));
+	} else if (ends_before(&st, off, len)) {
+		rc = truncated(path, (uint64_t)st.st_size, off, len, err);
+	} else {
+		switch (lt_ckpt_mapped_read(fd, off, buf, len, crc)) {
+		case LT_MAPPED_OK:
+			rc = 0;
+			break;
+		case LT_MAPPED_NO_MAP:
+			rc = pread_all(fd, path, off, buf, len, err);
+			if (!rc)
+				*crc = lt_crc32c(0, buf, len);
+			break;
+		case LT_MAPPED_FAULT:
+			if (!fstat(fd, &st) && ends_before(&st, off, len))
+				rc = truncated(path, (uint64_t)st.st_size, off, len, err);
+			else
+				rc = lt_err_set(err, LT_EXIT_FAILURE,
+						"cannot read checkpoint file '%s' at offset %llu: the disk or filesystem failed under its mapping (SIGBUS): check the device, then retry",
+						shown(q, sizeof(q), path), (unsigned long long)off);
+			break;
+		}
+	}
 	close(fd);
-out_free:
+out:
 	free(path);
 	return rc;
 }
@@ -640,6 +716,7 @@ const struct lt_ckpt_io_rt lt_ckpt_io_file = {
 	.write = file_write,
 	.size = file_size,
 	.read = file_read,
+	.read_crc = file_read_crc,
 	.parallel_reads = file_parallel_reads,
 	.remove = file_remove,
 	.flush = file_flush,

@@ -44,8 +44,13 @@ struct lt_ckpt_io_rt {
 	/* Reads exactly len bytes of file rel from offset off into buf. */
 	int (*read)(void *state, const char *rel, uint64_t off, void *buf, size_t len,
 		    struct lt_err *err);
-	/* Whether read may be called from several threads at once (NULL:
-	 * no); large checked reads then go on several threads. */
+	/* Optional: read, and *crc = the CRC-32C of the bytes read, in one
+	 * pass over them (file: copied out of a mapping of the file).  Call
+	 * it through lt_ckpt_io_read_crc, which falls back on read. */
+	int (*read_crc)(void *state, const char *rel, uint64_t off, void *buf, size_t len,
+			uint32_t *crc, struct lt_err *err);
+	/* Whether read and read_crc may be called from several threads at
+	 * once (NULL: no); large checked reads then go on several threads. */
 	bool (*parallel_reads)(void *state);
 	/* Removes the directory rel and what it holds (an old checkpoint). */
 	int (*remove)(void *state, const char *rel, struct lt_err *err);
@@ -73,5 +78,9 @@ extern const struct lt_ckpt_io_rt lt_ckpt_io_http;
 
 /* The IO plugin called name, or NULL. */
 const struct lt_ckpt_io_rt *lt_ckpt_io_find(const char *name);
+
+/* io->read_crc, or for an IO without it io->read and then lt_crc32c. */
+int lt_ckpt_io_read_crc(const struct lt_ckpt_io_rt *io, void *state, const char *rel,
+			uint64_t off, void *buf, size_t len, uint32_t *crc, struct lt_err *err);
 
 #endif

@@ -7,10 +7,10 @@
  * all on its own thread.
  *
  * Why: a save blocks the training loop for its checksums (async saves
- * for nothing else), and a load is a copy out of the page cache plus a
- * checksum, which one core does at a fraction of what the disk (and a
- * warm cache) delivers; reading on two threads also keeps more requests
- * in flight to the disk.
+ * for nothing else), and a load is a copy out of the page cache with a
+ * checksum (one pass where the IO has read_crc), which one core does at
+ * a fraction of what the disk (and a warm cache) delivers; reading on two
+ * threads also keeps more requests in flight to the disk.
  */
 #include <pthread.h>
 #include <stdatomic.h>
@@ -73,20 +73,18 @@ static void *worker(void *arg)
 	while (!atomic_load(&w->failed) && (p = atomic_fetch_add(&w->next, 1)) < w->npieces) {
 		const struct span *s = span_of(w, p);
 		size_t at = (p - s->first) * PIECE, len = s->len - at < PIECE ? s->len - at : PIECE;
-		const void *bytes = s->data ? (const char *)s->data + at : (char *)s->dst + at;
+		struct lt_err e = { 0 };
 
-		if (!s->data) {
-			struct lt_err e = { 0 };
-
-			if (w->io->read(w->state, w->rel, s->off + at, (char *)s->dst + at, len, &e)) {
-				pthread_mutex_lock(&w->mu);
-				if (!atomic_exchange(&w->failed, true))
-					w->err = e;
-				pthread_mutex_unlock(&w->mu);
-				break;
-			}
+		if (s->data) {
+			w->piece_crc[p] = lt_crc32c(0, (const char *)s->data + at, len);
+		} else if (lt_ckpt_io_read_crc(w->io, w->state, w->rel, s->off + at, (char *)s->dst + at,
+					       len, &w->piece_crc[p], &e)) {
+			pthread_mutex_lock(&w->mu);
+			if (!atomic_exchange(&w->failed, true))
+				w->err = e;
+			pthread_mutex_unlock(&w->mu);
+			break;
 		}
-		w->piece_crc[p] = lt_crc32c(0, bytes, len);
 	}
 	return NULL;
 }
@@ -178,12 +176,8 @@ int lt_ckpt_read_checked(const struct lt_ckpt_io_rt *io, void *state, const char
 	size_t k = io->parallel_reads && io->parallel_reads(state) ? threads_for(len) : 1;
 	int rc = 0;
 
-	if (k == 1 || !cut(&w)) {
-		if (len && io->read(state, rel, off, dst, len, err))
-			return -1;
-		*crc = lt_crc32c(0, dst, len);
-		return 0;
-	}
+	if (k == 1 || !cut(&w))
+		return lt_ckpt_io_read_crc(io, state, rel, off, dst, len, crc, err);
 	pthread_mutex_init(&w.mu, NULL);
 	run(&w, k);
 	if (atomic_load(&w.failed)) {

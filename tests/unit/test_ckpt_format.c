@@ -384,32 +384,6 @@ Test(ckpt_file, many_iovs_and_open_makes_parents)
 	ckpt_dir_done(&d);
 }
 
-Test(ckpt_format, crc32c_known_values)
-{
-	static unsigned char buf[100000];
-	uint32_t a, b;
-
-	cr_expect_eq(lt_crc32c(0, "123456789", 9), 0xe3069283);
-	cr_expect_eq(lt_crc32c_sw(0, "123456789", 9), 0xe3069283);
-	cr_expect_eq(lt_crc32c(0, "", 0), 0);
-	memset(buf, 0, 32);
-	cr_expect_eq(lt_crc32c(0, buf, 32), 0x8a9136aa); /* RFC 3720 B.4 */
-	memset(buf, 0xff, 32);
-	cr_expect_eq(lt_crc32c(0, buf, 32), 0x62a8ab43);
-	for (size_t i = 0; i < sizeof(buf); i++)
-		buf[i] = (unsigned char)(i * 2654435761u >> 13);
-	/* every length and alignment around the block sizes agrees with the tables */
-	for (size_t len = 0; len < sizeof(buf) - 8; len = len < 80 ? len + 1 : len * 3 / 2 + 7)
-		for (size_t at = 0; at < 8; at += 3) {
-			a = lt_crc32c(0, buf + at, len);
-			b = lt_crc32c_sw(0, buf + at, len);
-			cr_assert_eq(a, b, "len %zu at %zu", len, at);
-			cr_assert_eq(lt_crc32c(lt_crc32c(0, buf + at, len / 3), buf + at + len / 3, len - len / 3), a);
-		}
-	a = lt_crc32c(0, buf, 3 * 8192 * 2 + 3 * 256 + 17);
-	cr_expect_eq(a, lt_crc32c_sw(0, buf, 3 * 8192 * 2 + 3 * 256 + 17));
-}
-
 Test(ckpt_format, python_reader_agrees)
 {
 	const char *py = "/usr/bin/python3";

@@ -3,7 +3,8 @@
  * the file plugin's spares: lt_crc32c_combine against the CRC of the
  * concatenation; lt_ckpt_checksum_tensors and lt_ckpt_read_checked over
  * buffers of many pieces (odd lengths and offsets, one failing read, an
- * IO that allows no parallel reads) against one-thread results; and a
+ * IO that allows no parallel reads; the file plugin's reads through a
+ * mapping and with pread) against one-thread results; and a
  * retired checkpoint's file kept as a spare, rewritten in place by the
  * next save (shorter and longer), never read as a checkpoint, and gone
  * after close.
@@ -108,13 +109,27 @@ static int counting_read(void *st, const char *rel, uint64_t off, void *buf, siz
 	return lt_ckpt_io_file.read(st, rel, off, buf, len, err);
 }
 
+static int counting_read_crc(void *st, const char *rel, uint64_t off, void *buf, size_t len,
+			     uint32_t *crc, struct lt_err *err)
+{
+	int n = atomic_fetch_add(&reads, 1) + 1;
+
+	if (n == atomic_load(&fail_read_at))
+		return lt_err_set(err, 1, "injected failure reading '%s' at %llu", rel,
+				  (unsigned long long)off);
+	return lt_ckpt_io_file.read_crc(st, rel, off, buf, len, crc, err);
+}
+
 static bool counting_parallel(void *st)
 {
 	(void)st;
 	return allow_parallel;
 }
 
-Test(ckpt_parallel, read_checked_pieces_and_failures)
+/* Checked reads through the file plugin, its pieces counted: with
+ * read_crc (mapped: copied and checksummed at once) or without it (read,
+ * then lt_crc32c). */
+static void read_checked_case(bool mapped)
 {
 	const size_t len = 40 * MB + 5, off = 3;
 	struct lt_ckpt_io_rt io = lt_ckpt_io_file;
@@ -125,7 +140,8 @@ Test(ckpt_parallel, read_checked_pieces_and_failures)
 	uint32_t crc = 0;
 
 	cr_assert(src && dst);
-	io.read = counting_read;
+	io.read = mapped ? NULL : counting_read; /* every read is counted */
+	io.read_crc = mapped ? counting_read_crc : NULL;
 	io.parallel_reads = counting_parallel;
 	ckpt_dir_make(&d);
 	fill(src, len + off, 9);
@@ -164,6 +180,16 @@ Test(ckpt_parallel, read_checked_pieces_and_failures)
 	free(src);
 	free(dst);
 	ckpt_dir_done(&d);
+}
+
+Test(ckpt_parallel, read_checked_pieces_and_failures)
+{
+	read_checked_case(false);
+}
+
+Test(ckpt_parallel, read_checked_mapped_pieces_and_failures)
+{
+	read_checked_case(true);
 }
 
 /* ---------------------------------------------------------------- spares */
