@@ -6,7 +6,7 @@
  * (checksums checked) ITERS times, and prints one line:
  *
  *   ckpt_bw: io=NAME bytes=B iters=N save_ms=S first_save_ms=F blocked_ms=K write_ms=W
- *            load_ms=L load_warm_ms=M dropped=0|1
+ *            load_ms=L load_warm_ms=M dropped=0|1 crc=KERNEL
  *
  * medians: save_ms until the checkpoint is durable (lt_ckpt_save, then
  * the IO's flush), of the saves after the first: each of those retires
@@ -22,7 +22,8 @@
  * of its own) between the save and release(), as in training;
  * load_ms open + read of every tensor (checksums checked) after the page
  * cache is dropped, as root (dropped=1; 0 when that was refused);
- * load_warm_ms the same from the page cache.
+ * load_warm_ms the same from the page cache; crc the CRC-32C kernel used
+ * (crc32c.h: vpclmul, sse42 or table).
  *
  *   ckpt_bw --dir DIR --io file|async [--tensors 4] [--mb 256] [--iters 4] [--step-ms 250]
  *
@@ -38,6 +39,7 @@
 
 #include "../timing.h"
 #include "ckpt/ckpt.h"
+#include "ckpt/crc32c.h"
 #include "ckpt/io.h"
 
 /* A pass-through IO that adds up the time spent in write(). */
@@ -229,7 +231,7 @@ int main(int argc, char **argv)
 	if (timed.save_deferred)
 		printf(" step_ms=%ld blocked_step_ms=%.3f", step_ms,
 		       median(blocked_step, (int)iters - 1));
-	printf(" load_ms=%.3f load_warm_ms=%.3f dropped=%d\n", median(load, (int)iters),
-	       median(warm, (int)iters), dropped);
+	printf(" load_ms=%.3f load_warm_ms=%.3f dropped=%d crc=%s\n", median(load, (int)iters),
+	       median(warm, (int)iters), dropped, lt_crc32c_kernel());
 	return 0;
 }

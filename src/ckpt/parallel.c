@@ -21,7 +21,7 @@
 #include "ckpt/crc32c.h"
 #include "ckpt/parallel.h"
 
-#define PIECE ((size_t)4 << 20)
+#define PIECE ((size_t)8 << 20)
 #define PARALLEL_MIN ((size_t)16 << 20)
 #define THREADS_MAX 8
 
