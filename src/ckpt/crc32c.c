@@ -266,14 +266,23 @@ FOLD_TARGET static inline __m512i fold_constants(int i)
 	return _mm512_broadcast_i32x4(_mm_set_epi64x((long long)fold_k[i][1], (long long)fold_k[i][0]));
 }
 
-/* Stores 64 bytes at d (a streaming store: d is 64-byte aligned). */
-#define STORE_64(d, v, stream)                                       \
-	do {                                                         \
-		if (stream)                                          \
-			_mm512_stream_si512((void *)(d), (v));       \
-		else                                                 \
-			_mm512_storeu_si512((void *)(d), (v));       \
-	} while (0)
+/* Stores 256 bytes at d from four registers (streaming stores: d is
+ * 64-byte aligned). */
+FOLD_TARGET static inline __attribute__((always_inline)) void
+store_256(unsigned char *d, __m512i v0, __m512i v1, __m512i v2, __m512i v3, bool stream)
+{
+	if (stream) {
+		_mm512_stream_si512((void *)d, v0);
+		_mm512_stream_si512((void *)(d + 64), v1);
+		_mm512_stream_si512((void *)(d + 128), v2);
+		_mm512_stream_si512((void *)(d + 192), v3);
+	} else {
+		_mm512_storeu_si512(d, v0);
+		_mm512_storeu_si512(d + 64, v1);
+		_mm512_storeu_si512(d + 128, v2);
+		_mm512_storeu_si512(d + 192, v3);
+	}
+}
 
 /* The CRC of len >= 256 bytes at p continuing crc, also copied to dst
  * unless it is NULL.  Four registers of four 128-bit lanes take 256 bytes
@@ -294,10 +303,7 @@ crc_fold_body(uint32_t crc, const unsigned char *p, size_t len, unsigned char *d
 	uint64_t c;
 
 	if (dst) {
-		STORE_64(dst, x0, stream);
-		STORE_64(dst + 64, x1, stream);
-		STORE_64(dst + 128, x2, stream);
-		STORE_64(dst + 192, x3, stream);
+		store_256(dst, x0, x1, x2, x3, stream);
 		dst += 256;
 	}
 	/* the running CRC enters as the first 32 bits of the message */
@@ -307,10 +313,7 @@ crc_fold_body(uint32_t crc, const unsigned char *p, size_t len, unsigned char *d
 		__m512i y2 = _mm512_loadu_si512(p + 128), y3 = _mm512_loadu_si512(p + 192);
 
 		if (dst) {
-			STORE_64(dst, y0, stream);
-			STORE_64(dst + 64, y1, stream);
-			STORE_64(dst + 128, y2, stream);
-			STORE_64(dst + 192, y3, stream);
+			store_256(dst, y0, y1, y2, y3, stream);
 			dst += 256;
 		}
 		x0 = fold_512(x0, k2048, y0);
