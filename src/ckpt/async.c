@@ -37,6 +37,7 @@
 #include <pthread.h>
 #include <stdio.h>
 #include <signal.h>
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
@@ -50,6 +51,7 @@
 #define PAR_COPY_MIN ((size_t)64 << 20)    /* copies split over threads from here */
 #define PAR_COPY_MAX 8                     /* threads of one copy, at most */
 #define SNAP_ALIGN ((size_t)2 << 20)       /* the snapshot buffer grows in these */
+#define SAVE_CHUNK ((size_t)8 << 20)       /* a deferred save is copied in these, in order */
 
 enum op_kind { OP_WRITE, OP_REMOVE, OP_SAVE };
 
@@ -81,6 +83,7 @@ struct async {
 	int pending;        /* ops queued or running */
 	bool big_busy;      /* the snapshot buffer is taken (being filled or written) */
 	bool borrowed;      /* a queued OP_SAVE still reads the caller's bytes */
+	size_t copied;      /* ... of which its first this many tensors are copied */
 	size_t small_bytes; /* bytes of small copies in flight */
 	bool stop;
 	bool failed;        /* err holds a failure not yet returned */
@@ -117,37 +120,138 @@ static void free_op(struct async *a, struct op *op)
 	a->pending--;
 }
 
-static void copy_iov(char *dst, const struct iovec *iov, int iovcnt, size_t total);
 static int reserve_snapshot(struct async *a, size_t len, const char *rel, struct lt_err *err);
+
+/* Threads for a copy of total bytes: one a CPU (at most PAR_COPY_MAX)
+ * from PAR_COPY_MIN on. */
+static int copy_threads(size_t total)
+{
+	long ncpu = sysconf(_SC_NPROCESSORS_ONLN);
+
+	if (total < PAR_COPY_MIN || ncpu < 2)
+		return 1;
+	return ncpu > PAR_COPY_MAX ? PAR_COPY_MAX : (int)ncpu;
+}
+
+/* ------------------------------------------------- a deferred save's copy */
+
+/* The copy of an OP_SAVE's tensors goes in chunks of SAVE_CHUNK bytes,
+ * in the tensors' order, taken by up to one thread a CPU from a shared
+ * counter.  When a tensor's last chunk lands, the prefix of tensors fully
+ * copied (a->copied) moves on, and release(n) waits only for the first n:
+ * the trainer's optimizer step updates parameter i as soon as it (and its
+ * optimizer slots, which follow it) are copied, while the copy of the
+ * rest goes on. */
+struct save_chunk {
+	size_t tensor, at, len;
+};
+
+struct save_copy {
+	struct async *a;
+	const struct lt_ckpt_tensor *t; /* the caller's bytes */
+	size_t n;
+	size_t *dst;                    /* where tensor i goes in the snapshot */
+	atomic_size_t *left;            /* tensor i's chunks not copied yet */
+	struct save_chunk *chunks;
+	size_t nchunks;
+	atomic_size_t next;
+};
+
+/* A tensor is complete: the copied prefix moves past every complete one. */
+static void publish_copied(struct save_copy *c)
+{
+	struct async *a = c->a;
+
+	pthread_mutex_lock(&a->mu);
+	while (a->copied < c->n && !atomic_load(&c->left[a->copied]))
+		a->copied++;
+	pthread_cond_broadcast(&a->cv);
+	pthread_mutex_unlock(&a->mu);
+}
+
+static void *copy_chunks(void *arg)
+{
+	struct save_copy *c = arg;
+	size_t k;
+
+	while ((k = atomic_fetch_add(&c->next, 1)) < c->nchunks) {
+		const struct save_chunk *ch = &c->chunks[k];
+
+		memcpy((char *)c->a->snap + c->dst[ch->tensor] + ch->at,
+		       (const char *)c->t[ch->tensor].data + ch->at, ch->len);
+		if (atomic_fetch_sub(&c->left[ch->tensor], 1) == 1)
+			publish_copied(c);
+	}
+	return NULL;
+}
+
+/* Copies op's tensors into the snapshot (reserved, total bytes) and
+ * points them there.  Returns 0, or -1 when out of memory (nothing
+ * copied). */
+static int copy_save(struct async *a, struct op *op, size_t total)
+{
+	struct save_copy c = { .a = a, .t = op->t, .n = op->n };
+	pthread_t tid[PAR_COPY_MAX];
+	bool started[PAR_COPY_MAX] = { false };
+	int k = copy_threads(total);
+	size_t pos = 0;
+	int rc = -1;
+
+	for (size_t i = 0; i < op->n; i++)
+		c.nchunks += (op->t[i].bytes + SAVE_CHUNK - 1) / SAVE_CHUNK;
+	c.dst = calloc(op->n ? op->n : 1, sizeof(*c.dst));
+	c.left = calloc(op->n ? op->n : 1, sizeof(*c.left));
+	c.chunks = calloc(c.nchunks ? c.nchunks : 1, sizeof(*c.chunks));
+	if (!c.dst || !c.left || !c.chunks)
+		goto out;
+	c.nchunks = 0;
+	for (size_t i = 0; i < op->n; i++) {
+		size_t count = 0;
+
+		c.dst[i] = pos;
+		for (size_t at = 0; at < op->t[i].bytes; at += SAVE_CHUNK, count++)
+			c.chunks[c.nchunks++] = (struct save_chunk){
+				i, at, op->t[i].bytes - at < SAVE_CHUNK ? op->t[i].bytes - at : SAVE_CHUNK
+			};
+		atomic_init(&c.left[i], count);
+		pos += op->t[i].bytes;
+	}
+	atomic_init(&c.next, 0);
+	publish_copied(&c); /* past leading empty tensors */
+	for (int j = 1; j < k; j++)
+		started[j] = pthread_create(&tid[j], NULL, copy_chunks, &c) == 0;
+	copy_chunks(&c); /* a helper that did not start leaves its chunks to us */
+	for (int j = 1; j < k; j++)
+		if (started[j])
+			pthread_join(tid[j], NULL);
+	for (size_t i = 0; i < op->n; i++)
+		op->t[i].data = (char *)a->snap + c.dst[i];
+	rc = 0;
+out:
+	free(c.dst);
+	free(c.left);
+	free(c.chunks);
+	return rc;
+}
 
 /* OP_SAVE on the thread: the caller's bytes into the snapshot (then the
  * caller may change them), and lt_ckpt_save of the copy. */
 static int run_save(struct async *a, struct op *op, struct lt_err *err)
 {
-	struct iovec *iov = calloc(op->n ? op->n : 1, sizeof(*iov));
 	size_t total = 0;
 	int rc = -1;
 
-	if (!iov) {
+	for (size_t i = 0; i < op->n; i++)
+		total += op->t[i].bytes;
+	if (reserve_snapshot(a, total, op->rel, err))
+		goto out_release;
+	if (copy_save(a, op, total)) {
 		lt_err_set(err, LT_EXIT_FAILURE, "cannot save checkpoint step-%lld: out of memory",
 			   (long long)op->step);
 		goto out_release;
 	}
-	for (size_t i = 0; i < op->n; i++) {
-		iov[i] = (struct iovec){ .iov_base = (void *)op->t[i].data, .iov_len = op->t[i].bytes };
-		total += op->t[i].bytes;
-	}
-	if (reserve_snapshot(a, total, op->rel, err))
-		goto out_release;
-	copy_iov(a->snap, iov, (int)op->n, total);
-	total = 0;
-	for (size_t i = 0; i < op->n; i++) {
-		op->t[i].data = (char *)a->snap + total;
-		total += op->t[i].bytes;
-	}
 	rc = 0;
 out_release:
-	free(iov);
 	pthread_mutex_lock(&a->mu);
 	a->borrowed = false;
 	pthread_cond_broadcast(&a->cv);
@@ -271,8 +375,7 @@ static void copy_iov(char *dst, const struct iovec *iov, int iovcnt, size_t tota
 	struct copy_part part[PAR_COPY_MAX];
 	pthread_t tid[PAR_COPY_MAX];
 	bool started[PAR_COPY_MAX] = { false };
-	long ncpu = sysconf(_SC_NPROCESSORS_ONLN);
-	int n = total < PAR_COPY_MIN || ncpu < 2 ? 1 : ncpu > PAR_COPY_MAX ? PAR_COPY_MAX : (int)ncpu;
+	int n = copy_threads(total);
 	size_t step = (total / (size_t)n + 4095) & ~(size_t)4095;
 
 	for (int i = 0; i < n; i++) {
@@ -498,6 +601,7 @@ static int async_save_deferred(void *state, int64_t step, const struct lt_ckpt_t
 	}
 	a->big_busy = true;
 	a->borrowed = true;
+	a->copied = 0;
 	enqueue_locked(a, op);
 	pthread_mutex_unlock(&a->mu);
 	return 0;
@@ -514,12 +618,12 @@ out_free:
 	return -1;
 }
 
-static void async_release(void *state)
+static void async_release(void *state, size_t n)
 {
 	struct async *a = state;
 
 	pthread_mutex_lock(&a->mu);
-	while (a->borrowed)
+	while (a->borrowed && a->copied < n)
 		pthread_cond_wait(&a->cv, &a->mu);
 	pthread_mutex_unlock(&a->mu);
 }

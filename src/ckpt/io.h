@@ -56,15 +56,16 @@ struct lt_ckpt_io_rt {
 	int (*remove)(void *state, const char *rel, struct lt_err *err);
 	/* Optional (async): lt_ckpt_save's work (step, t, n, meta, keep as
 	 * there) moved off the caller's thread.  Returns once the save is
-	 * queued; the IO copies the tensors' bytes on its own thread and saves
-	 * the copy, so the caller must leave the bytes unchanged until
-	 * release().  A failure surfaces at the next write, save, remove or
-	 * flush, as for write. */
+	 * queued; the IO copies the tensors' bytes on its own thread, in t's
+	 * order, and saves the copy, so the caller must leave each tensor's
+	 * bytes unchanged until release() says it is copied.  A failure
+	 * surfaces at the next write, save, remove or flush, as for write. */
 	int (*save_deferred)(void *state, int64_t step, const struct lt_ckpt_tensor *t, size_t n,
 			     const struct cJSON *meta, int keep, struct lt_err *err);
 	/* Optional (async): waits until the IO holds none of the caller's
-	 * bytes from save_deferred (they are copied); cannot fail. */
-	void (*release)(void *state);
+	 * bytes of the first n tensors given to the last save_deferred (they
+	 * are copied; SIZE_MAX: all of them).  Cannot fail. */
+	void (*release)(void *state, size_t n);
 	/* Waits until every write handed over has reached its destination
 	 * and returns the first failure among them (async; others: 0). */
 	int (*flush)(void *state, struct lt_err *err);

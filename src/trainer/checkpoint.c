@@ -183,7 +183,8 @@ int lt_trainer_ckpt_save(struct lt_ctx *ctx, const struct lt_ckpt_pos *pos, stru
 		return lt_err_set(err, LT_EXIT_FAILURE, "out of memory describing the checkpoint");
 	}
 	/* async: the copy, checksums and writes all leave this thread, and
-	 * the optimizer step waits for the copy (lt_trainer_ckpt_release) */
+	 * the optimizer step waits for each parameter's copy before it
+	 * updates it (lt_trainer_ckpt_release) */
 	if (ctx->ckpt_io->save_deferred)
 		rc = ctx->ckpt_io->save_deferred(ctx->ckpt_state, ctx->step, t, n, meta,
 						 ctx->cfg->ckpt_keep, err);
@@ -196,10 +197,18 @@ int lt_trainer_ckpt_save(struct lt_ctx *ctx, const struct lt_ckpt_pos *pos, stru
 	return rc;
 }
 
-void lt_trainer_ckpt_release(struct lt_ctx *ctx)
+void lt_trainer_ckpt_release(struct lt_ctx *ctx, size_t nparams)
 {
-	if (ctx->ckpt_io && ctx->ckpt_io->release)
-		ctx->ckpt_io->release(ctx->ckpt_state);
+	const char *slot[2];
+	void *buf[2];
+	size_t per_param;
+
+	if (!ctx->ckpt_io || !ctx->ckpt_io->release)
+		return;
+	/* state_tensors' order: each parameter, then its optimizer slots */
+	per_param = 1 + (size_t)lt_optim_buffers_typed(ctx->optim, slot, buf);
+	ctx->ckpt_io->release(ctx->ckpt_state,
+			      nparams >= ctx->nparams ? SIZE_MAX : nparams * per_param);
 }
 
 int lt_trainer_ckpt_finish(struct lt_ctx *ctx, struct lt_err *err)

@@ -24,10 +24,11 @@ int lt_trainer_ckpt_resume(struct lt_ctx *ctx, struct lt_ckpt_pos *pos, struct l
 /* Waits for saves still in flight (async IO) and closes the IO: the
  * failure of a save surfaces here at the latest. */
 int lt_trainer_ckpt_finish(struct lt_ctx *ctx, struct lt_err *err);
-/* Waits until the checkpoint IO holds none of the state's bytes (an
- * async save copies them on its own thread while the next step's forward
- * and backward run): called before anything changes the parameters or
- * the optimizer's state.  Returns at once when no save is in flight. */
-void lt_trainer_ckpt_release(struct lt_ctx *ctx);
+/* Waits until the checkpoint IO holds none of the bytes of parameters
+ * 0 .. nparams - 1 and their optimizer state (an async save copies them
+ * on its own thread, in that order, while the next step's forward and
+ * backward run; SIZE_MAX: all the state): called before anything changes
+ * them.  Returns at once when no save is in flight. */
+void lt_trainer_ckpt_release(struct lt_ctx *ctx, size_t nparams);
 
 #endif

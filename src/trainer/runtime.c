@@ -255,12 +255,14 @@ int lt_runtime_optimizer_step(struct lt_ctx *ctx, double lr, struct lt_err *err)
 	}
 	ctx->step++;
 	if (apply) {
-		lt_trainer_ckpt_release(ctx); /* an async save's copy is done */
 		clip_gradients(ctx);
 		ctx->optim_steps++;
 		for (i = 0; i < ctx->nparams; i++) {
 			struct lt_tensor *t = ctx->params[i];
 			void *param = t->master ? (void *)t->master : t->data;
+
+			/* an async save has copied this parameter and its state */
+			lt_trainer_ckpt_release(ctx, i + 1);
 			lt_optim_step_typed(ctx->optim, opt_dtype(ctx), param, opt_grad(t), t->offset,
 					    (size_t)t->numel, lr, ctx->optim_steps);
 		}

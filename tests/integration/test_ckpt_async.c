@@ -6,12 +6,14 @@
  * surfaces at the next write or flush, naming the file, and drops what
  * was queued behind it (no `last` naming a failed step); at most one big
  * snapshot is in flight; a deferred save holds the caller's bytes until
- * release() and no longer (they change at once after it), and its
- * failure surfaces at the next save or flush, naming the file.
+ * release() and no longer (they change at once after it), tensor by
+ * tensor when release names how many, and its failure surfaces at the
+ * next save or flush, naming the file.
  */
 #include <criterion/criterion.h>
 
 #include <pthread.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -311,12 +313,12 @@ Test(ckpt_async, deferred_save_holds_the_bytes_until_release)
 	struct lt_ckpt_tensor t[2];
 	struct lt_err err = { 0 };
 
-	lt_ckpt_io_async.release(st); /* nothing in flight: returns */
+	lt_ckpt_io_async.release(st, SIZE_MAX); /* nothing in flight: returns */
 	for (unsigned step = 1; step <= 3; step++) {
 		two_tensors(t, mb, 10 * step);
 		cr_assert_eq(lt_ckpt_io_async.save_deferred(st, step, t, 2, NULL, 2, &err), 0, "%s",
 			     err.msg);
-		lt_ckpt_io_async.release(st);
+		lt_ckpt_io_async.release(st, SIZE_MAX);
 		/* the caller's next optimizer step: every byte changes */
 		for (int i = 0; i < 2; i++) {
 			memset((void *)t[i].data, 0x5a, t[i].bytes);
@@ -327,6 +329,49 @@ Test(ckpt_async, deferred_save_holds_the_bytes_until_release)
 	expect_last(st, mb, 30);
 	cr_expect_eq(disk_size("step-1"), -1, "keep 2 removed step-1");
 	cr_expect_gt(disk_size("step-2/model.safetensors"), 0);
+	lt_ckpt_io_async.close(st);
+}
+
+/* Changes every byte of p, the last MB first: a copy still on its way
+ * through p (it goes forward) would meet changed bytes. */
+static void overwrite_backwards(char *p, size_t len)
+{
+	for (size_t end = len; end > 0;) {
+		size_t n = end < ((size_t)1 << 20) ? end : (size_t)1 << 20;
+
+		end -= n;
+		memset(p + end, 0x5a, n);
+	}
+}
+
+/* The trainer's optimizer step: release(i + 1), then tensor i changes at
+ * once, while the rest may still be copying.  An empty tensor between
+ * the two is released with them. */
+Test(ckpt_async, deferred_save_releases_tensor_by_tensor)
+{
+	const size_t mb = 48; /* 96 MB: copied on one thread a CPU, in 8 MB chunks */
+	void *st = open_async();
+	struct lt_ckpt_tensor t[3], two[2];
+	struct lt_err err = { 0 };
+
+	for (unsigned step = 1; step <= 2; step++) {
+		two_tensors(two, mb, 10 * step);
+		t[0] = two[0];
+		t[1] = (struct lt_ckpt_tensor){ .name = "empty", .dtype = LT_F32, .ndim = 1,
+						.shape = { 0 }, .data = two[0].data, .bytes = 0 };
+		t[2] = two[1];
+		cr_assert_eq(lt_ckpt_io_async.save_deferred(st, step, t, 3, NULL, 1, &err), 0, "%s",
+			     err.msg);
+		lt_ckpt_io_async.release(st, 0); /* nothing asked: returns at once */
+		for (size_t i = 0; i < 3; i++) {
+			lt_ckpt_io_async.release(st, i + 1);
+			overwrite_backwards((char *)t[i].data, t[i].bytes);
+		}
+		free((void *)two[0].data);
+		free((void *)two[1].data);
+	}
+	cr_assert_eq(lt_ckpt_io_async.flush(st, &err), 0, "%s", err.msg);
+	expect_last(st, mb, 20);
 	lt_ckpt_io_async.close(st);
 }
 
@@ -341,9 +386,9 @@ Test(ckpt_async, deferred_save_failure_surfaces_at_the_next_save_or_flush)
 	two_tensors(t, 2, 1);
 	cr_assert_eq(lt_ckpt_io_async.save_deferred(st, 7, t, 2, NULL, 0, &err), 0,
 		     "save_deferred waited for the disk: %s", err.msg);
-	lt_ckpt_io_async.release(st);
+	lt_ckpt_io_async.release(st, SIZE_MAX);
 	rc_next = lt_ckpt_io_async.save_deferred(st, 8, t, 2, NULL, 0, &err);
-	lt_ckpt_io_async.release(st);
+	lt_ckpt_io_async.release(st, SIZE_MAX);
 	rc_flush = lt_ckpt_io_async.flush(st, &err2);
 	cr_expect(rc_next != 0 || rc_flush != 0, "a failed background save was lost");
 	if (rc_next == 0)
