@@ -173,6 +173,12 @@ $(B)/bench/ckpt_bw: bench/workers/ckpt_bw.c bench/timing.h $(LIB_OBJ)
 	$(call say,LD,$@)
 	$(Q)$(CXX) $(CPPFLAGS) $(LT_CPPFLAGS) $(CFLAGS) -x c $(WARN) -fPIC $(SANFLAGS) $(CJSON_CFLAGS) -o $@ $< -x none $(LIB_OBJ) $(LT_LIBS)
 
+# ... and its CRC-32C table: every kernel's checksum and copy, beside memcpy.
+$(B)/bench/crc_bw: bench/workers/crc_bw.c bench/timing.h $(LIB_OBJ)
+	@mkdir -p $(@D)
+	$(call say,LD,$@)
+	$(Q)$(CC) $(CPPFLAGS) $(LT_CPPFLAGS) $(CFLAGS) $(WARN) $(SANFLAGS) -o $@ $< $(B)/src/ckpt/crc32c.o -lpthread
+
 .PHONY: all demo check tests install clean distclean
 .SUFFIXES:
 

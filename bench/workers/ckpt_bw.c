@@ -25,7 +25,7 @@
  * load_ms open + read of every tensor (checksums checked) after the page
  * cache is dropped, as root (dropped=1; 0 when that was refused);
  * load_warm_ms the same from the page cache; crc the CRC-32C kernel used
- * (crc32c.h: vpclmul, sse42 or table).
+ * (crc32c.h: vpclmul, pclmul, sse42 or table).
  *
  *   ckpt_bw --dir DIR --io file|async [--tensors 4] [--mb 256] [--iters 4] [--step-ms 250]
  *

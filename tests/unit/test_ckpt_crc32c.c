@@ -1,6 +1,6 @@
 /*
  * test_ckpt_crc32c.c - the CRC-32C kernels of src/ckpt/crc32c.c ("table",
- * "sse42", "vpclmul"; one this CPU lacks is a skipped test): published
+ * "sse42", "pclmul", "vpclmul"; one this CPU lacks is a skipped test): published
  * values, every length and alignment around the kernels' block sizes
  * against a bit-at-a-time reference written here, CRCs continued across
  * calls, and lt_crc32c_copy (plain and streaming stores, any alignment of
@@ -14,7 +14,7 @@
 
 #include "ckpt/crc32c.h"
 
-static const char *const kernels[] = { "table", "sse42", "vpclmul" };
+static const char *const kernels[] = { "table", "sse42", "pclmul", "vpclmul" };
 
 /* The CRC-32C one bit at a time: the definition, nothing shared with
  * crc32c.c. */
@@ -46,7 +46,8 @@ static void use(const char *name)
 }
 
 /* Lengths around the kernels' blocks: every one to 600, then around
- * 1 KiB (vpclmul's start), 3 x 256 and 3 x 8192 (sse42's streams), and
+ * 1 KiB (where the folding kernels start), 3 x 256 and 3 x 8192
+ * (sse42's streams), and
  * growing. */
 static size_t next_len(size_t len)
 {
@@ -136,7 +137,8 @@ static void copies(const char *name)
 #define PER_KERNEL(what)                                         \
 	Test(ckpt_crc32c, what##_table) { what(kernels[0]); }    \
 	Test(ckpt_crc32c, what##_sse42) { what(kernels[1]); }    \
-	Test(ckpt_crc32c, what##_vpclmul) { what(kernels[2]); }
+	Test(ckpt_crc32c, what##_pclmul) { what(kernels[2]); }   \
+	Test(ckpt_crc32c, what##_vpclmul) { what(kernels[3]); }
 
 PER_KERNEL(known_values)
 PER_KERNEL(agrees_with_reference)
@@ -150,8 +152,8 @@ Test(ckpt_crc32c, kernel_choice)
 	cr_expect_eq(lt_crc32c_use_kernel(""), -1);
 	cr_expect_str_eq(lt_crc32c_kernel(), "table", "a refused name changes nothing");
 	cr_assert_eq(lt_crc32c_use_kernel(NULL), 0);
-	/* the best: the first of vpclmul, sse42, table that this CPU runs */
-	for (int k = 2; k >= 0; k--) {
+	/* the best: the first of vpclmul, pclmul, sse42, table that this CPU runs */
+	for (int k = 3; k >= 0; k--) {
 		const char *best = lt_crc32c_kernel();
 
 		if (!lt_crc32c_use_kernel(kernels[k])) {
