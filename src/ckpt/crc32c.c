@@ -290,6 +290,34 @@ PCLMUL_TARGET static inline __m128i with_crc(__m128i first, uint32_t crc)
 #define EACH4(M) M(0) M(1) M(2) M(3)
 #define EACH8(M) EACH4(M) M(4) M(5) M(6) M(7)
 
+/* The rounds of a folding kernel, round bytes each: the bytes of a round
+ * are stored at dst (when copying), then the next round's folded in,
+ * while a whole round remains. */
+#define FOLD_ROUNDS(EACH, STORE, FOLD, round)    \
+	for (;;) {                               \
+		if (dst) {                       \
+			EACH(STORE)              \
+			dst += (round);          \
+		}                                \
+		p += (round);                    \
+		len -= (round);                  \
+		if (len < (round))               \
+			break;                   \
+		EACH(FOLD)                       \
+	}                                        \
+	if (stream)                              \
+		_mm_sfence();
+
+/* A folding kernel's end: the bytes after its last round, copied and
+ * checksummed from the state its 128 folded bits a leave. */
+PCLMUL_TARGET static inline uint32_t fold_tail(__m128i a, const unsigned char *p, size_t len,
+					       unsigned char *dst)
+{
+	if (dst)
+		memcpy(dst, p, len);
+	return crc_hw(~reduce_128(a), p, len);
+}
+
 /* The CRC of len >= 128 bytes at p continuing crc, also copied to dst
  * unless it is NULL (streaming stores: dst 64-byte aligned).  Eight xmm
  * registers take 128 bytes a round, each folded 1024 bits on onto the
@@ -313,23 +341,9 @@ crc_pclmul_body(uint32_t crc, const unsigned char *p, size_t len, unsigned char 
 	__m128i a;
 
 	x0 = with_crc(x0, crc);
-	for (;;) {
-		if (dst) {
-			EACH8(STORE_16)
-			dst += 128;
-		}
-		p += 128;
-		len -= 128;
-		if (len < 128)
-			break;
-		EACH8(FOLD_16)
-	}
-	if (stream)
-		_mm_sfence();
+	FOLD_ROUNDS(EACH8, STORE_16, FOLD_16, 128)
 	EACH8(JOIN_16)
-	if (dst)
-		memcpy(dst, p, len);
-	return crc_hw(~reduce_128(a), p, len);
+	return fold_tail(a, p, len, dst);
 #undef LOAD_16
 #undef DECLARE_16
 #undef STORE_16
@@ -362,24 +376,10 @@ crc_vpclmul_body(uint32_t crc, const unsigned char *p, size_t len, unsigned char
 	__m128i a;
 
 	x0 = _mm512_xor_si512(x0, _mm512_zextsi128_si512(with_crc(_mm_setzero_si128(), crc)));
-	for (;;) {
-		if (dst) {
-			EACH4(STORE_64)
-			dst += 256;
-		}
-		p += 256;
-		len -= 256;
-		if (len < 256)
-			break;
-		EACH4(FOLD_64)
-	}
-	if (stream)
-		_mm_sfence();
+	FOLD_ROUNDS(EACH4, STORE_64, FOLD_64, 256)
 	EACH4(JOIN_64)
 	EACH4(LANE)
-	if (dst)
-		memcpy(dst, p, len);
-	return crc_hw(~reduce_128(a), p, len);
+	return fold_tail(a, p, len, dst);
 #undef LOAD_64
 #undef DECLARE_64
 #undef STORE_64
