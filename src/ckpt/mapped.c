@@ -58,7 +58,7 @@ static void install(void)
 enum lt_mapped_result lt_ckpt_mapped_read(int fd, uint64_t off, void *dst, size_t len,
 					  uint32_t *crc)
 {
-	static long page;
+	long page = sysconf(_SC_PAGESIZE);
 	struct guard g;
 	uint64_t base;
 	size_t span;
@@ -73,8 +73,6 @@ enum lt_mapped_result lt_ckpt_mapped_read(int fd, uint64_t off, void *dst, size_
 		errno = ENOTSUP;
 		return LT_MAPPED_NO_MAP; /* unguarded, a shrinking file would kill us */
 	}
-	if (!page)
-		page = sysconf(_SC_PAGESIZE);
 	base = off - off % (uint64_t)page;
 	span = (size_t)(off - base) + len;
 	map = mmap(NULL, span, PROT_READ, MAP_SHARED | MAP_POPULATE, fd, (off_t)base);
