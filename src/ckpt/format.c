@@ -751,11 +751,13 @@ int lt_ckpt_verify(struct lt_ckpt_reader *r, struct lt_err *err)
 		}
 		for (size_t off = 0; off < r->t[i].bytes; off += chunk) {
 			size_t n = r->t[i].bytes - off < chunk ? r->t[i].bytes - off : chunk;
+			uint32_t piece;
 
-			rc = r->io->read(r->io_state, r->rel, r->data_start + r->e[i].begin + off, buf, n, err);
+			rc = lt_ckpt_io_read_crc(r->io, r->io_state, r->rel,
+						 r->data_start + r->e[i].begin + off, buf, n, &piece, err);
 			if (rc)
 				break;
-			crc = lt_crc32c(crc, buf, n);
+			crc = off ? lt_crc32c_combine(crc, piece, n) : piece;
 		}
 		if (!rc && crc != r->e[i].crc)
 			rc = crc_mismatch(r, i, crc, err);

@@ -285,6 +285,48 @@ Test(ckpt_bad_input, checksum_mismatch)
 	ckpt_dir_done(&d);
 }
 
+/* A tensor of several of verify's 4 MB pieces (and of load's 8 MB ones):
+ * checked whole, and a byte flipped at 9 MB found by both. */
+Test(ckpt_bad_input, checksum_mismatch_in_a_large_tensor)
+{
+	const size_t bytes = ((size_t)10 << 20) + 4;
+	float *data = malloc(bytes), *back = malloc(bytes);
+	struct lt_ckpt_tensor t = { .name = "wide", .dtype = LT_F32, .ndim = 1,
+				    .shape = { (int64_t)(bytes / 4) }, .data = data, .bytes = bytes };
+	struct lt_err err = { 0, "" };
+	struct lt_ckpt_reader *r;
+	struct ckpt_dir d;
+	char path[160];
+	unsigned char *f;
+	size_t len;
+
+	cr_assert(data && back);
+	for (size_t i = 0; i < bytes / 4; i++)
+		data[i] = (float)(i % 4093) * 0.25f;
+	ckpt_dir_make(&d);
+	cr_assert_eq(lt_ckpt_save(&lt_ckpt_io_file, d.io, 1, &t, 1, NULL, 0, &err), 0, "%s", err.msg);
+	r = lt_ckpt_open(&lt_ckpt_io_file, d.io, "last", &err);
+	cr_assert_not_null(r, "%s", err.msg);
+	cr_expect_eq(lt_ckpt_verify(r, &err), 0, "%s", err.msg);
+	lt_ckpt_close(r);
+
+	snprintf(path, sizeof(path), "%s/step-1/model.safetensors", d.path);
+	f = slurp(path, &len);
+	f[len - bytes + ((size_t)9 << 20) + 5] ^= 0x01; /* the data ends the file */
+	spit(path, f, len);
+	free(f);
+	r = lt_ckpt_open(&lt_ckpt_io_file, d.io, "last", &err);
+	cr_assert_not_null(r, "%s", err.msg);
+	cr_expect_eq(lt_ckpt_verify(r, &err), -1);
+	expect_one_line(&err, "tensor 'wide'", "does not match");
+	cr_expect_eq(lt_ckpt_read(r, "wide", LT_F32, 1, t.shape, back, &err), -1);
+	expect_one_line(&err, "tensor 'wide'", "does not match");
+	lt_ckpt_close(r);
+	free(data);
+	free(back);
+	ckpt_dir_done(&d);
+}
+
 Test(ckpt_bad_input, verify_without_checksums)
 {
 	struct lt_err err = { 0, "" };
