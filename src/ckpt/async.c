@@ -567,8 +567,9 @@ static int async_remove(void *state, const char *rel, struct lt_err *err)
 	return 0;
 }
 
-/* Queues the whole save (see io.h): the thread copies the tensors, lets
- * release() return, then runs lt_ckpt_save on the inner IO.  Like a big
+/* Queues the whole save (see io.h): the thread copies the tensors (each
+ * release(n) returns once the first n are copied), then runs lt_ckpt_save
+ * on the inner IO.  Like a big
  * write, it waits first for the snapshot buffer (one save in flight). */
 static int async_save_deferred(void *state, int64_t step, const struct lt_ckpt_tensor *t,
 			       size_t n, const cJSON *meta, int keep, struct lt_err *err)
