@@ -66,7 +66,7 @@ static struct argp_option *build_options(void)
 			.key = KEY_OPTION_BASE + (int)o->id,
 			.arg = o->arg,
 			.doc = o->doc,
-			.group = o->id >= LT_OPT_MAX_EPOCHS ? 2 : 1,
+			.group = o->id >= LT_OPT_MAX_EPOCHS && o->id <= LT_OPT_RESUME ? 2 : 1,
 		};
 	}
 	opts[n++] = (struct argp_option){ "list", KEY_LIST, "KIND", OPTION_ARG_OPTIONAL,

@@ -168,6 +168,9 @@ const struct lt_option lt_options[LT_OPT_COUNT] = {
 	[LT_OPT_RESUME] = { LT_OPT_RESUME, "resume", "LTRUN_RESUME", "last|PATH|URL",
 		LT_OPT_PATH, -1, false, 0, 0, OFF(resume), NULL,
 		"resume from a checkpoint: last (the newest under --ckpt-dir), a step directory or model.safetensors, or a URL" },
+	[LT_OPT_INSECURE_STORE] = { LT_OPT_INSECURE_STORE, "insecure-store", "LTRUN_INSECURE_STORE", NULL,
+		LT_OPT_BOOL, -1, false, 0, 0, OFF(insecure_store), "false",
+		"on several nodes without LTRUN_STORE_TOKEN, PMIx or a usable secret file, run anyway with a store token that anyone who sees the job can compute (see SECURITY in ltrun(1))" },
 };
 
 const struct lt_option *lt_option_find(const char *name)

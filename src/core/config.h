@@ -80,6 +80,8 @@ enum lt_opt_id {
 	LT_OPT_CKPT_EVERY,
 	LT_OPT_CKPT_KEEP,
 	LT_OPT_RESUME,
+	/* launch, again: kept last to ease merges */
+	LT_OPT_INSECURE_STORE,
 	LT_OPT_COUNT
 };
 
@@ -136,6 +138,7 @@ struct lt_config {
 	int ckpt_every;           /* save every N steps; 0: at the end only */
 	int ckpt_keep;            /* complete checkpoints kept; 0: all */
 	char *resume;             /* "last", a checkpoint path or URL; NULL: start afresh */
+	bool insecure_store;      /* run without a secret token source (store_token.c) */
 	enum lt_source source[LT_OPT_COUNT];
 	char source_name[LT_OPT_COUNT][80]; /* "--devices", "LTRUN_DEVICES", ... */
 };

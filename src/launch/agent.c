@@ -102,31 +102,25 @@ static void hex(const uint8_t *p, size_t n, char *out)
 	out[2 * n] = '\0';
 }
 
-/* Every process of the job must hold the same token.  LTRUN_STORE_TOKEN
- * when the user (or a launcher's environment) gives one; a fresh random
- * one on a single node, where this agent gives it to every rank; else one
- * derived from what every node knows alike (the job id, the main address
- * and port), which keeps out strangers but not someone who can read the
- * job's description: set LTRUN_STORE_TOKEN for that. */
-static int job_token(const struct lt_topology *t, bool single_process_tree,
-		     uint8_t token[LT_STORE_TOKEN_BYTES], struct lt_err *err)
+/* Every process of the job must hold the same token, which nobody else
+ * can compute (store_token.c says where it comes from).  On a single node
+ * this agent draws it and gives it to every rank; ranks a PMIx launcher
+ * made share rank 0's through PMIx; else it comes from LTRUN_STORE_TOKEN
+ * or the user's secret file, mixed with what every node knows alike. */
+static int job_token(const struct lt_topology *t, const struct lt_config *cfg,
+		     bool single_process_tree, bool pmix, uint8_t token[LT_STORE_TOKEN_BYTES],
+		     struct lt_err *err)
 {
-	const char *given = getenv(LT_ENV_STORE_TOKEN);
-	char hexbuf[LT_STORE_TOKEN_HEX], seed[512];
+	char identity[512];
+	struct lt_token_job job = { .identity = identity, .fresh_ok = single_process_tree,
+				    .pmix = pmix, .insecure = cfg->insecure_store,
+				    .warn = t->external ? t->rank == 0 : t->node_rank == 0 };
 
-	if (given && *given)
-		return lt_store_token_parse(given, LT_ENV_STORE_TOKEN, token, err);
-	if (single_process_tree) {
-		if (lt_store_token_new(hexbuf, err))
-			return -1;
-		return lt_store_token_parse(hexbuf, "a new token", token, err);
-	}
 	/* SLURM_STEP_ID: two srun steps of one job at once are two jobs here. */
-	snprintf(seed, sizeof(seed), "ltrun-token:%s:%s:%s:%d:%d", t->job_id,
+	snprintf(identity, sizeof(identity), "%s:%s:%s:%d:%d", t->job_id,
 		 getenv("SLURM_STEP_ID") ? getenv("SLURM_STEP_ID") : "", t->main_addr,
 		 t->main_port, t->world_size);
-	lt_sha256(seed, strlen(seed), token);
-	return 0;
+	return lt_store_job_token(&job, token, err);
 }
 
 static void run_id_of(const uint8_t token[LT_STORE_TOKEN_BYTES], char out[17])
@@ -202,7 +196,7 @@ static int run_adopted(const struct lt_plan *plan, const struct lt_config *cfg,
 	info.adopted = 1;
 	info.host_store = t->rank == 0;
 	snprintf(info.rdzv, sizeof(info.rdzv), "%s", cfg->rdzv);
-	if (job_token(t, false, info.token, err))
+	if (job_token(t, cfg, t->world_size == 1, getenv("PMIX_RANK") != NULL, info.token, err))
 		return -1;
 	run_id_of(info.token, info.run_id);
 	/* The model sees torch's variables whoever started it. */
@@ -230,6 +224,24 @@ static bool in_batch_script(const struct lt_plan *plan)
 	       plan->topo.num_nodes > 1 && (rc <= 0 || !getenv("SLURM_PROCID"));
 }
 
+/* Gives the srun step a fresh token through the environment, which srun
+ * passes to every task (and only the job's user, or root, can read a
+ * process's environment), unless the user set one. */
+static int export_new_token(struct lt_err *err)
+{
+	char hex[LT_STORE_TOKEN_HEX];
+	const char *given = getenv(LT_ENV_STORE_TOKEN);
+
+	if (given && *given)
+		return 0;
+	if (lt_store_token_new(hex, err))
+		return -1;
+	if (setenv(LT_ENV_STORE_TOKEN, hex, 1))
+		return lt_err_set(err, LT_EXIT_FAILURE, "cannot set %s: %s", LT_ENV_STORE_TOKEN,
+				  strerror(errno));
+	return 0;
+}
+
 static int relaunch_with_srun(const struct lt_plan *plan, const struct lt_config *cfg,
 			      int argc, char **argv, struct lt_err *err)
 {
@@ -250,6 +262,10 @@ static int relaunch_with_srun(const struct lt_plan *plan, const struct lt_config
 	args = calloc((size_t)argc + 8, sizeof(*args));
 	if (!args)
 		return lt_err_set(err, LT_EXIT_FAILURE, "out of memory");
+	if (export_new_token(err)) {
+		free(args);
+		return -1;
+	}
 	snprintf(nodes, sizeof(nodes), "--nodes=%d", plan->topo.num_nodes);
 	args[k++] = "srun";
 	args[k++] = nodes;
@@ -298,7 +314,8 @@ static int set_rank_env(const struct agent *a, int local)
 	setenv(LT_ENV_STORE_PORT, value, 1);
 	snprintf(value, sizeof(value), "%d", a->cfg->rdzv_timeout);
 	setenv(LT_ENV_RDZV_TIMEOUT, value, 1);
-	setenv(LT_ENV_STORE_ADDR, plan->topo.main_addr, 1);
+	/* On one node the store listens on loopback only (host_store). */
+	setenv(LT_ENV_STORE_ADDR, plan->topo.num_nodes == 1 ? "127.0.0.1" : plan->topo.main_addr, 1);
 	setenv(LT_ENV_STORE_TOKEN, a->token_hex, 1);
 	setenv(LT_ENV_RUN_ID, a->run_id, 1);
 	setenv(LT_ENV_RDZV, a->cfg->rdzv, 1);
@@ -536,6 +553,10 @@ static int start_watcher(struct agent *a, struct lt_err *err)
 				     a->cfg->rdzv_timeout * 1000, &st, &e) ||
 		    lt_store_get(st, key, INT32_MAX, NULL, &value, &len, &e))
 			_exit(1);
+		/* Another node's words, shown on this terminal: no controls. */
+		for (size_t i = 0; i < len; i++)
+			if (((unsigned char *)value)[i] < 0x20 || ((unsigned char *)value)[i] == 0x7f)
+				((unsigned char *)value)[i] = '?';
 		_exit(write(p[1], value, len) == (ssize_t)len ? 0 : 1);
 	}
 	close(p[1]);
@@ -773,8 +794,8 @@ static int start_signals(struct agent *a, struct lt_err *err)
 static int host_store(struct agent *a, struct lt_err *err)
 {
 	const struct lt_topology *t = &a->plan->topo;
-	const char *bind_host = t->num_nodes == 1 && !strcmp(t->main_addr, "127.0.0.1")
-					? "127.0.0.1" : NULL;
+	/* One node: nothing outside this host has business with the store. */
+	const char *bind_host = t->num_nodes == 1 ? "127.0.0.1" : NULL;
 	int report[2], lifeline[2];
 	char msg[sizeof(err->msg)];
 	ssize_t n;
@@ -846,7 +867,7 @@ static int run_agent(const struct lt_plan *plan, const struct lt_config *cfg,
 	a.procs = calloc((size_t)a.n, sizeof(*a.procs));
 	if (!a.procs)
 		return lt_err_set(err, LT_EXIT_FAILURE, "out of memory");
-	if (job_token(&plan->topo, plan->topo.num_nodes == 1, a.token, err))
+	if (job_token(&plan->topo, cfg, plan->topo.num_nodes == 1, false, a.token, err))
 		goto fail_free;
 	hex(a.token, sizeof(a.token), a.token_hex);
 	run_id_of(a.token, a.run_id);

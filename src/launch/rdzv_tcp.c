@@ -4,12 +4,14 @@
  * A barrier is a counter every rank adds one to; the last to arrive sets
  * the barrier's "done" key, which the others wait for.  Keys are
  * "r<restart count>/<name>".  Rank 0 of adopted ranks hosts the store in
- * this process and, at close, waits until every rank has left.
+ * this process (on loopback only when every rank is on its node) and, at
+ * close, waits until every rank has left.
  */
 #include "launch/rdzv.h"
 #include "launch/rank.h"
 #include "launch/store.h"
 
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -28,17 +30,20 @@ static int tcp_open(struct lt_rdzv *rz, const struct lt_rank_info *info,
 		    const char *who, struct lt_err *err)
 {
 	struct tcp *t = calloc(1, sizeof(*t));
+	/* Every rank on this node: the store needs no other interface. */
+	bool one_node = info->local_world_size == info->world_size;
+	const char *host = one_node ? "127.0.0.1" : info->store_host;
 	int bound;
 
 	if (!t)
 		return lt_err_set(err, LT_EXIT_FAILURE, "out of memory");
 	rz->state = t;
 	if (info->host_store &&
-	    lt_store_server_start(NULL, info->store_port, info->token, stderr, &t->server,
-				  &bound, err))
+	    lt_store_server_start(one_node ? host : NULL, info->store_port, info->token, stderr,
+				  &t->server, &bound, err))
 		return -1;
-	return lt_store_connect(info->store_host, info->store_port, info->token, who,
-				rz->timeout_ms, &t->store, err);
+	return lt_store_connect(host, info->store_port, info->token, who, rz->timeout_ms,
+				&t->store, err);
 }
 
 /* Adds one to counter `key`; the rank that completes it (to `total`) sets

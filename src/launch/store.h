@@ -5,16 +5,23 @@
  * The embedded `tcp` store is the default: a server (store_server.c) that
  * the node-0 agent (or, for adopted ranks, rank 0) runs in a thread of its
  * own, and a client (store_client.c).  Only processes that know the job's
- * token get in: the server sends a random challenge, the client answers
- * with HMAC-SHA256(token, challenge), and only then are commands accepted.
+ * token get in, and clients talk only to a server that knows it too: both
+ * prove it over fresh nonces (store_proto.h) before any command.
  *
  * Keys are byte strings of 1..LT_STORE_MAX_KEY bytes, values 0..
  * LT_STORE_MAX_VALUE bytes.  Counters made by add() are decimal text, as
  * in torch's TCPStore, so get() of a counter reads "3".
+ *
+ * What a server grants before and after login is bounded (struct
+ * lt_store_limits): a client that does not prove the token in time is
+ * dropped, connections waiting to log in are capped in all and per
+ * address, the keys and values held are capped, and refusals are logged
+ * at most once a second with a count of the rest.
  */
 #ifndef LT_LAUNCH_STORE_H
 #define LT_LAUNCH_STORE_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -22,7 +29,10 @@
 #include "core/error.h"
 
 #define LT_STORE_MAX_KEY 1024
-#define LT_STORE_MAX_VALUE (16u << 20)
+/* The largest value: what the store's users put is far smaller (an NCCL
+ * unique id is 128 bytes, a failure report a line, gloo's address list
+ * for one rank about 136 bytes per rank of the job). */
+#define LT_STORE_MAX_VALUE (4u << 20)
 #define LT_STORE_TOKEN_BYTES 32
 /* The token as it travels in the environment: 64 lowercase hex digits. */
 #define LT_STORE_TOKEN_HEX (2 * LT_STORE_TOKEN_BYTES + 1)
@@ -37,20 +47,73 @@ int lt_store_token_new(char hex[LT_STORE_TOKEN_HEX], struct lt_err *err);
 int lt_store_token_parse(const char *hex, const char *what,
 			 uint8_t token[LT_STORE_TOKEN_BYTES], struct lt_err *err);
 
+/* The job's token (store_token.c): LTRUN_STORE_TOKEN if set; a fresh one
+ * when fresh_ok; PMIx rank 0's when pmix and a PMIx server is there; else
+ * HMAC-SHA256 of identity under the user's secret file, made on first use;
+ * else, only when insecure, a hash of identity alone (a warning says so
+ * when warn).  identity is what every process of the job knows alike.
+ * Returns 0, or -1 with err saying why there is no secret and the ways to
+ * get one. */
+struct lt_token_job {
+	const char *identity; /* "job id:step:main addr:port:world size" */
+	bool fresh_ok;        /* this process gives the token to every other */
+	bool pmix;            /* a PMIx launcher made this process */
+	bool insecure;        /* --insecure-store */
+	bool warn;            /* this process speaks for the job (node 0, rank 0) */
+};
+#define LT_ENV_SECRET_FILE "LTRUN_SECRET_FILE"
+int lt_store_job_token(const struct lt_token_job *job, uint8_t token[LT_STORE_TOKEN_BYTES],
+		       struct lt_err *err);
+/* Reads the user's secret file, making it first if missing.  path gets its
+ * name.  Returns 0, or -1 with why ("the secret file '...' may be read by
+ * other users") and fix ("chmod 600 '...'") set. */
+int lt_store_secret(uint8_t secret[LT_STORE_TOKEN_BYTES], char *path, size_t pathlen,
+		    char *why, size_t whylen, char *fix, size_t fixlen);
+
 /* --- the server --- */
 
 struct lt_store_server;
 
+/* What a server grants; lt_store_server_start() uses the defaults below. */
+struct lt_store_limits {
+	int login_ms;             /* to prove the token, from the connection */
+	int max_pending;          /* connections not logged in yet, in all */
+	int max_pending_per_peer; /* ... from one address */
+	size_t max_bytes;         /* keys and values held (each entry's
+				   * bookkeeping counted too) */
+	int log_interval_ms;      /* at most one refusal line per interval */
+};
+
+#define LT_STORE_LOGIN_MS 5000
+#define LT_STORE_MAX_PENDING 256
+#define LT_STORE_MAX_PENDING_PER_PEER 32
+#define LT_STORE_MAX_BYTES ((size_t)128 << 20)
+#define LT_STORE_LOG_INTERVAL_MS 1000
+#define LT_STORE_LIMITS_DEFAULT                                                      \
+	((struct lt_store_limits){ .login_ms = LT_STORE_LOGIN_MS,                     \
+				   .max_pending = LT_STORE_MAX_PENDING,               \
+				   .max_pending_per_peer = LT_STORE_MAX_PENDING_PER_PEER, \
+				   .max_bytes = LT_STORE_MAX_BYTES,                   \
+				   .log_interval_ms = LT_STORE_LOG_INTERVAL_MS })
+
 /* Binds host:port (port 0: any free port; host NULL: all interfaces),
- * listens, and serves from a new thread until stopped.  *bound_port gets
- * the port actually bound, so a caller publishes only a port it holds.
- * log, when non-NULL, receives one line per refused client ("ltrun: store:
- * refused 10.0.0.5:41234: wrong token").  Returns 0, or -1 with err set
- * (a port in use names the port and says how to pick another). */
+ * listens, and serves from a new thread until stopped, within the default
+ * limits.  *bound_port gets the port actually bound, so a caller publishes
+ * only a port it holds.  log, when non-NULL, receives a line per refused
+ * client ("ltrun: store: refused 10.0.0.5:41234: wrong token"), at most
+ * one per log_interval_ms, and a line when the store stops and resumes
+ * accepting connections.  Returns 0, or -1 with err set (a port in use
+ * names the port and says how to pick another). */
 int lt_store_server_start(const char *host, int port,
 			  const uint8_t token[LT_STORE_TOKEN_BYTES], FILE *log,
 			  struct lt_store_server **out, int *bound_port,
 			  struct lt_err *err);
+/* The same, within the given limits. */
+int lt_store_server_start_with(const char *host, int port,
+			       const uint8_t token[LT_STORE_TOKEN_BYTES], FILE *log,
+			       const struct lt_store_limits *limits,
+			       struct lt_store_server **out, int *bound_port,
+			       struct lt_err *err);
 /* Stops the thread, closes every connection, frees everything. */
 void lt_store_server_stop(struct lt_store_server *srv);
 
@@ -58,11 +121,12 @@ void lt_store_server_stop(struct lt_store_server *srv);
 
 struct lt_store;
 
-/* Connects to host:port and proves the token.  Connection attempts are
- * retried with exponential backoff and jitter (50 ms doubling to 2 s)
- * until timeout_ms has passed: the server may not be up yet.  `who`
- * ("rank 5", "agent on node 1") is how this client names itself in
- * messages, timeouts included.  A refused token fails at once. */
+/* Connects to host:port, proves the token and checks the server's proof.
+ * Connection attempts are retried with exponential backoff and jitter
+ * (50 ms doubling to 2 s) until timeout_ms has passed: the server may not
+ * be up yet.  `who` ("rank 5", "agent on node 1") is how this client names
+ * itself in messages, timeouts included.  A refused token, and a server
+ * that cannot prove the token, fail at once. */
 int lt_store_connect(const char *host, int port,
 		     const uint8_t token[LT_STORE_TOKEN_BYTES], const char *who,
 		     int timeout_ms, struct lt_store **out, struct lt_err *err);

@@ -5,8 +5,8 @@
  * WAIT carry their timeout to the server, which answers TIMEOUT when it
  * passes; the client itself only gives up when the server stays silent
  * ANSWER_GRACE_MS beyond that.  Connecting retries with exponential
- * backoff and jitter while the server is not up yet; a refused token fails
- * at once.  Messages name this client (`who`), what it was doing and the
+ * backoff and jitter while the server is not up yet; a refused token, and
+ * a server that cannot prove it holds the token, fail at once.  Messages name this client (`who`), what it was doing and the
  * server's address.  After a broken or timed-out exchange the connection
  * is dropped: every later request fails saying so.
  */
@@ -326,14 +326,39 @@ static int connect_any(struct lt_store *st, const char *host, const char *servic
 	return st->fd < 0 ? -1 : 0;
 }
 
-/* Answers the server's challenge.  Returns 0; -1 with err set when the
- * server is not a store of ours or refuses the token; or 1 when the
- * connection failed (worth another try). */
+/* Checks the server's answer to AUTH: OK with its proof of the token over
+ * both nonces.  Returns 0, or -1 with err set. */
+static int check_server(struct lt_store *st, const uint8_t token[LT_STORE_TOKEN_BYTES],
+			const uint8_t *server_nonce, const uint8_t *client_nonce,
+			struct lt_err *err)
+{
+	uint8_t want[LT_STORE_PROOF_BYTES];
+
+	if (st->reply.code == LT_STORE_REFUSED)
+		return lt_err_set(err, LT_EXIT_FAILURE,
+				  "%s: the store at %s refused this process: wrong token (every process of a job needs the same token: the same LTRUN_STORE_TOKEN, or the same secret file on every node; see SECURITY in ltrun(1))",
+				  st->who, st->addr);
+	lt_store_proof(token, LT_STORE_SERVER_SIDE, server_nonce, client_nonce, want);
+	if (st->reply.code != LT_STORE_OK || st->reply.nfields != 1 ||
+	    st->fields[0].len != sizeof(want) ||
+	    lt_memcmp_const(want, st->fields[0].p, sizeof(want)))
+		return lt_err_set(err, LT_EXIT_FAILURE,
+				  "%s: the store at %s could not prove the job's token: another program is listening there (a stale job, or another user's program); not trusting it",
+				  st->who, st->addr);
+	return 0;
+}
+
+/* Proves the token to the server and checks its proof in turn.  Returns
+ * 0; -1 with err set when the server is not a store of ours, refuses the
+ * token or cannot prove it; or 1 when the connection failed (worth
+ * another try). */
 static int handshake(struct lt_store *st, const uint8_t token[LT_STORE_TOKEN_BYTES],
 		     double deadline, struct lt_err *err)
 {
-	uint8_t answer[LT_SHA256_BYTES];
-	struct lt_store_field f = { answer, sizeof(answer) };
+	uint8_t server_nonce[LT_STORE_CHALLENGE_BYTES], client_nonce[LT_STORE_CHALLENGE_BYTES];
+	uint8_t proof[LT_STORE_PROOF_BYTES];
+	struct lt_store_field f[2] = { { client_nonce, sizeof(client_nonce) },
+				       { proof, sizeof(proof) } };
 	enum io rc = receive_msg(st, LT_STORE_AUTH_PAYLOAD, deadline);
 
 	if (rc == IO_OK && (st->reply.code != LT_STORE_CHALLENGE || st->reply.nfields != 1 ||
@@ -345,18 +370,19 @@ static int handshake(struct lt_store *st, const uint8_t token[LT_STORE_TOKEN_BYT
 				  st->who, st->addr);
 	if (rc != IO_OK)
 		return 1;
-	lt_hmac_sha256(token, LT_STORE_TOKEN_BYTES, st->fields[0].p, LT_STORE_CHALLENGE_BYTES,
-		       answer);
-	rc = send_msg(st, LT_STORE_AUTH, &f, 1, deadline);
+	memcpy(server_nonce, st->fields[0].p, sizeof(server_nonce));
+	if (getrandom(client_nonce, sizeof(client_nonce), 0) != (ssize_t)sizeof(client_nonce))
+		return lt_err_set(err, LT_EXIT_FAILURE, "%s: cannot make a nonce: getrandom: %s",
+				  st->who, strerror(errno));
+	lt_store_proof(token, LT_STORE_CLIENT_SIDE, server_nonce, client_nonce, proof);
+	rc = send_msg(st, LT_STORE_AUTH, f, 2, deadline);
 	if (rc == IO_OK)
 		rc = receive_msg(st, LT_STORE_AUTH_PAYLOAD, deadline);
-	if (rc != IO_OK)
+	if (rc == IO_MALFORMED)
+		st->reply.code = 0; /* whatever came, it proves nothing */
+	else if (rc != IO_OK)
 		return 1;
-	if (st->reply.code == LT_STORE_REFUSED)
-		return lt_err_set(err, LT_EXIT_FAILURE,
-				  "%s: the store at %s refused this process: wrong token (every process of a job needs the same LTRUN_STORE_TOKEN)",
-				  st->who, st->addr);
-	return st->reply.code == LT_STORE_OK ? 0 : 1;
+	return check_server(st, token, server_nonce, client_nonce, err);
 }
 
 /* Sleeps about backoff_ms (0.5x to 1.5x, so that thousands of processes

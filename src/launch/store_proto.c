@@ -3,8 +3,26 @@
  * (store_proto.h).  Pure functions on byte buffers: no I/O.
  */
 #include "launch/store_proto.h"
+#include "core/sha256.h"
 
 #include <string.h>
+
+_Static_assert(LT_STORE_PROOF_BYTES == LT_SHA256_BYTES, "a proof is one HMAC-SHA256");
+
+void lt_store_proof(const uint8_t token[LT_STORE_TOKEN_BYTES], enum lt_store_side side,
+		    const uint8_t *server_nonce, const uint8_t *client_nonce,
+		    uint8_t proof[LT_STORE_PROOF_BYTES])
+{
+	static const char client[] = "ltrun-store-client", server[] = "ltrun-store-server";
+	uint8_t msg[sizeof(client) + 2 * LT_STORE_CHALLENGE_BYTES];
+
+	_Static_assert(sizeof(client) == sizeof(server), "labels of one length");
+	memcpy(msg, side == LT_STORE_CLIENT_SIDE ? client : server, sizeof(client));
+	memcpy(msg + sizeof(client), server_nonce, LT_STORE_CHALLENGE_BYTES);
+	memcpy(msg + sizeof(client) + LT_STORE_CHALLENGE_BYTES, client_nonce,
+	       LT_STORE_CHALLENGE_BYTES);
+	lt_hmac_sha256(token, LT_STORE_TOKEN_BYTES, msg, sizeof(msg), proof);
+}
 
 enum lt_store_parse lt_store_msg_parse(const uint8_t *buf, size_t len, size_t max_payload,
 				       struct lt_store_msg *m)

@@ -12,9 +12,19 @@
  * not add up to its payload is malformed, and the server closes that
  * connection.
  *
- * Handshake: the server sends CHALLENGE {32 random bytes}; the client
- * answers AUTH {HMAC-SHA256(token, challenge)}; the server replies OK {}
- * or REFUSED {reason} and closes.  Then requests, each answered in order:
+ * Handshake, mutual: each side proves it holds the job's token without
+ * sending it, over two fresh nonces, so neither a client nor a server
+ * without the token gets anywhere:
+ *
+ *   server  CHALLENGE {server nonce (32 random bytes)}
+ *   client  AUTH {client nonce (32 random bytes), client proof}
+ *   server  OK {server proof}, or REFUSED {reason} and closes
+ *
+ * where a proof is HMAC-SHA256(token, label | server nonce | client nonce)
+ * and the label says who proves ("ltrun-store-client", "ltrun-store-
+ * server"): a proof can neither be replayed (fresh nonces) nor reflected
+ * to the other side (the label).  The client drops a server whose proof is
+ * wrong.  Then requests, each answered in order:
  *
  *   request   fields                              answer OK fields
  *   SET       key, value                          -
@@ -36,13 +46,15 @@
 
 #include "launch/store.h"
 
-#define LT_STORE_VERSION 1
+#define LT_STORE_VERSION 2
 #define LT_STORE_HEADER_BYTES 6
-#define LT_STORE_CHALLENGE_BYTES 32
+#define LT_STORE_CHALLENGE_BYTES 32 /* a nonce, either side's */
+#define LT_STORE_PROOF_BYTES 32
 #define LT_STORE_MAX_WAIT_KEYS 4096
 #define LT_STORE_MAX_FIELDS (1 + LT_STORE_MAX_WAIT_KEYS)
-/* Before AUTH succeeds, only a payload of one 32-byte field is allowed. */
-#define LT_STORE_AUTH_PAYLOAD (4 + LT_STORE_CHALLENGE_BYTES)
+/* Before AUTH succeeds, only a payload of two 32-byte fields (AUTH: a
+ * nonce and a proof) is allowed. */
+#define LT_STORE_AUTH_PAYLOAD (2 * (4 + LT_STORE_CHALLENGE_BYTES))
 /* The largest payload: a CAS (a key and two values; a WAIT on the most
  * keys is smaller). */
 #define LT_STORE_MAX_PAYLOAD (3 * 4 + LT_STORE_MAX_KEY + 2 * (size_t)LT_STORE_MAX_VALUE)
@@ -103,6 +115,15 @@ enum lt_store_parse lt_store_msg_parse(const uint8_t *buf, size_t len, size_t ma
  * 1..LT_STORE_MAX_KEY bytes, values up to LT_STORE_MAX_VALUE, integer
  * widths.  AUTH is not a request.  Returns 0, or -1. */
 int lt_store_request_check(const struct lt_store_msg *m);
+
+/* Who proves holding the token in the handshake. */
+enum lt_store_side { LT_STORE_CLIENT_SIDE, LT_STORE_SERVER_SIDE };
+
+/* Writes side's proof of token over the two nonces (LT_STORE_CHALLENGE_
+ * BYTES each) to proof.  Cannot fail. */
+void lt_store_proof(const uint8_t token[LT_STORE_TOKEN_BYTES], enum lt_store_side side,
+		    const uint8_t *server_nonce, const uint8_t *client_nonce,
+		    uint8_t proof[LT_STORE_PROOF_BYTES]);
 
 /* The size of a message with these fields. */
 size_t lt_store_msg_size(const struct lt_store_field *fields, size_t n);

@@ -1,9 +1,14 @@
 /*
  * store_server.c - the embedded TCP store's server: one thread, nonblocking
- * sockets, epoll, no fixed connection cap.
+ * sockets, epoll.
  *
- * A connection first proves the job's token (store_proto.h); until then
- * nothing it sends is read as a command.  Requests are answered in order,
+ * A connection first proves the job's token, and the server proves it in
+ * turn (store_proto.h); until then nothing it sends is read as a command.
+ * Before that login, what a stranger can take is bounded (store.h's
+ * lt_store_limits): the login deadline, and a cap on connections waiting
+ * to log in, in all (beyond it the store stops accepting, and says so) and
+ * per peer address (beyond it a connection is closed at once).  Logged-in
+ * clients are trusted with the table, up to its memory cap.  Requests are answered in order,
  * one at a time per connection; a GET or WAIT whose keys are missing parks
  * its connection in the table (store_table.c) until a SET, ADD or CAS makes
  * them exist, or its deadline passes and it is answered TIMEOUT.  Nothing
@@ -27,6 +32,7 @@
 #include <netinet/tcp.h>
 #include <pthread.h>
 #include <signal.h>
+#include <stdarg.h>
 #include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
@@ -67,7 +73,10 @@ struct conn {
 	bool dead;    /* socket closed; memory freed at the end of the turn */
 	bool queued;  /* has input to look at again */
 	bool want_out;
-	uint8_t challenge[LT_STORE_CHALLENGE_BYTES];
+	bool pending; /* on the list of connections waiting to log in */
+	struct conn *prev_pending, *next_pending;
+	double login_deadline;
+	uint8_t challenge[LT_STORE_CHALLENGE_BYTES]; /* the server's nonce */
 	struct buffer in, out;
 	struct lt_store_waiter *parked;
 	uint8_t parked_op;
@@ -78,9 +87,19 @@ struct conn {
 struct lt_store_server {
 	int listen_fd, epoll_fd, wake_fd;
 	bool accepting;
+	bool out_of_fds; /* paused by accept(): try again every ACCEPT_RETRY_MS */
 	pthread_t thread;
 	uint8_t token[LT_STORE_TOKEN_BYTES];
+	struct lt_store_limits limits;
+	/* Connections waiting to log in, oldest (earliest deadline) first. */
+	struct conn *pending_head, *pending_tail;
+	int npending;
 	FILE *log;
+	double last_log;          /* when the last refusal line went out */
+	unsigned long suppressed; /* refusal lines not written since */
+	bool pause_shown;         /* the log says it stopped accepting */
+	double last_pause_log;
+	unsigned long pauses_unshown;
 	struct lt_store_table *table;
 	struct conn *conns, *queue, *doomed;
 	struct lt_store_field fields[LT_STORE_MAX_FIELDS]; /* the message being run */
@@ -150,15 +169,96 @@ static void describe_peer(const struct conn *c, char *buf, size_t len)
 		snprintf(buf, len, "%s:%s", host, port);
 }
 
-static void log_refusal(const struct lt_store_server *s, const struct conn *c, const char *why)
+/* Writes a line to the log, unless one went out less than log_interval_ms
+ * ago: then it only counts it, and the next line written says how many it
+ * stands for. */
+__attribute__((format(printf, 2, 3))) static void log_limited(struct lt_store_server *s,
+							       const char *fmt, ...)
+{
+	double now = now_s();
+	va_list ap;
+
+	if (!s->log)
+		return;
+	if (s->last_log > 0 && now - s->last_log < s->limits.log_interval_ms / 1000.0) {
+		s->suppressed++;
+		return;
+	}
+	s->last_log = now;
+	fputs("ltrun: store: ", s->log);
+	va_start(ap, fmt);
+	vfprintf(s->log, fmt, ap);
+	va_end(ap);
+	if (s->suppressed)
+		fprintf(s->log, " (and %lu more lines like it not shown)", s->suppressed);
+	fputc('\n', s->log);
+	fflush(s->log);
+	s->suppressed = 0;
+}
+
+static void log_refusal(struct lt_store_server *s, const struct conn *c, const char *why)
 {
 	char peer[NI_MAXHOST + NI_MAXSERV + 4];
 
 	if (!s->log)
 		return;
 	describe_peer(c, peer, sizeof(peer));
-	fprintf(s->log, "ltrun: store: refused %s: %s\n", peer, why);
-	fflush(s->log);
+	log_limited(s, "refused %s: %s", peer, why);
+}
+
+/* ---------------------------------------------------- waiting to log in */
+
+static void add_pending(struct lt_store_server *s, struct conn *c)
+{
+	c->pending = true;
+	c->login_deadline = now_s() + s->limits.login_ms / 1000.0;
+	c->prev_pending = s->pending_tail;
+	c->next_pending = NULL;
+	if (s->pending_tail)
+		s->pending_tail->next_pending = c;
+	else
+		s->pending_head = c;
+	s->pending_tail = c;
+	s->npending++;
+}
+
+static void remove_pending(struct lt_store_server *s, struct conn *c)
+{
+	if (!c->pending)
+		return;
+	c->pending = false;
+	if (c->prev_pending)
+		c->prev_pending->next_pending = c->next_pending;
+	else
+		s->pending_head = c->next_pending;
+	if (c->next_pending)
+		c->next_pending->prev_pending = c->prev_pending;
+	else
+		s->pending_tail = c->prev_pending;
+	s->npending--;
+}
+
+static bool same_address(const struct sockaddr_storage *a, const struct sockaddr_storage *b)
+{
+	if (a->ss_family != b->ss_family)
+		return false;
+	if (a->ss_family == AF_INET)
+		return ((const struct sockaddr_in *)a)->sin_addr.s_addr ==
+		       ((const struct sockaddr_in *)b)->sin_addr.s_addr;
+	if (a->ss_family == AF_INET6)
+		return !memcmp(&((const struct sockaddr_in6 *)a)->sin6_addr,
+			       &((const struct sockaddr_in6 *)b)->sin6_addr, sizeof(struct in6_addr));
+	return false;
+}
+
+/* How many connections from c's address wait to log in. */
+static int pending_from(const struct lt_store_server *s, const struct conn *c)
+{
+	int n = 0;
+
+	for (const struct conn *p = s->pending_head; p; p = p->next_pending)
+		n += same_address(&p->peer, &c->peer);
+	return n;
 }
 
 /* ------------------------------------------------------ connection state */
@@ -168,6 +268,7 @@ static void kill_conn(struct lt_store_server *s, struct conn *c)
 	if (c->dead)
 		return;
 	c->dead = true;
+	remove_pending(s, c);
 	if (c->parked)
 		lt_store_table_unpark(s->table, c->parked);
 	c->parked = NULL;
@@ -314,14 +415,30 @@ static int ms_until_next_deadline(const struct lt_store_server *s)
 {
 	double next = lt_store_table_next_deadline(s->table), ms;
 
+	if (s->pending_head && (next < 0 || s->pending_head->login_deadline < next))
+		next = s->pending_head->login_deadline;
 	if (next < 0)
-		return s->accepting ? -1 : ACCEPT_RETRY_MS;
+		return s->out_of_fds ? ACCEPT_RETRY_MS : -1;
 	ms = (next - now_s()) * 1000 + 1; /* + 1: never wake before it */
 	if (ms < 0)
 		ms = 0;
-	if (!s->accepting && ms > ACCEPT_RETRY_MS)
+	if (s->out_of_fds && ms > ACCEPT_RETRY_MS)
 		ms = ACCEPT_RETRY_MS;
 	return ms > INT_MAX ? INT_MAX : (int)ms;
+}
+
+/* Drops the connections that have not logged in by their deadline. */
+static void drop_late_logins(struct lt_store_server *s)
+{
+	double now = now_s();
+	char why[64];
+
+	while (s->pending_head && s->pending_head->login_deadline <= now) {
+		snprintf(why, sizeof(why), "did not log in within %g s",
+			 s->limits.login_ms / 1000.0);
+		log_refusal(s, s->pending_head, why);
+		kill_conn(s, s->pending_head);
+	}
 }
 
 static void park(struct lt_store_server *s, struct conn *c, uint8_t op,
@@ -334,6 +451,24 @@ static void park(struct lt_store_server *s, struct conn *c, uint8_t op,
 }
 
 /* ------------------------------------------------------------- commands */
+
+/* Answers ERROR for a table_set() that failed with rc.  Returns whether
+ * it did. */
+static bool refuse_set(struct lt_store_server *s, struct conn *c, int rc)
+{
+	char text[160];
+
+	if (rc == 0)
+		return false;
+	if (rc == LT_STORE_TABLE_FULL)
+		snprintf(text, sizeof(text),
+			 "the store is full: it holds %zu bytes of keys and values, and its limit is %zu",
+			 lt_store_table_bytes(s->table), s->limits.max_bytes);
+	else
+		snprintf(text, sizeof(text), "the store is out of memory");
+	respond_text(s, c, LT_STORE_ERROR, text);
+	return true;
+}
 
 /* Reads a counter's decimal text.  Returns true, or false when the value
  * is not one. */
@@ -367,10 +502,8 @@ static void add(struct lt_store_server *s, struct conn *c, const struct lt_store
 	value += delta;
 	snprintf(text, sizeof(text), "%ld", value);
 	cur = (struct lt_store_field){ (const uint8_t *)text, (uint32_t)strlen(text) };
-	if (lt_store_table_set(s->table, &f[0], &cur)) {
-		respond_text(s, c, LT_STORE_ERROR, "the store is out of memory");
+	if (refuse_set(s, c, lt_store_table_set(s->table, &f[0], &cur)))
 		return;
-	}
 	lt_store_put_i64(result, value);
 	respond(s, c, LT_STORE_OK, &(struct lt_store_field){ result, 8 }, 1);
 }
@@ -382,10 +515,8 @@ static void compare_set(struct lt_store_server *s, struct conn *c, const struct 
 	bool match = exists ? cur.len == f[1].len && !memcmp(cur.p, f[1].p, cur.len) : !f[1].len;
 	uint8_t swapped = match;
 
-	if (match && lt_store_table_set(s->table, &f[0], &f[2])) {
-		respond_text(s, c, LT_STORE_ERROR, "the store is out of memory");
+	if (match && refuse_set(s, c, lt_store_table_set(s->table, &f[0], &f[2])))
 		return;
-	}
 	if (!lt_store_table_get(s->table, &f[0], &cur))
 		cur = (struct lt_store_field){ NULL, 0 };
 	out[0] = (struct lt_store_field){ &swapped, 1 };
@@ -402,9 +533,7 @@ static void run(struct lt_store_server *s, struct conn *c, const struct lt_store
 
 	switch (m->code) {
 	case LT_STORE_SET:
-		if (lt_store_table_set(s->table, &f[0], &f[1]))
-			respond_text(s, c, LT_STORE_ERROR, "the store is out of memory");
-		else
+		if (!refuse_set(s, c, lt_store_table_set(s->table, &f[0], &f[1])))
 			respond(s, c, LT_STORE_OK, NULL, 0);
 		break;
 	case LT_STORE_GET:
@@ -433,24 +562,30 @@ static void run(struct lt_store_server *s, struct conn *c, const struct lt_store
 	}
 }
 
+/* Checks the client's proof of the token and answers with the server's. */
 static void authenticate(struct lt_store_server *s, struct conn *c, const struct lt_store_msg *m)
 {
-	uint8_t want[LT_SHA256_BYTES];
+	uint8_t want[LT_STORE_PROOF_BYTES], mine[LT_STORE_PROOF_BYTES];
+	const uint8_t *nonce;
 
-	if (m->code != LT_STORE_AUTH || m->nfields != 1 || m->field[0].len != sizeof(want)) {
+	if (m->code != LT_STORE_AUTH || m->nfields != 2 ||
+	    m->field[0].len != LT_STORE_CHALLENGE_BYTES || m->field[1].len != sizeof(want)) {
 		log_refusal(s, c, "not an ltrun store client of this version");
 		kill_conn(s, c);
 		return;
 	}
-	lt_hmac_sha256(s->token, sizeof(s->token), c->challenge, sizeof(c->challenge), want);
-	if (lt_memcmp_const(want, m->field[0].p, sizeof(want))) {
+	nonce = m->field[0].p;
+	lt_store_proof(s->token, LT_STORE_CLIENT_SIDE, c->challenge, nonce, want);
+	remove_pending(s, c);
+	if (lt_memcmp_const(want, m->field[1].p, sizeof(want))) {
 		log_refusal(s, c, "wrong token");
 		c->closing = true;
 		respond_text(s, c, LT_STORE_REFUSED, "wrong token");
 		return;
 	}
 	c->authed = true;
-	respond(s, c, LT_STORE_OK, NULL, 0);
+	lt_store_proof(s->token, LT_STORE_SERVER_SIDE, c->challenge, nonce, mine);
+	respond(s, c, LT_STORE_OK, &(struct lt_store_field){ mine, sizeof(mine) }, 1);
 }
 
 /* Runs the requests buffered on c, up to one that parks it. */
@@ -525,12 +660,32 @@ static void on_event(struct lt_store_server *s, struct conn *c, uint32_t events)
 	}
 }
 
-static void pause_accepting(struct lt_store_server *s)
+/* Stops accepting connections (they wait in the listen backlog).  The log
+ * says so once, until a connection is accepted again (accepted()), and at
+ * most once per log_interval_ms: it counts the pauses it does not show. */
+static void pause_accepting(struct lt_store_server *s, const char *why)
 {
 	struct epoll_event ev = { .events = 0, .data.ptr = &s->listen_fd };
+	double now = now_s();
 
+	if (!s->accepting)
+		return;
 	epoll_ctl(s->epoll_fd, EPOLL_CTL_MOD, s->listen_fd, &ev);
 	s->accepting = false;
+	if (!s->log || s->pause_shown)
+		return;
+	if (s->last_pause_log > 0 && now - s->last_pause_log < s->limits.log_interval_ms / 1000.0) {
+		s->pauses_unshown++;
+		return;
+	}
+	fprintf(s->log, "ltrun: store: not accepting connections for now: %s", why);
+	if (s->pauses_unshown)
+		fprintf(s->log, " (and %lu shorter pauses not shown)", s->pauses_unshown);
+	fputc('\n', s->log);
+	fflush(s->log);
+	s->pause_shown = true;
+	s->last_pause_log = now;
+	s->pauses_unshown = 0;
 }
 
 static void resume_accepting(struct lt_store_server *s)
@@ -539,6 +694,41 @@ static void resume_accepting(struct lt_store_server *s)
 
 	epoll_ctl(s->epoll_fd, EPOLL_CTL_MOD, s->listen_fd, &ev);
 	s->accepting = true;
+	s->out_of_fds = false;
+}
+
+/* A connection was accepted: the log says so if it said it stopped. */
+static void accepted(struct lt_store_server *s)
+{
+	if (!s->pause_shown)
+		return;
+	s->pause_shown = false;
+	fprintf(s->log, "ltrun: store: accepting connections again\n");
+	fflush(s->log);
+}
+
+/* Pauses accepting while max_pending connections wait to log in.
+ * Returns whether it is paused. */
+static bool too_many_pending(struct lt_store_server *s)
+{
+	char why[160];
+
+	if (s->npending < s->limits.max_pending)
+		return false;
+	snprintf(why, sizeof(why),
+		 "%d connections are waiting to log in, the most allowed; they have %g s each",
+		 s->npending, s->limits.login_ms / 1000.0);
+	pause_accepting(s, why);
+	return true;
+}
+
+static void out_of_fds(struct lt_store_server *s, int e)
+{
+	char why[128];
+
+	snprintf(why, sizeof(why), "%s (trying again every %d ms)", strerror(e), ACCEPT_RETRY_MS);
+	pause_accepting(s, why);
+	s->out_of_fds = true;
 }
 
 /* Sends a new connection its challenge.  Returns 0, or -1. */
@@ -556,17 +746,19 @@ static int greet(struct lt_store_server *s, struct conn *c)
 	if (s->conns)
 		s->conns->prev = c;
 	s->conns = c;
+	add_pending(s, c);
 	respond(s, c, LT_STORE_CHALLENGE, &f, 1);
 	return 0;
 }
 
 static void accept_all(struct lt_store_server *s)
 {
-	for (;;) {
+	while (!too_many_pending(s)) {
 		struct conn *c = calloc(1, sizeof(*c));
+		char why[64];
 
 		if (!c) {
-			pause_accepting(s);
+			out_of_fds(s, ENOMEM);
 			return;
 		}
 		c->peer_len = sizeof(c->peer);
@@ -579,12 +771,22 @@ static void accept_all(struct lt_store_server *s)
 			if (e == EINTR || e == ECONNABORTED)
 				continue;
 			if (e == EMFILE || e == ENFILE || e == ENOBUFS || e == ENOMEM)
-				pause_accepting(s); /* until a connection closes */
+				out_of_fds(s, e); /* until a connection closes */
 			return;
+		}
+		if (pending_from(s, c) >= s->limits.max_pending_per_peer) {
+			snprintf(why, sizeof(why), "%d connections from there wait to log in already",
+				 s->limits.max_pending_per_peer);
+			log_refusal(s, c, why);
+			close(c->fd);
+			free(c);
+			continue;
 		}
 		if (greet(s, c)) {
 			close(c->fd);
 			free(c);
+		} else {
+			accepted(s);
 		}
 	}
 }
@@ -599,7 +801,7 @@ static void *serve(void *arg)
 
 		if (n < 0 && errno != EINTR)
 			break;
-		if (!s->accepting)
+		if (!s->accepting && s->npending < s->limits.max_pending)
 			resume_accepting(s);
 		for (int i = 0; i < n; i++) {
 			if (ev[i].data.ptr == &s->wake_fd)
@@ -610,6 +812,7 @@ static void *serve(void *arg)
 				on_event(s, ev[i].data.ptr, ev[i].events);
 		}
 		answer_expired(s);
+		drop_late_logins(s);
 		while (s->queue) {
 			struct conn *c = s->queue;
 
@@ -717,6 +920,11 @@ static int start_thread(struct lt_store_server *s)
 
 static void free_server(struct lt_store_server *s)
 {
+	if (s->log && s->suppressed) {
+		fprintf(s->log, "ltrun: store: %lu more refusals were not shown (at most one line per %g s)\n",
+			s->suppressed, s->limits.log_interval_ms / 1000.0);
+		fflush(s->log);
+	}
 	while (s->conns) {
 		kill_conn(s, s->conns);
 		free_doomed(s);
@@ -736,6 +944,17 @@ int lt_store_server_start(const char *host, int port,
 			  struct lt_store_server **out, int *bound_port,
 			  struct lt_err *err)
 {
+	struct lt_store_limits limits = LT_STORE_LIMITS_DEFAULT;
+
+	return lt_store_server_start_with(host, port, token, log, &limits, out, bound_port, err);
+}
+
+int lt_store_server_start_with(const char *host, int port,
+			       const uint8_t token[LT_STORE_TOKEN_BYTES], FILE *log,
+			       const struct lt_store_limits *limits,
+			       struct lt_store_server **out, int *bound_port,
+			       struct lt_err *err)
+{
 	struct lt_store_server *s = calloc(1, sizeof(*s));
 	struct epoll_event listen_ev, wake_ev;
 
@@ -744,9 +963,10 @@ int lt_store_server_start(const char *host, int port,
 	s->listen_fd = s->epoll_fd = s->wake_fd = -1;
 	s->accepting = true;
 	memcpy(s->token, token, sizeof(s->token));
+	s->limits = *limits;
 	s->log = log;
 	raise_fd_limit();
-	s->table = lt_store_table_new();
+	s->table = lt_store_table_new(limits->max_bytes);
 	if (!s->table) {
 		lt_err_set(err, LT_EXIT_FAILURE, "cannot start the store: out of memory");
 		goto out_free;

@@ -30,6 +30,7 @@ struct lt_store_entry {
 struct lt_store_table {
 	struct lt_store_entry **buckets;
 	size_t nbuckets, nentries, nvalues;
+	size_t bytes, max_bytes; /* of values with their keys, as counted */
 	struct lt_store_waiter *ready_head, *ready_tail;
 	struct lt_store_waiter **heap;
 	size_t heap_len, heap_cap;
@@ -257,12 +258,13 @@ static void wake(struct lt_store_table *t, struct lt_store_entry *e)
 
 /* --------------------------------------------------------------- table */
 
-struct lt_store_table *lt_store_table_new(void)
+struct lt_store_table *lt_store_table_new(size_t max_bytes)
 {
 	struct lt_store_table *t = calloc(1, sizeof(*t));
 
 	if (!t)
 		return NULL;
+	t->max_bytes = max_bytes;
 	t->nbuckets = INITIAL_BUCKETS;
 	t->buckets = calloc(t->nbuckets, sizeof(*t->buckets));
 	if (!t->buckets) {
@@ -303,12 +305,24 @@ bool lt_store_table_get(const struct lt_store_table *t, const struct lt_store_fi
 	return true;
 }
 
+/* What a value under key costs, as max_bytes counts it. */
+static size_t cost(size_t key_len, size_t value_len)
+{
+	return key_len + value_len + LT_STORE_ENTRY_OVERHEAD;
+}
+
 int lt_store_table_set(struct lt_store_table *t, const struct lt_store_field *key,
 		       const struct lt_store_field *value)
 {
-	struct lt_store_entry *e = find_or_add(t, key);
+	const struct lt_store_entry *old = find(t, key);
+	size_t freed = old && old->has_value ? cost(key->len, old->value_len) : 0;
+	size_t after = t->bytes - freed + cost(key->len, value->len);
+	struct lt_store_entry *e;
 	uint8_t *copy;
 
+	if (after > t->max_bytes)
+		return LT_STORE_TABLE_FULL;
+	e = find_or_add(t, key);
 	if (!e)
 		return -1;
 	copy = malloc(value->len ? value->len : 1);
@@ -321,6 +335,7 @@ int lt_store_table_set(struct lt_store_table *t, const struct lt_store_field *ke
 	free(e->value);
 	e->value = copy;
 	e->value_len = value->len;
+	t->bytes = after;
 	if (!e->has_value) {
 		e->has_value = true;
 		t->nvalues++;
@@ -335,6 +350,7 @@ bool lt_store_table_delete(struct lt_store_table *t, const struct lt_store_field
 
 	if (!e || !e->has_value)
 		return false;
+	t->bytes -= cost(e->key_len, e->value_len);
 	free(e->value);
 	e->value = NULL;
 	e->value_len = 0;
@@ -347,6 +363,11 @@ bool lt_store_table_delete(struct lt_store_table *t, const struct lt_store_field
 size_t lt_store_table_count(const struct lt_store_table *t)
 {
 	return t->nvalues;
+}
+
+size_t lt_store_table_bytes(const struct lt_store_table *t)
+{
+	return t->bytes;
 }
 
 /* ------------------------------------------------------------- waiters */

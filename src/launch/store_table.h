@@ -36,8 +36,13 @@ struct lt_store_waiter {
 	enum { LT_STORE_WAITING, LT_STORE_READY, LT_STORE_TAKEN } state;
 };
 
-/* Returns an empty table, or NULL when out of memory. */
-struct lt_store_table *lt_store_table_new(void);
+/* What one key with a value costs beyond its bytes, as the table counts. */
+#define LT_STORE_ENTRY_OVERHEAD 64
+
+/* Returns an empty table that holds at most max_bytes of keys and values
+ * (each value's key and LT_STORE_ENTRY_OVERHEAD counted with it), or NULL
+ * when out of memory. */
+struct lt_store_table *lt_store_table_new(size_t max_bytes);
 /* Frees the table, its keys and every waiter still parked. */
 void lt_store_table_free(struct lt_store_table *t);
 
@@ -46,13 +51,18 @@ void lt_store_table_free(struct lt_store_table *t);
 bool lt_store_table_get(const struct lt_store_table *t, const struct lt_store_field *key,
 			struct lt_store_field *value);
 /* Sets key to a copy of value, and makes ready the requests that were
- * waiting only for it.  Returns 0, or -1 (out of memory: nothing changed). */
+ * waiting only for it.  Returns 0; -1 when out of memory, or
+ * LT_STORE_TABLE_FULL when the value would take the table over its
+ * max_bytes: nothing changed then. */
+#define LT_STORE_TABLE_FULL (-2)
 int lt_store_table_set(struct lt_store_table *t, const struct lt_store_field *key,
 		       const struct lt_store_field *value);
 /* Removes key's value.  Returns whether it had one. */
 bool lt_store_table_delete(struct lt_store_table *t, const struct lt_store_field *key);
 /* The number of keys with a value. */
 size_t lt_store_table_count(const struct lt_store_table *t);
+/* The bytes held, as max_bytes counts them. */
+size_t lt_store_table_bytes(const struct lt_store_table *t);
 
 /* Parks a request for keys[0..n) until deadline.  It is ready at once if
  * they all exist.  Returns the waiter, or NULL when out of memory. */
