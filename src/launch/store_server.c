@@ -797,11 +797,16 @@ static void *serve(void *arg)
 	struct epoll_event ev[MAX_EVENTS];
 
 	for (;;) {
-		int n = epoll_wait(s->epoll_fd, ev, MAX_EVENTS, ms_until_next_deadline(s));
+		int n;
 
+		/* Paused for the cap: resume as soon as there is room. */
+		if (!s->accepting && !s->out_of_fds && s->npending < s->limits.max_pending)
+			resume_accepting(s);
+		n = epoll_wait(s->epoll_fd, ev, MAX_EVENTS, ms_until_next_deadline(s));
 		if (n < 0 && errno != EINTR)
 			break;
-		if (!s->accepting && s->npending < s->limits.max_pending)
+		/* Out of descriptors: try again after ACCEPT_RETRY_MS. */
+		if (s->out_of_fds && s->npending < s->limits.max_pending)
 			resume_accepting(s);
 		for (int i = 0; i < n; i++) {
 			if (ev[i].data.ptr == &s->wake_fd)

@@ -5,7 +5,9 @@
  * message after another until one is incomplete or malformed.  Each whole
  * message must have fields inside it that add up to its size, must write
  * back to the same bytes, and every shorter prefix of it must be "need
- * more", never "malformed".  Seed corpus: corpus/store_proto/.
+ * more", never "malformed".  The first message is also read as the server
+ * reads one before login.  Seed corpus: corpus/store_proto/ (protocol
+ * version 2; "bad-version" is version 1's).
  */
 #include "launch/store_proto.h"
 
@@ -60,9 +62,22 @@ static void check_request(const struct lt_store_msg *m)
 		abort();
 }
 
+/* Before login the server reads with the AUTH limit: nothing bigger than
+ * an AUTH (a nonce and a proof) is ever complete. */
+static void check_login(const uint8_t *data, size_t size)
+{
+	struct lt_store_msg m = { .field = fields, .max_fields = LT_STORE_MAX_FIELDS };
+
+	if (lt_store_msg_parse(data, size, LT_STORE_AUTH_PAYLOAD, &m) == LT_STORE_COMPLETE &&
+	    m.size > LT_STORE_HEADER_BYTES + LT_STORE_AUTH_PAYLOAD)
+		abort();
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	size_t off = 0;
+
+	check_login(data, size);
 
 	while (off < size) {
 		struct lt_store_msg m = { .field = fields, .max_fields = LT_STORE_MAX_FIELDS };

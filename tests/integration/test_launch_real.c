@@ -351,6 +351,18 @@ Test(launch_real, mpirun, .fini = mpi_teardown)
 	expect_job("mpirun -np 4 ltrun hello.so", &r, 4, 4, NULL);
 	run_result_free(&r);
 
+	/* --rdzv tcp: rank 0 hosts the store, and its token reaches the
+	 * others through PMIx, with no secret file to derive one from. */
+	cr_assert_eq(run_command((const char *[]){ MPIRUN, "-x", "LTRUN_SECRET_FILE", "-np", "3",
+						   ltrun, "--rdzv", "tcp", hello, NULL },
+				 (const char *[]){ tmpdir,
+						   "LTRUN_SECRET_FILE=/nonexistent/ltrun/secret",
+						   NULL },
+				 75, &r),
+		     0);
+	expect_job("mpirun -np 3 ltrun --rdzv tcp hello.so (token through PMIx)", &r, 3, 3, NULL);
+	run_result_free(&r);
+
 	/* Training under mpirun, with the default communicator and with mpi. */
 	{
 		char linreg[PATH_MAX], dump[PATH_MAX], lsan[PATH_MAX + 128], cwd[PATH_MAX];

@@ -3,7 +3,11 @@
  * over loopback: every operation, blocking requests woken by other
  * clients, timeouts and their messages, counters under contention, the
  * token check, raw bytes no client would send (which close that connection
- * and never the server), and stopping with clients connected.
+ * and never the server), and stopping with clients connected.  Then what
+ * holds against strangers: the server's proof of the token (fake servers
+ * are refused), the login deadline, the caps on connections waiting to log
+ * in, rate-limited refusal lines, the caps on values and on the table, and
+ * the per-user secret file.
  */
 #include <criterion/criterion.h>
 #include <criterion/parameterized.h>
@@ -16,8 +20,11 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <limits.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <sys/time.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include "params.h"
@@ -140,8 +147,8 @@ Test(store, bad_keys_and_values_fail_before_sending)
 	cr_expect_eq(lt_store_set(st, long_key, "v", 1, &err), -1);
 	cr_expect(strstr(err.msg, "(1025 bytes): keys are 1 to 1024 bytes"), "%s", err.msg);
 	cr_expect_eq(lt_store_set(st, "k", "", (size_t)LT_STORE_MAX_VALUE + 1, &err), -1);
-	cr_expect(strstr(err.msg, "rank 4: the value for store key 'k' is 16777217 bytes"), "%s",
-		  err.msg);
+	cr_expect(strstr(err.msg, "rank 4: the value for store key 'k' is 4194305 bytes: values are at most 4194304 bytes"),
+		  "%s", err.msg);
 	cr_expect_eq(lt_store_wait(st, NULL, 0, 100, NULL, &err), -1);
 	cr_expect_str_eq(err.msg, "rank 4: cannot wait for 0 keys at once: 1 to 4096 allowed");
 	lt_store_close(st);
@@ -444,7 +451,7 @@ Test(store, wrong_token_is_refused_at_once_and_logged)
 	cr_assert_eq(lt_store_connect("127.0.0.1", port, wrong, "intruder", 5000, &st, &err), -1);
 	gettimeofday(&t1, NULL);
 	cr_expect_str_eq(err.msg,
-			 expected("intruder: the store at 127.0.0.1:%d refused this process: wrong token (every process of a job needs the same LTRUN_STORE_TOKEN)",
+			 expected("intruder: the store at 127.0.0.1:%d refused this process: wrong token (every process of a job needs the same token: the same LTRUN_STORE_TOKEN, or the same secret file on every node; see SECURITY in ltrun(1))",
 				  port));
 	cr_expect_lt(t1.tv_sec - t0.tv_sec, 2, "no retrying a refused token");
 	lt_store_server_stop(srv);
@@ -510,21 +517,29 @@ static int raw_receive(int fd, uint8_t *buf, size_t cap, struct lt_store_msg *m)
 	}
 }
 
-/* A raw connection past the handshake, to send bytes no client would. */
+/* A raw connection past the handshake, to send bytes no client would.
+ * The server's proof is checked, as the client does. */
 static int raw_authed(void)
 {
-	uint8_t buf[256], mac[LT_SHA256_BYTES], out[64];
-	struct lt_store_field fields[2], answer = { mac, sizeof(mac) };
+	uint8_t buf[256], server_nonce[32], nonce[32] = { 7, 7, 7 }, mac[32], want[32], out[128];
+	struct lt_store_field fields[2], answer[2] = { { nonce, 32 }, { mac, 32 } };
 	struct lt_store_msg m = { .field = fields, .max_fields = 2 };
 	int fd = raw_connect();
 
 	cr_assert_eq(raw_receive(fd, buf, sizeof(buf), &m), LT_STORE_CHALLENGE);
 	cr_assert_eq(m.nfields, 1);
-	lt_hmac_sha256(token, sizeof(token), fields[0].p, fields[0].len, mac);
-	lt_store_msg_write(out, LT_STORE_AUTH, &answer, 1);
-	cr_assert_eq(send(fd, out, lt_store_msg_size(&answer, 1), 0),
-		     (ssize_t)lt_store_msg_size(&answer, 1));
+	cr_assert_eq(fields[0].len, 32);
+	memcpy(server_nonce, fields[0].p, 32);
+	lt_store_proof(token, LT_STORE_CLIENT_SIDE, server_nonce, nonce, mac);
+	lt_store_msg_write(out, LT_STORE_AUTH, answer, 2);
+	cr_assert_eq(send(fd, out, lt_store_msg_size(answer, 2), 0),
+		     (ssize_t)lt_store_msg_size(answer, 2));
 	cr_assert_eq(raw_receive(fd, buf, sizeof(buf), &m), LT_STORE_OK);
+	cr_assert_eq(m.nfields, 1, "the server proves the token");
+	lt_store_proof(token, LT_STORE_SERVER_SIDE, server_nonce, nonce, want);
+	cr_assert_eq(fields[0].len, 32);
+	cr_assert_eq(memcmp(fields[0].p, want, 32), 0, "the server's proof");
+	cr_assert_neq(memcmp(want, mac, 32), 0, "the two sides' proofs differ");
 	return fd;
 }
 
@@ -768,4 +783,415 @@ Test(store_connect, nobody_listening_times_out_naming_the_address, .timeout = 10
 		 "rank 2: cannot reach the store at 127.0.0.1:%d after 0.3 s: Connection refused: is node 0's ltrun up, and is the address right?",
 		 p);
 	cr_expect_str_eq(err.msg, want);
+}
+
+/* ------------------------------------------------- fake servers (mutual) */
+
+/* What a fake store answers a client's AUTH with. */
+enum fake_answer {
+	FAKE_OK_WITHOUT_PROOF, /* what every server said before version 2 */
+	FAKE_RANDOM_PROOF,
+	FAKE_REFLECTED_PROOF,  /* the client's own proof, sent back */
+};
+
+struct fake {
+	int listen_fd, port;
+	enum fake_answer answer;
+};
+
+/* Serves one client: a challenge, then, whatever it answers, OK. */
+static void *fake_serve(void *arg)
+{
+	struct fake *f = arg;
+	uint8_t nonce[32] = { 1 }, buf[256], out[64];
+	struct lt_store_field challenge = { nonce, 32 }, fields[2], proof = { buf, 32 };
+	struct lt_store_msg m = { .field = fields, .max_fields = 2 };
+	size_t have = 0;
+	int fd = accept(f->listen_fd, NULL, NULL);
+
+	if (fd < 0)
+		return NULL;
+	lt_store_msg_write(out, LT_STORE_CHALLENGE, &challenge, 1);
+	if (send(fd, out, lt_store_msg_size(&challenge, 1), MSG_NOSIGNAL) < 0)
+		goto out;
+	while (lt_store_msg_parse(buf, have, LT_STORE_MAX_PAYLOAD, &m) == LT_STORE_NEED_MORE) {
+		ssize_t n = recv(fd, buf + have, sizeof(buf) - have, 0);
+		if (n <= 0)
+			goto out;
+		have += (size_t)n;
+	}
+	if (f->answer == FAKE_RANDOM_PROOF)
+		memset(buf, 0x5a, 32);
+	else if (f->answer == FAKE_REFLECTED_PROOF && m.nfields == 2)
+		memcpy(buf, fields[1].p, 32);
+	lt_store_msg_write(out, LT_STORE_OK, &proof, f->answer == FAKE_OK_WITHOUT_PROOF ? 0 : 1);
+	if (send(fd, out, lt_store_msg_size(&proof, f->answer == FAKE_OK_WITHOUT_PROOF ? 0 : 1),
+		 MSG_NOSIGNAL) < 0)
+		goto out;
+	usleep(300000); /* a client that believed it would now send a request */
+out:
+	close(fd);
+	return NULL;
+}
+
+static const struct {
+	const char *what;
+	enum fake_answer answer;
+} fakes[] = {
+	{ "OK without a proof", FAKE_OK_WITHOUT_PROOF },
+	{ "a wrong proof", FAKE_RANDOM_PROOF },
+	{ "the client's own proof reflected", FAKE_REFLECTED_PROOF },
+};
+
+ParameterizedTestParameters(store_fake, a_server_without_the_token_is_refused)
+{
+	return LT_TABLE_PARAMS(fakes);
+}
+
+ParameterizedTest(size_t *i, store_fake, a_server_without_the_token_is_refused, .timeout = 20)
+{
+	struct sockaddr_in a = { .sin_family = AF_INET };
+	socklen_t alen = sizeof(a);
+	struct fake f = { .listen_fd = socket(AF_INET, SOCK_STREAM, 0), .answer = fakes[*i].answer };
+	struct lt_err err = { 0 };
+	struct lt_store *st = NULL;
+	struct timeval t0, t1;
+	pthread_t t;
+
+	inet_pton(AF_INET, "127.0.0.1", &a.sin_addr);
+	cr_assert_eq(bind(f.listen_fd, (struct sockaddr *)&a, sizeof(a)), 0);
+	cr_assert_eq(listen(f.listen_fd, 8), 0);
+	getsockname(f.listen_fd, (struct sockaddr *)&a, &alen);
+	f.port = ntohs(a.sin_port);
+	cr_assert_eq(pthread_create(&t, NULL, fake_serve, &f), 0);
+	gettimeofday(&t0, NULL);
+	cr_expect_eq(lt_store_connect("127.0.0.1", f.port, token, "rank 3", 5000, &st, &err), -1,
+		     "%s: the client believed the fake store", fakes[*i].what);
+	gettimeofday(&t1, NULL);
+	cr_expect_str_eq(err.msg,
+			 expected("rank 3: the store at 127.0.0.1:%d could not prove the job's token: another program is listening there (a stale job, or another user's program); not trusting it",
+				  f.port),
+			 "%s", fakes[*i].what);
+	cr_expect_lt(t1.tv_sec - t0.tv_sec, 2, "no retrying a store that cannot prove the token");
+	lt_store_close(st);
+	pthread_join(t, NULL);
+	close(f.listen_fd);
+}
+
+/* ------------------------------------------------------ limits, cheaply */
+
+static void start_limited(void)
+{
+	struct lt_store_limits limits = { .login_ms = 300, .max_pending = 4,
+					   .max_pending_per_peer = 2, .max_bytes = 64 << 10,
+					   .log_interval_ms = 60000 };
+	struct lt_err err = { 0 };
+
+	memset(log_text, 0, sizeof(log_text));
+	log_file = fmemopen(log_text, sizeof(log_text), "w");
+	cr_assert_not_null(log_file);
+	cr_assert_eq(lt_store_server_start_with("127.0.0.1", 0, token, log_file, &limits, &srv,
+						&port, &err),
+		     0, "%s", err.msg);
+}
+
+TestSuite(store_limits, .init = start_limited, .fini = stop, .timeout = 20);
+
+/* A raw connection from source address `from` (127.0.0.x), its challenge
+ * read unless the server does not send one within wait_ms: then *got is
+ * false. */
+static int raw_from(const char *from, int wait_ms, bool *got)
+{
+	struct sockaddr_in a = { .sin_family = AF_INET, .sin_port = htons((uint16_t)port) };
+	struct sockaddr_in src = { .sin_family = AF_INET };
+	struct timeval tv = { .tv_sec = wait_ms / 1000, .tv_usec = (wait_ms % 1000) * 1000 };
+	int fd = socket(AF_INET, SOCK_STREAM, 0);
+	uint8_t buf[64];
+
+	inet_pton(AF_INET, from, &src.sin_addr);
+	inet_pton(AF_INET, "127.0.0.1", &a.sin_addr);
+	cr_assert_eq(bind(fd, (struct sockaddr *)&src, sizeof(src)), 0);
+	cr_assert_eq(connect(fd, (struct sockaddr *)&a, sizeof(a)), 0);
+	setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+	*got = recv(fd, buf, sizeof(buf), 0) > 0;
+	return fd;
+}
+
+static double seconds_since(const struct timeval *t0)
+{
+	struct timeval t1;
+
+	gettimeofday(&t1, NULL);
+	return (double)(t1.tv_sec - t0->tv_sec) + (t1.tv_usec - t0->tv_usec) / 1e6;
+}
+
+Test(store_limits, a_silent_client_is_dropped_at_the_login_deadline)
+{
+	struct timeval t0;
+	uint8_t buf[64];
+	bool got;
+	int fd = raw_from("127.0.0.1", 2000, &got);
+	ssize_t n;
+
+	cr_assert(got, "the challenge comes at once");
+	gettimeofday(&t0, NULL);
+	n = recv(fd, buf, sizeof(buf), 0); /* SO_RCVTIMEO: 2 s */
+	cr_expect_eq(n, 0, "the server closes a client that does not log in");
+	cr_expect_lt(seconds_since(&t0), 1.5, "at its login deadline (0.3 s)");
+	close(fd);
+	lt_store_server_stop(srv);
+	srv = NULL;
+	cr_expect(strstr(log_text, ": did not log in within 0.3 s\n"), "log: %s", log_text);
+}
+
+Test(store_limits, connections_waiting_to_log_in_are_capped_per_address)
+{
+	struct lt_store *st;
+	struct lt_err err = { 0 };
+	bool got1, got2, got3;
+	int a = raw_from("127.0.0.1", 2000, &got1), b = raw_from("127.0.0.1", 2000, &got2);
+	int c = raw_from("127.0.0.1", 2000, &got3);
+	uint8_t buf[8];
+
+	cr_expect(got1 && got2, "two connections from one address may wait to log in");
+	cr_expect(!got3, "a third from that address is closed at once");
+	cr_expect_eq(recv(c, buf, sizeof(buf), 0), 0);
+	close(c);
+	/* A real client from that address gets in once the idle ones are gone. */
+	cr_assert_eq(lt_store_connect("127.0.0.1", port, token, "rank 1", 5000, &st, &err), 0, "%s",
+		     err.msg);
+	lt_store_close(st);
+	close(a);
+	close(b);
+	lt_store_server_stop(srv);
+	srv = NULL;
+	cr_expect(strstr(log_text, ": 2 connections from there wait to log in already\n"), "log: %s",
+		  log_text);
+}
+
+static int count_of(const char *text, const char *what)
+{
+	int n = 0;
+
+	for (const char *p = text; (p = strstr(p, what)) != NULL; p++)
+		n++;
+	return n;
+}
+
+Test(store_limits, the_store_stops_accepting_at_the_cap_and_says_so_once)
+{
+	const char *from[] = { "127.0.0.2", "127.0.0.2", "127.0.0.3", "127.0.0.3" };
+	int fd[4], extra[3];
+	bool got;
+
+	for (int i = 0; i < 4; i++) {
+		fd[i] = raw_from(from[i], 2000, &got);
+		cr_assert(got, "connection %d gets its challenge", i);
+	}
+	for (int i = 0; i < 3; i++) {
+		extra[i] = raw_from("127.0.0.4", 100, &got);
+		cr_expect(!got, "beyond 4 waiting, connection %d waits in the backlog", i);
+	}
+	/* The four time out (0.3 s): the ones in the backlog get in. */
+	{
+		uint8_t buf[64];
+		struct timeval tv = { .tv_sec = 2 };
+		setsockopt(extra[0], SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+		cr_expect_gt(recv(extra[0], buf, sizeof(buf), 0), 0,
+			     "accepted once the others are gone");
+	}
+	for (int i = 0; i < 4; i++)
+		close(fd[i]);
+	for (int i = 0; i < 3; i++)
+		close(extra[i]);
+	lt_store_server_stop(srv);
+	srv = NULL;
+	cr_expect_eq(count_of(log_text, "ltrun: store: not accepting connections for now: 4 connections are waiting to log in, the most allowed; they have 0.3 s each\n"),
+		     1, "log: %s", log_text);
+	cr_expect_eq(count_of(log_text, "ltrun: store: accepting connections again\n"), 1, "log: %s",
+		     log_text);
+}
+
+Test(store_limits, refusals_are_logged_once_per_interval_and_counted)
+{
+	uint8_t wrong[LT_STORE_TOKEN_BYTES] = { 9 };
+	struct lt_err err = { 0 };
+	struct lt_store *st;
+
+	for (int i = 0; i < 50; i++)
+		cr_assert_eq(lt_store_connect("127.0.0.1", port, wrong, "intruder", 5000, &st, &err),
+			     -1);
+	lt_store_server_stop(srv);
+	srv = NULL;
+	cr_expect_eq(count_of(log_text, "\n"), 2, "one refusal line and a count at the end: %s",
+		     log_text);
+	cr_expect_eq(count_of(log_text, ": wrong token\n"), 1, "log: %s", log_text);
+	cr_expect(strstr(log_text, "ltrun: store: 49 more refusals were not shown (at most one line per 60 s)\n"),
+		  "log: %s", log_text);
+}
+
+Test(store_limits, the_table_is_capped_and_says_so)
+{
+	struct lt_store *st;
+	struct lt_err err = { 0 };
+	size_t len = 40000;
+	char *v = calloc(1, len);
+	int existed;
+
+	cr_assert_eq(lt_store_connect("127.0.0.1", port, token, "rank 0", 5000, &st, &err), 0, "%s",
+		     err.msg);
+	cr_assert_eq(lt_store_set(st, "a", v, len, &err), 0, "%s", err.msg);
+	cr_expect_eq(lt_store_set(st, "b", v, len, &err), -1, "64 KiB hold one 40000-byte value");
+	cr_expect_str_eq(err.msg,
+			 expected("rank 0: the store at 127.0.0.1:%d refused setting key 'b': the store is full: it holds 40065 bytes of keys and values, and its limit is 65536",
+				  port));
+	cr_expect_eq(lt_store_set(st, "a", v, len, &err), 0, "replacing a value: %s", err.msg);
+	cr_assert_eq(lt_store_delete(st, "a", &existed, &err), 0, "%s", err.msg);
+	cr_expect_eq(lt_store_set(st, "b", v, len, &err), 0, "room again after a delete: %s",
+		     err.msg);
+	lt_store_close(st);
+	free(v);
+}
+
+/* ---------------------------------------------------------- secret file */
+
+static char secret_dir[] = "/tmp/ltrun-secret-XXXXXX";
+
+static void secret_setup(void)
+{
+	cr_assert_not_null(mkdtemp(secret_dir));
+}
+
+static void secret_teardown(void)
+{
+	char cmd[128];
+
+	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", secret_dir);
+	cr_expect_eq(system(cmd), 0);
+}
+
+TestSuite(store_secret, .init = secret_setup, .fini = secret_teardown, .timeout = 20);
+
+/* Eight processes make the default secret file at once (a shared home on
+ * eight nodes): all read the same secret, from a 0600 file in a 0700
+ * directory. */
+Test(store_secret, made_once_by_racing_processes)
+{
+	char home[PATH_MAX - 64], path[PATH_MAX];
+	uint8_t got[8][LT_STORE_TOKEN_BYTES];
+	struct stat sb;
+	int p[2];
+
+	snprintf(home, sizeof(home), "%s/home", secret_dir);
+	cr_assert_eq(mkdir(home, 0755), 0);
+	cr_assert_eq(pipe(p), 0);
+	for (int i = 0; i < 8; i++) {
+		if (fork() == 0) {
+			uint8_t secret[LT_STORE_TOKEN_BYTES];
+			char why[PATH_MAX + 96], fix[PATH_MAX + 64], where[PATH_MAX];
+			setenv("HOME", home, 1);
+			unsetenv("XDG_CONFIG_HOME");
+			unsetenv(LT_ENV_SECRET_FILE);
+			if (lt_store_secret(secret, where, sizeof(where), why, sizeof(why), fix,
+					    sizeof(fix)))
+				memset(secret, 0, sizeof(secret));
+			_exit(write(p[1], secret, sizeof(secret)) == sizeof(secret) ? 0 : 1);
+		}
+	}
+	close(p[1]);
+	for (int i = 0; i < 8; i++)
+		cr_assert_eq(read(p[0], got[i], LT_STORE_TOKEN_BYTES), LT_STORE_TOKEN_BYTES);
+	close(p[0]);
+	while (wait(NULL) > 0)
+		;
+	for (int i = 1; i < 8; i++)
+		cr_expect_eq(memcmp(got[0], got[i], LT_STORE_TOKEN_BYTES), 0,
+			     "process %d read another secret", i);
+	cr_expect_neq(memcmp(got[0], (uint8_t[LT_STORE_TOKEN_BYTES]){ 0 }, LT_STORE_TOKEN_BYTES), 0);
+	snprintf(path, sizeof(path), "%s/.config/ltrun/secret", home);
+	cr_assert_eq(stat(path, &sb), 0, "%s", path);
+	cr_expect_eq(sb.st_mode & 0777, 0600, "mode %o", sb.st_mode & 0777);
+	cr_expect_eq(sb.st_size, 65, "64 hex digits and a newline");
+	snprintf(path, sizeof(path), "%s/.config/ltrun", home);
+	cr_assert_eq(stat(path, &sb), 0);
+	cr_expect_eq(sb.st_mode & 0777, 0700, "mode %o", sb.st_mode & 0777);
+}
+
+static const struct {
+	const char *what;
+	mode_t mode;
+	uid_t owner;
+	const char *text;
+	const char *why, *fix;
+} bad_secrets[] = {
+	{ "group-readable", 0640, 0, "00112233445566778899aabbccddeeff00112233445566778899aabbccddeeff\n",
+	  "may be read by other users (mode 640)", "chmod 600 '" },
+	{ "another user's", 0600, 65534, "00112233445566778899aabbccddeeff00112233445566778899aabbccddeeff\n",
+	  "is not a file of yours", "remove '" },
+	{ "not a secret", 0600, 0, "hello\n", "is not 64 hexadecimal digits", "remove '" },
+};
+
+ParameterizedTestParameters(store_secret, a_bad_file_is_refused_naming_the_fix)
+{
+	return LT_TABLE_PARAMS(bad_secrets);
+}
+
+ParameterizedTest(size_t *i, store_secret, a_bad_file_is_refused_naming_the_fix)
+{
+	char path[PATH_MAX], where[PATH_MAX], why[PATH_MAX + 96], fix[PATH_MAX + 64];
+	uint8_t secret[LT_STORE_TOKEN_BYTES];
+	FILE *f;
+
+	if (geteuid() != 0 && bad_secrets[*i].owner != 0)
+		cr_skip_test("giving a file to another user needs root");
+	snprintf(path, sizeof(path), "%s/secret", secret_dir);
+	f = fopen(path, "w");
+	cr_assert_not_null(f);
+	fputs(bad_secrets[*i].text, f);
+	fclose(f);
+	cr_assert_eq(chmod(path, bad_secrets[*i].mode), 0);
+	if (bad_secrets[*i].owner)
+		cr_assert_eq(chown(path, bad_secrets[*i].owner, (gid_t)-1), 0);
+	setenv(LT_ENV_SECRET_FILE, path, 1);
+	cr_expect_eq(lt_store_secret(secret, where, sizeof(where), why, sizeof(why), fix,
+				     sizeof(fix)),
+		     -1, "%s", bad_secrets[*i].what);
+	unsetenv(LT_ENV_SECRET_FILE);
+	cr_expect(strstr(why, path) && strstr(why, bad_secrets[*i].why), "%s: %s",
+		  bad_secrets[*i].what, why);
+	cr_expect(strstr(fix, bad_secrets[*i].fix) && strstr(fix, path), "%s: %s",
+		  bad_secrets[*i].what, fix);
+}
+
+/* The token: what every node derives alike, under the secret; without
+ * one, a refusal that names every way out, and --insecure-store. */
+Test(store_secret, the_token_needs_a_secret)
+{
+	struct lt_token_job job = { .identity = "77::10.0.0.1:29500:8" };
+	uint8_t a[LT_STORE_TOKEN_BYTES], b[LT_STORE_TOKEN_BYTES], plain[LT_STORE_TOKEN_BYTES];
+	char path[PATH_MAX], seed[] = "ltrun-token:77::10.0.0.1:29500:8";
+	struct lt_err err = { 0 };
+
+	unsetenv("LTRUN_STORE_TOKEN");
+	snprintf(path, sizeof(path), "%s/secret", secret_dir);
+	setenv(LT_ENV_SECRET_FILE, path, 1);
+	cr_assert_eq(lt_store_job_token(&job, a, &err), 0, "%s", err.msg);
+	cr_assert_eq(lt_store_job_token(&job, b, &err), 0, "%s", err.msg);
+	cr_expect_eq(memcmp(a, b, sizeof(a)), 0, "the same job, the same token");
+	lt_sha256(seed, strlen(seed), plain);
+	cr_expect_neq(memcmp(a, plain, sizeof(a)), 0, "not what the job's description alone gives");
+
+	snprintf(path, sizeof(path), "%s/missing/secret", secret_dir);
+	setenv(LT_ENV_SECRET_FILE, path, 1);
+	cr_expect_eq(lt_store_job_token(&job, a, &err), -1);
+	cr_expect(strstr(err.msg, "no secret to protect the store with: LTRUN_STORE_TOKEN is unset, no PMIx launcher made this process, and the secret file '"),
+		  "%s", err.msg);
+	cr_expect(strstr(err.msg, "cannot be made: No such file or directory"), "%s", err.msg);
+	cr_expect(strstr(err.msg, "export LTRUN_STORE_TOKEN") && strstr(err.msg, "mpirun") &&
+			  strstr(err.msg, "--insecure-store"),
+		  "%s", err.msg);
+	job.insecure = true;
+	cr_expect_eq(lt_store_job_token(&job, a, &err), 0, "%s", err.msg);
+	cr_expect_eq(memcmp(a, plain, sizeof(a)), 0, "--insecure-store: the description alone");
+	unsetenv(LT_ENV_SECRET_FILE);
 }
