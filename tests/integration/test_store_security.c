@@ -14,6 +14,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <grp.h>
+#include <limits.h>
 #include <netinet/in.h>
 #include <arpa/inet.h>
 #include <pthread.h>
@@ -195,7 +196,7 @@ Test(store_security, another_user_cannot_stop_a_two_node_job)
  * it forged reaches the terminal without its control characters. */
 Test(store_security, insecure_store_runs_and_gives_up_exactly_that)
 {
-	char secret_var[PATH_MAX], secret[PATH_MAX];
+	char secret_var[PATH_MAX + 32], secret[PATH_MAX];
 	struct run_result r;
 	pid_t attacker;
 
