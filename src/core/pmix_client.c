@@ -13,6 +13,7 @@
 #include <dlfcn.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 
 #ifndef LT_PMIX_SONAME
 #define LT_PMIX_SONAME "libpmix.so.2"
@@ -89,6 +90,20 @@ const struct lt_pmix *lt_pmix_client(char *why, size_t whylen)
 const char *lt_pmix_status_name(const struct lt_pmix *lib, pmix_status_t st)
 {
 	return lib->error_string ? lib->error_string(st) : "an error";
+}
+
+pmix_status_t lt_pmix_put_bytes(const struct lt_pmix *lib, const char *key, const void *bytes,
+				size_t len)
+{
+	pmix_value_t v;
+	pmix_status_t st;
+
+	memset(&v, 0, sizeof(v));
+	v.type = PMIX_BYTE_OBJECT;
+	v.data.bo.bytes = (char *)bytes;
+	v.data.bo.size = len;
+	st = lib->put(PMIX_GLOBAL, key, &v);
+	return st == PMIX_SUCCESS ? lib->commit() : st;
 }
 
 void lt_pmix_value_release(const struct lt_pmix *lib, pmix_value_t *v)

@@ -32,6 +32,12 @@ const struct lt_pmix *lt_pmix_client(char *why, size_t whylen);
 /* PMIx's name for a status, or "an error". */
 const char *lt_pmix_status_name(const struct lt_pmix *lib, pmix_status_t st);
 
+/* Publishes len bytes under key to the job (PMIx_Put, PMIX_GLOBAL), then
+ * PMIx_Commit.  Returns PMIX_SUCCESS, or the status of the call that
+ * failed. */
+pmix_status_t lt_pmix_put_bytes(const struct lt_pmix *lib, const char *key, const void *bytes,
+				size_t len);
+
 /* Frees a value PMIx_Get returned. */
 void lt_pmix_value_release(const struct lt_pmix *lib, pmix_value_t *v);
 

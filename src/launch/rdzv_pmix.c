@@ -72,17 +72,10 @@ static int pmix_rz_put(struct lt_rdzv *rz, const char *name, const void *value, 
 {
 	const struct lt_pmix *lib = rz->state;
 	char key[PMIX_MAX_KEYLEN + 1];
-	pmix_value_t v;
 	pmix_status_t st;
 
 	scoped(rz, name, key, sizeof(key));
-	memset(&v, 0, sizeof(v));
-	v.type = PMIX_BYTE_OBJECT;
-	v.data.bo.bytes = (char *)value;
-	v.data.bo.size = len;
-	st = lib->put(PMIX_GLOBAL, key, &v);
-	if (st == PMIX_SUCCESS)
-		st = lib->commit();
+	st = lt_pmix_put_bytes(lib, key, value, len);
 	if (st != PMIX_SUCCESS)
 		return lt_err_set(err, LT_EXIT_FAILURE, "%s: PMIx_Put of '%s' failed: %s (status %d)",
 				  rz->who, key, lt_pmix_status_name(lib, st), st);

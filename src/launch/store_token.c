@@ -198,7 +198,7 @@ static int token_from_pmix(uint8_t token[LT_STORE_TOKEN_BYTES], char *why, size_
 {
 	const struct lt_pmix *lib = lt_pmix_client(why, whylen);
 	pmix_proc_t all, root;
-	pmix_value_t v, *got = NULL;
+	pmix_value_t *got = NULL;
 	pmix_info_t info;
 	pmix_status_t st = PMIX_SUCCESS;
 
@@ -211,13 +211,7 @@ static int token_from_pmix(uint8_t token[LT_STORE_TOKEN_BYTES], char *why, size_
 		if (getrandom(token, LT_STORE_TOKEN_BYTES, 0) != LT_STORE_TOKEN_BYTES)
 			return lt_err_set(err, LT_EXIT_FAILURE, "cannot make a store token: getrandom: %s",
 					  strerror(errno));
-		memset(&v, 0, sizeof(v));
-		v.type = PMIX_BYTE_OBJECT;
-		v.data.bo.bytes = (char *)token;
-		v.data.bo.size = LT_STORE_TOKEN_BYTES;
-		st = lib->put(PMIX_GLOBAL, PMIX_TOKEN_KEY, &v);
-		if (st == PMIX_SUCCESS)
-			st = lib->commit();
+		st = lt_pmix_put_bytes(lib, PMIX_TOKEN_KEY, token, LT_STORE_TOKEN_BYTES);
 	}
 	memset(&info, 0, sizeof(info));
 	snprintf(info.key, sizeof(info.key), "%s", PMIX_COLLECT_DATA);

@@ -240,6 +240,83 @@ Test(store_security, no_secret_no_run)
 	run_result_free(&r);
 }
 
+/* --- the attacker that holds connections --- */
+
+/* As nobody: once port listens, opens `per` connections from each of
+ * 127.0.0.2 to 127.0.0.(1 + addresses), never logs in, and holds what the
+ * store keeps open until killed. */
+static pid_t start_idle_flood(int port, int addresses, int per)
+{
+	pid_t pid = fork();
+
+	cr_assert_geq(pid, 0);
+	if (pid == 0) {
+		struct sockaddr_in a = { .sin_family = AF_INET, .sin_port = htons((uint16_t)port) };
+		int probe;
+
+		become_nobody();
+		inet_pton(AF_INET, "127.0.0.1", &a.sin_addr);
+		for (;;) { /* wait for the store */
+			probe = socket(AF_INET, SOCK_STREAM, 0);
+			if (!connect(probe, (struct sockaddr *)&a, sizeof(a)))
+				break;
+			close(probe);
+			usleep(20000);
+		}
+		for (int k = 0; k < addresses; k++)
+			for (int i = 0; i < per; i++) {
+				struct sockaddr_in src = { .sin_family = AF_INET,
+							   .sin_addr.s_addr = htonl(0x7f000002u + (uint32_t)k) };
+				int fd = socket(AF_INET, SOCK_STREAM, 0);
+				if (bind(fd, (struct sockaddr *)&src, sizeof(src)) ||
+				    connect(fd, (struct sockaddr *)&a, sizeof(a)))
+					close(fd);
+			}
+		pause();
+		_exit(0);
+	}
+	return pid;
+}
+
+/* The probe's third scenario: thousands of connections that never log in
+ * made restarted ranks fail.  Now the store holds at most 32 per address
+ * and 256 in all, each for 5 s, says once that it stops accepting, and
+ * the job, restart included, ends well. */
+Test(store_security, idle_connections_do_not_lock_the_ranks_out)
+{
+	char secret_var[PATH_MAX + 32], ltrun[600], model[600], port[16];
+	struct run_result r;
+	pid_t flood;
+	int status;
+
+	need_root();
+	snprintf(secret_var, sizeof(secret_var), "LTRUN_SECRET_FILE=%s/secret", tmp);
+	snprintf(port, sizeof(port), "%d", test_port());
+	snprintf(ltrun, sizeof(ltrun), "%s", build_path("ltrun"));
+	snprintf(model, sizeof(model), "%s", build_path("examples/models/hello.so"));
+	flood = start_idle_flood(test_port(), 9, 40);
+	cr_assert_eq(run_command((const char *[]){ "sh", "-c",
+						   "for k in 0 1; do\n"
+						   "  \"$1\" --num-nodes 2 --node-rank $k --main-addr 127.0.0.1 --main-port \"$2\" \\\n"
+						   "    --devices 2 --max-restarts 1 --rdzv-timeout 30 \"$3\" -- \\\n"
+						   "    --sleep 1 --fail-rank 3 --fail exit:4 --fail-once &\n"
+						   "done\n"
+						   "wait %1; s0=$?; wait %2; s1=$?\n"
+						   "echo \"statuses: $s0 $s1\"\n",
+						   "sh", ltrun, port, model, NULL },
+				 (const char *[]){ secret_var, NULL }, 80, &r),
+		     0);
+	kill(flood, SIGKILL);
+	waitpid(flood, &status, 0);
+	cr_expect(strstr(r.out, "statuses: 0 0") != NULL, "the job ends well: %s%s", r.out, r.err);
+	cr_expect_eq(count_of(r.out, "bye rank="), 4, "every rank of the restart ends: %s", r.out);
+	cr_expect(strstr(r.err, "ltrun: store: not accepting connections for now: 256 connections are waiting to log in, the most allowed; they have 5 s each") != NULL,
+		  "%s", r.err);
+	cr_expect(strstr(r.err, "ltrun: store: accepting connections again") != NULL, "%s", r.err);
+	cr_expect_leq(count_of(r.err, "ltrun: store: "), 20, "a few lines, not hundreds: %s", r.err);
+	run_result_free(&r);
+}
+
 /* --- the attacker that listens first --- */
 
 /* As nobody: listens on port and answers every connection like a store
