@@ -434,7 +434,8 @@ int lt_store_connect(const char *host, int port,
 				lt_store_close(st);
 				return -1;
 			}
-			snprintf(why, sizeof(why), "the connection broke during the handshake");
+			snprintf(why, sizeof(why),
+				 "the connection broke during the handshake (a store with too many connections waiting to log in closes new ones: its log says so)");
 		}
 		if (now_ms() >= deadline)
 			break;
