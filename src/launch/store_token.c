@@ -278,6 +278,6 @@ int lt_store_job_token(const struct lt_token_job *job, uint8_t token[LT_STORE_TO
 		return 0;
 	}
 	return lt_err_set(err, LT_EXIT_FAILURE,
-			  "no secret to protect the store with: LTRUN_STORE_TOKEN is unset, no PMIx launcher made this process, and %s; fix one: export LTRUN_STORE_TOKEN (64 hex digits: od -An -tx1 -N32 /dev/urandom | tr -d ' \\n') to every node, run under srun --mpi=pmix or mpirun, or %s; --insecure-store runs with a token anyone who sees the job can compute",
+			  "no secret to protect the store with: LTRUN_STORE_TOKEN is unset, no PMIx launcher made this process, and %s; fix one: export LTRUN_STORE_TOKEN (64 hex digits) to every node, run under srun --mpi=pmix or mpirun, or %s (--insecure-store runs with a token anyone who sees the job can compute; see SECURITY in ltrun(1))",
 			  why, fix);
 }
