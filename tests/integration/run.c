@@ -44,6 +44,24 @@ static char *lsan_options(void)
 	return buf;
 }
 
+/* Jobs of several nodes need a secret (SECURITY in ltrun(1)): the tests'
+ * own file in the build tree, made on first use, never the user's
+ * ~/.config; unless the test's env names a secret file or a HOME. */
+static char *secret_file(const char *const *env)
+{
+	static char buf[600];
+	char cwd[512];
+	const char *path = build_path("tests/store-secret");
+
+	for (; env && *env; env++)
+		if (!strncmp(*env, "LTRUN_SECRET_FILE=", 18) || !strncmp(*env, "HOME=", 5))
+			return NULL;
+	snprintf(buf, sizeof(buf), "LTRUN_SECRET_FILE=%s%s%s",
+		 path[0] == '/' ? "" : getcwd(cwd, sizeof(cwd)) ? cwd : ".",
+		 path[0] == '/' ? "" : "/", path);
+	return buf;
+}
+
 struct sink {
 	char *data;
 	size_t len, cap;
@@ -77,7 +95,7 @@ static char *sink_take(struct sink *s)
 
 int run_ltrun(const char *const *args, const char *const *env, struct run_result *r)
 {
-	char *argv[MAX_ARGS + 2], *envp[MAX_ENV + 4];
+	char *argv[MAX_ARGS + 2], *envp[MAX_ENV + 5];
 	int out[2], err[2], n = 0, m = 0, status;
 	posix_spawn_file_actions_t fa;
 	struct sink so = { 0 }, se = { 0 };
@@ -92,7 +110,9 @@ int run_ltrun(const char *const *args, const char *const *env, struct run_result
 	envp[m++] = "ASAN_OPTIONS=exitcode=99:detect_leaks=1";
 	envp[m++] = lsan_options();
 	envp[m++] = "UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1";
-	while (env && *env && m < MAX_ENV + 3)
+	if (secret_file(env))
+		envp[m++] = secret_file(env);
+	while (env && *env && m < MAX_ENV + 4)
 		envp[m++] = (char *)*env++;
 	envp[m] = NULL;
 
@@ -176,7 +196,7 @@ static long now_ms(void)
 int run_command(const char *const *argv, const char *const *env, int timeout_s,
 		struct run_result *r)
 {
-	char *envp[MAX_ENV + 4], path[512];
+	char *envp[MAX_ENV + 5], path[512];
 	const char *prog = argv && argv[0] ? find_program(argv[0], path, sizeof(path)) : NULL;
 	int out[2], err[2], m = 0, status;
 	long deadline = now_ms() + timeout_s * 1000L;
@@ -193,7 +213,9 @@ int run_command(const char *const *argv, const char *const *env, int timeout_s,
 	envp[m++] = "ASAN_OPTIONS=exitcode=99:detect_leaks=1";
 	envp[m++] = lsan_options();
 	envp[m++] = "UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1";
-	while (env && *env && m < MAX_ENV + 3)
+	if (secret_file(env))
+		envp[m++] = secret_file(env);
+	while (env && *env && m < MAX_ENV + 4)
 		envp[m++] = (char *)*env++;
 	envp[m] = NULL;
 
