@@ -64,6 +64,15 @@ static int test_port(void)
 	return 20000 + (int)((getpid() + 6000) % 12000);
 }
 
+/* "LTRUN_SECRET_FILE=<tmp>/secret": a secret of the test's own. */
+static const char *secret_env(void)
+{
+	static char buf[PATH_MAX + 32];
+
+	snprintf(buf, sizeof(buf), "LTRUN_SECRET_FILE=%s/secret", tmp);
+	return buf;
+}
+
 static void need_root(void)
 {
 	if (geteuid() != 0)
@@ -284,13 +293,12 @@ static pid_t start_idle_flood(int port, int addresses, int per)
  * the job, restart included, ends well. */
 Test(store_security, idle_connections_do_not_lock_the_ranks_out)
 {
-	char secret_var[PATH_MAX + 32], ltrun[600], model[600], port[16];
+	char ltrun[600], model[600], port[16];
 	struct run_result r;
 	pid_t flood;
 	int status;
 
 	need_root();
-	snprintf(secret_var, sizeof(secret_var), "LTRUN_SECRET_FILE=%s/secret", tmp);
 	snprintf(port, sizeof(port), "%d", test_port());
 	snprintf(ltrun, sizeof(ltrun), "%s", build_path("ltrun"));
 	snprintf(model, sizeof(model), "%s", build_path("examples/models/hello.so"));
@@ -304,7 +312,7 @@ Test(store_security, idle_connections_do_not_lock_the_ranks_out)
 						   "wait %1; s0=$?; wait %2; s1=$?\n"
 						   "echo \"statuses: $s0 $s1\"\n",
 						   "sh", ltrun, port, model, NULL },
-				 (const char *[]){ secret_var, NULL }, 80, &r),
+				 (const char *[]){ secret_env(), NULL }, 80, &r),
 		     0);
 	kill(flood, SIGKILL);
 	waitpid(flood, &status, 0);
@@ -367,20 +375,19 @@ static pid_t start_fake_store(int port)
  * token.  Node 1's ranks refuse it at once, naming the address. */
 Test(store_security, node_1_refuses_a_store_that_cannot_prove_the_token)
 {
-	char secret_var[PATH_MAX], port[16], want[160];
+	char port[16], want[160];
 	struct run_result r;
 	pid_t fake;
 	int status;
 
 	need_root();
-	snprintf(secret_var, sizeof(secret_var), "LTRUN_SECRET_FILE=%s/secret", tmp);
 	snprintf(port, sizeof(port), "%d", test_port());
 	fake = start_fake_store(test_port());
 	cr_assert_eq(run_ltrun((const char *[]){ "--num-nodes", "2", "--node-rank", "1",
 						 "--main-addr", "127.0.0.1", "--main-port", port,
 						 "--devices", "2", "--rdzv-timeout", "10",
 						 build_path("examples/models/hello.so"), NULL },
-			       (const char *[]){ secret_var, NULL }, &r),
+			       (const char *[]){ secret_env(), NULL }, &r),
 		     0);
 	kill(fake, SIGKILL);
 	waitpid(fake, &status, 0);
