@@ -112,9 +112,12 @@ static int job_token(const struct lt_topology *t, const struct lt_config *cfg,
 		     struct lt_err *err)
 {
 	char identity[512];
+	/* Without the tcp store the token only names the run (its run id):
+	 * no secret needed then. */
+	bool store = lt_rdzv_find(cfg->rdzv, t->external) == &lt_rdzv_tcp;
 	struct lt_token_job job = { .identity = identity, .fresh_ok = single_process_tree,
-				    .pmix = pmix, .insecure = cfg->insecure_store,
-				    .warn = t->external ? t->rank == 0 : t->node_rank == 0 };
+				    .pmix = pmix, .insecure = cfg->insecure_store || !store,
+				    .warn = store && (t->external ? t->rank == 0 : t->node_rank == 0) };
 
 	/* SLURM_STEP_ID: two srun steps of one job at once are two jobs here. */
 	snprintf(identity, sizeof(identity), "%s:%s:%s:%d:%d", t->job_id,

@@ -249,6 +249,33 @@ Test(store_security, no_secret_no_run)
 	run_result_free(&r);
 }
 
+/* The file rendezvous has no store: the token only names the run, and a
+ * job of several nodes needs no secret for it. */
+Test(store_security, the_file_rendezvous_needs_no_secret)
+{
+	char dir[PATH_MAX + 32], secret[PATH_MAX + 32], ltrun[600], model[600], port[16];
+	struct run_result r;
+
+	snprintf(dir, sizeof(dir), "LTRUN_RDZV_DIR=%s", tmp);
+	snprintf(secret, sizeof(secret), "LTRUN_SECRET_FILE=%s/missing/secret", tmp);
+	snprintf(port, sizeof(port), "%d", test_port());
+	snprintf(ltrun, sizeof(ltrun), "%s", build_path("ltrun"));
+	snprintf(model, sizeof(model), "%s", build_path("examples/models/hello.so"));
+	cr_assert_eq(run_command((const char *[]){ "sh", "-c",
+						   "for k in 0 1; do\n"
+						   "  \"$1\" --rdzv file --num-nodes 2 --node-rank $k --main-addr 127.0.0.1 --main-port \"$2\" \"$3\" &\n"
+						   "done\n"
+						   "wait %1; s0=$?; wait %2; s1=$?\n"
+						   "echo \"statuses: $s0 $s1\"\n",
+						   "sh", ltrun, port, model, NULL },
+				 (const char *[]){ dir, secret, NULL }, 60, &r),
+		     0);
+	cr_expect(strstr(r.out, "statuses: 0 0") != NULL, "%s%s", r.out, r.err);
+	cr_expect_eq(count_of(r.out, "bye rank="), 2, "%s", r.out);
+	cr_expect(!strstr(r.err, "insecure"), "no warning: %s", r.err);
+	run_result_free(&r);
+}
+
 /* --- the attacker that holds connections --- */
 
 /* As nobody: once port listens, opens `per` connections from each of
