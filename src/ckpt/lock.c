@@ -86,14 +86,21 @@ static int open_lock_file(const char *dir, const char *path, struct lt_err *err)
 		lt_err_set(err, other ? LT_EXIT_USAGE : LT_EXIT_FAILURE,
 			   "cannot lock --ckpt-dir '%s': cannot open its " LT_CKPT_LOCK_FILE ": %s: %s",
 			   lt_quote(q, sizeof(q), dir), strerror(e),
-			   other ? "it belongs to another user: give each run its own --ckpt-dir"
+			   other ? "it is another user's, or a link: give each run its own --ckpt-dir"
 				 : "check the directory is writable");
 		return -1;
 	}
-	if (fstat(fd, &st) || !S_ISREG(st.st_mode) || st.st_uid != geteuid()) {
+	if (fstat(fd, &st) || !S_ISREG(st.st_mode)) {
 		close(fd);
 		lt_err_set(err, LT_EXIT_USAGE,
-			   "cannot lock --ckpt-dir '%s': its " LT_CKPT_LOCK_FILE " is not a regular file of yours (owner uid %ld): give each run its own --ckpt-dir",
+			   "cannot lock --ckpt-dir '%s': its " LT_CKPT_LOCK_FILE " is not a regular file: remove it, or give this run another --ckpt-dir",
+			   lt_quote(q, sizeof(q), dir));
+		return -1;
+	}
+	if (st.st_uid != geteuid()) {
+		close(fd);
+		lt_err_set(err, LT_EXIT_USAGE,
+			   "--ckpt-dir '%s' is in use by another user's runs (its " LT_CKPT_LOCK_FILE " belongs to uid %ld): give each run its own --ckpt-dir",
 			   lt_quote(q, sizeof(q), dir), (long)st.st_uid);
 		return -1;
 	}

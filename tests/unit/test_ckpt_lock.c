@@ -111,8 +111,8 @@ Test(ckpt_lock, a_lock_file_not_ours_is_refused)
 		put(d.path, ".lock", 0);
 		cr_assert_eq(chown(path, 65534, 65534), 0);
 		cr_expect_eq(lt_ckpt_lock_take(d.path, "h", "r", &l, &err), -1);
-		cr_expect(strstr(err.msg, "not a regular file of yours (owner uid 65534)"), "%s",
-			  err.msg);
+		cr_expect(strstr(err.msg, "in use by another user's runs (its .lock belongs to uid 65534)"),
+			  "%s", err.msg);
 		cr_expect_eq(err.status, LT_EXIT_USAGE);
 	}
 	ckpt_dir_done(&d);
