@@ -162,6 +162,11 @@ out_fail:
 	return -1;
 }
 
+bool lt_ckpt_lock_held(const struct lt_ckpt_lock *l)
+{
+	return l && l->fd >= 0;
+}
+
 void lt_ckpt_lock_release(struct lt_ckpt_lock *l)
 {
 	if (!l)

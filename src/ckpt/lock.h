@@ -30,6 +30,8 @@ bool lt_ckpt_dir_is_local(const char *dir, const char *io);
  * (LT_EXIT_USAGE when another run holds it; *out NULL). */
 int lt_ckpt_lock_take(const char *dir, const char *host, const char *run_id,
 		      struct lt_ckpt_lock **out, struct lt_err *err);
+/* Whether l really holds the lock (false on a filesystem without flock). */
+bool lt_ckpt_lock_held(const struct lt_ckpt_lock *l);
 /* Forgets the holder recorded, unlocks and frees (NULL: nothing). */
 void lt_ckpt_lock_release(struct lt_ckpt_lock *l);
 

@@ -74,7 +74,8 @@ void lt_trainer_ckpt_clean(struct lt_ctx *ctx)
 	struct lt_err err = { 0 };
 	char q[LT_QUOTE_MAX];
 
-	if (!saves_locally(ctx) || !ctx->ckpt_lock)
+	/* unlocked (no flock there): another run may be writing */
+	if (!saves_locally(ctx) || !lt_ckpt_lock_held(ctx->ckpt_lock))
 		return;
 	if (lt_ckpt_io_file_clean(ctx->cfg->ckpt_dir, &c, &err)) {
 		lt_warn("%s", err.msg);

@@ -538,6 +538,38 @@ Test(ckpt_format, python_reader_agrees)
 	ckpt_dir_done(&d);
 }
 
+/* A step's file written over with another step's (what reusing a file a
+ * backup shared used to do): every checksum matches, yet verify refuses. */
+Test(ckpt_format, verify_refuses_a_step_holding_another_step)
+{
+	struct lt_err err = { 0, "" };
+	struct ckpt_dir d;
+	struct model a, b;
+	char from[200], to[200];
+	unsigned char *bytes;
+	size_t len;
+	FILE *out = fopen("/dev/null", "w");
+
+	cr_assert_not_null(out);
+	ckpt_dir_make(&d);
+	model_make(&a, 1);
+	model_make(&b, 2);
+	save(&d, &a, 2, 0);
+	save(&d, &b, 8, 0);
+	snprintf(from, sizeof(from), "%s/step-8/model.safetensors", d.path);
+	snprintf(to, sizeof(to), "%s/step-2/model.safetensors", d.path);
+	bytes = slurp(from, &len);
+	spit(to, bytes, len);
+	cr_expect_eq(lt_ckpt_verify_path(to, out, &err), -1);
+	cr_expect(strstr(err.msg, "'step-2/model.safetensors' holds step 8, not 2"), "%s", err.msg);
+	cr_expect_eq(lt_ckpt_verify_path(from, out, &err), 0, "%s", err.msg);
+	fclose(out);
+	free(bytes);
+	model_free(&a);
+	model_free(&b);
+	ckpt_dir_done(&d);
+}
+
 Test(ckpt_format, inspect_and_verify_paths)
 {
 	struct lt_err err = { 0, "" };

@@ -48,6 +48,7 @@ Test(ckpt_lock, a_second_holder_is_refused_naming_the_first)
 
 	ckpt_dir_make(&d);
 	cr_assert_eq(lt_ckpt_lock_take(d.path, "node7", "abc123", &first, &err), 0, "%s", err.msg);
+	cr_expect(lt_ckpt_lock_held(first));
 	/* another open of the file: as another process would */
 	cr_assert_eq(lt_ckpt_lock_take(d.path, "node8", "def456", &second, &err), -1);
 	cr_expect_null(second);
