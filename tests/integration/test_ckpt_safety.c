@@ -23,32 +23,11 @@
 
 #include "run.h"
 #include "training.h"
+#include "unit/ckpt_cases.h"
 
 TestSuite(ckpt_safety, .init = training_make_tmp, .fini = training_remove_tmp, .timeout = 120);
 
 #define WIDE build_path("examples/wide/wide.so")
-
-static int count_steps(const char *dir)
-{
-	DIR *d = opendir(dir);
-	struct dirent *e;
-	int n = 0;
-
-	cr_assert_not_null(d, "no %s", dir);
-	while ((e = readdir(d)))
-		n += !strncmp(e->d_name, "step-", 5);
-	closedir(d);
-	return n;
-}
-
-static bool exists(const char *dir, const char *rel)
-{
-	char path[700];
-	struct stat st;
-
-	snprintf(path, sizeof(path), "%s/%s", dir, rel);
-	return !lstat(path, &st);
-}
 
 /* Writes len zero bytes to dir/rel. */
 static void plant(const char *dir, const char *rel, size_t len)
@@ -185,13 +164,13 @@ Test(ckpt_safety, another_users_dir_is_not_touched)
 		cr_skip_test("setpriv cannot switch to uid 65534: %s", r.err);
 	cr_assert_eq(r.status, 0, "the other user's run: %s", r.err);
 	run_result_free(&r);
-	cr_assert(exists(dir, "step-3"));
+	cr_assert(exists_in(dir, "step-3", NULL));
 	cr_assert_eq(run_ltrun((const char *const[]){ "--devices", "1", "--max-steps", "5",
 			       "--ckpt-dir", dir, LINREG, NULL }, NULL, &r), 0);
 	cr_expect_eq(r.status, 2, "our run on their directory must be refused: %s", r.err);
 	cr_expect(strstr(r.err, "another user's runs") != NULL, "%s", r.err);
 	run_result_free(&r);
-	cr_expect(exists(dir, "step-3") && !exists(dir, "step-5"), "their checkpoints were touched");
+	cr_expect(exists_in(dir, "step-3", NULL) && !exists_in(dir, "step-5", NULL), "their checkpoints were touched");
 }
 
 /* What saves killed mid-way leave: temporaries in the directory and in a
@@ -206,7 +185,7 @@ Test(ckpt_safety, leftovers_of_killed_saves_are_removed_at_start)
 	train("saves", (const char *const[]){ "--devices", "2", "--batch-size", "8", "--max-epochs",
 		"10", "--max-steps", "8", "--ckpt-every-n-steps", "4", "--ckpt-keep", "0", "--ckpt-dir", dir, LINREG,
 		NULL }, 0);
-	cr_assert(exists(dir, "step-8/index.json"));
+	cr_assert(exists_in(dir, "step-8/index.json", NULL));
 	plant(dir, ".last.tmp-999999-0", 1 << 20);
 	plant(dir, "step-8/.model.safetensors.tmp-999999-1", 2 << 20);
 	plant(dir, ".ltrun-spare-0", 1 << 20);
@@ -221,12 +200,12 @@ Test(ckpt_safety, leftovers_of_killed_saves_are_removed_at_start)
 			  strstr(err, "1 incomplete checkpoint"),
 		  "the run says what it removed:\n%s", err);
 	free(err);
-	cr_expect(!exists(dir, ".last.tmp-999999-0") && !exists(dir, ".ltrun-spare-0") &&
-			  !exists(dir, "step-8/.model.safetensors.tmp-999999-1") &&
-			  !exists(dir, "step-20"),
+	cr_expect(!exists_in(dir, ".last.tmp-999999-0", NULL) && !exists_in(dir, ".ltrun-spare-0", NULL) &&
+			  !exists_in(dir, "step-8/.model.safetensors.tmp-999999-1", NULL) &&
+			  !exists_in(dir, "step-20", NULL),
 		  "leftovers remain");
-	cr_expect(exists(dir, "step-4/index.json") && exists(dir, "step-8/index.json") &&
-		  exists(dir, "step-10/index.json"));
+	cr_expect(exists_in(dir, "step-4/index.json", NULL) && exists_in(dir, "step-8/index.json", NULL) &&
+		  exists_in(dir, "step-10/index.json", NULL));
 	snprintf(step8, sizeof(step8), "%s/step-8", dir);
 	expect_verified(step8);
 }
@@ -282,10 +261,10 @@ Test(ckpt_safety, no_space_leaves_no_partial_step, .fini = unmount_small_fs)
 	cr_expect_neq(r.status, 0, "the second save cannot fit");
 	cr_expect(strstr(r.err, "No space left") != NULL, "%s", r.err);
 	run_result_free(&r);
-	cr_expect(exists(small_fs, "step-1/index.json"));
+	cr_expect(exists_in(small_fs, "step-1/index.json", NULL));
 	for (int s = 2; s <= 3; s++) {
 		snprintf(name, sizeof(name), "step-%d", s);
-		cr_expect(!exists(small_fs, name), "the failed save left %s", name);
+		cr_expect(!exists_in(small_fs, name, NULL), "the failed save left %s", name);
 	}
 	d = opendir(small_fs);
 	cr_assert_not_null(d);

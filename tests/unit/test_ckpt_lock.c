@@ -18,15 +18,6 @@
 #include "ckpt/file.h"
 #include "ckpt/lock.h"
 
-static bool there(const char *dir, const char *rel)
-{
-	char path[200];
-	struct stat st;
-
-	snprintf(path, sizeof(path), "%s/%s", dir, rel);
-	return !lstat(path, &st);
-}
-
 static void put(const char *dir, const char *rel, size_t len)
 {
 	char path[200];
@@ -80,7 +71,7 @@ Test(ckpt_lock, makes_the_directory)
 	ckpt_dir_make(&d);
 	snprintf(sub, sizeof(sub), "%s/a/b", d.path);
 	cr_assert_eq(lt_ckpt_lock_take(sub, "h", "r", &l, &err), 0, "%s", err.msg);
-	cr_expect(there(d.path, "a/b/.lock"));
+	cr_expect(exists_in(d.path, "a/b/.lock", NULL));
 	lt_ckpt_lock_release(l);
 	ckpt_dir_done(&d);
 }
@@ -167,13 +158,13 @@ Test(ckpt_clean, removes_leftovers_of_interrupted_saves)
 	cr_expect_eq(c.files, 3, "%u", c.files);
 	cr_expect_eq(c.dirs, 1, "%u", c.dirs);
 	cr_expect_eq(c.bytes, 1110, "%llu", (unsigned long long)c.bytes);
-	cr_expect(!there(d.path, ".last.tmp-4242-0") && !there(d.path, ".ltrun-spare-1") &&
-		  !there(d.path, "step-8/.model.safetensors.tmp-4242-7") && !there(d.path, "step-12"));
-	cr_expect(there(d.path, "step-8/model.safetensors") && there(d.path, "step-8/index.json") &&
-		  there(d.path, "last") && there(d.path, "notes.txt") && there(d.path, "step-8/extra") &&
-		  there(d.path, "other/.x.tmp-1-1") && there(d.path, "step-13"));
+	cr_expect(!exists_in(d.path, ".last.tmp-4242-0", NULL) && !exists_in(d.path, ".ltrun-spare-1", NULL) &&
+		  !exists_in(d.path, "step-8/.model.safetensors.tmp-4242-7", NULL) && !exists_in(d.path, "step-12", NULL));
+	cr_expect(exists_in(d.path, "step-8/model.safetensors", NULL) && exists_in(d.path, "step-8/index.json", NULL) &&
+		  exists_in(d.path, "last", NULL) && exists_in(d.path, "notes.txt", NULL) && exists_in(d.path, "step-8/extra", NULL) &&
+		  exists_in(d.path, "other/.x.tmp-1-1", NULL) && exists_in(d.path, "step-13", NULL));
 	if (geteuid() == 0)
-		cr_expect(there(d.path, ".theirs.tmp-1-1"), "another user's file was removed");
+		cr_expect(exists_in(d.path, ".theirs.tmp-1-1", NULL), "another user's file was removed");
 	{
 		struct lt_ckpt_reader *r = lt_ckpt_open(&lt_ckpt_io_file, d.io, "last", &err);
 

@@ -194,19 +194,6 @@ Test(ckpt_parallel, read_checked_mapped_pieces_and_failures)
 
 /* ---------------------------------------------------------------- spares */
 
-static bool exists_in(const char *dir, const char *rel, off_t *size)
-{
-	char path[200];
-	struct stat st;
-
-	snprintf(path, sizeof(path), "%s/%s", dir, rel);
-	if (lstat(path, &st))
-		return false;
-	if (size)
-		*size = st.st_size;
-	return true;
-}
-
 /* Saves one tensor of n floats, valued from seed, as step `step`, keep 1. */
 static void save_big(struct ckpt_dir *d, int64_t step, size_t n, unsigned seed, float **keep)
 {
