@@ -9,10 +9,11 @@
  *
  * Rank 0 saves (every strategy of this version replicates the state) and
  * reads; a resume broadcasts what it read to the other ranks, so only
- * rank 0 needs to reach the checkpoint.  Rank 0 also holds --ckpt-dir's
- * lock for the whole run (it alone saves and prunes there) and, holding
- * it, clears what interrupted saves left before its first save.  A resume under another world
- * size or precision is refused, naming both.
+ * rank 0 needs to reach the checkpoint.  A resume under another world
+ * size or precision is refused, naming both.  Rank 0 also holds
+ * --ckpt-dir's lock for the whole run (it alone saves and prunes there)
+ * and, holding it, clears what interrupted saves left before its first
+ * save.
  */
 #include "trainer/checkpoint.h"
 #include "ckpt/ckpt.h"
