@@ -141,8 +141,9 @@ int lt_ckpt_lock_take(const char *dir, const char *host, const char *run_id,
 				   lt_quote(q, sizeof(q), dir), strerror(e));
 			goto out_fail;
 		}
-		lt_warn("cannot lock --ckpt-dir '%s' (%s): nothing stops another run from using it and deleting its checkpoints",
-			lt_quote(q, sizeof(q), dir), strerror(e));
+		if (host) /* the holder warns; a probe would say it twice */
+			lt_warn("cannot lock --ckpt-dir '%s' (%s): nothing stops another run from using it and deleting its checkpoints",
+				lt_quote(q, sizeof(q), dir), strerror(e));
 		close(fd);
 		fd = -1;
 	}
