@@ -26,8 +26,9 @@ bool lt_ckpt_dir_is_local(const char *dir, const char *io);
  * run gets; with host NULL it is a probe: nothing is recorded, and the
  * caller releases it at once.  On a filesystem without flock (ENOLCK,
  * ENOSYS, EOPNOTSUPP: Lustre mounted without -o flock, say) it warns
- * (unless probing) and returns an unlocked lock.  Returns 0 with *out set, or -1 with err
- * (LT_EXIT_USAGE when another run holds it; *out NULL). */
+ * (unless probing) and returns an unlocked lock.  Returns 0 with *out
+ * set, or -1 with err (LT_EXIT_USAGE when another run or user holds it;
+ * *out NULL). */
 int lt_ckpt_lock_take(const char *dir, const char *host, const char *run_id,
 		      struct lt_ckpt_lock **out, struct lt_err *err);
 /* Whether l really holds the lock (false on a filesystem without flock). */
