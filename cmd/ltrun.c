@@ -11,6 +11,7 @@
  * a file), 2 usage (a flag, an LTRUN_* variable, the config file).
  */
 #include "ckpt/inspect.h"
+#include "ckpt/lock.h"
 #include "core/config.h"
 #include "core/error.h"
 #include "core/registry.h"
@@ -249,6 +250,24 @@ static int check_launch_settings(struct cli *cli)
 			  lt_quote(q, sizeof(q), c->rdzv), c->source_name[LT_OPT_RDZV]);
 }
 
+/* A second run on one --ckpt-dir is refused here, before any rank starts,
+ * by the process that starts rank 0 (or is it): a probe of the lock that
+ * rank 0 then takes for the whole run (src/ckpt/lock.h). */
+static int check_ckpt_dir_free(const struct lt_plan *plan, const struct lt_config *c,
+			       struct lt_err *err)
+{
+	const struct lt_topology *t = &plan->topo;
+	struct lt_ckpt_lock *lock;
+
+	if (!lt_ckpt_dir_is_local(c->ckpt_dir, c->ckpt_io) ||
+	    (t->external ? t->rank != 0 : t->first_rank != 0))
+		return 0;
+	if (lt_ckpt_lock_take(c->ckpt_dir, NULL, NULL, &lock, err))
+		return -1;
+	lt_ckpt_lock_release(lock);
+	return 0;
+}
+
 static struct lt_registry *load_registry(struct cli *cli)
 {
 	struct lt_registry *reg = lt_registry_new(&cli->err);
@@ -330,7 +349,11 @@ int main(int argc, char **argv)
 	plan.model_argv = cli.model_argv;
 	plan.model_argc = cli.model_argc;
 	if (!cli.cfg.dry_run) {
-		int status = lt_launch(&plan, &cli.cfg, argc, argv, &cli.err);
+		int status;
+
+		if (check_ckpt_dir_free(&plan, &cli.cfg, &cli.err))
+			lt_die_err(&cli.err);
+		status = lt_launch(&plan, &cli.cfg, argc, argv, &cli.err);
 		if (status < 0)
 			lt_die_err(&cli.err);
 		lt_registry_free(reg);

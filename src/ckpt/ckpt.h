@@ -37,7 +37,9 @@ struct lt_ckpt_tensor {
  * 255 bytes) and meta, a cJSON object whose values are strings (ltrun's
  * state: "step", "epoch", "world_size", "strategy", "precision"...).
  * keep > 0 removes all but the newest keep complete checkpoints after the
- * new one is complete.  Returns 0 or -1 with err. */
+ * new one is complete.  Returns 0 or -1 with err; a save that fails
+ * before step-<N> is complete removes step-<N> (unless it was a complete
+ * checkpoint before this save). */
 int lt_ckpt_save(const struct lt_ckpt_io_rt *io, void *io_state, int64_t step,
 		 const struct lt_ckpt_tensor *t, size_t n, const struct cJSON *meta, int keep,
 		 struct lt_err *err);

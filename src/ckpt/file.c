@@ -18,6 +18,12 @@
  *   name, so a crash leaves it a spare or a temporary file; what is durable
  *   is still the fsynced rename.  An IO that made spares deletes what is
  *   left of them at close: at rest the directory holds only checkpoints.
+ *   Only a regular file of this user with one name becomes or is claimed
+ *   as a spare (checked again through the fd after the claim's rename): a
+ *   file a backup shares (`cp -al`, `rsync --link-dest`) is never written
+ *   over, and another user's file is neither used nor deleted.
+ * - lt_ckpt_io_file_clean removes what killed or failed saves left (the
+ *   start of a run calls it, holding the directory's lock: lock.c).
  * - writeback of each SYNC_CHUNK written starts at once
  *   (sync_file_range), so the disk works while the rest is copied into the
  *   page cache, and the final fsync has little left to do.
@@ -181,6 +187,18 @@ static int make_dirs(char *path, struct lt_err *err)
 	return 0;
 }
 
+int lt_ckpt_make_dirs(const char *path, struct lt_err *err)
+{
+	char *p = strdup(path);
+	int rc;
+
+	if (!p)
+		return lt_err_set(err, LT_EXIT_FAILURE, "out of memory making a checkpoint directory");
+	rc = make_dirs(p, err);
+	free(p);
+	return rc;
+}
+
 static int file_open(const char *base, const struct lt_ckpt_io_opts *opts, void **state,
 		     struct lt_err *err)
 {
@@ -285,23 +303,53 @@ static const char *spare_name(char buf[32], int k)
 	return buf;
 }
 
+/* Whether st is a file that may become a spare, or be claimed as one: a
+ * regular file of this user with no other name.  A backup made with
+ * `cp -al` or `rsync --link-dest` shares the inode, and writing over it
+ * in place would silently change the backup. */
+static bool reusable(const struct stat *st)
+{
+	return S_ISREG(st->st_mode) && st->st_nlink == 1 && st->st_uid == geteuid();
+}
+
+/* After a claim failed its last check: puts what was renamed to tmp back
+ * under the spare's name (dfd, name), or, when it is this user's file,
+ * unlinks the name tmp (another name, a backup, keeps its bytes). */
+static void unclaim(int dfd, const char *name, const char *tmp)
+{
+	struct stat st;
+
+	if (!renameat2(AT_FDCWD, tmp, dfd, name, RENAME_NOREPLACE))
+		return;
+	if (!lstat(tmp, &st) && st.st_uid == geteuid())
+		unlink(tmp);
+}
+
 /* Claims a spare of this base for the temporary file tmp: renames it
- * there and opens it for writing over.  Returns the fd, or -1 when there
- * is no spare (or it cannot be used: a new file is made instead). */
+ * there and opens it for writing over, if it is reusable() both before
+ * the rename and, through the open fd, after it (the same inode: nothing
+ * swapped in or linked meanwhile).  Returns the fd, or -1 when there is
+ * no spare to use (a new file is made instead; a spare that is not
+ * reusable is left alone). */
 static int claim_spare(const struct file_io *f, const char *tmp)
 {
 	int dfd = open(f->base, O_RDONLY | O_DIRECTORY | O_CLOEXEC), fd = -1;
 
 	for (int k = 0; dfd >= 0 && fd < 0 && k < SPARE_SLOTS; k++) {
 		char name[32];
-		struct stat st;
+		struct stat seen, now;
 
-		if (fstatat(dfd, spare_name(name, k), &st, AT_SYMLINK_NOFOLLOW) || !S_ISREG(st.st_mode) ||
+		if (fstatat(dfd, spare_name(name, k), &seen, AT_SYMLINK_NOFOLLOW) || !reusable(&seen) ||
 		    renameat(dfd, name, AT_FDCWD, tmp))
-			continue; /* none there, or another writer took it */
-		fd = open(tmp, O_WRONLY | O_NOFOLLOW | O_CLOEXEC);
-		if (fd < 0)
-			unlink(tmp);
+			continue; /* none there, not reusable, or another writer took it */
+		fd = open(tmp, O_WRONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC);
+		if (fd >= 0 && !fstat(fd, &now) && reusable(&now) && now.st_dev == seen.st_dev &&
+		    now.st_ino == seen.st_ino)
+			break;
+		if (fd >= 0)
+			close(fd);
+		fd = -1;
+		unclaim(dfd, name, tmp);
 	}
 	if (dfd >= 0)
 		close(dfd);
@@ -309,8 +357,9 @@ static int claim_spare(const struct file_io *f, const char *tmp)
 }
 
 /* Before the directory dir (under f's base) is deleted: moves its largest
- * regular file, when large enough, into a free spare slot.  Best effort:
- * whatever is not moved is deleted with the directory. */
+ * reusable() file, when large enough, into a free spare slot.  Best
+ * effort: whatever is not moved is deleted with the directory (a file
+ * with another name, a backup's, loses only this name). */
 static void keep_spare(struct file_io *f, const char *dir)
 {
 	char best[NAME_MAX + 1] = "", name[32];
@@ -324,7 +373,7 @@ static void keep_spare(struct file_io *f, const char *dir)
 	while ((de = readdir(d))) {
 		struct stat st;
 
-		if (!fstatat(dirfd(d), de->d_name, &st, AT_SYMLINK_NOFOLLOW) && S_ISREG(st.st_mode) &&
+		if (!fstatat(dirfd(d), de->d_name, &st, AT_SYMLINK_NOFOLLOW) && reusable(&st) &&
 		    st.st_size > best_size) {
 			best_size = st.st_size;
 			snprintf(best, sizeof(best), "%s", de->d_name);
@@ -344,14 +393,30 @@ static void keep_spare(struct file_io *f, const char *dir)
 	closedir(d);
 }
 
-/* Deletes the spares of f's base (close, after remove() made some). */
+/* Whether the entry name of directory dfd is a regular file of this user
+ * (*size: its size). */
+static bool own_file(int dfd, const char *name, off_t *size)
+{
+	struct stat st;
+
+	if (fstatat(dfd, name, &st, AT_SYMLINK_NOFOLLOW) || !S_ISREG(st.st_mode) ||
+	    st.st_uid != geteuid())
+		return false;
+	*size = st.st_size;
+	return true;
+}
+
+/* Deletes the spares of f's base (close, after remove() made some): this
+ * user's files only. */
 static void drop_spares(const struct file_io *f)
 {
 	int dfd = open(f->base, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	char name[32];
+	off_t size;
 
 	for (int k = 0; dfd >= 0 && k < SPARE_SLOTS; k++)
-		unlinkat(dfd, spare_name(name, k), 0);
+		if (own_file(dfd, spare_name(name, k), &size))
+			unlinkat(dfd, name, 0);
 	if (dfd >= 0)
 		close(dfd);
 }
@@ -615,12 +680,26 @@ static int file_remove(void *state, const char *rel, struct lt_err *err)
 {
 	struct file_io *f = state;
 	char q[SHOWN_MAX], *path;
+	struct stat st;
 	int rc = 0;
 
 	if (check_rel(rel, err))
 		return -1;
 	if (!(path = join(f->base, rel)))
 		return lt_err_set(err, LT_EXIT_FAILURE, "out of memory");
+	if (lstat(path, &st)) {
+		if (errno != ENOENT)
+			rc = lt_err_set(err, LT_EXIT_FAILURE, "cannot remove old checkpoint '%s': %s",
+					shown(q, sizeof(q), path), strerror(errno));
+		goto out;
+	}
+	if (!S_ISDIR(st.st_mode)) {
+		/* a step's name, but not a directory ltrun made: not its to delete */
+		rc = lt_err_set(err, LT_EXIT_FAILURE,
+				"checkpoint '%s' is not a directory: remove it by hand",
+				shown(q, sizeof(q), path));
+		goto out;
+	}
 	keep_spare(f, path);
 	if (remove_tree(AT_FDCWD, path, 0))
 		rc = lt_err_set(err, LT_EXIT_FAILURE,
@@ -628,6 +707,7 @@ static int file_remove(void *state, const char *rel, struct lt_err *err)
 				shown(q, sizeof(q), path), strerror(errno));
 	else
 		rc = fsync_dir(f->base, err);
+out:
 	free(path);
 	return rc;
 }
@@ -703,6 +783,98 @@ out_nomem:
 	free(v);
 	return lt_err_set(err, LT_EXIT_FAILURE, "out of memory listing '%s'",
 			  shown(q, sizeof(q), f->base));
+}
+
+/* Whether name is a temporary of file_write (".<name>.tmp-<pid>-<n>"). */
+static bool is_tmp_name(const char *name)
+{
+	return name[0] == '.' && strstr(name, ".tmp-") != NULL;
+}
+
+/* Removes this user's temporaries (and, with spares, spares) from the
+ * directory dfd, counting them into c. */
+static void clean_files(int dfd, bool spares, struct lt_ckpt_cleaned *c)
+{
+	struct dirent *de;
+	/* a descriptor of its own: a dup would share dfd's position */
+	int fd = openat(dfd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	DIR *d = fd >= 0 ? fdopendir(fd) : NULL;
+	off_t size;
+
+	if (!d) {
+		if (fd >= 0)
+			close(fd);
+		return;
+	}
+	while ((de = readdir(d))) {
+		bool spare = spares && !strncmp(de->d_name, ".ltrun-spare-", 13);
+
+		if ((spare || is_tmp_name(de->d_name)) && own_file(dfd, de->d_name, &size) &&
+		    !unlinkat(dfd, de->d_name, 0)) {
+			c->files++;
+			c->bytes += (uint64_t)size;
+		}
+	}
+	closedir(d);
+}
+
+/* Cleans the entry name of the base dfd when it is a step directory of
+ * this user: removed whole when incomplete (no index.json), its
+ * temporaries removed otherwise. */
+static void clean_step(int dfd, const char *name, struct lt_ckpt_cleaned *c)
+{
+	struct stat st;
+	int64_t step;
+	int sfd;
+
+	if (!lt_ckpt_parse_step(name, strlen(name), &step) ||
+	    fstatat(dfd, name, &st, AT_SYMLINK_NOFOLLOW) || !S_ISDIR(st.st_mode) ||
+	    st.st_uid != geteuid())
+		return;
+	sfd = openat(dfd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	if (sfd < 0)
+		return;
+	if (fstatat(sfd, "index.json", &st, AT_SYMLINK_NOFOLLOW) || !S_ISREG(st.st_mode)) {
+		if (!remove_tree(dfd, name, 0))
+			c->dirs++;
+	} else {
+		clean_files(sfd, false, c);
+	}
+	close(sfd);
+}
+
+int lt_ckpt_io_file_clean(const char *base, struct lt_ckpt_cleaned *c, struct lt_err *err)
+{
+	char q[SHOWN_MAX];
+	struct lt_err ignored;
+	struct dirent *de;
+	int dfd, fd = -1;
+	DIR *d = NULL;
+
+	memset(c, 0, sizeof(*c));
+	dfd = open(base, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (dfd < 0 && errno == ENOENT)
+		return 0;
+	if (dfd >= 0 && (fd = openat(dfd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC)) >= 0)
+		d = fdopendir(fd);
+	if (!d) {
+		int e = errno;
+
+		if (fd >= 0)
+			close(fd);
+		if (dfd >= 0)
+			close(dfd);
+		return lt_err_set(err, LT_EXIT_FAILURE, "cannot list checkpoint directory '%s': %s",
+				  shown(q, sizeof(q), base), strerror(e));
+	}
+	clean_files(dfd, true, c);
+	while ((de = readdir(d)))
+		clean_step(dfd, de->d_name, c);
+	closedir(d);
+	close(dfd);
+	if (c->files || c->dirs)
+		(void)fsync_dir(base, &ignored);
+	return 0;
 }
 
 const char *lt_ckpt_io_file_base(void *state)

@@ -10,7 +10,9 @@
  *
  * lt_ckpt_save() writes step-<N>/model.safetensors (one writev straight
  * from the caller's buffers), step-<N>/index.json, checkpoints.json (the
- * complete steps) and `last`, then removes the checkpoints beyond keep.
+ * complete steps) and `last`, then removes the checkpoints beyond keep;
+ * a save that fails before its step is complete removes the step's
+ * directory.
  * The reader validates the whole header before anything is read and
  * checks each tensor's checksum as it reads it.
  */
@@ -1022,6 +1024,17 @@ out_free:
 	return rc;
 }
 
+/* Whether step-<step>/index.json exists (the step is a complete checkpoint). */
+static bool step_complete(const struct lt_ckpt_io_rt *io, void *st, int64_t step)
+{
+	struct lt_err ignored;
+	char rel[64];
+	uint64_t size;
+
+	snprintf(rel, sizeof(rel), "step-%" PRId64 "/index.json", step);
+	return !io->size(st, rel, &size, &ignored);
+}
+
 int lt_ckpt_save(const struct lt_ckpt_io_rt *io, void *io_state, int64_t step,
 		 const struct lt_ckpt_tensor *t, size_t n, const struct cJSON *meta, int keep,
 		 struct lt_err *err)
@@ -1064,15 +1077,27 @@ int lt_ckpt_save(const struct lt_ckpt_io_rt *io, void *io_state, int64_t step,
 	iov[0].iov_len = hdr.len;
 	snprintf(rel, sizeof(rel), "step-%" PRId64 "/" MODEL_FILE, step);
 	if (io->write(io_state, rel, iov, iovcnt, err))
-		goto out_free;
+		goto out_partial;
 	iov[0].iov_base = index;
 	iov[0].iov_len = (size_t)snprintf(index, sizeof(index),
 					  "{\"files\":[\"" MODEL_FILE "\"],\"step\":%" PRId64 ",\"tensors\":%zu}\n",
 					  step, n);
 	snprintf(rel, sizeof(rel), "step-%" PRId64 "/index.json", step);
 	if (io->write(io_state, rel, iov, 1, err))
-		goto out_free;
+		goto out_partial;
 	rc = finish_save(io, io_state, step, keep, err);
+	goto out_free;
+out_partial:
+	/* a failed save (no space, say) takes its files with it, so that
+	 * the next attempt finds the space it had; a step that was complete
+	 * before is left as it is (a failed write never replaces a file, so
+	 * its index.json is still there) */
+	if (!step_complete(io, io_state, step)) {
+		struct lt_err ignored;
+
+		snprintf(rel, sizeof(rel), "step-%" PRId64, step);
+		io->remove(io_state, rel, &ignored);
+	}
 out_free:
 	free(hdr.p);
 	free(iov);

@@ -2,7 +2,8 @@
  * inspect.c - `ltrun ckpt inspect PATH [--json]` and `ltrun ckpt verify
  * PATH`: works out from a path a user types which base, IO plugin and
  * checkpoint it names, then lists the tensors and metadata, or reads
- * every tensor against its checksum.
+ * every tensor against its checksum (and a step directory's file against
+ * the step its metadata names).
  */
 #include <cjson/cJSON.h>
 #include <errno.h>
@@ -292,6 +293,26 @@ int lt_ckpt_inspect(const char *path, bool json, FILE *out, struct lt_err *err)
 	return rc;
 }
 
+/* A file in step-<N>/ whose metadata names another step: written over
+ * after it was saved (a file a backup shared through a hard link, with a
+ * version of ltrun that reused such files), its checksums all matching. */
+static int check_step(const struct lt_ckpt_reader *r, struct lt_err *err)
+{
+	const char *rel = lt_ckpt_path(r), *slash = strchr(rel, '/');
+	const cJSON *v = cJSON_GetObjectItemCaseSensitive(lt_ckpt_meta(r), "step");
+	char q[LT_QUOTE_MAX], dir[32];
+	int64_t step;
+
+	if (!slash || !lt_ckpt_parse_step(rel, (size_t)(slash - rel), &step) || !cJSON_IsString(v))
+		return 0;
+	snprintf(dir, sizeof(dir), "%" PRId64, step);
+	if (!strcmp(v->valuestring, dir))
+		return 0;
+	return lt_err_set(err, LT_EXIT_FAILURE,
+			  "checkpoint '%s' holds step %s, not %s: it was written over after it was saved (did it share its file with another checkpoint through a hard link?)",
+			  rel, lt_quote(q, sizeof(q), v->valuestring), dir);
+}
+
 int lt_ckpt_verify_path(const char *path, FILE *out, struct lt_err *err)
 {
 	struct target tg;
@@ -304,6 +325,8 @@ int lt_ckpt_verify_path(const char *path, FILE *out, struct lt_err *err)
 	if (!r)
 		return -1;
 	rc = lt_ckpt_verify(r, err);
+	if (!rc)
+		rc = check_step(r, err);
 	t = lt_ckpt_tensors(r, &n);
 	for (size_t i = 0; i < n; i++)
 		total += t[i].bytes;

@@ -19,9 +19,10 @@
  * tensors' "checksum").  Returns 0, or -1 with err (nothing printed). */
 int lt_ckpt_inspect(const char *path, bool json, FILE *out, struct lt_err *err);
 
-/* Reads every tensor of the checkpoint at path and checks its checksum;
+/* Reads every tensor of the checkpoint at path and checks its checksum,
+ * and that a file in step-<N>/ holds step N (its metadata's "step");
  * prints "ok: N tensors, B bytes, every checksum matches".  Returns 0, or
- * -1 with err naming the file and the first bad tensor. */
+ * -1 with err naming the file and the first bad tensor or the steps. */
 int lt_ckpt_verify_path(const char *path, FILE *out, struct lt_err *err);
 
 #endif

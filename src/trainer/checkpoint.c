@@ -10,10 +10,15 @@
  * Rank 0 saves (every strategy of this version replicates the state) and
  * reads; a resume broadcasts what it read to the other ranks, so only
  * rank 0 needs to reach the checkpoint.  A resume under another world
- * size or precision is refused, naming both.
+ * size or precision is refused, naming both.  Rank 0 also holds
+ * --ckpt-dir's lock for the whole run (it alone saves and prunes there)
+ * and, holding it, clears what interrupted saves left before its first
+ * save.
  */
 #include "trainer/checkpoint.h"
 #include "ckpt/ckpt.h"
+#include "ckpt/file.h"
+#include "ckpt/lock.h"
 #include "comm/comm.h"
 #include "core/error.h"
 #include "trainer/optim.h"
@@ -46,6 +51,42 @@ static int open_io(struct lt_ctx *ctx, const char *base, struct lt_err *err)
 		return lt_err_set(err, LT_EXIT_USAGE,
 				  "checkpoint IO '%s' is not built in this version: use --ckpt-io file", name);
 	return ctx->ckpt_io->open(base, &opts, &ctx->ckpt_state, err);
+}
+
+/* --- the directory --- */
+
+/* Whether this rank saves into a local --ckpt-dir (the lock's business). */
+static bool saves_locally(const struct lt_ctx *ctx)
+{
+	return ctx->info.rank == 0 && lt_ckpt_dir_is_local(ctx->cfg->ckpt_dir, ctx->cfg->ckpt_io);
+}
+
+int lt_trainer_ckpt_lock(struct lt_ctx *ctx, struct lt_err *err)
+{
+	if (!saves_locally(ctx) || ctx->ckpt_lock)
+		return 0;
+	return lt_ckpt_lock_take(ctx->cfg->ckpt_dir, ctx->host, ctx->info.run_id, &ctx->ckpt_lock,
+				 err);
+}
+
+void lt_trainer_ckpt_clean(struct lt_ctx *ctx)
+{
+	struct lt_ckpt_cleaned c;
+	struct lt_err err = { 0 };
+	char q[LT_QUOTE_MAX];
+
+	/* unlocked (no flock there): another run may be writing */
+	if (!saves_locally(ctx) || !lt_ckpt_lock_held(ctx->ckpt_lock))
+		return;
+	if (lt_ckpt_io_file_clean(ctx->cfg->ckpt_dir, &c, &err)) {
+		lt_warn("%s", err.msg);
+		return;
+	}
+	if (c.files || c.dirs)
+		fprintf(stderr,
+			"ltrun: removed what interrupted saves left in '%s': %u file%s (%.1f MB), %u incomplete checkpoint%s\n",
+			lt_quote(q, sizeof(q), ctx->cfg->ckpt_dir), c.files, c.files == 1 ? "" : "s",
+			(double)c.bytes / 1e6, c.dirs, c.dirs == 1 ? "" : "s");
 }
 
 /* --- what is saved --- */
@@ -221,6 +262,8 @@ int lt_trainer_ckpt_finish(struct lt_ctx *ctx, struct lt_err *err)
 		ctx->ckpt_io = NULL;
 		ctx->ckpt_state = NULL;
 	}
+	lt_ckpt_lock_release(ctx->ckpt_lock);
+	ctx->ckpt_lock = NULL;
 	return rc;
 }
 

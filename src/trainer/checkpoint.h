@@ -14,6 +14,16 @@ struct lt_ckpt_pos {
 	int64_t step_in_epoch;
 };
 
+/* Rank 0, with a --ckpt-dir on a filesystem (not a URL): takes the
+ * directory's lock (ckpt/lock.h) and holds it until
+ * lt_trainer_ckpt_finish or the process ends, so that no other run saves
+ * or prunes there meanwhile.  Fails (LT_EXIT_USAGE) naming the run that
+ * holds it.  Other ranks, and runs without --ckpt-dir: nothing. */
+int lt_trainer_ckpt_lock(struct lt_ctx *ctx, struct lt_err *err);
+/* Rank 0, holding the lock, before the first save: removes what killed
+ * or failed saves left under --ckpt-dir (temporaries, spares, incomplete
+ * step directories) and says so on stderr.  Cannot fail. */
+void lt_trainer_ckpt_clean(struct lt_ctx *ctx);
 /* Rank 0 saves step ctx->step under --ckpt-dir (nothing without one, and
  * nothing on the other ranks). */
 int lt_trainer_ckpt_save(struct lt_ctx *ctx, const struct lt_ckpt_pos *pos, struct lt_err *err);
@@ -21,8 +31,8 @@ int lt_trainer_ckpt_save(struct lt_ctx *ctx, const struct lt_ckpt_pos *pos, stru
  * its parameters, optimizer state, loss scaler and step counts; pos says
  * where the loop goes on.  Without --resume nothing changes. */
 int lt_trainer_ckpt_resume(struct lt_ctx *ctx, struct lt_ckpt_pos *pos, struct lt_err *err);
-/* Waits for saves still in flight (async IO) and closes the IO: the
- * failure of a save surfaces here at the latest. */
+/* Waits for saves still in flight (async IO), closes the IO and releases
+ * the lock: the failure of a save surfaces here at the latest. */
 int lt_trainer_ckpt_finish(struct lt_ctx *ctx, struct lt_err *err);
 /* Waits until the checkpoint IO holds none of the bytes of parameters
  * 0 .. nparams - 1 and their optimizer state (an async save copies them

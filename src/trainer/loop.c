@@ -458,11 +458,15 @@ int lt_trainer_run(struct lt_ctx *ctx, const struct lt_module *m, int argc, char
 	bool finished;
 
 	catch_stop_signals();
+	/* before anything costly: a second run on one --ckpt-dir stops here */
+	if (lt_trainer_ckpt_lock(ctx, &err))
+		lt_fatal(ctx, "%s", err.msg);
 	if (m->init(ctx, argc, argv, &l.self))
 		lt_fatal(ctx, "init of model '%s' failed", m->name ? m->name : argv[0]);
 	make_plan(&l);
 	if (lt_runtime_setup(ctx, &err) || lt_trainer_ckpt_resume(ctx, &pos, &err))
 		lt_fatal(ctx, "%s", err.msg);
+	lt_trainer_ckpt_clean(ctx);
 	l.saved_step = ctx->cfg->resume ? ctx->step : -1;
 	l.idx = calloc((size_t)l.p.per_rank_max, sizeof(*l.idx));
 	l.vidx = calloc((size_t)lt_sampler_count(l.p.n_val, l.p.world, 0) + 1, sizeof(*l.vidx));

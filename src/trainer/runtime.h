@@ -30,6 +30,7 @@
 struct lt_comm;
 struct lt_comm_req;
 struct lt_ckpt_io_rt;
+struct lt_ckpt_lock;
 struct lt_optim;
 struct lt_strategy_rt;
 struct lt_progress;
@@ -103,6 +104,7 @@ struct lt_ctx {
 	/* checkpoints (rank 0) */
 	const struct lt_ckpt_io_rt *ckpt_io;
 	void *ckpt_state;
+	struct lt_ckpt_lock *ckpt_lock; /* --ckpt-dir's, held for the run */
 	int64_t step;        /* training steps done (skipped ones included) */
 	int64_t optim_steps; /* steps the optimizer applied (Adam's bias correction) */
 	double comm_wait_s;  /* time spent waiting for gradient all-reduces */

@@ -10,7 +10,6 @@
  */
 #include <criterion/criterion.h>
 
-#include <dirent.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -111,19 +110,6 @@ Test(ckpt_train, async_every_step_resumes_bit_identical)
 	cr_expect(strstr(err, "trained 12 steps") != NULL, "the resumed run ends at step 12:\n%s", err);
 	free(err);
 	expect_same_params("async every step, resumed at 3", whole, resumed, 0.0);
-}
-
-static int count_steps(const char *dir)
-{
-	DIR *d = opendir(dir);
-	struct dirent *e;
-	int n = 0;
-
-	cr_assert_not_null(d, "no %s", dir);
-	while ((e = readdir(d)))
-		n += !strncmp(e->d_name, "step-", 5);
-	closedir(d);
-	return n;
 }
 
 Test(ckpt_train, keep_inspect_and_verify)

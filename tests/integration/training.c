@@ -5,6 +5,7 @@
 
 #include <criterion/criterion.h>
 
+#include <dirent.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -104,4 +105,17 @@ void expect_runs_agree(const char *what, const char *const *a, const char *const
 	train_dumping(what, a, "a.f32", da, sizeof(da));
 	train_dumping(what, b, "b.f32", db, sizeof(db));
 	expect_same_params(what, da, db, rel);
+}
+
+int count_steps(const char *dir)
+{
+	DIR *d = opendir(dir);
+	struct dirent *e;
+	int n = 0;
+
+	cr_assert_not_null(d, "no %s", dir);
+	while ((e = readdir(d)))
+		n += !strncmp(e->d_name, "step-", 5);
+	closedir(d);
+	return n;
 }

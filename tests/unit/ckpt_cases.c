@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "ckpt_cases.h"
@@ -102,4 +103,17 @@ void spit(const char *path, const void *data, size_t len)
 	cr_assert_not_null(f, "cannot write %s", path);
 	cr_assert_eq(fwrite(data, 1, len, f), len);
 	cr_assert_eq(fclose(f), 0);
+}
+
+bool exists_in(const char *dir, const char *rel, off_t *size)
+{
+	char path[700];
+	struct stat st;
+
+	snprintf(path, sizeof(path), "%s/%s", dir, rel);
+	if (lstat(path, &st))
+		return false;
+	if (size)
+		*size = st.st_size;
+	return true;
 }

@@ -7,8 +7,10 @@
 #ifndef LT_TESTS_CKPT_CASES_H
 #define LT_TESTS_CKPT_CASES_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/types.h>
 
 #include "ckpt/ckpt.h"
 
@@ -36,5 +38,8 @@ void model_free(struct model *m);
 unsigned char *slurp(const char *path, size_t *len);
 /* Writes len bytes to path (asserts). */
 void spit(const char *path, const void *data, size_t len);
+/* Whether dir/rel exists (not following a last symbolic link); *size
+ * (when size is not NULL) its size. */
+bool exists_in(const char *dir, const char *rel, off_t *size);
 
 #endif

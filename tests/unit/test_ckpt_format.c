@@ -2,7 +2,9 @@
  * test_ckpt_format.c - checkpoints through the file plugin: save, open
  * and read back every dtype (0-d and empty tensors too), the header's
  * layout (8-byte aligned data, checksums, metadata), `last` and keep,
- * failed writes that leave the previous checkpoint intact, CRC-32C
+ * failed writes that leave the previous checkpoint intact and take their
+ * partial step directory with them (injected, and real ENOSPC on a small
+ * tmpfs), CRC-32C
  * against known values, and a reader in Python's standard library.
  */
 #include <criterion/criterion.h>
@@ -11,7 +13,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <errno.h>
+#include <sys/mount.h>
 #include <sys/stat.h>
+#include <sys/statvfs.h>
 #include <unistd.h>
 
 #include "ckpt_cases.h"
@@ -283,6 +288,10 @@ Test(ckpt_file, failed_write_leaves_previous_checkpoint)
 			break;
 		}
 		cr_expect(strstr(err.msg, "injected failure"), "%s", err.msg);
+		/* a failed model file or index takes step-2 with it: nothing
+		 * of it is left to fill the disk */
+		if (fail_at <= 2)
+			cr_expect(!exists(&d, "step-2"), "write %d failed: step-2 is left behind", fail_at);
 		/* last names a complete checkpoint: the old one, or the new one
 		 * once last was written */
 		if (fail_at <= 4)
@@ -296,6 +305,87 @@ Test(ckpt_file, failed_write_leaves_previous_checkpoint)
 	model_free(&a);
 	model_free(&b);
 	ckpt_dir_done(&d);
+}
+
+/* ... but a step that was complete before the failed save stays. */
+Test(ckpt_file, a_failed_save_leaves_a_complete_step_alone)
+{
+	struct lt_ckpt_io_rt io = lt_ckpt_io_file;
+	struct lt_err err = { 0, "" };
+	struct ckpt_dir d;
+	struct model a;
+
+	io.write = failing_write;
+	io.remove = failing_remove;
+	ckpt_dir_make(&d);
+	model_make(&a, 4);
+	save(&d, &a, 2, 0);
+	writes = 0;
+	fail_at = 2; /* the index */
+	cr_assert_eq(lt_ckpt_save(&io, d.io, 2, a.t, MODEL_TENSORS, NULL, 0, &err), -1);
+	expect_model(&d, "step-2", &a, NULL);
+	model_free(&a);
+	ckpt_dir_done(&d);
+}
+
+/* Real ENOSPC, on a tmpfs of 1 MB: the failed save gives back every block
+ * it took, and the next (smaller) save fits. */
+static char small_fs[64];
+
+static void unmount_small_fs(void)
+{
+	if (small_fs[0]) {
+		umount2(small_fs, MNT_DETACH);
+		rmdir(small_fs);
+	}
+}
+
+static uint64_t free_blocks(const char *path)
+{
+	struct statvfs v;
+
+	cr_assert_eq(statvfs(path, &v), 0);
+	return (uint64_t)v.f_bfree;
+}
+
+Test(ckpt_file, no_space_leaves_nothing_behind, .fini = unmount_small_fs)
+{
+	struct lt_err err = { 0, "" };
+	void *io;
+	float *small = calloc(75000, sizeof(float)), *big = calloc(250000, sizeof(float));
+	struct lt_ckpt_tensor t = { .name = "w", .dtype = LT_F32, .ndim = 1 };
+	char path[160];
+	uint64_t before;
+
+	cr_assert(small && big);
+	snprintf(small_fs, sizeof(small_fs), "/tmp/ltrun-enospc-XXXXXX");
+	cr_assert_not_null(mkdtemp(small_fs));
+	if (mount("tmpfs", small_fs, "tmpfs", 0, "size=1m")) {
+		rmdir(small_fs);
+		small_fs[0] = '\0';
+		cr_skip_test("cannot mount a tmpfs (needs root): %s", strerror(errno));
+	}
+	cr_assert_eq(lt_ckpt_io_file.open(small_fs, NULL, &io, &err), 0, "%s", err.msg);
+	t.shape[0] = 75000; /* 300 KB */
+	t.data = small;
+	t.bytes = 75000 * sizeof(float);
+	cr_assert_eq(lt_ckpt_save(&lt_ckpt_io_file, io, 1, &t, 1, NULL, 1, &err), 0, "%s", err.msg);
+	before = free_blocks(small_fs);
+	t.shape[0] = 250000; /* 1 MB: more than is left */
+	t.data = big;
+	t.bytes = 250000 * sizeof(float);
+	cr_assert_eq(lt_ckpt_save(&lt_ckpt_io_file, io, 2, &t, 1, NULL, 1, &err), -1);
+	cr_expect(strstr(err.msg, "No space left") != NULL, "%s", err.msg);
+	snprintf(path, sizeof(path), "%s/step-2", small_fs);
+	cr_expect_neq(access(path, F_OK), 0, "the failed save left %s", path);
+	cr_expect_eq(free_blocks(small_fs), before, "the failed save kept blocks");
+	t.shape[0] = 75000;
+	t.data = small;
+	t.bytes = 75000 * sizeof(float);
+	cr_expect_eq(lt_ckpt_save(&lt_ckpt_io_file, io, 3, &t, 1, NULL, 1, &err), 0, "%s", err.msg);
+	lt_ckpt_io_file.close(io);
+	free(small);
+	free(big);
 }
 
 Test(ckpt_file, file_where_a_directory_should_be)
@@ -422,6 +512,38 @@ Test(ckpt_format, python_reader_agrees)
 	cr_expect_str_eq(res.out, want);
 	run_result_free(&res);
 	model_free(&m);
+	ckpt_dir_done(&d);
+}
+
+/* A step's file written over with another step's (what reusing a file a
+ * backup shared used to do): every checksum matches, yet verify refuses. */
+Test(ckpt_format, verify_refuses_a_step_holding_another_step)
+{
+	struct lt_err err = { 0, "" };
+	struct ckpt_dir d;
+	struct model a, b;
+	char from[200], to[200];
+	unsigned char *bytes;
+	size_t len;
+	FILE *out = fopen("/dev/null", "w");
+
+	cr_assert_not_null(out);
+	ckpt_dir_make(&d);
+	model_make(&a, 1);
+	model_make(&b, 2);
+	save(&d, &a, 2, 0);
+	save(&d, &b, 8, 0);
+	snprintf(from, sizeof(from), "%s/step-8/model.safetensors", d.path);
+	snprintf(to, sizeof(to), "%s/step-2/model.safetensors", d.path);
+	bytes = slurp(from, &len);
+	spit(to, bytes, len);
+	cr_expect_eq(lt_ckpt_verify_path(to, out, &err), -1);
+	cr_expect(strstr(err.msg, "'step-2/model.safetensors' holds step 8, not 2"), "%s", err.msg);
+	cr_expect_eq(lt_ckpt_verify_path(from, out, &err), 0, "%s", err.msg);
+	fclose(out);
+	free(bytes);
+	model_free(&a);
+	model_free(&b);
 	ckpt_dir_done(&d);
 }
 

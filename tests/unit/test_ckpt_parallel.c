@@ -194,19 +194,6 @@ Test(ckpt_parallel, read_checked_mapped_pieces_and_failures)
 
 /* ---------------------------------------------------------------- spares */
 
-static bool exists_in(const char *dir, const char *rel, off_t *size)
-{
-	char path[200];
-	struct stat st;
-
-	snprintf(path, sizeof(path), "%s/%s", dir, rel);
-	if (lstat(path, &st))
-		return false;
-	if (size)
-		*size = st.st_size;
-	return true;
-}
-
 /* Saves one tensor of n floats, valued from seed, as step `step`, keep 1. */
 static void save_big(struct ckpt_dir *d, int64_t step, size_t n, unsigned seed, float **keep)
 {
@@ -325,5 +312,107 @@ Test(ckpt_file, spares_of_others_and_odd_spares)
 	cr_expect(exists_in(d.path, ".ltrun-spare-1", NULL));
 	free(a);
 	free(b);
+	ckpt_dir_done(&d);
+}
+
+/* The bytes of dir/rel, malloc'ed (*len set). */
+static unsigned char *bytes_of(const char *dir, const char *rel, size_t *len)
+{
+	char path[200];
+
+	snprintf(path, sizeof(path), "%s/%s", dir, rel);
+	return slurp(path, len);
+}
+
+/* A backup made by hard links (`cp -al`, `rsync --link-dest`) of a
+ * checkpoint that is then retired: its file must not become a spare that
+ * the next save writes over in place. */
+Test(ckpt_file, a_hard_linked_checkpoint_is_never_written_over)
+{
+	const size_t big = MB / 2; /* 2 MB */
+	struct ckpt_dir d;
+	float *a, *b, *c;
+	unsigned char *before, *after;
+	size_t n0, n1;
+	char src[200], dst[200];
+
+	ckpt_dir_make(&d);
+	save_big(&d, 1, big, 1, &a);
+	snprintf(src, sizeof(src), "%s/step-1/model.safetensors", d.path);
+	snprintf(dst, sizeof(dst), "%s/backup.safetensors", d.path);
+	cr_assert_eq(link(src, dst), 0);
+	before = bytes_of(d.path, "backup.safetensors", &n0);
+	save_big(&d, 2, big, 2, &b); /* retires step-1 */
+	save_big(&d, 3, big, 3, &c); /* would claim step-1's file */
+	expect_big(&d, "last", big, c);
+	after = bytes_of(d.path, "backup.safetensors", &n1);
+	cr_expect(n0 == n1 && !memcmp(before, after, n0),
+		  "the backup's bytes changed: a linked file was written over");
+	expect_big(&d, "backup.safetensors", big, a);
+	free(before);
+	free(after);
+	free(a);
+	free(b);
+	free(c);
+	ckpt_dir_done(&d);
+}
+
+/* A spare linked after it became one (a `cp -al` of the whole directory
+ * between two saves) is not claimed either. */
+Test(ckpt_file, a_spare_linked_later_is_not_claimed)
+{
+	const size_t big = MB / 2;
+	struct ckpt_dir d;
+	float *a, *b, *c;
+	struct stat linked, st;
+	char src[200], dst[200];
+
+	ckpt_dir_make(&d);
+	save_big(&d, 1, big, 1, &a);
+	save_big(&d, 2, big, 2, &b);
+	snprintf(src, sizeof(src), "%s/.ltrun-spare-0", d.path);
+	snprintf(dst, sizeof(dst), "%s/backup.safetensors", d.path);
+	cr_assert_eq(link(src, dst), 0, "step-1's file is a spare");
+	cr_assert_eq(stat(dst, &linked), 0);
+	save_big(&d, 3, big, 3, &c);
+	snprintf(src, sizeof(src), "%s/step-3/model.safetensors", d.path);
+	cr_assert_eq(stat(src, &st), 0);
+	cr_expect_neq(st.st_ino, linked.st_ino, "step-3 was written over a linked spare");
+	expect_big(&d, "backup.safetensors", big, a);
+	expect_big(&d, "last", big, c);
+	free(a);
+	free(b);
+	free(c);
+	ckpt_dir_done(&d);
+}
+
+/* A spare that belongs to another user is neither claimed nor deleted. */
+Test(ckpt_file, another_users_spare_is_neither_used_nor_deleted)
+{
+	const size_t big = MB / 2;
+	struct ckpt_dir d;
+	float *a, *b, *c;
+	struct stat theirs, st;
+	char spare[200], path[200];
+
+	if (geteuid() != 0)
+		cr_skip_test("needs root to give a file to another user");
+	ckpt_dir_make(&d);
+	save_big(&d, 1, big, 1, &a);
+	save_big(&d, 2, big, 2, &b);
+	snprintf(spare, sizeof(spare), "%s/.ltrun-spare-0", d.path);
+	cr_assert_eq(chown(spare, 65534, 65534), 0);
+	cr_assert_eq(stat(spare, &theirs), 0);
+	save_big(&d, 3, big, 3, &c);
+	snprintf(path, sizeof(path), "%s/step-3/model.safetensors", d.path);
+	cr_assert_eq(stat(path, &st), 0);
+	cr_expect_neq(st.st_ino, theirs.st_ino, "step-3 was written over another user's file");
+	lt_ckpt_io_file.close(d.io);
+	cr_assert_eq(stat(spare, &st), 0, "close deleted another user's file");
+	cr_expect_eq(st.st_ino, theirs.st_ino);
+	cr_assert_eq(lt_ckpt_io_file.open(d.path, NULL, &d.io, &(struct lt_err){ 0, "" }), 0);
+	free(a);
+	free(b);
+	free(c);
 	ckpt_dir_done(&d);
 }
