@@ -543,12 +543,10 @@ static void rank_stopped(struct agent *a, int i, int sig)
 	struct proc *p = &a->procs[i];
 	char name[16];
 
-	if (p->stop_sig)
+	if (p->stop_sig || a->paused || a->stopping)
 		return;
 	p->stop_sig = sig;
 	clock_gettime(CLOCK_MONOTONIC, &p->stopped_at);
-	if (a->paused || a->stopping)
-		return;
 	fprintf(stderr, "ltrun: rank %d (pid %ld) was stopped by %s; the others wait for it: continue it (kill -CONT %ld) within %d s (--rdzv-timeout) or ltrun stops the job\n",
 		a->plan->topo.first_rank + i, (long)p->pid, lt_signal_name(sig, name),
 		(long)p->pid, a->cfg->rdzv_timeout);
@@ -596,11 +594,15 @@ static void pause_job(struct agent *a)
 	raise(SIGSTOP);
 }
 
+/* fg, bg, or anyone's SIGCONT to the agent: every rank goes on, those
+ * something else stopped included. */
 static void resume_job(struct agent *a)
 {
 	a->paused = false;
 	if (a->pgid)
 		kill(-a->pgid, SIGCONT);
+	for (int i = 0; i < a->n; i++)
+		a->procs[i].stop_sig = 0;
 }
 
 static void on_signal(struct agent *a)

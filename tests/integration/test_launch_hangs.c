@@ -273,6 +273,31 @@ Test(hangs, a_rank_stopped_by_someone_else, .timeout = 60)
 	run_result_free(&r);
 }
 
+Test(hangs, ctrl_c_ends_a_stopped_rank_at_once, .timeout = 60)
+{
+	struct run_result r;
+	struct run_job *j;
+	double sent, took;
+	long rank1;
+
+	j = run_start((const char *[]){ build_path("ltrun"), "--devices", "2", unruly(), "--",
+					"--sleep", "30", NULL },
+		      NULL, -1);
+	cr_assert_not_null(j);
+	cr_assert(run_job_wait_for(j, "unruly rank=1", 20000), "%s", run_job_out(j));
+	rank1 = pid_of(run_job_out(j), "unruly", 1);
+	kill((pid_t)rank1, SIGSTOP);
+	cr_assert(wait_state(rank1, 'T', 5));
+	kill(run_job_pid(j), SIGINT);
+	sent = now_s();
+	run_job_finish(j, 40, &r);
+	took = now_s() - sent;
+	cr_expect_eq(r.status, 128 + SIGINT, "status %d; %s", r.status, r.err);
+	cr_expect(took < 10, "the stopped rank got SIGCONT after SIGINT: %.1f s, not --term-timeout's 30",
+		  took);
+	run_result_free(&r);
+}
+
 /* --- teardown --- */
 
 Test(hangs, teardown_after_a_failure_is_short, .timeout = 60)
