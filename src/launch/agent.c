@@ -647,7 +647,7 @@ static int check_stopped(struct agent *a)
 		double left;
 		if (!p->running || !p->stop_sig)
 			continue;
-		left = a->cfg->rdzv_timeout - (-seconds_until(&p->stopped_at));
+		left = a->cfg->rdzv_timeout + seconds_until(&p->stopped_at); /* that is past */
 		if (left <= 0) {
 			a->failed_stop_sig = p->stop_sig;
 			fail(a, i);
