@@ -583,15 +583,28 @@ static void reap(struct agent *a)
 	}
 }
 
-/* Ctrl-Z: the ranks stop with the agent, which stops itself (SIGSTOP:
- * SIGTSTP is blocked here) and goes on when fg continues it. */
+static void resume_job(struct agent *a);
+
+/* Ctrl-Z: the ranks stop with the agent, which then stops itself as the
+ * terminal would have stopped it, by SIGTSTP's default action, and goes on
+ * when fg continues it (the SIGCONT then waits in the signalfd).  When the
+ * kernel drops that stop (no shell could continue an orphaned process
+ * group), the ranks go on at once. */
 static void pause_job(struct agent *a)
 {
+	sigset_t tstp, pending;
+
 	a->paused = true;
 	if (a->pgid)
 		kill(-a->pgid, SIGTSTP);
 	fflush(NULL);
-	raise(SIGSTOP);
+	sigemptyset(&tstp);
+	sigaddset(&tstp, SIGTSTP);
+	raise(SIGTSTP);
+	sigprocmask(SIG_UNBLOCK, &tstp, NULL); /* delivered here */
+	sigprocmask(SIG_BLOCK, &tstp, NULL);
+	if (sigpending(&pending) || !sigismember(&pending, SIGCONT))
+		resume_job(a);
 }
 
 /* fg, bg, or anyone's SIGCONT to the agent: every rank goes on, those
