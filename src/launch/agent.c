@@ -1168,8 +1168,12 @@ static void stop_store(struct agent *a)
 	if (a->store_pid <= 0)
 		return;
 	close(a->store_lifeline);
-	if (!a->store_reaped)
+	/* A stopped store (ctrl-Z reached the agent's group) must not hold
+	 * the agent's exit. */
+	if (!a->store_reaped) {
+		kill(a->store_pid, SIGCONT);
 		waitpid(a->store_pid, NULL, 0);
+	}
 	a->store_pid = 0;
 }
 
