@@ -8,6 +8,7 @@
  */
 #include <criterion/criterion.h>
 
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <poll.h>
@@ -478,6 +479,48 @@ Test(hangs, stale_segments_and_run_dirs_are_removed, .timeout = 60)
 
 	for (int i = 0; i < 4; i++)
 		unlink(shm[i]);
+	cr_assert_eq(run_command((const char *[]){ "rm", "-rf", tmp, NULL }, NULL, 10, &r), 0);
+	run_result_free(&r);
+}
+
+/* The name of the one ltrun-* entry of dir into name, or false. */
+static bool run_dir_in(const char *dir, char *name, size_t len)
+{
+	DIR *d = opendir(dir);
+	struct dirent *e;
+	int n = 0;
+
+	cr_assert_not_null(d);
+	while ((e = readdir(d)))
+		if (!strncmp(e->d_name, "ltrun-", 6) && n++ == 0)
+			snprintf(name, len, "%s/%s", dir, e->d_name);
+	closedir(d);
+	return n == 1;
+}
+
+Test(hangs, a_killed_agents_run_dir_goes_at_the_next_start, .timeout = 60)
+{
+	char tmp[] = "/tmp/ltrun-killed-XXXXXX", env[64], left[300];
+	const char *const envs[] = { env, NULL };
+	struct run_result r;
+	struct run_job *j;
+
+	cr_assert_not_null(mkdtemp(tmp));
+	snprintf(env, sizeof(env), "TMPDIR=%s", tmp);
+	j = run_start((const char *[]){ build_path("ltrun"), "--devices", "2", unruly(), "--",
+					"--sleep", "30", NULL },
+		      envs, -1);
+	cr_assert_not_null(j);
+	cr_assert(run_job_wait_for(j, "unruly rank=1", 20000), "%s", run_job_out(j));
+	kill(run_job_pid(j), SIGKILL);
+	run_job_finish(j, 30, &r);
+	run_result_free(&r);
+	cr_assert(run_dir_in(tmp, left, sizeof(left)), "the killed agent left its run directory");
+
+	cr_assert_eq(run_ltrun((const char *[]){ "--devices", "1", unruly(), NULL }, envs, &r), 0);
+	cr_expect_eq(r.status, 0, "%s", r.err);
+	cr_expect(!exists(left), "%s is removed at the next start", left);
+	run_result_free(&r);
 	cr_assert_eq(run_command((const char *[]){ "rm", "-rf", tmp, NULL }, NULL, 10, &r), 0);
 	run_result_free(&r);
 }
