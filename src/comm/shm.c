@@ -743,8 +743,8 @@ void lt_shm_remove_job(const char *run_id)
 	closedir(d);
 }
 
-/* The owner tag of "ltrun-<run id>-<scope>-<owner>-<n>": the field before
- * the last '-' (scopes have no '-'). */
+/* True when name is "ltrun-<run id>-<scope>-<owner>-<n>" and its owner
+ * (the field before the last '-': scopes have no '-') is gone. */
 static bool stale_name(const char *name)
 {
 	const char *last = strrchr(name, '-'), *prev;
