@@ -90,6 +90,13 @@ extern const struct lt_comm_backend lt_comm_auto;
  * an attempt; cannot fail (what cannot be removed stays). */
 void lt_shm_remove_job(const char *run_id);
 
+/* Removes the shared-memory segments of this user whose creator is gone
+ * (the ranks of an agent that was killed): /dev/shm/ltrun-* named after a
+ * process of this pid namespace that no longer exists.  Another user's
+ * segments, a live process's and anything not a regular file are kept.
+ * For the agent's start; cannot fail. */
+void lt_shm_remove_stale(void);
+
 /* How many nodes an `auto` communicator found its members on (they are
  * told apart by lt_comm_args.host), or -1 for another backend. */
 int lt_comm_auto_nodes(const struct lt_comm *c);

@@ -2,11 +2,12 @@
  * shm.c - the `shm` communicator: collectives between the ranks of one
  * node through one POSIX shared-memory segment, the fast CPU path.
  *
- * Group rank 0 creates /dev/shm/ltrun-<run id>-<scope>-<pid>-<n> and
- * publishes its name through the rendezvous; the last member to map it
- * unlinks it, so a crash after that leaves nothing behind (and the agent
- * removes every ltrun-<run id>-* segment of a crashed attempt:
- * lt_shm_remove_job).  The segment holds a control block - per rank a
+ * Group rank 0 creates /dev/shm/ltrun-<run id>-<scope>-<owner>-<n> (owner:
+ * its pid and pid namespace, core/owner.h) and publishes its name through
+ * the rendezvous; the last member to map it unlinks it, so a crash after
+ * that leaves nothing behind (and the agent removes every ltrun-<run id>-*
+ * segment of a crashed attempt: lt_shm_remove_job; a killed agent's, at
+ * the next start: lt_shm_remove_stale).  The segment holds a control block - per rank a
  * monotonic event counter on its own cache line, a waiter count and the
  * pid - then per rank STAGES staging slots of `chunk` bytes.
  *
@@ -27,6 +28,7 @@
  */
 #include "comm/comm.h"
 #include "comm/reduce.h"
+#include "core/owner.h"
 #include "launch/rdzv.h"
 
 #include <dirent.h>
@@ -532,10 +534,10 @@ static long spin_budget_ns(int size)
 	return env_long("LTRUN_SHM_SPIN_US", 200, 0, 1000000) * 1000;
 }
 
-/* "ltrun-<run id>-<scope>-<pid>-<n>", scope with [A-Za-z0-9_.] only. */
+/* "ltrun-<run id>-<scope>-<owner>-<n>", scope with [A-Za-z0-9_.] only. */
 static void segment_name(struct shm *s, const char *run_id, unsigned n)
 {
-	char scope[64];
+	char scope[64], owner[LT_OWNER_TAG_MAX];
 	size_t i;
 
 	for (i = 0; s->scope[i] && i < sizeof(scope) - 1; i++) {
@@ -545,7 +547,8 @@ static void segment_name(struct shm *s, const char *run_id, unsigned n)
 		scope[i] = ok ? ch : '_';
 	}
 	scope[i] = '\0';
-	snprintf(s->name, sizeof(s->name), "/ltrun-%s-%s-%d-%u", run_id, scope, (int)getpid(), n);
+	lt_owner_tag(owner, sizeof(owner));
+	snprintf(s->name, sizeof(s->name), "/ltrun-%s-%s-%s-%u", run_id, scope, owner, n);
 }
 
 static int map_segment(struct shm *s, int fd, struct lt_err *err)
@@ -734,6 +737,37 @@ void lt_shm_remove_job(const char *run_id)
 		return;
 	while ((e = readdir(d)))
 		if (!strncmp(e->d_name, prefix, n)) {
+			snprintf(path, sizeof(path), "/%s", e->d_name);
+			shm_unlink(path);
+		}
+	closedir(d);
+}
+
+/* True when name is "ltrun-<run id>-<scope>-<owner>-<n>" and its owner
+ * (the field before the last '-': scopes have no '-') is gone. */
+static bool stale_name(const char *name)
+{
+	const char *last = strrchr(name, '-'), *prev;
+
+	if (strncmp(name, "ltrun-", 6) || !last || last == name)
+		return false;
+	for (prev = last - 1; prev > name && *prev != '-'; prev--)
+		;
+	return prev > name + 5 && lt_owner_gone(prev + 1, (size_t)(last - prev - 1));
+}
+
+void lt_shm_remove_stale(void)
+{
+	char path[NAME_MAX + 2];
+	struct dirent *e;
+	struct stat st;
+	DIR *d = opendir("/dev/shm");
+
+	if (!d)
+		return;
+	while ((e = readdir(d)))
+		if (stale_name(e->d_name) && !fstatat(dirfd(d), e->d_name, &st, AT_SYMLINK_NOFOLLOW) &&
+		    S_ISREG(st.st_mode) && st.st_uid == geteuid()) {
 			snprintf(path, sizeof(path), "/%s", e->d_name);
 			shm_unlink(path);
 		}

@@ -7,12 +7,24 @@
  *  - it creates the local ranks (exec: fork + exec of ltrun as a rank;
  *    fork: fork only), each in the ranks' process group, killed if the
  *    agent dies (PR_SET_PDEATHSIG, checked again right after fork);
+ *  - the ranks' standard input is /dev/null, and neither they nor the
+ *    agent can be stopped by writing to the terminal (SIGTTOU ignored):
+ *    their process group is never the terminal's foreground group;
  *  - it relays their output line by line, forwards the --signals to every
- *    rank, and on the first failure stops the others (SIGTERM, then
- *    SIGKILL after --term-timeout), tells the other nodes' agents through
- *    the store, prints one report and exits with the failed rank's status,
- *    or restarts every rank (--max-restarts) with LTRUN_RESTART_COUNT
- *    raised, in a new rendezvous round.
+ *    rank, passes ctrl-Z and fg (SIGTSTP, SIGCONT) on to them, reports a
+ *    rank that something else stopped (and counts it failed if nothing
+ *    continues it within --rdzv-timeout), and on the first failure stops
+ *    the others (SIGTERM, then SIGKILL after a short grace; after
+ *    --term-timeout when the user's signal stopped the job), tells the
+ *    other nodes' agents through the store, prints one report and exits
+ *    with the failed rank's status, or restarts every rank
+ *    (--max-restarts) with LTRUN_RESTART_COUNT raised, in a new rendezvous
+ *    round;
+ *  - it is a child subreaper: what a rank leaves running outside the
+ *    ranks' group (a child that called setsid) comes back to it and is
+ *    killed when the attempt ends;
+ *  - at start it removes the run directories and shm segments of this
+ *    user's agents and ranks that were killed (their owner is gone).
  *
  * Started in a multi-node sbatch script or salloc shell, where it would
  * otherwise wait forever for nodes that never start, it re-launches itself
@@ -27,10 +39,12 @@
 #include "launch/signals.h"
 #include "launch/store.h"
 #include "core/error.h"
+#include "core/owner.h"
 #include "core/registry.h"
 #include "core/sha256.h"
 
 #include <cjson/cJSON.h>
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
@@ -47,6 +61,11 @@
 #include <time.h>
 #include <unistd.h>
 
+/* After a rank failed, the others get this long (or --term-timeout, if
+ * shorter) between SIGTERM and SIGKILL: their collectives are broken, and
+ * a rank stuck in a loop must not hold the job for --term-timeout. */
+#define FAILURE_GRACE_S 3
+
 /* Signals that stop the job when forwarded (the others, USR1 say, only
  * reach the ranks, which may checkpoint and go on). */
 static bool stops_job(int sig)
@@ -60,6 +79,8 @@ struct proc {
 	bool running;
 	bool killed_by_us; /* it ended after ltrun began to stop the job */
 	struct timespec ended;
+	int stop_sig;     /* the signal that stopped it while running, 0 */
+	struct timespec stopped_at; /* monotonic */
 };
 
 struct agent {
@@ -82,9 +103,13 @@ struct agent {
 	char remote_failure[512];     /* another node's failure, "" */
 	int store_lifeline;           /* its end of file tells it to stop */
 	int restart;                  /* this attempt's number */
+	bool store_reaped, watcher_reaped; /* reap() collected them */
 	/* this attempt's outcome */
 	int failed;                   /* local index of the first failure, -1 */
+	int failed_stop_sig;          /* it failed by staying stopped by it, 0 */
+	int left;                     /* first to exit 0 while others ran, -1 */
 	int stop_signal;              /* a stop signal the user sent, 0 */
+	bool paused;                  /* ctrl-Z passed on to the ranks */
 	bool stopping;
 	struct timespec kill_at;
 };
@@ -185,6 +210,8 @@ static int run_adopted(const struct lt_plan *plan, const struct lt_config *cfg,
 
 	if (check_not_singleton(t, err))
 		return -1;
+	if (t->local_rank == 0)
+		lt_shm_remove_stale(); /* what killed ranks of an earlier job left */
 	info.rank = t->rank;
 	info.world_size = t->world_size;
 	info.local_rank = t->local_rank;
@@ -340,7 +367,23 @@ static int progress_fd(const struct agent *a, int local)
 	return fcntl(STDERR_FILENO, F_DUPFD, 3);
 }
 
-/* In the child, between fork and exec (or the rank's code). */
+/* A rank reads /dev/null: in a process group of its own, never the
+ * terminal's foreground group, a read from the terminal would stop it
+ * (SIGTTIN) and with it the job. */
+static int null_stdin(void)
+{
+	int fd = open("/dev/null", O_RDONLY);
+
+	if (fd < 0)
+		return -1;
+	if (fd != STDIN_FILENO && (dup2(fd, STDIN_FILENO) < 0 || close(fd)))
+		return -1;
+	return 0;
+}
+
+/* In the child, between fork and exec (or the rank's code).  SIGTTOU
+ * stays ignored, as in the agent: the progress bar's writes to the
+ * terminal must go through from the background. */
 static __attribute__((noreturn)) void become_rank(struct agent *a, int local,
 						  pid_t agent_pid, int fds[2])
 {
@@ -356,6 +399,11 @@ static __attribute__((noreturn)) void become_rank(struct agent *a, int local,
 		_exit(128 + SIGKILL); /* the agent died before PDEATHSIG was set */
 	if (dup2(fds[0], STDOUT_FILENO) < 0 || dup2(fds[1], STDERR_FILENO) < 0)
 		_exit(127);
+	if (null_stdin()) {
+		fprintf(stderr, "ltrun: cannot open /dev/null for rank %d's standard input: %s\n",
+			plan->topo.first_rank + local, strerror(errno));
+		_exit(127);
+	}
 	for (int i = 0; i < a->nsigs; i++)
 		sigaction(a->sigs[i], &dfl, NULL);
 	sigaction(SIGPIPE, &dfl, NULL); /* the agent ignores it; exec would keep that */
@@ -428,6 +476,7 @@ static int spawn(struct agent *a, int local, struct lt_err *err)
 /* ---------------------------------------------------------- supervision */
 
 static void describe_status(int status, char *buf, size_t len);
+static void describe_failure(const struct agent *a, char *buf, size_t len);
 static void announce_failure(struct agent *a);
 
 static double seconds_until(const struct timespec *t)
@@ -438,45 +487,30 @@ static double seconds_until(const struct timespec *t)
 	return (double)(t->tv_sec - now.tv_sec) + (double)(t->tv_nsec - now.tv_nsec) / 1e9;
 }
 
-static void begin_stop(struct agent *a, int sig)
+/* Sends sig (0: none) to the ranks and SIGKILL after grace_s seconds.
+ * SIGCONT follows, so that a stopped rank acts on it. */
+static void begin_stop(struct agent *a, int sig, int grace_s)
 {
 	if (a->stopping)
 		return;
 	a->stopping = true;
-	if (sig && a->pgid)
+	if (sig && a->pgid) {
 		kill(-a->pgid, sig);
+		kill(-a->pgid, SIGCONT);
+	}
 	clock_gettime(CLOCK_MONOTONIC, &a->kill_at);
-	a->kill_at.tv_sec += a->cfg->term_timeout;
+	a->kill_at.tv_sec += grace_s;
+}
+
+/* The grace after a failure: FAILURE_GRACE_S, or less. */
+static int failure_grace(const struct agent *a)
+{
+	return a->cfg->term_timeout < FAILURE_GRACE_S ? a->cfg->term_timeout : FAILURE_GRACE_S;
 }
 
 static bool failed_status(int status)
 {
 	return !WIFEXITED(status) || WEXITSTATUS(status) != 0;
-}
-
-static void reap(struct agent *a)
-{
-	int status;
-	pid_t pid;
-
-	for (int i = 0; i < a->n; i++) {
-		struct proc *p = &a->procs[i];
-		if (!p->running)
-			continue;
-		pid = waitpid(p->pid, &status, WNOHANG);
-		if (pid == p->pid) {
-			p->running = false;
-			p->status = status;
-			p->killed_by_us = a->stopping;
-			clock_gettime(CLOCK_REALTIME, &p->ended);
-			lt_output_drain(a->out, i);
-			if (failed_status(status) && a->failed < 0 && !a->stopping) {
-				a->failed = i;
-				begin_stop(a, SIGTERM);
-				announce_failure(a);
-			}
-		}
-	}
 }
 
 static int running_count(const struct agent *a)
@@ -486,6 +520,122 @@ static int running_count(const struct agent *a)
 	for (int i = 0; i < a->n; i++)
 		n += a->procs[i].running;
 	return n;
+}
+
+static int local_of(const struct agent *a, pid_t pid)
+{
+	for (int i = 0; i < a->n; i++)
+		if (a->procs[i].running && a->procs[i].pid == pid)
+			return i;
+	return -1;
+}
+
+static void fail(struct agent *a, int local)
+{
+	a->failed = local;
+	begin_stop(a, SIGTERM, failure_grace(a));
+	announce_failure(a);
+}
+
+static void rank_ended(struct agent *a, int i, int status)
+{
+	struct proc *p = &a->procs[i];
+
+	p->running = false;
+	p->status = status;
+	p->stop_sig = 0;
+	p->killed_by_us = a->stopping;
+	clock_gettime(CLOCK_REALTIME, &p->ended);
+	lt_output_drain(a->out, i);
+	if (a->stopping || a->failed >= 0)
+		return;
+	if (failed_status(status))
+		fail(a, i);
+	else if (a->left < 0 && running_count(a) > 0)
+		a->left = i;
+}
+
+/* A rank stopped by a signal ltrun did not pass on (SIGTTIN from a
+ * terminal, someone's SIGSTOP): said at once; supervise() counts it failed
+ * if nothing continues it within --rdzv-timeout. */
+static void rank_stopped(struct agent *a, int i, int sig)
+{
+	struct proc *p = &a->procs[i];
+	char name[16];
+
+	if (p->stop_sig || a->paused || a->stopping)
+		return;
+	p->stop_sig = sig;
+	clock_gettime(CLOCK_MONOTONIC, &p->stopped_at);
+	fprintf(stderr, "ltrun: rank %d (pid %ld) was stopped by %s; the others wait for it: continue it (kill -CONT %ld) within %d s (--rdzv-timeout) or ltrun stops the job\n",
+		a->plan->topo.first_rank + i, (long)p->pid, lt_signal_name(sig, name),
+		(long)p->pid, a->cfg->rdzv_timeout);
+}
+
+/* A child that is not a running rank: the store's or the watcher's
+ * process, or an orphan that came to this subreaper. */
+static void other_child_ended(struct agent *a, pid_t pid)
+{
+	if (pid == a->store_pid)
+		a->store_reaped = true;
+	else if (pid == a->watcher_pid)
+		a->watcher_reaped = true;
+}
+
+static void reap(struct agent *a)
+{
+	int status, i;
+	pid_t pid;
+
+	while ((pid = waitpid(-1, &status, WNOHANG | WUNTRACED | WCONTINUED)) > 0) {
+		i = local_of(a, pid);
+		if (WIFSTOPPED(status)) {
+			if (i >= 0)
+				rank_stopped(a, i, WSTOPSIG(status));
+		} else if (WIFCONTINUED(status)) {
+			if (i >= 0)
+				a->procs[i].stop_sig = 0;
+		} else if (i >= 0) {
+			rank_ended(a, i, status);
+		} else {
+			other_child_ended(a, pid);
+		}
+	}
+}
+
+static void resume_job(struct agent *a);
+
+/* Ctrl-Z: the ranks stop with the agent, which then stops itself as the
+ * terminal would have stopped it, by SIGTSTP's default action, and goes on
+ * when fg continues it (the SIGCONT then waits in the signalfd).  When the
+ * kernel drops that stop (no shell could continue an orphaned process
+ * group), the ranks go on at once. */
+static void pause_job(struct agent *a)
+{
+	sigset_t tstp, pending;
+
+	a->paused = true;
+	if (a->pgid)
+		kill(-a->pgid, SIGTSTP);
+	fflush(NULL);
+	sigemptyset(&tstp);
+	sigaddset(&tstp, SIGTSTP);
+	raise(SIGTSTP);
+	sigprocmask(SIG_UNBLOCK, &tstp, NULL); /* delivered here */
+	sigprocmask(SIG_BLOCK, &tstp, NULL);
+	if (sigpending(&pending) || !sigismember(&pending, SIGCONT))
+		resume_job(a);
+}
+
+/* fg, bg, or anyone's SIGCONT to the agent: every rank goes on, those
+ * something else stopped included. */
+static void resume_job(struct agent *a)
+{
+	a->paused = false;
+	if (a->pgid)
+		kill(-a->pgid, SIGCONT);
+	for (int i = 0; i < a->n; i++)
+		a->procs[i].stop_sig = 0;
 }
 
 static void on_signal(struct agent *a)
@@ -498,14 +648,48 @@ static void on_signal(struct agent *a)
 			reap(a);
 			continue;
 		}
+		if (sig == SIGTSTP || sig == SIGCONT) {
+			if (sig == SIGTSTP)
+				pause_job(a);
+			else
+				resume_job(a);
+			continue;
+		}
 		if (a->pgid)
 			kill(-a->pgid, sig);
 		if (stops_job(sig)) {
 			if (!a->stop_signal)
 				a->stop_signal = sig;
-			begin_stop(a, 0);
+			if (a->pgid)
+				kill(-a->pgid, SIGCONT);
+			begin_stop(a, 0, a->cfg->term_timeout);
 		}
 	}
+}
+
+/* The first rank stopped (not by ltrun) for longer than --rdzv-timeout
+ * fails; returns the milliseconds until the next such deadline, or -1. */
+static int check_stopped(struct agent *a)
+{
+	int next = -1;
+
+	if (a->paused || a->stopping)
+		return -1;
+	for (int i = 0; i < a->n; i++) {
+		const struct proc *p = &a->procs[i];
+		double left;
+		if (!p->running || !p->stop_sig)
+			continue;
+		left = a->cfg->rdzv_timeout + seconds_until(&p->stopped_at); /* that is past */
+		if (left <= 0) {
+			a->failed_stop_sig = p->stop_sig;
+			fail(a, i);
+			return -1;
+		}
+		if (next < 0 || left * 1000 + 1 < next)
+			next = (int)(left * 1000) + 1;
+	}
+	return next;
 }
 
 /* ------------------------------------------------ failures across nodes */
@@ -530,6 +714,7 @@ static int start_watcher(struct agent *a, struct lt_err *err)
 
 	a->watcher_fd = -1;
 	a->watcher_pid = 0;
+	a->watcher_reaped = false;
 	a->remote_failure[0] = '\0';
 	if (!several_nodes(a))
 		return 0;
@@ -569,7 +754,7 @@ static int start_watcher(struct agent *a, struct lt_err *err)
 
 static void stop_watcher(struct agent *a)
 {
-	if (a->watcher_pid > 0) {
+	if (a->watcher_pid > 0 && !a->watcher_reaped) {
 		kill(a->watcher_pid, SIGKILL);
 		waitpid(a->watcher_pid, NULL, 0);
 	}
@@ -591,15 +776,14 @@ static void on_watcher(struct agent *a)
 	if (n <= 0 || a->failed >= 0 || a->stopping)
 		a->remote_failure[0] = '\0';
 	else
-		begin_stop(a, SIGTERM);
+		begin_stop(a, SIGTERM, failure_grace(a));
 }
 
 /* Tells the other nodes that a local rank failed. */
 static void announce_failure(struct agent *a)
 {
 	const struct lt_topology *t = &a->plan->topo;
-	const struct proc *p = &a->procs[a->failed];
-	char key[64], who[48], what[96], value[256];
+	char key[64], who[48], what[128], value[256];
 	struct lt_store *st;
 	struct lt_err e = { 0 };
 
@@ -607,13 +791,67 @@ static void announce_failure(struct agent *a)
 		return;
 	failure_key(a, key, sizeof(key));
 	snprintf(who, sizeof(who), "agent on node %d", t->node_rank);
-	describe_status(p->status, what, sizeof(what));
+	describe_failure(a, what, sizeof(what));
 	snprintf(value, sizeof(value), "rank %d on node %d %s", t->first_rank + a->failed,
 		 t->node_rank, what);
 	if (lt_store_connect(t->main_addr, t->main_port, a->token, who, 5000, &st, &e) == 0) {
 		lt_store_set(st, key, value, strlen(value), &e);
 		lt_store_close(st);
 	}
+}
+
+/* ---------------------------------------------------------- descendants */
+
+/* The agent's children but the store's and the watcher's processes, from
+ * /proc/self/task/<tid>/children, into pids (at most max).  Returns the
+ * count. */
+static int list_children(const struct agent *a, pid_t *pids, int max)
+{
+	DIR *d = opendir("/proc/self/task");
+	struct dirent *e;
+	int n = 0;
+
+	if (!d)
+		return 0;
+	while ((e = readdir(d)) && n < max) {
+		char path[64];
+		long pid;
+		FILE *f;
+		if (e->d_name[0] == '.')
+			continue;
+		snprintf(path, sizeof(path), "/proc/self/task/%.20s/children", e->d_name);
+		f = fopen(path, "r");
+		if (!f)
+			continue;
+		while (n < max && fscanf(f, "%ld", &pid) == 1)
+			if (pid != a->store_pid && pid != a->watcher_pid)
+				pids[n++] = (pid_t)pid;
+		fclose(f);
+	}
+	closedir(d);
+	return n;
+}
+
+/* Kills what the ranks left running outside their group (a child that
+ * called setsid(), with the job's token in its environment): once the
+ * ranks are gone it is a child of this subreaper, and so, as each dies,
+ * are its own children.  Bounded: a few seconds at most. */
+static void end_descendants(struct agent *a)
+{
+	struct timespec deadline;
+	pid_t pids[256];
+	int n, status;
+
+	clock_gettime(CLOCK_MONOTONIC, &deadline);
+	deadline.tv_sec += 5;
+	while ((n = list_children(a, pids, 256)) > 0 && seconds_until(&deadline) > 0) {
+		for (int i = 0; i < n; i++)
+			kill(pids[i], SIGKILL);
+		for (int i = 0; i < n; i++)
+			while (waitpid(pids[i], &status, WNOHANG) == 0 && seconds_until(&deadline) > 0)
+				usleep(1000);
+	}
+	reap(a); /* the store's or watcher's end, if it came meanwhile */
 }
 
 /* Waits for every local rank of this attempt, relaying output, forwarding
@@ -646,6 +884,8 @@ static void supervise(struct agent *a)
 			} else {
 				timeout = (int)(left * 1000) + 1;
 			}
+		} else {
+			timeout = check_stopped(a);
 		}
 		if (poll(pfd, (nfds_t)n, timeout) < 0 && errno != EINTR)
 			LT_BUG("poll: %s", strerror(errno));
@@ -657,9 +897,11 @@ static void supervise(struct agent *a)
 		if (pfd[0].revents)
 			on_signal(a);
 	}
-	/* Whatever a rank left behind in the group goes too. */
+	/* Whatever a rank left behind in the group goes too, and what left
+	 * the group came back to this subreaper. */
 	if (a->pgid)
 		kill(-a->pgid, SIGKILL);
+	end_descendants(a);
 	free(pfd);
 	free(who);
 }
@@ -713,25 +955,61 @@ static void error_file_message(const struct agent *a, int local, char *buf, size
 	cJSON_Delete(json);
 }
 
+/* What the failed rank did: its exit status or signal, or the signal
+ * that stopped it for too long. */
+static void describe_failure(const struct agent *a, char *buf, size_t len)
+{
+	char sig[16];
+
+	if (a->failed_stop_sig)
+		snprintf(buf, len, "was stopped by %s and not continued within %d s (--rdzv-timeout)",
+			 lt_signal_name(a->failed_stop_sig, sig), a->cfg->rdzv_timeout);
+	else
+		describe_status(a->procs[a->failed].status, buf, len);
+}
+
+/* "HH:MM:SS.mmm" of a CLOCK_REALTIME time. */
+static void clock_time(const struct timespec *t, char *buf, size_t len)
+{
+	char hms[16];
+	struct tm tm;
+
+	localtime_r(&t->tv_sec, &tm);
+	strftime(hms, sizeof(hms), "%H:%M:%S", &tm);
+	snprintf(buf, len, "%s.%03ld", hms, t->tv_nsec / 1000000);
+}
+
+/* A rank that returned while the others went on leaves them waiting in
+ * collectives it never joins: their failures follow from its leaving. */
+static void report_left_early(const struct agent *a)
+{
+	const struct proc *p = &a->procs[a->left];
+	char when[32];
+
+	clock_time(&p->ended, when, sizeof(when));
+	fprintf(stderr, "ltrun:   rank %d (local %d, pid %ld) exited with status 0 at %s, before the others: they were left waiting for it in a collective; see why it returned early\n",
+		a->plan->topo.first_rank + a->left, a->left, (long)p->pid, when);
+}
+
 static void report_failure(const struct agent *a, bool final)
 {
 	const struct proc *p = &a->procs[a->failed];
-	char what[96], when[64], host[256], message[1024], tail[4096];
+	char what[128], when[32], host[256], message[1024], tail[4096];
 	int stopped = 0;
-	struct tm tm;
 
 	for (int i = 0; i < a->n; i++)
 		stopped += i != a->failed && a->procs[i].killed_by_us;
-	describe_status(p->status, what, sizeof(what));
-	localtime_r(&p->ended.tv_sec, &tm);
-	strftime(when, sizeof(when), "%H:%M:%S", &tm);
+	describe_failure(a, what, sizeof(what));
+	clock_time(&p->ended, when, sizeof(when));
 	if (gethostname(host, sizeof(host) - 1))
 		snprintf(host, sizeof(host), "this host");
 	error_file_message(a, a->failed, message, sizeof(message));
 	lt_output_tail(a->out, a->failed, "ltrun:     ", tail, sizeof(tail));
-	fprintf(stderr, "ltrun: rank %d (local %d, pid %ld) on %s %s at %s.%03ld%s\n",
+	fprintf(stderr, "ltrun: rank %d (local %d, pid %ld) on %s %s at %s%s\n",
 		a->plan->topo.first_rank + a->failed, a->failed, (long)p->pid, host, what, when,
-		p->ended.tv_nsec / 1000000, a->n > 1 ? ", the first rank to fail" : "");
+		a->n > 1 ? ", the first rank to fail" : "");
+	if (a->left >= 0)
+		report_left_early(a);
 	if (message[0])
 		fprintf(stderr, "ltrun:   error: %s\n", message);
 	if (tail[0])
@@ -746,12 +1024,67 @@ static void report_failure(const struct agent *a, bool final)
 
 /* ---------------------------------------------------------------- runs */
 
-static int make_run_dir(struct agent *a, struct lt_err *err)
+static const char *tmp_dir(void)
 {
 	const char *tmp = getenv("TMPDIR");
 
-	snprintf(a->run_dir, sizeof(a->run_dir), "%s/ltrun-%s-%ld", tmp && *tmp ? tmp : "/tmp",
-		 a->run_id, (long)getpid());
+	return tmp && *tmp ? tmp : "/tmp";
+}
+
+/* The run directory's name, "ltrun-<run id>-<owner>" (core/owner.h), for a
+ * run directory that name's owner left: 16 hex digits, then the owner. */
+static bool stale_run_dir(const char *name)
+{
+	if (strncmp(name, "ltrun-", 6) || strspn(name + 6, "0123456789abcdef") != 16 ||
+	    name[22] != '-')
+		return false;
+	return lt_owner_gone(name + 23, strlen(name + 23));
+}
+
+/* Empties and removes dir/name, a directory of this user's (no link is
+ * followed, no subdirectory entered: one that holds one stays). */
+static void remove_dir_of_files(int dir, const char *name)
+{
+	int fd = openat(dir, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	struct dirent *e;
+	struct stat st;
+	DIR *d;
+
+	if (fd < 0)
+		return;
+	if (fstat(fd, &st) || st.st_uid != geteuid() || !(d = fdopendir(fd))) {
+		close(fd);
+		return;
+	}
+	while ((e = readdir(d)))
+		if (e->d_type != DT_DIR)
+			unlinkat(fd, e->d_name, 0);
+	closedir(d);
+	unlinkat(dir, name, AT_REMOVEDIR);
+}
+
+/* What killed agents and ranks of this user left: run directories in
+ * $TMPDIR and shm segments whose owner process is gone. */
+static void remove_stale(void)
+{
+	DIR *d = opendir(tmp_dir());
+	struct dirent *e;
+
+	lt_shm_remove_stale();
+	if (!d)
+		return;
+	while ((e = readdir(d)))
+		if (stale_run_dir(e->d_name))
+			remove_dir_of_files(dirfd(d), e->d_name);
+	closedir(d);
+}
+
+static int make_run_dir(struct agent *a, struct lt_err *err)
+{
+	char owner[LT_OWNER_TAG_MAX];
+
+	lt_owner_tag(owner, sizeof(owner));
+	snprintf(a->run_dir, sizeof(a->run_dir), "%s/ltrun-%s-%s", tmp_dir(), a->run_id, owner);
 	if (mkdir(a->run_dir, 0700))
 		return lt_err_set(err, LT_EXIT_FAILURE, "cannot create '%s': %s (set TMPDIR to a writable directory)",
 				  a->run_dir, strerror(errno));
@@ -777,6 +1110,8 @@ static int start_signals(struct agent *a, struct lt_err *err)
 	signal(SIGCHLD, SIG_DFL);
 	sigemptyset(&a->blocked);
 	sigaddset(&a->blocked, SIGCHLD);
+	sigaddset(&a->blocked, SIGTSTP); /* ctrl-Z and fg, passed on */
+	sigaddset(&a->blocked, SIGCONT);
 	for (int i = 0; i < a->nsigs; i++)
 		sigaddset(&a->blocked, a->sigs[i]);
 	if (sigprocmask(SIG_BLOCK, &a->blocked, &a->old_mask))
@@ -786,6 +1121,10 @@ static int start_signals(struct agent *a, struct lt_err *err)
 		return lt_err_set(err, LT_EXIT_FAILURE, "signalfd: %s", strerror(errno));
 	/* A closed terminal must not kill the agent, and with it every rank. */
 	signal(SIGPIPE, SIG_IGN);
+	/* Nor must a write to it stop the agent or a rank (stty tostop) when
+	 * they are not the foreground job: ignored, the write goes through
+	 * (and the ranks inherit that). */
+	signal(SIGTTOU, SIG_IGN);
 	return 0;
 }
 
@@ -853,14 +1192,20 @@ static void stop_store(struct agent *a)
 	if (a->store_pid <= 0)
 		return;
 	close(a->store_lifeline);
-	waitpid(a->store_pid, NULL, 0);
+	/* A stopped store (ctrl-Z reached the agent's group) must not hold
+	 * the agent's exit. */
+	if (!a->store_reaped) {
+		kill(a->store_pid, SIGCONT);
+		waitpid(a->store_pid, NULL, 0);
+	}
 	a->store_pid = 0;
 }
 
 static int run_agent(const struct lt_plan *plan, const struct lt_config *cfg,
 		     struct lt_err *err)
 {
-	struct agent a = { .plan = plan, .cfg = cfg, .sigfd = -1, .failed = -1, .watcher_fd = -1 };
+	struct agent a = { .plan = plan, .cfg = cfg, .sigfd = -1, .failed = -1, .left = -1,
+			   .watcher_fd = -1 };
 	int status = 0;
 
 	a.nsigs = lt_signals_parse(cfg->signals, cfg->source_name[LT_OPT_SIGNALS], a.sigs, err);
@@ -874,21 +1219,27 @@ static int run_agent(const struct lt_plan *plan, const struct lt_config *cfg,
 		goto fail_free;
 	hex(a.token, sizeof(a.token), a.token_hex);
 	run_id_of(a.token, a.run_id);
+	remove_stale();
 	if (make_run_dir(&a, err))
 		goto fail_free;
+	/* What a rank leaves behind outside its group comes back here. */
+	prctl(PR_SET_CHILD_SUBREAPER, 1);
 	a.out = lt_output_new(a.n, plan->topo.first_rank, cfg->log_dir, cfg->tee, err);
 	if (!a.out || start_signals(&a, err) || host_store(&a, err))
 		goto fail;
 
 	for (a.restart = 0;; a.restart++) {
 		a.failed = -1;
+		a.failed_stop_sig = 0;
+		a.left = -1;
+		a.paused = false;
 		a.stopping = false;
 		a.pgid = 0;
 		if (start_watcher(&a, err))
 			goto fail;
 		for (int i = 0; i < a.n; i++)
 			if (spawn(&a, i, err)) {
-				begin_stop(&a, SIGKILL);
+				begin_stop(&a, SIGKILL, 0);
 				supervise(&a);
 				stop_watcher(&a);
 				lt_shm_remove_job(a.run_id);
@@ -914,7 +1265,9 @@ static int run_agent(const struct lt_plan *plan, const struct lt_config *cfg,
 			fprintf(stderr, "ltrun: %s: ltrun stopped the %d rank%s of node %d\n",
 				a.remote_failure, a.n, a.n == 1 ? "" : "s", plan->topo.node_rank);
 		if (a.restart >= cfg->max_restarts) {
-			status = a.failed >= 0 ? exit_status_of(a.procs[a.failed].status) : 1;
+			status = a.failed < 0 ? 1
+				 : a.failed_stop_sig ? 128 + a.failed_stop_sig
+				 : exit_status_of(a.procs[a.failed].status);
 			break;
 		}
 		fprintf(stderr, "ltrun: restarting every rank (restart %d of %d)\n", a.restart + 1,

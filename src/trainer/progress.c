@@ -7,6 +7,7 @@
  */
 #include "trainer/progress.h"
 
+#include <signal.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -49,6 +50,11 @@ struct lt_progress *lt_progress_new(FILE *out, bool tty, int64_t total_steps,
 		return NULL;
 	p->out = out;
 	p->tty = tty;
+	/* A rank is never the terminal's foreground job: with 'stty tostop'
+	 * the bar's first write would stop it, and every rank waiting for it.
+	 * Ignored, SIGTTOU lets the write through. */
+	if (tty)
+		signal(SIGTTOU, SIG_IGN);
 	p->total = total_steps > 0 ? total_steps : -1;
 	p->log_every = log_every > 0 ? log_every : 1;
 	p->clock = now_s;

@@ -16,8 +16,10 @@ struct lt_progress; /* opaque */
 /* Progress shown on out (usually stderr, never closed here).  tty: out is
  * a terminal, so a bar is redrawn with '\r'; else plain lines every
  * log_every steps (values below 1 count as 1).  total_steps may be -1
- * (unknown: no percentage, no ETA).  Returns NULL only when out of memory
- * (the caller may go on without progress). */
+ * (unknown: no percentage, no ETA).  With tty, SIGTTOU is ignored in this
+ * process from then on, so that drawing from the background never stops
+ * it.  Returns NULL only when out of memory (the caller may go on without
+ * progress). */
 struct lt_progress *lt_progress_new(FILE *out, bool tty, int64_t total_steps,
 				    int log_every);
 

@@ -10,6 +10,7 @@
 #include <poll.h>
 #include <signal.h>
 #include <spawn.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -193,22 +194,36 @@ static long now_ms(void)
 	return ts.tv_sec * 1000L + ts.tv_nsec / 1000000L;
 }
 
-int run_command(const char *const *argv, const char *const *env, int timeout_s,
-		struct run_result *r)
+/* ------------------------------------------------- jobs in the background */
+
+struct run_job {
+	pid_t pid;
+	int fd[2];          /* stdout, stderr; -1 at end of file */
+	struct sink s[2];
+};
+
+struct run_job *run_start(const char *const *argv, const char *const *env, int stdin_fd)
 {
 	char *envp[MAX_ENV + 5], path[512];
 	const char *prog = argv && argv[0] ? find_program(argv[0], path, sizeof(path)) : NULL;
-	int out[2], err[2], m = 0, status;
-	long deadline = now_ms() + timeout_s * 1000L;
+	struct run_job *j = calloc(1, sizeof(*j));
+	int out[2], err[2], m = 0, rc;
 	posix_spawn_file_actions_t fa;
 	posix_spawnattr_t attr;
-	struct sink so = { 0 }, se = { 0 };
-	struct pollfd pfd[2];
 	sigset_t none;
-	pid_t pid;
 
-	if (!prog)
-		return -1;
+	/* Close-on-exec: a daemon the program leaves behind must not hold the
+	 * pipes open (dup2 onto 1 and 2 clears the flag there). */
+	if (!prog || !j || pipe2(out, O_CLOEXEC)) {
+		free(j);
+		return NULL;
+	}
+	if (pipe2(err, O_CLOEXEC)) {
+		close(out[0]);
+		close(out[1]);
+		free(j);
+		return NULL;
+	}
 	envp[m++] = "PATH=" RUN_PATH;
 	envp[m++] = "ASAN_OPTIONS=exitcode=99:detect_leaks=1";
 	envp[m++] = lsan_options();
@@ -218,52 +233,105 @@ int run_command(const char *const *argv, const char *const *env, int timeout_s,
 	while (env && *env && m < MAX_ENV + 4)
 		envp[m++] = (char *)*env++;
 	envp[m] = NULL;
-
-	/* Close-on-exec: a daemon the program leaves behind must not hold the
-	 * pipes open (dup2 onto 1 and 2 clears the flag there). */
-	if (pipe2(out, O_CLOEXEC) || pipe2(err, O_CLOEXEC))
-		return -1;
 	posix_spawn_file_actions_init(&fa);
+	if (stdin_fd >= 0)
+		posix_spawn_file_actions_adddup2(&fa, stdin_fd, 0);
 	posix_spawn_file_actions_adddup2(&fa, out[1], 1);
 	posix_spawn_file_actions_adddup2(&fa, err[1], 2);
-	posix_spawn_file_actions_addclose(&fa, out[0]);
-	posix_spawn_file_actions_addclose(&fa, err[0]);
 	posix_spawnattr_init(&attr);
 	sigemptyset(&none);
 	posix_spawnattr_setsigmask(&attr, &none);
 	posix_spawnattr_setpgroup(&attr, 0);
 	posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETPGROUP | POSIX_SPAWN_SETSIGMASK);
-	status = posix_spawn(&pid, prog, &fa, &attr, (char *const *)argv, envp);
+	rc = posix_spawn(&j->pid, prog, &fa, &attr, (char *const *)argv, envp);
 	posix_spawn_file_actions_destroy(&fa);
 	posix_spawnattr_destroy(&attr);
 	close(out[1]);
 	close(err[1]);
-	if (status) {
+	j->fd[0] = out[0];
+	j->fd[1] = err[0];
+	if (rc) {
 		close(out[0]);
 		close(err[0]);
-		return -1;
+		free(j);
+		return NULL;
 	}
-	pfd[0] = (struct pollfd){ .fd = out[0], .events = POLLIN };
-	pfd[1] = (struct pollfd){ .fd = err[0], .events = POLLIN };
-	while (pfd[0].fd >= 0 || pfd[1].fd >= 0) {
+	return j;
+}
+
+int run_job_pid(const struct run_job *j)
+{
+	return (int)j->pid;
+}
+
+const char *run_job_out(const struct run_job *j)
+{
+	return j->s[0].data ? j->s[0].data : "";
+}
+
+/* Reads what is there, waiting at most timeout_ms; false once both
+ * streams ended. */
+static bool job_read(struct run_job *j, int timeout_ms)
+{
+	struct pollfd pfd[2];
+
+	for (int k = 0; k < 2; k++)
+		pfd[k] = (struct pollfd){ .fd = j->fd[k], .events = POLLIN };
+	if (j->fd[0] < 0 && j->fd[1] < 0)
+		return false;
+	if (poll(pfd, 2, timeout_ms) <= 0)
+		return true;
+	for (int k = 0; k < 2; k++)
+		if (pfd[k].revents && !sink_read(j->fd[k], &j->s[k])) {
+			close(j->fd[k]);
+			j->fd[k] = -1;
+		}
+	return true;
+}
+
+int run_job_wait_for(struct run_job *j, const char *needle, int timeout_ms)
+{
+	long deadline = now_ms() + timeout_ms;
+
+	while (!strstr(run_job_out(j), needle)) {
 		long left = deadline - now_ms();
-		int ready = left > 0 ? poll(pfd, 2, (int)left) : 0;
-		if (ready < 0 && errno == EINTR)
-			continue;
-		if (ready <= 0) {
-			kill(-pid, SIGKILL);
+		if (left <= 0 || !job_read(j, (int)left))
+			return 0;
+	}
+	return 1;
+}
+
+void run_job_finish(struct run_job *j, int timeout_s, struct run_result *r)
+{
+	long deadline = now_ms() + timeout_s * 1000L;
+	int status;
+
+	for (;;) {
+		long left = deadline - now_ms();
+		if (left <= 0) {
+			kill(-j->pid, SIGKILL);
 			break;
 		}
-		if (pfd[0].revents && !sink_read(out[0], &so))
-			pfd[0].fd = -1;
-		if (pfd[1].revents && !sink_read(err[0], &se))
-			pfd[1].fd = -1;
+		if (!job_read(j, (int)left))
+			break;
 	}
-	close(out[0]);
-	close(err[0]);
-	waitpid(pid, &status, 0);
+	for (int k = 0; k < 2; k++)
+		if (j->fd[k] >= 0)
+			close(j->fd[k]);
+	waitpid(j->pid, &status, 0);
 	r->status = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
-	r->out = sink_take(&so);
-	r->err = sink_take(&se);
+	r->out = sink_take(&j->s[0]);
+	r->err = sink_take(&j->s[1]);
+	free(j);
+}
+
+int run_command(const char *const *argv, const char *const *env, int timeout_s,
+		struct run_result *r)
+{
+	struct run_job *j = run_start(argv, env, -1);
+
+	if (!j)
+		return -1;
+	run_job_finish(j, timeout_s, r);
 	return 0;
 }

@@ -31,4 +31,21 @@ int count_lines(const char *text);
 int run_command(const char *const *argv, const char *const *env, int timeout_s,
 		struct run_result *r);
 
+/* A program started in the background, for tests that act on it while it
+ * runs (signals, a terminal): argv and env as run_command(), in its own
+ * process group, stdin from stdin_fd (-1: this process's).  NULL if it
+ * could not be started. */
+struct run_job;
+struct run_job *run_start(const char *const *argv, const char *const *env, int stdin_fd);
+/* Its pid (and process group). */
+int run_job_pid(const struct run_job *j);
+/* Collects its output until its stdout holds needle (true) or timeout_ms
+ * passed (false). */
+int run_job_wait_for(struct run_job *j, const char *needle, int timeout_ms);
+/* Its stdout so far. */
+const char *run_job_out(const struct run_job *j);
+/* Waits for it to end, at most timeout_s seconds (then SIGKILL to its
+ * group, status 128 + 9), fills r and frees j. */
+void run_job_finish(struct run_job *j, int timeout_s, struct run_result *r);
+
 #endif
