@@ -22,6 +22,7 @@
 
 #include <argp.h>
 #include <cjson/cJSON.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -39,7 +40,8 @@ struct cli {
 	struct lt_err err;
 	bool list;
 	const char *list_kind;
-	const char *model;
+	const char *model;     /* lt_so_path() of the argument, in model_path */
+	char model_path[PATH_MAX];
 	char **model_argv;
 	int model_argc;
 };
@@ -113,7 +115,13 @@ static void bad_option(struct cli *cli, struct argp_state *state)
  * one leading "--") belongs to the model, as with torchrun. */
 static void take_model(struct cli *cli, char *arg, struct argp_state *state)
 {
-	cli->model = arg;
+	/* "model.so" is the file here, for this process and the ranks it
+	 * execs in the same directory: dlopen() would search the library
+	 * path for a name without '/'. */
+	cli->model = lt_so_path(arg, cli->model_path, sizeof(cli->model_path));
+	if (!cli->model)
+		lt_die(LT_EXIT_USAGE, "the model's path is longer than %zu bytes",
+		       sizeof(cli->model_path) - 1);
 	cli->model_argv = state->argv + state->next;
 	cli->model_argc = state->argc - state->next;
 	if (cli->model_argc > 0 && !strcmp(cli->model_argv[0], "--")) {

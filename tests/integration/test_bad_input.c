@@ -9,6 +9,7 @@
  */
 #include <criterion/criterion.h>
 #include <criterion/parameterized.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -162,7 +163,10 @@ static struct bad_case cases[] = {
 	/* plugins */
 	{ { "--dry-run", "--plugin", "./nonexistent.so" }, {0}, NULL, 1,
 	  { "cannot load plugin './nonexistent.so'" } },
-	{ { "--dry-run", "--plugin", "bare.so" }, {0}, NULL, 1, { "'bare.so'", "give a path" } },
+	{ { "--dry-run", "--plugin", "bare.so" }, {0}, NULL, 1,
+	  { "cannot load plugin 'bare.so'", "No such file" } },
+	{ { "--dry-run", "no-such-model.so" }, {0}, NULL, 1,
+	  { "cannot open model './no-such-model.so'", "No such file" } },
 	{ { "--dry-run", "--plugin", "/etc/hostname" }, {0}, NULL, 1, { "cannot load plugin '/etc/hostname'" } },
 	{ { "--dry-run", "--plugin", "@B/ltrun" }, {0}, NULL, 1, { "plugin" } },
 	{ { "--dry-run", "--plugin", "@B/tests/plugins/bad_abi.so" }, {0}, NULL, 1,
@@ -232,4 +236,40 @@ ParameterizedTest(size_t *idx, bad_input, one_line_and_status)
 Test(bad_input, has_forty_cases)
 {
 	cr_assert_geq(sizeof(cases) / sizeof(cases[0]), 40);
+}
+
+/* Runs `cd DIR && exec ltrun ARGS` (args: a shell word list, already
+ * quoted) and returns the result. */
+static void run_in(const char *dir, const char *args, struct run_result *r)
+{
+	char script[2 * PATH_MAX + 128], ltrun[PATH_MAX];
+
+	cr_assert_not_null(realpath(build_path("ltrun"), ltrun), "%s", build_path("ltrun"));
+	snprintf(script, sizeof(script), "cd '%s' && exec '%s' %s", dir, ltrun, args);
+	cr_assert_eq(run_command((const char *[]){ "sh", "-c", script, NULL }, NULL, 60, r), 0,
+		     "cannot start sh");
+}
+
+/* `ltrun model.so` in the model's own directory: a name without '/' is the
+ * file there, for the agent and for every rank it execs (dlopen() alone
+ * would search the library path and fail), and so is `--plugin x.so`. */
+Test(bad_input, bare_names_are_files_in_the_current_directory)
+{
+	char dir[512];
+	struct run_result r;
+
+	snprintf(dir, sizeof(dir), "%s", build_path("examples/models"));
+	run_in(dir, "--devices 2 hello.so", &r);
+	cr_expect_eq(r.status, 0, "ltrun --devices 2 hello.so in %s: status %d: %s", dir,
+		     r.status, r.err);
+	cr_expect(strstr(r.out, "bye rank=0") && strstr(r.out, "bye rank=1"), "%s", r.out);
+	cr_expect_null(strstr(r.err, "cannot open shared object"), "%s", r.err);
+	run_result_free(&r);
+
+	snprintf(dir, sizeof(dir), "%s", build_path("examples/plugins"));
+	run_in(dir, "--plugin hostfile_env.so --list cluster", &r);
+	cr_expect_eq(r.status, 0, "ltrun --plugin hostfile_env.so in %s: status %d: %s", dir,
+		     r.status, r.err);
+	cr_expect_not_null(strstr(r.out, "hostfile"), "%s", r.out);
+	run_result_free(&r);
 }
