@@ -19,6 +19,7 @@
 #include "launch/rank.h"
 #include "launch/rdzv.h"
 #include "launch/signals.h"
+#include "trainer/checkpoint.h"
 
 #include <argp.h>
 #include <cjson/cJSON.h>
@@ -257,6 +258,15 @@ static int check_launch_settings(struct cli *cli)
 			  lt_quote(q, sizeof(q), c->rdzv), c->source_name[LT_OPT_RDZV]);
 }
 
+/* Whether this process starts rank 0 (its node's agent) or is it (an
+ * adopted rank): the one that reads a --resume checkpoint. */
+static bool starts_rank0(const struct lt_plan *plan)
+{
+	const struct lt_topology *t = &plan->topo;
+
+	return t->external ? t->rank == 0 : t->first_rank == 0;
+}
+
 static struct lt_registry *load_registry(struct cli *cli)
 {
 	struct lt_registry *reg = lt_registry_new(&cli->err);
@@ -333,6 +343,10 @@ int main(int argc, char **argv)
 		lt_die_err(&cli.err);
 	if (lt_plan_make(&plan, &cli.cfg, reg, NULL, cli.cfg.verbose ? stderr : NULL,
 			 &cli.err))
+		lt_die_err(&cli.err);
+	/* once, here, rather than in every rank; a dry run checks the shape */
+	if (lt_trainer_ckpt_check_resume(&cli.cfg, !cli.cfg.dry_run && starts_rank0(&plan),
+					 &cli.err))
 		lt_die_err(&cli.err);
 	plan.model = cli.model;
 	plan.model_argv = cli.model_argv;
