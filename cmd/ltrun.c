@@ -20,9 +20,11 @@
 #include "launch/rank.h"
 #include "launch/rdzv.h"
 #include "launch/signals.h"
+#include "trainer/checkpoint.h"
 
 #include <argp.h>
 #include <cjson/cJSON.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -40,7 +42,8 @@ struct cli {
 	struct lt_err err;
 	bool list;
 	const char *list_kind;
-	const char *model;
+	const char *model;     /* lt_so_path() of the argument, in model_path */
+	char model_path[PATH_MAX];
 	char **model_argv;
 	int model_argc;
 };
@@ -114,7 +117,13 @@ static void bad_option(struct cli *cli, struct argp_state *state)
  * one leading "--") belongs to the model, as with torchrun. */
 static void take_model(struct cli *cli, char *arg, struct argp_state *state)
 {
-	cli->model = arg;
+	/* "model.so" is the file here, for this process and the ranks it
+	 * execs in the same directory: dlopen() would search the library
+	 * path for a name without '/'. */
+	cli->model = lt_so_path(arg, cli->model_path, sizeof(cli->model_path));
+	if (!cli->model)
+		lt_die(LT_EXIT_USAGE, "the model's path is longer than %zu bytes",
+		       sizeof(cli->model_path) - 1);
 	cli->model_argv = state->argv + state->next;
 	cli->model_argc = state->argc - state->next;
 	if (cli->model_argc > 0 && !strcmp(cli->model_argv[0], "--")) {
@@ -250,17 +259,25 @@ static int check_launch_settings(struct cli *cli)
 			  lt_quote(q, sizeof(q), c->rdzv), c->source_name[LT_OPT_RDZV]);
 }
 
+/* Whether this process starts rank 0 (its node's agent) or is it (an
+ * adopted rank): the one that reads a --resume checkpoint and holds the
+ * --ckpt-dir lock. */
+static bool starts_rank0(const struct lt_plan *plan)
+{
+	const struct lt_topology *t = &plan->topo;
+
+	return t->external ? t->rank == 0 : t->first_rank == 0;
+}
+
 /* A second run on one --ckpt-dir is refused here, before any rank starts,
  * by the process that starts rank 0 (or is it): a probe of the lock that
  * rank 0 then takes for the whole run (src/ckpt/lock.h). */
 static int check_ckpt_dir_free(const struct lt_plan *plan, const struct lt_config *c,
 			       struct lt_err *err)
 {
-	const struct lt_topology *t = &plan->topo;
 	struct lt_ckpt_lock *lock;
 
-	if (!lt_ckpt_dir_is_local(c->ckpt_dir, c->ckpt_io) ||
-	    (t->external ? t->rank != 0 : t->first_rank != 0))
+	if (!lt_ckpt_dir_is_local(c->ckpt_dir, c->ckpt_io) || !starts_rank0(plan))
 		return 0;
 	if (lt_ckpt_lock_take(c->ckpt_dir, NULL, NULL, &lock, err))
 		return -1;
@@ -344,6 +361,10 @@ int main(int argc, char **argv)
 		lt_die_err(&cli.err);
 	if (lt_plan_make(&plan, &cli.cfg, reg, NULL, cli.cfg.verbose ? stderr : NULL,
 			 &cli.err))
+		lt_die_err(&cli.err);
+	/* once, here, rather than in every rank; a dry run checks the shape */
+	if (lt_trainer_ckpt_check_resume(&cli.cfg, !cli.cfg.dry_run && starts_rank0(&plan),
+					 &cli.err))
 		lt_die_err(&cli.err);
 	plan.model = cli.model;
 	plan.model_argv = cli.model_argv;

@@ -79,8 +79,9 @@ LT_API const char *lt_env_get(const struct lt_envsrc *src, const char *name);
 LT_API int lt_env_int(const struct lt_envsrc *src, const char *name,
 		      long min, long max, long *out, struct lt_err *err);
 
-/* Copies this node's short host name (up to the first '.') into buf.
- * Returns 0, or -1 with err set. */
+/* Copies this node's short host name (up to the first '.'; a host name
+ * that is an IP address is kept whole) into buf.  Returns 0, or -1 with
+ * err set. */
 LT_API int lt_env_hostname(const struct lt_envsrc *src, char *buf, size_t len,
 			   struct lt_err *err);
 

@@ -583,6 +583,34 @@ static int line_of(const char *text, size_t len, size_t pos)
 	return line;
 }
 
+/* True when the JSON text up to and including pos opens more than
+ * CJSON_NESTING_LIMIT arrays or objects at once (outside strings): cJSON
+ * stops there and reports only where. */
+static bool nested_too_deep(const char *text, size_t len, size_t pos)
+{
+	size_t i, depth = 0;
+	bool in_string = false;
+
+	for (i = 0; i <= pos && i < len; i++) {
+		char c = text[i];
+
+		if (in_string) {
+			if (c == '\\')
+				i++;
+			else if (c == '"')
+				in_string = false;
+		} else if (c == '"') {
+			in_string = true;
+		} else if (c == '[' || c == '{') {
+			if (++depth > CJSON_NESTING_LIMIT)
+				return true;
+		} else if ((c == ']' || c == '}') && depth) {
+			depth--;
+		}
+	}
+	return false;
+}
+
 static const char *json_type_name(const cJSON *v)
 {
 	if (cJSON_IsString(v)) return "a string";
@@ -728,6 +756,10 @@ int lt_config_load_text(struct lt_config *cfg, const char *path,
 			root = NULL;
 		}
 	}
+	if (!root && end && nested_too_deep(text, len, (size_t)(end - text)))
+		return lt_err_set(err, LT_EXIT_USAGE,
+				  "config file '%s' is nested deeper than %d levels (line %d): a config file is one object of settings",
+				  pq, CJSON_NESTING_LIMIT, line_of(text, len, (size_t)(end - text)));
 	if (!root)
 		return lt_err_set(err, LT_EXIT_USAGE,
 				  "config file '%s' is not valid JSON (line %d): fix the syntax there",

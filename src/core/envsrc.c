@@ -39,11 +39,9 @@ int lt_env_int(const struct lt_envsrc *src, const char *name, long min,
 	return 1;
 }
 
-int lt_env_hostname(const struct lt_envsrc *src, char *buf, size_t len,
-		    struct lt_err *err)
+int lt_env_hostname_full(const struct lt_envsrc *src, char *buf, size_t len,
+			 struct lt_err *err)
 {
-	char *dot;
-
 	if (src && src->hostname) {
 		snprintf(buf, len, "%s", src->hostname);
 	} else if (gethostname(buf, len) != 0) {
@@ -51,8 +49,14 @@ int lt_env_hostname(const struct lt_envsrc *src, char *buf, size_t len,
 				  "cannot read this host's name: gethostname failed");
 	}
 	buf[len - 1] = '\0';
-	dot = strchr(buf, '.');
-	if (dot)
-		*dot = '\0';
+	return 0;
+}
+
+int lt_env_hostname(const struct lt_envsrc *src, char *buf, size_t len,
+		    struct lt_err *err)
+{
+	if (lt_env_hostname_full(src, buf, len, err))
+		return -1;
+	buf[lt_short_host_len(buf)] = '\0';
 	return 0;
 }

@@ -1,9 +1,11 @@
 /*
- * parse.c - strict integer and boolean parsing, and the edit distance
- * behind every "did you mean" hint.
+ * parse.c - strict integer and boolean parsing, host names, and the edit
+ * distance behind every "did you mean" hint.
  */
 #include "core/parse.h"
 
+#include <arpa/inet.h>
+#include <netinet/in.h>
 #include <ctype.h>
 #include <errno.h>
 #include <stdlib.h>
@@ -82,4 +84,17 @@ bool lt_valid_host(const char *text)
 			    text[i]))
 			return false;
 	return true;
+}
+
+bool lt_ip_literal(const char *text)
+{
+	unsigned char addr[sizeof(struct in6_addr)];
+
+	return inet_pton(AF_INET, text, addr) == 1 ||
+	       inet_pton(AF_INET6, text, addr) == 1;
+}
+
+size_t lt_short_host_len(const char *host)
+{
+	return lt_ip_literal(host) ? strlen(host) : strcspn(host, ".");
 }

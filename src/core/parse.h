@@ -1,12 +1,15 @@
 /*
  * parse.h - strict parsers for the small values users type: integers,
- * booleans.  Nothing is accepted that is not wholly the thing: no leading
+ * booleans, host names.  Nothing is accepted that is not wholly the thing: no leading
  * blanks, no trailing junk, no overflow.
  */
 #ifndef LT_CORE_PARSE_H
 #define LT_CORE_PARSE_H
 
 #include <stdbool.h>
+#include <stddef.h>
+
+#include "ltrun/plugin.h"
 
 /* Parses a decimal integer in [min, max].  Returns 0 and sets *out, or -1
  * (text empty, not a number, or out of range) with *out unchanged. */
@@ -18,6 +21,19 @@ int lt_parse_bool(const char *text, bool *out);
 
 /* Returns true when text is a plausible host name or IPv4/IPv6 address. */
 bool lt_valid_host(const char *text);
+
+/* Returns true when text is an IPv4 or IPv6 address (inet_pton's forms). */
+bool lt_ip_literal(const char *text);
+
+/* Length of host's short name: up to its first '.', or all of it when it
+ * is an IP address, which is never shortened.  Can't fail. */
+size_t lt_short_host_len(const char *host);
+
+/* Copies this node's whole host name (the envsrc's, else gethostname())
+ * into buf, unshortened; lt_env_hostname() is its short form.  Returns 0,
+ * or -1 with err set. */
+int lt_env_hostname_full(const struct lt_envsrc *src, char *buf, size_t len,
+			 struct lt_err *err);
 
 /* Levenshtein distance between a and b, capped at 255. */
 int lt_edit_distance(const char *a, const char *b);

@@ -1,6 +1,7 @@
 /*
  * plugin_loader.c - `--plugin PATH.so`: dlopen a user plugin, check its ABI
- * version and let it add its plugins to the registry.
+ * version and let it add its plugins to the registry.  Also what a name
+ * the user gives for a .so means (lt_so_path(): a file, never a search).
  *
  * Each refusal has its own sentence naming the file (Slurm's plugin_strerror
  * habit): cannot be opened, not an ltrun plugin (no ltrun_plugin_abi),
@@ -11,12 +12,20 @@
 #include "core/error.h"
 
 #include <dlfcn.h>
+#include <limits.h>
 #include <string.h>
+
+const char *lt_so_path(const char *name, char *buf, size_t len)
+{
+	int n = snprintf(buf, len, "%s%s", strchr(name, '/') ? "" : "./", name);
+
+	return n < 0 || (size_t)n >= len ? NULL : buf;
+}
 
 int lt_plugin_load(struct lt_registry *reg, const char *path,
 		   struct lt_err *err)
 {
-	char q[LT_QUOTE_MAX];
+	char q[LT_QUOTE_MAX], file[PATH_MAX];
 	const unsigned *abi;
 	lt_plugin_register_fn *reg_fn;
 	struct lt_err inner = { 0, "" };
@@ -25,11 +34,11 @@ int lt_plugin_load(struct lt_registry *reg, const char *path,
 
 	lt_quote(q, sizeof(q), path);
 	/* A bare name would be searched in the library path; users mean a file. */
-	if (!strchr(path, '/'))
+	if (!lt_so_path(path, file, sizeof(file)))
 		return lt_err_set(err, LT_EXIT_FAILURE,
-				  "cannot load plugin '%s': give a path (./%s) to the .so file",
-				  q, q);
-	handle = dlopen(path, RTLD_NOW | RTLD_LOCAL);
+				  "cannot load plugin '%s': the path is longer than %zu bytes",
+				  q, sizeof(file) - 1);
+	handle = dlopen(file, RTLD_NOW | RTLD_LOCAL);
 	if (!handle) {
 		const char *why = dlerror();
 		char wq[200];
@@ -37,8 +46,8 @@ int lt_plugin_load(struct lt_registry *reg, const char *path,
 
 		snprintf(wq, sizeof(wq), "%s", why ? why : "unknown error");
 		/* dlerror() repeats the path first: keep only the reason. */
-		n = strlen(path);
-		if (!strncmp(wq, path, n) && wq[n] == ':')
+		n = strlen(file);
+		if (!strncmp(wq, file, n) && wq[n] == ':')
 			memmove(wq, wq + n + 2, strlen(wq + n + 2) + 1);
 		return lt_err_set(err, LT_EXIT_FAILURE, "cannot load plugin '%s': %s", q, wq);
 	}

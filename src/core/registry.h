@@ -62,7 +62,15 @@ void lt_registry_print(const struct lt_registry *reg, FILE *out, int kind);
  * frees with cJSON_Delete().  NULL on allocation failure. */
 struct cJSON *lt_registry_json(const struct lt_registry *reg, int kind);
 
-/* Loads a user plugin (see include/ltrun/plugin.h) into reg.  Returns 0, or
+/* The path to dlopen() for a .so the user named (the model, a --plugin):
+ * a name without '/' is a file in the current directory ("model.so" is
+ * "./model.so"), never a library that dlopen() would look for in
+ * LD_LIBRARY_PATH and the system directories.  Writes it into buf and
+ * returns buf, or NULL when it does not fit in len bytes. */
+const char *lt_so_path(const char *name, char *buf, size_t len);
+
+/* Loads a user plugin (see include/ltrun/plugin.h) into reg.  A name
+ * without '/' is a file in the current directory (lt_so_path()).  Returns 0, or
  * -1 with err set naming the file and the fault; plugins it added before
  * failing stay registered. */
 int lt_plugin_load(struct lt_registry *reg, const char *path,

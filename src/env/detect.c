@@ -1,7 +1,7 @@
 /*
- * detect.c - choosing the cluster environment: forced by --cluster, or the
- * first registered environment, by descending priority, that recognises
- * the process's environment.  `--verbose` shows every probe and its reason
+ * detect.c - choosing the cluster environment: forced by --cluster (which
+ * must still recognise the process), or the first registered environment,
+ * by descending priority, that recognises the process's environment.  `--verbose` shows every probe and its reason
  * (Open MPI's component selection habit).
  */
 #include "env/env.h"
@@ -21,6 +21,36 @@ static int cmp_priority(const void *a, const void *b)
 	return (ra < rb) - (ra > rb);
 }
 
+/* --cluster NAME: that environment, ahead of any with a higher priority,
+ * but only when its detect() recognises the process: a forced environment
+ * whose variables are missing fails here, naming what is missing, rather
+ * than planning a job from defaults (a free local port, one node...). */
+static int select_forced(const struct lt_registry *reg, const struct lt_envsrc *env,
+			 const char *forced, FILE *log, const struct lt_plugin **out,
+			 char *why, size_t whylen, struct lt_err *err)
+{
+	const struct lt_plugin *p;
+	char reason[256] = "";
+
+	if (lt_registry_lookup(reg, LT_KIND_CLUSTER, forced, &p, err))
+		return -1;
+	p = lt_registry_base(reg, p);
+	if (!((const struct lt_cluster_ops *)p->ops)->detect(env, reason, sizeof(reason))) {
+		if (log)
+			fprintf(log, "ltrun: cluster '%s' forced by --cluster, but not recognised: %s\n",
+				p->name, reason[0] ? reason : "no reason given");
+		return lt_err_set(err, LT_EXIT_FAILURE,
+				  "--cluster %s: %s; %s is recommended when %s: start ltrun that way, or drop --cluster",
+				  p->name, reason[0] ? reason : "its variables are not set",
+				  p->name, p->recommended_when ? p->recommended_when : "its launcher runs ltrun");
+	}
+	*out = p;
+	snprintf(why, whylen, "forced by --cluster %s", forced);
+	if (log)
+		fprintf(log, "ltrun: cluster '%s' forced by --cluster (%s)\n", p->name, reason);
+	return 0;
+}
+
 int lt_cluster_select(const struct lt_registry *reg, const struct lt_envsrc *env,
 		      const char *forced, FILE *log, const struct lt_plugin **out,
 		      char *why, size_t whylen, struct lt_err *err)
@@ -30,15 +60,8 @@ int lt_cluster_select(const struct lt_registry *reg, const struct lt_envsrc *env
 	const struct lt_plugin *p;
 	char reason[256];
 
-	if (forced && strcmp(forced, "auto")) {
-		if (lt_registry_lookup(reg, LT_KIND_CLUSTER, forced, &p, err))
-			return -1;
-		*out = lt_registry_base(reg, p);
-		snprintf(why, whylen, "forced by --cluster %s", forced);
-		if (log)
-			fprintf(log, "ltrun: cluster '%s' forced by --cluster\n", p->name);
-		return 0;
-	}
+	if (forced && strcmp(forced, "auto"))
+		return select_forced(reg, env, forced, log, out, why, whylen, err);
 	order = calloc(n ? n : 1, sizeof(*order));
 	if (!order)
 		return lt_err_set(err, LT_EXIT_FAILURE, "out of memory");

@@ -70,9 +70,11 @@ int lt_port_from_job_id(const char *job_id);
 
 /* Picks the cluster environment: `forced` by name (--cluster; "auto" or NULL
  * means probe), else the first plugin, by descending priority, whose
- * detect() says yes.  With log non-NULL, writes one line per probe saying
- * why it was taken or skipped.  Sets *out and why.  Returns 0, or -1 with
- * err set (unknown forced name). */
+ * detect() says yes.  A forced environment must detect itself too: it only
+ * wins over those of higher priority.  With log non-NULL, writes one line
+ * per probe saying why it was taken or skipped.  Sets *out and why.
+ * Returns 0, or -1 with err set (unknown forced name; forced environment
+ * whose variables are missing, naming them and the fix). */
 int lt_cluster_select(const struct lt_registry *reg, const struct lt_envsrc *env,
 		      const char *forced, FILE *log, const struct lt_plugin **out,
 		      char *why, size_t whylen, struct lt_err *err);

@@ -66,6 +66,19 @@ static bool is_digit(char c)
 	return c >= '0' && c <= '9';
 }
 
+/* Slurm separates items with ',', ' ' and '\t' (hostlist.c's "\t, "). */
+static bool is_blank(char c)
+{
+	return c == ' ' || c == '\t';
+}
+
+static size_t skip_blanks(const char *text, size_t pos)
+{
+	while (is_blank(text[pos]))
+		pos++;
+	return pos;
+}
+
 static size_t count_digits(uint64_t v)
 {
 	size_t n = 1;
@@ -197,7 +210,7 @@ static int scan_group(struct scan *s, struct group *g)
 	return 0;
 }
 
-/* Host characters at s->pos, up to a '[', ',' or the end. */
+/* Host characters at s->pos, up to a '[', a separator or the end. */
 static int scan_literal(struct scan *s, struct item *it)
 {
 	size_t start = s->pos, run = 0;
@@ -215,13 +228,14 @@ static int scan_literal(struct scan *s, struct item *it)
 }
 
 /* Checks the part at s->pos: a literal or a group.  Returns 1 at the end of
- * the item, 0 for more parts, -1 on error. */
+ * the item (a separator or the end of the text), 0 for more parts, -1 on
+ * error. */
 static int scan_part(struct scan *s, struct item *it)
 {
 	struct group g;
 	char c = s->text[s->pos], d[24];
 
-	if (c == ',' || c == '\0')
+	if (c == ',' || c == '\0' || is_blank(c))
 		return 1;
 	if (c == '[') {
 		if (scan_group(s, &g))
@@ -239,12 +253,12 @@ static int scan_part(struct scan *s, struct item *it)
 	if (c == ']')
 		return scan_fail(s, "']' at offset %zu has no matching '['", s->pos);
 	if (!is_host_char(c))
-		return scan_fail(s, "unexpected %s at offset %zu: host names use letters, digits, '.', '_' and '-', separated by ','",
+		return scan_fail(s, "unexpected %s at offset %zu: host names use letters, digits, '.', '_' and '-', separated by ',', spaces or tabs",
 				 describe(d, sizeof(d), c), s->pos);
 	return scan_literal(s, it);
 }
 
-/* One item at s->pos, up to the next ',' or the end. */
+/* One item at s->pos, up to the next separator or the end. */
 static int scan_item(struct scan *s, struct item *it)
 {
 	size_t tail = 0;
@@ -274,26 +288,55 @@ static int scan_item(struct scan *s, struct item *it)
 	return 0;
 }
 
+/* Moves s->pos past the separator after an item: blanks, at most one ','
+ * and blanks again ("a, b", "a b", "a ,b").  Returns 1 when another item
+ * follows, 0 at the end of the text (trailing blanks allowed). */
+static int scan_separator(struct scan *s)
+{
+	s->pos = skip_blanks(s->text, s->pos);
+	if (s->text[s->pos] == ',')
+		s->pos = skip_blanks(s->text, s->pos + 1);
+	else if (s->text[s->pos] == '\0')
+		return 0;
+	return 1;
+}
+
+/* Calls fn on every item of the text, in order, with s->pos at the item's
+ * start; blanks before the first item are skipped.  Returns 0, or -1. */
+static int scan_items(struct scan *s, int (*fn)(struct scan *, const struct item *, void *),
+		      void *arg)
+{
+	struct item it;
+
+	s->pos = skip_blanks(s->text, 0);
+	do {
+		if (scan_item(s, &it) || fn(s, &it, arg))
+			return -1;
+	} while (scan_separator(s));
+	return 0;
+}
+
+/* Adds an item's hosts to the total in *arg (a uint64_t). */
+static int add_count(struct scan *s, const struct item *it, void *arg)
+{
+	uint64_t *sum = arg;
+
+	*sum += it->count;
+	return *sum > LT_HOSTLIST_MAX_HOSTS ? fail_too_many(s) : 0;
+}
+
 /* Checks the whole text; sets *total to the number of hosts it names. */
 static int scan_text(struct scan *s, size_t *total)
 {
-	struct item it;
 	uint64_t sum = 0;
 
-	if (!s->text[0])
+	if (!s->text[s->pos = skip_blanks(s->text, 0)])
 		return scan_fail(s, "the host list is empty: name at least one host");
 	if (strnlen(s->text, LT_HOSTLIST_MAX_TEXT + 1) > LT_HOSTLIST_MAX_TEXT)
 		return scan_fail(s, "it is longer than %d bytes, ltrun's limit",
 				 LT_HOSTLIST_MAX_TEXT);
-	for (s->pos = 0;; s->pos++) {
-		if (scan_item(s, &it))
-			return -1;
-		sum += it.count;
-		if (sum > LT_HOSTLIST_MAX_HOSTS)
-			return fail_too_many(s);
-		if (s->text[s->pos] == '\0')
-			break;
-	}
+	if (scan_items(s, add_count, &sum))
+		return -1;
 	*total = (size_t)sum;
 	return 0;
 }
@@ -318,23 +361,31 @@ static bool item_matches(const struct scan *s, const struct item *it,
 	return true;
 }
 
+/* How far verify_hosts() got through hl->hosts. */
+struct verify {
+	const struct lt_hostlist *hl;
+	size_t done;
+};
+
+/* Compares one item with the hosts libslurm made of it. */
+static int verify_item(struct scan *s, const struct item *it, void *arg)
+{
+	struct verify *v = arg;
+	char q[LT_QUOTE_MAX];
+
+	if (!item_matches(s, it, v->hl->hosts + v->done))
+		return scan_fail(s, "libslurm expands the item at offset %zu to hosts like '%s', which it does not name",
+				 it->start, lt_quote(q, sizeof(q), v->hl->hosts[v->done]));
+	v->done += (size_t)it->count;
+	return 0;
+}
+
 /* Walks the (already checked) text again, item by item, over hl->hosts. */
 static int verify_hosts(struct scan *s, const struct lt_hostlist *hl)
 {
-	char q[LT_QUOTE_MAX];
-	struct item it;
-	size_t done = 0;
+	struct verify v = { .hl = hl, .done = 0 };
 
-	for (s->pos = 0;; s->pos++) {
-		if (scan_item(s, &it))
-			return -1;
-		if (!item_matches(s, &it, hl->hosts + done))
-			return scan_fail(s, "libslurm expands the item at offset %zu to hosts like '%s', which it does not name",
-					 it.start, lt_quote(q, sizeof(q), hl->hosts[done]));
-		done += (size_t)it.count;
-		if (s->text[s->pos] == '\0')
-			return 0;
-	}
+	return scan_items(s, verify_item, &v);
 }
 
 /* Lets libslurm expand the checked text into hl->hosts. */

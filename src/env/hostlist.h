@@ -5,9 +5,11 @@
  *
  * The text is first checked against a strict grammar (below), then expanded
  * by libslurm, whose parser accepts too much (`node[01-` becomes "node]",
- * `a,,b` loses an item) and prints to stderr on some errors:
+ * `a,,b` loses an item) and prints to stderr on some errors.  Like Slurm,
+ * "alpha, host[5-9], gamma" is three items:
  *
- *   list  := item (',' item)*
+ *   list  := blank* item (sep item)* blank*
+ *   sep   := blank* ',' blank* | blank+        blank: ' ' or '\t', as Slurm
  *   item  := part+            at most one trailing run of host characters
  *   part  := host-chars | '[' range (',' range)* ']'
  *   range := digits | digits '-' digits      (low <= high)

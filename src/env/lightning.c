@@ -13,7 +13,8 @@
  * When LOCAL_RANK is set, the user's own launcher created the ranks and
  * ltrun adopts them (launcher "user"):
  *   LOCAL_RANK        this rank's index on its node (required: the trigger)
- *   WORLD_SIZE        ranks in the job (required)
+ *   WORLD_SIZE        ranks in the job; else LOCAL_WORLD_SIZE (or --devices)
+ *                     x --num-nodes when both are given; else an error
  *   LOCAL_WORLD_SIZE  ranks per node; else --devices; else WORLD_SIZE
  *                     divided by --num-nodes (default 1)
  *   NODE_RANK         else RANK / LOCAL_WORLD_SIZE, else 0
@@ -130,10 +131,29 @@ static int ln_user_read(const struct lt_envsrc *env, struct ln_user *u,
 	    ln_opt(env, "LOCAL_WORLD_SIZE", 1, &u->local_world, err) ||
 	    ln_opt(env, "NODE_RANK", 0, &u->node, err))
 		return -1;
-	if (u->world < 0)
-		return lt_err_set(err, LT_EXIT_FAILURE,
-				  "LOCAL_RANK is set, so your own launcher started the ranks, but WORLD_SIZE is not: set WORLD_SIZE (and RANK, LOCAL_WORLD_SIZE), or unset LOCAL_RANK to let ltrun start the ranks");
 	return 0;
+}
+
+/* Without WORLD_SIZE: ranks per node (LOCAL_WORLD_SIZE, else --devices)
+ * times --num-nodes, when both are given.  Returns 0, or -1 with err
+ * naming WORLD_SIZE and both ways to give it. */
+static int ln_user_world(const struct lt_request *req, struct ln_user *u,
+			 struct lt_err *err)
+{
+	long per_node = u->local_world > 0 ? u->local_world : req->devices;
+
+	if (u->world > 0)
+		return 0;
+	if (per_node > 0 && req->num_nodes > 0) {
+		if (per_node * req->num_nodes > LN_MAX)
+			return lt_err_set(err, LT_EXIT_FAILURE,
+					  "%ld ranks per node x --num-nodes %d is more than %ld ranks",
+					  per_node, req->num_nodes, LN_MAX);
+		u->world = per_node * req->num_nodes;
+		return 0;
+	}
+	return lt_err_set(err, LT_EXIT_FAILURE,
+			  "LOCAL_RANK is set, so your own launcher started the ranks, but WORLD_SIZE is not: set WORLD_SIZE, or pass --num-nodes N and --devices D (or set LOCAL_WORLD_SIZE) for a world of D x N; or unset LOCAL_RANK to let ltrun start the ranks");
 }
 
 /* Fills in LOCAL_WORLD_SIZE and the node count.  Returns 0, or -1 with
@@ -178,7 +198,7 @@ static int ln_user(const struct lt_envsrc *env, const struct lt_request *req,
 {
 	struct ln_user u;
 
-	if (ln_user_read(env, &u, err) ||
+	if (ln_user_read(env, &u, err) || ln_user_world(req, &u, err) ||
 	    ln_user_sizes(req, &u, &t->num_nodes, err))
 		return -1;
 	if (u.node < 0)

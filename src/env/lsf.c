@@ -9,7 +9,9 @@
  *  - under jsrun (JSM_NAMESPACE_RANK, _SIZE and _LOCAL_RANK set): jsrun
  *    created the ranks; ltrun adopts this one.
  *  - a bsub script: ltrun creates the ranks itself, one node per compute
- *    host, this node found by its host name.
+ *    host, this node found by its host name: an entry equal to the whole
+ *    name, else the one whose short name (up to the first '.') is this
+ *    host's; IP addresses are compared whole.
  *
  * The main address is the first compute host, the main port is derived
  * from LSB_JOBID, so every node agrees without talking.
@@ -286,14 +288,46 @@ static void to_nodes(struct lsf_hosts *h)
 	qsort(h->v, h->n, sizeof(*h->v), cmp_order);
 }
 
-static long find_node(const struct lsf_hosts *h, const char *name)
+/* True when entry and host have the same short name (lt_short_host_len:
+ * an IP address is compared whole). */
+static bool same_short_name(const char *entry, const char *host)
 {
+	size_t n = lt_short_host_len(host);
+
+	return lt_short_host_len(entry) == n && !strncmp(entry, host, n);
+}
+
+/*
+ * Finds host among the nodes: the entry equal to the whole name first,
+ * else the one entry with the same short name ("h2" in the list for host
+ * "h2.example.org", or "h2.example.org" for host "h2").  Returns 1 and
+ * *index, 0 when none matches, -1 with err set when several entries share
+ * this host's short name and none is the whole name.
+ */
+static int find_node(const struct lsf_hosts *h, const char *host, long *index,
+		     struct lt_err *err)
+{
+	char q[LT_QUOTE_MAX], q1[LT_QUOTE_MAX], q2[LT_QUOTE_MAX];
 	size_t i;
 
+	*index = -1;
 	for (i = 0; i < h->n; i++)
-		if (!strcmp(h->v[i].name, name))
-			return (long)i;
-	return -1;
+		if (!strcmp(h->v[i].name, host)) {
+			*index = (long)i;
+			return 1;
+		}
+	for (i = 0; i < h->n; i++) {
+		if (!same_short_name(h->v[i].name, host))
+			continue;
+		if (*index >= 0)
+			return lt_err_set(err, LT_EXIT_FAILURE,
+					  "this host '%s' matches both '%s' and '%s' of %s by its short name: pass --node-rank",
+					  lt_quote(q, sizeof(q), host),
+					  lt_quote(q1, sizeof(q1), h->v[*index].name),
+					  lt_quote(q2, sizeof(q2), h->v[i].name), h->from);
+		*index = (long)i;
+	}
+	return *index >= 0;
 }
 
 /* The job's compute nodes; an error when LSF named no hosts. */
@@ -312,14 +346,14 @@ static int read_nodes(const struct lt_envsrc *env, struct lsf_hosts *h,
 	return 0;
 }
 
-/* This node's index in the node list: 1 and *index, 0 when absent. */
+/* This node's index in the node list, found by its whole host name:
+ * 1 and *index, 0 when absent, -1 with err set. */
 static int this_node(const struct lt_envsrc *env, const struct lsf_hosts *h,
 		     long *index, char *host, size_t len, struct lt_err *err)
 {
-	if (lt_env_hostname(env, host, len, err))
+	if (lt_env_hostname_full(env, host, len, err))
 		return -1;
-	*index = find_node(h, host);
-	return *index >= 0;
+	return find_node(h, host, index, err);
 }
 
 /* --- under jsrun --- */
@@ -484,8 +518,10 @@ static int lsf_resolve(const struct lt_envsrc *env, const struct lt_request *req
 	rc = lt_env_int(env, "LSB_JOBID", 0, 0x7fffffffL, &id, err);
 	if (rc < 0)
 		return -1;
-	if (rc > 0)
-		snprintf(t->job_id, sizeof(t->job_id), "%ld", id);
+	if (rc == 0)
+		return lt_err_set(err, LT_EXIT_FAILURE,
+				  "LSB_JOBID is not set: this is not an LSF job; run ltrun inside a bsub job, or pick another environment with --cluster");
+	snprintf(t->job_id, sizeof(t->job_id), "%ld", id);
 	rc = -1;
 	if (read_nodes(env, &h, err))
 		goto out_free;

@@ -111,8 +111,15 @@ int lt_plan_make(struct lt_plan *plan, const struct lt_config *cfg,
 		.auto_devices = accel->auto_devices ? accel->auto_devices() : 1,
 	};
 	if (lt_cluster_select(reg, env, cfg->cluster, log, &plan->cluster,
-			      plan->cluster_why, sizeof(plan->cluster_why), err))
+			      plan->cluster_why, sizeof(plan->cluster_why), err)) {
+		if (cfg->source[LT_OPT_CLUSTER] == LT_SRC_ENV ||
+		    cfg->source[LT_OPT_CLUSTER] == LT_SRC_CONFIG) {
+			size_t n = strlen(err->msg);
+			snprintf(err->msg + n, sizeof(err->msg) - n, " (from %s)",
+				 cfg->source_name[LT_OPT_CLUSTER]);
+		}
 		return -1;
+	}
 	if (cfg->cluster && strcmp(cfg->cluster, "auto"))
 		snprintf(plan->cluster_why, sizeof(plan->cluster_why), "forced by %s",
 			 cfg->source_name[LT_OPT_CLUSTER]);

@@ -440,3 +440,39 @@ int lt_trainer_ckpt_resume(struct lt_ctx *ctx, struct lt_ckpt_pos *pos, struct l
 	lt_runtime_update_loss_scale(ctx);
 	return 0;
 }
+
+/* --- checking --resume before any rank starts --- */
+
+int lt_trainer_ckpt_check_resume(const struct lt_config *c, bool reach, struct lt_err *err)
+{
+	const struct lt_ckpt_io_rt *io = &lt_ckpt_io_file;
+	struct lt_ckpt_reader *r;
+	char base[4096], q[LT_QUOTE_MAX];
+	const char *where = NULL;
+	struct stat st;
+	void *state;
+
+	if (!c->resume || !strcmp(c->resume, "last"))
+		return 0;
+	lt_quote(q, sizeof(q), c->resume);
+	if (locate(c, base, sizeof(base), &where, err))
+		return -1;
+	if (is_url(base))
+		return strcmp(c->ckpt_io, "file") ? 0
+			: lt_err_set(err, LT_EXIT_USAGE,
+				     "--resume '%s' is a URL: add --ckpt-io http (or async)", q);
+	if (!reach)
+		return 0;
+	/* before io->open(), which would create a missing base directory */
+	if (stat(c->resume, &st))
+		return lt_err_set(err, LT_EXIT_USAGE,
+				  "--resume '%s': %s: give 'last', a checkpoint directory, a step-N directory or a model.safetensors",
+				  q, strerror(errno));
+	if (io->open(base, NULL, &state, err))
+		return -1;
+	r = lt_ckpt_open(io, state, where, err);
+	if (r)
+		lt_ckpt_close(r);
+	io->close(state);
+	return r ? 0 : -1;
+}

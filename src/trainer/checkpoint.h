@@ -31,6 +31,13 @@ int lt_trainer_ckpt_save(struct lt_ctx *ctx, const struct lt_ckpt_pos *pos, stru
  * its parameters, optimizer state, loss scaler and step counts; pos says
  * where the loop goes on.  Without --resume nothing changes. */
 int lt_trainer_ckpt_resume(struct lt_ctx *ctx, struct lt_ckpt_pos *pos, struct lt_err *err);
+/* --resume checked once, before any rank starts (the ranks check it again
+ * when they resume): its shape everywhere ('last' is left to the run; a
+ * URL needs an http IO), and with reach (this process starts or is rank
+ * 0, the one that reads it) that the checkpoint is there and its header
+ * reads.  Touches nothing on disk.  Returns 0, or -1 with err (status 2
+ * for a value that names no checkpoint). */
+int lt_trainer_ckpt_check_resume(const struct lt_config *c, bool reach, struct lt_err *err);
 /* Waits for saves still in flight (async IO), closes the IO and releases
  * the lock: the failure of a save surfaces here at the latest. */
 int lt_trainer_ckpt_finish(struct lt_ctx *ctx, struct lt_err *err);

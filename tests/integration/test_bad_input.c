@@ -9,6 +9,7 @@
  */
 #include <criterion/criterion.h>
 #include <criterion/parameterized.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -51,9 +52,21 @@ static struct bad_case cases[] = {
 	{ { "--dry-run", "--precision", "bf16-mix" }, {0}, NULL, 2, { "'bf16-mix'", "did you mean 'bf16-mixed'?" } },
 	{ { "--dry-run", "--precision", "8" }, {0}, NULL, 2, { "unknown precision '8'", "32-true" } },
 	{ { "--dry-run", "--cluster", "slrum" }, {0}, NULL, 2, { "'slrum'", "did you mean 'slurm'?" } },
-	{ { "--dry-run", "--cluster", "slurm" }, {0}, NULL, 1, { "SLURM_JOB_ID", "not a Slurm job" } },
-	{ { "--dry-run", "--cluster", "torchelastic" }, {0}, NULL, 1, { "torchrun did not start this process" } },
-	{ { "--dry-run", "--cluster", "lsf" }, {0}, NULL, 1, { "LSB_DJOB_RANKFILE", "bsub" } },
+	/* a forced environment without its variables fails plainly */
+	{ { "--dry-run", "--cluster", "slurm" }, {0}, NULL, 1,
+	  { "--cluster slurm: neither SLURM_JOB_ID nor SLURM_NTASKS is set", "srun", "drop --cluster" } },
+	{ { "--dry-run", "--cluster", "torchelastic" }, {0}, NULL, 1,
+	  { "--cluster torchelastic: TORCHELASTIC_RUN_ID is not set", "torchrun", "drop --cluster" } },
+	{ { "--dry-run", "--cluster", "lsf" }, {0}, NULL, 1,
+	  { "--cluster lsf: LSB_JOBID is not set", "bsub", "drop --cluster" } },
+	{ { "--dry-run", "--cluster", "lsf", "--node-rank", "0" }, { "LSB_MCPU_HOSTS=b 1 h1 4 h2 4 h3 4 h4 4" },
+	  NULL, 1, { "--cluster lsf: LSB_JOBID is not set", "bsub", "drop --cluster" } },
+	{ { "--dry-run" }, { "LTRUN_CLUSTER=lsf", "LSB_HOSTS=h1 h2" }, NULL, 1,
+	  { "--cluster lsf: LSB_JOBID is not set", "(from LTRUN_CLUSTER)" } },
+	{ { "--dry-run", "--cluster", "kubeflow" }, { "MASTER_ADDR=m", "MASTER_PORT=23456", "WORLD_SIZE=2" },
+	  NULL, 1, { "--cluster kubeflow: KUBERNETES_PORT, RANK not set", "PyTorchJob", "drop --cluster" } },
+	{ { "--dry-run", "--cluster", "mpi" }, {0}, NULL, 1,
+	  { "--cluster mpi: none of OMPI_COMM_WORLD_SIZE", "mpirun", "drop --cluster" } },
 	{ { "--dry-run", "--term-timeout", "-1" }, {0}, NULL, 2, { "--term-timeout", "'-1'" } },
 	{ { "--dry-run", "--rdzv-timeout", "0" }, {0}, NULL, 2, { "--rdzv-timeout", "'0'" } },
 	{ { "--dry-run", "--signals", "TERM,KILL" }, {0}, NULL, 2, { "--signals", "SIGKILL cannot be forwarded" } },
@@ -71,6 +84,20 @@ static struct bad_case cases[] = {
 	  NULL, 1, { "world size 1", "SLURM_NTASKS=4 promised 4 ranks", "--mpi=pmix" } },
 	{ { "--resume", "last", "@B/examples/models/hello.so" }, {0}, NULL, 2,
 	  { "--resume is 'last'", "needs --ckpt-dir" } },
+	/* --resume is checked once, before any rank starts: one line, status 2 */
+	{ { "--resume", "/proc/ltrun-no-ckpt/step-3", "--devices", "2", "--max-steps", "1",
+	    "@B/examples/mlp/mlp.so" }, {0}, NULL, 2,
+	  { "--resume '/proc/ltrun-no-ckpt/step-3'", "No such file or directory", "step-N" } },
+	{ { "--resume", "/proc/ltrun-no-ckpt", "--devices", "2", "@B/examples/models/hello.so" },
+	  {0}, NULL, 2, { "--resume '/proc/ltrun-no-ckpt'", "No such file or directory" } },
+	{ { "--resume", "/", "--devices", "2", "--max-steps", "1", "@B/examples/mlp/mlp.so" }, {0},
+	  NULL, 2, { "checkpoint '", "give last, step-<N>" } },
+	{ { "--devices", "2", "--max-steps", "1", "@B/examples/mlp/mlp.so" },
+	  { "LTRUN_RESUME=/etc" }, NULL, 2, { "checkpoint '", "etc'", "give last, step-<N>" } },
+	{ { "--resume", "http://127.0.0.1:9/ckpt/step-1", "--devices", "2",
+	    "@B/examples/models/hello.so" }, {0}, NULL, 2, { "is a URL", "--ckpt-io http" } },
+	{ { "--dry-run", "--resume", "model.safetensors" }, {0}, NULL, 2,
+	  { "--resume 'model.safetensors'", "give 'last'" } },
 	{ { "--ckpt-dir", "http://127.0.0.1:9/x", "@B/examples/models/hello.so" }, {0}, NULL, 2,
 	  { "is a URL", "--ckpt-io http" } },
 	{ { "--dry-run", "--comm", "nccl" }, {0}, NULL, 2, { "comm 'nccl' is not built in this version" } },
@@ -150,7 +177,10 @@ static struct bad_case cases[] = {
 	/* plugins */
 	{ { "--dry-run", "--plugin", "./nonexistent.so" }, {0}, NULL, 1,
 	  { "cannot load plugin './nonexistent.so'" } },
-	{ { "--dry-run", "--plugin", "bare.so" }, {0}, NULL, 1, { "'bare.so'", "give a path" } },
+	{ { "--dry-run", "--plugin", "bare.so" }, {0}, NULL, 1,
+	  { "cannot load plugin 'bare.so'", "No such file" } },
+	{ { "--dry-run", "no-such-model.so" }, {0}, NULL, 1,
+	  { "cannot open model './no-such-model.so'", "No such file" } },
 	{ { "--dry-run", "--plugin", "/etc/hostname" }, {0}, NULL, 1, { "cannot load plugin '/etc/hostname'" } },
 	{ { "--dry-run", "--plugin", "@B/ltrun" }, {0}, NULL, 1, { "plugin" } },
 	{ { "--dry-run", "--plugin", "@B/tests/plugins/bad_abi.so" }, {0}, NULL, 1,
@@ -220,4 +250,40 @@ ParameterizedTest(size_t *idx, bad_input, one_line_and_status)
 Test(bad_input, has_forty_cases)
 {
 	cr_assert_geq(sizeof(cases) / sizeof(cases[0]), 40);
+}
+
+/* Runs `cd DIR && exec ltrun ARGS` (args: a shell word list, already
+ * quoted) and returns the result. */
+static void run_in(const char *dir, const char *args, struct run_result *r)
+{
+	char script[2 * PATH_MAX + 128], ltrun[PATH_MAX];
+
+	cr_assert_not_null(realpath(build_path("ltrun"), ltrun), "%s", build_path("ltrun"));
+	snprintf(script, sizeof(script), "cd '%s' && exec '%s' %s", dir, ltrun, args);
+	cr_assert_eq(run_command((const char *[]){ "sh", "-c", script, NULL }, NULL, 60, r), 0,
+		     "cannot start sh");
+}
+
+/* `ltrun model.so` in the model's own directory: a name without '/' is the
+ * file there, for the agent and for every rank it execs (dlopen() alone
+ * would search the library path and fail), and so is `--plugin x.so`. */
+Test(bad_input, bare_names_are_files_in_the_current_directory)
+{
+	char dir[512];
+	struct run_result r;
+
+	snprintf(dir, sizeof(dir), "%s", build_path("examples/models"));
+	run_in(dir, "--devices 2 hello.so", &r);
+	cr_expect_eq(r.status, 0, "ltrun --devices 2 hello.so in %s: status %d: %s", dir,
+		     r.status, r.err);
+	cr_expect(strstr(r.out, "bye rank=0") && strstr(r.out, "bye rank=1"), "%s", r.out);
+	cr_expect_null(strstr(r.err, "cannot open shared object"), "%s", r.err);
+	run_result_free(&r);
+
+	snprintf(dir, sizeof(dir), "%s", build_path("examples/plugins"));
+	run_in(dir, "--plugin hostfile_env.so --list cluster", &r);
+	cr_expect_eq(r.status, 0, "ltrun --plugin hostfile_env.so in %s: status %d: %s", dir,
+		     r.status, r.err);
+	cr_expect_not_null(strstr(r.out, "hostfile"), "%s", r.out);
+	run_result_free(&r);
 }

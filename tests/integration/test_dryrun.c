@@ -65,6 +65,14 @@ static struct plan_case cases[] = {
 	  { "OMPI_COMM_WORLD_SIZE=4", "OMPI_COMM_WORLD_RANK=2", "OMPI_COMM_WORLD_LOCAL_RANK=2",
 	    "OMPI_COMM_WORLD_LOCAL_SIZE=4", "MASTER_ADDR=127.0.0.1", "MASTER_PORT=29501" },
 	  "mpi", 4, 1, 0, 4, 0, 1, 2, 2, "127.0.0.1", 29501, "external" },
+	{ "sbatch script, node list with spaces", {0},
+	  { "SLURM_JOB_ID=99", "SLURM_JOB_NUM_NODES=7", "SLURM_NODEID=6",
+	    "SLURM_JOB_NODELIST=alpha, host[5-9],\tgamma" },
+	  "slurm", 7, 7, 6, 1, 6, 0, -1, -1, "alpha", 22391, "exec" },
+	{ "manual multi-node: LOCAL_RANK and NODE_RANK, --devices x --num-nodes",
+	  { "--devices", "2", "--num-nodes", "2" },
+	  { "LOCAL_RANK=1", "NODE_RANK=1", "MASTER_ADDR=10.1.0.1" },
+	  "lightning", 4, 2, 1, 2, 2, 1, 3, 1, "10.1.0.1", 29500, "external" },
 	{ "forced cluster wins over detection", { "--cluster", "lightning", "--devices", "2" },
 	  { "SLURM_JOB_ID=5", "SLURM_JOB_NUM_NODES=3", "SLURM_JOB_NODELIST=n[1-3]", "SLURM_NODEID=2" },
 	  "lightning", 2, 1, 0, 2, 0, 0, -1, -1, "127.0.0.1", 0, "exec" },
@@ -177,6 +185,50 @@ Test(dryrun, hostfile_plugin)
 	cr_expect_eq(num(topo, "first_rank"), 2);
 	cr_expect_str_eq(str(topo, "main_addr"), "alpha");
 	cJSON_Delete(plan);
+}
+
+/* LSF finds this host in its list by the whole name, then by short names
+ * on both sides, never shortening an IP.  The host name is set in a UTS
+ * namespace of its own (unshare -u, as root). */
+Test(dryrun, lsf_finds_dotted_host_names)
+{
+	static const struct {
+		const char *hostname, *hosts, *main_addr;
+	} hosts[] = {
+		{ "10.10.10.3", "LSB_MCPU_HOSTS=10.10.10.1 1 10.10.10.2 2 10.10.10.3 2", "10.10.10.2" },
+		{ "h2", "LSB_MCPU_HOSTS=b.example.org 1 h1.example.org 2 h2.example.org 2",
+		  "h1.example.org" },
+		{ "h2.example.org", "LSB_MCPU_HOSTS=b 1 h1 2 h2 2", "h1" },
+	};
+	const char *ltrun = build_path("ltrun");
+	struct run_result r;
+	char script[512];
+	size_t i;
+
+	if (geteuid() != 0 || access("/usr/bin/unshare", X_OK))
+		cr_skip_test("needs root and unshare(1) to set a host name in a UTS namespace");
+	for (i = 0; i < sizeof(hosts) / sizeof(hosts[0]); i++) {
+		const char *env[] = { "LSB_JOBID=1234", hosts[i].hosts, NULL };
+		const cJSON *topo;
+		cJSON *plan;
+
+		snprintf(script, sizeof(script), "hostname %s && exec %s --dry-run --json",
+			 hosts[i].hostname, ltrun);
+		cr_assert_eq(run_command((const char *[]){ "unshare", "-u", "sh", "-c", script, NULL },
+					 env, 30, &r), 0);
+		cr_assert_eq(r.status, 0, "host %s: ltrun failed (%d): %s", hosts[i].hostname,
+			     r.status, r.err);
+		plan = cJSON_Parse(r.out);
+		cr_assert_not_null(plan, "invalid JSON: %s", r.out);
+		topo = cJSON_GetObjectItem(plan, "topology");
+		cr_expect_str_eq(str(cJSON_GetObjectItem(plan, "cluster"), "name"), "lsf");
+		cr_expect_eq(num(topo, "num_nodes"), 2, "host %s", hosts[i].hostname);
+		cr_expect_eq(num(topo, "node_rank"), 1, "host %s", hosts[i].hostname);
+		cr_expect_str_eq(str(topo, "main_addr"), hosts[i].main_addr);
+		cr_expect_eq(num(topo, "main_port"), 20061, "the port derived from LSB_JOBID=1234");
+		cJSON_Delete(plan);
+		run_result_free(&r);
+	}
 }
 
 Test(dryrun, list_json_has_every_environment)

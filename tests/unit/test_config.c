@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include <stdio.h>
+#include <stdlib.h>
 
 #include "core/config.h"
 
@@ -213,6 +214,59 @@ Test(config, config_errors_name_key_and_file)
 	};
 
 	expect_bad_configs(cases, sizeof(cases) / sizeof(cases[0]));
+}
+
+/* Builds PREFIX, n copies of open, n of close, SUFFIX into a new string. */
+static char *nest(const char *prefix, const char *open, const char *close, size_t n,
+		  const char *suffix)
+{
+	size_t len = strlen(prefix) + n * (strlen(open) + strlen(close)) + strlen(suffix);
+	char *text = malloc(len + 1), *p = text;
+	size_t i;
+
+	cr_assert_not_null(text);
+	p += sprintf(p, "%s", prefix);
+	for (i = 0; i < n; i++)
+		p += sprintf(p, "%s", open);
+	for (i = 0; i < n; i++)
+		p += sprintf(p, "%s", close);
+	sprintf(p, "%s", suffix);
+	return text;
+}
+
+/* cJSON refuses more than CJSON_NESTING_LIMIT levels without saying why:
+ * the message must, rather than "not valid JSON". */
+Test(config, deep_nesting_names_the_limit)
+{
+	static const struct {
+		const char *prefix, *open, *close, *suffix;
+		size_t n;
+		const char *want;
+	} cases[] = {
+		{ "{\"plugin\": ", "[", "]", "}", 10000, "is nested deeper than 1000 levels (line 1)" },
+		{ "{\"plugin\": ", "{\"a\":", "}", "}", 10000, "is nested deeper than 1000 levels" },
+		{ "{\"plugin\": ", "[", "]", "}", 1000, "is nested deeper than 1000 levels" },
+		/* 1000 levels in all parse: what is wrong is the value */
+		{ "{\"plugin\": ", "[", "]", "}", 999, "every element must be a path string" },
+		/* brackets inside a string do not nest */
+		{ "{\"strategy\": \"", "[", "{", "\",, }", 2000, "is not valid JSON (line 1)" },
+	};
+	struct lt_config c;
+	size_t i;
+
+	for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		char *text = nest(cases[i].prefix, cases[i].open, cases[i].close, cases[i].n,
+				  cases[i].suffix);
+
+		cr_assert_eq(lt_config_init(&c, &err), 0);
+		cr_expect_eq(lt_config_load_text(&c, "deep.json", text, strlen(text), &err), -1,
+			     "case %zu", i);
+		cr_expect_eq(err.status, LT_EXIT_USAGE, "case %zu", i);
+		cr_expect(strstr(err.msg, cases[i].want) != NULL, "case %zu: '%s' lacks '%s'", i,
+			  err.msg, cases[i].want);
+		lt_config_free(&c);
+		free(text);
+	}
 }
 
 Test(config, values_print_back)

@@ -33,6 +33,10 @@
 #define RANKFILE "LSB_DJOB_RANKFILE=@"
 #define SUMMIT_RANKFILE "batch1\nh1\nh1\nh1\nh1\nh2\nh2\nh2\nh2\n"
 #define SUMMIT_MCPU "LSB_MCPU_HOSTS=batch1 1 h1 42 h2 42"
+#define FQDN_RANKFILE \
+	"batch.example.org\nh1.example.org\nh1.example.org\nh2.example.org\nh2.example.org\n"
+/* bsub, LSB_JOBID=1234: this host is the second of two, one rank each. */
+#define NODE1_OF_2(ADDR) WANT(2, 2, 1, 1, 1, false, -1, -1, "", ADDR, 20061)
 
 struct want {
 	int world_size, num_nodes, node_rank, local_world_size, first_rank;
@@ -121,6 +125,46 @@ static const struct resolve_case cases[] = {
 	  { .devices = 2, .num_nodes = LT_AUTO, .node_rank = LT_AUTO,
 	    .main_addr = "head", .main_port = 4242, .auto_devices = 1 },
 	  WANT(4, 2, 0, 2, 0, false, -1, -1, "", "head", 4242) },
+
+	/* --- finding this host: whole names, then short names --- */
+	{ "bsub, IP rankfile, this host named by its IP",
+	  ENV("LSB_JOBID=1234", RANKFILE),
+	  "10.10.10.1\n10.10.10.2\n10.10.10.2\n10.10.10.3\n10.10.10.3\n",
+	  "10.10.10.3", AUTO, NODE1_OF_2("10.10.10.2") },
+	{ "bsub, an IP is never shortened to match a host '10'",
+	  ENV("LSB_JOBID=1234", "LSB_MCPU_HOSTS=b 1 10 2 10.1.1.1 2"), NULL,
+	  "10.1.1.1", AUTO, NODE1_OF_2("10") },
+	{ "bsub, IPv6 rankfile, this host named by its IP",
+	  ENV("LSB_JOBID=1234", "LSB_MCPU_HOSTS=fd00::1 1 fd00::2 2 fd00::3 2"), NULL,
+	  "fd00::3", AUTO, NODE1_OF_2("fd00::2") },
+	{ "bsub, FQDN rankfile, short host name",
+	  ENV("LSB_JOBID=1234", RANKFILE), FQDN_RANKFILE, "h2", AUTO,
+	  NODE1_OF_2("h1.example.org") },
+	{ "bsub, FQDN rankfile, FQDN host name",
+	  ENV("LSB_JOBID=1234", RANKFILE), FQDN_RANKFILE, "h2.example.org", AUTO,
+	  NODE1_OF_2("h1.example.org") },
+	{ "bsub, short rankfile, FQDN host name",
+	  ENV("LSB_JOBID=1234", RANKFILE), "batch\nh1\nh1\nh2\nh2\n", "h2.example.org",
+	  AUTO, NODE1_OF_2("h1") },
+	{ "bsub, the whole name wins over a short-name match",
+	  ENV("LSB_JOBID=1234", "LSB_MCPU_HOSTS=b 1 h1 2 h1.x.org 2"), NULL,
+	  "h1.x.org", AUTO, NODE1_OF_2("h1") },
+	{ "jsrun, FQDN rankfile, short host name",
+	  ENV("LSB_JOBID=1234", RANKFILE, "JSM_NAMESPACE_SIZE=4",
+	      "JSM_NAMESPACE_RANK=3", "JSM_NAMESPACE_LOCAL_RANK=1"),
+	  FQDN_RANKFILE, "h2", AUTO,
+	  WANT(4, 2, 1, 2, 2, true, 3, 1, "jsrun", "h1.example.org", 20061) },
+	{ "bsub, two entries share this host's short name",
+	  ENV("LSB_JOBID=1234", "LSB_MCPU_HOSTS=b 1 h1.a.org 2 h1.b.org 2"), NULL,
+	  "h1", AUTO, { 0 },
+	  "this host 'h1' matches both 'h1.a.org' and 'h1.b.org' of LSB_MCPU_HOSTS='b 1 h1.a.org 2 h1.b.org 2' by its short name: pass --node-rank" },
+	{ "bsub, an IP host missing from an IP list",
+	  ENV("LSB_JOBID=1234", "LSB_MCPU_HOSTS=b 1 10.0.0.1 2 10.0.0.2 2"), NULL,
+	  "10.0.0.9", AUTO, { 0 },
+	  "this host '10.0.0.9' is not a compute host" },
+	{ "LSB_JOBID missing: not an LSF job",
+	  ENV(SUMMIT_MCPU), NULL, "h1", AUTO, { 0 },
+	  "LSB_JOBID is not set: this is not an LSF job" },
 
 	/* --- malformed values --- */
 	{ "LSB_MCPU_HOSTS with a slot count that is not a number",

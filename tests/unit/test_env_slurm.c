@@ -462,3 +462,52 @@ Test(env_slurm, every_rank_of_2x4)
 		cr_expect_str_eq(t.job_id, "1234");
 	}
 }
+
+/* The derived port, as ltrun(1) writes it ("The derived port"): 32-bit
+ * FNV-1a of the job id's text, 20000 + h mod 12768.  The figures were
+ * computed apart from ltrun (a Python one-liner of the man page's lines);
+ * a change of formula breaks jobs whose nodes run different versions. */
+Test(env_slurm, derived_port_formula)
+{
+	static const struct { const char *id; int port; } ports[] = {
+		{ "1234", 20061 },      { "5678", 24773 }, { "777", 30188 },
+		{ "4294967295", 29218 }, { "0", 23087 },    { "ompi.ns-1", 23761 },
+		{ "", 0 },
+	};
+	size_t i;
+
+	for (i = 0; i < LT_TABLE_LEN(ports); i++)
+		cr_expect_eq(lt_port_from_job_id(ports[i].id), ports[i].port,
+			     "job id '%s': port %d, want %d", ports[i].id,
+			     lt_port_from_job_id(ports[i].id), ports[i].port);
+	cr_expect_eq(lt_port_from_job_id(NULL), 0);
+}
+
+/* srun step S > 0 shifts the job's port: 20000 + (port - 20000 + S) mod
+ * 12768, wrapping below 32768 (job 7: 21686; step 100: 21786; step
+ * 12767: 21685). */
+Test(env_slurm, derived_port_of_a_step)
+{
+	static const struct { const char *step; int port; } steps[] = {
+		{ "SLURM_STEP_ID=0", 21686 },
+		{ "SLURM_STEP_ID=100", 21786 },
+		{ "SLURM_STEP_ID=12767", 21685 },
+	};
+	const struct lt_cluster_ops *ops = lt_env_slurm.ops;
+	struct lt_request req = AUTO;
+	struct lt_topology t;
+	struct lt_err err;
+	size_t i;
+
+	for (i = 0; i < LT_TABLE_LEN(steps); i++) {
+		const char *vars[] = { "SLURM_JOB_ID=7", steps[i].step, "SLURM_PROCID=0",
+				       "SLURM_LOCALID=0", "SLURM_NODEID=0", "SLURM_NTASKS=1",
+				       "SLURM_STEP_NUM_NODES=1", "SLURM_JOB_NODELIST=n1", NULL };
+		struct lt_envsrc env = { .vars = vars, .hostname = "n1" };
+
+		cr_assert_eq(ops->resolve(&env, &req, &t, &err), 0, "%s: %s", steps[i].step,
+			     err.msg);
+		cr_expect_eq(t.main_port, steps[i].port, "%s: port %d, want %d", steps[i].step,
+			     t.main_port, steps[i].port);
+	}
+}

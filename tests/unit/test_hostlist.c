@@ -44,6 +44,15 @@ static const struct valid_case valid[] = {
 	{ "a[0-255]b[0-255]", 65536, HOSTS("a0b0", "a0b1"), "a255b255" },
 	{ "a[999999999999999990-999999999999999999]", 10,
 	  HOSTS("a999999999999999990"), "a999999999999999999" },
+	/* Slurm's separators: ',', ' ' and '\t', alone or around a ','. */
+	{ "alpha, host[5-9], gamma", 7,
+	  HOSTS("alpha", "host5", "host6", "host7", "host8", "host9", "gamma"), "gamma" },
+	{ "a b", 2, HOSTS("a", "b"), "b" },
+	{ "a\tb", 2, HOSTS("a", "b"), "b" },
+	{ "a \t ,\tb[1-2]  c", 4, HOSTS("a", "b1", "b2", "c"), "c" },
+	{ "  n[1-2] ", 2, HOSTS("n1", "n2"), "n2" },
+	{ "a[1-2] b", 3, HOSTS("a1", "a2", "b"), "b" },
+	{ "\tx,y\t", 2, HOSTS("x", "y"), "y" },
 };
 
 struct invalid_case {
@@ -73,8 +82,11 @@ static const struct invalid_case invalid[] = {
 	{ "a[-1]", "unexpected '-' at offset 2 in a bracket group" },
 	{ "a[1-2-3]", "unexpected '-' at offset 5 in a bracket group" },
 	{ "a[1 2]", "unexpected space at offset 3 in a bracket group" },
-	{ "a b", "unexpected space at offset 1" },
-	{ "a\tb", "unexpected byte 0x09 at offset 1" },
+	{ "a, ,b", "empty host name at offset 3" },
+	{ "a ,", "empty host name at offset 3" },
+	{ " \t ", "the host list is empty" },
+	{ "a\nb", "unexpected byte 0x0a at offset 1" },
+	{ "a[1-2]b c", "host name characters at offset 6 follow the last bracket group" },
 	{ "a;b", "unexpected ';' at offset 1" },
 	{ "-a", "the host name at offset 0 starts with '-'" },
 	{ "a,.b", "the host name at offset 2 starts with '.'" },

@@ -212,15 +212,54 @@ Test(registry, cluster_probe_order_follows_priority)
 	env.vars = bare;
 	cr_assert_eq(lt_cluster_select(reg, &env, NULL, NULL, &p, why, sizeof(why), &err), 0);
 	cr_expect_str_eq(p->name, "lightning");
-	cr_assert_eq(lt_cluster_select(reg, &env, "lsf", NULL, &p, why, sizeof(why), &err), 0);
-	cr_expect_str_eq(p->name, "lsf");
-	cr_expect_str_eq(why, "forced by --cluster lsf");
+	env.vars = torchrun_in_slurm;
+	cr_assert_eq(lt_cluster_select(reg, &env, "slurm", NULL, &p, why, sizeof(why), &err), 0);
+	cr_expect_str_eq(p->name, "slurm", "a forced environment wins over higher priorities");
+	cr_expect_str_eq(why, "forced by --cluster slurm");
+	env.vars = bare;
 	cr_expect_eq(lt_cluster_select(reg, &env, "slurmm", NULL, &p, why, sizeof(why), &err), -1);
 	cr_expect(strstr(err.msg, "did you mean 'slurm'?") != NULL, "%s", err.msg);
 
 	cr_assert_eq(lt_registry_add(reg, &top, &err), 0);
 	cr_assert_eq(lt_cluster_select(reg, &env, NULL, NULL, &p, why, sizeof(why), &err), 0);
 	cr_expect_str_eq(p->name, "top", "a plugin's priority places it in the probe order");
+}
+
+/* A forced environment must still recognise the process: --cluster lsf
+ * outside an LSF job fails, naming the variable and the fix, rather than
+ * planning a job from defaults. */
+Test(registry, forced_cluster_without_its_variables_fails)
+{
+	static const char *const bare[] = { NULL };
+	static const char *const lsf[] = { "LSB_JOBID=7", "LSB_HOSTS=h1", NULL };
+	static const struct { const char *name, *missing; } cases[] = {
+		{ "lsf", "LSB_JOBID is not set" },
+		{ "slurm", "SLURM_JOB_ID" },
+		{ "kubeflow", "KUBERNETES_PORT" },
+		{ "torchelastic", "TORCHELASTIC_RUN_ID is not set" },
+		{ "mpi", "OMPI_COMM_WORLD_SIZE" },
+	};
+	struct lt_envsrc env = { .vars = bare };
+	const struct lt_plugin *p;
+	char why[256], want[64];
+	size_t i;
+
+	for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		cr_expect_eq(lt_cluster_select(reg, &env, cases[i].name, NULL, &p, why,
+					       sizeof(why), &err), -1, "%s", cases[i].name);
+		snprintf(want, sizeof(want), "--cluster %s: ", cases[i].name);
+		cr_expect(!strncmp(err.msg, want, strlen(want)), "%s", err.msg);
+		cr_expect(strstr(err.msg, cases[i].missing) != NULL, "%s", err.msg);
+		cr_expect(strstr(err.msg, "or drop --cluster") != NULL, "%s", err.msg);
+		cr_expect_eq(err.status, LT_EXIT_FAILURE);
+	}
+	cr_assert_eq(lt_cluster_select(reg, &env, "lightning", NULL, &p, why, sizeof(why), &err),
+		     0, "the bare node needs nothing: %s", err.msg);
+	env.vars = lsf;
+	cr_assert_eq(lt_cluster_select(reg, &env, "lsf", NULL, &p, why, sizeof(why), &err), 0,
+		     "%s", err.msg);
+	cr_expect_str_eq(p->name, "lsf");
+	cr_expect_str_eq(why, "forced by --cluster lsf");
 }
 
 Test(registry, verbose_probe_log_says_why)
