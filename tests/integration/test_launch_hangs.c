@@ -353,6 +353,24 @@ Test(hangs, a_rank_that_returns_early_is_named, .timeout = 60)
 	run_result_free(&r);
 }
 
+/* The others do not wait --rdzv-timeout at a barrier the leaver never
+ * reaches: they see it left, and say so. */
+Test(hangs, the_others_stop_waiting_for_a_rank_that_left, .timeout = 90)
+{
+	struct run_result r;
+	double start = now_s(), took;
+
+	cr_assert_eq(run_ltrun((const char *[]){ "--devices", "3", "--rdzv-timeout", "120", unruly(),
+						 "--", "--leave", "2", "--barriers", "2", NULL },
+			       NULL, &r), 0);
+	took = now_s() - start;
+	cr_expect_neq(r.status, 0, "%s", r.err);
+	cr_expect(took < 30, "ended after %.1f s, not at --rdzv-timeout (120 s)", took);
+	cr_expect(strstr(r.err, "rank 2 left the job (its model returned) before this barrier") != NULL,
+		  "the waiting ranks name rank 2: %s", r.err);
+	run_result_free(&r);
+}
+
 Test(hangs, a_descendant_that_calls_setsid_is_ended, .timeout = 60)
 {
 	struct run_result r;
