@@ -191,12 +191,17 @@ static const char *find_program(const char *name, char *buf, size_t size)
 	return NULL;
 }
 
-static long now_ms(void)
+double run_clock_s(void)
 {
 	struct timespec ts;
 
 	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return ts.tv_sec * 1000L + ts.tv_nsec / 1000000L;
+	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+static long now_ms(void)
+{
+	return (long)(run_clock_s() * 1000);
 }
 
 /* ------------------------------------------------- jobs in the background */

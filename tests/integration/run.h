@@ -20,6 +20,9 @@ const char *build_path(const char *rel);
 int run_ltrun(const char *const *args, const char *const *env, struct run_result *r);
 void run_result_free(struct run_result *r);
 
+/* Seconds on the monotonic clock, for timing what a test runs. */
+double run_clock_s(void);
+
 /* Number of lines in text (a last line without '\n' counts). */
 int count_lines(const char *text);
 

@@ -22,6 +22,7 @@
 #include "ckpt/ckpt.h"
 #include "ckpt/io.h"
 #include "nginx.h"
+#include "run.h"
 
 static struct nginx srv;
 
@@ -172,14 +173,6 @@ Test(ckpt_http, overwrite_replaces_the_file)
 	lt_ckpt_io_http.close(st);
 }
 
-static double now_s(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
-
 Test(ckpt_http, refused_put_retries_then_fails_and_keeps_the_old_file)
 {
 	char path[200], want[200], buf[8] = "";
@@ -198,9 +191,9 @@ Test(ckpt_http, refused_put_retries_then_fails_and_keeps_the_old_file)
 	fclose(f);
 
 	st = open_at("/refuse", 2);
-	t0 = now_s();
+	t0 = run_clock_s();
 	cr_assert_neq(put(st, "last", "bad!", 4, &err), 0, "a PUT the server refused succeeded");
-	cr_expect_geq(now_s() - t0, 0.29, "no backoff between the attempts (100 + 200 ms)");
+	cr_expect_geq(run_clock_s() - t0, 0.29, "no backoff between the attempts (100 + 200 ms)");
 	snprintf(want, sizeof(want), "'%s/refuse/last.tmp-", srv.url);
 	cr_expect(strstr(err.msg, want), "the error does not name the URL %s: %s", want, err.msg);
 	cr_expect(strstr(err.msg, "HTTP 500") && strstr(err.msg, "(3 attempts)") &&

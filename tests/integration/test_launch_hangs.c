@@ -30,14 +30,6 @@ static const char *unruly(void)
 	return build_path("tests/models/unruly.so");
 }
 
-static double now_s(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
-}
-
 /* The pid a "<what> rank=R pid=P" line of out gives, or -1. */
 static long pid_of(const char *out, const char *what, int rank)
 {
@@ -69,10 +61,10 @@ static char state_of(long pid)
 /* Waits up to timeout_s for pid's state to be `want`. */
 static bool wait_state(long pid, char want, double timeout_s)
 {
-	double end = now_s() + timeout_s;
+	double end = run_clock_s() + timeout_s;
 
 	while (state_of(pid) != want) {
-		if (now_s() > end)
+		if (run_clock_s() > end)
 			return false;
 		usleep(20000);
 	}
@@ -124,7 +116,7 @@ static __attribute__((noreturn)) void pty_child(const char *const *args, bool ba
 static void run_on_pty(const char *const *args, bool background, int timeout_s,
 		       struct pty_run *r)
 {
-	double start = now_s(), end = start + timeout_s;
+	double start = run_clock_s(), end = start + timeout_s;
 	size_t used = 0;
 	int master, status;
 	pid_t pid;
@@ -137,7 +129,7 @@ static void run_on_pty(const char *const *args, bool background, int timeout_s,
 		pty_child(args, background);
 	for (;;) {
 		struct pollfd pfd = { .fd = master, .events = POLLIN };
-		int left = (int)((end - now_s()) * 1000);
+		int left = (int)((end - run_clock_s()) * 1000);
 		ssize_t got;
 		if (left <= 0 || poll(&pfd, 1, left) <= 0)
 			break;
@@ -150,7 +142,7 @@ static void run_on_pty(const char *const *args, bool background, int timeout_s,
 	}
 	r->out[used] = '\0';
 	while (waitpid(pid, &status, WNOHANG) == 0) {
-		if (now_s() > end) {
+		if (run_clock_s() > end) {
 			/* The session ends: its jobs get SIGHUP (and PDEATHSIG). */
 			kill(pid, SIGKILL);
 			kill(-pid, SIGKILL);
@@ -159,7 +151,7 @@ static void run_on_pty(const char *const *args, bool background, int timeout_s,
 	}
 	close(master);
 	r->status = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
-	r->seconds = now_s() - start;
+	r->seconds = run_clock_s() - start;
 }
 
 Test(hangs, progress_bar_under_tostop, .timeout = 60)
@@ -291,9 +283,9 @@ Test(hangs, ctrl_c_ends_a_stopped_rank_at_once, .timeout = 60)
 	kill((pid_t)rank1, SIGSTOP);
 	cr_assert(wait_state(rank1, 'T', 5));
 	kill(run_job_pid(j), SIGINT);
-	sent = now_s();
+	sent = run_clock_s();
 	run_job_finish(j, 40, &r);
-	took = now_s() - sent;
+	took = run_clock_s() - sent;
 	cr_expect_eq(r.status, 128 + SIGINT, "status %d; %s", r.status, r.err);
 	cr_expect(took < 10, "the stopped rank got SIGCONT after SIGINT: %.1f s, not --term-timeout's 30",
 		  took);
@@ -305,13 +297,13 @@ Test(hangs, ctrl_c_ends_a_stopped_rank_at_once, .timeout = 60)
 Test(hangs, teardown_after_a_failure_is_short, .timeout = 60)
 {
 	struct run_result r;
-	double start = now_s(), took;
+	double start = run_clock_s(), took;
 
 	/* Rank 1 ignores SIGTERM in a loop; rank 2 fails. */
 	cr_assert_eq(run_ltrun((const char *[]){ "--devices", "3", unruly(), "--", "--sleep", "0.3",
 						 "--stubborn", "1", "--fail", "2", NULL },
 			       NULL, &r), 0);
-	took = now_s() - start;
+	took = run_clock_s() - start;
 	cr_expect_eq(r.status, 3, "status %d; %s", r.status, r.err);
 	cr_expect(strstr(r.err, "rank 2 (local 2") != NULL, "%s", r.err);
 	cr_expect(took < 12, "ended %.1f s after the start, not after --term-timeout (30 s)", took);
@@ -330,9 +322,9 @@ Test(hangs, the_users_stop_signal_keeps_term_timeout, .timeout = 60)
 	cr_assert_not_null(j);
 	cr_assert(run_job_wait_for(j, "stubborn rank=1", 20000), "%s", run_job_out(j));
 	kill(run_job_pid(j), SIGTERM);
-	sent = now_s();
+	sent = run_clock_s();
 	run_job_finish(j, 30, &r);
-	took = now_s() - sent;
+	took = run_clock_s() - sent;
 	cr_expect_eq(r.status, 128 + SIGTERM, "status %d; %s", r.status, r.err);
 	cr_expect(took > 4.5, "rank 1 had its --term-timeout of 5 s: %.1f s", took);
 	run_result_free(&r);
@@ -358,12 +350,12 @@ Test(hangs, a_rank_that_returns_early_is_named, .timeout = 60)
 Test(hangs, the_others_stop_waiting_for_a_rank_that_left, .timeout = 90)
 {
 	struct run_result r;
-	double start = now_s(), took;
+	double start = run_clock_s(), took;
 
 	cr_assert_eq(run_ltrun((const char *[]){ "--devices", "3", "--rdzv-timeout", "120", unruly(),
 						 "--", "--leave", "2", "--barriers", "2", NULL },
 			       NULL, &r), 0);
-	took = now_s() - start;
+	took = run_clock_s() - start;
 	cr_expect_neq(r.status, 0, "%s", r.err);
 	cr_expect(took < 30, "ended after %.1f s, not at --rdzv-timeout (120 s)", took);
 	cr_expect(strstr(r.err, "rank 2 left the job (its model returned) before this barrier") != NULL,
