@@ -14,8 +14,8 @@
  * Sizes are in MB (default: 64 1).  Build: make build/bench/comm_allreduce.
  */
 #include "comm/comm.h"
-#include "launch/rank.h"
-#include "launch/rdzv.h"
+#include "rank/rank.h"
+#include "rdzv/rdzv.h"
 
 #include <math.h>
 #include <stdio.h>

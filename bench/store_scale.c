@@ -12,7 +12,7 @@
  * "median [min-max]" in seconds.  Build: make build/bench/store_scale.
  */
 #include "core/parse.h"
-#include "launch/store.h"
+#include "rdzv/store.h"
 
 #include <pthread.h>
 #include <stdatomic.h>

@@ -17,8 +17,8 @@
 #include "core/registry.h"
 #include "launch/agent.h"
 #include "launch/plan.h"
-#include "launch/rank.h"
-#include "launch/rdzv.h"
+#include "rank/rank.h"
+#include "rdzv/rdzv.h"
 #include "launch/signals.h"
 #include "trainer/checkpoint.h"
 

@@ -21,13 +21,13 @@
  * '#' starts a comment and blank lines are ignored.  Every host must have
  * the same slots, unless --devices says how many ranks each node runs.
  *
- * What a plugin may use: only <ltrun/plugin.h>.  Its functions
+ * What a plugin may use: only <ltrun/cluster.h>.  Its functions
  * (lt_err_set, lt_env_get, lt_env_int, lt_env_hostname, lt_registry_add)
  * are exported by the ltrun executable, so the .so links against nothing
  * of ltrun's.  Everything the plugin hands to ltrun (the descriptor, the
  * ops table) is static: ltrun never unloads a plugin.
  */
-#include <ltrun/plugin.h>
+#include <ltrun/cluster.h>
 
 #include <errno.h>
 #include <stdio.h>

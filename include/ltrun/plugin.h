@@ -12,10 +12,11 @@
  * plugins with lt_registry_add(); every descriptor and ops table it passes must
  * live as long as the process (static storage: ltrun never unloads plugins).
  *
- * Each plugin kind has its own ops table below.  A cluster environment is a
- * `struct lt_cluster_ops`: detect() says whether the process runs under that
- * environment, resolve() computes the topology.  See
- * examples/plugins/hostfile_env.c for a complete cluster environment.
+ * This header holds what every kind shares: errors, the environment, the
+ * parameter schema and struct lt_plugin.  Each kind a user may write has
+ * its own header with its ops table: <ltrun/cluster.h>,
+ * <ltrun/strategy.h>, <ltrun/precision.h>, <ltrun/ckpt_io.h>.  The
+ * examples under examples/plugins/ show one complete plugin of each.
  */
 #ifndef LTRUN_PLUGIN_H
 #define LTRUN_PLUGIN_H
@@ -28,7 +29,7 @@ extern "C" {
 #endif
 
 /* Bumped whenever a struct in this file changes layout or meaning. */
-#define LT_PLUGIN_ABI_VERSION 1u
+#define LT_PLUGIN_ABI_VERSION 2u
 
 #if defined(__GNUC__)
 #define LT_API __attribute__((visibility("default")))
@@ -85,37 +86,8 @@ LT_API int lt_env_int(const struct lt_envsrc *src, const char *name,
 LT_API int lt_env_hostname(const struct lt_envsrc *src, char *buf, size_t len,
 			   struct lt_err *err);
 
-/* ------------------------------------------------------------ topology */
-
+/* "Say nothing, let ltrun decide" for a number (--devices, --num-nodes...). */
 #define LT_AUTO (-1)
-
-/* What the user asked for; LT_AUTO (or NULL / 0) where they said nothing. */
-struct lt_request {
-	int devices;           /* ranks per node, or LT_AUTO */
-	int num_nodes;         /* or LT_AUTO */
-	int node_rank;         /* or LT_AUTO */
-	const char *main_addr; /* or NULL */
-	int main_port;         /* or 0 */
-	int auto_devices;      /* what --devices auto means for the accelerator */
-};
-
-/* Where everyone is.  resolve() fills every field. */
-struct lt_topology {
-	int world_size;       /* ranks in the job */
-	int num_nodes;        /* nodes in the job */
-	int node_rank;        /* this node's index, 0..num_nodes-1 */
-	int local_world_size; /* ranks on this node */
-	int first_rank;       /* global rank of this node's local rank 0 */
-	bool external;        /* ranks were created by another launcher */
-	int rank;             /* external only: this process's global rank, else -1 */
-	int local_rank;       /* external only: this process's local rank, else -1 */
-	char launcher[32];    /* external only: "srun", "mpirun", "torchrun"... */
-	char main_addr[256];  /* host of global rank 0's node */
-	int main_port;
-	char port_from[96];   /* where main_port came from, in words */
-	char addr_from[96];   /* where main_addr came from, in words */
-	char job_id[64];      /* the cluster's job id, or "" */
-};
 
 /* ------------------------------------------------------------ plugin kinds */
 
@@ -126,65 +98,69 @@ enum lt_kind {
 	LT_KIND_CLUSTER,
 	LT_KIND_COMM,
 	LT_KIND_ACCELERATOR,
+	LT_KIND_RDZV,
 	LT_KIND_COUNT
 };
 
-/* Cluster environment.  detect() must never block and must not call into a
- * launcher's library (PMIx, MPI) unless that launcher's variables are set. */
-struct lt_cluster_ops {
-	/* Probe order: higher first; the first that detects itself wins.  The
-	 * built-in order is documented in ltrun(1). */
-	int priority;
-	/* Returns true when the environment is recognised.  Either way writes a
-	 * short reason to why ("SLURM_PROCID and SLURM_STEP_ID are set"). */
-	bool (*detect)(const struct lt_envsrc *env, char *why, size_t whylen);
-	/* Fills topo from the environment and req.  Returns 0, or -1 with err
-	 * set; topo is then unspecified. */
-	int (*resolve)(const struct lt_envsrc *env, const struct lt_request *req,
-		       struct lt_topology *topo, struct lt_err *err);
+/* -------------------------------------------------------- parameters */
+
+/* A plugin's parameters (its "init arguments", as in DDPStrategy(
+ * bucket_cap_mb=...)): the schema a base plugin declares, and the values
+ * a run gets from the schema's defaults, then each preset from the base
+ * outwards, then the inline form `--strategy ddp:bucket_mb=100`.  Every
+ * key is checked against the schema before anything starts: an unknown
+ * key, a value of the wrong type or outside [min, max] is a one-line
+ * error naming the parameter and the valid ones. */
+enum lt_param_type {
+	LT_PARAM_BOOL,   /* true/false, yes/no, on/off, 1/0 */
+	LT_PARAM_INT,    /* decimal, in [min, max] when min < max */
+	LT_PARAM_FLOAT,  /* in [min, max] when min < max */
+	LT_PARAM_STRING, /* any text without ',' */
+	LT_PARAM_CHOICE, /* one of choices, "a|b|c" */
 };
 
-/* Strategy: what the plan needs to know of it. */
-struct lt_strategy_ops {
-	const char *launcher; /* "exec" (fork + exec) or "fork" (fork, no exec) */
-	bool multi_rank;      /* false: runs one rank only (single_device) */
+struct lt_param_spec {
+	const char *name;          /* [a-z0-9_]+ */
+	enum lt_param_type type;
+	const char *default_value; /* as text; NULL: unset unless given */
+	double min, max;           /* INT and FLOAT: bounds when min < max */
+	const char *choices;       /* CHOICE: "a|b|c" */
+	const char *help;          /* one phrase, shown by --list */
 };
 
-/* Precision: the dtypes it implies. */
-struct lt_precision_ops {
-	const char *param_dtype;   /* master weights and optimizer state */
-	const char *compute_dtype; /* what the model reads and writes */
-	bool loss_scaling;
-};
+/* The values of one plugin's parameters for this run (read-only). */
+struct lt_params;
 
-/* Communicator: where it can carry collectives. */
-struct lt_comm_ops {
-	bool intra_node; /* between ranks on one node */
-	bool inter_node; /* between nodes */
-};
+/* Reads parameter `name` (declared in the plugin's schema; asking for an
+ * undeclared one, or for one of another type, is a bug that returns 0,
+ * false or NULL).  CHOICE and STRING values are read with lt_params_str;
+ * an unset parameter without default reads as 0, false or NULL. */
+LT_API bool lt_params_bool(const struct lt_params *p, const char *name);
+LT_API long long lt_params_int(const struct lt_params *p, const char *name);
+LT_API double lt_params_float(const struct lt_params *p, const char *name);
+LT_API const char *lt_params_str(const struct lt_params *p, const char *name);
+/* Whether `name` was given by a preset or inline (not only defaulted). */
+LT_API bool lt_params_given(const struct lt_params *p, const char *name);
 
-/* Accelerator. */
-struct lt_accelerator_ops {
-	/* What --devices auto means when ltrun creates the ranks. */
-	int (*auto_devices)(void);
-};
+/* -------------------------------------------------------- one plugin */
 
-/* Checkpoint IO. */
-struct lt_ckpt_io_ops {
-	bool wraps_another; /* async: wraps the IO plugin named by its preset */
-};
-
-/* One named plugin.  An alias names another plugin of the same kind
- * (alias_of) and may preset arguments ("launcher=fork"); its ops are the
- * base's and it is listed beside it. */
+/* One named plugin, the only description of it anywhere: its identity, its
+ * parameter schema and its ops (struct lt_<kind>_ops, declared in the
+ * kind's header: <ltrun/strategy.h>, <ltrun/precision.h>,
+ * <ltrun/ckpt_io.h>, <ltrun/cluster.h>; ltrun's own kinds keep theirs
+ * inside).  A preset names another plugin (or preset) of the same kind in
+ * alias_of and sets some of its parameters ("bucket_mb=100"); it has no
+ * ops and no schema of its own, and is listed beside its base. */
 struct lt_plugin {
 	enum lt_kind kind;
 	const char *name;             /* [a-z0-9._-]+, unique within its kind */
 	const char *description;      /* one sentence */
 	const char *recommended_when; /* one phrase */
-	const char *alias_of;         /* NULL for a base plugin */
-	const char *preset;           /* "key=value,..." for aliases, or NULL */
-	const void *ops;              /* struct lt_<kind>_ops; NULL for aliases */
+	const char *alias_of;         /* a preset's base; NULL for a plugin */
+	const char *preset;           /* a preset's "key=value,...", or NULL */
+	const struct lt_param_spec *params; /* a plugin's schema, ended by a
+					     * {NULL} entry; NULL: none */
+	const void *ops;              /* a plugin's ops; NULL for a preset */
 };
 
 struct lt_registry;

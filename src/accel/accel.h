@@ -19,6 +19,13 @@
 #include "core/error.h"
 #include "ltrun.h"
 
+/* The registry's side of an accelerator (ltrun --list accelerator). */
+struct lt_accelerator_ops {
+	/* What --devices auto means when ltrun creates the ranks. */
+	int (*auto_devices)(void);
+};
+
+
 struct lt_arena {
 	char *base;
 	size_t reserved;  /* bytes of address space */

@@ -2,6 +2,7 @@
  * catalog.c - the checkpoint IO plugins.
  */
 #include "core/registry.h"
+#include "ltrun/ckpt_io.h"
 
 static const struct lt_ckpt_io_ops direct_ops = { .wraps_another = false };
 static const struct lt_ckpt_io_ops wrapping_ops = { .wraps_another = true };

@@ -17,7 +17,7 @@
  */
 #include "comm/comm.h"
 #include "comm/reduce.h"
-#include "launch/rdzv.h"
+#include "rdzv/rdzv.h"
 
 #include <stdint.h>
 #include <stdio.h>

@@ -4,6 +4,7 @@
  * one node; between nodes mpi when mpirun (or srun --mpi=pmix) started
  * the ranks, else gloo.  nccl (GPU) is not built yet: see the absent list.
  */
+#include "comm/comm.h"
 #include "core/registry.h"
 
 static const struct lt_comm_ops shm_ops = { .intra_node = true, .inter_node = false };

@@ -32,6 +32,14 @@
 struct lt_rdzv;
 struct lt_comm;
 
+/* The registry's side of a communicator (ltrun --list comm): where it can
+ * carry collectives. */
+struct lt_comm_ops {
+	bool intra_node; /* between ranks on one node */
+	bool inter_node; /* between nodes */
+};
+
+
 /* What a backend needs to join its group. */
 struct lt_comm_args {
 	int rank, size;             /* within the group */

@@ -1,7 +1,7 @@
 /*
  * gloo.cc - the `gloo` communicator: a small C++ shim over Debian's libgloo
  * (TCP transport, new-style collectives), the only C++ file of ltrun.  The
- * ranks meet through our own rendezvous (launch/rdzv.h), wrapped in a
+ * ranks meet through our own rendezvous (rdzv/rdzv.h), wrapped in a
  * gloo::rendezvous::Store whose keys are prefixed with the communicator's
  * scope, so several communicators share one store; every collective gets
  * the next tag of a per-communicator counter, the same on every rank
@@ -36,7 +36,7 @@
 extern "C" {
 #include "comm/comm.h"
 #include "comm/reduce.h"
-#include "launch/rdzv.h"
+#include "rdzv/rdzv.h"
 }
 
 namespace {

@@ -29,7 +29,7 @@
 #include "comm/comm.h"
 #include "comm/reduce.h"
 #include "core/owner.h"
-#include "launch/rdzv.h"
+#include "rdzv/rdzv.h"
 
 #include <dirent.h>
 #include <errno.h>

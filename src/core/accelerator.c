@@ -2,6 +2,7 @@
  * accelerator.c - the accelerators this build has: cpu.  The cuda
  * accelerator (dlopen of the CUDA runtime) is known but not built.
  */
+#include "accel/accel.h"
 #include "core/registry.h"
 
 /* On the cpu accelerator `--devices auto` means one rank, as in Lightning:

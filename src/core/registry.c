@@ -8,7 +8,9 @@
  */
 #include "core/registry.h"
 #include "core/error.h"
+#include "core/params.h"
 #include "core/parse.h"
+#include "ltrun/cluster.h"
 
 #include <cjson/cJSON.h>
 #include <stdlib.h>
@@ -33,6 +35,7 @@ static const char *const kind_names[LT_KIND_COUNT] = {
 	[LT_KIND_CLUSTER] = "cluster",
 	[LT_KIND_COMM] = "comm",
 	[LT_KIND_ACCELERATOR] = "accelerator",
+	[LT_KIND_RDZV] = "rdzv",
 };
 
 const char *lt_kind_name(enum lt_kind kind)
@@ -58,10 +61,10 @@ int lt_kind_parse(const char *text, enum lt_kind *out, struct lt_err *err)
 	}
 	if (best >= 0 && best_d <= 3)
 		return lt_err_set(err, LT_EXIT_USAGE,
-				  "unknown plugin kind '%s'; did you mean '%s'? (kinds: strategy, precision, ckpt-io, cluster, comm, accelerator)",
+				  "unknown plugin kind '%s'; did you mean '%s'? (kinds: strategy, precision, ckpt-io, cluster, comm, accelerator, rdzv)",
 				  lt_quote(q, sizeof(q), text), kind_names[best]);
 	return lt_err_set(err, LT_EXIT_USAGE,
-			  "unknown plugin kind '%s' (kinds: strategy, precision, ckpt-io, cluster, comm, accelerator)",
+			  "unknown plugin kind '%s' (kinds: strategy, precision, ckpt-io, cluster, comm, accelerator, rdzv)",
 			  lt_quote(q, sizeof(q), text));
 }
 
@@ -188,6 +191,60 @@ const struct lt_plugin *lt_registry_base(const struct lt_registry *reg,
 	for (hops = 0; p && p->alias_of && hops < 8; hops++)
 		p = lt_registry_find(reg, p->kind, p->alias_of);
 	return p;
+}
+
+void lt_choice_free(struct lt_choice *c)
+{
+	if (!c)
+		return;
+	lt_params_free(c->params);
+	memset(c, 0, sizeof(*c));
+}
+
+int lt_registry_resolve(const struct lt_registry *reg, enum lt_kind kind, const char *spec,
+			struct lt_choice *out, struct lt_err *err)
+{
+	const struct lt_plugin *chain[8], *p = NULL;
+	char name[72], owner[96], where[96], q[LT_QUOTE_MAX];
+	size_t nlen = strcspn(spec, ":");
+	int depth = 0;
+
+	memset(out, 0, sizeof(*out));
+	if (nlen >= sizeof(name))
+		return lt_err_set(err, LT_EXIT_USAGE, "unknown %s '%s': names are at most 64 characters",
+				  lt_kind_name(kind), lt_quote(q, sizeof(q), spec));
+	memcpy(name, spec, nlen);
+	name[nlen] = '\0';
+	if (lt_registry_lookup(reg, kind, name, &p, err))
+		return -1;
+	out->named = p;
+	for (; p && p->alias_of && depth < 8; depth++) {
+		chain[depth] = p;
+		p = lt_registry_find(reg, kind, p->alias_of);
+	}
+	if (!p || p->alias_of)
+		return lt_err_set(err, LT_EXIT_FAILURE, "%s '%s': its presets do not lead to a plugin",
+				  lt_kind_name(kind), name);
+	out->base = p;
+	snprintf(owner, sizeof(owner), "%s '%s'", lt_kind_name(kind), p->name);
+	out->params = lt_params_new(p->params, owner, err);
+	if (!out->params)
+		return -1;
+	while (depth-- > 0) {
+		snprintf(where, sizeof(where), "preset '%s'", chain[depth]->name);
+		if (chain[depth]->preset &&
+		    lt_params_apply(out->params, chain[depth]->preset, where, err))
+			goto fail;
+	}
+	if (spec[nlen] == ':') {
+		snprintf(where, sizeof(where), "'%s'", lt_quote(q, sizeof(q), spec));
+		if (lt_params_apply(out->params, spec + nlen + 1, where, err))
+			goto fail;
+	}
+	return 0;
+fail:
+	lt_choice_free(out);
+	return -1;
 }
 
 static bool is_absent(const struct lt_registry *reg, enum lt_kind kind,

@@ -39,6 +39,24 @@ int lt_registry_lookup(const struct lt_registry *reg, enum lt_kind kind,
 		       const char *name, const struct lt_plugin **out,
 		       struct lt_err *err);
 
+/* A choice of one plugin for this run: what the user named ("ddp_spawn",
+ * a preset, or a plugin), the base plugin whose ops run, and the values
+ * of the base's parameters (defaults, then each preset from the base
+ * outwards, then the inline "name:key=value,..." form). */
+struct lt_choice {
+	const struct lt_plugin *named;
+	const struct lt_plugin *base;
+	struct lt_params *params;
+};
+
+/* Resolves spec ("ddp", "ddp_spawn", "ddp:bucket_mb=100,launcher=fork")
+ * of kind into *out.  Returns 0, or -1 with err (usage) for an unknown or
+ * unbuilt name (as lt_registry_lookup) or a bad parameter; *out is then
+ * empty.  Free with lt_choice_free(). */
+int lt_registry_resolve(const struct lt_registry *reg, enum lt_kind kind, const char *spec,
+			struct lt_choice *out, struct lt_err *err);
+void lt_choice_free(struct lt_choice *c);
+
 /* Follows an alias to its base plugin (a base returns itself). */
 const struct lt_plugin *lt_registry_base(const struct lt_registry *reg,
 					 const struct lt_plugin *p);

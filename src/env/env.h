@@ -9,7 +9,7 @@
 #include <stdbool.h>
 #include <stdio.h>
 
-#include "ltrun/plugin.h"
+#include "ltrun/cluster.h"
 
 struct lt_registry;
 

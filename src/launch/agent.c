@@ -34,10 +34,10 @@
 #include "ckpt/io.h"
 #include "comm/comm.h"
 #include "launch/output.h"
-#include "launch/rank.h"
-#include "launch/rdzv.h"
+#include "rank/rank.h"
+#include "rdzv/rdzv.h"
 #include "launch/signals.h"
-#include "launch/store.h"
+#include "rdzv/store.h"
 #include "core/error.h"
 #include "core/owner.h"
 #include "core/registry.h"
@@ -1317,22 +1317,4 @@ int lt_launch(const struct lt_plan *plan, const struct lt_config *cfg, int argc,
 	if (in_batch_script(plan))
 		return relaunch_with_srun(plan, cfg, argc, argv, err);
 	return run_agent(plan, cfg, err);
-}
-
-int lt_rank_entry(int argc, char **argv)
-{
-	static struct lt_config cfg;
-	struct lt_rank_info info;
-	struct lt_err err = { 0 };
-	int status;
-
-	unsetenv(LT_ENV_RANK_ENTRY);
-	if (argc < 2)
-		lt_die(LT_EXIT_USAGE, "%s is set but no model was given", LT_ENV_RANK_ENTRY);
-	if (lt_rank_info_from_env(&info, &err) || lt_config_init(&cfg, &err) ||
-	    lt_config_load_env(&cfg, NULL, &err))
-		lt_die_err(&err);
-	status = lt_rank_run(&info, &cfg, argv[1], argc - 1, argv + 1);
-	lt_config_free(&cfg);
-	return status;
 }

@@ -16,8 +16,4 @@
 int lt_launch(const struct lt_plan *plan, const struct lt_config *cfg, int argc,
 	      char **argv, struct lt_err *err);
 
-/* The entry point of a rank that the agent exec'ed (LTRUN_RANK_ENTRY set):
- * argv[1] is the model, the rest its arguments.  Returns the exit status. */
-int lt_rank_entry(int argc, char **argv);
-
 #endif

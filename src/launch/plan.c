@@ -8,6 +8,8 @@
  * follows from the topology (external ranks) or the strategy.
  */
 #include "launch/plan.h"
+#include "accel/accel.h"
+#include "ltrun/strategy.h"
 #include "core/error.h"
 #include "core/registry.h"
 #include "env/env.h"

@@ -11,6 +11,7 @@
 #include <stdio.h>
 
 #include "core/config.h"
+#include "ltrun/cluster.h"
 
 struct cJSON;
 struct lt_registry;

@@ -4,6 +4,7 @@
  * lt_precision_runtime() maps a name to its runtime (precision.h).
  */
 #include "core/registry.h"
+#include "ltrun/precision.h"
 #include "precision/precision.h"
 
 #include <string.h>

@@ -7,6 +7,7 @@
  * maps a name to the runtime a rank process runs (runtime.h).
  */
 #include "core/registry.h"
+#include "ltrun/strategy.h"
 #include "trainer/runtime.h"
 
 #include <string.h>

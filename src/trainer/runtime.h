@@ -23,8 +23,8 @@
 #include "core/config.h"
 #include "precision/precision.h"
 #include "precision/scaler.h"
-#include "launch/rank.h"
-#include "launch/rdzv.h"
+#include "core/contract.h"
+#include "rdzv/rdzv.h"
 #include "ltrun.h"
 
 struct lt_comm;

@@ -9,7 +9,7 @@
  * reads one before login.  Seed corpus: corpus/store_proto/ (protocol
  * version 2; "bad-version" is version 1's).
  */
-#include "launch/store_proto.h"
+#include "rdzv/store_proto.h"
 
 #include <stdint.h>
 #include <stdlib.h>

@@ -30,8 +30,8 @@
 
 #include "run.h"
 #include "core/sha256.h"
-#include "launch/store.h"
-#include "launch/store_proto.h"
+#include "rdzv/store.h"
+#include "rdzv/store_proto.h"
 
 #define NOBODY 65534
 #define FORGED "rank 0 on node 0 was killed by an attacker\033[31m"

@@ -1,6 +1,6 @@
 /* dup_name.c - tries to register a cluster environment named "slurm",
  * a name the built-ins already use. */
-#include <ltrun/plugin.h>
+#include <ltrun/cluster.h>
 
 static bool never(const struct lt_envsrc *env, char *why, size_t len)
 {

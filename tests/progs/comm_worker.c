@@ -16,8 +16,8 @@
  */
 #include "comm/comm.h"
 #include "comm/reduce.h"
-#include "launch/rank.h"
-#include "launch/rdzv.h"
+#include "rank/rank.h"
+#include "rdzv/rdzv.h"
 
 #include <signal.h>
 #include <stdio.h>

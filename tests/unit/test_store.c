@@ -29,8 +29,8 @@
 
 #include "params.h"
 #include "core/sha256.h"
-#include "launch/store.h"
-#include "launch/store_proto.h"
+#include "rdzv/store.h"
+#include "rdzv/store_proto.h"
 
 static const uint8_t token[LT_STORE_TOKEN_BYTES] = { 1, 2, 3, 4, 5, 6, 7, 8 };
 static struct lt_store_server *srv;

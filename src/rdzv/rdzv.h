@@ -11,8 +11,8 @@
  * Every name is scoped to one attempt of the job (its restart count), so a
  * restarted job never meets its predecessor's values.
  */
-#ifndef LT_LAUNCH_RDZV_H
-#define LT_LAUNCH_RDZV_H
+#ifndef LT_RDZV_RDZV_H
+#define LT_RDZV_RDZV_H
 
 #include <stdbool.h>
 #include <stddef.h>

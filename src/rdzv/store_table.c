@@ -8,7 +8,7 @@
  * is listed on the entry of the first key it misses; deadlines are kept in
  * a binary min-heap.
  */
-#include "launch/store_table.h"
+#include "rdzv/store_table.h"
 
 #include <stdlib.h>
 #include <string.h>

@@ -18,14 +18,15 @@
  * address, the keys and values held are capped, and refusals are logged
  * at most once a second with a count of the rest.
  */
-#ifndef LT_LAUNCH_STORE_H
-#define LT_LAUNCH_STORE_H
+#ifndef LT_RDZV_STORE_H
+#define LT_RDZV_STORE_H
 
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
 
+#include "core/contract.h"
 #include "core/error.h"
 
 #define LT_STORE_MAX_KEY 1024
@@ -33,9 +34,6 @@
  * unique id is 128 bytes, a failure report a line, gloo's address list
  * for one rank about 136 bytes per rank of the job). */
 #define LT_STORE_MAX_VALUE (4u << 20)
-#define LT_STORE_TOKEN_BYTES 32
-/* The token as it travels in the environment: 64 lowercase hex digits. */
-#define LT_STORE_TOKEN_HEX (2 * LT_STORE_TOKEN_BYTES + 1)
 
 /* --- the token --- */
 

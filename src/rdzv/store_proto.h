@@ -38,13 +38,13 @@
  * TIMEOUT answers a GET with {}, a WAIT with {index of the first missing
  * key (u32), number missing (u32)}.  ERROR carries {message}.
  */
-#ifndef LT_LAUNCH_STORE_PROTO_H
-#define LT_LAUNCH_STORE_PROTO_H
+#ifndef LT_RDZV_STORE_PROTO_H
+#define LT_RDZV_STORE_PROTO_H
 
 #include <stddef.h>
 #include <stdint.h>
 
-#include "launch/store.h"
+#include "rdzv/store.h"
 
 #define LT_STORE_VERSION 2
 #define LT_STORE_HEADER_BYTES 6

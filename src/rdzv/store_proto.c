@@ -2,7 +2,7 @@
  * store_proto.c - parsing, checking and writing the store's messages
  * (store_proto.h).  Pure functions on byte buffers: no I/O.
  */
-#include "launch/store_proto.h"
+#include "rdzv/store_proto.h"
 #include "core/sha256.h"
 
 #include <string.h>

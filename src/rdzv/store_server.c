@@ -19,11 +19,11 @@
  * parked request at once, and the memory goes at the end of the loop's
  * turn, so that events already fetched for it stay harmless.
  */
-#include "launch/store.h"
+#include "rdzv/store.h"
 #include "core/parse.h"
 #include "core/sha256.h"
-#include "launch/store_proto.h"
-#include "launch/store_table.h"
+#include "rdzv/store_proto.h"
+#include "rdzv/store_table.h"
 
 #include <errno.h>
 #include <limits.h>

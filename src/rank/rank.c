@@ -1,6 +1,7 @@
 /*
- * rank.c - the rank process, and the Fabric-mode functions of ltrun.h that
- * a model calls (lt_rank, lt_barrier, lt_fatal...).
+ * rank.c - the rank process: its identity, the model it loads, its
+ * rendezvous, communicator and runtime.  The functions of ltrun.h a model
+ * calls are abi.c's; how a rank dies (lt_fatal's path) is fatal.c's.
  *
  * An exec'ed or forked rank learns who it is from the environment the
  * agent set (RANK, LOCAL_RANK, WORLD_SIZE, LOCAL_WORLD_SIZE, NODE_RANK,
@@ -15,17 +16,15 @@
  * model: lt_module_v1() (Trainer mode, loop.c) or lt_main() (Fabric
  * mode).  The settings of the run reach an exec'ed rank as LTRUN_*
  * variables the agent exported (lt_config_export).
- *
- * A rank that fails through lt_fatal() or dies of a fatal signal leaves a
- * small JSON error file ({"rank", "host", "pid", "time", "message",
- * "signal"}) where the agent looks for it, for the failure report.
  */
-#include "launch/rank.h"
+#include "rank/rank.h"
 #include "comm/comm.h"
-#include "launch/rdzv.h"
+#include "rdzv/rdzv.h"
+#include "rdzv/store.h"
 #include "launch/signals.h"
 #include "core/error.h"
 #include "core/parse.h"
+#include "rank/fatal.h"
 #include "trainer/runtime.h"
 
 #include <arpa/inet.h>
@@ -58,148 +57,6 @@ struct model_entry {
 /* Address space reserved for each parameter arena (runtime.h): committed
  * only as parameters are registered. */
 #define ARENA_RESERVE ((size_t)256 << 30)
-
-/* The one context of this process: lt_fatal() and the signal handler
- * need it, and a rank runs one model. */
-static struct lt_ctx *the_ctx;
-
-/* --- the error file --- */
-
-/* Written by the fatal-signal handler, which may use only write(2):
- * everything but the signal's name is formatted beforehand. */
-static char sig_prefix[512];
-static size_t sig_prefix_len;
-
-static void write_all(int fd, const char *p, size_t n)
-{
-	while (n) {
-		ssize_t w = write(fd, p, n);
-		if (w < 0 && errno == EINTR)
-			continue;
-		if (w <= 0)
-			return;
-		p += w;
-		n -= (size_t)w;
-	}
-}
-
-static void fatal_signal(int sig)
-{
-	int saved = errno;
-	char buf[16];
-	const char *name = lt_signal_name(sig, buf);
-	int fd;
-
-	if (the_ctx && the_ctx->info.error_file[0]) {
-		fd = open(the_ctx->info.error_file, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
-		if (fd >= 0) {
-			static const char middle[] = "\", \"message\": \"killed by ";
-			static const char end[] = "\"}\n";
-			write_all(fd, sig_prefix, sig_prefix_len);
-			write_all(fd, name, strlen(name));
-			write_all(fd, middle, sizeof(middle) - 1);
-			write_all(fd, name, strlen(name));
-			write_all(fd, end, sizeof(end) - 1);
-			close(fd);
-		}
-	}
-	errno = saved;
-	/* SA_RESETHAND restored the default action: die of the same signal. */
-	raise(sig);
-}
-
-static void install_fatal_handlers(struct lt_ctx *ctx)
-{
-	static const int sigs[] = { SIGSEGV, SIGBUS, SIGFPE, SIGILL, SIGABRT, SIGSYS };
-	static char altstack[64 * 1024];
-	stack_t ss = { .ss_sp = altstack, .ss_size = sizeof(altstack) };
-	struct sigaction sa = { .sa_handler = fatal_signal,
-				.sa_flags = SA_RESETHAND | SA_ONSTACK | SA_NODEFER };
-
-	if (!ctx->info.error_file[0])
-		return;
-	snprintf(sig_prefix, sizeof(sig_prefix),
-		 "{\"rank\": %d, \"host\": \"%s\", \"pid\": %ld, \"time\": %ld, \"signal\": \"",
-		 ctx->info.rank, ctx->host, (long)getpid(), (long)time(NULL));
-	sig_prefix_len = strlen(sig_prefix);
-	sigaltstack(&ss, NULL);
-	sigemptyset(&sa.sa_mask);
-	for (size_t i = 0; i < sizeof(sigs) / sizeof(sigs[0]); i++)
-		sigaction(sigs[i], &sa, NULL);
-}
-
-static void write_error_file(const struct lt_ctx *ctx, const char *message)
-{
-	char tmp[4200];
-	cJSON *json;
-	char *text;
-	FILE *f;
-
-	if (!ctx->info.error_file[0])
-		return;
-	json = cJSON_CreateObject();
-	cJSON_AddNumberToObject(json, "rank", ctx->info.rank);
-	cJSON_AddStringToObject(json, "host", ctx->host);
-	cJSON_AddNumberToObject(json, "pid", (double)getpid());
-	cJSON_AddNumberToObject(json, "time", (double)time(NULL));
-	cJSON_AddStringToObject(json, "message", message);
-	text = cJSON_PrintUnformatted(json);
-	cJSON_Delete(json);
-	if (!text)
-		return;
-	/* Written aside and renamed: the agent never reads half a file. */
-	snprintf(tmp, sizeof(tmp), "%s.tmp", ctx->info.error_file);
-	f = fopen(tmp, "w");
-	if (f) {
-		fprintf(f, "%s\n", text);
-		if (fclose(f) == 0)
-			rename(tmp, ctx->info.error_file);
-	}
-	free(text);
-}
-
-static __attribute__((noreturn)) void fatal_message(struct lt_ctx *ctx, const char *msg)
-{
-	fflush(stdout);
-	fprintf(stderr, "ltrun: rank %d: %s\n", ctx ? ctx->info.rank : -1, msg);
-	if (ctx)
-		write_error_file(ctx, msg);
-	exit(LT_EXIT_FAILURE);
-}
-
-LT_API void lt_fatal(lt_ctx *ctx, const char *fmt, ...)
-{
-	char msg[1024];
-	va_list ap;
-
-	va_start(ap, fmt);
-	vsnprintf(msg, sizeof(msg), fmt, ap);
-	va_end(ap);
-	fatal_message(ctx ? ctx : the_ctx, msg);
-}
-
-/* --- where this rank is --- */
-
-LT_API int lt_rank(const lt_ctx *ctx) { return ctx->info.rank; }
-LT_API int lt_world_size(const lt_ctx *ctx) { return ctx->info.world_size; }
-LT_API int lt_local_rank(const lt_ctx *ctx) { return ctx->info.local_rank; }
-LT_API int lt_local_world_size(const lt_ctx *ctx) { return ctx->info.local_world_size; }
-LT_API int lt_node_rank(const lt_ctx *ctx) { return ctx->info.node_rank; }
-LT_API int lt_num_nodes(const lt_ctx *ctx) { return ctx->info.num_nodes; }
-LT_API int lt_restart_count(const lt_ctx *ctx) { return ctx->info.restart_count; }
-
-/* --- barriers --- */
-
-LT_API void lt_barrier(lt_ctx *ctx)
-{
-	struct lt_err err = { 0 };
-	char name[32];
-
-	snprintf(name, sizeof(name), "barrier/%u", ctx->barriers);
-	if (ctx->rz.ops->barrier(&ctx->rz, name, &err))
-		lt_fatal(ctx, "barrier %u: %s", ctx->barriers, err.msg);
-	ctx->barriers++;
-}
 
 /* --- the model --- */
 
@@ -399,10 +256,9 @@ int lt_rank_run(const struct lt_rank_info *info, const struct lt_config *cfg,
 
 	ctx.info = *info;
 	ctx.cfg = cfg;
-	the_ctx = &ctx;
 	if (gethostname(ctx.host, sizeof(ctx.host) - 1))
 		snprintf(ctx.host, sizeof(ctx.host), "unknown");
-	install_fatal_handlers(&ctx);
+	lt_fatal_setup(&ctx);
 	load_model(&ctx, model, &entry);
 	ctx.rz.ops = lt_rdzv_find(info->rdzv, info->adopted);
 	if (!ctx.rz.ops)
@@ -428,4 +284,22 @@ int lt_rank_run(const struct lt_rank_info *info, const struct lt_config *cfg,
 	if (ctx.rz.ops->close(&ctx.rz, &err))
 		lt_fatal(&ctx, "at exit: %s", err.msg);
 	return rc;
+}
+
+int lt_rank_entry(int argc, char **argv)
+{
+	static struct lt_config cfg;
+	struct lt_rank_info info;
+	struct lt_err err = { 0 };
+	int status;
+
+	unsetenv(LT_ENV_RANK_ENTRY);
+	if (argc < 2)
+		lt_die(LT_EXIT_USAGE, "%s is set but no model was given", LT_ENV_RANK_ENTRY);
+	if (lt_rank_info_from_env(&info, &err) || lt_config_init(&cfg, &err) ||
+	    lt_config_load_env(&cfg, NULL, &err))
+		lt_die_err(&err);
+	status = lt_rank_run(&info, &cfg, argv[1], argc - 1, argv + 1);
+	lt_config_free(&cfg);
+	return status;
 }

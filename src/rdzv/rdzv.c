@@ -1,7 +1,7 @@
 /*
  * rdzv.c - the rendezvous backends by name, and the choice of `auto`.
  */
-#include "launch/rdzv.h"
+#include "rdzv/rdzv.h"
 #include "core/pmix_client.h"
 
 #include <stdlib.h>

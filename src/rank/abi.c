@@ -1,8 +1,9 @@
 /*
- * api.c - the model-facing functions of ltrun.h beyond a rank's place
- * (rank.c has those): parameters, gradients and the loss scale, metrics,
- * collectives on the model's buffers, the data shard, and Fabric mode's
- * gradient synchronisation and optimizer step.
+ * abi.c - every function of ltrun.h a model calls (Fabric mode's and
+ * Trainer mode's alike): lt_fatal, the rank's place, barriers, parameters,
+ * gradients and the loss scale, metrics, collectives on the model's
+ * buffers, the data shard, and Fabric mode's gradient synchronisation and
+ * optimizer step.
  *
  * Every misuse (a NULL tensor, a duplicate name, a bad shape, a collective
  * that fails) ends the rank through lt_fatal() with a message naming the
@@ -11,12 +12,49 @@
 #include "comm/comm.h"
 #include "comm/reduce.h"
 #include "core/error.h"
+#include "rank/fatal.h"
 #include "trainer/runtime.h"
 #include "trainer/sampler.h"
 
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+
+/* --- failing, and where this rank is --- */
+
+LT_API void lt_fatal(lt_ctx *ctx, const char *fmt, ...)
+{
+	char msg[1024];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
+	lt_fatal_exit(ctx, msg);
+}
+
+LT_API int lt_rank(const lt_ctx *ctx) { return ctx->info.rank; }
+LT_API int lt_world_size(const lt_ctx *ctx) { return ctx->info.world_size; }
+LT_API int lt_local_rank(const lt_ctx *ctx) { return ctx->info.local_rank; }
+LT_API int lt_local_world_size(const lt_ctx *ctx) { return ctx->info.local_world_size; }
+LT_API int lt_node_rank(const lt_ctx *ctx) { return ctx->info.node_rank; }
+LT_API int lt_num_nodes(const lt_ctx *ctx) { return ctx->info.num_nodes; }
+LT_API int lt_restart_count(const lt_ctx *ctx) { return ctx->info.restart_count; }
+
+/* --- barriers --- */
+
+LT_API void lt_barrier(lt_ctx *ctx)
+{
+	struct lt_err err = { 0 };
+	char name[32];
+
+	snprintf(name, sizeof(name), "barrier/%u", ctx->barriers);
+	if (ctx->rz.ops->barrier(&ctx->rz, name, &err))
+		lt_fatal(ctx, "barrier %u: %s", ctx->barriers, err.msg);
+	ctx->barriers++;
+}
+
 
 /* --- parameters --- */
 

@@ -8,8 +8,8 @@
  * "<name>.done" for the others.  Waiting is polling, with a backoff from
  * 1 ms to 50 ms.  The directory can be deleted once the job has ended.
  */
-#include "launch/rdzv.h"
-#include "launch/rank.h"
+#include "rdzv/rdzv.h"
+#include "core/contract.h"
 
 #include <dirent.h>
 #include <errno.h>

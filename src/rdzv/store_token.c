@@ -23,9 +23,9 @@
  * Without any, a job refuses to run, unless the user accepts, with
  * --insecure-store, a token derived from the job's description alone.
  */
-#include "launch/store.h"
+#include "rdzv/store.h"
 #include "core/pmix_client.h"
-#include "launch/rank.h"
+#include "core/contract.h"
 #include "core/sha256.h"
 
 #include <errno.h>

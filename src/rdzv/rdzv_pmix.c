@@ -5,8 +5,8 @@
  * PMIx_Commit, read by the others with PMIx_Get (the server fetches it
  * from the publisher's node).  Keys are "ltrun.r<restart count>.<name>".
  */
-#include "launch/rdzv.h"
-#include "launch/rank.h"
+#include "rdzv/rdzv.h"
+#include "core/contract.h"
 #include "core/pmix_client.h"
 
 #include <stdio.h>

@@ -10,9 +10,9 @@
  * server's address.  After a broken or timed-out exchange the connection
  * is dropped: every later request fails saying so.
  */
-#include "launch/store.h"
+#include "rdzv/store.h"
 #include "core/sha256.h"
-#include "launch/store_proto.h"
+#include "rdzv/store_proto.h"
 
 #include <errno.h>
 #include <netdb.h>

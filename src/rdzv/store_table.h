@@ -13,14 +13,14 @@
  *		lt_store_table_unpark(t, w);
  *	}
  */
-#ifndef LT_LAUNCH_STORE_TABLE_H
-#define LT_LAUNCH_STORE_TABLE_H
+#ifndef LT_RDZV_STORE_TABLE_H
+#define LT_RDZV_STORE_TABLE_H
 
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
-#include "launch/store_proto.h"
+#include "rdzv/store_proto.h"
 
 struct lt_store_table;
 struct lt_store_entry;

@@ -8,41 +8,13 @@
  * torchrun (ltrun was started as the rank; rank 0 then hosts the store).
  * The variables the agent sets for a rank are listed in rank.c.
  */
-#ifndef LT_LAUNCH_RANK_H
-#define LT_LAUNCH_RANK_H
+#ifndef LT_RANK_RANK_H
+#define LT_RANK_RANK_H
 
 #include <stdint.h>
 
 #include "core/config.h"
-#include "launch/store.h"
-
-struct lt_rank_info {
-	int rank, world_size, local_rank, local_world_size, node_rank, num_nodes;
-	int restart_count;
-	char store_host[256];
-	int store_port;
-	uint8_t token[LT_STORE_TOKEN_BYTES];
-	int rdzv_timeout_s;
-	char rdzv[16];         /* the rendezvous backend's name (rdzv.h) */
-	char run_id[64];
-	char error_file[4096]; /* "" when no agent reads one */
-	int adopted;           /* srun, mpirun or torchrun made this rank */
-	int host_store;        /* this rank runs the store (adopted rank 0) */
-};
-
-/* Environment variable names of the agent-to-rank contract. */
-#define LT_ENV_RANK_ENTRY "LTRUN_RANK_ENTRY"
-#define LT_ENV_RUN_ID "LTRUN_RUN_ID"
-#define LT_ENV_RESTART_COUNT "LTRUN_RESTART_COUNT"
-#define LT_ENV_NODE_COUNT "LTRUN_NODE_COUNT"
-#define LT_ENV_STORE_ADDR "LTRUN_STORE_ADDR"
-#define LT_ENV_STORE_PORT "LTRUN_STORE_PORT"
-#define LT_ENV_STORE_TOKEN "LTRUN_STORE_TOKEN"
-#define LT_ENV_ERROR_FILE "LTRUN_ERROR_FILE"
-#define LT_ENV_RDZV_TIMEOUT "LTRUN_RDZV_TIMEOUT"
-#define LT_ENV_RDZV "LTRUN_RDZV"
-/* A terminal rank 0 may draw its progress bar on (an fd number). */
-#define LT_ENV_PROGRESS_FD "LTRUN_PROGRESS_FD"
+#include "core/contract.h"
 
 /* Reads the identity the agent gave an exec'ed rank from this process's
  * environment.  Returns 0, or -1 with err naming the variable. */
@@ -55,5 +27,9 @@ int lt_rank_info_from_env(struct lt_rank_info *info, struct lt_err *err);
  * error: the rank then exits through lt_fatal()'s path. */
 int lt_rank_run(const struct lt_rank_info *info, const struct lt_config *cfg,
 		const char *model, int argc, char **argv);
+
+/* The entry point of a rank that the agent exec'ed (LTRUN_RANK_ENTRY set):
+ * argv[1] is the model, the rest its arguments.  Returns the exit status. */
+int lt_rank_entry(int argc, char **argv);
 
 #endif

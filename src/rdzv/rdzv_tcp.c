@@ -13,9 +13,9 @@
  * So waiters look at "left" every LEFT_CHECK_MS and fail at once, naming
  * the rank, rather than at --rdzv-timeout.
  */
-#include "launch/rdzv.h"
-#include "launch/rank.h"
-#include "launch/store.h"
+#include "rdzv/rdzv.h"
+#include "core/contract.h"
+#include "rdzv/store.h"
 
 #include <stdbool.h>
 #include <stdio.h>
