@@ -287,14 +287,11 @@ static int check_ckpt_dir_free(const struct lt_plan *plan, const struct lt_confi
 
 static struct lt_registry *load_registry(struct cli *cli)
 {
-	struct lt_registry *reg = lt_registry_new(&cli->err);
-	size_t i;
+	struct lt_registry *reg = lt_registry_load(cli->cfg.plugins, cli->cfg.num_plugins,
+						   &cli->err);
 
 	if (!reg)
 		lt_die_err(&cli->err);
-	for (i = 0; i < cli->cfg.num_plugins; i++)
-		if (lt_plugin_load(reg, cli->cfg.plugins[i], &cli->err))
-			lt_die_err(&cli->err);
 	return reg;
 }
 

@@ -73,3 +73,16 @@ int lt_plugin_load(struct lt_registry *reg, const char *path,
 				  q, inner.msg[0] ? inner.msg : "it returned an error without a message");
 	return 0;
 }
+
+struct lt_registry *lt_registry_load(char *const *plugins, size_t n, struct lt_err *err)
+{
+	struct lt_registry *reg = lt_registry_new(err);
+
+	for (size_t i = 0; reg && i < n; i++) {
+		if (lt_plugin_load(reg, plugins[i], err)) {
+			lt_registry_free(reg);
+			return NULL;
+		}
+	}
+	return reg;
+}

@@ -94,6 +94,12 @@ const char *lt_so_path(const char *name, char *buf, size_t len);
 int lt_plugin_load(struct lt_registry *reg, const char *path,
 		   struct lt_err *err);
 
+/* The registry a run uses: the built-in plugins, then every --plugin file
+ * (in order).  cmd/ltrun.c and every rank make it the same way, so a rank
+ * resolves the names the launcher checked.  Returns it, or NULL with err
+ * set naming the plugin at fault. */
+struct lt_registry *lt_registry_load(char *const *plugins, size_t n, struct lt_err *err);
+
 /* Built-in catalogues, one per kind; each returns 0 or -1 with err set. */
 int lt_strategy_catalog(struct lt_registry *reg, struct lt_err *err);
 int lt_precision_catalog(struct lt_registry *reg, struct lt_err *err);

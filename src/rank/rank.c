@@ -37,6 +37,7 @@
 #include <fcntl.h>
 #include <signal.h>
 #include <stdarg.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -160,9 +161,39 @@ static void open_comm(struct lt_ctx *ctx)
 		lt_fatal(ctx, "cannot open communicator '%s': %s", ctx->cfg->comm, err.msg);
 }
 
+/* Resolves the run's plugin of every kind the rank runs through the
+ * registry: the built-ins and the --plugin files, in the launcher's order. */
+static void choose_plugins(struct lt_ctx *ctx)
+{
+	static const struct { enum lt_kind kind; size_t off; } named[] = {
+		{ LT_KIND_STRATEGY, offsetof(struct lt_config, strategy) },
+		{ LT_KIND_PRECISION, offsetof(struct lt_config, precision) },
+		{ LT_KIND_ACCELERATOR, offsetof(struct lt_config, accelerator) },
+		{ LT_KIND_COMM, offsetof(struct lt_config, comm) },
+		{ LT_KIND_CKPT_IO, offsetof(struct lt_config, ckpt_io) },
+	};
+	struct lt_err err = { 0 };
+
+	ctx->reg = lt_registry_load(ctx->cfg->plugins, ctx->cfg->num_plugins, &err);
+	if (!ctx->reg)
+		lt_fatal(ctx, "%s", err.msg);
+	for (size_t i = 0; i < sizeof(named) / sizeof(named[0]); i++) {
+		enum lt_kind k = named[i].kind;
+		const char *name = *(char *const *)((const char *)ctx->cfg + named[i].off);
+
+		if (k == LT_KIND_STRATEGY && !strcmp(name, "auto"))
+			name = ctx->info.world_size > 1 ? "ddp" : "single_device";
+		else if (k == LT_KIND_ACCELERATOR && !strcmp(name, "auto"))
+			name = lt_registry_at(ctx->reg, k, 0)->name;
+		if (lt_registry_resolve(ctx->reg, k, name, &ctx->choice[k], &err))
+			lt_fatal(ctx, "%s", err.msg);
+	}
+}
+
 static void setup_runtime(struct lt_ctx *ctx)
 {
 	struct lt_err err = { 0 };
+
 
 	ctx->precision = lt_precision_runtime(ctx->cfg->precision);
 	if (!ctx->precision)
@@ -270,6 +301,7 @@ int lt_rank_run(const struct lt_rank_info *info, const struct lt_config *cfg,
 	if (ctx.rz.ops->open(&ctx.rz, &ctx.info, ctx.rz.who, &err))
 		lt_fatal(&ctx, "cannot join the job: %s", err.msg);
 	lt_barrier(&ctx);
+	choose_plugins(&ctx);
 	open_comm(&ctx);
 	setup_runtime(&ctx);
 
@@ -281,6 +313,10 @@ int lt_rank_run(const struct lt_rank_info *info, const struct lt_config *cfg,
 	lt_runtime_free(&ctx);
 	lt_comm_close(ctx.comm);
 	ctx.comm = NULL;
+	for (int k = 0; k < LT_KIND_COUNT; k++)
+		lt_choice_free(&ctx.choice[k]);
+	lt_registry_free(ctx.reg);
+	ctx.reg = NULL;
 	if (ctx.rz.ops->close(&ctx.rz, &err))
 		lt_fatal(&ctx, "at exit: %s", err.msg);
 	return rc;

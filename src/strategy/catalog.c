@@ -22,6 +22,14 @@ static const struct lt_strategy_ops ddp_ops = {
 	.multi_rank = true,
 };
 
+static const struct lt_param_spec ddp_params[] = {
+	{ .name = "launcher", .type = LT_PARAM_CHOICE, .default_value = "exec",
+	  .choices = "exec|fork", .help = "how ltrun starts the ranks it creates: fork + exec, or fork alone" },
+	{ .name = "bucket_mb", .type = LT_PARAM_FLOAT, .min = 0.001, .max = 65536,
+	  .help = "gradient bucket size in MiB (default: --bucket-mb)" },
+	{ .name = NULL },
+};
+
 static const struct lt_plugin strategies[] = {
 	{
 		.kind = LT_KIND_STRATEGY,
@@ -35,6 +43,7 @@ static const struct lt_plugin strategies[] = {
 		.name = "ddp",
 		.description = "Distributed data parallel: a full replica per rank, gradients averaged in buckets during backward; ltrun starts the ranks with fork + exec unless a launcher made them.",
 		.recommended_when = "the model and its optimizer state fit on one device (the default for more than one rank)",
+		.params = ddp_params,
 		.ops = &ddp_ops,
 	},
 	{

@@ -21,6 +21,7 @@
 
 #include "accel/accel.h"
 #include "core/config.h"
+#include "core/registry.h"
 #include "precision/precision.h"
 #include "precision/scaler.h"
 #include "core/contract.h"
@@ -73,6 +74,11 @@ struct lt_ctx {
 	unsigned barriers; /* barriers passed, the join included */
 	char host[256];
 	const struct lt_config *cfg;
+
+	/* The plugins of this run, resolved through the registry (the
+	 * built-ins and the --plugin files, as the launcher had them). */
+	struct lt_registry *reg;
+	struct lt_choice choice[LT_KIND_COUNT];
 
 	struct lt_comm *comm;
 	const struct lt_accel_rt *accel;

@@ -9,7 +9,7 @@
 
 #include <stdbool.h>
 
-#include "ltrun/plugin.h"
+#include "ltrun/cluster.h"
 
 #define VARS(...) ((const char *const[]){ __VA_ARGS__, NULL })
 #define NO_VARS ((const char *const[]){ NULL })

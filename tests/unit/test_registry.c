@@ -12,6 +12,7 @@
 
 #include "core/registry.h"
 #include "env/env.h"
+#include "ltrun/strategy.h"
 
 static struct lt_registry *reg;
 static struct lt_err err;
@@ -101,13 +102,13 @@ static const struct lt_strategy_ops test_ops = { "exec", true };
 
 Test(registry, refuses_bad_plugins_and_stays_unchanged)
 {
-	static const struct lt_plugin dup = { LT_KIND_STRATEGY, "ddp", "d", "r", NULL, NULL, &test_ops };
-	static const struct lt_plugin badname = { LT_KIND_STRATEGY, "My DDP", "d", "r", NULL, NULL, &test_ops };
-	static const struct lt_plugin noops = { LT_KIND_STRATEGY, "noops", "d", "r", NULL, NULL, NULL };
-	static const struct lt_plugin orphan = { LT_KIND_STRATEGY, "orphan", "d", "r", "nothing", "a=b", NULL };
-	static const struct lt_plugin nodesc = { LT_KIND_STRATEGY, "nodesc", NULL, "r", NULL, NULL, &test_ops };
-	static const struct lt_plugin badkind = { (enum lt_kind)99, "x", "d", "r", NULL, NULL, &test_ops };
-	static const struct lt_plugin good = { LT_KIND_STRATEGY, "my_ddp", "d", "r", "ddp", "bucket_mb=50", NULL };
+	static const struct lt_plugin dup = { .kind = LT_KIND_STRATEGY, .name = "ddp", .description = "d", .recommended_when = "r", .alias_of = NULL, .preset = NULL, .ops = &test_ops };
+	static const struct lt_plugin badname = { .kind = LT_KIND_STRATEGY, .name = "My DDP", .description = "d", .recommended_when = "r", .alias_of = NULL, .preset = NULL, .ops = &test_ops };
+	static const struct lt_plugin noops = { .kind = LT_KIND_STRATEGY, .name = "noops", .description = "d", .recommended_when = "r", .alias_of = NULL, .preset = NULL, .ops = NULL };
+	static const struct lt_plugin orphan = { .kind = LT_KIND_STRATEGY, .name = "orphan", .description = "d", .recommended_when = "r", .alias_of = "nothing", .preset = "a=b", .ops = NULL };
+	static const struct lt_plugin nodesc = { .kind = LT_KIND_STRATEGY, .name = "nodesc", .description = NULL, .recommended_when = "r", .alias_of = NULL, .preset = NULL, .ops = &test_ops };
+	static const struct lt_plugin badkind = { .kind = (enum lt_kind)99, .name = "x", .description = "d", .recommended_when = "r", .alias_of = NULL, .preset = NULL, .ops = &test_ops };
+	static const struct lt_plugin good = { .kind = LT_KIND_STRATEGY, .name = "my_ddp", .description = "d", .recommended_when = "r", .alias_of = "ddp", .preset = "bucket_mb=50", .ops = NULL };
 	size_t before = lt_registry_count(reg, LT_KIND_STRATEGY);
 
 	cr_expect_eq(lt_registry_add(reg, &dup, &err), -1);
@@ -199,7 +200,7 @@ Test(registry, cluster_probe_order_follows_priority)
 							 "TORCHELASTIC_RUN_ID=x", NULL };
 	static const char *const bare[] = { NULL };
 	static const struct lt_cluster_ops top_ops = { 1000, yes, no_resolve };
-	static const struct lt_plugin top = { LT_KIND_CLUSTER, "top", "d", "r", NULL, NULL, &top_ops };
+	static const struct lt_plugin top = { .kind = LT_KIND_CLUSTER, .name = "top", .description = "d", .recommended_when = "r", .alias_of = NULL, .preset = NULL, .ops = &top_ops };
 	struct lt_envsrc env = { .vars = srun };
 	const struct lt_plugin *p;
 	char why[256];
