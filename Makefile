@@ -24,7 +24,7 @@ ltrun.pc: config.mk
 SANFLAGS = $(if $(SAN),-fsanitize=address -fsanitize=undefined -fno-sanitize-recover=all -fno-omit-frame-pointer)
 WARN = -std=gnu11 -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes -Wformat=2
 LT_CPPFLAGS = -Iinclude -Isrc -D_GNU_SOURCE -DLT_VERSION='"$(PACKAGE_VERSION)"' \
-	-DLT_PMIX_SONAME='"$(PMIX_SONAME)"'
+	-DLT_PMIX_SONAME='"$(PMIX_SONAME)"' -DLT_PLUGIN_DIR='"$(libdir)/ltrun/plugins"'
 LT_CFLAGS = $(WARN) -fPIC -fvisibility=hidden $(SANFLAGS) $(CJSON_CFLAGS) $(PMIX_CFLAGS) $(MPI_CFLAGS) $(CURL_CFLAGS)
 LT_LIBS = $(CJSON_LIBS) $(CURL_LIBS) $(SLURM_LIBS) $(GLOO_LIBS) $(MPI_LIBS) -lm -ldl -pthread
 CXXWARN = -std=gnu++17 -Wall -Wextra -Werror

@@ -287,8 +287,7 @@ static int check_ckpt_dir_free(const struct lt_plan *plan, const struct lt_confi
 
 static struct lt_registry *load_registry(struct cli *cli)
 {
-	struct lt_registry *reg = lt_registry_load(cli->cfg.plugins, cli->cfg.num_plugins,
-						   &cli->err);
+	struct lt_registry *reg = lt_registry_load(&cli->cfg, &cli->err);
 
 	if (!reg)
 		lt_die_err(&cli->err);

@@ -33,10 +33,5 @@ static const struct lt_plugin ckpt_ios[] = {
 
 int lt_ckpt_io_catalog(struct lt_registry *reg, struct lt_err *err)
 {
-	size_t i;
-
-	for (i = 0; i < sizeof(ckpt_ios) / sizeof(ckpt_ios[0]); i++)
-		if (lt_registry_add(reg, &ckpt_ios[i], err))
-			return -1;
-	return 0;
+	return LT_REGISTRY_ADD_ALL(reg, ckpt_ios, NULL, err);
 }

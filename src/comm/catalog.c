@@ -47,11 +47,5 @@ static const char *const absent[] = { "nccl", NULL };
 
 int lt_comm_catalog(struct lt_registry *reg, struct lt_err *err)
 {
-	size_t i;
-
-	for (i = 0; i < sizeof(comms) / sizeof(comms[0]); i++)
-		if (lt_registry_add(reg, &comms[i], err))
-			return -1;
-	lt_registry_mark_absent(reg, LT_KIND_COMM, absent);
-	return 0;
+	return LT_REGISTRY_ADD_ALL(reg, comms, absent, err);
 }

@@ -26,8 +26,5 @@ static const char *const absent[] = { "cuda", NULL };
 
 int lt_accelerator_catalog(struct lt_registry *reg, struct lt_err *err)
 {
-	if (lt_registry_add(reg, &cpu, err))
-		return -1;
-	lt_registry_mark_absent(reg, LT_KIND_ACCELERATOR, absent);
-	return 0;
+	return lt_registry_add_all(reg, &cpu, 1, absent, err);
 }

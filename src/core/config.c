@@ -391,6 +391,25 @@ static int check_long(const struct lt_option *o, const char *text, const char *w
 	return 0;
 }
 
+/* The form of a plugin choice: NAME or NAME:KEY=VALUE,... (the inline
+ * form); lt_config_check_names() checks the name and the parameters
+ * against the registry once the plugins are loaded. */
+static int check_name_form(const struct lt_option *o, const char *text, const char *where,
+			   const char *q, struct lt_err *err)
+{
+	size_t n = strcspn(text, ":");
+
+	if (n == 0 || strspn(text, "abcdefghijklmnopqrstuvwxyz0123456789._-") != n)
+		return lt_err_set(err, LT_EXIT_USAGE,
+				  "invalid %s '%s': a %s name has only a-z 0-9 . _ -, optionally followed by :KEY=VALUE,... (see 'ltrun --list %s')",
+				  where, q, lt_kind_name(o->kind), lt_kind_name(o->kind));
+	if (text[n] == ':' && !strchr(text + n, '='))
+		return lt_err_set(err, LT_EXIT_USAGE,
+				  "invalid %s '%s': after ':' come KEY=VALUE parameters separated by ',' (see 'ltrun --list %s')",
+				  where, q, lt_kind_name(o->kind));
+	return 0;
+}
+
 /* Checks a string option's text (not empty, not huge, the right characters). */
 static int check_string(const struct lt_option *o, const char *text, const char *where,
 			const char *q, struct lt_err *err)
@@ -400,10 +419,8 @@ static int check_string(const struct lt_option *o, const char *text, const char 
 	if (strlen(text) > 4096)
 		return lt_err_set(err, LT_EXIT_USAGE, "invalid %s '%s': longer than 4096 bytes",
 				  where, q);
-	if (o->type == LT_OPT_NAME && strspn(text, "abcdefghijklmnopqrstuvwxyz0123456789._-") != strlen(text))
-		return lt_err_set(err, LT_EXIT_USAGE,
-				  "invalid %s '%s': a %s name has only a-z 0-9 . _ - (see 'ltrun --list %s')",
-				  where, q, lt_kind_name(o->kind), lt_kind_name(o->kind));
+	if (o->type == LT_OPT_NAME && check_name_form(o, text, where, q, err))
+		return -1;
 	if (o->type == LT_OPT_HOST && !lt_valid_host(text))
 		return lt_err_set(err, LT_EXIT_USAGE,
 				  "invalid %s '%s': expected a host name or IP address", where, q);
@@ -549,6 +566,61 @@ void lt_config_free(struct lt_config *cfg)
 		}
 	}
 	free_plugins(cfg);
+	free(cfg->presets);
+	cfg->presets = NULL;
+}
+
+/* ------------------------------------------------------------ presets */
+
+/* Keeps a "presets" section (JSON text) from src, unless a stronger source
+ * set it already; the registry checks it (lt_registry_add_presets_json). */
+static int set_presets(struct lt_config *cfg, const char *json, enum lt_source src,
+		       const char *origin, struct lt_err *err)
+{
+	char *copy;
+
+	if (cfg->presets && src < cfg->presets_source)
+		return 0;
+	copy = strdup(json);
+	if (!copy)
+		return lt_err_set(err, LT_EXIT_FAILURE, "out of memory");
+	free(cfg->presets);
+	cfg->presets = copy;
+	cfg->presets_source = src;
+	snprintf(cfg->presets_origin, sizeof(cfg->presets_origin), "%s", origin);
+	return 0;
+}
+
+/* LTRUN_PRESETS: the presets of the launcher's config file, as the ranks
+ * get them (lt_config_export). */
+static int load_presets_env(struct lt_config *cfg, const struct lt_envsrc *env,
+			    struct lt_err *err)
+{
+	const char *v = lt_env_get(env, LT_PRESETS_ENV);
+
+	return v ? set_presets(cfg, v, LT_SRC_ENV, LT_PRESETS_ENV, err) : 0;
+}
+
+static const char *json_type_name(const cJSON *v);
+
+/* The "presets" key of a config file: an object of objects, kept as text. */
+static int load_presets(struct lt_config *cfg, const char *path, const cJSON *item,
+			struct lt_err *err)
+{
+	char pq[LT_QUOTE_MAX], *text;
+	int rc;
+
+	lt_quote(pq, sizeof(pq), path);
+	if (!cJSON_IsObject(item))
+		return lt_err_set(err, LT_EXIT_USAGE,
+				  "invalid 'presets' in config file '%s': expected an object such as {\"strategy\": {\"ddp_big\": {\"base\": \"ddp\", \"bucket_mb\": 100}}}, got %s",
+				  pq, json_type_name(item));
+	text = cJSON_PrintUnformatted(item);
+	if (!text)
+		return lt_err_set(err, LT_EXIT_FAILURE, "out of memory");
+	rc = set_presets(cfg, text, LT_SRC_CONFIG, path, err);
+	free(text);
+	return rc;
 }
 
 int lt_config_load_env(struct lt_config *cfg, const struct lt_envsrc *env,
@@ -567,7 +639,7 @@ int lt_config_load_env(struct lt_config *cfg, const struct lt_envsrc *env,
 		if (lt_config_set(cfg, o, v, LT_SRC_ENV, where, err))
 			return -1;
 	}
-	return 0;
+	return load_presets_env(cfg, env, err);
 }
 
 /* ---------------------------------------------------------- config file */
@@ -771,7 +843,8 @@ int lt_config_load_text(struct lt_config *cfg, const char *path,
 				  pq, json_type_name(root));
 	}
 	cJSON_ArrayForEach(item, root) {
-		rc = load_key(cfg, path, item, err);
+		rc = !strcmp(item->string, "presets") ? load_presets(cfg, path, item, err)
+						       : load_key(cfg, path, item, err);
 		if (rc)
 			break;
 	}
@@ -822,14 +895,17 @@ int lt_config_check_names(const struct lt_config *cfg,
 	for (i = 0; i < LT_OPT_COUNT; i++) {
 		const struct lt_option *o = &lt_options[i];
 		const char *name;
-		const struct lt_plugin *p;
+		struct lt_choice c;
 
 		if (o->type != LT_OPT_NAME)
 			continue;
 		name = *(char *const *)cfield(cfg, o);
 		if (o->auto_ok && !strcmp(name, "auto"))
 			continue;
-		if (lt_registry_lookup(reg, (enum lt_kind)o->kind, name, &p, err)) {
+		/* the name and its inline parameters, as the ranks will resolve them */
+		if (!lt_registry_resolve(reg, (enum lt_kind)o->kind, name, &c, err)) {
+			lt_choice_free(&c);
+		} else {
 			if (cfg->source[i] != LT_SRC_FLAG) {
 				size_t n = strlen(err->msg);
 				snprintf(err->msg + n, sizeof(err->msg) - n, " (from %s)",
@@ -925,5 +1001,7 @@ int lt_config_export(const struct lt_config *cfg,
 		rc = setvar(o->env, lt_config_value(cfg, o, buf, room), arg);
 		free(buf);
 	}
+	if (!rc && cfg->presets)
+		rc = setvar(LT_PRESETS_ENV, cfg->presets, arg);
 	return rc;
 }

@@ -139,6 +139,11 @@ struct lt_config {
 	int ckpt_keep;            /* complete checkpoints kept; 0: all */
 	char *resume;             /* "last", a checkpoint path or URL; NULL: start afresh */
 	bool insecure_store;      /* run without a secret token source (store_token.c) */
+	/* The config file's "presets" section as JSON text (NULL: none), and
+	 * where it came from; the ranks get it as LTRUN_PRESETS. */
+	char *presets;
+	enum lt_source presets_source;
+	char presets_origin[256];
 	enum lt_source source[LT_OPT_COUNT];
 	char source_name[LT_OPT_COUNT][80]; /* "--devices", "LTRUN_DEVICES", ... */
 };
@@ -169,6 +174,9 @@ int lt_config_load_file(struct lt_config *cfg, const char *path,
  * names it in messages. */
 int lt_config_load_text(struct lt_config *cfg, const char *path,
 			const char *text, size_t len, struct lt_err *err);
+
+/* The variable that carries the config file's presets to the ranks. */
+#define LT_PRESETS_ENV "LTRUN_PRESETS"
 
 /* Checks every plugin name against the registry (after --plugin files are
  * loaded).  Returns 0, or -1 with err naming the option and its source. */

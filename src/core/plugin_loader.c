@@ -7,13 +7,28 @@
  * habit): cannot be opened, not an ltrun plugin (no ltrun_plugin_abi),
  * built for another ABI (both numbers), no ltrun_plugin_register, or the
  * plugin's own registration error.  Plugins are never unloaded.
+ *
+ * Discovery (Slurm's PluginDir, Open MPI's component path): every *.so in
+ * the directories of LTRUN_PLUGIN_PATH, then in $libdir/ltrun/plugins, is
+ * loaded as a --plugin, in name order.  A directory (or file) another user
+ * may write is refused: on a shared cluster it would let them run code as
+ * you.
  */
 #include "core/registry.h"
+#include "core/config.h"
 #include "core/error.h"
 
+#include <dirent.h>
 #include <dlfcn.h>
 #include <limits.h>
+#include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#ifndef LT_PLUGIN_DIR
+#define LT_PLUGIN_DIR "/usr/local/lib/ltrun/plugins"
+#endif
 
 const char *lt_so_path(const char *name, char *buf, size_t len)
 {
@@ -65,7 +80,8 @@ int lt_plugin_load(struct lt_registry *reg, const char *path,
 		return lt_err_set(err, LT_EXIT_FAILURE,
 				  "plugin '%s' has no ltrun_plugin_register function: export int ltrun_plugin_register(struct lt_registry *, struct lt_err *)",
 				  q);
-	lt_registry_set_origin(reg, path);
+	if (lt_registry_set_origin(reg, path))
+		return lt_err_set(err, LT_EXIT_FAILURE, "out of memory");
 	rc = reg_fn(reg, &inner);
 	lt_registry_set_origin(reg, NULL);
 	if (rc)
@@ -74,15 +90,100 @@ int lt_plugin_load(struct lt_registry *reg, const char *path,
 	return 0;
 }
 
-struct lt_registry *lt_registry_load(char *const *plugins, size_t n, struct lt_err *err)
+/* Whether st (a plugin directory or file) may be written by a user other
+ * than this one and root.  Writes why into buf. */
+static bool others_may_write(const struct stat *st, char *why, size_t len)
+{
+	if (st->st_uid != geteuid() && st->st_uid != 0)
+		snprintf(why, len, "it belongs to uid %u", (unsigned)st->st_uid);
+	else if (st->st_mode & S_IWOTH)
+		snprintf(why, len, "every user may write it (mode %03o)", (unsigned)st->st_mode & 0777);
+	else if (st->st_mode & S_IWGRP)
+		snprintf(why, len, "its group may write it (mode %03o)", (unsigned)st->st_mode & 0777);
+	else
+		return false;
+	return true;
+}
+
+static int refuse(const char *what, const char *path, const char *why, struct lt_err *err)
+{
+	char q[LT_QUOTE_MAX];
+
+	return lt_err_set(err, LT_EXIT_FAILURE,
+			  "refusing plugin %s '%s': %s, so another user could make ltrun run their code; hint: chmod go-w it or drop it from LTRUN_PLUGIN_PATH",
+			  what, lt_quote(q, sizeof(q), path), why);
+}
+
+static int is_so(const struct dirent *d)
+{
+	size_t n = strlen(d->d_name);
+
+	return d->d_name[0] != '.' && n > 3 && !strcmp(d->d_name + n - 3, ".so");
+}
+
+/* Loads every *.so of dir; a directory that does not exist is skipped. */
+static int scan_dir(struct lt_registry *reg, const char *dir, struct lt_err *err)
+{
+	struct dirent **names = NULL;
+	char why[96], file[PATH_MAX];
+	struct stat st;
+	int n, i, rc = 0;
+
+	if (stat(dir, &st))
+		return 0;
+	if (!S_ISDIR(st.st_mode))
+		return 0;
+	if (others_may_write(&st, why, sizeof(why)))
+		return refuse("directory", dir, why, err);
+	n = scandir(dir, &names, is_so, alphasort);
+	for (i = 0; i < n; i++) {
+		if (!rc && snprintf(file, sizeof(file), "%s/%s", dir, names[i]->d_name) >= (int)sizeof(file))
+			rc = lt_err_set(err, LT_EXIT_FAILURE, "plugin path '%s/%s' is too long", dir,
+					names[i]->d_name);
+		else if (!rc && !stat(file, &st) && others_may_write(&st, why, sizeof(why)))
+			rc = refuse("file", file, why, err);
+		else if (!rc && S_ISREG(st.st_mode))
+			rc = lt_plugin_load(reg, file, err);
+		free(names[i]);
+	}
+	free(names);
+	return rc;
+}
+
+int lt_plugin_scan_dirs(struct lt_registry *reg, const char *path_list, struct lt_err *err)
+{
+	char dir[PATH_MAX];
+	const char *p = path_list;
+
+	while (p && *p) {
+		size_t n = strcspn(p, ":");
+		if (n && n < sizeof(dir)) {
+			memcpy(dir, p, n);
+			dir[n] = '\0';
+			if (scan_dir(reg, dir, err))
+				return -1;
+		}
+		p += n + (p[n] == ':');
+	}
+	return 0;
+}
+
+struct lt_registry *lt_registry_load(const struct lt_config *cfg, struct lt_err *err)
 {
 	struct lt_registry *reg = lt_registry_new(err);
+	const char *user = getenv("LTRUN_PLUGIN_PATH");
 
-	for (size_t i = 0; reg && i < n; i++) {
-		if (lt_plugin_load(reg, plugins[i], err)) {
-			lt_registry_free(reg);
-			return NULL;
-		}
-	}
+	if (reg && (lt_plugin_scan_dirs(reg, user, err) ||
+		    lt_plugin_scan_dirs(reg, LT_PLUGIN_DIR, err)))
+		goto fail;
+	for (size_t i = 0; reg && i < cfg->num_plugins; i++)
+		if (lt_plugin_load(reg, cfg->plugins[i], err))
+			goto fail;
+	if (reg && cfg->presets &&
+	    lt_registry_add_presets_json(reg, cfg->presets, cfg->presets_origin, err))
+		goto fail;
 	return reg;
+fail:
+	lt_registry_free(reg);
+	return NULL;
 }

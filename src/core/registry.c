@@ -26,7 +26,34 @@ struct lt_registry {
 	size_t count[LT_KIND_COUNT], cap[LT_KIND_COUNT];
 	const char *const *absent[LT_KIND_COUNT];
 	const char *origin;
+	/* What the registry allocated: origin paths and the presets of a
+	 * config file (lt_registry_add_preset), freed with it. */
+	void **owned;
+	size_t n_owned;
 };
+
+/* Keeps ptr until the registry is freed; returns ptr, or NULL (and frees
+ * it) when out of memory. */
+static void *own(struct lt_registry *reg, void *ptr)
+{
+	void **grown;
+
+	if (!ptr)
+		return NULL;
+	grown = realloc(reg->owned, (reg->n_owned + 1) * sizeof(*grown));
+	if (!grown) {
+		free(ptr);
+		return NULL;
+	}
+	reg->owned = grown;
+	reg->owned[reg->n_owned++] = ptr;
+	return ptr;
+}
+
+static const char *origin_text(const char *origin)
+{
+	return origin ? origin : "ltrun (built-in)";
+}
 
 static const char *const kind_names[LT_KIND_COUNT] = {
 	[LT_KIND_STRATEGY] = "strategy",
@@ -80,6 +107,32 @@ static bool valid_name(const char *name)
 	return true;
 }
 
+/* The origin of the entry named name (NULL: built-in or none). */
+static const char *origin_of(const struct lt_registry *reg, enum lt_kind k, const char *name)
+{
+	for (size_t i = 0; i < reg->count[k]; i++)
+		if (!strcmp(reg->entries[k][i].plugin->name, name))
+			return reg->entries[k][i].origin;
+	return NULL;
+}
+
+/* A preset's keys and values, checked against its base's schema when it is
+ * registered, so that a bad one is refused there, naming where it came
+ * from, rather than when a run picks it. */
+static int check_preset(const struct lt_registry *reg, const struct lt_plugin *p,
+			struct lt_err *err)
+{
+	struct lt_choice c;
+	struct lt_err inner = { 0, "" };
+
+	if (!lt_registry_resolve(reg, p->kind, p->name, &c, &inner)) {
+		lt_choice_free(&c);
+		return 0;
+	}
+	return lt_err_set(err, LT_EXIT_FAILURE, "%s preset '%s' from %s: %s", kind_names[p->kind],
+			  p->name, origin_text(reg->origin), inner.msg);
+}
+
 int lt_registry_add(struct lt_registry *reg, const struct lt_plugin *p,
 		    struct lt_err *err)
 {
@@ -99,8 +152,9 @@ int lt_registry_add(struct lt_registry *reg, const struct lt_plugin *p,
 				  kind_names[k], lt_quote(q, sizeof(q), p->name));
 	if (lt_registry_find(reg, k, p->name))
 		return lt_err_set(err, LT_EXIT_FAILURE,
-				  "duplicate %s '%s': that name is already registered; choose another name",
-				  kind_names[k], p->name);
+				  "%s '%s' from %s is already registered by %s: rename one of them",
+				  kind_names[k], p->name, origin_text(reg->origin),
+				  origin_text(origin_of(reg, k, p->name)));
 	if (p->alias_of && !lt_registry_find(reg, k, p->alias_of))
 		return lt_err_set(err, LT_EXIT_FAILURE,
 				  "%s alias '%s' names '%s', which is not registered",
@@ -123,12 +177,51 @@ int lt_registry_add(struct lt_registry *reg, const struct lt_plugin *p,
 	reg->entries[k][reg->count[k]].plugin = p;
 	reg->entries[k][reg->count[k]].origin = reg->origin;
 	reg->count[k]++;
+	if (p->alias_of && check_preset(reg, p, err)) {
+		reg->count[k]--;
+		return -1;
+	}
 	return 0;
 }
 
-void lt_registry_set_origin(struct lt_registry *reg, const char *origin)
+int lt_registry_add_all(struct lt_registry *reg, const struct lt_plugin *plugins, size_t n,
+			const char *const *absent, struct lt_err *err)
 {
-	reg->origin = origin;
+	for (size_t i = 0; i < n; i++)
+		if (lt_registry_add(reg, &plugins[i], err))
+			return -1;
+	if (absent && n)
+		lt_registry_mark_absent(reg, plugins[0].kind, absent);
+	return 0;
+}
+
+int lt_registry_add_preset(struct lt_registry *reg, enum lt_kind kind, const char *name,
+			   const char *base, const char *preset, const char *description,
+			   struct lt_err *err)
+{
+	struct lt_plugin *p = own(reg, calloc(1, sizeof(*p)));
+	char *strs[4] = { NULL, NULL, NULL, NULL };
+	const char *src[4] = { name, base, preset ? preset : "",
+			       description ? description : "A preset of the config file." };
+
+	for (int i = 0; p && i < 4; i++)
+		if (!(strs[i] = own(reg, strdup(src[i]))))
+			p = NULL;
+	if (!p)
+		return lt_err_set(err, LT_EXIT_FAILURE, "out of memory");
+	*p = (struct lt_plugin){
+		.kind = kind, .name = strs[0], .alias_of = strs[1], .preset = strs[2],
+		.description = strs[3], .recommended_when = "its parameters suit the run",
+	};
+	return lt_registry_add(reg, p, err);
+}
+
+int lt_registry_set_origin(struct lt_registry *reg, const char *origin)
+{
+	reg->origin = NULL;
+	if (origin && !(reg->origin = own(reg, strdup(origin))))
+		return -1;
+	return 0;
 }
 
 void lt_registry_mark_absent(struct lt_registry *reg, enum lt_kind kind,
@@ -167,6 +260,9 @@ void lt_registry_free(struct lt_registry *reg)
 		return;
 	for (k = 0; k < LT_KIND_COUNT; k++)
 		free(reg->entries[k]);
+	for (size_t i = 0; i < reg->n_owned; i++)
+		free(reg->owned[i]);
+	free(reg->owned);
 	free(reg);
 }
 
@@ -325,7 +421,167 @@ const char *lt_registry_origin_at(const struct lt_registry *reg,
 	return reg->entries[kind][i].origin ? reg->entries[kind][i].origin : "built-in";
 }
 
+const char *const *lt_registry_absent(const struct lt_registry *reg, enum lt_kind kind)
+{
+	return (unsigned)kind < LT_KIND_COUNT ? reg->absent[kind] : NULL;
+}
+
+/* ------------------------------------------------- config file presets */
+
+/* Appends ",key=value" of one JSON member to buf (n bytes used).  Returns
+ * the new length, or -1 with err set for a value that is not a string,
+ * number or boolean. */
+static int preset_item(const cJSON *v, const char *where, char *buf, size_t len, size_t n,
+		       struct lt_err *err)
+{
+	char text[160];
+
+	if (cJSON_IsString(v))
+		snprintf(text, sizeof(text), "%s", v->valuestring);
+	else if (cJSON_IsBool(v))
+		snprintf(text, sizeof(text), "%s", cJSON_IsTrue(v) ? "true" : "false");
+	else if (cJSON_IsNumber(v) && v->valuedouble == (double)(long long)v->valuedouble)
+		snprintf(text, sizeof(text), "%lld", (long long)v->valuedouble);
+	else if (cJSON_IsNumber(v))
+		snprintf(text, sizeof(text), "%.17g", v->valuedouble);
+	else
+		return lt_err_set(err, LT_EXIT_USAGE,
+				  "%s: parameter '%s' must be a string, number or boolean", where,
+				  v->string);
+	if (strchr(text, ',') || n + strlen(v->string) + strlen(text) + 3 > len)
+		return lt_err_set(err, LT_EXIT_USAGE, "%s: the value of '%s' is too long or has a ','",
+				  where, v->string);
+	return n + (size_t)snprintf(buf + n, len - n, "%s%s=%s", n ? "," : "", v->string, text);
+}
+
+static int add_preset_json(struct lt_registry *reg, enum lt_kind k, const cJSON *def,
+			   struct lt_err *err)
+{
+	const char *base = NULL, *desc = NULL;
+	char where[160], preset[1024] = "", q[LT_QUOTE_MAX];
+	const cJSON *v;
+	int n = 0;
+
+	snprintf(where, sizeof(where), "%s preset '%s' in %s", kind_names[k],
+		 lt_quote(q, sizeof(q), def->string), reg->origin ? reg->origin : "the config");
+	if (!cJSON_IsObject(def))
+		return lt_err_set(err, LT_EXIT_USAGE,
+				  "%s must be an object such as {\"base\": \"ddp\", \"bucket_mb\": 100}",
+				  where);
+	cJSON_ArrayForEach(v, def) {
+		if (!strcmp(v->string, "base") || !strcmp(v->string, "description")) {
+			if (!cJSON_IsString(v))
+				return lt_err_set(err, LT_EXIT_USAGE, "%s: '%s' must be a string",
+						  where, v->string);
+			*(!strcmp(v->string, "base") ? &base : &desc) = v->valuestring;
+		} else if ((n = preset_item(v, where, preset, sizeof(preset), (size_t)n, err)) < 0) {
+			return -1;
+		}
+	}
+	if (!base)
+		return lt_err_set(err, LT_EXIT_USAGE,
+				  "%s has no \"base\": name the %s it presets (see 'ltrun --list %s')",
+				  where, kind_names[k], kind_names[k]);
+	if (!lt_registry_find(reg, k, base)) {
+		const struct lt_plugin *unused;
+		struct lt_err inner = { 0, "" };
+		lt_registry_lookup(reg, k, base, &unused, &inner);
+		return lt_err_set(err, LT_EXIT_USAGE, "%s: base: %s", where, inner.msg);
+	}
+	if (lt_registry_add_preset(reg, k, def->string, base, preset, desc, err)) {
+		err->status = LT_EXIT_USAGE;
+		return -1;
+	}
+	return 0;
+}
+
+int lt_registry_add_presets_json(struct lt_registry *reg, const char *json,
+				 const char *origin, struct lt_err *err)
+{
+	cJSON *root = cJSON_Parse(json), *kind, *def;
+	enum lt_kind k;
+	int rc = -1;
+
+	if (!cJSON_IsObject(root)) {
+		lt_err_set(err, LT_EXIT_USAGE,
+			   "the presets of %s are not an object such as {\"strategy\": {\"NAME\": {\"base\": \"ddp\"}}}",
+			   origin);
+		goto out;
+	}
+	if (lt_registry_set_origin(reg, origin)) {
+		lt_err_set(err, LT_EXIT_FAILURE, "out of memory");
+		goto out;
+	}
+	cJSON_ArrayForEach(kind, root) {
+		struct lt_err inner = { 0, "" };
+		if (lt_kind_parse(kind->string, &k, &inner)) {
+			lt_err_set(err, LT_EXIT_USAGE, "presets in %s: %s", origin, inner.msg);
+			goto out;
+		}
+		if (!cJSON_IsObject(kind)) {
+			lt_err_set(err, LT_EXIT_USAGE,
+				   "presets in %s: '%s' must be an object of presets by name", origin,
+				   kind->string);
+			goto out;
+		}
+		cJSON_ArrayForEach(def, kind)
+			if (add_preset_json(reg, k, def, err))
+				goto out;
+	}
+	rc = 0;
+out:
+	lt_registry_set_origin(reg, NULL);
+	cJSON_Delete(root);
+	return rc;
+}
+
 /* ------------------------------------------------------------- listing */
+
+static const char *param_type_name(enum lt_param_type t)
+{
+	switch (t) {
+	case LT_PARAM_BOOL: return "bool";
+	case LT_PARAM_INT: return "int";
+	case LT_PARAM_FLOAT: return "float";
+	case LT_PARAM_STRING: return "string";
+	case LT_PARAM_CHOICE: return "choice";
+	}
+	return "?";
+}
+
+/* "float in [0.001, 65536], default 25": a parameter's type, range and
+ * default, as --list shows it. */
+static void param_line(const struct lt_param_spec *s, char *buf, size_t len)
+{
+	int n;
+
+	if (s->type == LT_PARAM_CHOICE)
+		n = snprintf(buf, len, "%s", s->choices ? s->choices : "");
+	else if ((s->type == LT_PARAM_INT || s->type == LT_PARAM_FLOAT) && s->min < s->max)
+		n = snprintf(buf, len, "%s in [%g, %g]", param_type_name(s->type), s->min, s->max);
+	else
+		n = snprintf(buf, len, "%s", param_type_name(s->type));
+	if (n >= 0 && (size_t)n < len)
+		snprintf(buf + n, len - (size_t)n, ", default %s",
+			 s->default_value ? s->default_value : "unset");
+}
+
+static void print_entry(FILE *out, const struct entry *e)
+{
+	const struct lt_plugin *p = e->plugin;
+	char line[256];
+
+	fprintf(out, "  %-26s %s\n", p->name, p->description);
+	if (p->alias_of)
+		fprintf(out, "  %-26s preset of %s%s%s\n", "", p->alias_of,
+			p->preset && *p->preset ? " with " : "", p->preset ? p->preset : "");
+	fprintf(out, "  %-26s recommended when %s\n", "", p->recommended_when);
+	fprintf(out, "  %-26s from %s\n", "", e->origin ? e->origin : "built-in");
+	for (const struct lt_param_spec *s = p->alias_of ? NULL : p->params; s && s->name; s++) {
+		param_line(s, line, sizeof(line));
+		fprintf(out, "  %-26s   %s=%s: %s\n", "", s->name, line, s->help ? s->help : "");
+	}
+}
 
 static void print_kind(const struct lt_registry *reg, FILE *out, enum lt_kind k)
 {
@@ -333,18 +589,8 @@ static void print_kind(const struct lt_registry *reg, FILE *out, enum lt_kind k)
 	size_t i;
 
 	fprintf(out, "%s:\n", kind_names[k]);
-	for (i = 0; i < reg->count[k]; i++) {
-		const struct lt_plugin *p = reg->entries[k][i].plugin;
-		const char *origin = reg->entries[k][i].origin;
-
-		fprintf(out, "  %-26s %s\n", p->name, p->description);
-		if (p->alias_of)
-			fprintf(out, "  %-26s alias of %s%s%s\n", "", p->alias_of,
-				p->preset ? " with " : "", p->preset ? p->preset : "");
-		fprintf(out, "  %-26s recommended when %s\n", "", p->recommended_when);
-		if (origin)
-			fprintf(out, "  %-26s from %s\n", "", origin);
-	}
+	for (i = 0; i < reg->count[k]; i++)
+		print_entry(out, &reg->entries[k][i]);
 	if (reg->absent[k] && reg->absent[k][0]) {
 		fprintf(out, "  not built in this version:");
 		for (a = reg->absent[k]; *a; a++)
@@ -371,7 +617,7 @@ static cJSON *preset_json(const char *preset)
 {
 	cJSON *obj = cJSON_CreateObject();
 	const char *p = preset;
-	char key[64], val[128];
+	char key[64], val[160];
 
 	while (obj && p && *p) {
 		size_t klen = strcspn(p, "="), vlen;
@@ -394,24 +640,75 @@ static cJSON *preset_json(const char *preset)
 	return obj;
 }
 
-static cJSON *plugin_json(const struct lt_plugin *p, const char *origin)
+/* One schema entry: {"name", "type", "default", "min", "max", "choices", "help"}. */
+static cJSON *param_json(const struct lt_param_spec *s)
+{
+	cJSON *o = cJSON_CreateObject();
+	cJSON *choices;
+
+	if (!o || !cJSON_AddStringToObject(o, "name", s->name) ||
+	    !cJSON_AddStringToObject(o, "type", param_type_name(s->type)) ||
+	    !(s->default_value ? cJSON_AddStringToObject(o, "default", s->default_value)
+			       : cJSON_AddNullToObject(o, "default")) ||
+	    !cJSON_AddStringToObject(o, "help", s->help ? s->help : ""))
+		goto out_free;
+	if ((s->type == LT_PARAM_INT || s->type == LT_PARAM_FLOAT) && s->min < s->max &&
+	    (!cJSON_AddNumberToObject(o, "min", s->min) || !cJSON_AddNumberToObject(o, "max", s->max)))
+		goto out_free;
+	if (s->type == LT_PARAM_CHOICE) {
+		const char *c = s->choices ? s->choices : "";
+		char word[64];
+
+		if (!(choices = cJSON_AddArrayToObject(o, "choices")))
+			goto out_free;
+		while (*c) {
+			size_t n = strcspn(c, "|");
+			snprintf(word, sizeof(word), "%.*s", (int)n, c);
+			if (!cJSON_AddItemToArray(choices, cJSON_CreateString(word)))
+				goto out_free;
+			c += n + (c[n] == '|');
+		}
+	}
+	return o;
+out_free:
+	cJSON_Delete(o);
+	return NULL;
+}
+
+static bool add_params_json(cJSON *o, const struct lt_param_spec *schema)
+{
+	cJSON *arr = cJSON_AddArrayToObject(o, "params");
+
+	for (const struct lt_param_spec *s = schema; arr && s && s->name; s++)
+		if (!cJSON_AddItemToArray(arr, param_json(s)))
+			return false;
+	return arr != NULL;
+}
+
+static cJSON *plugin_json(const struct lt_registry *reg, const struct lt_plugin *p,
+			  const char *origin)
 {
 	cJSON *o = cJSON_CreateObject();
 
 	if (!o || !cJSON_AddStringToObject(o, "name", p->name) ||
+	    !cJSON_AddTrueToObject(o, "built") ||
 	    !cJSON_AddStringToObject(o, "description", p->description) ||
 	    !cJSON_AddStringToObject(o, "recommended_when", p->recommended_when) ||
 	    !cJSON_AddStringToObject(o, "origin", origin ? origin : "built-in"))
 		goto out_free;
 	if (p->alias_of) {
+		const struct lt_plugin *base = lt_registry_base(reg, p);
 		cJSON *preset;
 
-		if (!cJSON_AddStringToObject(o, "alias_of", p->alias_of))
+		if (!cJSON_AddStringToObject(o, "alias_of", p->alias_of) ||
+		    !cJSON_AddStringToObject(o, "base", base ? base->name : p->alias_of))
 			goto out_free;
 		preset = preset_json(p->preset);
 		if (!preset)
 			goto out_free;
 		cJSON_AddItemToObject(o, "preset", preset);
+	} else if (!add_params_json(o, p->params)) {
+		goto out_free;
 	}
 	if (p->kind == LT_KIND_CLUSTER && p->ops) {
 		const struct lt_cluster_ops *ops = p->ops;
@@ -422,6 +719,23 @@ static cJSON *plugin_json(const struct lt_plugin *p, const char *origin)
 out_free:
 	cJSON_Delete(o);
 	return NULL;
+}
+
+/* A name this version knows but does not build: {"name", "built": false, "reason"}. */
+static cJSON *absent_json(enum lt_kind k, const char *name)
+{
+	cJSON *o = cJSON_CreateObject();
+	char reason[160];
+
+	snprintf(reason, sizeof(reason),
+		 "not built in this version: selecting %s '%s' is refused before anything starts",
+		 kind_names[k], name);
+	if (!o || !cJSON_AddStringToObject(o, "name", name) || !cJSON_AddFalseToObject(o, "built") ||
+	    !cJSON_AddStringToObject(o, "reason", reason)) {
+		cJSON_Delete(o);
+		return NULL;
+	}
+	return o;
 }
 
 cJSON *lt_registry_json(const struct lt_registry *reg, int kind)
@@ -440,13 +754,13 @@ cJSON *lt_registry_json(const struct lt_registry *reg, int kind)
 		arr = cJSON_AddArrayToObject(root, kind_names[k]);
 		if (!arr)
 			goto out_free;
-		for (i = 0; i < reg->count[k]; i++) {
-			cJSON *item = plugin_json(reg->entries[k][i].plugin,
-						  reg->entries[k][i].origin);
-			if (!item)
+		for (i = 0; i < reg->count[k]; i++)
+			if (!cJSON_AddItemToArray(arr, plugin_json(reg, reg->entries[k][i].plugin,
+								   reg->entries[k][i].origin)))
 				goto out_free;
-			cJSON_AddItemToArray(arr, item);
-		}
+		for (const char *const *a = reg->absent[k]; a && *a; a++)
+			if (!cJSON_AddItemToArray(arr, absent_json((enum lt_kind)k, *a)))
+				goto out_free;
 	}
 	return root;
 out_free:

@@ -15,14 +15,37 @@
 #include "ltrun/plugin.h"
 
 struct cJSON;
+struct lt_config;
 
 /* Returns a registry holding the built-in plugins, or NULL with err set. */
 struct lt_registry *lt_registry_new(struct lt_err *err);
 void lt_registry_free(struct lt_registry *reg);
 
-/* Records that plugins added from now on come from `origin` (a path);
- * NULL means built-in.  The string must outlive the registry. */
-void lt_registry_set_origin(struct lt_registry *reg, const char *origin);
+/* Records that plugins added from now on come from `origin` (a path,
+ * copied); NULL means built-in.  Returns 0, or -1 when out of memory. */
+int lt_registry_set_origin(struct lt_registry *reg, const char *origin);
+
+/* What every catalog does: adds the n plugins of one kind (an array of
+ * structs), then records that kind's names known but not built (absent may
+ * be NULL).  Returns 0, or -1 with err naming the plugin at fault. */
+int lt_registry_add_all(struct lt_registry *reg, const struct lt_plugin *plugins, size_t n,
+			const char *const *absent, struct lt_err *err);
+#define LT_REGISTRY_ADD_ALL(reg, array, absent, err) \
+	lt_registry_add_all(reg, array, sizeof(array) / sizeof((array)[0]), absent, err)
+
+/* Adds a preset the registry copies (from a config file's "presets"
+ * section): name = base with the parameters "key=value,...", checked
+ * against the base's schema now.  Returns 0, or -1 with err set. */
+int lt_registry_add_preset(struct lt_registry *reg, enum lt_kind kind, const char *name,
+			   const char *base, const char *preset, const char *description,
+			   struct lt_err *err);
+
+/* Adds the presets of a config file's "presets" section, given as its JSON
+ * text: {"KIND": {"NAME": {"base": "PLUGIN", "description": "...",
+ * "KEY": VALUE, ...}}}.  origin names the file in --list and in errors.
+ * Returns 0, or -1 with err (usage) naming the preset and the fault. */
+int lt_registry_add_presets_json(struct lt_registry *reg, const char *json,
+				 const char *origin, struct lt_err *err);
 
 /* Records names of `kind` this version knows but does not build. */
 void lt_registry_mark_absent(struct lt_registry *reg, enum lt_kind kind,
@@ -69,6 +92,10 @@ const struct lt_plugin *lt_registry_at(const struct lt_registry *reg,
 const char *lt_registry_origin_at(const struct lt_registry *reg,
 				  enum lt_kind kind, size_t i);
 
+/* The names of kind this version knows but does not build ({NULL}-ended,
+ * or NULL). */
+const char *const *lt_registry_absent(const struct lt_registry *reg, enum lt_kind kind);
+
 /* Kind names as users type them ("strategy", "ckpt-io", "cluster", ...). */
 const char *lt_kind_name(enum lt_kind kind);
 /* Returns 0 and sets *out, or -1 with err set (usage) offering the closest. */
@@ -94,11 +121,20 @@ const char *lt_so_path(const char *name, char *buf, size_t len);
 int lt_plugin_load(struct lt_registry *reg, const char *path,
 		   struct lt_err *err);
 
-/* The registry a run uses: the built-in plugins, then every --plugin file
- * (in order).  cmd/ltrun.c and every rank make it the same way, so a rank
- * resolves the names the launcher checked.  Returns it, or NULL with err
- * set naming the plugin at fault. */
-struct lt_registry *lt_registry_load(char *const *plugins, size_t n, struct lt_err *err);
+/* The registry a run uses: the built-in plugins, then every *.so of the
+ * plugin directories (lt_plugin_dirs()), then every --plugin file (in
+ * order), then the presets of the config file (cfg->presets).  cmd/ltrun.c
+ * and every rank make it the same way, so a rank resolves the names the
+ * launcher checked.  Returns it, or NULL with err set naming the plugin,
+ * file or directory at fault. */
+struct lt_registry *lt_registry_load(const struct lt_config *cfg, struct lt_err *err);
+
+/* The plugin directories, ':'-separated: LTRUN_PLUGIN_PATH's, then
+ * $libdir/ltrun/plugins (LT_PLUGIN_DIR, from configure).  Returns 0, or
+ * -1 with err naming a directory another user may write (a plugin there
+ * is code anyone could make ltrun run).  A directory that does not exist
+ * is skipped.  Each *.so found is loaded, in name order, as a --plugin. */
+int lt_plugin_scan_dirs(struct lt_registry *reg, const char *path_list, struct lt_err *err);
 
 /* Built-in catalogues, one per kind; each returns 0 or -1 with err set. */
 int lt_strategy_catalog(struct lt_registry *reg, struct lt_err *err);

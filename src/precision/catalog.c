@@ -48,13 +48,7 @@ static const char *const absent[] = { "transformer-engine", NULL };
 
 int lt_precision_catalog(struct lt_registry *reg, struct lt_err *err)
 {
-	size_t i;
-
-	for (i = 0; i < sizeof(precisions) / sizeof(precisions[0]); i++)
-		if (lt_registry_add(reg, &precisions[i], err))
-			return -1;
-	lt_registry_mark_absent(reg, LT_KIND_PRECISION, absent);
-	return 0;
+	return LT_REGISTRY_ADD_ALL(reg, precisions, absent, err);
 }
 
 const struct lt_precision_rt *lt_precision_runtime(const char *name)

@@ -174,7 +174,7 @@ static void choose_plugins(struct lt_ctx *ctx)
 	};
 	struct lt_err err = { 0 };
 
-	ctx->reg = lt_registry_load(ctx->cfg->plugins, ctx->cfg->num_plugins, &err);
+	ctx->reg = lt_registry_load(ctx->cfg, &err);
 	if (!ctx->reg)
 		lt_fatal(ctx, "%s", err.msg);
 	for (size_t i = 0; i < sizeof(named) / sizeof(named[0]); i++) {

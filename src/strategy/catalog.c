@@ -49,8 +49,8 @@ static const struct lt_plugin strategies[] = {
 	{
 		.kind = LT_KIND_STRATEGY,
 		.name = "ddp_spawn",
-		.description = "ddp with ranks forked from the launching process without exec (Lightning's ddp_spawn).",
-		.recommended_when = "the launching program has state the ranks should inherit",
+		.description = "ddp with ranks forked without exec, exactly as ddp_fork: Lightning's ddp_spawn starts fresh interpreters (spawn), ltrun's forks the agent, which holds no training state.",
+		.recommended_when = "porting a Lightning configuration that names ddp_spawn",
 		.alias_of = "ddp",
 		.preset = "launcher=fork",
 	},
@@ -72,13 +72,7 @@ static const char *const absent[] = {
 
 int lt_strategy_catalog(struct lt_registry *reg, struct lt_err *err)
 {
-	size_t i;
-
-	for (i = 0; i < sizeof(strategies) / sizeof(strategies[0]); i++)
-		if (lt_registry_add(reg, &strategies[i], err))
-			return -1;
-	lt_registry_mark_absent(reg, LT_KIND_STRATEGY, absent);
-	return 0;
+	return LT_REGISTRY_ADD_ALL(reg, strategies, absent, err);
 }
 
 const struct lt_strategy_rt *lt_strategy_runtime(const char *name, int world_size)
