@@ -200,13 +200,12 @@ static int set_one(struct lt_params *p, const char *key, const char *val, const 
 	}
 	names_text(p, names, sizeof(names));
 	lt_quote(q, sizeof(q), key);
-	if (best && best_d <= 3)
+	if (best && best_d <= 3 && (size_t)best_d < strlen(best))
 		return lt_err_set(err, LT_EXIT_USAGE,
 				  "%s has no parameter '%s'%s%s; did you mean '%s'? (parameters: %s)",
-				  p->owner, q, where ? " (in " : "", where ? where : "", best, names);
-	return lt_err_set(err, LT_EXIT_USAGE, "%s has no parameter '%s'%s%s%s (parameters: %s)",
-			  p->owner, q, where ? " (in " : "", where ? where : "", where ? ")" : "",
-			  names);
+				  p->owner, q, where ? " in " : "", where ? where : "", best, names);
+	return lt_err_set(err, LT_EXIT_USAGE, "%s has no parameter '%s'%s%s (parameters: %s)",
+			  p->owner, q, where ? " in " : "", where ? where : "", names);
 }
 
 int lt_params_apply(struct lt_params *p, const char *text, const char *where,

@@ -1297,8 +1297,8 @@ fail_free:
  * that names one says so. */
 static int check_runnable(const struct lt_plan *plan, struct lt_err *err)
 {
-	const struct lt_plugin *p = plan->plugin[LT_KIND_CKPT_IO];
-	const char *base = p->alias_of ? p->alias_of : p->name;
+	const struct lt_plugin *p = plan->choice[LT_KIND_CKPT_IO].named;
+	const char *base = plan->choice[LT_KIND_CKPT_IO].base->name;
 
 	if (!lt_ckpt_io_find(base))
 		return lt_err_set(err, LT_EXIT_USAGE,

@@ -11,6 +11,7 @@
 #include "accel/accel.h"
 #include "ltrun/strategy.h"
 #include "core/error.h"
+#include "core/params.h"
 #include "core/registry.h"
 #include "env/env.h"
 
@@ -20,13 +21,15 @@
 #include <stdio.h>
 #include <string.h>
 
-static int lookup(const struct lt_config *cfg, const struct lt_registry *reg,
-		  enum lt_opt_id id, const char *name,
-		  const struct lt_plugin **out, struct lt_err *err)
+/* Resolves option id's value (name[:key=value,...]) into plan->choice[kind];
+ * an error names the option's source when it is not a flag. */
+static int choose(struct lt_plan *plan, const struct lt_config *cfg,
+		  const struct lt_registry *reg, enum lt_opt_id id, const char *spec,
+		  struct lt_err *err)
 {
 	const struct lt_option *o = &lt_options[id];
 
-	if (!lt_registry_lookup(reg, (enum lt_kind)o->kind, name, out, err))
+	if (!lt_registry_resolve(reg, (enum lt_kind)o->kind, spec, &plan->choice[o->kind], err))
 		return 0;
 	if (cfg->source[id] != LT_SRC_FLAG) {
 		size_t n = strlen(err->msg);
@@ -35,36 +38,23 @@ static int lookup(const struct lt_config *cfg, const struct lt_registry *reg,
 	return -1;
 }
 
-/* Value of key in an alias's preset ("launcher=fork,x=y"), into buf. */
-static bool preset_value(const struct lt_plugin *p, const char *key, char *buf,
-			 size_t len)
+/* How ltrun starts the ranks it creates: the strategy's `launcher`
+ * parameter when its base declares one (ddp, and its presets ddp_fork and
+ * ddp_spawn), else its ops' launcher. */
+static const char *choose_launcher(const struct lt_plan *plan)
 {
-	const char *s = p->preset;
-	size_t klen = strlen(key);
-
-	while (s && *s) {
-		size_t item = strcspn(s, ",");
-		if (item > klen && !strncmp(s, key, klen) && s[klen] == '=') {
-			snprintf(buf, len, "%.*s", (int)(item - klen - 1), s + klen + 1);
-			return true;
-		}
-		s += item + (s[item] == ',');
-	}
-	return false;
-}
-
-static const char *choose_launcher(const struct lt_plan *plan,
-				   const struct lt_registry *reg)
-{
-	const struct lt_plugin *s = plan->plugin[LT_KIND_STRATEGY];
-	const struct lt_strategy_ops *ops = lt_registry_base(reg, s)->ops;
-	char v[16];
+	const struct lt_choice *c = &plan->choice[LT_KIND_STRATEGY];
+	const struct lt_strategy_ops *ops = c->base->ops;
+	const char *l = NULL;
 
 	if (plan->topo.external)
 		return "external";
-	if (s->alias_of && preset_value(s, "launcher", v, sizeof(v)))
-		return !strcmp(v, "fork") ? "fork" : "exec";
-	return ops->launcher && !strcmp(ops->launcher, "fork") ? "fork" : "exec";
+	for (size_t i = 0; i < lt_params_count(c->params); i++)
+		if (!strcmp(lt_params_spec(c->params, i)->name, "launcher"))
+			l = lt_params_text(c->params, i);
+	if (!l)
+		l = ops->launcher;
+	return l && !strcmp(l, "fork") ? "fork" : "exec";
 }
 
 static int resolve_strategy(struct lt_plan *plan, const struct lt_config *cfg,
@@ -76,15 +66,54 @@ static int resolve_strategy(struct lt_plan *plan, const struct lt_config *cfg,
 
 	if (!strcmp(name, "auto"))
 		name = plan->topo.world_size > 1 ? "ddp" : "single_device";
-	if (lookup(cfg, reg, LT_OPT_STRATEGY, name, &p, err))
+	if (choose(plan, cfg, reg, LT_OPT_STRATEGY, name, err))
 		return -1;
-	ops = lt_registry_base(reg, p)->ops;
+	p = plan->choice[LT_KIND_STRATEGY].named;
+	ops = plan->choice[LT_KIND_STRATEGY].base->ops;
 	if (!ops->multi_rank && plan->topo.world_size > 1)
 		return lt_err_set(err, LT_EXIT_USAGE,
 				  "strategy '%s' runs one rank but this job has %d: use --strategy ddp, or --devices 1 on one node",
 				  p->name, plan->topo.world_size);
-	plan->plugin[LT_KIND_STRATEGY] = p;
 	return 0;
+}
+
+void lt_plan_free(struct lt_plan *plan)
+{
+	for (int k = 0; k < LT_KIND_COUNT; k++)
+		lt_choice_free(&plan->choice[k]);
+}
+
+/* The cluster environment: detected, or forced by --cluster (whose inline
+ * parameters, if any, are checked by choose()). */
+static int resolve_cluster(struct lt_plan *plan, const struct lt_config *cfg,
+			   const struct lt_registry *reg, const struct lt_envsrc *env, FILE *log,
+			   struct lt_err *err)
+{
+	const char *forced = cfg->cluster;
+
+	if (forced && strcmp(forced, "auto")) {
+		if (choose(plan, cfg, reg, LT_OPT_CLUSTER, forced, err))
+			return -1;
+		forced = plan->choice[LT_KIND_CLUSTER].named->name;
+		lt_choice_free(&plan->choice[LT_KIND_CLUSTER]);
+	}
+	if (lt_cluster_select(reg, env, forced, log, &plan->cluster, plan->cluster_why,
+			      sizeof(plan->cluster_why), err)) {
+		if (cfg->source[LT_OPT_CLUSTER] == LT_SRC_ENV ||
+		    cfg->source[LT_OPT_CLUSTER] == LT_SRC_CONFIG) {
+			size_t n = strlen(err->msg);
+			snprintf(err->msg + n, sizeof(err->msg) - n, " (from %s)",
+				 cfg->source_name[LT_OPT_CLUSTER]);
+		}
+		return -1;
+	}
+	if (cfg->cluster && strcmp(cfg->cluster, "auto")) {
+		snprintf(plan->cluster_why, sizeof(plan->cluster_why), "forced by %s",
+			 cfg->source_name[LT_OPT_CLUSTER]);
+		return choose(plan, cfg, reg, LT_OPT_CLUSTER, cfg->cluster, err);
+	}
+	return lt_registry_resolve(reg, LT_KIND_CLUSTER, plan->cluster->name,
+				   &plan->choice[LT_KIND_CLUSTER], err);
 }
 
 int lt_plan_make(struct lt_plan *plan, const struct lt_config *cfg,
@@ -99,10 +128,9 @@ int lt_plan_make(struct lt_plan *plan, const struct lt_config *cfg,
 	memset(plan, 0, sizeof(*plan));
 	if (!strcmp(accel_name, "auto"))
 		accel_name = lt_registry_at(reg, LT_KIND_ACCELERATOR, 0)->name;
-	if (lookup(cfg, reg, LT_OPT_ACCELERATOR, accel_name,
-		   &plan->plugin[LT_KIND_ACCELERATOR], err))
-		return -1;
-	accel = lt_registry_base(reg, plan->plugin[LT_KIND_ACCELERATOR])->ops;
+	if (choose(plan, cfg, reg, LT_OPT_ACCELERATOR, accel_name, err))
+		goto fail;
+	accel = plan->choice[LT_KIND_ACCELERATOR].base->ops;
 
 	req = (struct lt_request){
 		.devices = cfg->devices,
@@ -112,34 +140,25 @@ int lt_plan_make(struct lt_plan *plan, const struct lt_config *cfg,
 		.main_port = cfg->main_port,
 		.auto_devices = accel->auto_devices ? accel->auto_devices() : 1,
 	};
-	if (lt_cluster_select(reg, env, cfg->cluster, log, &plan->cluster,
-			      plan->cluster_why, sizeof(plan->cluster_why), err)) {
-		if (cfg->source[LT_OPT_CLUSTER] == LT_SRC_ENV ||
-		    cfg->source[LT_OPT_CLUSTER] == LT_SRC_CONFIG) {
-			size_t n = strlen(err->msg);
-			snprintf(err->msg + n, sizeof(err->msg) - n, " (from %s)",
-				 cfg->source_name[LT_OPT_CLUSTER]);
-		}
-		return -1;
-	}
-	if (cfg->cluster && strcmp(cfg->cluster, "auto"))
-		snprintf(plan->cluster_why, sizeof(plan->cluster_why), "forced by %s",
-			 cfg->source_name[LT_OPT_CLUSTER]);
-	plan->plugin[LT_KIND_CLUSTER] = plan->cluster;
+	if (resolve_cluster(plan, cfg, reg, env, log, err))
+		goto fail;
 	cluster = plan->cluster->ops;
 	lt_topology_init(&plan->topo);
 	if (cluster->resolve(env, &req, &plan->topo, err)) {
 		size_t n = strlen(err->msg);
 		snprintf(err->msg + n, sizeof(err->msg) - n, " (cluster '%s')", plan->cluster->name);
-		return -1;
+		goto fail;
 	}
 	if (resolve_strategy(plan, cfg, reg, err) ||
-	    lookup(cfg, reg, LT_OPT_PRECISION, cfg->precision, &plan->plugin[LT_KIND_PRECISION], err) ||
-	    lookup(cfg, reg, LT_OPT_CKPT_IO, cfg->ckpt_io, &plan->plugin[LT_KIND_CKPT_IO], err) ||
-	    lookup(cfg, reg, LT_OPT_COMM, cfg->comm, &plan->plugin[LT_KIND_COMM], err))
-		return -1;
-	plan->launcher = choose_launcher(plan, reg);
+	    choose(plan, cfg, reg, LT_OPT_PRECISION, cfg->precision, err) ||
+	    choose(plan, cfg, reg, LT_OPT_CKPT_IO, cfg->ckpt_io, err) ||
+	    choose(plan, cfg, reg, LT_OPT_COMM, cfg->comm, err))
+		goto fail;
+	plan->launcher = choose_launcher(plan);
 	return 0;
+fail:
+	lt_plan_free(plan);
+	return -1;
 }
 
 int lt_model_check(const char *path, struct lt_err *err)
@@ -212,20 +231,35 @@ static void local_range(const struct lt_plan *plan, int *first, int *end)
 
 #define TEXT_RANK_LINES 16
 
-static void print_plugin(FILE *out, const struct lt_registry *reg,
-			 const struct lt_plan *plan, const struct lt_config *cfg,
+/* "KEY=VALUE, ..." of the parameters a choice sets (defaults included). */
+static void params_text(const struct lt_params *p, char *buf, size_t len)
+{
+	size_t n = 0;
+
+	buf[0] = '\0';
+	for (size_t i = 0; i < lt_params_count(p) && n < len; i++) {
+		const char *v = lt_params_text(p, i);
+		if (v)
+			n += (size_t)snprintf(buf + n, len - n, "%s%s=%s", n ? ", " : "",
+					      lt_params_spec(p, i)->name, v);
+	}
+}
+
+static void print_plugin(FILE *out, const struct lt_plan *plan, const struct lt_config *cfg,
 			 enum lt_kind kind, enum lt_opt_id id)
 {
-	const struct lt_plugin *p = plan->plugin[kind];
-	const struct lt_plugin *base = lt_registry_base(reg, p);
+	const struct lt_choice *c = &plan->choice[kind];
+	char params[512];
 
-	fprintf(out, "%-12s %s", lt_kind_name(kind), p->name);
-	if (p->alias_of)
-		fprintf(out, " (alias of %s%s%s)", base->name, p->preset ? " with " : "",
-			p->preset ? p->preset : "");
+	fprintf(out, "%-12s %s", lt_kind_name(kind), c->named->name);
+	if (c->named != c->base)
+		fprintf(out, " (preset of %s)", c->base->name);
 	if (cfg->source[id] != LT_SRC_DEFAULT)
 		fprintf(out, "  [from %s]", cfg->source_name[id]);
-	fprintf(out, "\n%-12s   %s\n", "", p->description);
+	fprintf(out, "\n%-12s   %s\n", "", c->named->description);
+	params_text(c->params, params, sizeof(params));
+	if (params[0])
+		fprintf(out, "%-12s   parameters: %s\n", "", params);
 }
 
 static void print_topology(FILE *out, const struct lt_plan *plan)
@@ -259,15 +293,16 @@ void lt_plan_print(const struct lt_plan *plan, const struct lt_config *cfg,
 {
 	int local, first, end, i;
 
+	(void)reg; /* plan->choice holds what is shown */
 	fprintf(out, "ltrun %s plan (dry run: nothing was started)\n\n", LT_VERSION);
 	fprintf(out, "%-12s %s: %s\n", "cluster", plan->cluster->name, plan->cluster_why);
 	print_topology(out, plan);
 	fputc('\n', out);
-	print_plugin(out, reg, plan, cfg, LT_KIND_STRATEGY, LT_OPT_STRATEGY);
-	print_plugin(out, reg, plan, cfg, LT_KIND_PRECISION, LT_OPT_PRECISION);
-	print_plugin(out, reg, plan, cfg, LT_KIND_CKPT_IO, LT_OPT_CKPT_IO);
-	print_plugin(out, reg, plan, cfg, LT_KIND_COMM, LT_OPT_COMM);
-	print_plugin(out, reg, plan, cfg, LT_KIND_ACCELERATOR, LT_OPT_ACCELERATOR);
+	print_plugin(out, plan, cfg, LT_KIND_STRATEGY, LT_OPT_STRATEGY);
+	print_plugin(out, plan, cfg, LT_KIND_PRECISION, LT_OPT_PRECISION);
+	print_plugin(out, plan, cfg, LT_KIND_CKPT_IO, LT_OPT_CKPT_IO);
+	print_plugin(out, plan, cfg, LT_KIND_COMM, LT_OPT_COMM);
+	print_plugin(out, plan, cfg, LT_KIND_ACCELERATOR, LT_OPT_ACCELERATOR);
 
 	fprintf(out, "\nrank environment%s:\n", plan->topo.external ? " (as the launcher set it)" : "");
 	local_range(plan, &first, &end);
@@ -321,16 +356,26 @@ static cJSON *topology_json(const struct lt_plan *plan)
 	return o;
 }
 
-static cJSON *plugin_choice_json(const struct lt_registry *reg,
-				 const struct lt_plugin *p)
+/* {"name", "base", "preset", "params": {KEY: VALUE}}: values as text, and
+ * null for a parameter without a value. */
+static cJSON *plugin_choice_json(const struct lt_choice *c)
 {
-	cJSON *o = cJSON_CreateObject();
+	cJSON *o = cJSON_CreateObject(), *params;
 
 	if (!o)
 		return NULL;
-	cJSON_AddStringToObject(o, "name", p->name);
-	cJSON_AddStringToObject(o, "base", lt_registry_base(reg, p)->name);
-	cJSON_AddStringToObject(o, "preset", p->preset ? p->preset : "");
+	cJSON_AddStringToObject(o, "name", c->named->name);
+	cJSON_AddStringToObject(o, "base", c->base->name);
+	cJSON_AddStringToObject(o, "preset", c->named->preset ? c->named->preset : "");
+	params = cJSON_AddObjectToObject(o, "params");
+	for (size_t i = 0; params && i < lt_params_count(c->params); i++) {
+		const char *v = lt_params_text(c->params, i);
+		const char *name = lt_params_spec(c->params, i)->name;
+		if (v)
+			cJSON_AddStringToObject(params, name, v);
+		else
+			cJSON_AddNullToObject(params, name);
+	}
 	return o;
 }
 
@@ -379,6 +424,7 @@ cJSON *lt_plan_json(const struct lt_plan *plan, const struct lt_config *cfg,
 	cJSON *root = cJSON_CreateObject(), *cluster, *plugins, *model, *args;
 	int k, i;
 
+	(void)reg; /* plan->choice holds what is shown */
 	if (!root)
 		return NULL;
 	cJSON_AddStringToObject(root, "ltrun", LT_VERSION);
@@ -391,9 +437,9 @@ cJSON *lt_plan_json(const struct lt_plan *plan, const struct lt_config *cfg,
 	cJSON_AddStringToObject(root, "launcher", plan->launcher);
 	plugins = cJSON_AddObjectToObject(root, "plugins");
 	for (k = 0; plugins && k < LT_KIND_COUNT; k++)
-		if (plan->plugin[k])
+		if (plan->choice[k].named)
 			cJSON_AddItemToObject(plugins, lt_kind_name((enum lt_kind)k),
-					      plugin_choice_json(reg, plan->plugin[k]));
+					      plugin_choice_json(&plan->choice[k]));
 	cJSON_AddItemToObject(root, "ranks", ranks_json(plan));
 	model = cJSON_AddObjectToObject(root, "model");
 	if (model) {

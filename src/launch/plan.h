@@ -11,6 +11,7 @@
 #include <stdio.h>
 
 #include "core/config.h"
+#include "core/registry.h"
 #include "ltrun/cluster.h"
 
 struct cJSON;
@@ -20,9 +21,10 @@ struct lt_plan {
 	const struct lt_plugin *cluster;
 	char cluster_why[256];
 	struct lt_topology topo;
-	/* The names the user chose (an alias stays an alias); indexed by kind.
-	 * The cluster entry is the cluster above. */
-	const struct lt_plugin *plugin[LT_KIND_COUNT];
+	/* The plugin of each kind the run uses, as the user named it (a
+	 * preset stays a preset), its base, and its resolved parameters;
+	 * indexed by kind (rdzv: none yet).  lt_plan_free() frees them. */
+	struct lt_choice choice[LT_KIND_COUNT];
 	const char *launcher;    /* "external", "exec" or "fork" */
 	const char *model;       /* path, or NULL for a dry run without one */
 	char *const *model_argv; /* model_argc arguments after the model */
@@ -35,6 +37,9 @@ struct lt_plan {
 int lt_plan_make(struct lt_plan *plan, const struct lt_config *cfg,
 		 const struct lt_registry *reg, const struct lt_envsrc *env,
 		 FILE *log, struct lt_err *err);
+
+/* Frees what lt_plan_make() resolved (not plan itself). */
+void lt_plan_free(struct lt_plan *plan);
 
 /* Checks that path is a readable ELF shared object.  Returns 0, or -1
  * with err naming the file and the fix. */
