@@ -508,9 +508,27 @@ static int failure_grace(const struct agent *a)
 	return a->cfg->term_timeout < FAILURE_GRACE_S ? a->cfg->term_timeout : FAILURE_GRACE_S;
 }
 
+/* A rank that saved and stopped on a signal (LT_EXIT_STOPPED) did not fail. */
 static bool failed_status(int status)
 {
-	return !WIFEXITED(status) || WEXITSTATUS(status) != 0;
+	return !WIFEXITED(status) ||
+	       (WEXITSTATUS(status) != 0 && WEXITSTATUS(status) != LT_EXIT_STOPPED);
+}
+
+/* LT_EXIT_STOPPED when some rank saved and stopped on a signal and every
+ * other one ended well (0 or the same), else `otherwise`: a batch script
+ * tells a stopped run from a finished one. */
+static int stopped_or(const struct agent *a, int otherwise)
+{
+	int stopped = 0;
+
+	for (int i = 0; i < a->n; i++) {
+		int st = a->procs[i].status;
+		if (failed_status(st))
+			return otherwise;
+		stopped += WEXITSTATUS(st) == LT_EXIT_STOPPED;
+	}
+	return stopped ? LT_EXIT_STOPPED : otherwise;
 }
 
 static int running_count(const struct agent *a)
@@ -1252,11 +1270,11 @@ static int run_agent(const struct lt_plan *plan, const struct lt_config *cfg,
 			char sig[16];
 			fprintf(stderr, "ltrun: stopped by %s: forwarded it to every rank\n",
 				lt_signal_name(a.stop_signal, sig));
-			status = 128 + a.stop_signal;
+			status = stopped_or(&a, 128 + a.stop_signal);
 			break;
 		}
 		if (a.failed < 0 && !a.remote_failure[0]) {
-			status = 0;
+			status = stopped_or(&a, 0);
 			break;
 		}
 		if (a.failed >= 0)

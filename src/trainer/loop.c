@@ -493,5 +493,5 @@ int lt_trainer_run(struct lt_ctx *ctx, const struct lt_module *m, int argc, char
 	lt_metrics_free(l.metrics);
 	free(l.idx);
 	free(l.vidx);
-	return 0;
+	return finished ? 0 : LT_EXIT_STOPPED;
 }

@@ -194,31 +194,44 @@ Test(ckpt_train, a_damaged_or_foreign_checkpoint_is_refused)
 	run_result_free(&r);
 }
 
-/* SIGTERM to the agent: forwarded; the ranks finish the step, save, exit. */
-static const char sigterm_sh[] =
+/* A stop signal to the agent: forwarded; the ranks finish the step, save,
+ * and ltrun exits 3 (stopped, checkpoint saved), never 0: a batch script
+ * must tell a preempted run from a finished one. */
+static const char stop_sh[] =
 	"\"$1\" --devices 2 --batch-size 8 --max-epochs 1000000 --ckpt-dir \"$2\" \"$3\" &\n"
 	"p=$!\n"
 	"sleep 2\n"
-	"kill -TERM $p\n"
+	"kill -$4 $p\n"
 	"wait $p\n"
 	"echo \"status $?\"\n";
 
-Test(ckpt_train, sigterm_saves_a_checkpoint_and_stops)
+static void stop_saves_and_exits_3(const char *sig)
 {
 	char dir[512], file[700];
 	struct run_result r;
 
-	path_in_tmp(dir, sizeof(dir), "ckpt");
-	cr_assert_eq(run_command((const char *[]){ "sh", "-c", sigterm_sh, "sh", build_path("ltrun"),
-						   dir, LINREG, NULL }, NULL, 60, &r), 0);
-	cr_expect(strstr(r.out, "status 143") != NULL, "ltrun ends as stopped by SIGTERM:\n%s\n%s",
+	path_in_tmp(dir, sizeof(dir), sig);
+	cr_assert_eq(run_command((const char *[]){ "sh", "-c", stop_sh, "sh", build_path("ltrun"),
+						   dir, LINREG, sig, NULL }, NULL, 60, &r), 0);
+	cr_expect(strstr(r.out, "status 3\n") != NULL,
+		  "ltrun ends with status 3 (stopped by SIG%s, checkpoint saved):\n%s\n%s", sig,
 		  r.out, r.err);
 	cr_expect(strstr(r.err, "checkpoint saved") != NULL, "rank 0 says it saved:\n%s", r.err);
 	run_result_free(&r);
 	newest_file(dir, file, sizeof(file));
 	cr_assert_eq(run_ltrun((const char *const[]){ "ckpt", "verify", file, NULL }, NULL, &r), 0);
-	cr_expect_eq(r.status, 0, "the checkpoint SIGTERM left is complete: %s%s", r.out, r.err);
+	cr_expect_eq(r.status, 0, "the checkpoint SIG%s left is complete: %s%s", sig, r.out, r.err);
 	run_result_free(&r);
+}
+
+Test(ckpt_train, sigterm_saves_a_checkpoint_and_stops)
+{
+	stop_saves_and_exits_3("TERM");
+}
+
+Test(ckpt_train, sigusr1_saves_a_checkpoint_and_exits_3)
+{
+	stop_saves_and_exits_3("USR1");
 }
 
 /* --- over http: nginx with WebDAV --- */
