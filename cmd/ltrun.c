@@ -8,7 +8,8 @@
  *   ltrun ckpt verify PATH               check every tensor's checksum
  *
  * Exit statuses: 0 success, 1 failure (the cluster's environment, a plugin,
- * a file), 2 usage (a flag, an LTRUN_* variable, the config file).
+ * a file), 2 usage (a flag, an LTRUN_* variable, the config file), 3
+ * stopped by a signal after every rank saved a checkpoint.
  */
 #include "ckpt/inspect.h"
 #include "ckpt/lock.h"
@@ -53,7 +54,11 @@ static const char doc[] =
 	"\v"
 	"Every option also reads LTRUN_<NAME> (--num-nodes: LTRUN_NUM_NODES); a flag "
 	"beats the variable, which beats the --config file, which beats the default. "
-	"See ltrun(1) for the cluster environments and the exit statuses.";
+	"A plugin option takes parameters inline: --strategy ddp:bucket_mb=100 "
+	"(ltrun --list shows them). Plugins load from LTRUN_PLUGIN_PATH, "
+	LT_PLUGIN_DIR " and --plugin. "
+	"See ltrun(1) for PLUGINS, the cluster environments and the exit statuses "
+	"(3: stopped by a signal, checkpoint saved).";
 
 static struct argp_option *build_options(void)
 {
@@ -74,7 +79,7 @@ static struct argp_option *build_options(void)
 		};
 	}
 	opts[n++] = (struct argp_option){ "list", KEY_LIST, "KIND", OPTION_ARG_OPTIONAL,
-		"list the plugins of every kind (or of KIND: strategy, precision, ckpt-io, cluster, comm, accelerator) and exit", 3 };
+		"list the plugins and presets of every kind (or of KIND: strategy, precision, ckpt-io, cluster, comm, accelerator, rdzv) with their parameters and origin, and exit", 3 };
 	opts[n++] = (struct argp_option){ "help", KEY_HELP, NULL, 0, "give this help list", 4 };
 	opts[n++] = (struct argp_option){ "usage", KEY_USAGE, NULL, 0, "give a short usage message", 4 };
 	opts[n++] = (struct argp_option){ "version", KEY_VERSION, NULL, 0, "print the version", 4 };

@@ -26,10 +26,6 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#ifndef LT_PLUGIN_DIR
-#define LT_PLUGIN_DIR "/usr/local/lib/ltrun/plugins"
-#endif
-
 const char *lt_so_path(const char *name, char *buf, size_t len)
 {
 	int n = snprintf(buf, len, "%s%s", strchr(name, '/') ? "" : "./", name);

@@ -134,6 +134,9 @@ struct lt_registry *lt_registry_load(const struct lt_config *cfg, struct lt_err 
  * -1 with err naming a directory another user may write (a plugin there
  * is code anyone could make ltrun run).  A directory that does not exist
  * is skipped.  Each *.so found is loaded, in name order, as a --plugin. */
+#ifndef LT_PLUGIN_DIR /* -D by the Makefile from configure's libdir */
+#define LT_PLUGIN_DIR "/usr/local/lib/ltrun/plugins"
+#endif
 int lt_plugin_scan_dirs(struct lt_registry *reg, const char *path_list, struct lt_err *err);
 
 /* Built-in catalogues, one per kind; each returns 0 or -1 with err set. */

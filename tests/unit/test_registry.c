@@ -2,14 +2,21 @@
  * test_registry.c - the registry: built-ins, lookups with "did you mean",
  * names known but not built, aliases and their presets, refusals of bad
  * plugins, listing as text and JSON, and selection of the cluster
- * environment by priority.
+ * environment by priority; presets (checked when registered, chained,
+ * overridden inline, from a config file), discovery of plugin directories
+ * and the origin of every entry.
  */
 #include <cjson/cJSON.h>
 #include <criterion/criterion.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
+#include "core/config.h"
+#include "core/params.h"
 #include "core/registry.h"
 #include "env/env.h"
 #include "ltrun/strategy.h"
@@ -112,7 +119,8 @@ Test(registry, refuses_bad_plugins_and_stays_unchanged)
 	size_t before = lt_registry_count(reg, LT_KIND_STRATEGY);
 
 	cr_expect_eq(lt_registry_add(reg, &dup, &err), -1);
-	cr_expect(strstr(err.msg, "duplicate strategy 'ddp'") != NULL, "%s", err.msg);
+	cr_expect(strstr(err.msg, "strategy 'ddp' from ltrun (built-in) is already registered by ltrun (built-in)") != NULL,
+		  "%s", err.msg);
 	cr_expect_eq(lt_registry_add(reg, &badname, &err), -1);
 	cr_expect(strstr(err.msg, "invalid strategy name 'My DDP'") != NULL, "%s", err.msg);
 	cr_expect_eq(lt_registry_add(reg, &noops, &err), -1);
@@ -160,7 +168,10 @@ Test(registry, text_listing_groups_by_kind)
 	fclose(f);
 	cr_expect(strstr(buf, "strategy:\n") && strstr(buf, "\ncluster:\n"), "%s", buf);
 	cr_expect(strstr(buf, "not built in this version: dp, ddp_sharded, fsdp") != NULL, "%s", buf);
-	cr_expect(strstr(buf, "alias of 16-mixed") != NULL, "%s", buf);
+	cr_expect(strstr(buf, "preset of 16-mixed") != NULL, "%s", buf);
+	cr_expect(strstr(buf, "from built-in") != NULL, "%s", buf);
+	cr_expect(strstr(buf, "launcher=exec|fork, default exec: how ltrun starts") != NULL,
+		  "ddp's parameters are listed: %s", buf);
 	free(buf);
 }
 
@@ -277,4 +288,269 @@ Test(registry, verbose_probe_log_says_why)
 	cr_expect(strstr(buf, "cluster 'slurm' (priority 70) skipped: ") != NULL, "%s", buf);
 	cr_expect(strstr(buf, "cluster 'lightning' (priority 0) detected: ") != NULL, "%s", buf);
 	free(buf);
+}
+
+/* ------------------------------------------------------------ presets */
+
+/* The value of parameter name in a choice, as text (NULL: unset). */
+static const char *param(const struct lt_choice *c, const char *name)
+{
+	for (size_t i = 0; i < lt_params_count(c->params); i++)
+		if (!strcmp(lt_params_spec(c->params, i)->name, name))
+			return lt_params_text(c->params, i);
+	return NULL;
+}
+
+Test(registry, preset_keys_are_checked_when_registered)
+{
+	static const struct lt_plugin typo = { .kind = LT_KIND_STRATEGY, .name = "typo", .description = "d", .recommended_when = "r", .alias_of = "ddp", .preset = "bukcet_mb=1" };
+	static const struct lt_plugin bad = { .kind = LT_KIND_STRATEGY, .name = "bad", .description = "d", .recommended_when = "r", .alias_of = "ddp_fork", .preset = "launcher=spawn" };
+	size_t before = lt_registry_count(reg, LT_KIND_STRATEGY);
+
+	cr_assert_eq(lt_registry_set_origin(reg, "/plugins/typo.so"), 0);
+	cr_expect_eq(lt_registry_add(reg, &typo, &err), -1);
+	cr_expect(strstr(err.msg, "strategy preset 'typo' from /plugins/typo.so: ") != NULL, "%s", err.msg);
+	cr_expect(strstr(err.msg, "did you mean 'bucket_mb'?") != NULL, "%s", err.msg);
+	cr_expect_eq(lt_registry_add(reg, &bad, &err), -1);
+	cr_expect(strstr(err.msg, "launcher=spawn") && strstr(err.msg, "exec|fork"), "%s", err.msg);
+	lt_registry_set_origin(reg, NULL);
+	cr_expect_eq(lt_registry_count(reg, LT_KIND_STRATEGY), before, "nothing half-added");
+	cr_expect_null(lt_registry_find(reg, LT_KIND_STRATEGY, "typo"));
+}
+
+/* defaults <- each preset from the base outwards <- the inline form */
+Test(registry, resolve_applies_preset_chains_then_inline)
+{
+	static const struct lt_plugin big = { .kind = LT_KIND_STRATEGY, .name = "ddp_big", .description = "d", .recommended_when = "r", .alias_of = "ddp_fork", .preset = "bucket_mb=100" };
+	struct lt_choice c;
+
+	cr_assert_eq(lt_registry_add(reg, &big, &err), 0, "%s", err.msg);
+	cr_assert_eq(lt_registry_resolve(reg, LT_KIND_STRATEGY, "ddp_big", &c, &err), 0, "%s", err.msg);
+	cr_expect_str_eq(c.named->name, "ddp_big");
+	cr_expect_str_eq(c.base->name, "ddp");
+	cr_expect_str_eq(param(&c, "launcher"), "fork", "from ddp_fork");
+	cr_expect_str_eq(param(&c, "bucket_mb"), "100", "from ddp_big");
+	lt_choice_free(&c);
+
+	cr_assert_eq(lt_registry_resolve(reg, LT_KIND_STRATEGY, "ddp_big:launcher=exec,bucket_mb=7",
+					 &c, &err), 0, "%s", err.msg);
+	cr_expect_str_eq(param(&c, "launcher"), "exec", "inline beats the presets");
+	cr_expect_float_eq(lt_params_float(c.params, "bucket_mb"), 7.0, 1e-12);
+	cr_expect(lt_params_given(c.params, "bucket_mb"));
+	lt_choice_free(&c);
+
+	cr_assert_eq(lt_registry_resolve(reg, LT_KIND_STRATEGY, "ddp", &c, &err), 0);
+	cr_expect_str_eq(param(&c, "launcher"), "exec", "the schema's default");
+	cr_expect_null(param(&c, "bucket_mb"));
+	lt_choice_free(&c);
+
+	cr_expect_eq(lt_registry_resolve(reg, LT_KIND_STRATEGY, "ddp:bucket_mb=-1", &c, &err), -1);
+	cr_expect(strstr(err.msg, "bucket_mb=-1") != NULL, "%s", err.msg);
+	cr_expect_null(c.params, "a failed resolve leaves nothing to free");
+	cr_expect_eq(lt_registry_resolve(reg, LT_KIND_STRATEGY, "fsdp:x=1", &c, &err), -1);
+	cr_expect(strstr(err.msg, "not built in this version") != NULL, "%s", err.msg);
+}
+
+Test(registry, config_presets_are_registered_with_their_origin)
+{
+	static const char json[] =
+		"{\"strategy\": {\"ddp_big\": {\"base\": \"ddp\", \"bucket_mb\": 100, \"launcher\": \"fork\","
+		" \"description\": \"Big buckets.\"}, \"ddp_bigger\": {\"base\": \"ddp_big\", \"bucket_mb\": 200.5}},"
+		" \"precision\": {\"half\": {\"base\": \"16-mixed\"}}}";
+	struct lt_choice c;
+	size_t n = lt_registry_count(reg, LT_KIND_STRATEGY);
+
+	cr_assert_eq(lt_registry_add_presets_json(reg, json, "/etc/run.json", &err), 0, "%s", err.msg);
+	cr_expect_str_eq(lt_registry_origin_at(reg, LT_KIND_STRATEGY, n), "/etc/run.json");
+	cr_expect_str_eq(lt_registry_at(reg, LT_KIND_STRATEGY, n)->description, "Big buckets.");
+	cr_assert_eq(lt_registry_resolve(reg, LT_KIND_STRATEGY, "ddp_bigger", &c, &err), 0, "%s", err.msg);
+	cr_expect_str_eq(param(&c, "bucket_mb"), "200.5");
+	cr_expect_str_eq(param(&c, "launcher"), "fork");
+	lt_choice_free(&c);
+	cr_expect_not_null(lt_registry_find(reg, LT_KIND_PRECISION, "half"));
+
+	cr_expect_eq(lt_registry_add_presets_json(reg, "{\"strategy\": {\"x\": {\"base\": \"ddp\", \"bucket_mb\": [1]}}}",
+						  "c.json", &err), -1);
+	cr_expect(strstr(err.msg, "'bucket_mb' must be a string, number or boolean") != NULL, "%s", err.msg);
+	cr_expect_eq(lt_registry_add_presets_json(reg, "{\"strategy\": {\"y\": {\"base\": \"ddq\"}}}",
+						  "c.json", &err), -1);
+	cr_expect(strstr(err.msg, "did you mean 'ddp'?") != NULL, "%s", err.msg);
+	cr_expect_eq(err.status, LT_EXIT_USAGE);
+	cr_expect_eq(lt_registry_add_presets_json(reg, "[1]", "c.json", &err), -1);
+	cr_expect_null(lt_registry_find(reg, LT_KIND_STRATEGY, "x"));
+	cr_expect_null(lt_registry_find(reg, LT_KIND_STRATEGY, "y"));
+}
+
+/* --list --json: what is not built is said, with the reason; a plugin's
+ * parameters and a preset's base are shown. */
+Test(registry, json_shows_unbuilt_entries_and_parameters)
+{
+	cJSON *json = lt_registry_json(reg, -1);
+	const cJSON *item, *fsdp = NULL, *ddp = NULL, *spawn = NULL, *nccl = NULL, *prm;
+
+	cr_assert_not_null(json);
+	cJSON_ArrayForEach(item, cJSON_GetObjectItem(json, "strategy")) {
+		const char *name = cJSON_GetObjectItem(item, "name")->valuestring;
+		if (!strcmp(name, "fsdp"))
+			fsdp = item;
+		else if (!strcmp(name, "ddp"))
+			ddp = item;
+		else if (!strcmp(name, "ddp_spawn"))
+			spawn = item;
+	}
+	cJSON_ArrayForEach(item, cJSON_GetObjectItem(json, "comm"))
+		if (!strcmp(cJSON_GetObjectItem(item, "name")->valuestring, "nccl"))
+			nccl = item;
+	cr_assert_not_null(fsdp, "fsdp is listed");
+	cr_expect(cJSON_IsFalse(cJSON_GetObjectItem(fsdp, "built")));
+	cr_expect(strstr(cJSON_GetObjectItem(fsdp, "reason")->valuestring, "not built in this version"));
+	cr_assert_not_null(nccl, "nccl is listed");
+	cr_expect(cJSON_IsFalse(cJSON_GetObjectItem(nccl, "built")));
+	cr_assert_not_null(ddp);
+	cr_expect(cJSON_IsTrue(cJSON_GetObjectItem(ddp, "built")));
+	cr_expect_str_eq(cJSON_GetObjectItem(ddp, "origin")->valuestring, "built-in");
+	prm = cJSON_GetArrayItem(cJSON_GetObjectItem(ddp, "params"), 0);
+	cr_assert_not_null(prm);
+	cr_expect_str_eq(cJSON_GetObjectItem(prm, "name")->valuestring, "launcher");
+	cr_expect_str_eq(cJSON_GetObjectItem(prm, "type")->valuestring, "choice");
+	cr_expect_str_eq(cJSON_GetObjectItem(prm, "default")->valuestring, "exec");
+	cr_expect_str_eq(cJSON_GetArrayItem(cJSON_GetObjectItem(prm, "choices"), 1)->valuestring, "fork");
+	prm = cJSON_GetArrayItem(cJSON_GetObjectItem(ddp, "params"), 1);
+	cr_expect_float_eq(cJSON_GetObjectItem(prm, "max")->valuedouble, 65536, 1e-9);
+	cr_assert_not_null(spawn);
+	cr_expect_str_eq(cJSON_GetObjectItem(spawn, "base")->valuestring, "ddp");
+	cJSON_Delete(json);
+}
+
+/* ddp_spawn says what it is: fork without exec, as ddp_fork (not spawn). */
+Test(registry, ddp_spawn_is_ddp_fork)
+{
+	const struct lt_plugin *spawn = lt_registry_find(reg, LT_KIND_STRATEGY, "ddp_spawn");
+	const struct lt_plugin *fork = lt_registry_find(reg, LT_KIND_STRATEGY, "ddp_fork");
+
+	cr_assert(spawn && fork);
+	cr_expect_str_eq(spawn->preset, fork->preset);
+	cr_expect(strstr(spawn->description, "exactly as ddp_fork") != NULL, "%s", spawn->description);
+}
+
+/* ---------------------------------------------------------- discovery */
+
+static char dir_a[64], dir_b[64];
+
+/* A fresh private directory holding copies of the test plugins named. */
+static void plugin_dir(char *dir, const char *const *names)
+{
+	const char *b = getenv("LTRUN_BUILD") ? getenv("LTRUN_BUILD") : "build/check";
+	char cmd[1024];
+
+	snprintf(dir, 64, "/tmp/ltrun-plugdir-XXXXXX");
+	cr_assert_not_null(mkdtemp(dir));
+	for (; *names; names++) {
+		snprintf(cmd, sizeof(cmd), "cp %s/tests/plugins/%s %s/", b, *names, dir);
+		cr_assert_eq(system(cmd), 0, "%s (build the test plugins first)", cmd);
+	}
+}
+
+static void remove_dirs(void)
+{
+	char cmd[200];
+
+	snprintf(cmd, sizeof(cmd), "rm -rf %s %s", dir_a[0] ? dir_a : "", dir_b[0] ? dir_b : "");
+	if (dir_a[0] || dir_b[0])
+		cr_expect_eq(system(cmd), 0);
+	dir_a[0] = dir_b[0] = '\0';
+}
+
+Test(registry, plugin_path_dirs_are_scanned, .fini = remove_dirs)
+{
+	char list[200], so[128];
+
+	plugin_dir(dir_a, (const char *const[]){ "preset_ok.so", NULL });
+	snprintf(list, sizeof(list), "/nonexistent/ltrun-plugins:%s", dir_a);
+	cr_assert_eq(lt_plugin_scan_dirs(reg, list, &err), 0, "a missing directory is skipped: %s",
+		     err.msg);
+	cr_assert_not_null(lt_registry_find(reg, LT_KIND_STRATEGY, "ddp_bigbucket"));
+	snprintf(so, sizeof(so), "%s/preset_ok.so", dir_a);
+	cr_expect_str_eq(lt_registry_origin_at(reg, LT_KIND_STRATEGY,
+					       lt_registry_count(reg, LT_KIND_STRATEGY) - 1), so);
+	lt_registry_free(reg);
+
+	/* lt_registry_load() reads LTRUN_PLUGIN_PATH: what ltrun and every rank call */
+	struct lt_config cfg;
+	cr_assert_eq(lt_config_init(&cfg, &err), 0);
+	setenv("LTRUN_PLUGIN_PATH", dir_a, 1);
+	reg = lt_registry_load(&cfg, &err);
+	unsetenv("LTRUN_PLUGIN_PATH");
+	lt_config_free(&cfg);
+	cr_assert_not_null(reg, "%s", err.msg);
+	cr_expect_not_null(lt_registry_find(reg, LT_KIND_STRATEGY, "ddp_bigbucket"));
+}
+
+Test(registry, a_dir_others_may_write_is_refused, .fini = remove_dirs)
+{
+	plugin_dir(dir_a, (const char *const[]){ "preset_ok.so", NULL });
+	cr_assert_eq(chmod(dir_a, 0777), 0);
+	cr_expect_eq(lt_plugin_scan_dirs(reg, dir_a, &err), -1);
+	cr_expect(strstr(err.msg, "refusing plugin directory") && strstr(err.msg, dir_a) &&
+		  strstr(err.msg, "every user may write it (mode 777)"), "%s", err.msg);
+	cr_expect_null(lt_registry_find(reg, LT_KIND_STRATEGY, "ddp_bigbucket"));
+
+	cr_assert_eq(chmod(dir_a, 0700), 0);
+	cr_assert_eq(chown(dir_a, 65534, 65534), 0, "the tests run as root");
+	cr_expect_eq(lt_plugin_scan_dirs(reg, dir_a, &err), -1);
+	cr_expect(strstr(err.msg, "it belongs to uid 65534") != NULL, "%s", err.msg);
+
+	cr_assert_eq(chown(dir_a, geteuid(), getegid()), 0);
+	char so[128];
+	snprintf(so, sizeof(so), "%s/preset_ok.so", dir_a);
+	cr_assert_eq(chmod(so, 0666), 0);
+	cr_expect_eq(lt_plugin_scan_dirs(reg, dir_a, &err), -1);
+	cr_expect(strstr(err.msg, "refusing plugin file") && strstr(err.msg, so), "%s", err.msg);
+	cr_expect_null(lt_registry_find(reg, LT_KIND_STRATEGY, "ddp_bigbucket"));
+}
+
+Test(registry, one_name_in_two_files_names_both, .fini = remove_dirs)
+{
+	char list[200];
+
+	plugin_dir(dir_a, (const char *const[]){ "twin_a.so", NULL });
+	plugin_dir(dir_b, (const char *const[]){ "twin_b.so", NULL });
+	snprintf(list, sizeof(list), "%s:%s", dir_a, dir_b);
+	cr_expect_eq(lt_plugin_scan_dirs(reg, list, &err), -1);
+	cr_expect(strstr(err.msg, "strategy 'twin' from ") && strstr(err.msg, "/twin_b.so is already registered by ") &&
+		  strstr(err.msg, "/twin_a.so"), "%s", err.msg);
+	cr_expect_null(strchr(err.msg, '\n'));
+}
+
+/* The presets of the config file reach every rank through LTRUN_PRESETS,
+ * and lt_registry_load() registers them. */
+static int capture(const char *name, const char *value, void *arg)
+{
+	if (!strcmp(name, LT_PRESETS_ENV))
+		snprintf(arg, 480, "%s", value);
+	return 0;
+}
+
+Test(registry, config_presets_travel_to_the_ranks)
+{
+	static const char text[] =
+		"{\"presets\": {\"strategy\": {\"ddp_big\": {\"base\": \"ddp\", \"bucket_mb\": 100}}}}";
+	struct lt_config launcher, rank;
+	char exported[512] = "";
+	const char *vars[] = { exported, NULL };
+	struct lt_envsrc env = { .vars = vars };
+	struct lt_registry *r;
+
+	cr_assert_eq(lt_config_init(&launcher, &err), 0);
+	cr_assert_eq(lt_config_load_text(&launcher, "run.json", text, strlen(text), &err), 0, "%s", err.msg);
+	cr_assert_eq(lt_config_export(&launcher, capture, exported + strlen("LTRUN_PRESETS=")), 0);
+	memcpy(exported, "LTRUN_PRESETS=", strlen("LTRUN_PRESETS="));
+	cr_assert_eq(lt_config_init(&rank, &err), 0);
+	cr_assert_eq(lt_config_load_env(&rank, &env, &err), 0, "%s", err.msg);
+	r = lt_registry_load(&rank, &err);
+	cr_assert_not_null(r, "%s", err.msg);
+	cr_expect_not_null(lt_registry_find(r, LT_KIND_STRATEGY, "ddp_big"));
+	lt_registry_free(r);
+	lt_config_free(&launcher);
+	lt_config_free(&rank);
 }
