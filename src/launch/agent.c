@@ -109,6 +109,7 @@ struct agent {
 	int failed_stop_sig;          /* it failed by staying stopped by it, 0 */
 	int left;                     /* first to exit 0 while others ran, -1 */
 	int stop_signal;              /* a stop signal the user sent, 0 */
+	bool signal_passed;           /* a signal was passed on to the ranks */
 	bool paused;                  /* ctrl-Z passed on to the ranks */
 	bool stopping;
 	struct timespec kill_at;
@@ -508,11 +509,14 @@ static int failure_grace(const struct agent *a)
 	return a->cfg->term_timeout < FAILURE_GRACE_S ? a->cfg->term_timeout : FAILURE_GRACE_S;
 }
 
-/* A rank that saved and stopped on a signal (LT_EXIT_STOPPED) did not fail. */
-static bool failed_status(int status)
+/* A rank that saved and stopped on a signal ltrun passed on
+ * (LT_EXIT_STOPPED) did not fail; without such a signal, 3 is a failure
+ * like any other status. */
+static bool failed_status(const struct agent *a, int status)
 {
 	return !WIFEXITED(status) ||
-	       (WEXITSTATUS(status) != 0 && WEXITSTATUS(status) != LT_EXIT_STOPPED);
+	       (WEXITSTATUS(status) != 0 &&
+		(WEXITSTATUS(status) != LT_EXIT_STOPPED || !a->signal_passed));
 }
 
 /* LT_EXIT_STOPPED when some rank saved and stopped on a signal and every
@@ -524,7 +528,7 @@ static int stopped_or(const struct agent *a, int otherwise)
 
 	for (int i = 0; i < a->n; i++) {
 		int st = a->procs[i].status;
-		if (failed_status(st))
+		if (failed_status(a, st))
 			return otherwise;
 		stopped += WEXITSTATUS(st) == LT_EXIT_STOPPED;
 	}
@@ -567,7 +571,7 @@ static void rank_ended(struct agent *a, int i, int status)
 	lt_output_drain(a->out, i);
 	if (a->stopping || a->failed >= 0)
 		return;
-	if (failed_status(status))
+	if (failed_status(a, status))
 		fail(a, i);
 	else if (a->left < 0 && running_count(a) > 0)
 		a->left = i;
@@ -673,8 +677,10 @@ static void on_signal(struct agent *a)
 				resume_job(a);
 			continue;
 		}
-		if (a->pgid)
+		if (a->pgid) {
 			kill(-a->pgid, sig);
+			a->signal_passed = true;
+		}
 		if (stops_job(sig)) {
 			if (!a->stop_signal)
 				a->stop_signal = sig;
@@ -1248,6 +1254,7 @@ static int run_agent(const struct lt_plan *plan, const struct lt_config *cfg,
 
 	for (a.restart = 0;; a.restart++) {
 		a.failed = -1;
+		a.signal_passed = false;
 		a.failed_stop_sig = 0;
 		a.left = -1;
 		a.paused = false;

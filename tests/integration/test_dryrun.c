@@ -308,8 +308,56 @@ Test(dryrun, text_plan_names_everything)
 	cr_assert_eq(r.status, 0, "%s", r.err);
 	cr_expect(strstr(r.out, "cluster      lightning") != NULL, "%s", r.out);
 	cr_expect(strstr(r.out, "world size 2") != NULL, "%s", r.out);
-	cr_expect(strstr(r.out, "bf16 (alias of bf16-mixed)") != NULL, "%s", r.out);
+	cr_expect(strstr(r.out, "bf16 (preset of bf16-mixed)") != NULL, "%s", r.out);
 	cr_expect(strstr(r.out, "local 1: RANK=1 LOCAL_RANK=1 WORLD_SIZE=2") != NULL, "%s", r.out);
 	cr_expect_str_empty(r.err);
+	run_result_free(&r);
+}
+
+/* Each plugin of the plan with its resolved parameters: a config file's
+ * preset, then the inline form; the launcher follows the strategy's
+ * launcher parameter. */
+Test(dryrun, plan_shows_resolved_parameters)
+{
+	char path[] = "/tmp/ltrun-cfg-XXXXXX";
+	const char *cfg = "{\"presets\": {\"strategy\": {\"ddp_big\": {\"base\": \"ddp_fork\", \"bucket_mb\": 100}}}}";
+	const char *args[] = { "--dry-run", "--json", "--devices", "2", "--config", path,
+			       "--strategy", "ddp_big:bucket_mb=7", NULL };
+	const cJSON *s, *params;
+	cJSON *plan;
+	int fd = mkstemp(path);
+
+	cr_assert(fd >= 0);
+	cr_assert_eq(write(fd, cfg, strlen(cfg)), (ssize_t)strlen(cfg));
+	close(fd);
+	plan = run_json(args, NULL);
+	unlink(path);
+	s = cJSON_GetObjectItem(cJSON_GetObjectItem(plan, "plugins"), "strategy");
+	cr_expect_str_eq(str(s, "name"), "ddp_big");
+	cr_expect_str_eq(str(s, "base"), "ddp");
+	params = cJSON_GetObjectItem(s, "params");
+	cr_expect_str_eq(str(params, "launcher"), "fork", "from ddp_fork, ddp_big's base");
+	cr_expect_str_eq(str(params, "bucket_mb"), "7", "the inline form beats the preset");
+	cr_expect_str_eq(str(plan, "launcher"), "fork");
+	cJSON_Delete(plan);
+}
+
+/* A plugin's preset, and the text plan with its parameters. */
+Test(dryrun, plugin_preset_in_the_text_plan)
+{
+	struct run_result r;
+
+	cr_assert_eq(run_ltrun((const char *[]){ "--dry-run", "--devices", "2", "--plugin",
+						 build_path("tests/plugins/preset_ok.so"), "--strategy",
+						 "ddp_bigbucket:launcher=fork", NULL }, NULL, &r), 0);
+	cr_assert_eq(r.status, 0, "%s", r.err);
+	cr_expect(strstr(r.out, "strategy     ddp_bigbucket (preset of ddp)") != NULL, "%s", r.out);
+	cr_expect(strstr(r.out, "parameters: launcher=fork, bucket_mb=100") != NULL, "%s", r.out);
+	cr_expect(strstr(r.out, "launcher     fork:") != NULL, "%s", r.out);
+	run_result_free(&r);
+	cr_assert_eq(run_ltrun((const char *[]){ "--list", "strategy", "--plugin",
+						 build_path("tests/plugins/preset_ok.so"), NULL }, NULL, &r), 0);
+	cr_expect(strstr(r.out, "preset of ddp with bucket_mb=100") != NULL, "%s", r.out);
+	cr_expect(strstr(r.out, "from ") && strstr(r.out, "tests/plugins/preset_ok.so"), "%s", r.out);
 	run_result_free(&r);
 }
