@@ -434,8 +434,9 @@ const char *const *lt_registry_absent(const struct lt_registry *reg, enum lt_kin
 static int preset_item(const cJSON *v, const char *where, char *buf, size_t len, size_t n,
 		       struct lt_err *err)
 {
-	char text[160];
+	char text[160], q[LT_QUOTE_MAX];
 
+	lt_quote(q, sizeof(q), v->string);
 	if (cJSON_IsString(v))
 		snprintf(text, sizeof(text), "%s", v->valuestring);
 	else if (cJSON_IsBool(v))
@@ -446,11 +447,10 @@ static int preset_item(const cJSON *v, const char *where, char *buf, size_t len,
 		snprintf(text, sizeof(text), "%.17g", v->valuedouble);
 	else
 		return lt_err_set(err, LT_EXIT_USAGE,
-				  "%s: parameter '%s' must be a string, number or boolean", where,
-				  v->string);
+				  "%s: parameter '%s' must be a string, number or boolean", where, q);
 	if (strchr(text, ',') || n + strlen(v->string) + strlen(text) + 3 > len)
 		return lt_err_set(err, LT_EXIT_USAGE, "%s: the value of '%s' is too long or has a ','",
-				  where, v->string);
+				  where, q);
 	return n + (size_t)snprintf(buf + n, len - n, "%s%s=%s", n ? "," : "", v->string, text);
 }
 
