@@ -374,6 +374,7 @@ int main(int argc, char **argv)
 		status = lt_launch(&plan, &cli.cfg, argc, argv, &cli.err);
 		if (status < 0)
 			lt_die_err(&cli.err);
+		lt_plan_free(&plan);
 		lt_registry_free(reg);
 		lt_config_free(&cli.cfg);
 		return status;
@@ -382,6 +383,7 @@ int main(int argc, char **argv)
 		print_json(lt_plan_json(&plan, &cli.cfg, reg));
 	else
 		lt_plan_print(&plan, &cli.cfg, reg, stdout);
+	lt_plan_free(&plan);
 out:
 	lt_registry_free(reg);
 	lt_config_free(&cli.cfg);

@@ -112,7 +112,7 @@ int lt_plan_make(struct lt_plan *plan, const struct lt_config *cfg,
 		.main_port = cfg->main_port,
 		.auto_devices = accel->auto_devices ? accel->auto_devices() : 1,
 	};
-	if (lt_cluster_select(reg, env, cfg->cluster, log, &plan->cluster,
+	if (lt_cluster_select(reg, env, cfg->cluster, log, &plan->cluster_choice,
 			      plan->cluster_why, sizeof(plan->cluster_why), err)) {
 		if (cfg->source[LT_OPT_CLUSTER] == LT_SRC_ENV ||
 		    cfg->source[LT_OPT_CLUSTER] == LT_SRC_CONFIG) {
@@ -125,21 +125,30 @@ int lt_plan_make(struct lt_plan *plan, const struct lt_config *cfg,
 	if (cfg->cluster && strcmp(cfg->cluster, "auto"))
 		snprintf(plan->cluster_why, sizeof(plan->cluster_why), "forced by %s",
 			 cfg->source_name[LT_OPT_CLUSTER]);
+	plan->cluster = plan->cluster_choice.base;
 	plan->plugin[LT_KIND_CLUSTER] = plan->cluster;
 	cluster = plan->cluster->ops;
 	lt_topology_init(&plan->topo);
-	if (cluster->resolve(env, &req, &plan->topo, err)) {
+	if (cluster->resolve(env, plan->cluster_choice.params, &req, &plan->topo, err)) {
 		size_t n = strlen(err->msg);
 		snprintf(err->msg + n, sizeof(err->msg) - n, " (cluster '%s')", plan->cluster->name);
-		return -1;
+		goto fail;
 	}
 	if (resolve_strategy(plan, cfg, reg, err) ||
 	    lookup(cfg, reg, LT_OPT_PRECISION, cfg->precision, &plan->plugin[LT_KIND_PRECISION], err) ||
 	    lookup(cfg, reg, LT_OPT_CKPT_IO, cfg->ckpt_io, &plan->plugin[LT_KIND_CKPT_IO], err) ||
 	    lookup(cfg, reg, LT_OPT_COMM, cfg->comm, &plan->plugin[LT_KIND_COMM], err))
-		return -1;
+		goto fail;
 	plan->launcher = choose_launcher(plan, reg);
 	return 0;
+fail:
+	lt_plan_free(plan);
+	return -1;
+}
+
+void lt_plan_free(struct lt_plan *plan)
+{
+	lt_choice_free(&plan->cluster_choice);
 }
 
 int lt_model_check(const char *path, struct lt_err *err)

@@ -11,13 +11,14 @@
 #include <stdio.h>
 
 #include "core/config.h"
+#include "core/registry.h"
 #include "ltrun/cluster.h"
 
 struct cJSON;
-struct lt_registry;
 
 struct lt_plan {
-	const struct lt_plugin *cluster;
+	const struct lt_plugin *cluster; /* cluster_choice.base */
+	struct lt_choice cluster_choice; /* with its parameters */
 	char cluster_why[256];
 	struct lt_topology topo;
 	/* The names the user chose (an alias stays an alias); indexed by kind.
@@ -31,10 +32,12 @@ struct lt_plan {
 
 /* Resolves everything.  env is the cluster's environment (NULL: this
  * process's); log, when non-NULL, receives --verbose probe lines.
- * Returns 0, or -1 with err set (its status says usage or failure). */
+ * Returns 0, or -1 with err set (its status says usage or failure) and
+ * nothing to free.  Free a plan made with lt_plan_free(). */
 int lt_plan_make(struct lt_plan *plan, const struct lt_config *cfg,
 		 const struct lt_registry *reg, const struct lt_envsrc *env,
 		 FILE *log, struct lt_err *err);
+void lt_plan_free(struct lt_plan *plan);
 
 /* Checks that path is a readable ELF shared object.  Returns 0, or -1
  * with err naming the file and the fix. */

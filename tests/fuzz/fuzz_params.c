@@ -22,7 +22,7 @@ static const struct lt_param_spec schema[] = {
 	{ .name = "ratio", .type = LT_PARAM_FLOAT, .default_value = "0.5", .min = 0, .max = 1 },
 	{ .name = "label", .type = LT_PARAM_STRING },
 	{ .name = "mode", .type = LT_PARAM_CHOICE, .default_value = "a", .choices = "a|bb|ccc" },
-	{ NULL },
+	{ .name = NULL },
 };
 
 static struct lt_registry *registry(void)

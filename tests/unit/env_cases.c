@@ -10,6 +10,7 @@
 #include <unistd.h>
 
 #include "env_cases.h"
+#include "core/params.h"
 
 void check_topology(const char *name, const struct lt_topology *t,
 			   const struct lt_topology *w)
@@ -95,6 +96,16 @@ static void remove_files(struct case_files *f)
 	free(f->vars);
 }
 
+/* The plugin's parameters at their defaults (NULL for no schema). */
+static struct lt_params *default_params(const struct lt_plugin *p)
+{
+	struct lt_err err = { 0 };
+	struct lt_params *params = lt_params_new(p->params, p->name, &err);
+
+	cr_assert_not_null(params, "%s: %s", p->name, err.msg);
+	return params;
+}
+
 void check_resolve(const struct lt_plugin *p, const struct resolve_case *c)
 {
 	const struct lt_cluster_ops *ops = p->ops;
@@ -103,12 +114,15 @@ void check_resolve(const struct lt_plugin *p, const struct resolve_case *c)
 	struct lt_err err = { 0 };
 	struct lt_topology t;
 	struct case_files files = { .n = 0 };
+	struct lt_params *params;
 	int rc;
 
 	cr_assert_not_null(c->vars, "%s: a NULL vars would read the real environment", c->name);
 	make_files(&files, c->name, c->vars);
 	env.vars = files.vars;
-	rc = ops->resolve(&env, &c->req, &t, &err);
+	params = default_params(p);
+	rc = ops->resolve(&env, params, &c->req, &t, &err);
+	lt_params_free(params);
 	remove_files(&files);
 	if (c->error) {
 		cr_assert_eq(rc, -1, "%s: resolved, but should fail with '%s'", c->name, c->error);
@@ -126,11 +140,15 @@ void check_detect(const struct lt_plugin *p, const struct detect_case *c)
 {
 	const struct lt_cluster_ops *ops = p->ops;
 	struct lt_envsrc env = { .vars = c->vars, .hostname = "testhost" };
+	struct lt_params *params = default_params(p);
 	char why[256] = "";
+	bool yes;
 
 	cr_assert_not_null(c->vars, "%s: a NULL vars would read the real environment", c->name);
-	cr_assert_eq(ops->detect(&env, why, sizeof(why)), c->want, "%s: detect says %s (%s)",
-		     c->name, c->want ? "no" : "yes", why);
+	yes = ops->detect(&env, params, why, sizeof(why));
+	lt_params_free(params);
+	cr_assert_eq(yes, c->want, "%s: detect says %s (%s)", c->name, c->want ? "no" : "yes",
+		     why);
 	cr_assert_not_null(strstr(why, c->why), "%s: why '%s' lacks '%s'", c->name, why,
 			   c->why);
 }

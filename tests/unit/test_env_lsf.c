@@ -366,7 +366,7 @@ ParameterizedTest(size_t *i, env_lsf, rankfile_caps)
 		text[len / 2] = '\0';
 	path = write_rankfile(text, len);
 	snprintf(entry, sizeof(entry), "LSB_DJOB_RANKFILE=%s", path);
-	rc = ops->resolve(&env, &req, &t, &err);
+	rc = ops->resolve(&env, NULL, &req, &t, &err);
 	unlink(path);
 	free(text);
 	if (c->err) {

@@ -473,7 +473,7 @@ Test(env_slurm, every_rank_of_2x4)
 		struct lt_envsrc env = { .vars = vars, .hostname = "x" };
 		struct lt_request req = AUTO_REQ;
 
-		cr_assert_eq(ops->resolve(&env, &req, &t, &err), 0, "rank %d: %s", r,
+		cr_assert_eq(ops->resolve(&env, NULL, &req, &t, &err), 0, "rank %d: %s", r,
 			     err.msg);
 		cr_expect_eq(t.rank, r);
 		cr_expect_eq(t.node_rank, r / 4);
@@ -527,7 +527,7 @@ Test(env_slurm, derived_port_of_a_step)
 				       "SLURM_STEP_NUM_NODES=1", "SLURM_JOB_NODELIST=n1", NULL };
 		struct lt_envsrc env = { .vars = vars, .hostname = "n1" };
 
-		cr_assert_eq(ops->resolve(&env, &req, &t, &err), 0, "%s: %s", steps[i].step,
+		cr_assert_eq(ops->resolve(&env, NULL, &req, &t, &err), 0, "%s: %s", steps[i].step,
 			     err.msg);
 		cr_expect_eq(t.main_port, steps[i].port, "%s: port %d, want %d", steps[i].step,
 			     t.main_port, steps[i].port);

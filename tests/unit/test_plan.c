@@ -132,6 +132,17 @@ static bool bool_at(const char *obj, const char *key)
 	return cJSON_IsTrue(o);
 }
 
+/* Plans node 1 of 2 (main 10.0.0.1:29400) with `devices` ranks per node. */
+static void plan_node1_of_2(const char *devices)
+{
+	set("devices", devices, LT_SRC_FLAG);
+	set("num-nodes", "2", LT_SRC_FLAG);
+	set("node-rank", "1", LT_SRC_FLAG);
+	set("main-addr", "10.0.0.1", LT_SRC_FLAG);
+	set("main-port", "29400", LT_SRC_FLAG);
+	make_ok(BARE);
+}
+
 /* ---------------------------------------------------------- strategy */
 
 Test(plan, auto_strategy_is_single_device_for_one_rank)
@@ -156,12 +167,7 @@ Test(plan, auto_strategy_is_ddp_for_more_ranks)
 Test(plan, auto_strategy_counts_every_node)
 {
 	/* One rank on this node, but two nodes: the job has 2 ranks. */
-	set("devices", "1", LT_SRC_FLAG);
-	set("num-nodes", "2", LT_SRC_FLAG);
-	set("node-rank", "1", LT_SRC_FLAG);
-	set("main-addr", "10.0.0.1", LT_SRC_FLAG);
-	set("main-port", "29400", LT_SRC_FLAG);
-	make_ok(BARE);
+	plan_node1_of_2("1");
 	cr_expect_str_eq(str_at("plugins", "strategy", "name", NULL), "ddp");
 	cr_expect_eq(num_at("topology", "first_rank"), 1);
 }
@@ -270,7 +276,7 @@ Test(plan, bare_node_is_lightning_and_says_why)
 
 	make_ok(BARE);
 	cr_expect_str_eq(str_at("cluster", "name", NULL), "lightning");
-	cr_assert(ops->detect(&env, why, sizeof(why)));
+	cr_assert(ops->detect(&env, NULL, why, sizeof(why)));
 	cr_expect_str_eq(str_at("cluster", "why", NULL), why, "the why is the detect reason");
 	cr_expect_str_eq(str_at("plugins", "cluster", "name", NULL), "lightning");
 }
@@ -372,12 +378,7 @@ Test(plan, rank_vars_follow_the_node)
 	const char *name;
 	char value[64];
 
-	set("devices", "4", LT_SRC_FLAG);
-	set("num-nodes", "2", LT_SRC_FLAG);
-	set("node-rank", "1", LT_SRC_FLAG);
-	set("main-addr", "10.0.0.1", LT_SRC_FLAG);
-	set("main-port", "29400", LT_SRC_FLAG);
-	make_ok(BARE);
+	plan_node1_of_2("4");
 	cr_assert(lt_plan_rank_var(&plan, 2, 0, &name, value, sizeof(value)));
 	cr_expect_str_eq(name, "RANK");
 	cr_expect_str_eq(value, "6", "node 1's local rank 2 of 4 is rank 6");
