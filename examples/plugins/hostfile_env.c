@@ -8,13 +8,19 @@
  *
  * Then run the same command on every host of the file (by ssh, pdsh, ...):
  *
+ *   ltrun --plugin ./hostfile_env.so --cluster hostfile:file=hosts.txt --dry-run
  *   LTRUN_HOSTFILE=hosts.txt ltrun --plugin ./hostfile_env.so --dry-run
  *
  * Each host finds its own line by name (or give it --node-rank) and ltrun
  * starts that node's ranks; they meet at the first host of the file
- * (--main-addr to change it), port MASTER_PORT or 29500 (--main-port).
- * `ltrun --plugin ./hostfile_env.so --list` shows the plugin; --verbose
- * shows it detect itself.
+ * (--main-addr to change it), port --main-port, else MASTER_PORT, else the
+ * parameter `port` (29500).  `ltrun --plugin ./hostfile_env.so --list`
+ * shows the plugin and its parameters; --verbose shows it detect itself.
+ *
+ * The plugin is one struct (hf_plugin, at the end): its identity, its
+ * parameter schema (hf_params: `file` and `port`, checked by ltrun before
+ * anything starts) and its ops.  detect() and resolve() receive the values
+ * for this run and read them with lt_params_str() and lt_params_int().
  *
  * The hostfile (see examples/plugins/hosts.txt) lists one host per line,
  * optionally followed by slots=N, the ranks to start there (default 1);
@@ -22,8 +28,8 @@
  * the same slots, unless --devices says how many ranks each node runs.
  *
  * What a plugin may use: only <ltrun/cluster.h>.  Its functions
- * (lt_err_set, lt_env_get, lt_env_int, lt_env_hostname, lt_registry_add)
- * are exported by the ltrun executable, so the .so links against nothing
+ * (lt_err_set, lt_env_get, lt_env_int, lt_env_hostname, lt_params_str,
+ * lt_params_int, lt_registry_add) are exported by the ltrun executable, so the .so links against nothing
  * of ltrun's.  Everything the plugin hands to ltrun (the descriptor, the
  * ops table) is static: ltrun never unloads a plugin.
  */
@@ -44,7 +50,6 @@
 #define HF_MAX_HOSTS 65536
 #define HF_MAX_SLOTS (1L << 20)
 #define HF_MAX_RANKS (1L << 24)  /* as ltrun's own limit */
-#define HF_DEFAULT_PORT 29500    /* torchrun's default */
 
 struct hf_host {
 	char name[HF_NAME_MAX];
@@ -55,21 +60,54 @@ struct hf_host {
 /* The hosts of one hostfile, in order. */
 struct hf_list {
 	const char *path;
+	const char *from; /* where path came from: "file=" or "LTRUN_HOSTFILE" */
 	struct hf_host *hosts;
 	size_t n, cap;
 };
 
+/* --------------------------------------------------------- parameters */
+
+/* The schema: ltrun checks every value against it (type, range) and
+ * --list shows it.  `file` has no default: unset, LTRUN_HOSTFILE names
+ * the hostfile. */
+static const struct lt_param_spec hf_params[] = {
+	{ .name = "file", .type = LT_PARAM_STRING,
+	  .help = "the hostfile (default: $LTRUN_HOSTFILE)" },
+	{ .name = "port", .type = LT_PARAM_INT, .default_value = "29500", .min = 1, .max = 65535,
+	  .help = "main port without --main-port or MASTER_PORT (torchrun's 29500)" },
+	{ .name = NULL },
+};
+
+/* The hostfile's path: the parameter `file`, else LTRUN_HOSTFILE; NULL
+ * when neither names one.  *from says which. */
+static const char *hf_path(const struct lt_envsrc *env, const struct lt_params *params,
+			   const char **from)
+{
+	const char *path = lt_params_str(params, "file");
+
+	*from = "file=";
+	if (path && *path)
+		return path;
+	*from = "LTRUN_HOSTFILE";
+	path = lt_env_get(env, "LTRUN_HOSTFILE");
+	return path && *path ? path : NULL;
+}
+
 /* ------------------------------------------------------------ detect */
 
-static bool hf_detect(const struct lt_envsrc *env, char *why, size_t whylen)
+static bool hf_detect(const struct lt_envsrc *env, const struct lt_params *params,
+		      char *why, size_t whylen)
 {
-	const char *path = lt_env_get(env, "LTRUN_HOSTFILE");
+	const char *from, *path = hf_path(env, params, &from);
 
-	if (!path || !*path) {
-		snprintf(why, whylen, "LTRUN_HOSTFILE is not set or empty");
+	if (!path) {
+		snprintf(why, whylen, "no hostfile: neither file= nor LTRUN_HOSTFILE is set");
 		return false;
 	}
-	snprintf(why, whylen, "LTRUN_HOSTFILE is set (%.200s)", path);
+	if (!strcmp(from, "file="))
+		snprintf(why, whylen, "file=%.200s is given", path);
+	else
+		snprintf(why, whylen, "LTRUN_HOSTFILE is set (%.200s)", path);
 	return true;
 }
 
@@ -194,9 +232,8 @@ static int hf_read(struct hf_list *l, struct lt_err *err)
 	FILE *f = fopen(l->path, "r");
 
 	if (!f)
-		return lt_err_set(err, LT_EXIT_FAILURE,
-				  "cannot read hostfile '%s' (LTRUN_HOSTFILE): %s", l->path,
-				  strerror(errno));
+		return lt_err_set(err, LT_EXIT_FAILURE, "cannot read hostfile '%s' (%s): %s",
+				  l->path, l->from, strerror(errno));
 	while ((got = hf_getline(f, l, buf, line, err)) > 0)
 		if (hf_parse_line(l, buf, ++line, err))
 			goto out_close;
@@ -285,18 +322,19 @@ static int hf_per_node(const struct hf_list *l, const struct lt_request *req,
 }
 
 /* Fills where the ranks meet: --main-addr or the first host; --main-port,
- * MASTER_PORT or 29500. */
+ * MASTER_PORT or the parameter `port`. */
 static int hf_main(struct lt_topology *t, const struct hf_list *l,
-		   const struct lt_envsrc *env, const struct lt_request *req,
-		   struct lt_err *err)
+		   const struct lt_envsrc *env, const struct lt_params *params,
+		   const struct lt_request *req, struct lt_err *err)
 {
 	long port;
 	int rc;
 
 	snprintf(t->main_addr, sizeof(t->main_addr), "%s",
 		 req->main_addr ? req->main_addr : l->hosts[0].name);
-	snprintf(t->addr_from, sizeof(t->addr_from), "%s",
-		 req->main_addr ? "--main-addr" : "the first host in LTRUN_HOSTFILE");
+	snprintf(t->addr_from, sizeof(t->addr_from), "%s%s",
+		 req->main_addr ? "--main-addr" : "the first host in the hostfile, ",
+		 req->main_addr ? "" : l->from);
 	if (req->main_port > 0) {
 		t->main_port = req->main_port;
 		snprintf(t->port_from, sizeof(t->port_from), "--main-port");
@@ -305,15 +343,15 @@ static int hf_main(struct lt_topology *t, const struct hf_list *l,
 	rc = lt_env_int(env, "MASTER_PORT", 1, 65535, &port, err);
 	if (rc < 0)
 		return -1;
-	t->main_port = rc ? (int)port : HF_DEFAULT_PORT;
+	t->main_port = rc ? (int)port : (int)lt_params_int(params, "port");
 	snprintf(t->port_from, sizeof(t->port_from), "%s",
-		 rc ? "MASTER_PORT" : "default (torchrun's 29500)");
+		 rc ? "MASTER_PORT" : "the parameter port (default 29500, torchrun's)");
 	return 0;
 }
 
 static int hf_topology(struct lt_topology *t, const struct hf_list *l,
-		       const struct lt_envsrc *env, const struct lt_request *req,
-		       struct lt_err *err)
+		       const struct lt_envsrc *env, const struct lt_params *params,
+		       const struct lt_request *req, struct lt_err *err)
 {
 	int node = 0, per = 0;
 
@@ -332,21 +370,22 @@ static int hf_topology(struct lt_topology *t, const struct hf_list *l,
 	t->external = false; /* ltrun starts this node's ranks */
 	t->rank = -1;
 	t->local_rank = -1;
-	return hf_main(t, l, env, req, err);
+	return hf_main(t, l, env, params, req, err);
 }
 
-static int hf_resolve(const struct lt_envsrc *env, const struct lt_request *req,
-		      struct lt_topology *t, struct lt_err *err)
+static int hf_resolve(const struct lt_envsrc *env, const struct lt_params *params,
+		      const struct lt_request *req, struct lt_topology *t, struct lt_err *err)
 {
-	struct hf_list l = { .path = lt_env_get(env, "LTRUN_HOSTFILE") };
+	struct hf_list l = { .path = NULL };
 	int rc = -1;
 
-	if (!l.path || !*l.path)
+	l.path = hf_path(env, params, &l.from);
+	if (!l.path)
 		return lt_err_set(err, LT_EXIT_USAGE,
-				  "LTRUN_HOSTFILE is not set: set it to a hostfile (one host per line)");
+				  "no hostfile: use --cluster hostfile:file=PATH or set LTRUN_HOSTFILE (one host per line)");
 	if (hf_read(&l, err))
 		goto out_free;
-	rc = hf_topology(t, &l, env, req, err);
+	rc = hf_topology(t, &l, env, params, req, err);
 out_free:
 	free(l.hosts);
 	return rc;
@@ -360,11 +399,13 @@ static const struct lt_cluster_ops hf_ops = {
 	.resolve = hf_resolve,
 };
 
+/* The plugin: identity, parameter schema and ops, in one struct. */
 static const struct lt_plugin hf_plugin = {
 	.kind = LT_KIND_CLUSTER,
 	.name = "hostfile",
-	.description = "machines listed in an mpirun-style hostfile (LTRUN_HOSTFILE), one node per line",
+	.description = "machines listed in an mpirun-style hostfile (file= or LTRUN_HOSTFILE), one node per line",
 	.recommended_when = "a few machines without a scheduler, started by ssh",
+	.params = hf_params,
 	.ops = &hf_ops,
 };
 

@@ -50,13 +50,20 @@ struct lt_cluster_ops {
 	/* Probe order: higher first; the first that detects itself wins.  The
 	 * built-in order is documented in ltrun(1). */
 	int priority;
+	/* Both get params, the values of the plugin's schema (struct
+	 * lt_plugin.params) for this run: its defaults, then a preset's, then
+	 * the inline `--cluster NAME:key=value`; read them with
+	 * lt_params_str() and its siblings.  An environment without a schema
+	 * ignores them. */
 	/* Returns true when the environment is recognised.  Either way writes a
 	 * short reason to why ("SLURM_PROCID and SLURM_STEP_ID are set"). */
-	bool (*detect)(const struct lt_envsrc *env, char *why, size_t whylen);
-	/* Fills topo from the environment and req.  Returns 0, or -1 with err
-	 * set; topo is then unspecified. */
-	int (*resolve)(const struct lt_envsrc *env, const struct lt_request *req,
-		       struct lt_topology *topo, struct lt_err *err);
+	bool (*detect)(const struct lt_envsrc *env, const struct lt_params *params,
+		       char *why, size_t whylen);
+	/* Fills topo from the environment, params and req.  Returns 0, or -1
+	 * with err set; topo is then unspecified. */
+	int (*resolve)(const struct lt_envsrc *env, const struct lt_params *params,
+		       const struct lt_request *req, struct lt_topology *topo,
+		       struct lt_err *err);
 };
 
 #ifdef __cplusplus

@@ -11,6 +11,7 @@
 
 #include "ltrun/cluster.h"
 
+struct lt_choice;
 struct lt_registry;
 
 /* Built-in probe order (highest priority first); documented in ltrun(1). */
@@ -68,15 +69,18 @@ int lt_topology_main_port(struct lt_topology *t, const struct lt_envsrc *env,
  * every node of the job, different for most pairs of jobs.  0 for "". */
 int lt_port_from_job_id(const char *job_id);
 
-/* Picks the cluster environment: `forced` by name (--cluster; "auto" or NULL
- * means probe), else the first plugin, by descending priority, whose
- * detect() says yes.  A forced environment must detect itself too: it only
- * wins over those of higher priority.  With log non-NULL, writes one line
- * per probe saying why it was taken or skipped.  Sets *out and why.
- * Returns 0, or -1 with err set (unknown forced name; forced environment
- * whose variables are missing, naming them and the fix). */
+/* Picks the cluster environment: `forced` by name (--cluster
+ * NAME[:key=value,...], a preset or a plugin; "auto" or NULL means
+ * probe), else the first plugin, by descending priority, whose detect()
+ * says yes with its default parameters.  A forced environment must detect
+ * itself too: it only wins over those of higher priority.  With log
+ * non-NULL, writes one line per probe saying why it was taken or skipped.
+ * Sets *out (what was named, its base, the base's parameters; free it with
+ * lt_choice_free()) and why.  Returns 0, or -1 with err set (unknown
+ * forced name or bad parameter; forced environment whose variables are
+ * missing, naming them and the fix) and *out empty. */
 int lt_cluster_select(const struct lt_registry *reg, const struct lt_envsrc *env,
-		      const char *forced, FILE *log, const struct lt_plugin **out,
+		      const char *forced, FILE *log, struct lt_choice *out,
 		      char *why, size_t whylen, struct lt_err *err);
 
 #endif

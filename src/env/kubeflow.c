@@ -31,11 +31,13 @@ static const char *const kf_vars[] = {
 };
 #define KF_NVARS (sizeof(kf_vars) / sizeof(kf_vars[0]))
 
-static bool kf_detect(const struct lt_envsrc *env, char *why, size_t whylen)
+static bool kf_detect(const struct lt_envsrc *env, const struct lt_params *params,
+		      char *why, size_t whylen)
 {
 	size_t i, n = 0;
 	int len;
 
+	(void)params; /* no parameters */
 	for (i = 0; i < KF_NVARS; i++) {
 		if (lt_env_get(env, kf_vars[i]))
 			continue;
@@ -118,13 +120,14 @@ static int kf_node_rank(const struct lt_envsrc *env, const struct lt_request *re
 	return 0;
 }
 
-static int kf_resolve(const struct lt_envsrc *env, const struct lt_request *req,
-		      struct lt_topology *t, struct lt_err *err)
+static int kf_resolve(const struct lt_envsrc *env, const struct lt_params *params,
+		      const struct lt_request *req, struct lt_topology *t, struct lt_err *err)
 {
 	struct lt_request own = *req;
 	int nodes = 0, node = 0;
 	long nproc;
 
+	(void)params; /* no parameters */
 	lt_topology_init(t);
 	if (kf_num_nodes(env, req, &nodes, err) ||
 	    kf_node_rank(env, req, &node, err))

@@ -40,7 +40,8 @@ static const char ln_source[] =
 
 /* ------------------------------------------------------------ detect */
 
-static bool ln_detect(const struct lt_envsrc *env, char *why, size_t whylen)
+static bool ln_detect(const struct lt_envsrc *env, const struct lt_params *params,
+		      char *why, size_t whylen)
 {
 	static const char *const vars[] = {
 		"MASTER_ADDR", "MASTER_PORT", "NODE_RANK",
@@ -49,6 +50,7 @@ static bool ln_detect(const struct lt_envsrc *env, char *why, size_t whylen)
 	char set[128]; /* room for all of vars */
 	size_t i, n = 0;
 
+	(void)params; /* no parameters */
 	set[0] = '\0';
 	for (i = 0; i < sizeof(vars) / sizeof(vars[0]); i++)
 		if (lt_env_get(env, vars[i]))
@@ -265,9 +267,10 @@ static int ln_main_port(struct lt_topology *t, const struct lt_envsrc *env,
 
 /* ----------------------------------------------------------- resolve */
 
-static int ln_resolve(const struct lt_envsrc *env, const struct lt_request *req,
-		      struct lt_topology *t, struct lt_err *err)
+static int ln_resolve(const struct lt_envsrc *env, const struct lt_params *params,
+		      const struct lt_request *req, struct lt_topology *t, struct lt_err *err)
 {
+	(void)params; /* no parameters */
 	lt_topology_init(t);
 	if (lt_env_get(env, "LOCAL_RANK") ? ln_user(env, req, t, err)
 					  : ln_own(env, req, t, err))

@@ -491,11 +491,13 @@ static int main_addr_port(const struct lt_envsrc *env, const struct lt_request *
 
 /* --- the ops --- */
 
-static bool lsf_detect(const struct lt_envsrc *env, char *why, size_t whylen)
+static bool lsf_detect(const struct lt_envsrc *env, const struct lt_params *params,
+		       char *why, size_t whylen)
 {
 	const char *job = lt_env_get(env, "LSB_JOBID");
 	char q[LT_QUOTE_MAX];
 
+	(void)params; /* no parameters */
 	if (!job)
 		snprintf(why, whylen, "LSB_JOBID is not set");
 	else if (under_jsrun(env))
@@ -507,13 +509,14 @@ static bool lsf_detect(const struct lt_envsrc *env, char *why, size_t whylen)
 	return job != NULL;
 }
 
-static int lsf_resolve(const struct lt_envsrc *env, const struct lt_request *req,
-		       struct lt_topology *t, struct lt_err *err)
+static int lsf_resolve(const struct lt_envsrc *env, const struct lt_params *params,
+		       const struct lt_request *req, struct lt_topology *t, struct lt_err *err)
 {
 	struct lsf_hosts h = { 0 };
 	long id;
 	int rc = -1;
 
+	(void)params; /* no parameters */
 	lt_topology_init(t);
 	rc = lt_env_int(env, "LSB_JOBID", 0, 0x7fffffffL, &id, err);
 	if (rc < 0)

@@ -70,10 +70,12 @@ static bool is_hydra(const struct lt_envsrc *env)
 
 /* ------------------------------------------------------------ detect */
 
-static bool mpi_detect(const struct lt_envsrc *env, char *why, size_t whylen)
+static bool mpi_detect(const struct lt_envsrc *env, const struct lt_params *params,
+		       char *why, size_t whylen)
 {
 	bool srun = has(env, "SLURM_STEP_ID") && has(env, "SLURM_PROCID");
 
+	(void)params; /* no parameters */
 	if (has(env, "OMPI_COMM_WORLD_SIZE")) {
 		snprintf(why, whylen, "OMPI_COMM_WORLD_SIZE is set (Open MPI mpirun)");
 		return true;
@@ -436,11 +438,12 @@ static int mpi_main_port(struct lt_topology *t, const struct lt_envsrc *env,
 
 /* ----------------------------------------------------------- resolve */
 
-static int mpi_resolve(const struct lt_envsrc *env, const struct lt_request *req,
-		       struct lt_topology *t, struct lt_err *err)
+static int mpi_resolve(const struct lt_envsrc *env, const struct lt_params *params,
+		       const struct lt_request *req, struct lt_topology *t, struct lt_err *err)
 {
 	struct mpi_ids ids;
 
+	(void)params; /* no parameters */
 	lt_topology_init(t);
 	if (read_ids(env, &ids, err))
 		return -1;

@@ -460,11 +460,13 @@ static int main_addr_port(const struct lt_envsrc *env, const struct lt_request *
 
 /* --- the ops --- */
 
-static bool slurm_detect(const struct lt_envsrc *env, char *why, size_t whylen)
+static bool slurm_detect(const struct lt_envsrc *env, const struct lt_params *params,
+			 char *why, size_t whylen)
 {
 	const char *job = lt_env_get(env, "SLURM_JOB_ID");
 	char q[LT_QUOTE_MAX];
 
+	(void)params; /* no parameters */
 	if (job && read_srun_task(env, NULL) == 1)
 		snprintf(why, whylen, "SLURM_JOB_ID=%s, SLURM_STEP_ID and SLURM_PROCID are set: a task started by srun",
 			 lt_quote(q, sizeof(q), job));
@@ -478,12 +480,13 @@ static bool slurm_detect(const struct lt_envsrc *env, char *why, size_t whylen)
 	return job || lt_env_get(env, "SLURM_NTASKS");
 }
 
-static int slurm_resolve(const struct lt_envsrc *env, const struct lt_request *req,
-			 struct lt_topology *t, struct lt_err *err)
+static int slurm_resolve(const struct lt_envsrc *env, const struct lt_params *params,
+			 const struct lt_request *req, struct lt_topology *t, struct lt_err *err)
 {
 	struct slurm_nodes n = { 0 };
 	int task, rc = -1;
 
+	(void)params; /* no parameters */
 	lt_topology_init(t);
 	if (!lt_env_get(env, "SLURM_JOB_ID") && !lt_env_get(env, "SLURM_NTASKS"))
 		return lt_err_set(err, LT_EXIT_FAILURE,

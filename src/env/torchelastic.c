@@ -21,10 +21,12 @@
 
 static const char te_source[] = "RANK/LOCAL_RANK/WORLD_SIZE/LOCAL_WORLD_SIZE from torchrun";
 
-static bool te_detect(const struct lt_envsrc *env, char *why, size_t whylen)
+static bool te_detect(const struct lt_envsrc *env, const struct lt_params *params,
+		      char *why, size_t whylen)
 {
 	const char *id = lt_env_get(env, "TORCHELASTIC_RUN_ID");
 
+	(void)params; /* no parameters */
 	if (!id) {
 		snprintf(why, whylen, "TORCHELASTIC_RUN_ID is not set");
 		return false;
@@ -99,9 +101,10 @@ static int te_read(const struct lt_envsrc *env, struct lt_topology *t,
 	return te_num_nodes(env, t, err);
 }
 
-static int te_resolve(const struct lt_envsrc *env, const struct lt_request *req,
-		      struct lt_topology *t, struct lt_err *err)
+static int te_resolve(const struct lt_envsrc *env, const struct lt_params *params,
+		      const struct lt_request *req, struct lt_topology *t, struct lt_err *err)
 {
+	(void)params; /* no parameters */
 	lt_topology_init(t);
 	t->external = true;
 	snprintf(t->launcher, sizeof(t->launcher), "torchrun");

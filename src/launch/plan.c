@@ -89,15 +89,9 @@ static int resolve_cluster(struct lt_plan *plan, const struct lt_config *cfg,
 			   const struct lt_registry *reg, const struct lt_envsrc *env, FILE *log,
 			   struct lt_err *err)
 {
-	const char *forced = cfg->cluster;
+	struct lt_choice *c = &plan->choice[LT_KIND_CLUSTER];
 
-	if (forced && strcmp(forced, "auto")) {
-		if (choose(plan, cfg, reg, LT_OPT_CLUSTER, forced, err))
-			return -1;
-		forced = plan->choice[LT_KIND_CLUSTER].named->name;
-		lt_choice_free(&plan->choice[LT_KIND_CLUSTER]);
-	}
-	if (lt_cluster_select(reg, env, forced, log, &plan->cluster, plan->cluster_why,
+	if (lt_cluster_select(reg, env, cfg->cluster, log, c, plan->cluster_why,
 			      sizeof(plan->cluster_why), err)) {
 		if (cfg->source[LT_OPT_CLUSTER] == LT_SRC_ENV ||
 		    cfg->source[LT_OPT_CLUSTER] == LT_SRC_CONFIG) {
@@ -107,13 +101,11 @@ static int resolve_cluster(struct lt_plan *plan, const struct lt_config *cfg,
 		}
 		return -1;
 	}
-	if (cfg->cluster && strcmp(cfg->cluster, "auto")) {
+	if (cfg->cluster && strcmp(cfg->cluster, "auto"))
 		snprintf(plan->cluster_why, sizeof(plan->cluster_why), "forced by %s",
 			 cfg->source_name[LT_OPT_CLUSTER]);
-		return choose(plan, cfg, reg, LT_OPT_CLUSTER, cfg->cluster, err);
-	}
-	return lt_registry_resolve(reg, LT_KIND_CLUSTER, plan->cluster->name,
-				   &plan->choice[LT_KIND_CLUSTER], err);
+	plan->cluster = c->base;
+	return 0;
 }
 
 int lt_plan_make(struct lt_plan *plan, const struct lt_config *cfg,
@@ -144,7 +136,7 @@ int lt_plan_make(struct lt_plan *plan, const struct lt_config *cfg,
 		goto fail;
 	cluster = plan->cluster->ops;
 	lt_topology_init(&plan->topo);
-	if (cluster->resolve(env, &req, &plan->topo, err)) {
+	if (cluster->resolve(env, plan->choice[LT_KIND_CLUSTER].params, &req, &plan->topo, err)) {
 		size_t n = strlen(err->msg);
 		snprintf(err->msg + n, sizeof(err->msg) - n, " (cluster '%s')", plan->cluster->name);
 		goto fail;

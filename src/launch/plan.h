@@ -15,10 +15,9 @@
 #include "ltrun/cluster.h"
 
 struct cJSON;
-struct lt_registry;
 
 struct lt_plan {
-	const struct lt_plugin *cluster;
+	const struct lt_plugin *cluster; /* choice[LT_KIND_CLUSTER].base */
 	char cluster_why[256];
 	struct lt_topology topo;
 	/* The plugin of each kind the run uses, as the user named it (a
@@ -33,11 +32,11 @@ struct lt_plan {
 
 /* Resolves everything.  env is the cluster's environment (NULL: this
  * process's); log, when non-NULL, receives --verbose probe lines.
- * Returns 0, or -1 with err set (its status says usage or failure). */
+ * Returns 0, or -1 with err set (its status says usage or failure) and
+ * nothing to free.  Free a plan made with lt_plan_free(). */
 int lt_plan_make(struct lt_plan *plan, const struct lt_config *cfg,
 		 const struct lt_registry *reg, const struct lt_envsrc *env,
 		 FILE *log, struct lt_err *err);
-
 /* Frees what lt_plan_make() resolved (not plan itself). */
 void lt_plan_free(struct lt_plan *plan);
 

@@ -76,3 +76,8 @@ Test(fuzz, ckpt_header, .timeout = 300)
 {
 	fuzz("fuzz/fuzz_ckpt_header");
 }
+
+Test(fuzz, params, .timeout = 300)
+{
+	fuzz("fuzz/fuzz_params");
+}

@@ -15,6 +15,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "nginx.h"
 #include "run.h"
 #include "training.h"
 
@@ -196,6 +197,42 @@ Test(train, mlp_ddp_with_many_buckets_equals_single_device)
 		diff = fmax(diff, fabs(a[i] - b[i]));
 	}
 	cr_expect_leq(diff, 1e-5 * big, "parameters differ by %g (largest %g)", diff, big);
+}
+
+/* The digits MLP on 2 ranks placed by the example cluster environment
+ * (examples/plugins/hostfile_env.so): a hostfile of one node with 2
+ * slots, named by LTRUN_HOSTFILE; the plugin is probed above the bare
+ * node and its topology is the one the ranks train with. */
+Test(train, mlp_through_the_hostfile_plugin)
+{
+	const char *so = build_path("examples/plugins/hostfile_env.so");
+	char hosts[512], var[600], port[16], *err;
+	const char *env[] = { var, NULL };
+	struct run_result r;
+	double acc = 0.0;
+	const char *p, *last = NULL;
+	FILE *f;
+
+	path_in_tmp(hosts, sizeof(hosts), "hosts.txt");
+	f = fopen(hosts, "w");
+	cr_assert_not_null(f);
+	fputs("# this machine, two ranks\nlocalhost slots=2\n", f);
+	cr_assert_eq(fclose(f), 0);
+	snprintf(var, sizeof(var), "LTRUN_HOSTFILE=%s", hosts);
+	snprintf(port, sizeof(port), "%d", nginx_free_port());
+	cr_assert_eq(run_ltrun((const char *const[]){ "--plugin", so, "--verbose", "--node-rank",
+			       "0", "--main-port", port, "--max-epochs", "20", "--lr", "0.1",
+			       build_path("examples/mlp/mlp.so"), NULL }, env, &r), 0);
+	err = r.err;
+	cr_assert_eq(r.status, 0, "status %d\n%s", r.status, err);
+	cr_expect_not_null(strstr(err, "cluster 'hostfile' (priority 85) detected: LTRUN_HOSTFILE is set"),
+			   "the plugin chose the topology:\n%s", err);
+	for (p = err; (p = strstr(p, "val_acc ")); p++)
+		last = p;
+	cr_assert_not_null(last, "no val_acc line:\n%s", err);
+	cr_assert_eq(sscanf(last, "val_acc %lf", &acc), 1);
+	cr_expect_geq(acc, 0.9, "the MLP reaches %.4f through the hostfile plugin", acc);
+	run_result_free(&r);
 }
 
 /* A user builds a model with the installed header and ltrun.pc alone. */

@@ -2,18 +2,21 @@
  * a name the built-ins already use. */
 #include <ltrun/cluster.h>
 
-static bool never(const struct lt_envsrc *env, char *why, size_t len)
+static bool never(const struct lt_envsrc *env, const struct lt_params *params, char *why,
+		  size_t len)
 {
 	(void)env;
+	(void)params;
 	(void)why;
 	(void)len;
 	return false;
 }
 
-static int nothing(const struct lt_envsrc *env, const struct lt_request *req,
-		   struct lt_topology *topo, struct lt_err *err)
+static int nothing(const struct lt_envsrc *env, const struct lt_params *params,
+		   const struct lt_request *req, struct lt_topology *topo, struct lt_err *err)
 {
 	(void)env;
+	(void)params;
 	(void)req;
 	(void)topo;
 	return lt_err_set(err, 1, "dup_name cannot resolve");

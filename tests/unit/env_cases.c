@@ -4,9 +4,13 @@
  */
 #include <criterion/criterion.h>
 
+#include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "env_cases.h"
+#include "core/params.h"
 
 void check_topology(const char *name, const struct lt_topology *t,
 			   const struct lt_topology *w)
@@ -32,6 +36,74 @@ void check_topology(const char *name, const struct lt_topology *t,
 			   t->addr_from);
 	cr_expect_not_null(strstr(t->port_from, w->port_from), "%s: port_from '%s'", name,
 			   t->port_from);
+	cr_expect(t->addr_from[0] && t->port_from[0],
+		  "%s: addr_from '%s' and port_from '%s' must say where they came from", name,
+		  t->addr_from, t->port_from);
+}
+
+#define MAX_FILES 4
+
+/* The temporary files of one case's FILE_VAR entries. */
+struct case_files {
+	const char **vars; /* a copy of the case's, naming the files */
+	char path[MAX_FILES][64], entry[MAX_FILES][160];
+	int n;
+};
+
+/* Writes text to a new temporary file; its path goes into path. */
+static void write_case_file(const char *text, char *path, size_t len)
+{
+	size_t n = strlen(text);
+	int fd;
+
+	snprintf(path, len, "/tmp/ltrun-env-case-XXXXXX");
+	fd = mkstemp(path);
+	cr_assert(fd >= 0, "mkstemp failed");
+	cr_assert_eq(write(fd, text, n), (ssize_t)n, "short write to %s", path);
+	close(fd);
+}
+
+/* Copies vars into f->vars, each FILE_VAR entry replaced by NAME=<path of
+ * a file holding its text>. */
+static void make_files(struct case_files *f, const char *name, const char *const *vars)
+{
+	size_t i, n = 0;
+
+	while (vars[n])
+		n++;
+	f->vars = calloc(n + 1, sizeof(*f->vars));
+	cr_assert_not_null(f->vars);
+	for (i = 0; i < n; i++) {
+		const char *eq = strchr(vars[i], '=');
+		char path[64];
+
+		f->vars[i] = vars[i];
+		if (!eq || eq[1] != '@')
+			continue;
+		cr_assert_lt(f->n, MAX_FILES, "%s: more than %d FILE_VAR entries", name, MAX_FILES);
+		write_case_file(eq + 2, path, sizeof(path));
+		memcpy(f->path[f->n], path, sizeof(path));
+		snprintf(f->entry[f->n], sizeof(f->entry[f->n]), "%.*s%s", (int)(eq + 1 - vars[i]),
+			 vars[i], path);
+		f->vars[i] = f->entry[f->n++];
+	}
+}
+
+static void remove_files(struct case_files *f)
+{
+	while (f->n > 0)
+		unlink(f->path[--f->n]);
+	free(f->vars);
+}
+
+/* The plugin's parameters at their defaults (NULL for no schema). */
+static struct lt_params *default_params(const struct lt_plugin *p)
+{
+	struct lt_err err = { 0 };
+	struct lt_params *params = lt_params_new(p->params, p->name, &err);
+
+	cr_assert_not_null(params, "%s: %s", p->name, err.msg);
+	return params;
 }
 
 void check_resolve(const struct lt_plugin *p, const struct resolve_case *c)
@@ -41,15 +113,23 @@ void check_resolve(const struct lt_plugin *p, const struct resolve_case *c)
 				 .hostname = c->hostname ? c->hostname : "testhost" };
 	struct lt_err err = { 0 };
 	struct lt_topology t;
+	struct case_files files = { .n = 0 };
+	struct lt_params *params;
 	int rc;
 
 	cr_assert_not_null(c->vars, "%s: a NULL vars would read the real environment", c->name);
-	rc = ops->resolve(&env, &c->req, &t, &err);
+	make_files(&files, c->name, c->vars);
+	env.vars = files.vars;
+	params = default_params(p);
+	rc = ops->resolve(&env, params, &c->req, &t, &err);
+	lt_params_free(params);
+	remove_files(&files);
 	if (c->error) {
 		cr_assert_eq(rc, -1, "%s: resolved, but should fail with '%s'", c->name, c->error);
 		cr_assert_not_null(strstr(err.msg, c->error), "%s: error '%s' lacks '%s'",
 				   c->name, err.msg, c->error);
 		cr_assert_eq(err.status, LT_EXIT_FAILURE, "%s: status %d", c->name, err.status);
+		cr_assert_null(strchr(err.msg, '\n'), "%s: error is not one line", c->name);
 		return;
 	}
 	cr_assert_eq(rc, 0, "%s: failed: %s", c->name, err.msg);
@@ -60,11 +140,15 @@ void check_detect(const struct lt_plugin *p, const struct detect_case *c)
 {
 	const struct lt_cluster_ops *ops = p->ops;
 	struct lt_envsrc env = { .vars = c->vars, .hostname = "testhost" };
+	struct lt_params *params = default_params(p);
 	char why[256] = "";
+	bool yes;
 
 	cr_assert_not_null(c->vars, "%s: a NULL vars would read the real environment", c->name);
-	cr_assert_eq(ops->detect(&env, why, sizeof(why)), c->want, "%s: detect says %s (%s)",
-		     c->name, c->want ? "no" : "yes", why);
+	yes = ops->detect(&env, params, why, sizeof(why));
+	lt_params_free(params);
+	cr_assert_eq(yes, c->want, "%s: detect says %s (%s)", c->name, c->want ? "no" : "yes",
+		     why);
 	cr_assert_not_null(strstr(why, c->why), "%s: why '%s' lacks '%s'", c->name, why,
 			   c->why);
 }

@@ -2,7 +2,9 @@
  * env_cases.h - the table-driven harness shared by the cluster
  * environments' unit tests: a case is the variables a launcher sets, a
  * request, and the topology resolve() must derive (or the error it must
- * give); check_resolve() and check_detect() run one case.
+ * give); check_resolve() and check_detect() run one case.  Every error
+ * must be one line with status LT_EXIT_FAILURE, and every topology must
+ * say where its main address and port came from.
  */
 #ifndef LT_TESTS_ENV_CASES_H
 #define LT_TESTS_ENV_CASES_H
@@ -43,6 +45,11 @@ struct resolve_case {
 	const char *error;       /* expected substring, or NULL for success */
 	const char *hostname;    /* NULL: "testhost" */
 };
+
+/* A variable naming a file (a rankfile, a hostfile) that holds text: in
+ * vars, check_resolve() writes text to a temporary file and sets name to
+ * its path.  (A value that starts with '@' is taken for such a file.) */
+#define FILE_VAR(name, text) name "=@" text
 
 struct detect_case {
 	const char *name;

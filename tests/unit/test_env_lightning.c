@@ -202,7 +202,7 @@ Test(lightning, single_node_port_is_free)
 	struct lt_err err = { 0 };
 	int fd;
 
-	cr_assert_eq(ops->resolve(&env, &req, &t, &err), 0, "%s", err.msg);
+	cr_assert_eq(ops->resolve(&env, NULL, &req, &t, &err), 0, "%s", err.msg);
 	cr_assert_str_eq(t.port_from, "a port free on this host");
 	fd = socket(AF_INET, SOCK_STREAM, 0);
 	cr_assert_geq(fd, 0);

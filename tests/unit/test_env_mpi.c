@@ -179,7 +179,7 @@ Test(mpi, detect_leaves_pmix_alone)
 
 	cr_assert_not(pmix_loaded(), "%s is loaded before the test: it proves nothing",
 		      LT_PMIX_SONAME);
-	cr_assert(ops->detect(&env, why, sizeof(why)), "%s", why);
+	cr_assert(ops->detect(&env, NULL, why, sizeof(why)), "%s", why);
 	cr_assert_not(pmix_loaded(), "detect() loaded %s", LT_PMIX_SONAME);
 }
 
@@ -196,7 +196,7 @@ Test(mpi, given_environment_leaves_pmix_alone)
 	struct lt_topology t;
 	struct lt_err err = { 0 };
 
-	cr_assert_eq(ops->resolve(&env, &req, &t, &err), 0, "%s", err.msg);
+	cr_assert_eq(ops->resolve(&env, NULL, &req, &t, &err), 0, "%s", err.msg);
 	cr_assert_eq(t.world_size, 2);
 	cr_assert_not(pmix_loaded(), "resolve() loaded %s for a given environment",
 		      LT_PMIX_SONAME);

@@ -12,37 +12,9 @@
 #include <stdbool.h>
 #include <string.h>
 
+#include "env_cases.h"
 #include "params.h"
 #include "env/env.h"
-
-#define ENV(...) ((const char *const[]){ __VA_ARGS__, NULL })
-#define REQ(dev, nodes, node) \
-	{ .devices = (dev), .num_nodes = (nodes), .node_rank = (node), \
-	  .main_addr = NULL, .main_port = 0, .auto_devices = 1 }
-#define AUTO REQ(LT_AUTO, LT_AUTO, LT_AUTO)
-/* The expected topology: every derived number (port -1: any free port),
- * and no error. */
-#define WANT(W, N, NR, LWS, FR, EXT, R, LR, L, ADDR, PORT) \
-	{ .world_size = (W), .num_nodes = (N), .node_rank = (NR), \
-	  .local_world_size = (LWS), .first_rank = (FR), .external = (EXT), \
-	  .rank = (R), .local_rank = (LR), .launcher = (L), \
-	  .main_addr = (ADDR), .main_port = (PORT) }, NULL
-
-struct want {
-	int world_size, num_nodes, node_rank, local_world_size, first_rank;
-	bool external;
-	int rank, local_rank;
-	const char *launcher, *main_addr;
-	int main_port;
-};
-
-struct resolve_case {
-	const char *name;
-	const char *const *vars;
-	struct lt_request req;
-	struct want want;
-	const char *err; /* NULL: resolve succeeds */
-};
 
 /* An srun step of 2 nodes x 4 tasks, as srun sets it for the task `r`. */
 #define SRUN_2X4(procid, localid, nodeid) \
@@ -55,287 +27,370 @@ struct resolve_case {
 
 static const struct resolve_case cases[] = {
 	/* --- tasks started by srun --- */
-	{ "srun 2 nodes x 4 tasks, rank 5", ENV(SRUN_2X4("5", "1", "1")), AUTO,
-	  WANT(8, 2, 1, 4, 4, true, 5, 1, "srun", "gpu-node001", 20061) },
-	{ "srun 2 nodes x 4 tasks, rank 0", ENV(SRUN_2X4("0", "0", "0")), AUTO,
-	  WANT(8, 2, 0, 4, 0, true, 0, 0, "srun", "gpu-node001", 20061) },
+	{ "srun 2 nodes x 4 tasks, rank 5",
+	  VARS(SRUN_2X4("5", "1", "1")),
+	  AUTO_REQ,
+	  { ADOPTED(8, 2, 1, 4, 4, 5, 1, "srun"),
+	    .main_addr = "gpu-node001", .main_port = 20061, .job_id = "1234" },
+	  NULL, NULL },
+	{ "srun 2 nodes x 4 tasks, rank 0",
+	  VARS(SRUN_2X4("0", "0", "0")),
+	  AUTO_REQ,
+	  { ADOPTED(8, 2, 0, 4, 0, 0, 0, "srun"),
+	    .main_addr = "gpu-node001", .main_port = 20061, .job_id = "1234" },
+	  NULL, NULL },
 	{ "srun 2x4 with matching --devices 4 --num-nodes 2",
-	  ENV(SRUN_2X4("7", "3", "1")), REQ(4, 2, LT_AUTO),
-	  WANT(8, 2, 1, 4, 4, true, 7, 3, "srun", "gpu-node001", 20061) },
-	{ "srun 2x4 with matching --node-rank 1", ENV(SRUN_2X4("6", "2", "1")),
-	  REQ(LT_AUTO, LT_AUTO, 1),
-	  WANT(8, 2, 1, 4, 4, true, 6, 2, "srun", "gpu-node001", 20061) },
+	  VARS(SRUN_2X4("7", "3", "1")),
+	  REQ(4, 2, LT_AUTO, NULL, 0),
+	  { ADOPTED(8, 2, 1, 4, 4, 7, 3, "srun"),
+	    .main_addr = "gpu-node001", .main_port = 20061, .job_id = "1234" },
+	  NULL, NULL },
+	{ "srun 2x4 with matching --node-rank 1",
+	  VARS(SRUN_2X4("6", "2", "1")),
+	  REQ(LT_AUTO, LT_AUTO, 1, NULL, 0),
+	  { ADOPTED(8, 2, 1, 4, 4, 6, 2, "srun"),
+	    .main_addr = "gpu-node001", .main_port = 20061, .job_id = "1234" },
+	  NULL, NULL },
 	{ "srun --ntasks-per-node=2 over 3 nodes",
-	  ENV("SLURM_JOB_ID=5678", "SLURM_STEP_ID=1", "SLURM_NTASKS=6",
+	  VARS("SLURM_JOB_ID=5678", "SLURM_STEP_ID=1", "SLURM_NTASKS=6",
 	      "SLURM_NTASKS_PER_NODE=2", "SLURM_PROCID=5", "SLURM_LOCALID=1",
 	      "SLURM_NODEID=2", "SLURM_JOB_NUM_NODES=3",
 	      "SLURM_JOB_NODELIST=host-1,host-2,host-3"),
-	  AUTO, WANT(6, 3, 2, 2, 4, true, 5, 1, "srun", "host-1", 24773 + 1) },
+	  AUTO_REQ,
+	  { ADOPTED(6, 3, 2, 2, 4, 5, 1, "srun"),
+	    .main_addr = "host-1", .main_port = 24773 + 1, .job_id = "5678" },
+	  NULL, NULL },
 	{ "srun uneven 2(x3),1: the last node has one task",
-	  ENV("SLURM_JOB_ID=1234", "SLURM_STEP_ID=0", "SLURM_NTASKS=7",
+	  VARS("SLURM_JOB_ID=1234", "SLURM_STEP_ID=0", "SLURM_NTASKS=7",
 	      "SLURM_PROCID=6", "SLURM_LOCALID=0", "SLURM_NODEID=3",
 	      "SLURM_STEP_NUM_NODES=4", "SLURM_STEP_TASKS_PER_NODE=2(x3),1",
 	      "SLURM_STEP_NODELIST=n[1-4]"),
-	  AUTO, WANT(7, 4, 3, 1, 6, true, 6, 0, "srun", "n1", 20061) },
+	  AUTO_REQ,
+	  { ADOPTED(7, 4, 3, 1, 6, 6, 0, "srun"),
+	    .main_addr = "n1", .main_port = 20061, .job_id = "1234" },
+	  NULL, NULL },
 	{ "srun uneven 2(x3),1: a middle node",
-	  ENV("SLURM_JOB_ID=1234", "SLURM_STEP_ID=0", "SLURM_NTASKS=7",
+	  VARS("SLURM_JOB_ID=1234", "SLURM_STEP_ID=0", "SLURM_NTASKS=7",
 	      "SLURM_PROCID=3", "SLURM_LOCALID=1", "SLURM_NODEID=1",
 	      "SLURM_STEP_NUM_NODES=4", "SLURM_STEP_TASKS_PER_NODE=2(x3),1",
 	      "SLURM_STEP_NODELIST=n[1-4]"),
-	  AUTO, WANT(7, 4, 1, 2, 2, true, 3, 1, "srun", "n1", 20061) },
+	  AUTO_REQ,
+	  { ADOPTED(7, 4, 1, 2, 2, 3, 1, "srun"),
+	    .main_addr = "n1", .main_port = 20061, .job_id = "1234" },
+	  NULL, NULL },
 	{ "srun job-level SLURM_TASKS_PER_NODE when the step's is absent",
-	  ENV("SLURM_JOB_ID=1234", "SLURM_STEP_ID=0", "SLURM_NTASKS=5",
+	  VARS("SLURM_JOB_ID=1234", "SLURM_STEP_ID=0", "SLURM_NTASKS=5",
 	      "SLURM_PROCID=4", "SLURM_LOCALID=1", "SLURM_NODEID=1",
 	      "SLURM_NNODES=2", "SLURM_TASKS_PER_NODE=3,2",
 	      "SLURM_JOB_NODELIST=a[1],b[2-3]"),
-	  AUTO, WANT(5, 2, 1, 2, 3, true, 4, 1, "srun", "a1", 20061) },
+	  AUTO_REQ,
+	  { ADOPTED(5, 2, 1, 2, 3, 4, 1, "srun"),
+	    .main_addr = "a1", .main_port = 20061, .job_id = "1234" },
+	  NULL, NULL },
 	{ "srun node count from host-1,host-2, even split",
-	  ENV("SLURM_JOB_ID=1234", "SLURM_STEP_ID=2", "SLURM_NTASKS=4",
+	  VARS("SLURM_JOB_ID=1234", "SLURM_STEP_ID=2", "SLURM_NTASKS=4",
 	      "SLURM_PROCID=3", "SLURM_LOCALID=1", "SLURM_NODEID=1",
 	      "SLURM_STEP_NODELIST=host-1,host-2"),
-	  AUTO, WANT(4, 2, 1, 2, 2, true, 3, 1, "srun", "host-1", 20061 + 2) },
+	  AUTO_REQ,
+	  { ADOPTED(4, 2, 1, 2, 2, 3, 1, "srun"),
+	    .main_addr = "host-1", .main_port = 20061 + 2, .job_id = "1234" },
+	  NULL, NULL },
 	{ "srun step nodelist preferred over the job's",
-	  ENV("SLURM_JOB_ID=1234", "SLURM_STEP_ID=0", "SLURM_NTASKS=2",
+	  VARS("SLURM_JOB_ID=1234", "SLURM_STEP_ID=0", "SLURM_NTASKS=2",
 	      "SLURM_PROCID=0", "SLURM_LOCALID=0", "SLURM_NODEID=0",
 	      "SLURM_STEP_NUM_NODES=2", "SLURM_JOB_NODELIST=gpu-node[001-004,010]",
 	      "SLURM_STEP_NODELIST=gpu-node[003-004]"),
-	  AUTO, WANT(2, 2, 0, 1, 0, true, 0, 0, "srun", "gpu-node003", 20061) },
+	  AUTO_REQ,
+	  { ADOPTED(2, 2, 0, 1, 0, 0, 0, "srun"),
+	    .main_addr = "gpu-node003", .main_port = 20061, .job_id = "1234" },
+	  NULL, NULL },
 	{ "srun step inside salloc (SLURM_JOB_NAME=interactive)",
-	  ENV("SLURM_JOB_ID=1234", "SLURM_JOB_NAME=interactive",
+	  VARS("SLURM_JOB_ID=1234", "SLURM_JOB_NAME=interactive",
 	      "SLURM_STEP_ID=3", "SLURM_NTASKS=2", "SLURM_PROCID=1",
 	      "SLURM_LOCALID=1", "SLURM_NODEID=0", "SLURM_STEP_NUM_NODES=1",
 	      "SLURM_JOB_NODELIST=node7"),
-	  AUTO, WANT(2, 1, 0, 2, 0, true, 1, 1, "srun", "node7", 20061 + 3) },
+	  AUTO_REQ,
+	  { ADOPTED(2, 1, 0, 2, 0, 1, 1, "srun"),
+	    .main_addr = "node7", .main_port = 20061 + 3, .job_id = "1234" },
+	  NULL, NULL },
 	{ "srun step inside salloc (SLURM_JOB_NAME=bash)",
-	  ENV("SLURM_JOB_ID=1234", "SLURM_JOB_NAME=bash", "SLURM_STEP_ID=0",
+	  VARS("SLURM_JOB_ID=1234", "SLURM_JOB_NAME=bash", "SLURM_STEP_ID=0",
 	      "SLURM_NTASKS=1", "SLURM_PROCID=0", "SLURM_LOCALID=0",
 	      "SLURM_NODEID=0", "SLURM_JOB_NODELIST=node7"),
-	  AUTO, WANT(1, 1, 0, 1, 0, true, 0, 0, "srun", "node7", 20061) },
+	  AUTO_REQ,
+	  { ADOPTED(1, 1, 0, 1, 0, 0, 0, "srun"),
+	    .main_addr = "node7", .main_port = 20061, .job_id = "1234" },
+	  NULL, NULL },
 	{ "srun with MASTER_ADDR and MASTER_PORT",
-	  ENV(SRUN_2X4("1", "1", "0"), "MASTER_ADDR=10.0.0.9", "MASTER_PORT=29500"),
-	  AUTO, WANT(8, 2, 0, 4, 0, true, 1, 1, "srun", "10.0.0.9", 29500) },
+	  VARS(SRUN_2X4("1", "1", "0"), "MASTER_ADDR=10.0.0.9", "MASTER_PORT=29500"),
+	  AUTO_REQ,
+	  { ADOPTED(8, 2, 0, 4, 0, 1, 1, "srun"),
+	    .main_addr = "10.0.0.9", .main_port = 29500, .job_id = "1234" },
+	  NULL, NULL },
 	{ "srun with --main-addr and --main-port",
-	  ENV(SRUN_2X4("2", "2", "0"), "MASTER_ADDR=10.0.0.9"),
+	  VARS(SRUN_2X4("2", "2", "0"), "MASTER_ADDR=10.0.0.9"),
 	  { .devices = LT_AUTO, .num_nodes = LT_AUTO, .node_rank = LT_AUTO,
 	    .main_addr = "head", .main_port = 4242, .auto_devices = 1 },
-	  WANT(8, 2, 0, 4, 0, true, 2, 2, "srun", "head", 4242) },
+	  { ADOPTED(8, 2, 0, 4, 0, 2, 2, "srun"),
+	    .main_addr = "head", .main_port = 4242, .job_id = "1234" },
+	  NULL, NULL },
 
 	/* --- salloc shells and sbatch scripts: ltrun creates the ranks --- */
 	{ "salloc shell: no SLURM_STEP_ID",
-	  ENV("SLURM_JOB_ID=1234", "SLURM_JOB_NAME=interactive",
+	  VARS("SLURM_JOB_ID=1234", "SLURM_JOB_NAME=interactive",
 	      "SLURM_NTASKS=1", "SLURM_NODEID=0", "SLURM_JOB_NUM_NODES=1",
 	      "SLURM_JOB_NODELIST=node7"),
-	  AUTO, WANT(1, 1, 0, 1, 0, false, -1, -1, "", "node7", 20061) },
+	  AUTO_REQ,
+	  { OWN(1, 1, 0, 1, 0),
+	    .main_addr = "node7", .main_port = 20061, .job_id = "1234" },
+	  NULL, NULL },
 	{ "salloc bash shell with SLURM_PROCID but no step",
-	  ENV("SLURM_JOB_ID=1234", "SLURM_JOB_NAME=bash", "SLURM_NTASKS=2",
+	  VARS("SLURM_JOB_ID=1234", "SLURM_JOB_NAME=bash", "SLURM_NTASKS=2",
 	      "SLURM_PROCID=0", "SLURM_JOB_NUM_NODES=1",
 	      "SLURM_JOB_NODELIST=node7"),
-	  REQ(2, LT_AUTO, LT_AUTO),
-	  WANT(2, 1, 0, 2, 0, false, -1, -1, "", "node7", 20061) },
+	  REQ(2, LT_AUTO, LT_AUTO, NULL, 0),
+	  { OWN(2, 1, 0, 2, 0),
+	    .main_addr = "node7", .main_port = 20061, .job_id = "1234" },
+	  NULL, NULL },
 	{ "sbatch script on 2 nodes, --devices 4",
-	  ENV("SLURM_JOB_ID=1234", "SLURM_JOB_NAME=job.sh", "SLURM_NTASKS=2",
+	  VARS("SLURM_JOB_ID=1234", "SLURM_JOB_NAME=job.sh", "SLURM_NTASKS=2",
 	      "SLURM_NODEID=0", "SLURM_JOB_NUM_NODES=2",
 	      "SLURM_JOB_NODELIST=gpu-node[001-002]"),
-	  REQ(4, LT_AUTO, LT_AUTO),
-	  WANT(8, 2, 0, 4, 0, false, -1, -1, "", "gpu-node001", 20061) },
+	  REQ(4, LT_AUTO, LT_AUTO, NULL, 0),
+	  { OWN(8, 2, 0, 4, 0),
+	    .main_addr = "gpu-node001", .main_port = 20061, .job_id = "1234" },
+	  NULL, NULL },
 	{ "batch step named 'batch'",
-	  ENV("SLURM_JOB_ID=1234", "SLURM_STEP_ID=batch", "SLURM_PROCID=0",
+	  VARS("SLURM_JOB_ID=1234", "SLURM_STEP_ID=batch", "SLURM_PROCID=0",
 	      "SLURM_NTASKS=1", "SLURM_JOB_NUM_NODES=1", "SLURM_JOB_NODELIST=n9"),
-	  AUTO, WANT(1, 1, 0, 1, 0, false, -1, -1, "", "n9", 20061) },
+	  AUTO_REQ,
+	  { OWN(1, 1, 0, 1, 0),
+	    .main_addr = "n9", .main_port = 20061, .job_id = "1234" },
+	  NULL, NULL },
 	{ "batch step as its number 4294967291",
-	  ENV("SLURM_JOB_ID=1234", "SLURM_STEP_ID=4294967291", "SLURM_PROCID=0",
+	  VARS("SLURM_JOB_ID=1234", "SLURM_STEP_ID=4294967291", "SLURM_PROCID=0",
 	      "SLURM_NTASKS=1", "SLURM_JOB_NUM_NODES=1", "SLURM_JOB_NODELIST=n9"),
-	  REQ(3, LT_AUTO, LT_AUTO),
-	  WANT(3, 1, 0, 3, 0, false, -1, -1, "", "n9", 20061) },
+	  REQ(3, LT_AUTO, LT_AUTO, NULL, 0),
+	  { OWN(3, 1, 0, 3, 0),
+	    .main_addr = "n9", .main_port = 20061, .job_id = "1234" },
+	  NULL, NULL },
 	{ "extern step",
-	  ENV("SLURM_JOB_ID=1234", "SLURM_STEP_ID=extern", "SLURM_PROCID=0",
+	  VARS("SLURM_JOB_ID=1234", "SLURM_STEP_ID=extern", "SLURM_PROCID=0",
 	      "SLURM_JOB_NUM_NODES=1", "SLURM_JOB_NODELIST=n9"),
-	  AUTO, WANT(1, 1, 0, 1, 0, false, -1, -1, "", "n9", 20061) },
+	  AUTO_REQ,
+	  { OWN(1, 1, 0, 1, 0),
+	    .main_addr = "n9", .main_port = 20061, .job_id = "1234" },
+	  NULL, NULL },
 	{ "interactive step as its number 4294967290",
-	  ENV("SLURM_JOB_ID=1234", "SLURM_STEP_ID=4294967290", "SLURM_PROCID=0",
+	  VARS("SLURM_JOB_ID=1234", "SLURM_STEP_ID=4294967290", "SLURM_PROCID=0",
 	      "SLURM_JOB_NUM_NODES=1", "SLURM_JOB_NODELIST=n9"),
-	  AUTO, WANT(1, 1, 0, 1, 0, false, -1, -1, "", "n9", 20061) },
+	  AUTO_REQ,
+	  { OWN(1, 1, 0, 1, 0),
+	    .main_addr = "n9", .main_port = 20061, .job_id = "1234" },
+	  NULL, NULL },
 	{ "allocation: node count from gpu-node[001-004,010], SLURM_NODEID=2",
-	  ENV("SLURM_JOB_ID=1234", "SLURM_NODEID=2",
+	  VARS("SLURM_JOB_ID=1234", "SLURM_NODEID=2",
 	      "SLURM_JOB_NODELIST=gpu-node[001-004,010]"),
-	  REQ(2, LT_AUTO, LT_AUTO),
-	  WANT(10, 5, 2, 2, 4, false, -1, -1, "", "gpu-node001", 20061) },
+	  REQ(2, LT_AUTO, LT_AUTO, NULL, 0),
+	  { OWN(10, 5, 2, 2, 4),
+	    .main_addr = "gpu-node001", .main_port = 20061, .job_id = "1234" },
+	  NULL, NULL },
 	{ "allocation: --node-rank overrides SLURM_NODEID",
-	  ENV("SLURM_JOB_ID=1234", "SLURM_NODEID=0", "SLURM_JOB_NUM_NODES=2",
+	  VARS("SLURM_JOB_ID=1234", "SLURM_NODEID=0", "SLURM_JOB_NUM_NODES=2",
 	      "SLURM_JOB_NODELIST=host-1,host-2"),
-	  REQ(3, 2, 1),
-	  WANT(6, 2, 1, 3, 3, false, -1, -1, "", "host-1", 20061) },
+	  REQ(3, 2, 1, NULL, 0),
+	  { OWN(6, 2, 1, 3, 3),
+	    .main_addr = "host-1", .main_port = 20061, .job_id = "1234" },
+	  NULL, NULL },
 	{ "allocation: SLURM_NNODES when SLURM_JOB_NUM_NODES is absent",
-	  ENV("SLURM_JOB_ID=5678", "SLURM_NODEID=1", "SLURM_NNODES=3",
+	  VARS("SLURM_JOB_ID=5678", "SLURM_NODEID=1", "SLURM_NNODES=3",
 	      "SLURM_JOB_NODELIST=a[1],b[2-3]"),
-	  AUTO, WANT(3, 3, 1, 1, 1, false, -1, -1, "", "a1", 24773) },
+	  AUTO_REQ,
+	  { OWN(3, 3, 1, 1, 1),
+	    .main_addr = "a1", .main_port = 24773, .job_id = "5678" },
+	  NULL, NULL },
 	{ "allocation without a node list: one node, localhost",
-	  ENV("SLURM_NTASKS=1"), AUTO,
-	  WANT(1, 1, 0, 1, 0, false, -1, -1, "", "127.0.0.1", -1) },
+	  VARS("SLURM_NTASKS=1"),
+	  AUTO_REQ,
+	  { OWN(1, 1, 0, 1, 0),
+	    .main_addr = "127.0.0.1", .main_port = FREE_PORT, .job_id = "" },
+	  NULL, NULL },
 
 	/* --- malformed values --- */
-	{ "SLURM_NTASKS=abc", ENV("SLURM_JOB_ID=1", "SLURM_STEP_ID=0",
+	{ "SLURM_NTASKS=abc",
+	  VARS("SLURM_JOB_ID=1", "SLURM_STEP_ID=0",
 				  "SLURM_NTASKS=abc", "SLURM_PROCID=0"),
-	  AUTO, { 0 }, "invalid SLURM_NTASKS='abc'" },
-	{ "SLURM_NTASKS negative", ENV("SLURM_JOB_ID=1", "SLURM_STEP_ID=0",
+	  AUTO_REQ,
+	  { 0 },
+	  "invalid SLURM_NTASKS='abc'", NULL },
+	{ "SLURM_NTASKS negative",
+	  VARS("SLURM_JOB_ID=1", "SLURM_STEP_ID=0",
 				       "SLURM_NTASKS=-4", "SLURM_PROCID=0"),
-	  AUTO, { 0 }, "invalid SLURM_NTASKS='-4'" },
+	  AUTO_REQ,
+	  { 0 },
+	  "invalid SLURM_NTASKS='-4'", NULL },
 	{ "SLURM_NTASKS missing in an srun step",
-	  ENV("SLURM_JOB_ID=1", "SLURM_STEP_ID=0", "SLURM_PROCID=0"), AUTO,
-	  { 0 }, "SLURM_NTASKS is not set" },
+	  VARS("SLURM_JOB_ID=1", "SLURM_STEP_ID=0", "SLURM_PROCID=0"),
+	  AUTO_REQ,
+	  { 0 },
+	  "SLURM_NTASKS is not set", NULL },
 	{ "SLURM_PROCID negative",
-	  ENV("SLURM_JOB_ID=1", "SLURM_STEP_ID=0", "SLURM_NTASKS=2",
+	  VARS("SLURM_JOB_ID=1", "SLURM_STEP_ID=0", "SLURM_NTASKS=2",
 	      "SLURM_PROCID=-1"),
-	  AUTO, { 0 }, "invalid SLURM_PROCID='-1'" },
-	{ "SLURM_PROCID >= SLURM_NTASKS", ENV(SRUN_2X4("8", "0", "1")), AUTO,
-	  { 0 }, "invalid SLURM_PROCID='8': SLURM_NTASKS=8 allows 0 to 7" },
+	  AUTO_REQ,
+	  { 0 },
+	  "invalid SLURM_PROCID='-1'", NULL },
+	{ "SLURM_PROCID >= SLURM_NTASKS",
+	  VARS(SRUN_2X4("8", "0", "1")),
+	  AUTO_REQ,
+	  { 0 },
+	  "invalid SLURM_PROCID='8': SLURM_NTASKS=8 allows 0 to 7", NULL },
 	{ "SLURM_LOCALID missing",
-	  ENV("SLURM_JOB_ID=1", "SLURM_STEP_ID=0", "SLURM_NTASKS=2",
+	  VARS("SLURM_JOB_ID=1", "SLURM_STEP_ID=0", "SLURM_NTASKS=2",
 	      "SLURM_PROCID=0", "SLURM_NODEID=0"),
-	  AUTO, { 0 }, "SLURM_LOCALID is not set" },
+	  AUTO_REQ,
+	  { 0 },
+	  "SLURM_LOCALID is not set", NULL },
 	{ "SLURM_NTASKS smaller than SLURM_NTASKS_PER_NODE",
-	  ENV("SLURM_JOB_ID=1", "SLURM_STEP_ID=0", "SLURM_NTASKS=2",
+	  VARS("SLURM_JOB_ID=1", "SLURM_STEP_ID=0", "SLURM_NTASKS=2",
 	      "SLURM_NTASKS_PER_NODE=4", "SLURM_PROCID=1", "SLURM_LOCALID=1",
 	      "SLURM_NODEID=0", "SLURM_JOB_NUM_NODES=1", "SLURM_JOB_NODELIST=n1"),
-	  AUTO, { 0 }, "SLURM_NTASKS=2 is smaller than SLURM_NTASKS_PER_NODE=4" },
+	  AUTO_REQ,
+	  { 0 },
+	  "SLURM_NTASKS=2 is smaller than SLURM_NTASKS_PER_NODE=4", NULL },
 	{ "SLURM_NTASKS more than SLURM_NTASKS_PER_NODE x nodes",
-	  ENV("SLURM_JOB_ID=1", "SLURM_STEP_ID=0", "SLURM_NTASKS=8",
+	  VARS("SLURM_JOB_ID=1", "SLURM_STEP_ID=0", "SLURM_NTASKS=8",
 	      "SLURM_NTASKS_PER_NODE=2", "SLURM_PROCID=5", "SLURM_LOCALID=1",
 	      "SLURM_NODEID=1", "SLURM_STEP_NUM_NODES=2"),
-	  AUTO, { 0 },
-	  "SLURM_NTASKS=8 is more than SLURM_NTASKS_PER_NODE=2 x 2 nodes (SLURM_STEP_NUM_NODES=2)" },
+	  AUTO_REQ,
+	  { 0 },
+	  "SLURM_NTASKS=8 is more than SLURM_NTASKS_PER_NODE=2 x 2 nodes (SLURM_STEP_NUM_NODES=2)", NULL },
 	{ "--devices x --num-nodes disagrees with SLURM_NTASKS",
-	  ENV(SRUN_2X4("0", "0", "0")), REQ(8, 2, LT_AUTO), { 0 },
-	  "--devices 8 x --num-nodes 2 = 16 ranks, but srun started SLURM_NTASKS=8" },
+	  VARS(SRUN_2X4("0", "0", "0")),
+	  REQ(8, 2, LT_AUTO, NULL, 0),
+	  { 0 },
+	  "--devices 8 x --num-nodes 2 = 16 ranks, but srun started SLURM_NTASKS=8", NULL },
 	{ "--devices disagrees with the tasks on this node",
-	  ENV(SRUN_2X4("0", "0", "0")), REQ(2, LT_AUTO, LT_AUTO), { 0 },
-	  "--devices 2 disagrees with srun, which started 4 ranks on this node (SLURM_NTASKS=8, SLURM_STEP_TASKS_PER_NODE=4(x2), SLURM_STEP_NUM_NODES=2)" },
+	  VARS(SRUN_2X4("0", "0", "0")),
+	  REQ(2, LT_AUTO, LT_AUTO, NULL, 0),
+	  { 0 },
+	  "--devices 2 disagrees with srun, which started 4 ranks on this node (SLURM_NTASKS=8, SLURM_STEP_TASKS_PER_NODE=4(x2), SLURM_STEP_NUM_NODES=2)", NULL },
 	{ "--num-nodes disagrees with the step",
-	  ENV(SRUN_2X4("0", "0", "0")), REQ(LT_AUTO, 3, LT_AUTO), { 0 },
-	  "--num-nodes 3 disagrees with srun, which spans 2 nodes" },
+	  VARS(SRUN_2X4("0", "0", "0")),
+	  REQ(LT_AUTO, 3, LT_AUTO, NULL, 0),
+	  { 0 },
+	  "--num-nodes 3 disagrees with srun, which spans 2 nodes", NULL },
 	{ "SLURM_LOCALID beyond the tasks of this node",
-	  ENV("SLURM_JOB_ID=1", "SLURM_STEP_ID=0", "SLURM_NTASKS=8",
+	  VARS("SLURM_JOB_ID=1", "SLURM_STEP_ID=0", "SLURM_NTASKS=8",
 	      "SLURM_NTASKS_PER_NODE=4", "SLURM_PROCID=4", "SLURM_LOCALID=4",
 	      "SLURM_NODEID=0", "SLURM_STEP_NUM_NODES=2"),
-	  AUTO, { 0 }, "srun gave local rank 4 of 4 on this node" },
+	  AUTO_REQ,
+	  { 0 },
+	  "srun gave local rank 4 of 4 on this node", NULL },
 	{ "SLURM_NODEID beyond the step's nodes",
-	  ENV("SLURM_JOB_ID=1", "SLURM_STEP_ID=0", "SLURM_NTASKS=4",
+	  VARS("SLURM_JOB_ID=1", "SLURM_STEP_ID=0", "SLURM_NTASKS=4",
 	      "SLURM_NTASKS_PER_NODE=2", "SLURM_PROCID=1", "SLURM_LOCALID=1",
 	      "SLURM_NODEID=2", "SLURM_STEP_NUM_NODES=2"),
-	  AUTO, { 0 }, "srun gave node 2 of 2 nodes" },
+	  AUTO_REQ,
+	  { 0 },
+	  "srun gave node 2 of 2 nodes", NULL },
 	{ "cyclic task distribution",
-	  ENV("SLURM_JOB_ID=1", "SLURM_STEP_ID=0", "SLURM_NTASKS=4",
+	  VARS("SLURM_JOB_ID=1", "SLURM_STEP_ID=0", "SLURM_NTASKS=4",
 	      "SLURM_NTASKS_PER_NODE=2", "SLURM_PROCID=1", "SLURM_LOCALID=0",
 	      "SLURM_NODEID=1", "SLURM_STEP_NUM_NODES=2",
 	      "SLURM_STEP_NODELIST=n[1-2]"),
-	  AUTO, { 0 }, "--distribution=block" },
+	  AUTO_REQ,
+	  { 0 },
+	  "--distribution=block", NULL },
 	{ "uneven split with no tasks-per-node variable",
-	  ENV("SLURM_JOB_ID=1", "SLURM_STEP_ID=0", "SLURM_NTASKS=5",
+	  VARS("SLURM_JOB_ID=1", "SLURM_STEP_ID=0", "SLURM_NTASKS=5",
 	      "SLURM_PROCID=0", "SLURM_LOCALID=0", "SLURM_NODEID=0",
 	      "SLURM_STEP_NUM_NODES=2"),
-	  AUTO, { 0 }, "SLURM_NTASKS=5 does not split evenly over 2 nodes" },
+	  AUTO_REQ,
+	  { 0 },
+	  "SLURM_NTASKS=5 does not split evenly over 2 nodes", NULL },
 	{ "malformed SLURM_STEP_TASKS_PER_NODE",
-	  ENV("SLURM_JOB_ID=1", "SLURM_STEP_ID=0", "SLURM_NTASKS=6",
+	  VARS("SLURM_JOB_ID=1", "SLURM_STEP_ID=0", "SLURM_NTASKS=6",
 	      "SLURM_PROCID=0", "SLURM_LOCALID=0", "SLURM_NODEID=0",
 	      "SLURM_STEP_NUM_NODES=3", "SLURM_STEP_TASKS_PER_NODE=2(x3"),
-	  AUTO, { 0 }, "invalid SLURM_STEP_TASKS_PER_NODE='2(x3' at offset 4" },
+	  AUTO_REQ,
+	  { 0 },
+	  "invalid SLURM_STEP_TASKS_PER_NODE='2(x3' at offset 4", NULL },
 	{ "SLURM_STEP_TASKS_PER_NODE with a space",
-	  ENV("SLURM_JOB_ID=1", "SLURM_STEP_ID=0", "SLURM_NTASKS=3",
+	  VARS("SLURM_JOB_ID=1", "SLURM_STEP_ID=0", "SLURM_NTASKS=3",
 	      "SLURM_PROCID=0", "SLURM_LOCALID=0", "SLURM_NODEID=0",
 	      "SLURM_STEP_NUM_NODES=2", "SLURM_STEP_TASKS_PER_NODE=2, 1"),
-	  AUTO, { 0 }, "invalid SLURM_STEP_TASKS_PER_NODE='2, 1' at offset 2" },
+	  AUTO_REQ,
+	  { 0 },
+	  "invalid SLURM_STEP_TASKS_PER_NODE='2, 1' at offset 2", NULL },
 	{ "SLURM_STEP_TASKS_PER_NODE shorter than SLURM_NODEID",
-	  ENV("SLURM_JOB_ID=1", "SLURM_STEP_ID=0", "SLURM_NTASKS=7",
+	  VARS("SLURM_JOB_ID=1", "SLURM_STEP_ID=0", "SLURM_NTASKS=7",
 	      "SLURM_PROCID=6", "SLURM_LOCALID=0", "SLURM_NODEID=5",
 	      "SLURM_STEP_NUM_NODES=6", "SLURM_STEP_TASKS_PER_NODE=2(x3),1"),
-	  AUTO, { 0 }, "SLURM_STEP_TASKS_PER_NODE='2(x3),1' lists 4 nodes, but SLURM_NODEID=5" },
+	  AUTO_REQ,
+	  { 0 },
+	  "SLURM_STEP_TASKS_PER_NODE='2(x3),1' lists 4 nodes, but SLURM_NODEID=5", NULL },
 	{ "SLURM_STEP_ID=abc",
-	  ENV("SLURM_JOB_ID=1", "SLURM_STEP_ID=abc", "SLURM_PROCID=0"), AUTO,
-	  { 0 }, "invalid SLURM_STEP_ID='abc'" },
-	{ "SLURM_JOB_ID=x", ENV("SLURM_JOB_ID=x"), AUTO, { 0 },
-	  "invalid SLURM_JOB_ID='x'" },
+	  VARS("SLURM_JOB_ID=1", "SLURM_STEP_ID=abc", "SLURM_PROCID=0"),
+	  AUTO_REQ,
+	  { 0 },
+	  "invalid SLURM_STEP_ID='abc'", NULL },
+	{ "SLURM_JOB_ID=x",
+	  VARS("SLURM_JOB_ID=x"),
+	  AUTO_REQ,
+	  { 0 },
+	  "invalid SLURM_JOB_ID='x'", NULL },
 	{ "descending step node list",
-	  ENV("SLURM_JOB_ID=1", "SLURM_STEP_ID=0", "SLURM_NTASKS=1",
+	  VARS("SLURM_JOB_ID=1", "SLURM_STEP_ID=0", "SLURM_NTASKS=1",
 	      "SLURM_PROCID=0", "SLURM_LOCALID=0", "SLURM_NODEID=0",
 	      "SLURM_STEP_NODELIST=node[3-1]", "SLURM_JOB_NODELIST=node[1-3]"),
-	  AUTO, { 0 },
-	  "invalid SLURM_STEP_NODELIST='node[3-1]': range 3-1 at offset 5 is descending" },
+	  AUTO_REQ,
+	  { 0 },
+	  "invalid SLURM_STEP_NODELIST='node[3-1]': range 3-1 at offset 5 is descending", NULL },
 	{ "descending job node list in an allocation",
-	  ENV("SLURM_JOB_ID=1", "SLURM_JOB_NODELIST=node[3-1]"), AUTO, { 0 },
-	  "invalid SLURM_JOB_NODELIST='node[3-1]': range 3-1 at offset 5 is descending" },
+	  VARS("SLURM_JOB_ID=1", "SLURM_JOB_NODELIST=node[3-1]"),
+	  AUTO_REQ,
+	  { 0 },
+	  "invalid SLURM_JOB_NODELIST='node[3-1]': range 3-1 at offset 5 is descending", NULL },
 	{ "unclosed node list",
-	  ENV("SLURM_JOB_ID=1", "SLURM_JOB_NODELIST=node[01-"), AUTO, { 0 },
-	  "invalid SLURM_JOB_NODELIST='node[01-': '[' at offset 4 is never closed" },
+	  VARS("SLURM_JOB_ID=1", "SLURM_JOB_NODELIST=node[01-"),
+	  AUTO_REQ,
+	  { 0 },
+	  "invalid SLURM_JOB_NODELIST='node[01-': '[' at offset 4 is never closed", NULL },
 	{ "allocation: --num-nodes disagrees with SLURM_JOB_NUM_NODES",
-	  ENV("SLURM_JOB_ID=1", "SLURM_JOB_NUM_NODES=2",
+	  VARS("SLURM_JOB_ID=1", "SLURM_JOB_NUM_NODES=2",
 	      "SLURM_JOB_NODELIST=n[1-2]"),
-	  REQ(LT_AUTO, 3, LT_AUTO), { 0 },
-	  "--num-nodes 3 disagrees with the allocation: SLURM_JOB_NUM_NODES=2" },
+	  REQ(LT_AUTO, 3, LT_AUTO, NULL, 0),
+	  { 0 },
+	  "--num-nodes 3 disagrees with the allocation: SLURM_JOB_NUM_NODES=2", NULL },
 	{ "allocation: SLURM_NODEID beyond the nodes",
-	  ENV("SLURM_JOB_ID=1", "SLURM_NODEID=5", "SLURM_JOB_NUM_NODES=2",
+	  VARS("SLURM_JOB_ID=1", "SLURM_NODEID=5", "SLURM_JOB_NUM_NODES=2",
 	      "SLURM_JOB_NODELIST=n[1-2]"),
-	  AUTO, { 0 },
-	  "SLURM_NODEID=5 is out of range for the allocation's 2 nodes (SLURM_JOB_NUM_NODES=2)" },
+	  AUTO_REQ,
+	  { 0 },
+	  "SLURM_NODEID=5 is out of range for the allocation's 2 nodes (SLURM_JOB_NUM_NODES=2)", NULL },
 	{ "allocation: --node-rank beyond the nodes",
-	  ENV("SLURM_JOB_ID=1", "SLURM_NODEID=0", "SLURM_JOB_NUM_NODES=2",
+	  VARS("SLURM_JOB_ID=1", "SLURM_NODEID=0", "SLURM_JOB_NUM_NODES=2",
 	      "SLURM_JOB_NODELIST=n[1-2]"),
-	  REQ(LT_AUTO, LT_AUTO, 2), { 0 },
-	  "node rank 2 is out of range for 2 nodes: use --node-rank 0 to 1" },
+	  REQ(LT_AUTO, LT_AUTO, 2, NULL, 0),
+	  { 0 },
+	  "node rank 2 is out of range for 2 nodes: use --node-rank 0 to 1", NULL },
 	{ "allocation: SLURM_JOB_NUM_NODES=0",
-	  ENV("SLURM_JOB_ID=1", "SLURM_JOB_NUM_NODES=0"), AUTO, { 0 },
-	  "invalid SLURM_JOB_NUM_NODES='0'" },
+	  VARS("SLURM_JOB_ID=1", "SLURM_JOB_NUM_NODES=0"),
+	  AUTO_REQ,
+	  { 0 },
+	  "invalid SLURM_JOB_NUM_NODES='0'", NULL },
 	{ "allocation of 2 nodes without a node list or MASTER_ADDR",
-	  ENV("SLURM_JOB_ID=1", "SLURM_JOB_NUM_NODES=2"), AUTO, { 0 },
-	  "cannot tell the main address of a 2-node job" },
-	{ "MASTER_PORT out of range", ENV(SRUN_2X4("0", "0", "0"), "MASTER_PORT=99999"),
-	  AUTO, { 0 }, "invalid MASTER_PORT='99999'" },
+	  VARS("SLURM_JOB_ID=1", "SLURM_JOB_NUM_NODES=2"),
+	  AUTO_REQ,
+	  { 0 },
+	  "cannot tell the main address of a 2-node job", NULL },
+	{ "MASTER_PORT out of range",
+	  VARS(SRUN_2X4("0", "0", "0"), "MASTER_PORT=99999"),
+	  AUTO_REQ,
+	  { 0 },
+	  "invalid MASTER_PORT='99999'", NULL },
 };
-
-static void check_topology(const struct resolve_case *c, const struct lt_topology *t)
-{
-	const struct want *w = &c->want;
-
-	cr_expect_eq(t->world_size, w->world_size, "%s: world_size %d, want %d",
-		     c->name, t->world_size, w->world_size);
-	cr_expect_eq(t->num_nodes, w->num_nodes, "%s: num_nodes %d, want %d",
-		     c->name, t->num_nodes, w->num_nodes);
-	cr_expect_eq(t->node_rank, w->node_rank, "%s: node_rank %d, want %d",
-		     c->name, t->node_rank, w->node_rank);
-	cr_expect_eq(t->local_world_size, w->local_world_size,
-		     "%s: local_world_size %d, want %d", c->name,
-		     t->local_world_size, w->local_world_size);
-	cr_expect_eq(t->first_rank, w->first_rank, "%s: first_rank %d, want %d",
-		     c->name, t->first_rank, w->first_rank);
-	cr_expect_eq(t->external, w->external, "%s: external %d, want %d",
-		     c->name, t->external, w->external);
-	cr_expect_eq(t->rank, w->rank, "%s: rank %d, want %d", c->name, t->rank,
-		     w->rank);
-	cr_expect_eq(t->local_rank, w->local_rank, "%s: local_rank %d, want %d",
-		     c->name, t->local_rank, w->local_rank);
-	cr_expect_str_eq(t->launcher, w->launcher, "%s: launcher '%s', want '%s'",
-			 c->name, t->launcher, w->launcher);
-	cr_expect_str_eq(t->main_addr, w->main_addr, "%s: main_addr '%s', want '%s'",
-			 c->name, t->main_addr, w->main_addr);
-	if (w->main_port < 0)
-		cr_expect(t->main_port > 0 && t->main_port < 65536,
-			  "%s: main_port %d, want a free port", c->name, t->main_port);
-	else
-		cr_expect_eq(t->main_port, w->main_port, "%s: main_port %d, want %d",
-			     c->name, t->main_port, w->main_port);
-	cr_expect(t->addr_from[0] && t->port_from[0],
-		  "%s: addr_from '%s' and port_from '%s' must say where they came from",
-		  c->name, t->addr_from, t->port_from);
-}
-
-static int run_resolve(const struct resolve_case *c, struct lt_topology *t,
-		       struct lt_err *err)
-{
-	const struct lt_cluster_ops *ops = lt_env_slurm.ops;
-	struct lt_envsrc env = { .vars = c->vars, .hostname = "testhost" };
-
-	memset(err, 0, sizeof(*err));
-	return ops->resolve(&env, &c->req, t, err);
-}
 
 ParameterizedTestParameters(env_slurm, resolve)
 {
@@ -344,57 +399,32 @@ ParameterizedTestParameters(env_slurm, resolve)
 
 ParameterizedTest(size_t *i, env_slurm, resolve)
 {
-	const struct resolve_case *c = &cases[*i];
-	struct lt_topology t;
-	struct lt_err err;
-	int rc = run_resolve(c, &t, &err);
-
-	if (c->err) {
-		cr_assert_eq(rc, -1, "%s: resolve succeeded, want error '%s'", c->name,
-			     c->err);
-		cr_expect_eq(err.status, LT_EXIT_FAILURE, "%s: status %d", c->name,
-			     err.status);
-		cr_expect(strstr(err.msg, c->err) != NULL,
-			  "%s: error '%s' does not contain '%s'", c->name, err.msg,
-			  c->err);
-		cr_expect(strchr(err.msg, '\n') == NULL, "%s: error is not one line",
-			  c->name);
-		return;
-	}
-	cr_assert_eq(rc, 0, "%s: resolve failed: %s", c->name, err.msg);
-	check_topology(c, &t);
+	check_resolve(&lt_env_slurm, &cases[*i]);
 }
 
 /* --- detect --- */
 
-struct detect_case {
-	const char *name;
-	const char *const *vars;
-	bool yes;
-	const char *why;
-};
-
 static const struct detect_case detect_cases[] = {
-	{ "srun task", ENV("SLURM_JOB_ID=12", "SLURM_STEP_ID=0", "SLURM_PROCID=3"),
+	{ "srun task", VARS("SLURM_JOB_ID=12", "SLURM_STEP_ID=0", "SLURM_PROCID=3"),
 	  true, "a task started by srun" },
 	{ "srun task inside salloc",
-	  ENV("SLURM_JOB_ID=12", "SLURM_JOB_NAME=interactive", "SLURM_STEP_ID=1",
+	  VARS("SLURM_JOB_ID=12", "SLURM_JOB_NAME=interactive", "SLURM_STEP_ID=1",
 	      "SLURM_PROCID=0"),
 	  true, "a task started by srun" },
-	{ "salloc shell", ENV("SLURM_JOB_ID=12", "SLURM_JOB_NAME=interactive"),
+	{ "salloc shell", VARS("SLURM_JOB_ID=12", "SLURM_JOB_NAME=interactive"),
 	  true, "an sbatch script or salloc shell" },
 	{ "sbatch batch step",
-	  ENV("SLURM_JOB_ID=12", "SLURM_STEP_ID=batch", "SLURM_PROCID=0"), true,
+	  VARS("SLURM_JOB_ID=12", "SLURM_STEP_ID=batch", "SLURM_PROCID=0"), true,
 	  "without an srun step" },
 	{ "batch step by number",
-	  ENV("SLURM_JOB_ID=12", "SLURM_STEP_ID=4294967291", "SLURM_PROCID=0"),
+	  VARS("SLURM_JOB_ID=12", "SLURM_STEP_ID=4294967291", "SLURM_PROCID=0"),
 	  true, "without an srun step" },
-	{ "step id without SLURM_PROCID", ENV("SLURM_JOB_ID=12", "SLURM_STEP_ID=0"),
+	{ "step id without SLURM_PROCID", VARS("SLURM_JOB_ID=12", "SLURM_STEP_ID=0"),
 	  true, "without an srun step" },
-	{ "SLURM_NTASKS only", ENV("SLURM_NTASKS=4"), true, "SLURM_NTASKS is set" },
-	{ "not slurm", ENV("HOME=/root", "SLURMISH=1"), false,
+	{ "SLURM_NTASKS only", VARS("SLURM_NTASKS=4"), true, "SLURM_NTASKS is set" },
+	{ "not slurm", VARS("HOME=/root", "SLURMISH=1"), false,
 	  "neither SLURM_JOB_ID nor SLURM_NTASKS" },
-	{ "empty environment", ((const char *const[]){ NULL }), false,
+	{ "empty environment", NO_VARS, false,
 	  "neither SLURM_JOB_ID nor SLURM_NTASKS" },
 };
 
@@ -405,15 +435,7 @@ ParameterizedTestParameters(env_slurm, detect)
 
 ParameterizedTest(size_t *i, env_slurm, detect)
 {
-	const struct detect_case *c = &detect_cases[*i];
-	const struct lt_cluster_ops *ops = lt_env_slurm.ops;
-	struct lt_envsrc env = { .vars = c->vars, .hostname = "testhost" };
-	char why[256] = "";
-	bool yes = ops->detect(&env, why, sizeof(why));
-
-	cr_expect_eq(yes, c->yes, "%s: detect %d, want %d", c->name, yes, c->yes);
-	cr_expect(strstr(why, c->why) != NULL, "%s: why '%s' lacks '%s'", c->name,
-		  why, c->why);
+	check_detect(&lt_env_slurm, &detect_cases[*i]);
 }
 
 Test(env_slurm, descriptor)
@@ -449,9 +471,9 @@ Test(env_slurm, every_rank_of_2x4)
 				       "SLURM_STEP_NUM_NODES=2",
 				       "SLURM_STEP_NODELIST=gpu-node[001-002]", NULL };
 		struct lt_envsrc env = { .vars = vars, .hostname = "x" };
-		struct lt_request req = AUTO;
+		struct lt_request req = AUTO_REQ;
 
-		cr_assert_eq(ops->resolve(&env, &req, &t, &err), 0, "rank %d: %s", r,
+		cr_assert_eq(ops->resolve(&env, NULL, &req, &t, &err), 0, "rank %d: %s", r,
 			     err.msg);
 		cr_expect_eq(t.rank, r);
 		cr_expect_eq(t.node_rank, r / 4);
@@ -494,7 +516,7 @@ Test(env_slurm, derived_port_of_a_step)
 		{ "SLURM_STEP_ID=12767", 21685 },
 	};
 	const struct lt_cluster_ops *ops = lt_env_slurm.ops;
-	struct lt_request req = AUTO;
+	struct lt_request req = AUTO_REQ;
 	struct lt_topology t;
 	struct lt_err err;
 	size_t i;
@@ -505,7 +527,7 @@ Test(env_slurm, derived_port_of_a_step)
 				       "SLURM_STEP_NUM_NODES=1", "SLURM_JOB_NODELIST=n1", NULL };
 		struct lt_envsrc env = { .vars = vars, .hostname = "n1" };
 
-		cr_assert_eq(ops->resolve(&env, &req, &t, &err), 0, "%s: %s", steps[i].step,
+		cr_assert_eq(ops->resolve(&env, NULL, &req, &t, &err), 0, "%s: %s", steps[i].step,
 			     err.msg);
 		cr_expect_eq(t.main_port, steps[i].port, "%s: port %d, want %d", steps[i].step,
 			     t.main_port, steps[i].port);

@@ -187,17 +187,20 @@ Test(registry, kind_names_parse)
 
 /* ------------------------------------------------ cluster selection */
 
-static bool yes(const struct lt_envsrc *env, char *why, size_t len)
+static bool yes(const struct lt_envsrc *env, const struct lt_params *params, char *why,
+		size_t len)
 {
 	(void)env;
+	(void)params;
 	snprintf(why, len, "always");
 	return true;
 }
 
-static int no_resolve(const struct lt_envsrc *env, const struct lt_request *req,
-		      struct lt_topology *t, struct lt_err *e)
+static int no_resolve(const struct lt_envsrc *env, const struct lt_params *params,
+		      const struct lt_request *req, struct lt_topology *t, struct lt_err *e)
 {
 	(void)env;
+	(void)params;
 	(void)req;
 	(void)t;
 	return lt_err_set(e, 1, "unused");
@@ -213,28 +216,33 @@ Test(registry, cluster_probe_order_follows_priority)
 	static const struct lt_cluster_ops top_ops = { 1000, yes, no_resolve };
 	static const struct lt_plugin top = { .kind = LT_KIND_CLUSTER, .name = "top", .description = "d", .recommended_when = "r", .alias_of = NULL, .preset = NULL, .ops = &top_ops };
 	struct lt_envsrc env = { .vars = srun };
-	const struct lt_plugin *p;
+	struct lt_choice c;
 	char why[256];
 
-	cr_assert_eq(lt_cluster_select(reg, &env, NULL, NULL, &p, why, sizeof(why), &err), 0, "%s", err.msg);
-	cr_expect_str_eq(p->name, "slurm");
+	cr_assert_eq(lt_cluster_select(reg, &env, NULL, NULL, &c, why, sizeof(why), &err), 0, "%s", err.msg);
+	cr_expect_str_eq(c.base->name, "slurm");
+	lt_choice_free(&c);
 	env.vars = torchrun_in_slurm;
-	cr_assert_eq(lt_cluster_select(reg, &env, "auto", NULL, &p, why, sizeof(why), &err), 0);
-	cr_expect_str_eq(p->name, "torchelastic", "the innermost launcher wins");
+	cr_assert_eq(lt_cluster_select(reg, &env, "auto", NULL, &c, why, sizeof(why), &err), 0);
+	cr_expect_str_eq(c.base->name, "torchelastic", "the innermost launcher wins");
+	lt_choice_free(&c);
 	env.vars = bare;
-	cr_assert_eq(lt_cluster_select(reg, &env, NULL, NULL, &p, why, sizeof(why), &err), 0);
-	cr_expect_str_eq(p->name, "lightning");
+	cr_assert_eq(lt_cluster_select(reg, &env, NULL, NULL, &c, why, sizeof(why), &err), 0);
+	cr_expect_str_eq(c.base->name, "lightning");
+	lt_choice_free(&c);
 	env.vars = torchrun_in_slurm;
-	cr_assert_eq(lt_cluster_select(reg, &env, "slurm", NULL, &p, why, sizeof(why), &err), 0);
-	cr_expect_str_eq(p->name, "slurm", "a forced environment wins over higher priorities");
+	cr_assert_eq(lt_cluster_select(reg, &env, "slurm", NULL, &c, why, sizeof(why), &err), 0);
+	cr_expect_str_eq(c.base->name, "slurm", "a forced environment wins over higher priorities");
+	lt_choice_free(&c);
 	cr_expect_str_eq(why, "forced by --cluster slurm");
 	env.vars = bare;
-	cr_expect_eq(lt_cluster_select(reg, &env, "slurmm", NULL, &p, why, sizeof(why), &err), -1);
+	cr_expect_eq(lt_cluster_select(reg, &env, "slurmm", NULL, &c, why, sizeof(why), &err), -1);
 	cr_expect(strstr(err.msg, "did you mean 'slurm'?") != NULL, "%s", err.msg);
 
 	cr_assert_eq(lt_registry_add(reg, &top, &err), 0);
-	cr_assert_eq(lt_cluster_select(reg, &env, NULL, NULL, &p, why, sizeof(why), &err), 0);
-	cr_expect_str_eq(p->name, "top", "a plugin's priority places it in the probe order");
+	cr_assert_eq(lt_cluster_select(reg, &env, NULL, NULL, &c, why, sizeof(why), &err), 0);
+	cr_expect_str_eq(c.base->name, "top", "a plugin's priority places it in the probe order");
+	lt_choice_free(&c);
 }
 
 /* A forced environment must still recognise the process: --cluster lsf
@@ -252,12 +260,12 @@ Test(registry, forced_cluster_without_its_variables_fails)
 		{ "mpi", "OMPI_COMM_WORLD_SIZE" },
 	};
 	struct lt_envsrc env = { .vars = bare };
-	const struct lt_plugin *p;
+	struct lt_choice c;
 	char why[256], want[64];
 	size_t i;
 
 	for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
-		cr_expect_eq(lt_cluster_select(reg, &env, cases[i].name, NULL, &p, why,
+		cr_expect_eq(lt_cluster_select(reg, &env, cases[i].name, NULL, &c, why,
 					       sizeof(why), &err), -1, "%s", cases[i].name);
 		snprintf(want, sizeof(want), "--cluster %s: ", cases[i].name);
 		cr_expect(!strncmp(err.msg, want, strlen(want)), "%s", err.msg);
@@ -265,12 +273,14 @@ Test(registry, forced_cluster_without_its_variables_fails)
 		cr_expect(strstr(err.msg, "or drop --cluster") != NULL, "%s", err.msg);
 		cr_expect_eq(err.status, LT_EXIT_FAILURE);
 	}
-	cr_assert_eq(lt_cluster_select(reg, &env, "lightning", NULL, &p, why, sizeof(why), &err),
+	cr_assert_eq(lt_cluster_select(reg, &env, "lightning", NULL, &c, why, sizeof(why), &err),
 		     0, "the bare node needs nothing: %s", err.msg);
+	lt_choice_free(&c);
 	env.vars = lsf;
-	cr_assert_eq(lt_cluster_select(reg, &env, "lsf", NULL, &p, why, sizeof(why), &err), 0,
+	cr_assert_eq(lt_cluster_select(reg, &env, "lsf", NULL, &c, why, sizeof(why), &err), 0,
 		     "%s", err.msg);
-	cr_expect_str_eq(p->name, "lsf");
+	cr_expect_str_eq(c.base->name, "lsf");
+	lt_choice_free(&c);
 	cr_expect_str_eq(why, "forced by --cluster lsf");
 }
 
@@ -278,12 +288,13 @@ Test(registry, verbose_probe_log_says_why)
 {
 	static const char *const bare[] = { NULL };
 	struct lt_envsrc env = { .vars = bare };
-	const struct lt_plugin *p;
+	struct lt_choice c;
 	char why[256], *buf = NULL;
 	size_t len = 0;
 	FILE *f = open_memstream(&buf, &len);
 
-	cr_assert_eq(lt_cluster_select(reg, &env, NULL, f, &p, why, sizeof(why), &err), 0);
+	cr_assert_eq(lt_cluster_select(reg, &env, NULL, f, &c, why, sizeof(why), &err), 0);
+	lt_choice_free(&c);
 	fclose(f);
 	cr_expect(strstr(buf, "cluster 'slurm' (priority 70) skipped: ") != NULL, "%s", buf);
 	cr_expect(strstr(buf, "cluster 'lightning' (priority 0) detected: ") != NULL, "%s", buf);
