@@ -194,11 +194,7 @@ static void setup_runtime(struct lt_ctx *ctx)
 {
 	struct lt_err err = { 0 };
 
-
-	ctx->precision = lt_precision_runtime(ctx->cfg->precision);
-	if (!ctx->precision)
-		lt_fatal(ctx, "precision '%s' has no runtime in this version: see ltrun --list precision",
-			 ctx->cfg->precision);
+	ctx->precision = lt_precision_of(&ctx->choice[LT_KIND_PRECISION]);
 	ctx->dtype = ctx->precision->compute;
 	lt_scaler_init(&ctx->scaler);
 	/* Fabric mode: a model seeding backward with lt_loss_scale() gets its

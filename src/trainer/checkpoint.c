@@ -149,7 +149,7 @@ static cJSON *make_meta(const struct lt_ctx *ctx, const struct lt_ckpt_pos *pos)
 	meta_int(meta, "loss_scale_good_steps", ctx->scaler.st.good_steps);
 	meta_int(meta, "loss_scale_skipped", ctx->scaler.st.skipped);
 	cJSON_AddStringToObject(meta, "strategy", ctx->strategy->name);
-	cJSON_AddStringToObject(meta, "precision", ctx->precision->name);
+	cJSON_AddStringToObject(meta, "precision", ctx->choice[LT_KIND_PRECISION].base->name);
 	cJSON_AddStringToObject(meta, "optimizer", ctx->cfg->optimizer);
 	cJSON_AddStringToObject(meta, "ltrun", LT_VERSION);
 	return meta;
@@ -334,6 +334,8 @@ static int check_compatible(const struct lt_ctx *ctx, const cJSON *meta, const c
 			    struct lt_err *err)
 {
 	const char *prec = meta_str(meta, "precision");
+	const struct lt_plugin *saved = prec ? lt_registry_find(ctx->reg, LT_KIND_PRECISION, prec) : NULL;
+	const struct lt_plugin *ours = ctx->choice[LT_KIND_PRECISION].base;
 	double world;
 
 	if (meta_num(meta, path, "world_size", &world, err))
@@ -342,10 +344,11 @@ static int check_compatible(const struct lt_ctx *ctx, const cJSON *meta, const c
 		return lt_err_set(err, LT_EXIT_USAGE,
 				  "checkpoint '%s' was saved by %d ranks, this run has %d: resume with the same world size (its sampler position depends on it)",
 				  path, (int)world, ctx->info.world_size);
-	if (prec && lt_precision_runtime(prec) != ctx->precision)
+	if (prec && (!saved || lt_registry_base(ctx->reg, saved) != ours))
 		return lt_err_set(err, LT_EXIT_USAGE,
-				  "checkpoint '%s' was saved in precision %s, this run uses %s: resume with --precision %s",
-				  path, prec, ctx->precision->name, prec);
+				  "checkpoint '%s' was saved in precision %s, this run uses %s: resume with --precision %s%s",
+				  path, prec, ours->name, prec,
+				  saved ? "" : " (and the --plugin that registers it)");
 	return 0;
 }
 

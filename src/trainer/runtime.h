@@ -84,7 +84,7 @@ struct lt_ctx {
 	const struct lt_accel_rt *accel;
 	const struct lt_strategy_rt *strategy;
 	void *strategy_state;
-	const struct lt_precision_rt *precision;
+	const struct lt_precision_ops *precision; /* choice[LT_KIND_PRECISION]'s ops */
 	enum lt_dtype dtype; /* compute dtype (the precision's) */
 	struct lt_scaler scaler; /* when precision->scaler */
 
