@@ -295,14 +295,17 @@ static struct lt_registry *load_registry(struct cli *cli)
 	return reg;
 }
 
-/* `ltrun ckpt inspect|verify PATH [--json]`. */
+/* `ltrun ckpt inspect|verify PATH [--json] [--plugin SO]... [--ckpt-io NAME]`. */
 static int ckpt_command(int argc, char **argv)
 {
 	static const char usage[] =
-		"usage: ltrun ckpt inspect PATH [--json] | ltrun ckpt verify PATH (PATH: a checkpoint directory, step-N, model.safetensors or URL)";
+		"usage: ltrun ckpt inspect PATH [--json] | ltrun ckpt verify PATH, then [--plugin SO]... [--ckpt-io NAME] (PATH: a checkpoint directory, step-N, model.safetensors or URL)";
 	struct lt_err err = { 0 };
+	struct lt_registry *reg;
+	char *plugins[64];
+	size_t nplugins = 0;
 	bool json = false;
-	const char *path = NULL;
+	const char *path = NULL, *io = NULL;
 	int rc;
 
 	if (argc < 2 || (strcmp(argv[1], "inspect") && strcmp(argv[1], "verify")))
@@ -310,6 +313,11 @@ static int ckpt_command(int argc, char **argv)
 	for (int i = 2; i < argc; i++) {
 		if (!strcmp(argv[i], "--json") && !strcmp(argv[1], "inspect"))
 			json = true;
+		else if (!strcmp(argv[i], "--plugin") && i + 1 < argc &&
+			 nplugins < sizeof(plugins) / sizeof(plugins[0]))
+			plugins[nplugins++] = argv[++i];
+		else if (!strcmp(argv[i], "--ckpt-io") && i + 1 < argc)
+			io = argv[++i];
 		else if (argv[i][0] == '-' || path)
 			lt_die(LT_EXIT_USAGE, "ltrun ckpt %s: unexpected '%s'; %s", argv[1], argv[i], usage);
 		else
@@ -317,8 +325,12 @@ static int ckpt_command(int argc, char **argv)
 	}
 	if (!path)
 		lt_die(LT_EXIT_USAGE, "ltrun ckpt %s: no PATH given; %s", argv[1], usage);
-	rc = !strcmp(argv[1], "inspect") ? lt_ckpt_inspect(path, json, stdout, &err)
-					  : lt_ckpt_verify_path(path, stdout, &err);
+	reg = lt_registry_load(plugins, nplugins, &err);
+	if (!reg)
+		lt_die_err(&err);
+	rc = !strcmp(argv[1], "inspect") ? lt_ckpt_inspect(reg, io, path, json, stdout, &err)
+					  : lt_ckpt_verify_path(reg, io, path, stdout, &err);
+	lt_registry_free(reg);
 	if (rc)
 		lt_die_err(&err);
 	return 0;

@@ -31,7 +31,6 @@
  * once per node through srun.
  */
 #include "launch/agent.h"
-#include "ckpt/io.h"
 #include "comm/comm.h"
 #include "launch/output.h"
 #include "rank/rank.h"
@@ -1293,25 +1292,9 @@ fail_free:
 	return -1;
 }
 
-/* The registry plans checkpoint IO plugins this build may lack: a run
- * that names one says so. */
-static int check_runnable(const struct lt_plan *plan, struct lt_err *err)
-{
-	const struct lt_plugin *p = plan->plugin[LT_KIND_CKPT_IO];
-	const char *base = p->alias_of ? p->alias_of : p->name;
-
-	if (!lt_ckpt_io_find(base))
-		return lt_err_set(err, LT_EXIT_USAGE,
-				  "ckpt-io '%s' cannot run in this version: its runtime is not built, use file (--dry-run shows the plan)",
-				  p->name);
-	return 0;
-}
-
 int lt_launch(const struct lt_plan *plan, const struct lt_config *cfg, int argc,
 	      char **argv, struct lt_err *err)
 {
-	if (check_runnable(plan, err))
-		return -1;
 	if (plan->topo.external)
 		return run_adopted(plan, cfg, err);
 	if (in_batch_script(plan))

@@ -13,7 +13,7 @@
 #include "ckpt/io.h"
 
 /* Writes len bytes at p as file rel through io. */
-static inline int io_put(const struct lt_ckpt_io_rt *io, void *st, const char *rel,
+static inline int io_put(const struct lt_ckpt_io_ops *io, void *st, const char *rel,
 			 const void *p, size_t len, struct lt_err *err)
 {
 	struct iovec v = { (void *)p, len };

@@ -308,7 +308,7 @@ static bool on_server(const char *rel)
 
 /* Saves four steps of a model under /ck over io (http, or async over
  * http) keeping two, then opens `last` and step-30 and checks every byte. */
-static void checkpoints_over(const struct lt_ckpt_io_rt *io, const char *inner)
+static void checkpoints_over(const struct lt_ckpt_io_ops *io, const char *inner)
 {
 	struct lt_ckpt_io_opts o = { .inner = inner };
 	struct lt_err err = { 0 };

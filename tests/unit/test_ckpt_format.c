@@ -266,7 +266,7 @@ static int failing_remove(void *state, const char *rel, struct lt_err *err)
 
 Test(ckpt_file, failed_write_leaves_previous_checkpoint)
 {
-	struct lt_ckpt_io_rt io = lt_ckpt_io_file;
+	struct lt_ckpt_io_ops io = lt_ckpt_io_file;
 	struct ckpt_dir d;
 	struct model a, b;
 
@@ -310,7 +310,7 @@ Test(ckpt_file, failed_write_leaves_previous_checkpoint)
 /* ... but a step that was complete before the failed save stays. */
 Test(ckpt_file, a_failed_save_leaves_a_complete_step_alone)
 {
-	struct lt_ckpt_io_rt io = lt_ckpt_io_file;
+	struct lt_ckpt_io_ops io = lt_ckpt_io_file;
 	struct lt_err err = { 0, "" };
 	struct ckpt_dir d;
 	struct model a;
@@ -467,7 +467,7 @@ Test(ckpt_file, many_iovs_and_open_makes_parents)
 	cr_expect_null(lt_ckpt_io_find(NULL));
 	for (int i = 0; i < 2; i++) {
 		const char *name = i ? "http" : "async";
-		const struct lt_ckpt_io_rt *p = lt_ckpt_io_find(name);
+		const struct lt_ckpt_io_ops *p = lt_ckpt_io_find(name);
 
 		cr_expect(!p || !strcmp(p->name, name), "%s: a plugin or none, built or not", name);
 	}

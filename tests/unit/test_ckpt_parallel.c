@@ -132,7 +132,7 @@ static bool counting_parallel(void *st)
 static void read_checked_case(bool mapped)
 {
 	const size_t len = 40 * MB + 5, off = 3;
-	struct lt_ckpt_io_rt io = lt_ckpt_io_file;
+	struct lt_ckpt_io_ops io = lt_ckpt_io_file;
 	struct lt_err err = { 0, "" };
 	unsigned char *src = malloc(len + off), *dst = malloc(len + 1);
 	struct ckpt_dir d;
