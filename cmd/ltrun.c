@@ -227,7 +227,6 @@ static void list_plugins(struct cli *cli, const struct lt_registry *reg)
 /* The settings only the launch reads, checked before anything starts. */
 static int check_launch_settings(struct cli *cli)
 {
-	static const char *const absent[] = { "etcd", NULL };
 	const struct lt_config *c = &cli->cfg;
 	int sigs[LT_MAX_SIGNALS];
 	char q[LT_QUOTE_MAX];
@@ -247,16 +246,7 @@ static int check_launch_settings(struct cli *cli)
 		return lt_err_set(&cli->err, LT_EXIT_USAGE,
 				  "rendezvous 'file' (%s) needs LTRUN_RDZV_DIR: set it to a directory every node can reach",
 				  c->source_name[LT_OPT_RDZV]);
-	if (!strcmp(c->rdzv, "auto") || lt_rdzv_find(c->rdzv, false))
-		return 0;
-	for (const char *const *a = absent; *a; a++)
-		if (!strcmp(c->rdzv, *a))
-			return lt_err_set(&cli->err, LT_EXIT_USAGE,
-					  "rendezvous '%s' (%s) is not built in this version: use auto, tcp, file or pmix",
-					  c->rdzv, c->source_name[LT_OPT_RDZV]);
-	return lt_err_set(&cli->err, LT_EXIT_USAGE,
-			  "unknown rendezvous '%s' (%s): valid: auto, tcp, file, pmix",
-			  lt_quote(q, sizeof(q), c->rdzv), c->source_name[LT_OPT_RDZV]);
+	return 0;
 }
 
 /* Whether this process starts rank 0 (its node's agent) or is it (an

@@ -138,7 +138,7 @@ static int job_token(const struct lt_topology *t, const struct lt_config *cfg,
 	char identity[512];
 	/* Without the tcp store the token only names the run (its run id):
 	 * no secret needed then. */
-	bool store = lt_rdzv_find(cfg->rdzv, t->external) == &lt_rdzv_tcp;
+	bool store = lt_rdzv_uses_store(cfg->rdzv, t->external);
 	struct lt_token_job job = { .identity = identity, .fresh_ok = single_process_tree,
 				    .pmix = pmix, .insecure = cfg->insecure_store || !store,
 				    .warn = store && (t->external ? t->rank == 0 : t->node_rank == 0) };
@@ -695,7 +695,7 @@ static int check_stopped(struct agent *a)
 
 static bool several_nodes(const struct agent *a)
 {
-	return a->plan->topo.num_nodes > 1 && lt_rdzv_find(a->cfg->rdzv, false) == &lt_rdzv_tcp;
+	return a->plan->topo.num_nodes > 1 && lt_rdzv_uses_store(a->cfg->rdzv, false);
 }
 
 static void failure_key(const struct agent *a, char *key, size_t len)
@@ -1141,7 +1141,7 @@ static int host_store(struct agent *a, struct lt_err *err)
 	char msg[sizeof(err->msg)];
 	ssize_t n;
 
-	if (t->node_rank != 0 || lt_rdzv_find(a->cfg->rdzv, false) != &lt_rdzv_tcp)
+	if (t->node_rank != 0 || !lt_rdzv_uses_store(a->cfg->rdzv, false))
 		return 0;
 	if (pipe2(report, O_CLOEXEC) || pipe2(lifeline, O_CLOEXEC))
 		return lt_err_set(err, LT_EXIT_FAILURE, "cannot start the store: pipe: %s",

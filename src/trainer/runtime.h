@@ -81,7 +81,7 @@ struct lt_ctx {
 	struct lt_choice choice[LT_KIND_COUNT];
 
 	struct lt_comm *comm;
-	const struct lt_accel_rt *accel;
+	const struct lt_accelerator_ops *accel; /* choice[LT_KIND_ACCELERATOR]'s ops */
 	const struct lt_strategy_rt *strategy;
 	void *strategy_state;
 	const struct lt_precision_ops *precision; /* choice[LT_KIND_PRECISION]'s ops */
