@@ -3,10 +3,23 @@
  * choice (its parameters, its name in the message when it fails), flush
  * for an IO without one, checked reads.
  */
+#include <stdio.h>
 #include <string.h>
 
 #include "ckpt/crc32c.h"
 #include "ckpt/io.h"
+
+int lt_ckpt_io_blame(const struct lt_choice *c, struct lt_err *err)
+{
+	char prefix[128], msg[sizeof(err->msg)];
+
+	snprintf(prefix, sizeof(prefix), "checkpoint IO '%s': ", c->named->name);
+	if (strncmp(err->msg, prefix, strlen(prefix))) {
+		snprintf(msg, sizeof(msg), "%s", err->msg);
+		snprintf(err->msg, sizeof(err->msg), "%s%s", prefix, msg);
+	}
+	return -1;
+}
 
 int lt_ckpt_io_open(const struct lt_registry *reg, const struct lt_choice *c, const char *base,
 		    void **state, struct lt_err *err)
@@ -18,8 +31,9 @@ int lt_ckpt_io_open(const struct lt_registry *reg, const struct lt_choice *c, co
 	if (!lt_ckpt_io_of(c)->open(&a, state, &e))
 		return 0;
 	*state = NULL;
-	return lt_err_set(err, e.status ? e.status : LT_EXIT_FAILURE, "checkpoint IO '%s': %s",
-			  c->named->name, e.msg[0] ? e.msg : "open failed without saying why");
+	lt_err_set(err, e.status ? e.status : LT_EXIT_FAILURE, "%s",
+		   e.msg[0] ? e.msg : "open failed without saying why");
+	return lt_ckpt_io_blame(c, err);
 }
 
 int lt_ckpt_io_open_spec(const struct lt_registry *reg, const char *spec, const char *base,

@@ -42,6 +42,10 @@ int lt_ckpt_io_open(const struct lt_registry *reg, const struct lt_choice *c, co
 int lt_ckpt_io_open_spec(const struct lt_registry *reg, const char *spec, const char *base,
 			 struct lt_choice *c, void **state, struct lt_err *err);
 
+/* Names the plugin of choice c in err ("checkpoint IO 'zstd': ...")
+ * unless it does already; returns -1. */
+int lt_ckpt_io_blame(const struct lt_choice *c, struct lt_err *err);
+
 /* io->flush, or 0 for an IO without one. */
 int lt_ckpt_io_flush(const struct lt_ckpt_io_ops *io, void *state, struct lt_err *err);
 

@@ -231,7 +231,7 @@ int lt_trainer_ckpt_save(struct lt_ctx *ctx, const struct lt_ckpt_pos *pos, stru
 	free(t);
 	free_names(names, n);
 	cJSON_Delete(meta);
-	return rc;
+	return rc ? lt_ckpt_io_blame(&ctx->choice[LT_KIND_CKPT_IO], err) : 0;
 }
 
 void lt_trainer_ckpt_release(struct lt_ctx *ctx, size_t nparams)
@@ -254,6 +254,8 @@ int lt_trainer_ckpt_finish(struct lt_ctx *ctx, struct lt_err *err)
 
 	if (ctx->ckpt_io) {
 		rc = lt_ckpt_io_flush(ctx->ckpt_io, ctx->ckpt_state, err);
+		if (rc)
+			lt_ckpt_io_blame(&ctx->choice[LT_KIND_CKPT_IO], err);
 		ctx->ckpt_io->close(ctx->ckpt_state);
 		ctx->ckpt_io = NULL;
 		ctx->ckpt_state = NULL;

@@ -17,7 +17,7 @@ void ckpt_dir_make(struct ckpt_dir *d)
 
 	snprintf(d->path, sizeof(d->path), "/tmp/ltrun-ckpt-XXXXXX");
 	cr_assert_not_null(mkdtemp(d->path));
-	cr_assert_eq(lt_ckpt_io_file.open(d->path, NULL, &d->io, &err), 0, "%s", err.msg);
+	cr_assert_eq(lt_ckpt_io_file.open(&(struct lt_ckpt_io_args){ .base = d->path }, &d->io, &err), 0, "%s", err.msg);
 }
 
 void ckpt_dir_done(struct ckpt_dir *d)
