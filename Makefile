@@ -102,7 +102,7 @@ $(B)/tests/progs/%: tests/progs/%.c $(LIB_OBJ)
 	$(call say,LD,$@)
 	$(Q)$(CXX) $(CPPFLAGS) $(LT_CPPFLAGS) $(CFLAGS) -x c $(WARN) -fPIC $(SANFLAGS) $(CJSON_CFLAGS) -Itests -o $@ $< -x none $(LIB_OBJ) $(LT_LIBS)
 
-$(B)/tests/plugins/%.so: tests/plugins/%.c include/ltrun/plugin.h config.mk
+$(B)/tests/plugins/%.so: tests/plugins/%.c $(wildcard include/ltrun/*.h) include/ltrun.h config.mk
 	@mkdir -p $(@D)
 	$(call say,CC,$@)
 	$(Q)$(CC) $(CFLAGS) $(WARN) -Iinclude -shared -fPIC -o $@ $<

@@ -6,6 +6,7 @@
  *   ltrun [OPTIONS] MODEL.so [-- MODEL_ARGS]
  *   ltrun ckpt inspect PATH [--json]     list a checkpoint's tensors and metadata
  *   ltrun ckpt verify PATH               check every tensor's checksum
+ *     (both: [--plugin SO]... [--ckpt-io NAME] read through that IO)
  *
  * Exit statuses: 0 success, 1 failure (the cluster's environment, a plugin,
  * a file), 2 usage (a flag, an LTRUN_* variable, the config file).

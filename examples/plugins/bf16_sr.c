@@ -71,7 +71,7 @@ static const struct lt_precision_ops sr_ops = {
 static const struct lt_param_spec sr_params[] = {
 	{ .name = "seed", .type = LT_PARAM_INT, .default_value = "0", .min = 0, .max = 1e15,
 	  .help = "seeds the rounding (the same on every rank)" },
-	{ NULL },
+	{ .name = NULL },
 };
 
 static const struct lt_plugin sr_plugin = {

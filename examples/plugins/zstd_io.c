@@ -397,7 +397,7 @@ static const struct lt_ckpt_io_ops zio_ops = {
 static const struct lt_param_spec zio_params[] = {
 	{ .name = "level", .type = LT_PARAM_INT, .default_value = "3", .min = 1, .max = 19,
 	  .help = "zstd compression level (higher: smaller and slower)" },
-	{ NULL },
+	{ .name = NULL },
 };
 
 static const struct lt_plugin zio_plugin = {

@@ -8,13 +8,13 @@
 static const struct lt_param_spec async_params[] = {
 	{ .name = "inner", .type = LT_PARAM_STRING,
 	  .help = "the checkpoint IO it wraps, with its parameters (default: http for a URL, else file)" },
-	{ NULL },
+	{ .name = NULL },
 };
 
 static const struct lt_param_spec http_params[] = {
 	{ .name = "retries", .type = LT_PARAM_INT, .default_value = "4", .min = 0, .max = 100,
 	  .help = "attempts after the first on a 5xx or a connection error" },
-	{ NULL },
+	{ .name = NULL },
 };
 
 static const struct lt_plugin ckpt_ios[] = {

@@ -30,6 +30,6 @@ int lt_precision_to_compute(const struct lt_choice *c, const struct lt_precision
 	if (!ops->to_compute(v, dst, src, n, &e))
 		return 0;
 	return lt_err_set(err, LT_EXIT_FAILURE, "precision '%s': cannot make the compute view of '%s': %s",
-			  c->base->name, v->param,
+			  c->named->name, v->param,
 			  e.msg[0] ? e.msg : "its to_compute hook failed without saying why");
 }
