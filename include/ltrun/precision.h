@@ -12,7 +12,7 @@
  *              in `compute`; f32 master weights beside them take the
  *              optimizer step (after the gradients are unscaled into f32),
  *              and the view is made from them again after every step by
- *              to_compute (NULL: round to nearest)
+ *              to_compute (NULL: round to nearest even)
  *   !mixed     the model's values are the optimizer's, in `compute`; the
  *              optimizer state is in `state`
  *   scaler     dynamic loss scaling: a step whose gradients hold inf or
@@ -45,14 +45,18 @@ struct lt_precision_view {
 
 struct lt_precision_ops {
 	enum lt_dtype compute; /* what lt_data()/lt_grad() hold (lt_dtype(ctx)) */
-	enum lt_dtype state;   /* the optimizer's weights and state (!mixed) */
+	enum lt_dtype state;   /* the optimizer's state: LT_F32 under mixed, else
+				* `compute` (a float dtype both) */
 	bool mixed;            /* f32 master weights beside the compute view */
 	bool scaler;           /* dynamic loss scaling */
 	const char *warning;   /* said on rank 0 when a run starts, or NULL */
-	/* Optional (mixed only): writes n values of `compute` into dst from
-	 * the f32 values src, for the parameter v names.  Called from one
-	 * thread at a time.  Returns 0, or -1 with err set (one line); the
-	 * run then stops with that message, naming the plugin. */
+	/* Optional: writes n values of `compute` into dst from the f32
+	 * values src, for the parameter v names: its first values (when the
+	 * compute dtype is not f32), and under mixed its view after every
+	 * optimizer step and after a checkpoint is loaded.  NULL: round to
+	 * nearest even.  Called from one thread at a time.  Returns 0, or -1
+	 * with err set (one line); the run then stops with that message,
+	 * naming the plugin. */
 	int (*to_compute)(const struct lt_precision_view *v, void *dst, const float *src,
 			  size_t n, struct lt_err *err);
 };

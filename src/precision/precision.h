@@ -26,6 +26,11 @@ static inline const struct lt_precision_ops *lt_precision_of(const struct lt_cho
 	return (const struct lt_precision_ops *)c->base->ops;
 }
 
+/* Checks that the ops of choice c can run: float dtypes, the state
+ * dtype f32 under mixed and equal to the compute dtype otherwise.
+ * Returns 0, or -1 with err naming the plugin. */
+int lt_precision_check(const struct lt_choice *c, struct lt_err *err);
+
 /* Writes n values of dt into dst from the f32 values src, rounding to
  * nearest even (f32: a copy). */
 void lt_precision_from_f32(void *dst, enum lt_dtype dt, const float *src, size_t n);

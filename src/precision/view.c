@@ -1,11 +1,33 @@
 /*
  * view.c - f32 values into a precision's compute view: the plugin's
- * to_compute hook, or rounding to nearest even.
+ * to_compute hook, or rounding to nearest even; and the check that a
+ * precision's dtypes are ones the runtime can run.
  */
 #include "precision/precision.h"
 #include "precision/convert.h"
 
 #include <string.h>
+
+static bool is_float(enum lt_dtype dt)
+{
+	return dt == LT_F32 || dt == LT_F64 || dt == LT_F16 || dt == LT_BF16;
+}
+
+int lt_precision_check(const struct lt_choice *c, struct lt_err *err)
+{
+	const struct lt_precision_ops *ops = lt_precision_of(c);
+
+	if (!is_float(ops->compute) || !is_float(ops->state))
+		return lt_err_set(err, LT_EXIT_FAILURE,
+				  "precision '%s': its compute and state dtypes must be LT_F32, LT_F64, LT_F16 or LT_BF16",
+				  c->named->name);
+	if (ops->mixed ? ops->state != LT_F32 : ops->state != ops->compute)
+		return lt_err_set(err, LT_EXIT_FAILURE,
+				  "precision '%s': %s", c->named->name,
+				  ops->mixed ? "with master weights (mixed) the state dtype must be LT_F32"
+					     : "without master weights (mixed) the state dtype must be the compute dtype");
+	return 0;
+}
 
 void lt_precision_from_f32(void *dst, enum lt_dtype dt, const float *src, size_t n)
 {

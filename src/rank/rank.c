@@ -192,6 +192,8 @@ static void setup_runtime(struct lt_ctx *ctx)
 {
 	struct lt_err err = { 0 };
 
+	if (lt_precision_check(&ctx->choice[LT_KIND_PRECISION], &err))
+		lt_fatal(ctx, "%s", err.msg);
 	ctx->precision = lt_precision_of(&ctx->choice[LT_KIND_PRECISION]);
 	ctx->dtype = ctx->precision->compute;
 	lt_scaler_init(&ctx->scaler);
