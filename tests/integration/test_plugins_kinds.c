@@ -40,19 +40,6 @@ static void need(const char *so)
 		cr_skip_test("%s is not built (make; zstd_io.so needs libzstd-dev)", so);
 }
 
-/* The last "val_acc X" rank 0 printed. */
-static double final_val_acc(const char *what, const char *err)
-{
-	const char *p = NULL;
-	double acc;
-
-	for (const char *q = err; (q = strstr(q, "val_acc ")); q++)
-		p = q;
-	cr_assert_not_null(p, "%s: no val_acc line:\n%s", what, err);
-	cr_assert_eq(sscanf(p, "val_acc %lf", &acc), 1, "%s: bad val_acc line", what);
-	return acc;
-}
-
 /* Trains the MLP on 2 ranks with precision prec (bf16-sr through its
  * plugin), dumping the parameters to tmp/dump; returns val_acc. */
 static double mlp_run(const char *prec, const char *dump)

@@ -117,3 +117,14 @@ bool exists_in(const char *dir, const char *rel, off_t *size)
 		*size = st.st_size;
 	return true;
 }
+
+const struct lt_registry *builtins(void)
+{
+	static struct lt_registry *reg;
+	struct lt_err err = { 0 };
+
+	if (!reg)
+		reg = lt_registry_new(&err);
+	cr_assert_not_null(reg, "%s", err.msg);
+	return reg;
+}

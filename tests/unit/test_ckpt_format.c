@@ -84,19 +84,6 @@ static void expect_model(struct ckpt_dir *d, const char *where, const struct mod
 }
 
 
-/* The built-in plugins, for lt_ckpt_inspect/lt_ckpt_verify_path (made
- * once, kept for the process). */
-static const struct lt_registry *builtins(void)
-{
-	static struct lt_registry *reg;
-	struct lt_err err = { 0 };
-
-	if (!reg)
-		reg = lt_registry_new(&err);
-	cr_assert_not_null(reg, "%s", err.msg);
-	return reg;
-}
-
 Test(ckpt_format, round_trip_every_dtype)
 {
 	struct ckpt_dir d;
