@@ -11,7 +11,6 @@
 #include "comm/comm.h"
 #include "core/error.h"
 #include "comm/reduce.h"
-#include "precision/convert.h"
 #include "trainer/checkpoint.h"
 #include "trainer/clip.h"
 #include "trainer/optim.h"
