@@ -11,6 +11,7 @@
 #include "comm/comm.h"
 #include "core/error.h"
 #include "comm/reduce.h"
+#include "precision/convert.h"
 #include "trainer/checkpoint.h"
 #include "trainer/clip.h"
 #include "trainer/optim.h"
