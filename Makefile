@@ -36,7 +36,8 @@ TEST_SRC := $(sort $(wildcard tests/unit/*.c tests/integration/*.c))
 TEST_OBJ := $(TEST_SRC:%.c=$(B)/%.o)
 FUZZ_SRC := $(sort $(wildcard tests/fuzz/fuzz_*.c))
 FUZZ_BIN := $(if $(CLANG),$(FUZZ_SRC:tests/fuzz/%.c=$(B)/fuzz/%))
-PLUGINS := $(B)/examples/plugins/hostfile_env.so
+PLUGINS := $(B)/examples/plugins/hostfile_env.so $(B)/examples/plugins/bf16_sr.so \
+	$(B)/examples/plugins/zstd_io.so
 MODELS := $(patsubst examples/models/%.c,$(B)/examples/models/%.so,$(wildcard examples/models/*.c))
 # examples/NAME/NAME.c is a model built into $(B)/examples/NAME/NAME.so.
 EXAMPLE_MODELS := $(foreach d,$(wildcard examples/*/),$(if $(wildcard $(d)$(notdir $(d:/=)).c),$(B)/$(d)$(notdir $(d:/=)).so))
@@ -64,10 +65,14 @@ $(B)/ltrun: $(B)/cmd/ltrun.o $(LIB_OBJ)
 	$(call say,LD,$@)
 	$(Q)$(CXX) $(CFLAGS) $(SANFLAGS) $(LDFLAGS) -rdynamic -o $@ $^ $(LT_LIBS)
 
-$(B)/examples/plugins/%.so: examples/plugins/%.c include/ltrun/plugin.h config.mk
+$(B)/examples/plugins/%.so: examples/plugins/%.c $(wildcard include/ltrun/*.h) include/ltrun.h config.mk
 	@mkdir -p $(@D)
 	$(call say,CC,$@)
-	$(Q)$(CC) $(CFLAGS) $(WARN) -Iinclude -shared -fPIC -o $@ $<
+	$(Q)$(CC) $(CFLAGS) $(WARN) -Iinclude $(PLUGIN_CFLAGS) -shared -fPIC -o $@ $< $(PLUGIN_LIBS)
+
+# The zstd checkpoint IO example links libzstd.
+$(B)/examples/plugins/zstd_io.so: PLUGIN_CFLAGS = $(ZSTD_CFLAGS)
+$(B)/examples/plugins/zstd_io.so: PLUGIN_LIBS = $(ZSTD_LIBS)
 
 # Models are built as a user builds them: only ltrun.h, no -l flag.
 $(B)/examples/models/%.so: examples/models/%.c include/ltrun.h config.mk
@@ -97,7 +102,7 @@ $(B)/tests/progs/%: tests/progs/%.c $(LIB_OBJ)
 	$(call say,LD,$@)
 	$(Q)$(CXX) $(CPPFLAGS) $(LT_CPPFLAGS) $(CFLAGS) -x c $(WARN) -fPIC $(SANFLAGS) $(CJSON_CFLAGS) -Itests -o $@ $< -x none $(LIB_OBJ) $(LT_LIBS)
 
-$(B)/tests/plugins/%.so: tests/plugins/%.c include/ltrun/plugin.h config.mk
+$(B)/tests/plugins/%.so: tests/plugins/%.c $(wildcard include/ltrun/*.h) include/ltrun.h config.mk
 	@mkdir -p $(@D)
 	$(call say,CC,$@)
 	$(Q)$(CC) $(CFLAGS) $(WARN) -Iinclude -shared -fPIC -o $@ $<

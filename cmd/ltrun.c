@@ -6,6 +6,7 @@
  *   ltrun [OPTIONS] MODEL.so [-- MODEL_ARGS]
  *   ltrun ckpt inspect PATH [--json]     list a checkpoint's tensors and metadata
  *   ltrun ckpt verify PATH               check every tensor's checksum
+ *     (both: [--plugin SO]... [--ckpt-io NAME] read through that IO)
  *
  * Exit statuses: 0 success, 1 failure (the cluster's environment, a plugin,
  * a file), 2 usage (a flag, an LTRUN_* variable, the config file), 3
@@ -232,7 +233,6 @@ static void list_plugins(struct cli *cli, const struct lt_registry *reg)
 /* The settings only the launch reads, checked before anything starts. */
 static int check_launch_settings(struct cli *cli)
 {
-	static const char *const absent[] = { "etcd", NULL };
 	const struct lt_config *c = &cli->cfg;
 	int sigs[LT_MAX_SIGNALS];
 	char q[LT_QUOTE_MAX];
@@ -252,16 +252,7 @@ static int check_launch_settings(struct cli *cli)
 		return lt_err_set(&cli->err, LT_EXIT_USAGE,
 				  "rendezvous 'file' (%s) needs LTRUN_RDZV_DIR: set it to a directory every node can reach",
 				  c->source_name[LT_OPT_RDZV]);
-	if (!strcmp(c->rdzv, "auto") || lt_rdzv_find(c->rdzv, false))
-		return 0;
-	for (const char *const *a = absent; *a; a++)
-		if (!strcmp(c->rdzv, *a))
-			return lt_err_set(&cli->err, LT_EXIT_USAGE,
-					  "rendezvous '%s' (%s) is not built in this version: use auto, tcp, file or pmix",
-					  c->rdzv, c->source_name[LT_OPT_RDZV]);
-	return lt_err_set(&cli->err, LT_EXIT_USAGE,
-			  "unknown rendezvous '%s' (%s): valid: auto, tcp, file, pmix",
-			  lt_quote(q, sizeof(q), c->rdzv), c->source_name[LT_OPT_RDZV]);
+	return 0;
 }
 
 /* Whether this process starts rank 0 (its node's agent) or is it (an
@@ -299,14 +290,18 @@ static struct lt_registry *load_registry(struct cli *cli)
 	return reg;
 }
 
-/* `ltrun ckpt inspect|verify PATH [--json]`. */
+/* `ltrun ckpt inspect|verify PATH [--json] [--plugin SO]... [--ckpt-io NAME]`. */
 static int ckpt_command(int argc, char **argv)
 {
 	static const char usage[] =
-		"usage: ltrun ckpt inspect PATH [--json] | ltrun ckpt verify PATH (PATH: a checkpoint directory, step-N, model.safetensors or URL)";
+		"usage: ltrun ckpt inspect PATH [--json] | ltrun ckpt verify PATH, then [--plugin SO]... [--ckpt-io NAME] (PATH: a checkpoint directory, step-N, model.safetensors or URL)";
 	struct lt_err err = { 0 };
+	struct lt_config cfg;
+	struct lt_registry *reg;
+	char *plugins[64];
+	size_t nplugins = 0;
 	bool json = false;
-	const char *path = NULL;
+	const char *path = NULL, *io = NULL;
 	int rc;
 
 	if (argc < 2 || (strcmp(argv[1], "inspect") && strcmp(argv[1], "verify")))
@@ -314,6 +309,11 @@ static int ckpt_command(int argc, char **argv)
 	for (int i = 2; i < argc; i++) {
 		if (!strcmp(argv[i], "--json") && !strcmp(argv[1], "inspect"))
 			json = true;
+		else if (!strcmp(argv[i], "--plugin") && i + 1 < argc &&
+			 nplugins < sizeof(plugins) / sizeof(plugins[0]))
+			plugins[nplugins++] = argv[++i];
+		else if (!strcmp(argv[i], "--ckpt-io") && i + 1 < argc)
+			io = argv[++i];
 		else if (argv[i][0] == '-' || path)
 			lt_die(LT_EXIT_USAGE, "ltrun ckpt %s: unexpected '%s'; %s", argv[1], argv[i], usage);
 		else
@@ -321,8 +321,20 @@ static int ckpt_command(int argc, char **argv)
 	}
 	if (!path)
 		lt_die(LT_EXIT_USAGE, "ltrun ckpt %s: no PATH given; %s", argv[1], usage);
-	rc = !strcmp(argv[1], "inspect") ? lt_ckpt_inspect(path, json, stdout, &err)
-					  : lt_ckpt_verify_path(path, stdout, &err);
+	/* the built-ins, the plugin directories and these --plugin files */
+	if (lt_config_init(&cfg, &err))
+		lt_die_err(&err);
+	cfg.plugins = plugins;
+	cfg.num_plugins = nplugins;
+	reg = lt_registry_load(&cfg, &err);
+	cfg.plugins = NULL;
+	cfg.num_plugins = 0;
+	lt_config_free(&cfg);
+	if (!reg)
+		lt_die_err(&err);
+	rc = !strcmp(argv[1], "inspect") ? lt_ckpt_inspect(reg, io, path, json, stdout, &err)
+					  : lt_ckpt_verify_path(reg, io, path, stdout, &err);
+	lt_registry_free(reg);
 	if (rc)
 		lt_die_err(&err);
 	return 0;

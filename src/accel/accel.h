@@ -1,8 +1,10 @@
 /*
  * accel.h - the runtime side of an accelerator: where a rank's parameter
  * storage lives, how bytes are filled and copied there, and the event a
- * collective waits on before it reads what the device wrote.  The
- * registry's side (what --devices auto means) is in src/core/accelerator.c.
+ * collective waits on before it reads what the device wrote, and what
+ * --devices auto means.  One plugin a file, its registry entry beside its
+ * ops (the registry is the only list: a rank takes its accelerator from
+ * ctx->choice[LT_KIND_ACCELERATOR]):
  *
  *   cpu   host memory (cpu.c)
  *
@@ -17,14 +19,8 @@
 #include <stddef.h>
 
 #include "core/error.h"
+#include "core/registry.h"
 #include "ltrun.h"
-
-/* The registry's side of an accelerator (ltrun --list accelerator). */
-struct lt_accelerator_ops {
-	/* What --devices auto means when ltrun creates the ranks. */
-	int (*auto_devices)(void);
-};
-
 
 struct lt_arena {
 	char *base;
@@ -33,9 +29,10 @@ struct lt_arena {
 	size_t committed; /* bytes usable */
 };
 
-struct lt_accel_rt {
-	const char *name;
+struct lt_accelerator_ops {
 	enum lt_device_kind kind;
+	/* What --devices auto means when ltrun creates the ranks. */
+	int (*auto_devices)(void);
 	/* Reserves `bytes` of address space for a.  Returns 0 or -1 with err
 	 * (a is then empty). */
 	int (*reserve)(struct lt_arena *a, size_t bytes, struct lt_err *err);
@@ -54,10 +51,10 @@ struct lt_accel_rt {
 	int (*sync)(struct lt_err *err);
 };
 
-extern const struct lt_accel_rt lt_accel_cpu;
-
-/* The runtime of accelerator `name` ("auto" is the first built one), or
- * NULL when this version has none. */
-const struct lt_accel_rt *lt_accel_runtime(const char *name);
+/* The ops of a resolved --accelerator choice. */
+static inline const struct lt_accelerator_ops *lt_accel_of(const struct lt_choice *c)
+{
+	return (const struct lt_accelerator_ops *)c->base->ops;
+}
 
 #endif

@@ -1,9 +1,12 @@
 /*
- * cpu.c - the `cpu` accelerator's runtime: parameter arenas in host
- * memory (an anonymous PROT_NONE reservation made readable and writable
- * 2 MiB at a time), memset and memcpy, and no events to wait for.
+ * cpu.c - the `cpu` accelerator: parameter arenas in host memory (an
+ * anonymous PROT_NONE reservation made readable and writable 2 MiB at a
+ * time), memset and memcpy, and no events to wait for; `--devices auto`
+ * is one rank.  Also the accelerators' catalogue: cpu, and cuda (known,
+ * not built).
  */
 #include "accel/accel.h"
+#include "core/registry.h"
 
 #include <errno.h>
 #include <string.h>
@@ -75,9 +78,16 @@ static int cpu_sync(struct lt_err *err)
 	return 0;
 }
 
-const struct lt_accel_rt lt_accel_cpu = {
-	.name = "cpu",
+/* On the cpu accelerator `--devices auto` means one rank, as in Lightning:
+ * more CPU ranks than that is a choice the user makes. */
+static int cpu_auto_devices(void)
+{
+	return 1;
+}
+
+static const struct lt_accelerator_ops cpu_ops = {
 	.kind = LT_DEVICE_CPU,
+	.auto_devices = cpu_auto_devices,
 	.reserve = cpu_reserve,
 	.alloc = cpu_alloc,
 	.release = cpu_release,
@@ -86,9 +96,17 @@ const struct lt_accel_rt lt_accel_cpu = {
 	.sync = cpu_sync,
 };
 
-const struct lt_accel_rt *lt_accel_runtime(const char *name)
+static const struct lt_plugin cpu = {
+	.kind = LT_KIND_ACCELERATOR,
+	.name = "cpu",
+	.description = "Tensors in host memory; each rank is one process.",
+	.recommended_when = "no GPU, or for tests and small models",
+	.ops = &cpu_ops,
+};
+
+static const char *const absent[] = { "cuda", NULL };
+
+int lt_accelerator_catalog(struct lt_registry *reg, struct lt_err *err)
 {
-	if (!strcmp(name, "auto") || !strcmp(name, "cpu"))
-		return &lt_accel_cpu;
-	return NULL;
+	return lt_registry_add_all(reg, &cpu, 1, absent, err);
 }

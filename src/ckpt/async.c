@@ -1,6 +1,7 @@
 /*
- * async.c - the `async` checkpoint IO plugin: wraps another plugin
- * (opts->inner, "file" by default) and runs its writes and removals on one
+ * async.c - the `async` checkpoint IO plugin: wraps another plugin (its
+ * parameter `inner`, any checkpoint IO of the registry, with parameters:
+ * "http:retries=2"; by default http for a URL, else file) and runs its writes and removals on one
  * background thread, in the order they were handed over, so that a save
  * costs the caller the time of a memory copy rather than of the disk or
  * the network.
@@ -72,7 +73,8 @@ struct op {
 };
 
 struct async {
-	const struct lt_ckpt_io_rt *inner;
+	struct lt_choice choice; /* the wrapped plugin */
+	const struct lt_ckpt_io_ops *inner;
 	void *inner_state; /* the thread's */
 	void *read_state;  /* the caller's, for size() and read() */
 	pthread_t thread;
@@ -421,34 +423,41 @@ static int reserve_snapshot(struct async *a, size_t len, const char *rel, struct
 
 /* ------------------------------------------------------------ the ops */
 
-static int async_open(const char *base, const struct lt_ckpt_io_opts *opts, void **state,
-		      struct lt_err *err)
+static bool is_url(const char *s)
 {
-	const char *name = opts && opts->inner ? opts->inner : "file";
-	struct lt_ckpt_io_opts inner_opts = { .inner = NULL, .retries = opts ? opts->retries : 0 };
-	const struct lt_ckpt_io_rt *inner = lt_ckpt_io_find(name);
+	return !strncmp(s, "http://", 7) || !strncmp(s, "https://", 8);
+}
+
+static int async_open(const struct lt_ckpt_io_args *args, void **state, struct lt_err *err)
+{
+	const char *base = args->base, *name = lt_params_str(args->params, "inner");
 	struct async *a;
 	sigset_t all, old;
 	int rc;
 
-	if (!strcmp(name, "async"))
-		return lt_err_set(err, LT_EXIT_USAGE,
-				  "the async checkpoint IO cannot wrap itself; "
-				  "hint: wrap file or http");
-	if (!inner)
-		return lt_err_set(err, LT_EXIT_USAGE,
-				  "unknown checkpoint IO '%.64s' for async to wrap; "
-				  "hint: use file or http", name);
+	if (!name)
+		name = is_url(base) ? "http" : "file";
+	if (!args->reg)
+		return lt_err_set(err, LT_EXIT_FAILURE,
+				  "async: no registry to find the IO '%s' it wraps in (a bug)", name);
 	a = calloc(1, sizeof(*a));
 	if (!a)
 		return lt_err_set(err, LT_EXIT_FAILURE, "out of memory opening async IO for '%s'",
 				  base);
-	a->inner = inner;
-	a->tail = &a->head;
-	if (inner->open(base, &inner_opts, &a->inner_state, err))
+	if (lt_registry_resolve(args->reg, LT_KIND_CKPT_IO, name, &a->choice, err))
 		goto out_free;
-	if (inner->open(base, &inner_opts, &a->read_state, err)) {
-		inner->close(a->inner_state);
+	a->inner = lt_ckpt_io_of(&a->choice);
+	if (a->inner->save_deferred) {
+		lt_err_set(err, LT_EXIT_USAGE,
+			   "async cannot wrap '%s', which saves in the background itself; "
+			   "hint: wrap file or http (async:inner=file)", name);
+		goto out_free;
+	}
+	a->tail = &a->head;
+	if (lt_ckpt_io_open(args->reg, &a->choice, base, &a->inner_state, err))
+		goto out_free;
+	if (lt_ckpt_io_open(args->reg, &a->choice, base, &a->read_state, err)) {
+		a->inner->close(a->inner_state);
 		goto out_free;
 	}
 	pthread_mutex_init(&a->mu, NULL);
@@ -469,9 +478,10 @@ static int async_open(const char *base, const struct lt_ckpt_io_opts *opts, void
 out_close:
 	pthread_cond_destroy(&a->cv);
 	pthread_mutex_destroy(&a->mu);
-	inner->close(a->read_state);
-	inner->close(a->inner_state);
+	a->inner->close(a->read_state);
+	a->inner->close(a->inner_state);
 out_free:
+	lt_choice_free(&a->choice);
 	free(a);
 	return -1;
 }
@@ -572,7 +582,7 @@ static int async_remove(void *state, const char *rel, struct lt_err *err)
  * on the inner IO.  Like a big
  * write, it waits first for the snapshot buffer (one save in flight). */
 static int async_save_deferred(void *state, int64_t step, const struct lt_ckpt_tensor *t,
-			       size_t n, const cJSON *meta, int keep, struct lt_err *err)
+			       size_t n, const void *meta, int keep, struct lt_err *err)
 {
 	struct async *a = state;
 	struct op *op = calloc(1, sizeof(*op));
@@ -580,7 +590,7 @@ static int async_save_deferred(void *state, int64_t step, const struct lt_ckpt_t
 
 	snprintf(rel, sizeof(rel), "step-%lld", (long long)step);
 	if (!op || !(op->rel = strdup(rel)) || !(op->t = calloc(n ? n : 1, sizeof(*op->t))) ||
-	    (meta && !(op->meta = cJSON_Duplicate(meta, true))))
+	    (meta && !(op->meta = cJSON_Duplicate((const cJSON *)meta, true))))
 		goto out_nomem;
 	op->kind = OP_SAVE;
 	op->big = true;
@@ -737,6 +747,7 @@ static void async_close(void *state)
 	pthread_join(a->thread, NULL);
 	a->inner->close(a->read_state);
 	a->inner->close(a->inner_state);
+	lt_choice_free(&a->choice);
 	if (a->snap)
 		munmap(a->snap, a->snap_cap);
 	pthread_cond_destroy(&a->cv);
@@ -744,8 +755,7 @@ static void async_close(void *state)
 	free(a);
 }
 
-const struct lt_ckpt_io_rt lt_ckpt_io_async = {
-	.name = "async",
+const struct lt_ckpt_io_ops lt_ckpt_io_async = {
 	.open = async_open,
 	.write = async_write,
 	.size = async_size,

@@ -1,11 +1,21 @@
 /*
- * catalog.c - the checkpoint IO plugins.
+ * catalog.c - the built-in checkpoint IO plugins in the registry, with
+ * their parameters: file, async (wraps another: `inner`), http
+ * (`retries`).  Their ops are file.c's, async.c's and http.c's.
  */
-#include "core/registry.h"
-#include "ltrun/ckpt_io.h"
+#include "ckpt/io.h"
 
-static const struct lt_ckpt_io_ops direct_ops = { .wraps_another = false };
-static const struct lt_ckpt_io_ops wrapping_ops = { .wraps_another = true };
+static const struct lt_param_spec async_params[] = {
+	{ .name = "inner", .type = LT_PARAM_STRING,
+	  .help = "the checkpoint IO it wraps, with its parameters (default: http for a URL, else file)" },
+	{ .name = NULL },
+};
+
+static const struct lt_param_spec http_params[] = {
+	{ .name = "retries", .type = LT_PARAM_INT, .default_value = "4", .min = 0, .max = 100,
+	  .help = "attempts after the first on a 5xx or a connection error" },
+	{ .name = NULL },
+};
 
 static const struct lt_plugin ckpt_ios[] = {
 	{
@@ -13,21 +23,23 @@ static const struct lt_plugin ckpt_ios[] = {
 		.name = "file",
 		.description = "Writes to a temporary name, fsyncs and renames: a crash never replaces the last good checkpoint.",
 		.recommended_when = "checkpoints go to a local or shared filesystem (the default)",
-		.ops = &direct_ops,
+		.ops = &lt_ckpt_io_file,
 	},
 	{
 		.kind = LT_KIND_CKPT_IO,
 		.name = "async",
 		.description = "Hands a snapshot to a background thread that writes it through another IO plugin (file by default).",
 		.recommended_when = "saving takes long enough to stall training",
-		.ops = &wrapping_ops,
+		.params = async_params,
+		.ops = &lt_ckpt_io_async,
 	},
 	{
 		.kind = LT_KIND_CKPT_IO,
 		.name = "http",
 		.description = "PUT/GET of each file to a base URL (WebDAV or S3-style), uploaded under a temporary name and then moved.",
 		.recommended_when = "checkpoints live on an object store or WebDAV server",
-		.ops = &direct_ops,
+		.params = http_params,
+		.ops = &lt_ckpt_io_http,
 	},
 };
 

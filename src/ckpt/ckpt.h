@@ -40,7 +40,7 @@ struct lt_ckpt_tensor {
  * new one is complete.  Returns 0 or -1 with err; a save that fails
  * before step-<N> is complete removes step-<N> (unless it was a complete
  * checkpoint before this save). */
-int lt_ckpt_save(const struct lt_ckpt_io_rt *io, void *io_state, int64_t step,
+int lt_ckpt_save(const struct lt_ckpt_io_ops *io, void *io_state, int64_t step,
 		 const struct lt_ckpt_tensor *t, size_t n, const struct cJSON *meta, int keep,
 		 struct lt_err *err);
 
@@ -51,7 +51,7 @@ struct lt_ckpt_reader;
  * to the base.  Reads and validates its header (lengths, JSON, dtypes,
  * shapes, offsets in range and not overlapping).  NULL with err naming
  * the file and what is wrong. */
-struct lt_ckpt_reader *lt_ckpt_open(const struct lt_ckpt_io_rt *io, void *io_state,
+struct lt_ckpt_reader *lt_ckpt_open(const struct lt_ckpt_io_ops *io, void *io_state,
 				    const char *where, struct lt_err *err);
 /* The header's __metadata__ (an object of strings), owned by r. */
 const struct cJSON *lt_ckpt_meta(const struct lt_ckpt_reader *r);

@@ -199,13 +199,12 @@ int lt_ckpt_make_dirs(const char *path, struct lt_err *err)
 	return rc;
 }
 
-static int file_open(const char *base, const struct lt_ckpt_io_opts *opts, void **state,
-		     struct lt_err *err)
+static int file_open(const struct lt_ckpt_io_args *args, void **state, struct lt_err *err)
 {
+	const char *base = args->base;
 	struct file_io *f;
 	size_t len;
 
-	(void)opts;
 	if (!base || !*base)
 		return lt_err_set(err, LT_EXIT_USAGE,
 				  "the checkpoint directory is empty: give a directory such as checkpoints/");
@@ -882,8 +881,7 @@ const char *lt_ckpt_io_file_base(void *state)
 	return ((struct file_io *)state)->base;
 }
 
-const struct lt_ckpt_io_rt lt_ckpt_io_file = {
-	.name = "file",
+const struct lt_ckpt_io_ops lt_ckpt_io_file = {
 	.open = file_open,
 	.write = file_write,
 	.size = file_size,

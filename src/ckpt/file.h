@@ -1,6 +1,6 @@
 /*
  * file.h - what the file IO plugin (file.c) offers beyond struct
- * lt_ckpt_io_rt: the checkpoint code lists a base directory with it to
+ * lt_ckpt_io_ops: the checkpoint code lists a base directory with it to
  * find old checkpoints, where other plugins rely on checkpoints.json; and
  * the start of a run clears what interrupted saves left there.
  */

@@ -208,7 +208,7 @@ struct entry {
 };
 
 struct lt_ckpt_reader {
-	const struct lt_ckpt_io_rt *io; /* NULL: parsed without IO */
+	const struct lt_ckpt_io_ops *io; /* NULL: parsed without IO */
 	void *io_state;
 	char *label; /* the file, as messages name it */
 	char *rel;   /* the file, relative to the base */
@@ -559,7 +559,7 @@ struct lt_ckpt_reader *lt_ckpt_parse_header(const char *name, const void *header
 }
 
 /* rel of the model file `where` names; malloc'd. */
-static char *resolve(const struct lt_ckpt_io_rt *io, void *st, const char *base, const char *where,
+static char *resolve(const struct lt_ckpt_io_ops *io, void *st, const char *base, const char *where,
 		     struct lt_err *err)
 {
 	char buf[64], *label, *rel = NULL;
@@ -609,7 +609,7 @@ out_free:
 	return rel;
 }
 
-struct lt_ckpt_reader *lt_ckpt_open_at(const struct lt_ckpt_io_rt *io, void *io_state,
+struct lt_ckpt_reader *lt_ckpt_open_at(const struct lt_ckpt_io_ops *io, void *io_state,
 				       const char *base, const char *where, struct lt_err *err)
 {
 	struct lt_ckpt_reader *r = NULL;
@@ -675,7 +675,7 @@ out_free:
 	return r;
 }
 
-struct lt_ckpt_reader *lt_ckpt_open(const struct lt_ckpt_io_rt *io, void *io_state,
+struct lt_ckpt_reader *lt_ckpt_open(const struct lt_ckpt_io_ops *io, void *io_state,
 				    const char *where, struct lt_err *err)
 {
 	return lt_ckpt_open_at(io, io_state, NULL, where, err);
@@ -902,7 +902,7 @@ static bool add_step(int64_t **s, size_t *n, int64_t v)
 
 /* The steps checkpoints.json lists; none when it is missing or unreadable
  * (the worst that does is leave old checkpoints unremoved). */
-static void read_history(const struct lt_ckpt_io_rt *io, void *st, int64_t **steps, size_t *n)
+static void read_history(const struct lt_ckpt_io_ops *io, void *st, int64_t **steps, size_t *n)
 {
 	struct lt_err ignored;
 	const cJSON *s, *v;
@@ -929,7 +929,7 @@ static void read_history(const struct lt_ckpt_io_rt *io, void *st, int64_t **ste
 	cJSON_Delete(root);
 }
 
-static int write_history(const struct lt_ckpt_io_rt *io, void *st, int64_t *steps, size_t n,
+static int write_history(const struct lt_ckpt_io_ops *io, void *st, int64_t *steps, size_t n,
 			 struct lt_err *err)
 {
 	struct sbuf b = { 0 };
@@ -954,7 +954,7 @@ static int write_history(const struct lt_ckpt_io_rt *io, void *st, int64_t *step
 
 /* After step's checkpoint is complete: checkpoints.json, `last`, then
  * the checkpoints beyond keep go. */
-static int finish_save(const struct lt_ckpt_io_rt *io, void *st, int64_t step, int keep,
+static int finish_save(const struct lt_ckpt_io_ops *io, void *st, int64_t step, int keep,
 		       struct lt_err *err)
 {
 	int64_t *done = NULL, *stale = NULL, *kept = NULL;
@@ -1025,7 +1025,7 @@ out_free:
 }
 
 /* Whether step-<step>/index.json exists (the step is a complete checkpoint). */
-static bool step_complete(const struct lt_ckpt_io_rt *io, void *st, int64_t step)
+static bool step_complete(const struct lt_ckpt_io_ops *io, void *st, int64_t step)
 {
 	struct lt_err ignored;
 	char rel[64];
@@ -1035,7 +1035,7 @@ static bool step_complete(const struct lt_ckpt_io_rt *io, void *st, int64_t step
 	return !io->size(st, rel, &size, &ignored);
 }
 
-int lt_ckpt_save(const struct lt_ckpt_io_rt *io, void *io_state, int64_t step,
+int lt_ckpt_save(const struct lt_ckpt_io_ops *io, void *io_state, int64_t step,
 		 const struct lt_ckpt_tensor *t, size_t n, const struct cJSON *meta, int keep,
 		 struct lt_err *err)
 {

@@ -20,7 +20,7 @@
 /* lt_ckpt_open(), but messages name the file as "<base>/<path>" (base a
  * directory or URL; NULL: as lt_ckpt_open does, the base of the file
  * plugin, else the relative path alone). */
-struct lt_ckpt_reader *lt_ckpt_open_at(const struct lt_ckpt_io_rt *io, void *io_state,
+struct lt_ckpt_reader *lt_ckpt_open_at(const struct lt_ckpt_io_ops *io, void *io_state,
 				       const char *base, const char *where, struct lt_err *err);
 /* The file as messages name it. */
 const char *lt_ckpt_label(const struct lt_ckpt_reader *r);

@@ -16,8 +16,9 @@
  *           404 counts as removed
  *
  * Every request is tried again on a connection error or a 5xx, after
- * 100 ms, then 200, 400... (opts->retries more times: 4 when it is 0,
- * none when it is negative); a 4xx fails at once.  From the environment:
+ * 100 ms, then 200, 400... (the parameter `retries` more times, 4 by
+ * default: --ckpt-io http:retries=0 tries once); a 4xx fails at once.
+ * From the environment:
  * LTRUN_CKPT_TOKEN (sent as "Authorization: Bearer ..."), LTRUN_CKPT_CA
  * (a CA bundle), LTRUN_CKPT_INSECURE=1 (no TLS peer verification).
  * Errors name the URL, the HTTP status and the fix; never the token.
@@ -337,9 +338,9 @@ static int oom(struct lt_err *err, const char *rel)
 
 /* ------------------------------------------------------------ the ops */
 
-static int http_open(const char *base, const struct lt_ckpt_io_opts *opts, void **state,
-		     struct lt_err *err)
+static int http_open(const struct lt_ckpt_io_args *args, void **state, struct lt_err *err)
 {
+	const char *base = args->base;
 	const char *token = getenv("LTRUN_CKPT_TOKEN"), *insecure = getenv("LTRUN_CKPT_INSECURE");
 	struct http *h;
 	size_t n = strlen(base);
@@ -363,9 +364,7 @@ static int http_open(const char *base, const struct lt_ckpt_io_opts *opts, void 
 		lt_err_set(err, LT_EXIT_FAILURE, "cannot set up libcurl for '%s'", base);
 		goto out_free;
 	}
-	h->retries = !opts || opts->retries == 0 ? DEFAULT_RETRIES
-		     : opts->retries < 0          ? 0
-						  : opts->retries;
+	h->retries = args->params ? (int)lt_params_int(args->params, "retries") : DEFAULT_RETRIES;
 	if (token && *token) {
 		char *line;
 
@@ -640,8 +639,7 @@ static void http_close(void *state)
 	free(h);
 }
 
-const struct lt_ckpt_io_rt lt_ckpt_io_http = {
-	.name = "http",
+const struct lt_ckpt_io_ops lt_ckpt_io_http = {
 	.open = http_open,
 	.write = http_write,
 	.size = http_size,

@@ -1,7 +1,8 @@
 /*
  * inspect.c - `ltrun ckpt inspect PATH [--json]` and `ltrun ckpt verify
- * PATH`: works out from a path a user types which base, IO plugin and
- * checkpoint it names, then lists the tensors and metadata, or reads
+ * PATH`: works out from a path a user types which base and checkpoint it
+ * names (read through the IO plugin --ckpt-io names: by default http for
+ * a URL, else file), then lists the tensors and metadata, or reads
  * every tensor against its checksum (and a step directory's file against
  * the step its metadata names).
  */
@@ -21,7 +22,8 @@
 
 /* Where a path points: a base, opened with io, and what under it. */
 struct target {
-	const struct lt_ckpt_io_rt *io;
+	struct lt_choice choice; /* the IO plugin */
+	const struct lt_ckpt_io_ops *io;
 	void *state;
 	char *base;
 	char *where;
@@ -76,11 +78,13 @@ static void target_free(struct target *tg)
 {
 	if (tg->io && tg->state)
 		tg->io->close(tg->state);
+	lt_choice_free(&tg->choice);
 	free(tg->base);
 	free(tg->where);
 }
 
-static int locate(const char *path, struct target *tg, struct lt_err *err)
+static int locate(const struct lt_registry *reg, const char *io, const char *path,
+		  struct target *tg, struct lt_err *err)
 {
 	char q[LT_QUOTE_MAX];
 	size_t len = strlen(path);
@@ -95,15 +99,13 @@ static int locate(const char *path, struct target *tg, struct lt_err *err)
 		size_t host = strchr(path, ':') - path + 3;
 
 		host += strcspn(path + host, "/");
-		tg->io = lt_ckpt_io_find("http");
-		if (!tg->io)
-			return lt_err_set(err, LT_EXIT_FAILURE,
-					  "cannot open checkpoint '%s': http checkpoints need the http IO plugin, which this ltrun was built without",
-					  q);
+		if (!io)
+			io = "http";
 		if (split(path, len, host, tg))
 			goto out_nomem;
 	} else {
-		tg->io = &lt_ckpt_io_file;
+		if (!io)
+			io = "file";
 		if (stat(path, &st))
 			return lt_err_set(err, LT_EXIT_FAILURE,
 					  "cannot open checkpoint '%s': %s: give a checkpoint directory, a step-<N> directory or a .safetensors file",
@@ -138,12 +140,12 @@ static int locate(const char *path, struct target *tg, struct lt_err *err)
 	}
 	if (!tg->base || !tg->where)
 		goto out_nomem;
-	if (tg->io->open(tg->base, NULL, &tg->state, err)) {
+	if (lt_ckpt_io_open_spec(reg, io, tg->base, &tg->choice, &tg->state, err)) {
 		tg->state = NULL;
 		target_free(tg);
-		tg->io = NULL;
 		return -1;
 	}
+	tg->io = lt_ckpt_io_of(&tg->choice);
 	return 0;
 out_nomem:
 	target_free(tg);
@@ -151,11 +153,12 @@ out_nomem:
 	return lt_err_set(err, LT_EXIT_FAILURE, "out of memory opening checkpoint '%s'", q);
 }
 
-static struct lt_ckpt_reader *open_path(const char *path, struct target *tg, struct lt_err *err)
+static struct lt_ckpt_reader *open_path(const struct lt_registry *reg, const char *io,
+					const char *path, struct target *tg, struct lt_err *err)
 {
 	struct lt_ckpt_reader *r;
 
-	if (locate(path, tg, err))
+	if (locate(reg, io, path, tg, err))
 		return NULL;
 	r = lt_ckpt_open_at(tg->io, tg->state, tg->base, tg->where, err);
 	if (!r)
@@ -276,10 +279,11 @@ static int print_json(const struct lt_ckpt_reader *r, FILE *out, struct lt_err *
 	return 0;
 }
 
-int lt_ckpt_inspect(const char *path, bool json, FILE *out, struct lt_err *err)
+int lt_ckpt_inspect(const struct lt_registry *reg, const char *io, const char *path, bool json,
+		    FILE *out, struct lt_err *err)
 {
 	struct target tg;
-	struct lt_ckpt_reader *r = open_path(path, &tg, err);
+	struct lt_ckpt_reader *r = open_path(reg, io, path, &tg, err);
 	int rc = 0;
 
 	if (!r)
@@ -313,10 +317,11 @@ static int check_step(const struct lt_ckpt_reader *r, struct lt_err *err)
 			  rel, lt_quote(q, sizeof(q), v->valuestring), dir);
 }
 
-int lt_ckpt_verify_path(const char *path, FILE *out, struct lt_err *err)
+int lt_ckpt_verify_path(const struct lt_registry *reg, const char *io, const char *path,
+			FILE *out, struct lt_err *err)
 {
 	struct target tg;
-	struct lt_ckpt_reader *r = open_path(path, &tg, err);
+	struct lt_ckpt_reader *r = open_path(reg, io, path, &tg, err);
 	const struct lt_ckpt_tensor *t;
 	uint64_t total = 0;
 	size_t n;

@@ -9,20 +9,24 @@
 #include <stdio.h>
 
 #include "core/error.h"
+#include "core/registry.h"
 
 /* path: a checkpoint base directory (its `last` is opened), a step-<N>
  * directory, a .safetensors file, or an http(s):// URL of any of these
- * (through the http IO plugin).  Prints each tensor's name, dtype, shape,
+ * (through the http IO plugin), read through the checkpoint IO io of
+ * reg ("zstd", "http:retries=0"; NULL: http for a URL, else file).  Prints each tensor's name, dtype, shape,
  * bytes and checksum, then the metadata: an aligned table, or with json
  * one object {"path", "tensors": [{"name", "dtype", "shape", "bytes",
  * "checksum"}], "metadata"} (the checksum/ keys appear only as the
  * tensors' "checksum").  Returns 0, or -1 with err (nothing printed). */
-int lt_ckpt_inspect(const char *path, bool json, FILE *out, struct lt_err *err);
+int lt_ckpt_inspect(const struct lt_registry *reg, const char *io, const char *path, bool json,
+		    FILE *out, struct lt_err *err);
 
-/* Reads every tensor of the checkpoint at path and checks its checksum,
+/* Reads (as lt_ckpt_inspect) every tensor of the checkpoint at path and checks its checksum,
  * and that a file in step-<N>/ holds step N (its metadata's "step");
  * prints "ok: N tensors, B bytes, every checksum matches".  Returns 0, or
  * -1 with err naming the file and the first bad tensor or the steps. */
-int lt_ckpt_verify_path(const char *path, FILE *out, struct lt_err *err);
+int lt_ckpt_verify_path(const struct lt_registry *reg, const char *io, const char *path,
+			FILE *out, struct lt_err *err);
 
 #endif

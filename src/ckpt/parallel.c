@@ -42,7 +42,7 @@ struct work {
 	atomic_size_t next;      /* the next piece to take */
 	atomic_bool failed;      /* a read failed: take no more */
 	/* reads */
-	const struct lt_ckpt_io_rt *io;
+	const struct lt_ckpt_io_ops *io;
 	void *state;
 	const char *rel;
 	pthread_mutex_t mu; /* guards err */
@@ -168,7 +168,7 @@ void lt_ckpt_checksum_tensors(const struct lt_ckpt_tensor *t, size_t n, uint32_t
 	free(w.spans);
 }
 
-int lt_ckpt_read_checked(const struct lt_ckpt_io_rt *io, void *state, const char *rel,
+int lt_ckpt_read_checked(const struct lt_ckpt_io_ops *io, void *state, const char *rel,
 			 uint64_t off, void *dst, size_t len, uint32_t *crc, struct lt_err *err)
 {
 	struct span s = { .dst = dst, .off = off, .len = len };

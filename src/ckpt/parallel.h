@@ -24,7 +24,7 @@ void lt_ckpt_checksum_tensors(const struct lt_ckpt_tensor *t, size_t n, uint32_t
  * when io->parallel_reads says the IO allows it, each piece checksummed
  * while it is still in cache.  Returns 0, or -1 with err from the first
  * read that failed (dst then holds part of the bytes). */
-int lt_ckpt_read_checked(const struct lt_ckpt_io_rt *io, void *state, const char *rel,
+int lt_ckpt_read_checked(const struct lt_ckpt_io_ops *io, void *state, const char *rel,
 			 uint64_t off, void *dst, size_t len, uint32_t *crc, struct lt_err *err);
 
 #endif

@@ -64,8 +64,13 @@ static char *scratch(struct lt_comm *c, size_t n, struct lt_err *err)
 
 /* ------------------------------------------------------------ open */
 
-/* The inter-node backend: mpi under mpirun, else gloo. */
-static const struct lt_comm_backend *inter_backend(void)
+/* The inter-node backend: mpi under mpirun, else gloo (its name, its ops). */
+static const char *inter_name(void)
+{
+	return getenv("OMPI_COMM_WORLD_SIZE") ? "mpi" : "gloo";
+}
+
+static const struct lt_comm_ops *inter_backend(void)
 {
 	return getenv("OMPI_COMM_WORLD_SIZE") ? &lt_comm_mpi : &lt_comm_gloo;
 }
@@ -153,8 +158,8 @@ out_free:
 
 /* Opens b over the group ranks r with pick(r) true, this rank being
  * number `rank` among them, under scope "<scope>/<name>". */
-static struct lt_comm *open_sub(const struct lt_comm_backend *b, const struct lt_comm_args *a,
-				const char *name, int rank, int size, const int *group,
+static struct lt_comm *open_sub(const struct lt_comm_ops *b, const char *bname,
+				const struct lt_comm_args *a, const char *name, int rank, int size, const int *group,
 				struct lt_err *err)
 {
 	struct lt_comm_args sub = *a;
@@ -181,7 +186,7 @@ static struct lt_comm *open_sub(const struct lt_comm_backend *b, const struct lt
 	sub.size = size;
 	sub.scope = scope;
 	sub.global_rank = globals;
-	c = lt_comm_open(b, &sub, err);
+	c = lt_comm_open(b, bname, &sub, err);
 	free(globals);
 	return c;
 }
@@ -209,7 +214,7 @@ static int auto_open(struct lt_comm *c, const struct lt_comm_args *a, struct lt_
 			if (s->node_of[r] == s->node_idx)
 				group[n++] = r;
 		snprintf(name, sizeof(name), "node%d", s->node_idx);
-		s->node = open_sub(&lt_comm_shm, a, name, s->local, n, group, err);
+		s->node = open_sub(&lt_comm_shm, "shm", a, name, s->local, n, group, err);
 		if (!s->node)
 			goto out_fail;
 	}
@@ -227,7 +232,7 @@ static int auto_open(struct lt_comm *c, const struct lt_comm_args *a, struct lt_
 			snprintf(name, sizeof(name), "rail%d", s->local);
 		else
 			snprintf(name, sizeof(name), "leaders");
-		s->inter = open_sub(inter_backend(), a, name, me, n, group, err);
+		s->inter = open_sub(inter_backend(), inter_name(), a, name, me, n, group, err);
 		if (!s->inter)
 			goto out_fail;
 	}
@@ -422,8 +427,9 @@ static int auto_reduce_scatter(struct lt_comm *c, const void *send, void *recv, 
 	return 0;
 }
 
-const struct lt_comm_backend lt_comm_auto = {
-	.name = "auto",
+const struct lt_comm_ops lt_comm_auto = {
+	.intra_node = true,
+	.inter_node = true,
 	.open = auto_open,
 	.barrier = auto_barrier,
 	.broadcast = auto_broadcast,

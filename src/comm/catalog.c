@@ -1,16 +1,11 @@
 /*
- * catalog.c - the communicators this build has, for the registry
- * (`ltrun --list comm`).  `auto` composes them: shm between the ranks of
- * one node; between nodes mpi when mpirun (or srun --mpi=pmix) started
- * the ranks, else gloo.  nccl (GPU) is not built yet: see the absent list.
+ * catalog.c - the communicators this build has, in the registry
+ * (`ltrun --list comm`; a rank opens its choice's ops).  `auto` composes
+ * them: shm between the ranks of one node; between nodes mpi when mpirun
+ * (or srun --mpi=pmix) started the ranks, else gloo.  nccl (GPU) is not built yet: see the absent list.
  */
 #include "comm/comm.h"
 #include "core/registry.h"
-
-static const struct lt_comm_ops shm_ops = { .intra_node = true, .inter_node = false };
-static const struct lt_comm_ops gloo_ops = { .intra_node = true, .inter_node = true };
-static const struct lt_comm_ops mpi_ops = { .intra_node = true, .inter_node = true };
-static const struct lt_comm_ops auto_ops = { .intra_node = true, .inter_node = true };
 
 static const struct lt_plugin comms[] = {
 	{
@@ -18,28 +13,28 @@ static const struct lt_plugin comms[] = {
 		.name = "auto",
 		.description = "Composes the others hierarchically: shm inside a node, mpi (under mpirun) or gloo between nodes.",
 		.recommended_when = "always, unless measuring one backend (the default)",
-		.ops = &auto_ops,
+		.ops = &lt_comm_auto,
 	},
 	{
 		.kind = LT_KIND_COMM,
 		.name = "shm",
 		.description = "Collectives through a shared-memory segment between the ranks of one node.",
 		.recommended_when = "all ranks are on one node: the fast CPU path",
-		.ops = &shm_ops,
+		.ops = &lt_comm_shm,
 	},
 	{
 		.kind = LT_KIND_COMM,
 		.name = "gloo",
 		.description = "CPU collectives over TCP through libgloo; the ranks meet through ltrun's rendezvous.",
 		.recommended_when = "ranks on several nodes without mpirun, or to compare with torch.distributed's gloo",
-		.ops = &gloo_ops,
+		.ops = &lt_comm_gloo,
 	},
 	{
 		.kind = LT_KIND_COMM,
 		.name = "mpi",
 		.description = "Open MPI collectives; f16 and bf16 through ltrun's own reduction operators.",
 		.recommended_when = "mpirun (or srun --mpi=pmix) started the ranks, on a fast interconnect",
-		.ops = &mpi_ops,
+		.ops = &lt_comm_mpi,
 	},
 };
 

@@ -1,6 +1,6 @@
 /*
- * comm.c - the generic layer of comm.h, above every backend: the table of
- * backends by name, lt_comm_open/close, argument checks, LT_AVG (the
+ * comm.c - the generic layer of comm.h, above every backend:
+ * lt_comm_open/close, argument checks, LT_AVG (the
  * backend's SUM, then a division by the group's size), and the
  * non-blocking forms.  Those run on one worker thread per communicator,
  * started by the first lt_comm_start(): a FIFO of requests under a mutex,
@@ -55,51 +55,34 @@ static const char *const kind_names[] = {
 
 /* ------------------------------------------------------------ backends */
 
-const struct lt_comm_backend *lt_comm_backend_find(const char *name)
+static int check_args(const char *name, const struct lt_comm_args *a, struct lt_err *err)
 {
-	const struct lt_comm_backend *const table[] = {
-		&lt_comm_shm, &lt_comm_gloo, &lt_comm_mpi, &lt_comm_auto,
-	};
-
-	if (!name)
-		return NULL;
-	for (size_t i = 0; i < sizeof(table) / sizeof(table[0]); i++)
-		if (!strcmp(table[i]->name, name))
-			return table[i];
-	return NULL;
-}
-
-static int check_args(const struct lt_comm_backend *b, const struct lt_comm_args *a,
-		      struct lt_err *err)
-{
-	if (!b)
-		return lt_err_set(err, LT_EXIT_FAILURE,
-				  "no such communicator backend: pick shm, gloo, mpi or auto (one this build has)");
 	if (a->size < 1 || a->rank < 0 || a->rank >= a->size)
 		return lt_err_set(err, LT_EXIT_FAILURE,
 				  "%s communicator: rank %d of a group of %d: the rank must be in 0..size-1",
-				  b->name, a->rank, a->size);
+				  name, a->rank, a->size);
 	if (!a->scope || !*a->scope || strlen(a->scope) >= sizeof(((struct lt_comm *)0)->scope))
 		return lt_err_set(err, LT_EXIT_FAILURE,
 				  "%s communicator: scope '%.70s' must be 1 to %zu characters",
-				  b->name, a->scope ? a->scope : "",
+				  name, a->scope ? a->scope : "",
 				  sizeof(((struct lt_comm *)0)->scope) - 1);
 	return 0;
 }
 
-struct lt_comm *lt_comm_open(const struct lt_comm_backend *b, const struct lt_comm_args *args,
-			     struct lt_err *err)
+struct lt_comm *lt_comm_open(const struct lt_comm_ops *b, const char *name,
+			     const struct lt_comm_args *args, struct lt_err *err)
 {
 	struct lt_comm *c;
 
-	if (check_args(b, args, err))
+	if (check_args(name, args, err))
 		return NULL;
 	c = calloc(1, sizeof(*c));
 	if (!c) {
-		lt_err_set(err, LT_EXIT_FAILURE, "%s communicator: out of memory", b->name);
+		lt_err_set(err, LT_EXIT_FAILURE, "%s communicator: out of memory", name);
 		return NULL;
 	}
 	c->ops = b;
+	c->name = name;
 	c->rank = args->rank;
 	c->size = args->size;
 	snprintf(c->scope, sizeof(c->scope), "%s", args->scope);
@@ -143,7 +126,7 @@ static int check_op(struct lt_comm *c, const struct lt_comm_req *r, struct lt_er
 /* Runs one operation on the backend, in the calling thread. */
 static int execute(struct lt_comm *c, const struct lt_comm_req *r, struct lt_err *err)
 {
-	const struct lt_comm_backend *b = c->ops;
+	const struct lt_comm_ops *b = c->ops;
 	enum lt_op op = r->op == LT_AVG ? LT_SUM : r->op;
 
 	switch (r->kind) {
@@ -208,7 +191,7 @@ static int start_queue(struct lt_comm *c, struct lt_err *err)
 
 	if (!q)
 		return lt_err_set(err, LT_EXIT_FAILURE, "%s communicator: out of memory",
-				  c->ops->name);
+				  c->name);
 	pthread_mutex_init(&q->mu, NULL);
 	pthread_cond_init(&q->work, NULL);
 	pthread_cond_init(&q->done, NULL);
@@ -219,7 +202,7 @@ static int start_queue(struct lt_comm *c, struct lt_err *err)
 		free(q);
 		return lt_err_set(err, LT_EXIT_FAILURE,
 				  "%s communicator: cannot start its worker thread: raise the process's thread limit",
-				  c->ops->name);
+				  c->name);
 	}
 	c->queue = q;
 	return 0;

@@ -8,7 +8,8 @@
  *   auto   shm inside a node, gloo or mpi between nodes, hierarchically
  *          (auto.c)
  *
- * Two layers.  A backend (struct lt_comm_backend) implements blocking
+ * Two layers.  A backend (struct lt_comm_ops, the ops of its registry
+ * entry in catalog.c: a rank opens ctx->choice[LT_KIND_COMM]) implements blocking
  * collectives for SUM, MIN and MAX; the generic layer (comm.c) adds AVG
  * (SUM then a division), argument checks, and the non-blocking forms: one
  * worker thread per communicator runs queued operations in order, so that
@@ -27,18 +28,11 @@
 #include <stddef.h>
 
 #include "core/error.h"
+#include "core/registry.h"
 #include "ltrun.h"
 
 struct lt_rdzv;
 struct lt_comm;
-
-/* The registry's side of a communicator (ltrun --list comm): where it can
- * carry collectives. */
-struct lt_comm_ops {
-	bool intra_node; /* between ranks on one node */
-	bool inter_node; /* between nodes */
-};
-
 
 /* What a backend needs to join its group. */
 struct lt_comm_args {
@@ -58,8 +52,9 @@ struct lt_comm_args {
  * broadcast; all_gather writes size*count elements to recv; reduce_scatter
  * reads size*count elements of send and writes count to recv.  count may
  * be 0.  op is LT_SUM, LT_MIN or LT_MAX (never LT_AVG). */
-struct lt_comm_backend {
-	const char *name;
+struct lt_comm_ops {
+	bool intra_node; /* carries collectives between ranks on one node */
+	bool inter_node; /* ... and between nodes */
 	int (*open)(struct lt_comm *c, const struct lt_comm_args *args,
 		    struct lt_err *err);
 	int (*barrier)(struct lt_comm *c, struct lt_err *err);
@@ -80,18 +75,25 @@ struct lt_comm_backend {
 struct lt_comm_queue; /* comm.c's worker */
 
 struct lt_comm {
-	const struct lt_comm_backend *ops;
+	const struct lt_comm_ops *ops;
+	const char *name;            /* the backend's, for messages */
 	int rank, size;
 	char scope[64];
 	void *state;                 /* the backend's */
 	struct lt_comm_queue *queue; /* NULL until the first async call */
 };
 
-/* The built-in backends. */
-extern const struct lt_comm_backend lt_comm_shm;
-extern const struct lt_comm_backend lt_comm_gloo;
-extern const struct lt_comm_backend lt_comm_mpi;
-extern const struct lt_comm_backend lt_comm_auto;
+/* The built-in backends' ops (auto composes the others). */
+extern const struct lt_comm_ops lt_comm_shm;
+extern const struct lt_comm_ops lt_comm_gloo;
+extern const struct lt_comm_ops lt_comm_mpi;
+extern const struct lt_comm_ops lt_comm_auto;
+
+/* The ops of a resolved --comm choice. */
+static inline const struct lt_comm_ops *lt_comm_of(const struct lt_choice *c)
+{
+	return (const struct lt_comm_ops *)c->base->ops;
+}
 
 /* Removes every shared-memory segment of job run_id (/dev/shm/ltrun-
  * <run_id>-*), those a crashed rank left included.  For the agent, after
@@ -109,12 +111,10 @@ void lt_shm_remove_stale(void);
  * told apart by lt_comm_args.host), or -1 for another backend. */
 int lt_comm_auto_nodes(const struct lt_comm *c);
 
-/* The backend called `name` ("shm", "gloo", "mpi", "auto"), or NULL. */
-const struct lt_comm_backend *lt_comm_backend_find(const char *name);
-
-/* Opens a communicator of backend b.  Returns it, or NULL with err set
+/* Opens a communicator of backend b, called name in messages (a string
+ * that outlives it: the registry's).  Returns it, or NULL with err set
  * (nothing is left behind). */
-struct lt_comm *lt_comm_open(const struct lt_comm_backend *b,
+struct lt_comm *lt_comm_open(const struct lt_comm_ops *b, const char *name,
 			     const struct lt_comm_args *args, struct lt_err *err);
 /* Waits for queued work, stops the worker, closes the backend, frees c. */
 void lt_comm_close(struct lt_comm *c);

@@ -399,8 +399,9 @@ void gloo_close(struct lt_comm *c)
 
 } // namespace
 
-extern "C" const struct lt_comm_backend lt_comm_gloo = {
-	"gloo",
+extern "C" const struct lt_comm_ops lt_comm_gloo = {
+	true, /* intra_node */
+	true, /* inter_node */
 	gloo_open,
 	gloo_barrier,
 	gloo_broadcast,

@@ -395,8 +395,9 @@ static int mpi_reduce_scatter(struct lt_comm *c, const void *send, void *recv, s
 	return rc == MPI_SUCCESS ? 0 : mpi_fail(c, "reduce_scatter", rc, err);
 }
 
-const struct lt_comm_backend lt_comm_mpi = {
-	.name = "mpi",
+const struct lt_comm_ops lt_comm_mpi = {
+	.intra_node = true,
+	.inter_node = true,
 	.open = mpi_open,
 	.barrier = mpi_barrier,
 	.broadcast = mpi_broadcast,

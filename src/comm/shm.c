@@ -709,8 +709,9 @@ static void shm_close(struct lt_comm *c)
 	c->state = NULL;
 }
 
-const struct lt_comm_backend lt_comm_shm = {
-	.name = "shm",
+const struct lt_comm_ops lt_comm_shm = {
+	.intra_node = true,
+	.inter_node = false,
 	.open = shm_open_comm,
 	.barrier = shm_barrier,
 	.broadcast = shm_broadcast,

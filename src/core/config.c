@@ -91,7 +91,7 @@ const struct lt_option lt_options[LT_OPT_COUNT] = {
 		LT_OPT_BOOL, -1, false, 0, 0, OFF(no_srun), "false",
 		"in a multi-node sbatch script, fail instead of starting one ltrun per node with srun" },
 	[LT_OPT_RDZV] = { LT_OPT_RDZV, "rdzv", "LTRUN_RDZV", "NAME",
-		LT_OPT_PATH, -1, false, 0, 0, OFF(rdzv), "auto",
+		LT_OPT_NAME, LT_KIND_RDZV, false, 0, 0, OFF(rdzv), "auto",
 		"how ranks meet: tcp (a store hosted by node 0's agent, or by rank 0 of adopted ranks), file (a shared directory, LTRUN_RDZV_DIR), pmix (the launcher's PMIx server); auto: pmix for ranks a PMIx launcher made, else tcp" },
 	[LT_OPT_RDZV_TIMEOUT] = { LT_OPT_RDZV_TIMEOUT, "rdzv-timeout", "LTRUN_RDZV_TIMEOUT", "SECONDS",
 		LT_OPT_INT, -1, false, 1, 86400, OFF(rdzv_timeout), "300",

@@ -235,6 +235,7 @@ struct lt_registry *lt_registry_new(struct lt_err *err)
 	static int (*const catalogs[])(struct lt_registry *, struct lt_err *) = {
 		lt_strategy_catalog, lt_precision_catalog, lt_ckpt_io_catalog,
 		lt_cluster_catalog,  lt_comm_catalog,      lt_accelerator_catalog,
+		lt_rdzv_catalog,
 	};
 	struct lt_registry *reg = calloc(1, sizeof(*reg));
 	size_t i;

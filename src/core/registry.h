@@ -146,5 +146,6 @@ int lt_ckpt_io_catalog(struct lt_registry *reg, struct lt_err *err);
 int lt_cluster_catalog(struct lt_registry *reg, struct lt_err *err);
 int lt_comm_catalog(struct lt_registry *reg, struct lt_err *err);
 int lt_accelerator_catalog(struct lt_registry *reg, struct lt_err *err);
+int lt_rdzv_catalog(struct lt_registry *reg, struct lt_err *err);
 
 #endif

@@ -31,7 +31,6 @@
  * once per node through srun.
  */
 #include "launch/agent.h"
-#include "ckpt/io.h"
 #include "comm/comm.h"
 #include "launch/output.h"
 #include "rank/rank.h"
@@ -140,7 +139,7 @@ static int job_token(const struct lt_topology *t, const struct lt_config *cfg,
 	char identity[512];
 	/* Without the tcp store the token only names the run (its run id):
 	 * no secret needed then. */
-	bool store = lt_rdzv_find(cfg->rdzv, t->external) == &lt_rdzv_tcp;
+	bool store = lt_rdzv_uses_store(cfg->rdzv, t->external);
 	struct lt_token_job job = { .identity = identity, .fresh_ok = single_process_tree,
 				    .pmix = pmix, .insecure = cfg->insecure_store || !store,
 				    .warn = store && (t->external ? t->rank == 0 : t->node_rank == 0) };
@@ -720,7 +719,7 @@ static int check_stopped(struct agent *a)
 
 static bool several_nodes(const struct agent *a)
 {
-	return a->plan->topo.num_nodes > 1 && lt_rdzv_find(a->cfg->rdzv, false) == &lt_rdzv_tcp;
+	return a->plan->topo.num_nodes > 1 && lt_rdzv_uses_store(a->cfg->rdzv, false);
 }
 
 static void failure_key(const struct agent *a, char *key, size_t len)
@@ -1166,7 +1165,7 @@ static int host_store(struct agent *a, struct lt_err *err)
 	char msg[sizeof(err->msg)];
 	ssize_t n;
 
-	if (t->node_rank != 0 || lt_rdzv_find(a->cfg->rdzv, false) != &lt_rdzv_tcp)
+	if (t->node_rank != 0 || !lt_rdzv_uses_store(a->cfg->rdzv, false))
 		return 0;
 	if (pipe2(report, O_CLOEXEC) || pipe2(lifeline, O_CLOEXEC))
 		return lt_err_set(err, LT_EXIT_FAILURE, "cannot start the store: pipe: %s",
@@ -1318,25 +1317,9 @@ fail_free:
 	return -1;
 }
 
-/* The registry plans checkpoint IO plugins this build may lack: a run
- * that names one says so. */
-static int check_runnable(const struct lt_plan *plan, struct lt_err *err)
-{
-	const struct lt_plugin *p = plan->choice[LT_KIND_CKPT_IO].named;
-	const char *base = plan->choice[LT_KIND_CKPT_IO].base->name;
-
-	if (!lt_ckpt_io_find(base))
-		return lt_err_set(err, LT_EXIT_USAGE,
-				  "ckpt-io '%s' cannot run in this version: its runtime is not built, use file (--dry-run shows the plan)",
-				  p->name);
-	return 0;
-}
-
 int lt_launch(const struct lt_plan *plan, const struct lt_config *cfg, int argc,
 	      char **argv, struct lt_err *err)
 {
-	if (check_runnable(plan, err))
-		return -1;
 	if (plan->topo.external)
 		return run_adopted(plan, cfg, err);
 	if (in_batch_script(plan))

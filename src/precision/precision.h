@@ -1,46 +1,44 @@
 /*
- * precision.h - the runtime side of the precision plugins: which dtype
- * the model computes in, where the optimizer's weights live, and whether
- * the loss is scaled.  One plugin a file, named after it (64-true.c,
- * 32-true.c, 16-mixed.c, bf16-mixed.c, 16-true.c, bf16-true.c); the
- * registry's side (names, aliases, descriptions) is catalog.c.  The
- * runtime (src/trainer/runtime.c) does the work the table describes:
- *
- *   mixed      values and gradients the model sees are a compute view in
- *              `compute`; f32 master weights beside them take the
- *              optimizer step, after the gradients are unscaled into f32,
- *              and the view is refreshed from them after every step
- *   !mixed     the model's values are the optimizer's (in `compute`),
- *              optimizer state in `state` too
- *   scaler     dynamic loss scaling (scaler.h): a step whose gradients
- *              hold inf or NaN on any rank is skipped on every rank
+ * precision.h - the built-in precision plugins (one a file, named after
+ * it: 64-true.c, 32-true.c, 16-mixed.c, bf16-mixed.c, 16-true.c,
+ * bf16-true.c; catalog.c registers them with the Lightning 1.x spellings
+ * as presets) and the one place the runtime turns f32 values into a
+ * compute view (view.c).  The interface is the public
+ * include/ltrun/precision.h: a run's precision is the registry's choice
+ * (ctx->choice[LT_KIND_PRECISION]), never looked up by name here.
  */
 #ifndef LT_PRECISION_PRECISION_H
 #define LT_PRECISION_PRECISION_H
 
-#include <stdbool.h>
+#include "core/registry.h"
+#include "ltrun/precision.h"
 
-#include "ltrun.h"
+extern const struct lt_plugin lt_precision_64_true;
+extern const struct lt_plugin lt_precision_32_true;
+extern const struct lt_plugin lt_precision_16_mixed;
+extern const struct lt_plugin lt_precision_bf16_mixed;
+extern const struct lt_plugin lt_precision_16_true;
+extern const struct lt_plugin lt_precision_bf16_true;
 
-struct lt_precision_rt {
-	const char *name;
-	enum lt_dtype compute; /* lt_dtype(ctx): what lt_data()/lt_grad() hold */
-	enum lt_dtype state;   /* the optimizer's weights and state */
-	bool mixed;            /* f32 master weights beside the compute view */
-	bool scaler;           /* dynamic loss scaling */
-	/* Said on rank 0 when the run starts, or NULL. */
-	const char *warning;
-};
+/* The ops of a resolved precision choice. */
+static inline const struct lt_precision_ops *lt_precision_of(const struct lt_choice *c)
+{
+	return (const struct lt_precision_ops *)c->base->ops;
+}
 
-extern const struct lt_precision_rt lt_precision_64_true;
-extern const struct lt_precision_rt lt_precision_32_true;
-extern const struct lt_precision_rt lt_precision_16_mixed;
-extern const struct lt_precision_rt lt_precision_bf16_mixed;
-extern const struct lt_precision_rt lt_precision_16_true;
-extern const struct lt_precision_rt lt_precision_bf16_true;
+/* Checks that the ops of choice c can run: float dtypes, the state
+ * dtype f32 under mixed and equal to the compute dtype otherwise.
+ * Returns 0, or -1 with err naming the plugin. */
+int lt_precision_check(const struct lt_choice *c, struct lt_err *err);
 
-/* The runtime of precision `name` (Lightning 1.x spellings 64, 32, 16,
- * bf16 included), or NULL when this version has none. */
-const struct lt_precision_rt *lt_precision_runtime(const char *name);
+/* Writes n values of dt into dst from the f32 values src, rounding to
+ * nearest even (f32: a copy). */
+void lt_precision_from_f32(void *dst, enum lt_dtype dt, const float *src, size_t n);
+
+/* Makes the compute view of parameter v from f32 values: through the
+ * plugin's to_compute when it has one, else lt_precision_from_f32.
+ * Returns 0, or -1 with err naming the plugin. */
+int lt_precision_to_compute(const struct lt_choice *c, const struct lt_precision_view *v,
+			    void *dst, const float *src, size_t n, struct lt_err *err);
 
 #endif

@@ -118,18 +118,15 @@ static void local_addr_towards(const char *peer, char *buf, size_t len)
 	freeaddrinfo(ai);
 }
 
-static const struct lt_comm_backend *choose_comm(struct lt_ctx *ctx)
+/* The run's communicator, as the registry resolved --comm. */
+static const struct lt_comm_ops *choose_comm(struct lt_ctx *ctx)
 {
-	const char *name = ctx->cfg->comm;
-	const struct lt_comm_backend *b = lt_comm_backend_find(name);
+	const struct lt_choice *c = &ctx->choice[LT_KIND_COMM];
 
-	if (!b)
-		lt_fatal(ctx, "communicator '%s' is not built in this version: use --comm auto (see ltrun --list comm)",
-			 name);
-	if (!strcmp(name, "shm") && ctx->info.num_nodes > 1)
-		lt_fatal(ctx, "communicator 'shm' carries collectives between the ranks of one node, but this job has %d nodes: use --comm auto or gloo",
-			 ctx->info.num_nodes);
-	return b;
+	if (!lt_comm_of(c)->inter_node && ctx->info.num_nodes > 1)
+		lt_fatal(ctx, "communicator '%s' carries collectives between the ranks of one node, but this job has %d nodes: use --comm auto or gloo",
+			 c->named->name, ctx->info.num_nodes);
+	return lt_comm_of(c);
 }
 
 static void open_comm(struct lt_ctx *ctx)
@@ -155,7 +152,8 @@ static void open_comm(struct lt_ctx *ctx)
 		.timeout_ms = ctx->rz.timeout_ms,
 		.global_rank = members,
 	};
-	ctx->comm = lt_comm_open(choose_comm(ctx), &args, &err);
+	ctx->comm = lt_comm_open(choose_comm(ctx), ctx->choice[LT_KIND_COMM].base->name, &args,
+				 &err);
 	free(members);
 	if (!ctx->comm)
 		lt_fatal(ctx, "cannot open communicator '%s': %s", ctx->cfg->comm, err.msg);
@@ -194,11 +192,9 @@ static void setup_runtime(struct lt_ctx *ctx)
 {
 	struct lt_err err = { 0 };
 
-
-	ctx->precision = lt_precision_runtime(ctx->cfg->precision);
-	if (!ctx->precision)
-		lt_fatal(ctx, "precision '%s' has no runtime in this version: see ltrun --list precision",
-			 ctx->cfg->precision);
+	if (lt_precision_check(&ctx->choice[LT_KIND_PRECISION], &err))
+		lt_fatal(ctx, "%s", err.msg);
+	ctx->precision = lt_precision_of(&ctx->choice[LT_KIND_PRECISION]);
 	ctx->dtype = ctx->precision->compute;
 	lt_scaler_init(&ctx->scaler);
 	/* Fabric mode: a model seeding backward with lt_loss_scale() gets its
@@ -208,10 +204,7 @@ static void setup_runtime(struct lt_ctx *ctx)
 	lt_runtime_update_loss_scale(ctx);
 	if (ctx->precision->warning && ctx->info.rank == 0)
 		lt_warn("%s", ctx->precision->warning);
-	ctx->accel = lt_accel_runtime(ctx->cfg->accelerator);
-	if (!ctx->accel)
-		lt_fatal(ctx, "accelerator '%s' has no runtime in this version: use --accelerator cpu",
-			 ctx->cfg->accelerator);
+	ctx->accel = lt_accel_of(&ctx->choice[LT_KIND_ACCELERATOR]);
 	ctx->strategy = lt_strategy_runtime(ctx->cfg->strategy, ctx->info.world_size);
 	if (!ctx->strategy)
 		lt_fatal(ctx, "strategy '%s' has no runtime in this version: use single_device, ddp, ddp_spawn or ddp_fork",
@@ -291,10 +284,13 @@ int lt_rank_run(const struct lt_rank_info *info, const struct lt_config *cfg,
 		snprintf(ctx.host, sizeof(ctx.host), "unknown");
 	lt_fatal_setup(&ctx);
 	load_model(&ctx, model, &entry);
-	ctx.rz.ops = lt_rdzv_find(info->rdzv, info->adopted);
-	if (!ctx.rz.ops)
-		lt_fatal(&ctx, "unknown rendezvous '%s' (LTRUN_RDZV): valid: auto, tcp, file, pmix",
-			 info->rdzv);
+	/* the rendezvous comes before choose_plugins (which loads the
+	 * --plugin files): only the built-in backends */
+	ctx.reg = lt_registry_new(&err);
+	if (!ctx.reg || lt_rdzv_lookup(ctx.reg, info->rdzv, info->adopted, &ctx.rz.ops, &err))
+		lt_fatal(&ctx, "%s (LTRUN_RDZV)", err.msg);
+	lt_registry_free(ctx.reg);
+	ctx.reg = NULL;
 	ctx.rz.info = &ctx.info;
 	ctx.rz.timeout_ms = info->rdzv_timeout_s * 1000;
 	snprintf(ctx.rz.who, sizeof(ctx.rz.who), "rank %d", info->rank);

@@ -1,25 +1,84 @@
 /*
- * rdzv.c - the rendezvous backends by name, and the choice of `auto`.
+ * rdzv.c - the rendezvous backends in the registry (tcp, file, pmix, and
+ * auto, which picks one of them per run), and the lookup of a name.
  */
 #include "rdzv/rdzv.h"
 #include "core/pmix_client.h"
 
 #include <stdlib.h>
-#include <string.h>
 
-const struct lt_rdzv_ops *lt_rdzv_find(const char *name, bool adopted)
+static const struct lt_rdzv_ops *auto_pick(bool adopted)
 {
-	static const struct lt_rdzv_ops *const all[] = { &lt_rdzv_tcp, &lt_rdzv_file,
-							  &lt_rdzv_pmix };
-
 	char why[256];
 
-	if (!strcmp(name, "auto"))
-		return adopted && getenv("PMIX_RANK") && lt_pmix_client(why, sizeof(why))
-			       ? &lt_rdzv_pmix : &lt_rdzv_tcp;
+	return adopted && getenv("PMIX_RANK") && lt_pmix_client(why, sizeof(why)) ? &lt_rdzv_pmix
+										    : &lt_rdzv_tcp;
+}
 
-	for (size_t i = 0; i < sizeof(all) / sizeof(all[0]); i++)
-		if (!strcmp(all[i]->name, name))
-			return all[i];
-	return NULL;
+static const struct lt_rdzv_ops auto_ops = { .pick = auto_pick };
+
+static const struct lt_plugin rdzvs[] = {
+	{
+		.kind = LT_KIND_RDZV,
+		.name = "auto",
+		.description = "pmix for ranks a PMIx launcher (mpirun, srun --mpi=pmix) created, else tcp.",
+		.recommended_when = "always, unless testing one backend (the default)",
+		.ops = &auto_ops,
+	},
+	{
+		.kind = LT_KIND_RDZV,
+		.name = "tcp",
+		.description = "ltrun's own key-value store, hosted by node 0's agent (or rank 0 of adopted ranks), over TCP with a per-job token.",
+		.recommended_when = "ltrun starts the ranks, on one node or several",
+		.ops = &lt_rdzv_tcp,
+	},
+	{
+		.kind = LT_KIND_RDZV,
+		.name = "file",
+		.description = "Files in a directory every node can reach (LTRUN_RDZV_DIR).",
+		.recommended_when = "no TCP port can be opened between the nodes, but a shared filesystem exists",
+		.ops = &lt_rdzv_file,
+	},
+	{
+		.kind = LT_KIND_RDZV,
+		.name = "pmix",
+		.description = "The PMIx server of the launcher that created the ranks (mpirun, srun --mpi=pmix).",
+		.recommended_when = "the ranks were started by a PMIx launcher",
+		.ops = &lt_rdzv_pmix,
+	},
+};
+
+static const char *const absent[] = { "etcd", NULL };
+
+int lt_rdzv_catalog(struct lt_registry *reg, struct lt_err *err)
+{
+	for (size_t i = 0; i < sizeof(rdzvs) / sizeof(rdzvs[0]); i++)
+		if (lt_registry_add(reg, &rdzvs[i], err))
+			return -1;
+	lt_registry_mark_absent(reg, LT_KIND_RDZV, absent);
+	return 0;
+}
+
+int lt_rdzv_lookup(const struct lt_registry *reg, const char *name, bool adopted,
+		   const struct lt_rdzv_ops **out, struct lt_err *err)
+{
+	const struct lt_plugin *p;
+	const struct lt_rdzv_ops *ops;
+
+	if (lt_registry_lookup(reg, LT_KIND_RDZV, name, &p, err))
+		return -1;
+	ops = lt_registry_base(reg, p)->ops;
+	*out = ops->pick ? ops->pick(adopted) : ops;
+	return 0;
+}
+
+bool lt_rdzv_uses_store(const char *name, bool adopted)
+{
+	struct lt_err err = { 0 };
+	struct lt_registry *reg = lt_registry_new(&err);
+	const struct lt_rdzv_ops *ops = NULL;
+	bool store = reg && !lt_rdzv_lookup(reg, name, adopted, &ops, &err) && ops->store;
+
+	lt_registry_free(reg);
+	return store;
 }

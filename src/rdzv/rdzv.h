@@ -7,6 +7,11 @@
  *   file  a directory every rank can reach (a shared filesystem), given by
  *         LTRUN_RDZV_DIR
  *   pmix  the PMIx server of the launcher (mpirun, srun --mpi=pmix)
+ *   auto  pmix for ranks a PMIx launcher created, else tcp
+ *
+ * Each is an entry of the registry (kind rdzv, `ltrun --list rdzv`;
+ * catalog.c), its ops a struct lt_rdzv_ops; lt_rdzv_lookup is the one
+ * way from a name (--rdzv, LTRUN_RDZV) to them.
  *
  * Every name is scoped to one attempt of the job (its restart count), so a
  * restarted job never meets its predecessor's values.
@@ -18,13 +23,19 @@
 #include <stddef.h>
 
 #include "core/error.h"
+#include "core/registry.h"
 
 struct lt_rank_info;
 
 struct lt_rdzv;
 
 struct lt_rdzv_ops {
-	const char *name;
+	/* Meets through the embedded store (store.h), which node 0's agent
+	 * (or rank 0 of adopted ranks) hosts. */
+	bool store;
+	/* Set only for auto: the backend it stands for, for ranks a launcher
+	 * created (adopted) or not; the other ops are then NULL. */
+	const struct lt_rdzv_ops *(*pick)(bool adopted);
 	/* Joins; `who` ("rank 5") names this process in messages. */
 	int (*open)(struct lt_rdzv *rz, const struct lt_rank_info *info,
 		    const char *who, struct lt_err *err);
@@ -54,8 +65,14 @@ extern const struct lt_rdzv_ops lt_rdzv_tcp;
 extern const struct lt_rdzv_ops lt_rdzv_file;
 extern const struct lt_rdzv_ops lt_rdzv_pmix;
 
-/* The backend named `name`, or NULL.  "auto" is pmix for ranks a PMIx
- * launcher created (adopted, PMIX_RANK set), else tcp. */
-const struct lt_rdzv_ops *lt_rdzv_find(const char *name, bool adopted);
+/* The ops of backend `name` in reg, auto's pick made for ranks adopted or
+ * not (pmix for adopted ranks with PMIX_RANK set and a PMIx client, else
+ * tcp).  Returns 0, or -1 with err (usage) naming the valid ones. */
+int lt_rdzv_lookup(const struct lt_registry *reg, const char *name, bool adopted,
+		   const struct lt_rdzv_ops **out, struct lt_err *err);
+
+/* Whether ranks (adopted or not) meeting through built-in backend `name`
+ * (checked already) need the embedded store: the agent's question. */
+bool lt_rdzv_uses_store(const char *name, bool adopted);
 
 #endif

@@ -215,7 +215,7 @@ static int file_close(struct lt_rdzv *rz, struct lt_err *err)
 }
 
 const struct lt_rdzv_ops lt_rdzv_file = {
-	.name = "file",
+	.store = false,
 	.open = file_open,
 	.barrier = file_barrier,
 	.put = file_put,

@@ -152,7 +152,7 @@ static int pmix_rz_close(struct lt_rdzv *rz, struct lt_err *err)
 }
 
 const struct lt_rdzv_ops lt_rdzv_pmix = {
-	.name = "pmix",
+	.store = false,
 	.open = pmix_rz_open,
 	.barrier = pmix_rz_barrier,
 	.put = pmix_rz_put,

@@ -217,7 +217,7 @@ static int tcp_close(struct lt_rdzv *rz, struct lt_err *err)
 }
 
 const struct lt_rdzv_ops lt_rdzv_tcp = {
-	.name = "tcp",
+	.store = true,
 	.open = tcp_open,
 	.barrier = tcp_barrier,
 	.put = tcp_put,

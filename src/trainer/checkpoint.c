@@ -36,21 +36,17 @@ static bool is_url(const char *s)
 	return !strncmp(s, "http://", 7) || !strncmp(s, "https://", 8);
 }
 
-/* The IO plugin for base: the one --ckpt-io names (async wraps http for
- * a URL, file otherwise). */
+/* The IO plugin for base: the run's --ckpt-io, as the registry resolved
+ * it (async wraps http for a URL, file otherwise). */
 static int open_io(struct lt_ctx *ctx, const char *base, struct lt_err *err)
 {
-	const char *name = ctx->cfg->ckpt_io;
-	struct lt_ckpt_io_opts opts = { .inner = is_url(base) ? "http" : "file", .retries = 4 };
+	const struct lt_choice *c = &ctx->choice[LT_KIND_CKPT_IO];
 
-	if (!strcmp(name, "file") && is_url(base))
+	if (!strcmp(ctx->cfg->ckpt_io, "file") && is_url(base))
 		return lt_err_set(err, LT_EXIT_USAGE,
 				  "checkpoint location '%s' is a URL: use --ckpt-io http (or async)", base);
-	ctx->ckpt_io = lt_ckpt_io_find(name);
-	if (!ctx->ckpt_io)
-		return lt_err_set(err, LT_EXIT_USAGE,
-				  "checkpoint IO '%s' is not built in this version: use --ckpt-io file", name);
-	return ctx->ckpt_io->open(base, &opts, &ctx->ckpt_state, err);
+	ctx->ckpt_io = lt_ckpt_io_of(c);
+	return lt_ckpt_io_open(ctx->reg, c, base, &ctx->ckpt_state, err);
 }
 
 /* --- the directory --- */
@@ -149,7 +145,7 @@ static cJSON *make_meta(const struct lt_ctx *ctx, const struct lt_ckpt_pos *pos)
 	meta_int(meta, "loss_scale_good_steps", ctx->scaler.st.good_steps);
 	meta_int(meta, "loss_scale_skipped", ctx->scaler.st.skipped);
 	cJSON_AddStringToObject(meta, "strategy", ctx->strategy->name);
-	cJSON_AddStringToObject(meta, "precision", ctx->precision->name);
+	cJSON_AddStringToObject(meta, "precision", ctx->choice[LT_KIND_PRECISION].base->name);
 	cJSON_AddStringToObject(meta, "optimizer", ctx->cfg->optimizer);
 	cJSON_AddStringToObject(meta, "ltrun", LT_VERSION);
 	return meta;
@@ -235,7 +231,7 @@ int lt_trainer_ckpt_save(struct lt_ctx *ctx, const struct lt_ckpt_pos *pos, stru
 	free(t);
 	free_names(names, n);
 	cJSON_Delete(meta);
-	return rc;
+	return rc ? lt_ckpt_io_blame(&ctx->choice[LT_KIND_CKPT_IO], err) : 0;
 }
 
 void lt_trainer_ckpt_release(struct lt_ctx *ctx, size_t nparams)
@@ -257,7 +253,9 @@ int lt_trainer_ckpt_finish(struct lt_ctx *ctx, struct lt_err *err)
 	int rc = 0;
 
 	if (ctx->ckpt_io) {
-		rc = ctx->ckpt_io->flush(ctx->ckpt_state, err);
+		rc = lt_ckpt_io_flush(ctx->ckpt_io, ctx->ckpt_state, err);
+		if (rc)
+			lt_ckpt_io_blame(&ctx->choice[LT_KIND_CKPT_IO], err);
 		ctx->ckpt_io->close(ctx->ckpt_state);
 		ctx->ckpt_io = NULL;
 		ctx->ckpt_state = NULL;
@@ -334,6 +332,8 @@ static int check_compatible(const struct lt_ctx *ctx, const cJSON *meta, const c
 			    struct lt_err *err)
 {
 	const char *prec = meta_str(meta, "precision");
+	const struct lt_plugin *saved = prec ? lt_registry_find(ctx->reg, LT_KIND_PRECISION, prec) : NULL;
+	const struct lt_plugin *ours = ctx->choice[LT_KIND_PRECISION].base;
 	double world;
 
 	if (meta_num(meta, path, "world_size", &world, err))
@@ -342,10 +342,11 @@ static int check_compatible(const struct lt_ctx *ctx, const cJSON *meta, const c
 		return lt_err_set(err, LT_EXIT_USAGE,
 				  "checkpoint '%s' was saved by %d ranks, this run has %d: resume with the same world size (its sampler position depends on it)",
 				  path, (int)world, ctx->info.world_size);
-	if (prec && lt_precision_runtime(prec) != ctx->precision)
+	if (prec && (!saved || lt_registry_base(ctx->reg, saved) != ours))
 		return lt_err_set(err, LT_EXIT_USAGE,
-				  "checkpoint '%s' was saved in precision %s, this run uses %s: resume with --precision %s",
-				  path, prec, ctx->precision->name, prec);
+				  "checkpoint '%s' was saved in precision %s, this run uses %s: resume with --precision %s%s",
+				  path, prec, ours->name, prec,
+				  saved ? "" : " (and the --plugin that registers it)");
 	return 0;
 }
 
@@ -445,7 +446,8 @@ int lt_trainer_ckpt_resume(struct lt_ctx *ctx, struct lt_ckpt_pos *pos, struct l
 
 int lt_trainer_ckpt_check_resume(const struct lt_config *c, bool reach, struct lt_err *err)
 {
-	const struct lt_ckpt_io_rt *io = &lt_ckpt_io_file;
+	struct lt_registry *reg;
+	struct lt_choice choice;
 	struct lt_ckpt_reader *r;
 	char base[4096], q[LT_QUOTE_MAX];
 	const char *where = NULL;
@@ -468,11 +470,19 @@ int lt_trainer_ckpt_check_resume(const struct lt_config *c, bool reach, struct l
 		return lt_err_set(err, LT_EXIT_USAGE,
 				  "--resume '%s': %s: give 'last', a checkpoint directory, a step-N directory or a model.safetensors",
 				  q, strerror(errno));
-	if (io->open(base, NULL, &state, err))
+	/* through the run's --ckpt-io (a --plugin's included) */
+	reg = lt_registry_load(c, err);
+	if (!reg)
 		return -1;
-	r = lt_ckpt_open(io, state, where, err);
+	if (lt_ckpt_io_open_spec(reg, c->ckpt_io, base, &choice, &state, err)) {
+		lt_registry_free(reg);
+		return -1;
+	}
+	r = lt_ckpt_open(lt_ckpt_io_of(&choice), state, where, err);
 	if (r)
 		lt_ckpt_close(r);
-	io->close(state);
+	lt_ckpt_io_of(&choice)->close(state);
+	lt_choice_free(&choice);
+	lt_registry_free(reg);
 	return r ? 0 : -1;
 }

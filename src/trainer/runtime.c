@@ -63,21 +63,11 @@ static void draw_values(const struct lt_ctx *ctx, const struct lt_tensor *t, str
 	}
 }
 
-/* Converts n f32 values into dst of dt. */
-static void from_f32(void *dst, enum lt_dtype dt, const float *src, size_t n)
-{
-	switch (dt) {
-	case LT_F64: lt_convert_f32_to_f64(dst, src, n); break;
-	case LT_F16: lt_convert_f32_to_f16(dst, src, n); break;
-	case LT_BF16: lt_convert_f32_to_bf16(dst, src, n); break;
-	default: memcpy(dst, src, n * sizeof(float)); break;
-	}
-}
-
 int lt_param_fill(const struct lt_ctx *ctx, struct lt_tensor *t, struct lt_init init,
 		  size_t index, struct lt_err *err)
 {
 	float *v = t->master;
+	int rc = 0;
 
 	if (!v && ctx->dtype == LT_F32)
 		v = t->data;
@@ -85,19 +75,31 @@ int lt_param_fill(const struct lt_ctx *ctx, struct lt_tensor *t, struct lt_init 
 		return lt_err_set(err, LT_EXIT_FAILURE, "out of memory for the first values of '%s'",
 				  t->name);
 	draw_values(ctx, t, init, index, v);
-	if (v != t->data)
-		from_f32(t->data, ctx->dtype, v, (size_t)t->numel);
+	if (v != t->data) {
+		struct lt_precision_view pv = { t->name, index, ctx->optim_steps,
+						ctx->choice[LT_KIND_PRECISION].params };
+
+		rc = lt_precision_to_compute(&ctx->choice[LT_KIND_PRECISION], &pv, t->data, v,
+					     (size_t)t->numel, err);
+	}
 	if (v != t->data && v != t->master)
 		free(v);
-	return 0;
+	return rc;
 }
 
 void lt_runtime_refresh_views(struct lt_ctx *ctx)
 {
+	struct lt_err err = { 0 };
+
 	for (size_t i = 0; i < ctx->nparams; i++) {
 		struct lt_tensor *t = ctx->params[i];
-		if (t->master)
-			from_f32(t->data, ctx->dtype, t->master, (size_t)t->numel);
+		struct lt_precision_view pv = { t->name, i, ctx->optim_steps,
+						ctx->choice[LT_KIND_PRECISION].params };
+
+		if (t->master &&
+		    lt_precision_to_compute(&ctx->choice[LT_KIND_PRECISION], &pv, t->data,
+					    t->master, (size_t)t->numel, &err))
+			lt_fatal(ctx, "%s", err.msg);
 	}
 }
 

@@ -30,7 +30,7 @@
 
 struct lt_comm;
 struct lt_comm_req;
-struct lt_ckpt_io_rt;
+struct lt_ckpt_io_ops;
 struct lt_ckpt_lock;
 struct lt_optim;
 struct lt_strategy_rt;
@@ -81,10 +81,10 @@ struct lt_ctx {
 	struct lt_choice choice[LT_KIND_COUNT];
 
 	struct lt_comm *comm;
-	const struct lt_accel_rt *accel;
+	const struct lt_accelerator_ops *accel; /* choice[LT_KIND_ACCELERATOR]'s ops */
 	const struct lt_strategy_rt *strategy;
 	void *strategy_state;
-	const struct lt_precision_rt *precision;
+	const struct lt_precision_ops *precision; /* choice[LT_KIND_PRECISION]'s ops */
 	enum lt_dtype dtype; /* compute dtype (the precision's) */
 	struct lt_scaler scaler; /* when precision->scaler */
 
@@ -108,7 +108,7 @@ struct lt_ctx {
 	/* the optimizer */
 	struct lt_optim *optim;
 	/* checkpoints (rank 0) */
-	const struct lt_ckpt_io_rt *ckpt_io;
+	const struct lt_ckpt_io_ops *ckpt_io;
 	void *ckpt_state;
 	struct lt_ckpt_lock *ckpt_lock; /* --ckpt-dir's, held for the run */
 	int64_t step;        /* training steps done (skipped ones included) */

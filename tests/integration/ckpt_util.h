@@ -12,8 +12,25 @@
 
 #include "ckpt/io.h"
 
+/* Opens checkpoint IO spec ("http:retries=1", "async:inner=http") of the
+ * built-in registry on base, as a run does. */
+static inline int io_open(const char *spec, const char *base, void **st, struct lt_err *err)
+{
+	struct lt_registry *reg = lt_registry_new(err);
+	struct lt_choice c;
+	int rc;
+
+	if (!reg)
+		return -1;
+	rc = lt_ckpt_io_open_spec(reg, spec, base, &c, st, err);
+	if (!rc)
+		lt_choice_free(&c);
+	lt_registry_free(reg);
+	return rc;
+}
+
 /* Writes len bytes at p as file rel through io. */
-static inline int io_put(const struct lt_ckpt_io_rt *io, void *st, const char *rel,
+static inline int io_put(const struct lt_ckpt_io_ops *io, void *st, const char *rel,
 			 const void *p, size_t len, struct lt_err *err)
 {
 	struct iovec v = { (void *)p, len };

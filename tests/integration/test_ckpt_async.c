@@ -47,8 +47,7 @@ static void *open_async(void)
 	struct lt_err err = { 0 };
 	void *st = NULL;
 
-	cr_assert_not_null(lt_ckpt_io_find("file"), "the file IO plugin is not linked in");
-	cr_assert_eq(lt_ckpt_io_async.open(dir, NULL, &st, &err), 0, "%s", err.msg);
+	cr_assert_eq(io_open("async", dir, &st, &err), 0, "%s", err.msg);
 	return st;
 }
 
@@ -258,14 +257,12 @@ Test(ckpt_async, at_most_one_big_snapshot_in_flight)
 
 Test(ckpt_async, unknown_inner_and_itself_are_refused)
 {
-	struct lt_ckpt_io_opts o = { .inner = "nfs" };
 	struct lt_err err = { 0 };
 	void *st = NULL;
 
-	cr_expect_neq(lt_ckpt_io_async.open(dir, &o, &st, &err), 0);
+	cr_expect_neq(io_open("async:inner=nfs", dir, &st, &err), 0);
 	cr_expect(strstr(err.msg, "'nfs'") != NULL, "%s", err.msg);
-	o.inner = "async";
-	cr_expect_neq(lt_ckpt_io_async.open(dir, &o, &st, &err), 0);
+	cr_expect_neq(io_open("async:inner=async", dir, &st, &err), 0);
 	cr_expect(strstr(err.msg, "itself") != NULL, "%s", err.msg);
 }
 

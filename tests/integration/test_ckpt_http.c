@@ -41,16 +41,16 @@ static void teardown(void)
 
 TestSuite(ckpt_http, .init = setup, .fini = teardown, .timeout = 60);
 
-/* Opens the http IO on srv's url + path (retries as given). */
+/* Opens the http IO on srv's url + path (retries as given; 0: the default). */
 static void *open_at(const char *path, int retries)
 {
-	struct lt_ckpt_io_opts o = { .retries = retries };
 	struct lt_err err = { 0 };
-	char base[160];
+	char base[160], spec[32];
 	void *st = NULL;
 
 	snprintf(base, sizeof(base), "%s%s", srv.url, path);
-	cr_assert_eq(lt_ckpt_io_http.open(base, &o, &st, &err), 0, "open %s: %s", base, err.msg);
+	snprintf(spec, sizeof(spec), retries ? "http:retries=%d" : "http", retries);
+	cr_assert_eq(io_open(spec, base, &st, &err), 0, "open %s: %s", base, err.msg);
 	return st;
 }
 
@@ -207,13 +207,12 @@ Test(ckpt_http, refused_put_retries_then_fails_and_keeps_the_old_file)
 
 Test(ckpt_http, stopped_server_fails_naming_the_url)
 {
-	struct lt_ckpt_io_opts o = { .retries = 1 };
 	struct lt_err err = { 0 };
 	char base[64];
 	void *st = NULL;
 
 	snprintf(base, sizeof(base), "http://127.0.0.1:%d/ck", nginx_free_port());
-	cr_assert_eq(lt_ckpt_io_http.open(base, &o, &st, &err), 0, "%s", err.msg);
+	cr_assert_eq(io_open("http:retries=1", base, &st, &err), 0, "%s", err.msg);
 	cr_assert_neq(put(st, "step-3/model.safetensors", "x", 1, &err), 0);
 	cr_expect(strstr(err.msg, base) && strstr(err.msg, "(2 attempts)") &&
 		  strstr(err.msg, "check that the server is up"), "%s", err.msg);
@@ -293,7 +292,7 @@ Test(ckpt_http, a_base_that_is_not_a_url_is_refused)
 	struct lt_err err = { 0 };
 	void *st = NULL;
 
-	cr_expect_neq(lt_ckpt_io_http.open("/tmp/ckpt", NULL, &st, &err), 0);
+	cr_expect_neq(io_open("http", "/tmp/ckpt", &st, &err), 0);
 	cr_expect(strstr(err.msg, "'/tmp/ckpt'") && strstr(err.msg, "http://"), "%s", err.msg);
 }
 
@@ -308,9 +307,8 @@ static bool on_server(const char *rel)
 
 /* Saves four steps of a model under /ck over io (http, or async over
  * http) keeping two, then opens `last` and step-30 and checks every byte. */
-static void checkpoints_over(const struct lt_ckpt_io_rt *io, const char *inner)
+static void checkpoints_over(const struct lt_ckpt_io_ops *io, const char *spec)
 {
-	struct lt_ckpt_io_opts o = { .inner = inner };
 	struct lt_err err = { 0 };
 	struct lt_ckpt_reader *r;
 	struct model m[4];
@@ -319,7 +317,7 @@ static void checkpoints_over(const struct lt_ckpt_io_rt *io, const char *inner)
 	size_t len;
 
 	snprintf(base, sizeof(base), "%s/ck", srv.url);
-	cr_assert_eq(io->open(base, &o, &st, &err), 0, "%s", err.msg);
+	cr_assert_eq(io_open(spec, base, &st, &err), 0, "%s", err.msg);
 	for (int s = 0; s < 4; s++) {
 		cJSON *meta = cJSON_CreateObject();
 
@@ -364,17 +362,16 @@ static void checkpoints_over(const struct lt_ckpt_io_rt *io, const char *inner)
 
 Test(ckpt_http, checkpoints_saved_kept_and_opened)
 {
-	checkpoints_over(&lt_ckpt_io_http, NULL);
+	checkpoints_over(&lt_ckpt_io_http, "http");
 }
 
 Test(ckpt_http, checkpoints_through_async_over_http)
 {
-	checkpoints_over(&lt_ckpt_io_async, "http");
+	checkpoints_over(&lt_ckpt_io_async, "async:inner=http");
 }
 
 Test(ckpt_http, a_failed_save_leaves_last_on_the_previous_step)
 {
-	struct lt_ckpt_io_opts o = { .retries = 1 };
 	struct lt_err err = { 0 };
 	struct model m;
 	char base[160], path[200], *h;
@@ -383,7 +380,7 @@ Test(ckpt_http, a_failed_save_leaves_last_on_the_previous_step)
 	cJSON *meta = cJSON_CreateObject();
 
 	snprintf(base, sizeof(base), "%s/ck", srv.url);
-	cr_assert_eq(lt_ckpt_io_http.open(base, &o, &st, &err), 0, "%s", err.msg);
+	cr_assert_eq(io_open("http:retries=1", base, &st, &err), 0, "%s", err.msg);
 	model_make(&m, 9);
 	cr_assert_eq(lt_ckpt_save(&lt_ckpt_io_http, st, 1, m.t, MODEL_TENSORS, meta, 0, &err), 0,
 		     "%s", err.msg);

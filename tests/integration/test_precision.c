@@ -22,19 +22,6 @@ TestSuite(precision, .init = training_make_tmp, .fini = training_remove_tmp, .ti
 
 #define MLP build_path("examples/mlp/mlp.so")
 
-/* The last "val_acc X" rank 0 printed. */
-static double final_val_acc(const char *what, const char *err)
-{
-	const char *p = NULL;
-	double acc;
-
-	for (const char *q = err; (q = strstr(q, "val_acc ")); q++)
-		p = q;
-	cr_assert_not_null(p, "%s: no val_acc line:\n%s", what, err);
-	cr_assert_eq(sscanf(p, "val_acc %lf", &acc), 1, "%s: bad val_acc line", what);
-	return acc;
-}
-
 static double mlp_accuracy(const char *precision)
 {
 	char *err = train(precision, (const char *const[]){ "--devices", "2", "--precision",

@@ -119,3 +119,16 @@ int count_steps(const char *dir)
 	closedir(d);
 	return n;
 }
+
+/* The last "val_acc X" rank 0 printed. */
+double final_val_acc(const char *what, const char *err)
+{
+	const char *p = NULL;
+	double acc;
+
+	for (const char *q = err; (q = strstr(q, "val_acc ")); q++)
+		p = q;
+	cr_assert_not_null(p, "%s: no val_acc line:\n%s", what, err);
+	cr_assert_eq(sscanf(p, "val_acc %lf", &acc), 1, "%s: bad val_acc line", what);
+	return acc;
+}

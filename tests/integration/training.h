@@ -31,6 +31,9 @@ void expect_same_params(const char *what, const char *a, const char *b, double r
 void expect_runs_agree(const char *what, const char *const *a, const char *const *b,
 		       double rel);
 
+/* The last "val_acc X" rank 0 printed in err (a run's stderr). */
+double final_val_acc(const char *what, const char *err);
+
 /* The number of step-* entries in the checkpoint directory dir. */
 int count_steps(const char *dir);
 

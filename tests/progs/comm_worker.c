@@ -365,10 +365,13 @@ int main(int argc, char **argv)
 	struct lt_rdzv rz = { 0 };
 	struct lt_err err = { 0 };
 	struct worker w = { 0 };
+	struct lt_registry *reg = lt_registry_new(&err);
+	struct lt_choice comm = { 0 };
 	int *ranks;
 
-	if (argc != 2 || !lt_comm_backend_find(argv[1])) {
-		fprintf(stderr, "usage: comm_worker shm|gloo|mpi|auto (a backend this build has)\n");
+	if (argc != 2 || !reg || lt_registry_resolve(reg, LT_KIND_COMM, argv[1], &comm, &err)) {
+		fprintf(stderr, "usage: comm_worker shm|gloo|mpi|auto (a backend this build has)%s%s\n",
+			err.msg[0] ? ": " : "", err.msg);
 		return 2;
 	}
 	w.rank = env_int("OMPI_COMM_WORLD_RANK", env_int("RANK", -1));
@@ -391,7 +394,7 @@ int main(int argc, char **argv)
 		.run_id = info.run_id, .host = host_name(),
 		.timeout_ms = env_int("COMM_WORKER_TIMEOUT_MS", 20000), .global_rank = ranks,
 	};
-	w.c = lt_comm_open(lt_comm_backend_find(argv[1]), &args, &err);
+	w.c = lt_comm_open(lt_comm_of(&comm), comm.base->name, &args, &err);
 	if (!w.c)
 		failed(&w, "open", &err);
 	/* The tests check that auto saw the nodes they laid out. */
@@ -403,6 +406,8 @@ int main(int argc, char **argv)
 	lt_comm_close(w.c);
 	rz.ops->close(&rz, &err);
 	free(ranks);
+	lt_choice_free(&comm);
+	lt_registry_free(reg);
 	if (w.failures)
 		fprintf(stderr, "rank %d: %d mismatches\n", w.rank, w.failures);
 	return w.failures ? 1 : 0;

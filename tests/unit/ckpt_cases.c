@@ -17,7 +17,7 @@ void ckpt_dir_make(struct ckpt_dir *d)
 
 	snprintf(d->path, sizeof(d->path), "/tmp/ltrun-ckpt-XXXXXX");
 	cr_assert_not_null(mkdtemp(d->path));
-	cr_assert_eq(lt_ckpt_io_file.open(d->path, NULL, &d->io, &err), 0, "%s", err.msg);
+	cr_assert_eq(lt_ckpt_io_file.open(&(struct lt_ckpt_io_args){ .base = d->path }, &d->io, &err), 0, "%s", err.msg);
 }
 
 void ckpt_dir_done(struct ckpt_dir *d)
@@ -116,4 +116,15 @@ bool exists_in(const char *dir, const char *rel, off_t *size)
 	if (size)
 		*size = st.st_size;
 	return true;
+}
+
+const struct lt_registry *builtins(void)
+{
+	static struct lt_registry *reg;
+	struct lt_err err = { 0 };
+
+	if (!reg)
+		reg = lt_registry_new(&err);
+	cr_assert_not_null(reg, "%s", err.msg);
+	return reg;
 }

@@ -19,6 +19,10 @@ struct ckpt_dir {
 	void *io; /* lt_ckpt_io_file state */
 };
 
+/* The built-in plugins, for lt_ckpt_inspect/lt_ckpt_verify_path (made
+ * once, kept for the process). */
+const struct lt_registry *builtins(void);
+
 /* mkdtemp + open; asserts on failure. */
 void ckpt_dir_make(struct ckpt_dir *d);
 /* Closes the IO and removes the directory. */

@@ -161,6 +161,7 @@ static void save_model(struct ckpt_dir *d, struct model *m)
 		     "%s", err.msg);
 }
 
+
 Test(ckpt_bad_input, truncated_files)
 {
 	struct lt_err err = { 0, "" };
@@ -279,7 +280,7 @@ Test(ckpt_bad_input, checksum_mismatch)
 	cr_expect_eq(n, MODEL_TENSORS);
 	(void)t;
 	lt_ckpt_close(r);
-	cr_expect_eq(lt_ckpt_verify_path(d.path, stdout, &err), -1);
+	cr_expect_eq(lt_ckpt_verify_path(builtins(), NULL, d.path, stdout, &err), -1);
 	expect_one_line(&err, "tensor 'fc1.bias'", "does not match");
 	model_free(&m);
 	ckpt_dir_done(&d);

@@ -83,6 +83,7 @@ static void expect_model(struct ckpt_dir *d, const char *where, const struct mod
 	lt_ckpt_close(r);
 }
 
+
 Test(ckpt_format, round_trip_every_dtype)
 {
 	struct ckpt_dir d;
@@ -266,7 +267,7 @@ static int failing_remove(void *state, const char *rel, struct lt_err *err)
 
 Test(ckpt_file, failed_write_leaves_previous_checkpoint)
 {
-	struct lt_ckpt_io_rt io = lt_ckpt_io_file;
+	struct lt_ckpt_io_ops io = lt_ckpt_io_file;
 	struct ckpt_dir d;
 	struct model a, b;
 
@@ -310,7 +311,7 @@ Test(ckpt_file, failed_write_leaves_previous_checkpoint)
 /* ... but a step that was complete before the failed save stays. */
 Test(ckpt_file, a_failed_save_leaves_a_complete_step_alone)
 {
-	struct lt_ckpt_io_rt io = lt_ckpt_io_file;
+	struct lt_ckpt_io_ops io = lt_ckpt_io_file;
 	struct lt_err err = { 0, "" };
 	struct ckpt_dir d;
 	struct model a;
@@ -365,7 +366,7 @@ Test(ckpt_file, no_space_leaves_nothing_behind, .fini = unmount_small_fs)
 		small_fs[0] = '\0';
 		cr_skip_test("cannot mount a tmpfs (needs root): %s", strerror(errno));
 	}
-	cr_assert_eq(lt_ckpt_io_file.open(small_fs, NULL, &io, &err), 0, "%s", err.msg);
+	cr_assert_eq(lt_ckpt_io_file.open(&(struct lt_ckpt_io_args){ .base = small_fs }, &io, &err), 0, "%s", err.msg);
 	t.shape[0] = 75000; /* 300 KB */
 	t.data = small;
 	t.bytes = 75000 * sizeof(float);
@@ -444,7 +445,7 @@ Test(ckpt_file, many_iovs_and_open_makes_parents)
 
 	ckpt_dir_make(&d);
 	snprintf(base, sizeof(base), "%s/a/b/c", d.path);
-	cr_assert_eq(lt_ckpt_io_file.open(base, NULL, &io, &err), 0, "%s", err.msg);
+	cr_assert_eq(lt_ckpt_io_file.open(&(struct lt_ckpt_io_args){ .base = base }, &io, &err), 0, "%s", err.msg);
 	for (int i = 0; i < 3000; i++) {
 		src[i] = (unsigned char)(i * 13);
 		iov[i].iov_base = &src[i];
@@ -462,15 +463,8 @@ Test(ckpt_file, many_iovs_and_open_makes_parents)
 	cr_expect_eq(lt_ckpt_io_file.remove(io, "x", &err), 0, "removing what is gone is fine");
 	cr_expect_eq(lt_ckpt_io_file.flush(io, &err), 0);
 	lt_ckpt_io_file.close(io);
-	cr_expect_eq(lt_ckpt_io_find("file"), &lt_ckpt_io_file);
-	cr_expect_null(lt_ckpt_io_find("nope"));
-	cr_expect_null(lt_ckpt_io_find(NULL));
-	for (int i = 0; i < 2; i++) {
-		const char *name = i ? "http" : "async";
-		const struct lt_ckpt_io_rt *p = lt_ckpt_io_find(name);
-
-		cr_expect(!p || !strcmp(p->name, name), "%s: a plugin or none, built or not", name);
-	}
+	cr_expect_eq(lt_registry_find(builtins(), LT_KIND_CKPT_IO, "file")->ops, &lt_ckpt_io_file);
+	cr_expect_null(lt_registry_find(builtins(), LT_KIND_CKPT_IO, "nope"));
 	ckpt_dir_done(&d);
 }
 
@@ -537,9 +531,9 @@ Test(ckpt_format, verify_refuses_a_step_holding_another_step)
 	snprintf(to, sizeof(to), "%s/step-2/model.safetensors", d.path);
 	bytes = slurp(from, &len);
 	spit(to, bytes, len);
-	cr_expect_eq(lt_ckpt_verify_path(to, out, &err), -1);
+	cr_expect_eq(lt_ckpt_verify_path(builtins(), NULL, to, out, &err), -1);
 	cr_expect(strstr(err.msg, "'step-2/model.safetensors' holds step 8, not 2"), "%s", err.msg);
-	cr_expect_eq(lt_ckpt_verify_path(from, out, &err), 0, "%s", err.msg);
+	cr_expect_eq(lt_ckpt_verify_path(builtins(), NULL, from, out, &err), 0, "%s", err.msg);
 	fclose(out);
 	free(bytes);
 	model_free(&a);
@@ -563,12 +557,12 @@ Test(ckpt_format, inspect_and_verify_paths)
 	for (size_t i = 0; i < sizeof(forms) / sizeof(forms[0]); i++) {
 		snprintf(path, sizeof(path), "%s%s", d.path, forms[i]);
 		out = open_memstream(&text, &len);
-		cr_assert_eq(lt_ckpt_verify_path(path, out, &err), 0, "%s: %s", path, err.msg);
+		cr_assert_eq(lt_ckpt_verify_path(builtins(), NULL, path, out, &err), 0, "%s: %s", path, err.msg);
 		fclose(out);
 		cr_expect_str_eq(text, "ok: 9 tensors, 276 bytes, every checksum matches\n", "%s", path);
 		free(text);
 		out = open_memstream(&text, &len);
-		cr_assert_eq(lt_ckpt_inspect(path, false, out, &err), 0, "%s: %s", path, err.msg);
+		cr_assert_eq(lt_ckpt_inspect(builtins(), NULL, path, false, out, &err), 0, "%s: %s", path, err.msg);
 		fclose(out);
 		cr_expect(strstr(text, "step-5/model.safetensors: 9 tensors, 276 bytes\n"), "%s", text);
 		cr_expect(strstr(text, "  fc1.weight             F32    [5, 6]       120  crc32c:"), "%s", text);
@@ -576,7 +570,7 @@ Test(ckpt_format, inspect_and_verify_paths)
 		free(text);
 	}
 	out = open_memstream(&text, &len);
-	cr_assert_eq(lt_ckpt_inspect(d.path, true, out, &err), 0, "%s", err.msg);
+	cr_assert_eq(lt_ckpt_inspect(builtins(), NULL, d.path, true, out, &err), 0, "%s", err.msg);
 	fclose(out);
 	{
 		cJSON *j = cJSON_Parse(text), *t0;
@@ -594,15 +588,13 @@ Test(ckpt_format, inspect_and_verify_paths)
 	}
 	free(text);
 	snprintf(path, sizeof(path), "%s/step-5/index.json", d.path);
-	cr_expect_eq(lt_ckpt_inspect(path, false, stdout, &err), -1);
+	cr_expect_eq(lt_ckpt_inspect(builtins(), NULL, path, false, stdout, &err), -1);
 	cr_expect(strstr(err.msg, "is not a checkpoint"), "%s", err.msg);
 	snprintf(path, sizeof(path), "%s/nothing", d.path);
-	cr_expect_eq(lt_ckpt_inspect(path, false, stdout, &err), -1);
+	cr_expect_eq(lt_ckpt_inspect(builtins(), NULL, path, false, stdout, &err), -1);
 	cr_expect(strstr(err.msg, "No such file"), "%s", err.msg);
-	if (!lt_ckpt_io_find("http")) {
-		cr_expect_eq(lt_ckpt_inspect("http://localhost:1/ckpt", false, stdout, &err), -1);
-		cr_expect(strstr(err.msg, "http checkpoints need the http IO plugin"), "%s", err.msg);
-	}
+	cr_expect_eq(lt_ckpt_inspect(builtins(), "nope", d.path, false, stdout, &err), -1);
+	cr_expect(strstr(err.msg, "unknown ckpt-io 'nope'") && strstr(err.msg, "file"), "%s", err.msg);
 	model_free(&m);
 	ckpt_dir_done(&d);
 }

@@ -132,7 +132,7 @@ static bool counting_parallel(void *st)
 static void read_checked_case(bool mapped)
 {
 	const size_t len = 40 * MB + 5, off = 3;
-	struct lt_ckpt_io_rt io = lt_ckpt_io_file;
+	struct lt_ckpt_io_ops io = lt_ckpt_io_file;
 	struct lt_err err = { 0, "" };
 	unsigned char *src = malloc(len + off), *dst = malloc(len + 1);
 	struct ckpt_dir d;
@@ -279,7 +279,7 @@ Test(ckpt_file, retired_file_is_rewritten_in_place)
 	{
 		struct lt_err err = { 0, "" };
 
-		cr_assert_eq(lt_ckpt_io_file.open(d.path, NULL, &d.io, &err), 0, "%s", err.msg);
+		cr_assert_eq(lt_ckpt_io_file.open(&(struct lt_ckpt_io_args){ .base = d.path }, &d.io, &err), 0, "%s", err.msg);
 	}
 	expect_big(&d, "last", big, e);
 	free(a);
@@ -307,7 +307,7 @@ Test(ckpt_file, spares_of_others_and_odd_spares)
 	expect_big(&d, "last", big, b);
 	cr_expect(exists_in(d.path, ".ltrun-spare-1", NULL), "the next free slot");
 	/* an IO that only read (ltrun ckpt inspect, say) leaves spares be */
-	cr_assert_eq(lt_ckpt_io_file.open(d.path, NULL, &reader, &err), 0, "%s", err.msg);
+	cr_assert_eq(lt_ckpt_io_file.open(&(struct lt_ckpt_io_args){ .base = d.path }, &reader, &err), 0, "%s", err.msg);
 	lt_ckpt_io_file.close(reader);
 	cr_expect(exists_in(d.path, ".ltrun-spare-1", NULL));
 	free(a);
@@ -410,7 +410,7 @@ Test(ckpt_file, another_users_spare_is_neither_used_nor_deleted)
 	lt_ckpt_io_file.close(d.io);
 	cr_assert_eq(stat(spare, &st), 0, "close deleted another user's file");
 	cr_expect_eq(st.st_ino, theirs.st_ino);
-	cr_assert_eq(lt_ckpt_io_file.open(d.path, NULL, &d.io, &(struct lt_err){ 0, "" }), 0);
+	cr_assert_eq(lt_ckpt_io_file.open(&(struct lt_ckpt_io_args){ .base = d.path }, &d.io, &(struct lt_err){ 0, "" }), 0);
 	free(a);
 	free(b);
 	free(c);

@@ -6,6 +6,7 @@
 #include <criterion/criterion.h>
 
 #include <math.h>
+#include <string.h>
 
 #include "precision/precision.h"
 #include "precision/scaler.h"
@@ -89,20 +90,29 @@ Test(precision_scaler, state_round_trips_and_bad_state_is_refused)
 	cr_expect_eq(t.st.good_steps, 3, "a refused state changes nothing");
 }
 
-Test(precision_scaler, every_name_has_a_runtime)
+Test(precision_scaler, every_name_resolves_through_the_registry)
 {
 	static const char *const names[] = { "64-true", "32-true", "16-mixed", "bf16-mixed",
 					     "16-true", "bf16-true", "64", "32", "16", "bf16" };
 	static const enum lt_dtype compute[] = { LT_F64, LT_F32, LT_F16, LT_BF16, LT_F16, LT_BF16,
 						 LT_F64, LT_F32, LT_F16, LT_BF16 };
+	struct lt_err err = { 0 };
+	struct lt_registry *reg = lt_registry_new(&err);
+	struct lt_choice c;
 
+	cr_assert_not_null(reg, "%s", err.msg);
 	for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
-		const struct lt_precision_rt *p = lt_precision_runtime(names[i]);
-		cr_assert_not_null(p, "no runtime for %s", names[i]);
-		cr_expect_eq(p->compute, compute[i], "%s computes in dtype %d", names[i], p->compute);
+		cr_assert_eq(lt_registry_resolve(reg, LT_KIND_PRECISION, names[i], &c, &err), 0,
+			     "%s: %s", names[i], err.msg);
+		cr_expect_eq(lt_precision_of(&c)->compute, compute[i], "%s computes in dtype %d",
+			     names[i], lt_precision_of(&c)->compute);
+		if (!strcmp(names[i], "16-mixed"))
+			cr_expect(lt_precision_of(&c)->scaler);
+		if (!strcmp(names[i], "bf16-mixed"))
+			cr_expect(lt_precision_of(&c)->mixed && !lt_precision_of(&c)->scaler);
+		lt_choice_free(&c);
 	}
-	cr_expect(lt_precision_runtime("16-mixed")->scaler);
-	cr_expect_not(lt_precision_runtime("bf16-mixed")->scaler);
-	cr_expect(lt_precision_runtime("bf16-mixed")->mixed);
-	cr_expect_null(lt_precision_runtime("transformer-engine"));
+	cr_expect_neq(lt_registry_resolve(reg, LT_KIND_PRECISION, "transformer-engine", &c, &err), 0);
+	cr_expect(strstr(err.msg, "not built"), "%s", err.msg);
+	lt_registry_free(reg);
 }
