@@ -231,7 +231,7 @@ out_free:
 /* Writes every byte of iov to fd from offset 0: batches of up to 64
  * pieces of at most SYNC_CHUNK bytes, short writes resumed, writeback
  * started after each SYNC_CHUNK. */
-static int write_all(int fd, const struct iovec *iov, int iovcnt)
+static int write_synced(int fd, const struct iovec *iov, int iovcnt)
 {
 	struct iovec batch[64];
 	int i = 0;
@@ -463,7 +463,7 @@ static int file_write(void *state, const char *rel, const struct iovec *iov, int
 		goto out_free;
 	}
 	/* ftruncate: a claimed spare may be longer than what was written */
-	if (write_all(fd, iov, iovcnt) || ftruncate(fd, (off_t)total) || fsync(fd)) {
+	if (write_synced(fd, iov, iovcnt) || ftruncate(fd, (off_t)total) || fsync(fd)) {
 		e = errno;
 		lt_err_set(err, LT_EXIT_FAILURE,
 			   "cannot write checkpoint file '%s': %s: free space on its filesystem or choose another directory",

@@ -15,6 +15,7 @@
  * and, holding it, clears what interrupted saves left before its first
  * save.
  */
+#include "core/url.h"
 #include "trainer/checkpoint.h"
 #include "ckpt/ckpt.h"
 #include "ckpt/file.h"
@@ -31,19 +32,14 @@
 #include <sys/stat.h>
 
 
-static bool is_url(const char *s)
-{
-	return !strncmp(s, "http://", 7) || !strncmp(s, "https://", 8);
-}
-
 /* The IO plugin for base: the one --ckpt-io names (async wraps http for
  * a URL, file otherwise). */
 static int open_io(struct lt_ctx *ctx, const char *base, struct lt_err *err)
 {
 	const char *name = ctx->cfg->ckpt_io;
-	struct lt_ckpt_io_opts opts = { .inner = is_url(base) ? "http" : "file", .retries = 4 };
+	struct lt_ckpt_io_opts opts = { .inner = lt_is_url(base) ? "http" : "file", .retries = 4 };
 
-	if (!strcmp(name, "file") && is_url(base))
+	if (!strcmp(name, "file") && lt_is_url(base))
 		return lt_err_set(err, LT_EXIT_USAGE,
 				  "checkpoint location '%s' is a URL: use --ckpt-io http (or async)", base);
 	ctx->ckpt_io = lt_ckpt_io_find(name);
@@ -289,12 +285,12 @@ static int locate(const struct lt_config *c, char *base, size_t blen, const char
 	while (strlen(base) > 1 && base[strlen(base) - 1] == '/')
 		base[strlen(base) - 1] = '\0';
 	snprintf(probe, sizeof(probe), "%s/last", base);
-	if (!is_url(base) && !stat(probe, &st)) {
+	if (!lt_is_url(base) && !stat(probe, &st)) {
 		*where = "last";
 		return 0;
 	}
 	slash = strrchr(base, '/');
-	if (!slash || (is_url(base) && slash < strstr(base, "//") + 2))
+	if (!slash || (lt_is_url(base) && slash < strstr(base, "//") + 2))
 		return lt_err_set(err, LT_EXIT_USAGE,
 				  "--resume '%s': give 'last', a checkpoint directory, a step-N directory or a model.safetensors",
 				  r);
@@ -457,7 +453,7 @@ int lt_trainer_ckpt_check_resume(const struct lt_config *c, bool reach, struct l
 	lt_quote(q, sizeof(q), c->resume);
 	if (locate(c, base, sizeof(base), &where, err))
 		return -1;
-	if (is_url(base))
+	if (lt_is_url(base))
 		return strcmp(c->ckpt_io, "file") ? 0
 			: lt_err_set(err, LT_EXIT_USAGE,
 				     "--resume '%s' is a URL: add --ckpt-io http (or async)", q);

@@ -4,6 +4,7 @@
  * poll(), so a chatty child never blocks.
  */
 #include "run.h"
+#include "core/clock.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -193,15 +194,12 @@ static const char *find_program(const char *name, char *buf, size_t size)
 
 double run_clock_s(void)
 {
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+	return lt_now_s();
 }
 
 static long now_ms(void)
 {
-	return (long)(run_clock_s() * 1000);
+	return (long)lt_now_ms();
 }
 
 /* ------------------------------------------------- jobs in the background */
