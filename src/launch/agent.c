@@ -37,7 +37,7 @@
 #include "launch/output.h"
 #include "rank/rank.h"
 #include "rdzv/rdzv.h"
-#include "launch/signals.h"
+#include "core/signals.h"
 #include "rdzv/store.h"
 #include "core/error.h"
 #include "core/owner.h"

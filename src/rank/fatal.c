@@ -19,7 +19,7 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "launch/signals.h"
+#include "core/signals.h"
 
 /* The one context of this process: lt_fatal() and the signal handler
  * need it, and a rank runs one model. */

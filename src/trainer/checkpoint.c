@@ -39,9 +39,6 @@ static int open_io(struct lt_ctx *ctx, const char *base, struct lt_err *err)
 	const char *name = ctx->cfg->ckpt_io;
 	struct lt_ckpt_io_opts opts = { .inner = lt_is_url(base) ? "http" : "file", .retries = 4 };
 
-	if (!strcmp(name, "file") && lt_is_url(base))
-		return lt_err_set(err, LT_EXIT_USAGE,
-				  "checkpoint location '%s' is a URL: use --ckpt-io http (or async)", base);
 	ctx->ckpt_io = lt_ckpt_io_find(name);
 	if (!ctx->ckpt_io)
 		return lt_err_set(err, LT_EXIT_USAGE,
@@ -273,10 +270,7 @@ static int locate(const struct lt_config *c, char *base, size_t blen, const char
 	struct stat st;
 	char probe[4200];
 
-	if (!strcmp(r, "last")) {
-		if (!c->ckpt_dir)
-			return lt_err_set(err, LT_EXIT_USAGE,
-					  "--resume last needs --ckpt-dir: say where the checkpoints are");
+	if (!strcmp(r, "last")) { /* with --ckpt-dir: lt_config_check */
 		snprintf(base, blen, "%s", c->ckpt_dir);
 		*where = "last";
 		return 0;
@@ -453,11 +447,7 @@ int lt_trainer_ckpt_check_resume(const struct lt_config *c, bool reach, struct l
 	lt_quote(q, sizeof(q), c->resume);
 	if (locate(c, base, sizeof(base), &where, err))
 		return -1;
-	if (lt_is_url(base))
-		return strcmp(c->ckpt_io, "file") ? 0
-			: lt_err_set(err, LT_EXIT_USAGE,
-				     "--resume '%s' is a URL: add --ckpt-io http (or async)", q);
-	if (!reach)
+	if (lt_is_url(base) || !reach) /* a URL's IO: lt_config_check */
 		return 0;
 	/* before io->open(), which would create a missing base directory */
 	if (stat(c->resume, &st))
