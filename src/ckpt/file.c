@@ -45,6 +45,7 @@
 #include "ckpt/file.h"
 #include "ckpt/io.h"
 #include "ckpt/mapped.h"
+#include "core/buf.h"
 
 struct file_io {
 	char *base;
@@ -741,7 +742,7 @@ int lt_ckpt_io_file_steps(void *state, struct lt_ckpt_step_dir **dirs, size_t *n
 			  struct lt_err *err)
 {
 	struct file_io *f = state;
-	struct lt_ckpt_step_dir *v = NULL, *nv;
+	struct lt_ckpt_step_dir *v = NULL;
 	size_t cap = 0, count = 0;
 	char q[SHOWN_MAX];
 	struct dirent *de;
@@ -762,13 +763,8 @@ int lt_ckpt_io_file_steps(void *state, struct lt_ckpt_step_dir **dirs, size_t *n
 			continue;
 		if (fstatat(dirfd(d), de->d_name, &st, AT_SYMLINK_NOFOLLOW) || !S_ISDIR(st.st_mode))
 			continue;
-		if (count == cap) {
-			cap = cap ? 2 * cap : 16;
-			nv = realloc(v, cap * sizeof(*v));
-			if (!nv)
-				goto out_nomem;
-			v = nv;
-		}
+		if (LT_ARRAY_RESERVE(v, cap, count + 1))
+			goto out_nomem;
 		snprintf(idx, sizeof(idx), "%s/index.json", de->d_name);
 		v[count].step = step;
 		v[count].complete = !fstatat(dirfd(d), idx, &st, 0) && S_ISREG(st.st_mode);

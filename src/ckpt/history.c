@@ -38,7 +38,7 @@ static bool add_step(int64_t **s, size_t *n, int64_t v)
 	for (size_t i = 0; i < *n; i++)
 		if ((*s)[i] == v)
 			return true;
-	if (lt_array_reserve_(s, &cap, *n + 1, sizeof(**s), 1))
+	if (lt_array_reserve(s, &cap, *n + 1, sizeof(**s), 1))
 		return false;
 	(*s)[(*n)++] = v;
 	return true;

@@ -24,7 +24,7 @@ static size_t grown_cap(size_t cap, size_t need, size_t elem, size_t first)
 	return c > SIZE_MAX / elem ? need : c;
 }
 
-int lt_array_reserve_(void *array, size_t *cap, size_t need, size_t elem, size_t first)
+int lt_array_reserve(void *array, size_t *cap, size_t need, size_t elem, size_t first)
 {
 	void *old, *p;
 	size_t c;
@@ -51,7 +51,7 @@ int lt_buf_reserve(struct lt_buf *b, size_t more)
 		errno = ENOMEM;
 		return -1;
 	}
-	if (lt_array_reserve_(&b->data, &b->cap, b->len + more + 1, 1, 64))
+	if (lt_array_reserve(&b->data, &b->cap, b->len + more + 1, 1, 64))
 		return -1;
 	b->data[b->len] = '\0';
 	return 0;

@@ -47,11 +47,12 @@ void lt_buf_free(struct lt_buf *b);
  * reserved) and returns b to LT_BUF_INIT.  Can't fail. */
 char *lt_buf_detach(struct lt_buf *b);
 
-/* Grows *(void **)array (holding *cap elements of elem bytes) so that it
- * holds at least need elements: to twice its capacity, at least `first`.
- * Use it through LT_ARRAY_RESERVE. */
-int lt_array_reserve_(void *array, size_t *cap, size_t need, size_t elem, size_t first);
+/* Grows the array whose address is `array` (a pointer to any T *, holding
+ * *cap elements of elem bytes) so that it holds at least need elements:
+ * to twice its capacity, and at least `first`.  LT_ARRAY_RESERVE is the
+ * usual call (first 16). */
+int lt_array_reserve(void *array, size_t *cap, size_t need, size_t elem, size_t first);
 #define LT_ARRAY_RESERVE(v, cap, need) \
-	lt_array_reserve_(&(v), &(cap), (need), sizeof(*(v)), 16)
+	lt_array_reserve(&(v), &(cap), (need), sizeof(*(v)), 16)
 
 #endif

@@ -10,6 +10,7 @@
  * server's address.  After a broken or timed-out exchange the connection
  * is dropped: every later request fails saying so.
  */
+#include "core/buf.h"
 #include "core/clock.h"
 #include "rdzv/store.h"
 #include "core/sha256.h"
@@ -143,16 +144,7 @@ static enum io transfer(int fd, void *p, size_t n, bool out, double deadline)
 
 static int reserve(struct lt_store *st, size_t size)
 {
-	uint8_t *grown;
-
-	if (size <= st->cap)
-		return 0;
-	grown = realloc(st->buf, size);
-	if (!grown)
-		return -1;
-	st->buf = grown;
-	st->cap = size;
-	return 0;
+	return lt_array_reserve(&st->buf, &st->cap, size, 1, size);
 }
 
 static enum io send_msg(struct lt_store *st, uint8_t code, const struct lt_store_field *fields,

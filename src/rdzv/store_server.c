@@ -19,6 +19,7 @@
  * parked request at once, and the memory goes at the end of the loop's
  * turn, so that events already fetched for it stay harmless.
  */
+#include "core/buf.h"
 #include "core/clock.h"
 #include "rdzv/store.h"
 #include "core/parse.h"
@@ -115,25 +116,12 @@ static size_t pending(const struct buffer *b)
  * when out of memory. */
 static int reserve(struct buffer *b, size_t n)
 {
-	size_t cap;
-	uint8_t *grown;
-
 	if (b->off && b->cap - b->len < n) {
 		memmove(b->data, b->data + b->off, pending(b));
 		b->len -= b->off;
 		b->off = 0;
 	}
-	if (b->cap - b->len >= n)
-		return 0;
-	cap = b->cap ? 2 * b->cap : 4096;
-	if (cap < b->len + n)
-		cap = b->len + n;
-	grown = realloc(b->data, cap);
-	if (!grown)
-		return -1;
-	b->data = grown;
-	b->cap = cap;
-	return 0;
+	return lt_array_reserve(&b->data, &b->cap, b->len + n, 1, 4096);
 }
 
 /* After consuming: resets an empty buffer, freeing it when it grew big. */
