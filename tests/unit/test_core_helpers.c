@@ -59,12 +59,15 @@ struct drain {
 	size_t len;
 };
 
-/* Reads the pipe slowly, in small pieces, so that writes come back short. */
+/* Reads the pipe late (the writer blocks on a full pipe meanwhile, so
+ * that the timer's signal interrupts a write that wrote nothing: EINTR),
+ * then slowly, in small pieces, so that writes come back short. */
 static void *drain(void *arg)
 {
 	struct drain *d = arg;
 	ssize_t n;
 
+	usleep(50 * 1000);
 	while ((n = read(d->fd, d->buf + d->got, d->len - d->got < 4096 ? d->len - d->got : 4096)) > 0) {
 		d->got += (size_t)n;
 		if (d->got % (64 * 1024) < 4096)
