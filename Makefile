@@ -171,10 +171,11 @@ distclean: clean
 # ------------------------------------------------------------ benchmarks
 # Built on request only (not by `make` nor `make check`); bench/launch runs
 # what it finds built.
+# Links the C++ shim (gloo.o) too, hence $(CXX).
 $(B)/bench/store_scale: bench/store_scale.c $(LIB_OBJ)
 	@mkdir -p $(@D)
 	$(call say,LD,$@)
-	$(Q)$(CC) $(CPPFLAGS) $(LT_CPPFLAGS) $(CFLAGS) $(LT_CFLAGS) -o $@ $< $(LIB_OBJ) $(LT_LIBS)
+	$(Q)$(CXX) $(CPPFLAGS) $(LT_CPPFLAGS) $(CFLAGS) -x c $(LT_CFLAGS) -o $@ $< -x none $(LIB_OBJ) $(LT_LIBS)
 
 # Links the C++ shim (gloo.o) too, hence $(CXX).
 $(B)/bench/comm_allreduce: bench/comm_allreduce.c $(LIB_OBJ)

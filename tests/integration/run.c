@@ -197,11 +197,6 @@ double run_clock_s(void)
 	return lt_now_s();
 }
 
-static long now_ms(void)
-{
-	return (long)lt_now_ms();
-}
-
 /* ------------------------------------------------- jobs in the background */
 
 struct run_job {
@@ -299,10 +294,10 @@ static bool job_read(struct run_job *j, int timeout_ms)
 
 int run_job_wait_for(struct run_job *j, const char *needle, int timeout_ms)
 {
-	long deadline = now_ms() + timeout_ms;
+	long deadline = (long)lt_now_ms() + timeout_ms;
 
 	while (!strstr(run_job_out(j), needle)) {
-		long left = deadline - now_ms();
+		long left = deadline - (long)lt_now_ms();
 		if (left <= 0 || !job_read(j, (int)left))
 			return 0;
 	}
@@ -311,11 +306,11 @@ int run_job_wait_for(struct run_job *j, const char *needle, int timeout_ms)
 
 void run_job_finish(struct run_job *j, int timeout_s, struct run_result *r)
 {
-	long deadline = now_ms() + timeout_s * 1000L;
+	long deadline = (long)lt_now_ms() + timeout_s * 1000L;
 	int status;
 
 	for (;;) {
-		long left = deadline - now_ms();
+		long left = deadline - (long)lt_now_ms();
 		if (left <= 0) {
 			kill(-j->pid, SIGKILL);
 			break;
