@@ -33,14 +33,15 @@ static int cmp_i64_desc(const void *a, const void *b)
 /* Adds v to the set (*s, *n) unless it is there; false without memory. */
 static bool add_step(int64_t **s, size_t *n, int64_t v)
 {
-	size_t cap = *n; /* the set is grown one at a time: *n is its capacity */
+	int64_t *ns;
 
 	for (size_t i = 0; i < *n; i++)
 		if ((*s)[i] == v)
 			return true;
-	if (lt_array_reserve(s, &cap, *n + 1, sizeof(**s), 1))
+	if (!(ns = realloc(*s, (*n + 1) * sizeof(*ns))))
 		return false;
-	(*s)[(*n)++] = v;
+	ns[(*n)++] = v;
+	*s = ns;
 	return true;
 }
 
