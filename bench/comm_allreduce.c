@@ -14,6 +14,7 @@
  * Sizes are in MB (default: 64 1).  Build: make build/bench/comm_allreduce.
  */
 #include "comm/comm.h"
+#include "core/clock.h"
 #include "rank/rank.h"
 #include "rdzv/rdzv.h"
 
@@ -22,14 +23,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
-
-static double now_ms(void)
-{
-	struct timespec t;
-
-	clock_gettime(CLOCK_MONOTONIC, &t);
-	return (double)t.tv_sec * 1e3 + (double)t.tv_nsec / 1e6;
-}
 
 static int env_int(const char *a, const char *b, int dflt)
 {
@@ -65,11 +58,11 @@ static int run_size(struct lt_comm *c, double mb, int reps, struct lt_err *err)
 			buf[k] = (float)(c->rank + 1);
 		if (lt_comm_barrier(c, err))
 			goto out;
-		double t0 = now_ms();
+		double t0 = lt_now_ms();
 		if (lt_comm_all_reduce(c, buf, n, LT_F32, LT_SUM, err))
 			goto out;
 		if (i >= 0)
-			t[i] = now_ms() - t0;
+			t[i] = lt_now_ms() - t0;
 		if (buf[0] != want || buf[n - 1] != want) {
 			lt_err_set(err, LT_EXIT_FAILURE, "rank %d: sum is %g, want %g", c->rank,
 				   buf[0], want);

@@ -11,6 +11,7 @@
  * Environment: BENCH_REPS, runs per size (default 5).  Prints, per size,
  * "median [min-max]" in seconds.  Build: make build/bench/store_scale.
  */
+#include "core/clock.h"
 #include "core/parse.h"
 #include "rdzv/store.h"
 
@@ -32,14 +33,6 @@ struct run {
 	struct lt_err first_error;
 	pthread_mutex_t lock;
 };
-
-static double now_s(void)
-{
-	struct timespec t;
-
-	clock_gettime(CLOCK_MONOTONIC, &t);
-	return (double)t.tv_sec + (double)t.tv_nsec / 1e9;
-}
 
 static void fail(struct run *r, const struct lt_err *err)
 {
@@ -104,7 +97,7 @@ static double rendezvous(int n)
 		fprintf(stderr, "store_scale: could start only %d of %d threads\n", started, n);
 		exit(1);
 	}
-	t0 = now_s();
+	t0 = lt_now_s();
 	pthread_barrier_wait(&r.go);
 	for (int i = 0; i < n; i++)
 		pthread_join(threads[i], NULL);
@@ -112,7 +105,7 @@ static double rendezvous(int n)
 		fprintf(stderr, "store_scale: %d of %d clients failed; the first: %s\n",
 			atomic_load(&r.failures), n, r.first_error.msg);
 	else
-		seconds = now_s() - t0;
+		seconds = lt_now_s() - t0;
 	pthread_attr_destroy(&attr);
 	pthread_barrier_destroy(&r.go);
 	lt_store_server_stop(srv);

@@ -21,7 +21,6 @@
 #include "launch/plan.h"
 #include "rank/rank.h"
 #include "rdzv/rdzv.h"
-#include "launch/signals.h"
 #include "trainer/checkpoint.h"
 
 #include <argp.h>
@@ -230,31 +229,6 @@ static void list_plugins(struct cli *cli, const struct lt_registry *reg)
 		lt_registry_print(reg, stdout, k);
 }
 
-/* The settings only the launch reads, checked before anything starts. */
-static int check_launch_settings(struct cli *cli)
-{
-	const struct lt_config *c = &cli->cfg;
-	int sigs[LT_MAX_SIGNALS];
-	char q[LT_QUOTE_MAX];
-
-	if (lt_signals_parse(c->signals, c->source_name[LT_OPT_SIGNALS], sigs, &cli->err) < 0)
-		return -1;
-	if (c->resume && !strcmp(c->resume, "last") && !c->ckpt_dir)
-		return lt_err_set(&cli->err, LT_EXIT_USAGE,
-				  "%s is 'last', which needs --ckpt-dir: say where the checkpoints are",
-				  c->source_name[LT_OPT_RESUME]);
-	if (c->ckpt_dir && !strcmp(c->ckpt_io, "file") &&
-	    (!strncmp(c->ckpt_dir, "http://", 7) || !strncmp(c->ckpt_dir, "https://", 8)))
-		return lt_err_set(&cli->err, LT_EXIT_USAGE,
-				  "--ckpt-dir '%s' is a URL: add --ckpt-io http (or async)",
-				  lt_quote(q, sizeof(q), c->ckpt_dir));
-	if (!strcmp(c->rdzv, "file") && !getenv("LTRUN_RDZV_DIR"))
-		return lt_err_set(&cli->err, LT_EXIT_USAGE,
-				  "rendezvous 'file' (%s) needs LTRUN_RDZV_DIR: set it to a directory every node can reach",
-				  c->source_name[LT_OPT_RDZV]);
-	return 0;
-}
-
 /* Whether this process starts rank 0 (its node's agent) or is it (an
  * adopted rank): the one that reads a --resume checkpoint and holds the
  * --ckpt-dir lock. */
@@ -365,7 +339,7 @@ int main(int argc, char **argv)
 		list_plugins(&cli, reg);
 		goto out;
 	}
-	if (lt_config_check_names(&cli.cfg, reg, &cli.err) || check_launch_settings(&cli))
+	if (lt_config_check_names(&cli.cfg, reg, &cli.err) || lt_config_check(&cli.cfg, &cli.err))
 		lt_die_err(&cli.err);
 	if (!cli.model && !cli.cfg.dry_run)
 		lt_die(LT_EXIT_USAGE,

@@ -45,7 +45,7 @@
 #include "ckpt/io.h"
 
 /* A pass-through IO that adds up the time spent in write(). */
-static const struct lt_ckpt_io_rt *timed_inner;
+static const struct lt_ckpt_io_ops *timed_inner;
 static double write_ms;
 
 static int timed_write(void *st, const char *rel, const struct iovec *iov, int n, struct lt_err *e)
@@ -78,7 +78,7 @@ static void busy_ms(long ms)
  * writes a parameter (here x * one, one = 1 read at run time: the bytes
  * stay as they were, for the check after the loads).  Returns the ms spent
  * waiting. */
-static double optimizer_step(const struct lt_ckpt_io_rt *io, void *st, struct lt_ckpt_tensor *t,
+static double optimizer_step(const struct lt_ckpt_io_ops *io, void *st, struct lt_ckpt_tensor *t,
 			     size_t n)
 {
 	static volatile float one = 1.0f;
@@ -126,7 +126,7 @@ int main(int argc, char **argv)
 {
 	const char *dir = NULL, *io_name = "file";
 	long tensors = 4, mb = 256, iters = 4;
-	struct lt_ckpt_io_rt timed;
+	struct lt_ckpt_io_ops timed;
 	struct lt_ckpt_tensor *t;
 	struct lt_err err = { 0 };
 	double *save, *blocked, *writes, *load, *warm, *blocked_step;

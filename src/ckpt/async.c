@@ -20,7 +20,7 @@
  * it) and everything queued before them - a flush as far as that file can
  * tell - then call through on a second state of the wrapped plugin, while
  * the thread goes on writing the rest: so a save that reads its history
- * file (format.c) is not stalled behind its own model file.
+ * file (history.c) is not stalled behind its own model file.
  *
  * A queued op that fails is remembered: the ops queued after it are
  * dropped (a `last` must never name a checkpoint whose files failed), and

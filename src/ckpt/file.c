@@ -45,6 +45,7 @@
 #include "ckpt/file.h"
 #include "ckpt/io.h"
 #include "ckpt/mapped.h"
+#include "core/buf.h"
 
 struct file_io {
 	char *base;
@@ -230,7 +231,7 @@ out_free:
 /* Writes every byte of iov to fd from offset 0: batches of up to 64
  * pieces of at most SYNC_CHUNK bytes, short writes resumed, writeback
  * started after each SYNC_CHUNK. */
-static int write_all(int fd, const struct iovec *iov, int iovcnt)
+static int write_synced(int fd, const struct iovec *iov, int iovcnt)
 {
 	struct iovec batch[64];
 	int i = 0;
@@ -462,7 +463,7 @@ static int file_write(void *state, const char *rel, const struct iovec *iov, int
 		goto out_free;
 	}
 	/* ftruncate: a claimed spare may be longer than what was written */
-	if (write_all(fd, iov, iovcnt) || ftruncate(fd, (off_t)total) || fsync(fd)) {
+	if (write_synced(fd, iov, iovcnt) || ftruncate(fd, (off_t)total) || fsync(fd)) {
 		e = errno;
 		lt_err_set(err, LT_EXIT_FAILURE,
 			   "cannot write checkpoint file '%s': %s: free space on its filesystem or choose another directory",
@@ -740,7 +741,7 @@ int lt_ckpt_io_file_steps(void *state, struct lt_ckpt_step_dir **dirs, size_t *n
 			  struct lt_err *err)
 {
 	struct file_io *f = state;
-	struct lt_ckpt_step_dir *v = NULL, *nv;
+	struct lt_ckpt_step_dir *v = NULL;
 	size_t cap = 0, count = 0;
 	char q[SHOWN_MAX];
 	struct dirent *de;
@@ -761,13 +762,8 @@ int lt_ckpt_io_file_steps(void *state, struct lt_ckpt_step_dir **dirs, size_t *n
 			continue;
 		if (fstatat(dirfd(d), de->d_name, &st, AT_SYMLINK_NOFOLLOW) || !S_ISDIR(st.st_mode))
 			continue;
-		if (count == cap) {
-			cap = cap ? 2 * cap : 16;
-			nv = realloc(v, cap * sizeof(*v));
-			if (!nv)
-				goto out_nomem;
-			v = nv;
-		}
+		if (LT_ARRAY_RESERVE(v, cap, count + 1))
+			goto out_nomem;
 		snprintf(idx, sizeof(idx), "%s/index.json", de->d_name);
 		v[count].step = step;
 		v[count].complete = !fstatat(dirfd(d), idx, &st, 0) && S_ISREG(st.st_mode);

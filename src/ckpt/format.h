@@ -1,7 +1,9 @@
 /*
- * format.h - checkpoint functions beyond ckpt.h's contract: opening with
- * the base named in messages, dtype names, and a tensor's checksum (for
- * inspect.c and the tests).
+ * format.h - checkpoint functions beyond ckpt.h's contract: the file
+ * names of a checkpoint directory, opening with the base named in
+ * messages, and a tensor's checksum (for inspect.c and the tests).  The
+ * file format is safetensors.c's, the directory's list history.c's; dtype
+ * names are core/dtype.h's.
  */
 #ifndef LT_CKPT_FORMAT_H
 #define LT_CKPT_FORMAT_H
@@ -16,6 +18,8 @@
  * cannot list a directory (http) still find the old ones to remove. */
 #define LT_CKPT_HISTORY "checkpoints.json"
 #define LT_CKPT_FORMAT "ltrun-ckpt-1"
+/* The one file of a step: step-<N>/model.safetensors. */
+#define LT_CKPT_MODEL_FILE "model.safetensors"
 
 /* lt_ckpt_open(), but messages name the file as "<base>/<path>" (base a
  * directory or URL; NULL: as lt_ckpt_open does, the base of the file
@@ -27,8 +31,5 @@ const char *lt_ckpt_label(const struct lt_ckpt_reader *r);
 /* Tensor i's (in lt_ckpt_tensors() order) CRC-32C from the header:
  * true and *crc, or false when the file has none for it. */
 bool lt_ckpt_checksum(const struct lt_ckpt_reader *r, size_t i, uint32_t *crc);
-
-/* "F32", "BF16"...; NULL for a value outside enum lt_dtype. */
-const char *lt_ckpt_dtype_name(enum lt_dtype dt);
 
 #endif

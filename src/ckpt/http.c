@@ -27,6 +27,7 @@
  * to request): one thread at a time per state.
  */
 #include "ckpt/io.h"
+#include "core/url.h"
 
 #include <curl/curl.h>
 #include <errno.h>
@@ -345,7 +346,7 @@ static int http_open(const struct lt_ckpt_io_args *args, void **state, struct lt
 	struct http *h;
 	size_t n = strlen(base);
 
-	if (strncmp(base, "http://", 7) && strncmp(base, "https://", 8))
+	if (!lt_is_url(base))
 		return lt_err_set(err, LT_EXIT_USAGE,
 				  "checkpoint base '%s' is not a URL; hint: give an http:// or https:// URL",
 				  base);

@@ -19,6 +19,8 @@
 #include "ckpt/file.h"
 #include "ckpt/format.h"
 #include "ckpt/inspect.h"
+#include "core/dtype.h"
+#include "core/url.h"
 
 /* Where a path points: a base, opened with io, and what under it. */
 struct target {
@@ -95,7 +97,7 @@ static int locate(const struct lt_registry *reg, const char *io, const char *pat
 	lt_quote(q, sizeof(q), path);
 	while (len > 1 && path[len - 1] == '/')
 		len--;
-	if (!strncmp(path, "http://", 7) || !strncmp(path, "https://", 8)) {
+	if (lt_is_url(path)) {
 		size_t host = strchr(path, ':') - path + 3;
 
 		host += strcspn(path + host, "/");
@@ -213,7 +215,7 @@ static void print_text(const struct lt_ckpt_reader *r, FILE *out)
 		else
 			snprintf(crc, sizeof(crc), "none");
 		fprintf(out, "  %-*s  %-5s  %-*s  %*zu  %s\n", (int)wn, name ? name : "?",
-			lt_ckpt_dtype_name(t[i].dtype), (int)ws, shape, (int)wb, t[i].bytes, crc);
+			lt_dtype_st_name(t[i].dtype), (int)ws, shape, (int)wb, t[i].bytes, crc);
 		free(name);
 	}
 	cJSON_ArrayForEach(m, lt_ckpt_meta(r))
@@ -253,7 +255,7 @@ static int print_json(const struct lt_ckpt_reader *r, FILE *out, struct lt_err *
 
 		ok = o && cJSON_AddItemToArray(ts, o);
 		ok = ok && cJSON_AddStringToObject(o, "name", t[i].name);
-		ok = ok && cJSON_AddStringToObject(o, "dtype", lt_ckpt_dtype_name(t[i].dtype));
+		ok = ok && cJSON_AddStringToObject(o, "dtype", lt_dtype_st_name(t[i].dtype));
 		ok = ok && (sh = cJSON_AddArrayToObject(o, "shape"));
 		for (int d = 0; ok && d < t[i].ndim; d++)
 			ok = cJSON_AddItemToArray(sh, cJSON_CreateNumber((double)t[i].shape[d]));

@@ -31,6 +31,7 @@
 
 #include "ckpt/file.h"
 #include "ckpt/lock.h"
+#include "core/url.h"
 
 struct lt_ckpt_lock {
 	int fd;        /* -1: the filesystem has no flock, nothing is held */
@@ -109,7 +110,7 @@ static int open_lock_file(const char *dir, const char *path, struct lt_err *err)
 
 bool lt_ckpt_dir_is_local(const char *dir, const char *io)
 {
-	return dir && strncmp(dir, "http://", 7) && strncmp(dir, "https://", 8) &&
+	return dir && !lt_is_url(dir) &&
 	       (!io || strcmp(io, "http"));
 }
 

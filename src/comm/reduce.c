@@ -1,6 +1,7 @@
 /*
  * reduce.c - the element-wise kernels of reduce.h: sum, min and max for
- * every dtype, division (for AVG), and the f16/bf16 <-> f32 conversions.
+ * every dtype, division (for AVG), and the f16/bf16 <-> f32 conversions
+ * (the dtype table itself is core/dtype.c).
  * The f32, f64 and integer loops are written so the compiler vectorises
  * them (restrict pointers, no calls, O3 and an AVX2 clone on x86); f16
  * and bf16 are widened to f32 a block at a time, reduced, and rounded
@@ -26,24 +27,6 @@
 
 /* Half-precision values are widened this many at a time. */
 #define HALF_BLOCK 512
-
-LT_API size_t lt_dtype_size(enum lt_dtype dt)
-{
-	switch (dt) {
-	case LT_F32: case LT_I32: return 4;
-	case LT_F64: case LT_I64: return 8;
-	case LT_F16: case LT_BF16: return 2;
-	}
-	return 0;
-}
-
-const char *lt_dtype_name(enum lt_dtype dt)
-{
-	static const char *const names[LT_DTYPE_COUNT] = { "f32", "f64", "f16",
-							   "bf16", "i32", "i64" };
-
-	return (unsigned)dt < LT_DTYPE_COUNT ? names[dt] : "?";
-}
 
 const char *lt_op_name(enum lt_op op)
 {
@@ -232,29 +215,3 @@ void lt_divide(void *buf, size_t count, enum lt_dtype dt, int divisor)
 	}
 }
 
-/* ------------------------------------------------------------ elements */
-
-double lt_dtype_load(const void *p, enum lt_dtype dt, size_t i)
-{
-	switch (dt) {
-	case LT_F32: return ((const float *)p)[i];
-	case LT_F64: return ((const double *)p)[i];
-	case LT_F16: return lt_f16_to_f32(((const uint16_t *)p)[i]);
-	case LT_BF16: return lt_bf16_to_f32(((const uint16_t *)p)[i]);
-	case LT_I32: return ((const int32_t *)p)[i];
-	case LT_I64: return (double)((const int64_t *)p)[i];
-	}
-	return 0;
-}
-
-void lt_dtype_store(void *p, enum lt_dtype dt, size_t i, double v)
-{
-	switch (dt) {
-	case LT_F32: ((float *)p)[i] = (float)v; break;
-	case LT_F64: ((double *)p)[i] = v; break;
-	case LT_F16: ((uint16_t *)p)[i] = lt_f32_to_f16((float)v); break;
-	case LT_BF16: ((uint16_t *)p)[i] = lt_f32_to_bf16((float)v); break;
-	case LT_I32: ((int32_t *)p)[i] = (int32_t)v; break;
-	case LT_I64: ((int64_t *)p)[i] = (int64_t)v; break;
-	}
-}

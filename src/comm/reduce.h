@@ -13,10 +13,9 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "core/dtype.h" /* lt_dtype_name, _size, _load, _store */
 #include "ltrun.h"
 
-/* "f32", "f64", "f16", "bf16", "i32", "i64"; "?" for anything else. */
-const char *lt_dtype_name(enum lt_dtype dt);
 /* "sum", "avg", "min", "max". */
 const char *lt_op_name(enum lt_op op);
 
@@ -29,10 +28,6 @@ void lt_reduce3(void *dst, const void *a, const void *b, size_t count,
 /* buf[i] /= divisor (integers: truncating division, as torch does). */
 void lt_divide(void *buf, size_t count, enum lt_dtype dt, int divisor);
 
-/* Element i of a buffer of dt, as a double (load), or set from one
- * (store: rounded to nearest even for f16/bf16, truncated for integers). */
-double lt_dtype_load(const void *p, enum lt_dtype dt, size_t i);
-void lt_dtype_store(void *p, enum lt_dtype dt, size_t i, double v);
 
 /* The f16/bf16 <-> f32 conversions are ltrun.h's inline functions. */
 

@@ -28,6 +28,7 @@
  */
 #include "comm/comm.h"
 #include "comm/reduce.h"
+#include "core/clock.h"
 #include "core/owner.h"
 #include "rdzv/rdzv.h"
 
@@ -97,14 +98,6 @@ struct shm {
 static _Atomic unsigned open_count;
 
 /* ------------------------------------------------------------ helpers */
-
-static long now_ns(void)
-{
-	struct timespec t;
-
-	clock_gettime(CLOCK_MONOTONIC, &t);
-	return t.tv_sec * 1000000000L + t.tv_nsec;
-}
 
 static bool reached(uint32_t v, uint32_t target)
 {
@@ -233,7 +226,7 @@ static int wait_failed(struct shm *s, int j, uint32_t target, long waited_ns,
 static int wait_slow(struct shm *s, int j, uint32_t target, struct lt_err *err)
 {
 	struct shm_rank *p = &s->h->rank[j];
-	long start = now_ns();
+	long start = lt_now_ns();
 
 	for (;;) {
 		atomic_fetch_add(&p->waiters, 1);
@@ -243,8 +236,8 @@ static int wait_slow(struct shm *s, int j, uint32_t target, struct lt_err *err)
 		atomic_fetch_sub(&p->waiters, 1);
 		if (reached(atomic_load_explicit(&p->seq, memory_order_acquire), target))
 			return 0;
-		if (now_ns() - start >= SLEEP_SLICE_MS * 1000000L &&
-		    wait_failed(s, j, target, now_ns() - start, err))
+		if (lt_now_ns() - start >= SLEEP_SLICE_MS * 1000000L &&
+		    wait_failed(s, j, target, lt_now_ns() - start, err))
 			return -1;
 	}
 }
@@ -257,12 +250,12 @@ static int wait_peer(struct shm *s, int j, uint32_t target, struct lt_err *err)
 	if (reached(atomic_load_explicit(w, memory_order_acquire), target))
 		return 0;
 	if (s->spin_ns > 0) {
-		start = now_ns();
+		start = lt_now_ns();
 		for (unsigned i = 1;; i++) {
 			cpu_relax();
 			if (reached(atomic_load_explicit(w, memory_order_acquire), target))
 				return 0;
-			if (!(i & 63) && now_ns() - start > s->spin_ns)
+			if (!(i & 63) && lt_now_ns() - start > s->spin_ns)
 				break;
 		}
 	} else {

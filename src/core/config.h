@@ -91,7 +91,7 @@ struct lt_option {
 	const char *env;      /* "LTRUN_MAX_RESTARTS" */
 	const char *arg;      /* argument name in --help, NULL for flags */
 	enum lt_opt_type type;
-	int kind;             /* LT_OPT_NAME: enum lt_kind */
+	int kind;             /* LT_OPT_NAME only: enum lt_kind */
 	bool auto_ok;         /* LT_OPT_NAME: "auto" is accepted */
 	long min, max;        /* LT_OPT_INT, LT_OPT_LONG */
 	size_t offset;        /* of the field in struct lt_config */
@@ -182,6 +182,15 @@ int lt_config_load_text(struct lt_config *cfg, const char *path,
  * loaded).  Returns 0, or -1 with err naming the option and its source. */
 int lt_config_check_names(const struct lt_config *cfg,
 			  const struct lt_registry *reg, struct lt_err *err);
+
+/* Checks what one option's value cannot tell alone, once every source is
+ * loaded: --signals names signals that can be forwarded, --resume last
+ * comes with --ckpt-dir, a URL --ckpt-dir or --resume comes with a
+ * --ckpt-io other than file, --rdzv file has LTRUN_RDZV_DIR.  Called by
+ * cmd/ltrun.c before anything starts and by each rank on the settings the
+ * agent exported.  Returns 0, or -1 with err (status 2) naming the option
+ * and, where it is not the command line, its source. */
+int lt_config_check(const struct lt_config *cfg, struct lt_err *err);
 
 /* Option o's current value as text ("auto", "4", "ddp", "a.so:b.so"),
  * written into buf.  Returns buf. */

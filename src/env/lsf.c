@@ -16,6 +16,7 @@
  * The main address is the first compute host, the main port is derived
  * from LSB_JOBID, so every node agrees without talking.
  */
+#include "core/buf.h"
 #include "env/env.h"
 #include "core/error.h"
 #include "core/parse.h"
@@ -62,7 +63,6 @@ static void hosts_free(struct lsf_hosts *h)
 static int hosts_push(struct lsf_hosts *h, const char *name, long slots,
 		      struct lt_err *err)
 {
-	struct lsf_host *v;
 	char q[LT_QUOTE_MAX];
 
 	if (!lt_valid_host(name))
@@ -76,14 +76,8 @@ static int hosts_push(struct lsf_hosts *h, const char *name, long slots,
 	if (h->n == (size_t)LSF_MAX_HOSTS)
 		return lt_err_set(err, LT_EXIT_FAILURE, "%s lists more than %ld hosts",
 				  h->from, LSF_MAX_HOSTS);
-	if (h->n == h->cap) {
-		h->cap = h->cap ? 2 * h->cap : 16;
-		v = realloc(h->v, h->cap * sizeof(*v));
-		if (!v)
-			return lt_err_set(err, LT_EXIT_FAILURE, "out of memory reading %s",
-					  h->from);
-		h->v = v;
-	}
+	if (LT_ARRAY_RESERVE(h->v, h->cap, h->n + 1))
+		return lt_err_set(err, LT_EXIT_FAILURE, "out of memory reading %s", h->from);
 	h->v[h->n] = (struct lsf_host){ .name = name, .slots = slots, .order = h->n };
 	h->n++;
 	return 0;

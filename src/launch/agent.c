@@ -30,12 +30,13 @@
  * otherwise wait forever for nodes that never start, it re-launches itself
  * once per node through srun.
  */
+#include "core/clock.h"
 #include "launch/agent.h"
 #include "comm/comm.h"
 #include "launch/output.h"
 #include "rank/rank.h"
 #include "rdzv/rdzv.h"
-#include "launch/signals.h"
+#include "core/signals.h"
 #include "rdzv/store.h"
 #include "core/error.h"
 #include "core/owner.h"
@@ -79,7 +80,7 @@ struct proc {
 	bool killed_by_us; /* it ended after ltrun began to stop the job */
 	struct timespec ended;
 	int stop_sig;     /* the signal that stopped it while running, 0 */
-	struct timespec stopped_at; /* monotonic */
+	double stopped_at; /* lt_now_s() */
 };
 
 struct agent {
@@ -111,7 +112,7 @@ struct agent {
 	bool signal_passed;           /* a signal was passed on to the ranks */
 	bool paused;                  /* ctrl-Z passed on to the ranks */
 	bool stopping;
-	struct timespec kill_at;
+	double kill_at; /* lt_now_s() */
 };
 
 /* --------------------------------------------------------------- token */
@@ -479,12 +480,9 @@ static void describe_status(int status, char *buf, size_t len);
 static void describe_failure(const struct agent *a, char *buf, size_t len);
 static void announce_failure(struct agent *a);
 
-static double seconds_until(const struct timespec *t)
+static double seconds_until(double t)
 {
-	struct timespec now;
-
-	clock_gettime(CLOCK_MONOTONIC, &now);
-	return (double)(t->tv_sec - now.tv_sec) + (double)(t->tv_nsec - now.tv_nsec) / 1e9;
+	return t - lt_now_s();
 }
 
 /* Sends sig (0: none) to the ranks and SIGKILL after grace_s seconds.
@@ -498,8 +496,7 @@ static void begin_stop(struct agent *a, int sig, int grace_s)
 		kill(-a->pgid, sig);
 		kill(-a->pgid, SIGCONT);
 	}
-	clock_gettime(CLOCK_MONOTONIC, &a->kill_at);
-	a->kill_at.tv_sec += grace_s;
+	a->kill_at = lt_now_s() + grace_s;
 }
 
 /* The grace after a failure: FAILURE_GRACE_S, or less. */
@@ -587,7 +584,7 @@ static void rank_stopped(struct agent *a, int i, int sig)
 	if (p->stop_sig || a->paused || a->stopping)
 		return;
 	p->stop_sig = sig;
-	clock_gettime(CLOCK_MONOTONIC, &p->stopped_at);
+	p->stopped_at = lt_now_s();
 	fprintf(stderr, "ltrun: rank %d (pid %ld) was stopped by %s; the others wait for it: continue it (kill -CONT %ld) within %d s (--rdzv-timeout) or ltrun stops the job\n",
 		a->plan->topo.first_rank + i, (long)p->pid, lt_signal_name(sig, name),
 		(long)p->pid, a->cfg->rdzv_timeout);
@@ -703,7 +700,7 @@ static int check_stopped(struct agent *a)
 		double left;
 		if (!p->running || !p->stop_sig)
 			continue;
-		left = a->cfg->rdzv_timeout + seconds_until(&p->stopped_at); /* that is past */
+		left = a->cfg->rdzv_timeout + seconds_until(p->stopped_at); /* that is past */
 		if (left <= 0) {
 			a->failed_stop_sig = p->stop_sig;
 			fail(a, i);
@@ -861,17 +858,16 @@ static int list_children(const struct agent *a, pid_t *pids, int max)
  * are its own children.  Bounded: a few seconds at most. */
 static void end_descendants(struct agent *a)
 {
-	struct timespec deadline;
+	double deadline;
 	pid_t pids[256];
 	int n, status;
 
-	clock_gettime(CLOCK_MONOTONIC, &deadline);
-	deadline.tv_sec += 5;
-	while ((n = list_children(a, pids, 256)) > 0 && seconds_until(&deadline) > 0) {
+	deadline = lt_now_s() + 5;
+	while ((n = list_children(a, pids, 256)) > 0 && seconds_until(deadline) > 0) {
 		for (int i = 0; i < n; i++)
 			kill(pids[i], SIGKILL);
 		for (int i = 0; i < n; i++)
-			while (waitpid(pids[i], &status, WNOHANG) == 0 && seconds_until(&deadline) > 0)
+			while (waitpid(pids[i], &status, WNOHANG) == 0 && seconds_until(deadline) > 0)
 				usleep(1000);
 	}
 	reap(a); /* the store's or watcher's end, if it came meanwhile */
@@ -900,7 +896,7 @@ static void supervise(struct agent *a)
 				pfd[n++] = (struct pollfd){ .fd = fd, .events = POLLIN };
 			}
 		if (a->stopping) {
-			double left = seconds_until(&a->kill_at);
+			double left = seconds_until(a->kill_at);
 			if (left <= 0) {
 				kill(-a->pgid, SIGKILL);
 				timeout = 200;

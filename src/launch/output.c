@@ -2,6 +2,7 @@
  * output.c - relays the ranks' stdout and stderr line by line: prefixed on
  * the terminal, raw in --log-dir files, never two ranks mid-line.
  */
+#include "core/io.h"
 #include "launch/output.h"
 
 #include <errno.h>
@@ -35,19 +36,6 @@ struct lt_output {
 	char *log_dir;
 	struct rank_output *r;
 };
-
-static void write_all(int fd, const char *p, size_t n)
-{
-	while (n) {
-		ssize_t w = write(fd, p, n);
-		if (w < 0 && errno == EINTR)
-			continue;
-		if (w <= 0)
-			return; /* a closed terminal must not stop the job */
-		p += w;
-		n -= (size_t)w;
-	}
-}
 
 struct lt_output *lt_output_new(int nranks, int first_rank, const char *log_dir,
 				bool tee, struct lt_err *err)
@@ -160,13 +148,14 @@ static void relay(struct lt_output *out, int local, int k, const char *line, siz
 	if (s->log_fd >= 0) {
 		memcpy(buf, line, n);
 		buf[n] = '\n';
-		write_all(s->log_fd, buf, n + 1);
+		(void)lt_write_all(s->log_fd, buf, n + 1);
 	}
 	if (out->terminal) {
 		len = snprintf(buf, sizeof(buf), "[rank %d] ", out->first_rank + local);
 		memcpy(buf + len, line, n);
 		buf[len + (int)n] = '\n';
-		write_all(k ? STDERR_FILENO : STDOUT_FILENO, buf, (size_t)len + n + 1);
+		/* a closed terminal must not stop the job */
+		(void)lt_write_all(k ? STDERR_FILENO : STDOUT_FILENO, buf, (size_t)len + n + 1);
 	}
 	if (k == 1)
 		remember(r, line, n);

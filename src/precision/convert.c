@@ -451,7 +451,9 @@ F16C_TARGET static bool f16c_unscale_f32(float *buf, size_t n, float scale)
 		_mm256_storeu_ps(buf + i + 8, b);
 		acc = nonfinite_acc(nonfinite_acc(acc, a), b);
 	}
-	return scalar_unscale_f32(buf + i, n - i, scale) | any_nonfinite(acc);
+	bool tail = scalar_unscale_f32(buf + i, n - i, scale); /* always: it scales */
+
+	return tail || any_nonfinite(acc);
 }
 
 /* f32 <-> f64 need no intrinsics: the scalar loops, compiled for AVX2. */

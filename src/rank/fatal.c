@@ -4,6 +4,7 @@
  * the agent reads for its failure report, written by lt_fatal() and by
  * the handler of fatal signals (SIGSEGV, SIGBUS, ...).
  */
+#include "core/io.h"
 #include "rank/fatal.h"
 #include "core/error.h"
 #include "trainer/runtime.h"
@@ -18,7 +19,7 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "launch/signals.h"
+#include "core/signals.h"
 
 /* The one context of this process: lt_fatal() and the signal handler
  * need it, and a rank runs one model. */
@@ -26,23 +27,11 @@ static struct lt_ctx *the_ctx;
 
 /* --- the error file --- */
 
-/* Written by the fatal-signal handler, which may use only write(2):
- * everything but the signal's name is formatted beforehand. */
+/* Written by the fatal-signal handler, which may use only write(2)
+ * (lt_write_all is async-signal-safe): everything but the signal's name
+ * is formatted beforehand.  A failed write leaves the error file short. */
 static char sig_prefix[512];
 static size_t sig_prefix_len;
-
-static void write_all(int fd, const char *p, size_t n)
-{
-	while (n) {
-		ssize_t w = write(fd, p, n);
-		if (w < 0 && errno == EINTR)
-			continue;
-		if (w <= 0)
-			return;
-		p += w;
-		n -= (size_t)w;
-	}
-}
 
 static void fatal_signal(int sig)
 {
@@ -56,11 +45,11 @@ static void fatal_signal(int sig)
 		if (fd >= 0) {
 			static const char middle[] = "\", \"message\": \"killed by ";
 			static const char end[] = "\"}\n";
-			write_all(fd, sig_prefix, sig_prefix_len);
-			write_all(fd, name, strlen(name));
-			write_all(fd, middle, sizeof(middle) - 1);
-			write_all(fd, name, strlen(name));
-			write_all(fd, end, sizeof(end) - 1);
+			(void)lt_write_all(fd, sig_prefix, sig_prefix_len);
+			(void)lt_write_all(fd, name, strlen(name));
+			(void)lt_write_all(fd, middle, sizeof(middle) - 1);
+			(void)lt_write_all(fd, name, strlen(name));
+			(void)lt_write_all(fd, end, sizeof(end) - 1);
 			close(fd);
 		}
 	}

@@ -21,7 +21,7 @@
 #include "comm/comm.h"
 #include "rdzv/rdzv.h"
 #include "rdzv/store.h"
-#include "launch/signals.h"
+#include "core/signals.h"
 #include "core/error.h"
 #include "core/parse.h"
 #include "rank/fatal.h"
@@ -329,7 +329,7 @@ int lt_rank_entry(int argc, char **argv)
 	if (argc < 2)
 		lt_die(LT_EXIT_USAGE, "%s is set but no model was given", LT_ENV_RANK_ENTRY);
 	if (lt_rank_info_from_env(&info, &err) || lt_config_init(&cfg, &err) ||
-	    lt_config_load_env(&cfg, NULL, &err))
+	    lt_config_load_env(&cfg, NULL, &err) || lt_config_check(&cfg, &err))
 		lt_die_err(&err);
 	status = lt_rank_run(&info, &cfg, argv[1], argc - 1, argv + 1);
 	lt_config_free(&cfg);

@@ -8,6 +8,7 @@
  * "<name>.done" for the others.  Waiting is polling, with a backoff from
  * 1 ms to 50 ms.  The directory can be deleted once the job has ended.
  */
+#include "core/clock.h"
 #include "rdzv/rdzv.h"
 #include "core/contract.h"
 
@@ -27,14 +28,6 @@
 struct files {
 	char dir[PATH_MAX - 300];
 };
-
-static double now_s(void)
-{
-	struct timespec t;
-
-	clock_gettime(CLOCK_MONOTONIC, &t);
-	return (double)t.tv_sec + (double)t.tv_nsec / 1e9;
-}
 
 /* "barrier/3" -> "barrier_3": names are flat in the directory. */
 static void path_of(const struct files *f, const char *name, const char *suffix, char *out,
@@ -89,12 +82,12 @@ static int file_open(struct lt_rdzv *rz, const struct lt_rank_info *info,
 static int wait_for(struct lt_rdzv *rz, const char *path, const char *what,
 		    const char *from, struct lt_err *err)
 {
-	double start = now_s(), deadline = start + rz->timeout_ms / 1000.0;
+	double start = lt_now_s(), deadline = start + rz->timeout_ms / 1000.0;
 	useconds_t pause = 1000;
 	struct stat st;
 
 	while (stat(path, &st)) {
-		if (now_s() > deadline)
+		if (lt_now_s() > deadline)
 			return lt_err_set(err, LT_EXIT_FAILURE,
 					  "%s: timed out after %g s waiting for %s%s%s in %s",
 					  rz->who, rz->timeout_ms / 1000.0, what, from ? " from " : "",
@@ -156,10 +149,10 @@ static int file_barrier(struct lt_rdzv *rz, const char *name, struct lt_err *err
 	path_of(f, name, ".", prefix, sizeof(prefix));
 	{
 		const char *base = strrchr(prefix, '/') + 1;
-		double deadline = now_s() + rz->timeout_ms / 1000.0;
+		double deadline = lt_now_s() + rz->timeout_ms / 1000.0;
 		useconds_t pause = 1000;
 		while (!count_arrivals(f, base, &n) && n < world) {
-			if (now_s() > deadline)
+			if (lt_now_s() > deadline)
 				return lt_err_set(err, LT_EXIT_FAILURE,
 						  "%s: timed out after %g s at a barrier in %s: %d of %d ranks arrived",
 						  rz->who, rz->timeout_ms / 1000.0, f->dir, n, world);

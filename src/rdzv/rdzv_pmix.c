@@ -5,6 +5,7 @@
  * PMIx_Commit, read by the others with PMIx_Get (the server fetches it
  * from the publisher's node).  Keys are "ltrun.r<restart count>.<name>".
  */
+#include "core/clock.h"
 #include "rdzv/rdzv.h"
 #include "core/contract.h"
 #include "core/pmix_client.h"
@@ -90,14 +91,12 @@ static pmix_status_t get_waiting(const struct lt_rdzv *rz, const struct lt_pmix 
 				 const pmix_proc_t *peer, const char *key, pmix_info_t *info,
 				 pmix_value_t **v)
 {
-	struct timespec t0, t;
+	double t0 = lt_now_ms();
 	useconds_t pause = 1000;
 	pmix_status_t st;
 
-	clock_gettime(CLOCK_MONOTONIC, &t0);
 	while ((st = lib->get(peer, key, info, 1, v)) == PMIX_ERR_NOT_FOUND) {
-		clock_gettime(CLOCK_MONOTONIC, &t);
-		if ((t.tv_sec - t0.tv_sec) * 1000 + (t.tv_nsec - t0.tv_nsec) / 1000000 > rz->timeout_ms)
+		if (lt_now_ms() - t0 > rz->timeout_ms)
 			return PMIX_ERR_TIMEOUT;
 		usleep(pause);
 		if (pause < 50000)

@@ -10,6 +10,8 @@
  * server's address.  After a broken or timed-out exchange the connection
  * is dropped: every later request fails saying so.
  */
+#include "core/buf.h"
+#include "core/clock.h"
 #include "rdzv/store.h"
 #include "core/sha256.h"
 #include "rdzv/store_proto.h"
@@ -46,18 +48,10 @@ struct lt_store {
 
 enum io { IO_OK, IO_TIMEOUT, IO_LOST, IO_MALFORMED };
 
-static double now_ms(void)
-{
-	struct timespec t;
-
-	clock_gettime(CLOCK_MONOTONIC, &t);
-	return (double)t.tv_sec * 1e3 + (double)t.tv_nsec / 1e6;
-}
-
-/* poll()'s timeout for waiting until deadline (now_ms() clock). */
+/* poll()'s timeout for waiting until deadline (lt_now_ms() clock). */
 static int ms_until(double deadline)
 {
-	double left = deadline - now_ms();
+	double left = deadline - lt_now_ms();
 
 	return left <= 0 ? 0 : left > 1e9 ? 1000000000 : (int)left + 1;
 }
@@ -122,7 +116,7 @@ int lt_store_token_parse(const char *hex, const char *what,
 
 /* ------------------------------------------------------------------ I/O */
 
-/* Sends or receives exactly n bytes before deadline (now_ms() clock). */
+/* Sends or receives exactly n bytes before deadline (lt_now_ms() clock). */
 static enum io transfer(int fd, void *p, size_t n, bool out, double deadline)
 {
 	uint8_t *b = p;
@@ -132,7 +126,7 @@ static enum io transfer(int fd, void *p, size_t n, bool out, double deadline)
 		ssize_t k;
 		int rc;
 
-		if (now_ms() >= deadline)
+		if (lt_now_ms() >= deadline)
 			return IO_TIMEOUT;
 		rc = poll(&pfd, 1, ms_until(deadline));
 		if (rc <= 0)
@@ -150,16 +144,7 @@ static enum io transfer(int fd, void *p, size_t n, bool out, double deadline)
 
 static int reserve(struct lt_store *st, size_t size)
 {
-	uint8_t *grown;
-
-	if (size <= st->cap)
-		return 0;
-	grown = realloc(st->buf, size);
-	if (!grown)
-		return -1;
-	st->buf = grown;
-	st->cap = size;
-	return 0;
+	return lt_array_reserve(&st->buf, &st->cap, size, 1, size);
 }
 
 static enum io send_msg(struct lt_store *st, uint8_t code, const struct lt_store_field *fields,
@@ -230,7 +215,7 @@ static int exchange_failed(struct lt_store *st, enum io rc, const char *doing,
 static int request(struct lt_store *st, uint8_t op, const struct lt_store_field *fields,
 		   size_t n, int wait_ms, const char *doing, struct lt_err *err)
 {
-	double deadline = now_ms() + wait_ms + ANSWER_GRACE_MS;
+	double deadline = lt_now_ms() + wait_ms + ANSWER_GRACE_MS;
 	enum io rc;
 
 	if (st->fd < 0)
@@ -390,11 +375,11 @@ static int handshake(struct lt_store *st, const uint8_t token[LT_STORE_TOKEN_BYT
 static void back_off(double backoff_ms, double deadline)
 {
 	uint32_t r = 0;
-	double ms, left = deadline - now_ms();
+	double ms, left = deadline - lt_now_ms();
 	struct timespec t;
 
 	if (getrandom(&r, sizeof(r), GRND_NONBLOCK) != sizeof(r))
-		r = (uint32_t)now_ms();
+		r = (uint32_t)lt_now_ms();
 	ms = backoff_ms * (0.5 + (r % 1024) / 1024.0);
 	if (ms > left)
 		ms = left;
@@ -410,7 +395,7 @@ int lt_store_connect(const char *host, int port,
 		     const uint8_t token[LT_STORE_TOKEN_BYTES], const char *who,
 		     int timeout_ms, struct lt_store **out, struct lt_err *err)
 {
-	double deadline = now_ms() + timeout_ms, backoff = BACKOFF_FIRST_MS;
+	double deadline = lt_now_ms() + timeout_ms, backoff = BACKOFF_FIRST_MS;
 	struct lt_store *st = calloc(1, sizeof(*st));
 	char service[16], why[256] = "timed out", waited[32];
 
@@ -437,7 +422,7 @@ int lt_store_connect(const char *host, int port,
 			snprintf(why, sizeof(why),
 				 "the connection broke during the handshake (a store with too many connections waiting to log in closes new ones: its log says so)");
 		}
-		if (now_ms() >= deadline)
+		if (lt_now_ms() >= deadline)
 			break;
 		back_off(backoff, deadline);
 		backoff = backoff * 2 > BACKOFF_MAX_MS ? BACKOFF_MAX_MS : backoff * 2;

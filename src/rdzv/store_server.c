@@ -19,6 +19,8 @@
  * parked request at once, and the memory goes at the end of the loop's
  * turn, so that events already fetched for it stay harmless.
  */
+#include "core/buf.h"
+#include "core/clock.h"
 #include "rdzv/store.h"
 #include "core/parse.h"
 #include "core/sha256.h"
@@ -105,14 +107,6 @@ struct lt_store_server {
 	struct lt_store_field fields[LT_STORE_MAX_FIELDS]; /* the message being run */
 };
 
-static double now_s(void)
-{
-	struct timespec t;
-
-	clock_gettime(CLOCK_MONOTONIC, &t);
-	return (double)t.tv_sec + (double)t.tv_nsec / 1e9;
-}
-
 static size_t pending(const struct buffer *b)
 {
 	return b->len - b->off;
@@ -122,25 +116,12 @@ static size_t pending(const struct buffer *b)
  * when out of memory. */
 static int reserve(struct buffer *b, size_t n)
 {
-	size_t cap;
-	uint8_t *grown;
-
 	if (b->off && b->cap - b->len < n) {
 		memmove(b->data, b->data + b->off, pending(b));
 		b->len -= b->off;
 		b->off = 0;
 	}
-	if (b->cap - b->len >= n)
-		return 0;
-	cap = b->cap ? 2 * b->cap : 4096;
-	if (cap < b->len + n)
-		cap = b->len + n;
-	grown = realloc(b->data, cap);
-	if (!grown)
-		return -1;
-	b->data = grown;
-	b->cap = cap;
-	return 0;
+	return lt_array_reserve(&b->data, &b->cap, b->len + n, 1, 4096);
 }
 
 /* After consuming: resets an empty buffer, freeing it when it grew big. */
@@ -175,7 +156,7 @@ static void describe_peer(const struct conn *c, char *buf, size_t len)
 __attribute__((format(printf, 2, 3))) static void log_limited(struct lt_store_server *s,
 							       const char *fmt, ...)
 {
-	double now = now_s();
+	double now = lt_now_s();
 	va_list ap;
 
 	if (!s->log)
@@ -211,7 +192,7 @@ static void log_refusal(struct lt_store_server *s, const struct conn *c, const c
 static void add_pending(struct lt_store_server *s, struct conn *c)
 {
 	c->pending = true;
-	c->login_deadline = now_s() + s->limits.login_ms / 1000.0;
+	c->login_deadline = lt_now_s() + s->limits.login_ms / 1000.0;
 	c->prev_pending = s->pending_tail;
 	c->next_pending = NULL;
 	if (s->pending_tail)
@@ -396,7 +377,7 @@ static void answer_ready(struct lt_store_server *s)
 static void answer_expired(struct lt_store_server *s)
 {
 	struct lt_store_waiter *w;
-	double now = now_s();
+	double now = lt_now_s();
 
 	while ((w = lt_store_table_take_expired(s->table, now)) != NULL) {
 		struct conn *c = w->owner;
@@ -419,7 +400,7 @@ static int ms_until_next_deadline(const struct lt_store_server *s)
 		next = s->pending_head->login_deadline;
 	if (next < 0)
 		return s->out_of_fds ? ACCEPT_RETRY_MS : -1;
-	ms = (next - now_s()) * 1000 + 1; /* + 1: never wake before it */
+	ms = (next - lt_now_s()) * 1000 + 1; /* + 1: never wake before it */
 	if (ms < 0)
 		ms = 0;
 	if (s->out_of_fds && ms > ACCEPT_RETRY_MS)
@@ -430,7 +411,7 @@ static int ms_until_next_deadline(const struct lt_store_server *s)
 /* Drops the connections that have not logged in by their deadline. */
 static void drop_late_logins(struct lt_store_server *s)
 {
-	double now = now_s();
+	double now = lt_now_s();
 	char why[64];
 
 	while (s->pending_head && s->pending_head->login_deadline <= now) {
@@ -444,7 +425,7 @@ static void drop_late_logins(struct lt_store_server *s)
 static void park(struct lt_store_server *s, struct conn *c, uint8_t op,
 		 const struct lt_store_field *keys, size_t n, uint32_t timeout_ms)
 {
-	c->parked = lt_store_table_park(s->table, keys, n, now_s() + timeout_ms / 1000.0, c);
+	c->parked = lt_store_table_park(s->table, keys, n, lt_now_s() + timeout_ms / 1000.0, c);
 	c->parked_op = op;
 	if (!c->parked)
 		respond_text(s, c, LT_STORE_ERROR, "the store is out of memory");
@@ -666,7 +647,7 @@ static void on_event(struct lt_store_server *s, struct conn *c, uint32_t events)
 static void pause_accepting(struct lt_store_server *s, const char *why)
 {
 	struct epoll_event ev = { .events = 0, .data.ptr = &s->listen_fd };
-	double now = now_s();
+	double now = lt_now_s();
 
 	if (!s->accepting)
 		return;

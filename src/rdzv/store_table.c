@@ -8,6 +8,7 @@
  * is listed on the entry of the first key it misses; deadlines are kept in
  * a binary min-heap.
  */
+#include "core/buf.h"
 #include "rdzv/store_table.h"
 
 #include <stdlib.h>
@@ -159,15 +160,8 @@ static void sift_down(struct lt_store_table *t, size_t i)
 
 static int heap_push(struct lt_store_table *t, struct lt_store_waiter *w)
 {
-	if (t->heap_len == t->heap_cap) {
-		size_t cap = t->heap_cap ? 2 * t->heap_cap : 64;
-		struct lt_store_waiter **grown = realloc(t->heap, cap * sizeof(*grown));
-
-		if (!grown)
-			return -1;
-		t->heap = grown;
-		t->heap_cap = cap;
-	}
+	if (lt_array_reserve(&t->heap, &t->heap_cap, t->heap_len + 1, sizeof(*t->heap), 64))
+		return -1;
 	t->heap[t->heap_len++] = w;
 	sift_up(t, t->heap_len - 1);
 	return 0;

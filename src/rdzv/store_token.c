@@ -23,6 +23,7 @@
  * Without any, a job refuses to run, unless the user accepts, with
  * --insecure-store, a token derived from the job's description alone.
  */
+#include "core/io.h"
 #include "rdzv/store.h"
 #include "core/pmix_client.h"
 #include "core/contract.h"
@@ -153,7 +154,7 @@ static int create_secret(const char *path, bool dirs, char *why, size_t whylen, 
 	fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0600);
 	if (fd < 0)
 		goto out_fail;
-	if (write(fd, hex, strlen(hex)) != (ssize_t)strlen(hex) || fsync(fd))
+	if (lt_write_all(fd, hex, strlen(hex)) || fsync(fd))
 		rc = -1;
 	if (close(fd) || rc || (link(tmp, path) && errno != EEXIST)) {
 		int e2 = errno;

@@ -19,6 +19,7 @@
  * communicate.
  */
 #include "comm/comm.h"
+#include "core/clock.h"
 #include "core/error.h"
 #include "trainer/runtime.h"
 
@@ -31,14 +32,6 @@ struct ddp {
 	size_t nbuckets;
 	size_t next_launch; /* first bucket not started yet */
 };
-
-static double now_s(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
-}
 
 static size_t tensor_bytes(const struct lt_ctx *ctx, const struct lt_tensor *t)
 {
@@ -150,7 +143,7 @@ static int ddp_sync(struct lt_ctx *ctx, struct lt_err *err)
 		d->buckets[i].pending = 0;
 	if (launch_ready(ctx, d, err))
 		rc = -1;
-	t0 = now_s();
+	t0 = lt_now_s();
 	for (i = 0; i < d->nbuckets; i++) {
 		struct lt_bucket *b = &d->buckets[i];
 		struct lt_err e2;
@@ -159,7 +152,7 @@ static int ddp_sync(struct lt_ctx *ctx, struct lt_err *err)
 		b->req = NULL;
 		b->pending = b->last - b->first + 1;
 	}
-	ctx->comm_wait_s += now_s() - t0;
+	ctx->comm_wait_s += lt_now_s() - t0;
 	for (i = 0; i < ctx->nparams; i++)
 		ctx->params[i]->ready = false;
 	d->next_launch = 0;

@@ -15,6 +15,7 @@
  * and, holding it, clears what interrupted saves left before its first
  * save.
  */
+#include "core/url.h"
 #include "trainer/checkpoint.h"
 #include "ckpt/ckpt.h"
 #include "ckpt/file.h"
@@ -31,20 +32,12 @@
 #include <sys/stat.h>
 
 
-static bool is_url(const char *s)
-{
-	return !strncmp(s, "http://", 7) || !strncmp(s, "https://", 8);
-}
-
 /* The IO plugin for base: the run's --ckpt-io, as the registry resolved
  * it (async wraps http for a URL, file otherwise). */
 static int open_io(struct lt_ctx *ctx, const char *base, struct lt_err *err)
 {
 	const struct lt_choice *c = &ctx->choice[LT_KIND_CKPT_IO];
 
-	if (!strcmp(ctx->cfg->ckpt_io, "file") && is_url(base))
-		return lt_err_set(err, LT_EXIT_USAGE,
-				  "checkpoint location '%s' is a URL: use --ckpt-io http (or async)", base);
 	ctx->ckpt_io = lt_ckpt_io_of(c);
 	return lt_ckpt_io_open(ctx->reg, c, base, &ctx->ckpt_state, err);
 }
@@ -275,10 +268,7 @@ static int locate(const struct lt_config *c, char *base, size_t blen, const char
 	struct stat st;
 	char probe[4200];
 
-	if (!strcmp(r, "last")) {
-		if (!c->ckpt_dir)
-			return lt_err_set(err, LT_EXIT_USAGE,
-					  "--resume last needs --ckpt-dir: say where the checkpoints are");
+	if (!strcmp(r, "last")) { /* with --ckpt-dir: lt_config_check */
 		snprintf(base, blen, "%s", c->ckpt_dir);
 		*where = "last";
 		return 0;
@@ -287,12 +277,12 @@ static int locate(const struct lt_config *c, char *base, size_t blen, const char
 	while (strlen(base) > 1 && base[strlen(base) - 1] == '/')
 		base[strlen(base) - 1] = '\0';
 	snprintf(probe, sizeof(probe), "%s/last", base);
-	if (!is_url(base) && !stat(probe, &st)) {
+	if (!lt_is_url(base) && !stat(probe, &st)) {
 		*where = "last";
 		return 0;
 	}
 	slash = strrchr(base, '/');
-	if (!slash || (is_url(base) && slash < strstr(base, "//") + 2))
+	if (!slash || (lt_is_url(base) && slash < strstr(base, "//") + 2))
 		return lt_err_set(err, LT_EXIT_USAGE,
 				  "--resume '%s': give 'last', a checkpoint directory, a step-N directory or a model.safetensors",
 				  r);
@@ -459,11 +449,7 @@ int lt_trainer_ckpt_check_resume(const struct lt_config *c, bool reach, struct l
 	lt_quote(q, sizeof(q), c->resume);
 	if (locate(c, base, sizeof(base), &where, err))
 		return -1;
-	if (is_url(base))
-		return strcmp(c->ckpt_io, "file") ? 0
-			: lt_err_set(err, LT_EXIT_USAGE,
-				     "--resume '%s' is a URL: add --ckpt-io http (or async)", q);
-	if (!reach)
+	if (lt_is_url(base) || !reach) /* a URL's IO: lt_config_check */
 		return 0;
 	/* before io->open(), which would create a missing base directory */
 	if (stat(c->resume, &st))

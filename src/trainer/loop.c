@@ -25,6 +25,7 @@
  * writes --log-dir/metrics.csv.
  */
 #include "comm/comm.h"
+#include "core/clock.h"
 #include "core/error.h"
 #include "trainer/checkpoint.h"
 #include "trainer/metrics.h"
@@ -66,14 +67,6 @@ struct loop {
 	int64_t saved_step;      /* the step of the last checkpoint, or -1 */
 	bool warned_hooks;       /* said that on_save is not called */
 };
-
-static double now_s(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
-}
 
 static bool is_rank0(const struct loop *l)
 {
@@ -202,7 +195,7 @@ static bool validate(struct loop *l, int epoch)
 static void log_interval(struct loop *l, int epoch, double lr)
 {
 	struct lt_ctx *ctx = l->ctx;
-	double v[2] = { l->loss_sum, l->samples }, t = now_s(), loss, rate;
+	double v[2] = { l->loss_sum, l->samples }, t = lt_now_s(), loss, rate;
 	struct lt_err err = { 0 };
 
 	if (lt_comm_all_reduce(ctx->comm, v, 2, LT_F64, LT_SUM, &err))
@@ -256,7 +249,7 @@ static void run_step(struct loop *l, int epoch, int64_t s)
 	int64_t m0 = s * p->accumulate, m1 = m0 + p->accumulate;
 	int64_t share = lt_sampler_count(p->n_train, p->world, ctx->info.rank), total;
 	struct lt_err err = { 0 };
-	double t0 = now_s(), lr;
+	double t0 = lt_now_s(), lr;
 	bool row = false;
 
 	if (m1 > p->micro_per_epoch)
@@ -290,7 +283,7 @@ static void run_step(struct loop *l, int epoch, int64_t s)
 	lr = lt_runtime_lr(ctx, p->total_steps);
 	if (lt_runtime_optimizer_step(ctx, lr, &err))
 		lt_fatal(ctx, "optimizer step %lld: %s", (long long)ctx->step, err.msg);
-	l->step_time_s += now_s() - t0;
+	l->step_time_s += lt_now_s() - t0;
 	if (ctx->step % ctx->cfg->log_every == 0 || ctx->step == p->total_steps) {
 		log_interval(l, epoch, lr);
 		row = true;
@@ -473,7 +466,7 @@ int lt_trainer_run(struct lt_ctx *ctx, const struct lt_module *m, int argc, char
 	if (!l.idx || !l.vidx)
 		lt_fatal(ctx, "out of memory for the sampler");
 	open_outputs(&l);
-	l.t_start = l.t_interval = now_s();
+	l.t_start = l.t_interval = lt_now_s();
 	epoch = pos.epoch;
 	finished = train_epochs(&l, pos, &epoch);
 	/* The run ends validated, whatever cut it short (but a signal). */
@@ -487,7 +480,7 @@ int lt_trainer_run(struct lt_ctx *ctx, const struct lt_module *m, int argc, char
 		fclose(l.bar);
 	if (lt_trainer_ckpt_finish(ctx, &err))
 		lt_fatal(ctx, "checkpoint: %s", err.msg);
-	summary(&l, now_s() - l.t_start);
+	summary(&l, lt_now_s() - l.t_start);
 	if (m->fini)
 		m->fini(ctx, l.self);
 	lt_metrics_free(l.metrics);

@@ -4,6 +4,7 @@
  * the columns that existed then; columns added later are empty in it, so
  * rewriting the file is appending commas, not reformatting numbers.
  */
+#include "core/buf.h"
 #include "trainer/metrics.h"
 
 #include <errno.h>
@@ -189,14 +190,8 @@ static int add_row(struct lt_metrics *m, int64_t step, int epoch)
 	char *text;
 	size_t i;
 
-	if (m->nrows == m->rows_cap) {
-		size_t cap = m->rows_cap ? m->rows_cap * 2 : 64;
-		struct row *rows = realloc(m->rows, cap * sizeof(*rows));
-		if (!rows)
-			return -1;
-		m->rows = rows;
-		m->rows_cap = cap;
-	}
+	if (lt_array_reserve(&m->rows, &m->rows_cap, m->nrows + 1, sizeof(*m->rows), 64))
+		return -1;
 	text = format_row(m, step, epoch);
 	if (!text)
 		return -1;

@@ -5,6 +5,7 @@
  * The clock is CLOCK_MONOTONIC; the ETA is the steps left over the step
  * rate since the first step shown.
  */
+#include "core/clock.h"
 #include "trainer/progress.h"
 
 #include <signal.h>
@@ -33,14 +34,6 @@ struct lt_progress {
 	} pending;
 };
 
-static double now_s(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
-}
-
 struct lt_progress *lt_progress_new(FILE *out, bool tty, int64_t total_steps,
 				    int log_every)
 {
@@ -57,13 +50,13 @@ struct lt_progress *lt_progress_new(FILE *out, bool tty, int64_t total_steps,
 		signal(SIGTTOU, SIG_IGN);
 	p->total = total_steps > 0 ? total_steps : -1;
 	p->log_every = log_every > 0 ? log_every : 1;
-	p->clock = now_s;
+	p->clock = lt_now_s;
 	return p;
 }
 
 void lt_progress_set_clock(struct lt_progress *p, double (*clock)(void))
 {
-	p->clock = clock ? clock : now_s;
+	p->clock = clock ? clock : lt_now_s;
 }
 
 /* "1:02:03" or "2:03" for s seconds, into buf. */

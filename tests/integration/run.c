@@ -4,6 +4,7 @@
  * poll(), so a chatty child never blocks.
  */
 #include "run.h"
+#include "core/clock.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -193,15 +194,7 @@ static const char *find_program(const char *name, char *buf, size_t size)
 
 double run_clock_s(void)
 {
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
-
-static long now_ms(void)
-{
-	return (long)(run_clock_s() * 1000);
+	return lt_now_s();
 }
 
 /* ------------------------------------------------- jobs in the background */
@@ -301,10 +294,10 @@ static bool job_read(struct run_job *j, int timeout_ms)
 
 int run_job_wait_for(struct run_job *j, const char *needle, int timeout_ms)
 {
-	long deadline = now_ms() + timeout_ms;
+	long deadline = (long)lt_now_ms() + timeout_ms;
 
 	while (!strstr(run_job_out(j), needle)) {
-		long left = deadline - now_ms();
+		long left = deadline - (long)lt_now_ms();
 		if (left <= 0 || !job_read(j, (int)left))
 			return 0;
 	}
@@ -313,11 +306,11 @@ int run_job_wait_for(struct run_job *j, const char *needle, int timeout_ms)
 
 void run_job_finish(struct run_job *j, int timeout_s, struct run_result *r)
 {
-	long deadline = now_ms() + timeout_s * 1000L;
+	long deadline = (long)lt_now_ms() + timeout_s * 1000L;
 	int status;
 
 	for (;;) {
-		long left = deadline - now_ms();
+		long left = deadline - (long)lt_now_ms();
 		if (left <= 0) {
 			kill(-j->pid, SIGKILL);
 			break;

@@ -1,20 +1,19 @@
 /*
- * format.c - checkpoint files, safetensors-compatible: an 8-byte
- * little-endian header length N, N bytes of JSON ({"name": {"dtype",
- * "shape", "data_offsets": [begin, end]}, "__metadata__": {string:
- * string}}, padded with spaces so the data starts 8-byte aligned), then
- * the tensors' little-endian bytes, contiguous and each aligned to its
- * element size (8-byte dtypes first, then 4, then 2, as the safetensors
- * library itself lays them out and requires).  ltrun adds "format":
- * "ltrun-ckpt-1" and "checksum/<name>": "crc32c:<8 hex>" to the metadata.
+ * safetensors.c - the checkpoint file codec, safetensors-compatible: an
+ * 8-byte little-endian header length N, N bytes of JSON ({"name":
+ * {"dtype", "shape", "data_offsets": [begin, end]}, "__metadata__":
+ * {string: string}}, padded with spaces so the data starts 8-byte
+ * aligned), then the tensors' little-endian bytes, contiguous and each
+ * aligned to its element size (8-byte dtypes first, then 4, then 2, as the
+ * safetensors library itself lays them out and requires).  ltrun adds
+ * "format": "ltrun-ckpt-1" and "checksum/<name>": "crc32c:<8 hex>" to the
+ * metadata.
  *
- * lt_ckpt_save() writes step-<N>/model.safetensors (one writev straight
- * from the caller's buffers), step-<N>/index.json, checkpoints.json (the
- * complete steps) and `last`, then removes the checkpoints beyond keep;
- * a save that fails before its step is complete removes the step's
- * directory.
- * The reader validates the whole header before anything is read and
- * checks each tensor's checksum as it reads it.
+ * lt_safetensors_write() writes one file (one writev straight from the
+ * caller's buffers); history.c names it step-<N>/model.safetensors and
+ * keeps the list of checkpoints.  The reader (lt_ckpt_open...) validates
+ * the whole header before anything is read and checks each tensor's
+ * checksum as it reads it.
  */
 #include <cjson/cJSON.h>
 #include <errno.h>
@@ -29,50 +28,24 @@
 
 #include "ckpt/ckpt.h"
 #include "ckpt/crc32c.h"
+#include "ckpt/safetensors.h"
 #include "ckpt/file.h"
 #include "ckpt/format.h"
 #include "ckpt/parallel.h"
+#include "core/buf.h"
+#include "core/dtype.h"
 
 #define HEADER_MAX (100u << 20) /* what a reader accepts, as safetensors */
 #define NAME_MAX_BYTES 255
 #define EXACT_MAX 9007199254740992.0 /* 2^53: larger JSON numbers are not exact */
 #define VERIFY_CHUNK (4u << 20)
-#define MODEL_FILE "model.safetensors"
 
-/* ------------------------------------------------------------ dtypes */
-
-static const struct {
-	const char *name;
-	size_t size;
-} dtypes[LT_DTYPE_COUNT] = {
-	[LT_F32] = { "F32", 4 }, [LT_F64] = { "F64", 8 },  [LT_F16] = { "F16", 2 },
-	[LT_BF16] = { "BF16", 2 }, [LT_I32] = { "I32", 4 }, [LT_I64] = { "I64", 8 },
-};
-
-static bool dtype_ok(enum lt_dtype dt)
-{
-	return (unsigned)dt < LT_DTYPE_COUNT;
-}
-
-const char *lt_ckpt_dtype_name(enum lt_dtype dt)
-{
-	return dtype_ok(dt) ? dtypes[dt].name : NULL;
-}
-
-static bool dtype_parse(const char *s, enum lt_dtype *dt)
-{
-	for (int i = 0; i < LT_DTYPE_COUNT; i++)
-		if (!strcmp(dtypes[i].name, s)) {
-			*dt = (enum lt_dtype)i;
-			return true;
-		}
-	return false;
-}
+/* ------------------------------------------------------------ shapes */
 
 /* Bytes of a tensor of dt and shape, false on overflow. */
 static bool shape_bytes(enum lt_dtype dt, int ndim, const int64_t *shape, uint64_t *bytes)
 {
-	uint64_t b = dtypes[dt].size;
+	uint64_t b = lt_dtype_size(dt);
 
 	for (int i = 0; i < ndim; i++)
 		if (shape[i] < 0 || __builtin_mul_overflow(b, (uint64_t)shape[i], &b))
@@ -97,39 +70,17 @@ static const char *shape_str(char *buf, size_t size, int ndim, const int64_t *sh
 
 /* ------------------------------------------------------------ strings */
 
+/* Text built on an lt_buf that remembers running out of memory, so that a
+ * header is built without a check after each piece. */
 struct sbuf {
-	char *p;
-	size_t len, cap;
+	struct lt_buf b;
 	bool oom;
 };
 
-static void sb_grow(struct sbuf *b, size_t more)
-{
-	char *np;
-	size_t cap;
-
-	if (b->oom || b->len + more + 1 <= b->cap)
-		return;
-	cap = b->cap ? b->cap : 256;
-	while (cap < b->len + more + 1)
-		cap *= 2;
-	np = realloc(b->p, cap);
-	if (!np) {
-		b->oom = true;
-		return;
-	}
-	b->p = np;
-	b->cap = cap;
-}
-
 static void sb_add(struct sbuf *b, const char *s, size_t n)
 {
-	sb_grow(b, n);
-	if (b->oom)
-		return;
-	memcpy(b->p + b->len, s, n);
-	b->len += n;
-	b->p[b->len] = '\0';
+	if (!b->oom && lt_buf_append(&b->b, s, n))
+		b->oom = true;
 }
 
 static void sb_puts(struct sbuf *b, const char *s)
@@ -311,7 +262,7 @@ bool lt_ckpt_checksum(const struct lt_ckpt_reader *r, size_t i, uint32_t *crc)
 }
 
 /* A JSON number that is a non-negative integer a double holds exactly. */
-static bool json_uint(const cJSON *v, uint64_t *out)
+bool lt_ckpt_json_uint(const cJSON *v, uint64_t *out)
 {
 	double d;
 
@@ -351,7 +302,7 @@ static int parse_entry(struct lt_ckpt_reader *r, size_t i, const cJSON *item, ui
 	offs = cJSON_GetObjectItemCaseSensitive(item, "data_offsets");
 	if (!cJSON_IsString(dt))
 		return BAD("checkpoint '%s': tensor '%s': no \"dtype\" string", r->label, q);
-	if (!dtype_parse(dt->valuestring, &t->dtype)) {
+	if (!lt_dtype_from_st_name(dt->valuestring, &t->dtype)) {
 		char qd[LT_QUOTE_MAX];
 		return BAD("checkpoint '%s': tensor '%s': unknown dtype '%s' (ltrun reads F32, F64, F16, BF16, I32 and I64)",
 			   r->label, q, lt_quote(qd, sizeof(qd), dt->valuestring));
@@ -362,14 +313,14 @@ static int parse_entry(struct lt_ckpt_reader *r, size_t i, const cJSON *item, ui
 		if (k == LT_MAX_DIMS)
 			return BAD("checkpoint '%s': tensor '%s': its shape has more than %d dimensions",
 				   r->label, q, LT_MAX_DIMS);
-		if (!json_uint(d, &v))
+		if (!lt_ckpt_json_uint(d, &v))
 			return BAD("checkpoint '%s': tensor '%s': shape entry %d is not a non-negative integer below 2^53",
 				   r->label, q, k);
 		t->shape[k++] = (int64_t)v;
 	}
 	t->ndim = k;
 	if (!cJSON_IsArray(offs) || cJSON_GetArraySize(offs) != 2 ||
-	    !json_uint(cJSON_GetArrayItem(offs, 0), &b) || !json_uint(cJSON_GetArrayItem(offs, 1), &e))
+	    !lt_ckpt_json_uint(cJSON_GetArrayItem(offs, 0), &b) || !lt_ckpt_json_uint(cJSON_GetArrayItem(offs, 1), &e))
 		return BAD("checkpoint '%s': tensor '%s': \"data_offsets\" is not [begin, end] of non-negative integers",
 			   r->label, q);
 	if (b > e)
@@ -381,10 +332,10 @@ static int parse_entry(struct lt_ckpt_reader *r, size_t i, const cJSON *item, ui
 	shape_str(sh, sizeof(sh), t->ndim, t->shape);
 	if (!shape_bytes(t->dtype, t->ndim, t->shape, &need))
 		return BAD("checkpoint '%s': tensor '%s': shape %s of %s overflows 64 bits",
-			   r->label, q, sh, dtypes[t->dtype].name);
+			   r->label, q, sh, lt_dtype_st_name(t->dtype));
 	if (e - b != need)
 		return BAD("checkpoint '%s': tensor '%s': data_offsets [%" PRIu64 ", %" PRIu64 "] hold %" PRIu64 " bytes, but shape %s of %s needs %" PRIu64,
-			   r->label, q, b, e, e - b, sh, dtypes[t->dtype].name, need);
+			   r->label, q, b, e, e - b, sh, lt_dtype_st_name(t->dtype), need);
 	t->bytes = (size_t)need;
 	t->data = NULL;
 	r->e[i].begin = b;
@@ -570,7 +521,7 @@ static char *resolve(const struct lt_ckpt_io_ops *io, void *st, const char *base
 	if (wl > 12 && !strcmp(where + wl - 12, ".safetensors"))
 		return strdup(where);
 	if (lt_ckpt_parse_step(where, wl, &step)) {
-		if (asprintf(&rel, "%s/" MODEL_FILE, where) < 0)
+		if (asprintf(&rel, "%s/" LT_CKPT_MODEL_FILE, where) < 0)
 			return NULL;
 		return rel;
 	}
@@ -602,7 +553,7 @@ static char *resolve(const struct lt_ckpt_io_ops *io, void *st, const char *base
 			   label, lt_quote(q, sizeof(q), buf));
 		goto out_free;
 	}
-	if (asprintf(&rel, "%.*s/" MODEL_FILE, (int)n, buf) < 0)
+	if (asprintf(&rel, "%.*s/" LT_CKPT_MODEL_FILE, (int)n, buf) < 0)
 		rel = NULL;
 out_free:
 	free(label);
@@ -702,13 +653,13 @@ int lt_ckpt_read(struct lt_ckpt_reader *r, const char *name, enum lt_dtype dt, i
 		return BAD("checkpoint '%s' has no tensor '%s' (it holds %zu): load a checkpoint of this model",
 			   r->label, q, r->n);
 	t = &r->t[k];
-	same = dtype_ok(dt) && t->dtype == dt && ndim == t->ndim;
+	same = lt_dtype_valid(dt) && t->dtype == dt && ndim == t->ndim;
 	for (int i = 0; same && i < ndim; i++)
 		same = shape[i] == t->shape[i];
 	if (!same)
 		return BAD("checkpoint '%s': tensor '%s' is %s %s, but the model expects %s %s: load a checkpoint of this model and precision",
-			   r->label, q, dtypes[t->dtype].name, shape_str(s1, sizeof(s1), t->ndim, t->shape),
-			   dtype_ok(dt) ? dtypes[dt].name : "?",
+			   r->label, q, lt_dtype_st_name(t->dtype), shape_str(s1, sizeof(s1), t->ndim, t->shape),
+			   lt_dtype_valid(dt) ? lt_dtype_st_name(dt) : "?",
 			   shape_str(s2, sizeof(s2), ndim < 0 ? 0 : ndim > LT_MAX_DIMS ? LT_MAX_DIMS : ndim, shape));
 	if (!r->io)
 		return BAD("checkpoint '%s': it was parsed without IO, nothing can be read from it", r->label);
@@ -778,8 +729,7 @@ static int cmp_str_ptr(const void *a, const void *b)
 	return strcmp(*(const char *const *)a, *(const char *const *)b);
 }
 
-/* The caller's tensors, checked. */
-static int check_tensors(int64_t step, const struct lt_ckpt_tensor *t, size_t n, const cJSON *meta,
+int lt_safetensors_check(int64_t step, const struct lt_ckpt_tensor *t, size_t n, const cJSON *meta,
 			 struct lt_err *err)
 {
 	char q[LT_QUOTE_MAX], sh[SHAPE_MAX];
@@ -808,14 +758,14 @@ static int check_tensors(int64_t step, const struct lt_ckpt_tensor *t, size_t n,
 			if ((unsigned char)t[i].name[c] < 0x20 || t[i].name[c] == 0x7f)
 				return BAD("cannot save checkpoint step-%" PRId64 ": tensor '%s': its name holds a control character",
 					   step, q);
-		if (!dtype_ok(t[i].dtype) || t[i].ndim < 0 || t[i].ndim > LT_MAX_DIMS)
+		if (!lt_dtype_valid(t[i].dtype) || t[i].ndim < 0 || t[i].ndim > LT_MAX_DIMS)
 			return BAD("cannot save checkpoint step-%" PRId64 ": tensor '%s': dtype %d or ndim %d is invalid",
 				   step, q, (int)t[i].dtype, t[i].ndim);
 		shape_str(sh, sizeof(sh), t[i].ndim, t[i].shape);
 		if (!shape_bytes(t[i].dtype, t[i].ndim, t[i].shape, &need) || need != t[i].bytes ||
 		    need > (uint64_t)EXACT_MAX)
 			return BAD("cannot save checkpoint step-%" PRId64 ": tensor '%s': %zu bytes, but shape %s of %s needs %s",
-				   step, q, t[i].bytes, sh, dtypes[t[i].dtype].name,
+				   step, q, t[i].bytes, sh, lt_dtype_st_name(t[i].dtype),
 				   "its elements times the dtype's size");
 		if (need && !t[i].data)
 			return BAD("cannot save checkpoint step-%" PRId64 ": tensor '%s' has no data", step, q);
@@ -830,6 +780,8 @@ static int check_tensors(int64_t step, const struct lt_ckpt_tensor *t, size_t n,
 			rc = BAD("cannot save checkpoint step-%" PRId64 ": tensor '%s' is given twice",
 				 step, lt_quote(q, sizeof(q), names[i]));
 	free(names);
+	if (!rc && n > (size_t)INT32_MAX - 1)
+		rc = BAD("cannot save checkpoint step-%" PRId64 ": %zu tensors are too many for one file", step, n);
 	return rc;
 }
 
@@ -860,196 +812,32 @@ static int build_header(int64_t step, const struct lt_ckpt_tensor *t, size_t n, 
 	for (size_t i = 0; i < n; i++) {
 		sb_puts(b, ",");
 		sb_json_str(b, t[i].name);
-		sb_printf(b, ":{\"dtype\":\"%s\",\"shape\":[", dtypes[t[i].dtype].name);
+		sb_printf(b, ":{\"dtype\":\"%s\",\"shape\":[", lt_dtype_st_name(t[i].dtype));
 		for (int k = 0; k < t[i].ndim; k++)
 			sb_printf(b, "%s%" PRId64, k ? "," : "", t[i].shape[k]);
 		sb_printf(b, "],\"data_offsets\":[%" PRIu64 ",%" PRIu64 "]}", begin[i], begin[i] + t[i].bytes);
 	}
 	sb_puts(b, "}");
-	while (!b->oom && b->len % 8)
+	while (!b->oom && b->b.len % 8)
 		sb_add(b, " ", 1);
 	if (b->oom)
 		return BAD("cannot save checkpoint step-%" PRId64 ": out of memory for its header", step);
-	len = b->len - 8;
+	len = b->b.len - 8;
 	for (int i = 0; i < 8; i++)
-		b->p[i] = (char)(len >> (8 * i));
+		b->b.data[i] = (char)(len >> (8 * i));
 	return 0;
 }
 
-/* --- checkpoints.json and pruning --- */
-
-static int cmp_i64_desc(const void *a, const void *b)
+int lt_safetensors_write(const struct lt_ckpt_io_ops *io, void *io_state, const char *rel,
+			 int64_t step, const struct lt_ckpt_tensor *t, size_t n,
+			 const struct cJSON *meta, struct lt_err *err)
 {
-	int64_t x = *(const int64_t *)a, y = *(const int64_t *)b;
-
-	return x < y ? 1 : x > y ? -1 : 0;
-}
-
-/* Adds v to the set (*s, *n) unless it is there; false without memory. */
-static bool add_step(int64_t **s, size_t *n, int64_t v)
-{
-	int64_t *ns;
-
-	for (size_t i = 0; i < *n; i++)
-		if ((*s)[i] == v)
-			return true;
-	if (!(ns = realloc(*s, (*n + 1) * sizeof(*ns))))
-		return false;
-	ns[(*n)++] = v;
-	*s = ns;
-	return true;
-}
-
-/* The steps checkpoints.json lists; none when it is missing or unreadable
- * (the worst that does is leave old checkpoints unremoved). */
-static void read_history(const struct lt_ckpt_io_ops *io, void *st, int64_t **steps, size_t *n)
-{
-	struct lt_err ignored;
-	const cJSON *s, *v;
-	uint64_t size, u;
-	cJSON *root;
-	char *buf;
-
-	if (io->size(st, LT_CKPT_HISTORY, &size, &ignored) || size > (16u << 20))
-		return;
-	if (!(buf = malloc(size + 1)))
-		return;
-	if (io->read(st, LT_CKPT_HISTORY, 0, buf, (size_t)size, &ignored)) {
-		free(buf);
-		return;
-	}
-	root = cJSON_ParseWithLength(buf, (size_t)size);
-	free(buf);
-	s = cJSON_GetObjectItemCaseSensitive(root, "steps");
-	if (!cJSON_IsArray(s))
-		s = NULL;
-	cJSON_ArrayForEach(v, s)
-		if (json_uint(v, &u) && u <= INT64_MAX && !add_step(steps, n, (int64_t)u))
-			break;
-	cJSON_Delete(root);
-}
-
-static int write_history(const struct lt_ckpt_io_ops *io, void *st, int64_t *steps, size_t n,
-			 struct lt_err *err)
-{
-	struct sbuf b = { 0 };
-	struct iovec iov;
-	int rc;
-
-	qsort(steps, n, sizeof(*steps), cmp_i64_desc);
-	sb_puts(&b, "{\"format\":\"" LT_CKPT_FORMAT "\",\"steps\":[");
-	for (size_t i = n; i-- > 0;)
-		sb_printf(&b, "%" PRId64 "%s", steps[i], i ? "," : "");
-	sb_puts(&b, "]}\n");
-	if (b.oom) {
-		free(b.p);
-		return BAD("cannot write " LT_CKPT_HISTORY ": out of memory");
-	}
-	iov.iov_base = b.p;
-	iov.iov_len = b.len;
-	rc = io->write(st, LT_CKPT_HISTORY, &iov, 1, err);
-	free(b.p);
-	return rc;
-}
-
-/* After step's checkpoint is complete: checkpoints.json, `last`, then
- * the checkpoints beyond keep go. */
-static int finish_save(const struct lt_ckpt_io_ops *io, void *st, int64_t step, int keep,
-		       struct lt_err *err)
-{
-	int64_t *done = NULL, *stale = NULL, *kept = NULL;
-	size_t ndone = 0, nstale = 0, nkept = 0, others = 0, i;
-	struct lt_ckpt_step_dir *dirs = NULL;
-	struct lt_err first = { 0, "" };
-	char name[32], last[40];
-	struct iovec iov;
-	int rc = -1;
-
-	if (io == &lt_ckpt_io_file) {
-		size_t nd;
-
-		if (lt_ckpt_io_file_steps(st, &dirs, &nd, err))
-			return -1;
-		for (i = 0; i < nd; i++)
-			if (!add_step(dirs[i].complete ? &done : &stale, dirs[i].complete ? &ndone : &nstale,
-				      dirs[i].step))
-				goto out_nomem;
-	} else {
-		read_history(io, st, &done, &ndone);
-	}
-	if (!add_step(&done, &ndone, step))
-		goto out_nomem;
-	if (write_history(io, st, done, ndone, err))
-		goto out_free;
-	iov.iov_base = last;
-	iov.iov_len = (size_t)snprintf(last, sizeof(last), "step-%" PRId64 "\n", step);
-	if (io->write(st, "last", &iov, 1, err))
-		goto out_free;
-	rc = 0;
-	if (keep <= 0)
-		goto out_free;
-	/* write_history sorted done newest first: keep step and the keep - 1
-	 * newest others */
-	for (i = 0; i < ndone; i++) {
-		if (done[i] == step || others < (size_t)keep - 1) {
-			others += done[i] != step;
-			if (!add_step(&kept, &nkept, done[i]))
-				goto out_nomem;
-			continue;
-		}
-		snprintf(name, sizeof(name), "step-%" PRId64, done[i]);
-		if (io->remove(st, name, first.msg[0] ? err : &first) && !add_step(&kept, &nkept, done[i]))
-			goto out_nomem;
-	}
-	for (i = 0; i < nstale; i++) {
-		if (stale[i] >= step)
-			continue;
-		snprintf(name, sizeof(name), "step-%" PRId64, stale[i]);
-		io->remove(st, name, first.msg[0] ? err : &first);
-	}
-	if (nkept != ndone && write_history(io, st, kept, nkept, err))
-		rc = -1;
-	if (first.msg[0]) {
-		*err = first;
-		rc = -1;
-	}
-	goto out_free;
-out_nomem:
-	rc = BAD("cannot finish checkpoint step-%" PRId64 ": out of memory", step);
-out_free:
-	free(dirs);
-	free(done);
-	free(stale);
-	free(kept);
-	return rc;
-}
-
-/* Whether step-<step>/index.json exists (the step is a complete checkpoint). */
-static bool step_complete(const struct lt_ckpt_io_ops *io, void *st, int64_t step)
-{
-	struct lt_err ignored;
-	char rel[64];
-	uint64_t size;
-
-	snprintf(rel, sizeof(rel), "step-%" PRId64 "/index.json", step);
-	return !io->size(st, rel, &size, &ignored);
-}
-
-int lt_ckpt_save(const struct lt_ckpt_io_ops *io, void *io_state, int64_t step,
-		 const struct lt_ckpt_tensor *t, size_t n, const struct cJSON *meta, int keep,
-		 struct lt_err *err)
-{
-	struct sbuf hdr = { 0 };
+	struct sbuf hdr = { LT_BUF_INIT, false };
 	struct iovec *iov = NULL;
 	uint32_t *crc = NULL;
 	uint64_t *begin = NULL, off = 0;
-	char rel[64], index[160];
 	int iovcnt = 0, rc = -1;
 
-	if (check_tensors(step, t, n, meta, err))
-		return -1;
-	if (n > (size_t)INT32_MAX - 1)
-		return BAD("cannot save checkpoint step-%" PRId64 ": %zu tensors are too many for one file", step, n);
 	crc = malloc((n ? n : 1) * sizeof(*crc));
 	begin = malloc((n ? n : 1) * sizeof(*begin));
 	iov = malloc((n + 1) * sizeof(*iov));
@@ -1061,7 +849,7 @@ int lt_ckpt_save(const struct lt_ckpt_io_ops *io, void *io_state, int64_t step,
 	iovcnt = 1;
 	for (size_t size = 8; size >= 2; size /= 2)
 		for (size_t i = 0; i < n; i++) {
-			if (dtypes[t[i].dtype].size != size)
+			if (lt_dtype_size(t[i].dtype) != size)
 				continue;
 			begin[i] = off;
 			off += t[i].bytes;
@@ -1073,33 +861,11 @@ int lt_ckpt_save(const struct lt_ckpt_io_ops *io, void *io_state, int64_t step,
 	lt_ckpt_checksum_tensors(t, n, crc);
 	if (build_header(step, t, n, meta, crc, begin, &hdr, err))
 		goto out_free;
-	iov[0].iov_base = hdr.p;
-	iov[0].iov_len = hdr.len;
-	snprintf(rel, sizeof(rel), "step-%" PRId64 "/" MODEL_FILE, step);
-	if (io->write(io_state, rel, iov, iovcnt, err))
-		goto out_partial;
-	iov[0].iov_base = index;
-	iov[0].iov_len = (size_t)snprintf(index, sizeof(index),
-					  "{\"files\":[\"" MODEL_FILE "\"],\"step\":%" PRId64 ",\"tensors\":%zu}\n",
-					  step, n);
-	snprintf(rel, sizeof(rel), "step-%" PRId64 "/index.json", step);
-	if (io->write(io_state, rel, iov, 1, err))
-		goto out_partial;
-	rc = finish_save(io, io_state, step, keep, err);
-	goto out_free;
-out_partial:
-	/* a failed save (no space, say) takes its files with it, so that
-	 * the next attempt finds the space it had; a step that was complete
-	 * before is left as it is (a failed write never replaces a file, so
-	 * its index.json is still there) */
-	if (!step_complete(io, io_state, step)) {
-		struct lt_err ignored;
-
-		snprintf(rel, sizeof(rel), "step-%" PRId64, step);
-		io->remove(io_state, rel, &ignored);
-	}
+	iov[0].iov_base = hdr.b.data;
+	iov[0].iov_len = hdr.b.len;
+	rc = io->write(io_state, rel, iov, iovcnt, err);
 out_free:
-	free(hdr.p);
+	lt_buf_free(&hdr.b);
 	free(iov);
 	free(begin);
 	free(crc);

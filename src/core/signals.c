@@ -1,7 +1,7 @@
 /*
  * signals.c - signal names both ways, and the --signals list.
  */
-#include "launch/signals.h"
+#include "core/signals.h"
 #include "core/parse.h"
 
 #include <stdio.h>

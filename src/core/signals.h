@@ -1,8 +1,9 @@
 /*
- * signals.h - signal names both ways, and the --signals list.
+ * signals.h - signal names both ways, and the --signals list (checked by
+ * config.c, forwarded by the agent, named by a dying rank).
  */
-#ifndef LT_LAUNCH_SIGNALS_H
-#define LT_LAUNCH_SIGNALS_H
+#ifndef LT_CORE_SIGNALS_H
+#define LT_CORE_SIGNALS_H
 
 #include <signal.h>
 
