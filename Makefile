@@ -53,7 +53,7 @@ $(B)/%.o: %.c config.mk
 	$(Q)$(CC) $(CPPFLAGS) $(LT_CPPFLAGS) $(CFLAGS) $(LT_CFLAGS) -MMD -MP -c $< -o $@
 
 # The optimizer and clipping kernels are loops meant to be vectorised.
-$(B)/src/trainer/optim.o $(B)/src/trainer/clip.o: LT_CFLAGS += -O3 -fno-math-errno
+$(B)/src/runtime/optim.o $(B)/src/runtime/clip.o: LT_CFLAGS += -O3 -fno-math-errno
 
 $(B)/%.o: %.cc config.mk
 	@mkdir -p $(@D)

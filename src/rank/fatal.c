@@ -6,7 +6,7 @@
  */
 #include "rank/fatal.h"
 #include "core/error.h"
-#include "trainer/runtime.h"
+#include "runtime/ctx.h"
 
 #include <cjson/cJSON.h>
 #include <errno.h>
