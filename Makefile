@@ -36,7 +36,7 @@ TEST_SRC := $(sort $(wildcard tests/unit/*.c tests/integration/*.c))
 TEST_OBJ := $(TEST_SRC:%.c=$(B)/%.o)
 FUZZ_SRC := $(sort $(wildcard tests/fuzz/fuzz_*.c))
 FUZZ_BIN := $(if $(CLANG),$(FUZZ_SRC:tests/fuzz/%.c=$(B)/fuzz/%))
-PLUGINS := $(B)/examples/plugins/hostfile_env.so
+PLUGINS := $(B)/examples/plugins/hostfile_env.so $(B)/examples/plugins/fp16_compress_ddp.so
 MODELS := $(patsubst examples/models/%.c,$(B)/examples/models/%.so,$(wildcard examples/models/*.c))
 # examples/NAME/NAME.c is a model built into $(B)/examples/NAME/NAME.so.
 EXAMPLE_MODELS := $(foreach d,$(wildcard examples/*/),$(if $(wildcard $(d)$(notdir $(d:/=)).c),$(B)/$(d)$(notdir $(d:/=)).so))
@@ -64,7 +64,7 @@ $(B)/ltrun: $(B)/cmd/ltrun.o $(LIB_OBJ)
 	$(call say,LD,$@)
 	$(Q)$(CXX) $(CFLAGS) $(SANFLAGS) $(LDFLAGS) -rdynamic -o $@ $^ $(LT_LIBS)
 
-$(B)/examples/plugins/%.so: examples/plugins/%.c include/ltrun/plugin.h config.mk
+$(B)/examples/plugins/%.so: examples/plugins/%.c include/ltrun.h $(wildcard include/ltrun/*.h) config.mk
 	@mkdir -p $(@D)
 	$(call say,CC,$@)
 	$(Q)$(CC) $(CFLAGS) $(WARN) -Iinclude -shared -fPIC -o $@ $<

@@ -26,6 +26,7 @@
 #include "strategy/builtin.h"
 #include "strategy/ddp_buckets.h"
 
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -63,6 +64,9 @@ static int ddp_setup(lt_ctx *ctx, void *state, const struct lt_params *p,
 		return lt_err_set(err, LT_EXIT_FAILURE, "out of memory for %zu DDP buckets", n);
 	d->nbuckets = lt_ddp_cut_buckets(ctx->params, n, lt_dtype_size(ctx->dtype),
 					 bucket_cap(ctx, p), d->buckets);
+	if (ctx->cfg->verbose && ctx->info.rank == 0)
+		fprintf(stderr, "ltrun: ddp: %zu gradient bucket%s of at most %zu bytes\n", d->nbuckets,
+			d->nbuckets == 1 ? "" : "s", bucket_cap(ctx, p));
 	/* Every rank starts from rank 0's values: the default's setup. */
 	return lt_strategy_default()->setup(ctx, NULL, p, layout, err);
 }
