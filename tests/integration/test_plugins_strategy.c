@@ -21,22 +21,6 @@
 TestSuite(plugins_strategy, .init = training_make_tmp, .fini = training_remove_tmp,
 	  .timeout = 120);
 
-/* Reads an examples/common/params.h dump ("name index value" lines). */
-static size_t read_dump(const char *path, double *out, size_t max)
-{
-	FILE *f = fopen(path, "r");
-	char name[128];
-	long idx;
-	double v;
-	size_t n = 0;
-
-	cr_assert_not_null(f, "no dump '%s'", path);
-	while (n < max && fscanf(f, "%127s %ld %lf", name, &idx, &v) == 3)
-		out[n++] = v;
-	fclose(f);
-	return n;
-}
-
 /* The MLP on `ranks` ranks under plain ddp and under `strategy` of the
  * example: the parameters agree within f16's precision (and not exactly:
  * the gradients did travel as f16), and rank 0 reports half the bytes. */
@@ -58,8 +42,8 @@ static void check_fp16(const char *strategy, const char *ranks)
 	err = train(strategy, (const char *const[]){ "--plugin", FP16, "--strategy", strategy,
 		"--devices", ranks, "--batch-size", "16", "--max-steps", "30", "--lr", "0.1", MLP,
 		"--", "--hidden", "32", "--dump", db, NULL }, 1);
-	n = read_dump(da, a, 20000);
-	m = read_dump(db, b, 20000);
+	n = read_text_dump(da, a, 20000);
+	m = read_text_dump(db, b, 20000);
 	cr_assert_eq(n, m, "%zu vs %zu values", n, m);
 	cr_assert_gt(n, 2000);
 	for (size_t i = 0; i < n; i++) {

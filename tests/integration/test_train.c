@@ -153,22 +153,6 @@ Test(train, rank_killed_mid_collective_leaves_no_segment)
 	run_result_free(&r);
 }
 
-/* Reads an examples/common/params.h dump ("name index value" lines). */
-static size_t read_text_dump(const char *path, double *out, size_t max)
-{
-	FILE *f = fopen(path, "r");
-	char name[128];
-	long idx;
-	double v;
-	size_t n = 0;
-
-	cr_assert_not_null(f, "no dump '%s'", path);
-	while (n < max && fscanf(f, "%127s %ld %lf", name, &idx, &v) == 3)
-		out[n++] = v;
-	fclose(f);
-	return n;
-}
-
 /* The digits MLP with buckets small enough that every parameter has its
  * own, started from backward as each gradient completes. */
 Test(train, mlp_ddp_with_many_buckets_equals_single_device)

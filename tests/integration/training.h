@@ -31,6 +31,10 @@ void expect_same_params(const char *what, const char *a, const char *b, double r
 void expect_runs_agree(const char *what, const char *const *a, const char *const *b,
 		       double rel);
 
+/* Reads up to max values of an examples/common/params.h dump ("name
+ * index value" lines) into out; returns how many. */
+size_t read_text_dump(const char *path, double *out, size_t max);
+
 /* The number of step-* entries in the checkpoint directory dir. */
 int count_steps(const char *dir);
 
