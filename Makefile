@@ -142,7 +142,7 @@ install: all
 		$(DESTDIR)$(libdir)/pkgconfig $(DESTDIR)$(mandir)/man1 $(DESTDIR)$(mandir)/man3
 	install -m 755 $(B)/ltrun $(DESTDIR)$(bindir)/ltrun
 	install -m 644 include/ltrun.h $(DESTDIR)$(includedir)/ltrun.h
-	install -m 644 include/ltrun/plugin.h $(DESTDIR)$(includedir)/ltrun/plugin.h
+	install -m 644 include/ltrun/*.h $(DESTDIR)$(includedir)/ltrun/
 	sed -e 's|^prefix=.*|prefix=$(prefix)|' ltrun.pc > $(DESTDIR)$(libdir)/pkgconfig/ltrun.pc
 	install -m 644 man/ltrun.1 $(DESTDIR)$(mandir)/man1/ltrun.1
 	install -m 644 man/ltrun.3 $(DESTDIR)$(mandir)/man3/ltrun.3

@@ -3,7 +3,9 @@
  * Trainer mode's alike): lt_fatal, the rank's place, barriers, parameters,
  * gradients and the loss scale, metrics, collectives on the model's
  * buffers, the data shard, and Fabric mode's gradient synchronisation and
- * optimizer step.
+ * optimizer step; and the parameter accessors of <ltrun/strategy.h>
+ * (lt_num_params, lt_param_at, lt_offset, lt_master...) a strategy
+ * plugin uses.
  *
  * Every misuse (a NULL tensor, a duplicate name, a bad shape, a collective
  * that fails) ends the rank through lt_fatal() with a message naming the

@@ -2,7 +2,8 @@
  * fails at the fail_at-th step (default 3; the replicated default does
  * the rest), with a one-line message: ltrun must end the run naming it.
  * Also two presets of the built-in ddp, as a user's plugin may add them:
- * ddp_bigbucket (bucket_mb=100) and ddp_tinybucket (bucket_mb=0.001). */
+ * ddp_bigbucket (bucket_mb=100) and ddp_tinybucket (bucket_mb=0.001);
+ * and "sharded_ckpt", whose ranks each ask to save half the state. */
 #include <ltrun/strategy.h>
 
 #include <stdlib.h>
@@ -56,6 +57,34 @@ static const struct lt_plugin failing = {
 	.ops = &ops,
 };
 
+/* "sharded_ckpt": asks every rank to save its own half of the state,
+ * which this version's checkpoints cannot hold yet. */
+static int half_each(lt_ctx *ctx, void *state, const struct lt_params *p,
+		     struct lt_ckpt_shard *out, struct lt_err *err)
+{
+	size_t n = lt_total_numel(ctx), half = n / 2;
+
+	(void)state, (void)p, (void)err;
+	out->active = true;
+	out->offset = lt_rank(ctx) ? half : 0;
+	out->numel = lt_rank(ctx) ? n - half : half;
+	return 0;
+}
+
+static const struct lt_strategy_ops sharded_ops = {
+	.launcher = "exec",
+	.multi_rank = true,
+	.ckpt_shard = half_each,
+};
+
+static const struct lt_plugin sharded = {
+	.kind = LT_KIND_STRATEGY,
+	.name = "sharded_ckpt",
+	.description = "A strategy that saves a shard per rank.",
+	.recommended_when = "never",
+	.ops = &sharded_ops,
+};
+
 static const struct lt_plugin presets[] = {
 	{ .kind = LT_KIND_STRATEGY, .name = "ddp_bigbucket", .description = "ddp, 100 MiB buckets.",
 	  .recommended_when = "tests", .alias_of = "ddp", .preset = "bucket_mb=100" },
@@ -67,7 +96,7 @@ LT_PLUGIN_DECLARE_ABI();
 
 LT_API int ltrun_plugin_register(struct lt_registry *reg, struct lt_err *err)
 {
-	if (lt_registry_add(reg, &failing, err))
+	if (lt_registry_add(reg, &failing, err) || lt_registry_add(reg, &sharded, err))
 		return -1;
 	for (size_t i = 0; i < sizeof(presets) / sizeof(presets[0]); i++)
 		if (lt_registry_add(reg, &presets[i], err))
