@@ -43,7 +43,7 @@ TEST_OBJ := $(TEST_SRC:%.c=$(B)/%.o)
 FUZZ_SRC := $(sort $(wildcard tests/fuzz/fuzz_*.c))
 FUZZ_BIN := $(if $(CLANG),$(FUZZ_SRC:tests/fuzz/%.c=$(B)/fuzz/%))
 PLUGINS := $(B)/examples/plugins/hostfile_env.so $(B)/examples/plugins/bf16_sr.so \
-	$(B)/examples/plugins/zstd_io.so
+	$(B)/examples/plugins/zstd_io.so $(B)/examples/plugins/fp16_compress_ddp.so
 MODELS := $(patsubst examples/models/%.c,$(B)/examples/models/%.so,$(wildcard examples/models/*.c))
 # examples/NAME/NAME.c is a model built into $(B)/examples/NAME/NAME.so.
 EXAMPLE_MODELS := $(foreach d,$(wildcard examples/*/),$(if $(wildcard $(d)$(notdir $(d:/=)).c),$(B)/$(d)$(notdir $(d:/=)).so))
@@ -60,7 +60,7 @@ $(B)/%.o: %.c config.mk
 	$(Q)$(CC) $(CPPFLAGS) $(LT_CPPFLAGS) $(CFLAGS) $(LT_CFLAGS) -MMD -MP -c $< -o $@
 
 # The optimizer and clipping kernels are loops meant to be vectorised.
-$(B)/src/trainer/optim.o $(B)/src/trainer/clip.o: LT_CFLAGS += -O3 -fno-math-errno
+$(B)/src/runtime/optim.o $(B)/src/runtime/clip.o: LT_CFLAGS += -O3 -fno-math-errno
 
 $(B)/%.o: %.cc config.mk
 	@mkdir -p $(@D)
@@ -71,7 +71,7 @@ $(B)/ltrun: $(B)/cmd/ltrun.o $(LIB_OBJ)
 	$(call say,LD,$@)
 	$(Q)$(CXX) $(CFLAGS) $(SANFLAGS) $(LDFLAGS) -rdynamic -o $@ $^ $(LT_LIBS)
 
-$(B)/examples/plugins/%.so: examples/plugins/%.c $(wildcard include/ltrun/*.h) include/ltrun.h config.mk
+$(B)/examples/plugins/%.so: examples/plugins/%.c include/ltrun.h $(wildcard include/ltrun/*.h) config.mk
 	@mkdir -p $(@D)
 	$(call say,CC,$@)
 	$(Q)$(CC) $(CFLAGS) $(WARN) -Iinclude $(PLUGIN_CFLAGS) -shared -fPIC -o $@ $< $(PLUGIN_LIBS)
@@ -164,7 +164,7 @@ install: all
 		$(DESTDIR)$(libdir)/pkgconfig $(DESTDIR)$(mandir)/man1 $(DESTDIR)$(mandir)/man3
 	install -m 755 $(B)/ltrun $(DESTDIR)$(bindir)/ltrun
 	install -m 644 include/ltrun.h $(DESTDIR)$(includedir)/ltrun.h
-	install -m 644 include/ltrun/plugin.h $(DESTDIR)$(includedir)/ltrun/plugin.h
+	install -m 644 include/ltrun/*.h $(DESTDIR)$(includedir)/ltrun/
 	sed -e 's|^prefix=.*|prefix=$(prefix)|' ltrun.pc > $(DESTDIR)$(libdir)/pkgconfig/ltrun.pc
 	install -m 644 man/ltrun.1 $(DESTDIR)$(mandir)/man1/ltrun.1
 	install -m 644 man/ltrun.3 $(DESTDIR)$(mandir)/man3/ltrun.3

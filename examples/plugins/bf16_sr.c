@@ -50,12 +50,17 @@ static int sr_to_compute(const struct lt_precision_view *v, void *dst, const flo
 	uint64_t key = mix64((uint64_t)lt_params_int(v->params, "seed") ^
 			     mix64(((uint64_t)v->index << 40) ^ (uint64_t)v->step));
 
-	(void)err;
-	for (size_t i = 0; i < n; i += 4) {
-		uint64_t r = mix64(key + i);
+	uint64_t r = 0;
 
-		for (size_t k = 0; k < 4 && i + k < n; k++)
-			out[i + k] = round_stochastic(src[i + k], (uint32_t)(r >> (16 * k)));
+	(void)err;
+	/* element j of the parameter draws 16 bits of block j / 4, whatever
+	 * slice [first, first + n) is converted */
+	for (size_t i = 0; i < n; i++) {
+		size_t j = v->first + i;
+
+		if (i == 0 || j % 4 == 0)
+			r = mix64(key + (j - j % 4));
+		out[i] = round_stochastic(src[i], (uint32_t)(r >> (16 * (j % 4))));
 	}
 	return 0;
 }

@@ -41,6 +41,8 @@ struct lt_precision_view {
 	size_t index;                  /* its registration order, from 0 */
 	int64_t step;                  /* optimizer steps done; 0: first values */
 	const struct lt_params *params; /* the plugin's parameters for this run */
+	size_t first;                  /* dst and src start at this element of the
+					* parameter (a strategy updating a slice) */
 };
 
 struct lt_precision_ops {

@@ -1,20 +1,185 @@
 /*
- * ltrun/strategy.h - the strategy plugin kind.
+ * ltrun/strategy.h - the strategy plugin kind: where a rank's parameters,
+ * gradients and optimizer state live, how gradients travel, who updates
+ * what, and what each rank saves.  A strategy plugin is one struct
+ * lt_plugin of kind LT_KIND_STRATEGY whose ops point at a struct
+ * lt_strategy_ops; it is built with this header alone (`pkg-config
+ * --cflags ltrun`) and loaded with --plugin.  examples/plugins/
+ * fp16_compress_ddp.c is a complete one.
+ *
+ * The flat parameter space.  Parameters are numbered in registration
+ * order (lt_param_at); parameter i occupies elements [lt_offset(t),
+ * lt_offset(t) + lt_numel(t)) of one flat space of lt_total_numel()
+ * elements, the space the optimizer state is laid out in.  Storage is
+ * the runtime's: every rank reserves the whole space for values (the
+ * compute dtype, lt_dtype()), gradients (the same) and, under mixed
+ * precision, f32 master weights and f32 master gradients (lt_master,
+ * lt_master_grad); the gradients of consecutive parameters are
+ * contiguous, values too, so a range of parameters is one buffer to a
+ * collective.  Every pointer stays valid for the whole run.
+ *
+ * The life of a run, and which op the runtime calls when (each op gets
+ * the rank's context, the state its init made and its resolved
+ * parameters: schema defaults <- presets <- `--strategy name:k=v`):
+ *
+ *   init        once, before the model registers any parameter
+ *   place       at each lt_param(), once the tensor has its storage and
+ *               first values (the same on every rank)
+ *   setup       after the last lt_param() (the first step): make every
+ *               rank's values equal, cut buckets, and say which range of
+ *               the flat space this rank keeps optimizer state for
+ *   grad_ready  during backward of a micro-batch that ends a step, when
+ *               the model marks a gradient complete (lt_grad_ready)
+ *   sync        at the end of that micro-batch: when it returns, the
+ *               gradients the step reads are the average over the ranks.
+ *               Micro-batches that accumulate call neither.
+ *   grad_norm_sq  gradient clipping by norm: the squared L2 norm of the
+ *               whole gradient, every rank's part together (the same
+ *               value on every rank)
+ *   step        the optimizer step: the rank updates what it owns with
+ *               lt_update() and makes the new values reach every rank
+ *               that needs them
+ *   ckpt_shard  what this rank saves and reads in a checkpoint;
+ *   ckpt_loaded after the ranks read their parts on --resume
+ *   teardown    at the end (also after a failed setup)
+ *
+ * Any op left NULL gets the replicated default (lt_strategy_default()):
+ * every rank holds and steps everything, gradients all-reduced at sync,
+ * rank 0 saves the whole state and everyone gets it on resume.  A plugin
+ * that only changes how gradients travel (DDP with compression) writes
+ * init, setup, grad_ready, sync and teardown, and may delegate to the
+ * default's ops for the rest.  Ops that fail return -1 after filling err
+ * (lt_err_set) with one line; ltrun ends the rank with it, naming the
+ * strategy.  The collectives of <ltrun.h> (lt_all_reduce_async, lt_wait,
+ * ...) end the rank themselves when they fail.
+ *
+ * How the sharded strategies (ZeRO, FSDP) fit, without a change here:
+ *
+ *   ZeRO-1  setup pads the flat space to a multiple of the world size W
+ *           and sets layout->state_offset/state_numel to this rank's
+ *           partition, so the runtime makes optimizer state for that
+ *           range only.  grad_ready does nothing; sync reduce-scatters
+ *           the gradients (in the compute dtype) into the owned
+ *           partition.  grad_norm_sq sums the owned partition
+ *           (lt_grad_sumsq) and all-reduces the sum.  step calls
+ *           lt_update() on the owned partition only, then all-gathers
+ *           the updated values in the compute dtype (lt_update has
+ *           written the owned range of lt_data from the f32 master
+ *           under mixed precision; the gather carries the rest).
+ *           ckpt_shard names the owned range: each rank writes its
+ *           slice, and ckpt_loaded needs no broadcast.
+ *   ZeRO-2  as ZeRO-1, and grad_ready reduce-scatters each bucket as soon
+ *           as it is complete (every micro-batch, the owned partition
+ *           accumulating); the gradient pages the rank does not own are
+ *           given back while the pointers stay (the storage is a reserved
+ *           mapping).
+ *   ZeRO-3  place() keeps only the owned slice of each parameter's
+ *           values resident; use(begin) all-gathers a unit of parameters
+ *           before forward or backward uses it, use(end) gives its pages
+ *           back and, in backward, reduce-scatters its gradients.  The
+ *           unit brackets of <ltrun.h> call use(); under the default
+ *           they cost nothing.
  */
 #ifndef LTRUN_STRATEGY_H
 #define LTRUN_STRATEGY_H
 
+#include <stdint.h>
+
+#include "ltrun.h"
 #include "ltrun/plugin.h"
 
 #ifdef __cplusplus
 extern "C" {
 #endif
 
-/* Strategy: what the plan needs to know of it. */
-struct lt_strategy_ops {
-	const char *launcher; /* "exec" (fork + exec) or "fork" (fork, no exec) */
-	bool multi_rank;      /* false: runs one rank only (single_device) */
+/* What setup says of this rank's optimizer state: the range of the flat
+ * parameter space it covers.  The runtime sets [0, lt_total_numel())
+ * before calling setup (the replicated default). */
+struct lt_strategy_layout {
+	size_t state_offset; /* first element this rank keeps state for */
+	size_t state_numel;  /* how many */
 };
+
+/* One optimizer step, as step() gets it. */
+struct lt_update {
+	double lr;     /* this step's learning rate (the schedule's) */
+	int64_t count; /* optimizer steps applied so far, this one included */
+};
+
+/* What this rank writes and reads in a checkpoint: the parameters and
+ * optimizer state of a range of the flat space.  The default: rank 0
+ * the whole space, the other ranks nothing.  This version writes whole
+ * tensors only (the default); a sharded range is refused with a message
+ * until sharded checkpoints exist. */
+struct lt_ckpt_shard {
+	bool active;          /* this rank writes (and on --resume reads) */
+	size_t offset, numel; /* the range of the flat space */
+};
+
+struct lt_strategy_ops {
+	/* --- what the launch plan needs --- */
+	const char *launcher; /* "exec" (fork + exec) or "fork" (fork, no exec);
+			       * a `launcher` parameter, where declared, wins */
+	bool multi_rank;      /* false: runs one rank only (single_device) */
+
+	/* --- the rank's runtime; NULL: the replicated default --- */
+	int (*init)(lt_ctx *ctx, void **state, const struct lt_params *p, struct lt_err *err);
+	int (*place)(lt_ctx *ctx, void *state, const struct lt_params *p, lt_tensor *t,
+		     struct lt_err *err);
+	int (*setup)(lt_ctx *ctx, void *state, const struct lt_params *p,
+		     struct lt_strategy_layout *layout, struct lt_err *err);
+	int (*grad_ready)(lt_ctx *ctx, void *state, const struct lt_params *p, lt_tensor *t,
+			  struct lt_err *err);
+	int (*sync)(lt_ctx *ctx, void *state, const struct lt_params *p, struct lt_err *err);
+	int (*grad_norm_sq)(lt_ctx *ctx, void *state, const struct lt_params *p, double *sumsq,
+			    struct lt_err *err);
+	int (*step)(lt_ctx *ctx, void *state, const struct lt_params *p,
+		    const struct lt_update *u, struct lt_err *err);
+	int (*ckpt_shard)(lt_ctx *ctx, void *state, const struct lt_params *p,
+			  struct lt_ckpt_shard *out, struct lt_err *err);
+	int (*ckpt_loaded)(lt_ctx *ctx, void *state, const struct lt_params *p,
+			   struct lt_err *err);
+	/* A unit of parameters [first, first + count) is about to be used
+	 * (begin) or is done with (!begin); ZeRO-3's gathering and release. */
+	int (*use)(lt_ctx *ctx, void *state, const struct lt_params *p, size_t first,
+		   size_t count, bool begin, struct lt_err *err);
+	void (*teardown)(lt_ctx *ctx, void *state, const struct lt_params *p);
+};
+
+/* The replicated default, every op set: a plugin may call its ops to
+ * delegate (its state is NULL; it needs no init). */
+LT_API const struct lt_strategy_ops *lt_strategy_default(void);
+
+/* --- the parameters, for strategies --- */
+
+/* How many parameters the model registered, and parameter i of them. */
+LT_API size_t lt_num_params(const lt_ctx *ctx);
+LT_API lt_tensor *lt_param_at(lt_ctx *ctx, size_t i);
+/* Elements of every parameter together: the flat space's size. */
+LT_API size_t lt_total_numel(const lt_ctx *ctx);
+/* t's first element in the flat space. */
+LT_API size_t lt_offset(const lt_tensor *t);
+/* Mixed precision: t's f32 master weights and its unscaled f32 master
+ * gradient (what the optimizer reads); NULL otherwise. */
+LT_API float *lt_master(lt_tensor *t);
+LT_API float *lt_master_grad(lt_tensor *t);
+
+/* Returns when the device has written everything it was asked to (call
+ * it before a collective reads gradients).  0, or -1 with err. */
+LT_API int lt_accel_sync(lt_ctx *ctx, struct lt_err *err);
+
+/* --- the optimizer step, for strategies --- */
+
+/* The optimizer step of elements [first, first + n) of t: its master
+ * weights under mixed precision (then converted into the same range of
+ * its compute values), else its values, from the gradient the
+ * optimizer reads (clipped and unscaled already), with the state of the
+ * same elements of the flat space, which must lie in the layout's range. */
+LT_API void lt_update(lt_ctx *ctx, lt_tensor *t, size_t first, size_t n,
+		      const struct lt_update *u);
+/* The sum of squares of elements [first, first + n) of the gradient the
+ * optimizer reads for t (in double). */
+LT_API double lt_grad_sumsq(lt_ctx *ctx, lt_tensor *t, size_t first, size_t n);
 
 #ifdef __cplusplus
 }

@@ -3,7 +3,9 @@
  * Trainer mode's alike): lt_fatal, the rank's place, barriers, parameters,
  * gradients and the loss scale, metrics, collectives on the model's
  * buffers, the data shard, and Fabric mode's gradient synchronisation and
- * optimizer step.
+ * optimizer step; and the parameter accessors of <ltrun/strategy.h>
+ * (lt_num_params, lt_param_at, lt_offset, lt_master...) a strategy
+ * plugin uses.
  *
  * Every misuse (a NULL tensor, a duplicate name, a bad shape, a collective
  * that fails) ends the rank through lt_fatal() with a message naming the
@@ -13,7 +15,7 @@
 #include "comm/reduce.h"
 #include "core/error.h"
 #include "rank/fatal.h"
-#include "trainer/runtime.h"
+#include "runtime/runtime.h"
 #include "trainer/sampler.h"
 
 #include <stdarg.h>
@@ -125,6 +127,7 @@ LT_API lt_tensor *lt_param(lt_ctx *ctx, const char *name, struct lt_shape shape,
 	snprintf(t->name, sizeof(t->name), "%s", name);
 	t->shape = shape;
 	t->numel = shape_numel(ctx, name, shape);
+	t->index = ctx->nparams;
 	t->offset = ctx->numel;
 	t->bucket = -1;
 	bytes = (size_t)t->numel * lt_dtype_size(ctx->dtype);
@@ -142,6 +145,8 @@ LT_API lt_tensor *lt_param(lt_ctx *ctx, const char *name, struct lt_shape shape,
 		lt_fatal(ctx, "lt_param('%s'): %s", name, err.msg);
 	ctx->numel += (size_t)t->numel;
 	add_param(ctx, t);
+	if (lt_runtime_place(ctx, t, &err))
+		lt_fatal(ctx, "lt_param('%s'): %s", name, err.msg);
 	return t;
 }
 
@@ -164,12 +169,33 @@ LT_API void lt_grad_ready(lt_ctx *ctx, lt_tensor *t)
 	check_tensor(t, "lt_grad_ready");
 	if (!ctx->syncing || !ctx->params_frozen)
 		return;
-	if (ctx->strategy->grad_ready(ctx, t, &err))
-		lt_fatal(ctx, "gradient all-reduce of '%s': %s", t->name, err.msg);
+	if (lt_runtime_grad_ready(ctx, t, &err))
+		lt_fatal(ctx, "gradient of '%s': %s", t->name, err.msg);
 }
 
 LT_API float lt_loss_scale(const lt_ctx *ctx) { return ctx->loss_scale; }
 LT_API enum lt_dtype lt_dtype(const lt_ctx *ctx) { return ctx->dtype; }
+
+/* --- the parameters, for strategies (ltrun/strategy.h) --- */
+
+LT_API size_t lt_num_params(const lt_ctx *ctx) { return ctx->nparams; }
+LT_API size_t lt_total_numel(const lt_ctx *ctx) { return ctx->numel; }
+LT_API size_t lt_offset(const lt_tensor *t) { return check_tensor(t, "lt_offset")->offset; }
+LT_API float *lt_master(lt_tensor *t) { return check_tensor(t, "lt_master")->master; }
+LT_API float *lt_master_grad(lt_tensor *t) { return check_tensor(t, "lt_master_grad")->master_grad; }
+
+LT_API lt_tensor *lt_param_at(lt_ctx *ctx, size_t i)
+{
+	if (i >= ctx->nparams)
+		lt_fatal(ctx, "lt_param_at(%zu): the model registered %zu parameters", i,
+			 ctx->nparams);
+	return ctx->params[i];
+}
+
+LT_API int lt_accel_sync(lt_ctx *ctx, struct lt_err *err)
+{
+	return ctx->accel->sync(err);
+}
 
 LT_API struct lt_device lt_device(const lt_ctx *ctx)
 {
@@ -312,8 +338,8 @@ LT_API void lt_sync_grads(lt_ctx *ctx)
 	struct lt_err err = { 0 };
 
 	ensure_setup(ctx, "lt_sync_grads");
-	if (ctx->strategy->sync(ctx, &err))
-		lt_fatal(ctx, "gradient all-reduce: %s", err.msg);
+	if (lt_runtime_sync(ctx, &err))
+		lt_fatal(ctx, "lt_sync_grads(): %s", err.msg);
 	ctx->syncing = true;
 }
 

@@ -7,7 +7,7 @@
 #include "core/io.h"
 #include "rank/fatal.h"
 #include "core/error.h"
-#include "trainer/runtime.h"
+#include "runtime/ctx.h"
 
 #include <cjson/cJSON.h>
 #include <errno.h>

@@ -25,7 +25,8 @@
 #include "core/error.h"
 #include "core/parse.h"
 #include "rank/fatal.h"
-#include "trainer/runtime.h"
+#include "runtime/runtime.h"
+#include "trainer/loop.h"
 
 #include <arpa/inet.h>
 #include <netdb.h>
@@ -188,6 +189,18 @@ static void choose_plugins(struct lt_ctx *ctx)
 	}
 }
 
+/* The run's strategy, as the registry resolved it (a --plugin one
+ * included): its ops, NULL ones the replicated default's. */
+static void setup_strategy(struct lt_ctx *ctx)
+{
+	const struct lt_choice *c = &ctx->choice[LT_KIND_STRATEGY];
+	struct lt_err err = { 0 };
+
+	if (lt_runtime_strategy_init(ctx, c->base->name, c->base->ops, lt_strategy_default(),
+				     c->params, &err))
+		lt_fatal(ctx, "%s", err.msg);
+}
+
 static void setup_runtime(struct lt_ctx *ctx)
 {
 	struct lt_err err = { 0 };
@@ -205,16 +218,13 @@ static void setup_runtime(struct lt_ctx *ctx)
 	if (ctx->precision->warning && ctx->info.rank == 0)
 		lt_warn("%s", ctx->precision->warning);
 	ctx->accel = lt_accel_of(&ctx->choice[LT_KIND_ACCELERATOR]);
-	ctx->strategy = lt_strategy_runtime(ctx->cfg->strategy, ctx->info.world_size);
-	if (!ctx->strategy)
-		lt_fatal(ctx, "strategy '%s' has no runtime in this version: use single_device, ddp, ddp_spawn or ddp_fork",
-			 ctx->cfg->strategy);
 	if (ctx->accel->reserve(&ctx->data_arena, ARENA_RESERVE, &err) ||
 	    ctx->accel->reserve(&ctx->grad_arena, ARENA_RESERVE, &err) ||
 	    (ctx->precision->mixed &&
 	     (ctx->accel->reserve(&ctx->master_arena, ARENA_RESERVE, &err) ||
 	      ctx->accel->reserve(&ctx->master_grad_arena, ARENA_RESERVE, &err))))
 		lt_fatal(ctx, "%s", err.msg);
+	setup_strategy(ctx);
 }
 
 /* --- the run --- */

@@ -1,25 +1,18 @@
 /*
- * catalog.c - the strategies this build can select, with their launchers,
- * and the ones it knows of but does not build.
+ * catalog.c - the registry entries of the built-in strategies, and the
+ * ones ltrun knows of but does not build.  Their ops: single_device is
+ * the replicated default alone (replicated.c: every NULL op is the
+ * default's), ddp is ddp.c's.
  *
  * `auto` (the default --strategy) is not a plugin: the plan resolves it to
- * single_device for one rank and ddp otherwise.  lt_strategy_runtime()
- * maps a name to the runtime a rank process runs (runtime.h).
+ * single_device for one rank and ddp otherwise.
  */
 #include "core/registry.h"
-#include "ltrun/strategy.h"
-#include "trainer/runtime.h"
-
-#include <string.h>
+#include "strategy/builtin.h"
 
 static const struct lt_strategy_ops single_device_ops = {
 	.launcher = "exec",
 	.multi_rank = false,
-};
-
-static const struct lt_strategy_ops ddp_ops = {
-	.launcher = "exec",
-	.multi_rank = true,
 };
 
 static const struct lt_param_spec ddp_params[] = {
@@ -44,7 +37,7 @@ static const struct lt_plugin strategies[] = {
 		.description = "Distributed data parallel: a full replica per rank, gradients averaged in buckets during backward; ltrun starts the ranks with fork + exec unless a launcher made them.",
 		.recommended_when = "the model and its optimizer state fit on one device (the default for more than one rank)",
 		.params = ddp_params,
-		.ops = &ddp_ops,
+		.ops = &lt_strategy_ddp_ops,
 	},
 	{
 		.kind = LT_KIND_STRATEGY,
@@ -73,15 +66,4 @@ static const char *const absent[] = {
 int lt_strategy_catalog(struct lt_registry *reg, struct lt_err *err)
 {
 	return LT_REGISTRY_ADD_ALL(reg, strategies, absent, err);
-}
-
-const struct lt_strategy_rt *lt_strategy_runtime(const char *name, int world_size)
-{
-	if (!strcmp(name, "auto"))
-		name = world_size > 1 ? "ddp" : "single_device";
-	if (!strcmp(name, "single_device"))
-		return &lt_strategy_single_device;
-	if (!strcmp(name, "ddp") || !strcmp(name, "ddp_spawn") || !strcmp(name, "ddp_fork"))
-		return &lt_strategy_ddp;
-	return NULL;
 }

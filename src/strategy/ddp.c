@@ -1,31 +1,34 @@
 /*
- * ddp.c - the `ddp` strategy's runtime (also behind ddp_spawn and
- * ddp_fork, which differ only in how the ranks were started).
+ * ddp.c - the `ddp` strategy (also behind ddp_spawn and ddp_fork, which
+ * differ only in how the ranks were started): the replicated default
+ * (replicated.c) with gradients that travel in buckets during backward.
  *
  * Every rank holds a full replica.  At setup the parameters are broadcast
- * from rank 0, and the gradients are cut into buckets of about
- * --bucket-mb: consecutive parameters taken in reverse registration order
- * (the order backward completes them), each bucket one contiguous range
- * of the gradient arena (runtime.h), in the compute dtype (half the bytes
+ * from rank 0, and the gradients are cut into buckets (ddp_buckets.c) of
+ * about the `bucket_mb` parameter (default: --bucket-mb): consecutive
+ * parameters taken in reverse registration order (the order backward
+ * completes them), each bucket one contiguous range of the gradient
+ * arena (runtime/ctx.h), in the compute dtype (half the bytes
  * under 16-mixed and bf16-mixed).  On the step's last micro-batch, the
  * moment a bucket's last gradient is marked ready (lt_grad_ready) its
  * all-reduce (a sum of gradients each rank pre-divided by the world size
  * through the loss scale) is queued on the communicator's worker thread and
  * travels while backward goes on; buckets are started strictly in order,
  * so every rank queues the same sequence.  sync() starts what is left and
- * waits; the time spent waiting there is ctx->comm_wait_s.
+ * waits (the runtime counts that time in ctx->comm_wait_s).
  *
  * Micro-batches that do not end a step (gradient accumulation) never
  * communicate.
  */
 #include "comm/comm.h"
-#include "core/clock.h"
 #include "core/error.h"
-#include "trainer/runtime.h"
+#include "runtime/runtime.h"
+#include "strategy/builtin.h"
+#include "strategy/ddp_buckets.h"
 
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 struct ddp {
 	struct lt_bucket *buckets;
@@ -33,68 +36,39 @@ struct ddp {
 	size_t next_launch; /* first bucket not started yet */
 };
 
-static size_t tensor_bytes(const struct lt_ctx *ctx, const struct lt_tensor *t)
+static int ddp_init(lt_ctx *ctx, void **state, const struct lt_params *p, struct lt_err *err)
 {
-	return (size_t)t->numel * lt_dtype_size(ctx->dtype);
+	(void)ctx, (void)p;
+	*state = calloc(1, sizeof(struct ddp));
+	return *state ? 0 : lt_err_set(err, LT_EXIT_FAILURE, "out of memory");
 }
 
-/* Cuts the parameters, last first, into buckets of at most cap bytes
- * (a larger parameter gets a bucket of its own). */
-static int make_buckets(struct lt_ctx *ctx, struct ddp *d, size_t cap, struct lt_err *err)
+/* The bucket size: the `bucket_mb` parameter when given, else --bucket-mb. */
+static size_t bucket_cap(const struct lt_ctx *ctx, const struct lt_params *p)
 {
-	size_t n = ctx->nparams, i;
+	double mb = lt_params_given(p, "bucket_mb") ? lt_params_float(p, "bucket_mb")
+						    : ctx->cfg->bucket_mb;
+	size_t cap = (size_t)(mb * 1048576.0);
+
+	return cap < 4096 ? 4096 : cap;
+}
+
+static int ddp_setup(lt_ctx *ctx, void *state, const struct lt_params *p,
+		     struct lt_strategy_layout *layout, struct lt_err *err)
+{
+	struct ddp *d = state;
+	size_t n = ctx->nparams;
 
 	d->buckets = calloc(n ? n : 1, sizeof(*d->buckets));
 	if (!d->buckets)
 		return lt_err_set(err, LT_EXIT_FAILURE, "out of memory for %zu DDP buckets", n);
-	for (i = n; i-- > 0;) {
-		struct lt_tensor *t = ctx->params[i];
-		struct lt_bucket *b = d->nbuckets ? &d->buckets[d->nbuckets - 1] : NULL;
-
-		if (!b || (size_t)(b->begin + b->bytes - (char *)t->grad) > cap) {
-			b = &d->buckets[d->nbuckets++];
-			b->last = i;
-			b->begin = t->grad;
-			b->bytes = tensor_bytes(ctx, t);
-		} else {
-			/* t lies before the bucket's parameters in the arena. */
-			b->bytes = (size_t)(b->begin + b->bytes - (char *)t->grad);
-			b->begin = t->grad;
-		}
-		b->first = i;
-		t->bucket = (int)(b - d->buckets);
-	}
-	for (i = 0; i < d->nbuckets; i++)
-		d->buckets[i].pending = d->buckets[i].last - d->buckets[i].first + 1;
-	return 0;
-}
-
-static int ddp_setup(struct lt_ctx *ctx, struct lt_err *err)
-{
-	struct ddp *d = calloc(1, sizeof(*d));
-	size_t cap = (size_t)(ctx->cfg->bucket_mb * 1048576.0);
-
-	if (!d)
-		return lt_err_set(err, LT_EXIT_FAILURE, "out of memory");
-	ctx->strategy_state = d;
-	if (cap < 4096)
-		cap = 4096;
-	if (make_buckets(ctx, d, cap, err))
-		return -1;
-	/* Every rank starts from rank 0's values: its master weights under
-	 * mixed precision, from which the views are made again. */
-	if (ctx->master_arena.used) {
-		if (lt_comm_broadcast(ctx->comm, ctx->master_arena.base,
-				      ctx->master_arena.used / sizeof(float), LT_F32, 0, err))
-			return -1;
-		lt_runtime_refresh_views(ctx);
-		return 0;
-	}
-	if (ctx->data_arena.used &&
-	    lt_comm_broadcast(ctx->comm, ctx->data_arena.base,
-			      ctx->data_arena.used / lt_dtype_size(ctx->dtype), ctx->dtype, 0, err))
-		return -1;
-	return 0;
+	d->nbuckets = lt_ddp_cut_buckets(ctx->params, n, lt_dtype_size(ctx->dtype),
+					 bucket_cap(ctx, p), d->buckets);
+	if (ctx->cfg->verbose && ctx->info.rank == 0)
+		fprintf(stderr, "ltrun: ddp: %zu gradient bucket%s of at most %zu bytes\n", d->nbuckets,
+			d->nbuckets == 1 ? "" : "s", bucket_cap(ctx, p));
+	/* Every rank starts from rank 0's values: the default's setup. */
+	return lt_strategy_default()->setup(ctx, NULL, p, layout, err);
 }
 
 static int launch(struct lt_ctx *ctx, struct lt_bucket *b, struct lt_err *err)
@@ -121,10 +95,12 @@ static int launch_ready(struct lt_ctx *ctx, struct ddp *d, struct lt_err *err)
 	return 0;
 }
 
-static int ddp_grad_ready(struct lt_ctx *ctx, struct lt_tensor *t, struct lt_err *err)
+static int ddp_grad_ready(lt_ctx *ctx, void *state, const struct lt_params *p, lt_tensor *t,
+			  struct lt_err *err)
 {
-	struct ddp *d = ctx->strategy_state;
+	struct ddp *d = state;
 
+	(void)p;
 	if (t->bucket < 0 || t->ready)
 		return 0;
 	t->ready = true;
@@ -132,18 +108,17 @@ static int ddp_grad_ready(struct lt_ctx *ctx, struct lt_tensor *t, struct lt_err
 	return launch_ready(ctx, d, err);
 }
 
-static int ddp_sync(struct lt_ctx *ctx, struct lt_err *err)
+static int ddp_sync(lt_ctx *ctx, void *state, const struct lt_params *p, struct lt_err *err)
 {
-	struct ddp *d = ctx->strategy_state;
-	double t0;
+	struct ddp *d = state;
 	int rc = 0;
 	size_t i;
 
+	(void)p;
 	for (i = 0; i < d->nbuckets; i++)
 		d->buckets[i].pending = 0;
 	if (launch_ready(ctx, d, err))
 		rc = -1;
-	t0 = lt_now_s();
 	for (i = 0; i < d->nbuckets; i++) {
 		struct lt_bucket *b = &d->buckets[i];
 		struct lt_err e2;
@@ -152,17 +127,17 @@ static int ddp_sync(struct lt_ctx *ctx, struct lt_err *err)
 		b->req = NULL;
 		b->pending = b->last - b->first + 1;
 	}
-	ctx->comm_wait_s += lt_now_s() - t0;
 	for (i = 0; i < ctx->nparams; i++)
 		ctx->params[i]->ready = false;
 	d->next_launch = 0;
 	return rc;
 }
 
-static void ddp_teardown(struct lt_ctx *ctx)
+static void ddp_teardown(lt_ctx *ctx, void *state, const struct lt_params *p)
 {
-	struct ddp *d = ctx->strategy_state;
+	struct ddp *d = state;
 
+	(void)ctx, (void)p;
 	if (!d)
 		return;
 	for (size_t i = 0; i < d->nbuckets; i++)
@@ -172,11 +147,14 @@ static void ddp_teardown(struct lt_ctx *ctx)
 		}
 	free(d->buckets);
 	free(d);
-	ctx->strategy_state = NULL;
 }
 
-const struct lt_strategy_rt lt_strategy_ddp = {
-	.name = "ddp",
+/* The ops ddp's catalog entry points at (catalog.c): the rest is the
+ * replicated default's. */
+const struct lt_strategy_ops lt_strategy_ddp_ops = {
+	.launcher = "exec",
+	.multi_rank = true,
+	.init = ddp_init,
 	.setup = ddp_setup,
 	.grad_ready = ddp_grad_ready,
 	.sync = ddp_sync,

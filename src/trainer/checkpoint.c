@@ -7,9 +7,11 @@
  * function of seed and epoch, so that is its whole state), the loss
  * scaler, the seed, world size, strategy, precision and ABI version.
  *
- * Rank 0 saves (every strategy of this version replicates the state) and
- * reads; a resume broadcasts what it read to the other ranks, so only
- * rank 0 needs to reach the checkpoint.  A resume under another world
+ * The strategy says which rank saves and reads what (its ckpt_shard op):
+ * this version holds whole tensors, so that is rank 0, everything (the
+ * replicated default's answer; another is refused with a message).  On a
+ * resume the strategy's ckpt_loaded shares what rank 0 read (the
+ * default broadcasts it), so only rank 0 needs to reach the checkpoint.  A resume under another world
  * size or precision is refused, naming both.  Rank 0 also holds
  * --ckpt-dir's lock for the whole run (it alone saves and prunes there)
  * and, holding it, clears what interrupted saves left before its first
@@ -22,7 +24,7 @@
 #include "ckpt/lock.h"
 #include "comm/comm.h"
 #include "core/error.h"
-#include "trainer/optim.h"
+#include "runtime/optim.h"
 
 #include <cjson/cJSON.h>
 #include <errno.h>
@@ -137,7 +139,7 @@ static cJSON *make_meta(const struct lt_ctx *ctx, const struct lt_ckpt_pos *pos)
 	meta_double(meta, "loss_scale", ctx->scaler.st.scale);
 	meta_int(meta, "loss_scale_good_steps", ctx->scaler.st.good_steps);
 	meta_int(meta, "loss_scale_skipped", ctx->scaler.st.skipped);
-	cJSON_AddStringToObject(meta, "strategy", ctx->strategy->name);
+	cJSON_AddStringToObject(meta, "strategy", ctx->strategy_name);
 	cJSON_AddStringToObject(meta, "precision", ctx->choice[LT_KIND_PRECISION].base->name);
 	cJSON_AddStringToObject(meta, "optimizer", ctx->cfg->optimizer);
 	cJSON_AddStringToObject(meta, "ltrun", LT_VERSION);
@@ -190,6 +192,33 @@ static void free_names(char **names, size_t n)
 	free(names);
 }
 
+/* --- what each rank saves: the strategy's say --- */
+
+/* Whether this rank writes and reads the state, as the strategy's
+ * ckpt_shard says; this version holds only whole tensors, written and
+ * read by rank 0 (the replicated default's answer). */
+static int shard_role(struct lt_ctx *ctx, bool *active, struct lt_err *err)
+{
+	struct lt_ckpt_shard sh = { 0 };
+	bool whole;
+
+	memset(err, 0, sizeof(*err));
+	if (ctx->strategy.ckpt_shard(ctx, ctx->strategy_state, ctx->strategy_params, &sh, err)) {
+		char msg[sizeof(err->msg)];
+
+		snprintf(msg, sizeof(msg), "%s", err->msg);
+		return lt_err_set(err, LT_EXIT_FAILURE, "strategy '%s' (ckpt_shard): %s",
+				  ctx->strategy_name, msg);
+	}
+	whole = sh.offset == 0 && sh.numel == ctx->numel;
+	if (sh.active && (ctx->info.rank != 0 || !whole))
+		return lt_err_set(err, LT_EXIT_FAILURE,
+				  "strategy '%s' asks rank %d to save elements [%zu, +%zu) of %zu: this version's checkpoints hold whole tensors written by rank 0 only (use --ckpt-dir with ddp, or no --ckpt-dir)",
+				  ctx->strategy_name, ctx->info.rank, sh.offset, sh.numel, ctx->numel);
+	*active = sh.active;
+	return 0;
+}
+
 /* --- saving --- */
 
 int lt_trainer_ckpt_save(struct lt_ctx *ctx, const struct lt_ckpt_pos *pos, struct lt_err *err)
@@ -198,9 +227,14 @@ int lt_trainer_ckpt_save(struct lt_ctx *ctx, const struct lt_ckpt_pos *pos, stru
 	char **names = NULL;
 	size_t n = 0;
 	cJSON *meta;
+	bool active;
 	int rc;
 
-	if (!ctx->cfg->ckpt_dir || ctx->info.rank != 0)
+	if (!ctx->cfg->ckpt_dir)
+		return 0;
+	if (shard_role(ctx, &active, err))
+		return -1;
+	if (!active)
 		return 0;
 	if (!ctx->ckpt_io && open_io(ctx, ctx->cfg->ckpt_dir, err))
 		return -1;
@@ -214,7 +248,8 @@ int lt_trainer_ckpt_save(struct lt_ctx *ctx, const struct lt_ckpt_pos *pos, stru
 	}
 	/* async: the copy, checksums and writes all leave this thread, and
 	 * the optimizer step waits for each parameter's copy before it
-	 * updates it (lt_trainer_ckpt_release) */
+	 * updates it (lt_trainer_ckpt_release, the runtime's hook) */
+	ctx->before_update = lt_trainer_ckpt_release;
 	if (ctx->ckpt_io->save_deferred)
 		rc = ctx->ckpt_io->save_deferred(ctx->ckpt_state, ctx->step, t, n, meta,
 						 ctx->cfg->ckpt_keep, err);
@@ -369,34 +404,35 @@ static int read_state(struct lt_ctx *ctx, struct lt_ckpt_reader *r, double *v, s
 	return rc;
 }
 
-/* Every rank gets rank 0's state: parameters, optimizer state, scalars. */
+/* Every rank gets rank 0's scalars, and the state as the strategy's
+ * ckpt_loaded shares it (the default: rank 0's values and optimizer
+ * state to every rank). */
 static int share_state(struct lt_ctx *ctx, double *v, size_t nv, struct lt_err *err)
 {
-	const char *slot[2];
-	void *buf[2];
-	int nslots = lt_optim_buffers_typed(ctx->optim, slot, buf);
-	enum lt_dtype sdt = lt_optim_state_dtype(ctx->optim);
-	struct lt_arena *values = ctx->precision->mixed ? &ctx->master_arena : &ctx->data_arena;
-	enum lt_dtype vdt = state_dtype(ctx);
-
-	if (lt_comm_broadcast(ctx->comm, v, nv, LT_F64, 0, err) ||
-	    (values->used && lt_comm_broadcast(ctx->comm, values->base,
-					       values->used / lt_dtype_size(vdt), vdt, 0, err)))
+	if (lt_comm_broadcast(ctx->comm, v, nv, LT_F64, 0, err))
 		return -1;
-	for (int s = 0; s < nslots; s++)
-		if (ctx->numel && lt_comm_broadcast(ctx->comm, buf[s], ctx->numel, sdt, 0, err))
-			return -1;
+	memset(err, 0, sizeof(*err));
+	if (ctx->strategy.ckpt_loaded(ctx, ctx->strategy_state, ctx->strategy_params, err)) {
+		char msg[sizeof(err->msg)];
+
+		snprintf(msg, sizeof(msg), "%s", err->msg);
+		return lt_err_set(err, LT_EXIT_FAILURE, "strategy '%s' (ckpt_loaded): %s",
+				  ctx->strategy_name, msg);
+	}
 	return 0;
 }
 
 int lt_trainer_ckpt_resume(struct lt_ctx *ctx, struct lt_ckpt_pos *pos, struct lt_err *err)
 {
 	double v[7] = { 0 };
+	bool active;
 	int rc = 0;
 
 	if (!ctx->cfg->resume)
 		return 0;
-	if (ctx->info.rank == 0) {
+	if (shard_role(ctx, &active, err))
+		return -1;
+	if (active) {
 		char base[4096];
 		const char *where = NULL;
 		struct lt_ckpt_reader *r = NULL;

@@ -5,7 +5,7 @@
 #ifndef LT_TRAINER_CHECKPOINT_H
 #define LT_TRAINER_CHECKPOINT_H
 
-#include "trainer/runtime.h"
+#include "runtime/runtime.h"
 
 /* Where in the run a checkpoint was taken: the epoch, and how many of its
  * optimizer steps were done. */

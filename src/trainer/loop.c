@@ -30,7 +30,8 @@
 #include "trainer/checkpoint.h"
 #include "trainer/metrics.h"
 #include "trainer/progress.h"
-#include "trainer/runtime.h"
+#include "runtime/runtime.h"
+#include "trainer/loop.h"
 #include "trainer/sampler.h"
 
 #include <math.h>
@@ -277,7 +278,7 @@ static void run_step(struct loop *l, int epoch, int64_t s)
 		l->loss_sum += loss * size;
 		l->samples += size;
 	}
-	if (ctx->strategy->sync(ctx, &err))
+	if (lt_runtime_sync(ctx, &err))
 		lt_fatal(ctx, "gradient synchronisation at step %lld: %s", (long long)ctx->step,
 			 err.msg);
 	lr = lt_runtime_lr(ctx, p->total_steps);

@@ -5,7 +5,7 @@
  * shards are disjoint and cover the epoch by construction.
  */
 #include "trainer/sampler.h"
-#include "trainer/rng.h"
+#include "runtime/rng.h"
 
 #include <stdlib.h>
 

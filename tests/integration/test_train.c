@@ -154,22 +154,6 @@ Test(train, rank_killed_mid_collective_leaves_no_segment)
 	run_result_free(&r);
 }
 
-/* Reads an examples/common/params.h dump ("name index value" lines). */
-static size_t read_text_dump(const char *path, double *out, size_t max)
-{
-	FILE *f = fopen(path, "r");
-	char name[128];
-	long idx;
-	double v;
-	size_t n = 0;
-
-	cr_assert_not_null(f, "no dump '%s'", path);
-	while (n < max && fscanf(f, "%127s %ld %lf", name, &idx, &v) == 3)
-		out[n++] = v;
-	fclose(f);
-	return n;
-}
-
 /* The digits MLP with buckets small enough that every parameter has its
  * own, started from backward as each gradient completes. */
 Test(train, mlp_ddp_with_many_buckets_equals_single_device)
@@ -272,4 +256,31 @@ Test(train, bad_model_table_is_refused)
 	cr_expect(strstr(r.err, "lt_module_v1") != NULL || strstr(r.err, "ABI") != NULL,
 		  "names what is missing:\n%s", r.err);
 	run_result_free(&r);
+}
+
+/* ddp's bucket size: the strategy's bucket_mb parameter, when a preset
+ * gives it (tests/plugins/failing_strategy.c registers ddp_bigbucket and
+ * ddp_tinybucket, as a user's plugin may), wins over --bucket-mb
+ * (ltrun --verbose says how many buckets rank 0 cut). */
+static unsigned ddp_buckets(const char *strategy, const char *bucket_mb)
+{
+	char *err = train(strategy, (const char *const[]){ "--verbose", "--plugin",
+		build_path("tests/plugins/failing_strategy.so"), "--strategy", strategy,
+		"--bucket-mb", bucket_mb, "--devices", "2", "--max-steps", "1",
+		build_path("examples/mlp/mlp.so"), "--", "--hidden", "32", NULL }, 1);
+	const char *line = strstr(err, "ltrun: ddp: ");
+	unsigned n = 0;
+
+	cr_assert_not_null(line, "no bucket count on stderr:\n%s", err);
+	cr_assert_eq(sscanf(line, "ltrun: ddp: %u gradient bucket", &n), 1, "%.100s", line);
+	free(err);
+	return n;
+}
+
+Test(train, ddp_bucket_mb_parameter_wins_over_the_option)
+{
+	cr_expect_eq(ddp_buckets("ddp", "100"), 1, "--bucket-mb 100: one bucket");
+	cr_expect_gt(ddp_buckets("ddp", "0.001"), 1, "--bucket-mb 0.001: one per parameter");
+	cr_expect_gt(ddp_buckets("ddp_tinybucket", "100"), 1, "the preset's parameter wins");
+	cr_expect_eq(ddp_buckets("ddp_bigbucket", "0.001"), 1, "the preset's parameter wins");
 }

@@ -132,3 +132,19 @@ double final_val_acc(const char *what, const char *err)
 	cr_assert_eq(sscanf(p, "val_acc %lf", &acc), 1, "%s: bad val_acc line", what);
 	return acc;
 }
+
+/* Reads an examples/common/params.h dump ("name index value" lines). */
+size_t read_text_dump(const char *path, double *out, size_t max)
+{
+	FILE *f = fopen(path, "r");
+	char name[128];
+	long idx;
+	double v;
+	size_t n = 0;
+
+	cr_assert_not_null(f, "no dump '%s'", path);
+	while (n < max && fscanf(f, "%127s %ld %lf", name, &idx, &v) == 3)
+		out[n++] = v;
+	fclose(f);
+	return n;
+}

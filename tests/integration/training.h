@@ -34,6 +34,10 @@ void expect_runs_agree(const char *what, const char *const *a, const char *const
 /* The last "val_acc X" rank 0 printed in err (a run's stderr). */
 double final_val_acc(const char *what, const char *err);
 
+/* Reads up to max values of an examples/common/params.h dump ("name
+ * index value" lines) into out; returns how many. */
+size_t read_text_dump(const char *path, double *out, size_t max);
+
 /* The number of step-* entries in the checkpoint directory dir. */
 int count_steps(const char *dir);
 

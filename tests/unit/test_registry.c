@@ -105,7 +105,7 @@ Test(registry, aliases_resolve_to_their_base)
 	cr_expect_str_eq(lt_registry_base(reg, p)->name, "32-true");
 }
 
-static const struct lt_strategy_ops test_ops = { "exec", true };
+static const struct lt_strategy_ops test_ops = { .launcher = "exec", .multi_rank = true };
 
 Test(registry, refuses_bad_plugins_and_stays_unchanged)
 {

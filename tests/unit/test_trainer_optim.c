@@ -13,9 +13,9 @@
 #include <signal.h>
 #include <string.h>
 
-#include "trainer/clip.h"
-#include "trainer/optim.h"
-#include "trainer/schedule.h"
+#include "runtime/clip.h"
+#include "runtime/optim.h"
+#include "runtime/schedule.h"
 
 #define NP 4
 #define NSTEPS 3

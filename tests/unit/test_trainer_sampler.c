@@ -11,7 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "trainer/rng.h"
+#include "runtime/rng.h"
 #include "trainer/sampler.h"
 
 Test(trainer_rng, same_seed_same_numbers_streams_differ)

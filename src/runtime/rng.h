@@ -4,8 +4,8 @@
  * run and every machine.  Independent streams (one per epoch, per parameter,
  * per purpose) come from the same seed with a different stream number.
  */
-#ifndef LT_TRAINER_RNG_H
-#define LT_TRAINER_RNG_H
+#ifndef LT_RUNTIME_RNG_H
+#define LT_RUNTIME_RNG_H
 
 #include <stdint.h>
 

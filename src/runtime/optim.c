@@ -9,7 +9,7 @@
  * branches and restrict-qualified pointers so the compiler vectorises them
  * (the Makefile builds this file with -O3).
  */
-#include "trainer/optim.h"
+#include "runtime/optim.h"
 #include "comm/reduce.h"
 #include "core/error.h"
 

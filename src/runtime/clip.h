@@ -9,8 +9,8 @@
  *
  * with the all-reduce left to the caller.
  */
-#ifndef LT_TRAINER_CLIP_H
-#define LT_TRAINER_CLIP_H
+#ifndef LT_RUNTIME_CLIP_H
+#define LT_RUNTIME_CLIP_H
 
 #include <stddef.h>
 

@@ -7,16 +7,16 @@
  * (f32 values and gradients); the precision plugins of a later version put
  * master weights and compute views on top of the same arenas.
  */
-#include "trainer/runtime.h"
+#include "runtime/runtime.h"
 #include "comm/comm.h"
+#include "core/clock.h"
 #include "core/error.h"
 #include "comm/reduce.h"
 #include "precision/convert.h"
-#include "trainer/checkpoint.h"
-#include "trainer/clip.h"
-#include "trainer/optim.h"
-#include "trainer/rng.h"
-#include "trainer/schedule.h"
+#include "runtime/clip.h"
+#include "runtime/optim.h"
+#include "runtime/rng.h"
+#include "runtime/schedule.h"
 
 #include <math.h>
 #include <stdint.h>
@@ -76,8 +76,9 @@ int lt_param_fill(const struct lt_ctx *ctx, struct lt_tensor *t, struct lt_init 
 				  t->name);
 	draw_values(ctx, t, init, index, v);
 	if (v != t->data) {
-		struct lt_precision_view pv = { t->name, index, ctx->optim_steps,
-						ctx->choice[LT_KIND_PRECISION].params };
+		struct lt_precision_view pv = { .param = t->name, .index = index,
+						.step = ctx->optim_steps,
+						.params = ctx->choice[LT_KIND_PRECISION].params };
 
 		rc = lt_precision_to_compute(&ctx->choice[LT_KIND_PRECISION], &pv, t->data, v,
 					     (size_t)t->numel, err);
@@ -93,8 +94,9 @@ void lt_runtime_refresh_views(struct lt_ctx *ctx)
 
 	for (size_t i = 0; i < ctx->nparams; i++) {
 		struct lt_tensor *t = ctx->params[i];
-		struct lt_precision_view pv = { t->name, i, ctx->optim_steps,
-						ctx->choice[LT_KIND_PRECISION].params };
+		struct lt_precision_view pv = { .param = t->name, .index = i,
+						.step = ctx->optim_steps,
+						.params = ctx->choice[LT_KIND_PRECISION].params };
 
 		if (t->master &&
 		    lt_precision_to_compute(&ctx->choice[LT_KIND_PRECISION], &pv, t->data,
@@ -125,16 +127,85 @@ static int make_optimizer(struct lt_ctx *ctx, struct lt_err *err)
 	};
 
 	/* Mixed precision steps the f32 master weights. */
-	ctx->optim = lt_optim_new_typed(&oc, ctx->numel,
+	ctx->optim = lt_optim_new_typed(&oc, ctx->layout.state_numel,
 					ctx->precision->mixed ? LT_F32 : ctx->precision->state, err);
 	return ctx->optim ? 0 : -1;
 }
 
+/* Prefixes err with the strategy's name and the op that failed. */
+static int strategy_failed(const struct lt_ctx *ctx, const char *op, struct lt_err *err)
+{
+	char msg[sizeof(err->msg)];
+
+	snprintf(msg, sizeof(msg), "%s", err->msg[0] ? err->msg : "failed without saying why");
+	lt_err_set(err, err->status ? err->status : LT_EXIT_FAILURE, "strategy '%s' (%s): %s",
+		   ctx->strategy_name, op, msg);
+	return -1;
+}
+
+/* Runs a strategy op's result through strategy_failed. */
+static int op_rc(const struct lt_ctx *ctx, const char *op, int rc, struct lt_err *err)
+{
+	return rc ? strategy_failed(ctx, op, err) : 0;
+}
+
+int lt_runtime_strategy_init(struct lt_ctx *ctx, const char *name, const struct lt_strategy_ops *ops,
+			     const struct lt_strategy_ops *defaults, const struct lt_params *params,
+			     struct lt_err *err)
+{
+	struct lt_strategy_ops o = *ops;
+
+#define FILL(f) if (!o.f) o.f = defaults->f
+	FILL(init); FILL(place); FILL(setup); FILL(grad_ready); FILL(sync);
+	FILL(grad_norm_sq); FILL(step); FILL(ckpt_shard); FILL(ckpt_loaded); FILL(use);
+	FILL(teardown);
+#undef FILL
+	ctx->strategy = o;
+	ctx->strategy_name = name;
+	ctx->strategy_params = params;
+	ctx->strategy_state = NULL;
+	memset(err, 0, sizeof(*err));
+	if (o.init(ctx, &ctx->strategy_state, params, err))
+		return strategy_failed(ctx, "init", err);
+	ctx->strategy_ready = true;
+	return 0;
+}
+
+int lt_runtime_place(struct lt_ctx *ctx, struct lt_tensor *t, struct lt_err *err)
+{
+	return op_rc(ctx, "place",
+		     ctx->strategy.place(ctx, ctx->strategy_state, ctx->strategy_params, t, err), err);
+}
+
+int lt_runtime_grad_ready(struct lt_ctx *ctx, struct lt_tensor *t, struct lt_err *err)
+{
+	return op_rc(ctx, "grad_ready",
+		     ctx->strategy.grad_ready(ctx, ctx->strategy_state, ctx->strategy_params, t, err),
+		     err);
+}
+
+int lt_runtime_sync(struct lt_ctx *ctx, struct lt_err *err)
+{
+	double t0 = lt_now_s();
+	int rc = ctx->strategy.sync(ctx, ctx->strategy_state, ctx->strategy_params, err);
+
+	/* what is left of the gradients' travel when backward is done */
+	ctx->comm_wait_s += lt_now_s() - t0;
+	return op_rc(ctx, "sync", rc, err);
+}
+
 int lt_runtime_setup(struct lt_ctx *ctx, struct lt_err *err)
 {
+	struct lt_strategy_layout *l = &ctx->layout;
+
 	ctx->params_frozen = true;
-	if (ctx->strategy->setup(ctx, err))
-		return -1;
+	*l = (struct lt_strategy_layout){ .state_offset = 0, .state_numel = ctx->numel };
+	if (ctx->strategy.setup(ctx, ctx->strategy_state, ctx->strategy_params, l, err))
+		return strategy_failed(ctx, "setup", err);
+	if (l->state_offset > ctx->numel || l->state_numel > ctx->numel - l->state_offset)
+		return lt_err_set(err, LT_EXIT_FAILURE,
+				  "strategy '%s' (setup): optimizer state for elements [%zu, +%zu) lies outside the %zu parameters: keep the layout within lt_total_numel()",
+				  ctx->strategy_name, l->state_offset, l->state_numel, ctx->numel);
 	return make_optimizer(ctx, err);
 }
 
@@ -186,10 +257,10 @@ static void scale_or_clamp(void *g, enum lt_dtype dt, size_t n, double factor, d
 	}
 }
 
-/* Clips every gradient by the global L2 norm (across parameters and, the
- * gradients being equal after sync, all ranks alike) or by value.
- * Under mixed precision it clips the unscaled f32 gradients. */
-static void clip_gradients(struct lt_ctx *ctx)
+/* Clips every gradient by the global L2 norm (the strategy's, over every
+ * rank's part) or by value.  Under mixed precision it clips the unscaled
+ * f32 gradients.  Returns 0 or -1 with err. */
+static int clip_gradients(struct lt_ctx *ctx, struct lt_err *err)
 {
 	const struct lt_config *c = ctx->cfg;
 	enum lt_dtype dt = opt_dtype(ctx);
@@ -197,21 +268,22 @@ static void clip_gradients(struct lt_ctx *ctx)
 	size_t i;
 
 	if (c->clip_val <= 0.0)
-		return;
+		return 0;
 	if (!strcmp(c->clip_algorithm, "value")) {
 		for (i = 0; i < ctx->nparams; i++)
 			scale_or_clamp(opt_grad(ctx->params[i]), dt, (size_t)ctx->params[i]->numel,
 				       1.0, c->clip_val);
-		return;
+		return 0;
 	}
-	for (i = 0; i < ctx->nparams; i++)
-		total += sumsq(opt_grad(ctx->params[i]), dt, (size_t)ctx->params[i]->numel);
+	if (ctx->strategy.grad_norm_sq(ctx, ctx->strategy_state, ctx->strategy_params, &total, err))
+		return strategy_failed(ctx, "grad_norm_sq", err);
 	factor = lt_clip_factor(sqrt(total), c->clip_val);
 	if (factor >= 1.0)
-		return;
+		return 0;
 	for (i = 0; i < ctx->nparams; i++)
 		scale_or_clamp(opt_grad(ctx->params[i]), dt, (size_t)ctx->params[i]->numel, factor,
 			       0.0);
+	return 0;
 }
 
 /* Mixed precision: the f32 gradients, divided by the loss scale.  Returns
@@ -245,7 +317,6 @@ int lt_runtime_optimizer_step(struct lt_ctx *ctx, double lr, struct lt_err *err)
 {
 	bool found_inf = false;
 	int apply = 1;
-	size_t i;
 
 	if (ctx->precision->mixed)
 		found_inf = unscale_gradients(ctx);
@@ -257,21 +328,68 @@ int lt_runtime_optimizer_step(struct lt_ctx *ctx, double lr, struct lt_err *err)
 	}
 	ctx->step++;
 	if (apply) {
-		clip_gradients(ctx);
-		ctx->optim_steps++;
-		for (i = 0; i < ctx->nparams; i++) {
-			struct lt_tensor *t = ctx->params[i];
-			void *param = t->master ? (void *)t->master : t->data;
+		struct lt_update u = { .lr = lr, .count = ctx->optim_steps + 1 };
 
-			/* an async save has copied this parameter and its state */
-			lt_trainer_ckpt_release(ctx, i + 1);
-			lt_optim_step_typed(ctx->optim, opt_dtype(ctx), param, opt_grad(t), t->offset,
-					    (size_t)t->numel, lr, ctx->optim_steps);
-		}
-		lt_runtime_refresh_views(ctx);
+		if (clip_gradients(ctx, err))
+			return -1;
+		ctx->optim_steps++;
+		if (ctx->strategy.step(ctx, ctx->strategy_state, ctx->strategy_params, &u, err))
+			return strategy_failed(ctx, "step", err);
 	}
 	lt_runtime_zero_grads(ctx);
 	return 0;
+}
+
+/* --- the strategy API of ltrun/strategy.h that needs the optimizer --- */
+
+/* Ends the rank when [first, first + n) is not within t. */
+static void check_range(lt_ctx *ctx, const struct lt_tensor *t, size_t first, size_t n,
+			const char *fn)
+{
+	if (first > (size_t)t->numel || n > (size_t)t->numel - first)
+		lt_fatal(ctx, "strategy '%s': %s('%s', %zu, %zu): the range is outside the parameter's %lld elements",
+			 ctx->strategy_name, fn, t->name, first, n, (long long)t->numel);
+}
+
+LT_API void lt_update(lt_ctx *ctx, lt_tensor *t, size_t first, size_t n, const struct lt_update *u)
+{
+	size_t at = t->offset + first, esz = lt_dtype_size(ctx->dtype);
+	const struct lt_strategy_layout *l = &ctx->layout;
+	void *param;
+	const void *grad;
+
+	check_range(ctx, t, first, n, "lt_update");
+	if (at < l->state_offset || at + n > l->state_offset + l->state_numel)
+		lt_fatal(ctx, "strategy '%s': lt_update('%s') of flat elements [%zu, +%zu) outside this rank's optimizer state [%zu, +%zu): update only the range setup's layout names",
+			 ctx->strategy_name, t->name, at, n, l->state_offset, l->state_numel);
+	if (!n)
+		return;
+	/* an async save may still be copying this parameter and its state */
+	if (ctx->before_update)
+		ctx->before_update(ctx, t->index + 1);
+	param = t->master ? (void *)(t->master + first) : (char *)t->data + first * esz;
+	grad = t->master_grad ? (const void *)(t->master_grad + first)
+			      : (const char *)t->grad + first * esz;
+	lt_optim_step_typed(ctx->optim, opt_dtype(ctx), param, grad, at - l->state_offset, n, u->lr,
+			    u->count);
+	if (t->master) {
+		struct lt_precision_view pv = { .param = t->name, .index = t->index, .step = u->count,
+						.params = ctx->choice[LT_KIND_PRECISION].params,
+						.first = first };
+		struct lt_err err;
+
+		if (lt_precision_to_compute(&ctx->choice[LT_KIND_PRECISION], &pv,
+					    (char *)t->data + first * esz, t->master + first, n, &err))
+			lt_fatal(ctx, "%s", err.msg);
+	}
+}
+
+LT_API double lt_grad_sumsq(lt_ctx *ctx, lt_tensor *t, size_t first, size_t n)
+{
+	enum lt_dtype dt = opt_dtype(ctx);
+
+	check_range(ctx, t, first, n, "lt_grad_sumsq");
+	return sumsq((const char *)opt_grad(t) + first * lt_dtype_size(dt), dt, n);
 }
 
 double lt_runtime_lr(const struct lt_ctx *ctx, int64_t total_steps)
@@ -290,8 +408,10 @@ double lt_runtime_lr(const struct lt_ctx *ctx, int64_t total_steps)
 
 void lt_runtime_free(struct lt_ctx *ctx)
 {
-	if (ctx->strategy && ctx->params_frozen)
-		ctx->strategy->teardown(ctx);
+	if (ctx->strategy_ready)
+		ctx->strategy.teardown(ctx, ctx->strategy_state, ctx->strategy_params);
+	ctx->strategy_ready = false;
+	ctx->strategy_state = NULL;
 	lt_optim_free(ctx->optim);
 	ctx->optim = NULL;
 	if (ctx->accel) {

@@ -10,8 +10,8 @@
  * variants let the precision plugins keep parameters, gradients and state
  * in f64, f16 or bf16 (64-true, 16-true, bf16-true).
  */
-#ifndef LT_TRAINER_OPTIM_H
-#define LT_TRAINER_OPTIM_H
+#ifndef LT_RUNTIME_OPTIM_H
+#define LT_RUNTIME_OPTIM_H
 
 #include <stdbool.h>
 #include <stddef.h>

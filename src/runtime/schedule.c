@@ -2,7 +2,7 @@
  * schedule.c - learning-rate schedules, pure functions of the step so that
  * a resumed run needs no scheduler state beyond its step count.
  */
-#include "trainer/schedule.h"
+#include "runtime/schedule.h"
 
 #include <math.h>
 

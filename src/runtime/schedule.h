@@ -3,8 +3,8 @@
  * warmup (torch's LinearLR with start_factor 1/warmup), then constant or a
  * cosine decay to min_lr (torch's CosineAnnealingLR over the steps left).
  */
-#ifndef LT_TRAINER_SCHEDULE_H
-#define LT_TRAINER_SCHEDULE_H
+#ifndef LT_RUNTIME_SCHEDULE_H
+#define LT_RUNTIME_SCHEDULE_H
 
 #include <stdint.h>
 

@@ -3,7 +3,7 @@
  * (built with -O3), the sum of squares spread over eight double
  * accumulators so that it vectorises without -ffast-math.
  */
-#include "trainer/clip.h"
+#include "runtime/clip.h"
 
 #include <math.h>
 

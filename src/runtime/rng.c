@@ -4,7 +4,7 @@
  * selected by hashing the stream number into splitmix64's starting point,
  * so streams need no jump-ahead and any number of them is cheap.
  */
-#include "trainer/rng.h"
+#include "runtime/rng.h"
 
 #include <math.h>
 

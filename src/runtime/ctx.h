@@ -1,0 +1,122 @@
+/*
+ * ctx.h - what a rank process holds while it runs a model: its place in
+ * the job, its rendezvous and communicator, the plugins of the run, the
+ * parameters and their storage, the strategy's state, the optimizer and
+ * the metrics of the current interval.  This is the definition of
+ * ltrun.h's opaque lt_ctx and lt_tensor, below everything that uses them:
+ * runtime/ (storage, the optimizer step), strategy/, trainer/ and rank/
+ * (rank.c builds it, abi.c implements ltrun.h on top of it).
+ *
+ * Parameter storage: two arenas of the accelerator (values and
+ * gradients, accel.h), each carved in registration order, so that every
+ * pointer lt_data()/lt_grad() returns stays valid for the whole run and
+ * the gradients of consecutive parameters are contiguous: a DDP bucket is
+ * one range of the gradient arena, all-reduced in place.
+ */
+#ifndef LT_RUNTIME_CTX_H
+#define LT_RUNTIME_CTX_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "accel/accel.h"
+#include "core/config.h"
+#include "core/contract.h"
+#include "core/registry.h"
+#include "precision/precision.h"
+#include "precision/scaler.h"
+#include "rdzv/rdzv.h"
+#include "ltrun.h"
+#include "ltrun/strategy.h"
+
+struct lt_comm;
+struct lt_comm_req;
+struct lt_ckpt_io_ops;
+struct lt_ckpt_lock;
+struct lt_optim;
+struct lt_progress;
+struct lt_metrics;
+
+struct lt_tensor {
+	char name[128];
+	struct lt_shape shape;
+	int64_t numel;
+	size_t index;    /* registration order: ctx->params[index] */
+	size_t offset;   /* first element in the flat parameter space */
+	void *data;      /* numel elements of the compute dtype */
+	void *grad;
+	float *master;   /* mixed precision: f32 master weights, else NULL */
+	float *master_grad; /* mixed precision: unscaled f32 gradients */
+	int bucket;      /* the strategy's own index (a DDP bucket), -1: none */
+	bool ready;      /* lt_grad_ready() seen in this micro-batch */
+};
+
+/* Metrics logged with lt_log() during one interval. */
+#define LT_MAX_METRICS 32
+struct lt_metric_acc {
+	char name[48];
+	double sum;    /* value x weight */
+	double weight; /* batch sizes */
+};
+
+struct lt_ctx {
+	struct lt_rank_info info;
+	struct lt_rdzv rz;
+	unsigned barriers; /* barriers passed, the join included */
+	char host[256];
+	const struct lt_config *cfg;
+
+	/* The plugins of this run, resolved through the registry (the
+	 * built-ins and the --plugin files, as the launcher had them). */
+	struct lt_registry *reg;
+	struct lt_choice choice[LT_KIND_COUNT];
+
+	struct lt_comm *comm;
+	const struct lt_accelerator_ops *accel; /* choice[LT_KIND_ACCELERATOR]'s ops */
+	/* The strategy: its ops (NULL ones filled with the replicated
+	 * default's), its name, its parameters and the state its init made. */
+	struct lt_strategy_ops strategy;
+	const char *strategy_name;
+	const struct lt_params *strategy_params;
+	void *strategy_state;
+	bool strategy_ready; /* init done: teardown owed */
+	struct lt_strategy_layout layout; /* this rank's optimizer state */
+	const struct lt_precision_ops *precision; /* choice[LT_KIND_PRECISION]'s ops */
+	enum lt_dtype dtype; /* compute dtype (the precision's) */
+	struct lt_scaler scaler; /* when precision->scaler */
+
+	/* parameters */
+	struct lt_tensor **params;
+	size_t nparams, params_cap;
+	size_t numel;        /* elements of every parameter together */
+	struct lt_arena data_arena, grad_arena;
+	struct lt_arena master_arena, master_grad_arena; /* mixed precision only */
+	bool params_frozen;  /* the strategy has placed them: no more lt_param() */
+
+	/* the step in progress */
+	bool syncing;        /* this micro-batch ends the step: buckets may start */
+	double sample_weight; /* this micro-batch's share of the step's samples on every rank */
+	float loss_scale;    /* what lt_loss_scale() returns: sample_weight x the scaler's scale */
+	int cur_batch_size;  /* weight of lt_log() values */
+	bool in_val;
+	struct lt_metric_acc train_metrics[LT_MAX_METRICS], val_metrics[LT_MAX_METRICS];
+	int ntrain_metrics, nval_metrics;
+
+	/* the optimizer */
+	struct lt_optim *optim;
+	/* checkpoints (rank 0) */
+	const struct lt_ckpt_io_ops *ckpt_io;
+	void *ckpt_state;
+	struct lt_ckpt_lock *ckpt_lock; /* --ckpt-dir's, held for the run */
+	/* Called before the optimizer changes parameters 0 .. nparams - 1
+	 * and their state (an async save may still be copying them), or
+	 * NULL: the checkpoint code's hook, so that the runtime needs none of
+	 * it. */
+	void (*before_update)(struct lt_ctx *ctx, size_t nparams);
+	int64_t step;        /* training steps done (skipped ones included) */
+	int64_t optim_steps; /* steps the optimizer applied (Adam's bias correction) */
+	double comm_wait_s;  /* time spent waiting for gradient all-reduces */
+};
+
+#endif

@@ -1,0 +1,124 @@
+/*
+ * test_plugins_strategy.c - strategy plugins loaded with --plugin run:
+ * the example fp16_compress_ddp (examples/plugins/) trains the digits MLP
+ * on 2 and 3 ranks to ddp's parameters within f16's precision and sends
+ * half ddp's gradient bytes; a strategy whose op fails, or that refuses
+ * the run's precision, or asks for sharded checkpoints, ends the run with
+ * one line naming it.
+ */
+#include <criterion/criterion.h>
+
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "run.h"
+#include "training.h"
+
+#define FP16 build_path("examples/plugins/fp16_compress_ddp.so")
+#define MLP build_path("examples/mlp/mlp.so")
+
+TestSuite(plugins_strategy, .init = training_make_tmp, .fini = training_remove_tmp,
+	  .timeout = 120);
+
+/* The MLP on `ranks` ranks under plain ddp and under `strategy` of the
+ * example: the parameters agree within f16's precision (and not exactly:
+ * the gradients did travel as f16), and rank 0 reports half the bytes. */
+static void check_fp16(const char *strategy, const char *ranks)
+{
+	static double a[20000], b[20000];
+	char da[512], db[512];
+	unsigned long long half = 0, full = 0;
+	double diff = 0.0, big = 0.0;
+	const char *line;
+	size_t n, m;
+	char *err;
+
+	path_in_tmp(da, sizeof(da), "ddp.txt");
+	path_in_tmp(db, sizeof(db), "fp16.txt");
+	train("mlp ddp", (const char *const[]){ "--strategy", "ddp", "--devices", ranks,
+		"--batch-size", "16", "--max-steps", "30", "--lr", "0.1", MLP, "--", "--hidden", "32",
+		"--dump", da, NULL }, 0);
+	err = train(strategy, (const char *const[]){ "--plugin", FP16, "--strategy", strategy,
+		"--devices", ranks, "--batch-size", "16", "--max-steps", "30", "--lr", "0.1", MLP,
+		"--", "--hidden", "32", "--dump", db, NULL }, 1);
+	n = read_text_dump(da, a, 20000);
+	m = read_text_dump(db, b, 20000);
+	cr_assert_eq(n, m, "%zu vs %zu values", n, m);
+	cr_assert_gt(n, 2000);
+	for (size_t i = 0; i < n; i++) {
+		big = fmax(big, fabs(a[i]));
+		diff = fmax(diff, fabs(a[i] - b[i]));
+	}
+	cr_expect_leq(diff, 1e-2 * big, "%s is far from ddp: %g (largest %g)", strategy, diff, big);
+	cr_expect_gt(diff, 0.0, "%s equals ddp bit for bit: were the gradients compressed?", strategy);
+	line = strstr(err, "fp16_compress_ddp: rank 0 sent ");
+	cr_assert_not_null(line, "no bytes report on stderr:\n%s", err);
+	cr_assert_eq(sscanf(line, "fp16_compress_ddp: rank 0 sent %llu bytes of gradients as f16 where ddp sends %llu",
+			    &half, &full), 2, "bad report: %.200s", line);
+	cr_expect_gt(half, 0);
+	cr_expect_eq(2 * half, full, "f16 sends half of f32's bytes: %llu vs %llu", half, full);
+	free(err);
+}
+
+Test(plugins_strategy, fp16_compress_ddp_trains_like_ddp_on_2_ranks)
+{
+	check_fp16("fp16_compress_ddp", "2");
+}
+
+/* The preset's small buckets: many all-reduces started during backward. */
+Test(plugins_strategy, fp16_compress_ddp_small_buckets_on_3_ranks)
+{
+	check_fp16("fp16_compress_ddp_small", "3");
+}
+
+/* Runs `args` expecting failure; the message naming `needle` is one line. */
+static void expect_one_line_failure(const char *const *args, const char *needle)
+{
+	struct run_result r;
+	const char *at;
+
+	cr_assert_eq(run_ltrun(args, NULL, &r), 0);
+	cr_expect_neq(r.status, 0, "the run succeeded:\n%s", r.err);
+	at = strstr(r.err, needle);
+	cr_expect_not_null(at, "no '%s' in:\n%s", needle, r.err);
+	if (at) {
+		const char *eol = strchr(at, '\n');
+		cr_expect(eol && (size_t)(eol - at) < 400, "the message is not one short line:\n%s", r.err);
+	}
+	run_result_free(&r);
+}
+
+Test(plugins_strategy, failing_op_ends_the_run_naming_the_strategy)
+{
+	expect_one_line_failure((const char *const[]){ "--plugin",
+		build_path("tests/plugins/failing_strategy.so"), "--strategy", "failing_sync",
+		"--devices", "2", "--max-steps", "6", MLP, NULL },
+		"strategy 'failing_sync' (sync): link down at sync 3 (a test plugin)");
+}
+
+Test(plugins_strategy, fp16_compress_ddp_refuses_mixed_precision)
+{
+	expect_one_line_failure((const char *const[]){ "--plugin", FP16, "--strategy",
+		"fp16_compress_ddp", "--precision", "16-mixed", "--devices", "2", "--max-steps", "2",
+		MLP, NULL },
+		"strategy 'fp16_compress_ddp' (init): compresses f32 gradients, but this run's are f16: use --precision 32-true");
+}
+
+/* A strategy that asks for sharded checkpoints, which this version does
+ * not write, is refused at the first save, naming it: no checkpoint that
+ * holds only rank 0's half. */
+Test(plugins_strategy, sharded_checkpoint_is_refused_naming_the_strategy)
+{
+	char dir[512];
+
+	path_in_tmp(dir, sizeof(dir), "ckpt");
+	expect_one_line_failure((const char *const[]){ "--plugin",
+		build_path("tests/plugins/failing_strategy.so"), "--strategy", "sharded_ckpt",
+		"--devices", "2", "--max-steps", "4", "--ckpt-dir", dir, MLP, NULL },
+		"strategy 'sharded_ckpt' asks rank 0 to save elements [0, +");
+	if (!access(dir, F_OK))
+		cr_expect_eq(count_steps(dir), 0, "a partial checkpoint was written");
+}
