@@ -110,8 +110,9 @@ static int open_lock_file(const char *dir, const char *path, struct lt_err *err)
 
 bool lt_ckpt_dir_is_local(const char *dir, const char *io)
 {
+	/* io may carry inline parameters: "http:retries=8" is http */
 	return dir && !lt_is_url(dir) &&
-	       (!io || strcmp(io, "http"));
+	       (!io || strncmp(io, "http", 4) || (io[4] && io[4] != ':'));
 }
 
 int lt_ckpt_lock_take(const char *dir, const char *host, const char *run_id,

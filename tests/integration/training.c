@@ -148,3 +148,19 @@ size_t read_text_dump(const char *path, double *out, size_t max)
 	fclose(f);
 	return n;
 }
+
+double dump_max_diff(const char *a_path, const char *b_path, double *big)
+{
+	static double a[20000], b[20000];
+	size_t n = read_text_dump(a_path, a, 20000), m = read_text_dump(b_path, b, 20000);
+	double diff = 0.0;
+
+	cr_assert_eq(n, m, "%zu vs %zu values", n, m);
+	cr_assert_gt(n, 2000);
+	*big = 0.0;
+	for (size_t i = 0; i < n; i++) {
+		*big = fmax(*big, fabs(a[i]));
+		diff = fmax(diff, fabs(a[i] - b[i]));
+	}
+	return diff;
+}

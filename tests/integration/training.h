@@ -37,6 +37,10 @@ double final_val_acc(const char *what, const char *err);
 /* Reads up to max values of an examples/common/params.h dump ("name
  * index value" lines) into out; returns how many. */
 size_t read_text_dump(const char *path, double *out, size_t max);
+/* The largest difference between two such dumps of one model (more than
+ * 2000 values each, as many in both), and in *big the largest value of
+ * the first. */
+double dump_max_diff(const char *a_path, const char *b_path, double *big);
 
 /* The number of step-* entries in the checkpoint directory dir. */
 int count_steps(const char *dir);

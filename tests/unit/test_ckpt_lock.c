@@ -117,6 +117,10 @@ Test(ckpt_lock, local_directories_only)
 	cr_expect(!lt_ckpt_dir_is_local("http://h/x", "async"));
 	cr_expect(!lt_ckpt_dir_is_local("https://h/x", "http"));
 	cr_expect(!lt_ckpt_dir_is_local("/x", "http"));
+	/* inline parameters name the same IO */
+	cr_expect(!lt_ckpt_dir_is_local("/x", "http:retries=8"));
+	cr_expect(lt_ckpt_dir_is_local("/x", "file:"));
+	cr_expect(lt_ckpt_dir_is_local("/x", "https3"));
 	cr_expect(!lt_ckpt_dir_is_local(NULL, "file"));
 }
 
