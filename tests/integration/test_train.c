@@ -181,7 +181,7 @@ Test(train, mlp_ddp_with_many_buckets_equals_single_device)
 Test(train, mlp_through_the_hostfile_plugin)
 {
 	const char *so = build_path("examples/plugins/hostfile_env.so");
-	char hosts[512], var[600], port[16], *err;
+	char hosts[512], var[600], choice[600], port[16], *err;
 	const char *env[] = { var, NULL };
 	struct run_result r;
 	double acc = 0.0;
@@ -193,20 +193,53 @@ Test(train, mlp_through_the_hostfile_plugin)
 	cr_assert_not_null(f);
 	fputs("# this machine, two ranks\nlocalhost slots=2\n", f);
 	cr_assert_eq(fclose(f), 0);
-	snprintf(var, sizeof(var), "LTRUN_HOSTFILE=%s", hosts);
+	/* the file given inline (--cluster hostfile:file=...), the
+	 * variable naming one that does not exist: the parameter wins */
+	snprintf(var, sizeof(var), "LTRUN_HOSTFILE=%s.missing", hosts);
+	snprintf(choice, sizeof(choice), "hostfile:file=%s", hosts);
 	snprintf(port, sizeof(port), "%d", nginx_free_port());
-	cr_assert_eq(run_ltrun((const char *const[]){ "--plugin", so, "--verbose", "--node-rank",
-			       "0", "--main-port", port, "--max-epochs", "20", "--lr", "0.1",
+	cr_assert_eq(run_ltrun((const char *const[]){ "--plugin", so, "--cluster", choice,
+			       "--verbose", "--node-rank", "0", "--main-port", port,
+			       "--max-epochs", "20", "--lr", "0.1",
 			       build_path("examples/mlp/mlp.so"), NULL }, env, &r), 0);
 	err = r.err;
 	cr_assert_eq(r.status, 0, "status %d\n%s", r.status, err);
-	cr_expect_not_null(strstr(err, "cluster 'hostfile' (priority 85) detected: LTRUN_HOSTFILE is set"),
-			   "the plugin chose the topology:\n%s", err);
+	cr_expect_not_null(strstr(err, "cluster 'hostfile'"), "the plugin chose the topology:\n%s",
+			   err);
 	for (p = err; (p = strstr(p, "val_acc ")); p++)
 		last = p;
 	cr_assert_not_null(last, "no val_acc line:\n%s", err);
 	cr_assert_eq(sscanf(last, "val_acc %lf", &acc), 1);
 	cr_expect_geq(acc, 0.9, "the MLP reaches %.4f through the hostfile plugin", acc);
+	run_result_free(&r);
+}
+
+/* A user builds each example plugin with the installed headers and
+ * ltrun.pc alone (zstd_io also links libzstd, through its own .pc). */
+static const char build_plugins_with_pkg_config_sh[] =
+	"set -e\n"
+	"mkdir -p \"$1/include/ltrun\"\n"
+	"cp include/ltrun.h \"$1/include/\"\n"
+	"cp include/ltrun/*.h \"$1/include/ltrun/\"\n"
+	"sed -e \"s|^prefix=.*|prefix=$1|\" -e \"s|^includedir=.*|includedir=$1/include|\" ltrun.pc > \"$1/ltrun.pc\"\n"
+	"for c in examples/plugins/*.c; do\n"
+	"  extra=; case $c in *zstd*) extra=\"$(pkg-config --cflags --libs libzstd)\";; esac\n"
+	"  PKG_CONFIG_PATH=\"$1\" cc -std=gnu11 -Wall -Wextra -Werror -shared -fPIC \\\n"
+	"    $(PKG_CONFIG_PATH=\"$1\" pkg-config --cflags ltrun) \"$c\" -o \"$1/$(basename \"$c\" .c).so\" $extra\n"
+	"done\n";
+
+Test(train, every_example_plugin_builds_with_pkg_config)
+{
+	char dir[512];
+	struct run_result r;
+
+	if (access("ltrun.pc", R_OK))
+		cr_skip_test("ltrun.pc is not configured (run ./configure)");
+	path_in_tmp(dir, sizeof(dir), "pc-plugins");
+	cr_assert_eq(run_command((const char *[]){ "sh", "-c", build_plugins_with_pkg_config_sh,
+						   "sh", dir, NULL }, NULL, 120, &r), 0);
+	cr_expect_eq(r.status, 0, "cc $(pkg-config --cflags ltrun) examples/plugins/*.c failed:\n%s%s",
+		     r.out, r.err);
 	run_result_free(&r);
 }
 
