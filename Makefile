@@ -122,6 +122,9 @@ $(B)/tests/ltrun-tests: $(TEST_OBJ) $(LIB_OBJ)
 # libFuzzer targets: each links every library source, built by clang.
 FUZZFLAGS = -g -O1 -fsanitize=fuzzer -fsanitize=address -fsanitize=undefined -fno-sanitize-recover=all
 FUZZ_CXX_OBJ := $(LIB_CXX_SRC:%.cc=$(B)/fuzz/%.o)
+# Built by a pattern rule for the fuzz targets only: keep them, or make
+# deletes them as intermediates and a parallel build races for them.
+.SECONDARY: $(FUZZ_CXX_OBJ)
 $(B)/fuzz/%.o: %.cc config.mk
 	@mkdir -p $(@D)
 	$(call say,FUZZCXX,$@)
