@@ -227,8 +227,9 @@ int lt_params_apply(struct lt_params *p, const char *text, const char *where,
 		key[klen] = '\0';
 		vlen = item - klen - 1;
 		if (vlen >= sizeof(val))
-			return lt_err_set(err, LT_EXIT_USAGE, "%s: the value of %s is longer than %zu bytes",
-					  p->owner, key, sizeof(val) - 1);
+			return lt_err_set(err, LT_EXIT_USAGE,
+					  "%s: the value of '%s' is longer than %zu bytes",
+					  p->owner, lt_quote(q, sizeof(q), key), sizeof(val) - 1);
 		memcpy(val, s + klen + 1, vlen);
 		val[vlen] = '\0';
 		if (set_one(p, key, val, where, err))

@@ -5,6 +5,7 @@
  * the valid ones.
  */
 #include <criterion/criterion.h>
+#include <stdio.h>
 #include <string.h>
 
 #include "core/params.h"
@@ -145,4 +146,17 @@ Test(params, a_bad_default_is_the_plugins_bug)
 
 	cr_expect_null(lt_params_new(bad, "strategy 'buggy'", &err));
 	cr_expect(strstr(err.msg, "n=many") && strstr(err.msg, "default"), "%s", err.msg);
+}
+
+/* Found by fuzz/params: a key holding a newline, with a value too long to
+ * hold, made a two-line message (the key was printed raw). */
+Test(params, a_too_long_value_quotes_its_key)
+{
+	char text[400];
+
+	snprintf(text, sizeof(text), "co\nunt=%0300d", 7);
+	cr_expect_eq(lt_params_apply(p, text, "--strategy", &err), -1);
+	cr_expect_eq(err.status, LT_EXIT_USAGE);
+	cr_expect_null(strchr(err.msg, '\n'), "one line: %s", err.msg);
+	cr_expect_not_null(strstr(err.msg, "longer than"), "%s", err.msg);
 }
