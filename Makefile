@@ -134,7 +134,11 @@ $(B)/fuzz/%: tests/fuzz/%.c $(LIB_SRC) $(FUZZ_CXX_OBJ) config.mk
 	$(call say,FUZZ,$@)
 	$(Q)$(CLANG)++ $(LT_CPPFLAGS) $(FUZZFLAGS) $(CJSON_CFLAGS) $(PMIX_CFLAGS) $(MPI_CFLAGS) -o $@ -x c $< $(LIB_SRC) -x none $(FUZZ_CXX_OBJ) $(LT_LIBS)
 
-tests: all $(TEST_PLUGINS) $(TEST_MODELS) $(TEST_PROGS) $(B)/tests/ltrun-tests $(FUZZ_BIN)
+# The bench programs that link the library are built by the tests too, so
+# that an interface change cannot leave bench/README.md's commands broken.
+BENCH_PROGS := $(B)/bench/store_scale $(B)/bench/comm_allreduce $(B)/bench/ckpt_bw $(B)/bench/crc_bw
+
+tests: all $(TEST_PLUGINS) $(TEST_MODELS) $(TEST_PROGS) $(B)/tests/ltrun-tests $(FUZZ_BIN) $(BENCH_PROGS)
 
 DEMO_FLAGS = --strategy ddp --devices 4 --max-epochs 20 --lr 0.1
 demo: all

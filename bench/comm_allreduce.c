@@ -15,6 +15,7 @@
  */
 #include "comm/comm.h"
 #include "core/clock.h"
+#include "core/registry.h"
 #include "rank/rank.h"
 #include "rdzv/rdzv.h"
 
@@ -71,7 +72,7 @@ static int run_size(struct lt_comm *c, double mb, int reps, struct lt_err *err)
 	}
 	qsort(t, (size_t)reps, sizeof(double), cmp_double);
 	if (c->rank == 0)
-		printf("%s all_reduce f32 %g MB, %d ranks: %.3f ms [%.3f-%.3f]\n", c->ops->name, mb,
+		printf("%s all_reduce f32 %g MB, %d ranks: %.3f ms [%.3f-%.3f]\n", c->name, mb,
 		       c->size, reps % 2 ? t[reps / 2] : (t[reps / 2 - 1] + t[reps / 2]) / 2, t[0],
 		       t[reps - 1]);
 	rc = 0;
@@ -87,13 +88,15 @@ int main(int argc, char **argv)
 	struct lt_rdzv rz = { 0 };
 	struct lt_comm_args args = { 0 };
 	struct lt_err err = { 0 };
-	const struct lt_comm_backend *b;
+	struct lt_registry *reg = lt_registry_new(&err);
+	struct lt_choice comm = { 0 };
 	struct lt_comm *c;
 	const char *run_id = getenv("LTRUN_RUN_ID");
 	int reps = env_int("BENCH_REPS", NULL, 20), rc = 0;
 
-	if (argc < 2 || !(b = lt_comm_backend_find(argv[1]))) {
-		fprintf(stderr, "usage: comm_allreduce shm|gloo|mpi|auto [MB...]\n");
+	if (argc < 2 || !reg || lt_registry_resolve(reg, LT_KIND_COMM, argv[1], &comm, &err)) {
+		fprintf(stderr, "usage: comm_allreduce shm|gloo|mpi|auto [MB...]%s%s\n",
+			err.msg[0] ? ": " : "", err.msg);
 		return 2;
 	}
 	info.rank = env_int("RANK", "OMPI_COMM_WORLD_RANK", 0);
@@ -114,7 +117,7 @@ int main(int argc, char **argv)
 	args.run_id = info.run_id;
 	args.host = getenv("LTRUN_COMM_HOST");
 	args.timeout_ms = 60000;
-	c = lt_comm_open(b, &args, &err);
+	c = lt_comm_open(lt_comm_of(&comm), comm.base->name, &args, &err);
 	if (!c) {
 		fprintf(stderr, "comm_allreduce: %s\n", err.msg);
 		return 1;
@@ -128,6 +131,8 @@ int main(int argc, char **argv)
 		}
 	}
 	lt_comm_close(c);
+	lt_choice_free(&comm);
+	lt_registry_free(reg);
 	if (args.rz)
 		rz.ops->close(&rz, &err);
 	return rc;

@@ -43,6 +43,7 @@
 #include "ckpt/ckpt.h"
 #include "ckpt/crc32c.h"
 #include "ckpt/io.h"
+#include "core/registry.h"
 
 /* A pass-through IO that adds up the time spent in write(). */
 static const struct lt_ckpt_io_ops *timed_inner;
@@ -127,6 +128,8 @@ int main(int argc, char **argv)
 	const char *dir = NULL, *io_name = "file";
 	long tensors = 4, mb = 256, iters = 4;
 	struct lt_ckpt_io_ops timed;
+	struct lt_registry *reg;
+	struct lt_choice io = { 0 };
 	struct lt_ckpt_tensor *t;
 	struct lt_err err = { 0 };
 	double *save, *blocked, *writes, *load, *warm, *blocked_step;
@@ -149,14 +152,18 @@ int main(int argc, char **argv)
 		else if (!strcmp(argv[i], "--step-ms"))
 			step_ms = atol(argv[i + 1]);
 	}
-	if (!dir || tensors < 1 || mb < 1 || iters < 2 || !lt_ckpt_io_find(io_name)) {
-		fprintf(stderr, "usage: ckpt_bw --dir DIR --io file|async [--tensors N] [--mb M] [--iters K >= 2]\n");
+	reg = lt_registry_new(&err);
+	if (!dir || tensors < 1 || mb < 1 || iters < 2 || !reg ||
+	    lt_registry_resolve(reg, LT_KIND_CKPT_IO, io_name, &io, &err)) {
+		fprintf(stderr, "usage: ckpt_bw --dir DIR --io file|async [--tensors N] [--mb M] [--iters K >= 2]%s%s\n",
+			err.msg[0] ? ": " : "", err.msg);
 		return 2;
 	}
-	timed_inner = lt_ckpt_io_find(io_name);
+	timed_inner = lt_ckpt_io_of(&io);
 	timed = *timed_inner;
 	timed.write = timed_write;
-	if (timed.open(dir, NULL, &st, &err))
+	if (timed.open(&(struct lt_ckpt_io_args){ .base = dir, .params = io.params, .reg = reg },
+		       &st, &err))
 		die("open", &err);
 
 	bytes = (size_t)mb << 20;
@@ -248,6 +255,8 @@ int main(int argc, char **argv)
 			return 1;
 		}
 	timed.close(st);
+	lt_choice_free(&io);
+	lt_registry_free(reg);
 	printf("ckpt_bw: io=%s bytes=%zu iters=%ld save_ms=%.3f first_save_ms=%.3f blocked_ms=%.3f write_ms=%.3f",
 	       io_name, total, iters, median(save + 1, (int)iters - 1), save[0],
 	       median(blocked + 1, (int)iters - 1), median(writes + 1, (int)iters - 1));
