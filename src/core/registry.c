@@ -290,6 +290,18 @@ const struct lt_plugin *lt_registry_base(const struct lt_registry *reg,
 	return p;
 }
 
+const char *lt_registry_auto(const struct lt_registry *reg, enum lt_kind kind,
+			     const char *name, int world_size)
+{
+	if (strcmp(name, "auto"))
+		return name;
+	if (kind == LT_KIND_STRATEGY)
+		return world_size > 1 ? "ddp" : "single_device";
+	if (kind == LT_KIND_ACCELERATOR && lt_registry_count(reg, kind))
+		return lt_registry_at(reg, kind, 0)->name;
+	return name;
+}
+
 void lt_choice_free(struct lt_choice *c)
 {
 	if (!c)

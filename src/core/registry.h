@@ -80,6 +80,13 @@ int lt_registry_resolve(const struct lt_registry *reg, enum lt_kind kind, const 
 			struct lt_choice *out, struct lt_err *err);
 void lt_choice_free(struct lt_choice *c);
 
+/* What `auto` names for kind in a job of world_size ranks: strategy:
+ * single_device for one rank, ddp otherwise; accelerator: the first one
+ * registered; any other name (and other kinds) is returned unchanged.
+ * The launch plan and every rank resolve through this one rule. */
+const char *lt_registry_auto(const struct lt_registry *reg, enum lt_kind kind,
+			     const char *name, int world_size);
+
 /* Follows an alias to its base plugin (a base returns itself). */
 const struct lt_plugin *lt_registry_base(const struct lt_registry *reg,
 					 const struct lt_plugin *p);

@@ -60,12 +60,11 @@ static const char *choose_launcher(const struct lt_plan *plan)
 static int resolve_strategy(struct lt_plan *plan, const struct lt_config *cfg,
 			    const struct lt_registry *reg, struct lt_err *err)
 {
-	const char *name = cfg->strategy;
+	const char *name = lt_registry_auto(reg, LT_KIND_STRATEGY, cfg->strategy,
+					    plan->topo.world_size);
 	const struct lt_strategy_ops *ops;
 	const struct lt_plugin *p;
 
-	if (!strcmp(name, "auto"))
-		name = plan->topo.world_size > 1 ? "ddp" : "single_device";
 	if (choose(plan, cfg, reg, LT_OPT_STRATEGY, name, err))
 		return -1;
 	p = plan->choice[LT_KIND_STRATEGY].named;
@@ -115,11 +114,9 @@ int lt_plan_make(struct lt_plan *plan, const struct lt_config *cfg,
 	const struct lt_accelerator_ops *accel;
 	const struct lt_cluster_ops *cluster;
 	struct lt_request req;
-	const char *accel_name = cfg->accelerator;
+	const char *accel_name = lt_registry_auto(reg, LT_KIND_ACCELERATOR, cfg->accelerator, 1);
 
 	memset(plan, 0, sizeof(*plan));
-	if (!strcmp(accel_name, "auto"))
-		accel_name = lt_registry_at(reg, LT_KIND_ACCELERATOR, 0)->name;
 	if (choose(plan, cfg, reg, LT_OPT_ACCELERATOR, accel_name, err))
 		goto fail;
 	accel = plan->choice[LT_KIND_ACCELERATOR].base->ops;

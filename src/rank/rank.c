@@ -178,12 +178,10 @@ static void choose_plugins(struct lt_ctx *ctx)
 		lt_fatal(ctx, "%s", err.msg);
 	for (size_t i = 0; i < sizeof(named) / sizeof(named[0]); i++) {
 		enum lt_kind k = named[i].kind;
-		const char *name = *(char *const *)((const char *)ctx->cfg + named[i].off);
+		const char *name = lt_registry_auto(
+			ctx->reg, k, *(char *const *)((const char *)ctx->cfg + named[i].off),
+			ctx->info.world_size);
 
-		if (k == LT_KIND_STRATEGY && !strcmp(name, "auto"))
-			name = ctx->info.world_size > 1 ? "ddp" : "single_device";
-		else if (k == LT_KIND_ACCELERATOR && !strcmp(name, "auto"))
-			name = lt_registry_at(ctx->reg, k, 0)->name;
 		if (lt_registry_resolve(ctx->reg, k, name, &ctx->choice[k], &err))
 			lt_fatal(ctx, "%s", err.msg);
 	}

@@ -565,3 +565,13 @@ Test(registry, config_presets_travel_to_the_ranks)
 	lt_config_free(&launcher);
 	lt_config_free(&rank);
 }
+
+/* The one rule the plan and every rank resolve `auto` by. */
+Test(registry, auto_names_one_plugin_per_kind)
+{
+	cr_expect_str_eq(lt_registry_auto(reg, LT_KIND_STRATEGY, "auto", 1), "single_device");
+	cr_expect_str_eq(lt_registry_auto(reg, LT_KIND_STRATEGY, "auto", 4), "ddp");
+	cr_expect_str_eq(lt_registry_auto(reg, LT_KIND_STRATEGY, "ddp_spawn", 1), "ddp_spawn");
+	cr_expect_str_eq(lt_registry_auto(reg, LT_KIND_ACCELERATOR, "auto", 8), "cpu");
+	cr_expect_str_eq(lt_registry_auto(reg, LT_KIND_COMM, "auto", 8), "auto");
+}
