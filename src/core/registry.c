@@ -13,6 +13,7 @@
 #include "ltrun/cluster.h"
 
 #include <cjson/cJSON.h>
+#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -454,7 +455,8 @@ static int preset_item(const cJSON *v, const char *where, char *buf, size_t len,
 		snprintf(text, sizeof(text), "%s", v->valuestring);
 	else if (cJSON_IsBool(v))
 		snprintf(text, sizeof(text), "%s", cJSON_IsTrue(v) ? "true" : "false");
-	else if (cJSON_IsNumber(v) && v->valuedouble == (double)(long long)v->valuedouble)
+	else if (cJSON_IsNumber(v) && fabs(v->valuedouble) < 0x1p62 &&
+		 v->valuedouble == (double)(long long)v->valuedouble)
 		snprintf(text, sizeof(text), "%lld", (long long)v->valuedouble);
 	else if (cJSON_IsNumber(v))
 		snprintf(text, sizeof(text), "%.17g", v->valuedouble);

@@ -388,6 +388,12 @@ Test(registry, config_presets_are_registered_with_their_origin)
 	cr_expect(strstr(err.msg, "did you mean 'ddp'?") != NULL, "%s", err.msg);
 	cr_expect_eq(err.status, LT_EXIT_USAGE);
 	cr_expect_eq(lt_registry_add_presets_json(reg, "[1]", "c.json", &err), -1);
+	/* fuzz/config: a number beyond long long was cast to it (undefined);
+	 * it is written as a double and refused by the schema instead. */
+	cr_expect_eq(lt_registry_add_presets_json(reg, "{\"strategy\": {\"z\": {\"base\": \"ddp\", \"bucket_mb\": 1e120}}}",
+						  "c.json", &err), -1);
+	cr_expect(strstr(err.msg, "bucket_mb") != NULL, "%s", err.msg);
+	cr_expect_null(lt_registry_find(reg, LT_KIND_STRATEGY, "z"));
 	cr_expect_null(lt_registry_find(reg, LT_KIND_STRATEGY, "x"));
 	cr_expect_null(lt_registry_find(reg, LT_KIND_STRATEGY, "y"));
 }
