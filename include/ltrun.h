@@ -45,7 +45,7 @@ extern "C" {
 
 /* Bumped whenever this header changes in a way a built model would notice;
  * ltrun refuses a model built for another version, naming both. */
-#define LT_ABI_VERSION 2
+#define LT_ABI_VERSION 3
 
 /* Every model records the version it was built for; including this header
  * is enough (a weak definition, so several files of one model may include
@@ -62,6 +62,7 @@ __attribute__((visibility("default"), weak)) const unsigned lt_model_abi_version
 typedef struct lt_ctx lt_ctx;
 typedef struct lt_tensor lt_tensor;
 typedef struct lt_work lt_work;
+typedef struct lt_state lt_state;
 
 /* ------------------------------------------------------------ where */
 
@@ -75,6 +76,26 @@ int lt_node_rank(const lt_ctx *ctx);
 int lt_num_nodes(const lt_ctx *ctx);
 /* How many times the job was restarted after a failure (--max-restarts). */
 int lt_restart_count(const lt_ctx *ctx);
+
+/* The splits of a model's data (Trainer mode's num_samples). */
+enum lt_split { LT_TRAIN = 0, LT_VAL = 1 };
+
+/* Facts of the run a model sizes its buffers by; every one may be asked
+ * from init on (Trainer mode) or anywhere (Fabric mode).
+ *   lt_micro_batch_size  the most samples one lt_batch holds (--batch-size)
+ *   lt_accumulate        micro-batches per optimizer step
+ *                        (--accumulate-grad-batches)
+ *   lt_total_steps       optimizer steps the whole run makes, resumed
+ *                        ones included (the schedule's end); -1 when no
+ *                        limit is set (Fabric mode without --max-steps)
+ *   lt_samples_per_rank  this rank's share of one epoch of the split
+ * In init, the last two need num_samples(): ltrun calls it with the
+ * pointer the model stored in *self so far, so set *self and load the
+ * data before asking (asking earlier ends the rank, saying so). */
+int lt_micro_batch_size(const lt_ctx *ctx);
+int lt_accumulate(const lt_ctx *ctx);
+int64_t lt_total_steps(lt_ctx *ctx);
+int64_t lt_samples_per_rank(lt_ctx *ctx, enum lt_split split);
 
 enum lt_device_kind { LT_DEVICE_CPU = 0, LT_DEVICE_CUDA = 1 };
 struct lt_device {
@@ -215,11 +236,90 @@ void *lt_data(lt_tensor *t);
 void *lt_grad(lt_tensor *t);
 int64_t lt_numel(const lt_tensor *t);
 const char *lt_name(const lt_tensor *t);
+/* The dtype of lt_data(t): the compute dtype for a parameter, its own
+ * for a buffer (lt_buffer()). */
+enum lt_dtype lt_tensor_dtype(const lt_tensor *t);
+/* Its shape, as registered. */
+struct lt_shape lt_tensor_shape(const lt_tensor *t);
+
+/* ------------------------------------------------------------ given weights */
+
+/* Sets a parameter's values from numel elements of dt (LT_F32, LT_F64,
+ * LT_F16 or LT_BF16): the f32 master copy under mixed precision and the
+ * compute view alike, so that they survive every precision (writing into
+ * lt_data() under 16-mixed or bf16-mixed is lost: the master copy wins).
+ * Call it from init (Trainer mode) or before the first lt_sync_grads()
+ * (Fabric mode); rank 0's values are broadcast to every rank, as the
+ * first values are.  `ltrun --init-weights FILE` does this for every
+ * parameter from a safetensors file, by name, after init. */
+void lt_param_set(lt_ctx *ctx, lt_tensor *t, const void *values, enum lt_dtype dt);
+
+/* ------------------------------------------------------------ f32 views */
+
+/* For kernels that compute in f32 whatever the precision:
+ *   lt_data_f32(t)  the parameter's values in f32: the master weights
+ *                   under mixed precision, lt_data(t) itself under
+ *                   32-true, an f32 copy refreshed after every optimizer
+ *                   step otherwise.  Read-only (lt_param_set() writes).
+ *   lt_grad_f32(t)  an f32 gradient the model *adds* to (seeded with
+ *                   lt_loss_scale(), as lt_grad()); ltrun folds it into
+ *                   the synchronised gradient when t is marked ready or
+ *                   at the end of the micro-batch, and zeroes it.  Under
+ *                   32-true it is lt_grad(t) itself.
+ * A model written against these runs unchanged under every --precision.
+ * The pointers stay valid until the run ends; ask for them in init so
+ * that the memory is found before training starts. */
+const float *lt_data_f32(lt_ctx *ctx, lt_tensor *t);
+float *lt_grad_f32(lt_ctx *ctx, lt_tensor *t);
+
+/* ------------------------------------------------------------ buffers and model state */
+
+/* How a buffer is kept consistent across ranks:
+ *   LT_BUFFER_BROADCAST  rank 0's values reach every rank at the start
+ *                        and after a resume (running statistics a model
+ *                        updates identically on every rank)
+ *   LT_BUFFER_AVERAGE    as BROADCAST, and averaged across ranks after
+ *                        every optimizer step (sync_batchnorm-style
+ *                        statistics); float dtypes only */
+enum lt_buffer_sync { LT_BUFFER_BROADCAST = 0, LT_BUFFER_AVERAGE = 1 };
+
+/* Registers non-trainable state: saved in checkpoints beside the
+ * parameters (rank 0's values), loaded by --resume, never touched by the
+ * optimizer.  lt_data(t) is numel elements of dt; lt_grad(t) ends the
+ * rank.  Names share the parameters' namespace.  Call it where lt_param()
+ * may be called. */
+lt_tensor *lt_buffer(lt_ctx *ctx, const char *name, struct lt_shape shape, enum lt_dtype dt,
+		     struct lt_init init, enum lt_buffer_sync sync);
+
+/* The model's own bytes in a checkpoint (Trainer mode's on_save/on_load,
+ * Fabric mode's lt_save/lt_resume): named blobs.  lt_state_put copies
+ * bytes under key ([A-Za-z0-9_.-], up to 63 characters; a key put twice
+ * keeps the last); lt_state_get returns the bytes saved under key and
+ * their size, or NULL when the checkpoint has none. */
+void lt_state_put(lt_state *st, const char *key, const void *bytes, size_t size);
+const void *lt_state_get(lt_state *st, const char *key, size_t *size);
+
+/* ------------------------------------------------------------ optimizer groups */
+
+/* Per-parameter optimizer options, from init (or before the first
+ * lt_optimizer_step() in Fabric mode):
+ *   lt_param_weight_decay  whether --weight-decay applies to t (default:
+ *                          yes, unless --weight-decay-on matrices, which
+ *                          decays only tensors of 2 or more dimensions)
+ *   lt_param_lr_scale      t's learning rate is --lr's schedule times
+ *                          scale (default 1) */
+void lt_param_weight_decay(lt_ctx *ctx, lt_tensor *t, int on);
+void lt_param_lr_scale(lt_ctx *ctx, lt_tensor *t, double scale);
 
 /* Tells the strategy that t's gradient is complete for this micro-batch,
  * so that its bucket's all-reduce may start while backward goes on.
- * Optional: gradients not marked are synchronised after train_step. */
+ * Optional: gradients not marked are synchronised after train_step.  The
+ * gradient must not change after it is marked (--debug checks it). */
 void lt_grad_ready(lt_ctx *ctx, lt_tensor *t);
+/* The same for elements [first, first + count) of t: a tensor that stacks
+ * every layer's weights is marked layer by layer as backward goes, and is
+ * complete when every element was marked. */
+void lt_grad_ready_range(lt_ctx *ctx, lt_tensor *t, int64_t first, int64_t count);
 
 /* What the model multiplies the gradient of its loss by before backward
  * (dloss = lt_loss_scale(ctx)).  It folds in this micro-batch's share of
@@ -236,8 +336,6 @@ float lt_loss_scale(const lt_ctx *ctx);
 void lt_log(lt_ctx *ctx, const char *name, double value);
 
 /* ------------------------------------------------------------ Trainer mode */
-
-enum lt_split { LT_TRAIN = 0, LT_VAL = 1 };
 
 /* One micro-batch: the sample indices (into the split, 0..num_samples-1)
  * this rank processes now.  size may be smaller than --batch-size at the
@@ -271,12 +369,14 @@ struct lt_module {
 	 * may lt_log() more ("val_acc").  Returns 0, or nonzero to fail. */
 	int (*val_step)(lt_ctx *ctx, void *self, const struct lt_batch *batch,
 			double *loss);
-	/* Reserved for the model's own extra state in checkpoints: this
-	 * version never calls them (checkpoints hold the parameters, the
-	 * optimizer and ltrun's state; a model that sets on_save is warned
-	 * that its extra state is not saved). */
-	int (*on_save)(lt_ctx *ctx, void *self, void *state);
-	int (*on_load)(lt_ctx *ctx, void *self, void *state);
+	/* Optional: the model's own bytes in checkpoints (a data loader's
+	 * position, an RNG), beside the parameters, buffers and ltrun's
+	 * state.  on_save is called on every rank when a checkpoint is taken
+	 * and rank 0's blobs are saved; on_load is called on every rank after
+	 * --resume loaded one, with those blobs.  Return 0, or nonzero to
+	 * fail the rank. */
+	int (*on_save)(lt_ctx *ctx, void *self, lt_state *state);
+	int (*on_load)(lt_ctx *ctx, void *self, lt_state *state);
 	/* Optional: frees what init made. */
 	void (*fini)(lt_ctx *ctx, void *self);
 };
@@ -343,6 +443,23 @@ void lt_sync_grads(lt_ctx *ctx);
 void lt_optimizer_step(lt_ctx *ctx);
 /* The learning rate the next lt_optimizer_step() uses. */
 double lt_lr(const lt_ctx *ctx);
+
+/* Checkpoints in Fabric mode, under --ckpt-dir through --ckpt-io, as the
+ * Trainer saves them: the parameters, buffers, optimizer state, the step
+ * counts, and the blobs the model puts in *state (NULL: none).
+ *   lt_save    every rank calls it at the same step; rank 0 writes
+ *              (--ckpt-keep prunes).  Without --ckpt-dir it ends the rank.
+ *   lt_resume  with --resume, loads that checkpoint on every rank (call
+ *              it after registering the parameters and buffers, before
+ *              the first step), fills *state when given, and returns the
+ *              optimizer steps it had done; without --resume returns 0
+ *              and changes nothing.
+ * The lt_state handles are ltrun's: lt_state_new() makes an empty one,
+ * lt_state_free() frees it. */
+lt_state *lt_state_new(lt_ctx *ctx);
+void lt_state_free(lt_state *state);
+void lt_save(lt_ctx *ctx, lt_state *state);
+int64_t lt_resume(lt_ctx *ctx, lt_state *state);
 
 #ifdef __cplusplus
 }

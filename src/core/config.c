@@ -194,6 +194,33 @@ const struct lt_option lt_options[LT_OPT_COUNT] = {
 	[LT_OPT_RESUME] = { .id = LT_OPT_RESUME, .name = "resume", .env = "LTRUN_RESUME",
 		.arg = "last|PATH|URL", .type = LT_OPT_PATH, .offset = OFF(resume),
 		.doc = "resume from a checkpoint: last (the newest under --ckpt-dir), a step directory or model.safetensors, or a URL" },
+	[LT_OPT_INIT_WEIGHTS] = { .id = LT_OPT_INIT_WEIGHTS, .name = "init-weights", .env = "LTRUN_INIT_WEIGHTS",
+		.arg = "FILE|DIR", .type = LT_OPT_PATH, .offset = OFF(init_weights),
+		.doc = "start from the weights of a safetensors file (or a directory's model.safetensors, or a checkpoint), matched to the parameters by name, under any precision and rank count" },
+	[LT_OPT_INIT_WEIGHTS_STRICT] = { .id = LT_OPT_INIT_WEIGHTS_STRICT, .name = "init-weights-strict", .env = "LTRUN_INIT_WEIGHTS_STRICT",
+		.type = LT_OPT_BOOL, .offset = OFF(init_weights_strict), .def = "false",
+		.doc = "refuse an --init-weights file that holds tensors the model has not (they are listed and skipped otherwise)" },
+	[LT_OPT_ADAM_BETAS] = { .id = LT_OPT_ADAM_BETAS, .name = "adam-betas", .env = "LTRUN_ADAM_BETAS",
+		.arg = "B1,B2", .type = LT_OPT_PATH, .offset = OFF(adam_betas), .def = "0.9,0.999",
+		.doc = "adamw's beta1 and beta2, each in [0, 1) (GPT-2 and llm.c use 0.9,0.95)" },
+	[LT_OPT_ADAM_EPS] = { .id = LT_OPT_ADAM_EPS, .name = "adam-eps", .env = "LTRUN_ADAM_EPS",
+		.arg = "X", .type = LT_OPT_FLOAT, .offset = OFF(adam_eps), .def = "1e-08",
+		.doc = "adamw's epsilon, added to the root of the second moment",
+		.fmin = 0, .fmax = 1, .fmin_open = true },
+	[LT_OPT_MIN_LR] = { .id = LT_OPT_MIN_LR, .name = "min-lr", .env = "LTRUN_MIN_LR",
+		.arg = "X", .type = LT_OPT_FLOAT, .offset = OFF(min_lr), .def = "0",
+		.doc = "where --lr-schedule cosine ends, at the last step (at most --lr)",
+		.fmin = 0, .fmax = INFINITY, .fmax_open = true },
+	[LT_OPT_WEIGHT_DECAY_ON] = { .id = LT_OPT_WEIGHT_DECAY_ON, .name = "weight-decay-on", .env = "LTRUN_WEIGHT_DECAY_ON",
+		.arg = "all|matrices", .type = LT_OPT_CHOICE, .offset = OFF(weight_decay_on), .def = "all",
+		.doc = "which parameters --weight-decay applies to: all, or matrices (tensors of 2 or more dimensions: not biases nor norms, as GPT-2 and llm.c); lt_param_weight_decay() overrides it per parameter",
+		.choices = "all|matrices" },
+	[LT_OPT_CHECK_REPLICAS] = { .id = LT_OPT_CHECK_REPLICAS, .name = "check-replicas", .env = "LTRUN_CHECK_REPLICAS",
+		.arg = "N", .type = LT_OPT_INT, .min = 0, .max = 1 << 30, .offset = OFF(check_replicas), .def = "0",
+		.doc = "every N optimizer steps, compare a hash of every rank's parameters and buffers, and stop naming the first tensor that differs; 0: never (--debug: every step)" },
+	[LT_OPT_DEBUG] = { .id = LT_OPT_DEBUG, .name = "debug", .env = "LTRUN_DEBUG",
+		.type = LT_OPT_BOOL, .offset = OFF(debug), .def = "false",
+		.doc = "check the model's use of the ABI as it runs, at some cost: gradients changed after lt_grad_ready(), gradients overwritten instead of accumulated, replicas that diverge (see --check-replicas)" },
 	[LT_OPT_INSECURE_STORE] = { .id = LT_OPT_INSECURE_STORE, .name = "insecure-store", .env = "LTRUN_INSECURE_STORE",
 		.type = LT_OPT_BOOL, .offset = OFF(insecure_store), .def = "false",
 		.doc = "on several nodes without LTRUN_STORE_TOKEN, PMIx or a usable secret file, run anyway with a store token that anyone who sees the job can compute (see SECURITY in ltrun(1))" },
@@ -502,6 +529,29 @@ static int parse_value(const struct lt_option *o, const char *text,
 	return 0;
 }
 
+/* --adam-betas "B1,B2": two numbers in [0, 1), kept in adam_beta1/2. */
+static int parse_betas(struct lt_config *cfg, const char *text, const char *where,
+		       struct lt_err *err)
+{
+	char q[LT_QUOTE_MAX], *end;
+	double b1, b2;
+
+	errno = 0;
+	b1 = strtod(text, &end);
+	if (end != text && *end == ',') {
+		const char *second = end + 1;
+		b2 = strtod(second, &end);
+		if (end != second && !*end && !errno && b1 >= 0 && b1 < 1 && b2 >= 0 && b2 < 1) {
+			cfg->adam_beta1 = b1;
+			cfg->adam_beta2 = b2;
+			return 0;
+		}
+	}
+	return lt_err_set(err, LT_EXIT_USAGE,
+			  "%s '%s': give two numbers in [0, 1) separated by a comma, as 0.9,0.95",
+			  where, lt_quote(q, sizeof(q), text));
+}
+
 /* Replaces the plugin list with, or (same source) appends to it, text's paths. */
 static int set_list(struct lt_config *cfg, const struct lt_option *o, const char *text,
 		    enum lt_source src, const char *where, struct lt_err *err)
@@ -547,6 +597,8 @@ int lt_config_set(struct lt_config *cfg, const struct lt_option *o,
 	} else if (o->type == LT_OPT_FLOAT) {
 		*(double *)field(cfg, o) = val.d;
 	} else {
+		if (o->id == LT_OPT_ADAM_BETAS && parse_betas(cfg, text, where, err))
+			return -1;
 		copy = strdup(text);
 		if (!copy)
 			return lt_err_set(err, LT_EXIT_FAILURE, "out of memory");

@@ -80,6 +80,14 @@ enum lt_opt_id {
 	LT_OPT_CKPT_EVERY,
 	LT_OPT_CKPT_KEEP,
 	LT_OPT_RESUME,
+	LT_OPT_INIT_WEIGHTS,
+	LT_OPT_INIT_WEIGHTS_STRICT,
+	LT_OPT_ADAM_BETAS,
+	LT_OPT_ADAM_EPS,
+	LT_OPT_MIN_LR,
+	LT_OPT_WEIGHT_DECAY_ON,
+	LT_OPT_CHECK_REPLICAS,
+	LT_OPT_DEBUG,
 	/* launch, again: kept last to ease merges */
 	LT_OPT_INSECURE_STORE,
 	LT_OPT_COUNT
@@ -139,6 +147,14 @@ struct lt_config {
 	int ckpt_keep;            /* complete checkpoints kept; 0: all */
 	char *resume;             /* "last", a checkpoint path or URL; NULL: start afresh */
 	bool insecure_store;      /* run without a secret token source (store_token.c) */
+	char *init_weights;       /* safetensors file or directory of first values; NULL: none */
+	bool init_weights_strict; /* refuse tensors the model does not have */
+	char *adam_betas;         /* "B1,B2" as given; the numbers below once checked */
+	double adam_beta1, adam_beta2, adam_eps;
+	double min_lr;            /* the schedule's floor */
+	char *weight_decay_on;    /* "all" or "matrices" (tensors of 2+ dimensions) */
+	int check_replicas;       /* compare the ranks' parameters every N steps; 0: never */
+	bool debug;               /* the checks of --debug (ltrun(1)) */
 	/* The config file's "presets" section as JSON text (NULL: none), and
 	 * where it came from; the ranks get it as LTRUN_PRESETS. */
 	char *presets;

@@ -50,6 +50,13 @@ struct lt_tensor {
 	float *master_grad; /* mixed precision: unscaled f32 gradients */
 	int bucket;      /* the strategy's own index (a DDP bucket), -1: none */
 	bool ready;      /* lt_grad_ready() seen in this micro-batch */
+
+	/* --- f32 views and gradient guards (runtime/views.c, guards.c) --- */
+
+	/* --- buffers (runtime/buffers.c) --- */
+
+	/* --- optimizer groups (runtime/optim.c) --- */
+
 };
 
 /* Metrics logged with lt_log() during one interval. */
@@ -117,6 +124,15 @@ struct lt_ctx {
 	int64_t step;        /* training steps done (skipped ones included) */
 	int64_t optim_steps; /* steps the optimizer applied (Adam's bias correction) */
 	double comm_wait_s;  /* time spent waiting for gradient all-reduces */
+
+	/* --- given weights (trainer/init_weights.c) --- */
+
+	/* --- f32 views and gradient guards (runtime/views.c, guards.c) --- */
+
+	/* --- buffers, model state, replica checks (runtime/buffers.c, trainer/state.c) --- */
+
+	/* --- optimizer groups and the run's facts (runtime/optim.c, trainer/loop.c) --- */
+
 };
 
 #endif
