@@ -6,12 +6,15 @@
  *   ltrun [OPTIONS] MODEL.so [-- MODEL_ARGS]
  *   ltrun ckpt inspect PATH [--json]     list a checkpoint's tensors and metadata
  *   ltrun ckpt verify PATH               check every tensor's checksum
- *     (both: [--plugin SO]... [--ckpt-io NAME] read through that IO)
+ *   ltrun ckpt export PATH OUT.safetensors [--dtype D] [--force]
+ *                                        the parameters alone, for --init-weights
+ *     (all: [--plugin SO]... [--ckpt-io NAME] read through that IO)
  *
  * Exit statuses: 0 success, 1 failure (the cluster's environment, a plugin,
  * a file), 2 usage (a flag, an LTRUN_* variable, the config file), 3
  * stopped by a signal after every rank saved a checkpoint.
  */
+#include "ckpt/export.h"
 #include "ckpt/inspect.h"
 #include "ckpt/lock.h"
 #include "core/config.h"
@@ -22,6 +25,7 @@
 #include "rank/rank.h"
 #include "rdzv/rdzv.h"
 #include "trainer/checkpoint.h"
+#include "trainer/init_weights.h"
 
 #include <argp.h>
 #include <cjson/cJSON.h>
@@ -264,38 +268,14 @@ static struct lt_registry *load_registry(struct cli *cli)
 	return reg;
 }
 
-/* `ltrun ckpt inspect|verify PATH [--json] [--plugin SO]... [--ckpt-io NAME]`. */
-static int ckpt_command(int argc, char **argv)
+/* The registry of `ltrun ckpt`: the built-ins, the plugin directories and
+ * the --plugin files. */
+static struct lt_registry *ckpt_registry(char **plugins, size_t nplugins)
 {
-	static const char usage[] =
-		"usage: ltrun ckpt inspect PATH [--json] | ltrun ckpt verify PATH, then [--plugin SO]... [--ckpt-io NAME] (PATH: a checkpoint directory, step-N, model.safetensors or URL)";
 	struct lt_err err = { 0 };
 	struct lt_config cfg;
 	struct lt_registry *reg;
-	char *plugins[64];
-	size_t nplugins = 0;
-	bool json = false;
-	const char *path = NULL, *io = NULL;
-	int rc;
 
-	if (argc < 2 || (strcmp(argv[1], "inspect") && strcmp(argv[1], "verify")))
-		lt_die(LT_EXIT_USAGE, "%s", usage);
-	for (int i = 2; i < argc; i++) {
-		if (!strcmp(argv[i], "--json") && !strcmp(argv[1], "inspect"))
-			json = true;
-		else if (!strcmp(argv[i], "--plugin") && i + 1 < argc &&
-			 nplugins < sizeof(plugins) / sizeof(plugins[0]))
-			plugins[nplugins++] = argv[++i];
-		else if (!strcmp(argv[i], "--ckpt-io") && i + 1 < argc)
-			io = argv[++i];
-		else if (argv[i][0] == '-' || path)
-			lt_die(LT_EXIT_USAGE, "ltrun ckpt %s: unexpected '%s'; %s", argv[1], argv[i], usage);
-		else
-			path = argv[i];
-	}
-	if (!path)
-		lt_die(LT_EXIT_USAGE, "ltrun ckpt %s: no PATH given; %s", argv[1], usage);
-	/* the built-ins, the plugin directories and these --plugin files */
 	if (lt_config_init(&cfg, &err))
 		lt_die_err(&err);
 	cfg.plugins = plugins;
@@ -306,8 +286,62 @@ static int ckpt_command(int argc, char **argv)
 	lt_config_free(&cfg);
 	if (!reg)
 		lt_die_err(&err);
-	rc = !strcmp(argv[1], "inspect") ? lt_ckpt_inspect(reg, io, path, json, stdout, &err)
-					  : lt_ckpt_verify_path(reg, io, path, stdout, &err);
+	return reg;
+}
+
+/* `ltrun ckpt inspect|verify PATH [--json]`, `ltrun ckpt export PATH
+ * OUT.safetensors [--dtype D] [--force]`, each with [--plugin SO]...
+ * [--ckpt-io NAME]. */
+static int ckpt_command(int argc, char **argv)
+{
+	static const char usage[] =
+		"usage: ltrun ckpt inspect PATH [--json] | ltrun ckpt verify PATH | ltrun ckpt export PATH OUT.safetensors [--dtype f32|compute|bf16|f16] [--force], then [--plugin SO]... [--ckpt-io NAME] (PATH: a checkpoint directory, step-N, model.safetensors or URL)";
+	struct lt_err err = { 0 };
+	struct lt_registry *reg;
+	char *plugins[64];
+	size_t nplugins = 0;
+	bool json = false, force = false, export;
+	const char *path = NULL, *out = NULL, *io = NULL;
+	enum lt_export_dtype dt = LT_EXPORT_F32;
+	int rc;
+
+	if (argc >= 2 && (!strcmp(argv[1], "--help") || !strcmp(argv[1], "help"))) {
+		puts(usage);
+		return 0;
+	}
+	if (argc < 2 || (strcmp(argv[1], "inspect") && strcmp(argv[1], "verify") &&
+			 strcmp(argv[1], "export")))
+		lt_die(LT_EXIT_USAGE, "%s", usage);
+	export = !strcmp(argv[1], "export");
+	for (int i = 2; i < argc; i++) {
+		if (!strcmp(argv[i], "--json") && !strcmp(argv[1], "inspect"))
+			json = true;
+		else if (!strcmp(argv[i], "--force") && export)
+			force = true;
+		else if (!strcmp(argv[i], "--dtype") && export && i + 1 < argc) {
+			if (!lt_export_dtype_parse(argv[++i], &dt))
+				lt_die(LT_EXIT_USAGE, "ltrun ckpt export: --dtype '%s': give f32, compute, bf16 or f16",
+				       argv[i]);
+		} else if (!strcmp(argv[i], "--plugin") && i + 1 < argc &&
+			 nplugins < sizeof(plugins) / sizeof(plugins[0]))
+			plugins[nplugins++] = argv[++i];
+		else if (!strcmp(argv[i], "--ckpt-io") && i + 1 < argc)
+			io = argv[++i];
+		else if (argv[i][0] == '-' || (path && (!export || out)))
+			lt_die(LT_EXIT_USAGE, "ltrun ckpt %s: unexpected '%s'; %s", argv[1], argv[i], usage);
+		else
+			*(path ? &out : &path) = argv[i];
+	}
+	if (!path || (export && !out))
+		lt_die(LT_EXIT_USAGE, "ltrun ckpt %s: no %s given; %s", argv[1],
+		       path ? "OUT.safetensors" : "PATH", usage);
+	reg = ckpt_registry(plugins, nplugins);
+	if (export)
+		rc = lt_ckpt_export(reg, io, path, out, dt, force, stdout, &err);
+	else if (!strcmp(argv[1], "inspect"))
+		rc = lt_ckpt_inspect(reg, io, path, json, stdout, &err);
+	else
+		rc = lt_ckpt_verify_path(reg, io, path, stdout, &err);
 	lt_registry_free(reg);
 	if (rc)
 		lt_die_err(&err);
@@ -351,7 +385,8 @@ int main(int argc, char **argv)
 		lt_die_err(&cli.err);
 	/* once, here, rather than in every rank; a dry run checks the shape */
 	if (lt_trainer_ckpt_check_resume(&cli.cfg, !cli.cfg.dry_run && starts_rank0(&plan),
-					 &cli.err))
+					 &cli.err) ||
+	    lt_init_weights_check(&cli.cfg, reg, !cli.cfg.dry_run && starts_rank0(&plan), &cli.err))
 		lt_die_err(&cli.err);
 	plan.model = cli.model;
 	plan.model_argv = cli.model_argv;

@@ -4,7 +4,8 @@
  * names (read through the IO plugin --ckpt-io names: by default http for
  * a URL, else file), then lists the tensors and metadata, or reads
  * every tensor against its checksum (and a step directory's file against
- * the step its metadata names).
+ * the step its metadata names).  lt_ckpt_path_open() is the same opening
+ * for `--init-weights` and `ltrun ckpt export`.
  */
 #include <cjson/cJSON.h>
 #include <errno.h>
@@ -115,11 +116,15 @@ static int locate(const struct lt_registry *reg, const char *io, const char *pat
 		if (S_ISDIR(st.st_mode)) {
 			size_t f = last_part(path, len);
 			int64_t step;
-			bool has_last;
+			bool has_last, has_model;
 
 			if (asprintf(&last, "%.*s/last", (int)len, path) < 0)
 				goto out_nomem;
 			has_last = !stat(last, &st);
+			free(last);
+			if (asprintf(&last, "%.*s/" LT_CKPT_MODEL_FILE, (int)len, path) < 0)
+				goto out_nomem;
+			has_model = !stat(last, &st);
 			free(last);
 			if (has_last) {
 				tg->base = strndup(path, len);
@@ -127,9 +132,12 @@ static int locate(const struct lt_registry *reg, const char *io, const char *pat
 			} else if (lt_ckpt_parse_step(path + f, len - f, &step)) {
 				if (split(path, len, 0, tg))
 					goto out_nomem;
+			} else if (has_model) {
+				tg->base = strndup(path, len);
+				tg->where = strdup(LT_CKPT_MODEL_FILE);
 			} else {
 				return lt_err_set(err, LT_EXIT_FAILURE,
-						  "'%s' is not a checkpoint: it holds no file 'last' and is not a step-<N> directory",
+						  "'%s' is not a checkpoint: it holds neither a file 'last' nor " LT_CKPT_MODEL_FILE " and is not a step-<N> directory",
 						  q);
 			}
 		} else if (!has_suffix(path, len, ".safetensors")) {
@@ -166,6 +174,42 @@ static struct lt_ckpt_reader *open_path(const struct lt_registry *reg, const cha
 	if (!r)
 		target_free(tg);
 	return r;
+}
+
+struct lt_ckpt_path {
+	struct target tg;
+	struct lt_ckpt_reader *r;
+};
+
+struct lt_ckpt_path *lt_ckpt_path_open(const struct lt_registry *reg, const char *io,
+				       const char *path, struct lt_err *err)
+{
+	struct lt_ckpt_path *p = calloc(1, sizeof(*p));
+
+	if (!p) {
+		lt_err_set(err, LT_EXIT_FAILURE, "out of memory opening checkpoint '%s'", path);
+		return NULL;
+	}
+	p->r = open_path(reg, io, path, &p->tg, err);
+	if (!p->r) {
+		free(p);
+		return NULL;
+	}
+	return p;
+}
+
+struct lt_ckpt_reader *lt_ckpt_path_reader(const struct lt_ckpt_path *p)
+{
+	return p->r;
+}
+
+void lt_ckpt_path_close(struct lt_ckpt_path *p)
+{
+	if (!p)
+		return;
+	lt_ckpt_close(p->r);
+	target_free(&p->tg);
+	free(p);
 }
 
 /* A name from a file, printable: control characters as '?'. */

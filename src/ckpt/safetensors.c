@@ -6,8 +6,8 @@
  * aligned), then the tensors' little-endian bytes, contiguous and each
  * aligned to its element size (8-byte dtypes first, then 4, then 2, as the
  * safetensors library itself lays them out and requires).  ltrun adds
- * "format": "ltrun-ckpt-1" and "checksum/<name>": "crc32c:<8 hex>" to the
- * metadata.
+ * "format": "ltrun-ckpt-1" (unless the metadata names another) and
+ * "checksum/<name>": "crc32c:<8 hex>" to the metadata.
  *
  * lt_safetensors_write() writes one file (one writev straight from the
  * caller's buffers); history.c names it step-<N>/model.safetensors and
@@ -790,11 +790,13 @@ int lt_safetensors_check(int64_t step, const struct lt_ckpt_tensor *t, size_t n,
 static int build_header(int64_t step, const struct lt_ckpt_tensor *t, size_t n, const cJSON *meta,
 			const uint32_t *crc, const uint64_t *begin, struct sbuf *b, struct lt_err *err)
 {
-	const cJSON *m;
+	const cJSON *m, *format = cJSON_GetObjectItemCaseSensitive(meta, "format");
 	uint64_t len;
 
 	sb_add(b, "\0\0\0\0\0\0\0\0", 8);
-	sb_puts(b, "{\"__metadata__\":{\"format\":\"" LT_CKPT_FORMAT "\"");
+	/* meta's own "format" (an export's "ltrun-export"), else a checkpoint's */
+	sb_puts(b, "{\"__metadata__\":{\"format\":");
+	sb_json_str(b, cJSON_IsString(format) ? format->valuestring : LT_CKPT_FORMAT);
 	cJSON_ArrayForEach(m, meta) {
 		if (!strcmp(m->string, "format") || !strncmp(m->string, "checksum/", 9))
 			continue; /* ltrun's own, rewritten below */

@@ -34,6 +34,10 @@ int lt_precision_check(const struct lt_choice *c, struct lt_err *err);
 /* Writes n values of dt into dst from the f32 values src, rounding to
  * nearest even (f32: a copy). */
 void lt_precision_from_f32(void *dst, enum lt_dtype dt, const float *src, size_t n);
+/* Writes n f32 values into dst from the values src of dt (LT_F32, LT_F64,
+ * LT_F16 or LT_BF16): exact from f16 and bf16, rounded to nearest even
+ * from f64 (f32: a copy).  The reverse of lt_precision_from_f32. */
+void lt_precision_to_f32(float *dst, const void *src, enum lt_dtype dt, size_t n);
 
 /* Makes the compute view of parameter v from f32 values: through the
  * plugin's to_compute when it has one, else lt_precision_from_f32.

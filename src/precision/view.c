@@ -1,6 +1,7 @@
 /*
  * view.c - f32 values into a precision's compute view: the plugin's
- * to_compute hook, or rounding to nearest even; and the check that a
+ * to_compute hook, or rounding to nearest even (and any float dtype back
+ * to f32, for given weights); and the check that a
  * precision's dtypes are ones the runtime can run.
  */
 #include "precision/precision.h"
@@ -35,6 +36,16 @@ void lt_precision_from_f32(void *dst, enum lt_dtype dt, const float *src, size_t
 	case LT_F64: lt_convert_f32_to_f64(dst, src, n); break;
 	case LT_F16: lt_convert_f32_to_f16(dst, src, n); break;
 	case LT_BF16: lt_convert_f32_to_bf16(dst, src, n); break;
+	default: memcpy(dst, src, n * sizeof(float)); break;
+	}
+}
+
+void lt_precision_to_f32(float *dst, const void *src, enum lt_dtype dt, size_t n)
+{
+	switch (dt) {
+	case LT_F64: lt_convert_f64_to_f32(dst, src, n); break;
+	case LT_F16: lt_convert_f16_to_f32(dst, src, n); break;
+	case LT_BF16: lt_convert_bf16_to_f32(dst, src, n); break;
 	default: memcpy(dst, src, n * sizeof(float)); break;
 	}
 }

@@ -16,6 +16,7 @@
 #include "core/error.h"
 #include "rank/fatal.h"
 #include "runtime/runtime.h"
+#include "trainer/init_weights.h"
 #include "trainer/sampler.h"
 
 #include <stdarg.h>
@@ -329,6 +330,7 @@ static void ensure_setup(lt_ctx *ctx, const char *fn)
 		return;
 	if (!ctx->nparams)
 		lt_fatal(ctx, "%s() before any lt_param(): register the parameters first", fn);
+	lt_init_weights_apply(ctx); /* --init-weights: rank 0 reads, setup shares */
 	if (lt_runtime_setup(ctx, &err))
 		lt_fatal(ctx, "%s(): %s", fn, err.msg);
 }

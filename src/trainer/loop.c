@@ -28,6 +28,7 @@
 #include "core/clock.h"
 #include "core/error.h"
 #include "trainer/checkpoint.h"
+#include "trainer/init_weights.h"
 #include "trainer/metrics.h"
 #include "trainer/progress.h"
 #include "runtime/runtime.h"
@@ -457,6 +458,7 @@ int lt_trainer_run(struct lt_ctx *ctx, const struct lt_module *m, int argc, char
 		lt_fatal(ctx, "%s", err.msg);
 	if (m->init(ctx, argc, argv, &l.self))
 		lt_fatal(ctx, "init of model '%s' failed", m->name ? m->name : argv[0]);
+	lt_init_weights_apply(ctx); /* --init-weights: rank 0 reads, setup shares */
 	make_plan(&l);
 	if (lt_runtime_setup(ctx, &err) || lt_trainer_ckpt_resume(ctx, &pos, &err))
 		lt_fatal(ctx, "%s", err.msg);
