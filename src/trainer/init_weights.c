@@ -252,12 +252,26 @@ static int load(struct lt_ctx *ctx, struct lt_err *err)
 	return rc;
 }
 
+/* Whether any gradient is nonzero: a backward ran before the weights
+ * came (Fabric mode places the parameters at the first lt_sync_grads()). */
+static bool grads_touched(const struct lt_ctx *ctx)
+{
+	const unsigned char *g = (const unsigned char *)ctx->grad_arena.base;
+
+	for (size_t i = 0; i < ctx->grad_arena.used; i++)
+		if (g[i])
+			return true;
+	return false;
+}
+
 void lt_init_weights_apply(struct lt_ctx *ctx)
 {
 	struct lt_err err = { 0 };
 
 	if (!ctx->cfg->init_weights || ctx->info.rank != 0)
 		return;
+	if (grads_touched(ctx))
+		lt_fatal(ctx, "--init-weights: the model ran a backward pass before its parameters took the given weights, which arrive when they are placed (Fabric mode: the first lt_sync_grads()): call lt_sync_grads() once after registering the parameters, before the first forward");
 	if (load(ctx, &err))
 		lt_fatal(ctx, "%s", err.msg);
 }
