@@ -32,4 +32,9 @@ const char *lt_ckpt_label(const struct lt_ckpt_reader *r);
  * true and *crc, or false when the file has none for it. */
 bool lt_ckpt_checksum(const struct lt_ckpt_reader *r, size_t i, uint32_t *crc);
 
+/* "[5, 6]": a shape for messages, into buf (LT_CKPT_SHAPE_MAX bytes hold
+ * any); returns buf. */
+#define LT_CKPT_SHAPE_MAX (LT_MAX_DIMS * 22 + 4)
+const char *lt_ckpt_shape_str(char *buf, size_t size, int ndim, const int64_t *shape);
+
 #endif

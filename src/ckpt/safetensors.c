@@ -54,8 +54,7 @@ static bool shape_bytes(enum lt_dtype dt, int ndim, const int64_t *shape, uint64
 	return true;
 }
 
-/* "[5, 6]" into buf. */
-static const char *shape_str(char *buf, size_t size, int ndim, const int64_t *shape)
+const char *lt_ckpt_shape_str(char *buf, size_t size, int ndim, const int64_t *shape)
 {
 	size_t n = (size_t)snprintf(buf, size, "[");
 
@@ -66,7 +65,7 @@ static const char *shape_str(char *buf, size_t size, int ndim, const int64_t *sh
 	return buf;
 }
 
-#define SHAPE_MAX (LT_MAX_DIMS * 22 + 4)
+#define SHAPE_MAX LT_CKPT_SHAPE_MAX
 
 /* ------------------------------------------------------------ strings */
 
@@ -329,7 +328,7 @@ static int parse_entry(struct lt_ckpt_reader *r, size_t i, const cJSON *item, ui
 	if (e > data_size)
 		return BAD("checkpoint '%s': tensor '%s': data_offsets [%" PRIu64 ", %" PRIu64 "] run past the data's %" PRIu64 " bytes: the file is truncated",
 			   r->label, q, b, e, data_size);
-	shape_str(sh, sizeof(sh), t->ndim, t->shape);
+	lt_ckpt_shape_str(sh, sizeof(sh), t->ndim, t->shape);
 	if (!shape_bytes(t->dtype, t->ndim, t->shape, &need))
 		return BAD("checkpoint '%s': tensor '%s': shape %s of %s overflows 64 bits",
 			   r->label, q, sh, lt_dtype_st_name(t->dtype));
@@ -658,9 +657,9 @@ int lt_ckpt_read(struct lt_ckpt_reader *r, const char *name, enum lt_dtype dt, i
 		same = shape[i] == t->shape[i];
 	if (!same)
 		return BAD("checkpoint '%s': tensor '%s' is %s %s, but the model expects %s %s: load a checkpoint of this model and precision",
-			   r->label, q, lt_dtype_st_name(t->dtype), shape_str(s1, sizeof(s1), t->ndim, t->shape),
+			   r->label, q, lt_dtype_st_name(t->dtype), lt_ckpt_shape_str(s1, sizeof(s1), t->ndim, t->shape),
 			   lt_dtype_valid(dt) ? lt_dtype_st_name(dt) : "?",
-			   shape_str(s2, sizeof(s2), ndim < 0 ? 0 : ndim > LT_MAX_DIMS ? LT_MAX_DIMS : ndim, shape));
+			   lt_ckpt_shape_str(s2, sizeof(s2), ndim < 0 ? 0 : ndim > LT_MAX_DIMS ? LT_MAX_DIMS : ndim, shape));
 	if (!r->io)
 		return BAD("checkpoint '%s': it was parsed without IO, nothing can be read from it", r->label);
 	if (r->e[k].has_crc) {
@@ -761,7 +760,7 @@ int lt_safetensors_check(int64_t step, const struct lt_ckpt_tensor *t, size_t n,
 		if (!lt_dtype_valid(t[i].dtype) || t[i].ndim < 0 || t[i].ndim > LT_MAX_DIMS)
 			return BAD("cannot save checkpoint step-%" PRId64 ": tensor '%s': dtype %d or ndim %d is invalid",
 				   step, q, (int)t[i].dtype, t[i].ndim);
-		shape_str(sh, sizeof(sh), t[i].ndim, t[i].shape);
+		lt_ckpt_shape_str(sh, sizeof(sh), t[i].ndim, t[i].shape);
 		if (!shape_bytes(t[i].dtype, t[i].ndim, t[i].shape, &need) || need != t[i].bytes ||
 		    need > (uint64_t)EXACT_MAX)
 			return BAD("cannot save checkpoint step-%" PRId64 ": tensor '%s': %zu bytes, but shape %s of %s needs %s",

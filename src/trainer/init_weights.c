@@ -72,18 +72,6 @@ static bool is_float(enum lt_dtype dt)
 	return dt == LT_F32 || dt == LT_F64 || dt == LT_F16 || dt == LT_BF16;
 }
 
-/* "[4, 8]" into buf. */
-static const char *shape_str(char *buf, size_t len, int ndim, const int64_t *dim)
-{
-	size_t k = (size_t)snprintf(buf, len, "[");
-
-	for (int d = 0; d < ndim && k < len; d++)
-		k += (size_t)snprintf(buf + k, len - k, "%s%" PRId64, d ? ", " : "", dim[d]);
-	if (k < len)
-		snprintf(buf + k, len - k, "]");
-	return buf;
-}
-
 static const struct lt_ckpt_tensor *find(const struct lt_ckpt_tensor *ft, size_t nf,
 					 const char *name)
 {
@@ -127,7 +115,7 @@ static int check_params(const struct lt_ctx *ctx, const struct lt_ckpt_reader *r
 {
 	size_t nf, missing = 0;
 	const struct lt_ckpt_tensor *ft = lt_ckpt_tensors(r, &nf);
-	char names[512] = "", s1[LT_MAX_DIMS * 22 + 4], s2[LT_MAX_DIMS * 22 + 4];
+	char names[512] = "", s1[LT_CKPT_SHAPE_MAX], s2[LT_CKPT_SHAPE_MAX];
 
 	for (size_t i = 0; i < ctx->nparams; i++) {
 		const struct lt_tensor *p = ctx->params[i];
@@ -144,8 +132,8 @@ static int check_params(const struct lt_ctx *ctx, const struct lt_ckpt_reader *r
 		if (!same)
 			return lt_err_set(err, LT_EXIT_FAILURE,
 					  "--init-weights '%s': tensor '%s' is %s in the file, the model's parameter is %s: give weights of this model",
-					  path, p->name, shape_str(s1, sizeof(s1), f->ndim, f->shape),
-					  shape_str(s2, sizeof(s2), p->shape.ndim, p->shape.dim));
+					  path, p->name, lt_ckpt_shape_str(s1, sizeof(s1), f->ndim, f->shape),
+					  lt_ckpt_shape_str(s2, sizeof(s2), p->shape.ndim, p->shape.dim));
 		if (!is_float(f->dtype))
 			return lt_err_set(err, LT_EXIT_FAILURE,
 					  "--init-weights '%s': tensor '%s' is %s: give F32, F64, F16 or BF16 values",
