@@ -327,14 +327,39 @@ Test(init_weights, export_refuses_to_overwrite_and_bad_arguments)
 	}
 }
 
-Test(init_weights, fabric_mode_refuses_weights_that_came_after_a_backward)
-{
-	char ck[512];
+#define FABRIC build_path("tests/models/weights_fabric.so")
 
-	path_in_tmp(ck, sizeof(ck), "ck");
-	free(train("mlp", (const char *const[]){ "--max-steps", "1", "--lr", "0.1", "--ckpt-dir", ck,
-		   build_path("examples/mlp/mlp.so"), NULL }, 0));
-	expect_failure("fabric", (const char *const[]){ "--init-weights", ck,
-		       build_path("examples/fabric/fabric.so"), "--", "--epochs", "1", NULL }, 1,
-		       "the model ran a backward pass before its parameters took the given weights");
+/* Fabric mode places the parameters, and --init-weights gives them their
+ * values, at the first lt_sync_grads(): a model that calls it before its
+ * first forward sees the weights on every rank, as a Trainer-mode model
+ * does; one that runs backward first is stopped, not left to step from
+ * a gradient of other weights. */
+Test(init_weights, fabric_mode_gives_the_weights_to_every_rank_or_says_why_not)
+{
+	static const char *const precisions[] = { "32-true", "bf16-mixed" };
+	char ck[512], w[512], tdump[512], fdump[512], a[600], b[600];
+
+	checkpoint("ck", "32-true", ck, sizeof(ck));
+	export(ck, "w.safetensors", "f32", w, sizeof(w));
+	for (size_t i = 0; i < sizeof(precisions) / sizeof(precisions[0]); i++) {
+		const char *p = precisions[i];
+
+		snprintf(a, sizeof(a), "trainer-%s", p);
+		path_in_tmp(tdump, sizeof(tdump), a);
+		free(train(a, (const char *const[]){ "--devices", "2", "--precision", p, "--max-steps",
+			   "1", "--lr", "1e-30", "--init-weights", w, WEIGHTS, "--", "--dump", tdump,
+			   NULL }, 0));
+		snprintf(a, sizeof(a), "fabric-%s", p);
+		path_in_tmp(fdump, sizeof(fdump), a);
+		free(train(a, (const char *const[]){ "--devices", "2", "--precision", p,
+			   "--init-weights", w, FABRIC, "--", "--place-first", "--dump", fdump, NULL },
+			   0));
+		snprintf(a, sizeof(a), "%s.0", tdump);
+		for (int rank = 0; rank < 2; rank++) {
+			snprintf(b, sizeof(b), "%s.%d", fdump, rank);
+			expect_same_params(p, a, b, 0.0);
+		}
+	}
+	expect_failure("backward first", (const char *const[]){ "--init-weights", w, FABRIC, NULL },
+		       1, "the model ran a backward pass before its parameters took the given weights");
 }
