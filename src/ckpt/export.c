@@ -38,11 +38,6 @@ bool lt_export_dtype_parse(const char *s, enum lt_export_dtype *out)
 	return false;
 }
 
-static bool is_float(enum lt_dtype dt)
-{
-	return dt == LT_F32 || dt == LT_F64 || dt == LT_F16 || dt == LT_BF16;
-}
-
 static const char *meta_str(const struct lt_ckpt_reader *r, const char *key)
 {
 	const cJSON *v = cJSON_GetObjectItemCaseSensitive(lt_ckpt_meta(r), key);
@@ -100,7 +95,7 @@ static void *read_as(struct lt_ckpt_reader *r, const struct lt_ckpt_tensor *f, e
 	float *f32 = NULL;
 
 	*d = *f;
-	if (!is_float(f->dtype))
+	if (!lt_dtype_is_float(f->dtype))
 		dt = f->dtype;
 	d->dtype = dt;
 	d->bytes = n * lt_dtype_size(dt);

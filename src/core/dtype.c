@@ -25,6 +25,11 @@ bool lt_dtype_valid(enum lt_dtype dt)
 	return (unsigned)dt < LT_DTYPE_COUNT;
 }
 
+bool lt_dtype_is_float(enum lt_dtype dt)
+{
+	return dt == LT_F32 || dt == LT_F64 || dt == LT_F16 || dt == LT_BF16;
+}
+
 LT_API size_t lt_dtype_size(enum lt_dtype dt)
 {
 	return lt_dtype_valid(dt) ? dtypes[dt].size : 0;

@@ -14,6 +14,8 @@
 
 /* True for a value of enum lt_dtype. */
 bool lt_dtype_valid(enum lt_dtype dt);
+/* True for LT_F32, LT_F64, LT_F16 and LT_BF16. */
+bool lt_dtype_is_float(enum lt_dtype dt);
 /* Bytes of one element (ltrun.h); 0 for a value outside enum lt_dtype. */
 size_t lt_dtype_size(enum lt_dtype dt);
 /* "f32", "f64", "f16", "bf16", "i32", "i64"; "?" for anything else. */

@@ -22,7 +22,7 @@ LT_API void lt_param_set(lt_ctx *ctx, lt_tensor *t, const void *values, enum lt_
 	if (!values)
 		lt_fatal(ctx, "lt_param_set('%s', NULL): pass %lld values", t->name,
 			 (long long)t->numel);
-	if (dt != LT_F32 && dt != LT_F64 && dt != LT_F16 && dt != LT_BF16)
+	if (!lt_dtype_is_float(dt))
 		lt_fatal(ctx, "lt_param_set('%s'): values of dtype %s: give LT_F32, LT_F64, LT_F16 or LT_BF16",
 			 t->name, lt_dtype_name(dt));
 	if (ctx->params_frozen)

@@ -67,11 +67,6 @@ int lt_weights_store(struct lt_ctx *ctx, struct lt_tensor *t, const void *values
 
 /* --- the file's tensors against the parameters --- */
 
-static bool is_float(enum lt_dtype dt)
-{
-	return dt == LT_F32 || dt == LT_F64 || dt == LT_F16 || dt == LT_BF16;
-}
-
 static const struct lt_ckpt_tensor *find(const struct lt_ckpt_tensor *ft, size_t nf,
 					 const char *name)
 {
@@ -134,7 +129,7 @@ static int check_params(const struct lt_ctx *ctx, const struct lt_ckpt_reader *r
 					  "--init-weights '%s': tensor '%s' is %s in the file, the model's parameter is %s: give weights of this model",
 					  path, p->name, lt_ckpt_shape_str(s1, sizeof(s1), f->ndim, f->shape),
 					  lt_ckpt_shape_str(s2, sizeof(s2), p->shape.ndim, p->shape.dim));
-		if (!is_float(f->dtype))
+		if (!lt_dtype_is_float(f->dtype))
 			return lt_err_set(err, LT_EXIT_FAILURE,
 					  "--init-weights '%s': tensor '%s' is %s: give F32, F64, F16 or BF16 values",
 					  path, p->name, lt_dtype_st_name(f->dtype));
