@@ -14,6 +14,12 @@
  * ranks with batch B computes what single_device computes with batch
  * N x B.
  *
+ * The plan (epochs, steps per epoch, the total) is a pure function of the
+ * options and the model's sample counts, so the run's facts
+ * (lt_total_steps, lt_samples_per_rank) can make it from init on: the
+ * counts are asked once, with the self init stored.  --max-steps without
+ * --max-epochs lifts the epoch limit, as Lightning does.
+ *
  * With --ckpt-dir, rank 0 saves a checkpoint every --ckpt-every-n-steps
  * steps, at the end of each epoch and of the run (checkpoint.c); with
  * --resume the loop goes on from where the checkpoint was taken.  SIGTERM
