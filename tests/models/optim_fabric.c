@@ -59,18 +59,13 @@ int lt_main(lt_ctx *ctx, int argc, char **argv)
 	if (lt_rank(ctx) == 0)
 		printf("optim_fabric total=%lld micro=%d accumulate=%d\n",
 		       (long long)lt_total_steps(ctx), lt_micro_batch_size(ctx), lt_accumulate(ctx));
+	fflush(stdout);
 	for (int64_t s = 0; s < steps; s++) {
 		step(ctx, w, b, s);
 		if (late)
 			lt_param_weight_decay(ctx, b, 0);
 	}
-	if (lt_rank(ctx) == 0) {
-		const float *pw = lt_data(w), *pb = lt_data(b);
-		for (int k = 0; k < OPTIM_W; k++)
-			printf("optim_param w %d %.9g\n", k, (double)pw[k]);
-		for (int k = 0; k < OPTIM_ROWS; k++)
-			printf("optim_param b %d %.9g\n", k, (double)pb[k]);
-	}
-	fflush(stdout);
+	if (lt_rank(ctx) == 0)
+		optim_print(lt_data(w), lt_data(b));
 	return 0;
 }

@@ -147,15 +147,8 @@ static int val_step(lt_ctx *ctx, void *self, const struct lt_batch *batch, doubl
 static void fini(lt_ctx *ctx, void *self)
 {
 	struct model *m = self;
-	const float *w = lt_data(m->w), *b = lt_data(m->b);
-
-	if (lt_rank(ctx) == 0) {
-		for (int k = 0; k < OPTIM_W; k++)
-			printf("optim_param w %d %.9g\n", k, (double)w[k]);
-		for (int k = 0; k < OPTIM_ROWS; k++)
-			printf("optim_param b %d %.9g\n", k, (double)b[k]);
-		fflush(stdout);
-	}
+	if (lt_rank(ctx) == 0)
+		optim_print(lt_data(m->w), lt_data(m->b));
 	free(m->batch);
 	free(m);
 }

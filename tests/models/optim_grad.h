@@ -11,6 +11,7 @@
 #define OPTIM_GRAD_H
 
 #include <stdint.h>
+#include <stdio.h>
 
 enum { OPTIM_ROWS = 3, OPTIM_COLS = 4, OPTIM_W = OPTIM_ROWS * OPTIM_COLS, OPTIM_N = OPTIM_W + OPTIM_ROWS };
 #define OPTIM_W0 1.0
@@ -21,6 +22,16 @@ static inline double optim_grad(int64_t s, int64_t k)
 	double sign = (s + k) % 2 ? -1.0 : 1.0;
 
 	return sign * 0.1 * (double)(k % 7 + 1) * (1.0 + 0.5 * (double)((s + 2 * k) % 3));
+}
+
+/* What rank 0 prints at the end: every element, w then b. */
+static inline void optim_print(const float *w, const float *b)
+{
+	for (int k = 0; k < OPTIM_W; k++)
+		printf("optim_param w %d %.9g\n", k, (double)w[k]);
+	for (int k = 0; k < OPTIM_ROWS; k++)
+		printf("optim_param b %d %.9g\n", k, (double)b[k]);
+	fflush(stdout);
 }
 
 #endif

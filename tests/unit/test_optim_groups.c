@@ -31,18 +31,28 @@ static float grad_at(int s, int i)
  * (and torch's) take them; lr is the group's (scaled), wd 0 when the
  * group is not decayed. */
 static void ref_adamw(float *p, float *m, float *v, int n, double lr, double wd, double beta1,
-		      double beta2, double eps, int step, int s_grad)
+		      double beta2, double eps, int step)
 {
 	float decay = (float)(1 - lr * wd), w1 = (float)(1 - beta1), b2 = (float)beta2;
 	float w2 = (float)(1 - beta2), step_size = (float)(lr / (1 - pow(beta1, step)));
 	float bc2_sqrt = (float)sqrt(1 - pow(beta2, step)), feps = (float)eps;
 
 	for (int i = 0; i < n; i++) {
-		float g = grad_at(s_grad, i);
+		float g = grad_at(step, i);
 		m[i] = m[i] + w1 * (g - m[i]);
 		v[i] = v[i] * b2 + w2 * g * g;
 		p[i] = p[i] * decay - step_size * (m[i] / (sqrtf(v[i]) / bc2_sqrt + feps));
 	}
+}
+
+/* STEPS steps of ref_adamw from start at lr 0.1, into p. */
+static void ref_adamw_run(float *p, double wd, double beta1, double beta2, double eps)
+{
+	float m[N] = { 0 }, v[N] = { 0 };
+
+	memcpy(p, start, sizeof(start));
+	for (int s = 1; s <= STEPS; s++)
+		ref_adamw(p, m, v, N, 0.1, wd, beta1, beta2, eps, s);
 }
 
 /* Steps an optimizer made from cfg over STEPS steps with group g at lr,
@@ -84,19 +94,13 @@ Test(optim_groups, adamw_group_without_decay_is_torch_without_weight_decay)
 {
 	struct lt_optim_cfg cfg = { .kind = LT_OPTIM_ADAMW, .weight_decay = 0.5 };
 	struct lt_optim_group off = { .lr_scale = 1, .decay = false }, on = LT_OPTIM_GROUP_DEFAULT;
-	float got[N], want[N], m[N] = { 0 }, v[N] = { 0 }, decayed[N];
+	float got[N], want[N], decayed[N];
 
 	run_group(&cfg, &off, 0.1, got);
-	memcpy(want, start, sizeof(start));
-	for (int s = 1; s <= STEPS; s++)
-		ref_adamw(want, m, v, N, 0.1, 0.0, 0.9, 0.999, 1e-8, s, s);
+	ref_adamw_run(want, 0.0, 0.9, 0.999, 1e-8);
 	expect_bits(got, want, "adamw, decay off");
 	run_group(&cfg, &on, 0.1, decayed);
-	memcpy(want, start, sizeof(start));
-	memset(m, 0, sizeof(m));
-	memset(v, 0, sizeof(v));
-	for (int s = 1; s <= STEPS; s++)
-		ref_adamw(want, m, v, N, 0.1, 0.5, 0.9, 0.999, 1e-8, s, s);
+	ref_adamw_run(want, 0.5, 0.9, 0.999, 1e-8);
 	expect_bits(decayed, want, "adamw, decay on");
 	expect_differ(got, decayed, "weight decay off");
 }
@@ -139,12 +143,10 @@ Test(optim_groups, betas_and_eps_change_the_step_as_torch_says)
 				    .as_given = true };
 	struct lt_optim_cfg defaults = { .kind = LT_OPTIM_ADAMW };
 	struct lt_optim_group one = LT_OPTIM_GROUP_DEFAULT;
-	float got[N], want[N], m[N] = { 0 }, v[N] = { 0 }, dflt[N];
+	float got[N], want[N], dflt[N];
 
 	run_group(&cfg, &one, 0.1, got);
-	memcpy(want, start, sizeof(start));
-	for (int s = 1; s <= STEPS; s++)
-		ref_adamw(want, m, v, N, 0.1, 0.0, 0.8, 0.95, 1e-2, s, s);
+	ref_adamw_run(want, 0.0, 0.8, 0.95, 1e-2);
 	expect_bits(got, want, "adamw betas (0.8, 0.95) eps 0.01");
 	run_group(&defaults, &one, 0.1, dflt);
 	expect_differ(got, dflt, "betas and eps");
@@ -157,15 +159,13 @@ Test(optim_groups, zero_beta1_is_taken_as_given)
 	struct lt_optim_group one = LT_OPTIM_GROUP_DEFAULT;
 	struct lt_err err = { 0 };
 	struct lt_optim *o = lt_optim_new(&cfg, N, &err);
-	float got[N], want[N], m[N] = { 0 }, v[N] = { 0 };
+	float got[N], want[N];
 
 	cr_assert_not_null(o, "%s", err.msg);
 	cr_expect_eq(lt_optim_config(o)->beta1, 0.0, "beta1 0 as given, not the default");
 	lt_optim_free(o);
 	run_group(&cfg, &one, 0.1, got);
-	memcpy(want, start, sizeof(start));
-	for (int s = 1; s <= STEPS; s++)
-		ref_adamw(want, m, v, N, 0.1, 0.0, 0.0, 0.95, 1e-8, s, s);
+	ref_adamw_run(want, 0.0, 0.0, 0.95, 1e-8);
 	expect_bits(got, want, "adamw beta1 0");
 	cfg.beta2 = 1.0;
 	cr_expect_null(lt_optim_new(&cfg, N, &err), "beta2 1 accepted");
