@@ -145,6 +145,7 @@ struct lt_ctx {
 	void **self;
 	bool counted;
 	int64_t n_samples[2]; /* LT_TRAIN, LT_VAL */
+	int64_t planned_steps; /* the plan's total once made (lt_lr()'s schedule end); else 0 */
 
 };
 

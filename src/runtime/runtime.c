@@ -413,12 +413,13 @@ LT_API double lt_grad_sumsq(lt_ctx *ctx, lt_tensor *t, size_t first, size_t n)
 double lt_runtime_lr(const struct lt_ctx *ctx, int64_t total_steps)
 {
 	const struct lt_config *c = ctx->cfg;
+	int64_t total = total_steps > 0 ? total_steps : ctx->planned_steps;
 	struct lt_schedule s = {
 		.kind = !strcmp(c->lr_schedule, "cosine") ? LT_SCHED_COSINE : LT_SCHED_CONSTANT,
 		.base_lr = c->lr,
 		.min_lr = c->min_lr,
 		.warmup_steps = c->warmup_steps,
-		.total_steps = total_steps > 0 ? total_steps : (c->max_steps > 0 ? c->max_steps : 0),
+		.total_steps = total > 0 ? total : (c->max_steps > 0 ? c->max_steps : 0),
 	};
 
 	return lt_schedule_lr(&s, ctx->step);

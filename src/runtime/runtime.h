@@ -49,7 +49,9 @@ int lt_runtime_optimizer_step(struct lt_ctx *ctx, double lr, struct lt_err *err)
  * t with it. */
 struct lt_optim_group lt_runtime_group(const struct lt_ctx *ctx, const struct lt_tensor *t);
 /* The learning rate of optimizer step ctx->step, from the schedule;
- * total_steps is the run's length (or -1 when unknown). */
+ * total_steps is the run's length, or -1: the Trainer's plan
+ * (ctx->planned_steps) once made, else --max-steps, else unknown (the
+ * schedule is constant after the warmup). */
 double lt_runtime_lr(const struct lt_ctx *ctx, int64_t total_steps);
 void lt_runtime_free(struct lt_ctx *ctx);
 

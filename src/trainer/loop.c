@@ -517,6 +517,7 @@ int lt_trainer_run(struct lt_ctx *ctx, const struct lt_module *m, int argc, char
 		lt_fatal(ctx, "init of model '%s' failed", m->name ? m->name : argv[0]);
 	ctx->groups_fixed = true;
 	make_plan(ctx, &l.p);
+	ctx->planned_steps = l.p.total_steps;
 	if (lt_runtime_setup(ctx, &err) || lt_trainer_ckpt_resume(ctx, &pos, &err))
 		lt_fatal(ctx, "%s", err.msg);
 	lt_trainer_ckpt_clean(ctx);

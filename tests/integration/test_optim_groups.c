@@ -292,6 +292,31 @@ Test(optim_groups_run, cosine_ends_at_min_lr)
 	expect_params("--lr-schedule cosine --min-lr 0.04", FACTS, opts, NULL, &to_min, &to_zero);
 }
 
+/* lt_lr() in train_step is the rate of the step it is in, along the
+ * whole run's cosine when only --max-epochs bounds it. */
+Test(optim_groups_run, lt_lr_follows_the_plans_schedule)
+{
+	struct ref r = { .lr = 0.1, .cosine = true, .min_lr = 0.01, .warmup = 2, .total = 16 };
+	struct run_result res;
+	int seen = 0;
+
+	/* 64 samples in batches of 8: 8 steps an epoch, 16 in 2 epochs */
+	run_model(FACTS, (const char *const[]){ "--lr", "0.1", "--lr-schedule", "cosine",
+						"--min-lr", "0.01", "--warmup-steps", "2",
+						"--batch-size", "8", "--max-epochs", "2", NULL },
+		  (const char *const[]){ "--print-lr", NULL }, 0, &res);
+	for (const char *l = strstr(res.out, "optim_lr "); l; l = strstr(l + 1, "optim_lr ")) {
+		long long step;
+		double lr;
+		cr_assert_eq(sscanf(l, "optim_lr %lld %lf", &step, &lr), 2);
+		cr_expect_float_eq(lr, ref_lr(&r, (int)step), 1e-12, "step %lld: lt_lr() %g, want %g",
+				   step, lr, ref_lr(&r, (int)step));
+		seen++;
+	}
+	cr_expect_eq(seen, 16, "one line a step:\n%s", res.out);
+	run_result_free(&res);
+}
+
 Test(optim_groups_run, min_lr_above_lr_is_refused)
 {
 	struct run_result r;

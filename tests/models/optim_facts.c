@@ -15,6 +15,8 @@
  *                      NAME: (NAME, 1)
  *   --lr-scale NAME=X  lt_param_lr_scale(NAME, X)
  *   --late-group       lt_param_weight_decay(b, 0) in the first train_step
+ *   --print-lr         rank 0 prints "optim_lr STEP LR" (lt_lr()) in each
+ *                      step's first micro-batch
  */
 #include <ltrun.h>
 
@@ -27,6 +29,7 @@
 struct model {
 	int64_t samples;
 	int late_group;
+	int print_lr;
 	int cap;      /* the batch buffer's room: lt_micro_batch_size() */
 	float *batch; /* one value per sample of a micro-batch */
 	lt_tensor *w, *b;
@@ -87,6 +90,8 @@ static int init(lt_ctx *ctx, int argc, char **argv, void **self)
 			lt_total_steps(ctx);
 		else if (!strcmp(argv[i], "--late-group"))
 			m->late_group = 1;
+		else if (!strcmp(argv[i], "--print-lr"))
+			m->print_lr = 1;
 		else if (!strcmp(argv[i], "--samples") && i + 1 < argc)
 			m->samples = atoll(argv[++i]);
 		else if (i + 1 < argc && (!strcmp(argv[i], "--no-decay") || !strcmp(argv[i], "--decay") ||
@@ -120,6 +125,8 @@ static int train_step(lt_ctx *ctx, void *self, const struct lt_batch *batch, dou
 
 	if (m->late_group)
 		lt_param_weight_decay(ctx, m->b, 0);
+	if (m->print_lr && batch->micro == 0 && lt_rank(ctx) == 0)
+		printf("optim_lr %lld %.17g\n", (long long)batch->step, lt_lr(ctx));
 	if (m->batch) {
 		if (batch->size > m->cap)
 			lt_fatal(ctx, "optim_facts: a batch of %d samples, lt_micro_batch_size() said %d",
