@@ -174,7 +174,9 @@ LT_API int lt_accel_sync(lt_ctx *ctx, struct lt_err *err);
  * weights under mixed precision (then converted into the same range of
  * its compute values), else its values, from the gradient the
  * optimizer reads (clipped and unscaled already), with the state of the
- * same elements of the flat space, which must lie in the layout's range. */
+ * same elements of the flat space, which must lie in the layout's range.
+ * t's optimizer group applies (its weight decay on or off, u->lr times its
+ * lr scale: lt_param_weight_decay, lt_param_lr_scale). */
 LT_API void lt_update(lt_ctx *ctx, lt_tensor *t, size_t first, size_t n,
 		      const struct lt_update *u);
 /* The sum of squares of elements [first, first + n) of the gradient the

@@ -116,7 +116,7 @@ const struct lt_option lt_options[LT_OPT_COUNT] = {
 	[LT_OPT_MAX_EPOCHS] = { .id = LT_OPT_MAX_EPOCHS, .name = "max-epochs", .env = "LTRUN_MAX_EPOCHS",
 		.arg = "N", .type = LT_OPT_INT, .min = 1, .max = 1000000,
 		.offset = OFF(max_epochs), .def = "1",
-		.doc = "stop after N passes over the training data (or at --max-steps, if sooner)" },
+		.doc = "stop after N passes over the training data (or at --max-steps, if sooner); default 1, or unlimited when --max-steps is given" },
 	[LT_OPT_MAX_STEPS] = { .id = LT_OPT_MAX_STEPS, .name = "max-steps", .env = "LTRUN_MAX_STEPS",
 		.arg = "N|none", .type = LT_OPT_LONG, .min = 1, .max = LONG_MAX,
 		.offset = OFF(max_steps), .def = "none",
@@ -143,9 +143,9 @@ const struct lt_option lt_options[LT_OPT_COUNT] = {
 		.offset = OFF(log_every), .def = "50",
 		.doc = "average the training metrics over N steps for metrics.csv and the progress lines" },
 	[LT_OPT_OPTIMIZER] = { .id = LT_OPT_OPTIMIZER, .name = "optimizer", .env = "LTRUN_OPTIMIZER",
-		.arg = "sgd|adamw", .type = LT_OPT_CHOICE, .offset = OFF(optimizer), .def = "sgd",
-		.doc = "sgd (with --momentum, as torch.optim.SGD) or adamw (betas 0.9, 0.999, eps 1e-8, as torch.optim.AdamW)",
-		.choices = "sgd|adamw" },
+		.arg = "sgd|adamw|adamw_gpt", .type = LT_OPT_CHOICE, .offset = OFF(optimizer), .def = "sgd",
+		.doc = "sgd (with --momentum, as torch.optim.SGD), adamw (as torch.optim.AdamW, with --adam-betas and --adam-eps), or adamw_gpt: adamw with GPT-2's and llm.c's --adam-betas 0.9,0.95 and --weight-decay-on matrices, where those options are not given",
+		.choices = "sgd|adamw|adamw_gpt" },
 	[LT_OPT_LR] = { .id = LT_OPT_LR, .name = "lr", .env = "LTRUN_LR",
 		.arg = "X", .type = LT_OPT_FLOAT, .offset = OFF(lr), .def = "0.01",
 		.doc = "learning rate (after the warmup, before the schedule's decay)",
@@ -161,7 +161,7 @@ const struct lt_option lt_options[LT_OPT_COUNT] = {
 	[LT_OPT_LR_SCHEDULE] = { .id = LT_OPT_LR_SCHEDULE, .name = "lr-schedule", .env = "LTRUN_LR_SCHEDULE",
 		.arg = "constant|cosine", .type = LT_OPT_CHOICE,
 		.offset = OFF(lr_schedule), .def = "constant",
-		.doc = "after the warmup: constant, or cosine decay to 0 at the last step",
+		.doc = "after the warmup: constant, or cosine decay to --min-lr at the last step",
 		.choices = "constant|cosine" },
 	[LT_OPT_WARMUP_STEPS] = { .id = LT_OPT_WARMUP_STEPS, .name = "warmup-steps", .env = "LTRUN_WARMUP_STEPS",
 		.arg = "N", .type = LT_OPT_INT, .min = 0, .max = 1 << 30,
@@ -552,6 +552,39 @@ static int parse_betas(struct lt_config *cfg, const char *text, const char *wher
 			  where, lt_quote(q, sizeof(q), text));
 }
 
+/* --optimizer adamw_gpt is adamw with these values, for each option whose
+ * value is still its default (cfg->source[]): given values win. */
+static const struct {
+	enum lt_opt_id id;
+	const char *value;
+} adamw_gpt[] = {
+	{ LT_OPT_ADAM_BETAS, "0.9,0.95" },
+	{ LT_OPT_WEIGHT_DECAY_ON, "matrices" },
+};
+
+/* Keeps the options of adamw_gpt[] that have their default following
+ * --optimizer: the preset's value under adamw_gpt, the table's default
+ * otherwise.  Called after every change, so that the sources can be read
+ * in any order; each process (the agent, every rank) derives the same
+ * values, the preset's ones staying defaults that are not exported. */
+static int follow_optimizer_preset(struct lt_config *cfg, struct lt_err *err)
+{
+	bool gpt = cfg->optimizer && !strcmp(cfg->optimizer, "adamw_gpt");
+
+	for (size_t i = 0; i < sizeof(adamw_gpt) / sizeof(adamw_gpt[0]); i++) {
+		const struct lt_option *o = &lt_options[adamw_gpt[i].id];
+		const char *want = gpt ? adamw_gpt[i].value : o->def;
+		const char *have = *(char **)field(cfg, o);
+
+		if (cfg->source[o->id] != LT_SRC_DEFAULT || (have && !strcmp(have, want)))
+			continue;
+		if (lt_config_set(cfg, o, want, LT_SRC_DEFAULT,
+				  gpt ? "--optimizer adamw_gpt" : "default", err))
+			return -1;
+	}
+	return 0;
+}
+
 /* Replaces the plugin list with, or (same source) appends to it, text's paths. */
 static int set_list(struct lt_config *cfg, const struct lt_option *o, const char *text,
 		    enum lt_source src, const char *where, struct lt_err *err)
@@ -607,7 +640,7 @@ int lt_config_set(struct lt_config *cfg, const struct lt_option *o,
 	}
 	cfg->source[o->id] = src;
 	snprintf(cfg->source_name[o->id], sizeof(cfg->source_name[o->id]), "%s", where);
-	return 0;
+	return follow_optimizer_preset(cfg, err);
 }
 
 int lt_config_init(struct lt_config *cfg, struct lt_err *err)
@@ -1014,6 +1047,10 @@ int lt_config_check(const struct lt_config *c, struct lt_err *err)
 		return lt_err_set(err, LT_EXIT_USAGE,
 				  "--resume '%s' is a URL: add --ckpt-io http (or async)",
 				  lt_quote(q, sizeof(q), c->resume));
+	if (c->min_lr > c->lr)
+		return lt_err_set(err, LT_EXIT_USAGE,
+				  "%s %g is above --lr %g: the cosine schedule decays from --lr down to --min-lr",
+				  c->source_name[LT_OPT_MIN_LR], c->min_lr, c->lr);
 	if (!strcmp(c->rdzv, "file") && !getenv("LTRUN_RDZV_DIR"))
 		return lt_err_set(err, LT_EXIT_USAGE,
 				  "rendezvous 'file' (%s) needs LTRUN_RDZV_DIR: set it to a directory every node can reach",

@@ -135,7 +135,8 @@ struct lt_config {
 	long seed;
 	int val_every;            /* optimizer steps; 0: at the end of every epoch */
 	int log_every;            /* optimizer steps */
-	char *optimizer;          /* "sgd" or "adamw" */
+	char *optimizer;          /* "sgd", "adamw" or "adamw_gpt" (adamw; its preset is
+				   * applied to adam_betas and weight_decay_on) */
 	double lr, momentum, weight_decay;
 	char *lr_schedule;        /* "constant" or "cosine" */
 	int warmup_steps;

@@ -56,6 +56,9 @@ struct lt_tensor {
 	/* --- buffers (runtime/buffers.c) --- */
 
 	/* --- optimizer groups (runtime/optim.c) --- */
+	int decay;       /* lt_param_weight_decay(): 1 on, -1 off; 0: --weight-decay-on decides */
+	bool lr_scaled;  /* lt_param_lr_scale() set lr_scale (else the scale is 1) */
+	double lr_scale;
 
 };
 
@@ -132,6 +135,17 @@ struct lt_ctx {
 	/* --- buffers, model state, replica checks (runtime/buffers.c, trainer/state.c) --- */
 
 	/* --- optimizer groups and the run's facts (runtime/optim.c, trainer/loop.c) --- */
+	/* lt_param_weight_decay() and lt_param_lr_scale() are refused from
+	 * now on: init returned (Trainer mode) or an optimizer step ran. */
+	bool groups_fixed;
+	/* Trainer mode (NULL in Fabric mode): the model, where its init
+	 * stores self, and its num_samples() of each split once asked: the
+	 * run's facts (lt_total_steps...) ask them from init on. */
+	const struct lt_module *module;
+	void **self;
+	bool counted;
+	int64_t n_samples[2]; /* LT_TRAIN, LT_VAL */
+	int64_t planned_steps; /* the plan's total once made (lt_lr()'s schedule end); else 0 */
 
 };
 

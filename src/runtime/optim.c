@@ -29,9 +29,9 @@ struct lt_optim {
  * Returns 0, or -1 with err naming the field. */
 static int resolve_cfg(struct lt_optim_cfg *c, struct lt_err *err)
 {
-	if (c->beta1 == 0)
+	if (c->beta1 == 0 && !c->as_given)
 		c->beta1 = LT_OPTIM_BETA1;
-	if (c->beta2 == 0)
+	if (c->beta2 == 0 && !c->as_given)
 		c->beta2 = LT_OPTIM_BETA2;
 	if (c->eps == 0)
 		c->eps = LT_OPTIM_EPS;
@@ -44,9 +44,9 @@ static int resolve_cfg(struct lt_optim_cfg *c, struct lt_err *err)
 	if (!(c->weight_decay >= 0 && isfinite(c->weight_decay)))
 		return lt_err_set(err, LT_EXIT_USAGE, "invalid weight decay %g: give a number >= 0",
 				  c->weight_decay);
-	if (!(c->beta1 > 0 && c->beta1 < 1) || !(c->beta2 > 0 && c->beta2 < 1))
+	if (!(c->beta1 >= 0 && c->beta1 < 1) || !(c->beta2 >= 0 && c->beta2 < 1))
 		return lt_err_set(err, LT_EXIT_USAGE,
-				  "invalid AdamW betas (%g, %g): give numbers > 0 and < 1",
+				  "invalid AdamW betas (%g, %g): give numbers >= 0 and < 1",
 				  c->beta1, c->beta2);
 	if (!(c->eps > 0 && isfinite(c->eps)))
 		return lt_err_set(err, LT_EXIT_USAGE, "invalid AdamW eps %g: give a number > 0",
@@ -226,14 +226,18 @@ static step_fn *const kernels[N_FLOAT_DTYPES][N_FLOAT_DTYPES] = {
 	[LT_BF16] = { [LT_BF16] = bf16_step },
 };
 
-void lt_optim_step_typed(struct lt_optim *o, enum lt_dtype dt, void *param, const void *grad,
-			 size_t offset, size_t n, double lr, int64_t step)
+void lt_optim_step_group(struct lt_optim *o, const struct lt_optim_group *g, enum lt_dtype dt,
+			 void *param, const void *grad, size_t offset, size_t n, double lr,
+			 int64_t step)
 {
 	const struct lt_optim_cfg *c = &o->cfg;
 	size_t es = lt_dtype_size(o->state_dt);
-	struct step_scalars s = { .lr = lr, .wd = c->weight_decay, .mu = c->momentum };
+	double wd = g->decay ? c->weight_decay : 0.0;
+	struct step_scalars s;
 	step_fn *fn = (unsigned)dt < N_FLOAT_DTYPES ? kernels[o->state_dt][dt] : NULL;
 
+	lr *= g->lr_scale;
+	s = (struct step_scalars){ .lr = lr, .wd = wd, .mu = c->momentum };
 	if (offset > o->numel || n > o->numel - offset)
 		LT_BUG("optimizer step of [%zu, +%zu) past its %zu parameters", offset, n,
 		       o->numel);
@@ -244,7 +248,7 @@ void lt_optim_step_typed(struct lt_optim *o, enum lt_dtype dt, void *param, cons
 		double t = step < 1 ? 1 : (double)step;
 		double bc1 = 1 - pow(c->beta1, t), bc2 = 1 - pow(c->beta2, t);
 
-		s.decay = 1 - lr * c->weight_decay;
+		s.decay = 1 - lr * wd;
 		s.w1 = 1 - c->beta1;
 		s.b2 = c->beta2;
 		s.w2 = 1 - c->beta2;
@@ -254,6 +258,12 @@ void lt_optim_step_typed(struct lt_optim *o, enum lt_dtype dt, void *param, cons
 	}
 	fn(o, &s, param, grad, o->buf[0] ? (char *)o->buf[0] + offset * es : NULL,
 	   o->buf[1] ? (char *)o->buf[1] + offset * es : NULL, n);
+}
+
+void lt_optim_step_typed(struct lt_optim *o, enum lt_dtype dt, void *param, const void *grad,
+			 size_t offset, size_t n, double lr, int64_t step)
+{
+	lt_optim_step_group(o, &LT_OPTIM_GROUP_DEFAULT, dt, param, grad, offset, n, lr, step);
 }
 
 void lt_optim_step(struct lt_optim *o, float *param, const float *grad,

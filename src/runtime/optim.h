@@ -33,7 +33,18 @@ struct lt_optim_cfg {
 	double beta1, beta2; /* AdamW, [0, 1); 0 selects LT_OPTIM_BETA1 / _BETA2 */
 	double eps;          /* AdamW, > 0; 0 selects LT_OPTIM_EPS */
 	bool nesterov;       /* SGD, needs momentum > 0 */
+	bool as_given;       /* AdamW: beta1 and beta2 as they are, 0 included
+			      * (--adam-betas 0,0.95): no defaults filled */
 };
+
+/* One parameter's group, as torch's param_groups hold them: the group's
+ * lr is the schedule's times lr_scale (AdamW's decoupled decay uses that
+ * lr too, as torch's does), and weight_decay applies only when decay. */
+struct lt_optim_group {
+	double lr_scale; /* >= 0 */
+	bool decay;
+};
+#define LT_OPTIM_GROUP_DEFAULT ((struct lt_optim_group){ .lr_scale = 1.0, .decay = true })
 
 struct lt_optim; /* opaque */
 
@@ -86,6 +97,12 @@ void lt_optim_step(struct lt_optim *o, float *param, const float *grad,
  * parameters on f64 state, say), is a programmer's mistake (LT_BUG). */
 void lt_optim_step_typed(struct lt_optim *o, enum lt_dtype dt, void *param, const void *grad,
 			 size_t offset, size_t n, double lr, int64_t step);
+/* lt_optim_step_typed for elements of one group g: the formulas above
+ * with lr = lr x g->lr_scale and wd = g->decay ? weight_decay : 0.
+ * lt_optim_step_typed is this with LT_OPTIM_GROUP_DEFAULT. */
+void lt_optim_step_group(struct lt_optim *o, const struct lt_optim_group *g, enum lt_dtype dt,
+			 void *param, const void *grad, size_t offset, size_t n, double lr,
+			 int64_t step);
 /* The dtype o keeps its state in (LT_F32 for lt_optim_new). */
 enum lt_dtype lt_optim_state_dtype(const struct lt_optim *o);
 

@@ -117,13 +117,16 @@ void lt_runtime_update_loss_scale(struct lt_ctx *ctx)
 static int make_optimizer(struct lt_ctx *ctx, struct lt_err *err)
 {
 	const struct lt_config *c = ctx->cfg;
+	/* every --optimizer but sgd is adamw (adamw_gpt: its preset, which
+	 * config.c applied to --adam-betas and --weight-decay-on) */
 	struct lt_optim_cfg oc = {
-		.kind = !strcmp(c->optimizer, "adamw") ? LT_OPTIM_ADAMW : LT_OPTIM_SGD,
+		.kind = !strcmp(c->optimizer, "sgd") ? LT_OPTIM_SGD : LT_OPTIM_ADAMW,
 		.momentum = c->momentum,
 		.weight_decay = c->weight_decay,
-		.beta1 = 0.9,
-		.beta2 = 0.999,
-		.eps = 1e-8,
+		.beta1 = c->adam_beta1,
+		.beta2 = c->adam_beta2,
+		.eps = c->adam_eps,
+		.as_given = true,
 	};
 
 	/* Mixed precision steps the f32 master weights. */
@@ -318,6 +321,7 @@ int lt_runtime_optimizer_step(struct lt_ctx *ctx, double lr, struct lt_err *err)
 	bool found_inf = false;
 	int apply = 1;
 
+	ctx->groups_fixed = true; /* the groups of the first step are the run's */
 	if (ctx->precision->mixed)
 		found_inf = unscale_gradients(ctx);
 	if (ctx->precision->scaler) {
@@ -351,8 +355,22 @@ static void check_range(lt_ctx *ctx, const struct lt_tensor *t, size_t first, si
 			 ctx->strategy_name, fn, t->name, first, n, (long long)t->numel);
 }
 
+struct lt_optim_group lt_runtime_group(const struct lt_ctx *ctx, const struct lt_tensor *t)
+{
+	struct lt_optim_group g = LT_OPTIM_GROUP_DEFAULT;
+
+	if (t->decay)
+		g.decay = t->decay > 0;
+	else if (!strcmp(ctx->cfg->weight_decay_on, "matrices"))
+		g.decay = t->shape.ndim >= 2;
+	if (t->lr_scaled)
+		g.lr_scale = t->lr_scale;
+	return g;
+}
+
 LT_API void lt_update(lt_ctx *ctx, lt_tensor *t, size_t first, size_t n, const struct lt_update *u)
 {
+	struct lt_optim_group g = lt_runtime_group(ctx, t);
 	size_t at = t->offset + first, esz = lt_dtype_size(ctx->dtype);
 	const struct lt_strategy_layout *l = &ctx->layout;
 	void *param;
@@ -370,8 +388,8 @@ LT_API void lt_update(lt_ctx *ctx, lt_tensor *t, size_t first, size_t n, const s
 	param = t->master ? (void *)(t->master + first) : (char *)t->data + first * esz;
 	grad = t->master_grad ? (const void *)(t->master_grad + first)
 			      : (const char *)t->grad + first * esz;
-	lt_optim_step_typed(ctx->optim, opt_dtype(ctx), param, grad, at - l->state_offset, n, u->lr,
-			    u->count);
+	lt_optim_step_group(ctx->optim, &g, opt_dtype(ctx), param, grad, at - l->state_offset, n,
+			    u->lr, u->count);
 	if (t->master) {
 		struct lt_precision_view pv = { .param = t->name, .index = t->index, .step = u->count,
 						.params = ctx->choice[LT_KIND_PRECISION].params,
@@ -395,12 +413,13 @@ LT_API double lt_grad_sumsq(lt_ctx *ctx, lt_tensor *t, size_t first, size_t n)
 double lt_runtime_lr(const struct lt_ctx *ctx, int64_t total_steps)
 {
 	const struct lt_config *c = ctx->cfg;
+	int64_t total = total_steps > 0 ? total_steps : ctx->planned_steps;
 	struct lt_schedule s = {
 		.kind = !strcmp(c->lr_schedule, "cosine") ? LT_SCHED_COSINE : LT_SCHED_CONSTANT,
 		.base_lr = c->lr,
-		.min_lr = 0.0,
+		.min_lr = c->min_lr,
 		.warmup_steps = c->warmup_steps,
-		.total_steps = total_steps > 0 ? total_steps : (c->max_steps > 0 ? c->max_steps : 0),
+		.total_steps = total > 0 ? total : (c->max_steps > 0 ? c->max_steps : 0),
 	};
 
 	return lt_schedule_lr(&s, ctx->step);

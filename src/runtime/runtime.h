@@ -7,6 +7,7 @@
 #define LT_RUNTIME_RUNTIME_H
 
 #include "runtime/ctx.h"
+#include "runtime/optim.h"
 
 /* Fills t's values (and master weights) from its init rule with the
  * run's seed (the same on every rank).  Returns 0, or -1 with err when
@@ -42,8 +43,15 @@ void lt_runtime_zero_grads(struct lt_ctx *ctx);
  * step counted.
  * Returns 0 or -1 with err. */
 int lt_runtime_optimizer_step(struct lt_ctx *ctx, double lr, struct lt_err *err);
+/* t's optimizer group: lt_param_weight_decay()'s and lt_param_lr_scale()'s
+ * word where the model gave one, else --weight-decay-on's rule (all, or
+ * tensors of 2 or more dimensions) and a scale of 1.  lt_update() steps
+ * t with it. */
+struct lt_optim_group lt_runtime_group(const struct lt_ctx *ctx, const struct lt_tensor *t);
 /* The learning rate of optimizer step ctx->step, from the schedule;
- * total_steps is the run's length (or -1 when unknown). */
+ * total_steps is the run's length, or -1: the Trainer's plan
+ * (ctx->planned_steps) once made, else --max-steps, else unknown (the
+ * schedule is constant after the warmup). */
 double lt_runtime_lr(const struct lt_ctx *ctx, int64_t total_steps);
 void lt_runtime_free(struct lt_ctx *ctx);
 

@@ -123,6 +123,68 @@ static void meta_double(cJSON *meta, const char *key, double v)
 	cJSON_AddStringToObject(meta, key, buf);
 }
 
+/* --- the optimizer's settings (a resume with others warns) --- */
+
+/* The options a checkpoint records the optimizer's settings by, each
+ * under its name with '_' for '-' ("adam_betas"), as lt_config_value()
+ * writes it; --optimizer is "optimizer". */
+static const enum lt_opt_id optim_opts[] = {
+	LT_OPT_OPTIMIZER, LT_OPT_LR, LT_OPT_MOMENTUM, LT_OPT_ADAM_BETAS, LT_OPT_ADAM_EPS,
+	LT_OPT_WEIGHT_DECAY, LT_OPT_WEIGHT_DECAY_ON, LT_OPT_LR_SCHEDULE, LT_OPT_MIN_LR,
+	LT_OPT_WARMUP_STEPS,
+};
+#define N_OPTIM_OPTS (sizeof(optim_opts) / sizeof(optim_opts[0]))
+
+static void meta_key(char *key, size_t len, enum lt_opt_id id)
+{
+	snprintf(key, len, "%s", lt_options[id].name);
+	for (char *c = key; *c; c++)
+		if (*c == '-')
+			*c = '_';
+}
+
+/* The groups of the parameters, as JSON text: the names of those not
+ * decayed ("no_weight_decay", an array) or the lr scales other than 1
+ * ("lr_scales", an object of name: scale), in registration order. */
+static char *groups_json(const struct lt_ctx *ctx, bool scales)
+{
+	cJSON *j = scales ? cJSON_CreateObject() : cJSON_CreateArray();
+	char *text;
+
+	for (size_t i = 0; j && i < ctx->nparams; i++) {
+		struct lt_optim_group g = lt_runtime_group(ctx, ctx->params[i]);
+		if (scales && g.lr_scale != 1.0)
+			cJSON_AddNumberToObject(j, ctx->params[i]->name, g.lr_scale);
+		else if (!scales && !g.decay)
+			cJSON_AddItemToArray(j, cJSON_CreateString(ctx->params[i]->name));
+	}
+	text = j ? cJSON_PrintUnformatted(j) : NULL;
+	cJSON_Delete(j);
+	return text;
+}
+
+/* Adds the optimizer's settings and groups to meta.  Returns 0, or -1
+ * when out of memory. */
+static int meta_optimizer(const struct lt_ctx *ctx, cJSON *meta)
+{
+	char key[64], value[256], *no_decay = groups_json(ctx, false);
+	char *scales = groups_json(ctx, true);
+	int rc = no_decay && scales ? 0 : -1;
+
+	for (size_t i = 0; i < N_OPTIM_OPTS; i++) {
+		meta_key(key, sizeof(key), optim_opts[i]);
+		cJSON_AddStringToObject(meta, key, lt_config_value(ctx->cfg, &lt_options[optim_opts[i]],
+								  value, sizeof(value)));
+	}
+	if (!rc) {
+		cJSON_AddStringToObject(meta, "no_weight_decay", no_decay);
+		cJSON_AddStringToObject(meta, "lr_scales", scales);
+	}
+	free(no_decay);
+	free(scales);
+	return rc;
+}
+
 static cJSON *make_meta(const struct lt_ctx *ctx, const struct lt_ckpt_pos *pos)
 {
 	cJSON *meta = cJSON_CreateObject();
@@ -141,8 +203,11 @@ static cJSON *make_meta(const struct lt_ctx *ctx, const struct lt_ckpt_pos *pos)
 	meta_int(meta, "loss_scale_skipped", ctx->scaler.st.skipped);
 	cJSON_AddStringToObject(meta, "strategy", ctx->strategy_name);
 	cJSON_AddStringToObject(meta, "precision", ctx->choice[LT_KIND_PRECISION].base->name);
-	cJSON_AddStringToObject(meta, "optimizer", ctx->cfg->optimizer);
 	cJSON_AddStringToObject(meta, "ltrun", LT_VERSION);
+	if (meta_optimizer(ctx, meta)) {
+		cJSON_Delete(meta);
+		return NULL;
+	}
 	return meta;
 }
 
@@ -375,6 +440,52 @@ static int check_compatible(const struct lt_ctx *ctx, const cJSON *meta, const c
 	return 0;
 }
 
+/* Whether two values of an option are the same: numbers, or ','-separated
+ * numbers, by value ("0.90,0.95" is "0.9,0.95"), anything else as text. */
+static bool same_setting(const char *a, const char *b)
+{
+	char *ea, *eb;
+
+	if (!strcmp(a, b))
+		return true;
+	for (;;) {
+		double x = strtod(a, &ea), y = strtod(b, &eb);
+		if (ea == a || eb == b || x != y || *ea != *eb || (*ea && *ea != ','))
+			return false;
+		if (!*ea)
+			return true;
+		a = ea + 1;
+		b = eb + 1;
+	}
+}
+
+/* Rank 0, resuming: one warning for each optimizer setting (and each of
+ * the two kinds of parameter groups) this run changes from the
+ * checkpoint's.  This run's values apply; the optimizer's state (Adam's
+ * moments, the momentum buffer) is the checkpoint's.  A checkpoint from
+ * before these keys says nothing. */
+static void warn_changed_optimizer(const struct lt_ctx *ctx, const cJSON *meta)
+{
+	char key[64], value[256], *groups;
+	const char *old;
+
+	for (size_t i = 0; i < N_OPTIM_OPTS; i++) {
+		const struct lt_option *o = &lt_options[optim_opts[i]];
+		meta_key(key, sizeof(key), o->id);
+		lt_config_value(ctx->cfg, o, value, sizeof(value));
+		if ((old = meta_str(meta, key)) && !same_setting(old, value))
+			lt_warn("resuming with --%s %s, the checkpoint used %s", o->name, value, old);
+	}
+	for (int scales = 0; scales < 2; scales++) {
+		old = meta_str(meta, scales ? "lr_scales" : "no_weight_decay");
+		groups = groups_json(ctx, scales);
+		if (old && groups && strcmp(old, groups))
+			lt_warn("resuming with %s %.200s, the checkpoint had %.200s",
+				scales ? "the lr scales" : "weight decay off for", groups, old);
+		free(groups);
+	}
+}
+
 /* Rank 0: reads every tensor of the state into place, and the scalars. */
 static int read_state(struct lt_ctx *ctx, struct lt_ckpt_reader *r, double *v, struct lt_err *err)
 {
@@ -390,6 +501,7 @@ static int read_state(struct lt_ctx *ctx, struct lt_ckpt_reader *r, double *v, s
 
 	if (check_compatible(ctx, meta, path, err))
 		return -1;
+	warn_changed_optimizer(ctx, meta);
 	for (size_t k = 0; k < sizeof(keys) / sizeof(keys[0]); k++)
 		if (meta_num(meta, path, keys[k], &v[k], err))
 			return -1;

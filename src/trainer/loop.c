@@ -14,6 +14,12 @@
  * ranks with batch B computes what single_device computes with batch
  * N x B.
  *
+ * The plan (epochs, steps per epoch, the total) is a pure function of the
+ * options and the model's sample counts, so the run's facts
+ * (lt_total_steps, lt_samples_per_rank) can make it from init on: the
+ * counts are asked once, with the self init stored.  --max-steps without
+ * --max-epochs lifts the epoch limit, as Lightning does.
+ *
  * With --ckpt-dir, rank 0 saves a checkpoint every --ckpt-every-n-steps
  * steps, at the end of each epoch and of the run (checkpoint.c); with
  * --resume the loop goes on from where the checkpoint was taken.  SIGTERM
@@ -35,6 +41,7 @@
 #include "trainer/loop.h"
 #include "trainer/sampler.h"
 
+#include <limits.h>
 #include <math.h>
 #include <signal.h>
 #include <stdio.h>
@@ -49,6 +56,7 @@ struct plan {
 	int64_t micro_per_epoch; /* micro-batches of the largest share */
 	int64_t steps_per_epoch;
 	int64_t total_steps;
+	int max_epochs;          /* INT_MAX: --max-steps alone, as many as its steps need */
 	int batch, accumulate, world;
 };
 
@@ -83,20 +91,35 @@ static int micro_size(const struct plan *p, int64_t share, int64_t k)
 	return left <= 0 ? 0 : (int)(left < p->batch ? left : p->batch);
 }
 
-static void make_plan(struct loop *l)
+/* Asks the model's num_samples() of each split once, with the self its
+ * init stored (so far, when the run's facts ask from init). */
+static void count_samples(struct lt_ctx *ctx)
 {
-	struct lt_ctx *ctx = l->ctx;
-	const struct lt_config *c = ctx->cfg;
-	struct plan *p = &l->p;
+	const struct lt_module *m = ctx->module;
 
+	if (ctx->counted)
+		return;
+	ctx->n_samples[LT_TRAIN] = m->num_samples(ctx, *ctx->self, LT_TRAIN);
+	ctx->n_samples[LT_VAL] = m->val_step ? m->num_samples(ctx, *ctx->self, LT_VAL) : 0;
+	ctx->counted = true;
+}
+
+/* The epochs and steps of the run, from the model's sample counts and the
+ * options; a pure function of them, made again whenever asked. */
+static void make_plan(struct lt_ctx *ctx, struct plan *p)
+{
+	const struct lt_config *c = ctx->cfg;
+	const char *name = ctx->module->name ? ctx->module->name : "?";
+
+	count_samples(ctx);
 	p->world = ctx->info.world_size;
 	p->batch = c->batch_size;
 	p->accumulate = c->accumulate;
-	p->n_train = l->m->num_samples(ctx, l->self, LT_TRAIN);
-	p->n_val = l->m->val_step ? l->m->num_samples(ctx, l->self, LT_VAL) : 0;
+	p->n_train = ctx->n_samples[LT_TRAIN];
+	p->n_val = ctx->n_samples[LT_VAL];
 	if (p->n_train <= 0)
 		lt_fatal(ctx, "model '%s' has %lld training samples: num_samples(LT_TRAIN) must be positive",
-			 l->m->name ? l->m->name : "?", (long long)p->n_train);
+			 name, (long long)p->n_train);
 	if (p->n_val < 0)
 		p->n_val = 0;
 	p->per_rank_max = lt_sampler_count(p->n_train, p->world, 0);
@@ -105,9 +128,42 @@ static void make_plan(struct loop *l)
 			 (long long)p->n_train, p->world);
 	p->micro_per_epoch = (p->per_rank_max + p->batch - 1) / p->batch;
 	p->steps_per_epoch = (p->micro_per_epoch + p->accumulate - 1) / p->accumulate;
-	p->total_steps = (int64_t)c->max_epochs * p->steps_per_epoch;
+	/* --max-steps without --max-epochs runs to max-steps (Lightning's
+	 * max_epochs is unlimited when max_steps is set); with both, the
+	 * sooner wins */
+	p->max_epochs = c->max_epochs;
+	if (c->max_steps > 0 && c->source[LT_OPT_MAX_EPOCHS] == LT_SRC_DEFAULT)
+		p->max_epochs = INT_MAX;
+	p->total_steps = p->max_epochs == INT_MAX ? c->max_steps
+						  : (int64_t)p->max_epochs * p->steps_per_epoch;
 	if (c->max_steps > 0 && c->max_steps < p->total_steps)
 		p->total_steps = c->max_steps;
+}
+
+/* The plan for a fact the model asks (abi_facts.c); fn names the call.
+ * From init, the counts need the self it stored. */
+static void plan_for_model(struct lt_ctx *ctx, const char *fn, struct plan *p)
+{
+	if (!ctx->counted && !*ctx->self)
+		lt_fatal(ctx, "%s() in init: set *self and load the data first (ltrun asks num_samples with it)",
+			 fn);
+	make_plan(ctx, p);
+}
+
+int64_t lt_trainer_total_steps(struct lt_ctx *ctx)
+{
+	struct plan p;
+
+	plan_for_model(ctx, "lt_total_steps", &p);
+	return p.total_steps;
+}
+
+int64_t lt_trainer_samples_per_rank(struct lt_ctx *ctx, enum lt_split split)
+{
+	struct plan p;
+
+	plan_for_model(ctx, "lt_samples_per_rank", &p);
+	return lt_sampler_count(split == LT_VAL ? p.n_val : p.n_train, p.world, ctx->info.rank);
 }
 
 /* Samples of micro-batches [m0, m1) of the epoch on every rank. */
@@ -413,7 +469,7 @@ static bool train_epochs(struct loop *l, struct lt_ckpt_pos pos, int *last_epoch
 	struct lt_ctx *ctx = l->ctx;
 	int every = ctx->cfg->ckpt_every;
 
-	for (int epoch = pos.epoch; epoch < ctx->cfg->max_epochs && ctx->step < l->p.total_steps;
+	for (int epoch = pos.epoch; epoch < l->p.max_epochs && ctx->step < l->p.total_steps;
 	     epoch++) {
 		*last_epoch = epoch;
 		if (lt_sampler_shard(l->p.n_train, l->p.world, ctx->info.rank,
@@ -456,10 +512,14 @@ int lt_trainer_run(struct lt_ctx *ctx, const struct lt_module *m, int argc, char
 	/* before anything costly: a second run on one --ckpt-dir stops here */
 	if (lt_trainer_ckpt_lock(ctx, &err))
 		lt_fatal(ctx, "%s", err.msg);
+	ctx->module = m;
+	ctx->self = &l.self;
 	if (m->init(ctx, argc, argv, &l.self))
 		lt_fatal(ctx, "init of model '%s' failed", m->name ? m->name : argv[0]);
 	lt_init_weights_apply(ctx); /* --init-weights: rank 0 reads, setup shares */
-	make_plan(&l);
+	ctx->groups_fixed = true;
+	make_plan(ctx, &l.p);
+	ctx->planned_steps = l.p.total_steps;
 	if (lt_runtime_setup(ctx, &err) || lt_trainer_ckpt_resume(ctx, &pos, &err))
 		lt_fatal(ctx, "%s", err.msg);
 	lt_trainer_ckpt_clean(ctx);

@@ -338,9 +338,9 @@ Test(config, training_values_and_ranges)
 		{ LT_OPT_LOG_EVERY, "1", NULL }, { LT_OPT_LOG_EVERY, "0", "from 1 to" },
 		{ LT_OPT_WARMUP_STEPS, "100", NULL }, { LT_OPT_WARMUP_STEPS, "x", "whole number" },
 		{ LT_OPT_OPTIMIZER, "adamw", NULL }, { LT_OPT_OPTIMIZER, "sgd", NULL },
-		{ LT_OPT_OPTIMIZER, "adam", "expected sgd or adamw; did you mean 'adamw'?" },
+		{ LT_OPT_OPTIMIZER, "adam", "expected sgd, adamw or adamw_gpt; did you mean 'adamw'?" },
 		{ LT_OPT_OPTIMIZER, "SGD", "did you mean 'sgd'?" },
-		{ LT_OPT_OPTIMIZER, "rmsprop", "expected sgd or adamw" },
+		{ LT_OPT_OPTIMIZER, "rmsprop", "expected sgd, adamw or adamw_gpt" },
 		{ LT_OPT_OPTIMIZER, "", "the value is empty" },
 		{ LT_OPT_LR_SCHEDULE, "cosine", NULL },
 		{ LT_OPT_LR_SCHEDULE, "cosin", "expected constant or cosine; did you mean 'cosine'?" },
@@ -415,7 +415,7 @@ Test(config, training_from_env_and_file_with_precedence)
 	cr_expect_str_eq(cfg.source_name[LT_OPT_MOMENTUM], "'momentum' in config file 'c.json'");
 	env.vars = bad;
 	cr_assert_eq(lt_config_load_env(&cfg, &env, &err), -1);
-	cr_expect(strstr(err.msg, "invalid LTRUN_OPTIMIZER 'adamm': expected sgd or adamw; did you mean 'adamw'?")
+	cr_expect(strstr(err.msg, "invalid LTRUN_OPTIMIZER 'adamm': expected sgd, adamw or adamw_gpt; did you mean 'adamw'?")
 		  != NULL, "%s", err.msg);
 }
 
