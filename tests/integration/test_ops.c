@@ -114,14 +114,18 @@ Test(ops, each_rank_gets_its_share_of_the_cores_as_thread_counts)
 Test(ops, a_thread_count_the_user_set_is_kept)
 {
 	struct run_result r;
-	char got[64];
+	char got[64], per[16];
+	int cores = my_cores();
 
+	snprintf(per, sizeof(per), "%d", cores / 2 > 1 ? cores / 2 : 1);
 	run((const char *const[]){ "--devices", "2", model(), NULL },
 	    (const char *const[]){ "OMP_NUM_THREADS=7", "MKL_NUM_THREADS=5", NULL }, &r);
 	cr_assert_eq(r.status, 0, "status %d:\n%s%s", r.status, r.out, r.err);
 	for (int rank = 0; rank < 2; rank++) {
 		cr_expect_str_eq(rank_var(r.out, rank, "OMP_NUM_THREADS", got, sizeof(got)), "7");
 		cr_expect_str_eq(rank_var(r.out, rank, "MKL_NUM_THREADS", got, sizeof(got)), "5");
+		/* each variable on its own: the one left unset gets the share */
+		cr_expect_str_eq(rank_var(r.out, rank, "OPENBLAS_NUM_THREADS", got, sizeof(got)), per);
 	}
 	run_result_free(&r);
 }
