@@ -294,6 +294,15 @@ Test(ops, fabric_mode_refuses_max_epochs)
 	cr_expect_eq(count_of(r.out, "bye rank="), 0, "the model ran:\n%s", r.out);
 	run_result_free(&r);
 
+	/* the Fabric example alike */
+	snprintf(want, sizeof(want), line, build_path("examples/fabric/fabric.so"));
+	run((const char *const[]){ "--devices", "1", "--max-epochs", "3",
+				   build_path("examples/fabric/fabric.so"), NULL }, NULL, &r);
+	cr_expect_eq(r.status, 2, "status %d:\n%s", r.status, r.err);
+	cr_expect_eq(printed(&r, want), 1, "'%s' printed %d times:\n%s", want, printed(&r, want),
+		     r.err);
+	run_result_free(&r);
+
 	/* from the environment too; several at once are named together */
 	run((const char *const[]){ "--devices", "1", "--log-every-n-steps", "5", model(), NULL },
 	    (const char *const[]){ "LTRUN_VAL_EVERY_N_STEPS=2", NULL }, &r);
