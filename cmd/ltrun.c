@@ -26,6 +26,7 @@
 #include "rdzv/rdzv.h"
 #include "trainer/checkpoint.h"
 #include "trainer/init_weights.h"
+#include "ltrun.h"
 
 #include <argp.h>
 #include <cjson/cJSON.h>
@@ -86,7 +87,7 @@ static struct argp_option *build_options(void)
 		"list the plugins and presets of every kind (or of KIND: strategy, precision, ckpt-io, cluster, comm, accelerator, rdzv) with their parameters and origin, and exit", 3 };
 	opts[n++] = (struct argp_option){ "help", KEY_HELP, NULL, 0, "give this help list", 4 };
 	opts[n++] = (struct argp_option){ "usage", KEY_USAGE, NULL, 0, "give a short usage message", 4 };
-	opts[n++] = (struct argp_option){ "version", KEY_VERSION, NULL, 0, "print the version", 4 };
+	opts[n++] = (struct argp_option){ "version", KEY_VERSION, NULL, 0, "print the version and the ABI versions a model and a plugin must be built for", 4 };
 	return opts;
 }
 
@@ -169,7 +170,10 @@ static error_t parse_opt(int key, char *arg, struct argp_state *state)
 		argp_help(state->root_argp, stdout, ARGP_HELP_USAGE, "ltrun");
 		exit(0);
 	case KEY_VERSION:
-		printf("ltrun %s (plugin ABI %u)\n", LT_VERSION, LT_PLUGIN_ABI_VERSION);
+		/* what a model (ltrun.h) and a plugin (ltrun/plugin.h) must be
+		 * built for */
+		printf("ltrun %s (model ABI %u, plugin ABI %u)\n", LT_VERSION,
+		       (unsigned)LT_ABI_VERSION, (unsigned)LT_PLUGIN_ABI_VERSION);
 		exit(0);
 	case ARGP_KEY_ARG:
 		/* `--list strategy`: a kind may follow --list as its own word. */

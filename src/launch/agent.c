@@ -350,6 +350,11 @@ static int set_rank_env(const struct agent *a, int local)
 	setenv(LT_ENV_STORE_TOKEN, a->token_hex, 1);
 	setenv(LT_ENV_RUN_ID, a->run_id, 1);
 	setenv(LT_ENV_RDZV, a->cfg->rdzv, 1);
+	/* Its threads' share of the cores, unless the user said otherwise. */
+	snprintf(value, sizeof(value), "%d", plan->threads);
+	for (int i = 0; i < LT_THREAD_VARS; i++)
+		if (!plan->thread_user[i][0] && setenv(lt_thread_vars[i], value, 1))
+			return -1;
 	/* The rank reads the run's settings back with lt_config_load_env(). */
 	if (lt_config_export(a->cfg, export_var, NULL))
 		return -1;
@@ -1010,10 +1015,19 @@ static void report_left_early(const struct agent *a)
 		a->plan->topo.first_rank + a->left, a->left, (long)p->pid, when);
 }
 
+/* Relays the lt_fatal() lines the output held back, but that of local
+ * rank `except` (-1: none), which the report shows. */
+static void release_fatal_lines(struct agent *a, int except)
+{
+	for (int i = 0; i < a->n; i++)
+		if (i != except)
+			lt_output_release(a->out, i);
+}
+
 static void report_failure(const struct agent *a, bool final)
 {
 	const struct proc *p = &a->procs[a->failed];
-	char what[128], when[32], host[256], message[1024], tail[4096];
+	char what[128], when[32], host[256], message[1024], held[1024], tail[4096];
 	int stopped = 0;
 
 	for (int i = 0; i < a->n; i++)
@@ -1023,7 +1037,9 @@ static void report_failure(const struct agent *a, bool final)
 	if (gethostname(host, sizeof(host) - 1))
 		snprintf(host, sizeof(host), "this host");
 	error_file_message(a, a->failed, message, sizeof(message));
-	lt_output_tail(a->out, a->failed, "ltrun:     ", tail, sizeof(tail));
+	/* the line lt_fatal() printed: this report shows its message */
+	if (lt_output_take_fatal(a->out, a->failed, held, sizeof(held)) && !message[0])
+		snprintf(message, sizeof(message), "%s", held);
 	fprintf(stderr, "ltrun: rank %d (local %d, pid %ld) on %s %s at %s%s\n",
 		a->plan->topo.first_rank + a->failed, a->failed, (long)p->pid, host, what, when,
 		a->n > 1 ? ", the first rank to fail" : "");
@@ -1031,8 +1047,10 @@ static void report_failure(const struct agent *a, bool final)
 		report_left_early(a);
 	if (message[0])
 		fprintf(stderr, "ltrun:   error: %s\n", message);
-	if (tail[0])
-		fprintf(stderr, "ltrun:   last lines of its stderr:\n%s", tail);
+	for (int k = 1; k <= 2; k++)
+		if (lt_output_tail(a->out, a->failed, k, "ltrun:     ", tail, sizeof(tail)))
+			fprintf(stderr, "ltrun:   last lines of its %s:\n%s", k == 1 ? "stdout" : "stderr",
+				tail);
 	if (stopped)
 		fprintf(stderr, "ltrun:   ltrun stopped the other %d rank%s of this node\n", stopped,
 			stopped == 1 ? "" : "s");
@@ -1261,6 +1279,7 @@ static int run_agent(const struct lt_plan *plan, const struct lt_config *cfg,
 			if (spawn(&a, i, err)) {
 				begin_stop(&a, SIGKILL, 0);
 				supervise(&a);
+				release_fatal_lines(&a, -1);
 				stop_watcher(&a);
 				lt_shm_remove_job(a.run_id);
 				goto fail;
@@ -1268,6 +1287,7 @@ static int run_agent(const struct lt_plan *plan, const struct lt_config *cfg,
 		supervise(&a);
 		stop_watcher(&a);
 		lt_shm_remove_job(a.run_id); /* what crashed ranks left */
+		release_fatal_lines(&a, a.stop_signal ? -1 : a.failed);
 		if (a.stop_signal) {
 			char sig[16];
 			fprintf(stderr, "ltrun: stopped by %s: forwarded it to every rank\n",

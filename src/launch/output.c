@@ -1,6 +1,11 @@
 /*
  * output.c - relays the ranks' stdout and stderr line by line: prefixed on
- * the terminal, raw in --log-dir files, never two ranks mid-line.
+ * the terminal, raw in --log-dir files, never two ranks mid-line.  It keeps
+ * the last lines of each stream for the failure report, and holds back
+ * from the terminal the line a rank's lt_fatal() printed ("ltrun: rank N:
+ * ...", rank/fatal.c): the report shows that message, so the terminal gets
+ * it once, from the report or, for a rank the report is not about, from
+ * lt_output_release().
  */
 #include "core/io.h"
 #include "launch/output.h"
@@ -24,10 +29,15 @@ struct stream {
 	char buf[LINE_MAX_BYTES];
 };
 
+struct tail {
+	char line[LT_OUTPUT_TAIL_LINES][TAIL_LINE_BYTES];
+	int next, count;
+};
+
 struct rank_output {
 	struct stream s[2]; /* stdout, stderr */
-	char tail[LT_OUTPUT_TAIL_LINES][TAIL_LINE_BYTES];
-	int tail_next, tail_count;
+	struct tail tail[2];
+	char fatal[LINE_MAX_BYTES]; /* the held-back lt_fatal() line, "" */
 };
 
 struct lt_output {
@@ -117,7 +127,8 @@ int lt_output_start(struct lt_output *out, int local, int child_fds[2],
 			}
 		}
 	}
-	r->tail_count = r->tail_next = 0;
+	memset(r->tail, 0, sizeof(r->tail));
+	r->fatal[0] = '\0';
 	return 0;
 }
 
@@ -126,15 +137,38 @@ int lt_output_fd(const struct lt_output *out, int local, int stream)
 	return out->r[local].s[stream - 1].fd;
 }
 
-static void remember(struct rank_output *r, const char *line, size_t n)
+static void remember(struct tail *t, const char *line, size_t n)
 {
 	if (n > TAIL_LINE_BYTES - 1)
 		n = TAIL_LINE_BYTES - 1;
-	memcpy(r->tail[r->tail_next], line, n);
-	r->tail[r->tail_next][n] = '\0';
-	r->tail_next = (r->tail_next + 1) % LT_OUTPUT_TAIL_LINES;
-	if (r->tail_count < LT_OUTPUT_TAIL_LINES)
-		r->tail_count++;
+	memcpy(t->line[t->next], line, n);
+	t->line[t->next][n] = '\0';
+	t->next = (t->next + 1) % LT_OUTPUT_TAIL_LINES;
+	if (t->count < LT_OUTPUT_TAIL_LINES)
+		t->count++;
+}
+
+/* Writes a line on the terminal, "[rank N] " before it, in one write. */
+static void to_terminal(const struct lt_output *out, int local, int k, const char *line,
+			size_t n)
+{
+	char buf[LINE_MAX_BYTES + 32];
+	int len = snprintf(buf, sizeof(buf), "[rank %d] ", out->first_rank + local);
+
+	memcpy(buf + len, line, n);
+	buf[len + (int)n] = '\n';
+	/* a closed terminal must not stop the job */
+	(void)lt_write_all(k ? STDERR_FILENO : STDOUT_FILENO, buf, (size_t)len + n + 1);
+}
+
+/* Whether a stderr line is the one lt_fatal() printed in this rank:
+ * "ltrun: rank N: " with the rank's own number. */
+static bool fatal_line(const struct lt_output *out, int local, const char *line, size_t n)
+{
+	char prefix[48];
+	int len = snprintf(prefix, sizeof(prefix), "ltrun: rank %d: ", out->first_rank + local);
+
+	return n > (size_t)len && !memcmp(line, prefix, (size_t)len);
 }
 
 /* Relays one line (n bytes, without its '\n') in one write per sink. */
@@ -142,23 +176,21 @@ static void relay(struct lt_output *out, int local, int k, const char *line, siz
 {
 	struct rank_output *r = &out->r[local];
 	struct stream *s = &r->s[k];
-	char buf[LINE_MAX_BYTES + 32];
-	int len;
+	char buf[LINE_MAX_BYTES + 1];
 
 	if (s->log_fd >= 0) {
 		memcpy(buf, line, n);
 		buf[n] = '\n';
 		(void)lt_write_all(s->log_fd, buf, n + 1);
 	}
-	if (out->terminal) {
-		len = snprintf(buf, sizeof(buf), "[rank %d] ", out->first_rank + local);
-		memcpy(buf + len, line, n);
-		buf[len + (int)n] = '\n';
-		/* a closed terminal must not stop the job */
-		(void)lt_write_all(k ? STDERR_FILENO : STDOUT_FILENO, buf, (size_t)len + n + 1);
+	if (k == 1 && !r->fatal[0] && fatal_line(out, local, line, n)) {
+		memcpy(r->fatal, line, n);
+		r->fatal[n] = '\0';
+		return;
 	}
-	if (k == 1)
-		remember(r, line, n);
+	if (out->terminal)
+		to_terminal(out, local, k, line, n);
+	remember(&r->tail[k], line, n);
 }
 
 int lt_output_read(struct lt_output *out, int local, int stream)
@@ -202,20 +234,46 @@ void lt_output_drain(struct lt_output *out, int local)
 			;
 }
 
-int lt_output_tail(const struct lt_output *out, int local, const char *indent,
+int lt_output_tail(const struct lt_output *out, int local, int stream, const char *indent,
 		   char *buf, size_t len)
 {
-	const struct rank_output *r = &out->r[local];
+	const struct tail *t = &out->r[local].tail[stream - 1];
 	size_t used = 0;
-	int first = (r->tail_next - r->tail_count + LT_OUTPUT_TAIL_LINES) % LT_OUTPUT_TAIL_LINES;
+	int first = (t->next - t->count + LT_OUTPUT_TAIL_LINES) % LT_OUTPUT_TAIL_LINES;
 
 	buf[0] = '\0';
-	for (int i = 0; i < r->tail_count && used < len; i++) {
-		const char *line = r->tail[(first + i) % LT_OUTPUT_TAIL_LINES];
+	for (int i = 0; i < t->count && used < len; i++) {
+		const char *line = t->line[(first + i) % LT_OUTPUT_TAIL_LINES];
 		int n = snprintf(buf + used, len - used, "%s%s\n", indent, line);
 		if (n < 0)
 			break;
 		used += (size_t)n;
 	}
-	return r->tail_count;
+	return t->count;
+}
+
+bool lt_output_take_fatal(struct lt_output *out, int local, char *buf, size_t len)
+{
+	struct rank_output *r = &out->r[local];
+	size_t skip = strlen("ltrun: rank : ") + (size_t)snprintf(NULL, 0, "%d",
+								    out->first_rank + local);
+
+	if (!r->fatal[0])
+		return false;
+	snprintf(buf, len, "%s", r->fatal + skip);
+	r->fatal[0] = '\0';
+	return true;
+}
+
+void lt_output_release(struct lt_output *out, int local)
+{
+	struct rank_output *r = &out->r[local];
+	size_t n = strlen(r->fatal);
+
+	if (!n)
+		return;
+	if (out->terminal)
+		to_terminal(out, local, 1, r->fatal, n);
+	remember(&r->tail[1], r->fatal, n);
+	r->fatal[0] = '\0';
 }

@@ -4,7 +4,11 @@
  * Every rank writes into two pipes; the agent reads them and writes whole
  * lines only, prefixed "[rank N] " on its own stdout/stderr, and/or raw to
  * --log-dir/rank-N.out and rank-N.err (--tee: both).  The last lines of
- * each rank's stderr are kept for the failure report.
+ * each rank's stdout and stderr are kept for the failure report, and the
+ * line its lt_fatal() printed ("ltrun: rank N: message") is held back from
+ * the terminal (not from the log file): the report shows the message of
+ * the rank it is about, and the others' are released after it ended, so
+ * that each message reaches the terminal once.
  */
 #ifndef LT_LAUNCH_OUTPUT_H
 #define LT_LAUNCH_OUTPUT_H
@@ -39,9 +43,16 @@ int lt_output_read(struct lt_output *out, int local, int stream);
 /* Reads what a rank that exited left in its pipes, without waiting (a
  * child of the rank may still hold them open). */
 void lt_output_drain(struct lt_output *out, int local);
-/* Writes the last lines of local rank's stderr, each indented by
- * `indent`, into buf.  Returns the number of lines. */
-int lt_output_tail(const struct lt_output *out, int local, const char *indent,
+/* Writes the last lines of local rank's stream (1: stdout, 2: stderr),
+ * each indented by `indent`, into buf.  Returns the number of lines. */
+int lt_output_tail(const struct lt_output *out, int local, int stream, const char *indent,
 		   char *buf, size_t len);
+/* The message of the lt_fatal() line held back for local rank, without
+ * its "ltrun: rank N: " prefix, into buf: true, and the line is no longer
+ * held (the caller shows it); false when none is held. */
+bool lt_output_take_fatal(struct lt_output *out, int local, char *buf, size_t len);
+/* Relays the lt_fatal() line held back for local rank, if any, as any
+ * other line: for a rank that no report is about. */
+void lt_output_release(struct lt_output *out, int local);
 
 #endif

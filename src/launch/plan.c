@@ -18,8 +18,10 @@
 #include <cjson/cJSON.h>
 #include <elf.h>
 #include <errno.h>
+#include <sched.h>
 #include <stdio.h>
 #include <string.h>
+#include <unistd.h>
 
 /* Resolves option id's value (name[:key=value,...]) into plan->choice[kind];
  * an error names the option's source when it is not a flag. */
@@ -74,6 +76,42 @@ static int resolve_strategy(struct lt_plan *plan, const struct lt_config *cfg,
 				  "strategy '%s' runs one rank but this job has %d: use --strategy ddp, or --devices 1 on one node",
 				  p->name, plan->topo.world_size);
 	return 0;
+}
+
+/* ------------------------------------------------------------ threads */
+
+const char *const lt_thread_vars[LT_THREAD_VARS] = {
+	"OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS",
+};
+
+int lt_threads_per_rank(int cores, int local_ranks)
+{
+	int n = local_ranks > 0 ? cores / local_ranks : cores;
+
+	return n > 1 ? n : 1;
+}
+
+/* The CPUs this process may run on: what Slurm's or a container's cgroup
+ * and taskset left it (the online CPUs when the mask cannot be read). */
+static int affinity_cores(void)
+{
+	cpu_set_t set;
+	long online;
+
+	if (!sched_getaffinity(0, sizeof(set), &set) && CPU_COUNT(&set) > 0)
+		return CPU_COUNT(&set);
+	online = sysconf(_SC_NPROCESSORS_ONLN);
+	return online > 0 ? (int)online : 1;
+}
+
+static void resolve_threads(struct lt_plan *plan, const struct lt_envsrc *env)
+{
+	plan->cores = affinity_cores();
+	plan->threads = lt_threads_per_rank(plan->cores, plan->topo.local_world_size);
+	for (int i = 0; i < LT_THREAD_VARS; i++) {
+		const char *v = lt_env_get(env, lt_thread_vars[i]);
+		snprintf(plan->thread_user[i], sizeof(plan->thread_user[i]), "%s", v ? v : "");
+	}
 }
 
 void lt_plan_free(struct lt_plan *plan)
@@ -144,6 +182,7 @@ int lt_plan_make(struct lt_plan *plan, const struct lt_config *cfg,
 	    choose(plan, cfg, reg, LT_OPT_COMM, cfg->comm, err))
 		goto fail;
 	plan->launcher = choose_launcher(plan);
+	resolve_threads(plan, env);
 	return 0;
 fail:
 	lt_plan_free(plan);
@@ -277,6 +316,29 @@ static void print_topology(FILE *out, const struct lt_plan *plan)
 			!strcmp(plan->launcher, "fork") ? "fork without exec" : "fork + exec");
 }
 
+/* Who sets a thread variable in the ranks: the user, or ltrun (the cores
+ * per rank), or, for ranks a launcher started, the launcher. */
+static void print_threads(FILE *out, const struct lt_plan *plan)
+{
+	const struct lt_topology *t = &plan->topo;
+	const char *by = t->launcher[0] ? t->launcher : "the launcher";
+
+	for (int i = 0; i < LT_THREAD_VARS; i++) {
+		const char *name = lt_thread_vars[i], *user = plan->thread_user[i];
+		fprintf(out, "%-12s ", i ? "" : "threads");
+		if (user[0])
+			fprintf(out, "%s=%s (set by the user%s%s)\n", name, user,
+				t->external ? " or " : "", t->external ? by : "");
+		else if (t->external)
+			fprintf(out, "%s unset: ltrun leaves the environment of the ranks %s started as it is\n",
+				name, by);
+		else
+			fprintf(out, "%s=%d per rank (%d core%s / %d local rank%s)\n", name,
+				plan->threads, plan->cores, plan->cores == 1 ? "" : "s",
+				t->local_world_size, t->local_world_size == 1 ? "" : "s");
+	}
+}
+
 void lt_plan_print(const struct lt_plan *plan, const struct lt_config *cfg,
 		   const struct lt_registry *reg, FILE *out)
 {
@@ -286,6 +348,7 @@ void lt_plan_print(const struct lt_plan *plan, const struct lt_config *cfg,
 	fprintf(out, "ltrun %s plan (dry run: nothing was started)\n\n", LT_VERSION);
 	fprintf(out, "%-12s %s: %s\n", "cluster", plan->cluster->name, plan->cluster_why);
 	print_topology(out, plan);
+	print_threads(out, plan);
 	fputc('\n', out);
 	print_plugin(out, plan, cfg, LT_KIND_STRATEGY, LT_OPT_STRATEGY);
 	print_plugin(out, plan, cfg, LT_KIND_PRECISION, LT_OPT_PRECISION);
@@ -388,6 +451,37 @@ static cJSON *ranks_json(const struct lt_plan *plan)
 	return arr;
 }
 
+/* {"cores", "local_ranks", "per_rank", "vars": {NAME: {"value", "set_by"}}}:
+ * set_by "user", "ltrun" or, for ranks a launcher started, "launcher"
+ * (value null: unset). */
+static cJSON *threads_json(const struct lt_plan *plan)
+{
+	cJSON *o = cJSON_CreateObject(), *vars;
+
+	if (!o)
+		return NULL;
+	cJSON_AddNumberToObject(o, "cores", plan->cores);
+	cJSON_AddNumberToObject(o, "local_ranks", plan->topo.local_world_size);
+	cJSON_AddNumberToObject(o, "per_rank", plan->threads);
+	vars = cJSON_AddObjectToObject(o, "vars");
+	for (int i = 0; vars && i < LT_THREAD_VARS; i++) {
+		cJSON *v = cJSON_AddObjectToObject(vars, lt_thread_vars[i]);
+		const char *user = plan->thread_user[i];
+		char n[16];
+
+		if (!v)
+			break;
+		snprintf(n, sizeof(n), "%d", plan->threads);
+		if (user[0] || !plan->topo.external)
+			cJSON_AddStringToObject(v, "value", user[0] ? user : n);
+		else
+			cJSON_AddNullToObject(v, "value");
+		cJSON_AddStringToObject(v, "set_by", user[0] ? "user"
+					: plan->topo.external ? "launcher" : "ltrun");
+	}
+	return o;
+}
+
 static cJSON *settings_json(const struct lt_config *cfg)
 {
 	cJSON *o = cJSON_CreateObject();
@@ -430,6 +524,7 @@ cJSON *lt_plan_json(const struct lt_plan *plan, const struct lt_config *cfg,
 			cJSON_AddItemToObject(plugins, lt_kind_name((enum lt_kind)k),
 					      plugin_choice_json(&plan->choice[k]));
 	cJSON_AddItemToObject(root, "ranks", ranks_json(plan));
+	cJSON_AddItemToObject(root, "threads", threads_json(plan));
 	model = cJSON_AddObjectToObject(root, "model");
 	if (model) {
 		if (plan->model)

@@ -16,6 +16,12 @@
 
 struct cJSON;
 
+/* The thread-count variables of the libraries a model may use (OpenMP,
+ * OpenBLAS, MKL): unset, each defaults to the cores per rank in the ranks
+ * ltrun starts, so that the ranks' threads do not fight over the cores. */
+#define LT_THREAD_VARS 3
+extern const char *const lt_thread_vars[LT_THREAD_VARS];
+
 struct lt_plan {
 	const struct lt_plugin *cluster; /* choice[LT_KIND_CLUSTER].base */
 	char cluster_why[256];
@@ -25,6 +31,11 @@ struct lt_plan {
 	 * indexed by kind (rdzv: none yet).  lt_plan_free() frees them. */
 	struct lt_choice choice[LT_KIND_COUNT];
 	const char *launcher;    /* "external", "exec" or "fork" */
+	int cores;               /* CPUs in this process's affinity mask */
+	int threads;             /* cores per local rank, at least 1 */
+	/* the user's value of each lt_thread_vars[i]; "": unset (or empty),
+	 * and the ranks ltrun starts get `threads` */
+	char thread_user[LT_THREAD_VARS][64];
 	const char *model;       /* path, or NULL for a dry run without one */
 	char *const *model_argv; /* model_argc arguments after the model */
 	int model_argc;
@@ -39,6 +50,9 @@ int lt_plan_make(struct lt_plan *plan, const struct lt_config *cfg,
 		 FILE *log, struct lt_err *err);
 /* Frees what lt_plan_make() resolved (not plan itself). */
 void lt_plan_free(struct lt_plan *plan);
+
+/* Threads per rank: cores / local_ranks, at least 1. */
+int lt_threads_per_rank(int cores, int local_ranks);
 
 /* Checks that path is a readable ELF shared object.  Returns 0, or -1
  * with err naming the file and the fix. */

@@ -109,14 +109,22 @@ static void write_error_file(const struct lt_ctx *ctx, const char *message)
 	free(text);
 }
 
-void lt_fatal_exit(struct lt_ctx *ctx, const char *msg)
+void lt_fatal_exit_status(struct lt_ctx *ctx, int status, const char *msg)
 {
 	if (!ctx)
 		ctx = the_ctx;
 	fflush(stdout);
-	fprintf(stderr, "ltrun: rank %d: %s\n", ctx ? ctx->info.rank : -1, msg);
+	/* The error file first: the agent, reading the line below, holds it
+	 * back from the terminal (launch/output.c), and its report shows the
+	 * file's message. */
 	if (ctx)
 		write_error_file(ctx, msg);
-	exit(LT_EXIT_FAILURE);
+	fprintf(stderr, "ltrun: rank %d: %s\n", ctx ? ctx->info.rank : -1, msg);
+	exit(status);
+}
+
+void lt_fatal_exit(struct lt_ctx *ctx, const char *msg)
+{
+	lt_fatal_exit_status(ctx, LT_EXIT_FAILURE, msg);
 }
 

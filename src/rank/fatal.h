@@ -14,5 +14,9 @@ void lt_fatal_setup(struct lt_ctx *ctx);
 /* Prints "ltrun: rank N: msg", writes the error file and exits 1.  ctx
  * NULL: the context given to lt_fatal_setup(), if any. */
 __attribute__((noreturn)) void lt_fatal_exit(struct lt_ctx *ctx, const char *msg);
+/* The same, exiting with `status` (LT_EXIT_USAGE for settings the run
+ * cannot honour). */
+__attribute__((noreturn)) void lt_fatal_exit_status(struct lt_ctx *ctx, int status,
+						    const char *msg);
 
 #endif

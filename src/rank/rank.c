@@ -62,6 +62,21 @@ struct model_entry {
 
 /* --- the model --- */
 
+/* Trainer mode's table: this ABI's size (the loop reads every field) and
+ * the required callbacks. */
+static void check_module(struct lt_ctx *ctx, const char *q, const struct lt_module *m)
+{
+	if (!m)
+		lt_fatal(ctx, "model '%s': lt_module_v1() returned NULL: return a pointer to a static struct lt_module",
+			 q);
+	if (m->size != sizeof(struct lt_module))
+		lt_fatal(ctx, "model '%s': lt_module_v1()'s table has size %zu, but struct lt_module of ltrun ABI %u has %zu bytes: set .size = sizeof(struct lt_module) and rebuild against this ltrun's ltrun.h",
+			 q, m->size, LT_ABI_VERSION, sizeof(struct lt_module));
+	if (!m->init || !m->num_samples || !m->train_step)
+		lt_fatal(ctx, "model '%s': lt_module_v1()'s table must set init, num_samples and train_step",
+			 q);
+}
+
 static void load_model(struct lt_ctx *ctx, const char *path, struct model_entry *e)
 {
 	const unsigned *abi;
@@ -83,17 +98,54 @@ static void load_model(struct lt_ctx *ctx, const char *path, struct model_entry 
 	sym = dlsym(handle, "lt_module_v1");
 	if (sym) {
 		e->module = ((lt_module_fn)sym)();
-		if (!e->module || e->module->size < offsetof(struct lt_module, on_save) ||
-		    !e->module->init || !e->module->num_samples || !e->module->train_step)
-			lt_fatal(ctx, "model '%s': lt_module_v1() must return a table with size, init, num_samples and train_step set",
-				 q);
+		check_module(ctx, q, e->module);
 		return;
 	}
 	sym = dlsym(handle, "lt_main");
+	/* lt_model_abi_version is exported whatever the flags (ltrun.h marks
+	 * it so), the entry points are not under -fvisibility=hidden */
 	if (!sym)
-		lt_fatal(ctx, "model '%s' has neither lt_module_v1() (Trainer mode) nor lt_main() (Fabric mode): define one of them (see ltrun(3))",
-			 q);
+		lt_fatal(ctx, "model '%s' exports neither lt_module_v1() (Trainer mode) nor lt_main() (Fabric mode): define one of them (see ltrun(3)); if it is defined, mark it __attribute__((visibility(\"default\"))) (built with -fvisibility=hidden?) and check with 'nm -D %s | grep lt_'",
+			 q, q);
 	e->main_fn = (lt_main_fn)sym;
+}
+
+/* Options only Trainer mode's loop reads (src/trainer/loop.c): a Fabric
+ * model runs its own loop.  Every other training option reaches Fabric
+ * mode through lt_optimizer_step, lt_shard, the facts of ltrun.h or its
+ * checkpoints. */
+static const enum lt_opt_id fabric_ignores[] = {
+	LT_OPT_MAX_EPOCHS,
+	LT_OPT_VAL_EVERY,
+	LT_OPT_LOG_EVERY,
+};
+
+/* Rank 0 refuses a run whose settings include an option the model's mode
+ * ignores, set by the user (a flag, LTRUN_*, the config file), rather than
+ * running without it: exit status 2 and one line naming the options. */
+static void refuse_ignored_options(struct lt_ctx *ctx, const char *path,
+				   const struct model_entry *e)
+{
+	char names[256] = "", q[LT_QUOTE_MAX], msg[1024];
+	size_t n = 0, count = 0;
+
+	if (ctx->info.rank != 0 || e->module)
+		return;
+	for (size_t i = 0; i < sizeof(fabric_ignores) / sizeof(fabric_ignores[0]); i++) {
+		enum lt_opt_id id = fabric_ignores[i];
+		if (ctx->cfg->source[id] == LT_SRC_DEFAULT)
+			continue;
+		n += (size_t)snprintf(names + n, sizeof(names) - n, "%s--%s", count ? ", " : "",
+				      lt_options[id].name);
+		count++;
+	}
+	if (!count)
+		return;
+	lt_quote(q, sizeof(q), path);
+	snprintf(msg, sizeof(msg),
+		 "%s %s no effect in Fabric mode (model '%s' exports lt_main, which runs its own loop): remove %s",
+		 names, count == 1 ? "has" : "have", q, count == 1 ? "it" : "them");
+	lt_fatal_exit_status(ctx, LT_EXIT_USAGE, msg);
 }
 
 /* --- the communicator --- */
@@ -292,6 +344,7 @@ int lt_rank_run(const struct lt_rank_info *info, const struct lt_config *cfg,
 		snprintf(ctx.host, sizeof(ctx.host), "unknown");
 	lt_fatal_setup(&ctx);
 	load_model(&ctx, model, &entry);
+	refuse_ignored_options(&ctx, model, &entry);
 	/* the rendezvous comes before choose_plugins (which loads the
 	 * --plugin files): only the built-in backends */
 	ctx.reg = lt_registry_new(&err);
