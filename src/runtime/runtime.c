@@ -13,8 +13,10 @@
 #include "core/error.h"
 #include "comm/reduce.h"
 #include "precision/convert.h"
+#include "runtime/buffers.h"
 #include "runtime/clip.h"
 #include "runtime/optim.h"
+#include "runtime/replicas.h"
 #include "runtime/rng.h"
 #include "runtime/schedule.h"
 
@@ -26,9 +28,8 @@
 
 /* --- first values --- */
 
-/* Draws t's first values as f32 into v. */
-static void draw_values(const struct lt_ctx *ctx, const struct lt_tensor *t, struct lt_init init,
-			size_t index, float *v)
+void lt_runtime_draw(const struct lt_ctx *ctx, const struct lt_tensor *t, struct lt_init init,
+		     size_t index, float *v)
 {
 	const struct lt_shape *s = &t->shape;
 	double fan_in = s->ndim ? (double)s->dim[s->ndim - 1] : 1.0;
@@ -74,7 +75,7 @@ int lt_param_fill(const struct lt_ctx *ctx, struct lt_tensor *t, struct lt_init 
 	if (!v && !(v = malloc((size_t)t->numel * sizeof(float))))
 		return lt_err_set(err, LT_EXIT_FAILURE, "out of memory for the first values of '%s'",
 				  t->name);
-	draw_values(ctx, t, init, index, v);
+	lt_runtime_draw(ctx, t, init, index, v);
 	if (v != t->data) {
 		struct lt_precision_view pv = { .param = t->name, .index = index,
 						.step = ctx->optim_steps,
@@ -206,6 +207,9 @@ int lt_runtime_setup(struct lt_ctx *ctx, struct lt_err *err)
 		return lt_err_set(err, LT_EXIT_FAILURE,
 				  "strategy '%s' (setup): optimizer state for elements [%zu, +%zu) lies outside the %zu parameters: keep the layout within lt_total_numel()",
 				  ctx->strategy_name, l->state_offset, l->state_numel, ctx->numel);
+	/* beside the strategy's broadcast of the parameters */
+	if (lt_buffers_broadcast(ctx, err))
+		return -1;
 	return make_optimizer(ctx, err);
 }
 
@@ -337,7 +341,7 @@ int lt_runtime_optimizer_step(struct lt_ctx *ctx, double lr, struct lt_err *err)
 			return strategy_failed(ctx, "step", err);
 	}
 	lt_runtime_zero_grads(ctx);
-	return 0;
+	return lt_buffers_average(ctx, err) || lt_replicas_check(ctx, err) ? -1 : 0;
 }
 
 /* --- the strategy API of ltrun/strategy.h that needs the optimizer --- */
@@ -414,6 +418,7 @@ void lt_runtime_free(struct lt_ctx *ctx)
 	ctx->strategy_state = NULL;
 	lt_optim_free(ctx->optim);
 	ctx->optim = NULL;
+	lt_buffers_free(ctx);
 	if (ctx->accel) {
 		ctx->accel->release(&ctx->master_arena);
 		ctx->accel->release(&ctx->master_grad_arena);
