@@ -311,3 +311,29 @@ Test(state, blobs_keys_and_overwrites)
 	cr_expect_eq(lt_state_set(st, "", "1", 1, &err), -1);
 	lt_state_destroy(st);
 }
+
+/* examples/fabric: --save after every epoch, then --resume last goes on
+ * from the next epoch and ends where a run never stopped ends. */
+Test(state, fabric_example_saves_and_resumes)
+{
+	const char *model = build_path("examples/fabric/fabric.so");
+	char dir[512], da[512], db[512];
+	struct run_result r;
+	double big = 0.0;
+
+	path_in_tmp(dir, sizeof(dir), "ckpt");
+	path_in_tmp(da, sizeof(da), "whole.txt");
+	path_in_tmp(db, sizeof(db), "resumed.txt");
+	train("3 epochs", (const char *const[]){ "--devices", "2", "--lr", "0.1", model, "--",
+		"--epochs", "3", "--hidden", "32", "--dump", da, NULL }, 0);
+	train("2 epochs saved", (const char *const[]){ "--devices", "2", "--lr", "0.1", "--ckpt-dir",
+		dir, model, "--", "--epochs", "2", "--hidden", "32", "--save", NULL }, 0);
+	cr_assert_eq(run_ltrun((const char *const[]){ "--devices", "2", "--lr", "0.1", "--ckpt-dir",
+		dir, "--resume", "last", model, "--", "--epochs", "3", "--hidden", "32", "--save",
+		"--dump", db, NULL }, NULL, &r), 0);
+	cr_assert_eq(r.status, 0, "%s", r.err);
+	cr_expect(strstr(r.out, "epoch 2 val_acc") && !strstr(r.out, "epoch 1 val_acc"),
+		  "the resumed run trains epoch 2 only:\n%s", r.out);
+	run_result_free(&r);
+	cr_expect_eq(dump_max_diff(da, db, &big), 0.0, "the resumed run ends elsewhere");
+}
