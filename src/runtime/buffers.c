@@ -10,7 +10,7 @@
 #include "core/dtype.h"
 #include "core/error.h"
 #include "precision/convert.h"
-#include "runtime/runtime.h"
+#include "runtime/draw.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -56,7 +56,7 @@ static int fill(const struct lt_ctx *ctx, struct lt_tensor *t, struct lt_init in
 	v = t->dtype == LT_F32 ? t->data : malloc(n * sizeof(float));
 	if (!v)
 		return lt_err_set(err, LT_EXIT_FAILURE, "out of memory for the first values");
-	lt_runtime_draw(ctx, t, init, BUFFER_STREAM + t->index, v);
+	lt_draw((uint64_t)ctx->cfg->seed, &t->shape, t->numel, init, BUFFER_STREAM + t->index, v);
 	if (t->dtype == LT_F64)
 		lt_convert_f32_to_f64(t->data, v, n);
 	else if (t->dtype == LT_F16)

@@ -8,10 +8,6 @@
 
 #include "runtime/ctx.h"
 
-/* Draws numel(t) first values of rule init as f32 into v, from the
- * run's seed and the stream index (the same on every rank). */
-void lt_runtime_draw(const struct lt_ctx *ctx, const struct lt_tensor *t, struct lt_init init,
-		     size_t index, float *v);
 /* Fills t's values (and master weights) from its init rule with the
  * run's seed (the same on every rank).  Returns 0, or -1 with err when
  * memory for the conversion is short. */
