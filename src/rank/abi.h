@@ -23,8 +23,9 @@ struct lt_tensor *lt_abi_check_param(const lt_tensor *t, const char *fn);
 void lt_abi_ensure_setup(lt_ctx *ctx, const char *fn);
 
 /* Fabric mode, around lt_main(): takes --ckpt-dir's lock before, and
- * after waits for saves in flight and releases it (saying so when
- * --ckpt-dir was given but the model never called lt_save()). */
+ * after waits for saves in flight and releases it (warning when
+ * --ckpt-dir or --resume was given but the model never called lt_save()
+ * or lt_resume()). */
 void lt_fabric_ckpt_begin(lt_ctx *ctx);
 void lt_fabric_ckpt_end(lt_ctx *ctx);
 

@@ -138,7 +138,10 @@ void lt_fabric_ckpt_begin(lt_ctx *ctx)
 void lt_fabric_ckpt_end(lt_ctx *ctx)
 {
 	struct lt_err err = { 0 };
+	bool resumed = ctx->loaded_state != NULL; /* freed by the finish */
 
+	if (ctx->cfg->resume && !resumed && ctx->info.rank == 0)
+		lt_warn("--resume is set but the model never called lt_resume(): in Fabric mode the model loads its checkpoint (see ltrun(3))");
 	if (lt_trainer_ckpt_finish(ctx, &err))
 		lt_fatal(ctx, "checkpoint: %s", err.msg);
 	if (ctx->cfg->ckpt_dir && !ctx->fabric_saved && ctx->info.rank == 0)

@@ -281,6 +281,19 @@ Test(state, fabric_ckpt_dir_never_saved_to_is_said)
 	free(err);
 }
 
+Test(state, fabric_resume_never_called_is_said)
+{
+	char dir[512], *err;
+
+	path_in_tmp(dir, sizeof(dir), "ckpt");
+	train("a checkpoint", (const char *const[]){ "--devices", "2", "--ckpt-dir", dir,
+		STATE_FABRIC, "--", "--save-every", "2", NULL }, 0);
+	err = train("--resume without lt_resume", (const char *const[]){ "--devices", "2",
+		"--resume", dir, STATE_FABRIC, "--", "--no-resume", "1", NULL }, 1);
+	cr_expect(strstr(err, "never called lt_resume()") != NULL, "%s", err);
+	free(err);
+}
+
 /* --- the blobs --- */
 
 Test(state, blobs_keys_and_overwrites)

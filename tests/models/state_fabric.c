@@ -6,12 +6,13 @@
  * resumed run must continue bit for bit.
  *
  *   ltrun [--ckpt-dir D] [--resume last] state_fabric.so -- [--steps N]
- *         [--save-every K] [--dump PATH]
+ *         [--save-every K] [--dump PATH] [--no-resume 1]
  *
  *   --steps N        optimizer steps of the whole run (default 6)
  *   --save-every K   lt_save() after every K steps (0: never)
  *   --dump PATH      every rank writes PATH.<rank> at the end: w, seen,
  *                    pos and the step it resumed from
+ *   --no-resume 1    never calls lt_resume()
  */
 #include <ltrun.h>
 
@@ -23,7 +24,7 @@ enum { DIM = 4 };
 
 int lt_main(lt_ctx *ctx, int argc, char **argv)
 {
-	int64_t steps = 6, save_every = 0, pos = 1000, start;
+	int64_t steps = 6, save_every = 0, pos = 1000, start, no_resume = 0;
 	const char *dump = NULL;
 	lt_tensor *w, *seen;
 	lt_state *st;
@@ -35,6 +36,8 @@ int lt_main(lt_ctx *ctx, int argc, char **argv)
 			steps = atoll(argv[i + 1]);
 		else if (!strcmp(argv[i], "--save-every"))
 			save_every = atoll(argv[i + 1]);
+		else if (!strcmp(argv[i], "--no-resume"))
+			no_resume = atoll(argv[i + 1]);
 		else if (!strcmp(argv[i], "--dump"))
 			dump = argv[i + 1];
 		else
@@ -45,7 +48,7 @@ int lt_main(lt_ctx *ctx, int argc, char **argv)
 	w = lt_param(ctx, "w", LT_SHAPE(DIM), LT_UNIFORM(-1, 1));
 	seen = lt_buffer(ctx, "seen", LT_SHAPE(1), LT_I64, LT_ZEROS, LT_BUFFER_BROADCAST);
 	st = lt_state_new(ctx);
-	start = lt_resume(ctx, st);
+	start = no_resume ? 0 : lt_resume(ctx, st);
 	if ((saved = lt_state_get(st, "pos", &size)) && size == sizeof(pos))
 		memcpy(&pos, saved, sizeof(pos));
 	else if (start)
