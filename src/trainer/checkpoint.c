@@ -6,8 +6,8 @@
  * the step, the epoch and the position in it (the sampler is a pure
  * function of seed and epoch, so that is its whole state), the loss
  * scaler, the seed, world size, strategy, precision and ABI version.
- * Beside them (extras.c's part below): every buffer as "buffer/<name>" in
- * its own dtype, and each of the model's blobs (lt_state) as
+ * Beside them (below, "buffers and the model's blobs"): every buffer as
+ * "buffer/<name>" in its own dtype, and each of the model's blobs as
  * "state/<key>", an I64 tensor whose element 0 is the blob's size in
  * bytes and the rest its bytes, so that checksums and `ltrun ckpt verify`
  * cover them too.
