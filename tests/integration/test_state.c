@@ -158,10 +158,21 @@ Test(state, average_buffers_are_the_ranks_mean)
 Test(state, a_checkpoint_lacking_a_buffer_is_refused_by_name)
 {
 	char dir[512];
+	struct run_result r;
 
 	path_in_tmp(dir, sizeof(dir), "ckpt");
 	train("save", argv_of((const char *const[]){ "--max-steps", "2", "--ckpt-dir", dir, NULL },
 			      STATE_BUF, NULL), 0);
+	/* buffers and blobs beside the parameters, without optimizer state */
+	cr_assert_eq(run_ltrun((const char *const[]){ "ckpt", "verify", dir, NULL }, NULL, &r), 0);
+	cr_expect_eq(r.status, 0, "verify covers buffers and blobs: %s%s", r.out, r.err);
+	run_result_free(&r);
+	cr_assert_eq(run_ltrun((const char *const[]){ "ckpt", "inspect", dir, NULL }, NULL, &r), 0);
+	cr_expect(strstr(r.out, "buffer/ema") && strstr(r.out, "buffer/count") &&
+			  strstr(r.out, "state/rng") && strstr(r.out, "optimizer.w.") &&
+			  !strstr(r.out, "optimizer.ema") && !strstr(r.out, "optimizer.buffer"),
+		  "buffers and blobs are saved, without optimizer state:\n%s", r.out);
+	run_result_free(&r);
 	expect_failure("resume with one more buffer",
 		       argv_of((const char *const[]){ "--max-steps", "4", "--ckpt-dir", dir,
 						      "--resume", "last", NULL },
