@@ -9,11 +9,22 @@
  *   cc -shared -fPIC $(pkg-config --cflags ltrun) -O2 fabric.c -o fabric.so -lm
  *   ltrun --devices 4 --lr 0.1 build/examples/fabric/fabric.so
  *   ltrun ... fabric.so -- [--epochs N] [--batch-size N] [--data PATH]
- *                          [--hidden N] [--val-fraction F] [--dump PATH]
+ *                          [--hidden N] [--val-fraction F] [--dump PATH] [--save]
  *
  *   --epochs N         passes over the training split (default 20)
  *   --batch-size N     samples per rank and step (default 32)
+ *   --save             save a checkpoint after every epoch with lt_save()
+ *                      (give ltrun --ckpt-dir DIR; --ckpt-io and
+ *                      --ckpt-keep apply)
  *   --data, --hidden, --val-fraction, --dump   as for mlp.so
+ *
+ * With ltrun's --resume (last, with --ckpt-dir), lt_resume() loads the
+ * parameters, optimizer state and step count of a checkpoint, and the
+ * loop goes on from the epoch after the saved one (a blob of the model's
+ * own state, "next_epoch"):
+ *
+ *   ltrun --ckpt-dir ck fabric.so -- --epochs 10 --save
+ *   ltrun --ckpt-dir ck --resume last fabric.so -- --epochs 20 --save
  *
  * ltrun's --optimizer, --lr, --momentum... apply through
  * lt_optimizer_step(); its --max-epochs and --batch-size do not (this
@@ -28,6 +39,22 @@
 #include "../common/mlp.h"
 
 #define WHO "fabric"
+
+/* Removes flag from argv (the model's own, before mlp_parse sees the
+ * rest); returns whether it was there. */
+static int take_flag(int *argc, char **argv, const char *flag)
+{
+	int found = 0, n = 1;
+
+	for (int i = 1; i < *argc; i++) {
+		if (!strcmp(argv[i], flag))
+			found = 1;
+		else
+			argv[n++] = argv[i];
+	}
+	*argc = n;
+	return found;
+}
 
 /* Trains on one epoch: steps optimizer steps on every rank (the same
  * number everywhere, or the collectives of lt_sync_grads() would not
@@ -74,6 +101,7 @@ int lt_main(lt_ctx *ctx, int argc, char **argv)
 {
 	struct mlp_options opt;
 	struct mlp m;
+	const int save = take_flag(&argc, argv, "--save");
 	mlp_parse(ctx, WHO, argc, argv, 1, &opt);
 	mlp_setup(ctx, WHO, &opt, &m);
 
@@ -90,20 +118,34 @@ int lt_main(lt_ctx *ctx, int argc, char **argv)
 	/* The validation shard does not change between epochs. */
 	const int64_t n_my_val = lt_shard(ctx, n_val, 0, val_idx);
 
+	/* With --resume: the checkpoint's state, and where to go on. */
+	lt_state *state = lt_state_new(ctx);
+	int first_epoch = 0;
+	size_t size = 0;
+	const void *next = lt_resume(ctx, state) ? lt_state_get(state, "next_epoch", &size) : NULL;
+	if (next && size == sizeof(first_epoch))
+		memcpy(&first_epoch, next, sizeof(first_epoch));
+
 	double acc = 0, val_loss = 0;
-	for (int epoch = 0; epoch < opt.epochs; epoch++) {
+	for (int epoch = first_epoch; epoch < opt.epochs; epoch++) {
 		int64_t n = lt_shard(ctx, n_train, epoch, train_idx);
 		train_epoch(ctx, &m, train_idx, n, steps, opt.batch_size);
 		validate(ctx, &m, val_idx, n_my_val, opt.batch_size, &acc, &val_loss);
 		if (lt_rank(ctx) == 0)
 			printf("epoch %d val_acc %.4f val_loss %.4f\n", epoch, acc,
 			       val_loss);
+		if (save) {
+			int following = epoch + 1;
+			lt_state_put(state, "next_epoch", &following, sizeof(following));
+			lt_save(ctx, state);
+		}
 	}
 	if (lt_rank(ctx) == 0) {
 		printf("val_acc %.4f\n", acc);
 		fflush(stdout);
 	}
 	mlp_dump(ctx, WHO, &opt, &m);
+	lt_state_free(state);
 	free(train_idx);
 	free(val_idx);
 	mlp_free(&m);

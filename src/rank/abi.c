@@ -14,7 +14,9 @@
 #include "comm/comm.h"
 #include "comm/reduce.h"
 #include "core/error.h"
+#include "rank/abi.h"
 #include "rank/fatal.h"
+#include "runtime/buffers.h"
 #include "runtime/runtime.h"
 #include "trainer/init_weights.h"
 #include "trainer/sampler.h"
@@ -61,7 +63,7 @@ LT_API void lt_barrier(lt_ctx *ctx)
 
 /* --- parameters --- */
 
-static bool valid_name(const char *name)
+bool lt_abi_valid_name(const char *name)
 {
 	size_t n = name ? strlen(name) : 0;
 
@@ -73,17 +75,17 @@ static bool valid_name(const char *name)
 	return true;
 }
 
-static int64_t shape_numel(lt_ctx *ctx, const char *name, struct lt_shape shape)
+int64_t lt_abi_shape_numel(lt_ctx *ctx, const char *fn, const char *name, struct lt_shape shape)
 {
 	int64_t n = 1;
 
 	if (shape.ndim < 1 || shape.ndim > LT_MAX_DIMS)
-		lt_fatal(ctx, "lt_param('%s'): %d dimensions: give 1 to %d (LT_SHAPE(rows, cols))",
-			 name, shape.ndim, LT_MAX_DIMS);
+		lt_fatal(ctx, "%s('%s'): %d dimensions: give 1 to %d (LT_SHAPE(rows, cols))",
+			 fn, name, shape.ndim, LT_MAX_DIMS);
 	for (int i = 0; i < shape.ndim; i++) {
 		if (shape.dim[i] < 1 || shape.dim[i] > ((int64_t)1 << 40) / n)
-			lt_fatal(ctx, "lt_param('%s'): dimension %d is %lld: every dimension must be at least 1 and the tensor below 2^40 elements",
-				 name, i, (long long)shape.dim[i]);
+			lt_fatal(ctx, "%s('%s'): dimension %d is %lld: every dimension must be at least 1 and the tensor below 2^40 elements",
+				 fn, name, i, (long long)shape.dim[i]);
 		n *= shape.dim[i];
 	}
 	return n;
@@ -109,7 +111,7 @@ LT_API lt_tensor *lt_param(lt_ctx *ctx, const char *name, struct lt_shape shape,
 	struct lt_tensor *t;
 	size_t bytes;
 
-	if (!valid_name(name))
+	if (!lt_abi_valid_name(name))
 		lt_fatal(ctx, "lt_param(): bad parameter name '%s': give 1 to 127 printable characters without spaces or quotes",
 			 name ? name : "(null)");
 	if (ctx->params_frozen)
@@ -122,12 +124,16 @@ LT_API lt_tensor *lt_param(lt_ctx *ctx, const char *name, struct lt_shape shape,
 		if (!strcmp(ctx->params[i]->name, name))
 			lt_fatal(ctx, "lt_param(): parameter '%s' is registered twice: give each parameter its own name",
 				 name);
+	if (lt_tensor_named(ctx, name))
+		lt_fatal(ctx, "lt_param(): '%s' is already a buffer: buffers and parameters share one namespace, give each its own name",
+			 name);
 	t = calloc(1, sizeof(*t));
 	if (!t)
 		lt_fatal(ctx, "out of memory registering parameter '%s'", name);
 	snprintf(t->name, sizeof(t->name), "%s", name);
 	t->shape = shape;
-	t->numel = shape_numel(ctx, name, shape);
+	t->numel = lt_abi_shape_numel(ctx, "lt_param", name, shape);
+	t->dtype = ctx->dtype;
 	t->index = ctx->nparams;
 	t->offset = ctx->numel;
 	t->bucket = -1;
@@ -158,8 +164,16 @@ static struct lt_tensor *check_tensor(const lt_tensor *t, const char *fn)
 	return (struct lt_tensor *)t;
 }
 
+struct lt_tensor *lt_abi_check_param(const lt_tensor *t, const char *fn)
+{
+	if (check_tensor(t, fn)->is_buffer)
+		lt_fatal(NULL, "%s('%s'): '%s' is a buffer: it has no gradient", fn, t->name,
+			 t->name);
+	return (struct lt_tensor *)t;
+}
+
 LT_API void *lt_data(lt_tensor *t) { return check_tensor(t, "lt_data")->data; }
-LT_API void *lt_grad(lt_tensor *t) { return check_tensor(t, "lt_grad")->grad; }
+LT_API void *lt_grad(lt_tensor *t) { return lt_abi_check_param(t, "lt_grad")->grad; }
 LT_API int64_t lt_numel(const lt_tensor *t) { return check_tensor(t, "lt_numel")->numel; }
 LT_API const char *lt_name(const lt_tensor *t) { return check_tensor(t, "lt_name")->name; }
 
@@ -167,7 +181,7 @@ LT_API void lt_grad_ready(lt_ctx *ctx, lt_tensor *t)
 {
 	struct lt_err err = { 0 };
 
-	check_tensor(t, "lt_grad_ready");
+	lt_abi_check_param(t, "lt_grad_ready");
 	if (!ctx->syncing || !ctx->params_frozen)
 		return;
 	if (lt_runtime_grad_ready(ctx, t, &err))
@@ -321,8 +335,7 @@ LT_API int64_t lt_shard(lt_ctx *ctx, int64_t num_samples, int epoch, int64_t *ou
 
 /* --- Fabric mode's training step --- */
 
-/* Places the parameters at the first call that needs them placed. */
-static void ensure_setup(lt_ctx *ctx, const char *fn)
+void lt_abi_ensure_setup(lt_ctx *ctx, const char *fn)
 {
 	struct lt_err err = { 0 };
 
@@ -339,7 +352,7 @@ LT_API void lt_sync_grads(lt_ctx *ctx)
 {
 	struct lt_err err = { 0 };
 
-	ensure_setup(ctx, "lt_sync_grads");
+	lt_abi_ensure_setup(ctx, "lt_sync_grads");
 	if (lt_runtime_sync(ctx, &err))
 		lt_fatal(ctx, "lt_sync_grads(): %s", err.msg);
 	ctx->syncing = true;
@@ -349,7 +362,7 @@ LT_API void lt_optimizer_step(lt_ctx *ctx)
 {
 	struct lt_err err = { 0 };
 
-	ensure_setup(ctx, "lt_optimizer_step");
+	lt_abi_ensure_setup(ctx, "lt_optimizer_step");
 	if (lt_runtime_optimizer_step(ctx, lt_runtime_lr(ctx, -1), &err))
 		lt_fatal(ctx, "optimizer step: %s", err.msg);
 }

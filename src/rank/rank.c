@@ -24,6 +24,7 @@
 #include "core/signals.h"
 #include "core/error.h"
 #include "core/parse.h"
+#include "rank/abi.h"
 #include "rank/fatal.h"
 #include "runtime/runtime.h"
 #include "trainer/loop.h"
@@ -362,10 +363,13 @@ int lt_rank_run(const struct lt_rank_info *info, const struct lt_config *cfg,
 	open_comm(&ctx);
 	setup_runtime(&ctx);
 
-	if (entry.module)
+	if (entry.module) {
 		rc = lt_trainer_run(&ctx, entry.module, argc, argv);
-	else
+	} else {
+		lt_fabric_ckpt_begin(&ctx);
 		rc = entry.main_fn(&ctx, argc, argv);
+		lt_fabric_ckpt_end(&ctx);
+	}
 	fflush(NULL);
 	lt_runtime_free(&ctx);
 	lt_comm_close(ctx.comm);

@@ -54,6 +54,9 @@ struct lt_tensor {
 	/* --- f32 views and gradient guards (runtime/views.c, guards.c) --- */
 
 	/* --- buffers (runtime/buffers.c) --- */
+	bool is_buffer;  /* lt_buffer(): not a parameter (index: ctx->buffers[index]) */
+	enum lt_dtype dtype; /* lt_data()'s dtype: the compute dtype, or the buffer's own */
+	enum lt_buffer_sync sync; /* a buffer's */
 
 	/* --- optimizer groups (runtime/optim.c) --- */
 	int decay;       /* lt_param_weight_decay(): 1 on, -1 off; 0: --weight-decay-on decides */
@@ -133,6 +136,13 @@ struct lt_ctx {
 	/* --- f32 views and gradient guards (runtime/views.c, guards.c) --- */
 
 	/* --- buffers, model state, replica checks (runtime/buffers.c, trainer/state.c) --- */
+	struct lt_tensor **buffers; /* lt_buffer()'s, in registration order (no gradient, */
+	size_t nbuffers, buffers_cap; /* outside the parameters' arenas and flat space) */
+	struct lt_arena buffer_arena;
+	lt_state *save_state;   /* the model's blobs the next save writes, or NULL */
+	lt_state *loaded_state; /* the blobs the last resume read (every rank), or NULL */
+	void *ckpt_snapshot;    /* buffers and blobs a save (async) may still copy */
+	bool fabric_saved;      /* Fabric mode: lt_save() was called */
 
 	/* --- optimizer groups and the run's facts (runtime/optim.c, trainer/loop.c) --- */
 	/* lt_param_weight_decay() and lt_param_lr_scale() are refused from

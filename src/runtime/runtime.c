@@ -13,9 +13,11 @@
 #include "core/error.h"
 #include "comm/reduce.h"
 #include "precision/convert.h"
+#include "runtime/buffers.h"
 #include "runtime/clip.h"
+#include "runtime/draw.h"
 #include "runtime/optim.h"
-#include "runtime/rng.h"
+#include "runtime/replicas.h"
 #include "runtime/schedule.h"
 
 #include <math.h>
@@ -25,43 +27,6 @@
 #include <string.h>
 
 /* --- first values --- */
-
-/* Draws t's first values as f32 into v. */
-static void draw_values(const struct lt_ctx *ctx, const struct lt_tensor *t, struct lt_init init,
-			size_t index, float *v)
-{
-	const struct lt_shape *s = &t->shape;
-	double fan_in = s->ndim ? (double)s->dim[s->ndim - 1] : 1.0;
-	double fan_out = s->ndim > 1 ? (double)s->dim[0] : 1.0;
-	struct lt_rng rng;
-	double bound;
-
-	lt_rng_seed(&rng, (uint64_t)ctx->cfg->seed, 0x1000 + index);
-	for (int64_t i = 0; i < t->numel; i++) {
-		switch (init.kind) {
-		case LT_INIT_ZEROS:
-			v[i] = 0.0f;
-			break;
-		case LT_INIT_CONSTANT:
-			v[i] = (float)init.a;
-			break;
-		case LT_INIT_UNIFORM:
-			v[i] = (float)(init.a + (init.b - init.a) * lt_rng_uniform(&rng));
-			break;
-		case LT_INIT_NORMAL:
-			v[i] = (float)(init.a + init.b * lt_rng_normal(&rng));
-			break;
-		case LT_INIT_KAIMING_UNIFORM:
-			bound = sqrt(6.0 / fan_in);
-			v[i] = (float)(bound * (2.0 * lt_rng_uniform(&rng) - 1.0));
-			break;
-		case LT_INIT_XAVIER_UNIFORM:
-			bound = sqrt(6.0 / (fan_in + fan_out));
-			v[i] = (float)(bound * (2.0 * lt_rng_uniform(&rng) - 1.0));
-			break;
-		}
-	}
-}
 
 int lt_param_fill(const struct lt_ctx *ctx, struct lt_tensor *t, struct lt_init init,
 		  size_t index, struct lt_err *err)
@@ -74,7 +39,7 @@ int lt_param_fill(const struct lt_ctx *ctx, struct lt_tensor *t, struct lt_init 
 	if (!v && !(v = malloc((size_t)t->numel * sizeof(float))))
 		return lt_err_set(err, LT_EXIT_FAILURE, "out of memory for the first values of '%s'",
 				  t->name);
-	draw_values(ctx, t, init, index, v);
+	lt_draw((uint64_t)ctx->cfg->seed, &t->shape, t->numel, init, index, v);
 	if (v != t->data) {
 		struct lt_precision_view pv = { .param = t->name, .index = index,
 						.step = ctx->optim_steps,
@@ -209,6 +174,9 @@ int lt_runtime_setup(struct lt_ctx *ctx, struct lt_err *err)
 		return lt_err_set(err, LT_EXIT_FAILURE,
 				  "strategy '%s' (setup): optimizer state for elements [%zu, +%zu) lies outside the %zu parameters: keep the layout within lt_total_numel()",
 				  ctx->strategy_name, l->state_offset, l->state_numel, ctx->numel);
+	/* beside the strategy's broadcast of the parameters */
+	if (lt_buffers_broadcast(ctx, err))
+		return -1;
 	return make_optimizer(ctx, err);
 }
 
@@ -341,7 +309,7 @@ int lt_runtime_optimizer_step(struct lt_ctx *ctx, double lr, struct lt_err *err)
 			return strategy_failed(ctx, "step", err);
 	}
 	lt_runtime_zero_grads(ctx);
-	return 0;
+	return lt_buffers_average(ctx, err) || lt_replicas_check(ctx, err) ? -1 : 0;
 }
 
 /* --- the strategy API of ltrun/strategy.h that needs the optimizer --- */
@@ -433,6 +401,7 @@ void lt_runtime_free(struct lt_ctx *ctx)
 	ctx->strategy_state = NULL;
 	lt_optim_free(ctx->optim);
 	ctx->optim = NULL;
+	lt_buffers_free(ctx);
 	if (ctx->accel) {
 		ctx->accel->release(&ctx->master_arena);
 		ctx->accel->release(&ctx->master_grad_arena);

@@ -6,6 +6,11 @@
  * the step, the epoch and the position in it (the sampler is a pure
  * function of seed and epoch, so that is its whole state), the loss
  * scaler, the seed, world size, strategy, precision and ABI version.
+ * Beside them (below, "buffers and the model's blobs"): every buffer as
+ * "buffer/<name>" in its own dtype, and each of the model's blobs as
+ * "state/<key>", an I64 tensor whose element 0 is the blob's size in
+ * bytes and the rest its bytes, so that checksums and `ltrun ckpt verify`
+ * cover them too.
  *
  * The strategy says which rank saves and reads what (its ckpt_shard op):
  * this version holds whole tensors, so that is rank 0, everything (the
@@ -24,7 +29,9 @@
 #include "ckpt/lock.h"
 #include "comm/comm.h"
 #include "core/error.h"
+#include "runtime/buffers.h"
 #include "runtime/optim.h"
+#include "trainer/state.h"
 
 #include <cjson/cJSON.h>
 #include <errno.h>
@@ -284,13 +291,197 @@ static int shard_role(struct lt_ctx *ctx, bool *active, struct lt_err *err)
 	return 0;
 }
 
+/* --- buffers and the model's blobs --- */
+
+#define BUFFER_PREFIX "buffer/"
+#define STATE_PREFIX "state/"
+
+/* What a save writes of the buffers and blobs: copies, since the model
+ * changes its buffers in the next step while an async save may still be
+ * copying (kept in ctx->ckpt_snapshot until the next save or the end). */
+struct snapshot {
+	struct lt_ckpt_tensor *t;
+	size_t n;
+	char **names;
+	void **data;
+};
+
+static void snapshot_free(struct snapshot *s)
+{
+	for (size_t i = 0; s && i < s->n; i++) {
+		free(s->names[i]);
+		free(s->data[i]);
+	}
+	if (s) {
+		free(s->t);
+		free(s->names);
+		free(s->data);
+	}
+	free(s);
+}
+
+/* Entry k of s: name prefix + name, bytes copied from src (after a head
+ * of hbytes bytes, the blob's size). */
+static int snapshot_add(struct snapshot *s, const char *prefix, const char *name,
+			const void *src, size_t bytes, const int64_t *head)
+{
+	size_t k = s->n, hbytes = head ? 8 : 0, len = strlen(prefix) + strlen(name) + 1;
+	struct lt_ckpt_tensor *d = &s->t[k];
+
+	s->names[k] = malloc(len);
+	s->data[k] = calloc(1, hbytes + bytes + 8);
+	if (!s->names[k] || !s->data[k]) {
+		free(s->names[k]);
+		free(s->data[k]);
+		return -1;
+	}
+	s->n++;
+	snprintf(s->names[k], len, "%s%s", prefix, name);
+	if (head)
+		memcpy(s->data[k], head, 8);
+	if (bytes)
+		memcpy((char *)s->data[k] + hbytes, src, bytes);
+	d->name = s->names[k];
+	d->data = s->data[k];
+	return 0;
+}
+
+static struct snapshot *snapshot_take(const struct lt_ctx *ctx)
+{
+	size_t nblobs = ctx->save_state ? lt_state_count(ctx->save_state) : 0;
+	size_t total = ctx->nbuffers + nblobs + 1;
+	struct snapshot *s = calloc(1, sizeof(*s));
+
+	if (!s || !(s->t = calloc(total, sizeof(*s->t))) ||
+	    !(s->names = calloc(total, sizeof(char *))) || !(s->data = calloc(total, sizeof(void *))))
+		goto fail;
+	for (size_t i = 0; i < ctx->nbuffers; i++) {
+		const struct lt_tensor *b = ctx->buffers[i];
+
+		if (snapshot_add(s, BUFFER_PREFIX, b->name, b->data, lt_tensor_bytes(b), NULL))
+			goto fail;
+		describe(&s->t[s->n - 1], s->names[s->n - 1], b, b->dtype, s->data[s->n - 1]);
+	}
+	for (size_t i = 0; i < nblobs; i++) {
+		const void *bytes;
+		size_t size;
+		const char *key = lt_state_key_at(ctx->save_state, i, &bytes, &size);
+		int64_t head = (int64_t)size;
+		struct lt_ckpt_tensor *d = &s->t[s->n];
+
+		if (snapshot_add(s, STATE_PREFIX, key, bytes, size, &head))
+			goto fail;
+		d->dtype = LT_I64;
+		d->ndim = 1;
+		d->shape[0] = 1 + (int64_t)((size + 7) / 8);
+		d->bytes = (size_t)d->shape[0] * 8;
+	}
+	return s;
+fail:
+	snapshot_free(s);
+	return NULL;
+}
+
+/* t (n tensors) followed by the snapshot's, in *t (*total of them); the
+ * snapshot replaces the previous save's in ctx once no save copies that
+ * one.  Returns 0 or -1 (memory). */
+static int add_extras(struct lt_ctx *ctx, struct lt_ckpt_tensor **t, size_t n, size_t *total)
+{
+	struct snapshot *s = snapshot_take(ctx);
+	struct lt_ckpt_tensor *all = s ? realloc(*t, (n + s->n + 1) * sizeof(**t)) : NULL;
+
+	if (!all) {
+		snapshot_free(s);
+		return -1;
+	}
+	memcpy(all + n, s->t, s->n * sizeof(*all));
+	*t = all;
+	*total = n + s->n;
+	if (ctx->ckpt_io && ctx->ckpt_io->release)
+		ctx->ckpt_io->release(ctx->ckpt_state, SIZE_MAX);
+	snapshot_free(ctx->ckpt_snapshot);
+	ctx->ckpt_snapshot = s;
+	return 0;
+}
+
+/* Rank 0: buffer t from the checkpoint, which must have it. */
+static int read_buffer(struct lt_ckpt_reader *r, struct lt_tensor *t, struct lt_err *err)
+{
+	size_t n, len = strlen(BUFFER_PREFIX) + strlen(t->name) + 1;
+	const struct lt_ckpt_tensor *in = lt_ckpt_tensors(r, &n);
+	char name[sizeof(BUFFER_PREFIX) + sizeof(t->name)];
+	size_t i;
+
+	snprintf(name, len, "%s%s", BUFFER_PREFIX, t->name);
+	for (i = 0; i < n && strcmp(in[i].name, name); i++)
+		;
+	if (i == n)
+		return lt_err_set(err, LT_EXIT_FAILURE,
+				  "checkpoint '%s' has no buffer '%s': it was saved by a model without that lt_buffer() (resume with the model that saved it)",
+				  lt_ckpt_path(r), t->name);
+	return lt_ckpt_read(r, name, t->dtype, t->shape.ndim, t->shape.dim, t->data, err);
+}
+
+/* Rank 0: the blob of tensor d ("state/<key>") into ctx->loaded_state. */
+static int read_blob(struct lt_ctx *ctx, struct lt_ckpt_reader *r, const struct lt_ckpt_tensor *d,
+		     struct lt_err *err)
+{
+	const char *key = d->name + strlen(STATE_PREFIX);
+	int64_t *v;
+	int rc;
+
+	if (d->dtype != LT_I64 || d->ndim != 1 || d->shape[0] < 1)
+		return lt_err_set(err, LT_EXIT_FAILURE,
+				  "checkpoint '%s': state '%s' is not a blob ltrun wrote (an I64 vector of its size and bytes)",
+				  lt_ckpt_path(r), key);
+	v = malloc((size_t)d->shape[0] * 8);
+	if (!v)
+		return lt_err_set(err, LT_EXIT_FAILURE, "out of memory reading state '%s'", key);
+	rc = lt_ckpt_read(r, d->name, LT_I64, 1, d->shape, v, err);
+	if (!rc && (v[0] < 0 || v[0] > (d->shape[0] - 1) * 8))
+		rc = lt_err_set(err, LT_EXIT_FAILURE,
+				"checkpoint '%s': state '%s' claims %lld bytes in a tensor of %lld",
+				lt_ckpt_path(r), key, (long long)v[0],
+				(long long)(d->shape[0] - 1) * 8);
+	if (!rc)
+		rc = lt_state_set(ctx->loaded_state, key, v + 1, (size_t)v[0], err);
+	free(v);
+	return rc;
+}
+
+/* Rank 0: every buffer and every blob of the checkpoint. */
+static int read_extras(struct lt_ctx *ctx, struct lt_ckpt_reader *r, struct lt_err *err)
+{
+	size_t n;
+	const struct lt_ckpt_tensor *in = lt_ckpt_tensors(r, &n);
+
+	for (size_t i = 0; i < ctx->nbuffers; i++)
+		if (read_buffer(r, ctx->buffers[i], err))
+			return -1;
+	for (size_t i = 0; i < n; i++)
+		if (!strncmp(in[i].name, STATE_PREFIX, strlen(STATE_PREFIX)) &&
+		    read_blob(ctx, r, &in[i], err))
+			return -1;
+	return 0;
+}
+
+/* Every rank gets rank 0's buffers and blobs. */
+static int share_extras(struct lt_ctx *ctx, struct lt_err *err)
+{
+	if (ctx->info.world_size == 1)
+		return 0;
+	if (lt_buffers_broadcast(ctx, err))
+		return -1;
+	return lt_state_share(ctx->comm, ctx->info.rank, ctx->loaded_state, err);
+}
+
 /* --- saving --- */
 
 int lt_trainer_ckpt_save(struct lt_ctx *ctx, const struct lt_ckpt_pos *pos, struct lt_err *err)
 {
 	struct lt_ckpt_tensor *t;
 	char **names = NULL;
-	size_t n = 0;
+	size_t n = 0, all = 0;
 	cJSON *meta;
 	bool active;
 	int rc;
@@ -305,7 +496,7 @@ int lt_trainer_ckpt_save(struct lt_ctx *ctx, const struct lt_ckpt_pos *pos, stru
 		return -1;
 	t = state_tensors(ctx, &n, &names);
 	meta = make_meta(ctx, pos);
-	if (!t || !meta) {
+	if (!t || !meta || add_extras(ctx, &t, n, &all)) {
 		free(t);
 		free_names(names, n);
 		cJSON_Delete(meta);
@@ -316,10 +507,10 @@ int lt_trainer_ckpt_save(struct lt_ctx *ctx, const struct lt_ckpt_pos *pos, stru
 	 * updates it (lt_trainer_ckpt_release, the runtime's hook) */
 	ctx->before_update = lt_trainer_ckpt_release;
 	if (ctx->ckpt_io->save_deferred)
-		rc = ctx->ckpt_io->save_deferred(ctx->ckpt_state, ctx->step, t, n, meta,
+		rc = ctx->ckpt_io->save_deferred(ctx->ckpt_state, ctx->step, t, all, meta,
 						 ctx->cfg->ckpt_keep, err);
 	else
-		rc = lt_ckpt_save(ctx->ckpt_io, ctx->ckpt_state, ctx->step, t, n, meta,
+		rc = lt_ckpt_save(ctx->ckpt_io, ctx->ckpt_state, ctx->step, t, all, meta,
 				  ctx->cfg->ckpt_keep, err);
 	free(t);
 	free_names(names, n);
@@ -353,6 +544,10 @@ int lt_trainer_ckpt_finish(struct lt_ctx *ctx, struct lt_err *err)
 		ctx->ckpt_io = NULL;
 		ctx->ckpt_state = NULL;
 	}
+	snapshot_free(ctx->ckpt_snapshot);
+	ctx->ckpt_snapshot = NULL;
+	lt_state_destroy(ctx->loaded_state);
+	ctx->loaded_state = NULL;
 	lt_ckpt_lock_release(ctx->ckpt_lock);
 	ctx->ckpt_lock = NULL;
 	return rc;
@@ -513,7 +708,7 @@ static int read_state(struct lt_ctx *ctx, struct lt_ckpt_reader *r, double *v, s
 				  err);
 	free(t);
 	free_names(names, n);
-	return rc;
+	return rc ? rc : read_extras(ctx, r, err);
 }
 
 /* Every rank gets rank 0's scalars, and the state as the strategy's
@@ -544,6 +739,9 @@ int lt_trainer_ckpt_resume(struct lt_ctx *ctx, struct lt_ckpt_pos *pos, struct l
 		return 0;
 	if (shard_role(ctx, &active, err))
 		return -1;
+	lt_state_destroy(ctx->loaded_state);
+	if (!(ctx->loaded_state = lt_state_create()))
+		return lt_err_set(err, LT_EXIT_FAILURE, "out of memory for the model's state");
 	if (active) {
 		char base[4096];
 		const char *where = NULL;
@@ -567,7 +765,7 @@ int lt_trainer_ckpt_resume(struct lt_ctx *ctx, struct lt_ckpt_pos *pos, struct l
 		if (rc)
 			return -1;
 	}
-	if (share_state(ctx, v, sizeof(v) / sizeof(v[0]), err))
+	if (share_state(ctx, v, sizeof(v) / sizeof(v[0]), err) || share_extras(ctx, err))
 		return -1;
 	lt_runtime_refresh_views(ctx);
 	ctx->step = (int64_t)v[0];

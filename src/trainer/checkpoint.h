@@ -25,11 +25,15 @@ int lt_trainer_ckpt_lock(struct lt_ctx *ctx, struct lt_err *err);
  * step directories) and says so on stderr.  Cannot fail. */
 void lt_trainer_ckpt_clean(struct lt_ctx *ctx);
 /* Rank 0 saves step ctx->step under --ckpt-dir (nothing without one, and
- * nothing on the other ranks). */
+ * nothing on the other ranks): parameters, optimizer state, buffers and
+ * the blobs of ctx->save_state (copied: the caller may free it after). */
 int lt_trainer_ckpt_save(struct lt_ctx *ctx, const struct lt_ckpt_pos *pos, struct lt_err *err);
 /* With --resume, every rank: rank 0 reads the checkpoint, every rank gets
- * its parameters, optimizer state, loss scaler and step counts; pos says
- * where the loop goes on.  Without --resume nothing changes. */
+ * its parameters, buffers, optimizer state, loss scaler and step counts,
+ * and the model's blobs in ctx->loaded_state (freed by
+ * lt_trainer_ckpt_finish); pos says where the loop goes on.  A buffer the
+ * checkpoint lacks is an error naming it.  Without --resume nothing
+ * changes. */
 int lt_trainer_ckpt_resume(struct lt_ctx *ctx, struct lt_ckpt_pos *pos, struct lt_err *err);
 /* --resume checked once, before any rank starts (the ranks check it again
  * when they resume): its shape everywhere ('last' is left to the run; a
@@ -38,7 +42,8 @@ int lt_trainer_ckpt_resume(struct lt_ctx *ctx, struct lt_ckpt_pos *pos, struct l
  * reads.  Touches nothing on disk.  Returns 0, or -1 with err (status 2
  * for a value that names no checkpoint). */
 int lt_trainer_ckpt_check_resume(const struct lt_config *c, bool reach, struct lt_err *err);
-/* Waits for saves still in flight (async IO), closes the IO and releases
+/* Waits for saves still in flight (async IO), closes the IO, frees the
+ * saves' copies of buffers and blobs and ctx->loaded_state, and releases
  * the lock: the failure of a save surfaces here at the latest. */
 int lt_trainer_ckpt_finish(struct lt_ctx *ctx, struct lt_err *err);
 /* Waits until the checkpoint IO holds none of the bytes of parameters

@@ -40,6 +40,7 @@
 #include "runtime/runtime.h"
 #include "trainer/loop.h"
 #include "trainer/sampler.h"
+#include "trainer/state.h"
 
 #include <limits.h>
 #include <math.h>
@@ -75,7 +76,6 @@ struct loop {
 	int64_t interval_steps;
 	int64_t last_val_step;
 	int64_t saved_step;      /* the step of the last checkpoint, or -1 */
-	bool warned_hooks;       /* said that on_save is not called */
 };
 
 static bool is_rank0(const struct loop *l)
@@ -453,13 +453,16 @@ static void save(struct loop *l, int epoch, int64_t steps_done)
 		return;
 	if (steps_done >= l->p.steps_per_epoch)
 		pos = (struct lt_ckpt_pos){ .epoch = epoch + 1, .step_in_epoch = 0 };
-	if (l->m->on_save && !l->warned_hooks && ctx->info.rank == 0) {
-		lt_warn("model '%s' sets on_save, which this version does not call: its own extra state is not in the checkpoint",
-			l->m->name ? l->m->name : "?");
-		l->warned_hooks = true;
-	}
+	/* every rank: rank 0's blobs are saved */
+	if (l->m->on_save && !(ctx->save_state = lt_state_create()))
+		lt_fatal(ctx, "out of memory for the model's state");
+	if (l->m->on_save && l->m->on_save(ctx, l->self, ctx->save_state))
+		lt_fatal(ctx, "on_save of model '%s' failed at step %lld", l->m->name,
+			 (long long)ctx->step);
 	if (lt_trainer_ckpt_save(ctx, &pos, &err))
 		lt_fatal(ctx, "checkpoint at step %lld: %s", (long long)ctx->step, err.msg);
+	lt_state_destroy(ctx->save_state);
+	ctx->save_state = NULL;
 	l->saved_step = ctx->step;
 }
 
@@ -522,6 +525,9 @@ int lt_trainer_run(struct lt_ctx *ctx, const struct lt_module *m, int argc, char
 	ctx->planned_steps = l.p.total_steps;
 	if (lt_runtime_setup(ctx, &err) || lt_trainer_ckpt_resume(ctx, &pos, &err))
 		lt_fatal(ctx, "%s", err.msg);
+	if (ctx->loaded_state && m->on_load && m->on_load(ctx, l.self, ctx->loaded_state))
+		lt_fatal(ctx, "on_load of model '%s' failed after resuming step %lld", m->name,
+			 (long long)ctx->step);
 	lt_trainer_ckpt_clean(ctx);
 	l.saved_step = ctx->cfg->resume ? ctx->step : -1;
 	l.idx = calloc((size_t)l.p.per_rank_max, sizeof(*l.idx));
