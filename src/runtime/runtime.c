@@ -15,8 +15,10 @@
 #include "precision/convert.h"
 #include "runtime/clip.h"
 #include "runtime/optim.h"
+#include "runtime/ready.h"
 #include "runtime/rng.h"
 #include "runtime/schedule.h"
+#include "runtime/views.h"
 
 #include <math.h>
 #include <stdint.h>
@@ -103,6 +105,7 @@ void lt_runtime_refresh_views(struct lt_ctx *ctx)
 					    t->master, (size_t)t->numel, &err))
 			lt_fatal(ctx, "%s", err.msg);
 	}
+	lt_views_refresh(ctx);
 }
 
 void lt_runtime_update_loss_scale(struct lt_ctx *ctx)
@@ -202,6 +205,7 @@ int lt_runtime_setup(struct lt_ctx *ctx, struct lt_err *err)
 	*l = (struct lt_strategy_layout){ .state_offset = 0, .state_numel = ctx->numel };
 	if (ctx->strategy.setup(ctx, ctx->strategy_state, ctx->strategy_params, l, err))
 		return strategy_failed(ctx, "setup", err);
+	lt_views_refresh(ctx); /* every rank's values are rank 0's now */
 	if (l->state_offset > ctx->numel || l->state_numel > ctx->numel - l->state_offset)
 		return lt_err_set(err, LT_EXIT_FAILURE,
 				  "strategy '%s' (setup): optimizer state for elements [%zu, +%zu) lies outside the %zu parameters: keep the layout within lt_total_numel()",
@@ -335,6 +339,7 @@ int lt_runtime_optimizer_step(struct lt_ctx *ctx, double lr, struct lt_err *err)
 		ctx->optim_steps++;
 		if (ctx->strategy.step(ctx, ctx->strategy_state, ctx->strategy_params, &u, err))
 			return strategy_failed(ctx, "step", err);
+		lt_views_refresh(ctx);
 	}
 	lt_runtime_zero_grads(ctx);
 	return 0;
@@ -414,6 +419,8 @@ void lt_runtime_free(struct lt_ctx *ctx)
 	ctx->strategy_state = NULL;
 	lt_optim_free(ctx->optim);
 	ctx->optim = NULL;
+	lt_views_free(ctx);
+	lt_ready_free(ctx);
 	if (ctx->accel) {
 		ctx->accel->release(&ctx->master_arena);
 		ctx->accel->release(&ctx->master_grad_arena);
