@@ -8,7 +8,7 @@
  *   cc -shared -fPIC $(pkg-config --cflags ltrun) views_linreg.c -o views_linreg.so
  *   ltrun [...] views_linreg.so -- [--mark none|whole|layers]
  *         [--bad-range outside|overlap] [--forget-scale] [--early-ready]
- *         [--zero-grads] [--dump PATH]
+ *         [--zero-grads] [--spike-step S] [--dump PATH]
  *
  *   --mark MODE       lt_grad_ready: none (default), whole tensors after
  *                     backward, or W layer by layer as backward computes
@@ -19,6 +19,9 @@
  *                     used twice) and W is marked ready after the first
  *   --zero-grads      zeroes lt_grad_f32() at the start of train_step,
  *                     as llm.c zeroes its gradients
+ *   --spike-step S    at step S adds 1e6 x lt_loss_scale() to W's first
+ *                     gradient element: finite in f32, beyond f16 once
+ *                     scaled by 16-mixed's loss scale
  *   --dump PATH       rank 0 writes W then b at the end, raw f32 (from
  *                     lt_data_f32)
  */
@@ -30,11 +33,12 @@
 #include <stdlib.h>
 #include <string.h>
 
-enum { IN = 16, L = 4, SAMPLES = 128 };
+enum { IN = 12, L = 4, SAMPLES = 128 }; /* W and b: 52 floats, within training.h's dumps */
 
 struct views {
 	const char *mark, *bad, *dump;
 	int forget_scale, early_ready, zero_grads;
+	int64_t spike_step;
 	lt_tensor *w, *b;                /* W (L, IN), b (L) */
 	const float *wv, *bv;            /* lt_data_f32 */
 	float *gw, *gb;                  /* lt_grad_f32 */
@@ -64,6 +68,7 @@ static int init(lt_ctx *ctx, int argc, char **argv, void **self)
 	if (!m)
 		lt_fatal(ctx, "views_linreg: out of memory");
 	m->mark = "none";
+	m->spike_step = -1;
 	require_cpu(ctx, "views_linreg");
 	for (int i = 1; i < argc; i++) {
 		if (!strcmp(argv[i], "--forget-scale"))
@@ -76,6 +81,8 @@ static int init(lt_ctx *ctx, int argc, char **argv, void **self)
 			m->mark = opt_value(ctx, "views_linreg", argc, argv, &i);
 		else if (!strcmp(argv[i], "--bad-range"))
 			m->bad = opt_value(ctx, "views_linreg", argc, argv, &i);
+		else if (!strcmp(argv[i], "--spike-step"))
+			m->spike_step = atoll(opt_value(ctx, "views_linreg", argc, argv, &i));
 		else if (!strcmp(argv[i], "--dump"))
 			m->dump = opt_value(ctx, "views_linreg", argc, argv, &i);
 		else
@@ -144,6 +151,8 @@ static int train_step(lt_ctx *ctx, void *self, const struct lt_batch *batch, dou
 			m->gb[l] += err[s * L + l];
 		}
 	}
+	if (batch->step == m->spike_step)
+		m->gw[0] += 1e6f * dscale;
 	/* backward, last layer first */
 	if (!strcmp(m->mark, "whole") || !strcmp(m->mark, "layers"))
 		lt_grad_ready(ctx, m->b);
