@@ -172,7 +172,7 @@ LT_API void lt_grad_ready(lt_ctx *ctx, lt_tensor *t)
 	check_tensor(t, "lt_grad_ready");
 	rc = lt_ready_mark(ctx, t, 0, t->numel, &err);
 	if (rc > 0)
-		rc = lt_runtime_grad_ready(ctx, t, &err);
+		rc = lt_runtime_grad_ready_range(ctx, t, 0, t->numel, &err);
 	if (rc < 0)
 		lt_fatal(ctx, "lt_grad_ready('%s'): %s", t->name, err.msg);
 }

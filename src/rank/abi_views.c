@@ -46,7 +46,7 @@ LT_API void lt_grad_ready_range(lt_ctx *ctx, lt_tensor *t, int64_t first, int64_
 	int rc = lt_ready_mark(ctx, param_of(ctx, t, "lt_grad_ready_range"), first, count, &err);
 
 	if (rc > 0)
-		rc = lt_runtime_grad_ready(ctx, t, &err);
+		rc = lt_runtime_grad_ready_range(ctx, t, first, count, &err);
 	if (rc < 0)
 		lt_fatal(ctx, "lt_grad_ready_range('%s', %lld, %lld): %s", t->name, (long long)first,
 			 (long long)count, err.msg);

@@ -58,6 +58,7 @@ struct lt_tensor {
 	struct lt_ready_mark *marks; /* ranges marked ready in this micro-batch */
 	size_t nmarks, marks_cap;
 	int64_t marked;  /* elements those ranges cover */
+	int nbuckets;    /* ddp: the buckets holding parts of it, from `bucket` on */
 
 	/* --- buffers (runtime/buffers.c) --- */
 

@@ -60,7 +60,7 @@ int lt_ready_mark(struct lt_ctx *ctx, struct lt_tensor *t, int64_t first, int64_
 	t->marked += count;
 	/* Under --debug the gradients stay where they are until they are
 	 * checked: sync sends them all. */
-	return t->marked == t->numel && !ctx->cfg->debug && ctx->syncing && ctx->params_frozen;
+	return !ctx->cfg->debug && ctx->syncing && ctx->params_frozen;
 }
 
 /* --debug: every marked range's gradient is what it was when marked. */

@@ -6,12 +6,11 @@
  * A tensor's elements are marked in ranges (a whole tensor is one); it
  * is complete when every element was marked once in this micro-batch.
  * Marking a range folds that range's f32 gradient (views.h) into the
- * gradient, and when the tensor completes on the micro-batch that ends
- * a step, the strategy's grad_ready starts its bucket.  The strategy
- * sees whole tensors only: a tensor stacking every layer starts its
- * bucket after its last range (layer 0's, in backward), so ranges give
- * no overlap gain for stacked tensors yet.  Under --debug nothing
- * starts early: each range's checksum is taken when it is marked and
+ * gradient, and on the micro-batch that ends a step the strategy hears
+ * of it: each range through its grad_ready_range (ddp starts a bucket
+ * holding part of a stacked tensor as soon as that part is marked), or
+ * the whole tensor through grad_ready once it completes.  Under --debug
+ * nothing starts early: each range's checksum is taken when it is marked and
  * compared at the end of the micro-batch (guards.h).
  */
 #ifndef LT_RUNTIME_READY_H
@@ -26,10 +25,11 @@ struct lt_ready_mark {
 	uint32_t crc;
 };
 
-/* Marks elements [first, first + count) of t ready.  Returns 1 when t is
- * complete and the strategy's grad_ready is due now (lt_runtime_grad_ready),
- * 0 when not, or -1 with err when the range is not within t or overlaps
- * one marked before in this micro-batch (both named). */
+/* Marks elements [first, first + count) of t ready.  Returns 1 when the
+ * strategy is to hear of it now (lt_runtime_grad_ready_range: on the
+ * micro-batch that ends a step, not under --debug), 0 when not, or -1
+ * with err when the range is not within t or overlaps one marked before
+ * in this micro-batch (both named). */
 int lt_ready_mark(struct lt_ctx *ctx, struct lt_tensor *t, int64_t first, int64_t count,
 		  struct lt_err *err);
 /* The end of a micro-batch, before the strategy's sync when it ends the

@@ -187,6 +187,18 @@ int lt_runtime_grad_ready(struct lt_ctx *ctx, struct lt_tensor *t, struct lt_err
 		     err);
 }
 
+int lt_runtime_grad_ready_range(struct lt_ctx *ctx, struct lt_tensor *t, int64_t first,
+				int64_t count, struct lt_err *err)
+{
+	if (ctx->strategy.grad_ready_range)
+		return op_rc(ctx, "grad_ready_range",
+			     ctx->strategy.grad_ready_range(ctx, ctx->strategy_state,
+							    ctx->strategy_params, t, (size_t)first,
+							    (size_t)count, err),
+			     err);
+	return t->marked < t->numel ? 0 : lt_runtime_grad_ready(ctx, t, err);
+}
+
 int lt_runtime_sync(struct lt_ctx *ctx, struct lt_err *err)
 {
 	double t0 = lt_now_s();

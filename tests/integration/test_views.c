@@ -7,7 +7,8 @@
  * (values no bf16 holds); under 16-mixed an f32 gradient beyond f16's
  * range after folding makes the loss scaler skip the step; a stacked
  * tensor marked layer by layer under ddp gives what whole tensors and no
- * marks give; bad ranges end the run naming the tensor and the range.
+ * marks give, also when ddp cuts it into several buckets; bad ranges end
+ * the run naming the tensor and the range.
  */
 #include <criterion/criterion.h>
 
@@ -194,4 +195,39 @@ Test(views, bad_ranges_end_the_run_naming_the_tensor_and_the_range)
 		       "not a range of the 48 elements of 'layers.weight'");
 	expect_refused("overlap", "lt_grad_ready_range('layers.weight', 6, 12)",
 		       "elements [6, 18) of 'layers.weight' overlap [0, 12)");
+}
+
+/* Whether two files hold the same bytes. */
+static bool same_bytes(const char *a, const char *b)
+{
+	char cmd[1200];
+
+	snprintf(cmd, sizeof(cmd), "cmp -s '%s' '%s'", a, b);
+	return system(cmd) == 0;
+}
+
+/* W of 4 x 4096 bf16 values (32 KiB) in buckets of 4 KiB: ddp cuts it into
+ * 8 buckets, the last layer's first, each started when its range is
+ * marked. */
+static char *ddp_buckets_run(const char *mark, const char *name, char *dump, size_t len)
+{
+	path_in_tmp(dump, len, name);
+	return train(name, (const char *const[]){ "--devices", "2", "--strategy",
+		     "ddp:bucket_mb=0.004", "--verbose", "--precision", "bf16-mixed", "--batch-size",
+		     "4", "--max-epochs", "1", VIEWS, "--", "--in", "4096", "--mark", mark, "--dump",
+		     dump, NULL }, 1);
+}
+
+Test(views, a_stacked_tensor_cut_into_buckets_marked_layer_by_layer_is_the_same)
+{
+	char none[512], whole[512], layers[512];
+	char *err = ddp_buckets_run("layers", "layers.f32", layers, sizeof(layers));
+
+	cr_expect(strstr(err, "ddp: 9 gradient buckets"),
+		  "W is cut into 8 buckets, b has its own:\n%s", err);
+	free(err);
+	free(ddp_buckets_run("whole", "whole.f32", whole, sizeof(whole)));
+	free(ddp_buckets_run("none", "none.f32", none, sizeof(none)));
+	cr_expect(same_bytes(layers, whole), "layer by layer = whole tensors");
+	cr_expect(same_bytes(layers, none), "layer by layer = no marks");
 }
