@@ -166,7 +166,6 @@ LT_API const char *lt_name(const lt_tensor *t) { return check_tensor(t, "lt_name
 LT_API void lt_grad_ready(lt_ctx *ctx, lt_tensor *t)
 {
 	struct lt_err err = { 0 };
-
 	int rc;
 
 	check_tensor(t, "lt_grad_ready");
