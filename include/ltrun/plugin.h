@@ -28,8 +28,9 @@
 extern "C" {
 #endif
 
-/* Bumped whenever a struct in this file changes layout or meaning. */
-#define LT_PLUGIN_ABI_VERSION 2u
+/* Bumped whenever a struct in this file or in a kind's header changes
+ * layout or meaning (3: lt_strategy_ops gained grad_ready_range). */
+#define LT_PLUGIN_ABI_VERSION 3u
 
 #if defined(__GNUC__)
 #define LT_API __attribute__((visibility("default")))

@@ -29,7 +29,15 @@
  *               rank's values equal, cut buckets, and say which range of
  *               the flat space this rank keeps optimizer state for
  *   grad_ready  during backward of a micro-batch that ends a step, when
- *               the model marks a gradient complete (lt_grad_ready)
+ *               the model marks a gradient complete (lt_grad_ready), or
+ *               the last range of it (lt_grad_ready_range)
+ *   grad_ready_range  optional, instead of grad_ready: each range the
+ *               model marks, as it marks it (a whole tensor is the range
+ *               [0, numel)), so that a bucket holding part of a large
+ *               tensor (one that stacks every layer) may start before
+ *               the rest of it is done; ltrun has checked that each
+ *               element is marked once a micro-batch.  NULL: grad_ready
+ *               when the tensor is complete
  *   sync        at the end of that micro-batch: when it returns, the
  *               gradients the step reads are the average over the ranks.
  *               Micro-batches that accumulate call neither.
@@ -130,6 +138,8 @@ struct lt_strategy_ops {
 		     struct lt_strategy_layout *layout, struct lt_err *err);
 	int (*grad_ready)(lt_ctx *ctx, void *state, const struct lt_params *p, lt_tensor *t,
 			  struct lt_err *err);
+	int (*grad_ready_range)(lt_ctx *ctx, void *state, const struct lt_params *p,
+				lt_tensor *t, size_t first, size_t count, struct lt_err *err);
 	int (*sync)(lt_ctx *ctx, void *state, const struct lt_params *p, struct lt_err *err);
 	int (*grad_norm_sq)(lt_ctx *ctx, void *state, const struct lt_params *p, double *sumsq,
 			    struct lt_err *err);

@@ -17,6 +17,7 @@
 #include "rank/abi.h"
 #include "rank/fatal.h"
 #include "runtime/buffers.h"
+#include "runtime/ready.h"
 #include "runtime/runtime.h"
 #include "trainer/init_weights.h"
 #include "trainer/sampler.h"
@@ -180,15 +181,22 @@ LT_API const char *lt_name(const lt_tensor *t) { return check_tensor(t, "lt_name
 LT_API void lt_grad_ready(lt_ctx *ctx, lt_tensor *t)
 {
 	struct lt_err err = { 0 };
+	int rc;
 
 	lt_abi_check_param(t, "lt_grad_ready");
-	if (!ctx->syncing || !ctx->params_frozen)
-		return;
-	if (lt_runtime_grad_ready(ctx, t, &err))
-		lt_fatal(ctx, "gradient of '%s': %s", t->name, err.msg);
+	rc = lt_ready_mark(ctx, t, 0, t->numel, &err);
+	if (rc > 0)
+		rc = lt_runtime_grad_ready_range(ctx, t, 0, t->numel, &err);
+	if (rc < 0)
+		lt_fatal(ctx, "lt_grad_ready('%s'): %s", t->name, err.msg);
 }
 
-LT_API float lt_loss_scale(const lt_ctx *ctx) { return ctx->loss_scale; }
+LT_API float lt_loss_scale(const lt_ctx *ctx)
+{
+	/* the first step's guard asks whether the model read it (guards.h) */
+	__atomic_store_n(&((struct lt_ctx *)ctx)->loss_scale_reads, 1, __ATOMIC_RELAXED);
+	return ctx->loss_scale;
+}
 LT_API enum lt_dtype lt_dtype(const lt_ctx *ctx) { return ctx->dtype; }
 
 /* --- the parameters, for strategies (ltrun/strategy.h) --- */
@@ -353,6 +361,7 @@ LT_API void lt_sync_grads(lt_ctx *ctx)
 	struct lt_err err = { 0 };
 
 	lt_abi_ensure_setup(ctx, "lt_sync_grads");
+	lt_ready_micro_done(ctx, NULL);
 	if (lt_runtime_sync(ctx, &err))
 		lt_fatal(ctx, "lt_sync_grads(): %s", err.msg);
 	ctx->syncing = true;

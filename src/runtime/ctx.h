@@ -37,6 +37,7 @@ struct lt_ckpt_lock;
 struct lt_optim;
 struct lt_progress;
 struct lt_metrics;
+struct lt_ready_mark;
 
 struct lt_tensor {
 	char name[128];
@@ -52,6 +53,12 @@ struct lt_tensor {
 	bool ready;      /* lt_grad_ready() seen in this micro-batch */
 
 	/* --- f32 views and gradient guards (runtime/views.c, guards.c) --- */
+	float *data_f32; /* lt_data_f32's copy (no master, compute dtype not f32), or NULL */
+	float *grad_f32; /* lt_grad_f32's gradient (compute dtype not f32), or NULL */
+	struct lt_ready_mark *marks; /* ranges marked ready in this micro-batch */
+	size_t nmarks, marks_cap;
+	int64_t marked;  /* elements those ranges cover */
+	int nbuckets;    /* ddp: the buckets holding parts of it, from `bucket` on */
 
 	/* --- buffers (runtime/buffers.c) --- */
 	bool is_buffer;  /* lt_buffer(): not a parameter (index: ctx->buffers[index]) */
@@ -134,6 +141,12 @@ struct lt_ctx {
 	/* --- given weights (trainer/init_weights.c) --- */
 
 	/* --- f32 views and gradient guards (runtime/views.c, guards.c) --- */
+	struct lt_arena view_arena, view_grad_arena; /* f32 copies and gradients (views.c) */
+	bool marks_seen;       /* some tensor has marks to clear (ready.c) */
+	int loss_scale_reads;  /* lt_loss_scale() calls, atomically (guards.c) */
+	bool loss_scale_checked; /* the first step's check of them is done */
+	bool probing;          /* --debug's probe runs train_step: no marks, no folds */
+	bool probe_done;       /* the probe ran (once a run) */
 
 	/* --- buffers, model state, replica checks (runtime/buffers.c, trainer/state.c) --- */
 	struct lt_tensor **buffers; /* lt_buffer()'s, in registration order (no gradient, */

@@ -18,7 +18,9 @@
 #include "runtime/draw.h"
 #include "runtime/optim.h"
 #include "runtime/replicas.h"
+#include "runtime/ready.h"
 #include "runtime/schedule.h"
+#include "runtime/views.h"
 
 #include <math.h>
 #include <stdint.h>
@@ -68,6 +70,7 @@ void lt_runtime_refresh_views(struct lt_ctx *ctx)
 					    t->master, (size_t)t->numel, &err))
 			lt_fatal(ctx, "%s", err.msg);
 	}
+	lt_views_refresh(ctx);
 }
 
 void lt_runtime_update_loss_scale(struct lt_ctx *ctx)
@@ -152,6 +155,18 @@ int lt_runtime_grad_ready(struct lt_ctx *ctx, struct lt_tensor *t, struct lt_err
 		     err);
 }
 
+int lt_runtime_grad_ready_range(struct lt_ctx *ctx, struct lt_tensor *t, int64_t first,
+				int64_t count, struct lt_err *err)
+{
+	if (ctx->strategy.grad_ready_range)
+		return op_rc(ctx, "grad_ready_range",
+			     ctx->strategy.grad_ready_range(ctx, ctx->strategy_state,
+							    ctx->strategy_params, t, (size_t)first,
+							    (size_t)count, err),
+			     err);
+	return t->marked < t->numel ? 0 : lt_runtime_grad_ready(ctx, t, err);
+}
+
 int lt_runtime_sync(struct lt_ctx *ctx, struct lt_err *err)
 {
 	double t0 = lt_now_s();
@@ -170,6 +185,7 @@ int lt_runtime_setup(struct lt_ctx *ctx, struct lt_err *err)
 	*l = (struct lt_strategy_layout){ .state_offset = 0, .state_numel = ctx->numel };
 	if (ctx->strategy.setup(ctx, ctx->strategy_state, ctx->strategy_params, l, err))
 		return strategy_failed(ctx, "setup", err);
+	lt_views_refresh(ctx); /* every rank's values are rank 0's now */
 	if (l->state_offset > ctx->numel || l->state_numel > ctx->numel - l->state_offset)
 		return lt_err_set(err, LT_EXIT_FAILURE,
 				  "strategy '%s' (setup): optimizer state for elements [%zu, +%zu) lies outside the %zu parameters: keep the layout within lt_total_numel()",
@@ -307,6 +323,7 @@ int lt_runtime_optimizer_step(struct lt_ctx *ctx, double lr, struct lt_err *err)
 		ctx->optim_steps++;
 		if (ctx->strategy.step(ctx, ctx->strategy_state, ctx->strategy_params, &u, err))
 			return strategy_failed(ctx, "step", err);
+		lt_views_refresh(ctx);
 	}
 	lt_runtime_zero_grads(ctx);
 	return lt_buffers_average(ctx, err) || lt_replicas_check(ctx, err) ? -1 : 0;
@@ -402,6 +419,8 @@ void lt_runtime_free(struct lt_ctx *ctx)
 	lt_optim_free(ctx->optim);
 	ctx->optim = NULL;
 	lt_buffers_free(ctx);
+	lt_views_free(ctx);
+	lt_ready_free(ctx);
 	if (ctx->accel) {
 		ctx->accel->release(&ctx->master_arena);
 		ctx->accel->release(&ctx->master_grad_arena);

@@ -29,6 +29,11 @@ int lt_runtime_strategy_init(struct lt_ctx *ctx, const char *name, const struct 
 int lt_runtime_place(struct lt_ctx *ctx, struct lt_tensor *t, struct lt_err *err);
 int lt_runtime_grad_ready(struct lt_ctx *ctx, struct lt_tensor *t, struct lt_err *err);
 int lt_runtime_sync(struct lt_ctx *ctx, struct lt_err *err);
+/* Elements [first, first + count) of t were marked ready (ready.h): the
+ * strategy's grad_ready_range, or without one its grad_ready once t is
+ * complete.  0 or -1 with err. */
+int lt_runtime_grad_ready_range(struct lt_ctx *ctx, struct lt_tensor *t, int64_t first,
+				int64_t count, struct lt_err *err);
 
 /* Marks the parameters placed; the strategy's setup (which sets
  * ctx->layout) and the optimizer for the layout's range.  Returns 0 or -1

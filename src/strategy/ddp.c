@@ -9,8 +9,11 @@
  * parameters taken in reverse registration order (the order backward
  * completes them), each bucket one contiguous range of the gradient
  * arena (runtime/ctx.h), in the compute dtype (half the bytes
- * under 16-mixed and bf16-mixed).  On the step's last micro-batch, the
- * moment a bucket's last gradient is marked ready (lt_grad_ready) its
+ * under 16-mixed and bf16-mixed); a parameter larger than a bucket is cut
+ * into buckets of its own, its last elements first.  On the step's last
+ * micro-batch, the moment a bucket's last element is marked ready
+ * (lt_grad_ready, or lt_grad_ready_range for part of a tensor: a tensor
+ * stacking every layer sends its last layers while backward goes on) its
  * all-reduce (a sum of gradients each rank pre-divided by the world size
  * through the loss scale) is queued on the communicator's worker thread and
  * travels while backward goes on; buckets are started strictly in order,
@@ -57,13 +60,13 @@ static int ddp_setup(lt_ctx *ctx, void *state, const struct lt_params *p,
 		     struct lt_strategy_layout *layout, struct lt_err *err)
 {
 	struct ddp *d = state;
-	size_t n = ctx->nparams;
+	size_t n = ctx->nparams, esz = lt_dtype_size(ctx->dtype);
+	size_t most = lt_ddp_max_buckets(ctx->params, n, esz, bucket_cap(ctx, p));
 
-	d->buckets = calloc(n ? n : 1, sizeof(*d->buckets));
+	d->buckets = calloc(most ? most : 1, sizeof(*d->buckets));
 	if (!d->buckets)
-		return lt_err_set(err, LT_EXIT_FAILURE, "out of memory for %zu DDP buckets", n);
-	d->nbuckets = lt_ddp_cut_buckets(ctx->params, n, lt_dtype_size(ctx->dtype),
-					 bucket_cap(ctx, p), d->buckets);
+		return lt_err_set(err, LT_EXIT_FAILURE, "out of memory for %zu DDP buckets", most);
+	d->nbuckets = lt_ddp_cut_buckets(ctx->params, n, esz, bucket_cap(ctx, p), d->buckets);
 	if (ctx->cfg->verbose && ctx->info.rank == 0)
 		fprintf(stderr, "ltrun: ddp: %zu gradient bucket%s of at most %zu bytes\n", d->nbuckets,
 			d->nbuckets == 1 ? "" : "s", bucket_cap(ctx, p));
@@ -104,7 +107,21 @@ static int ddp_grad_ready(lt_ctx *ctx, void *state, const struct lt_params *p, l
 	if (t->bucket < 0 || t->ready)
 		return 0;
 	t->ready = true;
-	d->buckets[t->bucket].pending--;
+	lt_ddp_mark_ready(d->buckets, t, 0, (size_t)t->numel, lt_dtype_size(ctx->dtype));
+	return launch_ready(ctx, d, err);
+}
+
+/* Part of a tensor is ready (ltrun checked that no element comes twice):
+ * the buckets holding it may start. */
+static int ddp_grad_ready_range(lt_ctx *ctx, void *state, const struct lt_params *p,
+				lt_tensor *t, size_t first, size_t count, struct lt_err *err)
+{
+	struct ddp *d = state;
+
+	(void)p;
+	if (t->bucket < 0)
+		return 0;
+	lt_ddp_mark_ready(d->buckets, t, first, count, lt_dtype_size(ctx->dtype));
 	return launch_ready(ctx, d, err);
 }
 
@@ -125,7 +142,7 @@ static int ddp_sync(lt_ctx *ctx, void *state, const struct lt_params *p, struct 
 		if (b->req && lt_comm_wait(b->req, rc ? &e2 : err))
 			rc = -1;
 		b->req = NULL;
-		b->pending = b->last - b->first + 1;
+		b->pending = b->elems;
 	}
 	for (i = 0; i < ctx->nparams; i++)
 		ctx->params[i]->ready = false;
@@ -157,6 +174,7 @@ const struct lt_strategy_ops lt_strategy_ddp_ops = {
 	.init = ddp_init,
 	.setup = ddp_setup,
 	.grad_ready = ddp_grad_ready,
+	.grad_ready_range = ddp_grad_ready_range,
 	.sync = ddp_sync,
 	.teardown = ddp_teardown,
 };

@@ -37,6 +37,8 @@
 #include "trainer/init_weights.h"
 #include "trainer/metrics.h"
 #include "trainer/progress.h"
+#include "runtime/guards.h"
+#include "runtime/ready.h"
 #include "runtime/runtime.h"
 #include "trainer/loop.h"
 #include "trainer/sampler.h"
@@ -326,9 +328,11 @@ static void run_step(struct loop *l, int epoch, int64_t s)
 		ctx->sample_weight = (double)size / (double)total;
 		lt_runtime_update_loss_scale(ctx);
 		ctx->cur_batch_size = size;
+		lt_guard_probe(ctx, l->m, l->self, &b);
 		if (l->m->train_step(ctx, l->self, &b, &loss))
 			lt_fatal(ctx, "train_step of model '%s' failed at step %lld", l->m->name,
 				 (long long)ctx->step);
+		lt_ready_micro_done(ctx, l->m->name);
 		if (!isfinite(loss))
 			lt_warn("rank %d: loss is %g at step %lld", ctx->info.rank, loss,
 				(long long)ctx->step);
