@@ -96,8 +96,9 @@ $(B)/examples/data/%: examples/data/%.gz
 	$(call say,GUNZIP,$@)
 	$(Q)gzip -dc $< > $@.tmp && mv $@.tmp $@
 
-# The GPT's network is a header of its own.
+# The GPT's network is a header of its own, its inner loops vectorised.
 $(B)/examples/gpt/gpt.so: examples/gpt/model.h
+$(B)/examples/gpt/gpt.so: CFLAGS += -O3 -fopenmp-simd -DGPT_OMP_SIMD
 
 # Test models are models too: only ltrun.h (linreg.c adds the examples' params.h).
 $(B)/tests/models/%.so: tests/models/%.c include/ltrun.h examples/common/params.h config.mk

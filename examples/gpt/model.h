@@ -27,6 +27,18 @@
 #endif
 typedef GPT_REAL gpt_real;
 
+/* Built with -fopenmp-simd -DGPT_OMP_SIMD (the Makefile does), the inner
+ * loops are vectorised, sums included (which reorders their additions);
+ * without, they are plain loops. */
+#ifdef GPT_OMP_SIMD
+#define GPT_PRAGMA(x) _Pragma(#x)
+#define GPT_SIMD GPT_PRAGMA(omp simd)
+#define GPT_SIMD_SUM(v) GPT_PRAGMA(omp simd reduction(+ : v))
+#else
+#define GPT_SIMD
+#define GPT_SIMD_SUM(v)
+#endif
+
 /* The 16 parameter tensors, in registration order (llm.c's names). */
 enum gpt_param {
 	GPT_WTE,      /* [vocab, dim] token embedding, also the output head */
@@ -275,17 +287,11 @@ static inline void gpt_matmul_forward(gpt_real *out, const gpt_real *inp, const 
 		const gpt_real *x = inp + (size_t)n * C;
 		for (int o = 0; o < OC; o++) {
 			const gpt_real *w = weight + (size_t)o * C;
-			gpt_real a0 = 0, a1 = 0, a2 = 0, a3 = 0; /* four chains: no FMA latency stall */
-			int i = 0;
-			for (; i + 4 <= C; i += 4) {
-				a0 += x[i] * w[i];
-				a1 += x[i + 1] * w[i + 1];
-				a2 += x[i + 2] * w[i + 2];
-				a3 += x[i + 3] * w[i + 3];
-			}
-			for (; i < C; i++)
-				a0 += x[i] * w[i];
-			out[(size_t)n * OC + o] = (bias ? bias[o] : 0) + (a0 + a1) + (a2 + a3);
+			gpt_real acc = 0;
+			GPT_SIMD_SUM(acc)
+			for (int i = 0; i < C; i++)
+				acc += x[i] * w[i];
+			out[(size_t)n * OC + o] = (bias ? bias[o] : 0) + acc;
 		}
 	}
 }
@@ -299,6 +305,7 @@ static inline void gpt_matmul_backward(gpt_real *dinp, gpt_real *dweight, gpt_re
 		gpt_real *dx = dinp + (size_t)n * C;
 		for (int o = 0; o < OC; o++) {
 			const gpt_real *w = weight + (size_t)o * C, g = d[o];
+			GPT_SIMD
 			for (int i = 0; i < C; i++)
 				dx[i] += g * w[i];
 		}
@@ -307,6 +314,7 @@ static inline void gpt_matmul_backward(gpt_real *dinp, gpt_real *dweight, gpt_re
 		gpt_real *dw = dweight + (size_t)o * C;
 		for (int n = 0; n < N; n++) {
 			const gpt_real *x = inp + (size_t)n * C, g = dout[(size_t)n * OC + o];
+			GPT_SIMD
 			for (int i = 0; i < C; i++)
 				dw[i] += x[i] * g;
 			if (dbias)
@@ -334,6 +342,7 @@ static inline void gpt_attention_forward(gpt_real *out, gpt_real *preatt, gpt_re
 				for (int t2 = 0; t2 <= t; t2++) {
 					const gpt_real *k = inp + ((size_t)b * T + t2) * C3 + h * hs + C;
 					gpt_real v = 0;
+					GPT_SIMD_SUM(v)
 					for (int i = 0; i < hs; i++)
 						v += q[i] * k[i];
 					pre[t2] = v * scale;
@@ -382,10 +391,12 @@ static inline void gpt_attention_backward(gpt_real *dinp, gpt_real *dpreatt, gpt
 						dv[i] += a[t2] * d[i];
 					}
 				}
-				/* softmax */
+				/* softmax: dpre[t3] = sum over t2 of a[t2] ((t2 == t3) - a[t3]) da[t2] */
+				gpt_real dot = 0;
 				for (int t2 = 0; t2 <= t; t2++)
-					for (int t3 = 0; t3 <= t; t3++)
-						dpre[t3] += a[t2] * ((t2 == t3) - a[t3]) * da[t2];
+					dot += a[t2] * da[t2];
+				for (int t3 = 0; t3 <= t; t3++)
+					dpre[t3] += a[t3] * (da[t3] - dot);
 				/* preatt = q . k * scale */
 				for (int t2 = 0; t2 <= t; t2++) {
 					const size_t kk = ((size_t)b * T + t2) * C3 + h * hs + C;
