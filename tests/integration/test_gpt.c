@@ -6,7 +6,8 @@
  * --init-weights at the very loss the f32 run ended with, and bf16-mixed
  * training from there reaches the loss of f32 training from there; ddp on
  * 2 ranks (each layer's slice marked ready as backward goes, the tied wte
- * last) ends with the parameters of one rank with the whole batch; a
+ * last, which --debug checks) ends with the parameters of one rank with
+ * the whole batch; a
  * --resume on another text is refused by the model's on_load.  The loss
  * compared is the model's own "eval_loss start|end X" line (rank 0, the
  * mean loss of the first validation samples, before the first step and
@@ -162,7 +163,7 @@ Test(gpt, given_weights_start_bf16_mixed_where_f32_ended_and_it_trains_as_f32_do
 	free(bf16);
 }
 
-Test(gpt, ddp_on_two_ranks_ends_where_one_rank_with_the_whole_batch_does)
+Test(gpt, ddp_on_two_ranks_ends_where_one_rank_does_and_debug_finds_every_mark_right)
 {
 	char one[512], two[512];
 	const char *const *args;
@@ -173,11 +174,16 @@ Test(gpt, ddp_on_two_ranks_ends_where_one_rank_with_the_whole_batch_does)
 					 path_in_tmp(two, sizeof(two), "two.txt"), NULL };
 
 	/* a smaller model: its dump (about 8,000 values) fits dump_max_diff;
-	 * 8 samples a step either way: 1 x 8, 2 x 4 */
-	args = gpt_args((const char *const[]){ "--max-steps", "6", NULL }, more_one);
+	 * 8 samples a step either way: 2 micro-batches of 4 on one rank, 4 on
+	 * each of 2.  --debug checks that no gradient changes after it was
+	 * marked ready (a tied wte marked before the embedding's gradient
+	 * ends the rank) and, under accumulation, that none is overwritten */
+	args = gpt_args((const char *const[]){ "--max-steps", "6", "--batch-size", "4",
+					       "--accumulate-grad-batches", "2", "--debug", NULL },
+			more_one);
 	free(run_ok("one rank", args));
 	args = gpt_args((const char *const[]){ "--devices", "2", "--strategy", "ddp", "--batch-size",
-					       "4", "--max-steps", "6", NULL },
+					       "4", "--max-steps", "6", "--debug", NULL },
 			more_two);
 	free(run_ok("ddp", args));
 	diff = dump_max_diff(one, two, &big);
