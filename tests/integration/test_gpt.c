@@ -7,11 +7,10 @@
  * training from there reaches the loss of f32 training from there; ddp on
  * 2 ranks (each layer's slice marked ready as backward goes, the tied wte
  * last, which --debug checks) ends with the parameters of one rank with
- * the whole batch; a
- * --resume on another text is refused by the model's on_load.  The loss
- * compared is the model's own "eval_loss start|end X" line (rank 0, the
- * mean loss of the first validation samples, before the first step and
- * after the last).
+ * the whole batch; a --resume on another text is refused by the model's
+ * on_load.  The loss compared is the model's own "eval_loss start|end X"
+ * line (rank 0, the mean loss of the first validation samples, before the
+ * first step and after the last).
  */
 #include <criterion/criterion.h>
 
