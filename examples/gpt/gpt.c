@@ -437,9 +437,12 @@ static int gpt_on_load(lt_ctx *ctx, void *self, lt_state *state)
 {
 	struct gpt *s = self;
 	size_t size;
-	const struct text_id *id = lt_state_get(state, "gpt.text", &size);
+	const void *blob = lt_state_get(state, "gpt.text", &size);
+	struct text_id id = { 0 };
 
-	if (id && (size != sizeof(*id) || id->bytes != s->id.bytes || id->hash != s->id.hash))
+	if (blob && size == sizeof(id))
+		memcpy(&id, blob, sizeof(id)); /* the bytes may be unaligned */
+	if (blob && (id.bytes != s->id.bytes || id.hash != s->id.hash))
 		lt_fatal(ctx, WHO ": --resume: the checkpoint was trained on another text than "
 			 "--data's (%llu bytes); hint: to start from its weights on this text, "
 			 "`ltrun ckpt export` it and pass --init-weights",
