@@ -191,7 +191,7 @@ Test(gpt, ddp_on_two_ranks_ends_where_one_rank_does_and_debug_finds_every_mark_r
 
 Test(gpt, resume_on_another_text_is_refused)
 {
-	char dir[512], text[512], other[512], cmd[1200];
+	char dir[512], text[512], other[512], cmd[4096];
 	struct run_result r;
 	const char *const *args;
 
