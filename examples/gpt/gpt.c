@@ -10,7 +10,7 @@
  * Dictionary" (1911), in the public domain, as Debian's package
  * dict-devil (1.0-13.1) ships it (/usr/share/dictd/devil.dict.dz, a gzip
  * file) without its first 7 lines, dictfmt's headwords.  The vocabulary
- * is the text's distinct bytes (85); its last --val-fraction is the
+ * is the text's distinct bytes (84); its last --val-fraction is the
  * validation split; a sample is ctx + 1 bytes at a multiple of ctx.
  *
  *   make          # builds build/examples/gpt/gpt.so, unpacks the text
