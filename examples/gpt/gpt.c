@@ -304,7 +304,25 @@ static void print_eval(lt_ctx *ctx, struct gpt *s, const char *when)
 	}
 }
 
-/* Rank 0 prints --prompt and --sample generated characters. */
+/* A token drawn from softmax(logits / temperature), V of them. */
+static int pick(const float *logits, int V, double temperature, uint64_t *rng)
+{
+	float maxval = logits[0];
+	double sum = 0, r, acc = 0;
+
+	for (int i = 1; i < V; i++)
+		maxval = fmaxf(maxval, logits[i]);
+	for (int i = 0; i < V; i++)
+		sum += exp((logits[i] - maxval) / temperature);
+	r = (double)(mix64((*rng)++) >> 11) * 0x1p-53 * sum;
+	for (int i = 0; i < V; i++)
+		if ((acc += exp((logits[i] - maxval) / temperature)) > r)
+			return i;
+	return V - 1;
+}
+
+/* Rank 0 prints --prompt and --sample generated characters, each drawn
+ * from the logits at the last of the (up to ctx) tokens before it. */
 static void sample(lt_ctx *ctx, struct gpt *s)
 {
 	const struct gpt_config *c = &s->opt.cfg;
@@ -323,26 +341,12 @@ static void sample(lt_ctx *ctx, struct gpt *s)
 	printf("%s", prompt);
 	for (; n < cap; n++) {
 		size_t start = n > (size_t)c->ctx ? n - (size_t)c->ctx : 0, len = n - start;
-		const float *logits;
-		double sum = 0, r, acc = 0;
-		int next = c->vocab - 1;
 		for (int t = 0; t < c->ctx; t++) /* causal: what follows len is not seen */
 			s->inputs[t] = (size_t)t < len ? seq[start + (size_t)t] : 0;
 		gpt_forward(c, &s->m, &s->acts, s->inputs, NULL, 1);
-		logits = s->acts.a[A_LOGITS] + (len - 1) * (size_t)c->vocab;
-		float maxval = logits[0];
-		for (int i = 1; i < c->vocab; i++)
-			maxval = fmaxf(maxval, logits[i]);
-		for (int i = 0; i < c->vocab; i++)
-			sum += exp((logits[i] - maxval) / s->opt.temperature);
-		r = (double)(mix64(rng++) >> 11) * 0x1p-53 * sum;
-		for (int i = 0; i < c->vocab; i++)
-			if ((acc += exp((logits[i] - maxval) / s->opt.temperature)) > r) {
-				next = i;
-				break;
-			}
-		seq[n] = next;
-		putchar(s->text.itos[next]);
+		seq[n] = pick(s->acts.a[A_LOGITS] + (len - 1) * (size_t)c->vocab, c->vocab,
+			      s->opt.temperature, &rng);
+		putchar(s->text.itos[seq[n]]);
 	}
 	putchar('\n');
 	fflush(stdout);
