@@ -47,7 +47,7 @@ PLUGINS := $(B)/examples/plugins/hostfile_env.so $(B)/examples/plugins/bf16_sr.s
 MODELS := $(patsubst examples/models/%.c,$(B)/examples/models/%.so,$(wildcard examples/models/*.c))
 # examples/NAME/NAME.c is a model built into $(B)/examples/NAME/NAME.so.
 EXAMPLE_MODELS := $(foreach d,$(wildcard examples/*/),$(if $(wildcard $(d)$(notdir $(d:/=)).c),$(B)/$(d)$(notdir $(d:/=)).so))
-EXAMPLE_DATA := $(B)/examples/data/digits.csv
+EXAMPLE_DATA := $(B)/examples/data/digits.csv $(B)/examples/data/devil.txt
 TEST_MODELS := $(patsubst tests/models/%.c,$(B)/tests/models/%.so,$(wildcard tests/models/*.c))
 TEST_PROGS := $(patsubst tests/progs/%.c,$(B)/tests/progs/%,$(wildcard tests/progs/*.c))
 TEST_PLUGINS := $(patsubst tests/plugins/%.c,$(B)/tests/plugins/%.so,$(wildcard tests/plugins/*.c))
@@ -91,10 +91,14 @@ $(B)/examples/%.so: examples/%.c include/ltrun.h $(wildcard examples/common/*.h)
 	$(call say,CC,$@)
 	$(Q)$(CC) $(CFLAGS) $(WARN) -Iinclude -shared -fPIC -o $@ $< -lm
 
-$(B)/examples/data/%.csv: examples/data/%.csv.gz
+$(B)/examples/data/%: examples/data/%.gz
 	@mkdir -p $(@D)
 	$(call say,GUNZIP,$@)
 	$(Q)gzip -dc $< > $@.tmp && mv $@.tmp $@
+
+# The GPT's network is a header of its own, its inner loops vectorised.
+$(B)/examples/gpt/gpt.so: examples/gpt/model.h
+$(B)/examples/gpt/gpt.so: CFLAGS += -O3 -fopenmp-simd -DGPT_OMP_SIMD
 
 # Test models are models too: only ltrun.h (linreg.c adds the examples' params.h).
 $(B)/tests/models/%.so: tests/models/%.c include/ltrun.h examples/common/params.h config.mk

@@ -1,0 +1,640 @@
+/*
+ * model.h - the GPT-2 decoder of examples/gpt, over plain arrays: token
+ * and position embeddings, pre-layernorm blocks (causal self-attention,
+ * then a GELU MLP, each around a residual), a final layernorm and a head
+ * tied to the token embedding, with its cross-entropy loss; forward and
+ * backward.  The kernels follow llm.c's train_gpt2.c, whose layout they
+ * keep: the weights of every layer stacked in one tensor per kind
+ * ([layers, ...]), the activations of a batch in one allocation.
+ *
+ * It knows nothing of ltrun (gpt.c is the glue), so that a test can check
+ * its gradients against finite differences: the element type is
+ * gpt_real, float unless the includer defines GPT_REAL first (double for
+ * that test), and the math goes through <tgmath.h>.
+ *
+ * Header-only (static inline), included by gpt.c and tests/unit/test_gpt_grad.c.
+ */
+#ifndef LTRUN_EXAMPLES_GPT_MODEL_H
+#define LTRUN_EXAMPLES_GPT_MODEL_H
+
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+#include <tgmath.h>
+
+#ifndef GPT_REAL
+#define GPT_REAL float
+#endif
+typedef GPT_REAL gpt_real;
+
+/* Built with -fopenmp-simd -DGPT_OMP_SIMD (the Makefile does), the inner
+ * loops are vectorised, sums included (which reorders their additions);
+ * without, they are plain loops. */
+#ifdef GPT_OMP_SIMD
+#define GPT_PRAGMA(x) _Pragma(#x)
+#define GPT_SIMD GPT_PRAGMA(omp simd)
+#define GPT_SIMD_SUM(v) GPT_PRAGMA(omp simd reduction(+ : v))
+#else
+#define GPT_SIMD
+#define GPT_SIMD_SUM(v)
+#endif
+
+/* The 16 parameter tensors, in registration order (llm.c's names). */
+enum gpt_param {
+	GPT_WTE,      /* [vocab, dim] token embedding, also the output head */
+	GPT_WPE,      /* [ctx, dim] position embedding */
+	GPT_LN1W,     /* [layers, dim] */
+	GPT_LN1B,     /* [layers, dim] */
+	GPT_QKVW,     /* [layers, 3 dim, dim] */
+	GPT_QKVB,     /* [layers, 3 dim] */
+	GPT_ATTPROJW, /* [layers, dim, dim] */
+	GPT_ATTPROJB, /* [layers, dim] */
+	GPT_LN2W,     /* [layers, dim] */
+	GPT_LN2B,     /* [layers, dim] */
+	GPT_FCW,      /* [layers, 4 dim, dim] */
+	GPT_FCB,      /* [layers, 4 dim] */
+	GPT_FCPROJW,  /* [layers, dim, 4 dim] */
+	GPT_FCPROJB,  /* [layers, dim] */
+	GPT_LNFW,     /* [dim] */
+	GPT_LNFB,     /* [dim] */
+	GPT_NPARAMS
+};
+
+static const char *const gpt_param_names[GPT_NPARAMS] = {
+	"wte",  "wpe", "ln1w",    "ln1b",    "qkvw", "qkvb", "attprojw", "attprojb",
+	"ln2w", "ln2b", "fcw", "fcb", "fcprojw", "fcprojb", "lnfw", "lnfb",
+};
+
+struct gpt_config {
+	int vocab, ctx, layers, dim, heads;
+};
+
+/* Whether p stacks one slice per layer. */
+static inline int gpt_param_stacked(enum gpt_param p)
+{
+	return p >= GPT_LN1W && p <= GPT_FCPROJB;
+}
+
+/* Whether p is a bias or a layernorm's parameter (no weight decay). */
+static inline int gpt_param_is_vector(enum gpt_param p)
+{
+	return p != GPT_WTE && p != GPT_WPE && p != GPT_QKVW && p != GPT_ATTPROJW &&
+	       p != GPT_FCW && p != GPT_FCPROJW;
+}
+
+/* The shape of p into dim[0..]; returns its number of dimensions. */
+static inline int gpt_param_shape(const struct gpt_config *c, enum gpt_param p, int64_t dim[3])
+{
+	const int64_t L = c->layers, C = c->dim;
+	static const int rows[GPT_NPARAMS] = { [GPT_QKVW] = 3, [GPT_QKVB] = 3,
+					       [GPT_FCW] = 4, [GPT_FCB] = 4 };
+
+	switch (p) {
+	case GPT_WTE:
+		dim[0] = c->vocab, dim[1] = C;
+		return 2;
+	case GPT_WPE:
+		dim[0] = c->ctx, dim[1] = C;
+		return 2;
+	case GPT_LNFW:
+	case GPT_LNFB:
+		dim[0] = C;
+		return 1;
+	case GPT_FCPROJW:
+		dim[0] = L, dim[1] = C, dim[2] = 4 * C;
+		return 3;
+	case GPT_QKVW:
+	case GPT_ATTPROJW:
+	case GPT_FCW:
+		dim[0] = L, dim[1] = (rows[p] ? rows[p] : 1) * C, dim[2] = C;
+		return 3;
+	default: /* the stacked vectors */
+		dim[0] = L, dim[1] = (rows[p] ? rows[p] : 1) * C;
+		return 2;
+	}
+}
+
+static inline int64_t gpt_param_numel(const struct gpt_config *c, enum gpt_param p)
+{
+	int64_t dim[3], n = 1;
+	int nd = gpt_param_shape(c, p, dim);
+	for (int i = 0; i < nd; i++)
+		n *= dim[i];
+	return n;
+}
+
+/* ------------------------------------------------------------ activations */
+
+/* The activations of a batch of B sequences of ctx tokens (and, in a
+ * second instance, their gradients), each an array into one block. */
+enum gpt_act {
+	A_ENCODED,   /* (B, T, C) */
+	A_LN1,       /* (L, B, T, C) */
+	A_LN1_MEAN,  /* (L, B, T) */
+	A_LN1_RSTD,  /* (L, B, T) */
+	A_QKV,       /* (L, B, T, 3C) */
+	A_ATTY,      /* (L, B, T, C) */
+	A_PREATT,    /* (L, B, NH, T, T) */
+	A_ATT,       /* (L, B, NH, T, T) */
+	A_ATTPROJ,   /* (L, B, T, C) */
+	A_RESIDUAL2, /* (L, B, T, C) */
+	A_LN2,       /* (L, B, T, C) */
+	A_LN2_MEAN,  /* (L, B, T) */
+	A_LN2_RSTD,  /* (L, B, T) */
+	A_FCH,       /* (L, B, T, 4C) */
+	A_FCH_GELU,  /* (L, B, T, 4C) */
+	A_FCPROJ,    /* (L, B, T, C) */
+	A_RESIDUAL3, /* (L, B, T, C) */
+	A_LNF,       /* (B, T, C) */
+	A_LNF_MEAN,  /* (B, T) */
+	A_LNF_RSTD,  /* (B, T) */
+	A_LOGITS,    /* (B, T, V) */
+	A_PROBS,     /* (B, T, V) */
+	A_LOSSES,    /* (B, T) */
+	A_COUNT
+};
+
+struct gpt_acts {
+	gpt_real *a[A_COUNT];
+	gpt_real *block;
+	size_t total; /* elements of block */
+};
+
+/* Elements of each activation for batch B into size[]. */
+static inline void gpt_act_sizes(const struct gpt_config *c, int B, size_t size[A_COUNT])
+{
+	const size_t L = (size_t)c->layers, T = (size_t)c->ctx, C = (size_t)c->dim,
+		     NH = (size_t)c->heads, V = (size_t)c->vocab, BT = (size_t)B * T;
+
+	size[A_ENCODED] = BT * C;
+	size[A_LN1] = size[A_ATTY] = size[A_ATTPROJ] = size[A_RESIDUAL2] = size[A_LN2] =
+		size[A_FCPROJ] = size[A_RESIDUAL3] = L * BT * C;
+	size[A_LN1_MEAN] = size[A_LN1_RSTD] = size[A_LN2_MEAN] = size[A_LN2_RSTD] = L * BT;
+	size[A_QKV] = L * BT * 3 * C;
+	size[A_PREATT] = size[A_ATT] = L * B * NH * T * T;
+	size[A_FCH] = size[A_FCH_GELU] = L * BT * 4 * C;
+	size[A_LNF] = BT * C;
+	size[A_LNF_MEAN] = size[A_LNF_RSTD] = size[A_LOSSES] = BT;
+	size[A_LOGITS] = size[A_PROBS] = BT * V;
+}
+
+/* Allocates the activations of a batch of up to B sequences, zeroed.
+ * Returns 0, or -1 when out of memory. */
+static inline int gpt_acts_alloc(struct gpt_acts *acts, const struct gpt_config *c, int B)
+{
+	size_t size[A_COUNT], off = 0;
+
+	gpt_act_sizes(c, B, size);
+	for (int i = 0; i < A_COUNT; i++)
+		off += size[i];
+	acts->block = calloc(off, sizeof(gpt_real));
+	if (!acts->block)
+		return -1;
+	acts->total = off;
+	off = 0;
+	for (int i = 0; i < A_COUNT; i++) {
+		acts->a[i] = acts->block + off;
+		off += size[i];
+	}
+	return 0;
+}
+
+static inline void gpt_acts_free(struct gpt_acts *acts)
+{
+	free(acts->block);
+	acts->block = NULL;
+}
+
+/* ------------------------------------------------------------ kernels */
+
+static inline void gpt_encoder_forward(gpt_real *out, const int *inp, const gpt_real *wte,
+				       const gpt_real *wpe, int B, int T, int C)
+{
+	for (int b = 0; b < B; b++)
+		for (int t = 0; t < T; t++) {
+			gpt_real *o = out + ((size_t)b * T + t) * C;
+			const gpt_real *te = wte + (size_t)inp[b * T + t] * C, *pe = wpe + (size_t)t * C;
+			for (int i = 0; i < C; i++)
+				o[i] = te[i] + pe[i];
+		}
+}
+
+static inline void gpt_encoder_backward(gpt_real *dwte, gpt_real *dwpe, const gpt_real *dout,
+					const int *inp, int B, int T, int C)
+{
+	for (int b = 0; b < B; b++)
+		for (int t = 0; t < T; t++) {
+			const gpt_real *d = dout + ((size_t)b * T + t) * C;
+			gpt_real *dte = dwte + (size_t)inp[b * T + t] * C, *dpe = dwpe + (size_t)t * C;
+			for (int i = 0; i < C; i++) {
+				dte[i] += d[i];
+				dpe[i] += d[i];
+			}
+		}
+}
+
+static inline void gpt_layernorm_forward(gpt_real *out, gpt_real *mean, gpt_real *rstd,
+					 const gpt_real *inp, const gpt_real *weight,
+					 const gpt_real *bias, int N, int C)
+{
+	for (int n = 0; n < N; n++) {
+		const gpt_real *x = inp + (size_t)n * C;
+		gpt_real *o = out + (size_t)n * C, m = 0, v = 0, s;
+		for (int i = 0; i < C; i++)
+			m += x[i];
+		m /= C;
+		for (int i = 0; i < C; i++)
+			v += (x[i] - m) * (x[i] - m);
+		v /= C;
+		s = (gpt_real)1 / sqrt(v + (gpt_real)1e-5);
+		for (int i = 0; i < C; i++)
+			o[i] = (x[i] - m) * s * weight[i] + bias[i];
+		mean[n] = m;
+		rstd[n] = s;
+	}
+}
+
+static inline void gpt_layernorm_backward(gpt_real *dinp, gpt_real *dweight, gpt_real *dbias,
+					  const gpt_real *dout, const gpt_real *inp,
+					  const gpt_real *weight, const gpt_real *mean,
+					  const gpt_real *rstd, int N, int C)
+{
+	for (int n = 0; n < N; n++) {
+		const gpt_real *d = dout + (size_t)n * C, *x = inp + (size_t)n * C;
+		gpt_real *dx = dinp + (size_t)n * C, m = mean[n], s = rstd[n];
+		gpt_real dnorm_mean = 0, dnorm_norm_mean = 0;
+		for (int i = 0; i < C; i++) {
+			gpt_real norm = (x[i] - m) * s, dnorm = weight[i] * d[i];
+			dnorm_mean += dnorm;
+			dnorm_norm_mean += dnorm * norm;
+		}
+		dnorm_mean /= C;
+		dnorm_norm_mean /= C;
+		for (int i = 0; i < C; i++) {
+			gpt_real norm = (x[i] - m) * s, dnorm = weight[i] * d[i];
+			dbias[i] += d[i];
+			dweight[i] += norm * d[i];
+			dx[i] += (dnorm - dnorm_mean - norm * dnorm_norm_mean) * s;
+		}
+	}
+}
+
+/* out (N, OC) = inp (N, C) @ weight (OC, C)^T + bias (OC; NULL: none). */
+static inline void gpt_matmul_forward(gpt_real *out, const gpt_real *inp, const gpt_real *weight,
+				      const gpt_real *bias, int N, int C, int OC)
+{
+	for (int n = 0; n < N; n++) {
+		const gpt_real *x = inp + (size_t)n * C;
+		for (int o = 0; o < OC; o++) {
+			const gpt_real *w = weight + (size_t)o * C;
+			gpt_real acc = 0;
+			GPT_SIMD_SUM(acc)
+			for (int i = 0; i < C; i++)
+				acc += x[i] * w[i];
+			out[(size_t)n * OC + o] = (bias ? bias[o] : 0) + acc;
+		}
+	}
+}
+
+static inline void gpt_matmul_backward(gpt_real *dinp, gpt_real *dweight, gpt_real *dbias,
+				       const gpt_real *dout, const gpt_real *inp,
+				       const gpt_real *weight, int N, int C, int OC)
+{
+	for (int n = 0; n < N; n++) {
+		const gpt_real *d = dout + (size_t)n * OC;
+		gpt_real *dx = dinp + (size_t)n * C;
+		for (int o = 0; o < OC; o++) {
+			const gpt_real *w = weight + (size_t)o * C, g = d[o];
+			GPT_SIMD
+			for (int i = 0; i < C; i++)
+				dx[i] += g * w[i];
+		}
+	}
+	for (int o = 0; o < OC; o++) {
+		gpt_real *dw = dweight + (size_t)o * C;
+		for (int n = 0; n < N; n++) {
+			const gpt_real *x = inp + (size_t)n * C, g = dout[(size_t)n * OC + o];
+			GPT_SIMD
+			for (int i = 0; i < C; i++)
+				dw[i] += x[i] * g;
+			if (dbias)
+				dbias[o] += g;
+		}
+	}
+}
+
+/* Causal multi-head attention: inp (B, T, 3C) holds q, k, v; out (B, T, C);
+ * preatt and att (B, NH, T, T) keep the scores and their softmax. */
+static inline void gpt_attention_forward(gpt_real *out, gpt_real *preatt, gpt_real *att,
+					 const gpt_real *inp, int B, int T, int C, int NH)
+{
+	const int C3 = 3 * C, hs = C / NH;
+	const gpt_real scale = (gpt_real)1 / sqrt((gpt_real)hs);
+
+	for (int b = 0; b < B; b++)
+		for (int t = 0; t < T; t++)
+			for (int h = 0; h < NH; h++) {
+				const gpt_real *q = inp + ((size_t)b * T + t) * C3 + h * hs;
+				gpt_real *pre = preatt + (((size_t)b * NH + h) * T + t) * T;
+				gpt_real *a = att + (((size_t)b * NH + h) * T + t) * T;
+				gpt_real *o = out + ((size_t)b * T + t) * C + h * hs;
+				gpt_real maxval = -INFINITY, sum = 0;
+				for (int t2 = 0; t2 <= t; t2++) {
+					const gpt_real *k = inp + ((size_t)b * T + t2) * C3 + h * hs + C;
+					gpt_real v = 0;
+					GPT_SIMD_SUM(v)
+					for (int i = 0; i < hs; i++)
+						v += q[i] * k[i];
+					pre[t2] = v * scale;
+					if (pre[t2] > maxval)
+						maxval = pre[t2];
+				}
+				for (int t2 = 0; t2 <= t; t2++) {
+					a[t2] = exp(pre[t2] - maxval);
+					sum += a[t2];
+				}
+				for (int t2 = 0; t2 < T; t2++)
+					a[t2] = t2 <= t ? a[t2] / sum : 0;
+				for (int i = 0; i < hs; i++)
+					o[i] = 0;
+				for (int t2 = 0; t2 <= t; t2++) {
+					const gpt_real *v = inp + ((size_t)b * T + t2) * C3 + h * hs + 2 * C;
+					for (int i = 0; i < hs; i++)
+						o[i] += a[t2] * v[i];
+				}
+			}
+}
+
+/* dpreatt and datt are scratch (B, NH, T, T), zeroed by the caller. */
+static inline void gpt_attention_backward(gpt_real *dinp, gpt_real *dpreatt, gpt_real *datt,
+					  const gpt_real *dout, const gpt_real *inp,
+					  const gpt_real *att, int B, int T, int C, int NH)
+{
+	const int C3 = 3 * C, hs = C / NH;
+	const gpt_real scale = (gpt_real)1 / sqrt((gpt_real)hs);
+
+	for (int b = 0; b < B; b++)
+		for (int t = 0; t < T; t++)
+			for (int h = 0; h < NH; h++) {
+				const size_t row = (((size_t)b * NH + h) * T + t) * T;
+				const gpt_real *a = att + row, *q = inp + ((size_t)b * T + t) * C3 + h * hs;
+				const gpt_real *d = dout + ((size_t)b * T + t) * C + h * hs;
+				gpt_real *da = datt + row, *dpre = dpreatt + row;
+				gpt_real *dq = dinp + ((size_t)b * T + t) * C3 + h * hs;
+				/* out = att @ v */
+				for (int t2 = 0; t2 <= t; t2++) {
+					const size_t kv = ((size_t)b * T + t2) * C3 + h * hs + 2 * C;
+					const gpt_real *v = inp + kv;
+					gpt_real *dv = dinp + kv;
+					for (int i = 0; i < hs; i++) {
+						da[t2] += v[i] * d[i];
+						dv[i] += a[t2] * d[i];
+					}
+				}
+				/* softmax: dpre[t3] = sum over t2 of a[t2] ((t2 == t3) - a[t3]) da[t2] */
+				gpt_real dot = 0;
+				for (int t2 = 0; t2 <= t; t2++)
+					dot += a[t2] * da[t2];
+				for (int t3 = 0; t3 <= t; t3++)
+					dpre[t3] += a[t3] * (da[t3] - dot);
+				/* preatt = q . k * scale */
+				for (int t2 = 0; t2 <= t; t2++) {
+					const size_t kk = ((size_t)b * T + t2) * C3 + h * hs + C;
+					const gpt_real *k = inp + kk;
+					gpt_real *dk = dinp + kk;
+					for (int i = 0; i < hs; i++) {
+						dq[i] += k[i] * dpre[t2] * scale;
+						dk[i] += q[i] * dpre[t2] * scale;
+					}
+				}
+			}
+}
+
+#define GPT_GELU_SCALE 0.7978845608028654 /* sqrt(2 / pi) */
+
+/* GELU, tanh approximation (GPT-2's). */
+static inline void gpt_gelu_forward(gpt_real *out, const gpt_real *inp, size_t N)
+{
+	for (size_t i = 0; i < N; i++) {
+		gpt_real x = inp[i], cube = (gpt_real)0.044715 * x * x * x;
+		out[i] = (gpt_real)0.5 * x * (1 + tanh((gpt_real)GPT_GELU_SCALE * (x + cube)));
+	}
+}
+
+static inline void gpt_gelu_backward(gpt_real *dinp, const gpt_real *inp, const gpt_real *dout,
+				     size_t N)
+{
+	for (size_t i = 0; i < N; i++) {
+		gpt_real x = inp[i], cube = (gpt_real)0.044715 * x * x * x;
+		gpt_real arg = (gpt_real)GPT_GELU_SCALE * (x + cube), th = tanh(arg);
+		gpt_real sech2 = 1 - th * th;
+		gpt_real local = (gpt_real)0.5 * (1 + th) +
+				 x * (gpt_real)0.5 * sech2 * (gpt_real)GPT_GELU_SCALE *
+					 (1 + (gpt_real)3 * (gpt_real)0.044715 * x * x);
+		dinp[i] += local * dout[i];
+	}
+}
+
+static inline void gpt_residual_forward(gpt_real *out, const gpt_real *a, const gpt_real *b,
+					size_t N)
+{
+	for (size_t i = 0; i < N; i++)
+		out[i] = a[i] + b[i];
+}
+
+static inline void gpt_residual_backward(gpt_real *da, gpt_real *db, const gpt_real *dout,
+					 size_t N)
+{
+	for (size_t i = 0; i < N; i++) {
+		da[i] += dout[i];
+		db[i] += dout[i];
+	}
+}
+
+/* probs (N, V) = softmax(logits); returns the mean of -log probs[target]. */
+static inline double gpt_crossentropy_forward(gpt_real *probs, gpt_real *losses,
+					      const gpt_real *logits, const int *targets,
+					      int N, int V)
+{
+	double total = 0;
+	for (int n = 0; n < N; n++) {
+		const gpt_real *l = logits + (size_t)n * V;
+		gpt_real *p = probs + (size_t)n * V, maxval = -INFINITY, sum = 0;
+		for (int i = 0; i < V; i++)
+			if (l[i] > maxval)
+				maxval = l[i];
+		for (int i = 0; i < V; i++) {
+			p[i] = exp(l[i] - maxval);
+			sum += p[i];
+		}
+		for (int i = 0; i < V; i++)
+			p[i] /= sum;
+		/* from the logits, not log(p): exact for a tiny p too */
+		losses[n] = log(sum) + maxval - l[targets[n]];
+		total += losses[n];
+	}
+	return total / N;
+}
+
+/* dlogits = (probs - onehot(target)) * dloss, for each of N rows. */
+static inline void gpt_crossentropy_backward(gpt_real *dlogits, const gpt_real *probs,
+					     const int *targets, gpt_real dloss, int N, int V)
+{
+	for (int n = 0; n < N; n++)
+		for (int i = 0; i < V; i++)
+			dlogits[(size_t)n * V + i] +=
+				(probs[(size_t)n * V + i] - (i == targets[n])) * dloss;
+}
+
+/* ------------------------------------------------------------ the model */
+
+/* Weights (w) and their gradients (g), one array per parameter. */
+struct gpt_weights {
+	const gpt_real *w[GPT_NPARAMS];
+	gpt_real *g[GPT_NPARAMS];
+};
+
+/* Layer l's slice of stacked parameter p. */
+static inline const gpt_real *gpt_layer_w(const struct gpt_config *c, const struct gpt_weights *m,
+					  enum gpt_param p, int l)
+{
+	return m->w[p] + (size_t)l * (size_t)(gpt_param_numel(c, p) / c->layers);
+}
+
+static inline gpt_real *gpt_layer_g(const struct gpt_config *c, const struct gpt_weights *m,
+				    enum gpt_param p, int l)
+{
+	return m->g[p] + (size_t)l * (size_t)(gpt_param_numel(c, p) / c->layers);
+}
+
+/* Layer l's slice of activation x for batch B (the (L, B, ...) ones). */
+static inline gpt_real *gpt_layer_act(const struct gpt_config *c, const struct gpt_acts *acts,
+				      enum gpt_act x, int B, int l)
+{
+	size_t size[A_COUNT];
+	gpt_act_sizes(c, B, size);
+	return acts->a[x] + (size_t)l * (size[x] / (size_t)c->layers);
+}
+
+/* Forward of B sequences of ctx tokens (inputs (B, T)).  With targets,
+ * returns the mean cross-entropy and keeps the probabilities for
+ * backward; without, leaves the logits and returns 0. */
+static inline double gpt_forward(const struct gpt_config *c, const struct gpt_weights *m,
+				 struct gpt_acts *acts, const int *inputs, const int *targets, int B)
+{
+	const int T = c->ctx, C = c->dim, NH = c->heads, V = c->vocab, N = B * T;
+	gpt_real *const *a = acts->a;
+	const gpt_real *residual;
+
+	gpt_encoder_forward(a[A_ENCODED], inputs, m->w[GPT_WTE], m->w[GPT_WPE], B, T, C);
+	residual = a[A_ENCODED];
+	for (int l = 0; l < c->layers; l++) {
+#define ACT(x) gpt_layer_act(c, acts, x, B, l)
+#define W(p) gpt_layer_w(c, m, p, l)
+		gpt_real *ln1 = ACT(A_LN1), *qkv = ACT(A_QKV), *atty = ACT(A_ATTY);
+		gpt_real *attproj = ACT(A_ATTPROJ), *res2 = ACT(A_RESIDUAL2), *ln2 = ACT(A_LN2);
+		gpt_real *fch = ACT(A_FCH), *gelu = ACT(A_FCH_GELU), *fcproj = ACT(A_FCPROJ);
+		gpt_real *res3 = ACT(A_RESIDUAL3);
+
+		gpt_layernorm_forward(ln1, ACT(A_LN1_MEAN), ACT(A_LN1_RSTD), residual, W(GPT_LN1W),
+				      W(GPT_LN1B), N, C);
+		gpt_matmul_forward(qkv, ln1, W(GPT_QKVW), W(GPT_QKVB), N, C, 3 * C);
+		gpt_attention_forward(atty, ACT(A_PREATT), ACT(A_ATT), qkv, B, T, C, NH);
+		gpt_matmul_forward(attproj, atty, W(GPT_ATTPROJW), W(GPT_ATTPROJB), N, C, C);
+		gpt_residual_forward(res2, residual, attproj, (size_t)N * C);
+		gpt_layernorm_forward(ln2, ACT(A_LN2_MEAN), ACT(A_LN2_RSTD), res2, W(GPT_LN2W),
+				      W(GPT_LN2B), N, C);
+		gpt_matmul_forward(fch, ln2, W(GPT_FCW), W(GPT_FCB), N, C, 4 * C);
+		gpt_gelu_forward(gelu, fch, (size_t)N * 4 * C);
+		gpt_matmul_forward(fcproj, gelu, W(GPT_FCPROJW), W(GPT_FCPROJB), N, 4 * C, C);
+		gpt_residual_forward(res3, res2, fcproj, (size_t)N * C);
+		residual = res3;
+#undef ACT
+#undef W
+	}
+	gpt_layernorm_forward(a[A_LNF], a[A_LNF_MEAN], a[A_LNF_RSTD], residual, m->w[GPT_LNFW],
+			      m->w[GPT_LNFB], N, C);
+	gpt_matmul_forward(a[A_LOGITS], a[A_LNF], m->w[GPT_WTE], NULL, N, C, V);
+	if (!targets)
+		return 0;
+	return gpt_crossentropy_forward(a[A_PROBS], a[A_LOSSES], a[A_LOGITS], targets, N, V);
+}
+
+/* Called by backward when parameter p's gradient is complete: elements
+ * [first, first + count) of it (a layer's slice of a stacked tensor, or
+ * the whole tensor). */
+typedef void gpt_ready_fn(void *arg, enum gpt_param p, int64_t first, int64_t count);
+
+/* Backward of the last forward (with targets), adding to m->g the
+ * gradient of the mean loss times dloss; grads holds the activations'
+ * gradients (zeroed here).  Calls ready(arg, ...) as each gradient is
+ * complete: the final layernorm's, each layer's slices from the last
+ * layer down, then wpe and wte (tied: the head's part comes first, the
+ * embedding's last). */
+static inline void gpt_backward(const struct gpt_config *c, const struct gpt_weights *m,
+				const struct gpt_acts *acts, struct gpt_acts *grads,
+				const int *inputs, const int *targets, int B, gpt_real dloss,
+				gpt_ready_fn *ready, void *arg)
+{
+	const int T = c->ctx, C = c->dim, NH = c->heads, V = c->vocab, N = B * T;
+	gpt_real *const *a = acts->a, *const *d = grads->a;
+	gpt_real *dresidual;
+
+	memset(grads->block, 0, grads->total * sizeof(gpt_real));
+	gpt_crossentropy_backward(d[A_LOGITS], a[A_PROBS], targets, dloss / N, N, V);
+	gpt_matmul_backward(d[A_LNF], m->g[GPT_WTE], NULL, d[A_LOGITS], a[A_LNF], m->w[GPT_WTE], N,
+			    C, V);
+	dresidual = gpt_layer_act(c, grads, A_RESIDUAL3, B, c->layers - 1);
+	gpt_layernorm_backward(dresidual, m->g[GPT_LNFW], m->g[GPT_LNFB], d[A_LNF],
+			       gpt_layer_act(c, acts, A_RESIDUAL3, B, c->layers - 1),
+			       m->w[GPT_LNFW], a[A_LNF_MEAN], a[A_LNF_RSTD], N, C);
+	if (ready) {
+		ready(arg, GPT_LNFW, 0, C);
+		ready(arg, GPT_LNFB, 0, C);
+	}
+	for (int l = c->layers - 1; l >= 0; l--) {
+#define ACT(x) gpt_layer_act(c, acts, x, B, l)
+#define DACT(x) gpt_layer_act(c, grads, x, B, l)
+#define W(p) gpt_layer_w(c, m, p, l)
+#define G(p) gpt_layer_g(c, m, p, l)
+		const gpt_real *residual = l ? gpt_layer_act(c, acts, A_RESIDUAL3, B, l - 1)
+					     : a[A_ENCODED];
+		gpt_real *dres = l ? gpt_layer_act(c, grads, A_RESIDUAL3, B, l - 1) : d[A_ENCODED];
+
+		gpt_residual_backward(DACT(A_RESIDUAL2), DACT(A_FCPROJ), DACT(A_RESIDUAL3),
+				      (size_t)N * C);
+		gpt_matmul_backward(DACT(A_FCH_GELU), G(GPT_FCPROJW), G(GPT_FCPROJB),
+				    DACT(A_FCPROJ), ACT(A_FCH_GELU), W(GPT_FCPROJW), N, 4 * C, C);
+		gpt_gelu_backward(DACT(A_FCH), ACT(A_FCH), DACT(A_FCH_GELU), (size_t)N * 4 * C);
+		gpt_matmul_backward(DACT(A_LN2), G(GPT_FCW), G(GPT_FCB), DACT(A_FCH), ACT(A_LN2),
+				    W(GPT_FCW), N, C, 4 * C);
+		gpt_layernorm_backward(DACT(A_RESIDUAL2), G(GPT_LN2W), G(GPT_LN2B), DACT(A_LN2),
+				       ACT(A_RESIDUAL2), W(GPT_LN2W), ACT(A_LN2_MEAN),
+				       ACT(A_LN2_RSTD), N, C);
+		gpt_residual_backward(dres, DACT(A_ATTPROJ), DACT(A_RESIDUAL2), (size_t)N * C);
+		gpt_matmul_backward(DACT(A_ATTY), G(GPT_ATTPROJW), G(GPT_ATTPROJB),
+				    DACT(A_ATTPROJ), ACT(A_ATTY), W(GPT_ATTPROJW), N, C, C);
+		gpt_attention_backward(DACT(A_QKV), DACT(A_PREATT), DACT(A_ATT), DACT(A_ATTY),
+				       ACT(A_QKV), ACT(A_ATT), B, T, C, NH);
+		gpt_matmul_backward(DACT(A_LN1), G(GPT_QKVW), G(GPT_QKVB), DACT(A_QKV), ACT(A_LN1),
+				    W(GPT_QKVW), N, C, 3 * C);
+		gpt_layernorm_backward(dres, G(GPT_LN1W), G(GPT_LN1B), DACT(A_LN1), residual,
+				       W(GPT_LN1W), ACT(A_LN1_MEAN), ACT(A_LN1_RSTD), N, C);
+		for (int p = 0; ready && p < GPT_NPARAMS; p++)
+			if (gpt_param_stacked((enum gpt_param)p)) {
+				int64_t per = gpt_param_numel(c, (enum gpt_param)p) / c->layers;
+				ready(arg, (enum gpt_param)p, l * per, per);
+			}
+#undef ACT
+#undef DACT
+#undef W
+#undef G
+	}
+	gpt_encoder_backward(m->g[GPT_WTE], m->g[GPT_WPE], d[A_ENCODED], inputs, B, T, C);
+	if (ready) {
+		ready(arg, GPT_WPE, 0, gpt_param_numel(c, GPT_WPE));
+		ready(arg, GPT_WTE, 0, gpt_param_numel(c, GPT_WTE));
+	}
+}
+
+#endif
