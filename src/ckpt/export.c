@@ -123,7 +123,8 @@ out_free:
 	return NULL;
 }
 
-/* Every tensor of r but the optimizer state, in dt.  Returns 0, or -1 with err. */
+/* Every parameter and buffer of r (not the optimizer state, not the
+ * model's state/ blobs), in dt.  Returns 0, or -1 with err. */
 static int collect(struct lt_ckpt_reader *r, enum lt_dtype dt, struct exported *e,
 		   struct lt_err *err)
 {
@@ -136,12 +137,15 @@ static int collect(struct lt_ckpt_reader *r, enum lt_dtype dt, struct exported *
 		return lt_err_set(err, LT_EXIT_FAILURE, "out of memory exporting '%s'",
 				  lt_ckpt_label(r));
 	for (size_t i = 0; i < nf; i++) {
-		if (!strncmp(ft[i].name, "optimizer.", 10))
+		if (!strncmp(ft[i].name, "optimizer.", 10) || !strncmp(ft[i].name, "state/", 6))
 			continue;
 		e->data[e->n] = read_as(r, &ft[i], dt, &e->t[e->n], err);
 		if (!e->data[e->n])
 			return -1;
 		e->t[e->n].data = e->data[e->n];
+		/* a buffer under its own name, as the model registered it */
+		if (!strncmp(ft[i].name, "buffer/", 7))
+			e->t[e->n].name = ft[i].name + 7;
 		e->n++;
 	}
 	if (!e->n)

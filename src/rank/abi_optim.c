@@ -17,6 +17,9 @@ static void check_group_call(lt_ctx *ctx, const lt_tensor *t, const char *fn)
 {
 	if (!t)
 		lt_fatal(ctx, "%s(NULL): pass a tensor lt_param() returned", fn);
+	if (t->is_buffer)
+		lt_fatal(ctx, "%s('%s'): '%s' is a buffer, which the optimizer never touches: pass a tensor lt_param() returned",
+			 fn, t->name, t->name);
 	if (ctx->groups_fixed)
 		lt_fatal(ctx, "%s('%s') after training started: set optimizer options in init (or before the first lt_optimizer_step)",
 			 fn, t->name);

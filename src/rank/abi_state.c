@@ -111,9 +111,11 @@ LT_API int64_t lt_resume(lt_ctx *ctx, lt_state *state)
 	struct lt_ckpt_pos pos = { 0 };
 	struct lt_err err = { 0 };
 
+	/* places the parameters even without --resume: --init-weights lands
+	 * here, before the model's first forward */
+	lt_abi_ensure_setup(ctx, "lt_resume");
 	if (!ctx->cfg->resume)
 		return 0;
-	lt_abi_ensure_setup(ctx, "lt_resume");
 	if (lt_trainer_ckpt_resume(ctx, &pos, &err))
 		lt_fatal(ctx, "lt_resume(): %s", err.msg);
 	for (size_t i = 0; state && i < lt_state_count(ctx->loaded_state); i++) {

@@ -15,7 +15,10 @@
  * a directory holding model.safetensors, or an ltrun checkpoint (its base
  * directory's `last`, a step-<N> directory), whose parameters carry their
  * registered names (the f32 master weights under mixed precision) and
- * whose optimizer.* state is skipped.
+ * whose optimizer.* state and state/ blobs are skipped.  The model's
+ * buffers are taken too where the file has them (under their own names,
+ * as an export writes them, or a checkpoint's buffer/<name>); a buffer the
+ * file lacks keeps its first values.
  */
 #include "trainer/init_weights.h"
 #include "ckpt/ckpt.h"
@@ -150,6 +153,28 @@ static bool is_param(const struct lt_ctx *ctx, const char *name)
 	return false;
 }
 
+/* The file's tensor for buffer b: its own name (an export's), or
+ * "buffer/<name>" (a checkpoint's); NULL when the file has none. */
+static const struct lt_ckpt_tensor *find_buffer(const struct lt_ckpt_tensor *ft, size_t nf,
+						const struct lt_tensor *b)
+{
+	char key[sizeof(b->name) + 8];
+
+	snprintf(key, sizeof(key), "buffer/%s", b->name);
+	return find(ft, nf, b->name) ? find(ft, nf, b->name) : find(ft, nf, key);
+}
+
+/* Whether name is one of the model's buffers, under either form. */
+static bool is_buffer_name(const struct lt_ctx *ctx, const char *name)
+{
+	if (!strncmp(name, "buffer/", 7))
+		name += 7;
+	for (size_t i = 0; i < ctx->nbuffers; i++)
+		if (!strcmp(ctx->buffers[i]->name, name))
+			return true;
+	return false;
+}
+
 /* Tensors of the file the model has not: listed on stderr and skipped,
  * or refused under --init-weights-strict.  Returns 0, or -1 with err. */
 static int check_extra(const struct lt_ctx *ctx, const struct lt_ckpt_reader *r,
@@ -161,7 +186,9 @@ static int check_extra(const struct lt_ctx *ctx, const struct lt_ckpt_reader *r,
 	char names[512] = "";
 
 	for (size_t i = 0; i < nf; i++) {
-		if (is_param(ctx, ft[i].name) || (ckpt && !strncmp(ft[i].name, "optimizer.", 10)))
+		if (is_param(ctx, ft[i].name) || is_buffer_name(ctx, ft[i].name) ||
+		    (ckpt && (!strncmp(ft[i].name, "optimizer.", 10) ||
+			      !strncmp(ft[i].name, "state/", 6))))
 			continue;
 		list_add(names, sizeof(names), extra++, ft[i].name);
 	}
@@ -205,6 +232,43 @@ static int load_params(struct lt_ctx *ctx, struct lt_ckpt_reader *r, struct lt_e
 	return rc;
 }
 
+/* Reads the buffers the file holds, converted to each buffer's dtype;
+ * a buffer the file lacks keeps its first values.  Returns 0, or -1 with
+ * err. */
+static int load_buffers(struct lt_ctx *ctx, struct lt_ckpt_reader *r, const char *path,
+			struct lt_err *err)
+{
+	size_t nf;
+	const struct lt_ckpt_tensor *ft = lt_ckpt_tensors(r, &nf);
+	int rc = 0;
+
+	for (size_t i = 0; i < ctx->nbuffers && !rc; i++) {
+		struct lt_tensor *b = ctx->buffers[i];
+		const struct lt_ckpt_tensor *f = find_buffer(ft, nf, b);
+		bool same;
+		void *raw;
+
+		if (!f)
+			continue;
+		same = f->ndim == b->shape.ndim;
+		for (int d = 0; same && d < f->ndim; d++)
+			same = f->shape[d] == b->shape.dim[d];
+		if (!same)
+			return lt_err_set(err, LT_EXIT_FAILURE,
+					  "--init-weights '%s': buffer '%s' has another shape in the file: give weights of this model",
+					  path, b->name);
+		if (!(raw = malloc(f->bytes ? f->bytes : 1)))
+			return lt_err_set(err, LT_EXIT_FAILURE,
+					  "out of memory reading buffer '%s' from --init-weights", b->name);
+		rc = lt_ckpt_read(r, f->name, f->dtype, f->ndim, f->shape, raw, err);
+		for (int64_t k = 0; !rc && k < b->numel; k++)
+			lt_dtype_store(b->data, b->dtype, (size_t)k,
+				       lt_dtype_load(raw, f->dtype, (size_t)k));
+		free(raw);
+	}
+	return rc;
+}
+
 /* Opens the file, checks it against the parameters and loads it.
  * Returns 0, or -1 with err. */
 static int load(struct lt_ctx *ctx, struct lt_err *err)
@@ -228,6 +292,8 @@ static int load(struct lt_ctx *ctx, struct lt_err *err)
 		rc = check_extra(ctx, r, path, err);
 	if (!rc)
 		rc = load_params(ctx, r, err);
+	if (!rc)
+		rc = load_buffers(ctx, r, path, err);
 	if (!rc && ctx->cfg->verbose)
 		fprintf(stderr, "ltrun: --init-weights: %zu parameters from '%s'\n", ctx->nparams,
 			lt_ckpt_label(r));
@@ -254,7 +320,7 @@ void lt_init_weights_apply(struct lt_ctx *ctx)
 	if (!ctx->cfg->init_weights || ctx->info.rank != 0)
 		return;
 	if (grads_touched(ctx))
-		lt_fatal(ctx, "--init-weights: the model ran a backward pass before its parameters took the given weights, which arrive when they are placed (Fabric mode: the first lt_sync_grads()): call lt_sync_grads() once after registering the parameters, before the first forward");
+		lt_fatal(ctx, "--init-weights: the model ran a backward pass before its parameters took the given weights, which arrive when they are placed (Fabric mode: the first lt_sync_grads()): call lt_resume() (or lt_sync_grads()) once after registering the parameters, before the first forward");
 	if (load(ctx, &err))
 		lt_fatal(ctx, "%s", err.msg);
 }

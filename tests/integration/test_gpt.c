@@ -133,9 +133,12 @@ Test(gpt, given_weights_start_bf16_mixed_where_f32_ended_and_it_trains_as_f32_do
 	run_result_free(&r);
 
 	/* 2. from those weights: f32, and bf16-mixed, 30 more steps each */
+	/* strict: the export holds the parameters and the vocab buffer, which
+	 * the model has, and none of the checkpoint's state/ blobs */
 	f32 = run_ok("f32 from given weights",
 		     gpt_args((const char *const[]){ "--precision", "32-true", "--max-steps", "30",
-						     "--init-weights", weights, NULL },
+						     "--init-weights", weights,
+						     "--init-weights-strict", NULL },
 			      NULL));
 	bf16 = run_ok("bf16-mixed from given weights",
 		      gpt_args((const char *const[]){ "--precision", "bf16-mixed", "--max-steps",
