@@ -89,6 +89,8 @@ enum lt_split { LT_TRAIN = 0, LT_VAL = 1 };
  *                        ones included (the schedule's end); -1 when no
  *                        limit is set (Fabric mode without --max-steps)
  *   lt_samples_per_rank  this rank's share of one epoch of the split
+ *                        (Trainer mode only: a Fabric model counts its
+ *                        share with lt_shard(); asking ends the rank)
  * In init, the last two need num_samples(): ltrun calls it with the
  * pointer the model stored in *self so far, so set *self and load the
  * data before asking (asking earlier ends the rank, saying so). */
@@ -453,7 +455,10 @@ double lt_lr(const lt_ctx *ctx);
  *              it after registering the parameters and buffers, before
  *              the first step), fills *state when given, and returns the
  *              optimizer steps it had done; without --resume returns 0
- *              and changes nothing.
+ *              and loads nothing.  Either way it places the parameters
+ *              (as the first lt_sync_grads() would), so that
+ *              --init-weights and lt_param_set() values are on every
+ *              rank before the model's first forward.
  * The lt_state handles are ltrun's: lt_state_new() makes an empty one,
  * lt_state_free() frees it. */
 lt_state *lt_state_new(lt_ctx *ctx);

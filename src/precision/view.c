@@ -6,19 +6,15 @@
  */
 #include "precision/precision.h"
 #include "precision/convert.h"
+#include "core/dtype.h"
 
 #include <string.h>
-
-static bool is_float(enum lt_dtype dt)
-{
-	return dt == LT_F32 || dt == LT_F64 || dt == LT_F16 || dt == LT_BF16;
-}
 
 int lt_precision_check(const struct lt_choice *c, struct lt_err *err)
 {
 	const struct lt_precision_ops *ops = lt_precision_of(c);
 
-	if (!is_float(ops->compute) || !is_float(ops->state))
+	if (!lt_dtype_is_float(ops->compute) || !lt_dtype_is_float(ops->state))
 		return lt_err_set(err, LT_EXIT_FAILURE,
 				  "precision '%s': its compute and state dtypes must be LT_F32, LT_F64, LT_F16 or LT_BF16",
 				  c->named->name);

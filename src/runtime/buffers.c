@@ -9,7 +9,7 @@
 #include "comm/comm.h"
 #include "core/dtype.h"
 #include "core/error.h"
-#include "precision/convert.h"
+#include "precision/precision.h"
 #include "runtime/draw.h"
 
 #include <stdio.h>
@@ -19,11 +19,6 @@
 #define BUFFER_RESERVE ((size_t)64 << 30)
 /* Buffers draw from streams of their own, apart from the parameters'. */
 #define BUFFER_STREAM ((size_t)1 << 30)
-
-static bool is_float(enum lt_dtype dt)
-{
-	return dt == LT_F32 || dt == LT_F64 || dt == LT_F16 || dt == LT_BF16;
-}
 
 struct lt_tensor *lt_tensor_named(const struct lt_ctx *ctx, const char *name)
 {
@@ -48,7 +43,7 @@ static int fill(const struct lt_ctx *ctx, struct lt_tensor *t, struct lt_init in
 	size_t n = (size_t)t->numel;
 	float *v;
 
-	if (!is_float(t->dtype)) {
+	if (!lt_dtype_is_float(t->dtype)) {
 		for (size_t i = 0; init.kind == LT_INIT_CONSTANT && i < n; i++)
 			lt_dtype_store(t->data, t->dtype, i, init.a);
 		return 0;
@@ -57,14 +52,10 @@ static int fill(const struct lt_ctx *ctx, struct lt_tensor *t, struct lt_init in
 	if (!v)
 		return lt_err_set(err, LT_EXIT_FAILURE, "out of memory for the first values");
 	lt_draw((uint64_t)ctx->cfg->seed, &t->shape, t->numel, init, BUFFER_STREAM + t->index, v);
-	if (t->dtype == LT_F64)
-		lt_convert_f32_to_f64(t->data, v, n);
-	else if (t->dtype == LT_F16)
-		lt_convert_f32_to_f16(t->data, v, n);
-	else if (t->dtype == LT_BF16)
-		lt_convert_f32_to_bf16(t->data, v, n);
-	if (v != t->data)
+	if (v != t->data) {
+		lt_precision_from_f32(t->data, t->dtype, v, n);
 		free(v);
+	}
 	return 0;
 }
 
@@ -85,7 +76,7 @@ static int check(const struct lt_ctx *ctx, const char *name, enum lt_dtype dt,
 		return lt_err_set(err, LT_EXIT_FAILURE,
 				  "unknown sync %d: use LT_BUFFER_BROADCAST or LT_BUFFER_AVERAGE",
 				  (int)sync);
-	if (sync == LT_BUFFER_AVERAGE && !is_float(dt))
+	if (sync == LT_BUFFER_AVERAGE && !lt_dtype_is_float(dt))
 		return lt_err_set(err, LT_EXIT_FAILURE,
 				  "LT_BUFFER_AVERAGE of %s: only float buffers are averaged (use LT_BUFFER_BROADCAST)",
 				  lt_dtype_name(dt));
@@ -93,7 +84,7 @@ static int check(const struct lt_ctx *ctx, const char *name, enum lt_dtype dt,
 		return lt_err_set(err, LT_EXIT_FAILURE,
 				  "unknown init kind %d: use LT_ZEROS, LT_CONSTANT(v), LT_NORMAL(...)...",
 				  (int)init.kind);
-	if (!is_float(dt) && init.kind != LT_INIT_ZEROS && init.kind != LT_INIT_CONSTANT)
+	if (!lt_dtype_is_float(dt) && init.kind != LT_INIT_ZEROS && init.kind != LT_INIT_CONSTANT)
 		return lt_err_set(err, LT_EXIT_FAILURE,
 				  "an %s buffer takes LT_ZEROS or LT_CONSTANT(v) only", lt_dtype_name(dt));
 	return 0;

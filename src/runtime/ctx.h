@@ -69,7 +69,6 @@ struct lt_tensor {
 	int decay;       /* lt_param_weight_decay(): 1 on, -1 off; 0: --weight-decay-on decides */
 	bool lr_scaled;  /* lt_param_lr_scale() set lr_scale (else the scale is 1) */
 	double lr_scale;
-
 };
 
 /* Metrics logged with lt_log() during one interval. */
@@ -138,8 +137,6 @@ struct lt_ctx {
 	int64_t optim_steps; /* steps the optimizer applied (Adam's bias correction) */
 	double comm_wait_s;  /* time spent waiting for gradient all-reduces */
 
-	/* --- given weights (trainer/init_weights.c) --- */
-
 	/* --- f32 views and gradient guards (runtime/views.c, guards.c) --- */
 	struct lt_arena view_arena, view_grad_arena; /* f32 copies and gradients (views.c) */
 	bool marks_seen;       /* some tensor has marks to clear (ready.c) */
@@ -169,7 +166,6 @@ struct lt_ctx {
 	bool counted;
 	int64_t n_samples[2]; /* LT_TRAIN, LT_VAL */
 	int64_t planned_steps; /* the plan's total once made (lt_lr()'s schedule end); else 0 */
-
 };
 
 #endif

@@ -5,7 +5,6 @@
  * dtype's, and refreshing the copies.
  */
 #include "runtime/views.h"
-#include "precision/convert.h"
 #include "precision/precision.h"
 
 #include <string.h>
@@ -14,17 +13,6 @@
 #define VIEW_RESERVE ((size_t)256 << 30)
 /* Elements converted at a time when folding (on the stack). */
 #define FOLD_CHUNK 1024
-
-/* n elements of dt at src, widened (f16, bf16) or rounded (f64) to f32. */
-static void to_f32(float *dst, const void *src, enum lt_dtype dt, size_t n)
-{
-	switch (dt) {
-	case LT_F64: lt_convert_f64_to_f32(dst, src, n); break;
-	case LT_F16: lt_convert_f16_to_f32(dst, src, n); break;
-	case LT_BF16: lt_convert_bf16_to_f32(dst, src, n); break;
-	default: memcpy(dst, src, n * sizeof(float)); break;
-	}
-}
 
 /* numel f32 elements of arena a (reserved at its first use). */
 static float *view_alloc(struct lt_ctx *ctx, struct lt_arena *a, const struct lt_tensor *t,
@@ -44,7 +32,7 @@ float *lt_views_data(struct lt_ctx *ctx, struct lt_tensor *t, struct lt_err *err
 	if (!t->data_f32) {
 		t->data_f32 = view_alloc(ctx, &ctx->view_arena, t, err);
 		if (t->data_f32)
-			to_f32(t->data_f32, t->data, ctx->dtype, (size_t)t->numel);
+			lt_precision_to_f32(t->data_f32, t->data, ctx->dtype, (size_t)t->numel);
 	}
 	return t->data_f32;
 }
@@ -77,7 +65,7 @@ void lt_views_fold(struct lt_ctx *ctx, struct lt_tensor *t, size_t first, size_t
 			size_t m = n - i < FOLD_CHUNK ? n - i : FOLD_CHUNK;
 			char *dst = (char *)t->grad + (first + i) * esz;
 
-			to_f32(sum, dst, ctx->dtype, m);
+			lt_precision_to_f32(sum, dst, ctx->dtype, m);
 			for (size_t j = 0; j < m; j++)
 				sum[j] += g[i + j];
 			lt_precision_from_f32(dst, ctx->dtype, sum, m);
@@ -94,7 +82,7 @@ void lt_views_refresh(struct lt_ctx *ctx)
 		struct lt_tensor *t = ctx->params[i];
 
 		if (t->data_f32)
-			to_f32(t->data_f32, t->data, ctx->dtype, (size_t)t->numel);
+			lt_precision_to_f32(t->data_f32, t->data, ctx->dtype, (size_t)t->numel);
 	}
 }
 

@@ -26,6 +26,7 @@
 #include "ckpt/inspect.h"
 #include "core/dtype.h"
 #include "precision/precision.h"
+#include "runtime/buffers.h"
 
 #include <cjson/cJSON.h>
 #include <inttypes.h>
@@ -145,12 +146,15 @@ static int check_params(const struct lt_ctx *ctx, const struct lt_ckpt_reader *r
 			  path, missing, ctx->nparams, names);
 }
 
-static bool is_param(const struct lt_ctx *ctx, const char *name)
+/* Whether the file's tensor `name` is one of the model's: a parameter or
+ * buffer by its own name, or a buffer as a checkpoint names it. */
+static bool is_models(const struct lt_ctx *ctx, const char *name)
 {
-	for (size_t i = 0; i < ctx->nparams; i++)
-		if (!strcmp(ctx->params[i]->name, name))
-			return true;
-	return false;
+	const struct lt_tensor *t = lt_tensor_named(ctx, name);
+
+	if (!t && !strncmp(name, "buffer/", 7))
+		t = lt_tensor_named(ctx, name + 7);
+	return t && (!strncmp(name, "buffer/", 7) ? t->is_buffer : true);
 }
 
 /* The file's tensor for buffer b: its own name (an export's), or
@@ -164,17 +168,6 @@ static const struct lt_ckpt_tensor *find_buffer(const struct lt_ckpt_tensor *ft,
 	return find(ft, nf, b->name) ? find(ft, nf, b->name) : find(ft, nf, key);
 }
 
-/* Whether name is one of the model's buffers, under either form. */
-static bool is_buffer_name(const struct lt_ctx *ctx, const char *name)
-{
-	if (!strncmp(name, "buffer/", 7))
-		name += 7;
-	for (size_t i = 0; i < ctx->nbuffers; i++)
-		if (!strcmp(ctx->buffers[i]->name, name))
-			return true;
-	return false;
-}
-
 /* Tensors of the file the model has not: listed on stderr and skipped,
  * or refused under --init-weights-strict.  Returns 0, or -1 with err. */
 static int check_extra(const struct lt_ctx *ctx, const struct lt_ckpt_reader *r,
@@ -186,7 +179,7 @@ static int check_extra(const struct lt_ctx *ctx, const struct lt_ckpt_reader *r,
 	char names[512] = "";
 
 	for (size_t i = 0; i < nf; i++) {
-		if (is_param(ctx, ft[i].name) || is_buffer_name(ctx, ft[i].name) ||
+		if (is_models(ctx, ft[i].name) ||
 		    (ckpt && (!strncmp(ft[i].name, "optimizer.", 10) ||
 			      !strncmp(ft[i].name, "state/", 6))))
 			continue;
