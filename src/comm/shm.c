@@ -681,7 +681,13 @@ static int shm_open_comm(struct lt_comm *c, const struct lt_comm_args *a, struct
 	s->chunk = (size_t)env_long("LTRUN_SHM_CHUNK", CHUNK_DEFAULT, 4096, 1L << 30) & ~(size_t)63;
 	s->bytes = header_bytes(s->size) + (size_t)s->size * STAGES * s->chunk;
 	s->spin_ns = spin_budget_ns(s->size);
-	return join_segment(s, a, err);
+	if (join_segment(s, a, err))
+		return -1;
+	/* Open is collective: no member returns before all have mapped the
+	 * segment, so one that finishes (or fails) at once cannot unlink it
+	 * under a slower one still on its way. */
+	publish(s);
+	return wait_all(s, s->seq, err);
 }
 
 static void shm_close(struct lt_comm *c)
