@@ -45,7 +45,7 @@ extern "C" {
 
 /* Bumped whenever this header changes in a way a built model would notice;
  * ltrun refuses a model built for another version, naming both. */
-#define LT_ABI_VERSION 3
+#define LT_ABI_VERSION 4
 
 /* Every model records the version it was built for; including this header
  * is enough (a weak definition, so several files of one model may include
@@ -63,6 +63,7 @@ typedef struct lt_ctx lt_ctx;
 typedef struct lt_tensor lt_tensor;
 typedef struct lt_work lt_work;
 typedef struct lt_state lt_state;
+typedef struct lt_unit lt_unit;
 
 /* ------------------------------------------------------------ where */
 
@@ -322,6 +323,37 @@ void lt_grad_ready(lt_ctx *ctx, lt_tensor *t);
  * every layer's weights is marked layer by layer as backward goes, and is
  * complete when every element was marked. */
 void lt_grad_ready_range(lt_ctx *ctx, lt_tensor *t, int64_t first, int64_t count);
+
+/* ------------------------------------------------------------ units */
+
+/* A unit is a group of consecutive parameters used together (a layer, a
+ * transformer block: what FSDP wraps).  Under the fully sharded strategies
+ * (fsdp, deepspeed_stage_3) a rank keeps only its shard of each
+ * parameter's values: ltrun gathers a unit's parameters when the model
+ * begins to use them, prefetches the next unit (in the order the first
+ * step used them), and gives the pages back when the use ends; at the end
+ * of a unit's backward its gradients are complete and leave for their
+ * owners.  The pointers lt_data() and lt_grad() returned stay valid: only
+ * the pages come and go.  Under every other strategy the brackets cost
+ * nothing, so one model source runs under all of them.
+ *
+ *   lt_unit_new    in init (before the first step): parameters first to
+ *                  last, in registration order, in no other unit; the
+ *                  name is for messages ("block3")
+ *   lt_unit_begin  before the model reads the unit's values in pass
+ *                  LT_FORWARD, or reads them and writes its gradients in
+ *                  LT_BACKWARD
+ *   lt_unit_end    when it is done with them in that pass; in
+ *                  LT_BACKWARD its gradients are then complete for this
+ *                  micro-batch (as lt_grad_ready() says of one tensor)
+ *
+ * A parameter in no unit is always resident.  A unit begun twice without
+ * its end, an end without a begin, or (fully sharded) a parameter read
+ * outside its unit's brackets ends the rank with a message naming it. */
+enum lt_pass { LT_FORWARD = 0, LT_BACKWARD = 1 };
+lt_unit *lt_unit_new(lt_ctx *ctx, const char *name, lt_tensor *first, lt_tensor *last);
+void lt_unit_begin(lt_ctx *ctx, lt_unit *u, enum lt_pass pass);
+void lt_unit_end(lt_ctx *ctx, lt_unit *u, enum lt_pass pass);
 
 /* What the model multiplies the gradient of its loss by before backward
  * (dloss = lt_loss_scale(ctx)).  It folds in this micro-batch's share of

@@ -29,8 +29,10 @@ extern "C" {
 #endif
 
 /* Bumped whenever a struct in this file or in a kind's header changes
- * layout or meaning (3: lt_strategy_ops gained grad_ready_range). */
-#define LT_PLUGIN_ABI_VERSION 3u
+ * layout or meaning (3: lt_strategy_ops gained grad_ready_range; 4: the
+ * sharded strategies' ops and layout: unit, micro_done,
+ * ready_every_micro, grads_sharded). */
+#define LT_PLUGIN_ABI_VERSION 4u
 
 #if defined(__GNUC__)
 #define LT_API __attribute__((visibility("default")))

@@ -47,6 +47,15 @@
  *   step        the optimizer step: the rank updates what it owns with
  *               lt_update() and makes the new values reach every rank
  *               that needs them
+ *   micro_done  Trainer mode, only with ready_every_micro: after each
+ *               micro-batch that does not end a step (gradient
+ *               accumulation), once its backward is done: what the
+ *               strategy started must be finished before the next
+ *               backward writes the gradients again
+ *   unit        the model began or ended using a unit of parameters
+ *               (lt_unit_begin/lt_unit_end of <ltrun.h>): ZeRO-3 gathers
+ *               the unit's values, releases them, and at the end of the
+ *               unit's backward sends its gradients to their owners
  *   ckpt_shard  what this rank saves and reads in a checkpoint;
  *   ckpt_loaded after the ranks read their parts on --resume
  *   teardown    at the end (also after a failed setup)
@@ -76,17 +85,23 @@
  *           under mixed precision; the gather carries the rest).
  *           ckpt_shard names the owned range: each rank writes its
  *           slice, and ckpt_loaded needs no broadcast.
- *   ZeRO-2  as ZeRO-1, and grad_ready reduce-scatters each bucket as soon
- *           as it is complete (every micro-batch, the owned partition
- *           accumulating); the gradient pages the rank does not own are
- *           given back while the pointers stay (the storage is a reserved
- *           mapping).
+ *   ZeRO-2  as ZeRO-1, with ready_every_micro and layout->grads_sharded:
+ *           grad_ready reduce-scatters each bucket as soon as it is
+ *           complete, in every micro-batch (micro_done waits for them),
+ *           the owned partition accumulating; the gradient pages the
+ *           rank does not own are given back while the pointers stay
+ *           (the storage is a reserved mapping).
  *   ZeRO-3  place() keeps only the owned slice of each parameter's
- *           values resident; use(begin) all-gathers a unit of parameters
- *           before forward or backward uses it, use(end) gives its pages
- *           back and, in backward, reduce-scatters its gradients.  The
- *           unit brackets of <ltrun.h> call use(); under the default
- *           they cost nothing.
+ *           values resident; unit(begin) all-gathers a unit of
+ *           parameters before forward or backward uses it, unit(end)
+ *           gives its pages back and, in backward, reduce-scatters its
+ *           gradients.  The unit brackets of <ltrun.h> call unit();
+ *           under the default they cost nothing.
+ *
+ * The parameter storage is packed: element k of the flat space is
+ * element k of the values, of the gradients and (mixed precision) of the
+ * master weights and master gradients, each one contiguous buffer from
+ * lt_param_at(0)'s lt_data/lt_grad/lt_master/lt_master_grad on.
  */
 #ifndef LTRUN_STRATEGY_H
 #define LTRUN_STRATEGY_H
@@ -106,6 +121,21 @@ extern "C" {
 struct lt_strategy_layout {
 	size_t state_offset; /* first element this rank keeps state for */
 	size_t state_numel;  /* how many */
+	/* The runtime unscales, checks (inf/NaN) and clips the gradients of
+	 * the state range only (with the replicated layout: all of them).
+	 * grads_sharded: it also zeroes only those after a step, and the
+	 * strategy keeps (zeroes or discards) the rest itself; false: the
+	 * runtime zeroes every gradient. */
+	bool grads_sharded;
+};
+
+/* One lt_unit_begin/lt_unit_end of the model, as unit() gets it. */
+struct lt_unit_event {
+	size_t unit;         /* 0-based, in lt_unit_new() order */
+	const char *name;    /* the model's name for it */
+	size_t first, count; /* its parameters: lt_param_at(first) on */
+	enum lt_pass pass;   /* LT_FORWARD or LT_BACKWARD */
+	bool begin;          /* lt_unit_begin (true) or lt_unit_end */
 };
 
 /* One optimizer step, as step() gets it. */
@@ -129,6 +159,12 @@ struct lt_strategy_ops {
 	const char *launcher; /* "exec" (fork + exec) or "fork" (fork, no exec);
 			       * a `launcher` parameter, where declared, wins */
 	bool multi_rank;      /* false: runs one rank only (single_device) */
+	/* Trainer mode: grad_ready (and grad_ready_range) are called in every
+	 * micro-batch, not only in the one that ends the step, and
+	 * micro_done after each of the others (ZeRO-2's reduce-scatter into
+	 * the owned partition).  Fabric mode knows no micro-batches: its
+	 * gradients travel at lt_sync_grads(). */
+	bool ready_every_micro;
 
 	/* --- the rank's runtime; NULL: the replicated default --- */
 	int (*init)(lt_ctx *ctx, void **state, const struct lt_params *p, struct lt_err *err);
@@ -149,10 +185,12 @@ struct lt_strategy_ops {
 			  struct lt_ckpt_shard *out, struct lt_err *err);
 	int (*ckpt_loaded)(lt_ctx *ctx, void *state, const struct lt_params *p,
 			   struct lt_err *err);
-	/* A unit of parameters [first, first + count) is about to be used
-	 * (begin) or is done with (!begin); ZeRO-3's gathering and release. */
-	int (*use)(lt_ctx *ctx, void *state, const struct lt_params *p, size_t first,
-		   size_t count, bool begin, struct lt_err *err);
+	int (*micro_done)(lt_ctx *ctx, void *state, const struct lt_params *p,
+			  struct lt_err *err);
+	/* A unit of parameters is about to be used (ev->begin) or is done
+	 * with; ZeRO-3's gathering and release. */
+	int (*unit)(lt_ctx *ctx, void *state, const struct lt_params *p,
+		    const struct lt_unit_event *ev, struct lt_err *err);
 	void (*teardown)(lt_ctx *ctx, void *state, const struct lt_params *p);
 };
 
@@ -167,6 +205,11 @@ LT_API size_t lt_num_params(const lt_ctx *ctx);
 LT_API lt_tensor *lt_param_at(lt_ctx *ctx, size_t i);
 /* Elements of every parameter together: the flat space's size. */
 LT_API size_t lt_total_numel(const lt_ctx *ctx);
+/* How many units the model made (lt_unit_new), and unit i's name and
+ * parameters [*first, *first + *count).  Units are made in init, before
+ * setup. */
+LT_API size_t lt_num_units(const lt_ctx *ctx);
+LT_API const char *lt_unit_params(const lt_ctx *ctx, size_t i, size_t *first, size_t *count);
 /* t's first element in the flat space. */
 LT_API size_t lt_offset(const lt_tensor *t);
 /* Mixed precision: t's f32 master weights and its unscaled f32 master

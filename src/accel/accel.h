@@ -16,6 +16,7 @@
 #ifndef LT_ACCEL_ACCEL_H
 #define LT_ACCEL_ACCEL_H
 
+#include <stdbool.h>
 #include <stddef.h>
 
 #include "core/error.h"
@@ -27,6 +28,11 @@ struct lt_arena {
 	size_t reserved;  /* bytes of address space */
 	size_t used;      /* bytes handed out */
 	size_t committed; /* bytes usable */
+	/* Alignment of what alloc hands out, set after reserve: 0 means 64
+	 * bytes; the parameter arenas use 1 (packed: parameter i starts right
+	 * after parameter i - 1, so arena element k is element k of the flat
+	 * parameter space, and a shard is one range of every arena). */
+	size_t align;
 };
 
 struct lt_accelerator_ops {
@@ -46,6 +52,16 @@ struct lt_accelerator_ops {
 	void (*fill)(void *dst, int byte, size_t bytes);
 	/* Copies bytes between two buffers of this accelerator. */
 	void (*copy)(void *dst, const void *src, size_t bytes);
+	/* [p, p + bytes) of an arena reads as zeros afterwards, and the pages
+	 * wholly inside it go back to the system: the addresses stay valid
+	 * and the next write brings a zeroed page back (the sharded
+	 * strategies drop what a rank does not own this way). */
+	void (*discard)(void *p, size_t bytes);
+	/* Makes the pages wholly inside [p, p + bytes) of an arena
+	 * inaccessible (on) or usable again (!on): a model touching them
+	 * faults, so that ZeRO-3 can name a parameter used outside its
+	 * unit.  Returns 0 or -1 with err. */
+	int (*guard)(void *p, size_t bytes, bool on, struct lt_err *err);
 	/* Returns when everything the device was asked to write before has
 	 * been written (the cpu: at once).  Returns 0 or -1 with err. */
 	int (*sync)(struct lt_err *err);

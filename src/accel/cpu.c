@@ -1,7 +1,8 @@
 /*
  * cpu.c - the `cpu` accelerator: parameter arenas in host memory (an
  * anonymous PROT_NONE reservation made readable and writable 2 MiB at a
- * time), memset and memcpy, and no events to wait for; `--devices auto`
+ * time; the parameter arenas packed), memset and memcpy, pages given
+ * back with madvise and guarded with mprotect, and no events to wait for; `--devices auto`
  * is one rank.  Also the accelerators' catalogue: cpu, and cuda (known,
  * not built).
  */
@@ -9,8 +10,10 @@
 #include "core/registry.h"
 
 #include <errno.h>
+#include <stdint.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <unistd.h>
 
 #define COMMIT_GRAIN ((size_t)2 << 20)
 
@@ -31,7 +34,8 @@ static int cpu_reserve(struct lt_arena *a, size_t bytes, struct lt_err *err)
 
 static void *cpu_alloc(struct lt_arena *a, size_t bytes, struct lt_err *err)
 {
-	size_t start = (a->used + 63) & ~(size_t)63, end = start + bytes;
+	size_t align = a->align ? a->align : 64;
+	size_t start = (a->used + align - 1) / align * align, end = start + bytes;
 
 	if (end > a->reserved || end < start) {
 		lt_err_set(err, LT_EXIT_FAILURE,
@@ -72,6 +76,43 @@ static void cpu_copy(void *dst, const void *src, size_t bytes)
 	memmove(dst, src, bytes);
 }
 
+/* The whole pages inside [p, p + bytes): *first and the count, 0 when none. */
+static size_t whole_pages(void *p, size_t bytes, char **first)
+{
+	uintptr_t page = (uintptr_t)sysconf(_SC_PAGESIZE), lo = (uintptr_t)p, hi = lo + bytes;
+	uintptr_t a = (lo + page - 1) / page * page, b = hi / page * page;
+
+	*first = (char *)a;
+	return b > a ? b - a : 0;
+}
+
+static void cpu_discard(void *p, size_t bytes)
+{
+	char *pages;
+	size_t n = whole_pages(p, bytes, &pages);
+
+	if (!n) {
+		memset(p, 0, bytes);
+		return;
+	}
+	memset(p, 0, (size_t)(pages - (char *)p));
+	memset(pages + n, 0, (size_t)((char *)p + bytes - (pages + n)));
+	/* private anonymous memory: the pages read as zeros from now on */
+	if (madvise(pages, n, MADV_DONTNEED))
+		memset(pages, 0, n);
+}
+
+static int cpu_guard(void *p, size_t bytes, bool on, struct lt_err *err)
+{
+	char *pages;
+	size_t n = whole_pages(p, bytes, &pages);
+
+	if (n && mprotect(pages, n, on ? PROT_NONE : PROT_READ | PROT_WRITE))
+		return lt_err_set(err, LT_EXIT_FAILURE, "cannot %s %zu KiB of parameters: %s",
+				  on ? "guard" : "unguard", n >> 10, strerror(errno));
+	return 0;
+}
+
 static int cpu_sync(struct lt_err *err)
 {
 	(void)err;
@@ -93,6 +134,8 @@ static const struct lt_accelerator_ops cpu_ops = {
 	.release = cpu_release,
 	.fill = cpu_fill,
 	.copy = cpu_copy,
+	.discard = cpu_discard,
+	.guard = cpu_guard,
 	.sync = cpu_sync,
 };
 

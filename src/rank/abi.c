@@ -138,6 +138,7 @@ LT_API lt_tensor *lt_param(lt_ctx *ctx, const char *name, struct lt_shape shape,
 	t->index = ctx->nparams;
 	t->offset = ctx->numel;
 	t->bucket = -1;
+	t->unit = -1;
 	bytes = (size_t)t->numel * lt_dtype_size(ctx->dtype);
 	t->data = ctx->accel->alloc(&ctx->data_arena, bytes, &err);
 	t->grad = t->data ? ctx->accel->alloc(&ctx->grad_arena, bytes, &err) : NULL;

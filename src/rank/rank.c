@@ -275,6 +275,9 @@ static void setup_runtime(struct lt_ctx *ctx)
 	     (ctx->accel->reserve(&ctx->master_arena, ARENA_RESERVE, &err) ||
 	      ctx->accel->reserve(&ctx->master_grad_arena, ARENA_RESERVE, &err))))
 		lt_fatal(ctx, "%s", err.msg);
+	/* packed: arena element k is flat element k (accel.h) */
+	ctx->data_arena.align = ctx->grad_arena.align = 1;
+	ctx->master_arena.align = ctx->master_grad_arena.align = 1;
 	setup_strategy(ctx);
 }
 

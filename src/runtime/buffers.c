@@ -126,6 +126,7 @@ struct lt_tensor *lt_buffers_add(struct lt_ctx *ctx, const char *name, struct lt
 	t->numel = numel;
 	t->index = ctx->nbuffers;
 	t->bucket = -1;
+	t->unit = -1;
 	t->is_buffer = true;
 	t->dtype = dt;
 	t->sync = sync;

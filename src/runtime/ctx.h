@@ -69,6 +69,18 @@ struct lt_tensor {
 	int decay;       /* lt_param_weight_decay(): 1 on, -1 off; 0: --weight-decay-on decides */
 	bool lr_scaled;  /* lt_param_lr_scale() set lr_scale (else the scale is 1) */
 	double lr_scale;
+
+	/* --- units (rank/abi_units.c) --- */
+	int unit;        /* ctx->units[unit] holds it, -1: none */
+};
+
+/* A unit of consecutive parameters (lt_unit_new): what ZeRO-3 gathers and
+ * releases as one. */
+struct lt_unit {
+	char name[128];
+	size_t index;        /* ctx->units[index] */
+	size_t first, count; /* parameters ctx->params[first .. first + count) */
+	bool active[2];      /* begun and not yet ended, per enum lt_pass */
 };
 
 /* Metrics logged with lt_log() during one interval. */
@@ -166,6 +178,10 @@ struct lt_ctx {
 	bool counted;
 	int64_t n_samples[2]; /* LT_TRAIN, LT_VAL */
 	int64_t planned_steps; /* the plan's total once made (lt_lr()'s schedule end); else 0 */
+
+	/* --- units (rank/abi_units.c) --- */
+	struct lt_unit **units;
+	size_t nunits, units_cap;
 };
 
 #endif

@@ -59,8 +59,10 @@ int lt_ready_mark(struct lt_ctx *ctx, struct lt_tensor *t, int64_t first, int64_
 		t->marks[t->nmarks - 1].crc = lt_guard_checksum(ctx, t, first, count);
 	t->marked += count;
 	/* Under --debug the gradients stay where they are until they are
-	 * checked: sync sends them all. */
-	return !ctx->cfg->debug && ctx->syncing && ctx->params_frozen;
+	 * checked: sync sends them all.  A strategy that reduces every
+	 * micro-batch (ZeRO-2) hears of them in Trainer mode's others too. */
+	return !ctx->cfg->debug && ctx->params_frozen &&
+	       (ctx->syncing || (ctx->strategy.ready_every_micro && ctx->module));
 }
 
 /* --debug: every marked range's gradient is what it was when marked. */

@@ -128,8 +128,8 @@ int lt_runtime_strategy_init(struct lt_ctx *ctx, const char *name, const struct 
 
 #define FILL(f) if (!o.f) o.f = defaults->f
 	FILL(init); FILL(place); FILL(setup); FILL(grad_ready); FILL(sync);
-	FILL(grad_norm_sq); FILL(step); FILL(ckpt_shard); FILL(ckpt_loaded); FILL(use);
-	FILL(teardown);
+	FILL(grad_norm_sq); FILL(step); FILL(ckpt_shard); FILL(ckpt_loaded); FILL(unit);
+	FILL(micro_done); FILL(teardown);
 #undef FILL
 	ctx->strategy = o;
 	ctx->strategy_name = name;
@@ -177,6 +177,26 @@ int lt_runtime_sync(struct lt_ctx *ctx, struct lt_err *err)
 	return op_rc(ctx, "sync", rc, err);
 }
 
+int lt_runtime_micro_done(struct lt_ctx *ctx, struct lt_err *err)
+{
+	double t0;
+	int rc;
+
+	if (!ctx->strategy.ready_every_micro || ctx->cfg->debug)
+		return 0;
+	t0 = lt_now_s();
+	rc = ctx->strategy.micro_done(ctx, ctx->strategy_state, ctx->strategy_params, err);
+	ctx->comm_wait_s += lt_now_s() - t0;
+	return op_rc(ctx, "micro_done", rc, err);
+}
+
+int lt_runtime_unit(struct lt_ctx *ctx, const struct lt_unit_event *ev, struct lt_err *err)
+{
+	return op_rc(ctx, "unit",
+		     ctx->strategy.unit(ctx, ctx->strategy_state, ctx->strategy_params, ev, err),
+		     err);
+}
+
 int lt_runtime_setup(struct lt_ctx *ctx, struct lt_err *err)
 {
 	struct lt_strategy_layout *l = &ctx->layout;
@@ -198,8 +218,32 @@ int lt_runtime_setup(struct lt_ctx *ctx, struct lt_err *err)
 
 void lt_runtime_zero_grads(struct lt_ctx *ctx)
 {
-	if (ctx->grad_arena.used)
+	const struct lt_strategy_layout *l = &ctx->layout;
+	size_t esz = lt_dtype_size(ctx->dtype);
+
+	if (!ctx->grad_arena.used)
+		return;
+	if (!l->grads_sharded) {
 		ctx->accel->fill(ctx->grad_arena.base, 0, ctx->grad_arena.used);
+		return;
+	}
+	/* the strategy keeps the rest (layout) */
+	if (l->state_numel)
+		ctx->accel->fill(ctx->grad_arena.base + l->state_offset * esz, 0,
+				 l->state_numel * esz);
+}
+
+/* The part of t's elements [*first, *first + return) inside the layout's
+ * state range: what the optimizer of this rank reads. */
+static size_t owned_part(const struct lt_ctx *ctx, const struct lt_tensor *t, size_t *first)
+{
+	const struct lt_strategy_layout *l = &ctx->layout;
+	size_t lo = t->offset > l->state_offset ? t->offset : l->state_offset;
+	size_t end = t->offset + (size_t)t->numel, lend = l->state_offset + l->state_numel;
+	size_t hi = end < lend ? end : lend;
+
+	*first = lo - t->offset;
+	return hi > lo ? hi - lo : 0;
 }
 
 /* The gradient the optimizer reads: the unscaled f32 copy under mixed
@@ -251,25 +295,29 @@ static int clip_gradients(struct lt_ctx *ctx, struct lt_err *err)
 {
 	const struct lt_config *c = ctx->cfg;
 	enum lt_dtype dt = opt_dtype(ctx);
-	double total = 0.0, factor;
+	double total = 0.0, factor = 1.0;
 	size_t i;
 
 	if (c->clip_val <= 0.0)
 		return 0;
-	if (!strcmp(c->clip_algorithm, "value")) {
-		for (i = 0; i < ctx->nparams; i++)
-			scale_or_clamp(opt_grad(ctx->params[i]), dt, (size_t)ctx->params[i]->numel,
-				       1.0, c->clip_val);
-		return 0;
+	if (strcmp(c->clip_algorithm, "value")) {
+		if (ctx->strategy.grad_norm_sq(ctx, ctx->strategy_state, ctx->strategy_params,
+					       &total, err))
+			return strategy_failed(ctx, "grad_norm_sq", err);
+		factor = lt_clip_factor(sqrt(total), c->clip_val);
+		if (factor >= 1.0)
+			return 0;
 	}
-	if (ctx->strategy.grad_norm_sq(ctx, ctx->strategy_state, ctx->strategy_params, &total, err))
-		return strategy_failed(ctx, "grad_norm_sq", err);
-	factor = lt_clip_factor(sqrt(total), c->clip_val);
-	if (factor >= 1.0)
-		return 0;
-	for (i = 0; i < ctx->nparams; i++)
-		scale_or_clamp(opt_grad(ctx->params[i]), dt, (size_t)ctx->params[i]->numel, factor,
-			       0.0);
+	/* what this rank's optimizer reads: the layout's range */
+	for (i = 0; i < ctx->nparams; i++) {
+		size_t first, n = owned_part(ctx, ctx->params[i], &first);
+		char *g = (char *)opt_grad(ctx->params[i]) + first * lt_dtype_size(dt);
+
+		if (!strcmp(c->clip_algorithm, "value"))
+			scale_or_clamp(g, dt, n, 1.0, c->clip_val);
+		else
+			scale_or_clamp(g, dt, n, factor, 0.0);
+	}
 	return 0;
 }
 
@@ -282,7 +330,12 @@ static bool unscale_gradients(struct lt_ctx *ctx)
 
 	for (size_t i = 0; i < ctx->nparams; i++) {
 		struct lt_tensor *t = ctx->params[i];
-		found |= lt_unscale_half(t->master_grad, t->grad, (size_t)t->numel,
+		size_t first, n = owned_part(ctx, t, &first);
+
+		/* what this rank's optimizer reads (the layout's range); the
+		 * scaler's decision is every rank's (scaler_decides) */
+		found |= lt_unscale_half(t->master_grad + first,
+					 (const uint16_t *)t->grad + first, n,
 					 ctx->dtype == LT_BF16, inv);
 	}
 	return found;

@@ -29,6 +29,13 @@ int lt_runtime_strategy_init(struct lt_ctx *ctx, const char *name, const struct 
 int lt_runtime_place(struct lt_ctx *ctx, struct lt_tensor *t, struct lt_err *err);
 int lt_runtime_grad_ready(struct lt_ctx *ctx, struct lt_tensor *t, struct lt_err *err);
 int lt_runtime_sync(struct lt_ctx *ctx, struct lt_err *err);
+/* Trainer mode, after a micro-batch that does not end the step: the
+ * strategy's micro_done when it reduces every micro-batch
+ * (ready_every_micro), else nothing.  0 or -1 with err. */
+int lt_runtime_micro_done(struct lt_ctx *ctx, struct lt_err *err);
+/* The model began or ended a unit (lt_unit_begin/_end): the strategy's
+ * unit op.  0 or -1 with err naming the strategy. */
+int lt_runtime_unit(struct lt_ctx *ctx, const struct lt_unit_event *ev, struct lt_err *err);
 /* Elements [first, first + count) of t were marked ready (ready.h): the
  * strategy's grad_ready_range, or without one its grad_ready once t is
  * complete.  0 or -1 with err. */

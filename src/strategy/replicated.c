@@ -130,10 +130,18 @@ static int rep_ckpt_loaded(lt_ctx *ctx, void *state, const struct lt_params *p,
 	return 0;
 }
 
-static int rep_use(lt_ctx *ctx, void *state, const struct lt_params *p, size_t first,
-		   size_t count, bool begin, struct lt_err *err)
+static int rep_micro_done(lt_ctx *ctx, void *state, const struct lt_params *p,
+			  struct lt_err *err)
 {
-	(void)ctx, (void)state, (void)p, (void)first, (void)count, (void)begin, (void)err;
+	(void)ctx, (void)state, (void)p, (void)err;
+	return 0;
+}
+
+/* Every rank holds every value: a unit's brackets cost nothing. */
+static int rep_unit(lt_ctx *ctx, void *state, const struct lt_params *p,
+		    const struct lt_unit_event *ev, struct lt_err *err)
+{
+	(void)ctx, (void)state, (void)p, (void)ev, (void)err;
 	return 0;
 }
 
@@ -154,7 +162,8 @@ static const struct lt_strategy_ops replicated = {
 	.step = rep_step,
 	.ckpt_shard = rep_ckpt_shard,
 	.ckpt_loaded = rep_ckpt_loaded,
-	.use = rep_use,
+	.micro_done = rep_micro_done,
+	.unit = rep_unit,
 	.teardown = rep_teardown,
 };
 

@@ -333,6 +333,9 @@ static void run_step(struct loop *l, int epoch, int64_t s)
 			lt_fatal(ctx, "train_step of model '%s' failed at step %lld", l->m->name,
 				 (long long)ctx->step);
 		lt_ready_micro_done(ctx, l->m->name);
+		if (k < m1 - 1 && lt_runtime_micro_done(ctx, &err))
+			lt_fatal(ctx, "gradient reduction of micro-batch %lld at step %lld: %s",
+				 (long long)(k - m0), (long long)ctx->step, err.msg);
 		if (!isfinite(loss))
 			lt_warn("rank %d: loss is %g at step %lld", ctx->info.rank, loss,
 				(long long)ctx->step);
