@@ -182,6 +182,13 @@ struct lt_ctx {
 	/* --- units (rank/abi_units.c) --- */
 	struct lt_unit **units;
 	size_t nunits, units_cap;
+
+	/* --- sharding (strategy/zero*.c, runtime/groups.c, runtime/offload*.c) --- */
+	/* hybrid sharding's communicators (groups.h), NULL until opened */
+	struct lt_comm *node_comm, *cross_comm;
+	/* set by the strategy's setup: the optimizer state lives in files
+	 * under this directory (offload_optimizer=nvme), else NULL */
+	const char *optim_dir;
 };
 
 #endif

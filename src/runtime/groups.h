@@ -1,0 +1,28 @@
+/*
+ * groups.h - the communicators of hybrid sharding (FSDP's HYBRID_SHARD),
+ * beside the world's ctx->comm: the ranks of this node, and the ranks of
+ * the same local rank on every node.  A strategy opens them when it needs
+ * them (every rank at the same point: opening is collective); they live
+ * until lt_runtime_free.
+ *
+ *   node   ranks node_rank * local_world_size .. + local_world_size - 1
+ *          (shared memory), this rank's index in it is its local rank
+ *   cross  the ranks with this rank's local rank, one per node, in node
+ *          order (the run's --comm between nodes; one member on one node)
+ *
+ * Every node must run the same number of ranks; otherwise opening fails
+ * with a message naming the counts.
+ */
+#ifndef LT_RUNTIME_GROUPS_H
+#define LT_RUNTIME_GROUPS_H
+
+#include "runtime/ctx.h"
+
+/* Opens ctx->node_comm and ctx->cross_comm when not yet open and returns
+ * them.  0, or -1 with err. */
+int lt_groups_open(struct lt_ctx *ctx, struct lt_comm **node, struct lt_comm **cross,
+		   struct lt_err *err);
+/* Closes them (lt_runtime_free calls it). */
+void lt_groups_close(struct lt_ctx *ctx);
+
+#endif
