@@ -25,10 +25,13 @@ static const struct lt_param_spec ddp_params[] = {
 
 static const struct lt_param_spec zero_params[] = {
 	{ .name = "stage", .type = LT_PARAM_INT, .default_value = "2", .min = 1, .max = 3,
-	  .help = "1: optimizer state sharded; 2: gradients too; 3 (parameters too) is not built in this version" },
+	  .help = "1: optimizer state sharded; 2: gradients too; 3: parameters too (gathered a unit at a time)" },
 	{ .name = "offload_optimizer", .type = LT_PARAM_CHOICE, .default_value = "none",
 	  .choices = "none|cpu|nvme",
 	  .help = "where the optimizer state lives: device memory, host memory (on the cpu accelerator the same memory as none), or files under offload_dir" },
+	{ .name = "offload_params", .type = LT_PARAM_CHOICE, .default_value = "none",
+	  .choices = "none|cpu|nvme",
+	  .help = "stage 3: where the parameter shards live: device memory, host memory (on the cpu accelerator the same memory as none); nvme is not built in this version" },
 	{ .name = "offload_dir", .type = LT_PARAM_STRING,
 	  .help = "offload_optimizer=nvme's directory (default: <--log-dir or $TMPDIR or /tmp>/ltrun-optim-rank<R>)" },
 	{ .name = "bucket_mb", .type = LT_PARAM_FLOAT, .min = 0.001, .max = 65536,
@@ -71,7 +74,7 @@ static const struct lt_plugin strategies[] = {
 	{
 		.kind = LT_KIND_STRATEGY,
 		.name = "zero",
-		.description = "ZeRO data parallel: a full replica of the values per rank, the optimizer state (stage=1) and the gradients too (stage=2) sharded over the W ranks.  32-true AdamW, bytes per rank for N parameters: ddp 16N, stage 1 8N + 8N/W, stage 2 4N + 12N/W (mixed precision: 2N + 2N + 12N/W for ddp, split the same way, plus ltrun's f32 master gradients 4N/W).  Stage 2 all-reduces each gradient bucket and keeps the owned part: ddp's traffic.  Stage 3 (parameters sharded) is not built in this version.",
+		.description = "ZeRO data parallel: a full replica of the values per rank, the optimizer state (stage=1) and the gradients too (stage=2) sharded over the W ranks, and the values too (stage=3: a unit of lt_unit_new() is gathered while the model uses it).  32-true AdamW, bytes per rank for N parameters: ddp 16N, stage 1 8N + 8N/W, stage 2 4N + 12N/W, stage 3 16N/W + the largest unit's values (mixed precision: 2 + 2 + 12 bytes a parameter split the same way, plus ltrun's f32 master gradients 4N/W).  Stage 2 all-reduces each gradient bucket and keeps the owned part: ddp's traffic.",
 		.recommended_when = "the optimizer state (8N bytes under AdamW) or the gradients do not fit beside the model on one device",
 		.params = zero_params,
 		.ops = &lt_strategy_zero_ops,
@@ -116,12 +119,58 @@ static const struct lt_plugin strategies[] = {
 		.alias_of = "zero",
 		.preset = "stage=2,offload_optimizer=cpu",
 	},
+	{
+		.kind = LT_KIND_STRATEGY,
+		.name = "deepspeed_stage_3",
+		.description = "zero stage 3 (DeepSpeed's ZeRO-3): optimizer state, gradients and values sharded, a unit of parameters gathered while the model uses it; 32-true AdamW: 16N/W bytes per rank for N parameters on W ranks, plus the largest unit's values.",
+		.recommended_when = "stage 2's 4N + 12N/W bytes per rank do not fit and the model brackets its layers with lt_unit_begin/lt_unit_end",
+		.alias_of = "zero",
+		.preset = "stage=3",
+	},
+	{
+		.kind = LT_KIND_STRATEGY,
+		.name = "fsdp",
+		.description = "zero stage 3 (PyTorch's FullyShardedDataParallel, FULL_SHARD): values, gradients and optimizer state sharded; 32-true AdamW: 16N/W bytes per rank plus the largest unit's values.",
+		.recommended_when = "porting a Lightning configuration that names fsdp; the model brackets its layers with lt_unit_begin/lt_unit_end",
+		.alias_of = "zero",
+		.preset = "stage=3",
+	},
+	{
+		.kind = LT_KIND_STRATEGY,
+		.name = "ddp_fully_sharded",
+		.description = "zero stage 3 (Lightning's older name for fully sharded training): 16N/W bytes per rank under 32-true AdamW plus the largest unit's values.",
+		.recommended_when = "porting a Lightning configuration that names ddp_fully_sharded",
+		.alias_of = "zero",
+		.preset = "stage=3",
+	},
+	{
+		.kind = LT_KIND_STRATEGY,
+		.name = "deepspeed_stage_3_offload",
+		.description = "zero stage 3 with the optimizer state and the parameter shards in host memory; on the cpu accelerator host memory is the device's, so this is deepspeed_stage_3 with the same memory.",
+		.recommended_when = "an accelerator's memory cannot hold even stage 3's 16N/W bytes",
+		.alias_of = "zero",
+		.preset = "stage=3,offload_optimizer=cpu,offload_params=cpu",
+	},
+	{
+		.kind = LT_KIND_STRATEGY,
+		.name = "fsdp_cpu_offload",
+		.description = "zero stage 3 with the optimizer state and parameter shards in host memory (FSDP's CPUOffload); on the cpu accelerator the same memory as fsdp.",
+		.recommended_when = "porting a Lightning configuration that names fsdp_cpu_offload",
+		.alias_of = "zero",
+		.preset = "stage=3,offload_optimizer=cpu,offload_params=cpu",
+	},
+	{
+		.kind = LT_KIND_STRATEGY,
+		.name = "deepspeed_stage_3_offload_nvme",
+		.description = "zero stage 3 with the optimizer state in files under offload_dir (offload_optimizer=nvme); the parameter shards stay in memory: parameters in files (offload_params=nvme) are not built in this version.",
+		.recommended_when = "the optimizer state (12N/W bytes under mixed-precision AdamW) fits on no device nor in host memory",
+		.alias_of = "zero",
+		.preset = "stage=3,offload_optimizer=nvme",
+	},
 };
 
 static const char *const absent[] = {
-	"dp", "fsdp", "fsdp_cpu_offload", "ddp_fully_sharded", "hybrid_shard",
-	"deepspeed_stage_3", "deepspeed_stage_3_offload", "deepspeed_stage_3_offload_nvme",
-	"horovod", NULL,
+	"dp", "hybrid_shard", "horovod", NULL,
 };
 
 int lt_strategy_catalog(struct lt_registry *reg, struct lt_err *err)

@@ -30,14 +30,29 @@
  *            twice what a reduce-scatter would: the same traffic as ddp,
  *            for 1/W of ddp's gradient memory between steps.
  *
+ *   stage 3  as 2, and the values are sharded too: after setup a rank
+ *            gives back (accel->discard) and guards (accel->guard: a
+ *            model touching them faults) the values of every unit
+ *            (lt_unit_new) outside its shard.  unit(begin) makes the
+ *            unit's range resident again: unguards it and broadcasts
+ *            each owner's part of it from that owner; the last end of
+ *            the unit (forward or backward) releases it again.  A unit's
+ *            gradients travel in stage 2's buckets (the end of its
+ *            backward marks it ready).  Parameters in no unit stay
+ *            resident on every rank: after each step their owners
+ *            broadcast the new values.  Discard zeroes exactly the bytes
+ *            it is given (only what the rank does not own), guard acts
+ *            on the pages wholly inside them, so a page shared with a
+ *            neighbour that must stay is never made inaccessible.
+ *            Gathering is synchronous (no prefetch) and a unit is
+ *            released at the end of each pass in this version.
+ *
  * The collectives never get overlapping send and receive buffers (a
  * backend such as MPI refuses them): the owned shard goes through a
  * staging buffer of S elements.
  *
- * Stage 3 (parameters sharded) is not built in this version: init
- * refuses stage=3 with a message; nor is hybrid sharding (fsdp,
- * hybrid_shard and the deepspeed_stage_3 names are catalog.c's absent
- * ones).
+ * Hybrid sharding (shard_scope=node, hybrid_shard) and parameters in
+ * files (offload_params) are not built in this version.
  */
 #include "comm/comm.h"
 #include "core/error.h"
@@ -58,17 +73,23 @@ struct zero {
 	struct lt_bucket *buckets; /* stage 2 */
 	size_t nbuckets, next_launch;
 	char optim_dir[4096];   /* offload_optimizer=nvme */
+	int *resident;          /* stage 3: begins not yet ended, per unit */
 };
 
 static int zero_init(lt_ctx *ctx, void **state, const struct lt_params *p, struct lt_err *err)
 {
 	struct zero *z;
 	int stage = (int)lt_params_int(p, "stage");
+	const char *params_to = lt_params_str(p, "offload_params");
 
 	(void)ctx;
-	if (stage == 3)
+	if (!strcmp(params_to, "nvme"))
 		return lt_err_set(err, LT_EXIT_USAGE,
-				  "stage 3 (parameters sharded) is not built in this version: use stage=1 or stage=2");
+				  "offload_params=nvme (parameters in files) is not built in this version: use offload_params=none or cpu");
+	if (stage < 3 && strcmp(params_to, "none"))
+		return lt_err_set(err, LT_EXIT_USAGE,
+				  "offload_params=%s shards parameters, which stage %d does not: use stage=3",
+				  params_to, stage);
 	*state = z = calloc(1, sizeof(*z));
 	if (!z)
 		return lt_err_set(err, LT_EXIT_FAILURE, "out of memory");
@@ -160,6 +181,22 @@ static void set_optim_dir(struct lt_ctx *ctx, struct zero *z, const struct lt_pa
 	ctx->optim_dir = z->optim_dir;
 }
 
+static void unit_range(const struct lt_ctx *ctx, size_t u, size_t *lo, size_t *hi);
+
+/* Elements of the largest unit (stage 3 gathers one at a time). */
+static size_t largest_unit(const struct lt_ctx *ctx)
+{
+	size_t most = 0;
+
+	for (size_t u = 0; u < ctx->nunits; u++) {
+		size_t lo, hi;
+
+		unit_range(ctx, u, &lo, &hi);
+		most = hi - lo > most ? hi - lo : most;
+	}
+	return most;
+}
+
 static void print_plan(const struct lt_ctx *ctx, const struct zero *z)
 {
 	const char *opt = ctx->cfg->optimizer;
@@ -167,6 +204,7 @@ static void print_plan(const struct lt_ctx *ctx, const struct zero *z)
 		.n = ctx->numel, .ranks = ctx->info.world_size, .stage = z->stage,
 		.elem = lt_dtype_size(ctx->dtype), .master = ctx->precision->mixed,
 		.slots = !strcmp(opt, "sgd") ? (ctx->cfg->momentum != 0.0) : 2,
+		.largest_unit = z->stage >= 3 ? largest_unit(ctx) : 0,
 	};
 	struct zero_bytes b = zero_plan_bytes(&m);
 
@@ -174,6 +212,123 @@ static void print_plan(const struct lt_ctx *ctx, const struct zero *z)
 		"ltrun: zero: stage %d on %d ranks: parameters %zu, gradients %zu, optimizer %zu, gathered %zu bytes per rank (%zu gradient bucket%s)\n",
 		z->stage, ctx->info.world_size, b.params, b.grads, b.optim, b.gathered, z->nbuckets,
 		z->nbuckets == 1 ? "" : "s");
+}
+
+/* --- stage 3: units' values released and gathered --- */
+
+/* The flat range [*lo, *hi) of unit u's parameters. */
+static void unit_range(const struct lt_ctx *ctx, size_t u, size_t *lo, size_t *hi)
+{
+	const struct lt_unit *un = ctx->units[u];
+	const struct lt_tensor *last = ctx->params[un->first + un->count - 1];
+
+	*lo = ctx->params[un->first]->offset;
+	*hi = last->offset + (size_t)last->numel;
+}
+
+/* Discards and guards (release) or unguards (!release) the values of flat
+ * [lo, hi) outside this rank's shard. */
+static int unowned_values(struct lt_ctx *ctx, const struct zero *z, size_t lo, size_t hi,
+			  bool release, struct lt_err *err)
+{
+	size_t esz = lt_dtype_size(ctx->dtype), own_lo = z->part.offset;
+	size_t own_hi = own_lo + z->part.numel;
+	size_t cut[2][2] = { { lo, own_lo < hi ? own_lo : hi }, { own_hi > lo ? own_hi : lo, hi } };
+
+	for (int k = 0; k < 2; k++) {
+		char *p = ctx->data_arena.base + cut[k][0] * esz;
+		size_t bytes = cut[k][1] > cut[k][0] ? (cut[k][1] - cut[k][0]) * esz : 0;
+
+		if (!bytes)
+			continue;
+		if (!release) {
+			if (ctx->accel->guard(p, bytes, false, err))
+				return -1;
+			continue;
+		}
+		ctx->accel->discard(p, bytes);
+		if (ctx->accel->guard(p, bytes, true, err))
+			return -1;
+	}
+	return 0;
+}
+
+/* Every rank gets the values of flat [lo, hi): each owner broadcasts its
+ * part of it. */
+static int broadcast_owned(struct lt_ctx *ctx, const struct zero *z, size_t lo, size_t hi,
+			   struct lt_err *err)
+{
+	size_t esz = lt_dtype_size(ctx->dtype), s = z->part.shard;
+
+	for (int r = 0; s && r < ctx->info.world_size; r++) {
+		size_t a = (size_t)r * s > lo ? (size_t)r * s : lo;
+		size_t b = (size_t)r * s + s < hi ? (size_t)r * s + s : hi;
+
+		if (b > a && lt_comm_broadcast(ctx->comm, ctx->data_arena.base + a * esz, b - a,
+					       ctx->dtype, r, err))
+			return -1;
+	}
+	return 0;
+}
+
+/* Stage 3 after setup: every unit's values outside the shard go. */
+static int release_units(struct lt_ctx *ctx, struct zero *z, struct lt_err *err)
+{
+	z->resident = calloc(ctx->nunits ? ctx->nunits : 1, sizeof(*z->resident));
+	if (!z->resident)
+		return lt_err_set(err, LT_EXIT_FAILURE, "out of memory for %zu units", ctx->nunits);
+	for (size_t u = 0; u < ctx->nunits; u++) {
+		size_t lo, hi;
+
+		unit_range(ctx, u, &lo, &hi);
+		if (unowned_values(ctx, z, lo, hi, true, err))
+			return -1;
+	}
+	return 0;
+}
+
+/* Stage 3 after a step: the parameters in no unit reach every rank. */
+static int broadcast_loose(struct lt_ctx *ctx, const struct zero *z, struct lt_err *err)
+{
+	size_t i = 0;
+
+	while (i < ctx->nparams) {
+		size_t j = i;
+
+		if (ctx->params[i]->unit >= 0) {
+			i++;
+			continue;
+		}
+		while (j + 1 < ctx->nparams && ctx->params[j + 1]->unit < 0)
+			j++;
+		if (broadcast_owned(ctx, z, ctx->params[i]->offset,
+				    ctx->params[j]->offset + (size_t)ctx->params[j]->numel, err))
+			return -1;
+		i = j + 1;
+	}
+	return 0;
+}
+
+static int zero_unit(lt_ctx *ctx, void *state, const struct lt_params *p,
+		     const struct lt_unit_event *ev, struct lt_err *err)
+{
+	struct zero *z = state;
+	size_t lo, hi;
+
+	(void)p;
+	if (z->stage < 3 || ctx->info.world_size == 1)
+		return 0;
+	unit_range(ctx, ev->unit, &lo, &hi);
+	if (ev->begin) {
+		if (z->resident[ev->unit]++)
+			return 0;
+		if (unowned_values(ctx, z, lo, hi, false, err))
+			return -1;
+		return broadcast_owned(ctx, z, lo, hi, err);
+	}
+	if (z->resident[ev->unit] > 0 && --z->resident[ev->unit])
+		return 0;
+	return unowned_values(ctx, z, lo, hi, true, err);
 }
 
 static int zero_setup(lt_ctx *ctx, void *state, const struct lt_params *p,
@@ -198,6 +353,8 @@ static int zero_setup(lt_ctx *ctx, void *state, const struct lt_params *p,
 	if (broadcast_values(ctx, err))
 		return -1;
 	discard_masters(ctx, z);
+	if (z->stage >= 3 && ctx->info.world_size > 1 && release_units(ctx, z, err))
+		return -1;
 	layout->state_offset = z->part.offset;
 	layout->state_numel = z->part.numel;
 	layout->grads_sharded = z->stage >= 2;
@@ -387,6 +544,8 @@ static int zero_step(lt_ctx *ctx, void *state, const struct lt_params *p,
 	}
 	/* a resume may have gathered every master weight (zero_ckpt_loaded) */
 	discard_masters(ctx, z);
+	if (z->stage >= 3)
+		return ctx->info.world_size > 1 ? broadcast_loose(ctx, z, err) : 0;
 	return gather_values(ctx, z, err);
 }
 
@@ -401,7 +560,9 @@ static int zero_ckpt_shard(lt_ctx *ctx, void *state, const struct lt_params *p,
 	return 0;
 }
 
-/* The ranks read their shards: every rank's values are gathered.  Under
+/* The ranks read their shards: every rank's values are gathered (stage
+ * 3: those of the parameters in no unit; the units' are gathered when
+ * begun).  Under
  * mixed precision the master weights are gathered (the compute values
  * are made from them, by the runtime too after a resume) and the next
  * step gives back what the rank does not own. */
@@ -411,6 +572,8 @@ static int zero_ckpt_loaded(lt_ctx *ctx, void *state, const struct lt_params *p,
 	struct zero *z = state;
 
 	(void)p;
+	if (z->stage >= 3)
+		return ctx->info.world_size > 1 ? broadcast_loose(ctx, z, err) : 0;
 	if (!ctx->master_arena.base)
 		return gather_values(ctx, z, err);
 	if (ctx->info.world_size > 1 && ctx->numel) {
@@ -440,6 +603,7 @@ static void zero_teardown(lt_ctx *ctx, void *state, const struct lt_params *p)
 		}
 	free(z->buckets);
 	free(z->staging);
+	free(z->resident);
 	free(z);
 }
 
@@ -458,5 +622,6 @@ const struct lt_strategy_ops lt_strategy_zero_ops = {
 	.ckpt_shard = zero_ckpt_shard,
 	.ckpt_loaded = zero_ckpt_loaded,
 	.micro_done = zero_micro_done,
+	.unit = zero_unit,
 	.teardown = zero_teardown,
 };

@@ -11,6 +11,13 @@
  * the end rank 0 writes every parameter, raw little-endian f32 in
  * registration order, to the file $ZERO_LIN_DUMP names (when set).
  *
+ * W and b form the unit "lin" (lt_unit_new): forward, backward and the
+ * final dump use them within lt_unit_begin/lt_unit_end; c is in no unit.
+ * With $ZERO_LIN_STRAY set, a fourth parameter "stray" of 8192 elements
+ * (its own unit, unused by the loss) is registered and rank 1 reads its
+ * element 2000 in train_step outside any unit: under stage 3 on 2 ranks
+ * that page is rank 0's, released on rank 1, and the read faults.
+ *
  * With $ZERO_LIN_PROBE set, every rank prints, at the start of
  * micro-batch 1 of step 0, what lin.shift's gradient holds then
  * ("zero_lin: rank R shift grad G"): micro-batch 0's own gradient under
@@ -30,7 +37,8 @@ enum { IN = 7, OUT = 5, SAMPLES = 96 };
 
 struct zero_lin {
 	enum lt_dtype dt;
-	lt_tensor *w, *b, *c;
+	lt_tensor *w, *b, *c, *big;
+	lt_unit *lin, *stray;
 };
 
 /* A deterministic value in [-1, 1) from (sample, feature). */
@@ -64,6 +72,11 @@ static int init(lt_ctx *ctx, int argc, char **argv, void **self)
 	m->w = lt_param(ctx, "lin.weight", LT_SHAPE(OUT, IN), LT_KAIMING_UNIFORM);
 	m->b = lt_param(ctx, "lin.bias", LT_SHAPE(OUT), LT_UNIFORM(-0.1, 0.1));
 	m->c = lt_param(ctx, "lin.shift", LT_SHAPE(1), LT_UNIFORM(-0.1, 0.1));
+	m->lin = lt_unit_new(ctx, "lin", m->w, m->b);
+	if (getenv("ZERO_LIN_STRAY")) {
+		m->big = lt_param(ctx, "stray", LT_SHAPE(8192), LT_UNIFORM(-0.1, 0.1));
+		m->stray = lt_unit_new(ctx, "stray", m->big, m->big);
+	}
 	*self = m;
 	return 0;
 }
@@ -80,10 +93,12 @@ static double run_batch(lt_ctx *ctx, struct zero_lin *m, const struct lt_batch *
 	double scale = (double)lt_loss_scale(ctx) * 2.0 / (double)(batch->size * OUT);
 	double loss = 0.0;
 
+	lt_unit_begin(ctx, m->lin, LT_FORWARD);
 	for (int i = 0; i < OUT * IN; i++)
 		w[i] = load(lt_data(m->w), m->dt, (size_t)i);
 	for (int o = 0; o < OUT; o++)
 		b[o] = load(lt_data(m->b), m->dt, (size_t)o);
+	lt_unit_end(ctx, m->lin, LT_FORWARD);
 	c = load(lt_data(m->c), m->dt, 0);
 	for (int s = 0; s < batch->size; s++) {
 		int64_t id = batch->index[s] + (batch->split == LT_VAL ? 1000000 : 0);
@@ -107,12 +122,14 @@ static double run_batch(lt_ctx *ctx, struct zero_lin *m, const struct lt_batch *
 	if (grads) {
 		store_add(lt_grad(m->c), m->dt, 0, gc);
 		lt_grad_ready(ctx, m->c);
+		lt_unit_begin(ctx, m->lin, LT_BACKWARD);
 		for (int o = 0; o < OUT; o++)
 			store_add(lt_grad(m->b), m->dt, (size_t)o, gb[o]);
 		lt_grad_ready(ctx, m->b);
 		for (int i = 0; i < OUT * IN; i++)
 			store_add(lt_grad(m->w), m->dt, (size_t)i, gw[i]);
 		lt_grad_ready(ctx, m->w);
+		lt_unit_end(ctx, m->lin, LT_BACKWARD);
 	}
 	return loss / (double)(batch->size * OUT);
 }
@@ -125,6 +142,11 @@ static int train_step(lt_ctx *ctx, void *self, const struct lt_batch *batch, dou
 		printf("zero_lin: rank %d shift grad %.9g\n", lt_rank(ctx),
 		       load(lt_grad(m->c), m->dt, 0));
 		fflush(stdout);
+	}
+	if (m->big && lt_rank(ctx) == 1) {
+		volatile double v = load(lt_data(m->big), m->dt, 2000);
+
+		(void)v;
 	}
 	*loss = run_batch(ctx, self, batch, 1);
 	return 0;
@@ -156,11 +178,17 @@ static void fini(lt_ctx *ctx, void *self)
 
 		if (!f)
 			lt_fatal(ctx, "zero_lin: cannot write '%s'", path);
+		lt_unit_begin(ctx, m->lin, LT_FORWARD);
 		write_f32(ctx, f, m, m->w);
 		write_f32(ctx, f, m, m->b);
+		lt_unit_end(ctx, m->lin, LT_FORWARD);
 		write_f32(ctx, f, m, m->c);
 		if (fclose(f))
 			lt_fatal(ctx, "zero_lin: cannot write '%s'", path);
+	} else {
+		/* the gathering is collective: every rank begins the unit */
+		lt_unit_begin(ctx, m->lin, LT_FORWARD);
+		lt_unit_end(ctx, m->lin, LT_FORWARD);
 	}
 	free(m);
 }
