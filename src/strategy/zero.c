@@ -44,6 +44,8 @@
  *            it is given (only what the rank does not own), guard acts
  *            on the pages wholly inside them, so a page shared with a
  *            neighbour that must stay is never made inaccessible.
+ *            A model touching a released value faults; the handler
+ *            of runtime/unit_fault.c names the parameter and its unit.
  *            Gathering is synchronous (no prefetch) and a unit is
  *            released at the end of each pass in this version.
  *
@@ -58,6 +60,7 @@
 #include "core/error.h"
 #include "runtime/optim.h"
 #include "runtime/runtime.h"
+#include "runtime/unit_fault.h"
 #include "strategy/builtin.h"
 #include "strategy/ddp_buckets.h"
 #include "strategy/zero_plan.h"
@@ -353,7 +356,8 @@ static int zero_setup(lt_ctx *ctx, void *state, const struct lt_params *p,
 	if (broadcast_values(ctx, err))
 		return -1;
 	discard_masters(ctx, z);
-	if (z->stage >= 3 && ctx->info.world_size > 1 && release_units(ctx, z, err))
+	if (z->stage >= 3 && ctx->info.world_size > 1 &&
+	    (lt_unit_fault_install(ctx, err) || release_units(ctx, z, err)))
 		return -1;
 	layout->state_offset = z->part.offset;
 	layout->state_numel = z->part.numel;
@@ -601,6 +605,8 @@ static void zero_teardown(lt_ctx *ctx, void *state, const struct lt_params *p)
 			struct lt_err ignored;
 			lt_comm_wait(z->buckets[i].req, &ignored);
 		}
+	if (z->resident)
+		lt_unit_fault_remove();
 	free(z->buckets);
 	free(z->staging);
 	free(z->resident);
