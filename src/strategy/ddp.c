@@ -17,7 +17,7 @@
  * all-reduce (a sum of gradients each rank pre-divided by the world size
  * through the loss scale) is queued on the communicator's worker thread and
  * travels while backward goes on; buckets are started strictly in order,
- * so every rank queues the same sequence.  sync() starts what is left and
+ * so every rank queues the same sequence (bucket_send.c).  sync() starts what is left and
  * waits (the runtime counts that time in ctx->comm_wait_s).
  *
  * Micro-batches that do not end a step (gradient accumulation) never
@@ -27,16 +27,14 @@
 #include "core/error.h"
 #include "runtime/runtime.h"
 #include "strategy/builtin.h"
-#include "strategy/ddp_buckets.h"
+#include "strategy/bucket_send.h"
 
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 struct ddp {
-	struct lt_bucket *buckets;
-	size_t nbuckets;
-	size_t next_launch; /* first bucket not started yet */
+	struct lt_bucket_queue q;
 };
 
 static int ddp_init(lt_ctx *ctx, void **state, const struct lt_params *p, struct lt_err *err)
@@ -46,56 +44,22 @@ static int ddp_init(lt_ctx *ctx, void **state, const struct lt_params *p, struct
 	return *state ? 0 : lt_err_set(err, LT_EXIT_FAILURE, "out of memory");
 }
 
-/* The bucket size: the `bucket_mb` parameter when given, else --bucket-mb. */
-static size_t bucket_cap(const struct lt_ctx *ctx, const struct lt_params *p)
-{
-	double mb = lt_params_given(p, "bucket_mb") ? lt_params_float(p, "bucket_mb")
-						    : ctx->cfg->bucket_mb;
-	size_t cap = (size_t)(mb * 1048576.0);
-
-	return cap < 4096 ? 4096 : cap;
-}
-
 static int ddp_setup(lt_ctx *ctx, void *state, const struct lt_params *p,
 		     struct lt_strategy_layout *layout, struct lt_err *err)
 {
 	struct ddp *d = state;
 	size_t n = ctx->nparams, esz = lt_dtype_size(ctx->dtype);
-	size_t most = lt_ddp_max_buckets(ctx->params, n, esz, bucket_cap(ctx, p));
+	size_t most = lt_ddp_max_buckets(ctx->params, n, esz, lt_buckets_cap(ctx, p));
 
-	d->buckets = calloc(most ? most : 1, sizeof(*d->buckets));
-	if (!d->buckets)
+	d->q.buckets = calloc(most ? most : 1, sizeof(*d->q.buckets));
+	if (!d->q.buckets)
 		return lt_err_set(err, LT_EXIT_FAILURE, "out of memory for %zu DDP buckets", most);
-	d->nbuckets = lt_ddp_cut_buckets(ctx->params, n, esz, bucket_cap(ctx, p), d->buckets);
+	d->q.nbuckets = lt_ddp_cut_buckets(ctx->params, n, esz, lt_buckets_cap(ctx, p), d->q.buckets);
 	if (ctx->cfg->verbose && ctx->info.rank == 0)
-		fprintf(stderr, "ltrun: ddp: %zu gradient bucket%s of at most %zu bytes\n", d->nbuckets,
-			d->nbuckets == 1 ? "" : "s", bucket_cap(ctx, p));
+		fprintf(stderr, "ltrun: ddp: %zu gradient bucket%s of at most %zu bytes\n", d->q.nbuckets,
+			d->q.nbuckets == 1 ? "" : "s", lt_buckets_cap(ctx, p));
 	/* Every rank starts from rank 0's values: the default's setup. */
 	return lt_strategy_default()->setup(ctx, NULL, p, layout, err);
-}
-
-static int launch(struct lt_ctx *ctx, struct lt_bucket *b, struct lt_err *err)
-{
-	/* The all-reduce reads what the device has written. */
-	if (ctx->accel->sync(err))
-		return -1;
-	/* A sum: every rank's gradient is already divided by the world size
-	 * through the loss scale (loop.c), so a sum of f16 gradients stays in
-	 * the range of one rank's. */
-	b->req = lt_comm_start(ctx->comm, LT_COLL_ALL_REDUCE, b->begin, b->begin,
-			       b->bytes / lt_dtype_size(ctx->dtype), ctx->dtype, LT_SUM, 0, err);
-	return b->req ? 0 : -1;
-}
-
-/* Starts every ready bucket that all earlier buckets precede. */
-static int launch_ready(struct lt_ctx *ctx, struct ddp *d, struct lt_err *err)
-{
-	while (d->next_launch < d->nbuckets && !d->buckets[d->next_launch].pending) {
-		if (launch(ctx, &d->buckets[d->next_launch], err))
-			return -1;
-		d->next_launch++;
-	}
-	return 0;
 }
 
 static int ddp_grad_ready(lt_ctx *ctx, void *state, const struct lt_params *p, lt_tensor *t,
@@ -107,8 +71,8 @@ static int ddp_grad_ready(lt_ctx *ctx, void *state, const struct lt_params *p, l
 	if (t->bucket < 0 || t->ready)
 		return 0;
 	t->ready = true;
-	lt_ddp_mark_ready(d->buckets, t, 0, (size_t)t->numel, lt_dtype_size(ctx->dtype));
-	return launch_ready(ctx, d, err);
+	lt_ddp_mark_ready(d->q.buckets, t, 0, (size_t)t->numel, lt_dtype_size(ctx->dtype));
+	return lt_buckets_launch_ready(ctx, &d->q, err);
 }
 
 /* Part of a tensor is ready (ltrun checked that no element comes twice):
@@ -121,33 +85,14 @@ static int ddp_grad_ready_range(lt_ctx *ctx, void *state, const struct lt_params
 	(void)p;
 	if (t->bucket < 0)
 		return 0;
-	lt_ddp_mark_ready(d->buckets, t, first, count, lt_dtype_size(ctx->dtype));
-	return launch_ready(ctx, d, err);
+	lt_ddp_mark_ready(d->q.buckets, t, first, count, lt_dtype_size(ctx->dtype));
+	return lt_buckets_launch_ready(ctx, &d->q, err);
 }
 
 static int ddp_sync(lt_ctx *ctx, void *state, const struct lt_params *p, struct lt_err *err)
 {
-	struct ddp *d = state;
-	int rc = 0;
-	size_t i;
-
 	(void)p;
-	for (i = 0; i < d->nbuckets; i++)
-		d->buckets[i].pending = 0;
-	if (launch_ready(ctx, d, err))
-		rc = -1;
-	for (i = 0; i < d->nbuckets; i++) {
-		struct lt_bucket *b = &d->buckets[i];
-		struct lt_err e2;
-		if (b->req && lt_comm_wait(b->req, rc ? &e2 : err))
-			rc = -1;
-		b->req = NULL;
-		b->pending = b->elems;
-	}
-	for (i = 0; i < ctx->nparams; i++)
-		ctx->params[i]->ready = false;
-	d->next_launch = 0;
-	return rc;
+	return lt_buckets_finish(ctx, &((struct ddp *)state)->q, err);
 }
 
 static void ddp_teardown(lt_ctx *ctx, void *state, const struct lt_params *p)
@@ -157,12 +102,8 @@ static void ddp_teardown(lt_ctx *ctx, void *state, const struct lt_params *p)
 	(void)ctx, (void)p;
 	if (!d)
 		return;
-	for (size_t i = 0; i < d->nbuckets; i++)
-		if (d->buckets[i].req) {
-			struct lt_err ignored;
-			lt_comm_wait(d->buckets[i].req, &ignored);
-		}
-	free(d->buckets);
+	lt_buckets_drain(&d->q);
+	free(d->q.buckets);
 	free(d);
 }
 

@@ -62,7 +62,7 @@
 #include "runtime/runtime.h"
 #include "runtime/unit_fault.h"
 #include "strategy/builtin.h"
-#include "strategy/ddp_buckets.h"
+#include "strategy/bucket_send.h"
 #include "strategy/zero_plan.h"
 
 #include <stdio.h>
@@ -73,8 +73,7 @@ struct zero {
 	int stage;
 	struct zero_part part;
 	char *staging;          /* part.shard elements of up to 4 bytes */
-	struct lt_bucket *buckets; /* stage 2 */
-	size_t nbuckets, next_launch;
+	struct lt_bucket_queue q; /* stage 2 and 3 */
 	char optim_dir[4096];   /* offload_optimizer=nvme */
 	int *resident;          /* stage 3: begins not yet ended, per unit */
 };
@@ -98,16 +97,6 @@ static int zero_init(lt_ctx *ctx, void **state, const struct lt_params *p, struc
 		return lt_err_set(err, LT_EXIT_FAILURE, "out of memory");
 	z->stage = stage;
 	return 0;
-}
-
-/* The bucket size: the `bucket_mb` parameter when given, else --bucket-mb. */
-static size_t bucket_cap(const struct lt_ctx *ctx, const struct lt_params *p)
-{
-	double mb = lt_params_given(p, "bucket_mb") ? lt_params_float(p, "bucket_mb")
-						    : ctx->cfg->bucket_mb;
-	size_t cap = (size_t)(mb * 1048576.0);
-
-	return cap < 4096 ? 4096 : cap;
 }
 
 /* Every rank takes rank 0's values (its master weights under mixed
@@ -157,13 +146,13 @@ static int cut_buckets(struct lt_ctx *ctx, struct zero *z, const struct lt_param
 		       struct lt_err *err)
 {
 	size_t esz = lt_dtype_size(ctx->dtype);
-	size_t most = lt_ddp_max_buckets(ctx->params, ctx->nparams, esz, bucket_cap(ctx, p));
+	size_t most = lt_ddp_max_buckets(ctx->params, ctx->nparams, esz, lt_buckets_cap(ctx, p));
 
-	z->buckets = calloc(most ? most : 1, sizeof(*z->buckets));
-	if (!z->buckets)
+	z->q.buckets = calloc(most ? most : 1, sizeof(*z->q.buckets));
+	if (!z->q.buckets)
 		return lt_err_set(err, LT_EXIT_FAILURE, "out of memory for %zu gradient buckets", most);
-	z->nbuckets = lt_ddp_cut_buckets(ctx->params, ctx->nparams, esz, bucket_cap(ctx, p),
-					 z->buckets);
+	z->q.nbuckets = lt_ddp_cut_buckets(ctx->params, ctx->nparams, esz, lt_buckets_cap(ctx, p),
+					   z->q.buckets);
 	return 0;
 }
 
@@ -213,8 +202,8 @@ static void print_plan(const struct lt_ctx *ctx, const struct zero *z)
 
 	fprintf(stderr,
 		"ltrun: zero: stage %d on %d ranks: parameters %zu, gradients %zu, optimizer %zu, gathered %zu bytes per rank (%zu gradient bucket%s)\n",
-		z->stage, ctx->info.world_size, b.params, b.grads, b.optim, b.gathered, z->nbuckets,
-		z->nbuckets == 1 ? "" : "s");
+		z->stage, ctx->info.world_size, b.params, b.grads, b.optim, b.gathered, z->q.nbuckets,
+		z->q.nbuckets == 1 ? "" : "s");
 }
 
 /* --- stage 3: units' values released and gathered --- */
@@ -370,25 +359,6 @@ static int zero_setup(lt_ctx *ctx, void *state, const struct lt_params *p,
 
 /* --- stage 2: buckets all-reduced as they complete, then trimmed --- */
 
-static int launch(struct lt_ctx *ctx, struct lt_bucket *b, struct lt_err *err)
-{
-	if (ctx->accel->sync(err))
-		return -1;
-	b->req = lt_comm_start(ctx->comm, LT_COLL_ALL_REDUCE, b->begin, b->begin,
-			       b->bytes / lt_dtype_size(ctx->dtype), ctx->dtype, LT_SUM, 0, err);
-	return b->req ? 0 : -1;
-}
-
-static int launch_ready(struct lt_ctx *ctx, struct zero *z, struct lt_err *err)
-{
-	while (z->next_launch < z->nbuckets && !z->buckets[z->next_launch].pending) {
-		if (launch(ctx, &z->buckets[z->next_launch], err))
-			return -1;
-		z->next_launch++;
-	}
-	return 0;
-}
-
 static int zero_grad_ready_range(lt_ctx *ctx, void *state, const struct lt_params *p,
 				 lt_tensor *t, size_t first, size_t count, struct lt_err *err)
 {
@@ -397,8 +367,8 @@ static int zero_grad_ready_range(lt_ctx *ctx, void *state, const struct lt_param
 	(void)p;
 	if (z->stage < 2 || t->bucket < 0)
 		return 0;
-	lt_ddp_mark_ready(z->buckets, t, first, count, lt_dtype_size(ctx->dtype));
-	return launch_ready(ctx, z, err);
+	lt_ddp_mark_ready(z->q.buckets, t, first, count, lt_dtype_size(ctx->dtype));
+	return lt_buckets_launch_ready(ctx, &z->q, err);
 }
 
 static int zero_grad_ready(lt_ctx *ctx, void *state, const struct lt_params *p, lt_tensor *t,
@@ -427,28 +397,11 @@ static void trim(struct lt_ctx *ctx, const struct zero *z, const struct lt_bucke
  * gradients; the buckets are ready for the next micro-batch. */
 static int finish_buckets(struct lt_ctx *ctx, struct zero *z, struct lt_err *err)
 {
-	int rc = 0;
-	size_t i;
-
-	for (i = 0; i < z->nbuckets; i++)
-		z->buckets[i].pending = 0;
-	if (launch_ready(ctx, z, err))
-		rc = -1;
-	for (i = 0; i < z->nbuckets; i++) {
-		struct lt_bucket *b = &z->buckets[i];
-		struct lt_err e2;
-
-		if (b->req && lt_comm_wait(b->req, rc ? &e2 : err))
-			rc = -1;
-		b->req = NULL;
-		b->pending = b->elems;
-		if (!rc)
-			trim(ctx, z, b);
-	}
-	for (i = 0; i < ctx->nparams; i++)
-		ctx->params[i]->ready = false;
-	z->next_launch = 0;
-	return rc;
+	if (lt_buckets_finish(ctx, &z->q, err))
+		return -1;
+	for (size_t i = 0; i < z->q.nbuckets; i++)
+		trim(ctx, z, &z->q.buckets[i]);
+	return 0;
 }
 
 static int zero_micro_done(lt_ctx *ctx, void *state, const struct lt_params *p,
@@ -600,14 +553,10 @@ static void zero_teardown(lt_ctx *ctx, void *state, const struct lt_params *p)
 	(void)ctx, (void)p;
 	if (!z)
 		return;
-	for (size_t i = 0; i < z->nbuckets; i++)
-		if (z->buckets[i].req) {
-			struct lt_err ignored;
-			lt_comm_wait(z->buckets[i].req, &ignored);
-		}
+	lt_buckets_drain(&z->q);
 	if (z->resident)
 		lt_unit_fault_remove();
-	free(z->buckets);
+	free(z->q.buckets);
 	free(z->staging);
 	free(z->resident);
 	free(z);
