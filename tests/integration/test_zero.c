@@ -121,6 +121,18 @@ Test(zero, stages_1_and_2_match_ddp_with_accumulation)
 	check_against_ddp(LIST("2", "3"), stages, LIST("--accumulate-grad-batches", "3"));
 }
 
+/* offload_optimizer=nvme names the optimizer state's directory
+ * (ctx->optim_dir): the state there steps as in memory. */
+Test(zero, offload_optimizer_nvme_matches_ddp)
+{
+	char dir[512], strategy[700];
+
+	path_in_tmp(dir, sizeof(dir), "optim");
+	snprintf(strategy, sizeof(strategy), "zero:stage=2,offload_optimizer=nvme,offload_dir=%s",
+		 dir);
+	check_against_ddp(LIST("2"), LIST(strategy), LIST("--accumulate-grad-batches", "2"));
+}
+
 /* A clip value well below the gradient norm: every step is clipped by
  * the global norm (a rank's own shard would give another factor). */
 Test(zero, stages_1_and_2_match_ddp_clipping_by_norm)
