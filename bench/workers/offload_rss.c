@@ -105,7 +105,7 @@ static int measure(const struct opts *o, bool files)
 
 static int parse(int argc, char **argv, struct opts *o)
 {
-	for (int i = 1; i < argc; i++) {
+	for (int i = 1; i < argc; i += 2) {
 		const char *v = i + 1 < argc ? argv[i + 1] : NULL;
 
 		if (!v)
@@ -120,7 +120,6 @@ static int parse(int argc, char **argv, struct opts *o)
 			o->dir = v;
 		else
 			return -1;
-		i++;
 	}
 	return o->params && o->tensor && o->steps > 0 ? 0 : -1;
 }
@@ -144,8 +143,12 @@ int main(int argc, char **argv)
 		int status;
 		pid_t pid = fork();
 
-		if (pid == 0)
-			_exit(measure(&o, files));
+		if (pid == 0) {
+			int r = measure(&o, files);
+
+			fflush(stdout);
+			_exit(r);
+		}
 		if (pid < 0 || waitpid(pid, &status, 0) != pid || !WIFEXITED(status) ||
 		    WEXITSTATUS(status))
 			rc = 1;

@@ -7,14 +7,16 @@
  * memory; the files' pages belong to the kernel's page cache, which gives
  * them back under pressure.
  *
- * Why one pread/pwrite thread and not io_uring: a chunk is megabytes, so
- * a system call per slot per chunk costs nothing beside the copy, and one
- * thread is enough to overlap the I/O with the optimizer's arithmetic;
- * io_uring is refused in many containers (Docker's default seccomp
- * profile, kernel.io_uring_disabled), so it would need this path as its
- * fallback anyway, and liburing would be one more build dependency.  The
- * thread serves requests oldest first, so a chunk read again after its
- * write-back reads what was written.
+ * Why pread/pwrite threads and not io_uring: a chunk is megabytes, so a
+ * system call per slot per chunk costs nothing beside the copy, and two
+ * threads (the read ahead and the write-back at once) overlap the I/O
+ * with the optimizer's arithmetic; io_uring is refused in many containers
+ * (Docker's default seccomp profile, kernel.io_uring_disabled), so it
+ * would need this path as its fallback anyway, and liburing would be one
+ * more build dependency.  The threads need no order between them: a
+ * chunk is read only when no frame holds it, and a frame is reused only
+ * once its write-back is done, so a read never overtakes the write of
+ * the same chunk.
  *
  * Coherence with lt_offload_map(): pread, pwrite and the MAP_SHARED
  * mapping share the page cache, so between steps (after a flush) the
@@ -54,9 +56,9 @@ struct frame {
 	size_t chunk;     /* the chunk it holds or is reading/writing, NO_CHUNK: none */
 	bool valid;       /* buf holds that chunk's values */
 	bool dirty;       /* stepped since it was read (the current frame only) */
-	enum frame_op op; /* asked of the I/O thread and not done; OP_NONE: idle */
-	bool busy;        /* the I/O thread is doing op now */
-	uint64_t seq;     /* when op was asked: the thread serves the oldest first */
+	enum frame_op op; /* asked of the I/O threads and not done; OP_NONE: idle */
+	bool busy;        /* an I/O thread is doing op now */
+	uint64_t seq;     /* when op was asked: the threads serve the oldest first */
 };
 
 struct lt_offload {
@@ -69,8 +71,8 @@ struct lt_offload {
 	int nframes;
 	struct frame *cur; /* the chunk being stepped, or NULL */
 
-	pthread_t thread;
-	bool thread_started;
+	pthread_t threads[LT_OFFLOAD_THREADS];
+	int nthreads;       /* started */
 	pthread_mutex_t mu; /* guards the frames' op/busy/valid, stop, failed, err */
 	pthread_cond_t work, done;
 	uint64_t next_seq;
@@ -227,7 +229,7 @@ static size_t chunk_len(const struct lt_offload *f, size_t c)
 	return f->numel - first < f->chunk_elems ? f->numel - first : f->chunk_elems;
 }
 
-/* --- the I/O thread --- */
+/* --- the I/O threads --- */
 
 /* The oldest request no one serves yet, or NULL.  Under mu. */
 static struct frame *oldest_request(struct lt_offload *f)
@@ -301,7 +303,7 @@ static void *io_thread(void *arg)
 	return NULL;
 }
 
-/* Asks the I/O thread to read or write chunk c through fr. */
+/* Asks the I/O threads to read or write chunk c through fr. */
 static void request(struct lt_offload *f, struct frame *fr, enum frame_op op, size_t c)
 {
 	pthread_mutex_lock(&f->mu);
@@ -449,7 +451,7 @@ size_t lt_offload_resident_bytes(const struct lt_offload *f)
 
 /* --- making and closing --- */
 
-/* Allocates the frames and starts the I/O thread (taking no signals:
+/* Allocates the frames and starts the I/O threads (taking no signals:
  * they stay with the training threads).  Returns 0, or -1 with err. */
 static int start_io(struct lt_offload *f, struct lt_err *err)
 {
@@ -467,12 +469,12 @@ static int start_io(struct lt_offload *f, struct lt_err *err)
 	}
 	sigfillset(&all);
 	pthread_sigmask(SIG_SETMASK, &all, &old);
-	rc = pthread_create(&f->thread, NULL, io_thread, f);
+	for (rc = 0; !rc && f->nthreads < LT_OFFLOAD_THREADS; f->nthreads += !rc)
+		rc = pthread_create(&f->threads[f->nthreads], NULL, io_thread, f);
 	pthread_sigmask(SIG_SETMASK, &old, NULL);
 	if (rc)
 		return lt_err_set(err, LT_EXIT_FAILURE,
-				  "cannot start the optimizer state's I/O thread: %s", strerror(rc));
-	f->thread_started = true;
+				  "cannot start the optimizer state's I/O threads: %s", strerror(rc));
 	return 0;
 }
 
@@ -518,13 +520,12 @@ void lt_offload_close(struct lt_offload *f)
 {
 	if (!f)
 		return;
-	if (f->thread_started) {
-		pthread_mutex_lock(&f->mu);
-		f->stop = true;
-		pthread_cond_signal(&f->work);
-		pthread_mutex_unlock(&f->mu);
-		pthread_join(f->thread, NULL);
-	}
+	pthread_mutex_lock(&f->mu);
+	f->stop = true;
+	pthread_cond_broadcast(&f->work);
+	pthread_mutex_unlock(&f->mu);
+	for (int i = 0; i < f->nthreads; i++)
+		pthread_join(f->threads[i], NULL);
 	for (int i = 0; i < LT_OFFLOAD_FRAMES; i++)
 		free(f->frames[i].buf);
 	for (int s = 0; s < 2; s++) {

@@ -3,8 +3,8 @@
  * state slot (SGD's momentum buffer, AdamW's exp_avg and exp_avg_sq) is
  * one preallocated file under the strategy's directory, and a step sees
  * it through a window of a few chunks in memory, read ahead and written
- * back by an I/O thread while the optimizer computes (offload.c says
- * why a thread).  optim.c is its only user: lt_optim_new_files() makes
+ * back by I/O threads while the optimizer computes (offload.c says why
+ * threads).  optim.c is its only user: lt_optim_new_files() makes
  * one, lt_optim_step_group() asks it for spans, lt_optim_finish() ends
  * each step with it.
  *
@@ -34,6 +34,7 @@
  * use a few bytes to put chunk boundaries inside tensors. */
 #define LT_OFFLOAD_CHUNK_BYTES ((size_t)4 << 20)
 #define LT_OFFLOAD_FRAMES 3 /* chunks in memory: stepped, read ahead, written back */
+#define LT_OFFLOAD_THREADS 2 /* pread/pwrite threads: a read ahead and a write-back at once */
 
 struct lt_offload; /* opaque */
 
@@ -81,7 +82,7 @@ void lt_offload_map(struct lt_offload *f, void *slot[2]);
 /* Bytes of memory the chunks take (what a step keeps resident). */
 size_t lt_offload_resident_bytes(const struct lt_offload *f);
 
-/* Stops the I/O thread, unmaps and closes the files (their space goes
+/* Stops the I/O threads, unmaps and closes the files (their space goes
  * back to the file system); NULL is ignored. */
 void lt_offload_close(struct lt_offload *f);
 
