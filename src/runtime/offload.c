@@ -151,6 +151,34 @@ static int disk_full(const char *dir, unsigned long long need, int nfiles, size_
 			  lt_quote(q, sizeof(q), dir), avail, need, nfiles, each);
 }
 
+/* Elements of a chunk of numel elements of esz bytes: cb bytes' worth,
+ * at least 1, at most numel (state smaller than a chunk). */
+static size_t chunk_elems(size_t numel, size_t esz, size_t cb)
+{
+	size_t n = cb / esz ? cb / esz : 1;
+
+	return n < numel ? n : numel;
+}
+
+/* Frames a window of nchunks needs. */
+static int frames(size_t nchunks)
+{
+	return nchunks < LT_OFFLOAD_FRAMES ? (int)nchunks : LT_OFFLOAD_FRAMES;
+}
+
+size_t lt_offload_window_bytes(size_t numel, int nslots, enum lt_dtype dt)
+{
+	size_t esz = lt_dtype_size(dt), cb, n;
+	struct lt_err ignored;
+
+	if (!numel || !nslots)
+		return 0;
+	if (chunk_bytes(&cb, &ignored))
+		cb = LT_OFFLOAD_CHUNK_BYTES;
+	n = chunk_elems(numel, esz, cb);
+	return (size_t)frames((numel + n - 1) / n) * (size_t)nslots * n * esz;
+}
+
 /* Refuses a disk without room for nfiles of `each` bytes before any file
  * is made.  Returns 0 or -1 with err. */
 static int check_room(const char *dir, int nfiles, size_t each, struct lt_err *err)
@@ -458,7 +486,6 @@ static int start_io(struct lt_offload *f, struct lt_err *err)
 	sigset_t all, old;
 	int rc;
 
-	f->nframes = f->nchunks < LT_OFFLOAD_FRAMES ? (int)f->nchunks : LT_OFFLOAD_FRAMES;
 	for (int i = 0; i < f->nframes; i++) {
 		f->frames[i].chunk = NO_CHUNK;
 		f->frames[i].buf = malloc(f->nslots * f->chunk_bytes);
@@ -500,11 +527,10 @@ struct lt_offload *lt_offload_open(const char *dir, int rank, const char *const 
 	f->nslots = nslots;
 	f->esz = esz;
 	f->numel = numel;
-	f->chunk_elems = cb / esz ? cb / esz : 1;
-	if (f->chunk_elems > numel)
-		f->chunk_elems = numel; /* state smaller than a chunk */
+	f->chunk_elems = chunk_elems(numel, esz, cb);
 	f->chunk_bytes = f->chunk_elems * esz;
 	f->nchunks = (numel + f->chunk_elems - 1) / f->chunk_elems;
+	f->nframes = frames(f->nchunks);
 	for (int s = 0; s < nslots; s++)
 		if (make_file(f, s, dir, rank, names[s], err))
 			goto out_close;

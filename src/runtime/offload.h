@@ -81,6 +81,11 @@ void lt_offload_map(struct lt_offload *f, void *slot[2]);
 
 /* Bytes of memory the chunks take (what a step keeps resident). */
 size_t lt_offload_resident_bytes(const struct lt_offload *f);
+/* What lt_offload_resident_bytes will say of nslots files of numel
+ * elements of dt, before they are made (a strategy's accounting):
+ * LTRUN_OFFLOAD_CHUNK as lt_offload_open reads it, the default where it
+ * is not a valid size.  0 when numel or nslots is 0. */
+size_t lt_offload_window_bytes(size_t numel, int nslots, enum lt_dtype dt);
 
 /* Stops the I/O threads, unmaps and closes the files (their space goes
  * back to the file system); NULL is ignored. */

@@ -218,11 +218,14 @@ Test(offload, keeps_only_its_chunks_in_memory)
 	cr_assert_not_null(o, "%s", err.msg);
 	cr_expect_eq(lt_optim_resident_bytes(o), LT_OFFLOAD_FRAMES * 2 * 4096,
 		     "three chunks of both slots");
+	cr_expect_eq(lt_offload_window_bytes(big, 2, LT_F32), lt_optim_resident_bytes(o));
 	lt_optim_free(o);
 	set_chunk(NULL); /* state smaller than a chunk: one chunk of its size */
 	o = lt_optim_new_files(&sgd, 1000, LT_BF16, dir, 0, &err);
 	cr_assert_not_null(o, "%s", err.msg);
 	cr_expect_eq(lt_optim_resident_bytes(o), 1000 * 2);
+	cr_expect_eq(lt_offload_window_bytes(1000, 1, LT_BF16), lt_optim_resident_bytes(o));
+	cr_expect_eq(lt_offload_window_bytes(0, 2, LT_F32), 0);
 	lt_optim_free(o);
 	rmdir(dir);
 }
