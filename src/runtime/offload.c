@@ -463,11 +463,8 @@ int lt_offload_flush(struct lt_offload *f, struct lt_err *err)
 	return -1;
 }
 
-void lt_offload_map(struct lt_offload *f, void *slot[2])
+void lt_offload_map(const struct lt_offload *f, void *slot[2])
 {
-	struct lt_err ignored;
-
-	lt_offload_flush(f, &ignored); /* kept in f->err for the next flush */
 	slot[0] = f->map[0];
 	slot[1] = f->map[1];
 }

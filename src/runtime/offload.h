@@ -74,10 +74,13 @@ int lt_offload_flush(struct lt_offload *f, struct lt_err *err);
 
 /* The files mapped MAP_SHARED, numel elements each (slot[s]), for
  * checkpoints: a save reads the state through it, a resume writes it.
- * Flushes first; a failure is kept for the next lt_offload_flush.  Pages
- * the caller touches are the files' (page cache); each flush drops them
- * from this process's resident set again. */
-void lt_offload_map(struct lt_offload *f, void *slot[2]);
+ * They hold the state as of the last flush: between steps, all of it.
+ * During a step a chunk reaches them once the step has moved past it, so
+ * elements not yet stepped read as before the step (what an async save,
+ * copying each tensor before lt_update changes it, needs); nothing may
+ * write them then.  Pages the caller touches are the files' (page
+ * cache); each flush drops them from this process's resident set. */
+void lt_offload_map(const struct lt_offload *f, void *slot[2]);
 
 /* Bytes of memory the chunks take (what a step keeps resident). */
 size_t lt_offload_resident_bytes(const struct lt_offload *f);

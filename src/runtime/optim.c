@@ -377,9 +377,7 @@ int lt_optim_buffers_typed(struct lt_optim *o, const char *names[2], void *bufs[
 	} else {
 		names[0] = "momentum_buffer";
 	}
-	if (o->files)
-		lt_offload_map(o->files, o->buf); /* written back, for a save or a resume */
-	bufs[0] = o->buf[0];
+	bufs[0] = o->buf[0]; /* files: their mappings (lt_offload_map) */
 	bufs[1] = o->buf[1];
 	return o->nbuf;
 }

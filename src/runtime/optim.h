@@ -140,9 +140,9 @@ int lt_optim_buffers(struct lt_optim *o, const char *names[2], float *bufs[2]);
  * lt_optim_state_dtype(o) (double, or uint16_t for f16/bf16), zeroed at
  * creation.  Returns the count (0, 1 or 2) and fills names/bufs (room for
  * 2); buffers stay owned by o.  Cannot fail.  State in files: the files
- * mapped (shared), after writing back a step's chunks (a write that fails
- * is lt_optim_finish's to report); reads and writes through them are the
- * state's, between steps. */
+ * mapped (shared), which hold the state as of the last lt_optim_finish
+ * (between steps: all of it, to read for a save or write on a resume);
+ * during a step, elements not yet stepped read as before it. */
 int lt_optim_buffers_typed(struct lt_optim *o, const char *names[2], void *bufs[2]);
 /* Total parameters o was made for. */
 size_t lt_optim_numel(const struct lt_optim *o);

@@ -74,22 +74,25 @@ static void set_chunk(const char *bytes)
 		unsetenv("LTRUN_OFFLOAD_CHUNK");
 }
 
+/* One step of tensor t, each in a group of its own. */
+static void step_tensor(struct lt_optim *o, enum lt_dtype pdt, void *p, const void *g, int step,
+			int t)
+{
+	size_t es = lt_dtype_size(pdt), off = 0;
+	struct lt_optim_group grp = { .lr_scale = t % 2 ? 0.5 : 1.0, .decay = t != 1 };
+
+	for (int j = 0; j < t; j++)
+		off += tensor_numel[j];
+	lt_optim_step_group(o, &grp, pdt, (char *)p + off * es, (const char *)g + off * es, off,
+			    tensor_numel[t], 0.01, step);
+}
+
 /* One step of every tensor, in increasing flat order or backwards. */
 static void step_all(struct lt_optim *o, enum lt_dtype pdt, void *p, const void *g, int step,
 		     bool backwards)
 {
-	size_t es = lt_dtype_size(pdt);
-
-	for (int k = 0; k < NT; k++) {
-		int t = backwards ? NT - 1 - k : k;
-		size_t off = 0;
-		struct lt_optim_group grp = { .lr_scale = t % 2 ? 0.5 : 1.0, .decay = t != 1 };
-
-		for (int j = 0; j < t; j++)
-			off += tensor_numel[j];
-		lt_optim_step_group(o, &grp, pdt, (char *)p + off * es, (const char *)g + off * es,
-				    off, tensor_numel[t], 0.01, step);
-	}
+	for (int k = 0; k < NT; k++)
+		step_tensor(o, pdt, p, g, step, backwards ? NT - 1 - k : k);
 }
 
 /* Both optimizers' state is the same bytes. */
@@ -189,9 +192,24 @@ Test(offload, state_written_through_the_buffers_is_what_steps)
 	fill(pm, LT_F32, N, 1);
 	memcpy(pf, pm, sizeof(pf));
 	for (int s = 5; s < 8; s++) {
+		size_t half = tensor_numel[0] + tensor_numel[1] + tensor_numel[2];
+		float before[2][N];
+
 		fill(g, LT_F32, N, (unsigned)s);
 		step_all(mem, LT_F32, pm, g, s, false);
-		step_all(fil, LT_F32, pf, g, s, false);
+		/* an async save copies each tensor before its update: in the
+		 * middle of a step, the state of the tensors not yet stepped
+		 * reads as before the step */
+		memcpy(before[0], bf[0], sizeof(before[0]));
+		memcpy(before[1], bf[1], sizeof(before[1]));
+		for (int t = 0; t < 3; t++)
+			step_tensor(fil, LT_F32, pf, g, s, t);
+		for (int k = 0; k < 2; k++)
+			cr_expect_eq(memcmp(before[k] + half, (float *)bf[k] + half,
+					    sizeof(float) * (N - half)), 0,
+				     "slot %d changed ahead of the step", k);
+		for (int t = 3; t < NT; t++)
+			step_tensor(fil, LT_F32, pf, g, s, t);
 		cr_assert_eq(lt_optim_finish(fil, &err), 0, "%s", err.msg);
 		/* a save between steps reads them */
 		expect_same_state(mem, fil, "after a resume");
