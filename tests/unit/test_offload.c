@@ -511,18 +511,19 @@ static int files_setup(lt_ctx *ctx, void *state, const struct lt_params *p,
 }
 
 /* A rank of one with the tensors of tensor_numel (f32, first values
- * fill(1)), the default strategy but its setup, set up. */
-static void make_ctx(struct lt_ctx *ctx, struct lt_config *cfg, float *data, float *grad)
+ * fill(1)), the default strategy but its setup; returns what
+ * lt_runtime_setup does. */
+static int setup_ctx(struct lt_ctx *ctx, struct lt_config *cfg, float *data, float *grad,
+		     struct lt_err *err)
 {
-	struct lt_err err = { 0 };
 	size_t off = 0;
 
 	memset(ctx, 0, sizeof(*ctx));
-	cr_assert_eq(lt_config_init(cfg, &err), 0, "%s", err.msg);
+	cr_assert_eq(lt_config_init(cfg, err), 0, "%s", err->msg);
 	cr_assert_eq(lt_config_set(cfg, lt_option_find("optimizer"), "adamw", LT_SRC_FLAG,
-				   "--optimizer", &err), 0, "%s", err.msg);
+				   "--optimizer", err), 0, "%s", err->msg);
 	cr_assert_eq(lt_config_set(cfg, lt_option_find("weight-decay"), "0.1", LT_SRC_FLAG,
-				   "--weight-decay", &err), 0, "%s", err.msg);
+				   "--weight-decay", err), 0, "%s", err->msg);
 	ctx->cfg = cfg;
 	ctx->info.world_size = 1;
 	ctx->precision = &f32_precision;
@@ -549,7 +550,28 @@ static void make_ctx(struct lt_ctx *ctx, struct lt_config *cfg, float *data, flo
 	ctx->nparams = NT;
 	ctx->numel = N;
 	fill(data, LT_F32, N, 1);
-	cr_assert_eq(lt_runtime_setup(ctx, &err), 0, "%s", err.msg);
+	return lt_runtime_setup(ctx, err);
+}
+
+static void make_ctx(struct lt_ctx *ctx, struct lt_config *cfg, float *data, float *grad)
+{
+	struct lt_err err = { 0 };
+
+	cr_assert_eq(setup_ctx(ctx, cfg, data, grad, &err), 0, "%s", err.msg);
+}
+
+Test(offload, the_runtime_refuses_a_bad_directory_at_setup)
+{
+	struct lt_config cfg;
+	struct lt_ctx ctx;
+	struct lt_err err = { 0 };
+	float d[N], g[N];
+
+	strategy_dir = "/dev/null";
+	cr_expect_eq(setup_ctx(&ctx, &cfg, d, g, &err), -1);
+	cr_expect(strstr(err.msg, "offload_dir '/dev/null' is not a directory"), "%s", err.msg);
+	lt_runtime_free(&ctx);
+	lt_config_free(&cfg);
 }
 
 Test(offload, the_runtime_steps_state_in_the_strategys_directory)
