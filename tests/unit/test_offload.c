@@ -396,45 +396,90 @@ Test(offload, an_unwritable_directory_is_refused)
 	rmdir(dir);
 }
 
+/* Writes text to a /proc/self file.  Returns 0 or -1. */
+static int write_proc(const char *file, const char *text)
+{
+	int fd = open(file, O_WRONLY), rc;
+
+	if (fd < 0)
+		return -1;
+	rc = write(fd, text, strlen(text)) == (ssize_t)strlen(text) ? 0 : -1;
+	close(fd);
+	return rc;
+}
+
 /* Mounts a tmpfs of `size` on dir in a mount namespace of this test
- * process's own.  Returns 0, or -1 (no namespaces here). */
+ * process's own (in a user namespace too when not root, this user
+ * mapped to itself).  Returns 0, or -1 (no namespaces here). */
 static int tiny_tmpfs(const char *dir, const char *size)
 {
-	int flags = CLONE_NEWNS | (geteuid() ? CLONE_NEWUSER : 0);
+	unsigned uid = (unsigned)geteuid(), gid = (unsigned)getegid();
+	char map[64];
 
-	if (unshare(flags))
+	if (unshare(CLONE_NEWNS | (uid ? CLONE_NEWUSER : 0)))
 		return -1;
+	if (uid) {
+		snprintf(map, sizeof(map), "%u %u 1", uid, uid);
+		if (write_proc("/proc/self/uid_map", map) ||
+		    write_proc("/proc/self/setgroups", "deny"))
+			return -1;
+		snprintf(map, sizeof(map), "%u %u 1", gid, gid);
+		if (write_proc("/proc/self/gid_map", map))
+			return -1;
+	}
 	if (mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL))
 		return -1;
 	return mount("none", dir, "tmpfs", 0, size);
 }
 
-Test(offload, a_full_disk_is_found_at_setup)
+/* In a child (single-threaded, as a user namespace needs): state on a
+ * 64 kB tmpfs at dir.  Exits 0, 77 when no tmpfs can be mounted, or 1
+ * after saying what went wrong on stderr. */
+static void full_disk_child(const char *dir)
 {
 	struct lt_err err = { 0 };
 	struct lt_optim *o;
-	char dir[64], need[64];
+	char need[64];
+
+	if (tiny_tmpfs(dir, "size=64k"))
+		_exit(77);
+	o = lt_optim_new_files(&adamw, 100000, LT_F32, dir, 0, &err);
+	snprintf(need, sizeof(need), "needs %d", 2 * 100000 * 4);
+	if (o || !strstr(err.msg, dir) || !strstr(err.msg, need) ||
+	    !strstr(err.msg, "65536 bytes free")) {
+		fprintf(stderr, "400 kB of state on a 64 kB disk: '%s' does not name the directory, the bytes needed and those free\n",
+			err.msg);
+		_exit(1);
+	}
+	/* what fits still works, and its space comes back */
+	for (int i = 0; i < 2; i++) {
+		o = lt_optim_new_files(&adamw, 4000, LT_F32, dir, 0, &err);
+		if (!o) {
+			fprintf(stderr, "32 kB of state, try %d: %s\n", i, err.msg);
+			_exit(1);
+		}
+		lt_optim_free(o);
+	}
+	_exit(0);
+}
+
+Test(offload, a_full_disk_is_found_at_setup)
+{
+	char dir[64];
+	int status;
+	pid_t pid;
 
 	temp_dir(dir, sizeof(dir));
-	if (tiny_tmpfs(dir, "size=64k"))
-		cr_skip_test("cannot mount a tmpfs in a user and mount namespace here: %s",
-			     strerror(errno));
-	o = lt_optim_new_files(&adamw, 100000, LT_F32, dir, 0, &err);
-	cr_expect_null(o, "400 kB of state on a 64 kB disk");
-	lt_optim_free(o);
-	snprintf(need, sizeof(need), "needs %d", 2 * 100000 * 4);
-	cr_expect(strstr(err.msg, dir) && strstr(err.msg, need) &&
-		  strstr(err.msg, "65536 bytes free"),
-		  "'%s' does not name the directory, the bytes needed and those free", err.msg);
-	/* what fits still works, and its space comes back */
-	o = lt_optim_new_files(&adamw, 4000, LT_F32, dir, 0, &err);
-	cr_expect_not_null(o, "%s", err.msg);
-	lt_optim_free(o);
-	o = lt_optim_new_files(&adamw, 4000, LT_F32, dir, 0, &err);
-	cr_expect_not_null(o, "the space of freed state files did not come back: %s", err.msg);
-	lt_optim_free(o);
-	umount(dir);
+	pid = fork();
+	cr_assert_geq(pid, 0);
+	if (pid == 0)
+		full_disk_child(dir);
+	cr_assert_eq(waitpid(pid, &status, 0), pid);
 	rmdir(dir);
+	if (WIFEXITED(status) && WEXITSTATUS(status) == 77)
+		cr_skip_test("cannot mount a tmpfs in a user and mount namespace here");
+	cr_expect(WIFEXITED(status) && WEXITSTATUS(status) == 0,
+		  "a full disk was not refused as it should be (status %d, see above)", status);
 }
 
 /* Files past `bytes` cannot be written any more (EFBIG): a disk that
