@@ -98,8 +98,13 @@ static int make_optimizer(struct lt_ctx *ctx, struct lt_err *err)
 	};
 
 	/* Mixed precision steps the f32 master weights. */
-	ctx->optim = lt_optim_new_typed(&oc, ctx->layout.state_numel,
-					ctx->precision->mixed ? LT_F32 : ctx->precision->state, err);
+	enum lt_dtype sdt = ctx->precision->mixed ? LT_F32 : ctx->precision->state;
+
+	if (ctx->optim_dir) /* the strategy's offload_optimizer=nvme */
+		ctx->optim = lt_optim_new_files(&oc, ctx->layout.state_numel, sdt, ctx->optim_dir,
+						ctx->info.rank, err);
+	else
+		ctx->optim = lt_optim_new_typed(&oc, ctx->layout.state_numel, sdt, err);
 	return ctx->optim ? 0 : -1;
 }
 
@@ -374,8 +379,15 @@ int lt_runtime_optimizer_step(struct lt_ctx *ctx, double lr, struct lt_err *err)
 		if (clip_gradients(ctx, err))
 			return -1;
 		ctx->optim_steps++;
-		if (ctx->strategy.step(ctx, ctx->strategy_state, ctx->strategy_params, &u, err))
+		if (ctx->strategy.step(ctx, ctx->strategy_state, ctx->strategy_params, &u, err)) {
+			struct lt_err later;
+
+			lt_optim_finish(ctx->optim, &later); /* the strategy's error first */
 			return strategy_failed(ctx, "step", err);
+		}
+		/* state in files: written back, or a read or write failed */
+		if (lt_optim_finish(ctx->optim, err))
+			return -1;
 		lt_views_refresh(ctx);
 	}
 	lt_runtime_zero_grads(ctx);
