@@ -5,6 +5,7 @@
  * lt_groups_open() and prints who is in its node and cross groups, as
  * all-gathers of the members' rank numbers and all-reduces (SUM) of them:
  *   groups_worker: rank R: node [a b] sum S cross [c d] sum T
+ *   groups_worker: rank R: over shm gloo      (the groups' backends)
  * It checks that a second open returns the same groups and that
  * lt_runtime_free() closes them.  Identity: RANK and WORLD_SIZE;
  * COMM_WORKER_HOST is this rank's node address (comm_job.h); LTRUN_RUN_ID
@@ -99,6 +100,7 @@ int main(int argc, char **argv)
 	members(node, in_node, sizeof(in_node));
 	members(cross, in_cross, sizeof(in_cross));
 	printf("groups_worker: rank %d: node %s cross %s\n", ctx.info.rank, in_node, in_cross);
+	printf("groups_worker: rank %d: over %s %s\n", ctx.info.rank, node->name, cross->name);
 	fflush(stdout);
 	lt_runtime_free(&ctx);
 	if (ctx.node_comm || ctx.cross_comm)
