@@ -16,6 +16,7 @@
 #include "runtime/buffers.h"
 #include "runtime/clip.h"
 #include "runtime/draw.h"
+#include "runtime/groups.h"
 #include "runtime/optim.h"
 #include "runtime/replicas.h"
 #include "runtime/ready.h"
@@ -481,6 +482,7 @@ void lt_runtime_free(struct lt_ctx *ctx)
 		ctx->strategy.teardown(ctx, ctx->strategy_state, ctx->strategy_params);
 	ctx->strategy_ready = false;
 	ctx->strategy_state = NULL;
+	lt_groups_close(ctx);
 	lt_optim_free(ctx->optim);
 	ctx->optim = NULL;
 	lt_buffers_free(ctx);
