@@ -3,8 +3,8 @@
  * the example fp16_compress_ddp (examples/plugins/) trains the digits MLP
  * on 2 and 3 ranks to ddp's parameters within f16's precision and sends
  * half ddp's gradient bytes; a strategy whose op fails, or that refuses
- * the run's precision, or asks for sharded checkpoints, ends the run with
- * one line naming it.
+ * the run's precision, ends the run with one line naming it (sharded
+ * checkpoints: test_ckpt_shards.c).
  */
 #include <criterion/criterion.h>
 
@@ -12,7 +12,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <unistd.h>
 
 #include "run.h"
 #include "training.h"
@@ -96,20 +95,4 @@ Test(plugins_strategy, fp16_compress_ddp_refuses_mixed_precision)
 		"fp16_compress_ddp", "--precision", "16-mixed", "--devices", "2", "--max-steps", "2",
 		MLP, NULL },
 		"strategy 'fp16_compress_ddp' (init): compresses f32 gradients, but this run's are f16: use --precision 32-true");
-}
-
-/* A strategy that asks for sharded checkpoints, which this version does
- * not write, is refused at the first save, naming it: no checkpoint that
- * holds only rank 0's half. */
-Test(plugins_strategy, sharded_checkpoint_is_refused_naming_the_strategy)
-{
-	char dir[512];
-
-	path_in_tmp(dir, sizeof(dir), "ckpt");
-	expect_one_line_failure((const char *const[]){ "--plugin",
-		build_path("tests/plugins/failing_strategy.so"), "--strategy", "sharded_ckpt",
-		"--devices", "2", "--max-steps", "4", "--ckpt-dir", dir, MLP, NULL },
-		"strategy 'sharded_ckpt' asks rank 0 to save elements [0, +");
-	if (!access(dir, F_OK))
-		cr_expect_eq(count_steps(dir), 0, "a partial checkpoint was written");
 }

@@ -6,7 +6,8 @@
  * reads it in checkpoints (ckpt_shard); gradients are all-reduced whole
  * (the replicated default), and after a step or a resume every owner
  * broadcasts its range of the values (and master weights), so every rank
- * holds every value again. */
+ * holds every value again.  slice_ckpt_overreach asks every rank to save
+ * everything, which it has no optimizer state for (refused). */
 #include <ltrun/strategy.h>
 
 static void owned(lt_ctx *ctx, int r, size_t *off, size_t *n)
@@ -87,6 +88,33 @@ static const struct lt_strategy_ops ops = {
 	.ckpt_loaded = ckpt_loaded,
 };
 
+/* slice_ckpt_overreach: saves everything on every rank, more than the
+ * optimizer state it keeps (refused). */
+static int ckpt_everything(lt_ctx *ctx, void *state, const struct lt_params *p,
+			   struct lt_ckpt_shard *out, struct lt_err *err)
+{
+	(void)state, (void)p, (void)err;
+	*out = (struct lt_ckpt_shard){ .active = true, .offset = 0, .numel = lt_total_numel(ctx) };
+	return 0;
+}
+
+static const struct lt_strategy_ops overreach_ops = {
+	.launcher = "exec",
+	.multi_rank = true,
+	.setup = setup,
+	.step = step,
+	.ckpt_shard = ckpt_everything,
+	.ckpt_loaded = ckpt_loaded,
+};
+
+static const struct lt_plugin overreach = {
+	.kind = LT_KIND_STRATEGY,
+	.name = "slice_ckpt_overreach",
+	.description = "slice_ckpt, but every rank asks to save everything (a test plugin).",
+	.recommended_when = "never",
+	.ops = &overreach_ops,
+};
+
 static const struct lt_plugin slice = {
 	.kind = LT_KIND_STRATEGY,
 	.name = "slice_ckpt",
@@ -99,5 +127,5 @@ LT_PLUGIN_DECLARE_ABI();
 
 LT_API int ltrun_plugin_register(struct lt_registry *reg, struct lt_err *err)
 {
-	return lt_registry_add(reg, &slice, err);
+	return lt_registry_add(reg, &slice, err) || lt_registry_add(reg, &overreach, err) ? -1 : 0;
 }
