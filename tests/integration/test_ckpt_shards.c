@@ -294,3 +294,134 @@ Test(ckpt_shards, range_outside_the_layout_is_refused)
 		"strategy 'slice_ckpt_overreach' asks rank 0 to save elements [0, +49), but it keeps optimizer state for [0, +25)");
 	cr_expect_eq(count_steps(a), 0, "a partial checkpoint was written");
 }
+
+/* --- ltrun ckpt consolidate, verify, inspect --- */
+
+static struct run_result ckpt_cmd(const char *const *args)
+{
+	struct run_result r;
+
+	cr_assert_eq(run_ltrun(args, NULL, &r), 0);
+	return r;
+}
+
+/* The same 5 steps under ddp (whole) and slice_ckpt (4 shards) end in the
+ * same state (the same gradients, the same element-wise update): the
+ * consolidated shards hold the whole checkpoint's parameters exactly. */
+Test(ckpt_shards, consolidate_equals_the_whole_checkpoint)
+{
+	char a[512], d[512], out[512];
+	void *so, *sd;
+	struct lt_ckpt_set *x, *y;
+	const struct lt_ckpt_tensor *t;
+	struct run_result r;
+	size_t n;
+
+	path_in_tmp(a, sizeof(a), "a");
+	path_in_tmp(d, sizeof(d), "d");
+	path_in_tmp(out, sizeof(out), "full.safetensors");
+	save_5("4", true, a);
+	save_5("4", false, d);
+	r = ckpt_cmd((const char *const[]){ "ckpt", "consolidate", a, out, NULL });
+	cr_assert_eq(r.status, 0, "%s", r.err);
+	cr_expect(strstr(r.out, "exported 4 tensors") != NULL, "%s", r.out);
+	run_result_free(&r);
+	r = ckpt_cmd((const char *const[]){ "ckpt", "consolidate", a, out, NULL });
+	cr_expect_neq(r.status, 0, "an existing OUT was replaced without --force");
+	run_result_free(&r);
+	x = open_set(d, &sd);
+	cr_assert_eq(lt_ckpt_io_file.open(&(struct lt_ckpt_io_args){ .base = training_tmpdir }, &so,
+					  &(struct lt_err){ 0 }), 0);
+	y = lt_ckpt_set_open(&lt_ckpt_io_file, so, NULL, "full.safetensors", &(struct lt_err){ 0 });
+	cr_assert_not_null(y);
+	t = lt_ckpt_set_tensors(y, &n);
+	cr_expect_eq(n, 4, "a, b, c and the buffer");
+	for (size_t i = 0; i < n; i++) {
+		char name[300];
+		const struct lt_ckpt_tensor *w = NULL;
+		size_t nw;
+		const struct lt_ckpt_tensor *all = lt_ckpt_set_tensors(x, &nw);
+
+		snprintf(name, sizeof(name), "%s%s", strcmp(t[i].name, "seen") ? "" : "buffer/",
+			 t[i].name);
+		for (size_t j = 0; j < nw; j++)
+			if (!strcmp(all[j].name, name))
+				w = &all[j];
+		cr_assert_not_null(w, "'%s' is not in the whole checkpoint", name);
+		cr_assert_eq(w->bytes, t[i].bytes);
+		void *va = read_whole(x, w), *vb = read_whole(y, &t[i]);
+		cr_expect_eq(memcmp(va, vb, w->bytes), 0, "'%s' differs", name);
+		free(va);
+		free(vb);
+	}
+	lt_ckpt_set_close(y);
+	lt_ckpt_io_file.close(so);
+	close_set(x, sd);
+}
+
+/* Python's safetensors (or torch through it) opens the consolidated file
+ * and every shard. */
+Test(ckpt_shards, python_safetensors_opens_shards_and_consolidated)
+{
+	static const char probe[] = "import safetensors.numpy";
+	static const char script[] =
+		"import sys, glob\n"
+		"from safetensors.numpy import load_file\n"
+		"full = load_file(sys.argv[1])\n"
+		"assert full['a'].shape == (7, 5), full['a'].shape\n"
+		"n = 0\n"
+		"for f in sorted(glob.glob(sys.argv[2] + '/step-5/shard-*.safetensors')):\n"
+		"    n += sum(v.size for k, v in load_file(f).items() if k == 'a')\n"
+		"assert n == 35, n\n"
+		"print('ok')\n";
+	char a[512], out[512];
+	struct run_result r;
+	int rc;
+
+	rc = run_command((const char *const[]){ "python3", "-c", probe, NULL }, NULL, 60, &r);
+	if (rc || r.status) {
+		run_result_free(&r);
+		cr_skip_test("python3 cannot import safetensors (pip install safetensors numpy)");
+	}
+	run_result_free(&r);
+	path_in_tmp(a, sizeof(a), "a");
+	path_in_tmp(out, sizeof(out), "full.safetensors");
+	save_5("4", true, a);
+	r = ckpt_cmd((const char *const[]){ "ckpt", "consolidate", a, out, NULL });
+	cr_assert_eq(r.status, 0, "%s", r.err);
+	run_result_free(&r);
+	cr_assert_eq(run_command((const char *const[]){ "python3", "-c", script, out, a, NULL }, NULL,
+				 60, &r), 0);
+	cr_expect_eq(r.status, 0, "python: %s%s", r.out, r.err);
+	run_result_free(&r);
+}
+
+Test(ckpt_shards, verify_and_inspect_name_the_shards)
+{
+	char a[512], shard[700];
+	struct run_result r;
+
+	path_in_tmp(a, sizeof(a), "a");
+	save_5("4", true, a);
+	r = ckpt_cmd((const char *const[]){ "ckpt", "verify", a, NULL });
+	cr_expect_eq(r.status, 0, "%s", r.err);
+	cr_expect(strstr(r.out, "in 4 shards") != NULL, "%s", r.out);
+	run_result_free(&r);
+	r = ckpt_cmd((const char *const[]){ "ckpt", "inspect", a, "--json", NULL });
+	cr_expect_eq(r.status, 0, "%s", r.err);
+	cr_expect(strstr(r.out, "\"sharded\":\ttrue") != NULL, "%s", r.out);
+	cr_expect(strstr(r.out, "shard-00003-of-00004.safetensors") != NULL, "%s", r.out);
+	run_result_free(&r);
+	snprintf(shard, sizeof(shard), "%s/step-5/shard-00003-of-00004.safetensors", a);
+	flip_last_byte(shard);
+	r = ckpt_cmd((const char *const[]){ "ckpt", "verify", a, NULL });
+	cr_expect_neq(r.status, 0, "a damaged shard verified");
+	cr_expect(strstr(r.err, "shard-00003-of-00004.safetensors': tensor") != NULL, "%s", r.err);
+	run_result_free(&r);
+	cr_assert_eq(unlink(shard), 0);
+	r = ckpt_cmd((const char *const[]){ "ckpt", "verify", a, NULL });
+	cr_expect_neq(r.status, 0, "a missing shard verified");
+	cr_expect(strstr(r.err, "shard 'shard-00003-of-00004.safetensors' cannot be read") != NULL,
+		  "%s", r.err);
+	run_result_free(&r);
+}
