@@ -164,19 +164,6 @@ out_nomem:
 	return lt_err_set(err, LT_EXIT_FAILURE, "out of memory opening checkpoint '%s'", q);
 }
 
-static struct lt_ckpt_reader *open_path(const struct lt_registry *reg, const char *io,
-					const char *path, struct target *tg, struct lt_err *err)
-{
-	struct lt_ckpt_reader *r;
-
-	if (locate(reg, io, path, tg, err))
-		return NULL;
-	r = lt_ckpt_open_at(tg->io, tg->state, tg->base, tg->where, err);
-	if (!r)
-		target_free(tg);
-	return r;
-}
-
 struct lt_ckpt_path {
 	struct target tg;
 	struct lt_ckpt_reader *r;
@@ -197,8 +184,9 @@ static struct lt_ckpt_set *open_set(const struct lt_registry *reg, const char *i
 	return s;
 }
 
-struct lt_ckpt_path *lt_ckpt_path_open_set(const struct lt_registry *reg, const char *io,
-					   const char *path, struct lt_err *err)
+/* path opened as one file (p->r), or whole or sharded (set: p->s). */
+static struct lt_ckpt_path *path_open(const struct lt_registry *reg, const char *io,
+				      const char *path, bool set, struct lt_err *err)
 {
 	struct lt_ckpt_path *p = calloc(1, sizeof(*p));
 
@@ -206,34 +194,33 @@ struct lt_ckpt_path *lt_ckpt_path_open_set(const struct lt_registry *reg, const 
 		lt_err_set(err, LT_EXIT_FAILURE, "out of memory opening checkpoint '%s'", path);
 		return NULL;
 	}
-	p->s = open_set(reg, io, path, &p->tg, err);
-	if (!p->s) {
+	if (set)
+		p->s = open_set(reg, io, path, &p->tg, err);
+	else if (!locate(reg, io, path, &p->tg, err) &&
+		 !(p->r = lt_ckpt_open_at(p->tg.io, p->tg.state, p->tg.base, p->tg.where, err)))
+		target_free(&p->tg);
+	if (!p->s && !p->r) {
 		free(p);
 		return NULL;
 	}
 	return p;
-}
-
-struct lt_ckpt_set *lt_ckpt_path_set(const struct lt_ckpt_path *p)
-{
-	return p->s;
 }
 
 struct lt_ckpt_path *lt_ckpt_path_open(const struct lt_registry *reg, const char *io,
 				       const char *path, struct lt_err *err)
 {
-	struct lt_ckpt_path *p = calloc(1, sizeof(*p));
+	return path_open(reg, io, path, false, err);
+}
 
-	if (!p) {
-		lt_err_set(err, LT_EXIT_FAILURE, "out of memory opening checkpoint '%s'", path);
-		return NULL;
-	}
-	p->r = open_path(reg, io, path, &p->tg, err);
-	if (!p->r) {
-		free(p);
-		return NULL;
-	}
-	return p;
+struct lt_ckpt_path *lt_ckpt_path_open_set(const struct lt_registry *reg, const char *io,
+					   const char *path, struct lt_err *err)
+{
+	return path_open(reg, io, path, true, err);
+}
+
+struct lt_ckpt_set *lt_ckpt_path_set(const struct lt_ckpt_path *p)
+{
+	return p->s;
 }
 
 struct lt_ckpt_reader *lt_ckpt_path_reader(const struct lt_ckpt_path *p)

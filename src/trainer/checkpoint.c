@@ -12,12 +12,17 @@
  * bytes and the rest its bytes, so that checksums and `ltrun ckpt verify`
  * cover them too.
  *
- * The strategy says which rank saves and reads what (its ckpt_shard op):
- * this version holds whole tensors, so that is rank 0, everything (the
- * replicated default's answer; another is refused with a message).  On a
- * resume the strategy's ckpt_loaded shares what rank 0 read (the
- * default broadcasts it), so only rank 0 needs to reach the checkpoint.  A resume under another world
- * size or precision is refused, naming both.  Rank 0 also holds
+ * The strategy says which rank saves and reads what (its ckpt_shard op,
+ * every rank's answer gathered).  Rank 0, everything (the replicated
+ * default): one model.safetensors, and on a resume the strategy's
+ * ckpt_loaded shares what rank 0 read (the default broadcasts it), so
+ * only rank 0 needs to reach the checkpoint.  Anything else: a sharded
+ * checkpoint (ckpt/shards.h), one shard per rank written in parallel and
+ * published by rank 0's index.json once every rank's is written and
+ * checked; every rank must reach --ckpt-dir.  A resume reads each
+ * reading rank's range from a whole or a sharded checkpoint (lt_ckpt_set),
+ * so a sharded side may change the world size (resharding); otherwise
+ * another world size is refused, and another precision always.  Rank 0 also holds
  * --ckpt-dir's lock for the whole run (it alone saves and prunes there)
  * and, holding it, clears what interrupted saves left before its first
  * save.

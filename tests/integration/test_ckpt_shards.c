@@ -223,22 +223,6 @@ Test(ckpt_shards, resume_same_world_is_bit_identical)
 
 /* --- damage --- */
 
-static void expect_refused(const char *const *args, const char *needle)
-{
-	struct run_result r;
-	const char *at;
-
-	cr_assert_eq(run_ltrun(args, NULL, &r), 0);
-	cr_expect_neq(r.status, 0, "the run succeeded:\n%s", r.err);
-	at = strstr(r.err, needle);
-	cr_expect_not_null(at, "no '%s' in:\n%s", needle, r.err);
-	if (at) {
-		const char *eol = strchr(at, '\n');
-		cr_expect(eol && (size_t)(eol - at) < 400, "the message is not one short line:\n%s", r.err);
-	}
-	run_result_free(&r);
-}
-
 static void flip_last_byte(const char *path)
 {
 	FILE *f = fopen(path, "r+b");
@@ -260,7 +244,7 @@ Test(ckpt_shards, damaged_shard_is_refused_by_name)
 	save_5("4", true, a);
 	snprintf(shard, sizeof(shard), "%s/step-5/shard-00002-of-00004.safetensors", a);
 	flip_last_byte(shard);
-	expect_refused((const char *const[]){ SLICE_OPTS, OPTIM, "--devices", "2", "--ckpt-dir", a,
+	expect_one_line_failure((const char *const[]){ SLICE_OPTS, OPTIM, "--devices", "2", "--ckpt-dir", a,
 		"--resume", "last", FABRIC, "--", "--steps", "6", NULL },
 		"step-5/shard-00002-of-00004.safetensors': tensor ");
 }
@@ -275,10 +259,10 @@ Test(ckpt_shards, missing_shard_is_refused_by_name)
 	cr_assert_eq(unlink(shard), 0);
 	snprintf(step, sizeof(step), "%s/step-5", a);
 	/* checked before the ranks start (a path), and by the ranks (last) */
-	expect_refused((const char *const[]){ SLICE_OPTS, OPTIM, "--devices", "4", "--resume",
+	expect_one_line_failure((const char *const[]){ SLICE_OPTS, OPTIM, "--devices", "4", "--resume",
 		step, FABRIC, "--", "--steps", "6", NULL },
 		"shard 'shard-00001-of-00004.safetensors' cannot be read");
-	expect_refused((const char *const[]){ "--strategy", "ddp", OPTIM, "--devices", "2",
+	expect_one_line_failure((const char *const[]){ "--strategy", "ddp", OPTIM, "--devices", "2",
 		"--ckpt-dir", a, "--resume", "last", FABRIC, "--", "--steps", "6", NULL },
 		"shard 'shard-00001-of-00004.safetensors' cannot be read");
 }
@@ -288,7 +272,7 @@ Test(ckpt_shards, range_outside_the_layout_is_refused)
 	char a[512];
 
 	path_in_tmp(a, sizeof(a), "a");
-	expect_refused((const char *const[]){ "--plugin", SLICE, "--strategy", "slice_ckpt_overreach",
+	expect_one_line_failure((const char *const[]){ "--plugin", SLICE, "--strategy", "slice_ckpt_overreach",
 		OPTIM, "--devices", "2", "--ckpt-dir", a, FABRIC, "--", "--steps", "2",
 		"--save-every", "1", NULL },
 		"strategy 'slice_ckpt_overreach' asks rank 0 to save elements [0, +49), but it keeps optimizer state for [0, +25)");

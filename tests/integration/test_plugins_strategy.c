@@ -64,23 +64,6 @@ Test(plugins_strategy, fp16_compress_ddp_small_buckets_on_3_ranks)
 	check_fp16("fp16_compress_ddp_small", "3");
 }
 
-/* Runs `args` expecting failure; the message naming `needle` is one line. */
-static void expect_one_line_failure(const char *const *args, const char *needle)
-{
-	struct run_result r;
-	const char *at;
-
-	cr_assert_eq(run_ltrun(args, NULL, &r), 0);
-	cr_expect_neq(r.status, 0, "the run succeeded:\n%s", r.err);
-	at = strstr(r.err, needle);
-	cr_expect_not_null(at, "no '%s' in:\n%s", needle, r.err);
-	if (at) {
-		const char *eol = strchr(at, '\n');
-		cr_expect(eol && (size_t)(eol - at) < 400, "the message is not one short line:\n%s", r.err);
-	}
-	run_result_free(&r);
-}
-
 Test(plugins_strategy, failing_op_ends_the_run_naming_the_strategy)
 {
 	expect_one_line_failure((const char *const[]){ "--plugin",
