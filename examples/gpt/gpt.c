@@ -50,6 +50,14 @@
  * --resume on another text is refused; `ltrun --init-weights` starts it
  * from given weights (README.md).  Validation logs val_bpc, bits per
  * character.
+ *
+ * Units: the blocks' tensors are stacked (one tensor holds a weight of
+ * every layer, llm.c's layout), so the blocks make one unit, "blocks",
+ * bracketed around each forward and backward (wte, wpe and lnf, used at
+ * both ends, are in no unit); under fsdp and deepspeed_stage_3 a rank
+ * gathers every block at once, elsewhere the brackets cost nothing.
+ * Every rank brackets, also around what rank 0 alone computes (--eval,
+ * --sample, --dump): gathering is collective.
  */
 #define _GNU_SOURCE /* dladdr() */
 #include <ltrun.h>
@@ -88,6 +96,7 @@ struct gpt {
 	struct text text;
 	struct text_id id;
 	lt_tensor *param[GPT_NPARAMS], *vocab_buf;
+	lt_unit *blocks;        /* the stacked block tensors, ln1w..fcprojb */
 	struct gpt_weights m;   /* lt_data_f32() and lt_grad_f32() of each */
 	struct gpt_acts acts, grads;
 	int batch;              /* lt_micro_batch_size() */
@@ -250,6 +259,7 @@ static void register_params(lt_ctx *ctx, struct gpt *s)
 		s->m.w[p] = lt_data_f32(ctx, s->param[p]);
 		s->m.g[p] = lt_grad_f32(ctx, s->param[p]);
 	}
+	s->blocks = lt_unit_new(ctx, "blocks", s->param[GPT_LN1W], s->param[GPT_FCPROJB]);
 	/* the tokenizer travels with the checkpoints */
 	s->vocab_buf = lt_buffer(ctx, "vocab", LT_SHAPE(c->vocab), LT_I32, LT_ZEROS,
 				 LT_BUFFER_BROADCAST);
@@ -410,12 +420,20 @@ static int gpt_train_step(lt_ctx *ctx, void *self, const struct lt_batch *batch,
 	if (!s->started) { /* the weights are final now: given, resumed or drawn */
 		s->started = 1;
 		check_vocab(ctx, s);
-		print_eval(ctx, s, "start");
+		if (s->opt.eval) {
+			lt_unit_begin(ctx, s->blocks, LT_FORWARD);
+			print_eval(ctx, s, "start");
+			lt_unit_end(ctx, s->blocks, LT_FORWARD);
+		}
 	}
 	gather(s, LT_TRAIN, batch->index, batch->size);
+	lt_unit_begin(ctx, s->blocks, LT_FORWARD);
 	*loss = gpt_forward(c, &s->m, &s->acts, s->inputs, s->targets, batch->size);
+	lt_unit_end(ctx, s->blocks, LT_FORWARD);
+	lt_unit_begin(ctx, s->blocks, LT_BACKWARD);
 	gpt_backward(c, &s->m, &s->acts, &s->grads, s->inputs, s->targets, batch->size,
 		     lt_loss_scale(ctx), mark_ready, s);
+	lt_unit_end(ctx, s->blocks, LT_BACKWARD);
 	return 0;
 }
 
@@ -424,7 +442,9 @@ static int gpt_val_step(lt_ctx *ctx, void *self, const struct lt_batch *batch, d
 	struct gpt *s = self;
 
 	gather(s, LT_VAL, batch->index, batch->size);
+	lt_unit_begin(ctx, s->blocks, LT_FORWARD);
 	*loss = gpt_forward(&s->opt.cfg, &s->m, &s->acts, s->inputs, s->targets, batch->size);
+	lt_unit_end(ctx, s->blocks, LT_FORWARD);
 	lt_log(ctx, "val_bpc", *loss / M_LN2);
 	return 0;
 }
@@ -458,11 +478,17 @@ static void gpt_fini(lt_ctx *ctx, void *self)
 {
 	struct gpt *s = self;
 
+	int use = s->opt.eval || s->opt.sample || s->opt.dump;
+
+	if (use)
+		lt_unit_begin(ctx, s->blocks, LT_FORWARD);
 	print_eval(ctx, s, "end");
 	if (s->opt.sample && lt_rank(ctx) == 0)
 		sample(ctx, s);
 	if (s->opt.dump)
 		dump_params(ctx, WHO, s->opt.dump, s->param, GPT_NPARAMS);
+	if (use)
+		lt_unit_end(ctx, s->blocks, LT_FORWARD);
 	gpt_acts_free(&s->acts);
 	gpt_acts_free(&s->grads);
 	free(s->inputs);

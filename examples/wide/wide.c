@@ -35,6 +35,11 @@
  * again in backward, and its f32 gradient is added to the stored one once
  * per batch, each element rounded once (param_view, examples/common/params.h).
  * Under f32 the layers work on lt_data() and lt_grad() directly.
+ *
+ * Each layer is a unit (lt_unit_new): its forward and its backward are
+ * bracketed by lt_unit_begin/lt_unit_end, so that under fsdp and
+ * deepspeed_stage_3 a rank holds one layer's weights at a time (under
+ * the other strategies the brackets cost nothing).
  */
 #define _GNU_SOURCE
 #include "../common/params.h"
@@ -72,6 +77,7 @@ struct wide {
 	const char *dump; /* --dump PATH, or NULL */
 	lt_tensor **param; /* (2L): W_0, b_0, W_1, b_1...; W_l (W, W), b_l (W) */
 	struct param_view *view; /* (2L): param in f32 */
+	lt_unit **unit;    /* (L): layer l's W_l and b_l, "layers.l" */
 	float *scratch;    /* when lt_dtype() is not f32: one layer's W_l and b_l,
 			    * then their gradients, shared by every layer's views */
 	/* Activations of the last forward, room for cap samples. */
@@ -198,8 +204,10 @@ static double forward(lt_ctx *ctx, struct wide *m, const int64_t *index, int B)
 		const float *h = act(m, m->h, l);
 		float *a = act(m, m->a, l), *next = act(m, m->h, l + 1);
 		/* z_l = h_l W_l^T + b_l; a_l = relu(z_l); h_{l+1} = h_l + alpha a_l */
+		lt_unit_begin(ctx, m->unit[l], LT_FORWARD);
 		linear_forward(a, h, view_data(&m->view[2 * l]),
 			       view_data(&m->view[2 * l + 1]), B, W);
+		lt_unit_end(ctx, m->unit[l], LT_FORWARD);
 		for (size_t k = 0; k < n; k++) {
 			a[k] = a[k] > 0 ? a[k] : 0;
 			next[k] = h[k] + m->alpha * a[k];
@@ -229,10 +237,12 @@ static void backward(lt_ctx *ctx, struct wide *m, int B, float dloss)
 		 * (now dloss/dh_{l+1}) passes on to h_l unchanged, plus dz W_l */
 		for (size_t k = 0; k < n; k++)
 			m->dz[k] = a[k] > 0 ? m->alpha * m->g[k] : 0;
+		lt_unit_begin(ctx, m->unit[l], LT_BACKWARD);
 		linear_backward(m->g, view_grad(w), view_grad(b), m->dz, act(m, m->h, l),
 				view_data(w), B, W);
 		view_grad_ready(ctx, w);
 		view_grad_ready(ctx, b);
+		lt_unit_end(ctx, m->unit[l], LT_BACKWARD);
 	}
 }
 
@@ -285,9 +295,10 @@ static int wide_init(lt_ctx *ctx, int argc, char **argv, void **self)
 	const size_t layer = (size_t)per_layer, ww = (size_t)m->W * m->W;
 	m->param = calloc(2 * (size_t)m->L, sizeof(*m->param));
 	m->view = calloc(2 * (size_t)m->L, sizeof(*m->view));
+	m->unit = calloc((size_t)m->L, sizeof(*m->unit));
 	if (dt != LT_F32)
 		m->scratch = malloc(2 * layer * sizeof(float));
-	if (!m->param || !m->view || (dt != LT_F32 && !m->scratch))
+	if (!m->param || !m->view || !m->unit || (dt != LT_F32 && !m->scratch))
 		lt_fatal(ctx, WHO ": out of memory");
 	float *ws = m->scratch, *gs = ws ? ws + layer : NULL;
 	for (int l = 0; l < m->L; l++) {
@@ -300,6 +311,8 @@ static int wide_init(lt_ctx *ctx, int argc, char **argv, void **self)
 		m->view[2 * l] = param_view(m->param[2 * l], dt, LT_F32, ws, gs);
 		m->view[2 * l + 1] = param_view(m->param[2 * l + 1], dt, LT_F32,
 						ws ? ws + ww : NULL, gs ? gs + ww : NULL);
+		snprintf(name, sizeof(name), "layers.%d", l);
+		m->unit[l] = lt_unit_new(ctx, name, m->param[2 * l], m->param[2 * l + 1]);
 	}
 	if (lt_rank(ctx) == 0) {
 		printf(WHO ": %d layers of width %d, %lld parameters (%.1f MiB of %s)\n",
@@ -331,11 +344,17 @@ static int wide_train_step(lt_ctx *ctx, void *self, const struct lt_batch *batch
 static void wide_fini(lt_ctx *ctx, void *self)
 {
 	struct wide *m = self;
-	if (m->dump)
+	if (m->dump) {
+		for (int l = 0; l < m->L; l++)
+			lt_unit_begin(ctx, m->unit[l], LT_FORWARD);
 		dump_params(ctx, WHO, m->dump, m->param, 2 * m->L);
+		for (int l = 0; l < m->L; l++)
+			lt_unit_end(ctx, m->unit[l], LT_FORWARD);
+	}
 	free(m->h), free(m->a), free(m->y), free(m->g), free(m->dz);
 	free(m->param);
 	free(m->view);
+	free(m->unit);
 	free(m->scratch);
 	free(m);
 }
