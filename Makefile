@@ -213,6 +213,13 @@ $(B)/bench/crc_bw: bench/workers/crc_bw.c bench/timing.h $(LIB_OBJ)
 	$(call say,LD,$@)
 	$(Q)$(CC) $(CPPFLAGS) $(LT_CPPFLAGS) $(CFLAGS) $(WARN) $(SANFLAGS) -o $@ $< $(B)/src/ckpt/crc32c.o -lpthread
 
+# offload_optimizer=nvme's memory: VmHWM of AdamW steps, state in memory and in files.
+$(B)/bench/offload_rss: bench/workers/offload_rss.c $(LIB_OBJ)
+	@mkdir -p $(@D)
+	$(call say,LD,$@)
+	$(Q)$(CXX) $(CPPFLAGS) $(LT_CPPFLAGS) $(CFLAGS) -x c $(WARN) -fPIC $(SANFLAGS) $(CJSON_CFLAGS) -o $@ $< -x none $(LIB_OBJ) $(LT_LIBS)
+tests: $(B)/bench/offload_rss
+
 .PHONY: all demo check tests install clean distclean
 .SUFFIXES:
 

@@ -7,6 +7,8 @@
  *   ltrun ckpt inspect PATH [--json]     list a checkpoint's tensors and metadata
  *   ltrun ckpt verify PATH               check every tensor's checksum
  *   ltrun ckpt export PATH OUT.safetensors [--dtype D] [--force]
+ *   ltrun ckpt consolidate PATH OUT.safetensors [--force]  the f32 parameters
+ *     of a checkpoint, whole or sharded, in one file
  *                                        the parameters alone, for --init-weights
  *     (all: [--plugin SO]... [--ckpt-io NAME] read through that IO)
  *
@@ -294,12 +296,13 @@ static struct lt_registry *ckpt_registry(char **plugins, size_t nplugins)
 }
 
 /* `ltrun ckpt inspect|verify PATH [--json]`, `ltrun ckpt export PATH
- * OUT.safetensors [--dtype D] [--force]`, each with [--plugin SO]...
+ * OUT.safetensors [--dtype D] [--force]`, `ltrun ckpt consolidate PATH
+ * OUT.safetensors [--force]` (export in f32), each with [--plugin SO]...
  * [--ckpt-io NAME]. */
 static int ckpt_command(int argc, char **argv)
 {
 	static const char usage[] =
-		"usage: ltrun ckpt inspect PATH [--json] | ltrun ckpt verify PATH | ltrun ckpt export PATH OUT.safetensors [--dtype f32|compute|bf16|f16] [--force], then [--plugin SO]... [--ckpt-io NAME] (PATH: a checkpoint directory, step-N, model.safetensors or URL)";
+		"usage: ltrun ckpt inspect PATH [--json] | ltrun ckpt verify PATH | ltrun ckpt export PATH OUT.safetensors [--dtype f32|compute|bf16|f16] [--force] | ltrun ckpt consolidate PATH OUT.safetensors [--force], then [--plugin SO]... [--ckpt-io NAME] (PATH: a checkpoint directory, step-N, model.safetensors or URL)";
 	struct lt_err err = { 0 };
 	struct lt_registry *reg;
 	char *plugins[64];
@@ -314,15 +317,15 @@ static int ckpt_command(int argc, char **argv)
 		return 0;
 	}
 	if (argc < 2 || (strcmp(argv[1], "inspect") && strcmp(argv[1], "verify") &&
-			 strcmp(argv[1], "export")))
+			 strcmp(argv[1], "export") && strcmp(argv[1], "consolidate")))
 		lt_die(LT_EXIT_USAGE, "%s", usage);
-	export = !strcmp(argv[1], "export");
+	export = !strcmp(argv[1], "export") || !strcmp(argv[1], "consolidate");
 	for (int i = 2; i < argc; i++) {
 		if (!strcmp(argv[i], "--json") && !strcmp(argv[1], "inspect"))
 			json = true;
 		else if (!strcmp(argv[i], "--force") && export)
 			force = true;
-		else if (!strcmp(argv[i], "--dtype") && export && i + 1 < argc) {
+		else if (!strcmp(argv[i], "--dtype") && !strcmp(argv[1], "export") && i + 1 < argc) {
 			if (!lt_export_dtype_parse(argv[++i], &dt))
 				lt_die(LT_EXIT_USAGE, "ltrun ckpt export: --dtype '%s': give f32, compute, bf16 or f16",
 				       argv[i]);

@@ -83,6 +83,7 @@ struct mlp {
 	int I, H, O;
 	enum lt_dtype dt;          /* lt_dtype(ctx): what the parameters hold */
 	enum lt_dtype ct;          /* what the model computes in: LT_F32 or LT_F64 */
+	lt_unit *fc1, *fc2;        /* units: each layer's weight and bias */
 	struct param_view fc1_w;   /* (H, I) */
 	struct param_view fc1_b;   /* (H) */
 	struct param_view fc2_w;   /* (O, H) */
@@ -99,7 +100,8 @@ struct mlp {
 };
 
 /* Loads and splits the data, registers the four parameters (Kaiming
- * weights, zero biases).  Ends the rank on bad data. */
+ * weights, zero biases) and makes each layer a unit (forward and
+ * backward bracket it).  Ends the rank on bad data. */
 static inline void mlp_setup(lt_ctx *ctx, const char *who,
 			     const struct mlp_options *o, struct mlp *m)
 {
@@ -116,6 +118,8 @@ static inline void mlp_setup(lt_ctx *ctx, const char *who,
 		lt_param(ctx, "fc2.bias", LT_SHAPE(m->O), LT_ZEROS),
 	};
 	struct param_view *v[4] = { &m->fc1_w, &m->fc1_b, &m->fc2_w, &m->fc2_b };
+	m->fc1 = lt_unit_new(ctx, "fc1", t[0], t[1]);
+	m->fc2 = lt_unit_new(ctx, "fc2", t[2], t[3]);
 	size_t total = 0, at = 0, es = lt_dtype_size(m->ct);
 	for (int k = 0; k < 4; k++)
 		total += (size_t)lt_numel(t[k]);
@@ -144,8 +148,13 @@ static inline void mlp_dump(lt_ctx *ctx, const char *who,
 			    const struct mlp_options *o, struct mlp *m)
 {
 	lt_tensor *const t[] = { m->fc1_w.t, m->fc1_b.t, m->fc2_w.t, m->fc2_b.t };
-	if (o->dump)
-		dump_params(ctx, who, o->dump, t, 4);
+	if (!o->dump)
+		return;
+	lt_unit_begin(ctx, m->fc1, LT_FORWARD); /* every rank: gathering is collective */
+	lt_unit_begin(ctx, m->fc2, LT_FORWARD);
+	dump_params(ctx, who, o->dump, t, 4);
+	lt_unit_end(ctx, m->fc2, LT_FORWARD);
+	lt_unit_end(ctx, m->fc1, LT_FORWARD);
 }
 
 /* Copies samples index[0..B) of split into m->x (converted to m->ct) and
@@ -183,10 +192,10 @@ static inline void mlp_gather(lt_ctx *ctx, struct mlp *m, enum lt_split split,
 
 /* Forward of the B gathered samples.  Returns the summed cross-entropy
  * loss and adds the number of correct predictions to *correct. */
-static inline double mlp_forward(struct mlp *m, int B, int64_t *correct)
+static inline double mlp_forward(lt_ctx *ctx, struct mlp *m, int B, int64_t *correct)
 {
-	return m->ct == LT_F64 ? mlp_forward_f64(m, B, correct)
-			       : mlp_forward_f32(m, B, correct);
+	return m->ct == LT_F64 ? mlp_forward_f64(ctx, m, B, correct)
+			       : mlp_forward_f32(ctx, m, B, correct);
 }
 
 /* Backward of mlp_forward for the loss (sum of loss_b) * dloss: adds

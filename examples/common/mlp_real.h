@@ -43,16 +43,21 @@ static inline void MLP_FN(linear_backward)(R *din, R *dW, R *dbias, const R *dou
 		}
 }
 
-static inline double MLP_FN(mlp_forward)(struct mlp *m, int B, int64_t *correct)
+static inline double MLP_FN(mlp_forward)(lt_ctx *ctx, struct mlp *m, int B,
+					 int64_t *correct)
 {
 	const int H = m->H, O = m->O;
 	R *h = m->h;
+	lt_unit_begin(ctx, m->fc1, LT_FORWARD);
 	MLP_FN(linear_forward)(h, m->x, view_data(&m->fc1_w), view_data(&m->fc1_b),
 			       B, m->I, H);
+	lt_unit_end(ctx, m->fc1, LT_FORWARD);
 	for (size_t k = 0; k < (size_t)B * H; k++)
 		h[k] = h[k] > 0 ? h[k] : 0;  /* h = relu(fc1(x)) */
+	lt_unit_begin(ctx, m->fc2, LT_FORWARD);
 	MLP_FN(linear_forward)(m->p, h, view_data(&m->fc2_w), view_data(&m->fc2_b),
 			       B, H, O);
+	lt_unit_end(ctx, m->fc2, LT_FORWARD);
 	double loss = 0;
 	for (int b = 0; b < B; b++) {
 		R *p = (R *)m->p + (size_t)b * O;  /* logits, then softmax */
@@ -84,18 +89,22 @@ static inline void MLP_FN(mlp_backward)(lt_ctx *ctx, struct mlp *m, int B,
 			p[k] *= dloss;
 	}
 	/* logits = h W2^T + b2 */
+	lt_unit_begin(ctx, m->fc2, LT_BACKWARD);
 	MLP_FN(linear_backward)(dh, view_grad(&m->fc2_w), view_grad(&m->fc2_b), m->p,
 				h, view_data(&m->fc2_w), B, H, O);
 	view_grad_ready(ctx, &m->fc2_w);
 	view_grad_ready(ctx, &m->fc2_b);
+	lt_unit_end(ctx, m->fc2, LT_BACKWARD);
 	/* h = relu(z): dz = dh where h > 0 */
 	for (size_t k = 0; k < (size_t)B * H; k++)
 		dh[k] = h[k] > 0 ? dh[k] : 0;
 	/* z = x W1^T + b1 */
+	lt_unit_begin(ctx, m->fc1, LT_BACKWARD);
 	MLP_FN(linear_backward)(NULL, view_grad(&m->fc1_w), view_grad(&m->fc1_b), dh,
 				m->x, view_data(&m->fc1_w), B, m->I, H);
 	view_grad_ready(ctx, &m->fc1_w);
 	view_grad_ready(ctx, &m->fc1_b);
+	lt_unit_end(ctx, m->fc1, LT_BACKWARD);
 }
 
 #undef R

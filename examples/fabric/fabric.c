@@ -70,7 +70,7 @@ static void train_epoch(lt_ctx *ctx, struct mlp *m, const int64_t *idx,
 		int B = lo >= n ? 0 : (int)(n - lo < batch_size ? n - lo : batch_size);
 		if (B > 0) {
 			mlp_gather(ctx, m, LT_TRAIN, idx + lo, B);
-			mlp_forward(m, B, &correct);
+			mlp_forward(ctx, m, B, &correct);
 			mlp_backward(ctx, m, B, lt_loss_scale(ctx) / B);
 		}
 		lt_sync_grads(ctx);
@@ -89,7 +89,7 @@ static void validate(lt_ctx *ctx, struct mlp *m, const int64_t *idx, int64_t n,
 	for (int64_t lo = 0; lo < n; lo += batch_size) {
 		int B = (int)(n - lo < batch_size ? n - lo : batch_size);
 		mlp_gather(ctx, m, LT_VAL, idx + lo, B);
-		loss_sum += mlp_forward(m, B, &counts[0]);
+		loss_sum += mlp_forward(ctx, m, B, &counts[0]);
 	}
 	lt_all_reduce(ctx, counts, 2, LT_I64, LT_SUM);
 	lt_all_reduce(ctx, &loss_sum, 1, LT_F64, LT_SUM);

@@ -62,7 +62,7 @@ static int mlp_train_step(lt_ctx *ctx, void *self, const struct lt_batch *batch,
 	struct model *s = self;
 	int64_t correct = 0;
 	mlp_gather(ctx, &s->net, LT_TRAIN, batch->index, batch->size);
-	*loss = mlp_forward(&s->net, batch->size, &correct) / batch->size;
+	*loss = mlp_forward(ctx, &s->net, batch->size, &correct) / batch->size;
 	mlp_backward(ctx, &s->net, batch->size, lt_loss_scale(ctx) / batch->size);
 	return 0;
 }
@@ -73,7 +73,7 @@ static int mlp_val_step(lt_ctx *ctx, void *self, const struct lt_batch *batch,
 	struct model *s = self;
 	int64_t correct = 0;
 	mlp_gather(ctx, &s->net, LT_VAL, batch->index, batch->size);
-	*loss = mlp_forward(&s->net, batch->size, &correct) / batch->size;
+	*loss = mlp_forward(ctx, &s->net, batch->size, &correct) / batch->size;
 	lt_log(ctx, "val_acc", (double)correct / batch->size);
 	return 0;
 }

@@ -44,7 +44,8 @@ struct lt_ckpt_tensor; /* ltrun's own (save_deferred) */
 
 struct lt_ckpt_io_ops {
 	/* Opens the IO for a->base; *state is passed to every other op.
-	 * Called once per run by rank 0, and by `ltrun ckpt`. */
+	 * Called once per run by rank 0 (by every rank for a sharded
+	 * checkpoint), and by `ltrun ckpt`. */
 	int (*open)(const struct lt_ckpt_io_args *a, void **state, struct lt_err *err);
 	/* Writes file rel (its directories made as needed) from iov,
 	 * atomically: complete under its name, or not at all. */

@@ -146,9 +146,12 @@ struct lt_update {
 
 /* What this rank writes and reads in a checkpoint: the parameters and
  * optimizer state of a range of the flat space.  The default: rank 0
- * the whole space, the other ranks nothing.  This version writes whole
- * tensors only (the default); a sharded range is refused with a message
- * until sharded checkpoints exist. */
+ * the whole space, the other ranks nothing.  Any other answer makes a
+ * sharded checkpoint: every active rank writes its range (which must lie
+ * in its layout's state range) as its own shard, and on --resume reads
+ * exactly that range of the new run, from whole or sharded checkpoints
+ * of any world size, before ckpt_loaded (under mixed precision the
+ * compute values of the range are made from the master weights read). */
 struct lt_ckpt_shard {
 	bool active;          /* this rank writes (and on --resume reads) */
 	size_t offset, numel; /* the range of the flat space */

@@ -7,7 +7,9 @@
  * read.  The checkpoint holds the f32 master weights under mixed
  * precision, so f32 loses nothing and "compute" rounds them as the run's
  * view did.  The file is written through the file IO plugin: a temporary
- * file, fsynced and renamed over OUT.
+ * file, fsynced and renamed over OUT.  A sharded checkpoint (shards.h)
+ * is assembled from its shards: `ltrun ckpt consolidate` is this with
+ * f32, DeepSpeed's zero_to_fp32.
  */
 #include <cjson/cJSON.h>
 #include <errno.h>
@@ -21,6 +23,7 @@
 #include "ckpt/format.h"
 #include "ckpt/inspect.h"
 #include "ckpt/safetensors.h"
+#include "ckpt/shards.h"
 #include "core/dtype.h"
 #include "precision/precision.h"
 
@@ -38,15 +41,15 @@ bool lt_export_dtype_parse(const char *s, enum lt_export_dtype *out)
 	return false;
 }
 
-static const char *meta_str(const struct lt_ckpt_reader *r, const char *key)
+static const char *meta_str(const struct lt_ckpt_set *r, const char *key)
 {
-	const cJSON *v = cJSON_GetObjectItemCaseSensitive(lt_ckpt_meta(r), key);
+	const cJSON *v = cJSON_GetObjectItemCaseSensitive(lt_ckpt_set_meta(r), key);
 
 	return cJSON_IsString(v) ? v->valuestring : NULL;
 }
 
 /* The dtype the float tensors get.  Returns 0, or -1 with err. */
-static int target_dtype(const struct lt_registry *reg, const struct lt_ckpt_reader *r,
+static int target_dtype(const struct lt_registry *reg, const struct lt_ckpt_set *r,
 			enum lt_export_dtype how, enum lt_dtype *dt, struct lt_err *err)
 {
 	const char *prec = meta_str(r, "precision");
@@ -61,12 +64,12 @@ static int target_dtype(const struct lt_registry *reg, const struct lt_ckpt_read
 	if (!prec)
 		return lt_err_set(err, LT_EXIT_USAGE,
 				  "checkpoint '%s' names no precision (it was not saved by an ltrun run): give --dtype f32, bf16 or f16",
-				  lt_ckpt_label(r));
+				  lt_ckpt_set_label(r));
 	p = lt_registry_find(reg, LT_KIND_PRECISION, prec);
 	if (!p)
 		return lt_err_set(err, LT_EXIT_USAGE,
 				  "checkpoint '%s' was saved in precision '%s', which this ltrun does not know: give the --plugin that registers it, or --dtype f32",
-				  lt_ckpt_label(r), prec);
+				  lt_ckpt_set_label(r), prec);
 	*dt = ((const struct lt_precision_ops *)lt_registry_base(reg, p)->ops)->compute;
 	return 0;
 }
@@ -87,7 +90,7 @@ static void exported_free(struct exported *e)
 }
 
 /* Reads tensor f into a buffer of dt (float tensors; others as they are). */
-static void *read_as(struct lt_ckpt_reader *r, const struct lt_ckpt_tensor *f, enum lt_dtype dt,
+static void *read_as(struct lt_ckpt_set *r, const struct lt_ckpt_tensor *f, enum lt_dtype dt,
 		     struct lt_ckpt_tensor *d, struct lt_err *err)
 {
 	size_t n = f->bytes / lt_dtype_size(f->dtype);
@@ -101,7 +104,7 @@ static void *read_as(struct lt_ckpt_reader *r, const struct lt_ckpt_tensor *f, e
 	d->bytes = n * lt_dtype_size(dt);
 	if (!raw)
 		goto out_nomem;
-	if (lt_ckpt_read(r, f->name, f->dtype, f->ndim, f->shape, raw, err))
+	if (lt_ckpt_set_read(r, f->name, f->dtype, 0, n, raw, err))
 		goto out_free;
 	if (dt == f->dtype)
 		return raw;
@@ -125,17 +128,17 @@ out_free:
 
 /* Every parameter and buffer of r (not the optimizer state, not the
  * model's state/ blobs), in dt.  Returns 0, or -1 with err. */
-static int collect(struct lt_ckpt_reader *r, enum lt_dtype dt, struct exported *e,
+static int collect(struct lt_ckpt_set *r, enum lt_dtype dt, struct exported *e,
 		   struct lt_err *err)
 {
 	size_t nf;
-	const struct lt_ckpt_tensor *ft = lt_ckpt_tensors(r, &nf);
+	const struct lt_ckpt_tensor *ft = lt_ckpt_set_tensors(r, &nf);
 
 	e->t = calloc(nf ? nf : 1, sizeof(*e->t));
 	e->data = calloc(nf ? nf : 1, sizeof(*e->data));
 	if (!e->t || !e->data)
 		return lt_err_set(err, LT_EXIT_FAILURE, "out of memory exporting '%s'",
-				  lt_ckpt_label(r));
+				  lt_ckpt_set_label(r));
 	for (size_t i = 0; i < nf; i++) {
 		if (!strncmp(ft[i].name, "optimizer.", 10) || !strncmp(ft[i].name, "state/", 6))
 			continue;
@@ -150,7 +153,7 @@ static int collect(struct lt_ckpt_reader *r, enum lt_dtype dt, struct exported *
 	}
 	if (!e->n)
 		return lt_err_set(err, LT_EXIT_FAILURE, "checkpoint '%s' holds no parameters to export",
-				  lt_ckpt_label(r));
+				  lt_ckpt_set_label(r));
 	return 0;
 }
 
@@ -200,7 +203,7 @@ static int write_out(const struct lt_registry *reg, const char *dir, const char 
 }
 
 /* {"format": "ltrun-export", "step": the checkpoint's}. */
-static cJSON *export_meta(const struct lt_ckpt_reader *r)
+static cJSON *export_meta(const struct lt_ckpt_set *r)
 {
 	cJSON *meta = cJSON_CreateObject();
 	const char *step = meta_str(r, "step");
@@ -219,7 +222,7 @@ int lt_ckpt_export(const struct lt_registry *reg, const char *io, const char *pa
 {
 	struct exported e = { 0 };
 	struct lt_ckpt_path *p = NULL;
-	struct lt_ckpt_reader *r;
+	struct lt_ckpt_set *r;
 	char *dir = NULL, *name = NULL;
 	const char *step;
 	cJSON *meta = NULL;
@@ -229,14 +232,14 @@ int lt_ckpt_export(const struct lt_registry *reg, const char *io, const char *pa
 
 	if (split_out(out, force, &dir, &name, err))
 		goto out_free;
-	if (!(p = lt_ckpt_path_open(reg, io, path, err)))
+	if (!(p = lt_ckpt_path_open_set(reg, io, path, err)))
 		goto out_free;
-	r = lt_ckpt_path_reader(p);
+	r = lt_ckpt_path_set(p);
 	step = meta_str(r, "step");
 	if (target_dtype(reg, r, how, &dt, err) || collect(r, dt, &e, err))
 		goto out_free;
 	if (!(meta = export_meta(r))) {
-		lt_err_set(err, LT_EXIT_FAILURE, "out of memory exporting '%s'", lt_ckpt_label(r));
+		lt_err_set(err, LT_EXIT_FAILURE, "out of memory exporting '%s'", lt_ckpt_set_label(r));
 		goto out_free;
 	}
 	if (write_out(reg, dir, name, step ? strtoll(step, NULL, 10) : 0, &e, meta, err))
@@ -244,7 +247,7 @@ int lt_ckpt_export(const struct lt_registry *reg, const char *io, const char *pa
 	for (size_t i = 0; i < e.n; i++)
 		bytes += e.t[i].bytes;
 	fprintf(msg, "exported %zu tensors (%" PRIu64 " bytes, %s) of '%s' to '%s'\n", e.n, bytes,
-		lt_dtype_name(dt), lt_ckpt_label(r), out);
+		lt_dtype_name(dt), lt_ckpt_set_label(r), out);
 	rc = 0;
 out_free:
 	cJSON_Delete(meta);

@@ -26,6 +26,11 @@
  * plugin, else the relative path alone). */
 struct lt_ckpt_reader *lt_ckpt_open_at(const struct lt_ckpt_io_ops *io, void *io_state,
 				       const char *base, const char *where, struct lt_err *err);
+/* The file `where` names under the base ("last", "step-<N>" or a
+ * .safetensors path): "step-<N>/model.safetensors" for the first two
+ * (last read through io), malloc'd.  NULL with err. */
+char *lt_ckpt_resolve(const struct lt_ckpt_io_ops *io, void *io_state, const char *base,
+		      const char *where, struct lt_err *err);
 /* The file as messages name it. */
 const char *lt_ckpt_label(const struct lt_ckpt_reader *r);
 /* Tensor i's (in lt_ckpt_tensors() order) CRC-32C from the header:

@@ -19,6 +19,7 @@
 #include "ckpt/file.h"
 #include "ckpt/format.h"
 #include "ckpt/safetensors.h"
+#include "ckpt/shards.h"
 #include "core/buf.h"
 
 #define BAD(...) (lt_err_set(err, LT_EXIT_FAILURE, __VA_ARGS__), -1)
@@ -97,8 +98,8 @@ static int write_history(const struct lt_ckpt_io_ops *io, void *st, int64_t *ste
 
 /* After step's checkpoint is complete: checkpoints.json, `last`, then
  * the checkpoints beyond keep go. */
-static int finish_save(const struct lt_ckpt_io_ops *io, void *st, int64_t step, int keep,
-		       struct lt_err *err)
+int lt_ckpt_finish_save(const struct lt_ckpt_io_ops *io, void *st, int64_t step, int keep,
+			struct lt_err *err)
 {
 	int64_t *done = NULL, *stale = NULL, *kept = NULL;
 	size_t ndone = 0, nstale = 0, nkept = 0, others = 0, i;
@@ -197,17 +198,23 @@ int lt_ckpt_save(const struct lt_ckpt_io_ops *io, void *io_state, int64_t step,
 	snprintf(rel, sizeof(rel), "step-%" PRId64 "/index.json", step);
 	if (io->write(io_state, rel, &iov, 1, err))
 		goto out_partial;
-	return finish_save(io, io_state, step, keep, err);
+	return lt_ckpt_finish_save(io, io_state, step, keep, err);
 out_partial:
-	/* a failed save (no space, say) takes its files with it, so that
-	 * the next attempt finds the space it had; a step that was complete
-	 * before is left as it is (a failed write never replaces a file, so
-	 * its index.json is still there) */
-	if (!step_complete(io, io_state, step)) {
-		struct lt_err ignored;
-
-		snprintf(rel, sizeof(rel), "step-%" PRId64, step);
-		io->remove(io_state, rel, &ignored);
-	}
+	lt_ckpt_step_discard(io, io_state, step);
 	return -1;
+}
+
+/* A failed save (no space, say) takes its files with it, so that the
+ * next attempt finds the space it had; a step that was complete before
+ * is left as it is (a failed write never replaces a file, so its
+ * index.json is still there). */
+void lt_ckpt_step_discard(const struct lt_ckpt_io_ops *io, void *io_state, int64_t step)
+{
+	struct lt_err ignored;
+	char rel[64];
+
+	if (step_complete(io, io_state, step))
+		return;
+	snprintf(rel, sizeof(rel), "step-%" PRId64, step);
+	io->remove(io_state, rel, &ignored);
 }

@@ -20,6 +20,7 @@
 #include "ckpt/file.h"
 #include "ckpt/format.h"
 #include "ckpt/inspect.h"
+#include "ckpt/shards.h"
 #include "core/dtype.h"
 #include "core/url.h"
 
@@ -163,26 +164,29 @@ out_nomem:
 	return lt_err_set(err, LT_EXIT_FAILURE, "out of memory opening checkpoint '%s'", q);
 }
 
-static struct lt_ckpt_reader *open_path(const struct lt_registry *reg, const char *io,
-					const char *path, struct target *tg, struct lt_err *err)
-{
-	struct lt_ckpt_reader *r;
-
-	if (locate(reg, io, path, tg, err))
-		return NULL;
-	r = lt_ckpt_open_at(tg->io, tg->state, tg->base, tg->where, err);
-	if (!r)
-		target_free(tg);
-	return r;
-}
-
 struct lt_ckpt_path {
 	struct target tg;
 	struct lt_ckpt_reader *r;
+	struct lt_ckpt_set *s;
 };
 
-struct lt_ckpt_path *lt_ckpt_path_open(const struct lt_registry *reg, const char *io,
-				       const char *path, struct lt_err *err)
+/* The checkpoint at path, whole or sharded; NULL with err. */
+static struct lt_ckpt_set *open_set(const struct lt_registry *reg, const char *io,
+				    const char *path, struct target *tg, struct lt_err *err)
+{
+	struct lt_ckpt_set *s;
+
+	if (locate(reg, io, path, tg, err))
+		return NULL;
+	s = lt_ckpt_set_open(tg->io, tg->state, tg->base, tg->where, err);
+	if (!s)
+		target_free(tg);
+	return s;
+}
+
+/* path opened as one file (p->r), or whole or sharded (set: p->s). */
+static struct lt_ckpt_path *path_open(const struct lt_registry *reg, const char *io,
+				      const char *path, bool set, struct lt_err *err)
 {
 	struct lt_ckpt_path *p = calloc(1, sizeof(*p));
 
@@ -190,12 +194,33 @@ struct lt_ckpt_path *lt_ckpt_path_open(const struct lt_registry *reg, const char
 		lt_err_set(err, LT_EXIT_FAILURE, "out of memory opening checkpoint '%s'", path);
 		return NULL;
 	}
-	p->r = open_path(reg, io, path, &p->tg, err);
-	if (!p->r) {
+	if (set)
+		p->s = open_set(reg, io, path, &p->tg, err);
+	else if (!locate(reg, io, path, &p->tg, err) &&
+		 !(p->r = lt_ckpt_open_at(p->tg.io, p->tg.state, p->tg.base, p->tg.where, err)))
+		target_free(&p->tg);
+	if (!p->s && !p->r) {
 		free(p);
 		return NULL;
 	}
 	return p;
+}
+
+struct lt_ckpt_path *lt_ckpt_path_open(const struct lt_registry *reg, const char *io,
+				       const char *path, struct lt_err *err)
+{
+	return path_open(reg, io, path, false, err);
+}
+
+struct lt_ckpt_path *lt_ckpt_path_open_set(const struct lt_registry *reg, const char *io,
+					   const char *path, struct lt_err *err)
+{
+	return path_open(reg, io, path, true, err);
+}
+
+struct lt_ckpt_set *lt_ckpt_path_set(const struct lt_ckpt_path *p)
+{
+	return p->s;
 }
 
 struct lt_ckpt_reader *lt_ckpt_path_reader(const struct lt_ckpt_path *p)
@@ -208,6 +233,7 @@ void lt_ckpt_path_close(struct lt_ckpt_path *p)
 	if (!p)
 		return;
 	lt_ckpt_close(p->r);
+	lt_ckpt_set_close(p->s);
 	target_free(&p->tg);
 	free(p);
 }
@@ -325,20 +351,93 @@ static int print_json(const struct lt_ckpt_reader *r, FILE *out, struct lt_err *
 	return 0;
 }
 
+/* A sharded checkpoint: its whole tensors, its files, its metadata (as
+ * text, or as JSON with "sharded": true and "files"). */
+static int print_sharded(struct lt_ckpt_set *s, bool json, FILE *out, struct lt_err *err)
+{
+	cJSON *root = cJSON_CreateObject(), *ts = NULL, *fs = NULL, *md = NULL;
+	size_t n, nf = lt_ckpt_set_files(s);
+	const struct lt_ckpt_tensor *t = lt_ckpt_set_tensors(s, &n);
+	const cJSON *m;
+	char shape[LT_CKPT_SHAPE_MAX], *text;
+	uint64_t total = 0;
+	bool ok = root && cJSON_AddStringToObject(root, "path", lt_ckpt_set_label(s)) &&
+		  cJSON_AddTrueToObject(root, "sharded") &&
+		  (fs = cJSON_AddArrayToObject(root, "files")) &&
+		  (ts = cJSON_AddArrayToObject(root, "tensors"));
+
+	for (size_t i = 0; i < n; i++)
+		total += t[i].bytes;
+	if (!json)
+		fprintf(out, "checkpoint %s: sharded in %zu files, %zu tensors, %" PRIu64 " bytes\n",
+			lt_ckpt_set_label(s), nf, n, total);
+	for (size_t i = 0; ok && i < nf; i++) {
+		const char *f = lt_ckpt_label(lt_ckpt_set_reader(s, i));
+
+		if (!json)
+			fprintf(out, "  file %s\n", f);
+		ok = cJSON_AddItemToArray(fs, cJSON_CreateString(f));
+	}
+	for (size_t i = 0; ok && i < n; i++) {
+		cJSON *o = cJSON_CreateObject(), *sh;
+		char *name = printable(t[i].name);
+
+		lt_ckpt_shape_str(shape, sizeof(shape), t[i].ndim, t[i].shape);
+		if (!json)
+			fprintf(out, "  %s  %s  %s  %zu\n", name ? name : "?",
+				lt_dtype_st_name(t[i].dtype), shape, t[i].bytes);
+		free(name);
+		ok = o && cJSON_AddItemToArray(ts, o) && cJSON_AddStringToObject(o, "name", t[i].name) &&
+		     cJSON_AddStringToObject(o, "dtype", lt_dtype_st_name(t[i].dtype)) &&
+		     (sh = cJSON_AddArrayToObject(o, "shape")) &&
+		     cJSON_AddNumberToObject(o, "bytes", (double)t[i].bytes);
+		for (int d = 0; ok && d < t[i].ndim; d++)
+			ok = cJSON_AddItemToArray(sh, cJSON_CreateNumber((double)t[i].shape[d]));
+	}
+	ok = ok && (md = cJSON_AddObjectToObject(root, "metadata"));
+	if (!json)
+		fprintf(out, "metadata:\n");
+	cJSON_ArrayForEach(m, lt_ckpt_set_meta(s)) {
+		if (!cJSON_IsString(m))
+			continue;
+		if (!json) {
+			char *k = printable(m->string), *v = printable(m->valuestring);
+
+			fprintf(out, "  %s  %s\n", k ? k : "?", v ? v : "?");
+			free(k);
+			free(v);
+		}
+		ok = ok && cJSON_AddStringToObject(md, m->string, m->valuestring);
+	}
+	text = ok && json ? cJSON_Print(root) : NULL;
+	cJSON_Delete(root);
+	if (!ok || (json && !text))
+		return lt_err_set(err, LT_EXIT_FAILURE, "out of memory printing checkpoint '%s'",
+				  lt_ckpt_set_label(s));
+	if (json)
+		fprintf(out, "%s\n", text);
+	free(text);
+	return 0;
+}
+
 int lt_ckpt_inspect(const struct lt_registry *reg, const char *io, const char *path, bool json,
 		    FILE *out, struct lt_err *err)
 {
 	struct target tg;
-	struct lt_ckpt_reader *r = open_path(reg, io, path, &tg, err);
+	struct lt_ckpt_set *s = open_set(reg, io, path, &tg, err);
+	struct lt_ckpt_reader *r;
 	int rc = 0;
 
-	if (!r)
+	if (!s)
 		return -1;
-	if (json)
+	r = lt_ckpt_set_reader(s, 0);
+	if (lt_ckpt_set_sharded(s))
+		rc = print_sharded(s, json, out, err);
+	else if (json)
 		rc = print_json(r, out, err);
 	else
 		print_text(r, out);
-	lt_ckpt_close(r);
+	lt_ckpt_set_close(s);
 	target_free(&tg);
 	return rc;
 }
@@ -367,23 +466,27 @@ int lt_ckpt_verify_path(const struct lt_registry *reg, const char *io, const cha
 			FILE *out, struct lt_err *err)
 {
 	struct target tg;
-	struct lt_ckpt_reader *r = open_path(reg, io, path, &tg, err);
+	struct lt_ckpt_set *s = open_set(reg, io, path, &tg, err);
 	const struct lt_ckpt_tensor *t;
 	uint64_t total = 0;
-	size_t n;
+	size_t n, nf;
 	int rc;
 
-	if (!r)
+	if (!s)
 		return -1;
-	rc = lt_ckpt_verify(r, err);
-	if (!rc)
-		rc = check_step(r, err);
-	t = lt_ckpt_tensors(r, &n);
+	nf = lt_ckpt_set_files(s);
+	rc = lt_ckpt_set_verify(s, err);
+	for (size_t i = 0; i < nf && !rc; i++)
+		rc = check_step(lt_ckpt_set_reader(s, i), err);
+	t = lt_ckpt_set_tensors(s, &n);
 	for (size_t i = 0; i < n; i++)
 		total += t[i].bytes;
-	if (!rc)
+	if (!rc && lt_ckpt_set_sharded(s))
+		fprintf(out, "ok: %zu tensors in %zu shards, %" PRIu64 " bytes, every checksum matches\n",
+			n, nf, total);
+	else if (!rc)
 		fprintf(out, "ok: %zu tensors, %" PRIu64 " bytes, every checksum matches\n", n, total);
-	lt_ckpt_close(r);
+	lt_ckpt_set_close(s);
 	target_free(&tg);
 	return rc;
 }

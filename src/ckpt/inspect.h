@@ -11,6 +11,8 @@
 #include "core/error.h"
 #include "core/registry.h"
 
+struct lt_ckpt_set;
+
 /* path: a checkpoint base directory (its `last` is opened), a step-<N>
  * directory, a .safetensors file, a directory holding model.safetensors, or an http(s):// URL of any of these
  * (through the http IO plugin), read through the checkpoint IO io of
@@ -38,6 +40,11 @@ struct lt_ckpt_path;
 struct lt_ckpt_path *lt_ckpt_path_open(const struct lt_registry *reg, const char *io,
 				       const char *path, struct lt_err *err);
 struct lt_ckpt_reader *lt_ckpt_path_reader(const struct lt_ckpt_path *p);
+/* The same for a checkpoint whole or sharded (shards.h), read through
+ * lt_ckpt_path_set(). */
+struct lt_ckpt_path *lt_ckpt_path_open_set(const struct lt_registry *reg, const char *io,
+					   const char *path, struct lt_err *err);
+struct lt_ckpt_set *lt_ckpt_path_set(const struct lt_ckpt_path *p);
 void lt_ckpt_path_close(struct lt_ckpt_path *p);
 
 #endif

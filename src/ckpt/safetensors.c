@@ -508,8 +508,7 @@ struct lt_ckpt_reader *lt_ckpt_parse_header(const char *name, const void *header
 			    file_size, err);
 }
 
-/* rel of the model file `where` names; malloc'd. */
-static char *resolve(const struct lt_ckpt_io_ops *io, void *st, const char *base, const char *where,
+char *lt_ckpt_resolve(const struct lt_ckpt_io_ops *io, void *st, const char *base, const char *where,
 		     struct lt_err *err)
 {
 	char buf[64], *label, *rel = NULL;
@@ -571,7 +570,7 @@ struct lt_ckpt_reader *lt_ckpt_open_at(const struct lt_ckpt_io_ops *io, void *io
 	if (!base && io == &lt_ckpt_io_file)
 		base = lt_ckpt_io_file_base(io_state);
 	e2.msg[0] = '\0';
-	rel = resolve(io, io_state, base, where, &e2);
+	rel = lt_ckpt_resolve(io, io_state, base, where, &e2);
 	if (!rel) {
 		if (!e2.msg[0])
 			lt_err_set(&e2, LT_EXIT_FAILURE, "out of memory opening checkpoint '%s'", where);

@@ -1,11 +1,11 @@
 /*
  * auto.c - the `auto` communicator: hierarchical, shm inside a node and an
  * inter-node backend between nodes (mpi when mpirun started the ranks,
- * else gloo).  At open the members publish their node identity (the host
- * address of lt_comm_args, or the host name) through the rendezvous; nodes
- * are numbered by first appearance in group rank order and local ranks in
- * group rank order within a node.  Sub-communicators, opened through
- * lt_comm_open: "<scope>/node<k>" (shm, this node's members; none for a
+ * else gloo).  At open the members find their nodes (nodes.h: the host
+ * address of lt_comm_args, or the host name, through the rendezvous;
+ * nodes numbered by first appearance in group rank order, local ranks in
+ * group rank order within a node).  Sub-communicators, opened through
+ * lt_comm_open_sub: "<scope>/node<k>" (shm, this node's members; none for a
  * node of one rank) and, with several nodes, "<scope>/rail<i>" (local rank
  * i of every node) when every node has the same number of ranks, else
  * "<scope>/leaders" (local rank 0 of every node).  The leaders (rail 0)
@@ -16,21 +16,18 @@
  * an all-reduce of the whole buffer.
  */
 #include "comm/comm.h"
+#include "comm/nodes.h"
 #include "comm/reduce.h"
-#include "rdzv/rdzv.h"
 
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <unistd.h>
 
 struct auto_state {
 	struct lt_comm *node;  /* shm over this node's members; NULL when alone */
 	struct lt_comm *inter; /* this rank's rail, or the leaders; NULL if none */
-	bool uniform;          /* every node has lsize ranks: inter is a rail */
-	int nnodes, node_idx, local, lsize, lmax;
-	int *node_of, *local_of; /* by group rank */
+	struct lt_comm_nodes n; /* uniform: inter is a rail */
 	char *tmp;               /* scratch, grown on demand */
 	size_t tmp_cap;
 };
@@ -64,175 +61,38 @@ static char *scratch(struct lt_comm *c, size_t n, struct lt_err *err)
 
 /* ------------------------------------------------------------ open */
 
-/* The inter-node backend: mpi under mpirun, else gloo (its name, its ops). */
-static const char *inter_name(void)
-{
-	return getenv("OMPI_COMM_WORLD_SIZE") ? "mpi" : "gloo";
-}
-
-static const struct lt_comm_ops *inter_backend(void)
-{
-	return getenv("OMPI_COMM_WORLD_SIZE") ? &lt_comm_mpi : &lt_comm_gloo;
-}
-
-static int global_of(const struct lt_comm_args *a, int r)
-{
-	return a->global_rank ? a->global_rank[r] : r;
-}
-
-/* Publishes this rank's node identity and reads everyone's: fills
- * node_of/local_of and the node counts.  Returns 0 or -1. */
-static int find_nodes(struct lt_comm *c, const struct lt_comm_args *a, struct auto_state *s,
-		      struct lt_err *err)
-{
-	char key[160], self[256];
-	char **ids = calloc((size_t)a->size, sizeof(*ids));
-	int *count = calloc((size_t)a->size, sizeof(*count));
-	int rc = -1;
-
-	if (!ids || !count) {
-		lt_err_set(err, LT_EXIT_FAILURE, "out of memory");
-		goto out_free;
-	}
-	if (a->host && *a->host)
-		snprintf(self, sizeof(self), "%s", a->host);
-	else if (gethostname(self, sizeof(self) - 1))
-		snprintf(self, sizeof(self), "localhost");
-	self[sizeof(self) - 1] = '\0';
-	if (a->size > 1) {
-		if (!a->rz) {
-			lt_err_set(err, LT_EXIT_FAILURE,
-				   "comm 'auto' in '%s' needs a rendezvous to find its %d ranks' nodes: "
-				   "open it from a rank process",
-				   c->scope, a->size);
-			goto out_free;
-		}
-		snprintf(key, sizeof(key), "%s/auto/node%d", a->scope, a->rank);
-		if (a->rz->ops->put(a->rz, key, self, strlen(self), err))
-			goto out_free;
-	}
-	for (int r = 0; r < a->size; r++) {
-		size_t len;
-		void *v;
-
-		if (r == a->rank) {
-			ids[r] = strdup(self);
-		} else {
-			snprintf(key, sizeof(key), "%s/auto/node%d", a->scope, r);
-			if (a->rz->ops->get(a->rz, key, global_of(a, r), &v, &len, err))
-				goto out_free;
-			ids[r] = v;
-		}
-		if (!ids[r]) {
-			lt_err_set(err, LT_EXIT_FAILURE, "out of memory");
-			goto out_free;
-		}
-		s->node_of[r] = -1;
-		for (int q = 0; q < r; q++)
-			if (!strcmp(ids[q], ids[r])) {
-				s->node_of[r] = s->node_of[q];
-				break;
-			}
-		if (s->node_of[r] < 0)
-			s->node_of[r] = s->nnodes++;
-		s->local_of[r] = count[s->node_of[r]]++;
-	}
-	s->node_idx = s->node_of[a->rank];
-	s->local = s->local_of[a->rank];
-	s->lsize = count[s->node_idx];
-	s->uniform = true;
-	for (int k = 0; k < s->nnodes; k++) {
-		if (count[k] > s->lmax)
-			s->lmax = count[k];
-		s->uniform = s->uniform && count[k] == count[0];
-	}
-	rc = 0;
-out_free:
-	if (ids)
-		for (int r = 0; r < a->size; r++)
-			free(ids[r]);
-	free(ids);
-	free(count);
-	return rc;
-}
-
-/* Opens b over the group ranks r with pick(r) true, this rank being
- * number `rank` among them, under scope "<scope>/<name>". */
-static struct lt_comm *open_sub(const struct lt_comm_ops *b, const char *bname,
-				const struct lt_comm_args *a, const char *name, int rank, int size, const int *group,
-				struct lt_err *err)
-{
-	struct lt_comm_args sub = *a;
-	int *globals = malloc(sizeof(*globals) * (size_t)size);
-	char scope[96];
-	struct lt_comm *c;
-
-	if (!b) {
-		free(globals);
-		lt_err_set(err, LT_EXIT_FAILURE,
-			   "comm 'auto' in '%s' needs a communicator for '%s' that this build lacks: "
-			   "rebuild ltrun with shm, gloo and mpi",
-			   a->scope, name);
-		return NULL;
-	}
-	if (!globals) {
-		lt_err_set(err, LT_EXIT_FAILURE, "out of memory");
-		return NULL;
-	}
-	for (int i = 0; i < size; i++)
-		globals[i] = global_of(a, group[i]);
-	snprintf(scope, sizeof(scope), "%s/%s", a->scope, name);
-	sub.rank = rank;
-	sub.size = size;
-	sub.scope = scope;
-	sub.global_rank = globals;
-	c = lt_comm_open(b, bname, &sub, err);
-	free(globals);
-	return c;
-}
-
 static int auto_open(struct lt_comm *c, const struct lt_comm_args *a, struct lt_err *err)
 {
 	struct auto_state *s = calloc(1, sizeof(*s));
-	int *group = NULL, n = 0, me = 0;
+	int *group = NULL, n, me;
+	const char *bname;
 	char name[32];
 
 	if (!s)
 		return lt_err_set(err, LT_EXIT_FAILURE, "out of memory");
 	c->state = s;
-	s->node_of = calloc((size_t)a->size, sizeof(int));
-	s->local_of = calloc((size_t)a->size, sizeof(int));
 	group = calloc((size_t)a->size, sizeof(int));
-	if (!s->node_of || !s->local_of || !group) {
-		free(group);
+	if (!group)
 		return lt_err_set(err, LT_EXIT_FAILURE, "out of memory");
-	}
-	if (find_nodes(c, a, s, err))
+	if (lt_comm_nodes_find(a, &s->n, err))
 		goto out_fail;
-	if (s->lsize > 1) {
-		for (int r = 0; r < a->size; r++)
-			if (s->node_of[r] == s->node_idx)
-				group[n++] = r;
-		snprintf(name, sizeof(name), "node%d", s->node_idx);
-		s->node = open_sub(&lt_comm_shm, "shm", a, name, s->local, n, group, err);
+	if (s->n.lsize > 1) {
+		n = lt_comm_nodes_members(&s->n, s->n.node_idx, group);
+		snprintf(name, sizeof(name), "node%d", s->n.node_idx);
+		s->node = lt_comm_open_sub(&lt_comm_shm, "shm", a, name, s->n.local, n, group, err);
 		if (!s->node)
 			goto out_fail;
 	}
-	if (s->nnodes > 1 && (s->uniform || s->local == 0)) {
+	if (s->n.nnodes > 1 && (s->n.uniform || s->n.local == 0)) {
 		/* Rail `local` (the leaders when local is 0): one rank per node,
 		 * numbered by node. */
-		n = 0;
-		for (int r = 0; r < a->size; r++)
-			if (s->local_of[r] == s->local) {
-				if (r == a->rank)
-					me = n;
-				group[n++] = r;
-			}
-		if (s->uniform)
-			snprintf(name, sizeof(name), "rail%d", s->local);
+		n = lt_comm_nodes_rail(&s->n, s->n.local, a->rank, group, &me);
+		if (s->n.uniform)
+			snprintf(name, sizeof(name), "rail%d", s->n.local);
 		else
 			snprintf(name, sizeof(name), "leaders");
-		s->inter = open_sub(inter_backend(), inter_name(), a, name, me, n, group, err);
+		s->inter = lt_comm_open_sub(lt_comm_inter_backend(&bname), bname, a, name, me, n,
+					    group, err);
 		if (!s->inter)
 			goto out_fail;
 	}
@@ -253,8 +113,7 @@ static void auto_close(struct lt_comm *c)
 		lt_comm_close(s->inter);
 	if (s->node)
 		lt_comm_close(s->node);
-	free(s->node_of);
-	free(s->local_of);
+	lt_comm_nodes_free(&s->n);
 	free(s->tmp);
 	free(s);
 	c->state = NULL;
@@ -265,7 +124,7 @@ static void auto_close(struct lt_comm *c)
 /* The leaders' communicator, when this rank is a leader (local rank 0). */
 static struct lt_comm *leaders(struct auto_state *s)
 {
-	return s->local == 0 ? s->inter : NULL;
+	return s->n.local == 0 ? s->inter : NULL;
 }
 
 static int node_broadcast(struct auto_state *s, void *buf, size_t count, enum lt_dtype dt,
@@ -284,7 +143,7 @@ static int auto_barrier(struct lt_comm *c, struct lt_err *err)
 		return -1;
 	if (leaders(s) && lt_comm_barrier(leaders(s), err))
 		return -1;
-	if (s->node && s->nnodes > 1 && lt_comm_barrier(s->node, err))
+	if (s->node && s->n.nnodes > 1 && lt_comm_barrier(s->node, err))
 		return -1;
 	return 0;
 }
@@ -295,11 +154,11 @@ static int auto_broadcast(struct lt_comm *c, void *buf, size_t count, enum lt_dt
 			  int root, struct lt_err *err)
 {
 	struct auto_state *s = state_of(c);
-	int rnode = s->node_of[root], rlocal = s->local_of[root];
+	int rnode = s->n.node_of[root], rlocal = s->n.local_of[root];
 
-	if (s->nnodes == 1)
+	if (s->n.nnodes == 1)
 		return node_broadcast(s, buf, count, dt, rlocal, err);
-	if (s->node_idx == rnode && rlocal != 0 && node_broadcast(s, buf, count, dt, rlocal, err))
+	if (s->n.node_idx == rnode && rlocal != 0 && node_broadcast(s, buf, count, dt, rlocal, err))
 		return -1;
 	if (leaders(s) && lt_comm_broadcast(leaders(s), buf, count, dt, rnode, err))
 		return -1;
@@ -326,7 +185,7 @@ static int all_reduce_by_rails(struct lt_comm *c, void *buf, size_t count, enum 
 			       enum lt_op op, struct lt_err *err)
 {
 	struct auto_state *s = state_of(c);
-	size_t L = (size_t)s->lsize, esz = lt_dtype_size(dt);
+	size_t L = (size_t)s->n.lsize, esz = lt_dtype_size(dt);
 	size_t block = (count + L - 1) / L, padded = block * L;
 	char *tmp = scratch(c, (block + (padded != count ? padded : 0)) * esz, err);
 	char *part = tmp, *full = padded != count ? tmp + block * esz : buf;
@@ -351,11 +210,11 @@ static int auto_all_reduce(struct lt_comm *c, void *buf, size_t count, enum lt_d
 {
 	struct auto_state *s = state_of(c);
 
-	if (s->nnodes == 1)
+	if (s->n.nnodes == 1)
 		return s->node ? lt_comm_all_reduce(s->node, buf, count, dt, op, err) : 0;
 	if (!s->node)
 		return s->inter ? lt_comm_all_reduce(s->inter, buf, count, dt, op, err) : 0;
-	if (s->uniform && count >= (size_t)s->lsize)
+	if (s->n.uniform && count >= (size_t)s->n.lsize)
 		return all_reduce_by_rails(c, buf, count, dt, op, err);
 	return all_reduce_via_leaders(s, buf, count, dt, op, err);
 }
@@ -367,13 +226,13 @@ static int auto_all_gather(struct lt_comm *c, const void *send, void *recv, size
 			   enum lt_dtype dt, struct lt_err *err)
 {
 	struct auto_state *s = state_of(c);
-	size_t bytes = count * lt_dtype_size(dt), lmax = (size_t)s->lmax;
-	size_t all = (size_t)s->nnodes * lmax * bytes;
+	size_t bytes = count * lt_dtype_size(dt), lmax = (size_t)s->n.lmax;
+	size_t all = (size_t)s->n.nnodes * lmax * bytes;
 	char *mine, *every;
 
 	if (!count)
 		return 0;
-	if (s->nnodes == 1) {
+	if (s->n.nnodes == 1) {
 		if (s->node)
 			return lt_comm_all_gather(s->node, send, recv, count, dt, err);
 		memmove(recv, send, bytes);
@@ -391,11 +250,11 @@ static int auto_all_gather(struct lt_comm *c, const void *send, void *recv, size
 	}
 	if (leaders(s) && lt_comm_all_gather(leaders(s), mine, every, lmax * count, dt, err))
 		return -1;
-	if (node_broadcast(s, every, (size_t)s->nnodes * lmax * count, dt, 0, err))
+	if (node_broadcast(s, every, (size_t)s->n.nnodes * lmax * count, dt, 0, err))
 		return -1;
 	for (int r = 0; r < c->size; r++)
 		memcpy((char *)recv + (size_t)r * bytes,
-		       every + ((size_t)s->node_of[r] * lmax + (size_t)s->local_of[r]) * bytes,
+		       every + ((size_t)s->n.node_of[r] * lmax + (size_t)s->n.local_of[r]) * bytes,
 		       bytes);
 	return 0;
 }
@@ -443,5 +302,5 @@ int lt_comm_auto_nodes(const struct lt_comm *c)
 {
 	const struct auto_state *s = c->ops == &lt_comm_auto ? c->state : NULL;
 
-	return s ? s->nnodes : -1;
+	return s ? s->n.nnodes : -1;
 }

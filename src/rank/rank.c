@@ -186,7 +186,6 @@ static const struct lt_comm_ops *choose_comm(struct lt_ctx *ctx)
 static void open_comm(struct lt_ctx *ctx)
 {
 	struct lt_err err = { 0 };
-	char host[256];
 	int *members;
 	struct lt_comm_args args;
 
@@ -195,14 +194,14 @@ static void open_comm(struct lt_ctx *ctx)
 		lt_fatal(ctx, "out of memory");
 	for (int i = 0; i < ctx->info.world_size; i++)
 		members[i] = i;
-	local_addr_towards(ctx->info.store_host, host, sizeof(host));
+	local_addr_towards(ctx->info.store_host, ctx->addr, sizeof(ctx->addr));
 	args = (struct lt_comm_args){
 		.rank = ctx->info.rank,
 		.size = ctx->info.world_size,
 		.scope = "world",
 		.rz = &ctx->rz,
 		.run_id = ctx->info.run_id,
-		.host = host,
+		.host = ctx->addr,
 		.timeout_ms = ctx->rz.timeout_ms,
 		.global_rank = members,
 	};

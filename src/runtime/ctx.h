@@ -96,6 +96,8 @@ struct lt_ctx {
 	struct lt_rdzv rz;
 	unsigned barriers; /* barriers passed, the join included */
 	char host[256];
+	char addr[256];     /* this node's address towards the store: the node identity of
+			     * the communicators (lt_comm_args.host, comm/nodes.h) */
 	const struct lt_config *cfg;
 
 	/* The plugins of this run, resolved through the registry (the

@@ -5,13 +5,19 @@
  * them (every rank at the same point: opening is collective); they live
  * until lt_runtime_free.
  *
- *   node   ranks node_rank * local_world_size .. + local_world_size - 1
- *          (shared memory), this rank's index in it is its local rank
- *   cross  the ranks with this rank's local rank, one per node, in node
- *          order (the run's --comm between nodes; one member on one node)
+ *   node   the ranks of this node, in rank order (shared memory); under
+ *          node-major numbering node_rank * local_world_size .. + local_world_size
+ *          - 1, this rank's index in it its local rank
+ *   cross  the ranks of this rank's index in its node group, one per node,
+ *          in node order (the run's --comm between nodes, auto's choice
+ *          under auto; one member on one node)
  *
+ * Nodes are the real membership (comm/nodes.h: each rank's address
+ * towards the store, ctx->addr, exchanged through the rendezvous), not a
+ * rank numbering assumed node-major: srun's cyclic distribution gets the
+ * groups of where its ranks run.  Scopes "hybrid/node<k>", "hybrid/rail<i>".
  * Every node must run the same number of ranks; otherwise opening fails
- * with a message naming the counts.
+ * on every rank with a message naming the counts.
  */
 #ifndef LT_RUNTIME_GROUPS_H
 #define LT_RUNTIME_GROUPS_H

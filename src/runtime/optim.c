@@ -12,6 +12,7 @@
 #include "runtime/optim.h"
 #include "comm/reduce.h"
 #include "core/error.h"
+#include "runtime/offload.h"
 
 #include <math.h>
 #include <stdlib.h>
@@ -23,6 +24,8 @@ struct lt_optim {
 	enum lt_dtype state_dt; /* LT_F32, LT_F64, LT_F16 or LT_BF16 */
 	void *buf[2]; /* SGD: momentum buffer (or NULL); AdamW: exp_avg, exp_avg_sq */
 	int nbuf;
+	/* lt_optim_new_files: the state's files (buf[] map them), else NULL */
+	struct lt_offload *files;
 };
 
 /* Fills zero betas and eps with the defaults and checks every field.
@@ -57,12 +60,11 @@ static int resolve_cfg(struct lt_optim_cfg *c, struct lt_err *err)
 	return 0;
 }
 
-struct lt_optim *lt_optim_new_typed(const struct lt_optim_cfg *cfg, size_t numel,
+/* o with its settings checked and no state yet, or NULL with err. */
+static struct lt_optim *optim_alloc(const struct lt_optim_cfg *cfg, size_t numel,
 				    enum lt_dtype state_dt, struct lt_err *err)
 {
 	struct lt_optim *o;
-	size_t es;
-	int i;
 
 	if (state_dt != LT_F32 && state_dt != LT_F64 && state_dt != LT_F16 && state_dt != LT_BF16) {
 		lt_err_set(err, LT_EXIT_USAGE,
@@ -70,7 +72,6 @@ struct lt_optim *lt_optim_new_typed(const struct lt_optim_cfg *cfg, size_t numel
 			   lt_dtype_name(state_dt));
 		return NULL;
 	}
-	es = lt_dtype_size(state_dt);
 	o = calloc(1, sizeof(*o));
 	if (!o) {
 		lt_err_set(err, LT_EXIT_FAILURE, "out of memory for the optimizer");
@@ -79,19 +80,62 @@ struct lt_optim *lt_optim_new_typed(const struct lt_optim_cfg *cfg, size_t numel
 	o->cfg = *cfg;
 	o->numel = numel;
 	o->state_dt = state_dt;
-	if (resolve_cfg(&o->cfg, err))
-		goto out_free;
-	o->nbuf = o->cfg.kind == LT_OPTIM_ADAMW ? 2 : o->cfg.momentum > 0;
-	for (i = 0; i < o->nbuf; i++) {
-		o->buf[i] = calloc(numel ? numel : 1, es); /* zero bits: 0.0 in every dtype */
-		if (!o->buf[i]) {
-			lt_err_set(err, LT_EXIT_FAILURE,
-				   "out of memory for the optimizer state of %zu parameters "
-				   "(%zu MiB): use a sharded strategy or a smaller model",
-				   numel, numel * es * (size_t)o->nbuf >> 20);
-			goto out_free;
-		}
+	if (resolve_cfg(&o->cfg, err)) {
+		free(o);
+		return NULL;
 	}
+	o->nbuf = o->cfg.kind == LT_OPTIM_ADAMW ? 2 : o->cfg.momentum > 0;
+	return o;
+}
+
+/* Zeroed state of o in memory.  Returns 0, or -1 with err. */
+static int alloc_state(struct lt_optim *o, struct lt_err *err)
+{
+	size_t es = lt_dtype_size(o->state_dt);
+
+	for (int i = 0; i < o->nbuf; i++) {
+		o->buf[i] = calloc(o->numel ? o->numel : 1, es); /* zero bits: 0.0 in every dtype */
+		if (!o->buf[i])
+			return lt_err_set(err, LT_EXIT_FAILURE,
+					  "out of memory for the optimizer state of %zu parameters "
+					  "(%zu MiB): use a sharded strategy or a smaller model",
+					  o->numel, o->numel * es * (size_t)o->nbuf >> 20);
+	}
+	return 0;
+}
+
+struct lt_optim *lt_optim_new_typed(const struct lt_optim_cfg *cfg, size_t numel,
+				    enum lt_dtype state_dt, struct lt_err *err)
+{
+	struct lt_optim *o = optim_alloc(cfg, numel, state_dt, err);
+
+	if (o && alloc_state(o, err)) {
+		lt_optim_free(o);
+		return NULL;
+	}
+	return o;
+}
+
+struct lt_optim *lt_optim_new_files(const struct lt_optim_cfg *cfg, size_t numel,
+				    enum lt_dtype state_dt, const char *dir, int rank,
+				    struct lt_err *err)
+{
+	struct lt_optim *o = optim_alloc(cfg, numel, state_dt, err);
+	const char *names[2];
+	void *unused[2];
+
+	if (!o)
+		return NULL;
+	if (!o->nbuf || !numel) { /* no state to keep: the directory is still checked */
+		if (lt_offload_check_dir(dir, err) || alloc_state(o, err))
+			goto out_free;
+		return o;
+	}
+	lt_optim_buffers_typed(o, names, unused);
+	o->files = lt_offload_open(dir, rank, names, o->nbuf, numel, state_dt, err);
+	if (!o->files)
+		goto out_free;
+	lt_offload_map(o->files, o->buf);
 	return o;
 out_free:
 	lt_optim_free(o);
@@ -108,9 +152,25 @@ void lt_optim_free(struct lt_optim *o)
 {
 	if (!o)
 		return;
-	free(o->buf[0]);
-	free(o->buf[1]);
+	if (o->files) {
+		lt_offload_close(o->files); /* buf[] are its mappings */
+	} else {
+		free(o->buf[0]);
+		free(o->buf[1]);
+	}
 	free(o);
+}
+
+int lt_optim_finish(struct lt_optim *o, struct lt_err *err)
+{
+	return o && o->files ? lt_offload_flush(o->files, err) : 0;
+}
+
+size_t lt_optim_resident_bytes(const struct lt_optim *o)
+{
+	if (o->files)
+		return lt_offload_resident_bytes(o->files);
+	return (size_t)o->nbuf * o->numel * lt_dtype_size(o->state_dt);
 }
 
 /* ------------------------------------------------------------ kernels */
@@ -226,6 +286,24 @@ static step_fn *const kernels[N_FLOAT_DTYPES][N_FLOAT_DTYPES] = {
 	[LT_BF16] = { [LT_BF16] = bf16_step },
 };
 
+/* fn over [offset, offset + n) of state in files, one chunk's span at a
+ * time (the kernels are elementwise: the same bits as one call).  An I/O
+ * failure stops it; lt_optim_finish reports it. */
+static void step_files(struct lt_optim *o, step_fn *fn, const struct step_scalars *s,
+		       enum lt_dtype dt, void *param, const void *grad, size_t offset, size_t n)
+{
+	size_t pes = lt_dtype_size(dt), got;
+	void *b[2];
+
+	while (n && !lt_offload_span(o->files, offset, n, b, &got)) {
+		fn(o, s, param, grad, b[0], b[1], got);
+		param = (char *)param + got * pes;
+		grad = (const char *)grad + got * pes;
+		offset += got;
+		n -= got;
+	}
+}
+
 void lt_optim_step_group(struct lt_optim *o, const struct lt_optim_group *g, enum lt_dtype dt,
 			 void *param, const void *grad, size_t offset, size_t n, double lr,
 			 int64_t step)
@@ -255,6 +333,10 @@ void lt_optim_step_group(struct lt_optim *o, const struct lt_optim_group *g, enu
 		s.step_size = lr / bc1;
 		s.bc2_sqrt = sqrt(bc2);
 		s.eps = c->eps;
+	}
+	if (o->files) {
+		step_files(o, fn, &s, dt, param, grad, offset, n);
+		return;
 	}
 	fn(o, &s, param, grad, o->buf[0] ? (char *)o->buf[0] + offset * es : NULL,
 	   o->buf[1] ? (char *)o->buf[1] + offset * es : NULL, n);
@@ -295,7 +377,7 @@ int lt_optim_buffers_typed(struct lt_optim *o, const char *names[2], void *bufs[
 	} else {
 		names[0] = "momentum_buffer";
 	}
-	bufs[0] = o->buf[0];
+	bufs[0] = o->buf[0]; /* files: their mappings (lt_offload_map) */
 	bufs[1] = o->buf[1];
 	return o->nbuf;
 }

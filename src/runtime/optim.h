@@ -5,6 +5,9 @@
  * parameters as one flat space 0..numel-1 (buckets, shards) and steps any
  * range of it; the optimizer state is laid out the same way.
  *
+ * With lt_optim_new_files the state lives in files (offload.h); each step
+ * then ends with lt_optim_finish, which reports a failed read or write.
+ *
  * lt_optim_new/lt_optim_step work on f32 parameters and f32 state (32-true,
  * and the f32 master weights of 16-mixed and bf16-mixed).  The _typed
  * variants let the precision plugins keep parameters, gradients and state
@@ -59,7 +62,26 @@ struct lt_optim *lt_optim_new(const struct lt_optim_cfg *cfg, size_t numel,
  * lt_optim_new_typed(cfg, numel, LT_F32, err). */
 struct lt_optim *lt_optim_new_typed(const struct lt_optim_cfg *cfg, size_t numel,
 				    enum lt_dtype state_dt, struct lt_err *err);
-/* Frees o and its state; NULL is ignored. */
+/* Like lt_optim_new_typed, with the state in files under dir instead of
+ * memory (offload_optimizer=nvme, runtime/offload.h): one file a slot,
+ * preallocated, streamed through a few chunks in memory during a step.
+ * rank goes into the files' names.  The directory is checked (and made)
+ * even when there is no state to keep.  Returns NULL with err naming the
+ * directory and the fix (not a writable directory of this user's, no
+ * room for the state: the bytes needed and those free). */
+struct lt_optim *lt_optim_new_files(const struct lt_optim_cfg *cfg, size_t numel,
+				    enum lt_dtype state_dt, const char *dir, int rank,
+				    struct lt_err *err);
+/* Ends an optimizer step (every lt_optim_step* call of it made): state in
+ * files is written back.  Returns 0, or -1 with err naming the file and
+ * the errno of a read or write that failed during the step, after which
+ * the step is incomplete and o cannot step again.  State in memory: 0. */
+int lt_optim_finish(struct lt_optim *o, struct lt_err *err);
+/* Bytes of memory o's state takes: all of it in memory, the chunks of
+ * the window with files. */
+size_t lt_optim_resident_bytes(const struct lt_optim *o);
+/* Frees o and its state (files: closed, their space given back); NULL is
+ * ignored. */
 void lt_optim_free(struct lt_optim *o);
 
 /* One step of elements [offset, offset + n) of the flat parameter space:
@@ -117,7 +139,10 @@ int lt_optim_buffers(struct lt_optim *o, const char *names[2], float *bufs[2]);
 /* The same for state of any dtype: each buffer is numel elements of
  * lt_optim_state_dtype(o) (double, or uint16_t for f16/bf16), zeroed at
  * creation.  Returns the count (0, 1 or 2) and fills names/bufs (room for
- * 2); buffers stay owned by o.  Cannot fail. */
+ * 2); buffers stay owned by o.  Cannot fail.  State in files: the files
+ * mapped (shared), which hold the state as of the last lt_optim_finish
+ * (between steps: all of it, to read for a save or write on a resume);
+ * during a step, elements not yet stepped read as before it. */
 int lt_optim_buffers_typed(struct lt_optim *o, const char *names[2], void *bufs[2]);
 /* Total parameters o was made for. */
 size_t lt_optim_numel(const struct lt_optim *o);

@@ -16,6 +16,7 @@
 #include "runtime/buffers.h"
 #include "runtime/clip.h"
 #include "runtime/draw.h"
+#include "runtime/groups.h"
 #include "runtime/optim.h"
 #include "runtime/replicas.h"
 #include "runtime/ready.h"
@@ -99,8 +100,13 @@ static int make_optimizer(struct lt_ctx *ctx, struct lt_err *err)
 	};
 
 	/* Mixed precision steps the f32 master weights. */
-	ctx->optim = lt_optim_new_typed(&oc, ctx->layout.state_numel,
-					ctx->precision->mixed ? LT_F32 : ctx->precision->state, err);
+	enum lt_dtype sdt = ctx->precision->mixed ? LT_F32 : ctx->precision->state;
+
+	if (ctx->optim_dir) /* the strategy's offload_optimizer=nvme */
+		ctx->optim = lt_optim_new_files(&oc, ctx->layout.state_numel, sdt, ctx->optim_dir,
+						ctx->info.rank, err);
+	else
+		ctx->optim = lt_optim_new_typed(&oc, ctx->layout.state_numel, sdt, err);
 	return ctx->optim ? 0 : -1;
 }
 
@@ -375,8 +381,15 @@ int lt_runtime_optimizer_step(struct lt_ctx *ctx, double lr, struct lt_err *err)
 		if (clip_gradients(ctx, err))
 			return -1;
 		ctx->optim_steps++;
-		if (ctx->strategy.step(ctx, ctx->strategy_state, ctx->strategy_params, &u, err))
+		if (ctx->strategy.step(ctx, ctx->strategy_state, ctx->strategy_params, &u, err)) {
+			struct lt_err later;
+
+			lt_optim_finish(ctx->optim, &later); /* the strategy's error first */
 			return strategy_failed(ctx, "step", err);
+		}
+		/* state in files: written back, or a read or write failed */
+		if (lt_optim_finish(ctx->optim, err))
+			return -1;
 		lt_views_refresh(ctx);
 	}
 	lt_runtime_zero_grads(ctx);
@@ -470,6 +483,7 @@ void lt_runtime_free(struct lt_ctx *ctx)
 		ctx->strategy.teardown(ctx, ctx->strategy_state, ctx->strategy_params);
 	ctx->strategy_ready = false;
 	ctx->strategy_state = NULL;
+	lt_groups_close(ctx);
 	lt_optim_free(ctx->optim);
 	ctx->optim = NULL;
 	lt_buffers_free(ctx);

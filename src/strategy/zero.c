@@ -76,6 +76,7 @@ struct zero {
 	struct lt_bucket_queue q; /* stage 2 and 3 */
 	char optim_dir[4096];   /* offload_optimizer=nvme */
 	int *resident;          /* stage 3: begins not yet ended, per unit */
+	bool release_pending;   /* stage 3: a resume made every value resident */
 };
 
 static int zero_init(lt_ctx *ctx, void **state, const struct lt_params *p, struct lt_err *err)
@@ -263,20 +264,30 @@ static int broadcast_owned(struct lt_ctx *ctx, const struct zero *z, size_t lo, 
 	return 0;
 }
 
+/* Stage 3: the values outside the shard of every unit not in use go
+ * (release), or come back (!release: a resume). */
+static int units_values(struct lt_ctx *ctx, struct zero *z, bool release, struct lt_err *err)
+{
+	for (size_t u = 0; u < ctx->nunits; u++) {
+		size_t lo, hi;
+
+		if (z->resident[u])
+			continue;
+		unit_range(ctx, u, &lo, &hi);
+		if (unowned_values(ctx, z, lo, hi, release, err))
+			return -1;
+	}
+	z->release_pending = false;
+	return 0;
+}
+
 /* Stage 3 after setup: every unit's values outside the shard go. */
 static int release_units(struct lt_ctx *ctx, struct zero *z, struct lt_err *err)
 {
 	z->resident = calloc(ctx->nunits ? ctx->nunits : 1, sizeof(*z->resident));
 	if (!z->resident)
 		return lt_err_set(err, LT_EXIT_FAILURE, "out of memory for %zu units", ctx->nunits);
-	for (size_t u = 0; u < ctx->nunits; u++) {
-		size_t lo, hi;
-
-		unit_range(ctx, u, &lo, &hi);
-		if (unowned_values(ctx, z, lo, hi, true, err))
-			return -1;
-	}
-	return 0;
+	return units_values(ctx, z, true, err);
 }
 
 /* Stage 3 after a step: the parameters in no unit reach every rank. */
@@ -310,6 +321,8 @@ static int zero_unit(lt_ctx *ctx, void *state, const struct lt_params *p,
 	(void)p;
 	if (z->stage < 3 || ctx->info.world_size == 1)
 		return 0;
+	if (z->release_pending && units_values(ctx, z, true, err))
+		return -1;
 	unit_range(ctx, ev->unit, &lo, &hi);
 	if (ev->begin) {
 		if (z->resident[ev->unit]++)
@@ -501,6 +514,8 @@ static int zero_step(lt_ctx *ctx, void *state, const struct lt_params *p,
 	}
 	/* a resume may have gathered every master weight (zero_ckpt_loaded) */
 	discard_masters(ctx, z);
+	if (z->stage >= 3 && z->release_pending && units_values(ctx, z, true, err))
+		return -1;
 	if (z->stage >= 3)
 		return ctx->info.world_size > 1 ? broadcast_loose(ctx, z, err) : 0;
 	return gather_values(ctx, z, err);
@@ -518,8 +533,8 @@ static int zero_ckpt_shard(lt_ctx *ctx, void *state, const struct lt_params *p,
 }
 
 /* The ranks read their shards: every rank's values are gathered (stage
- * 3: those of the parameters in no unit; the units' are gathered when
- * begun).  Under
+ * 3 under 32-true: those of the parameters in no unit; the units' are
+ * gathered when begun).  Under
  * mixed precision the master weights are gathered (the compute values
  * are made from them, by the runtime too after a resume) and the next
  * step gives back what the rank does not own. */
@@ -529,8 +544,16 @@ static int zero_ckpt_loaded(lt_ctx *ctx, void *state, const struct lt_params *p,
 	struct zero *z = state;
 
 	(void)p;
-	if (z->stage >= 3)
+	if (z->stage >= 3 && (!ctx->master_arena.base || ctx->info.world_size == 1))
 		return ctx->info.world_size > 1 ? broadcast_loose(ctx, z, err) : 0;
+	/* stage 3 under mixed precision: the runtime makes every compute
+	 * value from the master weights after this, so every value is made
+	 * resident until the next unit event or step releases them */
+	if (z->stage >= 3) {
+		if (units_values(ctx, z, false, err))
+			return -1;
+		z->release_pending = true;
+	}
 	if (!ctx->master_arena.base)
 		return gather_values(ctx, z, err);
 	if (ctx->info.world_size > 1 && ctx->numel) {

@@ -12,12 +12,17 @@
  * bytes and the rest its bytes, so that checksums and `ltrun ckpt verify`
  * cover them too.
  *
- * The strategy says which rank saves and reads what (its ckpt_shard op):
- * this version holds whole tensors, so that is rank 0, everything (the
- * replicated default's answer; another is refused with a message).  On a
- * resume the strategy's ckpt_loaded shares what rank 0 read (the
- * default broadcasts it), so only rank 0 needs to reach the checkpoint.  A resume under another world
- * size or precision is refused, naming both.  Rank 0 also holds
+ * The strategy says which rank saves and reads what (its ckpt_shard op,
+ * every rank's answer gathered).  Rank 0, everything (the replicated
+ * default): one model.safetensors, and on a resume the strategy's
+ * ckpt_loaded shares what rank 0 read (the default broadcasts it), so
+ * only rank 0 needs to reach the checkpoint.  Anything else: a sharded
+ * checkpoint (ckpt/shards.h), one shard per rank written in parallel and
+ * published by rank 0's index.json once every rank's is written and
+ * checked; every rank must reach --ckpt-dir.  A resume reads each
+ * reading rank's range from a whole or a sharded checkpoint (lt_ckpt_set),
+ * so a sharded side may change the world size (resharding); otherwise
+ * another world size is refused, and another precision always.  Rank 0 also holds
  * --ckpt-dir's lock for the whole run (it alone saves and prunes there)
  * and, holding it, clears what interrupted saves left before its first
  * save.
@@ -26,9 +31,12 @@
 #include "trainer/checkpoint.h"
 #include "ckpt/ckpt.h"
 #include "ckpt/file.h"
+#include "ckpt/format.h"
 #include "ckpt/lock.h"
+#include "ckpt/shards.h"
 #include "comm/comm.h"
 #include "core/error.h"
+#include "precision/precision.h"
 #include "runtime/buffers.h"
 #include "runtime/optim.h"
 #include "trainer/state.h"
@@ -266,29 +274,76 @@ static void free_names(char **names, size_t n)
 
 /* --- what each rank saves: the strategy's say --- */
 
-/* Whether this rank writes and reads the state, as the strategy's
- * ckpt_shard says; this version holds only whole tensors, written and
- * read by rank 0 (the replicated default's answer). */
-static int shard_role(struct lt_ctx *ctx, bool *active, struct lt_err *err)
+/* Every rank's answer to ckpt_shard, gathered: sharded unless only rank 0
+ * saves, and the whole space. */
+struct plan {
+	struct lt_ckpt_shard mine;
+	bool sharded;
+	int64_t *ranges; /* world x (active, offset, numel) */
+};
+
+static int strategy_failed(struct lt_ctx *ctx, const char *op, struct lt_err *err)
 {
-	struct lt_ckpt_shard sh = { 0 };
-	bool whole;
+	char msg[sizeof(err->msg)];
 
-	memset(err, 0, sizeof(*err));
-	if (ctx->strategy.ckpt_shard(ctx, ctx->strategy_state, ctx->strategy_params, &sh, err)) {
-		char msg[sizeof(err->msg)];
+	snprintf(msg, sizeof(msg), "%s", err->msg);
+	return lt_err_set(err, LT_EXIT_FAILURE, "strategy '%s' (%s): %s", ctx->strategy_name, op,
+			  msg);
+}
 
-		snprintf(msg, sizeof(msg), "%s", err->msg);
-		return lt_err_set(err, LT_EXIT_FAILURE, "strategy '%s' (ckpt_shard): %s",
-				  ctx->strategy_name, msg);
-	}
-	whole = sh.offset == 0 && sh.numel == ctx->numel;
-	if (sh.active && (ctx->info.rank != 0 || !whole))
+/* This rank's range must lie in the space, and in its optimizer state's
+ * range (which it saves and reads). */
+static int check_range(const struct lt_ctx *ctx, const struct lt_ckpt_shard *sh,
+		       struct lt_err *err)
+{
+	const struct lt_strategy_layout *l = &ctx->layout;
+
+	if (!sh->active)
+		return 0;
+	if (sh->offset > ctx->numel || sh->numel > ctx->numel - sh->offset)
 		return lt_err_set(err, LT_EXIT_FAILURE,
-				  "strategy '%s' asks rank %d to save elements [%zu, +%zu) of %zu: this version's checkpoints hold whole tensors written by rank 0 only (use --ckpt-dir with ddp, or no --ckpt-dir)",
-				  ctx->strategy_name, ctx->info.rank, sh.offset, sh.numel, ctx->numel);
-	*active = sh.active;
+				  "strategy '%s' asks rank %d to save elements [%zu, +%zu) of %zu: its ckpt_shard must name a range of the flat space",
+				  ctx->strategy_name, ctx->info.rank, sh->offset, sh->numel, ctx->numel);
+	if (sh->offset < l->state_offset || sh->offset + sh->numel > l->state_offset + l->state_numel)
+		return lt_err_set(err, LT_EXIT_FAILURE,
+				  "strategy '%s' asks rank %d to save elements [%zu, +%zu), but it keeps optimizer state for [%zu, +%zu): its ckpt_shard must lie in its layout",
+				  ctx->strategy_name, ctx->info.rank, sh->offset, sh->numel,
+				  l->state_offset, l->state_numel);
 	return 0;
+}
+
+/* Asks the strategy (every rank, collectively) who saves and reads what. */
+static int plan_make(struct lt_ctx *ctx, struct plan *pl, struct lt_err *err)
+{
+	int w = ctx->info.world_size;
+	int64_t mine[3];
+	int rc;
+
+	memset(pl, 0, sizeof(*pl));
+	memset(err, 0, sizeof(*err));
+	if (ctx->strategy.ckpt_shard(ctx, ctx->strategy_state, ctx->strategy_params, &pl->mine, err))
+		return strategy_failed(ctx, "ckpt_shard", err);
+	if (check_range(ctx, &pl->mine, err))
+		return -1;
+	mine[0] = pl->mine.active;
+	mine[1] = (int64_t)pl->mine.offset;
+	mine[2] = (int64_t)pl->mine.numel;
+	if (!(pl->ranges = calloc((size_t)w * 3, sizeof(int64_t))))
+		return lt_err_set(err, LT_EXIT_FAILURE, "out of memory planning the checkpoint");
+	rc = w == 1 ? (memcpy(pl->ranges, mine, sizeof(mine)), 0)
+		    : lt_comm_all_gather(ctx->comm, mine, pl->ranges, 3, LT_I64, err);
+	if (rc)
+		return -1;
+	pl->sharded = !(pl->ranges[0] && pl->ranges[1] == 0 && pl->ranges[2] == (int64_t)ctx->numel);
+	for (int r = 1; r < w; r++)
+		pl->sharded |= pl->ranges[3 * r] != 0;
+	return 0;
+}
+
+static void plan_free(struct plan *pl)
+{
+	free(pl->ranges);
+	pl->ranges = NULL;
 }
 
 /* --- buffers and the model's blobs --- */
@@ -404,26 +459,41 @@ static int add_extras(struct lt_ctx *ctx, struct lt_ckpt_tensor **t, size_t n, s
 	return 0;
 }
 
-/* Rank 0: buffer t from the checkpoint, which must have it. */
-static int read_buffer(struct lt_ckpt_reader *r, struct lt_tensor *t, struct lt_err *err)
+/* Whole tensor name of s: its description, or NULL. */
+static const struct lt_ckpt_tensor *set_tensor(const struct lt_ckpt_set *s, const char *name)
 {
-	size_t n, len = strlen(BUFFER_PREFIX) + strlen(t->name) + 1;
-	const struct lt_ckpt_tensor *in = lt_ckpt_tensors(r, &n);
-	char name[sizeof(BUFFER_PREFIX) + sizeof(t->name)];
-	size_t i;
+	size_t n;
+	const struct lt_ckpt_tensor *t = lt_ckpt_set_tensors(s, &n);
+
+	for (size_t i = 0; i < n; i++)
+		if (!strcmp(t[i].name, name))
+			return &t[i];
+	return NULL;
+}
+
+/* Rank 0: buffer t from the checkpoint, which must have it. */
+static int read_buffer(struct lt_ckpt_set *s, struct lt_tensor *t, struct lt_err *err)
+{
+	size_t len = strlen(BUFFER_PREFIX) + strlen(t->name) + 1;
+	char name[sizeof(BUFFER_PREFIX) + sizeof(t->name)], s1[LT_CKPT_SHAPE_MAX], s2[LT_CKPT_SHAPE_MAX];
+	const struct lt_ckpt_tensor *in;
 
 	snprintf(name, len, "%s%s", BUFFER_PREFIX, t->name);
-	for (i = 0; i < n && strcmp(in[i].name, name); i++)
-		;
-	if (i == n)
+	if (!(in = set_tensor(s, name)))
 		return lt_err_set(err, LT_EXIT_FAILURE,
 				  "checkpoint '%s' has no buffer '%s': it was saved by a model without that lt_buffer() (resume with the model that saved it)",
-				  lt_ckpt_path(r), t->name);
-	return lt_ckpt_read(r, name, t->dtype, t->shape.ndim, t->shape.dim, t->data, err);
+				  lt_ckpt_set_label(s), t->name);
+	if (in->ndim != t->shape.ndim || memcmp(in->shape, t->shape.dim, sizeof(in->shape[0]) * (size_t)in->ndim))
+		return lt_err_set(err, LT_EXIT_FAILURE,
+				  "checkpoint '%s': buffer '%s' is %s, but the model's is %s: load a checkpoint of this model",
+				  lt_ckpt_set_label(s), t->name,
+				  lt_ckpt_shape_str(s1, sizeof(s1), in->ndim, in->shape),
+				  lt_ckpt_shape_str(s2, sizeof(s2), t->shape.ndim, t->shape.dim));
+	return lt_ckpt_set_read(s, name, t->dtype, 0, (uint64_t)t->numel, t->data, err);
 }
 
 /* Rank 0: the blob of tensor d ("state/<key>") into ctx->loaded_state. */
-static int read_blob(struct lt_ctx *ctx, struct lt_ckpt_reader *r, const struct lt_ckpt_tensor *d,
+static int read_blob(struct lt_ctx *ctx, struct lt_ckpt_set *s, const struct lt_ckpt_tensor *d,
 		     struct lt_err *err)
 {
 	const char *key = d->name + strlen(STATE_PREFIX);
@@ -433,15 +503,15 @@ static int read_blob(struct lt_ctx *ctx, struct lt_ckpt_reader *r, const struct 
 	if (d->dtype != LT_I64 || d->ndim != 1 || d->shape[0] < 1)
 		return lt_err_set(err, LT_EXIT_FAILURE,
 				  "checkpoint '%s': state '%s' is not a blob ltrun wrote (an I64 vector of its size and bytes)",
-				  lt_ckpt_path(r), key);
+				  lt_ckpt_set_label(s), key);
 	v = malloc((size_t)d->shape[0] * 8);
 	if (!v)
 		return lt_err_set(err, LT_EXIT_FAILURE, "out of memory reading state '%s'", key);
-	rc = lt_ckpt_read(r, d->name, LT_I64, 1, d->shape, v, err);
+	rc = lt_ckpt_set_read(s, d->name, LT_I64, 0, (uint64_t)d->shape[0], v, err);
 	if (!rc && (v[0] < 0 || v[0] > (d->shape[0] - 1) * 8))
 		rc = lt_err_set(err, LT_EXIT_FAILURE,
 				"checkpoint '%s': state '%s' claims %lld bytes in a tensor of %lld",
-				lt_ckpt_path(r), key, (long long)v[0],
+				lt_ckpt_set_label(s), key, (long long)v[0],
 				(long long)(d->shape[0] - 1) * 8);
 	if (!rc)
 		rc = lt_state_set(ctx->loaded_state, key, v + 1, (size_t)v[0], err);
@@ -450,17 +520,17 @@ static int read_blob(struct lt_ctx *ctx, struct lt_ckpt_reader *r, const struct 
 }
 
 /* Rank 0: every buffer and every blob of the checkpoint. */
-static int read_extras(struct lt_ctx *ctx, struct lt_ckpt_reader *r, struct lt_err *err)
+static int read_extras(struct lt_ctx *ctx, struct lt_ckpt_set *s, struct lt_err *err)
 {
 	size_t n;
-	const struct lt_ckpt_tensor *in = lt_ckpt_tensors(r, &n);
+	const struct lt_ckpt_tensor *in = lt_ckpt_set_tensors(s, &n);
 
 	for (size_t i = 0; i < ctx->nbuffers; i++)
-		if (read_buffer(r, ctx->buffers[i], err))
+		if (read_buffer(s, ctx->buffers[i], err))
 			return -1;
 	for (size_t i = 0; i < n; i++)
 		if (!strncmp(in[i].name, STATE_PREFIX, strlen(STATE_PREFIX)) &&
-		    read_blob(ctx, r, &in[i], err))
+		    read_blob(ctx, s, &in[i], err))
 			return -1;
 	return 0;
 }
@@ -477,23 +547,15 @@ static int share_extras(struct lt_ctx *ctx, struct lt_err *err)
 
 /* --- saving --- */
 
-int lt_trainer_ckpt_save(struct lt_ctx *ctx, const struct lt_ckpt_pos *pos, struct lt_err *err)
+/* Rank 0, the replicated default: one model.safetensors of whole tensors. */
+static int save_whole(struct lt_ctx *ctx, const struct lt_ckpt_pos *pos, struct lt_err *err)
 {
 	struct lt_ckpt_tensor *t;
 	char **names = NULL;
 	size_t n = 0, all = 0;
 	cJSON *meta;
-	bool active;
 	int rc;
 
-	if (!ctx->cfg->ckpt_dir)
-		return 0;
-	if (shard_role(ctx, &active, err))
-		return -1;
-	if (!active)
-		return 0;
-	if (!ctx->ckpt_io && open_io(ctx, ctx->cfg->ckpt_dir, err))
-		return -1;
 	t = state_tensors(ctx, &n, &names);
 	meta = make_meta(ctx, pos);
 	if (!t || !meta || add_extras(ctx, &t, n, &all)) {
@@ -516,6 +578,248 @@ int lt_trainer_ckpt_save(struct lt_ctx *ctx, const struct lt_ckpt_pos *pos, stru
 	free_names(names, n);
 	cJSON_Delete(meta);
 	return rc ? lt_ckpt_io_blame(&ctx->choice[LT_KIND_CKPT_IO], err) : 0;
+}
+
+/* --- sharded saving --- */
+
+/* Slices of the state, as a shard's tensors (t: data to write) and as
+ * the index's pieces (p), with the names they own. */
+struct slices {
+	struct lt_ckpt_tensor *t;
+	struct lt_ckpt_piece *p;
+	char **names;
+	size_t n, cap;
+};
+
+static void slices_free(struct slices *sl)
+{
+	free_names(sl->names, sl->n);
+	free(sl->t);
+	free(sl->p);
+	memset(sl, 0, sizeof(*sl));
+}
+
+/* Adds elements [a, b) of whole tensor w (named name) in file `file`:
+ * data holds them (NULL: another rank's). */
+static int slices_add(struct slices *sl, const char *name, const struct lt_ckpt_tensor *w,
+		      int file, size_t a, size_t b, const void *data)
+{
+	size_t k = sl->n;
+
+	if (k == sl->cap) {
+		size_t cap = sl->cap ? 2 * sl->cap : 16;
+		void *t = realloc(sl->t, cap * sizeof(*sl->t));
+
+		if (t)
+			sl->t = t;
+		if (!t || !(t = realloc(sl->p, cap * sizeof(*sl->p))))
+			return -1;
+		sl->p = t;
+		if (!(t = realloc(sl->names, cap * sizeof(*sl->names))))
+			return -1;
+		sl->names = t;
+		sl->cap = cap;
+	}
+	if (!(sl->names[k] = strdup(name)))
+		return -1;
+	sl->n++;
+	sl->t[k] = (struct lt_ckpt_tensor){ .name = sl->names[k], .dtype = w->dtype, .ndim = 1,
+					    .shape = { (int64_t)(b - a) }, .data = data,
+					    .bytes = (b - a) * lt_dtype_size(w->dtype) };
+	sl->p[k] = (struct lt_ckpt_piece){ .name = sl->names[k], .dtype = w->dtype, .ndim = w->ndim,
+					   .file = file, .begin = a, .end = b };
+	memcpy(sl->p[k].shape, w->shape, sizeof(w->shape));
+	return 0;
+}
+
+/* The slices of flat range [off, off + numel) (rank `file`'s): each
+ * parameter's values, then its optimizer slots; data from this rank's
+ * storage when local. */
+static int slices_of(struct lt_ctx *ctx, struct slices *sl, int file, size_t off, size_t numel,
+		     bool local)
+{
+	const char *slot[2];
+	void *buf[2];
+	int nslots = lt_optim_buffers_typed(ctx->optim, slot, buf);
+	enum lt_dtype sdt = lt_optim_state_dtype(ctx->optim);
+	size_t vsz = lt_dtype_size(state_dtype(ctx)), ssz = lt_dtype_size(sdt);
+
+	for (size_t i = 0; i < ctx->nparams; i++) {
+		struct lt_tensor *p = ctx->params[i];
+		size_t lo = p->offset, hi = p->offset + (size_t)p->numel;
+		size_t a = off > lo ? off : lo, b = off + numel < hi ? off + numel : hi;
+		struct lt_ckpt_tensor w;
+		char name[sizeof(p->name) + 64];
+
+		if (a >= b)
+			continue;
+		describe(&w, p->name, p, state_dtype(ctx), NULL);
+		if (slices_add(sl, p->name, &w, file, a - lo, b - lo,
+			       local ? (char *)state_values(p) + (a - lo) * vsz : NULL))
+			return -1;
+		w.dtype = sdt;
+		for (int s = 0; s < nslots; s++) {
+			snprintf(name, sizeof(name), "optimizer.%s.%s", p->name, slot[s]);
+			if (slices_add(sl, name, &w, file, a - lo, b - lo,
+				       local ? (char *)buf[s] + (a - ctx->layout.state_offset) * ssz
+					     : NULL))
+				return -1;
+		}
+	}
+	return 0;
+}
+
+/* Rank 0's buffers and blobs, whole, in its shard (file 0). */
+static int slices_extras(struct lt_ctx *ctx, struct slices *sl)
+{
+	struct lt_ckpt_tensor *t = NULL;
+	size_t all = 0;
+
+	if (add_extras(ctx, &t, 0, &all))
+		return -1;
+	for (size_t i = 0; i < all; i++) {
+		uint64_t n = t[i].bytes / lt_dtype_size(t[i].dtype);
+
+		if (slices_add(sl, t[i].name, &t[i], 0, 0, n, t[i].data)) {
+			free(t);
+			return -1;
+		}
+	}
+	free(t);
+	return 0;
+}
+
+static const char *shard_name(char *buf, size_t len, const struct lt_ctx *ctx, int rank)
+{
+	return lt_ckpt_shard_file(buf, len, rank, ctx->info.world_size);
+}
+
+/* The first failed rank of all (status: 0, or this rank's failure),
+ * every rank agreeing; -1 when none.  A rank that failed keeps its err;
+ * the others' names the failed rank's shard with what. */
+static int first_failure(struct lt_ctx *ctx, bool failed, const char *what, bool saving,
+			 struct lt_err *err)
+{
+	int64_t v = failed ? ctx->info.world_size - ctx->info.rank : 0;
+	char file[48];
+	struct lt_err e2;
+
+	if (ctx->info.world_size > 1 && lt_comm_all_reduce(ctx->comm, &v, 1, LT_I64, LT_MAX, &e2)) {
+		*err = e2;
+		return ctx->info.rank;
+	}
+	if (!v)
+		return -1;
+	v = ctx->info.world_size - v;
+	if (!failed && saving)
+		lt_err_set(err, LT_EXIT_FAILURE, "%s: shard '%s' of rank %d failed (rank %d's message says why)",
+			   what, shard_name(file, sizeof(file), ctx, (int)v), (int)v, (int)v);
+	else if (!failed)
+		lt_err_set(err, LT_EXIT_FAILURE, "%s: rank %d could not read its part (its message says why)",
+			   what, (int)v);
+	return (int)v;
+}
+
+/* Every rank: rank 0 makes step-<N>, the others must see it there. */
+static int make_step_dir(struct lt_ctx *ctx, const char *what, struct lt_err *err)
+{
+	char *dir;
+	struct stat st;
+	int rc = 0, bad;
+
+	if (asprintf(&dir, "%s/step-%lld", ctx->cfg->ckpt_dir, (long long)ctx->step) < 0)
+		return lt_err_set(err, LT_EXIT_FAILURE, "out of memory saving a checkpoint");
+	if (ctx->info.rank == 0)
+		rc = lt_ckpt_make_dirs(dir, err);
+	bad = first_failure(ctx, rc != 0, what, true, err);
+	if (bad < 0 && stat(dir, &st))
+		rc = lt_err_set(err, LT_EXIT_FAILURE,
+				"rank %d cannot see '%s' that rank 0 made: strategy '%s' writes a shard per rank, so --ckpt-dir must be one directory every rank reaches (a shared filesystem)",
+				ctx->info.rank, dir, ctx->strategy_name);
+	free(dir);
+	if (bad >= 0)
+		return -1;
+	return first_failure(ctx, rc != 0, what, true, err) >= 0 ? -1 : 0;
+}
+
+/* Every rank writes its shard; rank 0 then publishes the index. */
+static int save_sharded(struct lt_ctx *ctx, const struct plan *pl, const struct lt_ckpt_pos *pos,
+			struct lt_err *err)
+{
+	struct slices mine = { 0 }, all = { 0 };
+	char what[64];
+	cJSON *meta = NULL;
+	int rc = 0, r;
+
+	snprintf(what, sizeof(what), "checkpoint step-%lld", (long long)ctx->step);
+	if (ctx->ckpt_io != &lt_ckpt_io_file)
+		return lt_err_set(err, LT_EXIT_USAGE,
+				  "strategy '%s' saves sharded checkpoints, which this version writes with --ckpt-io file only: use a --ckpt-dir on a shared filesystem",
+				  ctx->strategy_name);
+	if (make_step_dir(ctx, what, err))
+		return -1;
+	if ((pl->mine.active &&
+	     slices_of(ctx, &mine, ctx->info.rank, pl->mine.offset, pl->mine.numel, true)) ||
+	    (ctx->info.rank == 0 && slices_extras(ctx, &mine)))
+		rc = lt_err_set(err, LT_EXIT_FAILURE, "out of memory describing the checkpoint");
+	if (!rc)
+		rc = lt_ckpt_shard_save(ctx->ckpt_io, ctx->ckpt_state, ctx->step, ctx->info.rank,
+					ctx->info.world_size, mine.t, mine.n, err);
+	if (first_failure(ctx, rc != 0, what, true, err) >= 0) {
+		if (ctx->info.rank == 0)
+			lt_ckpt_step_discard(ctx->ckpt_io, ctx->ckpt_state, ctx->step);
+		slices_free(&mine);
+		return -1;
+	}
+	if (ctx->info.rank == 0) {
+		for (r = 0; r < ctx->info.world_size && !rc; r++)
+			if (pl->ranges[3 * r])
+				rc = slices_of(ctx, &all, r, (size_t)pl->ranges[3 * r + 1],
+					       (size_t)pl->ranges[3 * r + 2], false);
+		for (size_t i = 0; i < mine.n && !rc; i++) /* the extras */
+			if (!strncmp(mine.names[i], BUFFER_PREFIX, strlen(BUFFER_PREFIX)) ||
+			    !strncmp(mine.names[i], STATE_PREFIX, strlen(STATE_PREFIX))) {
+				struct lt_ckpt_tensor w = { .dtype = mine.p[i].dtype,
+							    .ndim = mine.p[i].ndim };
+
+				memcpy(w.shape, mine.p[i].shape, sizeof(w.shape));
+				rc = slices_add(&all, mine.names[i], &w, 0, 0, mine.p[i].end, NULL);
+			}
+		if (rc)
+			lt_err_set(err, LT_EXIT_FAILURE, "out of memory describing the checkpoint");
+		meta = rc ? NULL : make_meta(ctx, pos);
+		rc = rc ? -1 : !meta ? lt_err_set(err, LT_EXIT_FAILURE, "out of memory describing the checkpoint")
+			   : lt_ckpt_shards_publish(ctx->ckpt_io, ctx->ckpt_state, ctx->step,
+						    ctx->info.world_size, all.p, all.n, meta,
+						    ctx->cfg->ckpt_keep, err);
+		if (rc)
+			lt_ckpt_step_discard(ctx->ckpt_io, ctx->ckpt_state, ctx->step);
+		cJSON_Delete(meta);
+	}
+	slices_free(&mine);
+	slices_free(&all);
+	return first_failure(ctx, rc != 0, what, true, err) >= 0 ? -1 : 0;
+}
+
+int lt_trainer_ckpt_save(struct lt_ctx *ctx, const struct lt_ckpt_pos *pos, struct lt_err *err)
+{
+	struct plan pl;
+	int rc;
+
+	if (!ctx->cfg->ckpt_dir)
+		return 0;
+	if (plan_make(ctx, &pl, err)) {
+		plan_free(&pl);
+		return -1;
+	}
+	if (!ctx->ckpt_io && (pl.sharded || pl.mine.active) && open_io(ctx, ctx->cfg->ckpt_dir, err))
+		rc = -1;
+	else if (pl.sharded)
+		rc = save_sharded(ctx, &pl, pos, err);
+	else
+		rc = pl.mine.active ? save_whole(ctx, pos, err) : 0;
+	plan_free(&pl);
+	return rc;
 }
 
 void lt_trainer_ckpt_release(struct lt_ctx *ctx, size_t nparams)
@@ -612,9 +916,11 @@ static int meta_num(const cJSON *meta, const char *path, const char *key, double
 	return 0;
 }
 
-/* Refuses a checkpoint of another run's shape. */
+/* Refuses a checkpoint of another run's shape.  Another world size is
+ * safe where the state is read by ranges (resharding): when the
+ * checkpoint or this run is sharded. */
 static int check_compatible(const struct lt_ctx *ctx, const cJSON *meta, const char *path,
-			    struct lt_err *err)
+			    bool reshard, struct lt_err *err)
 {
 	const char *prec = meta_str(meta, "precision");
 	const struct lt_plugin *saved = prec ? lt_registry_find(ctx->reg, LT_KIND_PRECISION, prec) : NULL;
@@ -623,10 +929,15 @@ static int check_compatible(const struct lt_ctx *ctx, const cJSON *meta, const c
 
 	if (meta_num(meta, path, "world_size", &world, err))
 		return -1;
-	if ((int)world != ctx->info.world_size)
+	if ((int)world != ctx->info.world_size && !reshard)
 		return lt_err_set(err, LT_EXIT_USAGE,
-				  "checkpoint '%s' was saved by %d ranks, this run has %d: resume with the same world size (its sampler position depends on it)",
+				  "checkpoint '%s' was saved by %d ranks, this run has %d: resume with the same world size (its sampler position depends on it), or with a sharded strategy, which reshards",
 				  path, (int)world, ctx->info.world_size);
+	if ((int)world != ctx->info.world_size && ctx->info.rank == 0)
+		lt_warn("resharding checkpoint '%s' of %d ranks onto %d: the epoch goes on from step %s of it with %d ranks' samples",
+			path, (int)world, ctx->info.world_size,
+			meta_str(meta, "step_in_epoch") ? meta_str(meta, "step_in_epoch") : "?",
+			ctx->info.world_size);
 	if (prec && (!saved || lt_registry_base(ctx->reg, saved) != ours))
 		return lt_err_set(err, LT_EXIT_USAGE,
 				  "checkpoint '%s' was saved in precision %s, this run uses %s: resume with --precision %s%s",
@@ -681,34 +992,92 @@ static void warn_changed_optimizer(const struct lt_ctx *ctx, const cJSON *meta)
 	}
 }
 
-/* Rank 0: reads every tensor of the state into place, and the scalars. */
-static int read_state(struct lt_ctx *ctx, struct lt_ckpt_reader *r, double *v, struct lt_err *err)
+/* The compute values of flat range [off, off + numel) from the master
+ * weights just read (mixed precision). */
+static int compute_range(struct lt_ctx *ctx, size_t off, size_t numel, struct lt_err *err)
 {
-	const cJSON *meta = lt_ckpt_meta(r);
-	const char *path = lt_ckpt_path(r);
-	struct lt_ckpt_tensor *t;
-	char **names = NULL;
-	size_t n = 0;
+	size_t esz = lt_dtype_size(ctx->dtype);
+
+	for (size_t i = 0; i < ctx->nparams; i++) {
+		struct lt_tensor *t = ctx->params[i];
+		size_t lo = t->offset, hi = lo + (size_t)t->numel;
+		size_t a = off > lo ? off : lo, b = off + numel < hi ? off + numel : hi;
+		struct lt_precision_view pv = { .param = t->name, .index = i,
+						.step = ctx->optim_steps, .first = a - lo,
+						.params = ctx->choice[LT_KIND_PRECISION].params };
+
+		if (t->master && a < b &&
+		    lt_precision_to_compute(&ctx->choice[LT_KIND_PRECISION], &pv,
+					    (char *)t->data + (a - lo) * esz, t->master + (a - lo),
+					    b - a, err))
+			return -1;
+	}
+	return 0;
+}
+
+/* This rank's range of every parameter and optimizer slot, from s. */
+static int read_range(struct lt_ctx *ctx, struct lt_ckpt_set *s, size_t off, size_t numel,
+		      struct lt_err *err)
+{
+	struct slices sl = { 0 };
 	int rc = 0;
+
+	if (slices_of(ctx, &sl, 0, off, numel, true))
+		rc = lt_err_set(err, LT_EXIT_FAILURE, "out of memory reading checkpoint '%s'",
+				lt_ckpt_set_label(s));
+	for (size_t k = 0; k < sl.n && !rc; k++)
+		rc = lt_ckpt_set_read(s, sl.names[k], sl.t[k].dtype, sl.p[k].begin,
+				      sl.p[k].end - sl.p[k].begin, (void *)sl.t[k].data, err);
+	slices_free(&sl);
+	return rc ? rc : compute_range(ctx, off, numel, err);
+}
+
+/* Rank 0: the scalars of the checkpoint's metadata into v. */
+static int read_scalars(struct lt_ctx *ctx, const struct lt_ckpt_set *s, double *v,
+			struct lt_err *err)
+{
 	static const char *const keys[] = { "step", "optimizer_steps", "epoch", "step_in_epoch",
 					    "loss_scale", "loss_scale_good_steps",
 					    "loss_scale_skipped" };
 
-	if (check_compatible(ctx, meta, path, err))
-		return -1;
-	warn_changed_optimizer(ctx, meta);
+	warn_changed_optimizer(ctx, lt_ckpt_set_meta(s));
 	for (size_t k = 0; k < sizeof(keys) / sizeof(keys[0]); k++)
-		if (meta_num(meta, path, keys[k], &v[k], err))
+		if (meta_num(lt_ckpt_set_meta(s), lt_ckpt_set_label(s), keys[k], &v[k], err))
 			return -1;
-	t = state_tensors(ctx, &n, &names);
-	if (!t)
-		return lt_err_set(err, LT_EXIT_FAILURE, "out of memory reading checkpoint '%s'", path);
-	for (size_t i = 0; i < n && !rc; i++)
-		rc = lt_ckpt_read(r, t[i].name, t[i].dtype, t[i].ndim, t[i].shape, (void *)t[i].data,
-				  err);
-	free(t);
-	free_names(names, n);
-	return rc ? rc : read_extras(ctx, r, err);
+	return 0;
+}
+
+/* A rank that reads: opens --resume (whole or sharded), and reads its
+ * range (rank 0 also the scalars, buffers and blobs). */
+static int read_part(struct lt_ctx *ctx, const struct plan *pl, double *v, struct lt_err *err)
+{
+	char base[4096];
+	const char *where = NULL;
+	struct lt_ckpt_set *s = NULL;
+	int rc;
+
+	rc = locate(ctx->cfg, base, sizeof(base), &where, err);
+	if (!rc)
+		rc = open_io(ctx, base, err);
+	if (!rc && !(s = lt_ckpt_set_open(ctx->ckpt_io, ctx->ckpt_state, NULL, where, err)))
+		rc = -1;
+	if (!rc)
+		rc = check_compatible(ctx, lt_ckpt_set_meta(s), lt_ckpt_set_label(s),
+				      pl->sharded || lt_ckpt_set_sharded(s), err);
+	if (!rc && ctx->info.rank == 0)
+		rc = read_scalars(ctx, s, v, err);
+	if (!rc && pl->mine.active)
+		rc = read_range(ctx, s, pl->mine.offset, pl->mine.numel, err);
+	if (!rc && ctx->info.rank == 0)
+		rc = read_extras(ctx, s, err);
+	lt_ckpt_set_close(s);
+	/* Saves go to --ckpt-dir, which may be elsewhere. */
+	if (ctx->ckpt_io) {
+		ctx->ckpt_io->close(ctx->ckpt_state);
+		ctx->ckpt_io = NULL;
+		ctx->ckpt_state = NULL;
+	}
+	return rc;
 }
 
 /* Every rank gets rank 0's scalars, and the state as the strategy's
@@ -732,39 +1101,23 @@ static int share_state(struct lt_ctx *ctx, double *v, size_t nv, struct lt_err *
 int lt_trainer_ckpt_resume(struct lt_ctx *ctx, struct lt_ckpt_pos *pos, struct lt_err *err)
 {
 	double v[7] = { 0 };
-	bool active;
+	struct plan pl;
 	int rc = 0;
 
 	if (!ctx->cfg->resume)
 		return 0;
-	if (shard_role(ctx, &active, err))
+	if (plan_make(ctx, &pl, err)) {
+		plan_free(&pl);
 		return -1;
+	}
 	lt_state_destroy(ctx->loaded_state);
 	if (!(ctx->loaded_state = lt_state_create()))
-		return lt_err_set(err, LT_EXIT_FAILURE, "out of memory for the model's state");
-	if (active) {
-		char base[4096];
-		const char *where = NULL;
-		struct lt_ckpt_reader *r = NULL;
-
-		rc = locate(ctx->cfg, base, sizeof(base), &where, err);
-		if (!rc)
-			rc = open_io(ctx, base, err);
-		if (!rc && !(r = lt_ckpt_open(ctx->ckpt_io, ctx->ckpt_state, where, err)))
-			rc = -1;
-		if (!rc)
-			rc = read_state(ctx, r, v, err);
-		if (r)
-			lt_ckpt_close(r);
-		/* Saves go to --ckpt-dir, which may be elsewhere. */
-		if (ctx->ckpt_io) {
-			ctx->ckpt_io->close(ctx->ckpt_state);
-			ctx->ckpt_io = NULL;
-			ctx->ckpt_state = NULL;
-		}
-		if (rc)
-			return -1;
-	}
+		rc = lt_err_set(err, LT_EXIT_FAILURE, "out of memory for the model's state");
+	else if (pl.mine.active || ctx->info.rank == 0)
+		rc = read_part(ctx, &pl, v, err);
+	plan_free(&pl);
+	if (first_failure(ctx, rc != 0, "--resume", false, err) >= 0)
+		return -1;
 	if (share_state(ctx, v, sizeof(v) / sizeof(v[0]), err) || share_extras(ctx, err))
 		return -1;
 	lt_runtime_refresh_views(ctx);
@@ -784,7 +1137,7 @@ int lt_trainer_ckpt_check_resume(const struct lt_config *c, bool reach, struct l
 {
 	struct lt_registry *reg;
 	struct lt_choice choice;
-	struct lt_ckpt_reader *r;
+	struct lt_ckpt_set *s;
 	char base[4096], q[LT_QUOTE_MAX];
 	const char *where = NULL;
 	struct stat st;
@@ -810,11 +1163,10 @@ int lt_trainer_ckpt_check_resume(const struct lt_config *c, bool reach, struct l
 		lt_registry_free(reg);
 		return -1;
 	}
-	r = lt_ckpt_open(lt_ckpt_io_of(&choice), state, where, err);
-	if (r)
-		lt_ckpt_close(r);
+	s = lt_ckpt_set_open(lt_ckpt_io_of(&choice), state, NULL, where, err);
+	lt_ckpt_set_close(s);
 	lt_ckpt_io_of(&choice)->close(state);
 	lt_choice_free(&choice);
 	lt_registry_free(reg);
-	return r ? 0 : -1;
+	return s ? 0 : -1;
 }

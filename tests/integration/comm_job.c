@@ -39,13 +39,14 @@ int comm_job_run(const struct comm_job *job, struct run_result *r)
 {
 	static int serial;
 	char dir[] = "/tmp/ltrun-comm-XXXXXX", worker[PATH_MAX], script[8192];
-	char rdzv[PATH_MAX + 32], run_id[64], world[32];
+	char rdzv[PATH_MAX + 32], run_id[64], world[32], prog[128];
 	const char *env[80];
 	size_t len = 0;
 	int m = 0, rc;
 
-	if (job->ranks < 1 || job->ranks > MAX_RANKS ||
-	    !realpath(build_path("tests/progs/comm_worker"), worker) || !make_temp_dir(dir))
+	snprintf(prog, sizeof(prog), "tests/progs/%s", job->worker ? job->worker : "comm_worker");
+	if (job->ranks < 1 || job->ranks > MAX_RANKS || !realpath(build_path(prog), worker) ||
+	    !make_temp_dir(dir))
 		return -1;
 	snprintf(rdzv, sizeof(rdzv), "LTRUN_RDZV_DIR=%s", dir);
 	snprintf(run_id, sizeof(run_id), "LTRUN_RUN_ID=comm-%d-%d", (int)getpid(), serial++);

@@ -1,6 +1,6 @@
 /*
- * comm_job.h - runs one job of tests/progs/comm_worker processes for the
- * communicator tests: N ranks started at once by a shell, each with RANK,
+ * comm_job.h - runs one job of tests/progs/comm_worker (or another worker)
+ * processes for the communicator tests: N ranks started at once by a shell, each with RANK,
  * WORLD_SIZE, a private rendezvous directory (LTRUN_RDZV_DIR) and run id,
  * optionally its own host identity and network namespace, all under one
  * deadline.
@@ -18,7 +18,8 @@
 #define COMM_HOST_ENV "COMM_WORKER_HOST"
 
 struct comm_job {
-	const char *backend;      /* comm_worker's argument: gloo, mpi, shm, auto */
+	const char *worker;       /* tests/progs/ program, NULL: comm_worker */
+	const char *backend;      /* the worker's argument: gloo, mpi, shm, auto */
 	int ranks;
 	const char *const *hosts; /* ranks entries for COMM_HOST_ENV, or NULL */
 	const char *const *netns; /* ranks namespaces to run in, or NULL */

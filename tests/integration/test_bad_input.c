@@ -184,7 +184,7 @@ static struct bad_case cases[] = {
 	{ { "--dry-run", "--plugin", "/etc/hostname" }, {0}, NULL, 1, { "cannot load plugin '/etc/hostname'" } },
 	{ { "--dry-run", "--plugin", "@B/ltrun" }, {0}, NULL, 1, { "plugin" } },
 	{ { "--dry-run", "--plugin", "@B/tests/plugins/bad_abi.so" }, {0}, NULL, 1,
-	  { "bad_abi.so", "ABI 44", "ABI 3" } },
+	  { "bad_abi.so", "ABI 45", "ABI 4" } },
 	{ { "--dry-run", "--plugin", "@B/tests/plugins/no_register.so" }, {0}, NULL, 1,
 	  { "no_register.so", "ltrun_plugin_register" } },
 	{ { "--dry-run", "--plugin", "@B/tests/plugins/dup_name.so" }, {0}, NULL, 1,

@@ -3,8 +3,8 @@
  * the example fp16_compress_ddp (examples/plugins/) trains the digits MLP
  * on 2 and 3 ranks to ddp's parameters within f16's precision and sends
  * half ddp's gradient bytes; a strategy whose op fails, or that refuses
- * the run's precision, or asks for sharded checkpoints, ends the run with
- * one line naming it.
+ * the run's precision, ends the run with one line naming it (sharded
+ * checkpoints: test_ckpt_shards.c).
  */
 #include <criterion/criterion.h>
 
@@ -12,7 +12,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <unistd.h>
 
 #include "run.h"
 #include "training.h"
@@ -65,23 +64,6 @@ Test(plugins_strategy, fp16_compress_ddp_small_buckets_on_3_ranks)
 	check_fp16("fp16_compress_ddp_small", "3");
 }
 
-/* Runs `args` expecting failure; the message naming `needle` is one line. */
-static void expect_one_line_failure(const char *const *args, const char *needle)
-{
-	struct run_result r;
-	const char *at;
-
-	cr_assert_eq(run_ltrun(args, NULL, &r), 0);
-	cr_expect_neq(r.status, 0, "the run succeeded:\n%s", r.err);
-	at = strstr(r.err, needle);
-	cr_expect_not_null(at, "no '%s' in:\n%s", needle, r.err);
-	if (at) {
-		const char *eol = strchr(at, '\n');
-		cr_expect(eol && (size_t)(eol - at) < 400, "the message is not one short line:\n%s", r.err);
-	}
-	run_result_free(&r);
-}
-
 Test(plugins_strategy, failing_op_ends_the_run_naming_the_strategy)
 {
 	expect_one_line_failure((const char *const[]){ "--plugin",
@@ -96,20 +78,4 @@ Test(plugins_strategy, fp16_compress_ddp_refuses_mixed_precision)
 		"fp16_compress_ddp", "--precision", "16-mixed", "--devices", "2", "--max-steps", "2",
 		MLP, NULL },
 		"strategy 'fp16_compress_ddp' (init): compresses f32 gradients, but this run's are f16: use --precision 32-true");
-}
-
-/* A strategy that asks for sharded checkpoints, which this version does
- * not write, is refused at the first save, naming it: no checkpoint that
- * holds only rank 0's half. */
-Test(plugins_strategy, sharded_checkpoint_is_refused_naming_the_strategy)
-{
-	char dir[512];
-
-	path_in_tmp(dir, sizeof(dir), "ckpt");
-	expect_one_line_failure((const char *const[]){ "--plugin",
-		build_path("tests/plugins/failing_strategy.so"), "--strategy", "sharded_ckpt",
-		"--devices", "2", "--max-steps", "4", "--ckpt-dir", dir, MLP, NULL },
-		"strategy 'sharded_ckpt' asks rank 0 to save elements [0, +");
-	if (!access(dir, F_OK))
-		cr_expect_eq(count_steps(dir), 0, "a partial checkpoint was written");
 }

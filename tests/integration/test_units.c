@@ -6,7 +6,8 @@
  * gradient accumulation and with tensors the model marks ready itself);
  * the end of a unit's backward marks its gradients ready (--debug then
  * catches a gradient written after it); every misuse ends the rank with
- * exit status 1 and a message naming the unit and the fix.
+ * exit status 1 and a message naming the unit and the fix; in Fabric
+ * mode the first lt_unit_begin places the parameters.
  */
 #include <criterion/criterion.h>
 
@@ -162,4 +163,21 @@ Test(units, the_end_of_a_units_backward_marks_its_gradients_ready)
 	expect_ends((const char *const[]){ "--units", "--misuse", "write-after-end", NULL },
 		    "--debug", "the gradient of 'layer2.w' (elements [0, 36)) changed after it was marked ready",
 		    NULL);
+}
+
+#define FABRIC build_path("tests/models/units_fabric.so")
+
+Test(units, fabric_mode_places_the_parameters_at_the_first_begin)
+{
+	struct run_result r;
+
+	free(train("fabric", (const char *const[]){ "--strategy", "ddp", "--devices", "2", FABRIC,
+		   NULL }, 0));
+	/* a unit made after the first begin comes after training started */
+	cr_assert_eq(run_ltrun((const char *const[]){ "--devices", "2", FABRIC, "--", "--late-new",
+			       NULL }, NULL, &r), 0);
+	cr_expect_eq(r.status, 1, "exit status 1, not %d:\n%s", r.status, r.err);
+	cr_expect(strstr(r.err, "lt_unit_new('late') after training started"),
+		  "the message names the unit:\n%s", r.err);
+	run_result_free(&r);
 }

@@ -164,3 +164,19 @@ double dump_max_diff(const char *a_path, const char *b_path, double *big)
 	}
 	return diff;
 }
+
+void expect_one_line_failure(const char *const *args, const char *needle)
+{
+	struct run_result r;
+	const char *at;
+
+	cr_assert_eq(run_ltrun(args, NULL, &r), 0);
+	cr_expect_neq(r.status, 0, "the run succeeded:\n%s", r.err);
+	at = strstr(r.err, needle);
+	cr_expect_not_null(at, "no '%s' in:\n%s", needle, r.err);
+	if (at) {
+		const char *eol = strchr(at, '\n');
+		cr_expect(eol && (size_t)(eol - at) < 400, "the message is not one short line:\n%s", r.err);
+	}
+	run_result_free(&r);
+}

@@ -45,6 +45,10 @@ double dump_max_diff(const char *a_path, const char *b_path, double *big);
 /* The number of step-* entries in the checkpoint directory dir. */
 int count_steps(const char *dir);
 
+/* Runs ltrun with args, expects it to fail with needle in its stderr,
+ * the message one short line. */
+void expect_one_line_failure(const char *const *args, const char *needle);
+
 #define LINREG build_path("tests/models/linreg.so")
 
 #endif

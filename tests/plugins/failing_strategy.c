@@ -57,8 +57,8 @@ static const struct lt_plugin failing = {
 	.ops = &ops,
 };
 
-/* "sharded_ckpt": asks every rank to save its own half of the state,
- * which this version's checkpoints cannot hold yet. */
+/* "sharded_ckpt": asks every rank to save its own half of the state
+ * (a sharded checkpoint of replicated state). */
 static int half_each(lt_ctx *ctx, void *state, const struct lt_params *p,
 		     struct lt_ckpt_shard *out, struct lt_err *err)
 {
