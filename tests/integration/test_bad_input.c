@@ -47,7 +47,7 @@ static struct bad_case cases[] = {
 	{ { "--dry-run", "--main-addr", "bad host!" }, {0}, NULL, 2, { "--main-addr", "'bad host!'" } },
 	{ { "--dry-run", "--max-restarts", "lots" }, {0}, NULL, 2, { "--max-restarts", "'lots'" } },
 	{ { "--dry-run", "--strategy", "fdsp" }, {0}, NULL, 2, { "unknown strategy 'fdsp'", "valid:" } },
-	{ { "--dry-run", "--strategy", "fsdp" }, {0}, NULL, 2, { "strategy 'fsdp' is not built in this version" } },
+	{ { "--dry-run", "--strategy", "horovod" }, {0}, NULL, 2, { "strategy 'horovod' is not built in this version" } },
 	{ { "--dry-run", "--strategy", "DDP" }, {0}, NULL, 2, { "--strategy", "'DDP'" } },
 	{ { "--dry-run", "--precision", "bf16-mix" }, {0}, NULL, 2, { "'bf16-mix'", "did you mean 'bf16-mixed'?" } },
 	{ { "--dry-run", "--precision", "8" }, {0}, NULL, 2, { "unknown precision '8'", "32-true" } },
