@@ -36,6 +36,9 @@ static const struct lt_param_spec zero_params[] = {
 	  .help = "offload_optimizer=nvme's directory (default: <--log-dir or $TMPDIR or /tmp>/ltrun-optim-rank<R>)" },
 	{ .name = "bucket_mb", .type = LT_PARAM_FLOAT, .min = 0.001, .max = 65536,
 	  .help = "stage 2's gradient bucket size in MiB (default: --bucket-mb)" },
+	{ .name = "shard_scope", .type = LT_PARAM_CHOICE, .default_value = "world",
+	  .choices = "world|node",
+	  .help = "the ranks a shard is split over: all of them, or those of one node (hybrid: each node holds a whole replica, sharded over its ranks)" },
 	{ .name = NULL },
 };
 
@@ -167,10 +170,18 @@ static const struct lt_plugin strategies[] = {
 		.alias_of = "zero",
 		.preset = "stage=3,offload_optimizer=nvme",
 	},
+	{
+		.kind = LT_KIND_STRATEGY,
+		.name = "hybrid_shard",
+		.description = "zero stage 3 inside each node (over shared memory) and replicas across nodes (FSDP's HYBRID_SHARD): 16N/L bytes per rank under 32-true AdamW for L ranks a node; the owned gradient shards are summed over every rank, the values gathered inside the node only.",
+		.recommended_when = "the model fits in one node's memory sharded over its ranks, and the network between nodes is slower than shared memory",
+		.alias_of = "zero",
+		.preset = "stage=3,shard_scope=node",
+	},
 };
 
 static const char *const absent[] = {
-	"dp", "hybrid_shard", "horovod", NULL,
+	"dp", "horovod", NULL,
 };
 
 int lt_strategy_catalog(struct lt_registry *reg, struct lt_err *err)

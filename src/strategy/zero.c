@@ -53,11 +53,23 @@
  * backend such as MPI refuses them): the owned shard goes through a
  * staging buffer of S elements.
  *
- * Hybrid sharding (shard_scope=node, hybrid_shard) and parameters in
- * files (offload_params) are not built in this version.
+ * Hybrid sharding (shard_scope=node, hybrid_shard: FSDP's HYBRID_SHARD).
+ * The shards are split over the ranks of one node (runtime/groups.h's
+ * node communicator, shared memory) instead of the world: every node
+ * holds a whole replica.  Values are gathered and broadcast inside the
+ * node only.  Gradients: stage 1 reduce-scatters inside the node, then
+ * all-reduces the owned shard over the cross communicator (the ranks of
+ * equal local rank); stages 2 and 3 all-reduce their buckets over the
+ * world, which is the same sum.  Only node 0's ranks write checkpoint
+ * shards; on a resume they broadcast what they read over the cross
+ * communicator.
+ *
+ * Parameters in files (offload_params=nvme) are not built in this
+ * version.
  */
 #include "comm/comm.h"
 #include "core/error.h"
+#include "runtime/groups.h"
 #include "runtime/optim.h"
 #include "runtime/runtime.h"
 #include "runtime/unit_fault.h"
@@ -71,6 +83,10 @@
 
 struct zero {
 	int stage;
+	/* the ranks a shard is split over: the world's communicator, or
+	 * (hybrid) the node's, with cross the ranks of equal local rank */
+	struct lt_comm *shard, *cross;
+	int srank, ssize;
 	struct zero_part part;
 	char *staging;          /* part.shard elements of up to 4 bytes */
 	struct lt_bucket_queue q; /* stage 2 and 3 */
@@ -194,7 +210,7 @@ static void print_plan(const struct lt_ctx *ctx, const struct zero *z)
 {
 	const char *opt = ctx->cfg->optimizer;
 	struct zero_model m = {
-		.n = ctx->numel, .ranks = ctx->info.world_size, .stage = z->stage,
+		.n = ctx->numel, .ranks = z->ssize, .stage = z->stage,
 		.elem = lt_dtype_size(ctx->dtype), .master = ctx->precision->mixed,
 		.slots = !strcmp(opt, "sgd") ? (ctx->cfg->momentum != 0.0) : 2,
 		.largest_unit = z->stage >= 3 ? largest_unit(ctx) : 0,
@@ -203,7 +219,7 @@ static void print_plan(const struct lt_ctx *ctx, const struct zero *z)
 
 	fprintf(stderr,
 		"ltrun: zero: stage %d on %d ranks: parameters %zu, gradients %zu, optimizer %zu, gathered %zu bytes per rank (%zu gradient bucket%s)\n",
-		z->stage, ctx->info.world_size, b.params, b.grads, b.optim, b.gathered, z->q.nbuckets,
+		z->stage, z->ssize, b.params, b.grads, b.optim, b.gathered, z->q.nbuckets,
 		z->q.nbuckets == 1 ? "" : "s");
 }
 
@@ -253,11 +269,11 @@ static int broadcast_owned(struct lt_ctx *ctx, const struct zero *z, size_t lo, 
 {
 	size_t esz = lt_dtype_size(ctx->dtype), s = z->part.shard;
 
-	for (int r = 0; s && r < ctx->info.world_size; r++) {
+	for (int r = 0; s && r < z->ssize; r++) {
 		size_t a = (size_t)r * s > lo ? (size_t)r * s : lo;
 		size_t b = (size_t)r * s + s < hi ? (size_t)r * s + s : hi;
 
-		if (b > a && lt_comm_broadcast(ctx->comm, ctx->data_arena.base + a * esz, b - a,
+		if (b > a && lt_comm_broadcast(z->shard, ctx->data_arena.base + a * esz, b - a,
 					       ctx->dtype, r, err))
 			return -1;
 	}
@@ -319,7 +335,7 @@ static int zero_unit(lt_ctx *ctx, void *state, const struct lt_params *p,
 	size_t lo, hi;
 
 	(void)p;
-	if (z->stage < 3 || ctx->info.world_size == 1)
+	if (z->stage < 3 || z->ssize == 1)
 		return 0;
 	if (z->release_pending && units_values(ctx, z, true, err))
 		return -1;
@@ -336,13 +352,30 @@ static int zero_unit(lt_ctx *ctx, void *state, const struct lt_params *p,
 	return unowned_values(ctx, z, lo, hi, true, err);
 }
 
+/* The world, or under shard_scope=node the node's ranks (and the cross
+ * group beside them: groups.h). */
+static int open_shard_group(struct lt_ctx *ctx, struct zero *z, const struct lt_params *p,
+			    struct lt_err *err)
+{
+	z->shard = ctx->comm;
+	z->cross = NULL;
+	if (!strcmp(lt_params_str(p, "shard_scope"), "node") && ctx->info.world_size > 1 &&
+	    lt_groups_open(ctx, &z->shard, &z->cross, err))
+		return -1;
+	z->srank = z->shard ? z->shard->rank : 0;
+	z->ssize = z->shard ? z->shard->size : 1;
+	return 0;
+}
+
 static int zero_setup(lt_ctx *ctx, void *state, const struct lt_params *p,
 		      struct lt_strategy_layout *layout, struct lt_err *err)
 {
 	struct zero *z = state;
 	size_t esz = lt_dtype_size(ctx->dtype), pad;
 
-	z->part = zero_part_of(ctx->numel, ctx->info.world_size, ctx->info.rank);
+	if (open_shard_group(ctx, z, p, err))
+		return -1;
+	z->part = zero_part_of(ctx->numel, z->ssize, z->srank);
 	pad = z->part.padded - ctx->numel;
 	if (pad_arena(ctx, &ctx->data_arena, esz, pad, err) ||
 	    pad_arena(ctx, &ctx->grad_arena, esz, pad, err) ||
@@ -358,7 +391,7 @@ static int zero_setup(lt_ctx *ctx, void *state, const struct lt_params *p,
 	if (broadcast_values(ctx, err))
 		return -1;
 	discard_masters(ctx, z);
-	if (z->stage >= 3 && ctx->info.world_size > 1 &&
+	if (z->stage >= 3 && z->ssize > 1 &&
 	    (lt_unit_fault_install(ctx, err) || release_units(ctx, z, err)))
 		return -1;
 	layout->state_offset = z->part.offset;
@@ -432,8 +465,13 @@ static int reduce_scatter(struct lt_ctx *ctx, struct zero *z, struct lt_err *err
 {
 	size_t esz = lt_dtype_size(ctx->dtype), s = z->part.shard;
 
-	if (lt_comm_reduce_scatter(ctx->comm, ctx->grad_arena.base, z->staging, s, ctx->dtype,
-				   LT_SUM, err))
+	if (z->ssize > 1 ? lt_comm_reduce_scatter(z->shard, ctx->grad_arena.base, z->staging, s,
+						  ctx->dtype, LT_SUM, err)
+			 : (ctx->accel->copy(z->staging, ctx->grad_arena.base, s * esz), 0))
+		return -1;
+	/* hybrid: the same shard of every node's sum */
+	if (z->cross && z->cross->size > 1 &&
+	    lt_comm_all_reduce(z->cross, z->staging, s, ctx->dtype, LT_SUM, err))
 		return -1;
 	if (z->part.numel)
 		ctx->accel->copy(ctx->grad_arena.base + z->part.offset * esz, z->staging,
@@ -480,8 +518,8 @@ static int zero_grad_norm_sq(lt_ctx *ctx, void *state, const struct lt_params *p
 			s += lt_grad_sumsq(ctx, ctx->params[i], first, n);
 	}
 	*sumsq = s;
-	return ctx->info.world_size > 1 ? lt_comm_all_reduce(ctx->comm, sumsq, 1, LT_F64, LT_SUM, err)
-					: 0;
+	/* every shard once: the node's ranks (hybrid) hold them all */
+	return z->ssize > 1 ? lt_comm_all_reduce(z->shard, sumsq, 1, LT_F64, LT_SUM, err) : 0;
 }
 
 /* Every rank's arena gets every rank's shard of the compute values. */
@@ -489,14 +527,14 @@ static int gather_values(struct lt_ctx *ctx, struct zero *z, struct lt_err *err)
 {
 	size_t esz = lt_dtype_size(ctx->dtype);
 
-	if (ctx->info.world_size == 1 || !ctx->numel)
+	if (z->ssize == 1 || !ctx->numel)
 		return 0;
 	/* the padding of the last shards is zeros in every arena */
 	ctx->accel->fill(z->staging, 0, z->part.shard * esz);
 	if (z->part.numel)
 		ctx->accel->copy(z->staging, ctx->data_arena.base + z->part.offset * esz,
 				 z->part.numel * esz);
-	return lt_comm_all_gather(ctx->comm, z->staging, ctx->data_arena.base, z->part.shard,
+	return lt_comm_all_gather(z->shard, z->staging, ctx->data_arena.base, z->part.shard,
 				  ctx->dtype, err);
 }
 
@@ -517,7 +555,7 @@ static int zero_step(lt_ctx *ctx, void *state, const struct lt_params *p,
 	if (z->stage >= 3 && z->release_pending && units_values(ctx, z, true, err))
 		return -1;
 	if (z->stage >= 3)
-		return ctx->info.world_size > 1 ? broadcast_loose(ctx, z, err) : 0;
+		return z->ssize > 1 ? broadcast_loose(ctx, z, err) : 0;
 	return gather_values(ctx, z, err);
 }
 
@@ -527,8 +565,34 @@ static int zero_ckpt_shard(lt_ctx *ctx, void *state, const struct lt_params *p,
 	struct zero *z = state;
 
 	(void)ctx, (void)p, (void)err;
-	*out = (struct lt_ckpt_shard){ .active = true, .offset = z->part.offset,
-				       .numel = z->part.numel };
+	/* hybrid: node 0's ranks hold every shard once */
+	*out = (struct lt_ckpt_shard){ .active = !z->cross || z->cross->rank == 0,
+				       .offset = z->part.offset, .numel = z->part.numel };
+	return 0;
+}
+
+/* Hybrid after a resume: node 0's ranks read the shards; each sends its
+ * owned values (or master weights) and optimizer state to the ranks of
+ * its local rank on the other nodes. */
+static int share_across_nodes(struct lt_ctx *ctx, struct zero *z, struct lt_err *err)
+{
+	const char *slot[2];
+	void *buf[2];
+	int nslots = lt_optim_buffers_typed(ctx->optim, slot, buf);
+	size_t n = z->part.numel, esz = lt_dtype_size(ctx->dtype);
+
+	if (!z->cross || z->cross->size == 1 || !n)
+		return 0;
+	if (ctx->master_arena.base
+		    ? lt_comm_broadcast(z->cross, (float *)ctx->master_arena.base + z->part.offset, n,
+					LT_F32, 0, err)
+		    : lt_comm_broadcast(z->cross, ctx->data_arena.base + z->part.offset * esz, n,
+					ctx->dtype, 0, err))
+		return -1;
+	for (int s = 0; s < nslots; s++)
+		if (lt_comm_broadcast(z->cross, buf[s], ctx->layout.state_numel,
+				      lt_optim_state_dtype(ctx->optim), 0, err))
+			return -1;
 	return 0;
 }
 
@@ -544,8 +608,10 @@ static int zero_ckpt_loaded(lt_ctx *ctx, void *state, const struct lt_params *p,
 	struct zero *z = state;
 
 	(void)p;
-	if (z->stage >= 3 && (!ctx->master_arena.base || ctx->info.world_size == 1))
-		return ctx->info.world_size > 1 ? broadcast_loose(ctx, z, err) : 0;
+	if (share_across_nodes(ctx, z, err))
+		return -1;
+	if (z->stage >= 3 && (!ctx->master_arena.base || z->ssize == 1))
+		return z->ssize > 1 ? broadcast_loose(ctx, z, err) : 0;
 	/* stage 3 under mixed precision: the runtime makes every compute
 	 * value from the master weights after this, so every value is made
 	 * resident until the next unit event or step releases them */
@@ -556,12 +622,12 @@ static int zero_ckpt_loaded(lt_ctx *ctx, void *state, const struct lt_params *p,
 	}
 	if (!ctx->master_arena.base)
 		return gather_values(ctx, z, err);
-	if (ctx->info.world_size > 1 && ctx->numel) {
+	if (z->ssize > 1 && ctx->numel) {
 		memset(z->staging, 0, z->part.shard * sizeof(float));
 		if (z->part.numel)
 			memcpy(z->staging, (float *)ctx->master_arena.base + z->part.offset,
 			       z->part.numel * sizeof(float));
-		if (lt_comm_all_gather(ctx->comm, z->staging, ctx->master_arena.base,
+		if (lt_comm_all_gather(z->shard, z->staging, ctx->master_arena.base,
 				       z->part.shard, LT_F32, err))
 			return -1;
 	}

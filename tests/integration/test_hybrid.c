@@ -4,8 +4,7 @@
  * ranks each of tests/models/hybrid_mlp.so, once under --strategy ddp and
  * once under --strategy hybrid_shard (ZeRO-3 inside each host over shm,
  * the shards all-reduced between the hosts over gloo), 12 steps; every
- * parameter must end within 1e-5 relative L2 of ddp's.  Skipped when this
- * build lists hybrid_shard as not built.
+ * parameter must end within 1e-5 relative L2 of ddp's.
  */
 #include <criterion/criterion.h>
 
@@ -29,19 +28,6 @@ static void fini(void)
 {
 	netns_pair_delete(&hosts);
 	training_remove_tmp();
-}
-
-/* Skips the test unless `ltrun --list strategy` lists hybrid_shard built. */
-static void need_hybrid_shard(void)
-{
-	struct run_result r;
-	bool built;
-
-	cr_assert_eq(run_ltrun((const char *[]){ "--list", "strategy", NULL }, NULL, &r), 0);
-	built = r.status == 0 && strstr(r.out, "\n  hybrid_shard ");
-	run_result_free(&r);
-	if (!built)
-		cr_skip_test("this build lists hybrid_shard as not built (the ZeRO strategy is missing)");
 }
 
 /* Both hosts' ltrun at once, 2 ranks each: $1 $2 the namespaces, $3
@@ -133,7 +119,6 @@ Test(hybrid, matches_ddp_on_two_hosts_in_network_namespaces, .init = training_ma
 {
 	char why[512], ddp[PATH_MAX], hybrid[PATH_MAX];
 
-	need_hybrid_shard();
 	if (netns_pair_make(&hosts, "h", "10.231.17", why, sizeof(why)))
 		cr_skip_test("%s", why);
 	path_in_tmp(ddp, sizeof(ddp), "ddp.txt");

@@ -121,6 +121,14 @@ Test(zero, stages_1_and_2_match_ddp_with_accumulation)
 	check_against_ddp(LIST("2", "3"), stages, LIST("--accumulate-grad-batches", "3"));
 }
 
+/* Hybrid sharding on one node: the shards are the node's, the cross
+ * group has one member (test_hybrid.c runs two hosts). */
+Test(zero, hybrid_on_one_node_matches_ddp)
+{
+	check_against_ddp(LIST("2", "3"), LIST("hybrid_shard", "zero:stage=1,shard_scope=node"),
+			  LIST("--accumulate-grad-batches", "2"));
+}
+
 /* offload_optimizer=nvme names the optimizer state's directory
  * (ctx->optim_dir): the state there steps as in memory. */
 Test(zero, offload_optimizer_nvme_matches_ddp)
@@ -254,9 +262,6 @@ Test(zero, what_is_not_built_says_so)
 	expect_refused(LIST("--strategy", "zero:stage=2,offload_params=cpu", "--devices", "2",
 			    "--max-steps", "1", ZERO_LIN),
 		       "offload_params=cpu shards parameters, which stage 2 does not: use stage=3");
-	expect_refused(LIST("--strategy", "hybrid_shard", "--devices", "2", "--max-steps", "1",
-			    ZERO_LIN),
-		       "not built");
 }
 
 /* Stage 3 on 2 ranks: the stray parameter's element 2000 (a page wholly
