@@ -20,6 +20,7 @@
 #include "runtime/replicas.h"
 #include "runtime/ready.h"
 #include "runtime/schedule.h"
+#include "runtime/units.h"
 #include "runtime/views.h"
 
 #include <math.h>
@@ -474,6 +475,7 @@ void lt_runtime_free(struct lt_ctx *ctx)
 	lt_buffers_free(ctx);
 	lt_views_free(ctx);
 	lt_ready_free(ctx);
+	lt_units_free(ctx);
 	if (ctx->accel) {
 		ctx->accel->release(&ctx->master_arena);
 		ctx->accel->release(&ctx->master_grad_arena);

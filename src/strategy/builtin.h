@@ -9,5 +9,6 @@
 #include "ltrun/strategy.h"
 
 extern const struct lt_strategy_ops lt_strategy_ddp_ops; /* ddp.c */
+extern const struct lt_strategy_ops lt_strategy_zero_ops; /* zero.c */
 
 #endif

@@ -2,7 +2,7 @@
  * catalog.c - the registry entries of the built-in strategies, and the
  * ones ltrun knows of but does not build.  Their ops: single_device is
  * the replicated default alone (replicated.c: every NULL op is the
- * default's), ddp is ddp.c's.
+ * default's), ddp is ddp.c's, zero (and its presets) zero.c's.
  *
  * `auto` (the default --strategy) is not a plugin: the plan resolves it to
  * single_device for one rank and ddp otherwise.
@@ -20,6 +20,19 @@ static const struct lt_param_spec ddp_params[] = {
 	  .choices = "exec|fork", .help = "how ltrun starts the ranks it creates: fork + exec, or fork alone" },
 	{ .name = "bucket_mb", .type = LT_PARAM_FLOAT, .min = 0.001, .max = 65536,
 	  .help = "gradient bucket size in MiB (default: --bucket-mb)" },
+	{ .name = NULL },
+};
+
+static const struct lt_param_spec zero_params[] = {
+	{ .name = "stage", .type = LT_PARAM_INT, .default_value = "2", .min = 1, .max = 3,
+	  .help = "1: optimizer state sharded; 2: gradients too; 3 (parameters too) is not built in this version" },
+	{ .name = "offload_optimizer", .type = LT_PARAM_CHOICE, .default_value = "none",
+	  .choices = "none|cpu|nvme",
+	  .help = "where the optimizer state lives: device memory, host memory (on the cpu accelerator the same memory as none), or files under offload_dir" },
+	{ .name = "offload_dir", .type = LT_PARAM_STRING,
+	  .help = "offload_optimizer=nvme's directory (default: <--log-dir or $TMPDIR or /tmp>/ltrun-optim-rank<R>)" },
+	{ .name = "bucket_mb", .type = LT_PARAM_FLOAT, .min = 0.001, .max = 65536,
+	  .help = "stage 2's gradient bucket size in MiB (default: --bucket-mb)" },
 	{ .name = NULL },
 };
 
@@ -55,12 +68,60 @@ static const struct lt_plugin strategies[] = {
 		.alias_of = "ddp",
 		.preset = "launcher=fork",
 	},
+	{
+		.kind = LT_KIND_STRATEGY,
+		.name = "zero",
+		.description = "ZeRO data parallel: a full replica of the values per rank, the optimizer state (stage=1) and the gradients too (stage=2) sharded over the W ranks.  32-true AdamW, bytes per rank for N parameters: ddp 16N, stage 1 8N + 8N/W, stage 2 4N + 12N/W (mixed precision: 2N + 2N + 12N/W for ddp, split the same way, plus ltrun's f32 master gradients 4N/W).  Stage 2 all-reduces each gradient bucket and keeps the owned part: ddp's traffic.  Stage 3 (parameters sharded) is not built in this version.",
+		.recommended_when = "the optimizer state (8N bytes under AdamW) or the gradients do not fit beside the model on one device",
+		.params = zero_params,
+		.ops = &lt_strategy_zero_ops,
+	},
+	{
+		.kind = LT_KIND_STRATEGY,
+		.name = "ddp_sharded",
+		.description = "zero stage 1 (Lightning's ddp_sharded, FairScale's OSS): the optimizer state sharded; 32-true AdamW: 8N + 8N/W bytes per rank for N parameters on W ranks.",
+		.recommended_when = "ddp's 16N bytes per rank do not fit, 8N + 8N/W do",
+		.alias_of = "zero",
+		.preset = "stage=1",
+	},
+	{
+		.kind = LT_KIND_STRATEGY,
+		.name = "deepspeed_stage_1",
+		.description = "zero stage 1 (DeepSpeed's ZeRO-1): the optimizer state sharded; 32-true AdamW: 8N + 8N/W bytes per rank for N parameters on W ranks.",
+		.recommended_when = "ddp's 16N bytes per rank do not fit, 8N + 8N/W do",
+		.alias_of = "zero",
+		.preset = "stage=1",
+	},
+	{
+		.kind = LT_KIND_STRATEGY,
+		.name = "deepspeed",
+		.description = "zero stage 2 (DeepSpeed's default stage): optimizer state and gradients sharded; 32-true AdamW: 4N + 12N/W bytes per rank for N parameters on W ranks.",
+		.recommended_when = "porting a Lightning configuration that names deepspeed",
+		.alias_of = "zero",
+		.preset = "stage=2",
+	},
+	{
+		.kind = LT_KIND_STRATEGY,
+		.name = "deepspeed_stage_2",
+		.description = "zero stage 2 (DeepSpeed's ZeRO-2): optimizer state and gradients sharded; 32-true AdamW: 4N + 12N/W bytes per rank for N parameters on W ranks.",
+		.recommended_when = "stage 1's 8N + 8N/W bytes per rank do not fit, 4N + 12N/W do",
+		.alias_of = "zero",
+		.preset = "stage=2",
+	},
+	{
+		.kind = LT_KIND_STRATEGY,
+		.name = "deepspeed_stage_2_offload",
+		.description = "zero stage 2 with the optimizer state in host memory (offload_optimizer=cpu); on the cpu accelerator host memory is the device's, so this is deepspeed_stage_2 with the same memory.",
+		.recommended_when = "an accelerator's memory cannot hold the 12N/W bytes of optimizer state and master weights",
+		.alias_of = "zero",
+		.preset = "stage=2,offload_optimizer=cpu",
+	},
 };
 
 static const char *const absent[] = {
-	"dp", "ddp_sharded", "fsdp", "hybrid_shard", "deepspeed",
-	"deepspeed_stage_1", "deepspeed_stage_2", "deepspeed_stage_2_offload",
-	"deepspeed_stage_3", "deepspeed_stage_3_offload", "horovod", NULL,
+	"dp", "fsdp", "fsdp_cpu_offload", "ddp_fully_sharded", "hybrid_shard",
+	"deepspeed_stage_3", "deepspeed_stage_3_offload", "deepspeed_stage_3_offload_nvme",
+	"horovod", NULL,
 };
 
 int lt_strategy_catalog(struct lt_registry *reg, struct lt_err *err)

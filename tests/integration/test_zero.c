@@ -1,0 +1,238 @@
+/*
+ * test_zero.c - the `zero` strategy (src/strategy/zero.c) and its
+ * presets: stages 1 and 2 (and offload_optimizer=cpu) end 12 steps of
+ * the tiny zero_lin model (41 parameters, one of them a scalar: shards
+ * cut through parameters and are padded) with ddp's parameters within
+ * 1e-5 relative L2 on every parameter, on 2, 3 and 4 ranks, with
+ * gradient accumulation, clipping by norm, 16-mixed and bf16-mixed (but
+ * stage 2 with accumulation in half precision: the dtype's precision);
+ * stage 2 keeps only the owned gradients between micro-batches; the
+ * presets pick their stage; what is not built says so.
+ */
+#include <criterion/criterion.h>
+
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "run.h"
+#include "training.h"
+
+#define ZERO_LIN build_path("tests/models/zero_lin.so")
+#define NPARAMS 41
+
+/* Trains zero_lin 12 steps under strategy on ranks ranks with the
+ * options extra (NULL-terminated, may be empty) and reads its parameters
+ * into out; returns the run's stderr (malloc'ed). */
+static char *run_dump(const char *strategy, const char *ranks, const char *const *extra,
+		      float *out)
+{
+	const char *argv[48] = { "--strategy", strategy, "--devices", ranks, "--batch-size", "4",
+				 "--max-steps", "12", "--optimizer", "adamw", "--lr", "0.05",
+				 "--seed", "3", "--verbose" };
+	char what[256], dump[512], env_dump[600];
+	const char *env[] = { env_dump, NULL };
+	struct run_result r;
+	int n = 15;
+	FILE *f;
+	char *err;
+
+	for (int i = 0; extra[i]; i++)
+		argv[n++] = extra[i];
+	argv[n++] = ZERO_LIN;
+	argv[n] = NULL;
+	snprintf(what, sizeof(what), "%s on %s ranks", strategy, ranks);
+	path_in_tmp(dump, sizeof(dump), "params.f32");
+	remove(dump);
+	snprintf(env_dump, sizeof(env_dump), "ZERO_LIN_DUMP=%s", dump);
+	cr_assert_eq(run_ltrun(argv, env, &r), 0, "%s: cannot start ltrun", what);
+	cr_assert_eq(r.status, 0, "%s: status %d\n%s", what, r.status, r.err);
+	err = r.err;
+	r.err = NULL;
+	run_result_free(&r);
+	f = fopen(dump, "rb");
+	cr_assert_not_null(f, "%s wrote no parameters", what);
+	cr_assert_eq(fread(out, sizeof(float), NPARAMS, f), NPARAMS, "%s: short dump", what);
+	fclose(f);
+	return err;
+}
+
+/* Each parameter of b within rel relative L2 of a's (W, b, the scalar). */
+static void expect_close(const char *what, const float *a, const float *b, double rel)
+{
+	static const int from[] = { 0, 35, 40, NPARAMS };
+
+	for (int p = 0; p < 3; p++) {
+		double d = 0.0, s = 0.0;
+
+		for (int i = from[p]; i < from[p + 1]; i++) {
+			d += ((double)a[i] - b[i]) * ((double)a[i] - b[i]);
+			s += (double)a[i] * a[i];
+		}
+		cr_expect_leq(sqrt(d), rel * sqrt(s),
+			      "%s: parameter %d is %g from ddp's (relative L2), more than %g", what, p,
+			      sqrt(d / s), rel);
+	}
+}
+
+/* Every strategy in zeros (with the options extra) against ddp on each
+ * number of ranks in ranks, within rel. */
+static void check_within(const char *const *ranks, const char *const *zeros,
+			 const char *const *extra, double rel)
+{
+	for (int r = 0; ranks[r]; r++) {
+		float want[NPARAMS], got[NPARAMS];
+
+		free(run_dump("ddp", ranks[r], extra, want));
+		for (int z = 0; zeros[z]; z++) {
+			char what[256];
+
+			free(run_dump(zeros[z], ranks[r], extra, got));
+			snprintf(what, sizeof(what), "%s on %s ranks", zeros[z], ranks[r]);
+			expect_close(what, want, got, rel);
+		}
+	}
+}
+
+static void check_against_ddp(const char *const *ranks, const char *const *zeros,
+			      const char *const *extra)
+{
+	check_within(ranks, zeros, extra, 1e-5);
+}
+
+#define LIST(...) ((const char *const[]){ __VA_ARGS__, NULL })
+#define NONE ((const char *const[]){ NULL })
+
+static const char *const stages[] = { "zero:stage=1", "zero:stage=2",
+				       "zero:stage=2,offload_optimizer=cpu", NULL };
+
+TestSuite(zero, .init = training_make_tmp, .fini = training_remove_tmp, .timeout = 180);
+
+Test(zero, stages_1_and_2_match_ddp_on_2_3_4_ranks)
+{
+	check_against_ddp(LIST("2", "3", "4"), stages, NONE);
+}
+
+Test(zero, stages_1_and_2_match_ddp_with_accumulation)
+{
+	check_against_ddp(LIST("2", "3"), stages, LIST("--accumulate-grad-batches", "3"));
+}
+
+/* A clip value well below the gradient norm: every step is clipped by
+ * the global norm (a rank's own shard would give another factor). */
+Test(zero, stages_1_and_2_match_ddp_clipping_by_norm)
+{
+	const char *const *clip = LIST("--gradient-clip-val", "0.01", "--accumulate-grad-batches", "2");
+	float plain[NPARAMS], clipped[NPARAMS];
+	double d = 0.0;
+
+	free(run_dump("ddp", "3", LIST("--accumulate-grad-batches", "2"), plain));
+	free(run_dump("ddp", "3", clip, clipped));
+	for (int i = 0; i < NPARAMS; i++)
+		d += fabs((double)plain[i] - clipped[i]);
+	cr_assert_gt(d, 1e-3, "clipping at 0.01 changed nothing: raise the learning rate or lower the clip");
+	check_against_ddp(LIST("3"), stages, clip);
+}
+
+/* Half-precision gradients with accumulation: stage 2 sums each
+ * micro-batch over the ranks, then over the micro-batches, in the compute
+ * dtype, where ddp sums over the micro-batches on each rank first: the
+ * roundings differ, so stage 2 is held to the dtype's precision there
+ * (f16: 2^-11, bf16: 2^-8 a rounding, over 12 steps), stage 1 (whose
+ * sums are ddp's) to 1e-5. */
+static void check_mixed(const char *precision, double stage2_rel)
+{
+	check_against_ddp(LIST("3"), stages, LIST("--precision", precision));
+	check_against_ddp(LIST("2"), LIST("zero:stage=1"),
+			  LIST("--precision", precision, "--accumulate-grad-batches", "2"));
+	check_within(LIST("2"), LIST("zero:stage=2", "zero:stage=2,offload_optimizer=cpu"),
+		     LIST("--precision", precision, "--accumulate-grad-batches", "2"), stage2_rel);
+}
+
+Test(zero, stages_1_and_2_match_ddp_under_16_mixed)
+{
+	check_mixed("16-mixed", 2e-3);
+}
+
+Test(zero, stages_1_and_2_match_ddp_under_bf16_mixed)
+{
+	check_mixed("bf16-mixed", 2e-2);
+}
+
+/* The shift (element 40, the last) is rank 1's on 2 ranks.  After
+ * micro-batch 0, stage 2 has all-reduced it: rank 0 gave its copy back
+ * (zero), rank 1 holds the sum over the ranks.  Stage 1 reduces at the
+ * end of the step only: each rank still holds its own. */
+static void shift_grads(const char *strategy, double *g0, double *g1)
+{
+	const char *argv[] = { "--strategy", strategy, "--devices", "2", "--batch-size", "4",
+			       "--accumulate-grad-batches", "2", "--max-steps", "1", ZERO_LIN, NULL };
+	const char *env[] = { "ZERO_LIN_PROBE=1", NULL };
+	struct run_result r;
+	const char *at;
+
+	cr_assert_eq(run_ltrun(argv, env, &r), 0);
+	cr_assert_eq(r.status, 0, "%s: status %d\n%s", strategy, r.status, r.err);
+	at = strstr(r.out, "rank 0 shift grad ");
+	cr_assert_not_null(at, "%s: no probe line of rank 0 in\n%s", strategy, r.out);
+	*g0 = atof(at + strlen("rank 0 shift grad "));
+	at = strstr(r.out, "rank 1 shift grad ");
+	cr_assert_not_null(at, "%s: no probe line of rank 1 in\n%s", strategy, r.out);
+	*g1 = atof(at + strlen("rank 1 shift grad "));
+	run_result_free(&r);
+}
+
+Test(zero, stage_2_keeps_only_the_owned_gradients_between_micro_batches)
+{
+	double a0, a1, b0, b1;
+
+	shift_grads("zero:stage=1", &a0, &a1);
+	cr_assert_neq(a0, 0.0, "stage 1: rank 0's own gradient of the shift is gone");
+	shift_grads("zero:stage=2", &b0, &b1);
+	cr_expect_eq(b0, 0.0, "stage 2: rank 0 still holds a gradient it does not own: %g", b0);
+	cr_expect_float_eq(b1, a0 + a1, 1e-6 * fabs(a0 + a1),
+			   "stage 2: rank 1's gradient %g is not the sum of the ranks' (%g + %g)", b1,
+			   a0, a1);
+}
+
+Test(zero, presets_pick_their_stage_and_print_the_accounting)
+{
+	static const struct { const char *name; int stage; } presets[] = {
+		{ "ddp_sharded", 1 }, { "deepspeed_stage_1", 1 }, { "deepspeed", 2 },
+		{ "deepspeed_stage_2", 2 }, { "deepspeed_stage_2_offload", 2 }, { "zero", 2 },
+	};
+	float p[NPARAMS];
+
+	for (size_t i = 0; i < sizeof(presets) / sizeof(presets[0]); i++) {
+		char *err = run_dump(presets[i].name, "2", NONE, p);
+		char want[128];
+
+		/* 41 parameters padded to 42, 21 a rank; 32-true AdamW */
+		snprintf(want, sizeof(want),
+			 "zero: stage %d on 2 ranks: parameters 168, gradients %d, optimizer 168, gathered 0 bytes per rank",
+			 presets[i].stage, presets[i].stage == 1 ? 168 : 84);
+		cr_expect_not_null(strstr(err, want), "%s: no '%s' in\n%s", presets[i].name, want, err);
+		free(err);
+	}
+}
+
+/* Runs a bad command line and expects its message. */
+static void expect_refused(const char *const *argv, const char *msg)
+{
+	struct run_result r;
+
+	cr_assert_eq(run_ltrun(argv, NULL, &r), 0);
+	cr_expect_neq(r.status, 0, "accepted: %s", argv[1]);
+	cr_expect_not_null(strstr(r.err, msg), "no '%s' in\n%s", msg, r.err);
+	run_result_free(&r);
+}
+
+Test(zero, what_is_not_built_says_so)
+{
+	expect_refused(LIST("--strategy", "zero:stage=3", "--devices", "2", "--max-steps", "1",
+			    ZERO_LIN),
+		       "stage 3 (parameters sharded) is not built in this version");
+	expect_refused(LIST("--strategy", "fsdp", "--devices", "2", "--max-steps", "1", ZERO_LIN),
+		       "not built");
+}
