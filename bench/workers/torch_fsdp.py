@@ -101,9 +101,24 @@ def vmhwm_mb():
     return -1.0
 
 
-def main():
+def make(a):
+    """The model of --model, the module class of its units, and a function
+    of the (wrapped) model giving the loss of one fixed batch."""
+    if a.model == "wide":
+        w = a.width
+        model = Wide(w, max(1, round(a.params / (w * w + w))))
+        x = torch.rand(a.batch_size, w) * 2 - 1
+        y = torch.roll(x, -1, dims=1) / 2
+        return model, nn.Linear, lambda m: F.mse_loss(m(x), y)
+    model = GPT(a.vocab, a.ctx, a.dim, a.heads, a.layers)
+    tok = torch.randint(0, a.vocab, (a.batch_size, a.ctx + 1))
+    return model, Block, lambda m: F.cross_entropy(
+        m(tok[:, :-1]).reshape(-1, a.vocab), tok[:, 1:].reshape(-1))
+
+
+def parser():
+    """The options of the model and the run (every peer's)."""
     p = argparse.ArgumentParser()
-    p.add_argument("--mode", choices=("ddp", "full_shard", "shard_grad_op"), default="full_shard")
     p.add_argument("--model", choices=("wide", "gpt"), default="wide")
     p.add_argument("--params", type=count, default=100_000_000)
     p.add_argument("--width", type=int, default=1024)
@@ -115,25 +130,19 @@ def main():
     p.add_argument("--batch-size", type=int, default=8)
     p.add_argument("--steps", type=int, default=5)
     p.add_argument("--warmup", type=int, default=1)
+    return p
+
+
+def main():
+    p = parser()
+    p.add_argument("--mode", choices=("ddp", "full_shard", "shard_grad_op"), default="full_shard")
     a = p.parse_args()
     torch.set_num_threads(1)
     torch.set_flush_denormal(True)
     torch.manual_seed(0)
     dist.init_process_group("gloo")
     rank, n = dist.get_rank(), dist.get_world_size()
-    if a.model == "wide":
-        w = a.width
-        model = Wide(w, max(1, round(a.params / (w * w + w))))
-        unit = nn.Linear
-        x = torch.rand(a.batch_size, w) * 2 - 1
-        y = torch.roll(x, -1, dims=1) / 2
-        loss_of = lambda m: F.mse_loss(m(x), y)  # noqa: E731
-    else:
-        model = GPT(a.vocab, a.ctx, a.dim, a.heads, a.layers)
-        unit = Block
-        tok = torch.randint(0, a.vocab, (a.batch_size, a.ctx + 1))
-        loss_of = lambda m: F.cross_entropy(  # noqa: E731
-            m(tok[:, :-1]).reshape(-1, a.vocab), tok[:, 1:].reshape(-1))
+    model, unit, loss_of = make(a)
     nparams = sum(t.numel() for t in model.parameters())
     if a.mode == "ddp":
         model = nn.parallel.DistributedDataParallel(model)
