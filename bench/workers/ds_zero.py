@@ -12,14 +12,12 @@
 #
 #   ds_zero: rank=R ranks=N stage=S params=P step_ms=X peak_rss_mb=Y
 import os
-import statistics
 import sys
-import time
 
 import torch
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from torch_fsdp import make, parser, vmhwm_mb  # noqa: E402
+from torch_fsdp import make, parser, timed  # noqa: E402
 
 
 def main():
@@ -30,9 +28,7 @@ def main():
     torch.set_flush_denormal(True)
     torch.manual_seed(0)
     import deepspeed
-    import torch.distributed as dist
     deepspeed.init_distributed(dist_backend="gloo")
-    rank, n = dist.get_rank(), dist.get_world_size()
     cfg = {"train_micro_batch_size_per_gpu": a.batch_size, "gradient_accumulation_steps": 1,
            "zero_optimization": {"stage": a.stage}, "zero_allow_untested_optimizer": True,
            "steps_per_print": 1 << 30}
@@ -48,17 +44,10 @@ def main():
     engine, _, _, _ = deepspeed.initialize(model=model, optimizer=opt, config=cfg)
 
     def step():
-        t0 = time.perf_counter()
         engine.backward(loss_of(engine))
         engine.step()
-        return (time.perf_counter() - t0) * 1e3
 
-    for _ in range(a.warmup):
-        step()
-    ms = statistics.median(step() for _ in range(a.steps))
-    dist.barrier()
-    print(f"ds_zero: rank={rank} ranks={n} stage={a.stage} params={nparams} "
-          f"step_ms={ms:.3f} peak_rss_mb={vmhwm_mb():.1f}", flush=True)
+    timed(a, step, "ds_zero", stage=a.stage, params=nparams)
 
 
 if __name__ == "__main__":

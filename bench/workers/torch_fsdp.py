@@ -133,6 +133,22 @@ def parser():
     return p
 
 
+def timed(a, step, who, **facts):
+    """Runs step() --warmup times, then --steps times timed; prints who's
+    line (rank, ranks, facts, the median ms, the peak RSS) on every rank."""
+    for _ in range(a.warmup):
+        step()
+    ms = []
+    for _ in range(a.steps):
+        t0 = time.perf_counter()
+        step()
+        ms.append((time.perf_counter() - t0) * 1e3)
+    dist.barrier()
+    said = " ".join(f"{k}={v}" for k, v in facts.items())
+    print(f"{who}: rank={dist.get_rank()} ranks={dist.get_world_size()} {said} "
+          f"step_ms={statistics.median(ms):.3f} peak_rss_mb={vmhwm_mb():.1f}", flush=True)
+
+
 def main():
     p = parser()
     p.add_argument("--mode", choices=("ddp", "full_shard", "shard_grad_op"), default="full_shard")
@@ -141,7 +157,6 @@ def main():
     torch.set_flush_denormal(True)
     torch.manual_seed(0)
     dist.init_process_group("gloo")
-    rank, n = dist.get_rank(), dist.get_world_size()
     model, unit, loss_of = make(a)
     nparams = sum(t.numel() for t in model.parameters())
     if a.mode == "ddp":
@@ -156,18 +171,11 @@ def main():
     opt = torch.optim.AdamW(model.parameters(), lr=1e-4)
 
     def step():
-        t0 = time.perf_counter()
         opt.zero_grad(set_to_none=False)
         loss_of(model).backward()
         opt.step()
-        return (time.perf_counter() - t0) * 1e3
 
-    for _ in range(a.warmup):
-        step()
-    ms = statistics.median(step() for _ in range(a.steps))
-    dist.barrier()
-    print(f"torch_fsdp: rank={rank} ranks={n} mode={a.mode} params={nparams} "
-          f"step_ms={ms:.3f} peak_rss_mb={vmhwm_mb():.1f}", flush=True)
+    timed(a, step, "torch_fsdp", mode=a.mode, params=nparams)
     dist.destroy_process_group()
 
 
