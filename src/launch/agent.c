@@ -55,6 +55,7 @@
 #include <string.h>
 #include <sys/prctl.h>
 #include <sys/random.h>
+#include <sys/resource.h>
 #include <sys/signalfd.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
@@ -81,6 +82,7 @@ struct proc {
 	struct timespec ended;
 	int stop_sig;     /* the signal that stopped it while running, 0 */
 	double stopped_at; /* lt_now_s() */
+	long maxrss_kb;   /* its peak resident set (VmHWM) once reaped, 0 before */
 };
 
 struct agent {
@@ -560,12 +562,13 @@ static void fail(struct agent *a, int local)
 	announce_failure(a);
 }
 
-static void rank_ended(struct agent *a, int i, int status)
+static void rank_ended(struct agent *a, int i, int status, long maxrss_kb)
 {
 	struct proc *p = &a->procs[i];
 
 	p->running = false;
 	p->status = status;
+	p->maxrss_kb = maxrss_kb;
 	p->stop_sig = 0;
 	p->killed_by_us = a->stopping;
 	clock_gettime(CLOCK_REALTIME, &p->ended);
@@ -607,10 +610,12 @@ static void other_child_ended(struct agent *a, pid_t pid)
 
 static void reap(struct agent *a)
 {
+	struct rusage ru;
 	int status, i;
 	pid_t pid;
 
-	while ((pid = waitpid(-1, &status, WNOHANG | WUNTRACED | WCONTINUED)) > 0) {
+	/* wait4: the ended rank's ru_maxrss is its VmHWM (--verbose says it) */
+	while ((pid = wait4(-1, &status, WNOHANG | WUNTRACED | WCONTINUED, &ru)) > 0) {
 		i = local_of(a, pid);
 		if (WIFSTOPPED(status)) {
 			if (i >= 0)
@@ -619,7 +624,7 @@ static void reap(struct agent *a)
 			if (i >= 0)
 				a->procs[i].stop_sig = 0;
 		} else if (i >= 0) {
-			rank_ended(a, i, status);
+			rank_ended(a, i, status, ru.ru_maxrss);
 		} else {
 			other_child_ended(a, pid);
 		}
@@ -627,6 +632,17 @@ static void reap(struct agent *a)
 }
 
 static void resume_job(struct agent *a);
+
+/* --verbose: each local rank's peak resident set, from the kernel's
+ * accounting of the reaped process (ru_maxrss, KiB: its VmHWM), in MiB. */
+static void report_peak_rss(const struct agent *a)
+{
+	for (int i = 0; i < a->n; i++)
+		if (a->procs[i].maxrss_kb > 0)
+			fprintf(stderr, "ltrun: rank %d peak_rss_mb=%.1f\n",
+				a->plan->topo.first_rank + i,
+				(double)a->procs[i].maxrss_kb / 1024.0);
+}
 
 /* Ctrl-Z: the ranks stop with the agent, which then stops itself as the
  * terminal would have stopped it, by SIGTSTP's default action, and goes on
@@ -1285,6 +1301,8 @@ static int run_agent(const struct lt_plan *plan, const struct lt_config *cfg,
 				goto fail;
 			}
 		supervise(&a);
+		if (cfg->verbose)
+			report_peak_rss(&a);
 		stop_watcher(&a);
 		lt_shm_remove_job(a.run_id); /* what crashed ranks left */
 		release_fatal_lines(&a, a.stop_signal ? -1 : a.failed);
