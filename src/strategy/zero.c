@@ -90,6 +90,7 @@ struct zero {
 	struct zero_part part;
 	char *staging;          /* part.shard elements of up to 4 bytes */
 	struct lt_bucket_queue q; /* stage 2 and 3 */
+	size_t trimmed;         /* buckets before it are reduced and trimmed */
 	char optim_dir[4096];   /* offload_optimizer=nvme */
 	int *resident;          /* stage 3: begins not yet ended, per unit */
 	bool release_pending;   /* stage 3: a resume made every value resident */
@@ -405,6 +406,29 @@ static int zero_setup(lt_ctx *ctx, void *state, const struct lt_params *p,
 
 /* --- stage 2: buckets all-reduced as they complete, then trimmed --- */
 
+static void trim(struct lt_ctx *ctx, const struct zero *z, const struct lt_bucket *b);
+
+/* The buckets whose all-reduce has finished, in order, give back what
+ * this rank does not own at once: the gradients resident during backward
+ * are the buckets in flight and the owned shard, not the whole model's. */
+static int trim_done(struct lt_ctx *ctx, struct zero *z, struct lt_err *err)
+{
+	while (z->trimmed < z->q.next_launch) {
+		struct lt_bucket *b = &z->q.buckets[z->trimmed];
+
+		if (b->req) {
+			if (!lt_comm_test(b->req))
+				break;
+			if (lt_comm_wait(b->req, err))
+				return -1;
+			b->req = NULL;
+		}
+		trim(ctx, z, b);
+		z->trimmed++;
+	}
+	return 0;
+}
+
 static int zero_grad_ready_range(lt_ctx *ctx, void *state, const struct lt_params *p,
 				 lt_tensor *t, size_t first, size_t count, struct lt_err *err)
 {
@@ -414,7 +438,7 @@ static int zero_grad_ready_range(lt_ctx *ctx, void *state, const struct lt_param
 	if (z->stage < 2 || t->bucket < 0)
 		return 0;
 	lt_ddp_mark_ready(z->q.buckets, t, first, count, lt_dtype_size(ctx->dtype));
-	return lt_buckets_launch_ready(ctx, &z->q, err);
+	return lt_buckets_launch_ready(ctx, &z->q, err) || trim_done(ctx, z, err) ? -1 : 0;
 }
 
 static int zero_grad_ready(lt_ctx *ctx, void *state, const struct lt_params *p, lt_tensor *t,
@@ -445,8 +469,9 @@ static int finish_buckets(struct lt_ctx *ctx, struct zero *z, struct lt_err *err
 {
 	if (lt_buckets_finish(ctx, &z->q, err))
 		return -1;
-	for (size_t i = 0; i < z->q.nbuckets; i++)
+	for (size_t i = z->trimmed; i < z->q.nbuckets; i++)
 		trim(ctx, z, &z->q.buckets[i]);
+	z->trimmed = 0;
 	return 0;
 }
 
