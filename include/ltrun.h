@@ -263,7 +263,11 @@ void lt_param_set(lt_ctx *ctx, lt_tensor *t, const void *values, enum lt_dtype d
  *   lt_data_f32(t)  the parameter's values in f32: the master weights
  *                   under mixed precision, lt_data(t) itself under
  *                   32-true, an f32 copy refreshed after every optimizer
- *                   step otherwise.  Read-only (lt_param_set() writes).
+ *                   step otherwise (and under mixed precision with a
+ *                   strategy that shards the master weights, ZeRO's:
+ *                   there the model computes from the compute values, as
+ *                   under DeepSpeed and FSDP).  Read-only
+ *                   (lt_param_set() writes).
  *   lt_grad_f32(t)  an f32 gradient the model *adds* to (seeded with
  *                   lt_loss_scale(), as lt_grad()); ltrun folds it into
  *                   the synchronised gradient when t is marked ready or

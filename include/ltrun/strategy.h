@@ -127,6 +127,12 @@ struct lt_strategy_layout {
 	 * strategy keeps (zeroes or discards) the rest itself; false: the
 	 * runtime zeroes every gradient. */
 	bool grads_sharded;
+	/* values_sharded: the values of the units (lt_unit_new) are held by
+	 * their owners only, gathered while a unit is in use (ZeRO-3); the
+	 * runtime then compares (--check-replicas) and copies to f32 views
+	 * (lt_data_f32 under 16-true/bf16-true) the other values only, and a
+	 * unit's views when it is begun. */
+	bool values_sharded;
 };
 
 /* One lt_unit_begin/lt_unit_end of the model, as unit() gets it. */
@@ -219,6 +225,12 @@ LT_API size_t lt_offset(const lt_tensor *t);
  * gradient (what the optimizer reads); NULL otherwise. */
 LT_API float *lt_master(lt_tensor *t);
 LT_API float *lt_master_grad(lt_tensor *t);
+/* For a strategy that keeps only part of the f32 master weights on each
+ * rank (ZeRO), called from init (before the model asks for its views):
+ * under mixed precision lt_data_f32() is then an f32 copy of the compute
+ * values (refreshed as under 16-true), not the master weights, as
+ * DeepSpeed and FSDP hand a model its parameters in the compute dtype. */
+LT_API void lt_views_from_values(lt_ctx *ctx);
 
 /* Returns when the device has written everything it was asked to (call
  * it before a collective reads gradients).  0, or -1 with err. */

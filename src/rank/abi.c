@@ -207,6 +207,7 @@ LT_API size_t lt_total_numel(const lt_ctx *ctx) { return ctx->numel; }
 LT_API size_t lt_offset(const lt_tensor *t) { return check_tensor(t, "lt_offset")->offset; }
 LT_API float *lt_master(lt_tensor *t) { return check_tensor(t, "lt_master")->master; }
 LT_API float *lt_master_grad(lt_tensor *t) { return check_tensor(t, "lt_master_grad")->master_grad; }
+LT_API void lt_views_from_values(lt_ctx *ctx) { ctx->views_from_values = true; }
 
 LT_API lt_tensor *lt_param_at(lt_ctx *ctx, size_t i)
 {

@@ -157,6 +157,8 @@ struct lt_ctx {
 	int loss_scale_reads;  /* lt_loss_scale() calls, atomically (guards.c) */
 	bool loss_scale_checked; /* the first step's check of them is done */
 	bool probing;          /* --debug's probe runs train_step: no marks, no folds */
+	bool views_from_values; /* lt_data_f32 copies the values, not the masters
+				 * (lt_views_from_values: a sharded strategy) */
 	bool probe_done;       /* the probe ran (once a run) */
 
 	/* --- buffers, model state, replica checks (runtime/buffers.c, trainer/state.c) --- */

@@ -1,7 +1,9 @@
 /*
  * replicas.c - --check-replicas (replicas.h): each rank hashes every
- * parameter (its f32 master weights under mixed precision, else its
- * values) and every buffer with CRC-32C, one all-reduce of (MIN, and MIN
+ * parameter (its f32 master weights under mixed precision when it keeps
+ * them all, else its values: a sharded strategy keeps its own part of
+ * the masters; the values of units a ZeRO-3 layout shards are skipped)
+ * and every buffer with CRC-32C, one all-reduce of (MIN, and MIN
  * of the complement: the MAX) per tensor tells whether every rank holds
  * the same bytes, and an all-gather of the first differing tensor's hash
  * tells which ranks disagree with rank 0.  Every rank sees the same
@@ -28,13 +30,24 @@ static const struct lt_tensor *tensor_at(const struct lt_ctx *ctx, size_t i)
 	return i < ctx->nparams ? ctx->params[i] : ctx->buffers[i - ctx->nparams];
 }
 
+/* True when every rank keeps the whole of the optimizer state (and so
+ * the whole f32 master copy): the replicated layout. */
+static bool masters_whole(const struct lt_ctx *ctx)
+{
+	return ctx->layout.state_offset == 0 && ctx->layout.state_numel == ctx->numel;
+}
+
 static int64_t hash(const struct lt_ctx *ctx, const struct lt_tensor *t)
 {
+	bool master = t->master && masters_whole(ctx);
 	size_t esz = t->is_buffer ? lt_dtype_size(t->dtype)
-		     : t->master    ? sizeof(float)
+		     : master       ? sizeof(float)
 				    : lt_dtype_size(ctx->dtype);
-	const void *v = t->master ? (const void *)t->master : t->data;
+	const void *v = master ? (const void *)t->master : t->data;
 
+	/* a sharded unit's values are not here between uses (ZeRO-3) */
+	if (!t->is_buffer && t->unit >= 0 && ctx->layout.values_sharded)
+		return 0;
 	return (int64_t)lt_crc32c(0, v, (size_t)t->numel * esz);
 }
 

@@ -199,9 +199,12 @@ int lt_runtime_micro_done(struct lt_ctx *ctx, struct lt_err *err)
 
 int lt_runtime_unit(struct lt_ctx *ctx, const struct lt_unit_event *ev, struct lt_err *err)
 {
-	return op_rc(ctx, "unit",
-		     ctx->strategy.unit(ctx, ctx->strategy_state, ctx->strategy_params, ev, err),
-		     err);
+	if (op_rc(ctx, "unit",
+		  ctx->strategy.unit(ctx, ctx->strategy_state, ctx->strategy_params, ev, err), err))
+		return -1;
+	if (ev->begin)
+		lt_views_refresh_unit(ctx, ev->first, ev->count);
+	return 0;
 }
 
 int lt_runtime_setup(struct lt_ctx *ctx, struct lt_err *err)

@@ -25,7 +25,7 @@ static float *view_alloc(struct lt_ctx *ctx, struct lt_arena *a, const struct lt
 
 float *lt_views_data(struct lt_ctx *ctx, struct lt_tensor *t, struct lt_err *err)
 {
-	if (t->master)
+	if (t->master && !ctx->views_from_values)
 		return t->master;
 	if (ctx->dtype == LT_F32)
 		return t->data;
@@ -74,16 +74,34 @@ void lt_views_fold(struct lt_ctx *ctx, struct lt_tensor *t, size_t first, size_t
 	ctx->accel->fill(t->grad_f32 + first, 0, n * sizeof(float));
 }
 
-void lt_views_refresh(struct lt_ctx *ctx)
+static void refresh(struct lt_ctx *ctx, size_t first, size_t count)
 {
-	if (!ctx->view_arena.used)
-		return;
-	for (size_t i = 0; i < ctx->nparams; i++) {
+	for (size_t i = first; i < first + count; i++) {
 		struct lt_tensor *t = ctx->params[i];
 
 		if (t->data_f32)
 			lt_precision_to_f32(t->data_f32, t->data, ctx->dtype, (size_t)t->numel);
 	}
+}
+
+void lt_views_refresh(struct lt_ctx *ctx)
+{
+	if (!ctx->view_arena.used)
+		return;
+	if (!ctx->layout.values_sharded) {
+		refresh(ctx, 0, ctx->nparams);
+		return;
+	}
+	/* the units' values are not here between uses: lt_views_refresh_unit */
+	for (size_t i = 0; i < ctx->nparams; i++)
+		if (ctx->params[i]->unit < 0)
+			refresh(ctx, i, 1);
+}
+
+void lt_views_refresh_unit(struct lt_ctx *ctx, size_t first, size_t count)
+{
+	if (ctx->view_arena.used && ctx->layout.values_sharded)
+		refresh(ctx, first, count);
 }
 
 void lt_views_fill_grads(struct lt_ctx *ctx, int byte)

@@ -36,6 +36,9 @@ void lt_views_fold(struct lt_ctx *ctx, struct lt_tensor *t, size_t first, size_t
  * after parameters were set or loaded (lt_param_set, --init-weights,
  * --resume).  Cheap when no copy exists.  Can't fail. */
 void lt_views_refresh(struct lt_ctx *ctx);
+/* After lt_unit_begin under a layout with values_sharded: the f32 views of
+ * the unit's parameters [first, first + count) from their gathered values. */
+void lt_views_refresh_unit(struct lt_ctx *ctx, size_t first, size_t count);
 /* Sets every byte of every f32 gradient of its own to byte (--debug's
  * probe: 0xff is NaN, 0 is zero). */
 void lt_views_fill_grads(struct lt_ctx *ctx, int byte);

@@ -102,7 +102,6 @@ static int zero_init(lt_ctx *ctx, void **state, const struct lt_params *p, struc
 	int stage = (int)lt_params_int(p, "stage");
 	const char *params_to = lt_params_str(p, "offload_params");
 
-	(void)ctx;
 	if (!strcmp(params_to, "nvme"))
 		return lt_err_set(err, LT_EXIT_USAGE,
 				  "offload_params=nvme (parameters in files) is not built in this version: use offload_params=none or cpu");
@@ -114,6 +113,10 @@ static int zero_init(lt_ctx *ctx, void **state, const struct lt_params *p, struc
 	if (!z)
 		return lt_err_set(err, LT_EXIT_FAILURE, "out of memory");
 	z->stage = stage;
+	/* every rank keeps part of the f32 masters: the f32 views copy the
+	 * compute values (which are whole, or gathered with their unit) */
+	if (ctx->info.world_size > 1)
+		lt_views_from_values(ctx);
 	return 0;
 }
 
@@ -398,6 +401,7 @@ static int zero_setup(lt_ctx *ctx, void *state, const struct lt_params *p,
 	layout->state_offset = z->part.offset;
 	layout->state_numel = z->part.numel;
 	layout->grads_sharded = z->stage >= 2;
+	layout->values_sharded = z->stage >= 3 && z->ssize > 1;
 	set_optim_dir(ctx, z, p);
 	if (ctx->cfg->verbose && ctx->info.rank == 0)
 		print_plan(ctx, z);
