@@ -22,7 +22,7 @@
  *
  *   --data PATH          the text; default ../data/devil.txt beside this
  *                        .so's directory (build/examples/data/devil.txt)
- *   --layers N           blocks (default 2)
+ *   --layers N           blocks (default 2, at most 64)
  *   --dim N              width (64), a multiple of --heads
  *   --heads N            attention heads (4)
  *   --ctx N              tokens a sample holds, the context (64)
