@@ -22,7 +22,7 @@
  *
  *   --data PATH          the text; default ../data/devil.txt beside this
  *                        .so's directory (build/examples/data/devil.txt)
- *   --layers N           blocks (default 2)
+ *   --layers N           blocks (default 2, at most 64)
  *   --dim N              width (64), a multiple of --heads
  *   --heads N            attention heads (4)
  *   --ctx N              tokens a sample holds, the context (64)
@@ -37,27 +37,29 @@
  *   --dump PATH          at the end rank 0 writes every parameter, as
  *                        examples/common/params.h does
  *
+ * The parameters: wte, wpe, each block's 12 tensors ("blocks.0.ln1w" ..
+ * "blocks.0.fcprojb", then block 1's ...), lnfw, lnfb, in that order
+ * (model.h's gpt_tensor()), so that a block's weights are contiguous.
+ *
  * What of ltrun it uses: lt_data_f32()/lt_grad_f32(), so that its f32
- * kernels run unchanged under every --precision; lt_grad_ready_range()
- * for each layer's slice of the stacked tensors as backward goes, the
- * tied wte marked after the embedding's backward, its last gradient;
- * lt_param_weight_decay(..., 0) for biases and layernorms (GPT-2's
- * groups; the stacked biases have 2 dimensions, so --weight-decay-on
- * matrices alone would decay them); lt_micro_batch_size() to size the
- * activations once, lt_samples_per_rank() and lt_total_steps() for its
- * first line; a buffer "vocab" (the byte of each token id), saved in
- * checkpoints, and an on_save/on_load blob naming the text, so that
+ * kernels run unchanged under every --precision; lt_grad_ready() for each
+ * tensor as backward completes its gradient, the tied wte marked after
+ * the embedding's backward, its last gradient; lt_param_weight_decay(...,
+ * 0) for biases and layernorms (GPT-2's groups); lt_micro_batch_size() to
+ * size the activations once, lt_samples_per_rank() and lt_total_steps()
+ * for its first line; a buffer "vocab" (the byte of each token id), saved
+ * in checkpoints, and an on_save/on_load blob naming the text, so that
  * --resume on another text is refused; `ltrun --init-weights` starts it
  * from given weights (README.md).  Validation logs val_bpc, bits per
  * character.
  *
- * Units: the blocks' tensors are stacked (one tensor holds a weight of
- * every layer, llm.c's layout), so the blocks make one unit, "blocks",
- * bracketed around each forward and backward (wte, wpe and lnf, used at
- * both ends, are in no unit); under fsdp and deepspeed_stage_3 a rank
- * gathers every block at once, elsewhere the brackets cost nothing.
- * Every rank brackets, also around what rank 0 alone computes (--eval,
- * --sample, --dump): gathering is collective.
+ * Units: one per block, "block0" .. "block<layers-1>", begun and ended
+ * around that block's forward and around its backward (model.h's hooks);
+ * wte, wpe and lnf, used at both ends, are in no unit.  Under fsdp and
+ * deepspeed_stage_3 a rank so gathers one block at a time; elsewhere the
+ * brackets cost nothing.  Around what rank 0 alone computes (--eval,
+ * --sample, --dump) every rank begins every block's unit, then ends them:
+ * gathering is collective.
  */
 #define _GNU_SOURCE /* dladdr() */
 #include <ltrun.h>
@@ -95,9 +97,11 @@ struct gpt {
 	struct options opt;
 	struct text text;
 	struct text_id id;
-	lt_tensor *param[GPT_NPARAMS], *vocab_buf;
-	lt_unit *blocks;        /* the stacked block tensors, ln1w..fcprojb */
+	lt_tensor *param[GPT_MAX_TENSORS], *vocab_buf; /* as gpt_tensor() indexes */
+	int nparams;            /* gpt_num_tensors() */
+	lt_unit *block[GPT_MAX_LAYERS]; /* "block<l>": blocks.<l>.ln1w..fcprojb */
 	struct gpt_weights m;   /* lt_data_f32() and lt_grad_f32() of each */
+	struct gpt_hooks hooks; /* the units' brackets, lt_grad_ready() */
 	struct gpt_acts acts, grads;
 	int batch;              /* lt_micro_batch_size() */
 	int *inputs, *targets;  /* (batch, ctx) */
@@ -137,7 +141,8 @@ static void parse(lt_ctx *ctx, int argc, char **argv, struct options *o)
 		else if (!strcmp(a, "--prompt"))
 			o->prompt = opt_value(ctx, WHO, argc, argv, &i);
 		else if (!strcmp(a, "--layers"))
-			o->cfg.layers = (int)opt_count(ctx, WHO, a, opt_value(ctx, WHO, argc, argv, &i), 1, 64);
+			o->cfg.layers = (int)opt_count(ctx, WHO, a, opt_value(ctx, WHO, argc, argv, &i), 1,
+						       GPT_MAX_LAYERS);
 		else if (!strcmp(a, "--dim"))
 			o->cfg.dim = (int)opt_count(ctx, WHO, a, opt_value(ctx, WHO, argc, argv, &i), 1, 4096);
 		else if (!strcmp(a, "--heads"))
@@ -234,32 +239,49 @@ static void gather(struct gpt *s, enum lt_split split, const int64_t *index, int
 
 /* ------------------------------------------------------------ parameters */
 
+/* Tensor i's initial values: GPT-2's init, N(0, 0.02), the projections
+ * into the residual stream scaled by 1/sqrt(2 layers); layernorms 1 and
+ * 0, biases 0. */
+static struct lt_init init_of(const struct gpt_config *c, enum gpt_param p)
+{
+	if (p == GPT_ATTPROJW || p == GPT_FCPROJW)
+		return LT_NORMAL(0, 0.02 / sqrt(2.0 * c->layers));
+	if (p == GPT_LN1W || p == GPT_LN2W || p == GPT_LNFW)
+		return LT_CONSTANT(1);
+	if (gpt_param_is_vector(p))
+		return LT_ZEROS;
+	return LT_NORMAL(0, 0.02);
+}
+
+/* Every tensor in gpt_tensor()'s order (wte, wpe, block 0's 12, block
+ * 1's ..., lnfw, lnfb), a unit per block, the vocabulary buffer. */
 static void register_params(lt_ctx *ctx, struct gpt *s)
 {
 	const struct gpt_config *c = &s->opt.cfg;
-	/* GPT-2's init: N(0, 0.02), the projections into the residual stream
-	 * scaled by 1/sqrt(2 layers); layernorms 1 and 0, biases 0 */
-	const double std = 0.02, proj_std = 0.02 / sqrt(2.0 * c->layers);
 
-	for (int p = 0; p < GPT_NPARAMS; p++) {
+	s->nparams = gpt_num_tensors(c);
+	for (int i = 0; i < s->nparams; i++) {
 		struct lt_shape shape = { 0 };
-		struct lt_init init = LT_NORMAL(0, std);
-		shape.ndim = gpt_param_shape(c, (enum gpt_param)p, shape.dim);
-		if (p == GPT_ATTPROJW || p == GPT_FCPROJW)
-			init = LT_NORMAL(0, proj_std);
-		else if (p == GPT_LN1W || p == GPT_LN2W || p == GPT_LNFW)
-			init = LT_CONSTANT(1);
-		else if (gpt_param_is_vector((enum gpt_param)p))
-			init = LT_ZEROS;
-		s->param[p] = lt_param(ctx, gpt_param_names[p], shape, init);
-		if (gpt_param_is_vector((enum gpt_param)p))
-			lt_param_weight_decay(ctx, s->param[p], 0);
+		char name[64];
+		int l;
+		enum gpt_param p = gpt_tensor_kind(c, i, &l);
+
+		shape.ndim = gpt_param_shape(c, p, shape.dim);
+		gpt_tensor_name(c, i, name, sizeof(name));
+		s->param[i] = lt_param(ctx, name, shape, init_of(c, p));
+		if (gpt_param_is_vector(p))
+			lt_param_weight_decay(ctx, s->param[i], 0);
 		if ((p == GPT_WTE || p == GPT_WPE) && s->opt.embed_lr_scale != 1)
-			lt_param_lr_scale(ctx, s->param[p], s->opt.embed_lr_scale);
-		s->m.w[p] = lt_data_f32(ctx, s->param[p]);
-		s->m.g[p] = lt_grad_f32(ctx, s->param[p]);
+			lt_param_lr_scale(ctx, s->param[i], s->opt.embed_lr_scale);
+		s->m.w[i] = lt_data_f32(ctx, s->param[i]);
+		s->m.g[i] = lt_grad_f32(ctx, s->param[i]);
 	}
-	s->blocks = lt_unit_new(ctx, "blocks", s->param[GPT_LN1W], s->param[GPT_FCPROJB]);
+	for (int l = 0; l < c->layers; l++) {
+		char name[32];
+		snprintf(name, sizeof(name), "block%d", l);
+		s->block[l] = lt_unit_new(ctx, name, s->param[gpt_tensor(c, GPT_LN1W, l)],
+					  s->param[gpt_tensor(c, GPT_FCPROJB, l)]);
+	}
 	/* the tokenizer travels with the checkpoints */
 	s->vocab_buf = lt_buffer(ctx, "vocab", LT_SHAPE(c->vocab), LT_I32, LT_ZEROS,
 				 LT_BUFFER_BROADCAST);
@@ -278,13 +300,30 @@ static void check_vocab(lt_ctx *ctx, const struct gpt *s)
 				 (int)s->text.itos[i]);
 }
 
-static void mark_ready(void *arg, enum gpt_param p, int64_t first, int64_t count)
+/* The hooks of model.h: block l's unit begun and ended in each pass,
+ * tensor i's gradient marked ready. */
+static void on_block(void *arg, int l, int backward, int begin)
 {
 	struct gpt *s = arg;
-	if (gpt_param_stacked(p))
-		lt_grad_ready_range(s->ctx, s->param[p], first, count);
+
+	if (begin)
+		lt_unit_begin(s->ctx, s->block[l], backward ? LT_BACKWARD : LT_FORWARD);
 	else
-		lt_grad_ready(s->ctx, s->param[p]);
+		lt_unit_end(s->ctx, s->block[l], backward ? LT_BACKWARD : LT_FORWARD);
+}
+
+static void on_ready(void *arg, int i)
+{
+	struct gpt *s = arg;
+	lt_grad_ready(s->ctx, s->param[i]);
+}
+
+/* Every block's unit begun (or ended) for a forward, on every rank:
+ * around what rank 0 alone computes (gathering is collective). */
+static void all_blocks(struct gpt *s, int begin)
+{
+	for (int l = 0; l < s->opt.cfg.layers; l++)
+		on_block(s, l, 0, begin);
 }
 
 /* ------------------------------------------------------------ evaluation and sampling */
@@ -301,7 +340,8 @@ static double eval_loss(struct gpt *s, int64_t n)
 		for (int k = 0; k < b; k++)
 			index[k] = i + k;
 		gather(s, LT_VAL, index, b);
-		total += gpt_forward(&s->opt.cfg, &s->m, &s->acts, s->inputs, s->targets, b) * b;
+		total += gpt_forward(&s->opt.cfg, &s->m, &s->acts, s->inputs, s->targets, b,
+				     NULL) * b;
 	}
 	return total / (double)n;
 }
@@ -353,7 +393,7 @@ static void sample(lt_ctx *ctx, struct gpt *s)
 		size_t start = n > (size_t)c->ctx ? n - (size_t)c->ctx : 0, len = n - start;
 		for (int t = 0; t < c->ctx; t++) /* causal: what follows len is not seen */
 			s->inputs[t] = (size_t)t < len ? seq[start + (size_t)t] : 0;
-		gpt_forward(c, &s->m, &s->acts, s->inputs, NULL, 1);
+		gpt_forward(c, &s->m, &s->acts, s->inputs, NULL, 1, NULL);
 		seq[n] = pick(s->acts.a[A_LOGITS] + (len - 1) * (size_t)c->vocab, c->vocab,
 			      s->opt.temperature, &rng);
 		putchar(s->text.itos[seq[n]]);
@@ -380,6 +420,7 @@ static int gpt_init(lt_ctx *ctx, int argc, char **argv, void **self)
 	c = &s->opt.cfg;
 	c->vocab = s->text.vocab;
 	register_params(ctx, s);
+	s->hooks = (struct gpt_hooks){ .block = on_block, .ready = on_ready, .arg = s };
 	s->batch = lt_micro_batch_size(ctx);
 	s->inputs = malloc((size_t)s->batch * (size_t)c->ctx * sizeof(int));
 	s->targets = malloc((size_t)s->batch * (size_t)c->ctx * sizeof(int));
@@ -390,8 +431,8 @@ static int gpt_init(lt_ctx *ctx, int argc, char **argv, void **self)
 	*self = s; /* num_samples() needs it from here on */
 	if (lt_rank(ctx) == 0) {
 		int64_t params = 0, steps = lt_total_steps(ctx);
-		for (int p = 0; p < GPT_NPARAMS; p++)
-			params += lt_numel(s->param[p]);
+		for (int i = 0; i < s->nparams; i++)
+			params += lt_numel(s->param[i]);
 		printf("gpt: %d layers, dim %d, %d heads, ctx %d, vocab %d: %lld parameters; "
 		       "%lld training samples (%lld a rank), %lld validation; ",
 		       c->layers, c->dim, c->heads, c->ctx, c->vocab, (long long)params,
@@ -421,19 +462,15 @@ static int gpt_train_step(lt_ctx *ctx, void *self, const struct lt_batch *batch,
 		s->started = 1;
 		check_vocab(ctx, s);
 		if (s->opt.eval) {
-			lt_unit_begin(ctx, s->blocks, LT_FORWARD);
+			all_blocks(s, 1);
 			print_eval(ctx, s, "start");
-			lt_unit_end(ctx, s->blocks, LT_FORWARD);
+			all_blocks(s, 0);
 		}
 	}
 	gather(s, LT_TRAIN, batch->index, batch->size);
-	lt_unit_begin(ctx, s->blocks, LT_FORWARD);
-	*loss = gpt_forward(c, &s->m, &s->acts, s->inputs, s->targets, batch->size);
-	lt_unit_end(ctx, s->blocks, LT_FORWARD);
-	lt_unit_begin(ctx, s->blocks, LT_BACKWARD);
+	*loss = gpt_forward(c, &s->m, &s->acts, s->inputs, s->targets, batch->size, &s->hooks);
 	gpt_backward(c, &s->m, &s->acts, &s->grads, s->inputs, s->targets, batch->size,
-		     lt_loss_scale(ctx), mark_ready, s);
-	lt_unit_end(ctx, s->blocks, LT_BACKWARD);
+		     lt_loss_scale(ctx), &s->hooks);
 	return 0;
 }
 
@@ -442,9 +479,8 @@ static int gpt_val_step(lt_ctx *ctx, void *self, const struct lt_batch *batch, d
 	struct gpt *s = self;
 
 	gather(s, LT_VAL, batch->index, batch->size);
-	lt_unit_begin(ctx, s->blocks, LT_FORWARD);
-	*loss = gpt_forward(&s->opt.cfg, &s->m, &s->acts, s->inputs, s->targets, batch->size);
-	lt_unit_end(ctx, s->blocks, LT_FORWARD);
+	*loss = gpt_forward(&s->opt.cfg, &s->m, &s->acts, s->inputs, s->targets, batch->size,
+			    &s->hooks);
 	lt_log(ctx, "val_bpc", *loss / M_LN2);
 	return 0;
 }
@@ -481,14 +517,14 @@ static void gpt_fini(lt_ctx *ctx, void *self)
 	int use = s->opt.eval || s->opt.sample || s->opt.dump;
 
 	if (use)
-		lt_unit_begin(ctx, s->blocks, LT_FORWARD);
+		all_blocks(s, 1);
 	print_eval(ctx, s, "end");
 	if (s->opt.sample && lt_rank(ctx) == 0)
 		sample(ctx, s);
 	if (s->opt.dump)
-		dump_params(ctx, WHO, s->opt.dump, s->param, GPT_NPARAMS);
+		dump_params(ctx, WHO, s->opt.dump, s->param, s->nparams);
 	if (use)
-		lt_unit_end(ctx, s->blocks, LT_FORWARD);
+		all_blocks(s, 0);
 	gpt_acts_free(&s->acts);
 	gpt_acts_free(&s->grads);
 	free(s->inputs);

@@ -3,9 +3,12 @@
  * and position embeddings, pre-layernorm blocks (causal self-attention,
  * then a GELU MLP, each around a residual), a final layernorm and a head
  * tied to the token embedding, with its cross-entropy loss; forward and
- * backward.  The kernels follow llm.c's train_gpt2.c, whose layout they
- * keep: the weights of every layer stacked in one tensor per kind
- * ([layers, ...]), the activations of a batch in one allocation.
+ * backward.  The kernels follow llm.c's train_gpt2.c, but each block has
+ * tensors of its own (llm.c stacks every layer's in one tensor per kind):
+ * a block's weights are one contiguous run of the parameters, and
+ * forward and backward bracket each block's use (struct gpt_hooks), so
+ * that gpt.c makes a unit of each.  The activations of a batch are in
+ * one allocation, stacked over the layers as in llm.c.
  *
  * It knows nothing of ltrun (gpt.c is the glue), so that a test can check
  * its gradients against finite differences: the element type is
@@ -18,6 +21,7 @@
 #define LTRUN_EXAMPLES_GPT_MODEL_H
 
 #include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <tgmath.h>
@@ -39,38 +43,48 @@ typedef GPT_REAL gpt_real;
 #define GPT_SIMD_SUM(v)
 #endif
 
-/* The 16 parameter tensors, in registration order (llm.c's names). */
+/* The kinds of parameter tensor (llm.c's names): two embeddings, the 12
+ * of each block, the final layernorm's 2.  A block's tensors hold that
+ * layer's weights only (no [layers, ...] stacks), so each block is one
+ * contiguous run of the parameters, registered in this order:
+ *
+ *   wte wpe | blocks.0.ln1w ... blocks.0.fcprojb | blocks.1.ln1w ... | lnfw lnfb
+ */
 enum gpt_param {
 	GPT_WTE,      /* [vocab, dim] token embedding, also the output head */
 	GPT_WPE,      /* [ctx, dim] position embedding */
-	GPT_LN1W,     /* [layers, dim] */
-	GPT_LN1B,     /* [layers, dim] */
-	GPT_QKVW,     /* [layers, 3 dim, dim] */
-	GPT_QKVB,     /* [layers, 3 dim] */
-	GPT_ATTPROJW, /* [layers, dim, dim] */
-	GPT_ATTPROJB, /* [layers, dim] */
-	GPT_LN2W,     /* [layers, dim] */
-	GPT_LN2B,     /* [layers, dim] */
-	GPT_FCW,      /* [layers, 4 dim, dim] */
-	GPT_FCB,      /* [layers, 4 dim] */
-	GPT_FCPROJW,  /* [layers, dim, 4 dim] */
-	GPT_FCPROJB,  /* [layers, dim] */
+	GPT_LN1W,     /* [dim]  the block's first of 12 */
+	GPT_LN1B,     /* [dim] */
+	GPT_QKVW,     /* [3 dim, dim] */
+	GPT_QKVB,     /* [3 dim] */
+	GPT_ATTPROJW, /* [dim, dim] */
+	GPT_ATTPROJB, /* [dim] */
+	GPT_LN2W,     /* [dim] */
+	GPT_LN2B,     /* [dim] */
+	GPT_FCW,      /* [4 dim, dim] */
+	GPT_FCB,      /* [4 dim] */
+	GPT_FCPROJW,  /* [dim, 4 dim] */
+	GPT_FCPROJB,  /* [dim]  the block's last */
 	GPT_LNFW,     /* [dim] */
 	GPT_LNFB,     /* [dim] */
-	GPT_NPARAMS
+	GPT_NKINDS
 };
 
-static const char *const gpt_param_names[GPT_NPARAMS] = {
+#define GPT_BLOCK_KINDS 12 /* GPT_LN1W..GPT_FCPROJB */
+#define GPT_MAX_LAYERS 64
+#define GPT_MAX_TENSORS (4 + GPT_BLOCK_KINDS * GPT_MAX_LAYERS)
+
+static const char *const gpt_kind_names[GPT_NKINDS] = {
 	"wte",  "wpe", "ln1w",    "ln1b",    "qkvw", "qkvb", "attprojw", "attprojb",
 	"ln2w", "ln2b", "fcw", "fcb", "fcprojw", "fcprojb", "lnfw", "lnfb",
 };
 
 struct gpt_config {
-	int vocab, ctx, layers, dim, heads;
+	int vocab, ctx, layers, dim, heads; /* layers <= GPT_MAX_LAYERS */
 };
 
-/* Whether p stacks one slice per layer. */
-static inline int gpt_param_stacked(enum gpt_param p)
+/* Whether kind p is one of a block's (one tensor per layer). */
+static inline int gpt_kind_in_block(enum gpt_param p)
 {
 	return p >= GPT_LN1W && p <= GPT_FCPROJB;
 }
@@ -82,12 +96,54 @@ static inline int gpt_param_is_vector(enum gpt_param p)
 	       p != GPT_FCW && p != GPT_FCPROJW;
 }
 
-/* The shape of p into dim[0..]; returns its number of dimensions. */
-static inline int gpt_param_shape(const struct gpt_config *c, enum gpt_param p, int64_t dim[3])
+/* The parameter tensors: 4 + 12 layers. */
+static inline int gpt_num_tensors(const struct gpt_config *c)
 {
-	const int64_t L = c->layers, C = c->dim;
-	static const int rows[GPT_NPARAMS] = { [GPT_QKVW] = 3, [GPT_QKVB] = 3,
-					       [GPT_FCW] = 4, [GPT_FCB] = 4 };
+	return 4 + GPT_BLOCK_KINDS * c->layers;
+}
+
+/* The index, in registration order, of kind p's tensor of block l (l is
+ * ignored for wte, wpe, lnfw and lnfb). */
+static inline int gpt_tensor(const struct gpt_config *c, enum gpt_param p, int l)
+{
+	if (p == GPT_WTE || p == GPT_WPE)
+		return (int)p;
+	if (p == GPT_LNFW || p == GPT_LNFB)
+		return 2 + GPT_BLOCK_KINDS * c->layers + (int)(p - GPT_LNFW);
+	return 2 + GPT_BLOCK_KINDS * l + (int)(p - GPT_LN1W);
+}
+
+/* The kind of tensor i; its block into *layer (-1: in none). */
+static inline enum gpt_param gpt_tensor_kind(const struct gpt_config *c, int i, int *layer)
+{
+	*layer = -1;
+	if (i < 2)
+		return (enum gpt_param)i;
+	if (i >= 2 + GPT_BLOCK_KINDS * c->layers)
+		return (enum gpt_param)(GPT_LNFW + (i - 2 - GPT_BLOCK_KINDS * c->layers));
+	*layer = (i - 2) / GPT_BLOCK_KINDS;
+	return (enum gpt_param)(GPT_LN1W + (i - 2) % GPT_BLOCK_KINDS);
+}
+
+/* Tensor i's name: "wte", "blocks.3.qkvw", "lnfb". */
+static inline void gpt_tensor_name(const struct gpt_config *c, int i, char *buf, size_t size)
+{
+	int l;
+	enum gpt_param p = gpt_tensor_kind(c, i, &l);
+
+	if (l < 0)
+		snprintf(buf, size, "%s", gpt_kind_names[p]);
+	else
+		snprintf(buf, size, "blocks.%d.%s", l, gpt_kind_names[p]);
+}
+
+/* The shape of a tensor of kind p into dim[0..]; returns its number of
+ * dimensions. */
+static inline int gpt_param_shape(const struct gpt_config *c, enum gpt_param p, int64_t dim[2])
+{
+	const int64_t C = c->dim;
+	static const int rows[GPT_NKINDS] = { [GPT_QKVW] = 3, [GPT_QKVB] = 3,
+					      [GPT_FCW] = 4, [GPT_FCB] = 4 };
 
 	switch (p) {
 	case GPT_WTE:
@@ -96,27 +152,23 @@ static inline int gpt_param_shape(const struct gpt_config *c, enum gpt_param p, 
 	case GPT_WPE:
 		dim[0] = c->ctx, dim[1] = C;
 		return 2;
-	case GPT_LNFW:
-	case GPT_LNFB:
-		dim[0] = C;
-		return 1;
 	case GPT_FCPROJW:
-		dim[0] = L, dim[1] = C, dim[2] = 4 * C;
-		return 3;
+		dim[0] = C, dim[1] = 4 * C;
+		return 2;
 	case GPT_QKVW:
 	case GPT_ATTPROJW:
 	case GPT_FCW:
-		dim[0] = L, dim[1] = (rows[p] ? rows[p] : 1) * C, dim[2] = C;
-		return 3;
-	default: /* the stacked vectors */
-		dim[0] = L, dim[1] = (rows[p] ? rows[p] : 1) * C;
+		dim[0] = (rows[p] ? rows[p] : 1) * C, dim[1] = C;
 		return 2;
+	default: /* the biases and layernorms */
+		dim[0] = (rows[p] ? rows[p] : 1) * C;
+		return 1;
 	}
 }
 
 static inline int64_t gpt_param_numel(const struct gpt_config *c, enum gpt_param p)
 {
-	int64_t dim[3], n = 1;
+	int64_t dim[2], n = 1;
 	int nd = gpt_param_shape(c, p, dim);
 	for (int i = 0; i < nd; i++)
 		n *= dim[i];
@@ -488,23 +540,37 @@ static inline void gpt_crossentropy_backward(gpt_real *dlogits, const gpt_real *
 
 /* ------------------------------------------------------------ the model */
 
-/* Weights (w) and their gradients (g), one array per parameter. */
+/* Weights (w) and their gradients (g), one array per parameter tensor,
+ * indexed as gpt_tensor() says. */
 struct gpt_weights {
-	const gpt_real *w[GPT_NPARAMS];
-	gpt_real *g[GPT_NPARAMS];
+	const gpt_real *w[GPT_MAX_TENSORS];
+	gpt_real *g[GPT_MAX_TENSORS];
 };
 
-/* Layer l's slice of stacked parameter p. */
-static inline const gpt_real *gpt_layer_w(const struct gpt_config *c, const struct gpt_weights *m,
-					  enum gpt_param p, int l)
+/* What forward and backward tell their caller (gpt.c: ltrun's units and
+ * ready marks); a NULL hooks, or a NULL function in it, tells nothing.
+ *   block  (arg, l, backward, 1) before a pass (forward: backward 0)
+ *          first reads block l's weights, (arg, l, backward, 0) after it
+ *          last reads them and (backward) wrote their gradients: no
+ *          other block's weights are read in between, wte, wpe, lnfw
+ *          and lnfb never inside a bracket
+ *   ready  (arg, i) when tensor i's gradient is complete (backward) */
+struct gpt_hooks {
+	void (*block)(void *arg, int layer, int backward, int begin);
+	void (*ready)(void *arg, int tensor);
+	void *arg;
+};
+
+static inline void gpt_hook_block(const struct gpt_hooks *h, int l, int backward, int begin)
 {
-	return m->w[p] + (size_t)l * (size_t)(gpt_param_numel(c, p) / c->layers);
+	if (h && h->block)
+		h->block(h->arg, l, backward, begin);
 }
 
-static inline gpt_real *gpt_layer_g(const struct gpt_config *c, const struct gpt_weights *m,
-				    enum gpt_param p, int l)
+static inline void gpt_hook_ready(const struct gpt_hooks *h, int tensor)
 {
-	return m->g[p] + (size_t)l * (size_t)(gpt_param_numel(c, p) / c->layers);
+	if (h && h->ready)
+		h->ready(h->arg, tensor);
 }
 
 /* Layer l's slice of activation x for batch B (the (L, B, ...) ones). */
@@ -518,9 +584,11 @@ static inline gpt_real *gpt_layer_act(const struct gpt_config *c, const struct g
 
 /* Forward of B sequences of ctx tokens (inputs (B, T)).  With targets,
  * returns the mean cross-entropy and keeps the probabilities for
- * backward; without, leaves the logits and returns 0. */
+ * backward; without, leaves the logits and returns 0.  Brackets each
+ * block with hooks->block. */
 static inline double gpt_forward(const struct gpt_config *c, const struct gpt_weights *m,
-				 struct gpt_acts *acts, const int *inputs, const int *targets, int B)
+				 struct gpt_acts *acts, const int *inputs, const int *targets, int B,
+				 const struct gpt_hooks *hooks)
 {
 	const int T = c->ctx, C = c->dim, NH = c->heads, V = c->vocab, N = B * T;
 	gpt_real *const *a = acts->a;
@@ -530,12 +598,13 @@ static inline double gpt_forward(const struct gpt_config *c, const struct gpt_we
 	residual = a[A_ENCODED];
 	for (int l = 0; l < c->layers; l++) {
 #define ACT(x) gpt_layer_act(c, acts, x, B, l)
-#define W(p) gpt_layer_w(c, m, p, l)
+#define W(p) m->w[gpt_tensor(c, p, l)]
 		gpt_real *ln1 = ACT(A_LN1), *qkv = ACT(A_QKV), *atty = ACT(A_ATTY);
 		gpt_real *attproj = ACT(A_ATTPROJ), *res2 = ACT(A_RESIDUAL2), *ln2 = ACT(A_LN2);
 		gpt_real *fch = ACT(A_FCH), *gelu = ACT(A_FCH_GELU), *fcproj = ACT(A_FCPROJ);
 		gpt_real *res3 = ACT(A_RESIDUAL3);
 
+		gpt_hook_block(hooks, l, 0, 1);
 		gpt_layernorm_forward(ln1, ACT(A_LN1_MEAN), ACT(A_LN1_RSTD), residual, W(GPT_LN1W),
 				      W(GPT_LN1B), N, C);
 		gpt_matmul_forward(qkv, ln1, W(GPT_QKVW), W(GPT_QKVB), N, C, 3 * C);
@@ -548,93 +617,104 @@ static inline double gpt_forward(const struct gpt_config *c, const struct gpt_we
 		gpt_gelu_forward(gelu, fch, (size_t)N * 4 * C);
 		gpt_matmul_forward(fcproj, gelu, W(GPT_FCPROJW), W(GPT_FCPROJB), N, 4 * C, C);
 		gpt_residual_forward(res3, res2, fcproj, (size_t)N * C);
+		gpt_hook_block(hooks, l, 0, 0);
 		residual = res3;
 #undef ACT
 #undef W
 	}
-	gpt_layernorm_forward(a[A_LNF], a[A_LNF_MEAN], a[A_LNF_RSTD], residual, m->w[GPT_LNFW],
-			      m->w[GPT_LNFB], N, C);
+	gpt_layernorm_forward(a[A_LNF], a[A_LNF_MEAN], a[A_LNF_RSTD], residual,
+			      m->w[gpt_tensor(c, GPT_LNFW, 0)], m->w[gpt_tensor(c, GPT_LNFB, 0)], N,
+			      C);
 	gpt_matmul_forward(a[A_LOGITS], a[A_LNF], m->w[GPT_WTE], NULL, N, C, V);
 	if (!targets)
 		return 0;
 	return gpt_crossentropy_forward(a[A_PROBS], a[A_LOSSES], a[A_LOGITS], targets, N, V);
 }
 
-/* Called by backward when parameter p's gradient is complete: elements
- * [first, first + count) of it (a layer's slice of a stacked tensor, or
- * the whole tensor). */
-typedef void gpt_ready_fn(void *arg, enum gpt_param p, int64_t first, int64_t count);
+/* Backward of block l: from the gradient of its output (dres3) to its
+ * input's (dres), its weights' gradients added; each tensor marked ready
+ * as its gradient is complete. */
+static inline void gpt_block_backward(const struct gpt_config *c, const struct gpt_weights *m,
+				      const struct gpt_acts *acts, struct gpt_acts *grads,
+				      const gpt_real *residual, gpt_real *dres, int B, int l,
+				      const struct gpt_hooks *hooks)
+{
+	const int T = c->ctx, C = c->dim, NH = c->heads, N = B * T;
+#define ACT(x) gpt_layer_act(c, acts, x, B, l)
+#define DACT(x) gpt_layer_act(c, grads, x, B, l)
+#define W(p) m->w[gpt_tensor(c, p, l)]
+#define G(p) m->g[gpt_tensor(c, p, l)]
+#define READY(p, q) (gpt_hook_ready(hooks, gpt_tensor(c, p, l)), \
+		     gpt_hook_ready(hooks, gpt_tensor(c, q, l)))
+
+	gpt_residual_backward(DACT(A_RESIDUAL2), DACT(A_FCPROJ), DACT(A_RESIDUAL3), (size_t)N * C);
+	gpt_matmul_backward(DACT(A_FCH_GELU), G(GPT_FCPROJW), G(GPT_FCPROJB), DACT(A_FCPROJ),
+			    ACT(A_FCH_GELU), W(GPT_FCPROJW), N, 4 * C, C);
+	READY(GPT_FCPROJW, GPT_FCPROJB);
+	gpt_gelu_backward(DACT(A_FCH), ACT(A_FCH), DACT(A_FCH_GELU), (size_t)N * 4 * C);
+	gpt_matmul_backward(DACT(A_LN2), G(GPT_FCW), G(GPT_FCB), DACT(A_FCH), ACT(A_LN2),
+			    W(GPT_FCW), N, C, 4 * C);
+	READY(GPT_FCW, GPT_FCB);
+	gpt_layernorm_backward(DACT(A_RESIDUAL2), G(GPT_LN2W), G(GPT_LN2B), DACT(A_LN2),
+			       ACT(A_RESIDUAL2), W(GPT_LN2W), ACT(A_LN2_MEAN), ACT(A_LN2_RSTD), N,
+			       C);
+	READY(GPT_LN2W, GPT_LN2B);
+	gpt_residual_backward(dres, DACT(A_ATTPROJ), DACT(A_RESIDUAL2), (size_t)N * C);
+	gpt_matmul_backward(DACT(A_ATTY), G(GPT_ATTPROJW), G(GPT_ATTPROJB), DACT(A_ATTPROJ),
+			    ACT(A_ATTY), W(GPT_ATTPROJW), N, C, C);
+	READY(GPT_ATTPROJW, GPT_ATTPROJB);
+	gpt_attention_backward(DACT(A_QKV), DACT(A_PREATT), DACT(A_ATT), DACT(A_ATTY), ACT(A_QKV),
+			       ACT(A_ATT), B, T, C, NH);
+	gpt_matmul_backward(DACT(A_LN1), G(GPT_QKVW), G(GPT_QKVB), DACT(A_QKV), ACT(A_LN1),
+			    W(GPT_QKVW), N, C, 3 * C);
+	READY(GPT_QKVW, GPT_QKVB);
+	gpt_layernorm_backward(dres, G(GPT_LN1W), G(GPT_LN1B), DACT(A_LN1), residual, W(GPT_LN1W),
+			       ACT(A_LN1_MEAN), ACT(A_LN1_RSTD), N, C);
+	READY(GPT_LN1W, GPT_LN1B);
+#undef ACT
+#undef DACT
+#undef W
+#undef G
+#undef READY
+}
 
 /* Backward of the last forward (with targets), adding to m->g the
  * gradient of the mean loss times dloss; grads holds the activations'
- * gradients (zeroed here).  Calls ready(arg, ...) as each gradient is
- * complete: the final layernorm's, each layer's slices from the last
- * layer down, then wpe and wte (tied: the head's part comes first, the
- * embedding's last). */
+ * gradients (zeroed here).  Brackets each block with hooks->block, the
+ * last block first, and marks each tensor ready as its gradient is
+ * complete: the final layernorm's, each block's, then wpe and wte (tied:
+ * the head's part comes first, the embedding's last). */
 static inline void gpt_backward(const struct gpt_config *c, const struct gpt_weights *m,
 				const struct gpt_acts *acts, struct gpt_acts *grads,
 				const int *inputs, const int *targets, int B, gpt_real dloss,
-				gpt_ready_fn *ready, void *arg)
+				const struct gpt_hooks *hooks)
 {
-	const int T = c->ctx, C = c->dim, NH = c->heads, V = c->vocab, N = B * T;
+	const int T = c->ctx, C = c->dim, V = c->vocab, N = B * T;
+	const int lnfw = gpt_tensor(c, GPT_LNFW, 0), lnfb = gpt_tensor(c, GPT_LNFB, 0);
 	gpt_real *const *a = acts->a, *const *d = grads->a;
-	gpt_real *dresidual;
 
 	memset(grads->block, 0, grads->total * sizeof(gpt_real));
 	gpt_crossentropy_backward(d[A_LOGITS], a[A_PROBS], targets, dloss / N, N, V);
 	gpt_matmul_backward(d[A_LNF], m->g[GPT_WTE], NULL, d[A_LOGITS], a[A_LNF], m->w[GPT_WTE], N,
 			    C, V);
-	dresidual = gpt_layer_act(c, grads, A_RESIDUAL3, B, c->layers - 1);
-	gpt_layernorm_backward(dresidual, m->g[GPT_LNFW], m->g[GPT_LNFB], d[A_LNF],
-			       gpt_layer_act(c, acts, A_RESIDUAL3, B, c->layers - 1),
-			       m->w[GPT_LNFW], a[A_LNF_MEAN], a[A_LNF_RSTD], N, C);
-	if (ready) {
-		ready(arg, GPT_LNFW, 0, C);
-		ready(arg, GPT_LNFB, 0, C);
-	}
+	gpt_layernorm_backward(gpt_layer_act(c, grads, A_RESIDUAL3, B, c->layers - 1), m->g[lnfw],
+			       m->g[lnfb], d[A_LNF],
+			       gpt_layer_act(c, acts, A_RESIDUAL3, B, c->layers - 1), m->w[lnfw],
+			       a[A_LNF_MEAN], a[A_LNF_RSTD], N, C);
+	gpt_hook_ready(hooks, lnfw);
+	gpt_hook_ready(hooks, lnfb);
 	for (int l = c->layers - 1; l >= 0; l--) {
-#define ACT(x) gpt_layer_act(c, acts, x, B, l)
-#define DACT(x) gpt_layer_act(c, grads, x, B, l)
-#define W(p) gpt_layer_w(c, m, p, l)
-#define G(p) gpt_layer_g(c, m, p, l)
 		const gpt_real *residual = l ? gpt_layer_act(c, acts, A_RESIDUAL3, B, l - 1)
 					     : a[A_ENCODED];
 		gpt_real *dres = l ? gpt_layer_act(c, grads, A_RESIDUAL3, B, l - 1) : d[A_ENCODED];
 
-		gpt_residual_backward(DACT(A_RESIDUAL2), DACT(A_FCPROJ), DACT(A_RESIDUAL3),
-				      (size_t)N * C);
-		gpt_matmul_backward(DACT(A_FCH_GELU), G(GPT_FCPROJW), G(GPT_FCPROJB),
-				    DACT(A_FCPROJ), ACT(A_FCH_GELU), W(GPT_FCPROJW), N, 4 * C, C);
-		gpt_gelu_backward(DACT(A_FCH), ACT(A_FCH), DACT(A_FCH_GELU), (size_t)N * 4 * C);
-		gpt_matmul_backward(DACT(A_LN2), G(GPT_FCW), G(GPT_FCB), DACT(A_FCH), ACT(A_LN2),
-				    W(GPT_FCW), N, C, 4 * C);
-		gpt_layernorm_backward(DACT(A_RESIDUAL2), G(GPT_LN2W), G(GPT_LN2B), DACT(A_LN2),
-				       ACT(A_RESIDUAL2), W(GPT_LN2W), ACT(A_LN2_MEAN),
-				       ACT(A_LN2_RSTD), N, C);
-		gpt_residual_backward(dres, DACT(A_ATTPROJ), DACT(A_RESIDUAL2), (size_t)N * C);
-		gpt_matmul_backward(DACT(A_ATTY), G(GPT_ATTPROJW), G(GPT_ATTPROJB),
-				    DACT(A_ATTPROJ), ACT(A_ATTY), W(GPT_ATTPROJW), N, C, C);
-		gpt_attention_backward(DACT(A_QKV), DACT(A_PREATT), DACT(A_ATT), DACT(A_ATTY),
-				       ACT(A_QKV), ACT(A_ATT), B, T, C, NH);
-		gpt_matmul_backward(DACT(A_LN1), G(GPT_QKVW), G(GPT_QKVB), DACT(A_QKV), ACT(A_LN1),
-				    W(GPT_QKVW), N, C, 3 * C);
-		gpt_layernorm_backward(dres, G(GPT_LN1W), G(GPT_LN1B), DACT(A_LN1), residual,
-				       W(GPT_LN1W), ACT(A_LN1_MEAN), ACT(A_LN1_RSTD), N, C);
-		for (int p = 0; ready && p < GPT_NPARAMS; p++)
-			if (gpt_param_stacked((enum gpt_param)p)) {
-				int64_t per = gpt_param_numel(c, (enum gpt_param)p) / c->layers;
-				ready(arg, (enum gpt_param)p, l * per, per);
-			}
-#undef ACT
-#undef DACT
-#undef W
-#undef G
+		gpt_hook_block(hooks, l, 1, 1);
+		gpt_block_backward(c, m, acts, grads, residual, dres, B, l, hooks);
+		gpt_hook_block(hooks, l, 1, 0);
 	}
 	gpt_encoder_backward(m->g[GPT_WTE], m->g[GPT_WPE], d[A_ENCODED], inputs, B, T, C);
-	if (ready) {
-		ready(arg, GPT_WPE, 0, gpt_param_numel(c, GPT_WPE));
-		ready(arg, GPT_WTE, 0, gpt_param_numel(c, GPT_WTE));
-	}
+	gpt_hook_ready(hooks, GPT_WPE);
+	gpt_hook_ready(hooks, GPT_WTE);
 }
 
 #endif

@@ -5,10 +5,10 @@
  * with `ltrun ckpt export`, starts a bf16-mixed run through
  * --init-weights at the very loss the f32 run ended with, and bf16-mixed
  * training from there reaches the loss of f32 training from there; ddp on
- * 2 ranks (each layer's slice marked ready as backward goes, the tied wte
- * last, which --debug checks) ends with the parameters of one rank with
- * the whole batch; a --resume on another text is refused by the model's
- * on_load.  The loss compared is the model's own "eval_loss start|end X"
+ * 2 ranks (each tensor marked ready as backward goes, a unit per block,
+ * the tied wte last, which --debug checks) ends with the parameters of
+ * one rank with the whole batch; a --resume on another text is refused by
+ * the model's on_load.  The loss compared is the model's own "eval_loss start|end X"
  * line (rank 0, the mean loss of the first validation samples, before the
  * first step and after the last).
  */

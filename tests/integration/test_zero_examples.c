@@ -1,10 +1,10 @@
 /*
  * test_zero_examples.c - the sharded strategies on the real models:
  * examples/wide (a unit per layer; widths whose parameter counts do not
- * divide by the ranks) and examples/gpt (its stacked blocks one unit; wte,
- * wpe and lnf in none) train 12 steps under deepspeed_stage_1,
- * deepspeed_stage_2 and fsdp and end with every parameter within 1e-5
- * relative L2 of ddp's (each model's --dump, examples/common/params.h).
+ * divide by the ranks) and examples/gpt (a unit per block; wte, wpe and
+ * lnf in none) train 12 steps under deepspeed_stage_1, deepspeed_stage_2
+ * and fsdp and end with every parameter within 1e-5 relative L2 of ddp's
+ * (each model's --dump, examples/common/params.h).
  */
 #include <criterion/criterion.h>
 
@@ -106,9 +106,20 @@ Test(zero_examples, wide_matches_ddp)
 	against_ddp("examples/wide/wide.so", wide, "4", LIST("fsdp"));
 }
 
+/* 2 blocks, 2 units, on 2 ranks. */
 Test(zero_examples, gpt_matches_ddp)
 {
 	against_ddp("examples/gpt/gpt.so",
 		    LIST("--layers", "2", "--dim", "32", "--heads", "2", "--ctx", "32", "--eval", "0"),
 		    "2", LIST("deepspeed_stage_1", "deepspeed_stage_2", "fsdp"));
+}
+
+/* 3 blocks gathered one after the other, on 3 ranks (17,240 parameters:
+ * the shards end inside blocks), --eval gathering every block around
+ * what rank 0 alone computes. */
+Test(zero_examples, gpt_three_blocks_match_ddp_under_fsdp)
+{
+	against_ddp("examples/gpt/gpt.so",
+		    LIST("--layers", "3", "--dim", "20", "--heads", "2", "--ctx", "17", "--eval", "4"),
+		    "3", LIST("fsdp"));
 }
