@@ -39,6 +39,10 @@ static const struct lt_param_spec zero_params[] = {
 	{ .name = "shard_scope", .type = LT_PARAM_CHOICE, .default_value = "world",
 	  .choices = "world|node",
 	  .help = "the ranks a shard is split over: all of them, or those of one node (hybrid: each node holds a whole replica, sharded over its ranks)" },
+	{ .name = "prefetch", .type = LT_PARAM_INT, .default_value = "1", .min = 0, .max = 4,
+	  .help = "stage 3: units gathered ahead of use, in the order of the first step's lt_unit_begin calls (each holds one more unit's values)" },
+	{ .name = "reshard_after_forward", .type = LT_PARAM_BOOL, .default_value = "true",
+	  .help = "stage 3: release a unit's values at the end of its forward (FSDP's FULL_SHARD); false keeps them until the end of its backward (SHARD_GRAD_OP: one gather less a step, every unit's values held between forward and backward)" },
 	{ .name = NULL },
 };
 
