@@ -450,6 +450,9 @@ static int zero_step(lt_ctx *ctx, void *state, const struct lt_params *p,
 	struct zero *z = state;
 
 	(void)p;
+	/* stage 3: no gather ahead may still read the values updated here */
+	if (z->units && zero_units_step(ctx, z->units, err))
+		return -1;
 	for (size_t i = 0; i < ctx->nparams; i++) {
 		size_t first, n = owned(z, ctx->params[i], &first);
 
@@ -458,8 +461,6 @@ static int zero_step(lt_ctx *ctx, void *state, const struct lt_params *p,
 	}
 	/* a resume may have gathered every master weight (zero_ckpt_loaded) */
 	discard_masters(ctx, z);
-	if (z->stage >= 3 && z->units && zero_units_step(ctx, z->units, err))
-		return -1;
 	if (z->stage >= 3)
 		return z->units ? zero_units_broadcast_loose(ctx, z->units, err) : 0;
 	return gather_values(ctx, z, err);

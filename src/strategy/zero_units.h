@@ -32,9 +32,11 @@ struct zero_units *zero_units_open(struct lt_ctx *ctx, const struct zero_part *p
 /* A unit's begin or end (the strategy's unit op). */
 int zero_units_event(struct lt_ctx *ctx, struct zero_units *zu, const struct lt_unit_event *ev,
 		     struct lt_err *err);
-/* The optimizer step, before it: the units not in use are released (the
- * values gathered ahead would be stale), and from the first step on the
- * order the units were begun in is the one prefetched in. */
+/* The optimizer step, before its update: the units not in use are
+ * released, their gathers waited (one in flight must not read the values
+ * being updated; gathered ahead, they would be stale), and from the
+ * first step on the order the units were begun in is the one prefetched
+ * in. */
 int zero_units_step(struct lt_ctx *ctx, struct zero_units *zu, struct lt_err *err);
 /* After a step or a resume: the parameters in no unit reach every rank. */
 int zero_units_broadcast_loose(struct lt_ctx *ctx, struct zero_units *zu, struct lt_err *err);
