@@ -4,7 +4,8 @@
  * unit per layer) and tests/models/prefetch_units.c (a model that
  * changes the order of its units on later steps) end 12 steps with
  * ddp's parameters within 1e-5 under prefetch 0, 1 and 2 and without
- * resharding after forward; --verbose counts the gathers (prefetch
+ * resharding after forward, and so does a Fabric-mode model without
+ * backward brackets (tests/models/prefetch_fabric.c); --verbose counts the gathers (prefetch
  * starts them ahead, reshard_after_forward=false saves the backward's)
  * and prints the gathered bytes of the accounting; a parameter read
  * outside its unit still faults with units gathered ahead.
@@ -23,23 +24,30 @@ TestSuite(prefetch, .init = training_make_tmp, .fini = training_remove_tmp, .tim
 #define LIST(...) ((const char *const[]){ __VA_ARGS__, NULL })
 #define WIDE build_path("examples/wide/wide.so")
 #define UNITS build_path("tests/models/prefetch_units.so")
+#define FABRIC build_path("tests/models/prefetch_fabric.so")
+#define NONE ((const char *const[]){ NULL })
 
 /* examples/wide at width 20: 12 layers (units) of 420 parameters */
 #define WIDE_ARGS "--params", "5000", "--width", "20"
 enum { WIDE_UNITS = 12, WIDE_UNIT = 20 * 20 + 20, STEPS = 12 };
 
-/* The options of a 12-step run of model under strategy on 2 ranks (its
- * own options after "--") into argv; returns argv. */
+/* The options of a run of model under strategy on 2 ranks (12 steps
+ * unless it is the Fabric model; its own options after "--") into argv;
+ * returns argv. */
 static const char **run_args(const char **argv, const char *strategy, const char *model,
 			     const char *const *model_args)
 {
-	static const char *const common[] = { "--devices", "2", "--batch-size", "4",
-					      "--max-steps", "12", "--optimizer", "adamw",
+	static const char *const common[] = { "--devices", "2", "--optimizer", "adamw",
 					      "--lr", "1e-2", "--seed", "5", "--verbose" };
+	static const char *const trainer[] = { "--batch-size", "4", "--max-steps", "12" };
+	size_t steps = strstr(model, "prefetch_fabric") ? 0 : sizeof(trainer) / sizeof(*trainer);
 	int n = 0;
 
 	for (size_t i = 0; i < sizeof(common) / sizeof(*common); i++)
 		argv[n++] = common[i];
+	/* Trainer mode's steps (a Fabric model makes its own) */
+	for (size_t i = 0; i < steps; i++)
+		argv[n++] = trainer[i];
 	argv[n++] = "--strategy";
 	argv[n++] = strategy;
 	argv[n++] = model;
@@ -85,6 +93,15 @@ Test(prefetch, wide_matches_ddp_with_prefetch_0_1_2_and_without_reshard)
 Test(prefetch, a_model_that_changes_its_order_of_units_matches_ddp)
 {
 	against_ddp(UNITS, LIST("--branch"), VARIANTS);
+}
+
+/* Fabric mode, units with a forward bracket only: a unit kept after its
+ * forward (reshard_after_forward=false) is released by the step, whose
+ * update would leave its gathered values stale. */
+Test(prefetch, fabric_mode_without_backward_brackets_matches_ddp)
+{
+	against_ddp(FABRIC, NONE,
+		    LIST("zero:stage=3,reshard_after_forward=false", "zero:stage=3,prefetch=2"));
 }
 
 /* A run of wide under strategy: its --verbose accounting's gathered
