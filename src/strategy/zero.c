@@ -38,8 +38,8 @@
  *            and from the second step on the next `prefetch` units of
  *            the order recorded in the first are gathered ahead, on the
  *            communicator's worker.  The end of a unit releases it
- *            (reshard_after_forward=false: not before the end of its
- *            backward).  A unit's gradients travel in stage 2's buckets
+ *            unless it is among those next ones (reshard_after_forward=
+ *            false: not before the end of its backward).  A unit's gradients travel in stage 2's buckets
  *            (the end of its backward marks it ready).  Parameters in no
  *            unit stay resident on every rank: after each step their
  *            owners broadcast the new values.  Discard zeroes exactly the
