@@ -334,8 +334,10 @@ void lt_grad_ready_range(lt_ctx *ctx, lt_tensor *t, int64_t first, int64_t count
  * transformer block: what FSDP wraps).  Under the fully sharded strategies
  * (fsdp, deepspeed_stage_3) a rank keeps only its shard of each
  * parameter's values: ltrun gathers a unit's parameters when the model
- * begins to use them (at that moment: this version does not prefetch the
- * next unit), and gives the pages back when the use ends; at the end
+ * begins to use them (from the second step on, ahead of use: while the
+ * model computes with one unit, the next ones in the order of the first
+ * step's lt_unit_begin calls arrive), and gives the pages back when the
+ * use ends; at the end
  * of a unit's backward its gradients are complete and leave for their
  * owners.  The pointers lt_data() and lt_grad() returned stay valid: only
  * the pages come and go.  Under every other strategy the brackets cost

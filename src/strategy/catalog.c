@@ -25,7 +25,7 @@ static const struct lt_param_spec ddp_params[] = {
 
 static const struct lt_param_spec zero_params[] = {
 	{ .name = "stage", .type = LT_PARAM_INT, .default_value = "2", .min = 1, .max = 3,
-	  .help = "1: optimizer state sharded; 2: gradients too; 3: parameters too (gathered a unit at a time)" },
+	  .help = "1: optimizer state sharded; 2: gradients too; 3: parameters too (gathered a unit at a time, the next prefetch units ahead)" },
 	{ .name = "offload_optimizer", .type = LT_PARAM_CHOICE, .default_value = "none",
 	  .choices = "none|cpu|nvme",
 	  .help = "where the optimizer state lives: device memory, host memory (on the cpu accelerator the same memory as none), or files under offload_dir" },
@@ -39,6 +39,10 @@ static const struct lt_param_spec zero_params[] = {
 	{ .name = "shard_scope", .type = LT_PARAM_CHOICE, .default_value = "world",
 	  .choices = "world|node",
 	  .help = "the ranks a shard is split over: all of them, or those of one node (hybrid: each node holds a whole replica, sharded over its ranks)" },
+	{ .name = "prefetch", .type = LT_PARAM_INT, .default_value = "1", .min = 0, .max = 4,
+	  .help = "stage 3: units gathered ahead of use, in the order of the first step's lt_unit_begin calls (each holds one more unit's values)" },
+	{ .name = "reshard_after_forward", .type = LT_PARAM_BOOL, .default_value = "true",
+	  .help = "stage 3: release a unit's values at the end of its forward (FSDP's FULL_SHARD); false keeps them until the end of its backward (SHARD_GRAD_OP: one gather less a step, every unit's values held between forward and backward)" },
 	{ .name = NULL },
 };
 
@@ -77,7 +81,7 @@ static const struct lt_plugin strategies[] = {
 	{
 		.kind = LT_KIND_STRATEGY,
 		.name = "zero",
-		.description = "ZeRO data parallel: the optimizer state (stage=1), the gradients too (stage=2) and the values too (stage=3: a unit of lt_unit_new() is gathered while the model uses it) sharded over the W ranks.  32-true AdamW, bytes per rank for N parameters: ddp 16N, stage 1 8N + 8N/W, stage 2 4N + 12N/W, stage 3 16N/W + the largest unit's values (mixed precision: 2 + 2 + 12 bytes a parameter split the same way, plus ltrun's f32 master gradients 4N/W).  Stage 2 all-reduces each gradient bucket and keeps the owned part: ddp's traffic.",
+		.description = "ZeRO data parallel: the optimizer state (stage=1), the gradients too (stage=2) and the values too (stage=3: a unit of lt_unit_new() is gathered while the model uses it) sharded over the W ranks.  32-true AdamW, bytes per rank for N parameters: ddp 16N, stage 1 8N + 8N/W, stage 2 4N + 12N/W, stage 3 16N/W + the gathered units' values (1 + prefetch times the largest unit's; mixed precision: 2 + 2 + 12 bytes a parameter split the same way, plus ltrun's f32 master gradients 4N/W).  Stage 2 all-reduces each gradient bucket and keeps the owned part: ddp's traffic.",
 		.recommended_when = "the optimizer state (8N bytes under AdamW) or the gradients do not fit beside the model on one device",
 		.params = zero_params,
 		.ops = &lt_strategy_zero_ops,
@@ -125,7 +129,7 @@ static const struct lt_plugin strategies[] = {
 	{
 		.kind = LT_KIND_STRATEGY,
 		.name = "deepspeed_stage_3",
-		.description = "zero stage 3 (DeepSpeed's ZeRO-3): optimizer state, gradients and values sharded, a unit of parameters gathered while the model uses it; 32-true AdamW: 16N/W bytes per rank for N parameters on W ranks, plus the largest unit's values.",
+		.description = "zero stage 3 (DeepSpeed's ZeRO-3): optimizer state, gradients and values sharded, a unit of parameters gathered while the model uses it; 32-true AdamW: 16N/W bytes per rank for N parameters on W ranks, plus the gathered units' values (1 + prefetch times the largest unit's).",
 		.recommended_when = "stage 2's 4N + 12N/W bytes per rank do not fit and the model brackets its layers with lt_unit_begin/lt_unit_end",
 		.alias_of = "zero",
 		.preset = "stage=3",
@@ -133,7 +137,7 @@ static const struct lt_plugin strategies[] = {
 	{
 		.kind = LT_KIND_STRATEGY,
 		.name = "fsdp",
-		.description = "zero stage 3 (PyTorch's FullyShardedDataParallel, FULL_SHARD): values, gradients and optimizer state sharded; 32-true AdamW: 16N/W bytes per rank plus the largest unit's values.",
+		.description = "zero stage 3 (PyTorch's FullyShardedDataParallel, FULL_SHARD): values, gradients and optimizer state sharded; 32-true AdamW: 16N/W bytes per rank plus the gathered units' values (1 + prefetch times the largest unit's); reshard_after_forward=false is SHARD_GRAD_OP.",
 		.recommended_when = "porting a Lightning configuration that names fsdp; the model brackets its layers with lt_unit_begin/lt_unit_end",
 		.alias_of = "zero",
 		.preset = "stage=3",
@@ -141,7 +145,7 @@ static const struct lt_plugin strategies[] = {
 	{
 		.kind = LT_KIND_STRATEGY,
 		.name = "ddp_fully_sharded",
-		.description = "zero stage 3 (Lightning's older name for fully sharded training): 16N/W bytes per rank under 32-true AdamW plus the largest unit's values.",
+		.description = "zero stage 3 (Lightning's older name for fully sharded training): 16N/W bytes per rank under 32-true AdamW plus the gathered units' values (1 + prefetch times the largest unit's).",
 		.recommended_when = "porting a Lightning configuration that names ddp_fully_sharded",
 		.alias_of = "zero",
 		.preset = "stage=3",

@@ -30,24 +30,24 @@
  *            twice what a reduce-scatter would: the same traffic as ddp,
  *            for 1/W of ddp's gradient memory between steps.
  *
- *   stage 3  as 2, and the values are sharded too: after setup a rank
- *            gives back (accel->discard) and guards (accel->guard: a
- *            model touching them faults) the values of every unit
- *            (lt_unit_new) outside its shard.  unit(begin) makes the
- *            unit's range resident again: unguards it and broadcasts
- *            each owner's part of it from that owner; the last end of
- *            the unit (forward or backward) releases it again.  A unit's
- *            gradients travel in stage 2's buckets (the end of its
- *            backward marks it ready).  Parameters in no unit stay
- *            resident on every rank: after each step their owners
- *            broadcast the new values.  Discard zeroes exactly the bytes
- *            it is given (only what the rank does not own), guard acts
- *            on the pages wholly inside them, so a page shared with a
- *            neighbour that must stay is never made inaccessible.
- *            A model touching a released value faults; the handler
- *            of runtime/unit_fault.c names the parameter and its unit.
- *            Gathering is synchronous (no prefetch) and a unit is
- *            released at the end of each pass in this version.
+ *   stage 3  as 2, and the values are sharded too (zero_units.c): after
+ *            setup a rank gives back (accel->discard) and guards
+ *            (accel->guard: a model touching them faults) the values of
+ *            every unit (lt_unit_new) outside its shard; a unit's begin
+ *            makes them resident again, each owner broadcasting its part,
+ *            and from the second step on the next `prefetch` units of
+ *            the order recorded in the first are gathered ahead, on the
+ *            communicator's worker.  The end of a unit releases it
+ *            unless it is among those next ones (reshard_after_forward=
+ *            false: not before the end of its backward).  A unit's gradients travel in stage 2's buckets
+ *            (the end of its backward marks it ready).  Parameters in no
+ *            unit stay resident on every rank: after each step their
+ *            owners broadcast the new values.  Discard zeroes exactly the
+ *            bytes it is given (only what the rank does not own), guard
+ *            acts on the pages wholly inside them, so a page shared with
+ *            a neighbour that must stay is never made inaccessible.  A
+ *            model touching a released value faults; the handler of
+ *            runtime/unit_fault.c names the parameter and its unit.
  *
  * The collectives never get overlapping send and receive buffers (a
  * backend such as MPI refuses them): the owned shard goes through a
@@ -76,6 +76,7 @@
 #include "strategy/builtin.h"
 #include "strategy/bucket_send.h"
 #include "strategy/zero_plan.h"
+#include "strategy/zero_units.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -92,8 +93,8 @@ struct zero {
 	struct lt_bucket_queue q; /* stage 2 and 3 */
 	size_t trimmed;         /* buckets before it are reduced and trimmed */
 	char optim_dir[4096];   /* offload_optimizer=nvme */
-	int *resident;          /* stage 3: begins not yet ended, per unit */
-	bool release_pending;   /* stage 3: a resume made every value resident */
+	struct zero_units *units; /* stage 3 on more than one rank */
+	struct zero_units_opts unit_opts; /* stage 3's prefetch, reshard_after_forward */
 };
 
 static int zero_init(lt_ctx *ctx, void **state, const struct lt_params *p, struct lt_err *err)
@@ -113,6 +114,8 @@ static int zero_init(lt_ctx *ctx, void **state, const struct lt_params *p, struc
 	if (!z)
 		return lt_err_set(err, LT_EXIT_FAILURE, "out of memory");
 	z->stage = stage;
+	z->unit_opts.prefetch = (int)lt_params_int(p, "prefetch");
+	z->unit_opts.keep_forward = !lt_params_bool(p, "reshard_after_forward");
 	/* every rank keeps part of the f32 masters: the f32 views copy the
 	 * compute values (which are whole, or gathered with their unit) */
 	if (ctx->info.world_size > 1)
@@ -194,22 +197,6 @@ static void set_optim_dir(struct lt_ctx *ctx, struct zero *z, const struct lt_pa
 	ctx->optim_dir = z->optim_dir;
 }
 
-static void unit_range(const struct lt_ctx *ctx, size_t u, size_t *lo, size_t *hi);
-
-/* Elements of the largest unit (stage 3 gathers one at a time). */
-static size_t largest_unit(const struct lt_ctx *ctx)
-{
-	size_t most = 0;
-
-	for (size_t u = 0; u < ctx->nunits; u++) {
-		size_t lo, hi;
-
-		unit_range(ctx, u, &lo, &hi);
-		most = hi - lo > most ? hi - lo : most;
-	}
-	return most;
-}
-
 static void print_plan(const struct lt_ctx *ctx, const struct zero *z)
 {
 	const char *opt = ctx->cfg->optimizer;
@@ -217,7 +204,9 @@ static void print_plan(const struct lt_ctx *ctx, const struct zero *z)
 		.n = ctx->numel, .ranks = z->ssize, .stage = z->stage,
 		.elem = lt_dtype_size(ctx->dtype), .master = ctx->precision->mixed,
 		.slots = !strcmp(opt, "sgd") ? (ctx->cfg->momentum != 0.0) : 2,
-		.largest_unit = z->stage >= 3 ? largest_unit(ctx) : 0,
+		.largest_unit = z->stage >= 3 ? zero_units_largest(ctx) : 0,
+		.units_total = z->stage >= 3 ? zero_units_total(ctx) : 0,
+		.prefetch = z->unit_opts.prefetch, .keep_forward = z->unit_opts.keep_forward,
 	};
 	struct zero_bytes b = zero_plan_bytes(&m);
 
@@ -227,133 +216,24 @@ static void print_plan(const struct lt_ctx *ctx, const struct zero *z)
 		z->q.nbuckets == 1 ? "" : "s");
 }
 
-/* --- stage 3: units' values released and gathered --- */
-
-/* The flat range [*lo, *hi) of unit u's parameters. */
-static void unit_range(const struct lt_ctx *ctx, size_t u, size_t *lo, size_t *hi)
+/* Stage 3 under --verbose, at the end: how the units were gathered. */
+static void print_gathers(const struct zero_units *zu)
 {
-	const struct lt_unit *un = ctx->units[u];
-	const struct lt_tensor *last = ctx->params[un->first + un->count - 1];
+	size_t gathers, ahead;
 
-	*lo = ctx->params[un->first]->offset;
-	*hi = last->offset + (size_t)last->numel;
+	zero_units_counts(zu, &gathers, &ahead);
+	fprintf(stderr, "ltrun: zero: stage 3 gathered units %zu times, %zu of them ahead of use\n",
+		gathers, ahead);
 }
 
-/* Discards and guards (release) or unguards (!release) the values of flat
- * [lo, hi) outside this rank's shard. */
-static int unowned_values(struct lt_ctx *ctx, const struct zero *z, size_t lo, size_t hi,
-			  bool release, struct lt_err *err)
-{
-	size_t esz = lt_dtype_size(ctx->dtype), own_lo = z->part.offset;
-	size_t own_hi = own_lo + z->part.numel;
-	size_t cut[2][2] = { { lo, own_lo < hi ? own_lo : hi }, { own_hi > lo ? own_hi : lo, hi } };
-
-	for (int k = 0; k < 2; k++) {
-		char *p = ctx->data_arena.base + cut[k][0] * esz;
-		size_t bytes = cut[k][1] > cut[k][0] ? (cut[k][1] - cut[k][0]) * esz : 0;
-
-		if (!bytes)
-			continue;
-		if (!release) {
-			if (ctx->accel->guard(p, bytes, false, err))
-				return -1;
-			continue;
-		}
-		ctx->accel->discard(p, bytes);
-		if (ctx->accel->guard(p, bytes, true, err))
-			return -1;
-	}
-	return 0;
-}
-
-/* Every rank gets the values of flat [lo, hi): each owner broadcasts its
- * part of it. */
-static int broadcast_owned(struct lt_ctx *ctx, const struct zero *z, size_t lo, size_t hi,
-			   struct lt_err *err)
-{
-	size_t esz = lt_dtype_size(ctx->dtype), s = z->part.shard;
-
-	for (int r = 0; s && r < z->ssize; r++) {
-		size_t a = (size_t)r * s > lo ? (size_t)r * s : lo;
-		size_t b = (size_t)r * s + s < hi ? (size_t)r * s + s : hi;
-
-		if (b > a && lt_comm_broadcast(z->shard, ctx->data_arena.base + a * esz, b - a,
-					       ctx->dtype, r, err))
-			return -1;
-	}
-	return 0;
-}
-
-/* Stage 3: the values outside the shard of every unit not in use go
- * (release), or come back (!release: a resume). */
-static int units_values(struct lt_ctx *ctx, struct zero *z, bool release, struct lt_err *err)
-{
-	for (size_t u = 0; u < ctx->nunits; u++) {
-		size_t lo, hi;
-
-		if (z->resident[u])
-			continue;
-		unit_range(ctx, u, &lo, &hi);
-		if (unowned_values(ctx, z, lo, hi, release, err))
-			return -1;
-	}
-	z->release_pending = false;
-	return 0;
-}
-
-/* Stage 3 after setup: every unit's values outside the shard go. */
-static int release_units(struct lt_ctx *ctx, struct zero *z, struct lt_err *err)
-{
-	z->resident = calloc(ctx->nunits ? ctx->nunits : 1, sizeof(*z->resident));
-	if (!z->resident)
-		return lt_err_set(err, LT_EXIT_FAILURE, "out of memory for %zu units", ctx->nunits);
-	return units_values(ctx, z, true, err);
-}
-
-/* Stage 3 after a step: the parameters in no unit reach every rank. */
-static int broadcast_loose(struct lt_ctx *ctx, const struct zero *z, struct lt_err *err)
-{
-	size_t i = 0;
-
-	while (i < ctx->nparams) {
-		size_t j = i;
-
-		if (ctx->params[i]->unit >= 0) {
-			i++;
-			continue;
-		}
-		while (j + 1 < ctx->nparams && ctx->params[j + 1]->unit < 0)
-			j++;
-		if (broadcast_owned(ctx, z, ctx->params[i]->offset,
-				    ctx->params[j]->offset + (size_t)ctx->params[j]->numel, err))
-			return -1;
-		i = j + 1;
-	}
-	return 0;
-}
-
+/* Stage 3: a unit begun or ended (zero_units.c). */
 static int zero_unit(lt_ctx *ctx, void *state, const struct lt_params *p,
 		     const struct lt_unit_event *ev, struct lt_err *err)
 {
 	struct zero *z = state;
-	size_t lo, hi;
 
 	(void)p;
-	if (z->stage < 3 || z->ssize == 1)
-		return 0;
-	if (z->release_pending && units_values(ctx, z, true, err))
-		return -1;
-	unit_range(ctx, ev->unit, &lo, &hi);
-	if (ev->begin) {
-		if (z->resident[ev->unit]++)
-			return 0;
-		if (unowned_values(ctx, z, lo, hi, false, err))
-			return -1;
-		return broadcast_owned(ctx, z, lo, hi, err);
-	}
-	if (z->resident[ev->unit] > 0 && --z->resident[ev->unit])
-		return 0;
-	return unowned_values(ctx, z, lo, hi, true, err);
+	return z->units ? zero_units_event(ctx, z->units, ev, err) : 0;
 }
 
 /* The world, or under shard_scope=node the node's ranks (and the cross
@@ -396,7 +276,8 @@ static int zero_setup(lt_ctx *ctx, void *state, const struct lt_params *p,
 		return -1;
 	discard_masters(ctx, z);
 	if (z->stage >= 3 && z->ssize > 1 &&
-	    (lt_unit_fault_install(ctx, err) || release_units(ctx, z, err)))
+	    (lt_unit_fault_install(ctx, err) ||
+	     !(z->units = zero_units_open(ctx, &z->part, z->shard, &z->unit_opts, err))))
 		return -1;
 	layout->state_offset = z->part.offset;
 	layout->state_numel = z->part.numel;
@@ -573,6 +454,9 @@ static int zero_step(lt_ctx *ctx, void *state, const struct lt_params *p,
 	struct zero *z = state;
 
 	(void)p;
+	/* stage 3: no gather ahead may still read the values updated here */
+	if (z->units && zero_units_step(ctx, z->units, err))
+		return -1;
 	for (size_t i = 0; i < ctx->nparams; i++) {
 		size_t first, n = owned(z, ctx->params[i], &first);
 
@@ -581,10 +465,8 @@ static int zero_step(lt_ctx *ctx, void *state, const struct lt_params *p,
 	}
 	/* a resume may have gathered every master weight (zero_ckpt_loaded) */
 	discard_masters(ctx, z);
-	if (z->stage >= 3 && z->release_pending && units_values(ctx, z, true, err))
-		return -1;
 	if (z->stage >= 3)
-		return z->ssize > 1 ? broadcast_loose(ctx, z, err) : 0;
+		return z->units ? zero_units_broadcast_loose(ctx, z->units, err) : 0;
 	return gather_values(ctx, z, err);
 }
 
@@ -639,16 +521,13 @@ static int zero_ckpt_loaded(lt_ctx *ctx, void *state, const struct lt_params *p,
 	(void)p;
 	if (share_across_nodes(ctx, z, err))
 		return -1;
-	if (z->stage >= 3 && (!ctx->master_arena.base || z->ssize == 1))
-		return z->ssize > 1 ? broadcast_loose(ctx, z, err) : 0;
+	if (z->stage >= 3 && (!ctx->master_arena.base || !z->units))
+		return z->units ? zero_units_broadcast_loose(ctx, z->units, err) : 0;
 	/* stage 3 under mixed precision: the runtime makes every compute
 	 * value from the master weights after this, so every value is made
 	 * resident until the next unit event or step releases them */
-	if (z->stage >= 3) {
-		if (units_values(ctx, z, false, err))
-			return -1;
-		z->release_pending = true;
-	}
+	if (z->stage >= 3 && zero_units_resident_all(ctx, z->units, err))
+		return -1;
 	if (!ctx->master_arena.base)
 		return gather_values(ctx, z, err);
 	if (z->ssize > 1 && ctx->numel) {
@@ -668,15 +547,17 @@ static void zero_teardown(lt_ctx *ctx, void *state, const struct lt_params *p)
 {
 	struct zero *z = state;
 
-	(void)ctx, (void)p;
+	(void)p;
 	if (!z)
 		return;
 	lt_buckets_drain(&z->q);
-	if (z->resident)
+	if (z->units && ctx->cfg->verbose && ctx->info.rank == 0)
+		print_gathers(z->units);
+	if (z->units)
 		lt_unit_fault_remove();
+	zero_units_close(z->units);
 	free(z->q.buckets);
 	free(z->staging);
-	free(z->resident);
 	free(z);
 }
 

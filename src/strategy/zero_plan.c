@@ -29,7 +29,11 @@ struct zero_bytes zero_plan_bytes(const struct zero_model *m)
 	b.params = (m->stage >= 3 ? shard : whole) * m->elem;
 	b.grads = (m->stage >= 2 ? shard : whole) * m->elem + (m->master ? shard * 4 : 0);
 	b.optim = shard * state;
-	if (m->stage >= 3)
-		b.gathered = m->largest_unit * m->elem * (size_t)(1 + m->prefetch);
+	if (m->stage >= 3) {
+		size_t ahead = m->largest_unit * (size_t)(1 + m->prefetch);
+
+		b.gathered = (m->keep_forward || ahead > m->units_total ? m->units_total : ahead) *
+			     m->elem;
+	}
 	return b;
 }

@@ -30,7 +30,9 @@ struct zero_model {
 	bool master;         /* mixed precision: f32 master weights and gradients */
 	int slots;           /* f32 optimizer slots per element: AdamW 2, SGD 1 or 0 */
 	size_t largest_unit; /* elements of the largest unit (stage 3) */
+	size_t units_total;  /* elements of every unit together (stage 3) */
 	int prefetch;        /* units gathered ahead (stage 3) */
+	bool keep_forward;   /* !reshard_after_forward (stage 3) */
 };
 
 /* Bytes per rank. */
@@ -40,6 +42,18 @@ struct zero_bytes {
 	size_t optim;    /* f32 master weights and optimizer slots */
 	size_t gathered; /* stage 3: the units gathered at once */
 };
+
+/* Stage 3's gathered bytes, elem each: the unit in use and the prefetch
+ * units gathered ahead,
+ *
+ *	gathered = min(largest_unit * (1 + prefetch), units_total) * elem
+ *
+ * and with keep_forward (reshard_after_forward=false) every unit's values
+ * may be gathered between its forward and its backward:
+ *
+ *	gathered = units_total * elem
+ *
+ * (counted whole: the owned part of a unit is also in params). */
 
 /* The ZeRO paper's accounting for a rank (Rajbhandari et al. 2020,
  * Figure 1) with ltrun's storage: a sharded range is ceil(n / W)

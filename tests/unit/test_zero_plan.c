@@ -4,7 +4,8 @@
  * world size, contiguous, clipped to the parameters) and the bytes per
  * rank, which equal the ZeRO paper's formulas (Rajbhandari et al. 2020:
  * 2 + 2 + K bytes a parameter under mixed-precision Adam, K = 12) at
- * each stage, plus ltrun's f32 master gradients (4 bytes, sharded).
+ * each stage, plus ltrun's f32 master gradients (4 bytes, sharded);
+ * stage 3's gathered units follow prefetch and reshard_after_forward.
  */
 #include <criterion/criterion.h>
 
@@ -45,7 +46,7 @@ Test(zero_plan, bytes_per_rank_are_the_papers_under_32_true)
 	const size_t n = 1200000;
 	const int w = 8;
 	struct zero_model m = { .n = n, .ranks = w, .elem = 4, .slots = 2, .largest_unit = 5000,
-				.prefetch = 1 };
+				.units_total = 60000, .prefetch = 1 };
 
 	m.stage = 0;
 	cr_expect_eq(total(zero_plan_bytes(&m)), 16 * n);
@@ -87,4 +88,26 @@ Test(zero_plan, uneven_counts_round_the_shard_up)
 	cr_expect_eq(b.params, 42 * 4);
 	cr_expect_eq(b.grads, 21 * 4);
 	cr_expect_eq(b.optim, 21 * 8);
+}
+
+/* Stage 3's gathered units: the largest unit once for the unit in use
+ * and once per unit prefetched, never more than every unit together;
+ * reshard_after_forward=false (keep_forward) may hold every unit. */
+Test(zero_plan, gathered_bytes_follow_prefetch_and_reshard_after_forward)
+{
+	struct zero_model m = { .n = 100000, .ranks = 4, .stage = 3, .elem = 2, .slots = 2,
+				.largest_unit = 3000, .units_total = 10000 };
+
+	for (int k = 0; k <= 2; k++) {
+		m.prefetch = k;
+		cr_expect_eq(zero_plan_bytes(&m).gathered, (size_t)(1 + k) * 3000 * 2,
+			     "prefetch %d", k);
+	}
+	m.prefetch = 4;
+	cr_expect_eq(zero_plan_bytes(&m).gathered, 10000 * 2, "5 units' worth exceeds the units");
+	m.prefetch = 1;
+	m.keep_forward = true;
+	cr_expect_eq(zero_plan_bytes(&m).gathered, 10000 * 2, "every unit between the passes");
+	m.stage = 2;
+	cr_expect_eq(zero_plan_bytes(&m).gathered, 0, "stage 2 gathers no unit");
 }

@@ -1,0 +1,454 @@
+/*
+ * zero_units.c - zero's stage 3 (zero_units.h): the units' values outside
+ * a rank's shard are released (accel->discard gives their pages back,
+ * accel->guard makes them inaccessible: a model touching them faults and
+ * runtime/unit_fault.c names the parameter) and gathered again from their
+ * owners (one broadcast per owner of a part of the unit's range) while
+ * the model uses them.
+ *
+ * Prefetch.  Every rank records the order of its lt_unit_begin events
+ * (unit, pass) until the first step; from then on a cursor follows that
+ * order, and at each begin, once the unit is resident, the next
+ * `prefetch` units of the order that are not in use are gathered ahead:
+ * their pages unguarded, then their broadcasts queued on the shard's
+ * communicator (lt_comm_start: the worker thread runs them, in order,
+ * while the model computes).  Beginning a unit whose gather is in flight
+ * waits for it.  The end of a unit keeps it when it is among the next
+ * `prefetch` units (the last layer's forward, then its backward) and
+ * releases it otherwise.  A begin the order did not foresee (a model that
+ * branches) moves the cursor to that event's next occurrence (or none)
+ * and is gathered synchronously; units gathered ahead and no longer
+ * foreseen are released (their requests waited first), at the latest at
+ * the step, whose update makes them stale.  Every decision follows the
+ * recorded order and the events, never timing, so every rank queues the
+ * same collectives in the same order.
+ *
+ * reshard_after_forward=false (FSDP's SHARD_GRAD_OP): the end of a unit's
+ * forward keeps it until the end of its backward (or the step, without
+ * one: Fabric mode), one gather less a step for more memory.
+ *
+ * The unit of work of one gather is gather_unit(), for hooks that bring
+ * the values from elsewhere.
+ */
+#include "strategy/zero_units.h"
+#include "comm/comm.h"
+
+#include <stdint.h>
+#include <stdlib.h>
+
+/* Recorded begins beyond this many are not kept: the model never steps
+ * (or begins without end) and prefetching stays off. */
+#define ORDER_MAX ((size_t)1 << 20)
+
+struct begin_event {
+	uint32_t unit;
+	uint8_t pass;
+};
+
+struct zero_units {
+	const struct zero_part *part;
+	struct lt_comm *shard;
+	int ssize;
+	size_t nunits;
+	struct zero_units_opts o;
+	int *inuse;               /* begins not yet ended, per unit */
+	bool *held;               /* values gathered (or in flight) */
+	bool *kept;               /* keep_forward: forward ended, backward not */
+	struct lt_comm_req **req; /* per unit, ssize gathers in flight */
+	struct begin_event *order;
+	size_t norder, order_cap;
+	bool recorded;            /* the first step came: the order is fixed */
+	size_t pos;               /* the next begin the order expects */
+	bool release_pending;     /* a resume made every value resident */
+	size_t gathers, ahead;    /* units gathered, and of them ahead of use */
+};
+
+/* The flat range [*lo, *hi) of unit u's parameters. */
+static void unit_range(const struct lt_ctx *ctx, size_t u, size_t *lo, size_t *hi)
+{
+	const struct lt_unit *un = ctx->units[u];
+	const struct lt_tensor *last = ctx->params[un->first + un->count - 1];
+
+	*lo = ctx->params[un->first]->offset;
+	*hi = last->offset + (size_t)last->numel;
+}
+
+size_t zero_units_largest(const struct lt_ctx *ctx)
+{
+	size_t most = 0;
+
+	for (size_t u = 0; u < ctx->nunits; u++) {
+		size_t lo, hi;
+
+		unit_range(ctx, u, &lo, &hi);
+		most = hi - lo > most ? hi - lo : most;
+	}
+	return most;
+}
+
+size_t zero_units_total(const struct lt_ctx *ctx)
+{
+	size_t sum = 0;
+
+	for (size_t u = 0; u < ctx->nunits; u++) {
+		size_t lo, hi;
+
+		unit_range(ctx, u, &lo, &hi);
+		sum += hi - lo;
+	}
+	return sum;
+}
+
+/* Discards and guards (release) or unguards (!release) the values of flat
+ * [lo, hi) outside this rank's shard. */
+static int unowned_values(struct lt_ctx *ctx, const struct zero_units *zu, size_t lo, size_t hi,
+			  bool release, struct lt_err *err)
+{
+	size_t esz = lt_dtype_size(ctx->dtype), own_lo = zu->part->offset;
+	size_t own_hi = own_lo + zu->part->numel;
+	size_t cut[2][2] = { { lo, own_lo < hi ? own_lo : hi }, { own_hi > lo ? own_hi : lo, hi } };
+
+	for (int k = 0; k < 2; k++) {
+		char *p = ctx->data_arena.base + cut[k][0] * esz;
+		size_t bytes = cut[k][1] > cut[k][0] ? (cut[k][1] - cut[k][0]) * esz : 0;
+
+		if (!bytes)
+			continue;
+		if (!release) {
+			if (ctx->accel->guard(p, bytes, false, err))
+				return -1;
+			continue;
+		}
+		ctx->accel->discard(p, bytes);
+		if (ctx->accel->guard(p, bytes, true, err))
+			return -1;
+	}
+	return 0;
+}
+
+/* Every rank gets the values of flat [lo, hi): each owner broadcasts its
+ * part of it, blocking (req NULL) or queued (req[r] the request of owner
+ * r's part, NULL where it has none). */
+static int broadcast_owned(struct lt_ctx *ctx, const struct zero_units *zu, size_t lo, size_t hi,
+			   struct lt_comm_req **req, struct lt_err *err)
+{
+	size_t esz = lt_dtype_size(ctx->dtype), s = zu->part->shard;
+
+	for (int r = 0; s && r < zu->ssize; r++) {
+		size_t a = (size_t)r * s > lo ? (size_t)r * s : lo;
+		size_t b = (size_t)r * s + s < hi ? (size_t)r * s + s : hi;
+		char *p = ctx->data_arena.base + a * esz;
+
+		if (b <= a)
+			continue;
+		if (!req) {
+			if (lt_comm_broadcast(zu->shard, p, b - a, ctx->dtype, r, err))
+				return -1;
+			continue;
+		}
+		req[r] = lt_comm_start(zu->shard, LT_COLL_BROADCAST, NULL, p, b - a, ctx->dtype,
+				       LT_SUM, r, err);
+		if (!req[r])
+			return -1;
+	}
+	return 0;
+}
+
+/* Waits for unit u's gather, if one is in flight. */
+static int wait_unit(struct zero_units *zu, size_t u, struct lt_err *err)
+{
+	struct lt_comm_req **req = zu->req + u * (size_t)zu->ssize;
+	int rc = 0;
+
+	for (int r = 0; r < zu->ssize; r++) {
+		struct lt_err ignored;
+
+		if (req[r] && lt_comm_wait(req[r], rc ? &ignored : err))
+			rc = -1;
+		req[r] = NULL;
+	}
+	return rc;
+}
+
+/* Makes unit u's values resident: unguards what this rank does not own
+ * and queues each owner's broadcast of its part; wait: returns when they
+ * have arrived. */
+static int gather_unit(struct lt_ctx *ctx, struct zero_units *zu, size_t u, bool wait,
+		       struct lt_err *err)
+{
+	size_t lo, hi;
+
+	unit_range(ctx, u, &lo, &hi);
+	zu->held[u] = true;
+	zu->gathers++;
+	zu->ahead += !wait;
+	if (unowned_values(ctx, zu, lo, hi, false, err) ||
+	    broadcast_owned(ctx, zu, lo, hi, zu->req + u * (size_t)zu->ssize, err))
+		return -1;
+	return wait ? wait_unit(zu, u, err) : 0;
+}
+
+/* Gives unit u's values outside the shard back, its gather waited first. */
+static int release_unit(struct lt_ctx *ctx, struct zero_units *zu, size_t u, struct lt_err *err)
+{
+	size_t lo, hi;
+
+	if (wait_unit(zu, u, err))
+		return -1;
+	unit_range(ctx, u, &lo, &hi);
+	zu->held[u] = false;
+	return unowned_values(ctx, zu, lo, hi, true, err);
+}
+
+/* The values outside the shard of every unit not held go (release), or
+ * come back (!release: a resume). */
+static int units_values(struct lt_ctx *ctx, struct zero_units *zu, bool release,
+			struct lt_err *err)
+{
+	for (size_t u = 0; u < ctx->nunits; u++) {
+		size_t lo, hi;
+
+		if (zu->inuse[u] || zu->held[u])
+			continue;
+		unit_range(ctx, u, &lo, &hi);
+		if (unowned_values(ctx, zu, lo, hi, release, err))
+			return -1;
+	}
+	zu->release_pending = false;
+	return 0;
+}
+
+static bool alloc_state(struct lt_ctx *ctx, struct zero_units *zu)
+{
+	size_t n = ctx->nunits ? ctx->nunits : 1;
+
+	zu->inuse = calloc(n, sizeof(*zu->inuse));
+	zu->held = calloc(n, sizeof(*zu->held));
+	zu->kept = calloc(n, sizeof(*zu->kept));
+	zu->req = calloc(n * (size_t)zu->ssize, sizeof(*zu->req));
+	return zu->inuse && zu->held && zu->kept && zu->req;
+}
+
+struct zero_units *zero_units_open(struct lt_ctx *ctx, const struct zero_part *part,
+				   struct lt_comm *shard, const struct zero_units_opts *o,
+				   struct lt_err *err)
+{
+	struct zero_units *zu = calloc(1, sizeof(*zu));
+
+	if (!zu) {
+		lt_err_set(err, LT_EXIT_FAILURE, "out of memory for %zu units", ctx->nunits);
+		return NULL;
+	}
+	zu->part = part;
+	zu->shard = shard;
+	zu->ssize = shard ? shard->size : 1;
+	zu->nunits = ctx->nunits;
+	zu->o = *o;
+	if (!alloc_state(ctx, zu)) {
+		lt_err_set(err, LT_EXIT_FAILURE, "out of memory for %zu units", ctx->nunits);
+		zero_units_close(zu);
+		return NULL;
+	}
+	if (units_values(ctx, zu, true, err)) {
+		zero_units_close(zu);
+		return NULL;
+	}
+	return zu;
+}
+
+/* --- the order of begins --- */
+
+/* Before the first step: appends (unit, pass); too many and the order is
+ * dropped (no prefetch). */
+static void record(struct zero_units *zu, size_t unit, enum lt_pass pass)
+{
+	if (zu->norder == zu->order_cap) {
+		size_t cap = zu->order_cap ? 2 * zu->order_cap : 64;
+		struct begin_event *p = cap <= ORDER_MAX ? realloc(zu->order, cap * sizeof(*p))
+							 : NULL;
+
+		if (!p) {
+			free(zu->order);
+			zu->order = NULL;
+			zu->norder = zu->order_cap = 0;
+			zu->recorded = true;
+			return;
+		}
+		zu->order = p;
+		zu->order_cap = cap;
+	}
+	zu->order[zu->norder++] = (struct begin_event){ (uint32_t)unit, (uint8_t)pass };
+}
+
+static bool is_event(const struct zero_units *zu, size_t i, size_t unit, enum lt_pass pass)
+{
+	return zu->order[i].unit == unit && zu->order[i].pass == (uint8_t)pass;
+}
+
+/* The cursor after a begin of (unit, pass): past the order's next
+ * occurrence of it (from the cursor on, else from the start), or at the
+ * end when the order has none. */
+static void follow(struct zero_units *zu, size_t unit, enum lt_pass pass)
+{
+	size_t i;
+
+	for (i = zu->pos; i < zu->norder && !is_event(zu, i, unit, pass); i++)
+		;
+	if (i == zu->norder)
+		for (i = 0; i < zu->pos && !is_event(zu, i, unit, pass); i++)
+			;
+	zu->pos = i < zu->norder && is_event(zu, i, unit, pass) ? i + 1 : zu->norder;
+}
+
+/* The next o.prefetch distinct units the order expects that are not in
+ * use (nor kept) into ahead; returns how many. */
+static int window(const struct zero_units *zu, size_t *ahead)
+{
+	int n = 0;
+
+	for (size_t i = zu->pos; i < zu->norder && n < zu->o.prefetch; i++) {
+		size_t u = zu->order[i].unit;
+		bool seen = zu->inuse[u] || zu->kept[u];
+
+		for (int k = 0; k < n && !seen; k++)
+			seen = ahead[k] == u;
+		if (!seen)
+			ahead[n++] = u;
+	}
+	return n;
+}
+
+static bool in_window(const size_t *ahead, int n, size_t u)
+{
+	for (int k = 0; k < n; k++)
+		if (ahead[k] == u)
+			return true;
+	return false;
+}
+
+/* After a begin: releases the units gathered ahead the order no longer
+ * expects soon, and starts gathering those it does. */
+static int prefetch(struct lt_ctx *ctx, struct zero_units *zu, struct lt_err *err)
+{
+	size_t ahead[4];
+	int n = window(zu, ahead);
+
+	for (size_t u = 0; u < ctx->nunits; u++)
+		if (zu->held[u] && !zu->inuse[u] && !zu->kept[u] && !in_window(ahead, n, u) &&
+		    release_unit(ctx, zu, u, err))
+			return -1;
+	for (int k = 0; k < n; k++)
+		if (!zu->held[ahead[k]] && gather_unit(ctx, zu, ahead[k], false, err))
+			return -1;
+	return 0;
+}
+
+/* --- events --- */
+
+static int begin(struct lt_ctx *ctx, struct zero_units *zu, const struct lt_unit_event *ev,
+		 struct lt_err *err)
+{
+	size_t u = ev->unit;
+
+	if (!zu->recorded)
+		record(zu, u, ev->pass);
+	else
+		follow(zu, u, ev->pass);
+	if (zu->inuse[u]++)
+		return 0;
+	if (zu->held[u] ? wait_unit(zu, u, err) : gather_unit(ctx, zu, u, true, err))
+		return -1;
+	return zu->recorded ? prefetch(ctx, zu, err) : 0;
+}
+
+static int end(struct lt_ctx *ctx, struct zero_units *zu, const struct lt_unit_event *ev,
+	       struct lt_err *err)
+{
+	size_t u = ev->unit, ahead[4];
+
+	if (zu->inuse[u] > 0 && --zu->inuse[u])
+		return 0;
+	if (zu->o.keep_forward && ev->pass == LT_FORWARD) {
+		zu->kept[u] = true;
+		return 0;
+	}
+	zu->kept[u] = false;
+	if (zu->recorded && in_window(ahead, window(zu, ahead), u))
+		return 0;
+	return release_unit(ctx, zu, u, err);
+}
+
+int zero_units_event(struct lt_ctx *ctx, struct zero_units *zu, const struct lt_unit_event *ev,
+		     struct lt_err *err)
+{
+	if (zu->release_pending && units_values(ctx, zu, true, err))
+		return -1;
+	return ev->begin ? begin(ctx, zu, ev, err) : end(ctx, zu, ev, err);
+}
+
+int zero_units_step(struct lt_ctx *ctx, struct zero_units *zu, struct lt_err *err)
+{
+	zu->recorded = true;
+	zu->pos = 0;
+	for (size_t u = 0; u < ctx->nunits; u++) {
+		if (zu->inuse[u])
+			continue;
+		zu->kept[u] = false;
+		if (zu->held[u] && release_unit(ctx, zu, u, err))
+			return -1;
+	}
+	return zu->release_pending ? units_values(ctx, zu, true, err) : 0;
+}
+
+int zero_units_broadcast_loose(struct lt_ctx *ctx, struct zero_units *zu, struct lt_err *err)
+{
+	size_t i = 0;
+
+	while (i < ctx->nparams) {
+		size_t j = i;
+
+		if (ctx->params[i]->unit >= 0) {
+			i++;
+			continue;
+		}
+		while (j + 1 < ctx->nparams && ctx->params[j + 1]->unit < 0)
+			j++;
+		if (broadcast_owned(ctx, zu, ctx->params[i]->offset,
+				    ctx->params[j]->offset + (size_t)ctx->params[j]->numel, NULL,
+				    err))
+			return -1;
+		i = j + 1;
+	}
+	return 0;
+}
+
+int zero_units_resident_all(struct lt_ctx *ctx, struct zero_units *zu, struct lt_err *err)
+{
+	if (units_values(ctx, zu, false, err))
+		return -1;
+	zu->release_pending = true;
+	return 0;
+}
+
+void zero_units_counts(const struct zero_units *zu, size_t *gathers, size_t *ahead)
+{
+	*gathers = zu->gathers;
+	*ahead = zu->ahead;
+}
+
+void zero_units_close(struct zero_units *zu)
+{
+	if (!zu)
+		return;
+	for (size_t u = 0; zu->req && u < zu->nunits; u++) {
+		struct lt_err ignored;
+
+		wait_unit(zu, u, &ignored);
+	}
+	free(zu->order);
+	free(zu->inuse);
+	free(zu->held);
+	free(zu->kept);
+	free(zu->req);
+	free(zu);
+}

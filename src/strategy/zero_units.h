@@ -1,0 +1,57 @@
+/*
+ * zero_units.h - stage 3 of the `zero` strategy (zero.c): the values of
+ * the model's units (lt_unit_new) outside a rank's shard, released
+ * between uses and gathered from their owners, ahead of use
+ * (zero_units.c).
+ */
+#ifndef LT_STRATEGY_ZERO_UNITS_H
+#define LT_STRATEGY_ZERO_UNITS_H
+
+#include "core/error.h"
+#include "ltrun/strategy.h"
+#include "runtime/ctx.h"
+#include "strategy/zero_plan.h"
+
+struct lt_comm;
+struct zero_units;
+
+/* What stage 3 is asked for (zero's parameters). */
+struct zero_units_opts {
+	int prefetch;      /* units gathered ahead of use, 0..4 */
+	bool keep_forward; /* !reshard_after_forward: a unit stays gathered
+			    * from the end of its forward to the end of its
+			    * backward */
+};
+
+/* After setup: every unit's values outside part (this rank's shard of the
+ * ranks of shard) are given back and guarded.  part must outlive the
+ * result.  Returns it, or NULL with err. */
+struct zero_units *zero_units_open(struct lt_ctx *ctx, const struct zero_part *part,
+				   struct lt_comm *shard, const struct zero_units_opts *o,
+				   struct lt_err *err);
+/* A unit's begin or end (the strategy's unit op). */
+int zero_units_event(struct lt_ctx *ctx, struct zero_units *zu, const struct lt_unit_event *ev,
+		     struct lt_err *err);
+/* The optimizer step, before its update: the units not in use are
+ * released, their gathers waited (one in flight must not read the values
+ * being updated; gathered ahead, they would be stale), and from the
+ * first step on the order the units were begun in is the one prefetched
+ * in. */
+int zero_units_step(struct lt_ctx *ctx, struct zero_units *zu, struct lt_err *err);
+/* After a step or a resume: the parameters in no unit reach every rank. */
+int zero_units_broadcast_loose(struct lt_ctx *ctx, struct zero_units *zu, struct lt_err *err);
+/* A resume under mixed precision: every unit's values become resident
+ * (the runtime makes the compute values from the master weights) until
+ * the next unit event or step releases those not in use. */
+int zero_units_resident_all(struct lt_ctx *ctx, struct zero_units *zu, struct lt_err *err);
+/* How many times a unit was gathered so far, and how many of those
+ * gathers were started ahead of the unit's begin (prefetched). */
+void zero_units_counts(const struct zero_units *zu, size_t *gathers, size_t *ahead);
+/* Waits for the gathers in flight (ignoring failures) and frees zu. */
+void zero_units_close(struct zero_units *zu);
+
+/* Elements of the largest unit, and of every unit together. */
+size_t zero_units_largest(const struct lt_ctx *ctx);
+size_t zero_units_total(const struct lt_ctx *ctx);
+
+#endif
