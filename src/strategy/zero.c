@@ -64,8 +64,10 @@
  * shards; on a resume they broadcast what they read over the cross
  * communicator.
  *
- * Parameters in files (offload_params=nvme) are not built in this
- * version.
+ * Parameters in files (offload_params=nvme, stage 3): a rank's owned
+ * values of the units (and master weights) live in files and are
+ * released like the rest between uses: zero_files.c, called from the
+ * places marked "files:" here.
  */
 #include "comm/comm.h"
 #include "core/error.h"
@@ -75,6 +77,7 @@
 #include "runtime/unit_fault.h"
 #include "strategy/builtin.h"
 #include "strategy/bucket_send.h"
+#include "strategy/zero_files.h"
 #include "strategy/zero_plan.h"
 
 #include <stdio.h>
@@ -94,6 +97,7 @@ struct zero {
 	char optim_dir[4096];   /* offload_optimizer=nvme */
 	int *resident;          /* stage 3: begins not yet ended, per unit */
 	bool release_pending;   /* stage 3: a resume made every value resident */
+	struct zero_files *files; /* stage 3, offload_params=nvme (zero_files.h) */
 };
 
 static int zero_init(lt_ctx *ctx, void **state, const struct lt_params *p, struct lt_err *err)
@@ -103,9 +107,6 @@ static int zero_init(lt_ctx *ctx, void **state, const struct lt_params *p, struc
 	const char *params_to = lt_params_str(p, "offload_params");
 
 	(void)ctx;
-	if (!strcmp(params_to, "nvme"))
-		return lt_err_set(err, LT_EXIT_USAGE,
-				  "offload_params=nvme (parameters in files) is not built in this version: use offload_params=none or cpu");
 	if (stage < 3 && strcmp(params_to, "none"))
 		return lt_err_set(err, LT_EXIT_USAGE,
 				  "offload_params=%s shards parameters, which stage %d does not: use stage=3",
@@ -336,21 +337,25 @@ static int zero_unit(lt_ctx *ctx, void *state, const struct lt_params *p,
 	size_t lo, hi;
 
 	(void)p;
-	if (z->stage < 3 || z->ssize == 1)
+	if (z->stage < 3 || (z->ssize == 1 && !z->files))
 		return 0;
 	if (z->release_pending && units_values(ctx, z, true, err))
+		return -1;
+	if (zero_files_unpin(ctx, z->files, z->resident, err)) /* files: after a checkpoint */
 		return -1;
 	unit_range(ctx, ev->unit, &lo, &hi);
 	if (ev->begin) {
 		if (z->resident[ev->unit]++)
 			return 0;
-		if (unowned_values(ctx, z, lo, hi, false, err))
+		if (unowned_values(ctx, z, lo, hi, false, err) ||
+		    zero_files_begin(ctx, z->files, lo, hi, err)) /* files: the owned part */
 			return -1;
-		return broadcast_owned(ctx, z, lo, hi, err);
+		return z->ssize > 1 ? broadcast_owned(ctx, z, lo, hi, err) : 0;
 	}
 	if (z->resident[ev->unit] > 0 && --z->resident[ev->unit])
 		return 0;
-	return unowned_values(ctx, z, lo, hi, true, err);
+	return unowned_values(ctx, z, lo, hi, true, err) ||
+	       zero_files_end(ctx, z->files, lo, hi, err) /* files: the owned part */ ? -1 : 0;
 }
 
 /* The world, or under shard_scope=node the node's ranks (and the cross
@@ -392,8 +397,12 @@ static int zero_setup(lt_ctx *ctx, void *state, const struct lt_params *p,
 	if (broadcast_values(ctx, err))
 		return -1;
 	discard_masters(ctx, z);
-	if (z->stage >= 3 && z->ssize > 1 &&
+	/* files: stage 3 on one rank too */
+	if (z->stage >= 3 && (z->ssize > 1 || zero_files_wanted(p)) &&
 	    (lt_unit_fault_install(ctx, err) || release_units(ctx, z, err)))
+		return -1;
+	if (z->stage >= 3 && zero_files_wanted(p) && /* files: made, the owned values go */
+	    !(z->files = zero_files_open(ctx, p, z->part.offset, z->part.numel, err)))
 		return -1;
 	layout->state_offset = z->part.offset;
 	layout->state_numel = z->part.numel;
@@ -569,7 +578,9 @@ static int zero_step(lt_ctx *ctx, void *state, const struct lt_params *p,
 	struct zero *z = state;
 
 	(void)p;
-	for (size_t i = 0; i < ctx->nparams; i++) {
+	if (z->files && zero_files_step(ctx, z->files, z->resident, u, err)) /* files: the step */
+		return -1;
+	for (size_t i = 0; !z->files && i < ctx->nparams; i++) {
 		size_t first, n = owned(z, ctx->params[i], &first);
 
 		if (n)
@@ -589,7 +600,10 @@ static int zero_ckpt_shard(lt_ctx *ctx, void *state, const struct lt_params *p,
 {
 	struct zero *z = state;
 
-	(void)ctx, (void)p, (void)err;
+	(void)p;
+	/* files: the owned values resident until the next unit event or step */
+	if (zero_files_pin(ctx, z->files, z->resident, err))
+		return -1;
 	/* hybrid: node 0's ranks hold every shard once */
 	*out = (struct lt_ckpt_shard){ .active = !z->cross || z->cross->rank == 0,
 				       .offset = z->part.offset, .numel = z->part.numel };
@@ -668,6 +682,7 @@ static void zero_teardown(lt_ctx *ctx, void *state, const struct lt_params *p)
 	if (!z)
 		return;
 	lt_buckets_drain(&z->q);
+	zero_files_close(z->files); /* files */
 	if (z->resident)
 		lt_unit_fault_remove();
 	free(z->q.buckets);
