@@ -214,7 +214,7 @@ struct zero_files *zero_files_open(struct lt_ctx *ctx, const struct lt_params *p
 	zf->base[MASTERS] = ctx->master_arena.base;
 	pick_dir(ctx, zf, p);
 	if (lt_offload_check_dir(zf->dir, err) ||
-	    lt_offload_check_room(zf->dir, "parameters", 1, own_n * (esz + (mixed ? 4 : 0)), err) ||
+	    lt_offload_check_room(zf->dir, "parameter shard", 1, own_n * (esz + (mixed ? 4 : 0)), err) ||
 	    make(ctx, zf, VALUES, esz, nfiles, err) ||
 	    (mixed && make(ctx, zf, MASTERS, sizeof(float), nfiles, err)) ||
 	    each_released(ctx, zf, NULL, write_and_drop, err)) {
