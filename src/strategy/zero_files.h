@@ -8,7 +8,8 @@
  * made resident only while their unit is in use, while the optimizer
  * steps them, and around a checkpoint.  zero_files.c says how.
  *
- * Every call takes NULL (parameters in memory) and then does nothing.
+ * Every call but zero_files_step takes NULL (parameters in memory) and
+ * then does nothing.
  * `resident` is zero.c's count of begins not yet ended, per unit.
  */
 #ifndef LT_STRATEGY_ZERO_FILES_H
@@ -44,7 +45,9 @@ int zero_files_end(struct lt_ctx *ctx, struct zero_files *zf, size_t lo, size_t 
 
 /* The optimizer step of every owned element (replaces zero.c's loop of
  * lt_update): the parameters in no unit in memory, each unit's owned
- * part read, stepped, written back and released. */
+ * part read, stepped, written back and released, streamed (three
+ * units' parts resident at most).  Returns 0, or -1 with err naming the
+ * file of the first failed read or write. */
 int zero_files_step(struct lt_ctx *ctx, struct zero_files *zf, const int *resident,
 		    const struct lt_update *u, struct lt_err *err);
 
