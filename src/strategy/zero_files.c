@@ -120,7 +120,7 @@ static int io(struct zero_files *zf, bool write, size_t a, size_t b, struct lt_e
 		if (e)
 			return lt_err_set(err, LT_EXIT_FAILURE,
 					  "parameters in files: cannot %s '%s' (%zu bytes at offset %zu): %s: the parameters are no longer whole, free space in offload_dir or give another one",
-					  write ? "write" : "read", zf->path[f], len, at, strerror(e));
+				  write ? "write" : "read", zf->path[f], len, at, strerror(e));
 	}
 	return 0;
 }
@@ -338,7 +338,7 @@ struct zero_files *zero_files_open(struct lt_ctx *ctx, const struct lt_params *p
 	zf->base[MASTERS] = ctx->master_arena.base;
 	pick_dir(ctx, zf, p);
 	if (lt_offload_check_dir(zf->dir, err) ||
-	    lt_offload_check_room(zf->dir, "parameter shard", 1, own_n * (esz + (mixed ? 4 : 0)), err) ||
+	    lt_offload_check_room(zf->dir, "parameter shard", 1, own_n * (esz + 4 * mixed), err) ||
 	    make(ctx, zf, VALUES, esz, nfiles, err) ||
 	    (mixed && make(ctx, zf, MASTERS, sizeof(float), nfiles, err)) ||
 	    each_released(ctx, zf, NULL, write_and_drop, err) || start_io(zf, err)) {
