@@ -8,18 +8,21 @@
  * sharded (or, on one rank, whole) checkpoint is bit-identical to an
  * uninterrupted run; a rank's own values really leave memory (a read of
  * them outside the unit faults); the preset puts the parameters in
- * files; a bad directory, a full disk at setup and a write failing
- * mid-step (EFBIG) each end the run with one line naming them.
+ * files; a bad directory, a full disk or a file size limit at setup and
+ * a write failing mid-step (EFBIG) each end the run with one line naming
+ * them.
  */
 #include <criterion/criterion.h>
 
 #include <errno.h>
 #include <math.h>
 #include <sched.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mount.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -325,4 +328,45 @@ Test(zero_files, a_full_disk_is_found_at_setup)
 		cr_skip_test("cannot mount a tmpfs in a mount namespace here (needs root)");
 	cr_expect(WIFEXITED(status) && WEXITSTATUS(status) == 0,
 		  "a full disk was not refused as it should be (status %d, see above)", status);
+}
+
+/* In a child: a file size limit of 8 KiB (SIGXFSZ ignored, as the ranks
+ * inherit it) where one rank's values take 16 KiB: the preallocation
+ * fails at setup, naming the file.  Exits 0, or 1 after saying what went
+ * wrong. */
+static void small_files_child(const char *dir)
+{
+	struct rlimit rl = { .rlim_cur = 8192, .rlim_max = RLIM_INFINITY };
+	char s[700];
+	const char *argv[] = { "--strategy", s, "--devices", "1", "--max-steps", "1", PROBE, NULL };
+	struct run_result r;
+
+	snprintf(s, sizeof(s), "zero:stage=3,offload_params=nvme,offload_dir=%s", dir);
+	signal(SIGXFSZ, SIG_IGN);
+	if (setrlimit(RLIMIT_FSIZE, &rl) || run_ltrun(argv, NULL, &r))
+		_exit(1);
+	if (!r.status || !strstr(r.err, "cannot preallocate 16384 bytes for '") ||
+	    !strstr(r.err, "/ltrun-params-r0-") || !strstr(r.err, strerror(EFBIG))) {
+		fprintf(stderr, "16 KiB of values under an 8 KiB file size limit: status %d\n%s\n",
+			r.status, r.err);
+		_exit(1);
+	}
+	_exit(0);
+}
+
+Test(zero_files, a_file_size_limit_is_found_at_setup)
+{
+	char dir[512];
+	int status;
+	pid_t pid;
+
+	path_in_tmp(dir, sizeof(dir), "limited");
+	fflush(NULL);
+	pid = fork();
+	cr_assert_geq(pid, 0);
+	if (pid == 0)
+		small_files_child(dir);
+	cr_assert_eq(waitpid(pid, &status, 0), pid);
+	cr_expect(WIFEXITED(status) && WEXITSTATUS(status) == 0,
+		  "a file size limit was not found at setup (status %d, see above)", status);
 }
