@@ -136,9 +136,10 @@ static int chunk_bytes(size_t *out, struct lt_err *err)
 	return 0;
 }
 
-/* Fills err for a disk without room for `need` bytes (nfiles of each). */
-static int disk_full(const char *dir, unsigned long long need, int nfiles, size_t each,
-		     struct lt_err *err)
+/* Fills err for a disk without room for `need` bytes (nfiles of each)
+ * of `what`. */
+static int disk_full(const char *dir, const char *what, unsigned long long need, int nfiles,
+		     size_t each, struct lt_err *err)
 {
 	struct statvfs vfs;
 	unsigned long long avail = 0;
@@ -147,8 +148,8 @@ static int disk_full(const char *dir, unsigned long long need, int nfiles, size_
 	if (!statvfs(dir, &vfs))
 		avail = (unsigned long long)vfs.f_bavail * vfs.f_frsize;
 	return lt_err_set(err, LT_EXIT_FAILURE,
-			  "offload_dir '%s' has %llu bytes free, the optimizer state needs %llu (%d files of %zu bytes): free space there or give offload_dir a larger disk",
-			  lt_quote(q, sizeof(q), dir), avail, need, nfiles, each);
+			  "offload_dir '%s' has %llu bytes free, the %s needs %llu (%d files of %zu bytes): free space there or give offload_dir a larger disk",
+			  lt_quote(q, sizeof(q), dir), avail, what, need, nfiles, each);
 }
 
 /* Elements of a chunk of numel elements of esz bytes: cb bytes' worth,
@@ -179,49 +180,64 @@ size_t lt_offload_window_bytes(size_t numel, int nslots, enum lt_dtype dt)
 	return (size_t)frames((numel + n - 1) / n) * (size_t)nslots * n * esz;
 }
 
-/* Refuses a disk without room for nfiles of `each` bytes before any file
- * is made.  Returns 0 or -1 with err. */
-static int check_room(const char *dir, int nfiles, size_t each, struct lt_err *err)
+int lt_offload_check_room(const char *dir, const char *what, int nfiles, size_t each,
+		      struct lt_err *err)
 {
 	unsigned long long need = (unsigned long long)each * (unsigned)nfiles;
 	struct statvfs vfs;
 
 	if (statvfs(dir, &vfs) || (unsigned long long)vfs.f_bavail * vfs.f_frsize >= need)
 		return 0; /* posix_fallocate tells what statvfs cannot */
-	return disk_full(dir, need, nfiles, each, err);
+	return disk_full(dir, what, need, nfiles, each, err);
 }
 
 /* --- the files --- */
 
-/* Makes slot s's file (O_EXCL, 0600), unlinks it, preallocates and maps
- * it.  Returns 0, or -1 with err; f->fd[s]/map[s] hold what was made. */
+int lt_offload_file(const struct lt_offload_file_spec *sp, char path[PATH_MAX],
+		    struct lt_err *err)
+{
+	char tag[LT_OWNER_TAG_MAX], q[LT_QUOTE_MAX];
+	int fd, e;
+
+	lt_owner_tag(tag, sizeof(tag));
+	lt_quote(q, sizeof(q), sp->dir);
+	if ((size_t)snprintf(path, PATH_MAX, "%s/ltrun-%s-r%d-%s-%s-XXXXXX", sp->dir, sp->kind,
+			     sp->rank, tag, sp->name) >= PATH_MAX)
+		return lt_err_set(err, LT_EXIT_USAGE, "offload_dir '%s' is too long: give a shorter path",
+				  q);
+	fd = mkostemp(path, O_CLOEXEC); /* O_CREAT | O_EXCL, mode 0600 */
+	if (fd < 0)
+		return lt_err_set(err, LT_EXIT_FAILURE, "cannot make a file for the %s in offload_dir '%s': %s",
+				  sp->what, q, strerror(errno));
+	unlink(path);
+	e = sp->bytes ? posix_fallocate(fd, 0, (off_t)sp->bytes) : 0;
+	if (e == ENOSPC)
+		disk_full(sp->dir, sp->what, (unsigned long long)sp->bytes * (unsigned)sp->nfiles,
+			  sp->nfiles, sp->bytes, err);
+	else if (e)
+		lt_err_set(err, LT_EXIT_FAILURE,
+			   "cannot preallocate %zu bytes for '%s': %s: give offload_dir a local disk",
+			   sp->bytes, path, strerror(e));
+	if (e) {
+		close(fd);
+		return -1;
+	}
+	return fd;
+}
+
+/* Makes slot s's file and maps it.  Returns 0, or -1 with err;
+ * f->fd[s]/map[s] hold what was made. */
 static int make_file(struct lt_offload *f, int s, const char *dir, int rank, const char *name,
 		     struct lt_err *err)
 {
 	size_t bytes = f->numel * f->esz;
-	char tag[LT_OWNER_TAG_MAX], q[LT_QUOTE_MAX];
-	int e;
+	struct lt_offload_file_spec sp = { .dir = dir, .kind = "optim", .what = "optimizer state",
+					   .name = name, .rank = rank, .bytes = bytes,
+					   .nfiles = f->nslots };
 
-	lt_owner_tag(tag, sizeof(tag));
-	lt_quote(q, sizeof(q), dir);
-	if ((size_t)snprintf(f->path[s], sizeof(f->path[s]), "%s/ltrun-optim-r%d-%s-%s-XXXXXX",
-			     dir, rank, tag, name) >= sizeof(f->path[s]))
-		return lt_err_set(err, LT_EXIT_USAGE, "offload_dir '%s' is too long: give a shorter path",
-				  q);
-	f->fd[s] = mkostemp(f->path[s], O_CLOEXEC); /* O_CREAT | O_EXCL, mode 0600 */
+	f->fd[s] = lt_offload_file(&sp, f->path[s], err);
 	if (f->fd[s] < 0)
-		return lt_err_set(err, LT_EXIT_FAILURE,
-				  "cannot make an optimizer state file in offload_dir '%s': %s", q,
-				  strerror(errno));
-	unlink(f->path[s]);
-	e = posix_fallocate(f->fd[s], 0, (off_t)bytes);
-	if (e == ENOSPC)
-		return disk_full(dir, (unsigned long long)bytes * (unsigned)f->nslots, f->nslots,
-				 bytes, err);
-	if (e)
-		return lt_err_set(err, LT_EXIT_FAILURE,
-				  "cannot preallocate %zu bytes for '%s': %s: give offload_dir a local disk",
-				  bytes, f->path[s], strerror(e));
+		return -1;
 	f->map[s] = mmap(NULL, bytes, PROT_READ | PROT_WRITE, MAP_SHARED, f->fd[s], 0);
 	if (f->map[s] == MAP_FAILED) {
 		f->map[s] = NULL;
@@ -231,10 +247,10 @@ static int make_file(struct lt_offload *f, int s, const char *dir, int rank, con
 	return 0;
 }
 
-/* pread or pwrite of all len bytes at off, resuming short transfers.
- * Returns 0 or an errno value (EIO for a read past the end). */
-static int transfer(int fd, bool write, char *buf, size_t len, off_t off)
+int lt_offload_transfer(int fd, bool write, void *to, size_t len, off_t off)
 {
+	char *buf = to;
+
 	while (len) {
 		ssize_t k = write ? pwrite(fd, buf, len, off) : pread(fd, buf, len, off);
 
@@ -280,8 +296,8 @@ static int do_io(struct lt_offload *f, const struct frame *fr, enum frame_op op,
 	off_t off = (off_t)(fr->chunk * f->chunk_bytes);
 
 	for (*slot = 0; *slot < f->nslots; (*slot)++) {
-		int e = transfer(f->fd[*slot], op == OP_WRITE, fr->buf + *slot * f->chunk_bytes,
-				 len, off);
+		int e = lt_offload_transfer(f->fd[*slot], op == OP_WRITE,
+					    fr->buf + *slot * f->chunk_bytes, len, off);
 		if (e)
 			return e;
 	}
@@ -510,7 +526,7 @@ struct lt_offload *lt_offload_open(const char *dir, int rank, const char *const 
 	size_t esz = lt_dtype_size(dt), cb;
 
 	if (lt_offload_check_dir(dir, err) || chunk_bytes(&cb, err) ||
-	    check_room(dir, nslots, numel * esz, err))
+	    lt_offload_check_room(dir, "optimizer state", nslots, numel * esz, err))
 		return NULL;
 	f = calloc(1, sizeof(*f));
 	if (!f) {

@@ -24,8 +24,10 @@
 #ifndef LT_RUNTIME_OFFLOAD_H
 #define LT_RUNTIME_OFFLOAD_H
 
+#include <limits.h>
 #include <stdbool.h>
 #include <stddef.h>
+#include <sys/types.h>
 
 #include "ltrun.h"
 #include "ltrun/plugin.h"
@@ -89,6 +91,31 @@ size_t lt_offload_resident_bytes(const struct lt_offload *f);
  * LTRUN_OFFLOAD_CHUNK as lt_offload_open reads it, the default where it
  * is not a valid size.  0 when numel or nslots is 0. */
 size_t lt_offload_window_bytes(size_t numel, int nslots, enum lt_dtype dt);
+
+/* --- the file handling, for other files in offload_dir (the strategy's
+ * parameters in files, strategy/zero_files.c) --- */
+
+/* Refuses a disk without room for nfiles of `each` bytes of `what` ("the
+ * <what> needs ...") before any file is made.  Returns 0 or -1 with err. */
+int lt_offload_check_room(const char *dir, const char *what, int nfiles, size_t each,
+			  struct lt_err *err);
+
+/* One private file in dir (checked by the caller): named
+ * "<dir>/ltrun-<kind>-r<rank>-<pid>.<pid ns>-<name>-XXXXXX" (into path),
+ * made O_EXCL, mode 0600, unlinked at once and preallocated to bytes; a
+ * full disk is refused naming dir, what, and nfiles files of bytes. */
+struct lt_offload_file_spec {
+	const char *dir, *kind, *what, *name;
+	int rank, nfiles;
+	size_t bytes;
+};
+/* Returns the descriptor, or -1 with err. */
+int lt_offload_file(const struct lt_offload_file_spec *sp, char path[PATH_MAX],
+		    struct lt_err *err);
+
+/* pread (!write) or pwrite of all len bytes at off, resuming short
+ * transfers.  Returns 0 or an errno value (EIO for a read past the end). */
+int lt_offload_transfer(int fd, bool write, void *buf, size_t len, off_t off);
 
 /* Stops the I/O threads, unmaps and closes the files (their space goes
  * back to the file system); NULL is ignored. */

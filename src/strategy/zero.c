@@ -64,8 +64,10 @@
  * shards; on a resume they broadcast what they read over the cross
  * communicator.
  *
- * Parameters in files (offload_params=nvme) are not built in this
- * version.
+ * Parameters in files (offload_params=nvme, stage 3): a rank's owned
+ * values of the units (and master weights) live in files and are
+ * released like the rest between uses: zero_files.c, called from the
+ * places marked "files:" here.
  */
 #include "comm/comm.h"
 #include "core/error.h"
@@ -75,6 +77,7 @@
 #include "runtime/unit_fault.h"
 #include "strategy/builtin.h"
 #include "strategy/bucket_send.h"
+#include "strategy/zero_files.h"
 #include "strategy/zero_plan.h"
 #include "strategy/zero_units.h"
 
@@ -95,6 +98,7 @@ struct zero {
 	char optim_dir[4096];   /* offload_optimizer=nvme */
 	struct zero_units *units; /* stage 3 on more than one rank */
 	struct zero_units_opts unit_opts; /* stage 3's prefetch, reshard_after_forward */
+	struct zero_files *files; /* stage 3, offload_params=nvme (zero_files.h) */
 };
 
 static int zero_init(lt_ctx *ctx, void **state, const struct lt_params *p, struct lt_err *err)
@@ -103,9 +107,6 @@ static int zero_init(lt_ctx *ctx, void **state, const struct lt_params *p, struc
 	int stage = (int)lt_params_int(p, "stage");
 	const char *params_to = lt_params_str(p, "offload_params");
 
-	if (!strcmp(params_to, "nvme"))
-		return lt_err_set(err, LT_EXIT_USAGE,
-				  "offload_params=nvme (parameters in files) is not built in this version: use offload_params=none or cpu");
 	if (stage < 3 && strcmp(params_to, "none"))
 		return lt_err_set(err, LT_EXIT_USAGE,
 				  "offload_params=%s shards parameters, which stage %d does not: use stage=3",
@@ -116,9 +117,10 @@ static int zero_init(lt_ctx *ctx, void **state, const struct lt_params *p, struc
 	z->stage = stage;
 	z->unit_opts.prefetch = (int)lt_params_int(p, "prefetch");
 	z->unit_opts.keep_forward = !lt_params_bool(p, "reshard_after_forward");
-	/* every rank keeps part of the f32 masters: the f32 views copy the
-	 * compute values (which are whole, or gathered with their unit) */
-	if (ctx->info.world_size > 1)
+	/* every rank keeps part of the f32 masters (or has them in files):
+	 * the f32 views copy the compute values (which are whole, or
+	 * gathered with their unit) */
+	if (ctx->info.world_size > 1 || zero_files_wanted(p))
 		lt_views_from_values(ctx);
 	return 0;
 }
@@ -275,14 +277,20 @@ static int zero_setup(lt_ctx *ctx, void *state, const struct lt_params *p,
 	if (broadcast_values(ctx, err))
 		return -1;
 	discard_masters(ctx, z);
-	if (z->stage >= 3 && z->ssize > 1 &&
+	/* parameters in files: stage 3 on one rank too */
+	if (z->stage >= 3 && (z->ssize > 1 || zero_files_wanted(p)) &&
 	    (lt_unit_fault_install(ctx, err) ||
 	     !(z->units = zero_units_open(ctx, &z->part, z->shard, &z->unit_opts, err))))
 		return -1;
+	if (z->stage >= 3 && zero_files_wanted(p) && /* files: made, the owned values go */
+	    !(z->files = zero_files_open(ctx, p, z->part.offset, z->part.numel, err)))
+		return -1;
+	if (z->files)
+		zero_units_set_files(z->units, z->files);
 	layout->state_offset = z->part.offset;
 	layout->state_numel = z->part.numel;
 	layout->grads_sharded = z->stage >= 2;
-	layout->values_sharded = z->stage >= 3 && z->ssize > 1;
+	layout->values_sharded = z->units != NULL;
 	set_optim_dir(ctx, z, p);
 	if (ctx->cfg->verbose && ctx->info.rank == 0)
 		print_plan(ctx, z);
@@ -457,7 +465,10 @@ static int zero_step(lt_ctx *ctx, void *state, const struct lt_params *p,
 	/* stage 3: no gather ahead may still read the values updated here */
 	if (z->units && zero_units_step(ctx, z->units, err))
 		return -1;
-	for (size_t i = 0; i < ctx->nparams; i++) {
+	/* parameters in files: each unit's owned part read, stepped, written */
+	if (z->files && zero_files_step(ctx, z->files, zero_units_held(z->units), u, err))
+		return -1;
+	for (size_t i = 0; !z->files && i < ctx->nparams; i++) {
 		size_t first, n = owned(z, ctx->params[i], &first);
 
 		if (n)
@@ -475,7 +486,10 @@ static int zero_ckpt_shard(lt_ctx *ctx, void *state, const struct lt_params *p,
 {
 	struct zero *z = state;
 
-	(void)ctx, (void)p, (void)err;
+	(void)p;
+	/* files: the owned values resident until the next unit event or step */
+	if (z->files && zero_files_pin(ctx, z->files, zero_units_held(z->units), err))
+		return -1;
 	/* hybrid: node 0's ranks hold every shard once */
 	*out = (struct lt_ckpt_shard){ .active = !z->cross || z->cross->rank == 0,
 				       .offset = z->part.offset, .numel = z->part.numel };
@@ -553,6 +567,8 @@ static void zero_teardown(lt_ctx *ctx, void *state, const struct lt_params *p)
 	lt_buckets_drain(&z->q);
 	if (z->units && ctx->cfg->verbose && ctx->info.rank == 0)
 		print_gathers(z->units);
+	zero_units_close(z->units); /* its gathers waited before the files go */
+	zero_files_close(z->files);
 	if (z->units)
 		lt_unit_fault_remove();
 	zero_units_close(z->units);

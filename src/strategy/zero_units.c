@@ -32,6 +32,7 @@
  */
 #include "strategy/zero_units.h"
 #include "comm/comm.h"
+#include "strategy/zero_files.h"
 
 #include <stdint.h>
 #include <stdlib.h>
@@ -61,6 +62,7 @@ struct zero_units {
 	size_t pos;               /* the next begin the order expects */
 	bool release_pending;     /* a resume made every value resident */
 	size_t gathers, ahead;    /* units gathered, and of them ahead of use */
+	struct zero_files *files; /* offload_params=nvme: the owned values (NULL) */
 };
 
 /* The flat range [*lo, *hi) of unit u's parameters. */
@@ -134,6 +136,8 @@ static int broadcast_owned(struct lt_ctx *ctx, const struct zero_units *zu, size
 {
 	size_t esz = lt_dtype_size(ctx->dtype), s = zu->part->shard;
 
+	if (zu->ssize == 1) /* parameters in files on one rank: nothing to send */
+		return 0;
 	for (int r = 0; s && r < zu->ssize; r++) {
 		size_t a = (size_t)r * s > lo ? (size_t)r * s : lo;
 		size_t b = (size_t)r * s + s < hi ? (size_t)r * s + s : hi;
@@ -183,6 +187,7 @@ static int gather_unit(struct lt_ctx *ctx, struct zero_units *zu, size_t u, bool
 	zu->gathers++;
 	zu->ahead += !wait;
 	if (unowned_values(ctx, zu, lo, hi, false, err) ||
+	    zero_files_begin(ctx, zu->files, lo, hi, err) || /* the owned part, from its file */
 	    broadcast_owned(ctx, zu, lo, hi, zu->req + u * (size_t)zu->ssize, err))
 		return -1;
 	return wait ? wait_unit(zu, u, err) : 0;
@@ -197,7 +202,8 @@ static int release_unit(struct lt_ctx *ctx, struct zero_units *zu, size_t u, str
 		return -1;
 	unit_range(ctx, u, &lo, &hi);
 	zu->held[u] = false;
-	return unowned_values(ctx, zu, lo, hi, true, err);
+	return unowned_values(ctx, zu, lo, hi, true, err) ||
+	       zero_files_end(ctx, zu->files, lo, hi, err) ? -1 : 0;
 }
 
 /* The values outside the shard of every unit not held go (release), or
@@ -381,7 +387,9 @@ static int end(struct lt_ctx *ctx, struct zero_units *zu, const struct lt_unit_e
 int zero_units_event(struct lt_ctx *ctx, struct zero_units *zu, const struct lt_unit_event *ev,
 		     struct lt_err *err)
 {
-	if (zu->release_pending && units_values(ctx, zu, true, err))
+	/* after a checkpoint: the owned values back to their files first */
+	if (zero_files_unpin(ctx, zu->files, zu->held, err) ||
+	    (zu->release_pending && units_values(ctx, zu, true, err)))
 		return -1;
 	return ev->begin ? begin(ctx, zu, ev, err) : end(ctx, zu, ev, err);
 }
@@ -390,6 +398,8 @@ int zero_units_step(struct lt_ctx *ctx, struct zero_units *zu, struct lt_err *er
 {
 	zu->recorded = true;
 	zu->pos = 0;
+	if (zero_files_unpin(ctx, zu->files, zu->held, err))
+		return -1;
 	for (size_t u = 0; u < ctx->nunits; u++) {
 		if (zu->inuse[u])
 			continue;
@@ -428,6 +438,16 @@ int zero_units_resident_all(struct lt_ctx *ctx, struct zero_units *zu, struct lt
 		return -1;
 	zu->release_pending = true;
 	return 0;
+}
+
+void zero_units_set_files(struct zero_units *zu, struct zero_files *zf)
+{
+	zu->files = zf;
+}
+
+const bool *zero_units_held(const struct zero_units *zu)
+{
+	return zu->held;
 }
 
 void zero_units_counts(const struct zero_units *zu, size_t *gathers, size_t *ahead)

@@ -14,6 +14,7 @@
 
 struct lt_comm;
 struct zero_units;
+struct zero_files;
 
 /* What stage 3 is asked for (zero's parameters). */
 struct zero_units_opts {
@@ -47,6 +48,11 @@ int zero_units_resident_all(struct lt_ctx *ctx, struct zero_units *zu, struct lt
 /* How many times a unit was gathered so far, and how many of those
  * gathers were started ahead of the unit's begin (prefetched). */
 void zero_units_counts(const struct zero_units *zu, size_t *gathers, size_t *ahead);
+/* offload_params=nvme: the owned values of the units live in zf's files
+ * (zero_files.h), read when a unit is gathered, dropped when released. */
+void zero_units_set_files(struct zero_units *zu, struct zero_files *zf);
+/* Per unit: its values are resident (in use, kept or gathered ahead). */
+const bool *zero_units_held(const struct zero_units *zu);
 /* Waits for the gathers in flight (ignoring failures) and frees zu. */
 void zero_units_close(struct zero_units *zu);
 

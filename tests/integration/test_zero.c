@@ -256,9 +256,6 @@ static void expect_refused(const char *const *argv, const char *msg)
 
 Test(zero, what_is_not_built_says_so)
 {
-	expect_refused(LIST("--strategy", "zero:stage=3,offload_params=nvme", "--devices", "2",
-			    "--max-steps", "1", ZERO_LIN),
-		       "offload_params=nvme (parameters in files) is not built in this version");
 	expect_refused(LIST("--strategy", "zero:stage=2,offload_params=cpu", "--devices", "2",
 			    "--max-steps", "1", ZERO_LIN),
 		       "offload_params=cpu shards parameters, which stage 2 does not: use stage=3");
