@@ -567,11 +567,10 @@ static void zero_teardown(lt_ctx *ctx, void *state, const struct lt_params *p)
 	lt_buckets_drain(&z->q);
 	if (z->units && ctx->cfg->verbose && ctx->info.rank == 0)
 		print_gathers(z->units);
-	zero_units_close(z->units); /* its gathers waited before the files go */
-	zero_files_close(z->files);
 	if (z->units)
 		lt_unit_fault_remove();
-	zero_units_close(z->units);
+	zero_units_close(z->units); /* its gathers waited before the files go */
+	zero_files_close(z->files);
 	free(z->q.buckets);
 	free(z->staging);
 	free(z);
