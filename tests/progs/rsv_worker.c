@@ -17,6 +17,7 @@
 #include "comm/reduce.h"
 #include "rank/rank.h"
 #include "rdzv/rdzv.h"
+#include "worker_rdzv.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -216,22 +217,6 @@ static void check_bits(size_t n)
 
 /* ------------------------------------------------------------ main */
 
-static int open_rdzv(struct lt_rdzv *rz, struct lt_rank_info *info, struct lt_err *err)
-{
-	const char *run_id = getenv(LT_ENV_RUN_ID);
-
-	if (!run_id || !*run_id)
-		return lt_err_set(err, LT_EXIT_FAILURE, "set %s to the job's id", LT_ENV_RUN_ID);
-	snprintf(info->run_id, sizeof(info->run_id), "%s", run_id);
-	snprintf(info->rdzv, sizeof(info->rdzv), "file");
-	info->rdzv_timeout_s = 60;
-	rz->ops = &lt_rdzv_file;
-	rz->info = info;
-	rz->timeout_ms = info->rdzv_timeout_s * 1000;
-	snprintf(rz->who, sizeof(rz->who), "rank %d", info->rank);
-	return rz->ops->open(rz, info, rz->who, err);
-}
-
 int main(int argc, char **argv)
 {
 	struct lt_rank_info info = { 0 };
@@ -255,7 +240,7 @@ int main(int argc, char **argv)
 	}
 	info.rank = rank;
 	info.world_size = size;
-	if (open_rdzv(&rz, &info, &err))
+	if (worker_open_rdzv(&rz, &info, &err))
 		die("rendezvous", &err);
 	ranks = alloc((size_t)size, sizeof(int));
 	for (int r = 0; r < size; r++)
