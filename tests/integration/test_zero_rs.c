@@ -4,8 +4,8 @@
  * width 40, about 5000 parameters) cut into 4 KiB buckets, so that the
  * buckets meet the owners' ranges in uneven pieces: stages 2 and 3 on 3
  * ranks with gradient accumulation end within 1e-4 of ddp (the largest
- * difference, relative to the largest parameter) over gloo (a
- * reduce per owner) and shm; and under 16-mixed without accumulation,
+ * difference, relative to the largest parameter) over gloo (an
+ * all-reduce of a copy) and shm; and under 16-mixed without accumulation,
  * stage 2 ends bit for bit where ddp does: shm sums the ranks of a bucket
  * in the same order whether it all-reduces or reduce-scatters it.
  */
