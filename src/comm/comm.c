@@ -288,7 +288,9 @@ struct lt_comm_req *lt_comm_start(struct lt_comm *c, enum lt_comm_kind kind, con
 				 .count = count, .dt = dt, .op = op, .root = root };
 
 	if ((unsigned)kind > LT_COLL_REDUCE_SCATTER) {
-		lt_err_set(err, LT_EXIT_FAILURE, "lt_comm_start: unknown collective %d", (int)kind);
+		lt_err_set(err, LT_EXIT_FAILURE, "lt_comm_start: %s collective %d%s",
+			   kind == LT_COLL_REDUCE_SCATTER_V ? "counts missing for" : "unknown",
+			   (int)kind, kind == LT_COLL_REDUCE_SCATTER_V ? ": use lt_comm_start_v" : "");
 		return NULL;
 	}
 	if (check_op(c, &r, err))
