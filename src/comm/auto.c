@@ -12,8 +12,9 @@
  * carry every operation but the large all-reduce, which goes in three
  * steps: shm reduce-scatter inside the node, an all-reduce per rail
  * between nodes, shm all-gather inside the node.  The other collectives
- * are composed for correctness first: leader paths, and reduce_scatter as
- * an all-reduce of the whole buffer.
+ * are composed for correctness first: leader paths, and (several nodes)
+ * reduce_scatter and reduce_scatter_v as an all-reduce of a copy of the
+ * whole buffer.  On one node every collective is the node's shm one.
  */
 #include "comm/comm.h"
 #include "comm/nodes.h"
@@ -259,31 +260,65 @@ static int auto_all_gather(struct lt_comm *c, const void *send, void *recv, size
 	return 0;
 }
 
-/* The whole buffer all-reduced in scratch, then this rank's block. */
-static int auto_reduce_scatter(struct lt_comm *c, const void *send, void *recv, size_t count,
-			       enum lt_dtype dt, enum lt_op op, struct lt_err *err)
+/* Several nodes: the whole send buffer (total elements) all-reduced in a
+ * copy, then this rank's block of bytes at `at`.  One node: shm's. */
+static int reduce_scatter_copy(struct lt_comm *c, const void *send, void *recv, size_t total,
+			       size_t at, size_t mine, enum lt_dtype dt, enum lt_op op,
+			       struct lt_err *err)
 {
-	size_t bytes = count * lt_dtype_size(dt), total = bytes * (size_t)c->size;
+	size_t esz = lt_dtype_size(dt);
 	char *full;
 
-	if (c->size == 1) {
-		memmove(recv, send, bytes);
-		return 0;
-	}
 	/* Not scratch(): the all-reduce may need that for itself. */
-	full = malloc(total ? total : 1);
+	full = malloc(total ? total * esz : 1);
 	if (!full)
 		return lt_err_set(err, LT_EXIT_FAILURE,
 				  "comm 'auto' in '%s': cannot allocate %zu bytes for reduce_scatter",
-				  c->scope, total);
-	memcpy(full, send, total);
-	if (auto_all_reduce(c, full, count * (size_t)c->size, dt, op, err)) {
+				  c->scope, total * esz);
+	memcpy(full, send, total * esz);
+	if (auto_all_reduce(c, full, total, dt, op, err)) {
 		free(full);
 		return -1;
 	}
-	memcpy(recv, full + (size_t)c->rank * bytes, bytes);
+	memcpy(recv, full + at * esz, mine * esz);
 	free(full);
 	return 0;
+}
+
+static int auto_reduce_scatter(struct lt_comm *c, const void *send, void *recv, size_t count,
+			       enum lt_dtype dt, enum lt_op op, struct lt_err *err)
+{
+	struct auto_state *s = state_of(c);
+
+	if (c->size == 1) {
+		memmove(recv, send, count * lt_dtype_size(dt));
+		return 0;
+	}
+	if (s->n.nnodes == 1)
+		return lt_comm_reduce_scatter(s->node, send, recv, count, dt, op, err);
+	return reduce_scatter_copy(c, send, recv, count * (size_t)c->size,
+				   count * (size_t)c->rank, count, dt, op, err);
+}
+
+static int auto_reduce_scatter_v(struct lt_comm *c, const void *send, void *recv,
+				 const size_t *counts, enum lt_dtype dt, enum lt_op op,
+				 struct lt_err *err)
+{
+	struct auto_state *s = state_of(c);
+	size_t total = 0, at = 0;
+
+	for (int j = 0; j < c->size; j++) {
+		at += j < c->rank ? counts[j] : 0;
+		total += counts[j];
+	}
+	if (c->size == 1) {
+		if (counts[0])
+			memcpy(recv, send, counts[0] * lt_dtype_size(dt));
+		return 0;
+	}
+	if (s->n.nnodes == 1)
+		return lt_comm_reduce_scatter_v(s->node, send, recv, counts, dt, op, err);
+	return reduce_scatter_copy(c, send, recv, total, at, counts[c->rank], dt, op, err);
 }
 
 const struct lt_comm_ops lt_comm_auto = {
@@ -295,6 +330,7 @@ const struct lt_comm_ops lt_comm_auto = {
 	.all_reduce = auto_all_reduce,
 	.all_gather = auto_all_gather,
 	.reduce_scatter = auto_reduce_scatter,
+	.reduce_scatter_v = auto_reduce_scatter_v,
 	.close = auto_close,
 };
 

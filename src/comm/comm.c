@@ -2,7 +2,7 @@
  * comm.c - the generic layer of comm.h, above every backend:
  * lt_comm_open/close, argument checks, LT_AVG (the
  * backend's SUM, then a division by the group's size), and the
- * non-blocking forms.  Those run on one worker thread per communicator,
+ * non-blocking forms (lt_comm_start_v keeps its own copy of the counts).  Those run on one worker thread per communicator,
  * started by the first lt_comm_start(): a FIFO of requests under a mutex,
  * each finished request signalled on a condition variable.  A blocking
  * call made while queued work is pending joins the queue and waits, so
@@ -27,6 +27,8 @@ struct lt_comm_req {
 	enum lt_dtype dt;
 	enum lt_op op;
 	int root;
+	const size_t *counts; /* reduce_scatter_v: size entries */
+	size_t *own_counts;   /* lt_comm_start_v's copy of them, freed by wait */
 	bool done; /* under the queue's mutex */
 	int rc;
 	struct lt_err err;
@@ -51,6 +53,7 @@ static const char *const kind_names[] = {
 	[LT_COLL_ALL_REDUCE] = "all_reduce",
 	[LT_COLL_ALL_GATHER] = "all_gather",
 	[LT_COLL_REDUCE_SCATTER] = "reduce_scatter",
+	[LT_COLL_REDUCE_SCATTER_V] = "reduce_scatter_v",
 };
 
 /* ------------------------------------------------------------ backends */
@@ -96,7 +99,35 @@ struct lt_comm *lt_comm_open(const struct lt_comm_ops *b, const char *name,
 
 /* ------------------------------------------------------------ checks */
 
-static int check_op(struct lt_comm *c, const struct lt_comm_req *r, struct lt_err *err)
+/* reduce_scatter_v: every count, their sum (r->count) and the buffers. */
+static int check_v(struct lt_comm *c, struct lt_comm_req *r, struct lt_err *err)
+{
+	size_t es = lt_dtype_size(r->dt), total = 0, mine;
+
+	if (!r->counts)
+		return lt_err_set(err, LT_EXIT_FAILURE,
+				  "reduce_scatter_v: NULL counts: pass one count per rank of the group");
+	for (int j = 0; j < c->size; j++) {
+		if (r->counts[j] > (size_t)-1 / 8 - total)
+			return lt_err_set(err, LT_EXIT_FAILURE,
+					  "reduce_scatter_v: the counts add up to more than %zu elements",
+					  (size_t)-1 / 8);
+		total += r->counts[j];
+	}
+	mine = r->counts[c->rank];
+	r->count = total;
+	if ((total && !r->send) || (mine && !r->recv))
+		return lt_err_set(err, LT_EXIT_FAILURE,
+				  "reduce_scatter_v: NULL buffer for %zu %s elements: pass the buffers the call needs",
+				  total, lt_dtype_name(r->dt));
+	if (mine && total && (const char *)r->recv < (const char *)r->send + total * es &&
+	    (const char *)r->send < (const char *)r->recv + mine * es)
+		return lt_err_set(err, LT_EXIT_FAILURE,
+				  "reduce_scatter_v: the receive buffer overlaps the send buffer: receive into another buffer");
+	return 0;
+}
+
+static int check_op(struct lt_comm *c, struct lt_comm_req *r, struct lt_err *err)
 {
 	const char *what = kind_names[r->kind];
 
@@ -110,6 +141,8 @@ static int check_op(struct lt_comm *c, const struct lt_comm_req *r, struct lt_er
 		return lt_err_set(err, LT_EXIT_FAILURE,
 				  "broadcast: root %d is not a rank of the group: use 0..%d",
 				  r->root, c->size - 1);
+	if (r->kind == LT_COLL_REDUCE_SCATTER_V)
+		return check_v(c, r, err);
 	if (r->count > (size_t)-1 / 8 / (size_t)c->size)
 		return lt_err_set(err, LT_EXIT_FAILURE, "%s: count %zu is too large", what, r->count);
 	if (r->count && r->kind != LT_COLL_BARRIER &&
@@ -144,6 +177,12 @@ static int execute(struct lt_comm *c, const struct lt_comm_req *r, struct lt_err
 		if (b->reduce_scatter(c, r->send, r->recv, r->count, r->dt, op, err))
 			return -1;
 		break;
+	case LT_COLL_REDUCE_SCATTER_V:
+		if (b->reduce_scatter_v(c, r->send, r->recv, r->counts, r->dt, op, err))
+			return -1;
+		if (r->op == LT_AVG)
+			lt_divide(r->recv, r->counts[c->rank], r->dt, c->size);
+		return 0;
 	}
 	if (r->op == LT_AVG)
 		lt_divide(r->recv, r->count, r->dt, c->size);
@@ -249,12 +288,37 @@ struct lt_comm_req *lt_comm_start(struct lt_comm *c, enum lt_comm_kind kind, con
 				 .count = count, .dt = dt, .op = op, .root = root };
 
 	if ((unsigned)kind > LT_COLL_REDUCE_SCATTER) {
-		lt_err_set(err, LT_EXIT_FAILURE, "lt_comm_start: unknown collective %d", (int)kind);
+		lt_err_set(err, LT_EXIT_FAILURE, "lt_comm_start: %s collective %d%s",
+			   kind == LT_COLL_REDUCE_SCATTER_V ? "counts missing for" : "unknown",
+			   (int)kind, kind == LT_COLL_REDUCE_SCATTER_V ? ": use lt_comm_start_v" : "");
 		return NULL;
 	}
 	if (check_op(c, &r, err))
 		return NULL;
 	return enqueue(c, &r, err);
+}
+
+struct lt_comm_req *lt_comm_start_v(struct lt_comm *c, const void *send, void *recv,
+				    const size_t *counts, enum lt_dtype dt, enum lt_op op,
+				    struct lt_err *err)
+{
+	struct lt_comm_req r = { .c = c, .kind = LT_COLL_REDUCE_SCATTER_V, .send = send,
+				 .recv = recv, .counts = counts, .dt = dt, .op = op };
+	struct lt_comm_req *q;
+
+	if (check_op(c, &r, err))
+		return NULL;
+	r.own_counts = malloc((size_t)c->size * sizeof(size_t));
+	if (!r.own_counts) {
+		lt_err_set(err, LT_EXIT_FAILURE, "reduce_scatter_v: out of memory");
+		return NULL;
+	}
+	memcpy(r.own_counts, counts, (size_t)c->size * sizeof(size_t));
+	r.counts = r.own_counts;
+	q = enqueue(c, &r, err);
+	if (!q)
+		free(r.own_counts);
+	return q;
 }
 
 int lt_comm_wait(struct lt_comm_req *req, struct lt_err *err)
@@ -269,6 +333,7 @@ int lt_comm_wait(struct lt_comm_req *req, struct lt_err *err)
 	rc = req->rc;
 	if (rc)
 		*err = req->err;
+	free(req->own_counts);
 	free(req);
 	return rc;
 }
@@ -286,7 +351,7 @@ bool lt_comm_test(struct lt_comm_req *req)
 
 /* A blocking call: directly when nothing is queued, else through the
  * queue so that it runs after what was started before it. */
-static int run_blocking(struct lt_comm *c, const struct lt_comm_req *r, struct lt_err *err)
+static int run_blocking(struct lt_comm *c, struct lt_comm_req *r, struct lt_err *err)
 {
 	struct lt_comm_queue *q = c->queue;
 	struct lt_comm_req *queued;
@@ -349,6 +414,16 @@ int lt_comm_reduce_scatter(struct lt_comm *c, const void *send, void *recv, size
 {
 	struct lt_comm_req r = { .c = c, .kind = LT_COLL_REDUCE_SCATTER, .send = send,
 				 .recv = recv, .count = count, .dt = dt, .op = op };
+
+	return run_blocking(c, &r, err);
+}
+
+int lt_comm_reduce_scatter_v(struct lt_comm *c, const void *send, void *recv,
+			     const size_t *counts, enum lt_dtype dt, enum lt_op op,
+			     struct lt_err *err)
+{
+	struct lt_comm_req r = { .c = c, .kind = LT_COLL_REDUCE_SCATTER_V, .send = send,
+				 .recv = recv, .counts = counts, .dt = dt, .op = op };
 
 	return run_blocking(c, &r, err);
 }

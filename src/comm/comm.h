@@ -50,8 +50,12 @@ struct lt_comm_args {
  * collective, the peer or resource at fault and the fix; after a failure
  * the communicator can only be closed.  Buffers: in-place all_reduce and
  * broadcast; all_gather writes size*count elements to recv; reduce_scatter
- * reads size*count elements of send and writes count to recv.  count may
- * be 0.  op is LT_SUM, LT_MIN or LT_MAX (never LT_AVG). */
+ * reads size*count elements of send and writes count to recv;
+ * reduce_scatter_v reads sum(counts) elements of send (counts: size
+ * entries, the same on every rank) and writes to recv the counts[rank]
+ * elements that start at sum(counts[0..rank)), reduced over the group
+ * (its recv never overlaps send: the generic layer refuses that).  A
+ * count may be 0.  op is LT_SUM, LT_MIN or LT_MAX (never LT_AVG). */
 struct lt_comm_ops {
 	bool intra_node; /* carries collectives between ranks on one node */
 	bool inter_node; /* ... and between nodes */
@@ -67,6 +71,9 @@ struct lt_comm_ops {
 	int (*reduce_scatter)(struct lt_comm *c, const void *send, void *recv,
 			      size_t count, enum lt_dtype dt, enum lt_op op,
 			      struct lt_err *err);
+	int (*reduce_scatter_v)(struct lt_comm *c, const void *send, void *recv,
+				const size_t *counts, enum lt_dtype dt,
+				enum lt_op op, struct lt_err *err);
 	/* Frees everything open() made (shared segments included); also
 	 * after a failed open(). */
 	void (*close)(struct lt_comm *c);
@@ -130,17 +137,28 @@ int lt_comm_all_gather(struct lt_comm *c, const void *send, void *recv,
 int lt_comm_reduce_scatter(struct lt_comm *c, const void *send, void *recv,
 			   size_t count, enum lt_dtype dt, enum lt_op op,
 			   struct lt_err *err);
+/* The reduce-scatter of uneven blocks (struct lt_comm_ops): rank r gets
+ * counts[r] elements, those at sum(counts[0..r)) of send, reduced; every
+ * rank passes the same counts; recv must not overlap send. */
+int lt_comm_reduce_scatter_v(struct lt_comm *c, const void *send, void *recv,
+			     const size_t *counts, enum lt_dtype dt, enum lt_op op,
+			     struct lt_err *err);
 
 /* Non-blocking forms: queue the operation and return a request, or NULL
  * with err set when it cannot be queued.  The buffers belong to the
  * communicator until lt_comm_wait() returns. */
 struct lt_comm_req;
 enum lt_comm_kind { LT_COLL_BARRIER, LT_COLL_BROADCAST, LT_COLL_ALL_REDUCE,
-		    LT_COLL_ALL_GATHER, LT_COLL_REDUCE_SCATTER };
+		    LT_COLL_ALL_GATHER, LT_COLL_REDUCE_SCATTER,
+		    LT_COLL_REDUCE_SCATTER_V };
 struct lt_comm_req *lt_comm_start(struct lt_comm *c, enum lt_comm_kind kind,
 				  const void *send, void *recv, size_t count,
 				  enum lt_dtype dt, enum lt_op op, int root,
 				  struct lt_err *err);
+/* lt_comm_reduce_scatter_v's non-blocking form; counts is copied. */
+struct lt_comm_req *lt_comm_start_v(struct lt_comm *c, const void *send, void *recv,
+				    const size_t *counts, enum lt_dtype dt, enum lt_op op,
+				    struct lt_err *err);
 /* Waits for req and frees it.  Returns 0, or -1 with err: the failure of
  * that operation (or of an earlier one the queue stopped at). */
 int lt_comm_wait(struct lt_comm_req *req, struct lt_err *err);

@@ -395,6 +395,35 @@ static int mpi_reduce_scatter(struct lt_comm *c, const void *send, void *recv, s
 	return rc == MPI_SUCCESS ? 0 : mpi_fail(c, "reduce_scatter", rc, err);
 }
 
+/* MPI_Reduce_scatter: its counts are ints. */
+static int mpi_reduce_scatter_v(struct lt_comm *c, const void *send, void *recv,
+				const size_t *counts, enum lt_dtype dt, enum lt_op op,
+				struct lt_err *err)
+{
+	int *n = malloc((size_t)c->size * sizeof(int)), rc;
+	bool any = false;
+
+	if (!n)
+		return lt_err_set(err, LT_EXIT_FAILURE, "mpi reduce_scatter_v in '%s': out of memory",
+				  c->scope);
+	for (int j = 0; j < c->size; j++) {
+		if (counts[j] > INT_MAX) {
+			free(n);
+			return too_big(c, "reduce_scatter_v", counts[j], err);
+		}
+		n[j] = (int)counts[j];
+		any |= n[j] > 0;
+	}
+	rc = MPI_SUCCESS;
+	if (any) {
+		call_begin();
+		rc = MPI_Reduce_scatter(send, recv, n, mpi_type(dt), mpi_op(dt, op), comm_of(c));
+		call_end();
+	}
+	free(n);
+	return rc == MPI_SUCCESS ? 0 : mpi_fail(c, "reduce_scatter_v", rc, err);
+}
+
 const struct lt_comm_ops lt_comm_mpi = {
 	.intra_node = true,
 	.inter_node = true,
@@ -404,5 +433,6 @@ const struct lt_comm_ops lt_comm_mpi = {
 	.all_reduce = mpi_all_reduce,
 	.all_gather = mpi_all_gather,
 	.reduce_scatter = mpi_reduce_scatter,
+	.reduce_scatter_v = mpi_reduce_scatter_v,
 	.close = mpi_close,
 };

@@ -25,6 +25,12 @@
  * its buffer and the peers' slots into its buffer and its slot (event 2),
  * then copies the others' reduced parts out of their slots (event 3).
  * Each rank moves about two buffers' worth of bytes, whatever the size.
+ * reduce_scatter and reduce_scatter_v (uneven blocks): each rank copies
+ * the others' blocks into its slot (event 1) and reduces only its own
+ * block from its send buffer and the peers' slots (event 2).  Every
+ * reduction sums the ranks in order 0, 1, 2 ... (reduce_ordered), so the
+ * three give the same bits from the same inputs (f16 and bf16 round at
+ * every step).
  */
 #include "comm/comm.h"
 #include "comm/reduce.h"
@@ -88,6 +94,7 @@ struct shm {
 	long spin_ns;
 	int timeout_ms;
 	int *global_rank;
+	size_t *rs;              /* 4 * size: reduce_scatter's plan (rs_plan) */
 	char scope[64];
 	char name[NAME_MAX];
 	const char *what;        /* the collective running, for messages */
@@ -295,6 +302,22 @@ static void part(size_t n, size_t es, int size, int j, size_t *lo, size_t *hi)
 	*hi = *lo + per < n ? *lo + per : n;
 }
 
+/* out[0..n) = the ranks' pieces reduced in rank order 0, 1, 2 ...
+ * whichever rank reduces (so all_reduce, reduce_scatter and
+ * reduce_scatter_v give the same bits from the same inputs): this rank's
+ * piece is own, peer j's at byte `at` of its slot.  out must not alias
+ * own unless this rank is 0 or 1 (read before written). */
+static void reduce_ordered(struct shm *s, unsigned stage, char *out, const char *own, size_t at,
+			   size_t n, enum lt_dtype dt, enum lt_op op)
+{
+	const char *a = s->rank == 0 ? own : slot(s, 0, stage) + at;
+	const char *b = s->rank == 1 ? own : slot(s, 1, stage) + at;
+
+	lt_reduce3(out, a, b, n, dt, op);
+	for (int j = 2; j < s->size; j++)
+		lt_reduce_into(out, j == s->rank ? own : slot(s, j, stage) + at, n, dt, op);
+}
+
 /* mine[lo..hi) and the peers' copies of it reduced into out and mine. */
 static void reduce_own(struct shm *s, unsigned stage, char *mine, char *out, size_t off,
 		       size_t n, enum lt_dtype dt, enum lt_op op)
@@ -303,11 +326,7 @@ static void reduce_own(struct shm *s, unsigned stage, char *mine, char *out, siz
 
 	for (size_t i = 0; i < n; i += step) {
 		size_t m = n - i < step ? n - i : step, at = (off + i) * es;
-		int first = (s->rank + 1) % s->size;
-		lt_reduce3(out + at, mine + i * es, slot(s, first, stage) + at, m, dt, op);
-		for (int k = 2; k < s->size; k++)
-			lt_reduce_into(out + at, slot(s, (s->rank + k) % s->size, stage) + at, m,
-				       dt, op);
+		reduce_ordered(s, stage, out + at, mine + i * es, at, m, dt, op);
 		memcpy(mine + i * es, out + at, m * es);
 	}
 }
@@ -449,33 +468,102 @@ static int shm_all_gather(struct lt_comm *c, const void *send, void *recv, size_
 	return 0;
 }
 
-/* Elements [off, off + n) of my block of the result. */
-static int reduce_scatter_chunk(struct shm *s, const char *send, char *recv, size_t count,
-				size_t off, size_t n, enum lt_dtype dt, enum lt_op op,
-				struct lt_err *err)
+/* reduce_scatter and reduce_scatter_v run in rounds.  Per destination
+ * rank j (counts[j] elements at displ[j] of send): done[j] of them
+ * reduced so far, piece[j] in this round, at at[j] (bytes) of every
+ * slot.  A round gives each destination with elements left an equal share
+ * of a slot, so every rank reduces its part at once and a block that is
+ * the only one left gets the whole slot. */
+struct rs_plan {
+	const size_t *counts; /* NULL: every block is `even` elements */
+	size_t even, es;
+	size_t *displ, *done, *piece, *at; /* size entries each, s->rs */
+};
+
+static size_t rs_count(const struct rs_plan *p, int j)
 {
-	size_t es = lt_dtype_size(dt), len = n * es;
+	return p->counts ? p->counts[j] : p->even;
+}
+
+/* The next round's pieces; false when every block is done. */
+static bool rs_round(struct shm *s, struct rs_plan *p)
+{
+	size_t active = 0, per, align = 64 / p->es, off = 0;
+
+	for (int j = 0; j < s->size; j++)
+		active += p->done[j] < rs_count(p, j);
+	if (!active)
+		return false;
+	per = s->chunk / p->es / active;
+	if (per >= align)
+		per = per / align * align;
+	for (int j = 0; j < s->size; j++) {
+		size_t left = rs_count(p, j) - p->done[j];
+		p->piece[j] = left < per ? left : per;
+		p->at[j] = off * p->es;
+		off += p->piece[j];
+	}
+	return true;
+}
+
+/* One round: every rank stages its pieces for the others, then reduces
+ * the peers' copies of its own piece into recv. */
+static int rs_chunk(struct shm *s, const struct rs_plan *p, const char *send, char *recv,
+		    enum lt_dtype dt, enum lt_op op, struct lt_err *err)
+{
+	size_t es = p->es, n = p->piece[s->rank], step = SUB_BLOCK / es;
+	const char *own = send + (p->displ[s->rank] + p->done[s->rank]) * es;
+	char *out = recv + p->done[s->rank] * es, *mine;
 	unsigned stage;
-	char *mine;
 
 	if (take_stage(s, &stage, err))
 		return -1;
 	mine = slot(s, s->rank, stage);
 	for (int j = 0; j < s->size; j++)
-		if (j != s->rank)
-			memcpy(mine + (size_t)j * len, send + ((size_t)j * count + off) * es, len);
+		if (j != s->rank && p->piece[j])
+			memcpy(mine + p->at[j], send + (p->displ[j] + p->done[j]) * es,
+			       p->piece[j] * es);
 	publish(s);
 	if (wait_all(s, s->seq, err))
 		return -1;
-	const char *own = send + ((size_t)s->rank * count + off) * es;
-	int first = (s->rank + 1) % s->size;
-	lt_reduce3(recv + off * es, own, slot(s, first, stage) + (size_t)s->rank * len, n, dt, op);
-	for (int k = 2; k < s->size; k++)
-		lt_reduce_into(recv + off * es,
-			       slot(s, (s->rank + k) % s->size, stage) + (size_t)s->rank * len, n,
-			       dt, op);
+	/* in place (recv inside send, the even form): own goes through my
+	 * slot's unused piece first */
+	if (n && s->rank > 1 && out < own + n * es && own < out + n * es) {
+		memcpy(mine + p->at[s->rank], own, n * es);
+		own = mine + p->at[s->rank];
+	}
+	for (size_t i = 0; i < n; i += step)
+		reduce_ordered(s, stage, out + i * es, own + i * es, p->at[s->rank] + i * es,
+			       n - i < step ? n - i : step, dt, op);
 	publish(s);
 	s->stage_free[stage] = s->seq;
+	return 0;
+}
+
+static int reduce_scatter_any(struct shm *s, const void *send, void *recv, const size_t *counts,
+			      size_t even, enum lt_dtype dt, enum lt_op op, struct lt_err *err)
+{
+	struct rs_plan p = { .counts = counts, .even = even, .es = lt_dtype_size(dt),
+			     .displ = s->rs, .done = s->rs + s->size, .piece = s->rs + 2 * s->size,
+			     .at = s->rs + 3 * s->size };
+	size_t total = 0;
+
+	for (int j = 0; j < s->size; j++) {
+		p.displ[j] = total;
+		p.done[j] = 0;
+		total += rs_count(&p, j);
+	}
+	if (s->size == 1) {
+		if (total && recv != send)
+			memmove(recv, send, total * p.es);
+		return 0;
+	}
+	while (rs_round(s, &p)) {
+		if (rs_chunk(s, &p, send, recv, dt, op, err))
+			return -1;
+		for (int j = 0; j < s->size; j++)
+			p.done[j] += p.piece[j];
+	}
 	return 0;
 }
 
@@ -483,19 +571,19 @@ static int shm_reduce_scatter(struct lt_comm *c, const void *send, void *recv, s
 			      enum lt_dtype dt, enum lt_op op, struct lt_err *err)
 {
 	struct shm *s = c->state;
-	size_t es = lt_dtype_size(dt), per = s->chunk / es / (size_t)s->size;
 
 	s->what = "reduce_scatter";
-	if (s->size == 1) {
-		if (count && recv != send)
-			memmove(recv, send, count * es);
-		return 0;
-	}
-	for (size_t off = 0; off < count; off += per)
-		if (reduce_scatter_chunk(s, send, recv, count, off,
-					 count - off < per ? count - off : per, dt, op, err))
-			return -1;
-	return 0;
+	return reduce_scatter_any(s, send, recv, NULL, count, dt, op, err);
+}
+
+static int shm_reduce_scatter_v(struct lt_comm *c, const void *send, void *recv,
+				const size_t *counts, enum lt_dtype dt, enum lt_op op,
+				struct lt_err *err)
+{
+	struct shm *s = c->state;
+
+	s->what = "reduce_scatter_v";
+	return reduce_scatter_any(s, send, recv, counts, 0, dt, op, err);
 }
 
 /* ------------------------------------------------------------ open/close */
@@ -676,6 +764,9 @@ static int shm_open_comm(struct lt_comm *c, const struct lt_comm_args *a, struct
 			return lt_err_set(err, LT_EXIT_FAILURE, "shm communicator: out of memory");
 		memcpy(s->global_rank, a->global_rank, (size_t)a->size * sizeof(int));
 	}
+	s->rs = malloc(4 * (size_t)a->size * sizeof(size_t));
+	if (!s->rs)
+		return lt_err_set(err, LT_EXIT_FAILURE, "shm communicator: out of memory");
 	if (s->size == 1)
 		return 0;
 	s->chunk = (size_t)env_long("LTRUN_SHM_CHUNK", CHUNK_DEFAULT, 4096, 1L << 30) & ~(size_t)63;
@@ -704,6 +795,7 @@ static void shm_close(struct lt_comm *c)
 		shm_unlink(s->name);
 	}
 	free(s->global_rank);
+	free(s->rs);
 	free(s);
 	c->state = NULL;
 }
@@ -717,6 +809,7 @@ const struct lt_comm_ops lt_comm_shm = {
 	.all_reduce = shm_all_reduce,
 	.all_gather = shm_all_gather,
 	.reduce_scatter = shm_reduce_scatter,
+	.reduce_scatter_v = shm_reduce_scatter_v,
 	.close = shm_close,
 };
 

@@ -1,6 +1,6 @@
 /*
- * bucket_send.c - gradient buckets all-reduced in order on the
- * communicator's worker (bucket_send.h), for ddp and zero.
+ * bucket_send.c - gradient buckets all-reduced (ddp) or reduce-scattered
+ * (zero) in order on the communicator's worker (bucket_send.h).
  */
 #include "strategy/bucket_send.h"
 #include "comm/comm.h"
@@ -14,23 +14,62 @@ size_t lt_buckets_cap(const struct lt_ctx *ctx, const struct lt_params *p)
 	return cap < 4096 ? 4096 : cap;
 }
 
-static int launch(struct lt_ctx *ctx, struct lt_bucket *b, struct lt_err *err)
+void lt_bucket_span(const struct lt_ctx *ctx, const struct lt_bucket_queue *q,
+		    const struct lt_bucket *b, size_t *lo, size_t *hi, size_t *own_a,
+		    size_t *own_b)
 {
-	/* The all-reduce reads what the device has written. */
+	size_t esz = lt_dtype_size(ctx->dtype), own_hi = q->rs.own_lo + q->rs.shard;
+
+	*lo = (size_t)(b->begin - ctx->grad_arena.base) / esz;
+	*hi = *lo + b->bytes / esz;
+	*own_a = *lo > q->rs.own_lo ? *lo : q->rs.own_lo;
+	*own_b = *hi < own_hi ? *hi : own_hi;
+	if (!q->rs.comm || *own_b < *own_a)
+		*own_b = *own_a;
+}
+
+/* Each owner's piece of flat [lo, hi): the block of rank r is
+ * [r shard, r shard + shard), so the pieces follow each other in rank
+ * order, as reduce_scatter_v wants them. */
+static void piece_counts(const struct lt_bucket_rs *rs, size_t lo, size_t hi)
+{
+	for (int r = 0; r < rs->comm->size; r++) {
+		size_t a = (size_t)r * rs->shard, e = a + rs->shard;
+
+		a = a > lo ? a : lo;
+		e = e < hi ? e : hi;
+		rs->counts[r] = e > a ? e - a : 0;
+	}
+}
+
+static int launch(struct lt_ctx *ctx, struct lt_bucket_queue *q, struct lt_bucket *b,
+		  struct lt_err *err)
+{
+	size_t esz = lt_dtype_size(ctx->dtype), lo, hi, a, e;
+
+	/* The collective reads what the device has written. */
 	if (ctx->accel->sync(err))
 		return -1;
 	/* A sum: every rank's gradient is already divided by the world size
 	 * through the loss scale (loop.c), so a sum of f16 gradients stays in
 	 * the range of one rank's. */
-	b->req = lt_comm_start(ctx->comm, LT_COLL_ALL_REDUCE, b->begin, b->begin,
-			       b->bytes / lt_dtype_size(ctx->dtype), ctx->dtype, LT_SUM, 0, err);
+	if (!q->rs.comm) {
+		b->req = lt_comm_start(ctx->comm, LT_COLL_ALL_REDUCE, b->begin, b->begin,
+				       b->bytes / esz, ctx->dtype, LT_SUM, 0, err);
+		return b->req ? 0 : -1;
+	}
+	lt_bucket_span(ctx, q, b, &lo, &hi, &a, &e);
+	piece_counts(&q->rs, lo, hi);
+	b->req = lt_comm_start_v(q->rs.comm, b->begin,
+				 e > a ? q->rs.recv + (a - q->rs.own_lo) * esz : q->rs.recv,
+				 q->rs.counts, ctx->dtype, LT_SUM, err);
 	return b->req ? 0 : -1;
 }
 
 int lt_buckets_launch_ready(struct lt_ctx *ctx, struct lt_bucket_queue *q, struct lt_err *err)
 {
 	while (q->next_launch < q->nbuckets && !q->buckets[q->next_launch].pending) {
-		if (launch(ctx, &q->buckets[q->next_launch], err))
+		if (launch(ctx, q, &q->buckets[q->next_launch], err))
 			return -1;
 		q->next_launch++;
 	}

@@ -22,13 +22,21 @@
  *            as soon as one is complete, in every micro-batch of
  *            Trainer mode (micro_done waits for them; Fabric mode sends
  *            everything at sync), and a rank keeps only its owned
- *            gradients: the communicators have no uneven reduce-scatter,
- *            so a bucket is all-reduced and the rank then discards what
- *            it does not own (its pages go back; the next micro-batch adds
- *            into zeros, the owned part accumulates the reduced sums).
- *            An all-reduce moves 2 (W-1)/W of a bucket's bytes per rank,
- *            twice what a reduce-scatter would: the same traffic as ddp,
- *            for 1/W of ddp's gradient memory between steps.
+ *            gradients.  A bucket covers flat [lo, hi), which meets the
+ *            owners' ranges in uneven pieces: it is reduce-scattered
+ *            (lt_comm_start_v, bucket_send.h) so that each owner receives
+ *            the sum of its piece only, into the staging buffer at (piece
+ *            start - own start) (the pieces of different buckets are
+ *            disjoint, so buckets in flight never collide; MPI refuses a
+ *            receive buffer inside the send one).  When the buckets are
+ *            waited (micro_done, sync) the pieces are copied into the
+ *            owned range of the gradient arena, and the rest of each
+ *            bucket is discarded as soon as its collective is done (its
+ *            pages go back; the next micro-batch adds into zeros, while
+ *            the owned part holds the reduced sum so far, so the sum over
+ *            ranks stays right under accumulation).  (W-1)/W of a bucket's
+ *            bytes per rank, half of ddp's all-reduce, for 1/W of ddp's
+ *            gradient memory between steps.
  *
  *   stage 3  as 2, and the values are sharded too (zero_units.c): after
  *            setup a rank gives back (accel->discard) and guards
@@ -59,8 +67,10 @@
  * holds a whole replica.  Values are gathered and broadcast inside the
  * node only.  Gradients: stage 1 reduce-scatters inside the node, then
  * all-reduces the owned shard over the cross communicator (the ranks of
- * equal local rank); stages 2 and 3 all-reduce their buckets over the
- * world, which is the same sum.  Only node 0's ranks write checkpoint
+ * equal local rank); stages 2 and 3 reduce-scatter their buckets inside
+ * the node and all-reduce each owned piece over the cross communicator
+ * when the buckets are waited (with one rank per node, the buckets are
+ * all-reduced over the world), which is the same sum.  Only node 0's ranks write checkpoint
  * shards; on a resume they broadcast what they read over the cross
  * communicator.
  *
@@ -168,6 +178,8 @@ static void discard_masters(struct lt_ctx *ctx, const struct zero *z)
 	discard_unowned(ctx, z, ctx->master_grad_arena.base, sizeof(float));
 }
 
+/* Stage 2 and 3's buckets; over several ranks each is reduce-scattered
+ * into its owners, this rank's piece received in z->staging. */
 static int cut_buckets(struct lt_ctx *ctx, struct zero *z, const struct lt_params *p,
 		       struct lt_err *err)
 {
@@ -179,7 +191,12 @@ static int cut_buckets(struct lt_ctx *ctx, struct zero *z, const struct lt_param
 		return lt_err_set(err, LT_EXIT_FAILURE, "out of memory for %zu gradient buckets", most);
 	z->q.nbuckets = lt_ddp_cut_buckets(ctx->params, ctx->nparams, esz, lt_buckets_cap(ctx, p),
 					   z->q.buckets);
-	return 0;
+	if (z->ssize == 1)
+		return 0;
+	z->q.rs = (struct lt_bucket_rs){ .comm = z->shard, .shard = z->part.shard,
+					 .own_lo = z->part.offset, .recv = z->staging,
+					 .counts = calloc((size_t)z->ssize, sizeof(size_t)) };
+	return z->q.rs.counts ? 0 : lt_err_set(err, LT_EXIT_FAILURE, "out of memory");
 }
 
 /* offload_optimizer=nvme: the optimizer state goes to files under
@@ -297,11 +314,11 @@ static int zero_setup(lt_ctx *ctx, void *state, const struct lt_params *p,
 	return 0;
 }
 
-/* --- stage 2: buckets all-reduced as they complete, then trimmed --- */
+/* --- stage 2: buckets reduce-scattered as they complete, then trimmed --- */
 
 static void trim(struct lt_ctx *ctx, const struct zero *z, const struct lt_bucket *b);
 
-/* The buckets whose all-reduce has finished, in order, give back what
+/* The buckets whose reduce-scatter has finished, in order, give back what
  * this rank does not own at once: the gradients resident during backward
  * are the buckets in flight and the owned shard, not the whole model's. */
 static int trim_done(struct lt_ctx *ctx, struct zero *z, struct lt_err *err)
@@ -356,12 +373,34 @@ static void trim(struct lt_ctx *ctx, const struct zero *z, const struct lt_bucke
 		ctx->accel->discard(ctx->grad_arena.base + cut * esz, (hi - cut) * esz);
 }
 
+/* Bucket b's reduced piece that this rank owns (in z->staging) goes into
+ * the gradient arena's owned range; hybrid: summed over the nodes first. */
+static int take_owned(struct lt_ctx *ctx, const struct zero *z, const struct lt_bucket *b,
+		      struct lt_err *err)
+{
+	size_t esz = lt_dtype_size(ctx->dtype), lo, hi, a, e;
+	char *from;
+
+	lt_bucket_span(ctx, &z->q, b, &lo, &hi, &a, &e);
+	if (e == a)
+		return 0;
+	from = z->staging + (a - z->part.offset) * esz;
+	if (z->cross && z->cross->size > 1 &&
+	    lt_comm_all_reduce(z->cross, from, e - a, ctx->dtype, LT_SUM, err))
+		return -1;
+	ctx->accel->copy(ctx->grad_arena.base + a * esz, from, (e - a) * esz);
+	return 0;
+}
+
 /* Starts every bucket not started yet, waits for all, keeps the owned
  * gradients; the buckets are ready for the next micro-batch. */
 static int finish_buckets(struct lt_ctx *ctx, struct zero *z, struct lt_err *err)
 {
 	if (lt_buckets_finish(ctx, &z->q, err))
 		return -1;
+	for (size_t i = 0; z->q.rs.comm && i < z->q.nbuckets; i++)
+		if (take_owned(ctx, z, &z->q.buckets[i], err))
+			return -1;
 	for (size_t i = z->trimmed; i < z->q.nbuckets; i++)
 		trim(ctx, z, &z->q.buckets[i]);
 	z->trimmed = 0;
@@ -572,6 +611,7 @@ static void zero_teardown(lt_ctx *ctx, void *state, const struct lt_params *p)
 	zero_units_close(z->units); /* its gathers waited before the files go */
 	zero_files_close(z->files);
 	free(z->q.buckets);
+	free(z->q.rs.counts);
 	free(z->staging);
 	free(z);
 }

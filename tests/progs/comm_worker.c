@@ -18,6 +18,7 @@
 #include "comm/reduce.h"
 #include "rank/rank.h"
 #include "rdzv/rdzv.h"
+#include "worker_rdzv.h"
 
 #include <signal.h>
 #include <stdio.h>
@@ -340,25 +341,6 @@ static int env_int(const char *name, int def)
 	return v && *v ? atoi(v) : def;
 }
 
-static int open_rdzv(struct lt_rdzv *rz, struct lt_rank_info *info, struct lt_err *err)
-{
-	const char *run_id = getenv(LT_ENV_RUN_ID);
-
-	if (!run_id || !*run_id)
-		return lt_err_set(err, LT_EXIT_FAILURE, "set %s to the job's id", LT_ENV_RUN_ID);
-	snprintf(info->run_id, sizeof(info->run_id), "%s", run_id);
-	snprintf(info->rdzv, sizeof(info->rdzv), "file");
-	info->rdzv_timeout_s = 60;
-	info->local_rank = info->rank;
-	info->local_world_size = info->world_size;
-	info->num_nodes = 1;
-	rz->ops = &lt_rdzv_file;
-	rz->info = info;
-	rz->timeout_ms = info->rdzv_timeout_s * 1000;
-	snprintf(rz->who, sizeof(rz->who), "rank %d", info->rank);
-	return rz->ops->open(rz, info, rz->who, err);
-}
-
 int main(int argc, char **argv)
 {
 	struct lt_rank_info info = { 0 };
@@ -384,7 +366,7 @@ int main(int argc, char **argv)
 	}
 	info.rank = w.rank;
 	info.world_size = w.size;
-	if (open_rdzv(&rz, &info, &err))
+	if (worker_open_rdzv(&rz, &info, &err))
 		failed(&w, "rendezvous", &err);
 	ranks = malloc((size_t)w.size * sizeof(int));
 	for (int r = 0; r < w.size; r++)
