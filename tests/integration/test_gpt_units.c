@@ -1,6 +1,7 @@
 /*
  * test_gpt_units.c - examples/gpt's units through the real ltrun: under
- * fsdp a rank gathers one block at a time.  The bytes stage 3 gathers at
+ * fsdp without prefetching (fsdp:prefetch=0) a rank gathers one block at
+ * a time.  The bytes stage 3 gathers at
  * once (--verbose's "gathered N bytes": the largest unit's) are the same
  * at 1 and at 3 layers, and are one block's parameters in f32, a block
  * being what a layer adds to the parameter count rank 0 announces.  With
@@ -22,10 +23,11 @@ struct plan {
 	long long gathered; /* "zero: ... gathered N bytes per rank" (stderr) */
 };
 
-/* Two steps of gpt with layers blocks under fsdp on 2 ranks, f32. */
+/* Two steps of gpt with layers blocks under fsdp (no unit gathered ahead)
+ * on 2 ranks, f32. */
 static struct plan fsdp_plan(const char *layers)
 {
-	const char *const args[] = { "--strategy", "fsdp", "--devices", "2", "--verbose",
+	const char *const args[] = { "--strategy", "fsdp:prefetch=0", "--devices", "2", "--verbose",
 				     "--precision", "32-true", "--batch-size", "2", "--max-steps",
 				     "2", "--optimizer", "adamw",
 				     build_path("examples/gpt/gpt.so"), "--", "--layers", layers,
