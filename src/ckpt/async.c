@@ -37,7 +37,6 @@
 #include <errno.h>
 #include <pthread.h>
 #include <stdio.h>
-#include <signal.h>
 #include <stdatomic.h>
 #include <stdbool.h>
 #include <stdlib.h>
@@ -46,6 +45,7 @@
 #include <unistd.h>
 
 #include "ckpt/ckpt.h"
+#include "core/thread.h"
 
 #define SMALL_MAX ((size_t)1 << 20)        /* smaller files get their own copy */
 #define SMALL_LIMIT ((size_t)16 << 20)     /* ... this many bytes of them in flight */
@@ -432,7 +432,6 @@ static int async_open(const struct lt_ckpt_io_args *args, void **state, struct l
 {
 	const char *base = args->base, *name = lt_params_str(args->params, "inner");
 	struct async *a;
-	sigset_t all, old;
 	int rc;
 
 	if (!name)
@@ -463,10 +462,7 @@ static int async_open(const struct lt_ckpt_io_args *args, void **state, struct l
 	pthread_mutex_init(&a->mu, NULL);
 	pthread_cond_init(&a->cv, NULL);
 	/* The writer takes no signals: they stay with the training threads. */
-	sigfillset(&all);
-	pthread_sigmask(SIG_SETMASK, &all, &old);
-	rc = pthread_create(&a->thread, NULL, worker, a);
-	pthread_sigmask(SIG_SETMASK, &old, NULL);
+	rc = lt_thread_start(&a->thread, worker, a);
 	if (rc) {
 		lt_err_set(err, LT_EXIT_FAILURE, "cannot start the async checkpoint writer for '%s': %s",
 			   base, strerror(rc));

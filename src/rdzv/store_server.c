@@ -24,6 +24,7 @@
 #include "rdzv/store.h"
 #include "core/parse.h"
 #include "core/sha256.h"
+#include "core/thread.h"
 #include "rdzv/store_proto.h"
 #include "rdzv/store_table.h"
 
@@ -893,15 +894,8 @@ static int listen_on(const char *host, int port, struct lt_err *err)
 
 static int start_thread(struct lt_store_server *s)
 {
-	sigset_t all, old;
-	int rc;
-
 	/* Signals are for the process's other threads to handle. */
-	sigfillset(&all);
-	pthread_sigmask(SIG_SETMASK, &all, &old);
-	rc = pthread_create(&s->thread, NULL, serve, s);
-	pthread_sigmask(SIG_SETMASK, &old, NULL);
-	return rc;
+	return lt_thread_start(&s->thread, serve, s);
 }
 
 static void free_server(struct lt_store_server *s)

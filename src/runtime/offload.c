@@ -29,6 +29,7 @@
  */
 #include "runtime/offload.h"
 #include "core/error.h"
+#include "core/thread.h"
 #include "core/owner.h"
 #include "core/parse.h"
 
@@ -36,7 +37,6 @@
 #include <fcntl.h>
 #include <limits.h>
 #include <pthread.h>
-#include <signal.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -496,7 +496,6 @@ size_t lt_offload_resident_bytes(const struct lt_offload *f)
  * they stay with the training threads).  Returns 0, or -1 with err. */
 static int start_io(struct lt_offload *f, struct lt_err *err)
 {
-	sigset_t all, old;
 	int rc;
 
 	for (int i = 0; i < f->nframes; i++) {
@@ -507,11 +506,8 @@ static int start_io(struct lt_offload *f, struct lt_err *err)
 					  "out of memory for the optimizer state's chunks (%zu bytes): set LTRUN_OFFLOAD_CHUNK lower",
 					  f->nslots * f->chunk_bytes);
 	}
-	sigfillset(&all);
-	pthread_sigmask(SIG_SETMASK, &all, &old);
 	for (rc = 0; !rc && f->nthreads < LT_OFFLOAD_THREADS; f->nthreads += !rc)
-		rc = pthread_create(&f->threads[f->nthreads], NULL, io_thread, f);
-	pthread_sigmask(SIG_SETMASK, &old, NULL);
+		rc = lt_thread_start(&f->threads[f->nthreads], io_thread, f);
 	if (rc)
 		return lt_err_set(err, LT_EXIT_FAILURE,
 				  "cannot start the optimizer state's I/O threads: %s", strerror(rc));

@@ -39,13 +39,13 @@
  */
 #include "strategy/zero_files.h"
 #include "core/error.h"
+#include "core/thread.h"
 #include "runtime/offload.h"
 #include "runtime/runtime.h"
 
 #include <errno.h>
 #include <limits.h>
 #include <pthread.h>
-#include <signal.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -278,13 +278,8 @@ static int drain(struct zero_files *zf, struct lt_err *err)
  * training thread). */
 static int start_io(struct zero_files *zf, struct lt_err *err)
 {
-	sigset_t all, old;
-	int rc;
+	int rc = lt_thread_start(&zf->thread, io_thread, zf);
 
-	sigfillset(&all);
-	pthread_sigmask(SIG_SETMASK, &all, &old);
-	rc = pthread_create(&zf->thread, NULL, io_thread, zf);
-	pthread_sigmask(SIG_SETMASK, &old, NULL);
 	if (rc)
 		return lt_err_set(err, LT_EXIT_FAILURE,
 				  "cannot start the parameters' I/O thread: %s", strerror(rc));
