@@ -47,8 +47,9 @@
  *            the order recorded in the first are gathered ahead, on the
  *            communicator's worker.  The end of a unit releases it
  *            unless it is among those next ones (reshard_after_forward=
- *            false: not before the end of its backward).  A unit's gradients travel in stage 2's buckets
- *            (the end of its backward marks it ready).  Parameters in no
+ *            false: not before the end of its backward).  A unit's
+ *            gradients travel in stage 2's buckets (the end of its
+ *            backward marks it ready).  Parameters in no
  *            unit stay resident on every rank: after each step their
  *            owners broadcast the new values.  Discard zeroes exactly the
  *            bytes it is given (only what the rank does not own), guard
@@ -70,14 +71,21 @@
  * equal local rank); stages 2 and 3 reduce-scatter their buckets inside
  * the node and all-reduce each owned piece over the cross communicator
  * when the buckets are waited (with one rank per node, the buckets are
- * all-reduced over the world), which is the same sum.  Only node 0's ranks write checkpoint
- * shards; on a resume they broadcast what they read over the cross
- * communicator.
+ * all-reduced over the world), which is the same sum.  Only node 0's
+ * ranks write checkpoint shards; on a resume they broadcast what they
+ * read over the cross communicator.
  *
  * Parameters in files (offload_params=nvme, stage 3): a rank's owned
  * values of the units (and master weights) live in files and are
- * released like the rest between uses: zero_files.c, called from the
- * places marked "files:" here.
+ * released like the rest between uses: zero_files.c, called where
+ * zero_units.c gathers and releases a unit and from the places marked
+ * "files:" here.
+ *
+ * f32 views.  A rank keeps only its part of the f32 master weights, so
+ * init asks the runtime (lt_views_from_values) to make lt_data_f32 a
+ * copy of the compute values under mixed precision too; the layout's
+ * values_sharded (stage 3) has the runtime copy a unit's when it is
+ * begun, and --check-replicas leave the units' values alone.
  */
 #include "comm/comm.h"
 #include "core/error.h"
