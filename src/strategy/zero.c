@@ -325,10 +325,21 @@ static int zero_setup(lt_ctx *ctx, void *state, const struct lt_params *p,
 /* --- stage 2: buckets reduce-scattered as they complete, then trimmed --- */
 
 static void trim(struct lt_ctx *ctx, const struct zero *z, const struct lt_bucket *b);
+static int take_owned(struct lt_ctx *ctx, const struct zero *z, const struct lt_bucket *b,
+		      struct lt_err *err);
+
+/* A bucket's reduced piece can go to the gradient arena as soon as its
+ * reduce-scatter is done; hybrid sums it over the nodes first, a blocking
+ * collective kept for when every bucket is waited. */
+static bool take_early(const struct zero *z)
+{
+	return z->q.rs.comm && !(z->cross && z->cross->size > 1);
+}
 
 /* The buckets whose reduce-scatter has finished, in order, give back what
- * this rank does not own at once: the gradients resident during backward
- * are the buckets in flight and the owned shard, not the whole model's. */
+ * this rank does not own at once, and their owned pieces leave the
+ * staging buffer: the gradients resident during backward are the buckets
+ * in flight and the owned shard, not the whole model's. */
 static int trim_done(struct lt_ctx *ctx, struct zero *z, struct lt_err *err)
 {
 	while (z->trimmed < z->q.next_launch) {
@@ -341,6 +352,8 @@ static int trim_done(struct lt_ctx *ctx, struct zero *z, struct lt_err *err)
 				return -1;
 			b->req = NULL;
 		}
+		if (take_early(z) && take_owned(ctx, z, b, err))
+			return -1;
 		trim(ctx, z, b);
 		z->trimmed++;
 	}
@@ -382,7 +395,8 @@ static void trim(struct lt_ctx *ctx, const struct zero *z, const struct lt_bucke
 }
 
 /* Bucket b's reduced piece that this rank owns (in z->staging) goes into
- * the gradient arena's owned range; hybrid: summed over the nodes first. */
+ * the gradient arena's owned range, and its staging pages back; hybrid:
+ * summed over the nodes first. */
 static int take_owned(struct lt_ctx *ctx, const struct zero *z, const struct lt_bucket *b,
 		      struct lt_err *err)
 {
@@ -397,6 +411,7 @@ static int take_owned(struct lt_ctx *ctx, const struct zero *z, const struct lt_
 	    lt_comm_all_reduce(z->cross, from, e - a, ctx->dtype, LT_SUM, err))
 		return -1;
 	ctx->accel->copy(ctx->grad_arena.base + a * esz, from, (e - a) * esz);
+	ctx->accel->discard(from, (e - a) * esz);
 	return 0;
 }
 
@@ -406,7 +421,7 @@ static int finish_buckets(struct lt_ctx *ctx, struct zero *z, struct lt_err *err
 {
 	if (lt_buckets_finish(ctx, &z->q, err))
 		return -1;
-	for (size_t i = 0; z->q.rs.comm && i < z->q.nbuckets; i++)
+	for (size_t i = take_early(z) ? z->trimmed : 0; z->q.rs.comm && i < z->q.nbuckets; i++)
 		if (take_owned(ctx, z, &z->q.buckets[i], err))
 			return -1;
 	for (size_t i = z->trimmed; i < z->q.nbuckets; i++)
