@@ -10,9 +10,25 @@
 #include <criterion/criterion.h>
 
 #include <limits.h>
+#include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include "comm_job.h"
+
+/* Each rank's "rsv_worker: rank R: N elements checked" line, N > 0. */
+static void expect_every_rank_checked(const struct run_result *r, int n)
+{
+	for (int k = 0; k < n; k++) {
+		char key[64];
+		const char *at;
+
+		snprintf(key, sizeof(key), "rsv_worker: rank %d: ", k);
+		at = strstr(r->out, key);
+		cr_expect(at && strtol(at + strlen(key), NULL, 10) > 0,
+			  "rank %d checked no element:\n%s", k, r->out);
+	}
+}
 
 static void expect_job(const char *backend, int n, const char *const *hosts,
 		       const char *const *env)
@@ -24,6 +40,7 @@ static void expect_job(const char *backend, int n, const char *const *hosts,
 	cr_assert_eq(comm_job_run(&job, &r), 0, "cannot start rsv_worker: build the tests first");
 	cr_expect_eq(r.status, 0, "%s, %d ranks: status %d\nstdout:\n%s\nstderr:\n%s", backend, n,
 		     r.status, r.out, r.err);
+	expect_every_rank_checked(&r, n);
 	run_result_free(&r);
 }
 
@@ -68,6 +85,7 @@ Test(comm_rsv, mpi_3)
 	cr_assert_eq(comm_mpirun(tmp, 3, (const char *[]){ worker, "mpi", NULL }, 100, &r), 0);
 	cr_expect_eq(r.status, 0, "mpirun -np 3 rsv_worker mpi: status %d\nstdout:\n%s\nstderr:\n%s",
 		     r.status, r.out, r.err);
+	expect_every_rank_checked(&r, 3);
 	run_result_free(&r);
 	remove_dir(tmp);
 }
