@@ -81,7 +81,7 @@ static const struct lt_plugin strategies[] = {
 	{
 		.kind = LT_KIND_STRATEGY,
 		.name = "zero",
-		.description = "ZeRO data parallel: the optimizer state (stage=1), the gradients too (stage=2) and the values too (stage=3: a unit of lt_unit_new() is gathered while the model uses it) sharded over the W ranks.  32-true AdamW, bytes per rank for N parameters: ddp 16N, stage 1 8N + 8N/W, stage 2 4N + 12N/W, stage 3 16N/W + the gathered units' values (1 + prefetch times the largest unit's; mixed precision: 2 + 2 + 12 bytes a parameter split the same way, plus ltrun's f32 master gradients 4N/W).  Stage 2 all-reduces each gradient bucket and keeps the owned part: ddp's traffic.",
+		.description = "ZeRO data parallel: the optimizer state (stage=1), the gradients too (stage=2) and the values too (stage=3: a unit of lt_unit_new() is gathered while the model uses it) sharded over the W ranks.  32-true AdamW, bytes per rank for N parameters: ddp 16N, stage 1 8N + 8N/W, stage 2 4N + 12N/W, stage 3 16N/W + the gathered units' values (1 + prefetch times the largest unit's; mixed precision: 2 + 2 + 12 bytes a parameter split the same way, plus ltrun's f32 master gradients 4N/W).  Stages 2 and 3 reduce-scatter each gradient bucket into its owners as soon as it is complete: half the bytes of ddp's all-reduce.",
 		.recommended_when = "the optimizer state (8N bytes under AdamW) or the gradients do not fit beside the model on one device",
 		.params = zero_params,
 		.ops = &lt_strategy_zero_ops,
