@@ -14,7 +14,8 @@
  * between nodes, shm all-gather inside the node.  The other collectives
  * are composed for correctness first: leader paths, and (several nodes)
  * reduce_scatter and reduce_scatter_v as an all-reduce of a copy of the
- * whole buffer.  On one node every collective is the node's shm one.
+ * whole buffer, or of the buffer itself in place.  On one node every
+ * collective is the node's shm one.
  */
 #include "comm/comm.h"
 #include "comm/nodes.h"
@@ -269,6 +270,8 @@ static int reduce_scatter_copy(struct lt_comm *c, const void *send, void *recv, 
 	size_t esz = lt_dtype_size(dt);
 	char *full;
 
+	if (recv == (const char *)send + at * esz) /* in place: summed where it is */
+		return auto_all_reduce(c, (void *)send, total, dt, op, err);
 	/* Not scratch(): the all-reduce may need that for itself. */
 	full = malloc(total ? total * esz : 1);
 	if (!full)

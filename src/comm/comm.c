@@ -99,10 +99,27 @@ struct lt_comm *lt_comm_open(const struct lt_comm_ops *b, const char *name,
 
 /* ------------------------------------------------------------ checks */
 
+/* Send and recv of a reduce-scatter (bytes: send's total, this rank's
+ * block and its offset in send) or of an all-gather (the same, of recv):
+ * apart, or the block exactly in place (comm.h). */
+static int check_places(struct lt_comm_req *r, size_t total, size_t mine, size_t at,
+			struct lt_err *err)
+{
+	const char *whole = r->kind == LT_COLL_ALL_GATHER ? r->recv : r->send;
+	const char *block = r->kind == LT_COLL_ALL_GATHER ? r->send : r->recv;
+
+	if (!mine || !total || block == whole + at || block >= whole + total ||
+	    whole >= block + mine)
+		return 0;
+	return lt_err_set(err, LT_EXIT_FAILURE,
+			  "%s: the receive buffer overlaps the send buffer other than in place: use separate buffers, or this rank's own block (offset %zu bytes)",
+			  kind_names[r->kind], at);
+}
+
 /* reduce_scatter_v: every count, their sum (r->count) and the buffers. */
 static int check_v(struct lt_comm *c, struct lt_comm_req *r, struct lt_err *err)
 {
-	size_t es = lt_dtype_size(r->dt), total = 0, mine;
+	size_t es = lt_dtype_size(r->dt), total = 0, at = 0, mine;
 
 	if (!r->counts)
 		return lt_err_set(err, LT_EXIT_FAILURE,
@@ -112,6 +129,7 @@ static int check_v(struct lt_comm *c, struct lt_comm_req *r, struct lt_err *err)
 			return lt_err_set(err, LT_EXIT_FAILURE,
 					  "reduce_scatter_v: the counts add up to more than %zu elements",
 					  (size_t)-1 / 8);
+		at += j < c->rank ? r->counts[j] : 0;
 		total += r->counts[j];
 	}
 	mine = r->counts[c->rank];
@@ -120,11 +138,7 @@ static int check_v(struct lt_comm *c, struct lt_comm_req *r, struct lt_err *err)
 		return lt_err_set(err, LT_EXIT_FAILURE,
 				  "reduce_scatter_v: NULL buffer for %zu %s elements: pass the buffers the call needs",
 				  total, lt_dtype_name(r->dt));
-	if (mine && total && (const char *)r->recv < (const char *)r->send + total * es &&
-	    (const char *)r->send < (const char *)r->recv + mine * es)
-		return lt_err_set(err, LT_EXIT_FAILURE,
-				  "reduce_scatter_v: the receive buffer overlaps the send buffer: receive into another buffer");
-	return 0;
+	return check_places(r, total * es, mine * es, at * es, err);
 }
 
 static int check_op(struct lt_comm *c, struct lt_comm_req *r, struct lt_err *err)
@@ -151,6 +165,11 @@ static int check_op(struct lt_comm *c, struct lt_comm_req *r, struct lt_err *err
 		return lt_err_set(err, LT_EXIT_FAILURE,
 				  "%s: NULL buffer for %zu %s elements: pass the buffers the call needs",
 				  what, r->count, lt_dtype_name(r->dt));
+	if (r->kind == LT_COLL_ALL_GATHER || r->kind == LT_COLL_REDUCE_SCATTER) {
+		size_t mine = r->count * lt_dtype_size(r->dt);
+
+		return check_places(r, mine * (size_t)c->size, mine, mine * (size_t)c->rank, err);
+	}
 	return 0;
 }
 

@@ -53,9 +53,12 @@ struct lt_comm_args {
  * reads size*count elements of send and writes count to recv;
  * reduce_scatter_v reads sum(counts) elements of send (counts: size
  * entries, the same on every rank) and writes to recv the counts[rank]
- * elements that start at sum(counts[0..rank)), reduced over the group
- * (its recv never overlaps send: the generic layer refuses that).  A
- * count may be 0.  op is LT_SUM, LT_MIN or LT_MAX (never LT_AVG). */
+ * elements that start at sum(counts[0..rank)), reduced over the group.
+ * In place: the reduce-scatters' recv may be this rank's own block of
+ * send (send + its offset), and then the rest of send may be changed;
+ * all_gather's send may be this rank's block of recv.  Any other overlap
+ * of send and recv the generic layer refuses.  A count may be 0.  op is
+ * LT_SUM, LT_MIN or LT_MAX (never LT_AVG). */
 struct lt_comm_ops {
 	bool intra_node; /* carries collectives between ranks on one node */
 	bool inter_node; /* ... and between nodes */
@@ -139,7 +142,9 @@ int lt_comm_reduce_scatter(struct lt_comm *c, const void *send, void *recv,
 			   struct lt_err *err);
 /* The reduce-scatter of uneven blocks (struct lt_comm_ops): rank r gets
  * counts[r] elements, those at sum(counts[0..r)) of send, reduced; every
- * rank passes the same counts; recv must not overlap send. */
+ * rank passes the same counts.  recv overlaps send only in place: recv =
+ * send + sum(counts[0..r)) elements, after which the rest of send is
+ * undefined (the reduce-scatters and all_gather: struct lt_comm_ops). */
 int lt_comm_reduce_scatter_v(struct lt_comm *c, const void *send, void *recv,
 			     const size_t *counts, enum lt_dtype dt, enum lt_op op,
 			     struct lt_err *err);

@@ -11,7 +11,8 @@
  * reduce_scatter and reduce_scatter_v all-reduce a scratch copy of the
  * whole buffer and keep this rank's block: libgloo's only reduce-scatter
  * is an old-style algorithm built per buffer, and a gloo::reduce to each
- * owner measured slower than that all-reduce.  No C++
+ * owner measured slower than that all-reduce (in place: the send buffer
+ * itself is all-reduced, no copy).  No C++
  * exception crosses into C: each extern "C" entry point catches them all
  * and turns them into a one-line struct lt_err.
  */
@@ -362,7 +363,9 @@ int gloo_all_gather(struct lt_comm *c, const void *send, void *recv, size_t coun
 			return;
 		}
 		gloo::AllgatherOptions opts(g->ctx);
-		opts.setInput(const_cast<char *>(static_cast<const char *>(send)), bytes);
+		/* no input: gloo gathers in place */
+		if (send != static_cast<char *>(recv) + bytes * (size_t)c->rank)
+			opts.setInput(const_cast<char *>(static_cast<const char *>(send)), bytes);
 		opts.setOutput(static_cast<char *>(recv), bytes * (size_t)c->size);
 		opts.setTag(g->tag);
 		opts.setTimeout(g->timeout);
@@ -383,6 +386,11 @@ int gloo_reduce_scatter(struct lt_comm *c, const void *send, void *recv,
 			return;
 		if (!g->ctx) {
 			std::memmove(recv, send, bytes);
+			return;
+		}
+		if (recv == static_cast<const char *>(send) + bytes * (size_t)c->rank) {
+			/* in place: the whole buffer is summed where it is */
+			allreduce_any(g, const_cast<void *>(send), count * (size_t)c->size, dt, op);
 			return;
 		}
 		g->tmp.resize(bytes * (size_t)c->size);
@@ -410,6 +418,11 @@ int gloo_reduce_scatter_v(struct lt_comm *c, const void *send, void *recv,
 			return;
 		if (!g->ctx) {
 			std::memmove(recv, send, counts[0] * es);
+			return;
+		}
+		if (recv == static_cast<const char *>(send) + at * es) {
+			/* in place: the whole buffer is summed where it is */
+			allreduce_any(g, const_cast<void *>(send), total, dt, op);
 			return;
 		}
 		g->tmp.resize(total * es);

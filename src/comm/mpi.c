@@ -373,10 +373,24 @@ static int mpi_all_gather(struct lt_comm *c, const void *send, void *recv, size_
 	if (!count)
 		return 0;
 	call_begin();
-	rc = MPI_Allgather(send, (int)count, mpi_type(dt), recv, (int)count, mpi_type(dt),
-			   comm_of(c));
+	if (send == (char *)recv + count * lt_dtype_size(dt) * (size_t)c->rank) /* in place */
+		rc = MPI_Allgather(MPI_IN_PLACE, 0, MPI_DATATYPE_NULL, recv, (int)count,
+				   mpi_type(dt), comm_of(c));
+	else
+		rc = MPI_Allgather(send, (int)count, mpi_type(dt), recv, (int)count, mpi_type(dt),
+				   comm_of(c));
 	call_end();
 	return rc == MPI_SUCCESS ? 0 : mpi_fail(c, "all_gather", rc, err);
+}
+
+/* MPI_IN_PLACE puts a reduce-scatter's block at the start of the
+ * buffer; in place (comm.h) is at this rank's offset: moved there once
+ * the call (rc) succeeded. */
+static int reduce_scatter_in_place(void *buf, void *block, size_t bytes, int rc)
+{
+	if (rc == MPI_SUCCESS && block != buf)
+		memmove(block, buf, bytes);
+	return rc;
 }
 
 static int mpi_reduce_scatter(struct lt_comm *c, const void *send, void *recv, size_t count,
@@ -389,8 +403,14 @@ static int mpi_reduce_scatter(struct lt_comm *c, const void *send, void *recv, s
 	if (!count)
 		return 0;
 	call_begin();
-	rc = MPI_Reduce_scatter_block(send, recv, (int)count, mpi_type(dt), mpi_op(dt, op),
-				      comm_of(c));
+	if (recv == (const char *)send + count * lt_dtype_size(dt) * (size_t)c->rank)
+		rc = reduce_scatter_in_place((void *)send, recv, count * lt_dtype_size(dt),
+					     MPI_Reduce_scatter_block(MPI_IN_PLACE, (void *)send,
+								      (int)count, mpi_type(dt),
+								      mpi_op(dt, op), comm_of(c)));
+	else
+		rc = MPI_Reduce_scatter_block(send, recv, (int)count, mpi_type(dt),
+					      mpi_op(dt, op), comm_of(c));
 	call_end();
 	return rc == MPI_SUCCESS ? 0 : mpi_fail(c, "reduce_scatter", rc, err);
 }
@@ -401,6 +421,7 @@ static int mpi_reduce_scatter_v(struct lt_comm *c, const void *send, void *recv,
 				struct lt_err *err)
 {
 	int *n = malloc((size_t)c->size * sizeof(int)), rc;
+	size_t at = 0;
 	bool any = false;
 
 	if (!n)
@@ -412,12 +433,22 @@ static int mpi_reduce_scatter_v(struct lt_comm *c, const void *send, void *recv,
 			return too_big(c, "reduce_scatter_v", counts[j], err);
 		}
 		n[j] = (int)counts[j];
+		at += j < c->rank ? counts[j] : 0;
 		any |= n[j] > 0;
 	}
 	rc = MPI_SUCCESS;
 	if (any) {
+		size_t es = lt_dtype_size(dt);
+
 		call_begin();
-		rc = MPI_Reduce_scatter(send, recv, n, mpi_type(dt), mpi_op(dt, op), comm_of(c));
+		if (counts[c->rank] && recv == (const char *)send + at * es)
+			rc = reduce_scatter_in_place((void *)send, recv, counts[c->rank] * es,
+						     MPI_Reduce_scatter(MPI_IN_PLACE, (void *)send, n,
+									mpi_type(dt), mpi_op(dt, op),
+									comm_of(c)));
+		else
+			rc = MPI_Reduce_scatter(send, recv, n, mpi_type(dt), mpi_op(dt, op),
+						comm_of(c));
 		call_end();
 	}
 	free(n);

@@ -27,7 +27,9 @@
  * Each rank moves about two buffers' worth of bytes, whatever the size.
  * reduce_scatter and reduce_scatter_v (uneven blocks): each rank copies
  * the others' blocks into its slot (event 1) and reduces only its own
- * block from its send buffer and the peers' slots (event 2).  Every
+ * block from its send buffer and the peers' slots (event 2); in place
+ * (comm.h), rank 0 and 1 read their block before they write it, a higher
+ * rank stages its own piece in its slot first.  Every
  * reduction sums the ranks in order 0, 1, 2 ... (reduce_ordered), so the
  * three give the same bits from the same inputs (f16 and bf16 round at
  * every step).

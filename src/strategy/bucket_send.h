@@ -17,12 +17,11 @@
 
 /* zero's reduce-scatter of the buckets: rank r of comm owns flat
  * [r shard, r shard + shard); this rank's piece of a bucket (flat [a, b))
- * is received at recv + (a - own_lo) elements, so the pieces of the
- * buckets in flight never meet.  counts: comm->size entries of scratch. */
+ * is received in place, where it is in the gradient arena (comm.h).
+ * counts: comm->size entries of scratch. */
 struct lt_bucket_rs {
 	struct lt_comm *comm;
 	size_t shard, own_lo;
-	char *recv;
 	size_t *counts;
 };
 

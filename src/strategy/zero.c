@@ -24,19 +24,15 @@
  *            everything at sync), and a rank keeps only its owned
  *            gradients.  A bucket covers flat [lo, hi), which meets the
  *            owners' ranges in uneven pieces: it is reduce-scattered
- *            (lt_comm_start_v, bucket_send.h) so that each owner receives
- *            the sum of its piece only, into the staging buffer at (piece
- *            start - own start) (the pieces of different buckets are
- *            disjoint, so buckets in flight never collide; MPI refuses a
- *            receive buffer inside the send one).  When the buckets are
- *            waited (micro_done, sync) the pieces are copied into the
- *            owned range of the gradient arena, and the rest of each
- *            bucket is discarded as soon as its collective is done (its
- *            pages go back; the next micro-batch adds into zeros, while
- *            the owned part holds the reduced sum so far, so the sum over
- *            ranks stays right under accumulation).  (W-1)/W of a bucket's
- *            bytes per rank, half of ddp's all-reduce, for 1/W of ddp's
- *            gradient memory between steps.
+ *            (lt_comm_start_v, bucket_send.h) in place: each owner
+ *            receives the sum of its piece only, where the piece is in
+ *            its gradient arena.  The rest of each bucket is discarded as
+ *            soon as its collective is done (its pages go back; the next
+ *            micro-batch adds into zeros, while the owned part holds the
+ *            reduced sum so far, so the sum over ranks stays right under
+ *            accumulation).  (W-1)/W of a bucket's bytes per rank, half
+ *            of ddp's all-reduce, for 1/W of ddp's gradient memory
+ *            between steps.
  *
  *   stage 3  as 2, and the values are sharded too (zero_units.c): after
  *            setup a rank gives back (accel->discard) and guards
@@ -58,9 +54,10 @@
  *            model touching a released value faults; the handler of
  *            runtime/unit_fault.c names the parameter and its unit.
  *
- * The collectives never get overlapping send and receive buffers (a
- * backend such as MPI refuses them): the owned shard goes through a
- * staging buffer of S elements.
+ * Every collective is in place (comm.h): rank r's block of S elements
+ * [r S, r S + S) of the padded arena is where its reduce-scatters
+ * receive and where its all-gathers send from, so there is no staging
+ * buffer beside the shard.
  *
  * Hybrid sharding (shard_scope=node, hybrid_shard: FSDP's HYBRID_SHARD).
  * The shards are split over the ranks of one node (runtime/groups.h's
@@ -110,7 +107,6 @@ struct zero {
 	struct lt_comm *shard, *cross;
 	int srank, ssize;
 	struct zero_part part;
-	char *staging;          /* part.shard elements of up to 4 bytes */
 	struct lt_bucket_queue q; /* stage 2 and 3 */
 	size_t trimmed;         /* buckets before it are reduced and trimmed */
 	char optim_dir[4096];   /* offload_optimizer=nvme */
@@ -187,7 +183,7 @@ static void discard_masters(struct lt_ctx *ctx, const struct zero *z)
 }
 
 /* Stage 2 and 3's buckets; over several ranks each is reduce-scattered
- * into its owners, this rank's piece received in z->staging. */
+ * into its owners, in place. */
 static int cut_buckets(struct lt_ctx *ctx, struct zero *z, const struct lt_params *p,
 		       struct lt_err *err)
 {
@@ -202,7 +198,7 @@ static int cut_buckets(struct lt_ctx *ctx, struct zero *z, const struct lt_param
 	if (z->ssize == 1)
 		return 0;
 	z->q.rs = (struct lt_bucket_rs){ .comm = z->shard, .shard = z->part.shard,
-					 .own_lo = z->part.offset, .recv = z->staging,
+					 .own_lo = z->part.offset,
 					 .counts = calloc((size_t)z->ssize, sizeof(size_t)) };
 	return z->q.rs.counts ? 0 : lt_err_set(err, LT_EXIT_FAILURE, "out of memory");
 }
@@ -293,10 +289,6 @@ static int zero_setup(lt_ctx *ctx, void *state, const struct lt_params *p,
 	    pad_arena(ctx, &ctx->master_arena, sizeof(float), pad, err) ||
 	    pad_arena(ctx, &ctx->master_grad_arena, sizeof(float), pad, err))
 		return -1;
-	z->staging = malloc((z->part.shard ? z->part.shard : 1) * (esz > 4 ? esz : 4));
-	if (!z->staging)
-		return lt_err_set(err, LT_EXIT_FAILURE, "out of memory for a shard of %zu elements",
-				  z->part.shard);
 	if (z->stage >= 2 && cut_buckets(ctx, z, p, err))
 		return -1;
 	if (broadcast_values(ctx, err))
@@ -325,21 +317,10 @@ static int zero_setup(lt_ctx *ctx, void *state, const struct lt_params *p,
 /* --- stage 2: buckets reduce-scattered as they complete, then trimmed --- */
 
 static void trim(struct lt_ctx *ctx, const struct zero *z, const struct lt_bucket *b);
-static int take_owned(struct lt_ctx *ctx, const struct zero *z, const struct lt_bucket *b,
-		      struct lt_err *err);
-
-/* A bucket's reduced piece can go to the gradient arena as soon as its
- * reduce-scatter is done; hybrid sums it over the nodes first, a blocking
- * collective kept for when every bucket is waited. */
-static bool take_early(const struct zero *z)
-{
-	return z->q.rs.comm && !(z->cross && z->cross->size > 1);
-}
 
 /* The buckets whose reduce-scatter has finished, in order, give back what
- * this rank does not own at once, and their owned pieces leave the
- * staging buffer: the gradients resident during backward are the buckets
- * in flight and the owned shard, not the whole model's. */
+ * this rank does not own at once: the gradients resident during backward
+ * are the buckets in flight and the owned shard, not the whole model's. */
 static int trim_done(struct lt_ctx *ctx, struct zero *z, struct lt_err *err)
 {
 	while (z->trimmed < z->q.next_launch) {
@@ -352,8 +333,6 @@ static int trim_done(struct lt_ctx *ctx, struct zero *z, struct lt_err *err)
 				return -1;
 			b->req = NULL;
 		}
-		if (take_early(z) && take_owned(ctx, z, b, err))
-			return -1;
 		trim(ctx, z, b);
 		z->trimmed++;
 	}
@@ -394,25 +373,18 @@ static void trim(struct lt_ctx *ctx, const struct zero *z, const struct lt_bucke
 		ctx->accel->discard(ctx->grad_arena.base + cut * esz, (hi - cut) * esz);
 }
 
-/* Bucket b's reduced piece that this rank owns (in z->staging) goes into
- * the gradient arena's owned range, and its staging pages back; hybrid:
- * summed over the nodes first. */
-static int take_owned(struct lt_ctx *ctx, const struct zero *z, const struct lt_bucket *b,
-		      struct lt_err *err)
+/* Hybrid: bucket b's reduced piece that this rank owns, summed over the
+ * nodes where it is. */
+static int sum_across_nodes(struct lt_ctx *ctx, const struct zero *z, const struct lt_bucket *b,
+			    struct lt_err *err)
 {
 	size_t esz = lt_dtype_size(ctx->dtype), lo, hi, a, e;
-	char *from;
 
 	lt_bucket_span(ctx, &z->q, b, &lo, &hi, &a, &e);
 	if (e == a)
 		return 0;
-	from = z->staging + (a - z->part.offset) * esz;
-	if (z->cross && z->cross->size > 1 &&
-	    lt_comm_all_reduce(z->cross, from, e - a, ctx->dtype, LT_SUM, err))
-		return -1;
-	ctx->accel->copy(ctx->grad_arena.base + a * esz, from, (e - a) * esz);
-	ctx->accel->discard(from, (e - a) * esz);
-	return 0;
+	return lt_comm_all_reduce(z->cross, ctx->grad_arena.base + a * esz, e - a, ctx->dtype,
+				  LT_SUM, err);
 }
 
 /* Starts every bucket not started yet, waits for all, keeps the owned
@@ -421,8 +393,8 @@ static int finish_buckets(struct lt_ctx *ctx, struct zero *z, struct lt_err *err
 {
 	if (lt_buckets_finish(ctx, &z->q, err))
 		return -1;
-	for (size_t i = take_early(z) ? z->trimmed : 0; z->q.rs.comm && i < z->q.nbuckets; i++)
-		if (take_owned(ctx, z, &z->q.buckets[i], err))
+	for (size_t i = 0; z->q.rs.comm && z->cross && z->cross->size > 1 && i < z->q.nbuckets; i++)
+		if (sum_across_nodes(ctx, z, &z->q.buckets[i], err))
 			return -1;
 	for (size_t i = z->trimmed; i < z->q.nbuckets; i++)
 		trim(ctx, z, &z->q.buckets[i]);
@@ -441,22 +413,25 @@ static int zero_micro_done(lt_ctx *ctx, void *state, const struct lt_params *p,
 
 /* --- stage 1: one reduce-scatter at sync --- */
 
+/* This rank's block [r S, r S + S) of a padded arena of elem-byte
+ * elements: where the collectives work in place. */
+static char *own_block(const struct zero *z, char *base, size_t elem)
+{
+	return base + (size_t)z->srank * z->part.shard * elem;
+}
+
 static int reduce_scatter(struct lt_ctx *ctx, struct zero *z, struct lt_err *err)
 {
 	size_t esz = lt_dtype_size(ctx->dtype), s = z->part.shard;
+	char *mine = own_block(z, ctx->grad_arena.base, esz);
 
-	if (z->ssize > 1 ? lt_comm_reduce_scatter(z->shard, ctx->grad_arena.base, z->staging, s,
-						  ctx->dtype, LT_SUM, err)
-			 : (ctx->accel->copy(z->staging, ctx->grad_arena.base, s * esz), 0))
+	if (z->ssize > 1 && lt_comm_reduce_scatter(z->shard, ctx->grad_arena.base, mine, s,
+						   ctx->dtype, LT_SUM, err))
 		return -1;
 	/* hybrid: the same shard of every node's sum */
-	if (z->cross && z->cross->size > 1 &&
-	    lt_comm_all_reduce(z->cross, z->staging, s, ctx->dtype, LT_SUM, err))
-		return -1;
-	if (z->part.numel)
-		ctx->accel->copy(ctx->grad_arena.base + z->part.offset * esz, z->staging,
-				 z->part.numel * esz);
-	return 0;
+	return z->cross && z->cross->size > 1
+		       ? lt_comm_all_reduce(z->cross, mine, s, ctx->dtype, LT_SUM, err)
+		       : 0;
 }
 
 static int zero_sync(lt_ctx *ctx, void *state, const struct lt_params *p, struct lt_err *err)
@@ -510,12 +485,8 @@ static int gather_values(struct lt_ctx *ctx, struct zero *z, struct lt_err *err)
 	if (z->ssize == 1 || !ctx->numel)
 		return 0;
 	/* the padding of the last shards is zeros in every arena */
-	ctx->accel->fill(z->staging, 0, z->part.shard * esz);
-	if (z->part.numel)
-		ctx->accel->copy(z->staging, ctx->data_arena.base + z->part.offset * esz,
-				 z->part.numel * esz);
-	return lt_comm_all_gather(z->shard, z->staging, ctx->data_arena.base, z->part.shard,
-				  ctx->dtype, err);
+	return lt_comm_all_gather(z->shard, own_block(z, ctx->data_arena.base, esz),
+				  ctx->data_arena.base, z->part.shard, ctx->dtype, err);
 }
 
 static int zero_step(lt_ctx *ctx, void *state, const struct lt_params *p,
@@ -606,15 +577,10 @@ static int zero_ckpt_loaded(lt_ctx *ctx, void *state, const struct lt_params *p,
 		return -1;
 	if (!ctx->master_arena.base)
 		return gather_values(ctx, z, err);
-	if (z->ssize > 1 && ctx->numel) {
-		memset(z->staging, 0, z->part.shard * sizeof(float));
-		if (z->part.numel)
-			memcpy(z->staging, (float *)ctx->master_arena.base + z->part.offset,
-			       z->part.numel * sizeof(float));
-		if (lt_comm_all_gather(z->shard, z->staging, ctx->master_arena.base,
-				       z->part.shard, LT_F32, err))
-			return -1;
-	}
+	if (z->ssize > 1 && ctx->numel &&
+	    lt_comm_all_gather(z->shard, own_block(z, ctx->master_arena.base, sizeof(float)),
+			       ctx->master_arena.base, z->part.shard, LT_F32, err))
+		return -1;
 	lt_runtime_refresh_views(ctx);
 	return 0;
 }
@@ -635,7 +601,6 @@ static void zero_teardown(lt_ctx *ctx, void *state, const struct lt_params *p)
 	zero_files_close(z->files);
 	free(z->q.buckets);
 	free(z->q.rs.counts);
-	free(z->staging);
 	free(z);
 }
 

@@ -7,10 +7,13 @@
  *   - uneven blocks, empty ones, one rank owning everything (many rounds
  *     of shm's slots), every dtype, SUM, AVG, MIN and MAX, against a
  *     reference computed locally (small integers: exact in f16 and bf16);
+ *   - the same in place (recv = this rank's block of send), and
+ *     all_gather in place (send = this rank's block of recv), and that a
+ *     receive buffer overlapping send any other way is refused;
  *   - with RSV_WORKER_BITS=1, on f16 data that round: the bits of
- *     all_reduce, reduce_scatter and reduce_scatter_v agree on every
- *     element, and equal the sum taken in rank order 0, 1, 2 ... rounded
- *     at each step.
+ *     all_reduce, reduce_scatter and reduce_scatter_v, out of place and in
+ *     place, agree on every element, and equal the sum taken in rank
+ *     order 0, 1, 2 ... rounded at each step.
  * Every mismatch prints a line; the exit status is 0 only if all held.
  */
 #include "comm/comm.h"
@@ -79,9 +82,10 @@ static double reference(enum lt_op op, enum lt_dtype dt, size_t i, unsigned salt
 	return lt_dtype_load(&tmp, dt, 0);
 }
 
-/* One reduce_scatter_v of counts (blocking or started), checked. */
+/* One reduce_scatter_v of counts (blocking or started; in place: into
+ * this rank's block of send), checked. */
 static void check_v(const size_t *counts, enum lt_dtype dt, enum lt_op op, bool async,
-		    unsigned salt)
+		    bool in_place, unsigned salt)
 {
 	size_t es = lt_dtype_size(dt), total = 0, at = 0, mine = counts[rank];
 	size_t *copy = alloc((size_t)size, sizeof(size_t));
@@ -94,7 +98,7 @@ static void check_v(const size_t *counts, enum lt_dtype dt, enum lt_op op, bool 
 		total += counts[j];
 	}
 	send = alloc(total, es);
-	recv = alloc(mine, es);
+	recv = in_place ? send + at * es : alloc(mine, es);
 	for (size_t i = 0; i < total; i++)
 		lt_dtype_store(send, dt, i, value(rank, i, salt));
 	memcpy(copy, counts, (size_t)size * sizeof(size_t));
@@ -115,15 +119,70 @@ static void check_v(const size_t *counts, enum lt_dtype dt, enum lt_op op, bool 
 
 		if (want != got && reports++ < MAX_REPORTS)
 			fprintf(stderr,
-				"rank %d: FAIL reduce_scatter_v%s %s %s block %zu of %zu [%zu]: expected %g, got %g\n",
-				rank, async ? " (async)" : "", lt_op_name(op), lt_dtype_name(dt), mine,
-				total, i, want, got);
+				"rank %d: FAIL reduce_scatter_v%s%s %s %s block %zu of %zu [%zu]: expected %g, got %g\n",
+				rank, async ? " (async)" : "", in_place ? " (in place)" : "",
+				lt_op_name(op), lt_dtype_name(dt), mine, total, i, want, got);
 		failures += want != got;
 		checks++;
 	}
 	free(send);
-	free(recv);
+	if (!in_place)
+		free(recv);
 	free(copy);
+}
+
+/* all_gather in place: send is this rank's block of recv. */
+static void check_gather_in_place(size_t n, enum lt_dtype dt, unsigned salt)
+{
+	size_t es = lt_dtype_size(dt), total = n * (size_t)size;
+	char *recv = alloc(total, es);
+	struct lt_err err;
+	int reports = 0;
+
+	for (size_t i = 0; i < n; i++)
+		lt_dtype_store(recv, dt, (size_t)rank * n + i, value(rank, i, salt));
+	if (lt_comm_all_gather(comm, recv + (size_t)rank * n * es, recv, n, dt, &err))
+		die("all_gather (in place)", &err);
+	for (size_t i = 0; i < total; i++) {
+		double want = value((int)(i / n), i % n, salt), got = lt_dtype_load(recv, dt, i);
+
+		if (want != got && reports++ < MAX_REPORTS)
+			fprintf(stderr, "rank %d: FAIL all_gather (in place) %s %zu [%zu]: expected %g, got %g\n",
+				rank, lt_dtype_name(dt), n, i, want, got);
+		failures += want != got;
+		checks++;
+	}
+	free(recv);
+}
+
+/* A receive buffer overlapping send other than in place is refused, by
+ * every rank before anything is sent. */
+static void check_overlap_refused(void)
+{
+	size_t *counts = alloc((size_t)size, sizeof(size_t)), at = 0;
+	float *buf = alloc(8 * (size_t)size + 1, sizeof(float));
+	struct lt_err err = { 0 };
+
+	for (int j = 0; j < size; j++) {
+		counts[j] = 8;
+		at += j < rank ? 8 : 0;
+	}
+	if (!lt_comm_reduce_scatter_v(comm, buf, buf + at + 1, counts, LT_F32, LT_SUM, &err) ||
+	    !strstr(err.msg, "other than in place")) {
+		fprintf(stderr, "rank %d: FAIL reduce_scatter_v into send + 1 element: %s\n", rank,
+			err.msg[0] ? err.msg : "accepted");
+		failures++;
+	}
+	memset(&err, 0, sizeof(err));
+	if (!lt_comm_all_gather(comm, buf + 1, buf, 8, LT_F32, &err) ||
+	    !strstr(err.msg, "other than in place")) {
+		fprintf(stderr, "rank %d: FAIL all_gather from recv + 1 element: %s\n", rank,
+			err.msg[0] ? err.msg : "accepted");
+		failures++;
+	}
+	checks++;
+	free(buf);
+	free(counts);
 }
 
 /* Count patterns: uneven, empty blocks, all on the last rank (beyond one
@@ -149,9 +208,16 @@ static void run_checks(void)
 	for (int k = 0; k < 5; k++) {
 		pattern(k, counts);
 		for (int dt = 0; dt < LT_DTYPE_COUNT; dt++)
-			for (int o = 0; o < 4; o++)
-				check_v(counts, dt, ops[o], (o + dt) % 2, salt++);
+			for (int o = 0; o < 4; o++) {
+				check_v(counts, dt, ops[o], (o + dt) % 2, false, salt++);
+				check_v(counts, dt, ops[o], (o + dt + 1) % 2, true, salt++);
+			}
 	}
+	for (int dt = 0; dt < LT_DTYPE_COUNT; dt++) {
+		check_gather_in_place(5, dt, salt++);
+		check_gather_in_place(BIG / 3, dt, salt++);
+	}
+	check_overlap_refused();
 	free(counts);
 }
 
@@ -188,6 +254,7 @@ static void check_bits(size_t n)
 	size_t total = n * (size_t)size, *counts = alloc((size_t)size, sizeof(size_t)), at = 0;
 	uint16_t *data = alloc(total, 2), *ar = alloc(total, 2), *want = alloc(total, 2);
 	uint16_t *rs = alloc(n, 2), *rsv = alloc(total, 2), *peer = alloc(total, 2);
+	uint16_t *in = alloc(total, 2);
 	struct lt_err err;
 
 	for (int r = 0; r < size; r++) {
@@ -215,7 +282,17 @@ static void check_bits(size_t n)
 	failures += bits_differ("reduce_scatter vs all_reduce", ar + (size_t)rank * n, rs, n,
 				(size_t)rank * n);
 	failures += bits_differ("reduce_scatter_v vs all_reduce", ar + at, rsv, counts[rank], at);
-	free(data), free(ar), free(want), free(rs), free(rsv), free(peer), free(counts);
+	memcpy(in, data, total * 2);
+	if (lt_comm_reduce_scatter(comm, in, in + (size_t)rank * n, n, LT_F16, LT_SUM, &err))
+		die("reduce_scatter (in place)", &err);
+	failures += bits_differ("reduce_scatter in place vs all_reduce", ar + (size_t)rank * n,
+				in + (size_t)rank * n, n, (size_t)rank * n);
+	memcpy(in, data, total * 2);
+	if (lt_comm_reduce_scatter_v(comm, in, in + at, counts, LT_F16, LT_SUM, &err))
+		die("reduce_scatter_v (in place)", &err);
+	failures += bits_differ("reduce_scatter_v in place vs all_reduce", ar + at, in + at,
+				counts[rank], at);
+	free(data), free(ar), free(want), free(rs), free(rsv), free(peer), free(counts), free(in);
 }
 
 /* ------------------------------------------------------------ main */
