@@ -1,7 +1,7 @@
 /*
  * cpu.c - the `cpu` accelerator: parameter arenas in host memory (an
  * anonymous PROT_NONE reservation made readable and writable 2 MiB at a
- * time; the parameter arenas packed), memset and memcpy, pages given
+ * time, asked for transparent huge pages; the parameter arenas packed), memset and memcpy, pages given
  * back with madvise and guarded with mprotect, and no events to wait for; `--devices auto`
  * is one rank.  Also the accelerators' catalogue: cpu, and cuda (known,
  * not built).
@@ -29,6 +29,10 @@ static int cpu_reserve(struct lt_arena *a, size_t bytes, struct lt_err *err)
 				  bytes >> 20, strerror(errno));
 	a->base = p;
 	a->reserved = bytes;
+	/* 2 MiB pages where the kernel lends them (transparent huge pages in
+	 * "madvise" mode): a stage 2 rank's gradients given back and written
+	 * again every micro-batch fault in 512 times less often */
+	madvise(p, bytes, MADV_HUGEPAGE);
 	return 0;
 }
 
