@@ -1,0 +1,269 @@
+/*
+ * test_preempt.c - preemption and restarts (issue 17, items 1 and 2): a
+ * preemption signal to the agent mid-run makes ltrun exit 75 with a
+ * checkpoint saved, and `--resume auto` then finishes with parameters
+ * bit-identical to an uninterrupted run; --preempt-signals changes the
+ * signals (a bad list is refused); --resume auto starts fresh on an empty
+ * --ckpt-dir and refuses a damaged checkpoint, deleting nothing;
+ * --max-restarts resumes from the last checkpoint; --requeue on outside
+ * Slurm is refused.  The model is tests/models/preempt_linreg.c.
+ */
+#include <criterion/criterion.h>
+
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include "run.h"
+#include "training.h"
+
+TestSuite(preempt, .init = training_make_tmp, .fini = training_remove_tmp, .timeout = 120);
+
+#define MODEL build_path("tests/models/preempt_linreg.so")
+#define MAX_ARGS 48
+
+/* ltrun's options for a 2-rank run of 60 steps (10 epochs of 6). */
+#define RUN_OPTS "--devices", "2", "--batch-size", "8", "--lr", "0.1", "--max-epochs", "10"
+
+/* argv: [ltrun,] opts, extra, the model, "--", model options (all
+ * NULL-terminated lists; extra and mopts may be NULL). */
+static const char **argv_of(bool with_ltrun, const char *const *opts, const char *const *extra,
+			    const char *const *mopts)
+{
+	static const char *argv[MAX_ARGS];
+	int n = 0;
+
+	if (with_ltrun)
+		argv[n++] = build_path("ltrun");
+	for (; *opts && n < MAX_ARGS - 20; opts++)
+		argv[n++] = *opts;
+	for (; extra && *extra && n < MAX_ARGS - 12; extra++)
+		argv[n++] = *extra;
+	argv[n++] = MODEL;
+	argv[n++] = "--";
+	for (; mopts && *mopts && n < MAX_ARGS - 1; mopts++)
+		argv[n++] = *mopts;
+	argv[n] = NULL;
+	return argv;
+}
+
+/* The uninterrupted run's parameters, into dump. */
+static void reference(char *dump, size_t len)
+{
+	path_in_tmp(dump, len, "whole.f32");
+	train("the uninterrupted run", argv_of(false, (const char *const[]){ RUN_OPTS, NULL }, NULL,
+					       (const char *const[]){ "--dump", dump, NULL }),
+	      0);
+}
+
+/* Starts a run on dir that says when it reaches step 3 and goes slowly,
+ * sends it sig there, and expects exit 75 with the one line of the
+ * agent saying where the checkpoint is. */
+static void preempt_with(const char *dir, const char *const *extra, int sig)
+{
+	const char *opts[] = { RUN_OPTS, "--ckpt-dir", dir, "--resume", "auto", NULL };
+	struct run_result r;
+	struct run_job *j;
+
+	j = run_start(argv_of(true, opts, extra,
+			      (const char *const[]){ "--slow", "30", "--say-step", "3", NULL }),
+		      NULL, -1);
+	cr_assert_not_null(j);
+	cr_assert(run_job_wait_for(j, "preempt_linreg: at step 3", 30000), "never reached step 3:\n%s",
+		  run_job_out(j));
+	kill(run_job_pid(j), sig);
+	run_job_finish(j, 60, &r);
+	cr_expect_eq(r.status, 75, "a preempted run exits 75, not %d:\n%s", r.status, r.err);
+	cr_expect(strstr(r.err, "--resume auto: no checkpoint in") &&
+		  strstr(r.err, "starting fresh"),
+		  "--resume auto on an empty --ckpt-dir says it starts fresh:\n%s", r.err);
+	cr_expect(strstr(r.err, "ltrun: preempted at step ") &&
+		  strstr(r.err, "checkpoint saved in ") && strstr(r.err, "; exit 75\n"),
+		  "the agent's one line names the step and the checkpoint:\n%s", r.err);
+	cr_expect(count_steps(dir) >= 1, "a checkpoint was saved in %s", dir);
+	run_result_free(&r);
+}
+
+/* --resume auto on dir finishes the run; its parameters against whole. */
+static void resume_and_compare(const char *dir, const char *whole)
+{
+	const char *opts[] = { RUN_OPTS, "--ckpt-dir", dir, "--resume", "auto", NULL };
+	char resumed[512];
+	char *err;
+
+	path_in_tmp(resumed, sizeof(resumed), "resumed.f32");
+	err = train("the resumed run",
+		    argv_of(false, opts, NULL, (const char *const[]){ "--dump", resumed, NULL }), 1);
+	cr_expect(strstr(err, "--resume auto: resumed at step ") != NULL,
+		  "--resume auto says where it resumed:\n%s", err);
+	cr_expect(strstr(err, "trained 60 steps") != NULL, "the resumed run ends at step 60:\n%s",
+		  err);
+	free(err);
+	expect_same_params("preempted, then resumed", whole, resumed, 0.0);
+}
+
+Test(preempt, sigusr1_exits_75_and_resume_auto_is_bit_identical)
+{
+	char dir[512], whole[512];
+
+	reference(whole, sizeof(whole));
+	path_in_tmp(dir, sizeof(dir), "ckpt");
+	preempt_with(dir, NULL, SIGUSR1);
+	resume_and_compare(dir, whole);
+}
+
+Test(preempt, preempt_signals_usr2)
+{
+	char dir[512], whole[512];
+
+	reference(whole, sizeof(whole));
+	path_in_tmp(dir, sizeof(dir), "ckpt");
+	preempt_with(dir, (const char *const[]){ "--preempt-signals", "usr2", NULL }, SIGUSR2);
+	resume_and_compare(dir, whole);
+}
+
+Test(preempt, sigterm_exits_75)
+{
+	char dir[512];
+
+	path_in_tmp(dir, sizeof(dir), "ckpt");
+	preempt_with(dir, NULL, SIGTERM);
+}
+
+Test(preempt, without_ckpt_dir_the_line_says_nothing_was_saved)
+{
+	struct run_result r;
+	struct run_job *j;
+
+	j = run_start(argv_of(true, (const char *const[]){ RUN_OPTS, NULL }, NULL,
+			      (const char *const[]){ "--slow", "30", "--say-step", "3", NULL }),
+		      NULL, -1);
+	cr_assert_not_null(j);
+	cr_assert(run_job_wait_for(j, "preempt_linreg: at step 3", 30000), "%s", run_job_out(j));
+	kill(run_job_pid(j), SIGUSR1);
+	run_job_finish(j, 60, &r);
+	cr_expect_eq(r.status, 75, "still the preempted status:\n%s", r.err);
+	cr_expect(strstr(r.err, "nothing saved (no --ckpt-dir); exit 75\n") != NULL,
+		  "the line says nothing was saved:\n%s", r.err);
+	run_result_free(&r);
+}
+
+Test(preempt, bad_preempt_signals_are_refused)
+{
+	expect_one_line_failure(argv_of(false, (const char *const[]){ RUN_OPTS, NULL },
+					(const char *const[]){ "--preempt-signals", "USR1,BOGUS", NULL },
+					NULL),
+				"invalid --preempt-signals 'USR1,BOGUS'");
+	expect_one_line_failure(argv_of(false, (const char *const[]){ RUN_OPTS, NULL },
+					(const char *const[]){ "--preempt-signals", "KILL", NULL },
+					NULL),
+				"SIGKILL cannot be forwarded");
+}
+
+Test(preempt, resume_auto_needs_ckpt_dir)
+{
+	expect_one_line_failure(argv_of(false, (const char *const[]){ RUN_OPTS, NULL },
+					(const char *const[]){ "--resume", "auto", NULL }, NULL),
+				"--resume is 'auto', which needs --ckpt-dir");
+}
+
+/* The newest checkpoint's model.safetensors under dir. */
+static void newest_file(const char *dir, char *out, size_t len)
+{
+	char last[600], name[64] = "";
+	FILE *f;
+
+	snprintf(last, sizeof(last), "%s/last", dir);
+	f = fopen(last, "r");
+	cr_assert_not_null(f, "no %s", last);
+	cr_assert_not_null(fgets(name, sizeof(name), f));
+	fclose(f);
+	name[strcspn(name, "\n")] = '\0';
+	snprintf(out, len, "%s/%s/model.safetensors", dir, name);
+}
+
+Test(preempt, resume_auto_refuses_a_damaged_checkpoint_and_deletes_nothing)
+{
+	char dir[512], file[700];
+	struct run_result r;
+	struct stat before, after;
+	FILE *f;
+	int byte, steps;
+
+	path_in_tmp(dir, sizeof(dir), "ckpt");
+	train("5 steps", argv_of(false, (const char *const[]){ RUN_OPTS, NULL },
+				 (const char *const[]){ "--max-steps", "5", "--ckpt-dir", dir, NULL },
+				 NULL),
+	      0);
+	newest_file(dir, file, sizeof(file));
+	steps = count_steps(dir);
+	f = fopen(file, "r+b");
+	cr_assert_not_null(f);
+	cr_assert_eq(fseek(f, -3, SEEK_END), 0);
+	byte = fgetc(f);
+	cr_assert_eq(fseek(f, -3, SEEK_END), 0);
+	fputc(0x5a ^ byte, f);
+	fclose(f);
+	cr_assert_eq(stat(file, &before), 0);
+	cr_assert_eq(run_ltrun(argv_of(false, (const char *const[]){ RUN_OPTS, NULL },
+				       (const char *const[]){ "--ckpt-dir", dir, "--resume", "auto",
+							      NULL },
+				       NULL),
+			       NULL, &r),
+		     0);
+	cr_expect_neq(r.status, 0, "a damaged checkpoint is refused, never trained over:\n%s", r.err);
+	cr_expect(strstr(r.err, "does not match") && strstr(r.err, "model.safetensors"),
+		  "the message names the damaged file:\n%s", r.err);
+	cr_expect(!strstr(r.err, "starting fresh"), "auto does not start fresh over it:\n%s", r.err);
+	run_result_free(&r);
+	cr_expect_eq(stat(file, &after), 0, "the damaged checkpoint is still there");
+	cr_expect_eq(before.st_size, after.st_size);
+	cr_expect_eq(count_steps(dir), steps, "nothing under --ckpt-dir was deleted");
+}
+
+/* Rank 1 fails at step 7 of the first attempt; the restart goes on from
+ * step 5's checkpoint, not from step 0, and ends where an uninterrupted
+ * run ends. */
+Test(preempt, max_restarts_resume_from_the_last_checkpoint)
+{
+	char dir[512], whole[512], restarted[512];
+	struct run_result r;
+
+	reference(whole, sizeof(whole));
+	path_in_tmp(dir, sizeof(dir), "ckpt");
+	path_in_tmp(restarted, sizeof(restarted), "restarted.f32");
+	cr_assert_eq(run_ltrun(argv_of(false, (const char *const[]){ RUN_OPTS, NULL },
+				       (const char *const[]){ "--max-restarts", "1",
+							      "--ckpt-every-n-steps", "5",
+							      "--ckpt-dir", dir, NULL },
+				       (const char *const[]){ "--fail-once", "7", "--dump",
+							      restarted, NULL }),
+			       NULL, &r),
+		     0);
+	cr_expect_eq(r.status, 0, "the restart finishes the run:\n%s", r.err);
+	cr_expect(strstr(r.err, "failing at step 7 of the first attempt") != NULL,
+		  "the first attempt failed at step 7:\n%s", r.err);
+	cr_expect(strstr(r.err, "a restart: resumed at step 5 from the last checkpoint") != NULL,
+		  "the restart resumed from step 5's checkpoint:\n%s", r.err);
+	cr_expect(strstr(r.out, "first step 0 restart 0") && strstr(r.out, "first step 5 restart 1"),
+		  "the first attempt starts at step 0, the restart at step 5:\n%s", r.out);
+	run_result_free(&r);
+	expect_same_params("failed at step 7, restarted", whole, restarted, 0.0);
+}
+
+Test(preempt, requeue_on_outside_slurm_is_refused)
+{
+	struct run_result r;
+
+	expect_one_line_failure(argv_of(false, (const char *const[]){ RUN_OPTS, NULL },
+					(const char *const[]){ "--requeue", "on", NULL }, NULL),
+				"--requeue is 'on', but this is not a Slurm job");
+	cr_assert_eq(run_ltrun(argv_of(false, (const char *const[]){ RUN_OPTS, NULL },
+				       (const char *const[]){ "--requeue", "sometimes", NULL }, NULL),
+			       NULL, &r),
+		     0);
+	cr_expect_eq(r.status, 2, "a bad --requeue is a usage error:\n%s", r.err);
+	run_result_free(&r);
+}
