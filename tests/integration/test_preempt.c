@@ -10,11 +10,13 @@
  */
 #include <criterion/criterion.h>
 
+#include <limits.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include "run.h"
 #include "training.h"
@@ -223,9 +225,9 @@ Test(preempt, resume_auto_refuses_a_damaged_checkpoint_and_deletes_nothing)
 	cr_expect_eq(count_steps(dir), steps, "nothing under --ckpt-dir was deleted");
 }
 
-/* Rank 1 fails at step 7 of the first attempt; the restart goes on from
- * step 5's checkpoint, not from step 0, and ends where an uninterrupted
- * run ends. */
+/* Rank 1 fails in step 10 of the first attempt (epochs are 6 steps); the
+ * restart goes on from step 8's checkpoint, not from step 0, and ends
+ * where an uninterrupted run ends. */
 Test(preempt, max_restarts_resume_from_the_last_checkpoint)
 {
 	char dir[512], whole[512], restarted[512];
@@ -236,21 +238,21 @@ Test(preempt, max_restarts_resume_from_the_last_checkpoint)
 	path_in_tmp(restarted, sizeof(restarted), "restarted.f32");
 	cr_assert_eq(run_ltrun(argv_of(false, (const char *const[]){ RUN_OPTS, NULL },
 				       (const char *const[]){ "--max-restarts", "1",
-							      "--ckpt-every-n-steps", "5",
+							      "--ckpt-every-n-steps", "4",
 							      "--ckpt-dir", dir, NULL },
-				       (const char *const[]){ "--fail-once", "7", "--dump",
+				       (const char *const[]){ "--fail-once", "10", "--dump",
 							      restarted, NULL }),
 			       NULL, &r),
 		     0);
 	cr_expect_eq(r.status, 0, "the restart finishes the run:\n%s", r.err);
-	cr_expect(strstr(r.err, "failing at step 7 of the first attempt") != NULL,
-		  "the first attempt failed at step 7:\n%s", r.err);
-	cr_expect(strstr(r.err, "a restart: resumed at step 5 from the last checkpoint") != NULL,
-		  "the restart resumed from step 5's checkpoint:\n%s", r.err);
-	cr_expect(strstr(r.out, "first step 0 restart 0") && strstr(r.out, "first step 5 restart 1"),
-		  "the first attempt starts at step 0, the restart at step 5:\n%s", r.out);
+	cr_expect(strstr(r.err, "failing at step 10 of the first attempt") != NULL,
+		  "the first attempt failed in step 10:\n%s", r.err);
+	cr_expect(strstr(r.err, "a restart: resumed at step 8 from the last checkpoint") != NULL,
+		  "the restart resumed from step 8's checkpoint:\n%s", r.err);
+	cr_expect(strstr(r.out, "first step 0 restart 0") && strstr(r.out, "first step 8 restart 1"),
+		  "the first attempt starts at step 0, the restart at step 8:\n%s", r.out);
 	run_result_free(&r);
-	expect_same_params("failed at step 7, restarted", whole, restarted, 0.0);
+	expect_same_params("failed in step 10, restarted", whole, restarted, 0.0);
 }
 
 Test(preempt, requeue_on_outside_slurm_is_refused)
@@ -266,4 +268,121 @@ Test(preempt, requeue_on_outside_slurm_is_refused)
 		     0);
 	cr_expect_eq(r.status, 2, "a bad --requeue is a usage error:\n%s", r.err);
 	run_result_free(&r);
+}
+
+/* --- requeue with a real one-node Slurm cluster (tests/scripts/slurm-cluster) --- */
+
+/* $1 cluster dir, $2 ltrun, $3 model, $4 --ckpt-dir, $5 dump, $6 sbatch's
+ * --requeue or --no-requeue, $7 ltrun's --requeue.  Starts the cluster
+ * (SKIP and why when it cannot), submits a 2-rank run that goes slowly,
+ * signals its step with USR1 once it reached step 3 (scancel --signal, as
+ * --signal=USR1@T does), waits until the job ended for good (at most
+ * 100 s), prints scontrol's Restarts, JobState and ExitCode, then the
+ * job's output (every start's, --open-mode=append), and stops the
+ * cluster. */
+static const char slurm_sh[] =
+	"d=$1\n"
+	"tests/scripts/slurm-cluster start \"$d\" >\"$d/cluster.log\" 2>&1 ||\n"
+	"	{ echo \"SKIP $(head -n 1 \"$d/cluster.log\")\"; exit 0; }\n"
+	"export SLURM_CONF=$d/slurm.conf\n"
+	"printf '#!/bin/sh\\nexec srun %s --devices 2 --batch-size 8 --lr 0.1 --max-epochs 10 "
+	"--ckpt-dir %s --resume auto --requeue %s %s -- --slow 30 --say-step 3 --dump %s\\n' "
+	"\"$2\" \"$4\" \"$7\" \"$3\" \"$5\" >\"$d/job.sh\"\n"
+	"id=$(timeout 20 sbatch --parsable \"$6\" --open-mode=append -o \"$d/out\" -N1 -n1 "
+	"\"$d/job.sh\")\n"
+	"i=0\n"
+	"until grep -q 'at step 3' \"$d/out\" 2>/dev/null; do\n"
+	"	sleep 0.2; i=$((i + 1))\n"
+	"	[ $i -lt 300 ] || { echo 'never reached step 3'; break; }\n"
+	"done\n"
+	"timeout 20 scancel --signal=USR1 \"$id\"\n"
+	"i=0\n"
+	"while :; do\n"
+	"	s=$(timeout 20 scontrol show job \"$id\" | grep -o 'JobState=[A-Z_]*')\n"
+	"	case $s in *=COMPLETED|*=FAILED|*=CANCELLED|*=TIMEOUT|*=NODE_FAIL|*=OUT_OF_MEMORY) break ;; esac\n"
+	"	sleep 0.5; i=$((i + 1))\n"
+	"	[ $i -lt 200 ] || { echo 'the job never ended'; break; }\n"
+	"done\n"
+	"timeout 20 scontrol show job \"$id\" | grep -o 'Restarts=[0-9]*\\|JobState=[A-Z_]*\\|ExitCode=[0-9:]*'\n"
+	"echo \"job $id\"\n"
+	"cat \"$d/out\"\n"
+	"tests/scripts/slurm-cluster stop \"$d\" >/dev/null 2>&1\n";
+
+static char slurm_dir[] = "/tmp/ltrun-preempt-slurm-XXXXXX";
+
+static void slurm_job(const char *sbatch_requeue, const char *ltrun_requeue, const char *dir,
+		      const char *dump, struct run_result *r)
+{
+	const char *programs[] = { "munged", "slurmctld", "slurmd", "sbatch", "scancel",
+				   "scontrol", NULL };
+	char ltrun[PATH_MAX], model[PATH_MAX];
+	struct run_result rm;
+
+	if (geteuid() != 0)
+		cr_skip_test("needs root (slurmd starts jobs as their owners)");
+	for (const char *const *p = programs; *p; p++) {
+		struct run_result w;
+		cr_assert_eq(run_command((const char *[]){ "sh", "-c", "command -v \"$1\"", "sh", *p,
+							   NULL },
+					 NULL, 10, &w),
+			     0);
+		bool found = w.status == 0;
+		run_result_free(&w);
+		if (!found)
+			cr_skip_test("no %s: install slurm-wlm and munge", *p);
+	}
+	cr_assert_not_null(mkdtemp(slurm_dir));
+	cr_assert_not_null(realpath(build_path("ltrun"), ltrun));
+	cr_assert_not_null(realpath(MODEL, model));
+	cr_assert_eq(run_command((const char *[]){ "sh", "-c", slurm_sh, "sh", slurm_dir, ltrun,
+						   model, dir, dump, sbatch_requeue, ltrun_requeue,
+						   NULL },
+				 NULL, 200, r),
+		     0);
+	if (!run_command((const char *[]){ "rm", "-rf", slurm_dir, NULL }, NULL, 20, &rm))
+		run_result_free(&rm);
+	if (!strncmp(r->out, "SKIP ", 5))
+		cr_skip_test("cannot start a Slurm cluster: %.200s", r->out + 5);
+}
+
+/* Preempted in its first start, the job requeues itself (--requeue
+ * auto: it was submitted --requeue), starts again with
+ * SLURM_RESTART_COUNT=1, resumes and ends as an uninterrupted run does. */
+Test(preempt, slurm_requeue_resumes_bit_identical, .timeout = 240)
+{
+	char dir[512], whole[512], dump[512];
+	struct run_result r;
+
+	reference(whole, sizeof(whole));
+	path_in_tmp(dir, sizeof(dir), "ckpt");
+	path_in_tmp(dump, sizeof(dump), "requeued.f32");
+	slurm_job("--requeue", "auto", dir, dump, &r);
+	cr_expect(strstr(r.out, "Restarts=1") != NULL, "Slurm requeued the job once:\n%s", r.out);
+	cr_expect(strstr(r.out, "JobState=COMPLETED") && strstr(r.out, "ExitCode=0:0"),
+		  "its second start completed:\n%s", r.out);
+	cr_expect(strstr(r.out, "checkpoint saved in ") && strstr(r.out, "requeueing Slurm job "),
+		  "node 0's agent saved, then requeued:\n%s", r.out);
+	cr_expect(strstr(r.out, "restart 1") && strstr(r.out, "--resume auto: resumed at step "),
+		  "the second start resumed, with lt_restart_count() 1:\n%s", r.out);
+	run_result_free(&r);
+	expect_same_params("preempted, requeued by Slurm, resumed", whole, dump, 0.0);
+}
+
+/* --requeue on for a job submitted --no-requeue: Slurm refuses; one line
+ * naming the job and Slurm's error, exit 1, and the checkpoint stays. */
+Test(preempt, slurm_refused_requeue_keeps_the_checkpoint, .timeout = 240)
+{
+	char dir[512], dump[512];
+	struct run_result r;
+
+	path_in_tmp(dir, sizeof(dir), "ckpt");
+	path_in_tmp(dump, sizeof(dump), "never.f32");
+	slurm_job("--no-requeue", "on", dir, dump, &r);
+	cr_expect(strstr(r.out, "ltrun: cannot requeue Slurm job ") &&
+		  strstr(r.out, "; the checkpoint is kept\n"),
+		  "one line says Slurm refused:\n%s", r.out);
+	cr_expect(strstr(r.out, "Restarts=0") && strstr(r.out, "ExitCode=1:0"),
+		  "not requeued, exit status 1:\n%s", r.out);
+	run_result_free(&r);
+	cr_expect(count_steps(dir) >= 1, "the checkpoint is still in %s", dir);
 }
