@@ -277,7 +277,8 @@ Test(preempt, requeue_on_outside_slurm_is_refused)
  * (SKIP and why when it cannot), submits a 2-rank run that goes slowly,
  * signals its step with USR1 once it reached step 3 (scancel --signal, as
  * --signal=USR1@T does), waits until the job ended for good (at most
- * 100 s), prints scontrol's Restarts, JobState and ExitCode, then the
+ * 100 s; a requeued job waits 120 s for its begin time, which the script
+ * moves to now as an administrator may), prints scontrol's Restarts, JobState and ExitCode, then the
  * job's output (every start's, --open-mode=append), and stops the
  * cluster. */
 static const char slurm_sh[] =
@@ -298,8 +299,9 @@ static const char slurm_sh[] =
 	"timeout 20 scancel --signal=USR1 \"$id\"\n"
 	"i=0\n"
 	"while :; do\n"
-	"	s=$(timeout 20 scontrol show job \"$id\" | grep -o 'JobState=[A-Z_]*')\n"
-	"	case $s in *=COMPLETED|*=FAILED|*=CANCELLED|*=TIMEOUT|*=NODE_FAIL|*=OUT_OF_MEMORY) break ;; esac\n"
+	"	s=$(timeout 20 scontrol show job \"$id\" | grep -o 'JobState=[A-Z_]*\\|Reason=BeginTime')\n"
+	"	case $s in *=COMPLETED*|*=FAILED*|*=CANCELLED*|*=TIMEOUT*|*=NODE_FAIL*|*=OUT_OF_MEMORY*) break ;; esac\n"
+	"	case $s in *BeginTime*) timeout 20 scontrol update JobId=\"$id\" StartTime=now ;; esac\n"
 	"	sleep 0.5; i=$((i + 1))\n"
 	"	[ $i -lt 200 ] || { echo 'the job never ended'; break; }\n"
 	"done\n"
@@ -385,4 +387,23 @@ Test(preempt, slurm_refused_requeue_keeps_the_checkpoint, .timeout = 240)
 		  "not requeued, exit status 1:\n%s", r.out);
 	run_result_free(&r);
 	cr_expect(count_steps(dir) >= 1, "the checkpoint is still in %s", dir);
+}
+
+/* --requeue auto for a job submitted --no-requeue: not requeued, and the
+ * line says why; still exit 75. */
+Test(preempt, slurm_auto_leaves_a_no_requeue_job_alone, .timeout = 240)
+{
+	char dir[512], dump[512];
+	struct run_result r;
+
+	path_in_tmp(dir, sizeof(dir), "ckpt");
+	path_in_tmp(dump, sizeof(dump), "stopped.f32");
+	slurm_job("--no-requeue", "auto", dir, dump, &r);
+	cr_expect(strstr(r.out, "; not requeued: Slurm job ") &&
+		  strstr(r.out, " was submitted with --no-requeue; exit 75\n"),
+		  "the line says why it was not requeued:\n%s", r.out);
+	cr_expect(strstr(r.out, "Restarts=0") && strstr(r.out, "ExitCode=75:0"),
+		  "not requeued, exit status 75:\n%s", r.out);
+	run_result_free(&r);
+	cr_expect(count_steps(dir) >= 1, "the checkpoint is in %s", dir);
 }
