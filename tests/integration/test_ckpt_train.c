@@ -138,21 +138,6 @@ Test(ckpt_train, keep_inspect_and_verify)
 	run_result_free(&r);
 }
 
-/* The newest checkpoint's model file under dir. */
-static void newest_file(const char *dir, char *out, size_t len)
-{
-	char last[600], name[64] = "";
-	FILE *f;
-
-	snprintf(last, sizeof(last), "%s/last", dir);
-	f = fopen(last, "r");
-	cr_assert_not_null(f, "no %s", last);
-	cr_assert_not_null(fgets(name, sizeof(name), f));
-	fclose(f);
-	name[strcspn(name, "\n")] = '\0';
-	snprintf(out, len, "%s/%s/model.safetensors", dir, name);
-}
-
 Test(ckpt_train, a_damaged_or_foreign_checkpoint_is_refused)
 {
 	char dir[512], file[700];
@@ -172,7 +157,7 @@ Test(ckpt_train, a_damaged_or_foreign_checkpoint_is_refused)
 	cr_expect(strstr(r.err, "saved by 2 ranks, this run has 3") != NULL, "%s", r.err);
 	run_result_free(&r);
 
-	newest_file(dir, file, sizeof(file));
+	newest_checkpoint_file(dir, file, sizeof(file));
 	f = fopen(file, "r+b");
 	cr_assert_not_null(f, "no %s", file);
 	fseek(f, 0, SEEK_END);
@@ -218,7 +203,7 @@ static void stop_saves_and_exits_75(const char *sig)
 		  r.out, r.err);
 	cr_expect(strstr(r.err, "checkpoint saved") != NULL, "rank 0 says it saved:\n%s", r.err);
 	run_result_free(&r);
-	newest_file(dir, file, sizeof(file));
+	newest_checkpoint_file(dir, file, sizeof(file));
 	cr_assert_eq(run_ltrun((const char *const[]){ "ckpt", "verify", file, NULL }, NULL, &r), 0);
 	cr_expect_eq(r.status, 0, "the checkpoint SIG%s left is complete: %s%s", sig, r.out, r.err);
 	run_result_free(&r);

@@ -171,21 +171,6 @@ Test(preempt, resume_auto_needs_ckpt_dir)
 				"--resume is 'auto', which needs --ckpt-dir");
 }
 
-/* The newest checkpoint's model.safetensors under dir. */
-static void newest_file(const char *dir, char *out, size_t len)
-{
-	char last[600], name[64] = "";
-	FILE *f;
-
-	snprintf(last, sizeof(last), "%s/last", dir);
-	f = fopen(last, "r");
-	cr_assert_not_null(f, "no %s", last);
-	cr_assert_not_null(fgets(name, sizeof(name), f));
-	fclose(f);
-	name[strcspn(name, "\n")] = '\0';
-	snprintf(out, len, "%s/%s/model.safetensors", dir, name);
-}
-
 Test(preempt, resume_auto_refuses_a_damaged_checkpoint_and_deletes_nothing)
 {
 	char dir[512], file[700];
@@ -199,7 +184,7 @@ Test(preempt, resume_auto_refuses_a_damaged_checkpoint_and_deletes_nothing)
 				 (const char *const[]){ "--max-steps", "5", "--ckpt-dir", dir, NULL },
 				 NULL),
 	      0);
-	newest_file(dir, file, sizeof(file));
+	newest_checkpoint_file(dir, file, sizeof(file));
 	steps = count_steps(dir);
 	f = fopen(file, "r+b");
 	cr_assert_not_null(f);
@@ -370,40 +355,34 @@ Test(preempt, slurm_requeue_resumes_bit_identical, .timeout = 240)
 	expect_same_params("preempted, requeued by Slurm, resumed", whole, dump, 0.0);
 }
 
-/* --requeue on for a job submitted --no-requeue: Slurm refuses; one line
- * naming the job and Slurm's error, exit 1, and the checkpoint stays. */
-Test(preempt, slurm_refused_requeue_keeps_the_checkpoint, .timeout = 240)
-{
-	char dir[512], dump[512];
-	struct run_result r;
-
-	path_in_tmp(dir, sizeof(dir), "ckpt");
-	path_in_tmp(dump, sizeof(dump), "never.f32");
-	slurm_job("--no-requeue", "on", dir, dump, &r);
-	cr_expect(strstr(r.out, "ltrun: cannot requeue Slurm job ") &&
-		  strstr(r.out, "; the checkpoint is kept\n"),
-		  "one line says Slurm refused:\n%s", r.out);
-	cr_expect(strstr(r.out, "Restarts=0") && strstr(r.out, "ExitCode=1:0"),
-		  "not requeued, exit status 1:\n%s", r.out);
-	run_result_free(&r);
-	cr_expect(count_steps(dir) >= 1, "the checkpoint is still in %s", dir);
-}
-
-/* --requeue auto for a job submitted --no-requeue: not requeued, and the
- * line says why; still exit 75. */
-Test(preempt, slurm_auto_leaves_a_no_requeue_job_alone, .timeout = 240)
+/* A job submitted --no-requeue, preempted under ltrun's --requeue
+ * `requeue`: not requeued, the line `says`, Slurm's ExitCode `code`, and
+ * the checkpoint stays. */
+static void not_requeued(const char *requeue, const char *says, const char *code)
 {
 	char dir[512], dump[512];
 	struct run_result r;
 
 	path_in_tmp(dir, sizeof(dir), "ckpt");
 	path_in_tmp(dump, sizeof(dump), "stopped.f32");
-	slurm_job("--no-requeue", "auto", dir, dump, &r);
-	cr_expect(strstr(r.out, "; not requeued: Slurm job ") &&
-		  strstr(r.out, " was submitted with --no-requeue; exit 75\n"),
-		  "the line says why it was not requeued:\n%s", r.out);
-	cr_expect(strstr(r.out, "Restarts=0") && strstr(r.out, "ExitCode=75:0"),
-		  "not requeued, exit status 75:\n%s", r.out);
+	slurm_job("--no-requeue", requeue, dir, dump, &r);
+	cr_expect(strstr(r.out, says) != NULL, "--requeue %s: the line says '%s':\n%s", requeue,
+		  says, r.out);
+	cr_expect(strstr(r.out, "Restarts=0") && strstr(r.out, code),
+		  "--requeue %s: not requeued, %s:\n%s", requeue, code, r.out);
 	run_result_free(&r);
-	cr_expect(count_steps(dir) >= 1, "the checkpoint is in %s", dir);
+	cr_expect(count_steps(dir) >= 1, "the checkpoint is still in %s", dir);
+}
+
+/* --requeue on: Slurm refuses; one line naming the job and Slurm's error,
+ * exit 1, and the checkpoint stays. */
+Test(preempt, slurm_refused_requeue_keeps_the_checkpoint, .timeout = 240)
+{
+	not_requeued("on", "; the checkpoint is kept\n", "ExitCode=1:0");
+}
+
+/* --requeue auto: left alone, the line says why; still exit 75. */
+Test(preempt, slurm_auto_leaves_a_no_requeue_job_alone, .timeout = 240)
+{
+	not_requeued("auto", " was submitted with --no-requeue; exit 75\n", "ExitCode=75:0");
 }
