@@ -1383,6 +1383,7 @@ static int run_agent(const struct lt_plan *plan, const struct lt_config *cfg,
 	struct agent a = { .plan = plan, .cfg = cfg, .sigfd = -1, .failed = -1, .left = -1,
 			   .watcher_fd = -1 };
 	int status = 0;
+	bool preempted = false;
 
 	if (forwarded_signals(&a, err) ||
 	    (plan->topo.node_rank == 0 && lt_requeue_check(cfg, err)))
@@ -1432,13 +1433,15 @@ static int run_agent(const struct lt_plan *plan, const struct lt_config *cfg,
 		if (a.stop_signal) {
 			char sig[16];
 			status = stopped_or(&a, 128 + a.stop_signal);
-			if (status != LT_EXIT_STOPPED) /* else end_preempted() says it */
+			preempted = status == LT_EXIT_STOPPED;
+			if (!preempted) /* else end_preempted() says it */
 				fprintf(stderr, "ltrun: stopped by %s: forwarded it to every rank\n",
 					lt_signal_name(a.stop_signal, sig));
 			break;
 		}
 		if (a.failed < 0 && !a.remote_failure[0]) {
 			status = stopped_or(&a, 0);
+			preempted = status == LT_EXIT_STOPPED;
 			break;
 		}
 		if (a.failed >= 0)
@@ -1455,7 +1458,8 @@ static int run_agent(const struct lt_plan *plan, const struct lt_config *cfg,
 		fprintf(stderr, "ltrun: restarting every rank (restart %d of %d)\n", a.restart + 1,
 			cfg->max_restarts);
 	}
-	if (status == LT_EXIT_STOPPED)
+	/* not a rank's own exit(75), which failed it */
+	if (preempted)
 		status = end_preempted(&a);
 	stop_store(&a);
 	sigprocmask(SIG_SETMASK, &a.old_mask, NULL);

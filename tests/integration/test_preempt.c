@@ -258,23 +258,24 @@ Test(preempt, requeue_on_outside_slurm_is_refused)
 /* --- requeue with a real one-node Slurm cluster (tests/scripts/slurm-cluster) --- */
 
 /* $1 cluster dir, $2 ltrun, $3 model, $4 --ckpt-dir, $5 dump, $6 sbatch's
- * --requeue or --no-requeue, $7 ltrun's --requeue.  Starts the cluster
- * (SKIP and why when it cannot), submits a 2-rank run that goes slowly,
- * signals its step with USR1 once it reached step 3 (scancel --signal, as
- * --signal=USR1@T does), waits until the job ended for good (at most
- * 100 s; a requeued job waits 120 s for its begin time, which the script
- * moves to now as an administrator may), prints scontrol's Restarts, JobState and ExitCode, then the
- * job's output (every start's, --open-mode=append), and stops the
- * cluster. */
+ * --requeue or --no-requeue, $7 ltrun's --requeue, $8 srun's tasks, $9
+ * ltrun's --devices option ("" when srun makes the 2 ranks).  Starts the
+ * cluster (SKIP and why when it cannot), submits a 2-rank run that goes
+ * slowly, signals its step with USR1 once it reached step 3 (scancel
+ * --signal, as --signal=USR1@T does), waits until the job ended for good
+ * (at most 100 s; a requeued job waits 120 s for its begin time, which
+ * the script moves to now as an administrator may), prints scontrol's
+ * Restarts, JobState and ExitCode, then the job's output (every start's,
+ * --open-mode=append), and stops the cluster. */
 static const char slurm_sh[] =
 	"d=$1\n"
 	"tests/scripts/slurm-cluster start \"$d\" >\"$d/cluster.log\" 2>&1 ||\n"
 	"	{ echo \"SKIP $(head -n 1 \"$d/cluster.log\")\"; exit 0; }\n"
 	"export SLURM_CONF=$d/slurm.conf\n"
-	"printf '#!/bin/sh\\nexec srun %s --devices 2 --batch-size 8 --lr 0.1 --max-epochs 10 "
+	"printf '#!/bin/sh\\nexec srun -n %s %s %s --batch-size 8 --lr 0.1 --max-epochs 10 "
 	"--ckpt-dir %s --resume auto --requeue %s %s -- --slow 30 --say-step 3 --dump %s\\n' "
-	"\"$2\" \"$4\" \"$7\" \"$3\" \"$5\" >\"$d/job.sh\"\n"
-	"id=$(timeout 20 sbatch --parsable \"$6\" --open-mode=append -o \"$d/out\" -N1 -n1 "
+	"\"$8\" \"$2\" \"$9\" \"$4\" \"$7\" \"$3\" \"$5\" >\"$d/job.sh\"\n"
+	"id=$(timeout 20 sbatch --parsable \"$6\" --open-mode=append -o \"$d/out\" -N1 -n2 "
 	"\"$d/job.sh\")\n"
 	"i=0\n"
 	"until grep -q 'at step 3' \"$d/out\" 2>/dev/null; do\n"
@@ -297,8 +298,8 @@ static const char slurm_sh[] =
 
 static char slurm_dir[] = "/tmp/ltrun-preempt-slurm-XXXXXX";
 
-static void slurm_job(const char *sbatch_requeue, const char *ltrun_requeue, const char *dir,
-		      const char *dump, struct run_result *r)
+static void slurm_job(const char *sbatch_requeue, const char *ltrun_requeue, bool adopted,
+		      const char *dir, const char *dump, struct run_result *r)
 {
 	const char *programs[] = { "munged", "slurmctld", "slurmd", "sbatch", "scancel",
 				   "scontrol", NULL };
@@ -323,6 +324,7 @@ static void slurm_job(const char *sbatch_requeue, const char *ltrun_requeue, con
 	cr_assert_not_null(realpath(MODEL, model));
 	cr_assert_eq(run_command((const char *[]){ "sh", "-c", slurm_sh, "sh", slurm_dir, ltrun,
 						   model, dir, dump, sbatch_requeue, ltrun_requeue,
+						   adopted ? "2" : "1", adopted ? "" : "--devices 2",
 						   NULL },
 				 NULL, 200, r),
 		     0);
@@ -333,9 +335,10 @@ static void slurm_job(const char *sbatch_requeue, const char *ltrun_requeue, con
 }
 
 /* Preempted in its first start, the job requeues itself (--requeue
- * auto: it was submitted --requeue), starts again with
- * SLURM_RESTART_COUNT=1, resumes and ends as an uninterrupted run does. */
-Test(preempt, slurm_requeue_resumes_bit_identical, .timeout = 240)
+ * auto: it was submitted --requeue) from node 0's agent, or from rank 0
+ * when srun made the ranks, starts again with SLURM_RESTART_COUNT=1,
+ * resumes and ends as an uninterrupted run does. */
+static void requeued(bool adopted)
 {
 	char dir[512], whole[512], dump[512];
 	struct run_result r;
@@ -343,16 +346,26 @@ Test(preempt, slurm_requeue_resumes_bit_identical, .timeout = 240)
 	reference(whole, sizeof(whole));
 	path_in_tmp(dir, sizeof(dir), "ckpt");
 	path_in_tmp(dump, sizeof(dump), "requeued.f32");
-	slurm_job("--requeue", "auto", dir, dump, &r);
+	slurm_job("--requeue", "auto", adopted, dir, dump, &r);
 	cr_expect(strstr(r.out, "Restarts=1") != NULL, "Slurm requeued the job once:\n%s", r.out);
 	cr_expect(strstr(r.out, "JobState=COMPLETED") && strstr(r.out, "ExitCode=0:0"),
 		  "its second start completed:\n%s", r.out);
 	cr_expect(strstr(r.out, "checkpoint saved in ") && strstr(r.out, "requeueing Slurm job "),
-		  "node 0's agent saved, then requeued:\n%s", r.out);
+		  "saved, then requeued:\n%s", r.out);
 	cr_expect(strstr(r.out, "restart 1") && strstr(r.out, "--resume auto: resumed at step "),
 		  "the second start resumed, with lt_restart_count() 1:\n%s", r.out);
 	run_result_free(&r);
 	expect_same_params("preempted, requeued by Slurm, resumed", whole, dump, 0.0);
+}
+
+Test(preempt, slurm_requeue_resumes_bit_identical, .timeout = 240)
+{
+	requeued(false);
+}
+
+Test(preempt, slurm_requeue_by_adopted_rank_0, .timeout = 240)
+{
+	requeued(true);
 }
 
 /* A job submitted --no-requeue, preempted under ltrun's --requeue
@@ -365,7 +378,7 @@ static void not_requeued(const char *requeue, const char *says, const char *code
 
 	path_in_tmp(dir, sizeof(dir), "ckpt");
 	path_in_tmp(dump, sizeof(dump), "stopped.f32");
-	slurm_job("--no-requeue", requeue, dir, dump, &r);
+	slurm_job("--no-requeue", requeue, false, dir, dump, &r);
 	cr_expect(strstr(r.out, says) != NULL, "--requeue %s: the line says '%s':\n%s", requeue,
 		  says, r.out);
 	cr_expect(strstr(r.out, "Restarts=0") && strstr(r.out, code),
