@@ -1138,7 +1138,9 @@ static int local_last(const char *dir, struct lt_err *err)
 
 /* Rank 0, resuming "auto": whether --ckpt-dir holds a checkpoint.  Through
  * another IO (a URL, a plugin's) a missing `last` cannot be told from an
- * unreachable one, so only one that is there counts: else an error. */
+ * unreachable one, so only one that is there counts: else an error under
+ * --resume auto, and on a restart without --resume a warning and a fresh
+ * start, as restarts went before they resumed. */
 static int has_last(struct lt_ctx *ctx, struct lt_err *err)
 {
 	const char *dir = ctx->cfg->ckpt_dir;
@@ -1157,18 +1159,23 @@ static int has_last(struct lt_ctx *ctx, struct lt_err *err)
 	ctx->ckpt_state = NULL;
 	if (!rc)
 		return 1;
+	if (!ctx->cfg->resume) {
+		lt_warn("a restart: no checkpoint to resume from: %s", e2.msg);
+		return 0;
+	}
 	return lt_err_set(err, LT_EXIT_FAILURE,
 			  "--resume auto: %s (auto starts fresh only in a local --ckpt-dir with none: '%s' is not; start the first run without --resume)",
 			  e2.msg, lt_quote(q, sizeof(q), dir));
 }
 
-/* Every rank, resuming "auto": 1 when rank 0 found a checkpoint, 0 when
- * it found none (the run starts fresh, rank 0 says so), -1 with err. */
+/* Why the run resumes "auto", for rank 0's line. */
 static const char *auto_why(const struct lt_ctx *ctx)
 {
 	return ctx->cfg->resume ? "--resume auto" : "a restart";
 }
 
+/* Every rank, resuming "auto": 1 when rank 0 found a checkpoint, 0 when
+ * it found none (the run starts fresh, rank 0 says so), -1 with err. */
 static int auto_found(struct lt_ctx *ctx, struct lt_err *err)
 {
 	int32_t v = ctx->info.rank == 0 ? has_last(ctx, err) : 0;

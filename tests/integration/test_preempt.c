@@ -18,6 +18,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "nginx.h"
 #include "run.h"
 #include "training.h"
 
@@ -238,6 +239,64 @@ Test(preempt, max_restarts_resume_from_the_last_checkpoint)
 		  "the first attempt starts at step 0, the restart at step 8:\n%s", r.out);
 	run_result_free(&r);
 	expect_same_params("failed in step 10, restarted", whole, restarted, 0.0);
+}
+
+/* Over http (a real WebDAV server): a restart resumes from step 8's
+ * checkpoint there; --resume auto on an empty URL is refused (a missing
+ * checkpoint cannot be told from an unreachable server); a restart before
+ * any save starts fresh, saying why. */
+static struct nginx server;
+
+static void stop_server(void)
+{
+	nginx_stop(&server);
+}
+
+Test(preempt, over_http, .fini = stop_server)
+{
+	char url[128], empty[160], whole[512], dump[512], why[512];
+	struct run_result r;
+
+	if (nginx_start(&server, why, sizeof(why)))
+		cr_skip_test("%s", why);
+	snprintf(url, sizeof(url), "%s/run", server.url);
+	snprintf(empty, sizeof(empty), "%s/empty", server.url);
+	reference(whole, sizeof(whole));
+	path_in_tmp(dump, sizeof(dump), "restarted.f32");
+	cr_assert_eq(run_ltrun(argv_of(false, (const char *const[]){ RUN_OPTS, NULL },
+				       (const char *const[]){ "--max-restarts", "1",
+							      "--ckpt-every-n-steps", "4",
+							      "--ckpt-io", "http", "--ckpt-dir", url,
+							      NULL },
+				       (const char *const[]){ "--fail-once", "10", "--dump", dump,
+							      NULL }),
+			       NULL, &r),
+		     0);
+	cr_expect_eq(r.status, 0, "%s", r.err);
+	cr_expect(strstr(r.err, "a restart: resumed at step 8 from the last checkpoint") != NULL,
+		  "the restart resumed from step 8's checkpoint on the server:\n%s", r.err);
+	run_result_free(&r);
+	expect_same_params("failed in step 10 over http, restarted", whole, dump, 0.0);
+
+	expect_one_line_failure(argv_of(false, (const char *const[]){ RUN_OPTS, NULL },
+					(const char *const[]){ "--ckpt-io", "http", "--ckpt-dir", empty,
+							       "--resume", "auto", NULL },
+					NULL),
+				"--resume auto: ");
+
+	cr_assert_eq(run_ltrun(argv_of(false, (const char *const[]){ RUN_OPTS, NULL },
+				       (const char *const[]){ "--max-restarts", "1",
+							      "--ckpt-every-n-steps", "4",
+							      "--ckpt-io", "http", "--ckpt-dir", empty,
+							      NULL },
+				       (const char *const[]){ "--fail-once", "2", NULL }),
+			       NULL, &r),
+		     0);
+	cr_expect_eq(r.status, 0, "%s", r.err);
+	cr_expect(strstr(r.err, "warning: a restart: no checkpoint to resume from: ") &&
+		  strstr(r.err, "starting fresh"),
+		  "a restart before any save starts fresh, saying why:\n%s", r.err);
+	run_result_free(&r);
 }
 
 Test(preempt, requeue_on_outside_slurm_is_refused)
