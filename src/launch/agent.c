@@ -204,17 +204,18 @@ static int check_not_singleton(const struct lt_topology *t, struct lt_err *err)
 }
 
 /* How often the job was started again before this start: torchrun's
- * restarts, or Slurm's requeues (SLURM_RESTART_COUNT); 0 when neither. */
+ * restarts plus Slurm's requeues (SLURM_RESTART_COUNT); 0 when neither. */
 static int launcher_restarts(void)
 {
 	static const char *const vars[] = { "TORCHELASTIC_RESTART_COUNT", "SLURM_RESTART_COUNT" };
 	struct lt_err ignored;
+	int total = 0;
 	long n;
 
 	for (size_t i = 0; i < sizeof(vars) / sizeof(vars[0]); i++)
 		if (lt_env_int(NULL, vars[i], 0, 1 << 20, &n, &ignored) > 0)
-			return (int)n;
-	return 0;
+			total += (int)n;
+	return total;
 }
 
 /* Adopted rank 0 stopped by a preemption signal: what it saved is
