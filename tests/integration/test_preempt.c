@@ -127,6 +127,15 @@ Test(preempt, preempt_signals_usr2)
 	resume_and_compare(dir, whole);
 }
 
+/* The agent forwards the preemption signals whatever --signals says. */
+Test(preempt, preempt_signals_are_forwarded_beyond_signals)
+{
+	char dir[512];
+
+	path_in_tmp(dir, sizeof(dir), "ckpt");
+	preempt_with(dir, (const char *const[]){ "--signals", "INT", NULL }, SIGUSR1);
+}
+
 Test(preempt, sigterm_exits_75)
 {
 	char dir[512];
