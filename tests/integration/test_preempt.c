@@ -326,10 +326,13 @@ Test(preempt, requeue_on_outside_slurm_is_refused)
 /* --- requeue with a real one-node Slurm cluster (tests/scripts/slurm-cluster) --- */
 
 /* $1 cluster dir, $2 ltrun, $3 model, $4 --ckpt-dir, $5 dump, $6 sbatch's
- * --requeue or --no-requeue, $7 ltrun's --requeue, $8 srun's tasks, $9
- * ltrun's --devices option ("" when srun makes the 2 ranks).  Starts the
- * cluster (SKIP and why when it cannot), submits a 2-rank run that goes
- * slowly, signals its step with USR1 once it reached step 3 (scancel
+ * --requeue or --no-requeue, $7 ltrun's --requeue, then the shape of the
+ * job (struct shape): $8 what starts ltrun in the job script, $9 ltrun's
+ * --devices option, $10 sbatch's node and task options, $11 the
+ * cluster's nodes (2: network namespaces, clients run in n0's), $12
+ * where an uninterrupted job of that shape dumps its parameters first
+ * ("": none).  Starts the cluster (SKIP and why when it cannot), submits
+ * a run that goes slowly, signals its step with USR1 once it reached step 3 (scancel
  * --signal, as --signal=USR1@T does), waits until the job ended for good
  * (at most 100 s; a requeued job waits 120 s for its begin time, which
  * the script moves to now as an administrator may), prints scontrol's
@@ -337,37 +340,61 @@ Test(preempt, requeue_on_outside_slurm_is_refused)
  * --open-mode=append), and stops the cluster. */
 static const char slurm_sh[] =
 	"d=$1\n"
-	"tests/scripts/slurm-cluster start \"$d\" >\"$d/cluster.log\" 2>&1 ||\n"
+	"SLURM_CLUSTER_NODES=${11} tests/scripts/slurm-cluster start \"$d\" >\"$d/cluster.log\" 2>&1 ||\n"
 	"	{ echo \"SKIP $(head -n 1 \"$d/cluster.log\")\"; exit 0; }\n"
-	"export SLURM_CONF=$d/slurm.conf\n"
-	"printf '#!/bin/sh\\nexec srun -n %s %s %s --batch-size 8 --lr 0.1 --max-epochs 10 "
-	"--ckpt-dir %s --resume auto --requeue %s %s -- --slow 30 --say-step 3 --dump %s\\n' "
-	"\"$8\" \"$2\" \"$9\" \"$4\" \"$7\" \"$3\" \"$5\" >\"$d/job.sh\"\n"
-	"id=$(timeout 20 sbatch --parsable \"$6\" --open-mode=append -o \"$d/out\" -N1 -n2 "
+	". \"$d/env\"\n"
+	"c=${SLURM_CLUSTER_NS:+ip netns exec $SLURM_CLUSTER_NS}\n"
+	"ltrun=$2 model=$3 requeue=$7 launch=$8 devices=$9\n"
+	"job() {\n"
+	"	printf '#!/bin/sh\\nexec %s %s %s --batch-size 8 --lr 0.1 --max-epochs 10 "
+	"--ckpt-dir %s --resume auto --requeue %s %s -- --slow %s --say-step 3 --dump %s\\n' "
+	"\"$launch\" \"$ltrun\" \"$devices\" \"$1\" \"$requeue\" \"$model\" \"$2\" \"$3\"\n"
+	"}\n"
+	"if [ -n \"${12}\" ]; then\n"
+	"	job \"$4.ref\" 0 \"${12}\" >\"$d/ref.sh\"\n"
+	"	$c timeout 60 sbatch --wait ${10} -o \"$d/ref.out\" \"$d/ref.sh\" >/dev/null ||\n"
+	"		{ echo 'the reference job failed:'; cat \"$d/ref.out\"; }\n"
+	"fi\n"
+	"job \"$4\" 30 \"$5\" >\"$d/job.sh\"\n"
+	"id=$($c timeout 20 sbatch --parsable \"$6\" --open-mode=append -o \"$d/out\" ${10} "
 	"\"$d/job.sh\")\n"
 	"i=0\n"
 	"until grep -q 'at step 3' \"$d/out\" 2>/dev/null; do\n"
 	"	sleep 0.2; i=$((i + 1))\n"
 	"	[ $i -lt 300 ] || { echo 'never reached step 3'; break; }\n"
 	"done\n"
-	"timeout 20 scancel --signal=USR1 \"$id\"\n"
+	"$c timeout 20 scancel --signal=USR1 \"$id\"\n"
 	"i=0\n"
 	"while :; do\n"
-	"	s=$(timeout 20 scontrol show job \"$id\" | grep -o 'JobState=[A-Z_]*\\|Reason=BeginTime')\n"
+	"	s=$($c timeout 20 scontrol show job \"$id\" | grep -o 'JobState=[A-Z_]*\\|Reason=BeginTime')\n"
 	"	case $s in *=COMPLETED*|*=FAILED*|*=CANCELLED*|*=TIMEOUT*|*=NODE_FAIL*|*=OUT_OF_MEMORY*) break ;; esac\n"
-	"	case $s in *BeginTime*) timeout 20 scontrol update JobId=\"$id\" StartTime=now ;; esac\n"
+	"	case $s in *BeginTime*) $c timeout 20 scontrol update JobId=\"$id\" StartTime=now ;; esac\n"
 	"	sleep 0.5; i=$((i + 1))\n"
 	"	[ $i -lt 200 ] || { echo 'the job never ended'; break; }\n"
 	"done\n"
-	"timeout 20 scontrol show job \"$id\" | grep -o 'Restarts=[0-9]*\\|JobState=[A-Z_]*\\|ExitCode=[0-9:]*'\n"
+	"$c timeout 20 scontrol show job \"$id\" | grep -o 'Restarts=[0-9]*\\|JobState=[A-Z_]*\\|ExitCode=[0-9:]*'\n"
 	"echo \"job $id\"\n"
 	"cat \"$d/out\"\n"
 	"tests/scripts/slurm-cluster stop \"$d\" >/dev/null 2>&1\n";
 
 static char slurm_dir[] = "/tmp/ltrun-preempt-slurm-XXXXXX";
 
-static void slurm_job(const char *sbatch_requeue, const char *ltrun_requeue, bool adopted,
-		      const char *dir, const char *dump, struct run_result *r)
+/* How the job starts its ranks: slurm_sh's $8 to $11. */
+struct shape {
+	const char *launch, *devices, *nodes, *cluster;
+};
+
+/* srun starts ltrun once, whose agent starts 2 ranks. */
+static const struct shape by_agent = { "srun -n 1", "--devices 2", "-N1 -n2", "1" };
+/* srun starts 2 ranks, adopted. */
+static const struct shape by_srun = { "srun -n 2", "", "-N1 -n2", "1" };
+/* 2 nodes: ltrun in the batch script starts one ltrun per node with srun,
+ * each agent 2 ranks. */
+static const struct shape two_nodes = { "", "--devices 2", "-N2 --ntasks-per-node=1", "2" };
+
+static void slurm_job(const char *sbatch_requeue, const char *ltrun_requeue,
+		      const struct shape *shape, const char *dir, const char *dump,
+		      const char *reference_dump, struct run_result *r)
 {
 	const char *programs[] = { "munged", "slurmctld", "slurmd", "sbatch", "scancel",
 				   "scontrol", NULL };
@@ -392,8 +419,8 @@ static void slurm_job(const char *sbatch_requeue, const char *ltrun_requeue, boo
 	cr_assert_not_null(realpath(MODEL, model));
 	cr_assert_eq(run_command((const char *[]){ "sh", "-c", slurm_sh, "sh", slurm_dir, ltrun,
 						   model, dir, dump, sbatch_requeue, ltrun_requeue,
-						   adopted ? "2" : "1", adopted ? "" : "--devices 2",
-						   NULL },
+						   shape->launch, shape->devices, shape->nodes,
+						   shape->cluster, reference_dump, NULL },
 				 NULL, 200, r),
 		     0);
 	if (!run_command((const char *[]){ "rm", "-rf", slurm_dir, NULL }, NULL, 20, &rm))
@@ -406,15 +433,18 @@ static void slurm_job(const char *sbatch_requeue, const char *ltrun_requeue, boo
  * auto: it was submitted --requeue) from node 0's agent, or from rank 0
  * when srun made the ranks, starts again with SLURM_RESTART_COUNT=1,
  * resumes and ends as an uninterrupted run does. */
-static void requeued(bool adopted)
+static void requeued(const struct shape *shape, bool reference_here)
 {
 	char dir[512], whole[512], dump[512];
 	struct run_result r;
 
-	reference(whole, sizeof(whole));
+	if (reference_here)
+		reference(whole, sizeof(whole));
+	else
+		path_in_tmp(whole, sizeof(whole), "whole.f32");
 	path_in_tmp(dir, sizeof(dir), "ckpt");
 	path_in_tmp(dump, sizeof(dump), "requeued.f32");
-	slurm_job("--requeue", "auto", adopted, dir, dump, &r);
+	slurm_job("--requeue", "auto", shape, dir, dump, reference_here ? "" : whole, &r);
 	cr_expect(strstr(r.out, "Restarts=1") != NULL, "Slurm requeued the job once:\n%s", r.out);
 	cr_expect(strstr(r.out, "JobState=COMPLETED") && strstr(r.out, "ExitCode=0:0"),
 		  "its second start completed:\n%s", r.out);
@@ -428,12 +458,23 @@ static void requeued(bool adopted)
 
 Test(preempt, slurm_requeue_resumes_bit_identical, .timeout = 240)
 {
-	requeued(false);
+	requeued(&by_agent, true);
 }
 
 Test(preempt, slurm_requeue_by_adopted_rank_0, .timeout = 240)
 {
-	requeued(true);
+	requeued(&by_srun, true);
+}
+
+/* Two nodes, each a network namespace with its slurmd: the batch script's
+ * ltrun starts one ltrun per node with srun (the self-relaunch, for
+ * real), both agents pass the signal on, node 0's requeues, and the
+ * second start's 4 ranks end as an uninterrupted job of the same shape
+ * (on the same cluster: its reduction across nodes adds in another order
+ * than 4 ranks on one node). */
+Test(preempt, slurm_two_nodes_requeue_resumes_bit_identical, .timeout = 240)
+{
+	requeued(&two_nodes, false);
 }
 
 /* A job submitted --no-requeue, preempted under ltrun's --requeue
@@ -446,7 +487,7 @@ static void not_requeued(const char *requeue, const char *says, const char *code
 
 	path_in_tmp(dir, sizeof(dir), "ckpt");
 	path_in_tmp(dump, sizeof(dump), "stopped.f32");
-	slurm_job("--no-requeue", requeue, false, dir, dump, &r);
+	slurm_job("--no-requeue", requeue, &by_agent, dir, dump, "", &r);
 	cr_expect(strstr(r.out, says) != NULL, "--requeue %s: the line says '%s':\n%s", requeue,
 		  says, r.out);
 	cr_expect(strstr(r.out, "Restarts=0") && strstr(r.out, code),
