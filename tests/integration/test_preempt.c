@@ -5,8 +5,13 @@
  * bit-identical to an uninterrupted run; --preempt-signals changes the
  * signals (a bad list is refused); --resume auto starts fresh on an empty
  * --ckpt-dir and refuses a damaged checkpoint, deleting nothing;
- * --max-restarts resumes from the last checkpoint; --requeue on outside
- * Slurm is refused.  The model is tests/models/preempt_linreg.c.
+ * --max-restarts resumes from the last checkpoint (also over http);
+ * --requeue on outside Slurm is refused.  With a real Slurm cluster
+ * (tests/scripts/slurm-cluster, skipped without one): a preempted job
+ * requeued by node 0's agent, by adopted rank 0, and on two nodes (network
+ * namespaces, ltrun's srun self-relaunch) resumes bit-identical; a job
+ * submitted --no-requeue is refused (--requeue on) or left alone (auto).
+ * The model is tests/models/preempt_linreg.c.
  */
 #include <criterion/criterion.h>
 
