@@ -46,9 +46,11 @@ extern "C" {
 
 /* Exit statuses: LT_EXIT_USAGE for a bad flag, LTRUN_* variable or config
  * file value; LT_EXIT_FAILURE for everything else (the cluster's environment,
- * a plugin, a file that cannot be read); LT_EXIT_STOPPED when a stop signal
- * (SIGUSR1, SIGTERM) made every rank save a checkpoint and stop early. */
-enum { LT_EXIT_FAILURE = 1, LT_EXIT_USAGE = 2, LT_EXIT_STOPPED = 3 };
+ * a plugin, a file that cannot be read); LT_EXIT_STOPPED when a preemption
+ * signal (--preempt-signals: SIGUSR1, SIGTERM) made every rank save a
+ * checkpoint and stop early: sysexits' EX_TEMPFAIL, "try again", far from
+ * the statuses a model's own exit() or a signal (128 + N) gives. */
+enum { LT_EXIT_FAILURE = 1, LT_EXIT_USAGE = 2, LT_EXIT_STOPPED = 75 };
 
 /* One error: a single line naming the bad input and the fix, and the exit
  * status it deserves.  Functions that take a `struct lt_err *` fill it and

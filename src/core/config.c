@@ -192,8 +192,8 @@ const struct lt_option lt_options[LT_OPT_COUNT] = {
 		.offset = OFF(ckpt_keep), .def = "1",
 		.doc = "keep the newest K complete checkpoints, deleting older ones only once a newer one is complete; default 1: the last one (as Lightning's ModelCheckpoint); 0: keep all" },
 	[LT_OPT_RESUME] = { .id = LT_OPT_RESUME, .name = "resume", .env = "LTRUN_RESUME",
-		.arg = "last|PATH|URL", .type = LT_OPT_PATH, .offset = OFF(resume),
-		.doc = "resume from a checkpoint: last (the newest under --ckpt-dir), a step directory or model.safetensors, or a URL" },
+		.arg = "last|auto|PATH|URL", .type = LT_OPT_PATH, .offset = OFF(resume),
+		.doc = "resume from a checkpoint: last (the newest under --ckpt-dir), auto (last when --ckpt-dir holds one, else start fresh), a step directory or model.safetensors, or a URL" },
 	[LT_OPT_INIT_WEIGHTS] = { .id = LT_OPT_INIT_WEIGHTS, .name = "init-weights", .env = "LTRUN_INIT_WEIGHTS",
 		.arg = "FILE|DIR", .type = LT_OPT_PATH, .offset = OFF(init_weights),
 		.doc = "start from the weights of a safetensors file (or a directory's model.safetensors, or a checkpoint), matched to the parameters by name, under any precision and rank count" },
@@ -224,6 +224,13 @@ const struct lt_option lt_options[LT_OPT_COUNT] = {
 	[LT_OPT_INSECURE_STORE] = { .id = LT_OPT_INSECURE_STORE, .name = "insecure-store", .env = "LTRUN_INSECURE_STORE",
 		.type = LT_OPT_BOOL, .offset = OFF(insecure_store), .def = "false",
 		.doc = "on several nodes without LTRUN_STORE_TOKEN, PMIx or a usable secret file, run anyway with a store token that anyone who sees the job can compute (see SECURITY in ltrun(1))" },
+	[LT_OPT_PREEMPT_SIGNALS] = { .id = LT_OPT_PREEMPT_SIGNALS, .name = "preempt-signals", .env = "LTRUN_PREEMPT_SIGNALS",
+		.arg = "LIST", .type = LT_OPT_PATH, .offset = OFF(preempt_signals), .def = "USR1,TERM",
+		.doc = "signals that make every rank finish the step, save a checkpoint and stop (ltrun then exits 75, preempted); ','-separated names or numbers, forwarded to the ranks" },
+	[LT_OPT_REQUEUE] = { .id = LT_OPT_REQUEUE, .name = "requeue", .env = "LTRUN_REQUEUE",
+		.arg = "auto|on|off", .type = LT_OPT_CHOICE, .offset = OFF(requeue), .def = "auto",
+		.doc = "when preempted under Slurm, node 0's agent requeues the job (libslurm's slurm_requeue) once the checkpoint is saved; auto: when the job can be requeued",
+		.choices = "auto|on|off" },
 };
 
 const struct lt_option *lt_option_find(const char *name)
@@ -1033,12 +1040,14 @@ int lt_config_check(const struct lt_config *c, struct lt_err *err)
 	int sigs[LT_MAX_SIGNALS];
 	char q[LT_QUOTE_MAX];
 
-	if (lt_signals_parse(c->signals, c->source_name[LT_OPT_SIGNALS], sigs, err) < 0)
+	if (lt_signals_parse(c->signals, c->source_name[LT_OPT_SIGNALS], sigs, err) < 0 ||
+	    lt_signals_parse(c->preempt_signals, c->source_name[LT_OPT_PREEMPT_SIGNALS], sigs,
+			     err) < 0)
 		return -1;
-	if (c->resume && !strcmp(c->resume, "last") && !c->ckpt_dir)
+	if (c->resume && (!strcmp(c->resume, "last") || !strcmp(c->resume, "auto")) && !c->ckpt_dir)
 		return lt_err_set(err, LT_EXIT_USAGE,
-				  "%s is 'last', which needs --ckpt-dir: say where the checkpoints are",
-				  c->source_name[LT_OPT_RESUME]);
+				  "%s is '%s', which needs --ckpt-dir: say where the checkpoints are",
+				  c->source_name[LT_OPT_RESUME], c->resume);
 	if (c->ckpt_dir && !strcmp(c->ckpt_io, "file") && lt_is_url(c->ckpt_dir))
 		return lt_err_set(err, LT_EXIT_USAGE,
 				  "--ckpt-dir '%s' is a URL: add --ckpt-io http (or async)",

@@ -90,6 +90,8 @@ enum lt_opt_id {
 	LT_OPT_DEBUG,
 	/* launch, again: kept last to ease merges */
 	LT_OPT_INSECURE_STORE,
+	LT_OPT_PREEMPT_SIGNALS,
+	LT_OPT_REQUEUE,
 	LT_OPT_COUNT
 };
 
@@ -146,8 +148,10 @@ struct lt_config {
 	char *ckpt_dir;           /* checkpoints' base: a directory or a URL; NULL: none */
 	int ckpt_every;           /* save every N steps; 0: at the end only */
 	int ckpt_keep;            /* complete checkpoints kept; 0: all */
-	char *resume;             /* "last", a checkpoint path or URL; NULL: start afresh */
+	char *resume;             /* "last", "auto", a checkpoint path or URL; NULL: start afresh */
 	bool insecure_store;      /* run without a secret token source (store_token.c) */
+	char *preempt_signals;    /* signals that make every rank save and stop (exit 75) */
+	char *requeue;            /* "auto", "on" or "off": node 0 requeues a preempted Slurm job */
 	char *init_weights;       /* safetensors file or directory of first values; NULL: none */
 	bool init_weights_strict; /* refuse tensors the model does not have */
 	char *adam_betas;         /* "B1,B2" as given; the numbers below once checked */
@@ -201,8 +205,8 @@ int lt_config_check_names(const struct lt_config *cfg,
 			  const struct lt_registry *reg, struct lt_err *err);
 
 /* Checks what one option's value cannot tell alone, once every source is
- * loaded: --signals names signals that can be forwarded, --resume last
- * comes with --ckpt-dir, a URL --ckpt-dir or --resume comes with a
+ * loaded: --signals and --preempt-signals name signals that can be
+ * forwarded, --resume last or auto comes with --ckpt-dir, a URL --ckpt-dir or --resume comes with a
  * --ckpt-io other than file, --rdzv file has LTRUN_RDZV_DIR.  Called by
  * cmd/ltrun.c before anything starts and by each rank on the settings the
  * agent exported.  Returns 0, or -1 with err (status 2) naming the option

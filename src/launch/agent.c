@@ -34,6 +34,7 @@
 #include "launch/agent.h"
 #include "comm/comm.h"
 #include "launch/output.h"
+#include "launch/requeue.h"
 #include "rank/rank.h"
 #include "rdzv/rdzv.h"
 #include "core/signals.h"
@@ -42,6 +43,7 @@
 #include "core/owner.h"
 #include "core/registry.h"
 #include "core/sha256.h"
+#include "trainer/preempt.h"
 
 #include <cjson/cJSON.h>
 #include <dirent.h>
@@ -201,6 +203,41 @@ static int check_not_singleton(const struct lt_topology *t, struct lt_err *err)
 	return 0;
 }
 
+/* How often the job was started again before this start: torchrun's
+ * restarts plus Slurm's requeues (SLURM_RESTART_COUNT); 0 when neither. */
+static int launcher_restarts(void)
+{
+	static const char *const vars[] = { "TORCHELASTIC_RESTART_COUNT", "SLURM_RESTART_COUNT" };
+	struct lt_err ignored;
+	int total = 0;
+	long n;
+
+	for (size_t i = 0; i < sizeof(vars) / sizeof(vars[0]); i++)
+		if (lt_env_int(NULL, vars[i], 0, 1 << 20, &n, &ignored) > 0)
+			total += (int)n;
+	return total;
+}
+
+/* Adopted rank 0 stopped by a preemption signal: what it saved is
+ * complete (it writes or publishes the checkpoint last), so it requeues
+ * the job as node 0's agent would.  Returns the exit status. */
+static int requeue_adopted(const struct lt_config *cfg, const struct lt_topology *t,
+			   int status)
+{
+	struct lt_requeue rq;
+	struct lt_err err = { 0 };
+
+	if (status != LT_EXIT_STOPPED || t->rank != 0 || !lt_requeue_wanted(cfg, &rq))
+		return status;
+	fprintf(stderr, "ltrun: requeueing Slurm job %s\n", rq.job);
+	fflush(stderr);
+	if (lt_requeue_run(&rq, &err)) {
+		fprintf(stderr, "ltrun: %s\n", err.msg);
+		return err.status;
+	}
+	return status;
+}
+
 static int run_adopted(const struct lt_plan *plan, const struct lt_config *cfg,
 		       struct lt_err *err)
 {
@@ -208,8 +245,6 @@ static int run_adopted(const struct lt_plan *plan, const struct lt_config *cfg,
 	struct lt_rank_info info = { 0 };
 	char value[512];
 	const char *name;
-	long restarts = 0;
-	struct lt_err ignored;
 
 	if (check_not_singleton(t, err))
 		return -1;
@@ -221,8 +256,7 @@ static int run_adopted(const struct lt_plan *plan, const struct lt_config *cfg,
 	info.local_world_size = t->local_world_size;
 	info.node_rank = t->node_rank;
 	info.num_nodes = t->num_nodes;
-	if (lt_env_int(NULL, "TORCHELASTIC_RESTART_COUNT", 0, 1 << 20, &restarts, &ignored) > 0)
-		info.restart_count = (int)restarts;
+	info.restart_count = launcher_restarts();
 	snprintf(info.store_host, sizeof(info.store_host), "%s", t->main_addr);
 	info.store_port = t->main_port;
 	info.rdzv_timeout_s = cfg->rdzv_timeout;
@@ -238,7 +272,7 @@ static int run_adopted(const struct lt_plan *plan, const struct lt_config *cfg,
 	setenv(LT_ENV_RUN_ID, info.run_id, 1);
 	snprintf(value, sizeof(value), "%d", info.restart_count);
 	setenv(LT_ENV_RESTART_COUNT, value, 1);
-	return run_model(plan, cfg, &info);
+	return requeue_adopted(cfg, t, run_model(plan, cfg, &info));
 }
 
 /* ---------------------------------------------- srun from a batch script */
@@ -341,7 +375,8 @@ static int set_rank_env(const struct agent *a, int local)
 		return -1;
 	snprintf(value, sizeof(value), "%d", plan->topo.num_nodes);
 	setenv(LT_ENV_NODE_COUNT, value, 1);
-	snprintf(value, sizeof(value), "%d", a->restart);
+	/* a requeued Slurm job's restarts count too: its ranks resume */
+	snprintf(value, sizeof(value), "%d", a->restart + launcher_restarts());
 	setenv(LT_ENV_RESTART_COUNT, value, 1);
 	snprintf(value, sizeof(value), "%d", plan->topo.main_port);
 	setenv(LT_ENV_STORE_PORT, value, 1);
@@ -1254,15 +1289,105 @@ static void stop_store(struct agent *a)
 	a->store_pid = 0;
 }
 
+/* --signals, and the --preempt-signals it lacks: the ranks act on those. */
+static int forwarded_signals(struct agent *a, struct lt_err *err)
+{
+	const struct lt_config *cfg = a->cfg;
+	int psigs[LT_MAX_SIGNALS], np, k;
+
+	a->nsigs = lt_signals_parse(cfg->signals, cfg->source_name[LT_OPT_SIGNALS], a->sigs, err);
+	np = lt_signals_parse(cfg->preempt_signals, cfg->source_name[LT_OPT_PREEMPT_SIGNALS],
+			      psigs, err);
+	if (a->nsigs < 0 || np < 0)
+		return -1;
+	for (int i = 0; i < np; i++) {
+		for (k = 0; k < a->nsigs && a->sigs[k] != psigs[i]; k++)
+			;
+		if (k < a->nsigs)
+			continue;
+		if (a->nsigs == LT_MAX_SIGNALS)
+			return lt_err_set(err, LT_EXIT_USAGE,
+					  "--signals and --preempt-signals name more than %d signals together: name fewer",
+					  LT_MAX_SIGNALS);
+		a->sigs[a->nsigs++] = psigs[i];
+	}
+	return 0;
+}
+
+/* What rank 0 noted when it stopped (preempt.h) into step and ckpt ("":
+ * not this node's, or not noted). */
+static void read_preempt_note(const struct agent *a, char *step, size_t slen, char *ckpt,
+			      size_t clen)
+{
+	char path[PATH_MAX], text[8192];
+	const cJSON *v;
+	cJSON *json;
+	size_t got;
+	FILE *f;
+
+	step[0] = ckpt[0] = '\0';
+	if (a->plan->topo.first_rank != 0)
+		return;
+	snprintf(path, sizeof(path), "%s/error-0.json", a->run_dir);
+	if (!(f = fopen(path, "r")))
+		return;
+	got = fread(text, 1, sizeof(text) - 1, f);
+	fclose(f);
+	text[got] = '\0';
+	json = cJSON_Parse(text);
+	v = cJSON_GetObjectItemCaseSensitive(json, LT_PREEMPT_NOTE_STEP);
+	if (cJSON_IsNumber(v))
+		snprintf(step, slen, " at step %.0f", v->valuedouble);
+	v = cJSON_GetObjectItemCaseSensitive(json, LT_PREEMPT_NOTE_CKPT);
+	if (cJSON_IsString(v))
+		snprintf(ckpt, clen, "%s", v->valuestring);
+	cJSON_Delete(json);
+}
+
+/* Every rank saved and stopped on a preemption signal: one line saying
+ * so, and on node 0 the job's requeue (--requeue).  Returns the exit
+ * status: LT_EXIT_STOPPED, or the requeue's failure. */
+static int end_preempted(struct agent *a)
+{
+	char step[64], ckpt[PATH_MAX], saved[PATH_MAX + 64];
+	struct lt_requeue rq = { 0 };
+	struct lt_err err = { 0 };
+	bool requeue = a->plan->topo.node_rank == 0 && lt_requeue_wanted(a->cfg, &rq);
+
+	read_preempt_note(a, step, sizeof(step), ckpt, sizeof(ckpt));
+	if (ckpt[0])
+		snprintf(saved, sizeof(saved), "checkpoint saved in %s", ckpt);
+	else if (a->plan->topo.first_rank == 0)
+		snprintf(saved, sizeof(saved), "nothing saved%s",
+			 a->cfg->ckpt_dir ? "" : " (no --ckpt-dir)");
+	else
+		snprintf(saved, sizeof(saved), "the ranks of node %d stopped",
+			 a->plan->topo.node_rank);
+	/* Before the requeue: Slurm ends the job as it requeues it. */
+	if (requeue)
+		fprintf(stderr, "ltrun: preempted%s, %s; requeueing Slurm job %s, exit %d\n", step,
+			saved, rq.job, LT_EXIT_STOPPED);
+	else
+		fprintf(stderr, "ltrun: preempted%s, %s%s%s; exit %d\n", step, saved,
+			rq.why[0] ? "; not requeued: " : "", rq.why, LT_EXIT_STOPPED);
+	fflush(stderr);
+	if (requeue && lt_requeue_run(&rq, &err)) {
+		fprintf(stderr, "ltrun: %s%s\n", err.msg, ckpt[0] ? "; the checkpoint is kept" : "");
+		return err.status;
+	}
+	return LT_EXIT_STOPPED;
+}
+
 static int run_agent(const struct lt_plan *plan, const struct lt_config *cfg,
 		     struct lt_err *err)
 {
 	struct agent a = { .plan = plan, .cfg = cfg, .sigfd = -1, .failed = -1, .left = -1,
 			   .watcher_fd = -1 };
 	int status = 0;
+	bool preempted = false;
 
-	a.nsigs = lt_signals_parse(cfg->signals, cfg->source_name[LT_OPT_SIGNALS], a.sigs, err);
-	if (a.nsigs < 0)
+	if (forwarded_signals(&a, err) ||
+	    (plan->topo.node_rank == 0 && lt_requeue_check(cfg, err)))
 		return -1;
 	a.n = plan->topo.local_world_size;
 	a.procs = calloc((size_t)a.n, sizeof(*a.procs));
@@ -1308,13 +1433,16 @@ static int run_agent(const struct lt_plan *plan, const struct lt_config *cfg,
 		release_fatal_lines(&a, a.stop_signal ? -1 : a.failed);
 		if (a.stop_signal) {
 			char sig[16];
-			fprintf(stderr, "ltrun: stopped by %s: forwarded it to every rank\n",
-				lt_signal_name(a.stop_signal, sig));
 			status = stopped_or(&a, 128 + a.stop_signal);
+			preempted = status == LT_EXIT_STOPPED;
+			if (!preempted) /* else end_preempted() says it */
+				fprintf(stderr, "ltrun: stopped by %s: forwarded it to every rank\n",
+					lt_signal_name(a.stop_signal, sig));
 			break;
 		}
 		if (a.failed < 0 && !a.remote_failure[0]) {
 			status = stopped_or(&a, 0);
+			preempted = status == LT_EXIT_STOPPED;
 			break;
 		}
 		if (a.failed >= 0)
@@ -1331,6 +1459,9 @@ static int run_agent(const struct lt_plan *plan, const struct lt_config *cfg,
 		fprintf(stderr, "ltrun: restarting every rank (restart %d of %d)\n", a.restart + 1,
 			cfg->max_restarts);
 	}
+	/* not a rank's own exit(75), which failed it */
+	if (preempted)
+		status = end_preempted(&a);
 	stop_store(&a);
 	sigprocmask(SIG_SETMASK, &a.old_mask, NULL);
 	close(a.sigfd);

@@ -114,7 +114,7 @@ LT_API int64_t lt_resume(lt_ctx *ctx, lt_state *state)
 	/* places the parameters even without --resume: --init-weights lands
 	 * here, before the model's first forward */
 	lt_abi_ensure_setup(ctx, "lt_resume");
-	if (!ctx->cfg->resume)
+	if (!lt_trainer_resume_mode(ctx))
 		return 0;
 	if (lt_trainer_ckpt_resume(ctx, &pos, &err))
 		lt_fatal(ctx, "lt_resume(): %s", err.msg);

@@ -167,6 +167,7 @@ struct lt_ctx {
 	struct lt_arena buffer_arena;
 	lt_state *save_state;   /* the model's blobs the next save writes, or NULL */
 	lt_state *loaded_state; /* the blobs the last resume read (every rank), or NULL */
+	bool resumed;           /* the run went on from a checkpoint (--resume, a restart) */
 	void *ckpt_snapshot;    /* buffers and blobs a save (async) may still copy */
 	bool fabric_saved;      /* Fabric mode: lt_save() was called */
 

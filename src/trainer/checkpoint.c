@@ -859,15 +859,17 @@ int lt_trainer_ckpt_finish(struct lt_ctx *ctx, struct lt_err *err)
 
 /* --- resuming --- */
 
-/* Splits --resume into the IO's base and what lt_ckpt_open reads under it. */
-static int locate(const struct lt_config *c, char *base, size_t blen, const char **where,
-		  struct lt_err *err)
+/* Splits resume r (--resume, or "auto" on a restart) into the IO's base
+ * and what lt_ckpt_open reads under it. */
+static int locate(const struct lt_config *c, const char *r, char *base, size_t blen,
+		  const char **where, struct lt_err *err)
 {
-	const char *r = c->resume, *slash;
+	const char *slash;
 	struct stat st;
 	char probe[4200];
 
-	if (!strcmp(r, "last")) { /* with --ckpt-dir: lt_config_check */
+	/* with --ckpt-dir: lt_config_check; auto found one (auto_found) */
+	if (!strcmp(r, "last") || !strcmp(r, "auto")) {
 		snprintf(base, blen, "%s", c->ckpt_dir);
 		*where = "last";
 		return 0;
@@ -1056,7 +1058,7 @@ static int read_part(struct lt_ctx *ctx, const struct plan *pl, double *v, struc
 	struct lt_ckpt_set *s = NULL;
 	int rc;
 
-	rc = locate(ctx->cfg, base, sizeof(base), &where, err);
+	rc = locate(ctx->cfg, lt_trainer_resume_mode(ctx), base, sizeof(base), &where, err);
 	if (!rc)
 		rc = open_io(ctx, base, err);
 	if (!rc && !(s = lt_ckpt_set_open(ctx->ckpt_io, ctx->ckpt_state, NULL, where, err)))
@@ -1098,22 +1100,122 @@ static int share_state(struct lt_ctx *ctx, double *v, size_t nv, struct lt_err *
 	return 0;
 }
 
+const char *lt_trainer_resume_mode(const struct lt_ctx *ctx)
+{
+	const struct lt_config *c = ctx->cfg;
+
+	if (c->resume)
+		return c->resume;
+	/* a restart (--max-restarts, a requeued Slurm job) goes on from
+	 * where the last attempt saved */
+	return ctx->info.restart_count > 0 && c->ckpt_dir ? "auto" : NULL;
+}
+
+/* Rank 0, resuming "auto" from a local --ckpt-dir: 1 when it holds a
+ * checkpoint (`last`), 0 when it holds none at all, -1 with err when it
+ * cannot tell, or when it holds complete checkpoints (checkpoints.json)
+ * but no `last`: that is damage, not a first start. */
+static int local_last(const char *dir, struct lt_err *err)
+{
+	static const char *const names[] = { "last", "checkpoints.json" };
+	char path[4200], q[LT_QUOTE_MAX];
+	struct stat st;
+
+	for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
+		snprintf(path, sizeof(path), "%s/%s", dir, names[i]);
+		if (!stat(path, &st))
+			return i == 0 ? 1
+				      : lt_err_set(err, LT_EXIT_FAILURE,
+						   "--resume auto: '%s' lists checkpoints but '%s/last' is missing: resume one of them with --resume DIR/step-N",
+						   lt_quote(q, sizeof(q), path), dir);
+		if (errno != ENOENT)
+			return lt_err_set(err, LT_EXIT_FAILURE,
+					  "--resume auto: cannot tell whether '%s' exists: %s",
+					  lt_quote(q, sizeof(q), path), strerror(errno));
+	}
+	return 0;
+}
+
+/* Rank 0, resuming "auto": whether --ckpt-dir holds a checkpoint.  Through
+ * another IO (a URL, a plugin's) a missing `last` cannot be told from an
+ * unreachable one, so only one that is there counts: else an error under
+ * --resume auto, and on a restart without --resume a warning and a fresh
+ * start, as restarts went before they resumed. */
+static int has_last(struct lt_ctx *ctx, struct lt_err *err)
+{
+	const char *dir = ctx->cfg->ckpt_dir;
+	char q[LT_QUOTE_MAX];
+	struct lt_err e2 = { 0 };
+	uint64_t size;
+	int rc;
+
+	if (lt_ckpt_dir_is_local(dir, ctx->cfg->ckpt_io))
+		return local_last(dir, err);
+	if (open_io(ctx, dir, err))
+		return -1;
+	rc = ctx->ckpt_io->size(ctx->ckpt_state, "last", &size, &e2);
+	ctx->ckpt_io->close(ctx->ckpt_state);
+	ctx->ckpt_io = NULL;
+	ctx->ckpt_state = NULL;
+	if (!rc)
+		return 1;
+	if (!ctx->cfg->resume) {
+		lt_warn("a restart: no checkpoint to resume from: %s", e2.msg);
+		return 0;
+	}
+	return lt_err_set(err, LT_EXIT_FAILURE,
+			  "--resume auto: %s (auto starts fresh only in a local --ckpt-dir with none: '%s' is not; start the first run without --resume)",
+			  e2.msg, lt_quote(q, sizeof(q), dir));
+}
+
+/* Why the run resumes "auto", for rank 0's line. */
+static const char *auto_why(const struct lt_ctx *ctx)
+{
+	return ctx->cfg->resume ? "--resume auto" : "a restart";
+}
+
+/* Every rank, resuming "auto": 1 when rank 0 found a checkpoint, 0 when
+ * it found none (the run starts fresh, rank 0 says so), -1 with err. */
+static int auto_found(struct lt_ctx *ctx, struct lt_err *err)
+{
+	int32_t v = ctx->info.rank == 0 ? has_last(ctx, err) : 0;
+	struct lt_err e2;
+	char q[LT_QUOTE_MAX];
+
+	if (ctx->info.world_size > 1 && lt_comm_broadcast(ctx->comm, &v, 1, LT_I32, 0, &e2)) {
+		*err = e2;
+		return -1;
+	}
+	if (v < 0 && ctx->info.rank != 0)
+		lt_err_set(err, LT_EXIT_FAILURE,
+			   "--resume auto: rank 0 could not look for a checkpoint (its message says why)");
+	if (v == 0 && ctx->info.rank == 0)
+		fprintf(stderr, "ltrun: %s: no checkpoint in '%s' yet, starting fresh\n",
+			auto_why(ctx), lt_quote(q, sizeof(q), ctx->cfg->ckpt_dir));
+	return v;
+}
+
 int lt_trainer_ckpt_resume(struct lt_ctx *ctx, struct lt_ckpt_pos *pos, struct lt_err *err)
 {
+	const char *mode = lt_trainer_resume_mode(ctx);
 	double v[7] = { 0 };
 	struct plan pl;
 	int rc = 0;
 
-	if (!ctx->cfg->resume)
+	ctx->resumed = false;
+	if (!mode)
 		return 0;
+	lt_state_destroy(ctx->loaded_state);
+	if (!(ctx->loaded_state = lt_state_create()))
+		return lt_err_set(err, LT_EXIT_FAILURE, "out of memory for the model's state");
+	if (!strcmp(mode, "auto") && (rc = auto_found(ctx, err)) <= 0)
+		return rc;
+	rc = 0;
 	if (plan_make(ctx, &pl, err)) {
 		plan_free(&pl);
 		return -1;
 	}
-	lt_state_destroy(ctx->loaded_state);
-	if (!(ctx->loaded_state = lt_state_create()))
-		rc = lt_err_set(err, LT_EXIT_FAILURE, "out of memory for the model's state");
-	else if (pl.mine.active || ctx->info.rank == 0)
+	if (pl.mine.active || ctx->info.rank == 0)
 		rc = read_part(ctx, &pl, v, err);
 	plan_free(&pl);
 	if (first_failure(ctx, rc != 0, "--resume", false, err) >= 0)
@@ -1128,6 +1230,12 @@ int lt_trainer_ckpt_resume(struct lt_ctx *ctx, struct lt_ckpt_pos *pos, struct l
 	ctx->scaler.st = (struct lt_scaler_state){ .scale = v[4], .good_steps = (int64_t)v[5],
 						   .skipped = (int64_t)v[6] };
 	lt_runtime_update_loss_scale(ctx);
+	ctx->resumed = true;
+	if (!strcmp(mode, "auto") && ctx->info.rank == 0) {
+		char q[LT_QUOTE_MAX];
+		fprintf(stderr, "ltrun: %s: resumed at step %lld from the last checkpoint in '%s'\n",
+			auto_why(ctx), (long long)ctx->step, lt_quote(q, sizeof(q), ctx->cfg->ckpt_dir));
+	}
 	return 0;
 }
 
@@ -1143,10 +1251,10 @@ int lt_trainer_ckpt_check_resume(const struct lt_config *c, bool reach, struct l
 	struct stat st;
 	void *state;
 
-	if (!c->resume || !strcmp(c->resume, "last"))
+	if (!c->resume || !strcmp(c->resume, "last") || !strcmp(c->resume, "auto"))
 		return 0;
 	lt_quote(q, sizeof(q), c->resume);
-	if (locate(c, base, sizeof(base), &where, err))
+	if (locate(c, c->resume, base, sizeof(base), &where, err))
 		return -1;
 	if (lt_is_url(base) || !reach) /* a URL's IO: lt_config_check */
 		return 0;

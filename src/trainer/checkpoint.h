@@ -28,12 +28,18 @@ void lt_trainer_ckpt_clean(struct lt_ctx *ctx);
  * nothing on the other ranks): parameters, optimizer state, buffers and
  * the blobs of ctx->save_state (copied: the caller may free it after). */
 int lt_trainer_ckpt_save(struct lt_ctx *ctx, const struct lt_ckpt_pos *pos, struct lt_err *err);
-/* With --resume, every rank: rank 0 reads the checkpoint, every rank gets
+/* What the run resumes from: --resume ("last", "auto", a path or URL),
+ * else "auto" on a restart (LTRUN_RESTART_COUNT > 0: --max-restarts, a
+ * requeued Slurm job) with --ckpt-dir, else NULL (start fresh). */
+const char *lt_trainer_resume_mode(const struct lt_ctx *ctx);
+/* With --resume (lt_trainer_resume_mode), every rank: rank 0 reads the checkpoint, every rank gets
  * its parameters, buffers, optimizer state, loss scaler and step counts,
  * and the model's blobs in ctx->loaded_state (freed by
- * lt_trainer_ckpt_finish); pos says where the loop goes on.  A buffer the
- * checkpoint lacks is an error naming it.  Without --resume nothing
- * changes. */
+ * lt_trainer_ckpt_finish); pos says where the loop goes on, and
+ * ctx->resumed is set.  "auto" starts fresh (ctx->resumed false, rank 0
+ * says so) when a local --ckpt-dir holds no checkpoint at all; a damaged
+ * one is an error like any other.  A buffer the checkpoint lacks is an
+ * error naming it.  Without --resume nothing changes. */
 int lt_trainer_ckpt_resume(struct lt_ctx *ctx, struct lt_ckpt_pos *pos, struct lt_err *err);
 /* --resume checked once, before any rank starts (the ranks check it again
  * when they resume): its shape everywhere ('last' is left to the run; a

@@ -22,8 +22,9 @@
  *
  * With --ckpt-dir, rank 0 saves a checkpoint every --ckpt-every-n-steps
  * steps, at the end of each epoch and of the run (checkpoint.c); with
- * --resume the loop goes on from where the checkpoint was taken.  SIGTERM
- * or SIGUSR1 makes every rank finish its step, save, and return.
+ * --resume the loop goes on from where the checkpoint was taken.  A
+ * preemption signal (preempt.h: SIGUSR1, SIGTERM) makes every rank finish
+ * its step, save, and return LT_EXIT_STOPPED.
  *
  * Validation runs every --val-every-n-steps steps (0: at the end of each
  * epoch) on every rank's share of the validation split; its metrics are
@@ -41,12 +42,12 @@
 #include "runtime/ready.h"
 #include "runtime/runtime.h"
 #include "trainer/loop.h"
+#include "trainer/preempt.h"
 #include "trainer/sampler.h"
 #include "trainer/state.h"
 
 #include <limits.h>
 #include <math.h>
-#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -414,25 +415,7 @@ static void summary(struct loop *l, double elapsed)
 		(long long)ctx->scaler.st.skipped);
 }
 
-/* --- stopping on a signal --- */
-
-/* SIGTERM or SIGUSR1 (Slurm's preemption and --signal=USR1@T, forwarded
- * by the agent): finish the step, save a checkpoint, leave. */
-static volatile sig_atomic_t stop_signal;
-
-static void on_stop_signal(int sig)
-{
-	stop_signal = sig;
-}
-
-static void catch_stop_signals(void)
-{
-	struct sigaction sa = { .sa_handler = on_stop_signal };
-
-	sigemptyset(&sa.sa_mask);
-	sigaction(SIGTERM, &sa, NULL);
-	sigaction(SIGUSR1, &sa, NULL);
-}
+/* --- stopping on a preemption signal (preempt.c) --- */
 
 /* Whether any rank was asked to stop: every rank leaves after the same
  * step. */
@@ -440,7 +423,7 @@ static bool stop_agreed(struct loop *l)
 {
 	struct lt_ctx *ctx = l->ctx;
 	struct lt_err err = { 0 };
-	int32_t flag = stop_signal != 0;
+	int32_t flag = lt_preempt_requested();
 
 	if (ctx->info.world_size > 1 &&
 	    lt_comm_all_reduce(ctx->comm, &flag, 1, LT_I32, LT_MAX, &err))
@@ -495,10 +478,6 @@ static bool train_epochs(struct loop *l, struct lt_ckpt_pos pos, int *last_epoch
 				save(l, epoch, s + 1);
 			if (stop_agreed(l)) {
 				save(l, epoch, s + 1);
-				if (ctx->info.rank == 0)
-					fprintf(stderr, "ltrun: stopped by a signal after step %lld%s\n",
-						(long long)ctx->step,
-						ctx->cfg->ckpt_dir ? ", checkpoint saved" : "");
 				return false;
 			}
 		}
@@ -518,7 +497,8 @@ int lt_trainer_run(struct lt_ctx *ctx, const struct lt_module *m, int argc, char
 	int epoch = 0;
 	bool finished;
 
-	catch_stop_signals();
+	if (lt_preempt_catch(ctx->cfg, &err))
+		lt_fatal(ctx, "%s", err.msg);
 	/* before anything costly: a second run on one --ckpt-dir stops here */
 	if (lt_trainer_ckpt_lock(ctx, &err))
 		lt_fatal(ctx, "%s", err.msg);
@@ -536,7 +516,7 @@ int lt_trainer_run(struct lt_ctx *ctx, const struct lt_module *m, int argc, char
 		lt_fatal(ctx, "on_load of model '%s' failed after resuming step %lld", m->name,
 			 (long long)ctx->step);
 	lt_trainer_ckpt_clean(ctx);
-	l.saved_step = ctx->cfg->resume ? ctx->step : -1;
+	l.saved_step = ctx->resumed ? ctx->step : -1;
 	l.idx = calloc((size_t)l.p.per_rank_max, sizeof(*l.idx));
 	l.vidx = calloc((size_t)lt_sampler_count(l.p.n_val, l.p.world, 0) + 1, sizeof(*l.vidx));
 	if (!l.idx || !l.vidx)
@@ -556,6 +536,8 @@ int lt_trainer_run(struct lt_ctx *ctx, const struct lt_module *m, int argc, char
 		fclose(l.bar);
 	if (lt_trainer_ckpt_finish(ctx, &err))
 		lt_fatal(ctx, "checkpoint: %s", err.msg);
+	if (!finished) /* every save is complete now (async IO included) */
+		lt_preempt_note(ctx, ctx->cfg->ckpt_dir != NULL);
 	summary(&l, lt_now_s() - l.t_start);
 	if (m->fini)
 		m->fini(ctx, l.self);

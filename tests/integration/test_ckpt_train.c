@@ -138,21 +138,6 @@ Test(ckpt_train, keep_inspect_and_verify)
 	run_result_free(&r);
 }
 
-/* The newest checkpoint's model file under dir. */
-static void newest_file(const char *dir, char *out, size_t len)
-{
-	char last[600], name[64] = "";
-	FILE *f;
-
-	snprintf(last, sizeof(last), "%s/last", dir);
-	f = fopen(last, "r");
-	cr_assert_not_null(f, "no %s", last);
-	cr_assert_not_null(fgets(name, sizeof(name), f));
-	fclose(f);
-	name[strcspn(name, "\n")] = '\0';
-	snprintf(out, len, "%s/%s/model.safetensors", dir, name);
-}
-
 Test(ckpt_train, a_damaged_or_foreign_checkpoint_is_refused)
 {
 	char dir[512], file[700];
@@ -172,7 +157,7 @@ Test(ckpt_train, a_damaged_or_foreign_checkpoint_is_refused)
 	cr_expect(strstr(r.err, "saved by 2 ranks, this run has 3") != NULL, "%s", r.err);
 	run_result_free(&r);
 
-	newest_file(dir, file, sizeof(file));
+	newest_checkpoint_file(dir, file, sizeof(file));
 	f = fopen(file, "r+b");
 	cr_assert_not_null(f, "no %s", file);
 	fseek(f, 0, SEEK_END);
@@ -195,7 +180,7 @@ Test(ckpt_train, a_damaged_or_foreign_checkpoint_is_refused)
 }
 
 /* A stop signal to the agent: forwarded; the ranks finish the step, save,
- * and ltrun exits 3 (stopped, checkpoint saved), never 0: a batch script
+ * and ltrun exits 75 (stopped, checkpoint saved), never 0: a batch script
  * must tell a preempted run from a finished one. */
 static const char stop_sh[] =
 	"\"$1\" --devices 2 --batch-size 8 --max-epochs 1000000 --ckpt-dir \"$2\" \"$3\" &\n"
@@ -205,7 +190,7 @@ static const char stop_sh[] =
 	"wait $p\n"
 	"echo \"status $?\"\n";
 
-static void stop_saves_and_exits_3(const char *sig)
+static void stop_saves_and_exits_75(const char *sig)
 {
 	char dir[512], file[700];
 	struct run_result r;
@@ -213,12 +198,12 @@ static void stop_saves_and_exits_3(const char *sig)
 	path_in_tmp(dir, sizeof(dir), sig);
 	cr_assert_eq(run_command((const char *[]){ "sh", "-c", stop_sh, "sh", build_path("ltrun"),
 						   dir, LINREG, sig, NULL }, NULL, 60, &r), 0);
-	cr_expect(strstr(r.out, "status 3\n") != NULL,
-		  "ltrun ends with status 3 (stopped by SIG%s, checkpoint saved):\n%s\n%s", sig,
+	cr_expect(strstr(r.out, "status 75\n") != NULL,
+		  "ltrun ends with status 75 (stopped by SIG%s, checkpoint saved):\n%s\n%s", sig,
 		  r.out, r.err);
 	cr_expect(strstr(r.err, "checkpoint saved") != NULL, "rank 0 says it saved:\n%s", r.err);
 	run_result_free(&r);
-	newest_file(dir, file, sizeof(file));
+	newest_checkpoint_file(dir, file, sizeof(file));
 	cr_assert_eq(run_ltrun((const char *const[]){ "ckpt", "verify", file, NULL }, NULL, &r), 0);
 	cr_expect_eq(r.status, 0, "the checkpoint SIG%s left is complete: %s%s", sig, r.out, r.err);
 	run_result_free(&r);
@@ -226,12 +211,12 @@ static void stop_saves_and_exits_3(const char *sig)
 
 Test(ckpt_train, sigterm_saves_a_checkpoint_and_stops)
 {
-	stop_saves_and_exits_3("TERM");
+	stop_saves_and_exits_75("TERM");
 }
 
-Test(ckpt_train, sigusr1_saves_a_checkpoint_and_exits_3)
+Test(ckpt_train, sigusr1_saves_a_checkpoint_and_exits_75)
 {
-	stop_saves_and_exits_3("USR1");
+	stop_saves_and_exits_75("USR1");
 }
 
 /* --- over http: nginx with WebDAV --- */

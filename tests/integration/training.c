@@ -120,6 +120,20 @@ int count_steps(const char *dir)
 	return n;
 }
 
+void newest_checkpoint_file(const char *dir, char *out, size_t len)
+{
+	char last[600], name[64] = "";
+	FILE *f;
+
+	snprintf(last, sizeof(last), "%s/last", dir);
+	f = fopen(last, "r");
+	cr_assert_not_null(f, "no %s", last);
+	cr_assert_not_null(fgets(name, sizeof(name), f));
+	fclose(f);
+	name[strcspn(name, "\n")] = '\0';
+	snprintf(out, len, "%s/%s/model.safetensors", dir, name);
+}
+
 /* The last "val_acc X" rank 0 printed. */
 double final_val_acc(const char *what, const char *err)
 {

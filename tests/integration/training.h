@@ -44,6 +44,8 @@ double dump_max_diff(const char *a_path, const char *b_path, double *big);
 
 /* The number of step-* entries in the checkpoint directory dir. */
 int count_steps(const char *dir);
+/* The model.safetensors of the checkpoint dir/last names, into out. */
+void newest_checkpoint_file(const char *dir, char *out, size_t len);
 
 /* Runs ltrun with args, expects it to fail with needle in its stderr,
  * the message one short line. */
