@@ -129,6 +129,12 @@ int lt_store_connect(const char *host, int port,
 		     const uint8_t token[LT_STORE_TOKEN_BYTES], const char *who,
 		     int timeout_ms, struct lt_store **out, struct lt_err *err);
 void lt_store_close(struct lt_store *st);
+/* How long beyond a request's own wait the server may stay silent before
+ * the request fails (30 s unless set): a keep-alive's patience. */
+void lt_store_set_answer_grace(struct lt_store *st, int grace_ms);
+/* Whether the last failed request failed because the server stayed
+ * silent (a vanished host), not because the connection closed. */
+bool lt_store_silent(const struct lt_store *st);
 
 int lt_store_set(struct lt_store *st, const char *key, const void *value,
 		 size_t len, struct lt_err *err);

@@ -44,6 +44,8 @@ struct lt_store {
 	size_t cap;
 	struct lt_store_field fields[MAX_REPLY_FIELDS];
 	struct lt_store_msg reply; /* points into buf */
+	int grace_ms;   /* ANSWER_GRACE_MS, or lt_store_set_answer_grace's */
+	bool silent;    /* the last exchange failed on the server's silence */
 };
 
 enum io { IO_OK, IO_TIMEOUT, IO_LOST, IO_MALFORMED };
@@ -196,6 +198,7 @@ static int exchange_failed(struct lt_store *st, enum io rc, const char *doing,
 			   struct lt_err *err)
 {
 	drop_connection(st);
+	st->silent = rc == IO_TIMEOUT;
 	if (rc == IO_TIMEOUT)
 		return lt_err_set(err, LT_EXIT_FAILURE,
 				  "%s: the store at %s did not answer while %s: is the process hosting it (node 0's agent, or rank 0) stuck?",
@@ -215,7 +218,7 @@ static int exchange_failed(struct lt_store *st, enum io rc, const char *doing,
 static int request(struct lt_store *st, uint8_t op, const struct lt_store_field *fields,
 		   size_t n, int wait_ms, const char *doing, struct lt_err *err)
 {
-	double deadline = lt_now_ms() + wait_ms + ANSWER_GRACE_MS;
+	double deadline = lt_now_ms() + wait_ms + st->grace_ms;
 	enum io rc;
 
 	if (st->fd < 0)
@@ -403,6 +406,7 @@ int lt_store_connect(const char *host, int port,
 		return lt_err_set(err, LT_EXIT_FAILURE, "%s: cannot connect to the store: out of memory",
 				  who);
 	st->fd = -1;
+	st->grace_ms = ANSWER_GRACE_MS;
 	snprintf(st->who, sizeof(st->who), "%s", who);
 	snprintf(st->addr, sizeof(st->addr), strchr(host, ':') ? "[%s]:%d" : "%s:%d", host, port);
 	snprintf(service, sizeof(service), "%d", port);
@@ -433,6 +437,16 @@ int lt_store_connect(const char *host, int port,
 		   st->who, st->addr, waited, why);
 	lt_store_close(st);
 	return -1;
+}
+
+void lt_store_set_answer_grace(struct lt_store *st, int grace_ms)
+{
+	st->grace_ms = grace_ms;
+}
+
+bool lt_store_silent(const struct lt_store *st)
+{
+	return st->silent;
 }
 
 void lt_store_close(struct lt_store *st)
