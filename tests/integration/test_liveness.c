@@ -171,3 +171,43 @@ Test(liveness, a_cut_link_stops_both_nodes_within_the_heartbeat_timeout, .fini =
 	cr_expect(after1 > 2.5 && after1 < 10, "node 1 stopped %.1f s after the cut", after1);
 	run_result_free(&r);
 }
+
+/* Without root: two nodes on loopback, and node 1's agent (its watcher
+ * with it) stopped, its ranks left running: node 0 no longer hears from
+ * node 1 and stops within the timeout. */
+Test(liveness, a_silent_agent_stops_the_other_node, .timeout = 90)
+{
+	char port[16];
+	const char *node[2];
+	struct run_job *j[2];
+	struct run_result r0, r1;
+	double stopped, took;
+
+	snprintf(port, sizeof(port), "%d", 21000 + (int)(getpid() % 2000));
+	for (int k = 0; k < 2; k++) {
+		node[k] = k ? "1" : "0";
+		j[k] = run_start((const char *[]){ build_path("ltrun"), "--num-nodes", "2", "--node-rank",
+						   node[k], "--main-addr", "127.0.0.1", "--main-port", port,
+						   "--devices", "1", "--comm", "gloo",
+						   "--heartbeat-interval", "0.3", "--heartbeat-timeout", "2",
+						   model(), "--", "--steps", "100000", "--sleep", "0.05", NULL },
+				 NULL, -1);
+		cr_assert_not_null(j[k]);
+	}
+	cr_assert(run_job_wait_for(j[1], "liveness rank=1", 30000), "%s", run_job_out(j[1]));
+	cr_assert(run_job_wait_for(j[0], "liveness rank=0", 30000), "%s", run_job_out(j[0]));
+	usleep(500000);
+	kill(-run_job_pid(j[1]), SIGSTOP);
+	stopped = run_clock_s();
+	run_job_finish(j[0], 30, &r0);
+	took = run_clock_s() - stopped;
+	kill(-run_job_pid(j[1]), SIGKILL);
+	run_job_finish(j[1], 10, &r1);
+	cr_expect_eq(r0.status, 1, "status %d; %s", r0.status, r0.err);
+	cr_expect(strstr(r0.err, "ltrun: node 1 (host ") && strstr(r0.err, "was last heard from") &&
+			  strstr(r0.err, "(at ") && strstr(r0.err, "ltrun stopped the 1 rank of node 0"),
+		  "one report names node 1: %s", r0.err);
+	cr_expect(took > 1.5 && took < 9, "node 0 stopped %.1f s after node 1's agent", took);
+	run_result_free(&r0);
+	run_result_free(&r1);
+}
