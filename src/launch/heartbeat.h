@@ -4,14 +4,15 @@
  *
  * Each agent's watcher process (agent.c) writes "hb/<node>" every
  * interval ("<attempt> <count> <host>", a value that changes each time)
- * and reads the other nodes' keys.  A node whose key has not changed for
- * the timeout, by the watcher's own clock (no clock is shared), is lost:
- * the watcher says so ("node 1 (host h2) was last heard from 31.0 s ago
- * (at 12:01:07)"), puts that line under the attempt's failure key, so that
- * every node stops with the same report, and hands it to its agent.  A
- * store that stays silent for the timeout (node 0's host vanished, its
- * connections left open) ends the watch the same way, naming the store's
- * address and node 0.  A node that finished its attempt writes
+ * and waits an interval for the attempt's failure key.  Node 0's watcher
+ * (its agent hosts the store) also reads every other node's key: a node
+ * whose key has not changed for the timeout, by the watcher's own clock
+ * (no clock is shared), is lost: the watcher says so ("node 1 (host h2)
+ * was last heard from 31.0 s ago (at 12:01:07)"), puts that line under the
+ * failure key, so that every node stops with the same report, and hands
+ * it to its agent.  On the other nodes, a store that stays silent for the
+ * timeout (node 0's host vanished, its connections left open) ends the
+ * watch the same way, naming the store's address, node 0 and its host.  A node that finished its attempt writes
  * "<attempt> done <host>" and is watched no more; a connection the store
  * closed (node 0 finished) ends the watch quietly.
  */
