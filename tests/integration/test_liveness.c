@@ -172,20 +172,21 @@ Test(liveness, a_cut_link_stops_both_nodes_within_the_heartbeat_timeout, .fini =
 	run_result_free(&r);
 }
 
-/* Without root: two nodes on loopback, and node 1's agent (its watcher
- * with it) stopped, its ranks left running: node 0 no longer hears from
- * node 1 and stops within the timeout. */
-Test(liveness, a_silent_agent_stops_the_other_node, .timeout = 90)
+/* Without root: two nodes on loopback, and one node's agent stopped with
+ * its process group (its watcher, and on node 0 the store), its ranks
+ * left running.  The other node stops within the timeout and returns
+ * its stderr in *r; took gets how long that took. */
+static void stop_one_node(int stopped, struct run_result *r, double *took)
 {
 	char port[16];
-	const char *node[2];
+	const char *node[2] = { "0", "1" };
 	struct run_job *j[2];
-	struct run_result r0, r1;
-	double stopped, took;
+	struct run_result gone;
+	double at;
+	int other = 1 - stopped;
 
-	snprintf(port, sizeof(port), "%d", 21000 + (int)(getpid() % 2000));
+	snprintf(port, sizeof(port), "%d", 21000 + (int)(getpid() % 2000) + 2 * stopped);
 	for (int k = 0; k < 2; k++) {
-		node[k] = k ? "1" : "0";
 		j[k] = run_start((const char *[]){ build_path("ltrun"), "--num-nodes", "2", "--node-rank",
 						   node[k], "--main-addr", "127.0.0.1", "--main-port", port,
 						   "--devices", "1", "--comm", "gloo",
@@ -194,20 +195,44 @@ Test(liveness, a_silent_agent_stops_the_other_node, .timeout = 90)
 				 NULL, -1);
 		cr_assert_not_null(j[k]);
 	}
-	cr_assert(run_job_wait_for(j[1], "liveness rank=1", 30000), "%s", run_job_out(j[1]));
-	cr_assert(run_job_wait_for(j[0], "liveness rank=0", 30000), "%s", run_job_out(j[0]));
+	for (int k = 0; k < 2; k++)
+		cr_assert(run_job_wait_for(j[k], k ? "liveness rank=1" : "liveness rank=0", 30000), "%s",
+			  run_job_out(j[k]));
 	usleep(500000);
-	kill(-run_job_pid(j[1]), SIGSTOP);
-	stopped = run_clock_s();
-	run_job_finish(j[0], 30, &r0);
-	took = run_clock_s() - stopped;
-	kill(-run_job_pid(j[1]), SIGKILL);
-	run_job_finish(j[1], 10, &r1);
-	cr_expect_eq(r0.status, 1, "status %d; %s", r0.status, r0.err);
-	cr_expect(strstr(r0.err, "ltrun: node 1 (host ") && strstr(r0.err, "was last heard from") &&
-			  strstr(r0.err, "(at ") && strstr(r0.err, "ltrun stopped the 1 rank of node 0"),
-		  "one report names node 1: %s", r0.err);
+	kill(-run_job_pid(j[stopped]), SIGSTOP);
+	at = run_clock_s();
+	run_job_finish(j[other], 30, r);
+	*took = run_clock_s() - at;
+	kill(-run_job_pid(j[stopped]), SIGKILL);
+	run_job_finish(j[stopped], 10, &gone);
+	run_result_free(&gone);
+}
+
+Test(liveness, a_silent_agent_stops_the_other_node, .timeout = 90)
+{
+	struct run_result r;
+	double took;
+
+	stop_one_node(1, &r, &took);
+	cr_expect_eq(r.status, 1, "status %d; %s", r.status, r.err);
+	cr_expect(strstr(r.err, "ltrun: node 1 (host ") && strstr(r.err, "was last heard from") &&
+			  strstr(r.err, "(at ") && strstr(r.err, "ltrun stopped the 1 rank of node 0"),
+		  "one report names node 1: %s", r.err);
 	cr_expect(took > 1.5 && took < 9, "node 0 stopped %.1f s after node 1's agent", took);
-	run_result_free(&r0);
-	run_result_free(&r1);
+	run_result_free(&r);
+}
+
+Test(liveness, a_silent_store_stops_the_other_node, .timeout = 90)
+{
+	struct run_result r;
+	double took;
+
+	stop_one_node(0, &r, &took);
+	cr_expect_eq(r.status, 1, "status %d; %s", r.status, r.err);
+	cr_expect(strstr(r.err, "ltrun: the store at 127.0.0.1:") &&
+			  strstr(r.err, "(node 0's agent, host ") && strstr(r.err, "was last heard from") &&
+			  strstr(r.err, "ltrun stopped the 1 rank of node 1"),
+		  "one report names the store and node 0: %s", r.err);
+	cr_expect(took > 1.5 && took < 9, "node 1 stopped %.1f s after node 0's agent", took);
+	run_result_free(&r);
 }
