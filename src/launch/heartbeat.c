@@ -66,7 +66,7 @@ static int store_failed(struct watch *w)
 {
 	char when[16];
 
-	if (!lt_store_silent(w->st))
+	if (lt_store_last_failure(w->st) != LT_STORE_FAILED_SILENT)
 		return 1;
 	hms(w->answered_wall, when, sizeof(when));
 	snprintf(w->line, sizeof(w->line),
@@ -145,7 +145,7 @@ static int check_peers(struct watch *w)
 					  atoi(p->value) == w->hb->attempt;
 			}
 			free(value);
-		} else if (strstr(e.msg, "timed out after")) {
+		} else if (lt_store_last_failure(w->st) == LT_STORE_FAILED_TIMEOUT) {
 			store_answered(w); /* not there yet: the rendezvous waits for it */
 		} else {
 			return store_failed(w);
@@ -173,7 +173,7 @@ static int wait_failure(struct watch *w)
 		free(value);
 		return 0;
 	}
-	if (strstr(e.msg, "timed out after")) {
+	if (lt_store_last_failure(w->st) == LT_STORE_FAILED_TIMEOUT) {
 		store_answered(w);
 		return -1;
 	}

@@ -132,9 +132,15 @@ void lt_store_close(struct lt_store *st);
 /* How long beyond a request's own wait the server may stay silent before
  * the request fails (30 s unless set): a keep-alive's patience. */
 void lt_store_set_answer_grace(struct lt_store *st, int grace_ms);
-/* Whether the last failed request failed because the server stayed
- * silent (a vanished host), not because the connection closed. */
-bool lt_store_silent(const struct lt_store *st);
+/* Why the last failed request failed, for callers that tell a key that
+ * did not come in time from a vanished host or a closed store. */
+enum lt_store_failure {
+	LT_STORE_FAILED_OTHER,
+	LT_STORE_FAILED_TIMEOUT, /* the key did not come within the wait */
+	LT_STORE_FAILED_SILENT,  /* the server did not answer (its host gone?) */
+	LT_STORE_FAILED_CLOSED,  /* the connection closed (the store ended) */
+};
+enum lt_store_failure lt_store_last_failure(const struct lt_store *st);
 
 int lt_store_set(struct lt_store *st, const char *key, const void *value,
 		 size_t len, struct lt_err *err);

@@ -45,7 +45,7 @@ struct lt_store {
 	struct lt_store_field fields[MAX_REPLY_FIELDS];
 	struct lt_store_msg reply; /* points into buf */
 	int grace_ms;   /* ANSWER_GRACE_MS, or lt_store_set_answer_grace's */
-	bool silent;    /* the last exchange failed on the server's silence */
+	enum lt_store_failure failure; /* why the last request failed */
 };
 
 enum io { IO_OK, IO_TIMEOUT, IO_LOST, IO_MALFORMED };
@@ -198,7 +198,8 @@ static int exchange_failed(struct lt_store *st, enum io rc, const char *doing,
 			   struct lt_err *err)
 {
 	drop_connection(st);
-	st->silent = rc == IO_TIMEOUT;
+	st->failure = rc == IO_TIMEOUT ? LT_STORE_FAILED_SILENT
+		      : rc == IO_LOST ? LT_STORE_FAILED_CLOSED : LT_STORE_FAILED_OTHER;
 	if (rc == IO_TIMEOUT)
 		return lt_err_set(err, LT_EXIT_FAILURE,
 				  "%s: the store at %s did not answer while %s: is the process hosting it (node 0's agent, or rank 0) stuck?",
@@ -221,6 +222,7 @@ static int request(struct lt_store *st, uint8_t op, const struct lt_store_field 
 	double deadline = lt_now_ms() + wait_ms + st->grace_ms;
 	enum io rc;
 
+	st->failure = LT_STORE_FAILED_OTHER;
 	if (st->fd < 0)
 		return lt_err_set(err, LT_EXIT_FAILURE,
 				  "%s: cannot reach the store at %s while %s: the connection broke earlier",
@@ -444,9 +446,9 @@ void lt_store_set_answer_grace(struct lt_store *st, int grace_ms)
 	st->grace_ms = grace_ms;
 }
 
-bool lt_store_silent(const struct lt_store *st)
+enum lt_store_failure lt_store_last_failure(const struct lt_store *st)
 {
-	return st->silent;
+	return st->failure;
 }
 
 void lt_store_close(struct lt_store *st)
@@ -517,11 +519,12 @@ static uint32_t wire_timeout(int timeout_ms)
 	return timeout_ms < 0 ? 0 : (uint32_t)timeout_ms;
 }
 
-static int timed_out(const struct lt_store *st, int timeout_ms, const char *what,
+static int timed_out(struct lt_store *st, int timeout_ms, const char *what,
 		     const char *from, struct lt_err *err)
 {
 	char secs[32];
 
+	st->failure = LT_STORE_FAILED_TIMEOUT;
 	format_seconds(timeout_ms, secs, sizeof(secs));
 	return lt_err_set(err, LT_EXIT_FAILURE, "%s: timed out after %s waiting for %s%s%s at %s",
 			  st->who, secs, what, from ? " from " : "", from ? from : "", st->addr);
