@@ -194,7 +194,7 @@ static __attribute__((noreturn)) void time_out(struct seen *s)
 		 s->f.kind, (unsigned long long)s->f.seq, s->f.count, lt_dtype_name(s->f.dt),
 		 s->scope, s->f.waited_s, wd.ctx->cfg->timeout, who,
 		 missing ? " never arrived" : "");
-	lt_fatal_exit(wd.ctx, msg);
+	lt_fatal_exit_now(wd.ctx, msg);
 }
 
 static void *watch(void *arg)

@@ -16,6 +16,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "comm_job.h"
 #include "netns.h"
 #include "run.h"
 
@@ -61,6 +62,36 @@ Test(liveness, no_timeout_when_every_rank_arrives, .timeout = 60)
 	cr_expect_eq(r.status, 0, "slow steps are no timeout: status %d; %s", r.status, r.err);
 	cr_expect(strstr(r.out, "done rank=1 sum=4"), "%s", r.out);
 	run_result_free(&r);
+}
+
+/* MPI has no timeout of its own: the watchdog is its only one, and must
+ * end the rank although MPI's exit handler would wait for the collective. */
+Test(liveness, a_stopped_rank_under_mpirun_ends_the_job, .timeout = 90)
+{
+	char tmp[] = "/tmp/ltrun-liveness-mpi-XXXXXX", ltrun[PATH_MAX], path[PATH_MAX], why[300];
+	struct run_result r;
+	double start;
+
+	cr_assert_not_null(make_temp_dir(tmp));
+	if (!comm_mpirun_works(tmp, why, sizeof(why))) {
+		remove_dir(tmp);
+		cr_skip_test("%s", why);
+	}
+	cr_assert_not_null(realpath(build_path("ltrun"), ltrun));
+	cr_assert_not_null(realpath(model(), path));
+	start = run_clock_s();
+	cr_assert_eq(comm_mpirun(tmp, 2, (const char *[]){ ltrun, "--comm", "mpi", "--rdzv", "tcp",
+							   "--timeout", "3", path, "--", "--stop", "1",
+							   "--sleep", "0.5", NULL },
+				 60, &r),
+		     0);
+	cr_expect(r.status != 0 && r.status != 124, "status %d; %s", r.status, r.err);
+	cr_expect(strstr(r.err, "all_reduce #") && strstr(r.err, "(--timeout 3): rank 1 (host ") &&
+			  strstr(r.err, "never arrived"),
+		  "%s", r.err);
+	cr_expect(run_clock_s() - start < 40, "ended after %.1f s", run_clock_s() - start);
+	run_result_free(&r);
+	remove_dir(tmp);
 }
 
 /* --- --debug-collectives --- */
