@@ -10,10 +10,10 @@
  * <in flight 0|1> <kind> <host>".  A collective in flight past --timeout
  * makes the watchdog publish its own state, wait a period and a half for
  * the others', read every member's, and die (lt_fatal_exit_now: no exit
- * handler, MPI's would wait for the collective) with
- * one line: "all_reduce #57 (4096 float32) on communicator 'world' waited
- * 3.0 s (--timeout 3): rank 1 never arrived (host h2, pid 4242, last seen
- * after collective #56, all_reduce)".  The agent then stops the job as for
+ * handler, MPI's would wait for the collective) with one line:
+ * "all_reduce #57 (4096 f32) on communicator 'world' waited 3.0 s
+ * (--timeout 3): rank 1 (host h2, pid 4242, last seen after collective
+ * #56, all_reduce) never arrived".  The agent then stops the job as for
  * any failure.  Without the embedded store (--rdzv file or pmix) the line
  * says where the others are is unknown.
  */
