@@ -205,15 +205,15 @@ Test(liveness, a_cut_link_stops_both_nodes_within_the_heartbeat_timeout, .fini =
 
 /* Without root: two nodes on loopback, and one node's agent stopped with
  * its process group (its watcher, and on node 0 the store), its ranks
- * left running.  The other node stops within the timeout and returns
- * its stderr in *r; took gets how long that took. */
-static void stop_one_node(int stopped, struct run_result *r, double *took)
+ * left running.  The other node must stop within the timeout (2 s) with
+ * one report holding every string of `report`. */
+static void stop_one_node(int stopped, const char *const *report)
 {
 	char port[16];
 	const char *node[2] = { "0", "1" };
 	struct run_job *j[2];
-	struct run_result gone;
-	double at;
+	struct run_result r, gone;
+	double at, took;
 	int other = 1 - stopped;
 
 	snprintf(port, sizeof(port), "%d", 21000 + (int)(getpid() % 2000) + 2 * stopped);
@@ -232,38 +232,28 @@ static void stop_one_node(int stopped, struct run_result *r, double *took)
 	usleep(500000);
 	kill(-run_job_pid(j[stopped]), SIGSTOP);
 	at = run_clock_s();
-	run_job_finish(j[other], 30, r);
-	*took = run_clock_s() - at;
+	run_job_finish(j[other], 30, &r);
+	took = run_clock_s() - at;
 	kill(-run_job_pid(j[stopped]), SIGKILL);
 	run_job_finish(j[stopped], 10, &gone);
 	run_result_free(&gone);
+	cr_expect_eq(r.status, 1, "status %d; %s", r.status, r.err);
+	for (; *report; report++)
+		cr_expect(strstr(r.err, *report), "the report lacks '%s': %s", *report, r.err);
+	cr_expect(took > 1.5 && took < 9, "node %d stopped %.1f s after node %d's agent", other, took,
+		  stopped);
+	run_result_free(&r);
 }
 
 Test(liveness, a_silent_agent_stops_the_other_node, .timeout = 90)
 {
-	struct run_result r;
-	double took;
-
-	stop_one_node(1, &r, &took);
-	cr_expect_eq(r.status, 1, "status %d; %s", r.status, r.err);
-	cr_expect(strstr(r.err, "ltrun: node 1 (host ") && strstr(r.err, "was last heard from") &&
-			  strstr(r.err, "(at ") && strstr(r.err, "ltrun stopped the 1 rank of node 0"),
-		  "one report names node 1: %s", r.err);
-	cr_expect(took > 1.5 && took < 9, "node 0 stopped %.1f s after node 1's agent", took);
-	run_result_free(&r);
+	stop_one_node(1, (const char *[]){ "ltrun: node 1 (host ", "was last heard from", "(at ",
+					   "ltrun stopped the 1 rank of node 0", NULL });
 }
 
 Test(liveness, a_silent_store_stops_the_other_node, .timeout = 90)
 {
-	struct run_result r;
-	double took;
-
-	stop_one_node(0, &r, &took);
-	cr_expect_eq(r.status, 1, "status %d; %s", r.status, r.err);
-	cr_expect(strstr(r.err, "ltrun: the store at 127.0.0.1:") &&
-			  strstr(r.err, "(node 0's agent, host ") && strstr(r.err, "was last heard from") &&
-			  strstr(r.err, "ltrun stopped the 1 rank of node 1"),
-		  "one report names the store and node 0: %s", r.err);
-	cr_expect(took > 1.5 && took < 9, "node 1 stopped %.1f s after node 0's agent", took);
-	run_result_free(&r);
+	stop_one_node(0, (const char *[]){ "ltrun: the store at 127.0.0.1:", "(node 0's agent, host ",
+					   "was last heard from", "ltrun stopped the 1 rank of node 1",
+					   NULL });
 }
