@@ -158,6 +158,14 @@ int lt_comm_reduce_scatter_v(struct lt_comm *c, const void *send, void *recv,
 			     const size_t *counts, enum lt_dtype dt, enum lt_op op,
 			     struct lt_err *err);
 
+/* The backends' own timeout (lt_comm_args.timeout_ms) for a --timeout of
+ * timeout_s: 10 s beyond it, so that the rank's watchdog, whose report
+ * says more (rank/watchdog.h), comes first. */
+static inline int lt_comm_timeout_ms(int timeout_s)
+{
+	return (timeout_s + 10) * 1000;
+}
+
 /* Where a communicator stands, read from any thread. */
 struct lt_comm_flight {
 	uint64_t seq;       /* collectives started (the one in flight included) */

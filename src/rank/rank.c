@@ -184,14 +184,6 @@ static const struct lt_comm_ops *choose_comm(struct lt_ctx *ctx)
 	return lt_comm_of(c);
 }
 
-/* The backends' own timeout (shm, gloo) comes after the watchdog's
- * (--timeout, then its report's wait): the watchdog's report, which says
- * more, comes first. */
-static int backend_timeout_ms(const struct lt_ctx *ctx)
-{
-	return (ctx->cfg->timeout + 10) * 1000;
-}
-
 static void open_comm(struct lt_ctx *ctx)
 {
 	struct lt_err err = { 0 };
@@ -211,7 +203,7 @@ static void open_comm(struct lt_ctx *ctx)
 		.rz = &ctx->rz,
 		.run_id = ctx->info.run_id,
 		.host = ctx->addr,
-		.timeout_ms = backend_timeout_ms(ctx),
+		.timeout_ms = lt_comm_timeout_ms(ctx->cfg->timeout),
 		.global_rank = members,
 		.check_calls = ctx->cfg->debug_collectives,
 	};
