@@ -9,9 +9,20 @@
  * every rank sees collectives in the order its caller issued them.  When
  * a queued operation fails, it and every operation queued after it fail
  * with its message (the communicator can then only be closed).
+ *
+ * Every operation bumps the communicator's sequence number and notes when
+ * it started (a relaxed atomic store each, no system call), which the
+ * rank's watchdog reads from its own thread to find a collective that has
+ * waited past --timeout.  Under --debug-collectives each operation is
+ * preceded by an all-gather of its description (kind, count, dtype, op,
+ * root, sequence number) on the same backend, and the first rank whose
+ * call differs from the group's rank 0's fails every rank with both calls
+ * named.
  */
 #include "comm/comm.h"
 #include "comm/reduce.h"
+#include "core/clock.h"
+#include "core/dtype.h"
 
 #include <pthread.h>
 #include <stdio.h>
@@ -56,6 +67,37 @@ static const char *const kind_names[] = {
 	[LT_COLL_REDUCE_SCATTER_V] = "reduce_scatter_v",
 };
 
+/* Every open communicator, for lt_comm_each(). */
+static pthread_mutex_t open_mu = PTHREAD_MUTEX_INITIALIZER;
+static struct lt_comm *open_head;
+
+static void list_add(struct lt_comm *c)
+{
+	pthread_mutex_lock(&open_mu);
+	c->next_open = open_head;
+	open_head = c;
+	pthread_mutex_unlock(&open_mu);
+}
+
+static void list_remove(struct lt_comm *c)
+{
+	pthread_mutex_lock(&open_mu);
+	for (struct lt_comm **p = &open_head; *p; p = &(*p)->next_open)
+		if (*p == c) {
+			*p = c->next_open;
+			break;
+		}
+	pthread_mutex_unlock(&open_mu);
+}
+
+void lt_comm_each(void (*fn)(struct lt_comm *c, void *arg), void *arg)
+{
+	pthread_mutex_lock(&open_mu);
+	for (struct lt_comm *c = open_head; c; c = c->next_open)
+		fn(c, arg);
+	pthread_mutex_unlock(&open_mu);
+}
+
 /* ------------------------------------------------------------ backends */
 
 static int check_args(const char *name, const struct lt_comm_args *a, struct lt_err *err)
@@ -89,11 +131,23 @@ struct lt_comm *lt_comm_open(const struct lt_comm_ops *b, const char *name,
 	c->rank = args->rank;
 	c->size = args->size;
 	snprintf(c->scope, sizeof(c->scope), "%s", args->scope);
+	c->check_calls = args->check_calls;
+	c->published = UINT64_MAX; /* the watchdog tells where it stands at once */
+	c->global = malloc(sizeof(*c->global) * (size_t)args->size);
+	if (!c->global) {
+		free(c);
+		lt_err_set(err, LT_EXIT_FAILURE, "%s communicator: out of memory", name);
+		return NULL;
+	}
+	for (int i = 0; i < args->size; i++)
+		c->global[i] = args->global_rank ? args->global_rank[i] : i;
 	if (b->open(c, args, err)) {
 		b->close(c);
+		free(c->global);
 		free(c);
 		return NULL;
 	}
+	list_add(c);
 	return c;
 }
 
@@ -175,8 +229,94 @@ static int check_op(struct lt_comm *c, struct lt_comm_req *r, struct lt_err *err
 
 /* ------------------------------------------------------------ execution */
 
-/* Runs one operation on the backend, in the calling thread. */
+static const char *const op_names[] = { "sum", "avg", "min", "max" };
+
+/* "all_reduce of 4096 float32 (sum)", "broadcast of 8 int64 from 0". */
+static void describe_call(const int64_t d[6], char *buf, size_t len)
+{
+	const char *kind = (uint64_t)d[0] <= LT_COLL_REDUCE_SCATTER_V ? kind_names[d[0]] : "?";
+	const char *dt = (uint64_t)d[2] < LT_DTYPE_COUNT ? lt_dtype_name((enum lt_dtype)d[2]) : "?";
+
+	if (d[0] == LT_COLL_BARRIER)
+		snprintf(buf, len, "barrier");
+	else if (d[0] == LT_COLL_BROADCAST)
+		snprintf(buf, len, "broadcast of %lld %s from rank %lld", (long long)d[1], dt,
+			 (long long)d[4]);
+	else if (d[0] == LT_COLL_ALL_GATHER)
+		snprintf(buf, len, "%s of %lld %s", kind, (long long)d[1], dt);
+	else
+		snprintf(buf, len, "%s of %lld %s (%s)", kind, (long long)d[1], dt,
+			 (uint64_t)d[3] <= LT_MAX ? op_names[d[3]] : "?");
+}
+
+/* --debug-collectives: every member's description of this call, compared
+ * with the group's rank 0's.  Returns 0, or -1 with err naming both calls. */
+static int check_same_call(struct lt_comm *c, const struct lt_comm_req *r, uint64_t seq,
+			   struct lt_err *err)
+{
+	int64_t mine[6] = { r->kind, (int64_t)r->count, r->dt, r->op,
+			    r->kind == LT_COLL_BROADCAST ? r->root : 0, (int64_t)seq };
+	int64_t *all = malloc(sizeof(mine) * (size_t)c->size);
+	char a[128], b[128], other[48] = "";
+	int rc = 0;
+
+	if (!all)
+		return lt_err_set(err, LT_EXIT_FAILURE, "%s: out of memory", kind_names[r->kind]);
+	if (c->ops->all_gather(c, mine, all, 6, LT_I64, err)) {
+		free(all);
+		return -1;
+	}
+	for (int j = 1; j < c->size && !rc; j++) {
+		if (!memcmp(all, all + 6 * j, sizeof(mine)))
+			continue;
+		describe_call(all, a, sizeof(a));
+		describe_call(all + 6 * j, b, sizeof(b));
+		if (all[6 * j + 5] != all[5])
+			snprintf(other, sizeof(other), " as its #%lld", (long long)all[6 * j + 5]);
+		rc = lt_err_set(err, LT_EXIT_FAILURE,
+				"--debug-collectives: collective #%lld on communicator '%s': rank %d calls %s, but rank %d calls %s%s: every rank must call the same collectives, with the same count and dtype, in the same order",
+				(long long)all[5], c->scope, c->global[0], a, c->global[j], b, other);
+	}
+	free(all);
+	return rc;
+}
+
+void lt_comm_flight(const struct lt_comm *c, struct lt_comm_flight *f)
+{
+	int64_t started = __atomic_load_n(&c->started_ns, __ATOMIC_ACQUIRE);
+	int kind = __atomic_load_n(&c->in_kind, __ATOMIC_RELAXED);
+
+	f->seq = __atomic_load_n(&c->seq, __ATOMIC_RELAXED);
+	f->in_flight = started != 0;
+	f->waited_s = started ? (double)(lt_now_ns() - started) / 1e9 : 0;
+	f->kind = f->seq && (unsigned)kind <= LT_COLL_REDUCE_SCATTER_V ? kind_names[kind] : "";
+	f->count = __atomic_load_n(&c->in_count, __ATOMIC_RELAXED);
+	f->dt = (enum lt_dtype)__atomic_load_n(&c->in_dt, __ATOMIC_RELAXED);
+}
+
+static int run_op(struct lt_comm *c, const struct lt_comm_req *r, struct lt_err *err);
+
+/* Runs one operation on the backend, in the calling thread, noting it for
+ * the watchdog (and checking it first under --debug-collectives). */
 static int execute(struct lt_comm *c, const struct lt_comm_req *r, struct lt_err *err)
+{
+	uint64_t seq = __atomic_load_n(&c->seq, __ATOMIC_RELAXED) + 1;
+	int rc;
+
+	__atomic_store_n(&c->in_kind, (int)r->kind, __ATOMIC_RELAXED);
+	__atomic_store_n(&c->in_count, r->count, __ATOMIC_RELAXED);
+	__atomic_store_n(&c->in_dt, (int)r->dt, __ATOMIC_RELAXED);
+	__atomic_store_n(&c->seq, seq, __ATOMIC_RELAXED);
+	__atomic_store_n(&c->started_ns, lt_now_ns(), __ATOMIC_RELEASE);
+	rc = c->check_calls ? check_same_call(c, r, seq, err) : 0;
+	if (!rc)
+		rc = run_op(c, r, err);
+	__atomic_store_n(&c->started_ns, 0, __ATOMIC_RELEASE);
+	return rc;
+}
+
+/* The operation itself, on the backend. */
+static int run_op(struct lt_comm *c, const struct lt_comm_req *r, struct lt_err *err)
 {
 	const struct lt_comm_ops *b = c->ops;
 	enum lt_op op = r->op == LT_AVG ? LT_SUM : r->op;
@@ -468,6 +608,8 @@ void lt_comm_close(struct lt_comm *c)
 		return;
 	if (c->queue)
 		stop_queue(c->queue);
+	list_remove(c);
 	c->ops->close(c);
+	free(c->global);
 	free(c);
 }

@@ -26,6 +26,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 
 #include "core/error.h"
 #include "core/registry.h"
@@ -44,6 +45,9 @@ struct lt_comm_args {
 	int timeout_ms;             /* how long a collective waits for a peer */
 	/* Global ranks of the group's members, size entries (messages name them). */
 	const int *global_rank;
+	/* --debug-collectives: every collective of the generic layer is first
+	 * compared across the group (comm.c); sub-communicators never. */
+	bool check_calls;
 };
 
 /* A backend's ops.  Every function returns 0, or -1 with err naming the
@@ -91,6 +95,16 @@ struct lt_comm {
 	char scope[64];
 	void *state;                 /* the backend's */
 	struct lt_comm_queue *queue; /* NULL until the first async call */
+	int *global;                 /* members' global ranks, size entries */
+	bool check_calls;            /* lt_comm_args.check_calls */
+	/* The collective in flight, for the watchdog (rank/watchdog.c) on
+	 * another thread: read with lt_comm_flight(); atomics, relaxed. */
+	uint64_t seq;                /* collectives started, this one included */
+	int64_t started_ns;          /* lt_now_ns() when it started; 0: none */
+	int in_kind, in_dt;          /* its enum lt_comm_kind, enum lt_dtype */
+	size_t in_count;
+	uint64_t published;          /* the watchdog's: seq * 2 + in flight, last told */
+	struct lt_comm *next_open;   /* the list lt_comm_each() walks */
 };
 
 /* The built-in backends' ops (auto composes the others). */
@@ -148,6 +162,28 @@ int lt_comm_reduce_scatter(struct lt_comm *c, const void *send, void *recv,
 int lt_comm_reduce_scatter_v(struct lt_comm *c, const void *send, void *recv,
 			     const size_t *counts, enum lt_dtype dt, enum lt_op op,
 			     struct lt_err *err);
+
+/* The backends' own timeout (lt_comm_args.timeout_ms) for a --timeout of
+ * timeout_s: 10 s beyond it, so that the rank's watchdog, whose report
+ * says more (rank/watchdog.h), comes first. */
+static inline int lt_comm_timeout_ms(int timeout_s)
+{
+	return (timeout_s + 10) * 1000;
+}
+
+/* Where a communicator stands, read from any thread. */
+struct lt_comm_flight {
+	uint64_t seq;       /* collectives started (the one in flight included) */
+	bool in_flight;
+	double waited_s;    /* how long the one in flight has run */
+	const char *kind;   /* its name ("all_reduce"), "" when none ran */
+	size_t count;
+	enum lt_dtype dt;
+};
+void lt_comm_flight(const struct lt_comm *c, struct lt_comm_flight *f);
+/* Calls fn on every open communicator (sub-communicators included), under
+ * a lock that lt_comm_open/close also take: fn must not open or close. */
+void lt_comm_each(void (*fn)(struct lt_comm *c, void *arg), void *arg);
 
 /* Non-blocking forms: queue the operation and return a request, or NULL
  * with err set when it cannot be queued.  The buffers belong to the

@@ -173,6 +173,7 @@ struct lt_comm *lt_comm_open_sub(const struct lt_comm_ops *b, const char *bname,
 	for (int i = 0; i < size; i++)
 		globals[i] = global_of(a, group[i]);
 	snprintf(scope, sizeof(scope), "%s/%s", a->scope, name);
+	sub.check_calls = false; /* the parent's calls are checked */
 	sub.rank = rank;
 	sub.size = size;
 	sub.scope = scope;

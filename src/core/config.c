@@ -231,6 +231,21 @@ const struct lt_option lt_options[LT_OPT_COUNT] = {
 		.arg = "auto|on|off", .type = LT_OPT_CHOICE, .offset = OFF(requeue), .def = "auto",
 		.doc = "when preempted under Slurm, node 0's agent requeues the job (libslurm's slurm_requeue) once the checkpoint is saved; auto: when the job can be requeued",
 		.choices = "auto|on|off" },
+	[LT_OPT_HEARTBEAT_INTERVAL] = { .id = LT_OPT_HEARTBEAT_INTERVAL, .name = "heartbeat-interval", .env = "LTRUN_HEARTBEAT_INTERVAL",
+		.arg = "SECONDS", .type = LT_OPT_FLOAT, .offset = OFF(heartbeat_interval), .def = "5",
+		.doc = "on several nodes, each agent tells the others through the store that its node is alive this often",
+		.fmin = 0.05, .fmax = 3600 },
+	[LT_OPT_HEARTBEAT_TIMEOUT] = { .id = LT_OPT_HEARTBEAT_TIMEOUT, .name = "heartbeat-timeout", .env = "LTRUN_HEARTBEAT_TIMEOUT",
+		.arg = "SECONDS", .type = LT_OPT_FLOAT, .offset = OFF(heartbeat_timeout), .def = "30",
+		.doc = "a node (or the store) not heard from this long is lost: every other node stops its ranks; above twice --heartbeat-interval",
+		.fmin = 0.1, .fmax = 86400 },
+	[LT_OPT_TIMEOUT] = { .id = LT_OPT_TIMEOUT, .name = "timeout", .env = "LTRUN_TIMEOUT",
+		.arg = "SECONDS", .type = LT_OPT_INT, .min = 1, .max = 7 * 86400,
+		.offset = OFF(timeout), .def = "1800",
+		.doc = "a rank that waits this long in one collective ends the job, naming the collective and the ranks that never arrived (DDPStrategy(timeout=))" },
+	[LT_OPT_DEBUG_COLLECTIVES] = { .id = LT_OPT_DEBUG_COLLECTIVES, .name = "debug-collectives", .env = "LTRUN_DEBUG_COLLECTIVES",
+		.type = LT_OPT_BOOL, .offset = OFF(debug_collectives), .def = "false",
+		.doc = "before each collective, check that every rank calls the same one with the same count and dtype (TORCH_DISTRIBUTED_DEBUG=DETAIL), at the cost of a small all-gather each" },
 };
 
 const struct lt_option *lt_option_find(const char *name)
@@ -1064,6 +1079,11 @@ int lt_config_check(const struct lt_config *c, struct lt_err *err)
 		return lt_err_set(err, LT_EXIT_USAGE,
 				  "rendezvous 'file' (%s) needs LTRUN_RDZV_DIR: set it to a directory every node can reach",
 				  c->source_name[LT_OPT_RDZV]);
+	if (c->heartbeat_timeout <= 2 * c->heartbeat_interval)
+		return lt_err_set(err, LT_EXIT_USAGE,
+				  "--heartbeat-timeout %g (%s) is not above twice --heartbeat-interval %g (%s): a node must miss more than two keep-alives before it counts as lost; raise the timeout or shorten the interval",
+				  c->heartbeat_timeout, c->source_name[LT_OPT_HEARTBEAT_TIMEOUT],
+				  c->heartbeat_interval, c->source_name[LT_OPT_HEARTBEAT_INTERVAL]);
 	return 0;
 }
 

@@ -92,6 +92,10 @@ enum lt_opt_id {
 	LT_OPT_INSECURE_STORE,
 	LT_OPT_PREEMPT_SIGNALS,
 	LT_OPT_REQUEUE,
+	LT_OPT_HEARTBEAT_INTERVAL,
+	LT_OPT_HEARTBEAT_TIMEOUT,
+	LT_OPT_TIMEOUT,
+	LT_OPT_DEBUG_COLLECTIVES,
 	LT_OPT_COUNT
 };
 
@@ -160,6 +164,10 @@ struct lt_config {
 	char *weight_decay_on;    /* "all" or "matrices" (tensors of 2+ dimensions) */
 	int check_replicas;       /* compare the ranks' parameters every N steps; 0: never */
 	bool debug;               /* the checks of --debug (ltrun(1)) */
+	double heartbeat_interval; /* seconds between an agent's keep-alives */
+	double heartbeat_timeout;  /* a node not heard from this long is lost */
+	int timeout;              /* seconds a collective may wait (--timeout) */
+	bool debug_collectives;   /* every rank's collectives compared first */
 	/* The config file's "presets" section as JSON text (NULL: none), and
 	 * where it came from; the ranks get it as LTRUN_PRESETS. */
 	char *presets;
@@ -206,8 +214,10 @@ int lt_config_check_names(const struct lt_config *cfg,
 
 /* Checks what one option's value cannot tell alone, once every source is
  * loaded: --signals and --preempt-signals name signals that can be
- * forwarded, --resume last or auto comes with --ckpt-dir, a URL --ckpt-dir or --resume comes with a
- * --ckpt-io other than file, --rdzv file has LTRUN_RDZV_DIR.  Called by
+ * forwarded, --resume last or auto comes with --ckpt-dir, a URL
+ * --ckpt-dir or --resume comes with a --ckpt-io other than file, --rdzv
+ * file has LTRUN_RDZV_DIR, --heartbeat-timeout is above twice
+ * --heartbeat-interval.  Called by
  * cmd/ltrun.c before anything starts and by each rank on the settings the
  * agent exported.  Returns 0, or -1 with err (status 2) naming the option
  * and, where it is not the command line, its source. */

@@ -32,6 +32,7 @@
  */
 #include "core/clock.h"
 #include "launch/agent.h"
+#include "launch/heartbeat.h"
 #include "comm/comm.h"
 #include "launch/output.h"
 #include "launch/requeue.h"
@@ -628,9 +629,11 @@ static void rank_stopped(struct agent *a, int i, int sig)
 		return;
 	p->stop_sig = sig;
 	p->stopped_at = lt_now_s();
-	fprintf(stderr, "ltrun: rank %d (pid %ld) was stopped by %s; the others wait for it: continue it (kill -CONT %ld) within %d s (--rdzv-timeout) or ltrun stops the job\n",
+	fprintf(stderr, "ltrun: rank %d (pid %ld) was stopped by %s; the others wait for it: continue it (kill -CONT %ld) within %d s (--rdzv-timeout) or ltrun stops the job%s\n",
 		a->plan->topo.first_rank + i, (long)p->pid, lt_signal_name(sig, name),
-		(long)p->pid, a->cfg->rdzv_timeout);
+		(long)p->pid, a->cfg->rdzv_timeout,
+		a->cfg->timeout < a->cfg->rdzv_timeout
+			? " (sooner if a collective waits for it past --timeout)" : "");
 }
 
 /* A child that is not a running rank: the store's or the watcher's
@@ -780,10 +783,27 @@ static void failure_key(const struct agent *a, char *key, size_t len)
 	snprintf(key, len, "r%d/failed", a->restart);
 }
 
-/* With several nodes, a child process waits on the store for this
- * attempt's failure key and passes its value up a pipe: a rank failing on
- * another node stops this node's ranks at once rather than at their next
- * barrier's timeout.  (A process, not a thread: the agent forks ranks.) */
+/* This node's keep-alive settings (heartbeat.h); key holds the failure key. */
+static void heartbeat_of(const struct agent *a, struct lt_heartbeat *hb, char *key, size_t len)
+{
+	const struct lt_topology *t = &a->plan->topo;
+
+	failure_key(a, key, len);
+	*hb = (struct lt_heartbeat){ .store_host = t->main_addr, .store_port = t->main_port,
+				     .token = a->token, .node = t->node_rank,
+				     .num_nodes = t->num_nodes, .attempt = a->restart,
+				     .failure_key = key,
+				     .interval_s = a->cfg->heartbeat_interval,
+				     .timeout_s = a->cfg->heartbeat_timeout,
+				     .connect_timeout_ms = a->cfg->rdzv_timeout * 1000 };
+}
+
+/* With several nodes, a child process keeps this node's heartbeat in the
+ * store, watches the other nodes' and this attempt's failure key, and
+ * passes up a pipe the line that ends the attempt (heartbeat.h): a rank
+ * failing on another node, or a node or the store gone silent, stops this
+ * node's ranks at once rather than at their next barrier's timeout.  (A
+ * process, not a thread: the agent forks ranks.) */
 static int start_watcher(struct agent *a, struct lt_err *err)
 {
 	int p[2];
@@ -801,31 +821,30 @@ static int start_watcher(struct agent *a, struct lt_err *err)
 	if (a->watcher_pid < 0)
 		return lt_err_set(err, LT_EXIT_FAILURE, "fork: %s", strerror(errno));
 	if (a->watcher_pid == 0) {
-		const struct lt_topology *t = &a->plan->topo;
-		struct lt_store *st;
-		struct lt_err e = { 0 };
-		char key[64], who[48];
-		void *value;
-		size_t len;
+		struct lt_heartbeat hb;
+		char key[64];
 
 		prctl(PR_SET_PDEATHSIG, SIGKILL);
 		sigprocmask(SIG_SETMASK, &a->old_mask, NULL);
 		close(p[0]);
-		failure_key(a, key, sizeof(key));
-		snprintf(who, sizeof(who), "agent on node %d", t->node_rank);
-		if (lt_store_connect(t->main_addr, t->main_port, a->token, who,
-				     a->cfg->rdzv_timeout * 1000, &st, &e) ||
-		    lt_store_get(st, key, INT32_MAX, NULL, &value, &len, &e))
-			_exit(1);
-		/* Another node's words, shown on this terminal: no controls. */
-		for (size_t i = 0; i < len; i++)
-			if (((unsigned char *)value)[i] < 0x20 || ((unsigned char *)value)[i] == 0x7f)
-				((unsigned char *)value)[i] = '?';
-		_exit(write(p[1], value, len) == (ssize_t)len ? 0 : 1);
+		heartbeat_of(a, &hb, key, sizeof(key));
+		_exit(lt_heartbeat_watch(&hb, p[1]));
 	}
 	close(p[1]);
 	a->watcher_fd = p[0];
 	return 0;
+}
+
+/* The attempt ended well here: the other nodes stop watching this one. */
+static void heartbeat_done(const struct agent *a)
+{
+	struct lt_heartbeat hb;
+	char key[64];
+
+	if (!several_nodes(a))
+		return;
+	heartbeat_of(a, &hb, key, sizeof(key));
+	lt_heartbeat_done(&hb);
 }
 
 static void stop_watcher(struct agent *a)
@@ -847,8 +866,8 @@ static void on_watcher(struct agent *a)
 	a->remote_failure[n > 0 ? n : 0] = '\0';
 	close(a->watcher_fd);
 	a->watcher_fd = -1;
-	/* Our own announcement comes back too; and a watcher that lost the
-	 * store says nothing (the ranks' barriers will). */
+	/* Our own announcement comes back too; and a watcher whose store
+	 * closed says nothing (the ranks' barriers will). */
 	if (n <= 0 || a->failed >= 0 || a->stopping)
 		a->remote_failure[0] = '\0';
 	else
@@ -1441,6 +1460,7 @@ static int run_agent(const struct lt_plan *plan, const struct lt_config *cfg,
 			break;
 		}
 		if (a.failed < 0 && !a.remote_failure[0]) {
+			heartbeat_done(&a);
 			status = stopped_or(&a, 0);
 			preempted = status == LT_EXIT_STOPPED;
 			break;

@@ -109,7 +109,8 @@ static void write_error_file(const struct lt_ctx *ctx, const char *message)
 	free(text);
 }
 
-void lt_fatal_exit_status(struct lt_ctx *ctx, int status, const char *msg)
+/* Leaves the error file and prints the line. */
+static void say_fatal(struct lt_ctx *ctx, const char *msg)
 {
 	if (!ctx)
 		ctx = the_ctx;
@@ -120,7 +121,19 @@ void lt_fatal_exit_status(struct lt_ctx *ctx, int status, const char *msg)
 	if (ctx)
 		write_error_file(ctx, msg);
 	fprintf(stderr, "ltrun: rank %d: %s\n", ctx ? ctx->info.rank : -1, msg);
+}
+
+void lt_fatal_exit_status(struct lt_ctx *ctx, int status, const char *msg)
+{
+	say_fatal(ctx, msg);
 	exit(status);
+}
+
+void lt_fatal_exit_now(struct lt_ctx *ctx, const char *msg)
+{
+	say_fatal(ctx, msg);
+	fflush(NULL);
+	_exit(LT_EXIT_FAILURE);
 }
 
 void lt_fatal_exit(struct lt_ctx *ctx, const char *msg)

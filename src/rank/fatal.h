@@ -18,5 +18,9 @@ __attribute__((noreturn)) void lt_fatal_exit(struct lt_ctx *ctx, const char *msg
  * cannot honour). */
 __attribute__((noreturn)) void lt_fatal_exit_status(struct lt_ctx *ctx, int status,
 						    const char *msg);
+/* The same (status 1) from a helper thread while the training thread may
+ * be inside a collective: _exit() after flushing stdio, no exit handlers
+ * (MPI's would wait for that collective for ever). */
+__attribute__((noreturn)) void lt_fatal_exit_now(struct lt_ctx *ctx, const char *msg);
 
 #endif

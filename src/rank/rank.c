@@ -26,6 +26,7 @@
 #include "core/parse.h"
 #include "rank/abi.h"
 #include "rank/fatal.h"
+#include "rank/watchdog.h"
 #include "runtime/runtime.h"
 #include "trainer/loop.h"
 
@@ -202,8 +203,9 @@ static void open_comm(struct lt_ctx *ctx)
 		.rz = &ctx->rz,
 		.run_id = ctx->info.run_id,
 		.host = ctx->addr,
-		.timeout_ms = ctx->rz.timeout_ms,
+		.timeout_ms = lt_comm_timeout_ms(ctx->cfg->timeout),
 		.global_rank = members,
+		.check_calls = ctx->cfg->debug_collectives,
 	};
 	ctx->comm = lt_comm_open(choose_comm(ctx), ctx->choice[LT_KIND_COMM].base->name, &args,
 				 &err);
@@ -363,6 +365,7 @@ int lt_rank_run(const struct lt_rank_info *info, const struct lt_config *cfg,
 	lt_barrier(&ctx);
 	choose_plugins(&ctx);
 	open_comm(&ctx);
+	lt_watchdog_start(&ctx);
 	setup_runtime(&ctx);
 
 	if (entry.module) {
@@ -374,6 +377,7 @@ int lt_rank_run(const struct lt_rank_info *info, const struct lt_config *cfg,
 	}
 	fflush(NULL);
 	lt_runtime_free(&ctx);
+	lt_watchdog_stop();
 	lt_comm_close(ctx.comm);
 	ctx.comm = NULL;
 	for (int k = 0; k < LT_KIND_COUNT; k++)

@@ -129,6 +129,18 @@ int lt_store_connect(const char *host, int port,
 		     const uint8_t token[LT_STORE_TOKEN_BYTES], const char *who,
 		     int timeout_ms, struct lt_store **out, struct lt_err *err);
 void lt_store_close(struct lt_store *st);
+/* How long beyond a request's own wait the server may stay silent before
+ * the request fails (30 s unless set): a keep-alive's patience. */
+void lt_store_set_answer_grace(struct lt_store *st, int grace_ms);
+/* Why the last failed request failed, for callers that tell a key that
+ * did not come in time from a vanished host or a closed store. */
+enum lt_store_failure {
+	LT_STORE_FAILED_OTHER,
+	LT_STORE_FAILED_TIMEOUT, /* the key did not come within the wait */
+	LT_STORE_FAILED_SILENT,  /* the server did not answer (its host gone?) */
+	LT_STORE_FAILED_CLOSED,  /* the connection closed (the store ended) */
+};
+enum lt_store_failure lt_store_last_failure(const struct lt_store *st);
 
 int lt_store_set(struct lt_store *st, const char *key, const void *value,
 		 size_t len, struct lt_err *err);

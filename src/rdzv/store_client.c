@@ -44,6 +44,8 @@ struct lt_store {
 	size_t cap;
 	struct lt_store_field fields[MAX_REPLY_FIELDS];
 	struct lt_store_msg reply; /* points into buf */
+	int grace_ms;   /* ANSWER_GRACE_MS, or lt_store_set_answer_grace's */
+	enum lt_store_failure failure; /* why the last request failed */
 };
 
 enum io { IO_OK, IO_TIMEOUT, IO_LOST, IO_MALFORMED };
@@ -196,6 +198,8 @@ static int exchange_failed(struct lt_store *st, enum io rc, const char *doing,
 			   struct lt_err *err)
 {
 	drop_connection(st);
+	st->failure = rc == IO_TIMEOUT ? LT_STORE_FAILED_SILENT
+		      : rc == IO_LOST ? LT_STORE_FAILED_CLOSED : LT_STORE_FAILED_OTHER;
 	if (rc == IO_TIMEOUT)
 		return lt_err_set(err, LT_EXIT_FAILURE,
 				  "%s: the store at %s did not answer while %s: is the process hosting it (node 0's agent, or rank 0) stuck?",
@@ -215,9 +219,10 @@ static int exchange_failed(struct lt_store *st, enum io rc, const char *doing,
 static int request(struct lt_store *st, uint8_t op, const struct lt_store_field *fields,
 		   size_t n, int wait_ms, const char *doing, struct lt_err *err)
 {
-	double deadline = lt_now_ms() + wait_ms + ANSWER_GRACE_MS;
+	double deadline = lt_now_ms() + wait_ms + st->grace_ms;
 	enum io rc;
 
+	st->failure = LT_STORE_FAILED_OTHER;
 	if (st->fd < 0)
 		return lt_err_set(err, LT_EXIT_FAILURE,
 				  "%s: cannot reach the store at %s while %s: the connection broke earlier",
@@ -403,6 +408,7 @@ int lt_store_connect(const char *host, int port,
 		return lt_err_set(err, LT_EXIT_FAILURE, "%s: cannot connect to the store: out of memory",
 				  who);
 	st->fd = -1;
+	st->grace_ms = ANSWER_GRACE_MS;
 	snprintf(st->who, sizeof(st->who), "%s", who);
 	snprintf(st->addr, sizeof(st->addr), strchr(host, ':') ? "[%s]:%d" : "%s:%d", host, port);
 	snprintf(service, sizeof(service), "%d", port);
@@ -433,6 +439,16 @@ int lt_store_connect(const char *host, int port,
 		   st->who, st->addr, waited, why);
 	lt_store_close(st);
 	return -1;
+}
+
+void lt_store_set_answer_grace(struct lt_store *st, int grace_ms)
+{
+	st->grace_ms = grace_ms;
+}
+
+enum lt_store_failure lt_store_last_failure(const struct lt_store *st)
+{
+	return st->failure;
 }
 
 void lt_store_close(struct lt_store *st)
@@ -503,11 +519,12 @@ static uint32_t wire_timeout(int timeout_ms)
 	return timeout_ms < 0 ? 0 : (uint32_t)timeout_ms;
 }
 
-static int timed_out(const struct lt_store *st, int timeout_ms, const char *what,
+static int timed_out(struct lt_store *st, int timeout_ms, const char *what,
 		     const char *from, struct lt_err *err)
 {
 	char secs[32];
 
+	st->failure = LT_STORE_FAILED_TIMEOUT;
 	format_seconds(timeout_ms, secs, sizeof(secs));
 	return lt_err_set(err, LT_EXIT_FAILURE, "%s: timed out after %s waiting for %s%s%s at %s",
 			  st->who, secs, what, from ? " from " : "", from ? from : "", st->addr);

@@ -98,3 +98,38 @@ Test(config_check, option_table_complete)
 			cr_expect_eq(lt_option_find(o->name), o, "%s", o->name);
 	}
 }
+
+/* Failure detection and collective timeouts: torch elastic's 5 s
+ * keep-alive, torch's 30-minute collective timeout, and a heartbeat
+ * timeout that leaves room for more than two missed keep-alives. */
+Test(config_check, liveness_defaults)
+{
+	cr_expect_eq(cfg.heartbeat_interval, 5.0);
+	cr_expect_eq(cfg.heartbeat_timeout, 30.0);
+	cr_expect_eq(cfg.timeout, 1800);
+	cr_expect_eq(cfg.debug_collectives, false);
+}
+
+Test(config_check, heartbeat_timeout_above_two_intervals)
+{
+	set(LT_OPT_HEARTBEAT_INTERVAL, "2", LT_SRC_ENV, "LTRUN_HEARTBEAT_INTERVAL");
+	set(LT_OPT_HEARTBEAT_TIMEOUT, "4", LT_SRC_FLAG, "--heartbeat-timeout");
+	expect_refused("--heartbeat-timeout 4 (--heartbeat-timeout)",
+		       "--heartbeat-interval 2 (LTRUN_HEARTBEAT_INTERVAL)");
+	set(LT_OPT_HEARTBEAT_TIMEOUT, "4.5", LT_SRC_FLAG, "--heartbeat-timeout");
+	cr_expect_eq(lt_config_check(&cfg, &err), 0, "%s", err.msg);
+}
+
+Test(config_check, liveness_ranges)
+{
+	cr_expect_eq(lt_config_set(&cfg, &lt_options[LT_OPT_TIMEOUT], "0", LT_SRC_FLAG, "--timeout",
+				   &err),
+		     -1, "a timeout of 0");
+	cr_expect_eq(lt_config_set(&cfg, &lt_options[LT_OPT_HEARTBEAT_INTERVAL], "0", LT_SRC_FLAG,
+				   "--heartbeat-interval", &err),
+		     -1);
+	set(LT_OPT_TIMEOUT, "3", LT_SRC_ENV, "LTRUN_TIMEOUT");
+	set(LT_OPT_DEBUG_COLLECTIVES, "1", LT_SRC_ENV, "LTRUN_DEBUG_COLLECTIVES");
+	cr_expect_eq(cfg.timeout, 3);
+	cr_expect(cfg.debug_collectives);
+}
