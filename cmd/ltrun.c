@@ -23,6 +23,7 @@
 #include "core/error.h"
 #include "core/registry.h"
 #include "launch/agent.h"
+#include "launch/elastic.h"
 #include "launch/plan.h"
 #include "rank/rank.h"
 #include "rdzv/rdzv.h"
@@ -246,6 +247,10 @@ static bool starts_rank0(const struct lt_plan *plan)
 {
 	const struct lt_topology *t = &plan->topo;
 
+	/* Elastic: which node starts rank 0 is known at the rendezvous only;
+	 * rank 0 takes the lock itself then. */
+	if (lt_elastic(t))
+		return false;
 	return t->external ? t->rank == 0 : t->first_rank == 0;
 }
 
