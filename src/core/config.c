@@ -116,6 +116,9 @@ const struct lt_option lt_options[LT_OPT_COUNT] = {
 		.arg = "SECONDS", .type = LT_OPT_INT, .min = 0, .max = 86400,
 		.offset = OFF(rdzv_last_call), .def = "30",
 		.doc = "with --num-nodes MIN:MAX, once MIN nodes joined a rendezvous round, close it when no other node joined for this long (MAX nodes close it at once)" },
+	[LT_OPT_RDZV_ENDPOINT] = { .id = LT_OPT_RDZV_ENDPOINT, .name = "rdzv-endpoint", .env = "LTRUN_RDZV_ENDPOINT",
+		.arg = "HOST:PORT", .type = LT_OPT_PATH, .offset = OFF(rdzv_endpoint),
+		.doc = "with --rdzv etcd: the etcd server (its client URL's host and port)" },
 	/* training */
 	[LT_OPT_MAX_EPOCHS] = { .id = LT_OPT_MAX_EPOCHS, .name = "max-epochs", .env = "LTRUN_MAX_EPOCHS",
 		.arg = "N", .type = LT_OPT_INT, .min = 1, .max = 1000000,
@@ -1084,6 +1087,10 @@ int lt_config_check(const struct lt_config *c, struct lt_err *err)
 		return lt_err_set(err, LT_EXIT_USAGE,
 				  "%s %g is above --lr %g: the cosine schedule decays from --lr down to --min-lr",
 				  c->source_name[LT_OPT_MIN_LR], c->min_lr, c->lr);
+	if (!strcmp(c->rdzv, "etcd") && !c->rdzv_endpoint)
+		return lt_err_set(err, LT_EXIT_USAGE,
+				  "rendezvous 'etcd' (%s) needs --rdzv-endpoint HOST:PORT: the address of the etcd server",
+				  c->source_name[LT_OPT_RDZV]);
 	if (!strcmp(c->rdzv, "file") && !getenv("LTRUN_RDZV_DIR"))
 		return lt_err_set(err, LT_EXIT_USAGE,
 				  "rendezvous 'file' (%s) needs LTRUN_RDZV_DIR: set it to a directory every node can reach",

@@ -13,7 +13,9 @@
  * elastic) and PET_NPROC_PER_NODE (processes per pod, or "auto"), and then
  * count processes in WORLD_SIZE: pods x PET_NPROC_PER_NODE.  So the node
  * count is PET_NNODES when it is a plain number, else WORLD_SIZE, and
- * --devices auto means PET_NPROC_PER_NODE when that is a number.
+ * --devices auto means PET_NPROC_PER_NODE when that is a number.  An
+ * elastic PyTorchJob's PET_NNODES "MIN:MAX" makes the job elastic, as
+ * --num-nodes MIN:MAX does (the pods meet in rendezvous rounds).
  */
 #include "env/env.h"
 #include "core/error.h"
@@ -85,17 +87,23 @@ static bool kf_plain(const struct lt_envsrc *env, const char *name, long *out)
 	return v && lt_parse_long(v, 1, KF_MAX, out) == 0;
 }
 
-/* The pods: PET_NNODES or WORLD_SIZE, checked against --num-nodes. */
+/* The pods: PET_NNODES or WORLD_SIZE, checked against --num-nodes; an
+ * elastic PET_NNODES "MIN:MAX" gives MAX pods, and MIN in *min (else 0). */
 static int kf_num_nodes(const struct lt_envsrc *env, const struct lt_request *req,
-			int *out, struct lt_err *err)
+			int *out, int *min, struct lt_err *err)
 {
-	const char *from = "PET_NNODES";
-	long n;
+	const char *from = "PET_NNODES", *range = lt_env_get(env, "PET_NNODES");
+	long n, lo, hi;
 
+	*min = 0;
 	if (kf_required(env, "WORLD_SIZE", 1, &n, err))
 		return -1;
-	if (!kf_plain(env, "PET_NNODES", &n))
+	if (range && strchr(range, ':') && !lt_parse_nodes(range, KF_MAX, &lo, &hi)) {
+		n = hi;
+		*min = lo < hi ? (int)lo : 0;
+	} else if (!kf_plain(env, "PET_NNODES", &n)) {
 		from = "WORLD_SIZE";
+	}
 	if (req->num_nodes != LT_AUTO && req->num_nodes != n)
 		return lt_err_set(err, LT_EXIT_FAILURE,
 				  "--num-nodes %d disagrees with %s=%ld, the pods in the PyTorchJob: drop --num-nodes or make them match",
@@ -124,12 +132,12 @@ static int kf_resolve(const struct lt_envsrc *env, const struct lt_params *param
 		      const struct lt_request *req, struct lt_topology *t, struct lt_err *err)
 {
 	struct lt_request own = *req;
-	int nodes = 0, node = 0;
+	int nodes = 0, node = 0, min_nodes;
 	long nproc;
 
 	(void)params; /* no parameters */
 	lt_topology_init(t);
-	if (kf_num_nodes(env, req, &nodes, err) ||
+	if (kf_num_nodes(env, req, &nodes, &min_nodes, err) ||
 	    kf_node_rank(env, req, &node, err))
 		return -1;
 	if (!req->main_addr && !lt_env_get(env, "MASTER_ADDR"))
@@ -141,6 +149,7 @@ static int kf_resolve(const struct lt_envsrc *env, const struct lt_params *param
 	if (lt_topology_own_ranks(t, &own, nodes, node, err) ||
 	    lt_topology_main_addr(t, env, req, "", "", err))
 		return -1;
+	t->min_nodes = min_nodes; /* elastic: node ranks come from the rendezvous */
 	return lt_topology_main_port(t, env, req, 0, "", err);
 }
 

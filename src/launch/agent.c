@@ -1267,8 +1267,8 @@ static int join_round(struct agent *a, struct lt_plan *mine, const struct lt_pla
 {
 	if (!a->elastic)
 		return 0;
-	if (lt_elastic_join(&mine->topo, plan->topo.num_nodes, a->cfg, a->token, a->restart,
-			    &a->restart, err))
+	if (lt_elastic_join(&mine->topo, plan->topo.num_nodes, a->cfg, a->token, a->run_id,
+			    a->restart, &a->restart, err))
 		return -1;
 	lt_output_set_first_rank(a->out, mine->topo.first_rank);
 	fprintf(stderr, "ltrun: rendezvous round %d: %d node%s, this one is node %d (world size %d)\n",

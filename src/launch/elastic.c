@@ -4,6 +4,7 @@
  * compare-and-set they need.
  */
 #include "launch/elastic.h"
+#include "rdzv/rdzv_etcd.h"
 #include "rdzv/round.h"
 #include "rdzv/store.h"
 
@@ -96,11 +97,12 @@ static void agent_id(char *id, size_t len, const char *host)
 }
 
 int lt_elastic_join(struct lt_topology *t, int max, const struct lt_config *cfg,
-		    const uint8_t token[LT_STORE_TOKEN_BYTES], int first, int *round,
-		    struct lt_err *err)
+		    const uint8_t token[LT_STORE_TOKEN_BYTES], const char *run_id, int first,
+		    int *round, struct lt_err *err)
 {
 	struct asking ask = { 0 };
 	struct lt_round_kv kv = { .cas = store_cas };
+	struct lt_etcd_rounds *etcd = NULL;
 	struct lt_round_spec spec = { .min = t->min_nodes, .max = max,
 				      .last_call_ms = cfg->rdzv_last_call * 1000,
 				      .timeout_ms = cfg->rdzv_timeout * 1000, .first = first };
@@ -112,11 +114,16 @@ int lt_elastic_join(struct lt_topology *t, int max, const struct lt_config *cfg,
 		snprintf(ask.host, sizeof(ask.host), "?");
 	agent_id(id, sizeof(id), ask.host);
 	spec.id = id;
+	/* The store tells the running round that this node waits (ask_room). */
 	if (lt_store_connect(t->main_addr, t->main_port, token, "agent joining the rendezvous",
 			     spec.timeout_ms, &ask.store, err))
 		return -1;
 	kv.ctx = ask.store;
-	rc = lt_round_join(&kv, &spec, ask_room, &ask, &r, err);
+	rc = !strcmp(cfg->rdzv, "etcd") &&
+	     lt_etcd_rounds_open(cfg->rdzv_endpoint, run_id, id, &kv, &etcd, err);
+	if (!rc)
+		rc = lt_round_join(&kv, &spec, ask_room, &ask, &r, err);
+	lt_etcd_rounds_close(etcd);
 	lt_store_close(ask.store);
 	if (rc)
 		return -1;

@@ -58,6 +58,27 @@ static char *with_member(const char *state, const char *id, int count, int max)
 	return next;
 }
 
+/* The state without the agents kv says are dead (this one, `me`, lives). */
+static char *living(const struct lt_round_kv *kv, const char *state, const char *me)
+{
+	char *next = strdup(state), *copy = strdup(state), *save = NULL;
+	size_t n = 2;
+
+	if (!next || !copy) {
+		free(next);
+		free(copy);
+		return NULL;
+	}
+	next[2] = '\0';
+	for (char *id = strtok_r(copy + 2, ",", &save); id; id = strtok_r(NULL, ",", &save)) {
+		if (kv->alive && strcmp(id, me) && !kv->alive(kv->ctx, id))
+			continue;
+		n += (size_t)sprintf(next + n, "%s%s", n > 2 ? "," : "", id);
+	}
+	free(copy);
+	return next;
+}
+
 struct joining {
 	const struct lt_round_kv *kv;
 	const struct lt_round_spec *spec;
@@ -118,9 +139,11 @@ static int step(struct joining *j, struct lt_err *err)
 		return rc;
 	}
 	if (count >= s->min && lt_now_s() - j->changed_at >= s->last_call_ms / 1000.0) {
-		if (!(next = strdup(j->state)))
+		if (!(next = living(j->kv, j->state, s->id)))
 			return lt_err_set(err, LT_EXIT_FAILURE, "out of memory");
-		next[0] = 'c';
+		/* none died: close it (else the last call starts again) */
+		if (!strcmp(next + 1, j->state + 1))
+			next[0] = 'c';
 		rc = swap_state(j, next, err);
 		free(next);
 		return rc;

@@ -12,6 +12,8 @@
  * An agent joins the first round that is absent or open (a closed one
  * without it is over: it tries the next).  The round closes when MAX
  * agents joined, or when MIN did and no other joined for the last call.
+ * Agents that died while waiting are taken out before it closes, where
+ * the store can tell (lt_round_kv.alive).
  * Every change is one compare-and-set of the whole value, so two agents
  * never both think they joined at one place.
  */
@@ -31,6 +33,10 @@ struct lt_round_kv {
 	void *ctx;
 	int (*cas)(void *ctx, const char *key, const char *expected, const char *desired,
 		   bool *swapped, char **actual, struct lt_err *err);
+	/* Optional: whether agent `id` is still alive (etcd: its leased key is
+	 * there).  Before a round closes on its last call, the agents that
+	 * died while waiting in it are taken out. */
+	bool (*alive)(void *ctx, const char *id);
 };
 
 struct lt_round_spec {

@@ -23,6 +23,7 @@
 #include <unistd.h>
 
 #include "netns.h"
+#include "nginx.h"
 #include "run.h"
 #include "training.h"
 
@@ -172,4 +173,37 @@ Test(elastic, lost_node_tcp)
 Test(elastic, late_node_joins_tcp)
 {
 	node_joins("tcp");
+}
+
+Test(elastic, lost_node_etcd)
+{
+	node_lost("etcd");
+}
+
+Test(elastic, late_node_joins_etcd)
+{
+	node_joins("etcd");
+}
+
+/* An etcd that nobody serves: one line naming the endpoint, at once. */
+Test(elastic, unreachable_etcd_is_one_line)
+{
+	double t0 = run_clock_s();
+	char port[16];
+
+	snprintf(port, sizeof(port), "%d", nginx_free_port());
+	expect_one_line_failure((const char *const[]){ "--num-nodes", "1:2", "--rdzv", "etcd",
+						       "--rdzv-endpoint", "127.0.0.1:9",
+						       "--main-addr", "127.0.0.1", "--main-port",
+						       port, "--max-steps",
+						       "1", build_path("tests/models/elastic_lin.so"),
+						       NULL },
+				"cannot reach etcd at 127.0.0.1:9");
+	cr_expect_lt(run_clock_s() - t0, 10.0, "the failure took %.1f s", run_clock_s() - t0);
+}
+
+Test(elastic, min_above_max_is_refused)
+{
+	expect_one_line_failure((const char *const[]){ "--num-nodes", "3:2", "--dry-run", NULL },
+				"invalid --num-nodes '3:2': MIN 3 is above MAX 2");
 }

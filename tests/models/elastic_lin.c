@@ -67,7 +67,7 @@ static int train_step(lt_ctx *ctx, void *self, const struct lt_batch *batch, dou
 		fprintf(stderr, "elastic_lin: step %lld\n", (long long)batch->step);
 	nanosleep(&nap, NULL);
 	*loss = (double)(w - 1.0f) * (w - 1.0f);
-	((float *)lt_grad(m->w))[0] += 2.0f * (w - 1.0f);
+	((float *)lt_grad(m->w))[0] += 2.0f * (w - 1.0f) * (float)lt_loss_scale(ctx);
 	return 0;
 }
 
