@@ -45,7 +45,7 @@ static void fini(void)
  * K` waits for rank 0's step K. */
 #define ELASTIC_SH_COMMON                                                                   \
 	"set -u\n"                                                                           \
-	"na=$1 nb=$2 ltrun=$3 model=$4 tmp=$5 rdzv=''\n"                                     \
+	"na=$1 nb=$2 ltrun=$3 model=$4 tmp=$5 kind=$6 rdzv=''\n"                                     \
 	"if [ \"$6\" = etcd ]; then\n"                                                       \
 	"  ip netns exec \"$na\" etcd --data-dir \"$tmp/etcd\" --name el \\\n"               \
 	"    --listen-client-urls http://" ETCD_ENDPOINT " \\\n"                             \
@@ -70,7 +70,13 @@ static void fini(void)
 	"    sleep 0.1\n"                                                                    \
 	"  done; return 1\n"                                                                 \
 	"}\n"                                                                                \
-	"show() { for f in \"$tmp\"/a.err \"$tmp\"/b.err; do echo \"== $f\"; cat \"$f\"; done >&2; }\n"
+	"show() {\n"                                                                         \
+	"  for f in \"$tmp\"/a.err \"$tmp\"/b.err; do echo \"== $f\"; cat \"$f\"; done >&2\n"  \
+	"  [ \"$kind\" = etcd ] || return 0\n"                                                    \
+	"  echo \"== etcd's /ltrun/ keys: $(ip netns exec \"$na\" curl -s -X POST \\\n"       \
+	"    http://" ETCD_ENDPOINT "/v3/kv/range \\\n"                                        \
+	"    -d '{\"key\":\"L2x0cnVuLw==\",\"range_end\":\"L2x0cnVuMA==\",\"count_only\":true}')\" >&2\n" \
+	"}\n"
 
 /* Both start; b's agent is killed at step 8; a must finish alone. */
 static const char lost_sh[] = ELASTIC_SH_COMMON
@@ -113,6 +119,10 @@ static void run_elastic(const char *script, const char *rdzv, struct run_result 
 				 NULL, 150, r),
 		     0);
 	cr_assert_eq(r->status, 0, "%s: status %d\nstderr:\n%s", rdzv, r->status, r->err);
+	/* rounds 0 and 1 were kept in etcd ("/ltrun/<run id>/elastic/<r>") */
+	if (!strcmp(rdzv, "etcd"))
+		cr_expect(strstr(r->err, "\"count\":\"2\"") || strstr(r->err, "\"count\":\"3\""),
+			  "etcd holds the rounds:\n%s", r->err);
 }
 
 /* The step rank 0 started from in the attempt at `restart` with `world`
