@@ -22,6 +22,7 @@
 #include "core/config.h"
 #include "core/error.h"
 #include "core/registry.h"
+#include "env/env.h"
 #include "launch/agent.h"
 #include "launch/elastic.h"
 #include "launch/plan.h"
@@ -375,7 +376,8 @@ int main(int argc, char **argv)
 	if (lt_config_init(&cli.cfg, &cli.err))
 		lt_die_err(&cli.err);
 	parse_command_line(&cli, argc, argv);
-	if (lt_config_load_env(&cli.cfg, NULL, &cli.err))
+	if (lt_config_load_env(&cli.cfg, NULL, &cli.err) ||
+	    lt_kubeflow_rdzv_vars(&cli.cfg, NULL, &cli.err))
 		lt_die_err(&cli.err);
 	if (cli.cfg.config_path && lt_config_load_file(&cli.cfg, cli.cfg.config_path, &cli.err))
 		lt_die_err(&cli.err);

@@ -18,6 +18,7 @@
  * --num-nodes MIN:MAX does (the pods meet in rendezvous rounds).
  */
 #include "env/env.h"
+#include "core/config.h"
 #include "core/error.h"
 #include "core/parse.h"
 
@@ -166,3 +167,63 @@ const struct lt_plugin lt_env_kubeflow = {
 	.recommended_when = "ltrun is the command of a PyTorchJob's containers",
 	.ops = &kf_ops,
 };
+
+/* PET_RDZV_BACKEND as an --rdzv name, or NULL. */
+static const char *kf_backend(const char *name)
+{
+	if (!strcmp(name, "c10d") || !strcmp(name, "static"))
+		return "tcp";
+	if (!strcmp(name, "etcd") || !strcmp(name, "etcd-v2"))
+		return "etcd";
+	return NULL;
+}
+
+/* Sets option id to text, unless the user set it. */
+static int kf_default(struct lt_config *cfg, enum lt_opt_id id, const char *text,
+		      const char *from, struct lt_err *err)
+{
+	if (cfg->source[id] != LT_SRC_DEFAULT)
+		return 0;
+	return lt_config_set(cfg, &lt_options[id], text, LT_SRC_ENV, from, err);
+}
+
+/* c10d's PET_RDZV_ENDPOINT: the store's HOST:PORT. */
+static int kf_store_endpoint(struct lt_config *cfg, const char *endpoint, struct lt_err *err)
+{
+	const char *colon = strrchr(endpoint, ':');
+	char host[256];
+
+	if (!colon || colon == endpoint || (size_t)(colon - endpoint) >= sizeof(host))
+		return lt_err_set(err, LT_EXIT_USAGE,
+				  "invalid PET_RDZV_ENDPOINT '%.200s': expected HOST:PORT", endpoint);
+	memcpy(host, endpoint, (size_t)(colon - endpoint));
+	host[colon - endpoint] = '\0';
+	if (kf_default(cfg, LT_OPT_MAIN_ADDR, host, "PET_RDZV_ENDPOINT", err))
+		return -1;
+	return kf_default(cfg, LT_OPT_MAIN_PORT, colon + 1, "PET_RDZV_ENDPOINT", err);
+}
+
+int lt_kubeflow_rdzv_vars(struct lt_config *cfg, const struct lt_envsrc *env,
+			  struct lt_err *err)
+{
+	const char *backend = lt_env_get(env, "PET_RDZV_BACKEND");
+	const char *endpoint = lt_env_get(env, "PET_RDZV_ENDPOINT");
+	const char *name = backend ? kf_backend(backend) : NULL;
+
+	if (backend && !name)
+		return lt_err_set(err, LT_EXIT_USAGE,
+				  "invalid PET_RDZV_BACKEND '%.200s': expected c10d, static, etcd or etcd-v2",
+				  backend);
+	if (name && kf_default(cfg, LT_OPT_RDZV, name, "PET_RDZV_BACKEND", err))
+		return -1;
+	if (!endpoint || !*endpoint)
+		return 0;
+	if (!strcmp(cfg->rdzv, "etcd"))
+		return kf_default(cfg, LT_OPT_RDZV_ENDPOINT, endpoint, "PET_RDZV_ENDPOINT", err);
+	/* Where MASTER_ADDR says where the store is (the operator's pods, or
+	 * workers torchrun started, whose endpoint is torchrun's own store),
+	 * it stands. */
+	if (!name || lt_env_get(env, "MASTER_ADDR") || lt_env_get(env, "TORCHELASTIC_RUN_ID"))
+		return 0;
+	return kf_store_endpoint(cfg, endpoint, err);
+}

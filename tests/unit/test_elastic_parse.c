@@ -203,3 +203,37 @@ Test(elastic_parse, kubeflow_elastic_pet_nnodes)
 	cr_expect_eq(t.min_nodes, 1, "PET_NNODES=1:4 makes the job elastic");
 	cr_expect_eq(t.num_nodes, 4);
 }
+
+Test(elastic_parse, kubeflow_pet_rdzv_variables)
+{
+	const char *const etcd[] = { "PET_RDZV_BACKEND=etcd-v2",
+				     "PET_RDZV_ENDPOINT=etcd.svc:2379", NULL };
+	const char *const c10d[] = { "PET_RDZV_BACKEND=c10d",
+				     "PET_RDZV_ENDPOINT=job-worker-0:29400", NULL };
+	const char *const bad[] = { "PET_RDZV_BACKEND=zookeeper", NULL };
+	struct lt_envsrc env = { .vars = etcd };
+	struct lt_config cfg;
+	struct lt_err err = { 0 };
+
+	cr_assert_eq(lt_config_init(&cfg, &err), 0, "%s", err.msg);
+	cr_assert_eq(lt_kubeflow_rdzv_vars(&cfg, &env, &err), 0, "%s", err.msg);
+	cr_expect_str_eq(cfg.rdzv, "etcd");
+	cr_expect_str_eq(cfg.rdzv_endpoint, "etcd.svc:2379");
+	lt_config_free(&cfg);
+
+	env.vars = c10d;
+	cr_assert_eq(lt_config_init(&cfg, &err), 0, "%s", err.msg);
+	cr_assert_eq(lt_config_set(&cfg, lt_option_find("main-port"), "1234", LT_SRC_FLAG,
+				   "--main-port", &err), 0);
+	cr_assert_eq(lt_kubeflow_rdzv_vars(&cfg, &env, &err), 0, "%s", err.msg);
+	cr_expect_str_eq(cfg.rdzv, "tcp");
+	cr_expect_str_eq(cfg.main_addr, "job-worker-0", "c10d's endpoint is the store's host");
+	cr_expect_eq(cfg.main_port, 1234, "the user's --main-port wins");
+	lt_config_free(&cfg);
+
+	env.vars = bad;
+	cr_assert_eq(lt_config_init(&cfg, &err), 0, "%s", err.msg);
+	cr_expect_eq(lt_kubeflow_rdzv_vars(&cfg, &env, &err), -1);
+	cr_expect(strstr(err.msg, "invalid PET_RDZV_BACKEND 'zookeeper'"), "%s", err.msg);
+	lt_config_free(&cfg);
+}
