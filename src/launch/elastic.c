@@ -61,26 +61,56 @@ static int store_cas(void *ctx, const char *key, const char *expected, const cha
 
 struct asking {
 	struct lt_store *store;
+	const struct lt_round_kv *kv;
+	int max_restarts;
 	char host[256];
 };
 
+/* The start of what ask_room writes: a join request, not a failure. */
+#define ASKS "asks to join"
+
+/* The nodes of closed round `round` (read through kv), 0 if none. */
+static int nodes_of(const struct asking *ask, int round)
+{
+	char key[64], *state = NULL;
+	struct lt_err ignored;
+	bool swapped;
+	int count = 0;
+
+	snprintf(key, sizeof(key), "elastic/%d", round);
+	/* no state is "-": a read */
+	if (ask->kv->cas(ask->kv->ctx, key, "-", "-", &swapped, &state, &ignored) == 0 &&
+	    state[0] == 'c')
+		lt_round_find(state, "", &count);
+	free(state);
+	return count;
+}
+
 /* Waiting in round r while round r-1 runs: tells its agents (once) that
- * this node asks to join, through round r-1's failure key. */
-static void ask_room(void *arg, int round)
+ * this node asks to join, through round r-1's failure key (-1 when that
+ * job has no restarts left to let it in).  Once a node asked, round r waits for round r-1's
+ * nodes and one more before its last call may close it. */
+static int ask_room(void *arg, int round)
 {
 	struct asking *ask = arg;
 	char key[64], msg[384];
 	struct lt_err ignored;
 	void *now = NULL;
 	size_t len;
-	int did;
+	int did, wanted = 0;
 
 	lt_elastic_failure_key(round - 1, key, sizeof(key));
-	snprintf(msg, sizeof(msg), "node %s asks to join the job (rendezvous round %d)", ask->host,
+	snprintf(msg, sizeof(msg), "node %s " ASKS " the job (rendezvous round %d)", ask->host,
 		 round);
+	if (round - 1 >= ask->max_restarts)
+		return -1;
 	if (lt_store_compare_set(ask->store, key, "", 0, msg, strlen(msg), &did, &now, &len,
-				 &ignored) == 0)
+				 &ignored) == 0) {
+		if (now && strstr(now, ASKS))
+			wanted = nodes_of(ask, round - 1) + 1;
 		free(now);
+	}
+	return wanted;
 }
 
 /* "host:pid:random": unique among the agents of a job. */
@@ -100,7 +130,7 @@ int lt_elastic_join(struct lt_topology *t, int max, const struct lt_config *cfg,
 		    const uint8_t token[LT_STORE_TOKEN_BYTES], const char *run_id, int first,
 		    int *round, struct lt_err *err)
 {
-	struct asking ask = { 0 };
+	struct asking ask = { .max_restarts = cfg->max_restarts };
 	struct lt_round_kv kv = { .cas = store_cas };
 	struct lt_etcd_rounds *etcd = NULL;
 	struct lt_round_spec spec = { .min = t->min_nodes, .max = max,
@@ -119,6 +149,7 @@ int lt_elastic_join(struct lt_topology *t, int max, const struct lt_config *cfg,
 			     spec.timeout_ms, &ask.store, err))
 		return -1;
 	kv.ctx = ask.store;
+	ask.kv = &kv;
 	rc = !strcmp(cfg->rdzv, "etcd") &&
 	     lt_etcd_rounds_open(cfg->rdzv_endpoint, run_id, id, &kv, &etcd, err);
 	if (!rc)

@@ -85,6 +85,7 @@ struct joining {
 	char key[64];
 	char *state;        /* the last value read */
 	double changed_at;  /* lt_now_s() when it was first read */
+	int wanted;         /* nodes to wait for before the last call, 0 */
 };
 
 /* Reads the round's state again (a compare-and-set that never matches:
@@ -138,7 +139,8 @@ static int step(struct joining *j, struct lt_err *err)
 		free(next);
 		return rc;
 	}
-	if (count >= s->min && lt_now_s() - j->changed_at >= s->last_call_ms / 1000.0) {
+	if (count >= s->min && count >= j->wanted &&
+	    lt_now_s() - j->changed_at >= s->last_call_ms / 1000.0) {
 		if (!(next = living(j->kv, j->state, s->id)))
 			return lt_err_set(err, LT_EXIT_FAILURE, "out of memory");
 		/* none died: close it (else the last call starts again) */
@@ -153,7 +155,7 @@ static int step(struct joining *j, struct lt_err *err)
 }
 
 int lt_round_join(const struct lt_round_kv *kv, const struct lt_round_spec *spec,
-		  void (*on_wait)(void *arg, int round), void *arg, struct lt_round *out,
+		  int (*on_wait)(void *arg, int round), void *arg, struct lt_round *out,
 		  struct lt_err *err)
 {
 	struct joining j = { .kv = kv, .spec = spec };
@@ -174,12 +176,19 @@ int lt_round_join(const struct lt_round_kv *kv, const struct lt_round_spec *spec
 				return -1;
 			continue;
 		}
-		if (lt_round_find(j.state, spec->id, &count) >= 0 && round > 0 && on_wait)
-			on_wait(arg, round);
+		if (lt_round_find(j.state, spec->id, &count) >= 0 && round > 0 && on_wait &&
+		    (j.wanted = on_wait(arg, round)) < 0) {
+			lt_err_set(err, LT_EXIT_FAILURE,
+				   "rendezvous round %d: the job's round %d has no restarts left (--max-restarts) to let this node in",
+				   round, round - 1);
+			rc = -1;
+			break;
+		}
 		if (lt_now_s() > deadline) {
 			lt_err_set(err, LT_EXIT_FAILURE,
 				   "rendezvous round %d: %d of at least %d nodes joined within %d s (--rdzv-timeout): start the others, or lower MIN in --num-nodes MIN:MAX",
-				   round, count, spec->min, spec->timeout_ms / 1000);
+				   round, count, j.wanted > spec->min ? j.wanted : spec->min,
+				   spec->timeout_ms / 1000);
 			rc = -1;
 			break;
 		}

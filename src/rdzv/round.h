@@ -55,11 +55,14 @@ struct lt_round {
 
 /* Joins a round as spec says and waits until it closes.  `on_wait`, when
  * non-NULL, is called each time the agent waits in an open round r > 0
- * (the running job of round r-1 may have to make room for it).  Returns
- * 0 with *out set, or -1 with err (too few nodes within the timeout, the
- * store failing). */
+ * (the running job of round r-1 may have to make room for it); it
+ * returns how many nodes the round must hold before its last call may
+ * close it (0: MIN is enough), so that a node that asked the running job
+ * for room does not start without it, or -1 when that job cannot make
+ * room (the join then fails).  Returns 0 with *out set, or -1
+ * with err (too few nodes within the timeout, the store failing). */
 int lt_round_join(const struct lt_round_kv *kv, const struct lt_round_spec *spec,
-		  void (*on_wait)(void *arg, int round), void *arg, struct lt_round *out,
+		  int (*on_wait)(void *arg, int round), void *arg, struct lt_round *out,
 		  struct lt_err *err);
 
 /* The index of id in a state's list, or -1; *count gets the list's length. */

@@ -172,6 +172,38 @@ Test(elastic_parse, a_dead_joiner_is_left_out)
 	mem_free(&m);
 }
 
+static int want_three(void *arg, int round)
+{
+	(void)arg;
+	return round == 1 ? 3 : 0;
+}
+
+static int no_room(void *arg, int round)
+{
+	(void)arg;
+	(void)round;
+	return -1;
+}
+
+Test(elastic_parse, a_joiner_waits_for_the_running_nodes)
+{
+	struct memkv m = { 0 };
+	struct lt_round_kv kv = { .ctx = &m, .cas = mem_cas };
+	struct lt_round_spec spec = { .min = 1, .max = 4, .last_call_ms = 0, .timeout_ms = 300,
+				      .id = "late" };
+	struct lt_round r;
+	struct lt_err err = { 0 };
+
+	*slot(&m, "elastic/0") = strdup("c;a,b");
+	cr_expect_eq(lt_round_join(&kv, &spec, want_three, NULL, &r, &err), -1,
+		     "MIN 1 reached, but the running round's 2 nodes never came");
+	cr_expect(strstr(err.msg, "rendezvous round 1: 1 of at least 3 nodes"), "%s", err.msg);
+	cr_expect_str_eq(*slot(&m, "elastic/1"), "o;late", "the round stayed open");
+	cr_expect_eq(lt_round_join(&kv, &spec, no_room, NULL, &r, &err), -1);
+	cr_expect(strstr(err.msg, "no restarts left"), "%s", err.msg);
+	mem_free(&m);
+}
+
 Test(elastic_parse, too_few_nodes_time_out_with_one_line)
 {
 	struct memkv m = { 0 };
