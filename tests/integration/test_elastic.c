@@ -45,7 +45,8 @@ static void fini(void)
  * K` waits for rank 0's step K. */
 #define ELASTIC_SH_COMMON                                                                   \
 	"set -u\n"                                                                           \
-	"na=$1 nb=$2 ltrun=$3 model=$4 tmp=$5 kind=$6 rdzv=''\n"                                     \
+	"na=$1 nb=$2 ltrun=$3 model=$4 tmp=$5 kind=$6 nodes=${nodes:-1:2} rdzv=''\n"      \
+	"cleanup=${cleanup:-:}; trap 'eval \"$cleanup\"' EXIT\n"                                     \
 	"if [ \"$6\" = etcd ]; then\n"                                                       \
 	"  ip netns exec \"$na\" etcd --data-dir \"$tmp/etcd\" --name el \\\n"               \
 	"    --listen-client-urls http://" ETCD_ENDPOINT " \\\n"                             \
@@ -53,13 +54,13 @@ static void fini(void)
 	"    --listen-peer-urls http://" MAIN_ADDR ":2380 \\\n"                              \
 	"    --initial-advertise-peer-urls http://" MAIN_ADDR ":2380 \\\n"                   \
 	"    --initial-cluster el=http://" MAIN_ADDR ":2380 >\"$tmp/etcd.log\" 2>&1 & etcd=$!\n" \
-	"  trap 'kill $etcd' EXIT\n"                                                         \
+	"  cleanup=\"kill $etcd; $cleanup\"\n"                                                \
 	"  rdzv='--rdzv etcd --rdzv-endpoint " ETCD_ENDPOINT "'\n"                            \
 	"fi\n"                                                                               \
 	"\"$ltrun\" --max-steps 2 --batch-size 1 --ckpt-dir \"$tmp/ckpt\" \"$model\" -- --step-ms 1 \\\n" \
 	"  2>\"$tmp/first.err\" || { cat \"$tmp/first.err\" >&2; exit 1; }\n"                \
 	"node() {\n"                                                                         \
-	"  ip netns exec \"$1\" \"$ltrun\" --num-nodes 1:2 --rdzv-last-call 1 $rdzv \\\n"     \
+	"  ip netns exec \"$1\" \"$ltrun\" --num-nodes $nodes --rdzv-last-call 1 $rdzv \\\n"  \
 	"    --main-addr " MAIN_ADDR " --main-port 29731 --devices 1 --max-restarts 2 \\\n"   \
 	"    --batch-size 1 --max-steps 40 --ckpt-dir \"$tmp/ckpt\" --ckpt-every-n-steps 1 \\\n" \
 	"    --resume last --rdzv-timeout 60 \"$model\" -- --step-ms 100 2>\"$tmp/$2.err\" &\n"  \
@@ -71,7 +72,7 @@ static void fini(void)
 	"  done; return 1\n"                                                                 \
 	"}\n"                                                                                \
 	"show() {\n"                                                                         \
-	"  for f in \"$tmp\"/a.err \"$tmp\"/b.err; do echo \"== $f\"; cat \"$f\"; done >&2\n"  \
+	"  for f in \"$tmp\"/[abc].err; do echo \"== $f\"; cat \"$f\"; done >&2\n"          \
 	"  [ \"$kind\" = etcd ] || return 0\n"                                                    \
 	"  echo \"== etcd's /ltrun/ keys: $(ip netns exec \"$na\" curl -s -X POST \\\n"       \
 	"    http://" ETCD_ENDPOINT "/v3/kv/range \\\n"                                        \
@@ -97,6 +98,35 @@ static const char late_sh[] = ELASTIC_SH_COMMON
 	"show; echo \"status a: $sa b: $sb\" >&2\n"
 	"[ $sa = 0 ] && [ $sb = 0 ]\n";
 
+/* Three hosts: namespaces a, b, c of this shell's own, b and c joined to
+ * a bridge in a (its address the main one).  Runs the common part on a
+ * and b, then starts c too, with --num-nodes 2:3; c's agent is killed at
+ * step 8; a and b must finish at world size 2. */
+static const char three_sh[] =
+	"n=el$$; na=${n}a nb=${n}b nc=${n}c\n"
+	"cleanup=\"for x in $na $nb $nc; do ip netns del \\$x 2>/dev/null; done\"\n"
+	"trap 'eval \"$cleanup\"' EXIT\n"
+	"for x in $na $nb $nc; do ip netns add $x || exit 1; ip -n $x link set lo up; done\n"
+	"ip -n $na link add br0 type bridge && ip -n $na link set br0 up &&\n"
+	"ip -n $na addr add " MAIN_ADDR "/24 dev br0 || exit 1\n"
+	"k=2; for x in $nb $nc; do\n"
+	"  ip link add ${n}v$k type veth peer name ${n}w$k &&\n"
+	"  ip link set ${n}v$k netns $na && ip link set ${n}w$k netns $x &&\n"
+	"  ip -n $na link set ${n}v$k master br0 && ip -n $na link set ${n}v$k up &&\n"
+	"  ip -n $x addr add " SUBNET ".$k/24 dev ${n}w$k && ip -n $x link set ${n}w$k up || exit 1\n"
+	"  k=3\n"
+	"done\n"
+	"set -- $na $nb \"$3\" \"$4\" \"$5\" \"$6\"; nodes=2:3\n"
+	ELASTIC_SH_COMMON
+	"node \"$na\" a; a=$!\n"
+	"node \"$nb\" b; b=$!\n"
+	"node \"$nc\" c; c=$!\n"
+	"until_step 8 || { show; exit 1; }\n"
+	"kill -9 $c\n"
+	"wait $a; sa=$?; wait $b; sb=$?\n"
+	"show; echo \"status a: $sa b: $sb\" >&2\n"
+	"[ $sa = 0 ] && [ $sb = 0 ]\n";
+
 static bool have_etcd(void)
 {
 	return !access("/usr/bin/etcd", X_OK) || !access("/usr/local/bin/etcd", X_OK);
@@ -108,7 +138,10 @@ static void run_elastic(const char *script, const char *rdzv, struct run_result 
 
 	if (!strcmp(rdzv, "etcd") && !have_etcd())
 		cr_skip_test("etcd is not installed (Debian package etcd-server)");
-	if (netns_pair_make(&hosts, "el", SUBNET, why, sizeof(why)))
+	/* the three hosts' script makes its own namespaces */
+	if (script == three_sh && geteuid() != 0)
+		cr_skip_test("network namespaces need root");
+	if (script != three_sh && netns_pair_make(&hosts, "el", SUBNET, why, sizeof(why)))
 		cr_skip_test("%s", why);
 	cr_assert_not_null(realpath(build_path("ltrun"), ltrun), "build ltrun first");
 	cr_assert_not_null(realpath(build_path("tests/models/elastic_lin.so"), model),
@@ -183,6 +216,32 @@ Test(elastic, lost_node_tcp)
 Test(elastic, late_node_joins_tcp)
 {
 	node_joins("tcp");
+}
+
+static void three_hosts_lose_one(const char *rdzv)
+{
+	struct run_result r;
+	long s;
+
+	run_elastic(three_sh, rdzv, &r);
+	cr_expect(strstr(r.err, "rendezvous round 0: 3 nodes"), "%s: round 0 had 3 nodes:\n%s",
+		  rdzv, r.err);
+	cr_expect(strstr(r.err, "rendezvous round 1: 2 nodes"),
+		  "%s: the other two met in round 1:\n%s", rdzv, r.err);
+	s = first_step(r.err, 1, 2);
+	cr_expect_geq(s, 8, "%s: round 1 (world 2) resumed from step %ld:\n%s", rdzv, s, r.err);
+	cr_expect(strstr(r.err, "elastic_lin: step 39\n"), "%s: they finished:\n%s", rdzv, r.err);
+	run_result_free(&r);
+}
+
+Test(elastic, three_hosts_lose_one_tcp)
+{
+	three_hosts_lose_one("tcp");
+}
+
+Test(elastic, three_hosts_lose_one_etcd)
+{
+	three_hosts_lose_one("etcd");
 }
 
 Test(elastic, lost_node_etcd)
