@@ -1087,6 +1087,11 @@ int lt_config_check(const struct lt_config *c, struct lt_err *err)
 		return lt_err_set(err, LT_EXIT_USAGE,
 				  "%s %g is above --lr %g: the cosine schedule decays from --lr down to --min-lr",
 				  c->source_name[LT_OPT_MIN_LR], c->min_lr, c->lr);
+	if (c->min_nodes != LT_AUTO && c->min_nodes < c->num_nodes &&
+	    (!strcmp(c->rdzv, "file") || !strcmp(c->rdzv, "pmix")))
+		return lt_err_set(err, LT_EXIT_USAGE,
+				  "--num-nodes %d:%d (elastic) meets in rounds kept in ltrun's store or etcd: use --rdzv tcp or etcd, not %s (%s)",
+				  c->min_nodes, c->num_nodes, c->rdzv, c->source_name[LT_OPT_RDZV]);
 	if (!strcmp(c->rdzv, "etcd") && !c->rdzv_endpoint)
 		return lt_err_set(err, LT_EXIT_USAGE,
 				  "rendezvous 'etcd' (%s) needs --rdzv-endpoint HOST:PORT: the address of the etcd server",

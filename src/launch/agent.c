@@ -20,6 +20,10 @@
  *    with the failed rank's status, or restarts every rank
  *    (--max-restarts) with LTRUN_RESTART_COUNT raised, in a new rendezvous
  *    round;
+ *  - in an elastic job (--num-nodes MIN:MAX, launch/elastic.h) each
+ *    attempt starts with a rendezvous round that sets the nodes, this
+ *    node's rank and the attempt's number; the agent that holds
+ *    --main-addr serves the store;
  *  - it is a child subreaper: what a rank leaves running outside the
  *    ranks' group (a child that called setsid) comes back to it and is
  *    killed when the attempt ends;

@@ -56,6 +56,11 @@ Test(elastic_parse, config_num_nodes_range)
 	cr_expect(cfg.min_nodes == 2 && cfg.num_nodes == 2, "a fixed count is not elastic");
 	cr_expect_str_eq(lt_config_value(&cfg, o, buf, sizeof(buf)), "2");
 	cr_expect_eq(cfg.rdzv_last_call, 30, "--rdzv-last-call defaults to torch's 30 s");
+	cr_assert_eq(lt_config_set(&cfg, o, "1:3", LT_SRC_FLAG, "--num-nodes", &err), 0);
+	cr_assert_eq(lt_config_set(&cfg, lt_option_find("rdzv"), "file", LT_SRC_FLAG, "--rdzv",
+				   &err), 0);
+	cr_expect_eq(lt_config_check(&cfg, &err), -1);
+	cr_expect(strstr(err.msg, "use --rdzv tcp or etcd, not file"), "%s", err.msg);
 	lt_config_free(&cfg);
 }
 
