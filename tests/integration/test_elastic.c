@@ -67,7 +67,7 @@ static void fini(void)
 	"}\n"                                                                                \
 	"until_step() {\n"                                                                   \
 	"  for i in $(seq 600); do\n"                                                        \
-	"    cat \"$tmp\"/[ab].err 2>/dev/null | grep -q \"elastic_lin: step $1\\$\" && return 0\n" \
+	"    cat \"$tmp\"/[abc].err 2>/dev/null | grep -q \"elastic_lin: step $1\\$\" && return 0\n" \
 	"    sleep 0.1\n"                                                                    \
 	"  done; return 1\n"                                                                 \
 	"}\n"                                                                                \
