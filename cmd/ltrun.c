@@ -22,7 +22,9 @@
 #include "core/config.h"
 #include "core/error.h"
 #include "core/registry.h"
+#include "env/env.h"
 #include "launch/agent.h"
+#include "launch/elastic.h"
 #include "launch/plan.h"
 #include "rank/rank.h"
 #include "rdzv/rdzv.h"
@@ -246,6 +248,10 @@ static bool starts_rank0(const struct lt_plan *plan)
 {
 	const struct lt_topology *t = &plan->topo;
 
+	/* Elastic: which node starts rank 0 is known at the rendezvous only;
+	 * rank 0 takes the lock itself then. */
+	if (lt_elastic(t))
+		return false;
 	return t->external ? t->rank == 0 : t->first_rank == 0;
 }
 
@@ -370,7 +376,8 @@ int main(int argc, char **argv)
 	if (lt_config_init(&cli.cfg, &cli.err))
 		lt_die_err(&cli.err);
 	parse_command_line(&cli, argc, argv);
-	if (lt_config_load_env(&cli.cfg, NULL, &cli.err))
+	if (lt_config_load_env(&cli.cfg, NULL, &cli.err) ||
+	    lt_kubeflow_rdzv_vars(&cli.cfg, NULL, &cli.err))
 		lt_die_err(&cli.err);
 	if (cli.cfg.config_path && lt_config_load_file(&cli.cfg, cli.cfg.config_path, &cli.err))
 		lt_die_err(&cli.err);

@@ -41,6 +41,8 @@ struct lt_topology {
 	char port_from[96];   /* where main_port came from, in words */
 	char addr_from[96];   /* where main_addr came from, in words */
 	char job_id[64];      /* the cluster's job id, or "" */
+	int min_nodes;        /* elastic jobs (--num-nodes MIN:MAX): MIN, with
+			       * num_nodes MAX; 0 otherwise */
 };
 
 

@@ -39,9 +39,9 @@ const struct lt_option lt_options[LT_OPT_COUNT] = {
 		.offset = OFF(devices), .def = "auto",
 		.doc = "ranks per node; auto: what the launcher started, else the accelerator's default (1 on cpu)" },
 	[LT_OPT_NUM_NODES] = { .id = LT_OPT_NUM_NODES, .name = "num-nodes", .env = "LTRUN_NUM_NODES",
-		.arg = "N|auto", .type = LT_OPT_COUNT_AUTO, .min = 1, .max = 1 << 20,
+		.arg = "N|MIN:MAX|auto", .type = LT_OPT_COUNT_AUTO, .min = 1, .max = 1 << 20,
 		.offset = OFF(num_nodes), .def = "auto",
-		.doc = "nodes in the job; auto: what the cluster says, else 1" },
+		.doc = "nodes in the job; MIN:MAX: elastic, from MIN to MAX nodes, admitted at each rendezvous round (see --rdzv-last-call); auto: what the cluster says, else 1" },
 	[LT_OPT_NODE_RANK] = { .id = LT_OPT_NODE_RANK, .name = "node-rank", .env = "LTRUN_NODE_RANK",
 		.arg = "K", .type = LT_OPT_INT, .min = 0, .max = (1 << 20) - 1,
 		.offset = OFF(node_rank), .def = "auto",
@@ -112,6 +112,13 @@ const struct lt_option lt_options[LT_OPT_COUNT] = {
 		.arg = "SECONDS", .type = LT_OPT_INT, .min = 1, .max = 86400,
 		.offset = OFF(rdzv_timeout), .def = "300",
 		.doc = "how long a rank waits for the others at the rendezvous and at barriers" },
+	[LT_OPT_RDZV_LAST_CALL] = { .id = LT_OPT_RDZV_LAST_CALL, .name = "rdzv-last-call", .env = "LTRUN_RDZV_LAST_CALL",
+		.arg = "SECONDS", .type = LT_OPT_INT, .min = 0, .max = 86400,
+		.offset = OFF(rdzv_last_call), .def = "30",
+		.doc = "with --num-nodes MIN:MAX, once MIN nodes joined a rendezvous round, close it when no other node joined for this long (MAX nodes close it at once)" },
+	[LT_OPT_RDZV_ENDPOINT] = { .id = LT_OPT_RDZV_ENDPOINT, .name = "rdzv-endpoint", .env = "LTRUN_RDZV_ENDPOINT",
+		.arg = "HOST:PORT", .type = LT_OPT_PATH, .offset = OFF(rdzv_endpoint),
+		.doc = "with --rdzv etcd: the etcd server (its client URL's host and port)" },
 	/* training */
 	[LT_OPT_MAX_EPOCHS] = { .id = LT_OPT_MAX_EPOCHS, .name = "max-epochs", .env = "LTRUN_MAX_EPOCHS",
 		.arg = "N", .type = LT_OPT_INT, .min = 1, .max = 1000000,
@@ -352,9 +359,10 @@ static bool is_string_type(enum lt_opt_type t)
 }
 
 /* A parsed option value: l for integers and booleans, d for floats. */
-union opt_value {
+struct opt_value {
 	long l;
 	double d;
+	long min; /* --num-nodes MIN:MAX: MIN (l is MAX) */
 };
 
 /* Parses a finite decimal number, wholly: no blanks, no "inf", no hex.
@@ -504,10 +512,34 @@ static int check_string(const struct lt_option *o, const char *text, const char 
 	return 0;
 }
 
+/* --num-nodes N or MIN:MAX; "3:2" is named as such. */
+static int parse_nodes(const struct lt_option *o, const char *text, const char *where,
+		       const char *q, struct opt_value *val, struct lt_err *err)
+{
+	const char *colon = strchr(text, ':');
+	char lo_text[24];
+	long lo, hi;
+
+	if (lt_parse_nodes(text, o->max, &val->min, &val->l) == 0)
+		return 0;
+	if (colon && (size_t)(colon - text) < sizeof(lo_text)) {
+		memcpy(lo_text, text, (size_t)(colon - text));
+		lo_text[colon - text] = '\0';
+		if (!lt_parse_long(lo_text, o->min, o->max, &lo) &&
+		    !lt_parse_long(colon + 1, o->min, o->max, &hi))
+			return lt_err_set(err, LT_EXIT_USAGE,
+					  "invalid %s '%s': MIN %ld is above MAX %ld: write MIN:MAX with MIN <= MAX",
+					  where, q, lo, hi);
+	}
+	return lt_err_set(err, LT_EXIT_USAGE,
+			  "invalid %s '%s': expected a whole number from %ld to %ld, MIN:MAX of such, or 'auto'",
+			  where, q, o->min, o->max);
+}
+
 /* Parses text for option o into *val (numbers, booleans) or checks it
  * (strings).  Returns 0, or -1 with err naming where. */
 static int parse_value(const struct lt_option *o, const char *text,
-		       const char *where, union opt_value *val, struct lt_err *err)
+		       const char *where, struct opt_value *val, struct lt_err *err)
 {
 	char q[LT_QUOTE_MAX];
 	bool b;
@@ -516,9 +548,11 @@ static int parse_value(const struct lt_option *o, const char *text,
 	switch (o->type) {
 	case LT_OPT_COUNT_AUTO:
 		if (!strcmp(text, "auto")) {
-			val->l = LT_AUTO;
+			val->l = val->min = LT_AUTO;
 			return 0;
 		}
+		if (o->id == LT_OPT_NUM_NODES)
+			return parse_nodes(o, text, where, q, val, err);
 		if (lt_parse_long(text, o->min, o->max, &val->l))
 			return lt_err_set(err, LT_EXIT_USAGE,
 					  "invalid %s '%s': expected a whole number from %ld to %ld, or 'auto'",
@@ -631,7 +665,7 @@ int lt_config_set(struct lt_config *cfg, const struct lt_option *o,
 		  const char *text, enum lt_source src, const char *where,
 		  struct lt_err *err)
 {
-	union opt_value val = { 0 };
+	struct opt_value val = { 0 };
 	char *copy;
 
 	if (!text)
@@ -647,6 +681,8 @@ int lt_config_set(struct lt_config *cfg, const struct lt_option *o,
 		*(bool *)field(cfg, o) = val.l;
 	} else if (o->type == LT_OPT_INT || o->type == LT_OPT_COUNT_AUTO) {
 		*(int *)field(cfg, o) = (int)val.l;
+		if (o->id == LT_OPT_NUM_NODES)
+			cfg->min_nodes = (int)val.min;
 	} else if (o->type == LT_OPT_LONG) {
 		*(long *)field(cfg, o) = val.l;
 	} else if (o->type == LT_OPT_FLOAT) {
@@ -670,7 +706,7 @@ int lt_config_init(struct lt_config *cfg, struct lt_err *err)
 	int i;
 
 	memset(cfg, 0, sizeof(*cfg));
-	cfg->devices = cfg->num_nodes = cfg->node_rank = LT_AUTO;
+	cfg->devices = cfg->num_nodes = cfg->min_nodes = cfg->node_rank = LT_AUTO;
 	cfg->main_port = 0;
 	for (i = 0; i < LT_OPT_COUNT; i++) {
 		const struct lt_option *o = &lt_options[i];
@@ -870,7 +906,7 @@ static int json_number_text(const struct lt_option *o, double d, const char *whe
 static bool json_string_ok(const struct lt_option *o, const char *s)
 {
 	if (o->type == LT_OPT_COUNT_AUTO)
-		return !strcmp(s, "auto");
+		return !strcmp(s, "auto") || (o->id == LT_OPT_NUM_NODES && strchr(s, ':'));
 	if (o->type == LT_OPT_LONG)
 		return true;
 	return !is_numeric(o->type) && o->type != LT_OPT_BOOL;
@@ -1075,6 +1111,15 @@ int lt_config_check(const struct lt_config *c, struct lt_err *err)
 		return lt_err_set(err, LT_EXIT_USAGE,
 				  "%s %g is above --lr %g: the cosine schedule decays from --lr down to --min-lr",
 				  c->source_name[LT_OPT_MIN_LR], c->min_lr, c->lr);
+	if (c->min_nodes != LT_AUTO && c->min_nodes < c->num_nodes &&
+	    (!strcmp(c->rdzv, "file") || !strcmp(c->rdzv, "pmix")))
+		return lt_err_set(err, LT_EXIT_USAGE,
+				  "--num-nodes %d:%d (elastic) meets in rounds kept in ltrun's store or etcd: use --rdzv tcp or etcd, not %s (%s)",
+				  c->min_nodes, c->num_nodes, c->rdzv, c->source_name[LT_OPT_RDZV]);
+	if (!strcmp(c->rdzv, "etcd") && !c->rdzv_endpoint)
+		return lt_err_set(err, LT_EXIT_USAGE,
+				  "rendezvous 'etcd' (%s) needs --rdzv-endpoint HOST:PORT: the address of the etcd server",
+				  c->source_name[LT_OPT_RDZV]);
 	if (!strcmp(c->rdzv, "file") && !getenv("LTRUN_RDZV_DIR"))
 		return lt_err_set(err, LT_EXIT_USAGE,
 				  "rendezvous 'file' (%s) needs LTRUN_RDZV_DIR: set it to a directory every node can reach",
@@ -1112,6 +1157,8 @@ const char *lt_config_value(const struct lt_config *cfg,
 	case LT_OPT_INT:
 		if (*(const int *)f == LT_AUTO || (o->id == LT_OPT_MAIN_PORT && !*(const int *)f))
 			snprintf(buf, len, "%s", o->def ? o->def : "");
+		else if (o->id == LT_OPT_NUM_NODES && cfg->min_nodes != cfg->num_nodes)
+			snprintf(buf, len, "%d:%d", cfg->min_nodes, cfg->num_nodes);
 		else
 			snprintf(buf, len, "%d", *(const int *)f);
 		break;

@@ -59,6 +59,8 @@ enum lt_opt_id {
 	LT_OPT_NO_SRUN,
 	LT_OPT_RDZV,
 	LT_OPT_RDZV_TIMEOUT,
+	LT_OPT_RDZV_LAST_CALL,
+	LT_OPT_RDZV_ENDPOINT,
 	/* training (Trainer mode, and lt_optimizer_step() in Fabric mode) */
 	LT_OPT_MAX_EPOCHS,
 	LT_OPT_MAX_STEPS,
@@ -129,6 +131,9 @@ struct lt_config {
 	char *strategy, *accelerator, *precision, *cluster, *comm, *ckpt_io;
 	int devices, num_nodes, node_rank, main_port, max_restarts;
 	int term_timeout, rdzv_timeout; /* seconds */
+	int min_nodes;                  /* --num-nodes MIN:MAX: MIN (num_nodes is MAX) */
+	int rdzv_last_call;             /* seconds */
+	char *rdzv_endpoint;            /* --rdzv etcd: HOST:PORT, or NULL */
 	char *main_addr, *log_dir, *config_path, *signals, *rdzv;
 	bool tee, dry_run, json, verbose, no_srun;
 	char **plugins;

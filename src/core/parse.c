@@ -98,3 +98,22 @@ size_t lt_short_host_len(const char *host)
 {
 	return lt_ip_literal(host) ? strlen(host) : strcspn(host, ".");
 }
+
+int lt_parse_nodes(const char *text, long max, long *min, long *maxout)
+{
+	const char *colon = strchr(text, ':');
+	char lo[24];
+	long a, b;
+
+	if (!colon)
+		return lt_parse_long(text, 1, max, &a) ? -1 : (*min = *maxout = a, 0);
+	if ((size_t)(colon - text) >= sizeof(lo))
+		return -1;
+	memcpy(lo, text, (size_t)(colon - text));
+	lo[colon - text] = '\0';
+	if (lt_parse_long(lo, 1, max, &a) || lt_parse_long(colon + 1, 1, max, &b) || a > b)
+		return -1;
+	*min = a;
+	*maxout = b;
+	return 0;
+}

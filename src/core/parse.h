@@ -15,6 +15,11 @@
  * (text empty, not a number, or out of range) with *out unchanged. */
 int lt_parse_long(const char *text, long min, long max, long *out);
 
+/* Parses a node count, "N" or "MIN:MAX" (torchrun's --nnodes), each in
+ * [1, max] with MIN <= MAX.  Returns 0 and sets *min and *max (equal for
+ * "N"), or -1 with both unchanged. */
+int lt_parse_nodes(const char *text, long max, long *min, long *maxout);
+
 /* Accepts 1/0, true/false, yes/no, on/off (any case).  Returns 0 and sets
  * *out, or -1 with *out unchanged. */
 int lt_parse_bool(const char *text, bool *out);

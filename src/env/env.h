@@ -29,6 +29,16 @@ extern const struct lt_plugin lt_env_mpi;
 extern const struct lt_plugin lt_env_slurm;
 extern const struct lt_plugin lt_env_lsf;
 extern const struct lt_plugin lt_env_kubeflow;
+
+struct lt_config;
+/* Kubeflow's (and torchrun's) elastic variables, for the options the
+ * user left at their defaults: PET_RDZV_BACKEND (c10d or static: tcp;
+ * etcd or etcd-v2: etcd) sets --rdzv, and PET_RDZV_ENDPOINT (HOST:PORT)
+ * --rdzv-endpoint for etcd, else --main-addr and --main-port (c10d's
+ * store) where MASTER_ADDR is unset.  env NULL: this process's.  Returns 0, or -1 with err naming
+ * the variable. */
+int lt_kubeflow_rdzv_vars(struct lt_config *cfg, const struct lt_envsrc *env,
+			  struct lt_err *err);
 extern const struct lt_plugin lt_env_lightning;
 
 /* Sets every field to "unknown": counts 0, rank/local_rank -1, strings "". */

@@ -20,6 +20,10 @@
  *    with the failed rank's status, or restarts every rank
  *    (--max-restarts) with LTRUN_RESTART_COUNT raised, in a new rendezvous
  *    round;
+ *  - in an elastic job (--num-nodes MIN:MAX, launch/elastic.h) each
+ *    attempt starts with a rendezvous round that sets the nodes, this
+ *    node's rank and the attempt's number; the agent that holds
+ *    --main-addr serves the store;
  *  - it is a child subreaper: what a rank leaves running outside the
  *    ranks' group (a child that called setsid) comes back to it and is
  *    killed when the attempt ends;
@@ -33,6 +37,7 @@
 #include "core/clock.h"
 #include "launch/agent.h"
 #include "launch/heartbeat.h"
+#include "launch/elastic.h"
 #include "comm/comm.h"
 #include "launch/output.h"
 #include "launch/requeue.h"
@@ -107,7 +112,8 @@ struct agent {
 	int watcher_fd;               /* what it read, -1 */
 	char remote_failure[512];     /* another node's failure, "" */
 	int store_lifeline;           /* its end of file tells it to stop */
-	int restart;                  /* this attempt's number */
+	int restart;                  /* this attempt's number (elastic: its round's) */
+	bool elastic;                 /* --num-nodes MIN:MAX: each attempt a round */
 	bool store_reaped, watcher_reaped; /* reap() collected them */
 	/* this attempt's outcome */
 	int failed;                   /* local index of the first failure, -1 */
@@ -384,7 +390,8 @@ static int set_rank_env(const struct agent *a, int local)
 	snprintf(value, sizeof(value), "%d", a->cfg->rdzv_timeout);
 	setenv(LT_ENV_RDZV_TIMEOUT, value, 1);
 	/* On one node the store listens on loopback only (host_store). */
-	setenv(LT_ENV_STORE_ADDR, plan->topo.num_nodes == 1 ? "127.0.0.1" : plan->topo.main_addr, 1);
+	setenv(LT_ENV_STORE_ADDR,
+	       plan->topo.num_nodes == 1 && !a->elastic ? "127.0.0.1" : plan->topo.main_addr, 1);
 	setenv(LT_ENV_STORE_TOKEN, a->token_hex, 1);
 	setenv(LT_ENV_RUN_ID, a->run_id, 1);
 	setenv(LT_ENV_RDZV, a->cfg->rdzv, 1);
@@ -775,12 +782,12 @@ static int check_stopped(struct agent *a)
 
 static bool several_nodes(const struct agent *a)
 {
-	return a->plan->topo.num_nodes > 1 && lt_rdzv_uses_store(a->cfg->rdzv, false);
+	return (a->plan->topo.num_nodes > 1 || a->elastic) && lt_rdzv_uses_store(a->cfg->rdzv, false);
 }
 
 static void failure_key(const struct agent *a, char *key, size_t len)
 {
-	snprintf(key, len, "r%d/failed", a->restart);
+	lt_elastic_failure_key(a->restart, key, len);
 }
 
 /* This node's keep-alive settings (heartbeat.h); key holds the failure key. */
@@ -1249,7 +1256,10 @@ static int host_store(struct agent *a, struct lt_err *err)
 	char msg[sizeof(err->msg)];
 	ssize_t n;
 
-	if (t->node_rank != 0 || !lt_rdzv_uses_store(a->cfg->rdzv, false))
+	if (!lt_rdzv_uses_store(a->cfg->rdzv, false))
+		return 0;
+	/* Elastic: node ranks come later, from the rounds the store holds. */
+	if (a->elastic ? !lt_elastic_hosts_store(t->main_addr) : t->node_rank != 0)
 		return 0;
 	if (pipe2(report, O_CLOEXEC) || pipe2(lifeline, O_CLOEXEC))
 		return lt_err_set(err, LT_EXIT_FAILURE, "cannot start the store: pipe: %s",
@@ -1397,11 +1407,30 @@ static int end_preempted(struct agent *a)
 	return LT_EXIT_STOPPED;
 }
 
+/* Elastic: meets the other agents in the next round, which sets this
+ * attempt's nodes, node rank and number. */
+static int join_round(struct agent *a, struct lt_plan *mine, const struct lt_plan *plan,
+		      struct lt_err *err)
+{
+	if (!a->elastic)
+		return 0;
+	if (lt_elastic_join(&mine->topo, plan->topo.num_nodes, a->cfg, a->token, a->run_id,
+			    a->restart, &a->restart, err))
+		return -1;
+	lt_output_set_first_rank(a->out, mine->topo.first_rank);
+	fprintf(stderr, "ltrun: rendezvous round %d: %d node%s, this one is node %d (world size %d)\n",
+		a->restart, mine->topo.num_nodes, mine->topo.num_nodes == 1 ? "" : "s",
+		mine->topo.node_rank, mine->topo.world_size);
+	return 0;
+}
+
 static int run_agent(const struct lt_plan *plan, const struct lt_config *cfg,
 		     struct lt_err *err)
 {
-	struct agent a = { .plan = plan, .cfg = cfg, .sigfd = -1, .failed = -1, .left = -1,
-			   .watcher_fd = -1 };
+	/* An elastic job's rounds change the topology: the agent's copy. */
+	struct lt_plan mine = *plan;
+	struct agent a = { .plan = &mine, .cfg = cfg, .sigfd = -1, .failed = -1, .left = -1,
+			   .watcher_fd = -1, .elastic = lt_elastic(&plan->topo) };
 	int status = 0;
 	bool preempted = false;
 
@@ -1433,7 +1462,7 @@ static int run_agent(const struct lt_plan *plan, const struct lt_config *cfg,
 		a.paused = false;
 		a.stopping = false;
 		a.pgid = 0;
-		if (start_watcher(&a, err))
+		if (join_round(&a, &mine, plan, err) || start_watcher(&a, err))
 			goto fail;
 		for (int i = 0; i < a.n; i++)
 			if (spawn(&a, i, err)) {

@@ -47,6 +47,11 @@ struct lt_output {
 	struct rank_output *r;
 };
 
+void lt_output_set_first_rank(struct lt_output *out, int first_rank)
+{
+	out->first_rank = first_rank;
+}
+
 struct lt_output *lt_output_new(int nranks, int first_rank, const char *log_dir,
 				bool tee, struct lt_err *err)
 {

@@ -25,6 +25,8 @@ struct lt_output;
 /* For nranks local ranks whose global ranks start at first_rank. */
 struct lt_output *lt_output_new(int nranks, int first_rank, const char *log_dir,
 				bool tee, struct lt_err *err);
+/* An elastic job's new round gave this node other global ranks. */
+void lt_output_set_first_rank(struct lt_output *out, int first_rank);
 void lt_output_free(struct lt_output *out);
 
 /* Makes the pipes of local rank `local` for a new attempt (log files are

@@ -176,6 +176,8 @@ int lt_plan_make(struct lt_plan *plan, const struct lt_config *cfg,
 		snprintf(err->msg + n, sizeof(err->msg) - n, " (cluster '%s')", plan->cluster->name);
 		goto fail;
 	}
+	if (!plan->topo.min_nodes && cfg->min_nodes != LT_AUTO && cfg->min_nodes < cfg->num_nodes)
+		plan->topo.min_nodes = cfg->min_nodes;
 	if (resolve_strategy(plan, cfg, reg, err) ||
 	    choose(plan, cfg, reg, LT_OPT_PRECISION, cfg->precision, err) ||
 	    choose(plan, cfg, reg, LT_OPT_CKPT_IO, cfg->ckpt_io, err) ||
@@ -297,6 +299,9 @@ static void print_topology(FILE *out, const struct lt_plan *plan)
 	fprintf(out, "%-12s %d node%s, %d rank%s on this node, world size %d\n", "topology",
 		t->num_nodes, t->num_nodes == 1 ? "" : "s", t->local_world_size,
 		t->local_world_size == 1 ? "" : "s", t->world_size);
+	if (t->min_nodes > 0 && t->min_nodes < t->num_nodes)
+		fprintf(out, "%-12s elastic: %d to %d nodes, node ranks given by the rendezvous\n", "",
+			t->min_nodes, t->num_nodes);
 	fprintf(out, "%-12s this node is node %d; its global ranks are %d", "",
 		t->node_rank, t->first_rank);
 	if (t->local_world_size > 1)
@@ -388,6 +393,8 @@ static cJSON *topology_json(const struct lt_plan *plan)
 		return NULL;
 	cJSON_AddNumberToObject(o, "world_size", t->world_size);
 	cJSON_AddNumberToObject(o, "num_nodes", t->num_nodes);
+	if (t->min_nodes > 0 && t->min_nodes < t->num_nodes)
+		cJSON_AddNumberToObject(o, "min_nodes", t->min_nodes);
 	cJSON_AddNumberToObject(o, "node_rank", t->node_rank);
 	cJSON_AddNumberToObject(o, "local_world_size", t->local_world_size);
 	cJSON_AddNumberToObject(o, "first_rank", t->first_rank);

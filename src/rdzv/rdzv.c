@@ -34,6 +34,13 @@ static const struct lt_plugin rdzvs[] = {
 	},
 	{
 		.kind = LT_KIND_RDZV,
+		.name = "etcd",
+		.description = "Elastic jobs' rendezvous rounds (--num-nodes MIN:MAX) in etcd v3 at --rdzv-endpoint, each joining agent on a lease; the ranks then meet through ltrun's store, as with tcp.",
+		.recommended_when = "an etcd server is there and the job is elastic",
+		.ops = &lt_rdzv_tcp,
+	},
+	{
+		.kind = LT_KIND_RDZV,
 		.name = "file",
 		.description = "Files in a directory every node can reach (LTRUN_RDZV_DIR).",
 		.recommended_when = "no TCP port can be opened between the nodes, but a shared filesystem exists",
@@ -48,7 +55,7 @@ static const struct lt_plugin rdzvs[] = {
 	},
 };
 
-static const char *const absent[] = { "etcd", NULL };
+static const char *const absent[] = { NULL };
 
 int lt_rdzv_catalog(struct lt_registry *reg, struct lt_err *err)
 {

@@ -4,6 +4,8 @@
  *
  *   tcp   the embedded store (store.h), hosted by node 0's agent or by
  *         rank 0 of adopted ranks: the default
+ *   etcd  elastic jobs' rendezvous rounds (round.h) in etcd
+ *         (rdzv_etcd.h); the ranks then meet as with tcp
  *   file  a directory every rank can reach (a shared filesystem), given by
  *         LTRUN_RDZV_DIR
  *   pmix  the PMIx server of the launcher (mpirun, srun --mpi=pmix)

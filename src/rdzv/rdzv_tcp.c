@@ -41,7 +41,9 @@ static int tcp_open(struct lt_rdzv *rz, const struct lt_rank_info *info,
 	struct tcp *t = calloc(1, sizeof(*t));
 	/* Every rank on this node: the store needs no other interface. */
 	bool one_node = info->local_world_size == info->world_size;
-	const char *host = one_node ? "127.0.0.1" : info->store_host;
+	/* Rank 0 of adopted ranks serves on loopback then; ltrun's agent
+	 * says where its store is (an elastic job's one node may not hold it). */
+	const char *host = one_node && info->adopted ? "127.0.0.1" : info->store_host;
 	int bound;
 
 	if (!t)

@@ -21,8 +21,9 @@
  * published by rank 0's index.json once every rank's is written and
  * checked; every rank must reach --ckpt-dir.  A resume reads each
  * reading rank's range from a whole or a sharded checkpoint (lt_ckpt_set),
- * so a sharded side may change the world size (resharding); otherwise
- * another world size is refused, and another precision always.  Rank 0 also holds
+ * so the world size may change (resharding a sharded side; the sampler's
+ * position is rescaled to the same sample, lt_sampler_rescale_step), but
+ * never the precision.  Rank 0 also holds
  * --ckpt-dir's lock for the whole run (it alone saves and prunes there)
  * and, holding it, clears what interrupted saves left before its first
  * save.
@@ -39,6 +40,7 @@
 #include "precision/precision.h"
 #include "runtime/buffers.h"
 #include "runtime/optim.h"
+#include "trainer/sampler.h"
 #include "trainer/state.h"
 
 #include <cjson/cJSON.h>
@@ -931,15 +933,17 @@ static int check_compatible(const struct lt_ctx *ctx, const cJSON *meta, const c
 
 	if (meta_num(meta, path, "world_size", &world, err))
 		return -1;
-	if ((int)world != ctx->info.world_size && !reshard)
-		return lt_err_set(err, LT_EXIT_USAGE,
-				  "checkpoint '%s' was saved by %d ranks, this run has %d: resume with the same world size (its sampler position depends on it), or with a sharded strategy, which reshards",
-				  path, (int)world, ctx->info.world_size);
+	/* A replicated state is whole on rank 0 whatever the world size; the
+	 * sampler's position is rescaled (read_scalars). */
+	(void)reshard;
 	if ((int)world != ctx->info.world_size && ctx->info.rank == 0)
-		lt_warn("resharding checkpoint '%s' of %d ranks onto %d: the epoch goes on from step %s of it with %d ranks' samples",
+		lt_warn("resuming checkpoint '%s' of %d ranks on %d: the epoch goes on from the same sample, step %s of it becoming step %lld",
 			path, (int)world, ctx->info.world_size,
 			meta_str(meta, "step_in_epoch") ? meta_str(meta, "step_in_epoch") : "?",
-			ctx->info.world_size);
+			meta_str(meta, "step_in_epoch")
+				? (long long)lt_sampler_rescale_step(atoll(meta_str(meta, "step_in_epoch")),
+								     (int)world, ctx->info.world_size)
+				: -1LL);
 	if (prec && (!saved || lt_registry_base(ctx->reg, saved) != ours))
 		return lt_err_set(err, LT_EXIT_USAGE,
 				  "checkpoint '%s' was saved in precision %s, this run uses %s: resume with --precision %s%s",
@@ -1041,11 +1045,16 @@ static int read_scalars(struct lt_ctx *ctx, const struct lt_ckpt_set *s, double 
 	static const char *const keys[] = { "step", "optimizer_steps", "epoch", "step_in_epoch",
 					    "loss_scale", "loss_scale_good_steps",
 					    "loss_scale_skipped" };
+	double world;
 
 	warn_changed_optimizer(ctx, lt_ckpt_set_meta(s));
 	for (size_t k = 0; k < sizeof(keys) / sizeof(keys[0]); k++)
 		if (meta_num(lt_ckpt_set_meta(s), lt_ckpt_set_label(s), keys[k], &v[k], err))
 			return -1;
+	/* Saved by another world size: the same sample, at this one's step. */
+	if (meta_num(lt_ckpt_set_meta(s), lt_ckpt_set_label(s), "world_size", &world, err))
+		return -1;
+	v[3] = (double)lt_sampler_rescale_step((int64_t)v[3], (int)world, ctx->info.world_size);
 	return 0;
 }
 

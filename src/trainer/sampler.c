@@ -56,3 +56,11 @@ int64_t lt_sampler_shard(int64_t n, int world, int rank, uint64_t seed,
 	free(perm);
 	return count;
 }
+
+int64_t lt_sampler_rescale_step(int64_t step_in_epoch, int old_world, int new_world)
+{
+	if (old_world < 1 || new_world < 1 || step_in_epoch < 0 || old_world == new_world ||
+	    step_in_epoch > INT64_MAX / old_world)
+		return step_in_epoch;
+	return step_in_epoch * old_world / new_world;
+}

@@ -1,7 +1,7 @@
 /*
  * test_kinds.c - every kind but strategy and cluster is found through the
  * registry only: the rdzv backends (auto picks tcp for ranks ltrun made,
- * etcd is known but not built, a typo lists the valid names), the
+ * etcd's ranks meet through the store as tcp's do, a typo lists the valid names), the
  * communicators' reach, the cpu accelerator, the checkpoint IOs'
  * parameters, and the check of a precision's dtypes.
  */
@@ -36,15 +36,16 @@ Test(kinds, rdzv_backends_come_from_the_registry)
 {
 	const struct lt_rdzv_ops *ops = NULL;
 
-	cr_expect_eq(lt_registry_count(reg, LT_KIND_RDZV), 4);
+	cr_expect_eq(lt_registry_count(reg, LT_KIND_RDZV), 5);
 	cr_assert_eq(lt_rdzv_lookup(reg, "auto", false, &ops, &err), 0, "%s", err.msg);
 	cr_expect_eq(ops, &lt_rdzv_tcp, "auto is tcp for ranks ltrun made");
 	cr_assert_eq(lt_rdzv_lookup(reg, "file", false, &ops, &err), 0, "%s", err.msg);
 	cr_expect_eq(ops, &lt_rdzv_file);
 	cr_expect(lt_rdzv_uses_store("tcp", false) && lt_rdzv_uses_store("auto", false));
 	cr_expect_not(lt_rdzv_uses_store("file", false));
-	cr_expect_neq(lt_rdzv_lookup(reg, "etcd", false, &ops, &err), 0);
-	cr_expect(strstr(err.msg, "not built"), "%s", err.msg);
+	cr_assert_eq(lt_rdzv_lookup(reg, "etcd", false, &ops, &err), 0, "%s", err.msg);
+	cr_expect_eq(ops, &lt_rdzv_tcp, "etcd keeps the agents' rounds; the ranks meet as tcp's");
+	cr_expect(lt_rdzv_uses_store("etcd", false));
 	cr_expect_neq(lt_rdzv_lookup(reg, "tpc", false, &ops, &err), 0);
 	cr_expect(strstr(err.msg, "'tcp'") && strstr(err.msg, "pmix"), "%s", err.msg);
 }
