@@ -798,7 +798,8 @@ static void heartbeat_of(const struct agent *a, struct lt_heartbeat *hb, char *k
 	failure_key(a, key, len);
 	*hb = (struct lt_heartbeat){ .store_host = t->main_addr, .store_port = t->main_port,
 				     .token = a->token, .node = t->node_rank,
-				     .num_nodes = t->num_nodes, .attempt = a->restart,
+				     .num_nodes = t->num_nodes, .serves_store = a->store_pid > 0,
+				     .store_node = a->elastic ? -1 : 0, .attempt = a->restart,
 				     .failure_key = key,
 				     .interval_s = a->cfg->heartbeat_interval,
 				     .timeout_s = a->cfg->heartbeat_timeout,

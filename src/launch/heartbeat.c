@@ -69,11 +69,19 @@ static int store_failed(struct watch *w)
 	if (lt_store_last_failure(w->st) != LT_STORE_FAILED_SILENT)
 		return 1;
 	hms(w->answered_wall, when, sizeof(when));
-	snprintf(w->line, sizeof(w->line),
-		 "the store at %s:%d (node 0's agent, host %s) was last heard from %.1f s ago (at %s, --heartbeat-timeout %g)",
-		 w->hb->store_host, w->hb->store_port,
-		 w->peers[0].value[0] ? host_of(w->peers[0].value) : w->hb->store_host,
-		 lt_now_s() - w->answered, when, w->hb->timeout_s);
+	int k = w->hb->store_node;
+
+	if (k >= 0)
+		snprintf(w->line, sizeof(w->line),
+			 "the store at %s:%d (node %d's agent, host %s) was last heard from %.1f s ago (at %s, --heartbeat-timeout %g)",
+			 w->hb->store_host, w->hb->store_port, k,
+			 w->peers[k].value[0] ? host_of(w->peers[k].value) : w->hb->store_host,
+			 lt_now_s() - w->answered, when, w->hb->timeout_s);
+	else
+		snprintf(w->line, sizeof(w->line),
+			 "the store at %s:%d (the agent that serves it) was last heard from %.1f s ago (at %s, --heartbeat-timeout %g)",
+			 w->hb->store_host, w->hb->store_port, lt_now_s() - w->answered, when,
+			 w->hb->timeout_s);
 	return 0;
 }
 
@@ -107,17 +115,18 @@ static void peer_lost(struct watch *w, int j)
 			     &swapped, NULL, NULL, &e);
 }
 
-/* Whether this node reads node j's heartbeat now: node 0 (the store's
- * host) reads every node's; the others read only node 0's, once, for its
- * host's name (the store's answers tell them node 0 lives), so that the
- * store serves O(nodes) requests per interval, not O(nodes^2). */
+/* Whether this node reads node j's heartbeat now: the store's host
+ * (node 0, or in an elastic job whichever node holds --main-addr) reads
+ * every node's; the others read only the store's node's, once, for its
+ * host's name (the store's answers tell them it lives), so that the store
+ * serves O(nodes) requests per interval, not O(nodes^2). */
 static bool reads(const struct watch *w, int j)
 {
 	const struct peer *p = &w->peers[j];
 
 	if (j == w->hb->node || p->done)
 		return false;
-	return w->hb->node == 0 || (j == 0 && !p->value[0]);
+	return w->hb->serves_store || (j == w->hb->store_node && !p->value[0]);
 }
 
 /* Reads the other nodes' heartbeats (reads()).  Returns 0 when one is lost
@@ -150,7 +159,7 @@ static int check_peers(struct watch *w)
 		} else {
 			return store_failed(w);
 		}
-		if (w->hb->node == 0 && p->value[0] && !p->done &&
+		if (w->hb->serves_store && p->value[0] && !p->done &&
 		    lt_now_s() - p->heard > w->hb->timeout_s) {
 			peer_lost(w, j);
 			return 0;

@@ -4,8 +4,10 @@
  *
  * Each agent's watcher process (agent.c) writes "hb/<node>" every
  * interval ("<attempt> <count> <host>", a value that changes each time)
- * and waits an interval for the attempt's failure key.  Node 0's watcher
- * (its agent hosts the store) also reads every other node's key: a node
+ * and waits an interval for the attempt's failure key.  The watcher of
+ * the node whose agent hosts the store (node 0; in an elastic job the
+ * --main-addr node, whatever rank its round gave it) also reads every
+ * other node's key: a node
  * whose key has not changed for the timeout, by the watcher's own clock
  * (no clock is shared), is lost: the watcher says so ("node 1 (host h2)
  * was last heard from 31.0 s ago (at 12:01:07)"), puts that line under the
@@ -19,6 +21,7 @@
 #ifndef LT_LAUNCH_HEARTBEAT_H
 #define LT_LAUNCH_HEARTBEAT_H
 
+#include <stdbool.h>
 #include <stdint.h>
 
 #include "core/contract.h"
@@ -28,6 +31,8 @@ struct lt_heartbeat {
 	int store_port;
 	const uint8_t *token;        /* LT_STORE_TOKEN_BYTES */
 	int node, num_nodes;         /* this node's rank, the job's node count */
+	bool serves_store;           /* this node's agent hosts the store: it reads every node's */
+	int store_node;              /* the node that hosts it, or -1 when unknown (elastic) */
 	int attempt;                 /* the restart count */
 	const char *failure_key;     /* this attempt's: another node's failure */
 	double interval_s, timeout_s;

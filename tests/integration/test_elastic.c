@@ -7,6 +7,8 @@
  *  - a node lost: both hosts start with --num-nodes 1:2, one's agent is
  *    killed (SIGKILL) mid-training; the other carries on alone in a new
  *    rendezvous round, resumed from the last checkpoint, and finishes;
+ *    with three hosts (2:3), one killed, or its link cut (no connection
+ *    closes: the heartbeats find it), the other two go on at world 2;
  *  - a node joining late: one host starts alone (round 0, after the last
  *    call), the other joins while it trains; both meet in round 1 at
  *    world size 2, resumed from the last checkpoint, and finish.
@@ -60,7 +62,7 @@ static void fini(void)
 	"\"$ltrun\" --max-steps 2 --batch-size 1 --ckpt-dir \"$tmp/ckpt\" \"$model\" -- --step-ms 1 \\\n" \
 	"  2>\"$tmp/first.err\" || { cat \"$tmp/first.err\" >&2; exit 1; }\n"                \
 	"node() {\n"                                                                         \
-	"  ip netns exec \"$1\" \"$ltrun\" --num-nodes $nodes --rdzv-last-call 1 $rdzv \\\n"  \
+	"  ip netns exec \"$1\" \"$ltrun\" --num-nodes $nodes --rdzv-last-call 1 $rdzv ${hb:-} \\\n"  \
 	"    --main-addr " MAIN_ADDR " --main-port 29731 --devices 1 --max-restarts 2 \\\n"   \
 	"    --batch-size 1 --max-steps 40 --ckpt-dir \"$tmp/ckpt\" --ckpt-every-n-steps 1 \\\n" \
 	"    --resume last --rdzv-timeout 60 \"$model\" -- --step-ms 100 2>\"$tmp/$2.err\" &\n"  \
@@ -102,28 +104,40 @@ static const char late_sh[] = ELASTIC_SH_COMMON
  * a bridge in a (its address the main one).  Runs the common part on a
  * and b, then starts c too, with --num-nodes 2:3; c's agent is killed at
  * step 8; a and b must finish at world size 2. */
-static const char three_sh[] =
-	"n=el$$; na=${n}a nb=${n}b nc=${n}c\n"
-	"cleanup=\"for x in $na $nb $nc; do ip netns del \\$x 2>/dev/null; done\"\n"
-	"trap 'eval \"$cleanup\"' EXIT\n"
-	"for x in $na $nb $nc; do ip netns add $x || exit 1; ip -n $x link set lo up; done\n"
-	"ip -n $na link add br0 type bridge && ip -n $na link set br0 up &&\n"
-	"ip -n $na addr add " MAIN_ADDR "/24 dev br0 || exit 1\n"
-	"k=2; for x in $nb $nc; do\n"
-	"  ip link add ${n}v$k type veth peer name ${n}w$k &&\n"
-	"  ip link set ${n}v$k netns $na && ip link set ${n}w$k netns $x &&\n"
-	"  ip -n $na link set ${n}v$k master br0 && ip -n $na link set ${n}v$k up &&\n"
-	"  ip -n $x addr add " SUBNET ".$k/24 dev ${n}w$k && ip -n $x link set ${n}w$k up || exit 1\n"
-	"  k=3\n"
-	"done\n"
-	"set -- $na $nb \"$3\" \"$4\" \"$5\" \"$6\"; nodes=2:3\n"
-	ELASTIC_SH_COMMON
-	"node \"$na\" a; a=$!\n"
-	"node \"$nb\" b; b=$!\n"
-	"node \"$nc\" c; c=$!\n"
+#define THREE_SH_SETUP                                                                      \
+	"n=el$$; na=${n}a nb=${n}b nc=${n}c\n" \
+	"cleanup=\"for x in $na $nb $nc; do ip netns del \\$x 2>/dev/null; done\"\n" \
+	"trap 'eval \"$cleanup\"' EXIT\n" \
+	"for x in $na $nb $nc; do ip netns add $x || exit 1; ip -n $x link set lo up; done\n" \
+	"ip -n $na link add br0 type bridge && ip -n $na link set br0 up &&\n" \
+	"ip -n $na addr add " MAIN_ADDR "/24 dev br0 || exit 1\n" \
+	"k=2; for x in $nb $nc; do\n" \
+	"  ip link add ${n}v$k type veth peer name ${n}w$k &&\n" \
+	"  ip link set ${n}v$k netns $na && ip link set ${n}w$k netns $x &&\n" \
+	"  ip -n $na link set ${n}v$k master br0 && ip -n $na link set ${n}v$k up &&\n" \
+	"  ip -n $x addr add " SUBNET ".$k/24 dev ${n}w$k && ip -n $x link set ${n}w$k up || exit 1\n" \
+	"  k=3\n" \
+	"done\n" \
+	"set -- $na $nb \"$3\" \"$4\" \"$5\" \"$6\"; nodes=2:3\n" \
+	ELASTIC_SH_COMMON \
+	"node \"$na\" a; a=$!\n" \
+	"node \"$nb\" b; b=$!\n" \
+	"node \"$nc\" c; c=$!\n" \
 	"until_step 8 || { show; exit 1; }\n"
+
+static const char three_sh[] = THREE_SH_SETUP
 	"kill -9 $c\n"
 	"wait $a; sa=$?; wait $b; sb=$?\n"
+	"show; echo \"status a: $sa b: $sb\" >&2\n"
+	"[ $sa = 0 ] && [ $sb = 0 ]\n";
+
+/* The same, but c's link is cut (no connection closes): a and b notice
+ * through the heartbeats alone, and go on at world size 2. */
+static const char cut_sh[] = "hb='--heartbeat-interval 0.5 --heartbeat-timeout 3'\n" THREE_SH_SETUP
+	"ip -n $nc link set ${n}w3 down || exit 1\n"
+	"( sleep 110; kill -9 $a $b ) 2>/dev/null & guard=$!\n" /* a hang still shows the logs */
+	"wait $a; sa=$?; wait $b; sb=$?; kill $guard 2>/dev/null\n"
+	"kill -9 $c 2>/dev/null; wait $c\n"
 	"show; echo \"status a: $sa b: $sb\" >&2\n"
 	"[ $sa = 0 ] && [ $sb = 0 ]\n";
 
@@ -139,9 +153,9 @@ static void run_elastic(const char *script, const char *rdzv, struct run_result 
 	if (!strcmp(rdzv, "etcd") && !have_etcd())
 		cr_skip_test("etcd is not installed (Debian package etcd-server)");
 	/* the three hosts' script makes its own namespaces */
-	if (script == three_sh && geteuid() != 0)
+	if ((script == three_sh || script == cut_sh) && geteuid() != 0)
 		cr_skip_test("network namespaces need root");
-	if (script != three_sh && netns_pair_make(&hosts, "el", SUBNET, why, sizeof(why)))
+	if (script != three_sh && script != cut_sh && netns_pair_make(&hosts, "el", SUBNET, why, sizeof(why)))
 		cr_skip_test("%s", why);
 	cr_assert_not_null(realpath(build_path("ltrun"), ltrun), "build ltrun first");
 	cr_assert_not_null(realpath(build_path("tests/models/elastic_lin.so"), model),
@@ -218,12 +232,12 @@ Test(elastic, late_node_joins_tcp)
 	node_joins("tcp");
 }
 
-static void three_hosts_lose_one(const char *rdzv)
+static void three_hosts_lose_one(const char *script, const char *rdzv)
 {
 	struct run_result r;
 	long s;
 
-	run_elastic(three_sh, rdzv, &r);
+	run_elastic(script, rdzv, &r);
 	cr_expect(strstr(r.err, "rendezvous round 0: 3 nodes"), "%s: round 0 had 3 nodes:\n%s",
 		  rdzv, r.err);
 	cr_expect(strstr(r.err, "rendezvous round 1: 2 nodes"),
@@ -236,12 +250,23 @@ static void three_hosts_lose_one(const char *rdzv)
 
 Test(elastic, three_hosts_lose_one_tcp)
 {
-	three_hosts_lose_one("tcp");
+	three_hosts_lose_one(three_sh, "tcp");
 }
 
 Test(elastic, three_hosts_lose_one_etcd)
 {
-	three_hosts_lose_one("etcd");
+	three_hosts_lose_one(three_sh, "etcd");
+}
+
+/* The cut link: no connection closes, the heartbeats find it. */
+Test(elastic, three_hosts_one_link_cut_tcp)
+{
+	three_hosts_lose_one(cut_sh, "tcp");
+}
+
+Test(elastic, three_hosts_one_link_cut_etcd)
+{
+	three_hosts_lose_one(cut_sh, "etcd");
 }
 
 Test(elastic, lost_node_etcd)
