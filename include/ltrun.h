@@ -448,6 +448,10 @@ enum lt_op { LT_SUM = 0, LT_AVG = 1, LT_MIN = 2, LT_MAX = 3 };
  *   lt_reduce_scatter  recv (count) is op over every rank's send
  *                      (count * world), the rank'th block of it
  *
+ * In place: all_gather's send may be this rank's block of recv, and
+ * reduce_scatter's recv this rank's block of send (the rest of send is
+ * then undefined); any other overlap is refused.
+ *
  * The _async forms return at once; the buffers must stay untouched until
  * lt_wait() on the returned work has returned. */
 void lt_all_reduce(lt_ctx *ctx, void *buf, size_t count, enum lt_dtype dt,
