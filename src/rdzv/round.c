@@ -10,8 +10,9 @@
 #include <string.h>
 #include <time.h>
 
-/* How often a waiting agent reads the round's state again. */
-#define POLL_MS 100
+/* How often a waiting agent reads the round's state again: a closed round
+ * starts its ranks this late at most (bench/recovery). */
+#define POLL_MS 20
 
 /* The longest state: MAX ids and their commas. */
 #define ID_MAX 128

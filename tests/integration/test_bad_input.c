@@ -41,6 +41,11 @@ static struct bad_case cases[] = {
 	{ { "--dry-run", "--devices", "-3" }, {0}, NULL, 2, { "--devices", "'-3'" } },
 	{ { "--dry-run", "--devices", "99999999999999999999" }, {0}, NULL, 2, { "--devices", "99999999999" } },
 	{ { "--dry-run", "--num-nodes", "x" }, {0}, NULL, 2, { "--num-nodes", "'x'" } },
+	{ { "--dry-run", "--num-nodes", "3:2" }, {0}, NULL, 2, { "--num-nodes '3:2'", "MIN 3 is above MAX 2" } },
+	/* an elastic job whose etcd cannot be reached (port 1: nothing listens) */
+	{ { "--num-nodes", "1:2", "--rdzv", "etcd", "--rdzv-endpoint", "127.0.0.1:1", "--devices", "1",
+	    "@B/examples/models/hello.so" }, {0}, NULL, 1,
+	  { "cannot reach etcd at 127.0.0.1:1", "--rdzv-endpoint" } },
 	{ { "--dry-run", "--node-rank", "-1" }, {0}, NULL, 2, { "--node-rank", "'-1'" } },
 	{ { "--dry-run", "--main-port", "70000" }, {0}, NULL, 2, { "--main-port", "'70000'" } },
 	{ { "--dry-run", "--main-port", "0" }, {0}, NULL, 2, { "--main-port", "'0'" } },

@@ -11,7 +11,8 @@
  *    closes: the heartbeats find it), the other two go on at world 2;
  *  - a node joining late: one host starts alone (round 0, after the last
  *    call), the other joins while it trains; both meet in round 1 at
- *    world size 2, resumed from the last checkpoint, and finish.
+ *    world size 2, resumed from the last checkpoint, and finish; with
+ *    three hosts, a third joins a running world of two (round 1: 3).
  *
  * Each runs with the tcp store and again with etcd (etcd-server, started
  * in the first host's namespace; skipped when absent).
@@ -104,7 +105,7 @@ static const char late_sh[] = ELASTIC_SH_COMMON
  * a bridge in a (its address the main one).  Runs the common part on a
  * and b, then starts c too, with --num-nodes 2:3; c's agent is killed at
  * step 8; a and b must finish at world size 2. */
-#define THREE_SH_SETUP                                                                      \
+#define THREE_SH_HOSTS                                                                      \
 	"n=el$$; na=${n}a nb=${n}b nc=${n}c\n" \
 	"cleanup=\"for x in $na $nb $nc; do ip netns del \\$x 2>/dev/null; done\"\n" \
 	"trap 'eval \"$cleanup\"' EXIT\n" \
@@ -119,7 +120,9 @@ static const char late_sh[] = ELASTIC_SH_COMMON
 	"  k=3\n" \
 	"done\n" \
 	"set -- $na $nb \"$3\" \"$4\" \"$5\" \"$6\"; nodes=2:3\n" \
-	ELASTIC_SH_COMMON \
+	ELASTIC_SH_COMMON
+#define THREE_SH_SETUP                                                                      \
+	THREE_SH_HOSTS \
 	"node \"$na\" a; a=$!\n" \
 	"node \"$nb\" b; b=$!\n" \
 	"node \"$nc\" c; c=$!\n" \
@@ -141,6 +144,17 @@ static const char cut_sh[] = "hb='--heartbeat-interval 0.5 --heartbeat-timeout 3
 	"show; echo \"status a: $sa b: $sb\" >&2\n"
 	"[ $sa = 0 ] && [ $sb = 0 ]\n";
 
+/* a and b train at world size 2 (--num-nodes 2:3); c joins at step 8;
+ * all three finish at world size 3. */
+static const char join3_sh[] = THREE_SH_HOSTS
+	"node \"$na\" a; a=$!\n"
+	"node \"$nb\" b; b=$!\n"
+	"until_step 8 || { show; exit 1; }\n"
+	"node \"$nc\" c; c=$!\n"
+	"wait $a; sa=$?; wait $b; sb=$?; wait $c; sc=$?\n"
+	"show; echo \"status a: $sa b: $sb c: $sc\" >&2\n"
+	"[ $sa = 0 ] && [ $sb = 0 ] && [ $sc = 0 ]\n";
+
 static bool have_etcd(void)
 {
 	return !access("/usr/bin/etcd", X_OK) || !access("/usr/local/bin/etcd", X_OK);
@@ -148,14 +162,15 @@ static bool have_etcd(void)
 
 static void run_elastic(const char *script, const char *rdzv, struct run_result *r)
 {
+	/* the three hosts' scripts make their own namespaces */
+	bool own_hosts = script == three_sh || script == cut_sh || script == join3_sh;
 	char ltrun[PATH_MAX], model[PATH_MAX], why[512];
 
 	if (!strcmp(rdzv, "etcd") && !have_etcd())
 		cr_skip_test("etcd is not installed (Debian package etcd-server)");
-	/* the three hosts' script makes its own namespaces */
-	if ((script == three_sh || script == cut_sh) && geteuid() != 0)
+	if (own_hosts && geteuid() != 0)
 		cr_skip_test("network namespaces need root");
-	if (script != three_sh && script != cut_sh && netns_pair_make(&hosts, "el", SUBNET, why, sizeof(why)))
+	if (!own_hosts && netns_pair_make(&hosts, "el", SUBNET, why, sizeof(why)))
 		cr_skip_test("%s", why);
 	cr_assert_not_null(realpath(build_path("ltrun"), ltrun), "build ltrun first");
 	cr_assert_not_null(realpath(build_path("tests/models/elastic_lin.so"), model),
@@ -267,6 +282,34 @@ Test(elastic, three_hosts_one_link_cut_tcp)
 Test(elastic, three_hosts_one_link_cut_etcd)
 {
 	three_hosts_lose_one(cut_sh, "etcd");
+}
+
+/* The issue's late host, among three: a third joins a running world of 2. */
+static void third_host_joins(const char *rdzv)
+{
+	struct run_result r;
+	long s;
+
+	run_elastic(join3_sh, rdzv, &r);
+	cr_expect(strstr(r.err, "rendezvous round 0: 2 nodes"), "%s: a and b started:\n%s", rdzv,
+		  r.err);
+	cr_expect(strstr(r.err, "asks to join the job"), "%s: c asked to join:\n%s", rdzv, r.err);
+	cr_expect(strstr(r.err, "rendezvous round 1: 3 nodes"), "%s: all three met:\n%s", rdzv,
+		  r.err);
+	s = first_step(r.err, 1, 3);
+	cr_expect_geq(s, 8, "%s: round 1 (world 3) resumed from step %ld:\n%s", rdzv, s, r.err);
+	cr_expect(strstr(r.err, "elastic_lin: step 39\n"), "%s: they finished:\n%s", rdzv, r.err);
+	run_result_free(&r);
+}
+
+Test(elastic, three_hosts_third_joins_tcp)
+{
+	third_host_joins("tcp");
+}
+
+Test(elastic, three_hosts_third_joins_etcd)
+{
+	third_host_joins("etcd");
 }
 
 Test(elastic, lost_node_etcd)
