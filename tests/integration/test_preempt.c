@@ -404,6 +404,9 @@ struct shape {
 static const struct shape by_agent = { "srun -n 1", "--devices 2", "-N1 -n2", "1" };
 /* srun starts 2 ranks, adopted. */
 static const struct shape by_srun = { "srun -n 2", "", "-N1 -n2", "1" };
+/* srun starts ltrun once, in a job array of one task (--array=1: the
+ * job has SLURM_ARRAY_JOB_ID and SLURM_ARRAY_TASK_ID). */
+static const struct shape array_task = { "srun -n 1", "--devices 2", "-N1 -n2 --array=1", "1" };
 /* 2 nodes: ltrun in the batch script starts one ltrun per node with srun,
  * each agent 2 ranks. */
 static const struct shape two_nodes = { "", "--devices 2", "-N2 --ntasks-per-node=1", "2" };
@@ -449,7 +452,7 @@ static void slurm_job(const char *sbatch_requeue, const char *ltrun_requeue,
  * auto: it was submitted --requeue) from node 0's agent, or from rank 0
  * when srun made the ranks, starts again with SLURM_RESTART_COUNT=1,
  * resumes and ends as an uninterrupted run does. */
-static void requeued(const struct shape *shape, bool reference_here)
+static void requeued(const struct shape *shape, bool reference_here, const char *names)
 {
 	char dir[512], whole[512], dump[512];
 	struct run_result r;
@@ -466,6 +469,8 @@ static void requeued(const struct shape *shape, bool reference_here)
 		  "its second start completed:\n%s", r.out);
 	cr_expect(strstr(r.out, "checkpoint saved in ") && strstr(r.out, "requeueing Slurm job "),
 		  "saved, then requeued:\n%s", r.out);
+	if (names)
+		cr_expect(strstr(r.out, names), "the lines name the job as '%s':\n%s", names, r.out);
 	cr_expect(strstr(r.out, "restart 1") && strstr(r.out, "--resume auto: resumed at step "),
 		  "the second start resumed, with lt_restart_count() 1:\n%s", r.out);
 	run_result_free(&r);
@@ -474,12 +479,19 @@ static void requeued(const struct shape *shape, bool reference_here)
 
 Test(preempt, slurm_requeue_resumes_bit_identical, .timeout = 240)
 {
-	requeued(&by_agent, true);
+	requeued(&by_agent, true, NULL);
 }
 
 Test(preempt, slurm_requeue_by_adopted_rank_0, .timeout = 240)
 {
-	requeued(&by_srun, true);
+	requeued(&by_srun, true, NULL);
+}
+
+/* An array task requeues itself through its own job id (SLURM_JOB_ID,
+ * so only that task), and its lines name it "ARRAY_TASK (job ID)". */
+Test(preempt, slurm_array_task_requeue_resumes_bit_identical, .timeout = 240)
+{
+	requeued(&array_task, true, "_1 (job ");
 }
 
 /* Two nodes, each a network namespace with its slurmd: the batch script's
@@ -490,7 +502,7 @@ Test(preempt, slurm_requeue_by_adopted_rank_0, .timeout = 240)
  * than 4 ranks on one node). */
 Test(preempt, slurm_two_nodes_requeue_resumes_bit_identical, .timeout = 240)
 {
-	requeued(&two_nodes, false);
+	requeued(&two_nodes, false, NULL);
 }
 
 /* A job submitted --no-requeue, preempted under ltrun's --requeue
