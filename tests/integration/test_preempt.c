@@ -8,8 +8,9 @@
  * --max-restarts resumes from the last checkpoint (also over http);
  * --requeue on outside Slurm is refused.  With a real Slurm cluster
  * (tests/scripts/slurm-cluster, skipped without one): a preempted job
- * requeued by node 0's agent, by adopted rank 0, and on two nodes (network
- * namespaces, ltrun's srun self-relaunch) resumes bit-identical; a job
+ * requeued by node 0's agent, by adopted rank 0, as a job array's task,
+ * and on two nodes (network namespaces, ltrun's srun self-relaunch)
+ * resumes bit-identical; a job
  * submitted --no-requeue is refused (--requeue on) or left alone (auto).
  * The model is tests/models/preempt_linreg.c.
  */
