@@ -29,6 +29,7 @@
 #include "rank/watchdog.h"
 #include "runtime/runtime.h"
 #include "trainer/loop.h"
+#include "trainer/preempt.h"
 
 #include <arpa/inet.h>
 #include <netdb.h>
@@ -348,7 +349,14 @@ int lt_rank_run(const struct lt_rank_info *info, const struct lt_config *cfg,
 	if (gethostname(ctx.host, sizeof(ctx.host) - 1))
 		snprintf(ctx.host, sizeof(ctx.host), "unknown");
 	lt_fatal_setup(&ctx);
+	/* A preemption signal from the first moment on is a stop at the first
+	 * step, not a death (Trainer mode; a Fabric model's own code decides,
+	 * so it gets them back, and one that came already, once loaded). */
+	if (lt_preempt_catch(cfg, &err))
+		lt_fatal(&ctx, "%s", err.msg);
 	load_model(&ctx, model, &entry);
+	if (!entry.module)
+		lt_preempt_release();
 	refuse_ignored_options(&ctx, model, &entry);
 	/* the rendezvous comes before choose_plugins (which loads the
 	 * --plugin files): only the built-in backends */

@@ -497,8 +497,7 @@ int lt_trainer_run(struct lt_ctx *ctx, const struct lt_module *m, int argc, char
 	int epoch = 0;
 	bool finished;
 
-	if (lt_preempt_catch(ctx->cfg, &err))
-		lt_fatal(ctx, "%s", err.msg);
+	/* the preemption signals are caught already (lt_rank_run) */
 	/* before anything costly: a second run on one --ckpt-dir stops here */
 	if (lt_trainer_ckpt_lock(ctx, &err))
 		lt_fatal(ctx, "%s", err.msg);

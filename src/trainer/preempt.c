@@ -17,6 +17,8 @@
 #include <string.h>
 
 static volatile sig_atomic_t requested;
+/* the signals lt_preempt_catch caught, for lt_preempt_release */
+static int caught[LT_MAX_SIGNALS], ncaught;
 
 static void on_preempt_signal(int sig)
 {
@@ -33,9 +35,24 @@ int lt_preempt_catch(const struct lt_config *cfg, struct lt_err *err)
 	if (n < 0)
 		return -1;
 	sigemptyset(&sa.sa_mask);
-	for (int i = 0; i < n; i++)
+	for (int i = 0; i < n; i++) {
 		sigaction(sigs[i], &sa, NULL);
+		caught[i] = sigs[i];
+	}
+	ncaught = n;
 	return 0;
+}
+
+void lt_preempt_release(void)
+{
+	struct sigaction sa = { .sa_handler = SIG_DFL };
+
+	sigemptyset(&sa.sa_mask);
+	for (int i = 0; i < ncaught; i++)
+		sigaction(caught[i], &sa, NULL);
+	ncaught = 0;
+	if (requested)
+		raise(requested);
 }
 
 bool lt_preempt_requested(void)

@@ -20,6 +20,10 @@
 /* Catches cfg->preempt_signals (checked by lt_config_check) from now on.
  * Returns 0, or -1 with err when the list does not parse. */
 int lt_preempt_catch(const struct lt_config *cfg, struct lt_err *err);
+/* Gives the caught signals back their default action, and raises the one
+ * that came meanwhile, if any: a Fabric-mode model, whose own code decides
+ * what a signal does, is then as if they had never been caught. */
+void lt_preempt_release(void);
 /* Whether one of them came (async-signal-safe flag, never cleared). */
 bool lt_preempt_requested(void);
 /* Rank 0, when every rank stopped after ctx->step and what it saved is

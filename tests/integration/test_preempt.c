@@ -123,6 +123,32 @@ Test(preempt, sigusr1_exits_75_and_resume_auto_is_bit_identical)
 	resume_and_compare(dir, whole);
 }
 
+/* A preemption signal before the trainer runs (rank 1 still loading the
+ * model, rank 0 waiting for it at the rendezvous) is a stop after the
+ * first step, with its checkpoint: exit 75, not a rank killed. */
+Test(preempt, a_signal_before_the_first_step_stops_after_it)
+{
+	char dir[512];
+	const char *opts[] = { RUN_OPTS, "--ckpt-dir", dir, "--resume", "auto", NULL };
+	const char *env[] = { "PREEMPT_LINREG_SLOW_LOAD_MS=1500", NULL };
+	struct run_result r;
+	struct run_job *j;
+
+	path_in_tmp(dir, sizeof(dir), "ckpt");
+	j = run_start(argv_of(true, opts, NULL, NULL), env, -1);
+	cr_assert_not_null(j);
+	cr_assert(run_job_wait_for(j, "preempt_linreg: loading slowly", 30000),
+		  "rank 1 never said it loads slowly:\n%s", run_job_out(j));
+	kill(run_job_pid(j), SIGUSR1);
+	run_job_finish(j, 60, &r);
+	cr_expect_eq(r.status, 75, "a run preempted before its first step exits 75, not %d:\n%s",
+		     r.status, r.err);
+	cr_expect(strstr(r.err, "ltrun: preempted at step 1,") || strstr(r.err, "ltrun: preempted at step 1;"),
+		  "it stopped after the first step:\n%s", r.err);
+	cr_expect(count_steps(dir) >= 1, "a checkpoint was saved in %s", dir);
+	run_result_free(&r);
+}
+
 Test(preempt, preempt_signals_usr2)
 {
 	char dir[512], whole[512];

@@ -13,7 +13,11 @@
  *   --say-step S   rank 0 prints "preempt_linreg: at step S" on stdout
  *                  when it reaches step S, for the test to signal then
  * Rank 0 prints "preempt_linreg: first step N restart R" at the first
- * step of each attempt: where a resumed run went on from.
+ * step of each attempt: where a resumed run went on from.  With
+ * PREEMPT_LINREG_SLOW_LOAD_MS=MS in its environment, rank 1 takes MS
+ * milliseconds to load (dlopen runs a constructor), printing
+ * "preempt_linreg: loading slowly" first, while rank 0 waits for it at the
+ * rendezvous: a signal then lands before the trainer runs.
  */
 #include <ltrun.h>
 
@@ -22,6 +26,19 @@
 #undef lt_module_v1
 
 #include <time.h>
+
+__attribute__((constructor)) static void slow_load(void)
+{
+	const char *ms = getenv("PREEMPT_LINREG_SLOW_LOAD_MS"), *rank = getenv("RANK");
+	long v;
+
+	if (!ms || !rank || strcmp(rank, "1"))
+		return;
+	printf("preempt_linreg: loading slowly\n");
+	fflush(stdout);
+	v = atol(ms);
+	nanosleep(&(struct timespec){ .tv_sec = v / 1000, .tv_nsec = v % 1000 * 1000000L }, NULL);
+}
 
 struct preempt {
 	void *inner;      /* linreg's self */
