@@ -115,7 +115,7 @@ const struct lt_option lt_options[LT_OPT_COUNT] = {
 	[LT_OPT_RDZV_LAST_CALL] = { .id = LT_OPT_RDZV_LAST_CALL, .name = "rdzv-last-call", .env = "LTRUN_RDZV_LAST_CALL",
 		.arg = "SECONDS", .type = LT_OPT_INT, .min = 0, .max = 86400,
 		.offset = OFF(rdzv_last_call), .def = "30",
-		.doc = "with --num-nodes MIN:MAX, once MIN nodes joined a rendezvous round, close it when no other node joined for this long (MAX nodes close it at once)" },
+		.doc = "with --num-nodes MIN:MAX, once MIN nodes joined a rendezvous round, close it when no other node joined for this long (MAX nodes close it at once, and so does the return of every node still alive after a failure)" },
 	[LT_OPT_RDZV_ENDPOINT] = { .id = LT_OPT_RDZV_ENDPOINT, .name = "rdzv-endpoint", .env = "LTRUN_RDZV_ENDPOINT",
 		.arg = "HOST:PORT", .type = LT_OPT_PATH, .offset = OFF(rdzv_endpoint),
 		.doc = "with --rdzv etcd: the etcd server (its client URL's host and port)" },

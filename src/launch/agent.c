@@ -102,6 +102,7 @@ struct agent {
 	pid_t pgid;
 	int sigfd;
 	int sigs[LT_MAX_SIGNALS], nsigs;
+	sigset_t preempt; /* --preempt-signals: a rank starts with them blocked */
 	sigset_t blocked, old_mask;
 	uint8_t token[LT_STORE_TOKEN_BYTES];
 	char token_hex[LT_STORE_TOKEN_HEX];
@@ -440,7 +441,6 @@ static __attribute__((noreturn)) void become_rank(struct agent *a, int local,
 {
 	const struct lt_plan *plan = a->plan;
 	struct sigaction dfl = { .sa_handler = SIG_DFL };
-	sigset_t none;
 
 	setpgid(0, a->pgid ? a->pgid : 0);
 	int bar_fd = progress_fd(a, local);
@@ -458,8 +458,9 @@ static __attribute__((noreturn)) void become_rank(struct agent *a, int local,
 	for (int i = 0; i < a->nsigs; i++)
 		sigaction(a->sigs[i], &dfl, NULL);
 	sigaction(SIGPIPE, &dfl, NULL); /* the agent ignores it; exec would keep that */
-	sigemptyset(&none);
-	sigprocmask(SIG_SETMASK, &none, NULL);
+	/* the preemption signals wait for the rank's handler (preempt.h),
+	 * which takes one that came before it */
+	sigprocmask(SIG_SETMASK, &a->preempt, NULL);
 	if (set_rank_env(a, local))
 		_exit(127);
 	if (bar_fd >= 0) {
@@ -1330,6 +1331,9 @@ static int forwarded_signals(struct agent *a, struct lt_err *err)
 			      psigs, err);
 	if (a->nsigs < 0 || np < 0)
 		return -1;
+	sigemptyset(&a->preempt);
+	for (int i = 0; i < np; i++)
+		sigaddset(&a->preempt, psigs[i]);
 	for (int i = 0; i < np; i++) {
 		for (k = 0; k < a->nsigs && a->sigs[k] != psigs[i]; k++)
 			;

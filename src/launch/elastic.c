@@ -113,6 +113,29 @@ static int ask_room(void *arg, int round)
 	return wanted;
 }
 
+/* The store key agent `id` holds while it lives (lt_store_hold). */
+static void presence_key(const char *id, char *key, size_t len)
+{
+	snprintf(key, len, "elastic/alive/%s", id);
+}
+
+/* lt_round_kv.present: whether agent id's key is still held. */
+static bool store_present(void *ctx, const char *id)
+{
+	char key[192];
+	void *now = NULL;
+	size_t len = 0;
+	struct lt_err ignored;
+	int swapped;
+
+	presence_key(id, key, sizeof(key));
+	/* no value is "-": a read; a failed read counts as there (wait) */
+	if (lt_store_compare_set(ctx, key, "-", 1, "-", 1, &swapped, &now, &len, &ignored))
+		return true;
+	free(now);
+	return len > 0;
+}
+
 /* "host:pid:random": unique among the agents of a job. */
 static void agent_id(char *id, size_t len, const char *host)
 {
@@ -126,6 +149,32 @@ static void agent_id(char *id, size_t len, const char *host)
 			*p = '_';
 }
 
+/* This agent's id, one for its life, and its presence: a connection to
+ * the job's store, kept open until the process ends (by exit, a kill or a
+ * host going down), that holds "elastic/alive/<id>".  The survivors of a
+ * lost host see its key go at once and meet without the last call. */
+static char my_id[128];
+static struct lt_store *presence;
+
+static int be_present(const struct lt_topology *t, const uint8_t token[LT_STORE_TOKEN_BYTES],
+		      const char *host, int timeout_ms, struct lt_err *err)
+{
+	char key[192];
+
+	if (presence)
+		return 0;
+	presence_key(my_id, key, sizeof(key));
+	if (lt_store_connect(t->main_addr, t->main_port, token, "agent's presence", timeout_ms,
+			     &presence, err))
+		return -1;
+	if (lt_store_hold(presence, key, host, strlen(host), err)) {
+		lt_store_close(presence);
+		presence = NULL;
+		return -1;
+	}
+	return 0;
+}
+
 int lt_elastic_join(struct lt_topology *t, int max, const struct lt_config *cfg,
 		    const uint8_t token[LT_STORE_TOKEN_BYTES], const char *run_id, int first,
 		    int *round, struct lt_err *err)
@@ -137,21 +186,25 @@ int lt_elastic_join(struct lt_topology *t, int max, const struct lt_config *cfg,
 				      .last_call_ms = cfg->rdzv_last_call * 1000,
 				      .timeout_ms = cfg->rdzv_timeout * 1000, .first = first };
 	struct lt_round r;
-	char id[128];
 	int rc;
 
 	if (gethostname(ask.host, sizeof(ask.host) - 1))
 		snprintf(ask.host, sizeof(ask.host), "?");
-	agent_id(id, sizeof(id), ask.host);
-	spec.id = id;
+	if (!my_id[0])
+		agent_id(my_id, sizeof(my_id), ask.host);
+	spec.id = my_id;
 	/* The store tells the running round that this node waits (ask_room). */
 	if (lt_store_connect(t->main_addr, t->main_port, token, "agent joining the rendezvous",
 			     spec.timeout_ms, &ask.store, err))
 		return -1;
 	kv.ctx = ask.store;
 	ask.kv = &kv;
-	rc = !strcmp(cfg->rdzv, "etcd") &&
-	     lt_etcd_rounds_open(cfg->rdzv_endpoint, run_id, id, &kv, &etcd, err);
+	rc = be_present(t, token, ask.host, spec.timeout_ms, err) ||
+	     (!strcmp(cfg->rdzv, "etcd") &&
+	      lt_etcd_rounds_open(cfg->rdzv_endpoint, run_id, my_id, &kv, &etcd, err));
+	/* presence is the job's store's, whichever store holds the rounds */
+	kv.present = store_present;
+	kv.present_ctx = ask.store;
 	if (!rc)
 		rc = lt_round_join(&kv, &spec, ask_room, &ask, &r, err);
 	lt_etcd_rounds_close(etcd);

@@ -87,6 +87,7 @@ struct joining {
 	char *state;        /* the last value read */
 	double changed_at;  /* lt_now_s() when it was first read */
 	int wanted;         /* nodes to wait for before the last call, 0 */
+	char *before;       /* the round before's closed state, or NULL */
 };
 
 /* Reads the round's state again (a compare-and-set that never matches:
@@ -121,6 +122,24 @@ static int swap_state(struct joining *j, const char *next, struct lt_err *err)
 	return 0;
 }
 
+/* Whether every agent of the round before (j->before) is in this one, or
+ * gone (kv->present): then no survivor is still on its way, and a round
+ * that no new node asked to join need not wait for its last call. */
+static bool all_back(const struct joining *j)
+{
+	const struct lt_round_kv *kv = j->kv;
+	char *copy, *save = NULL;
+	bool back = true;
+	int count;
+
+	if (!j->before || !kv->present || j->wanted > 0 || !(copy = strdup(j->before + 2)))
+		return false;
+	for (char *id = strtok_r(copy, ",", &save); id && back; id = strtok_r(NULL, ",", &save))
+		back = lt_round_find(j->state, id, &count) >= 0 || !kv->present(kv->present_ctx, id);
+	free(copy);
+	return back;
+}
+
 /* One look at round j->key: 1 when it is closed with this agent in it, 0
  * to look again, 2 when it is closed without it (try the next round), or
  * -1 with err. */
@@ -141,7 +160,7 @@ static int step(struct joining *j, struct lt_err *err)
 		return rc;
 	}
 	if (count >= s->min && count >= j->wanted &&
-	    lt_now_s() - j->changed_at >= s->last_call_ms / 1000.0) {
+	    (lt_now_s() - j->changed_at >= s->last_call_ms / 1000.0 || all_back(j))) {
 		if (!(next = living(j->kv, j->state, s->id)))
 			return lt_err_set(err, LT_EXIT_FAILURE, "out of memory");
 		/* none died: close it (else the last call starts again) */
@@ -155,6 +174,29 @@ static int step(struct joining *j, struct lt_err *err)
 	return reread(j, err);
 }
 
+/* Enters round `round`: reads its state, and the round before's when it
+ * is closed (all_back).  Returns 0, or -1 with err. */
+static int enter(struct joining *j, int round, struct lt_err *err)
+{
+	free(j->state);
+	j->state = NULL;
+	free(j->before);
+	j->before = NULL;
+	if (round > 0) {
+		snprintf(j->key, sizeof(j->key), "elastic/%d", round - 1);
+		if (reread(j, err))
+			return -1;
+		if (j->state[0] == 'c') {
+			j->before = j->state;
+			j->state = NULL;
+		}
+	}
+	snprintf(j->key, sizeof(j->key), "elastic/%d", round);
+	free(j->state);
+	j->state = NULL;
+	return reread(j, err);
+}
+
 int lt_round_join(const struct lt_round_kv *kv, const struct lt_round_spec *spec,
 		  int (*on_wait)(void *arg, int round), void *arg, struct lt_round *out,
 		  struct lt_err *err)
@@ -165,16 +207,17 @@ int lt_round_join(const struct lt_round_kv *kv, const struct lt_round_spec *spec
 
 	if (strlen(spec->id) > ID_MAX || strpbrk(spec->id, ",;"))
 		LT_BUG("bad rendezvous id '%s'", spec->id);
-	snprintf(j.key, sizeof(j.key), "elastic/%d", round);
-	if (reread(&j, err))
+	if (enter(&j, round, err)) {
+		free(j.state);
+		free(j.before);
 		return -1;
+	}
 	while ((rc = step(&j, err)) == 0 || rc == 2) {
 		if (rc == 2) {
-			snprintf(j.key, sizeof(j.key), "elastic/%d", ++round);
-			free(j.state);
-			j.state = NULL;
-			if (reread(&j, err))
-				return -1;
+			if (enter(&j, ++round, err)) {
+				rc = -1;
+				break;
+			}
 			continue;
 		}
 		if (lt_round_find(j.state, spec->id, &count) >= 0 && round > 0 && on_wait &&
@@ -200,5 +243,6 @@ int lt_round_join(const struct lt_round_kv *kv, const struct lt_round_spec *spec
 		rc = 0;
 	}
 	free(j.state);
+	free(j.before);
 	return rc;
 }

@@ -11,7 +11,11 @@
  *
  * An agent joins the first round that is absent or open (a closed one
  * without it is over: it tries the next).  The round closes when MAX
- * agents joined, or when MIN did and no other joined for the last call.
+ * agents joined, or when MIN did and no other joined for the last call,
+ * or, in a round after a failure that no new node asked to join, as soon
+ * as MIN did and every agent of the round before is back in it or gone
+ * (lt_round_kv.present): the survivors of a lost host do not wait for
+ * the last call.
  * Agents that died while waiting are taken out before it closes, where
  * the store can tell (lt_round_kv.alive).
  * Every change is one compare-and-set of the whole value, so two agents
@@ -37,6 +41,11 @@ struct lt_round_kv {
 	 * there).  Before a round closes on its last call, the agents that
 	 * died while waiting in it are taken out. */
 	bool (*alive)(void *ctx, const char *id);
+	/* Optional: whether agent `id` is still there, seen at once when its
+	 * process ends (a key it holds in the job's store: lt_store_hold),
+	 * with present_ctx. */
+	bool (*present)(void *present_ctx, const char *id);
+	void *present_ctx;
 };
 
 struct lt_round_spec {

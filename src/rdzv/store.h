@@ -144,6 +144,10 @@ enum lt_store_failure lt_store_last_failure(const struct lt_store *st);
 
 int lt_store_set(struct lt_store *st, const char *key, const void *value,
 		 size_t len, struct lt_err *err);
+/* Sets key for as long as this connection lives: the store deletes it
+ * when the connection closes, however its process ended (a presence). */
+int lt_store_hold(struct lt_store *st, const char *key, const void *value, size_t len,
+		  struct lt_err *err);
 /* Waits up to timeout_ms for key to exist, then returns a malloc'ed copy
  * of its value (NUL-terminated beyond len, for text) in *value.  `from`
  * ("rank 0"), when non-NULL, names who should set it, for the timeout

@@ -564,6 +564,20 @@ int lt_store_set(struct lt_store *st, const char *key, const void *value,
 	return expect_fields(st, 0, NULL, doing, err);
 }
 
+int lt_store_hold(struct lt_store *st, const char *key, const void *value, size_t len,
+		  struct lt_err *err)
+{
+	struct lt_store_field f[2] = { text_field(key), { value, (uint32_t)len } };
+	char doing[DOING_MAX];
+
+	if (check_key(st, key, err) || check_value(st, key, len, err))
+		return -1;
+	describe(doing, "holding", key);
+	if (request(st, LT_STORE_HOLD, f, 2, 0, doing, err) < 0)
+		return -1;
+	return expect_fields(st, 0, NULL, doing, err);
+}
+
 int lt_store_get(struct lt_store *st, const char *key, int timeout_ms,
 		 const char *from, void **value, size_t *len, struct lt_err *err)
 {

@@ -84,6 +84,7 @@ int lt_store_request_check(const struct lt_store_msg *m)
 
 	switch (m->code) {
 	case LT_STORE_SET:
+	case LT_STORE_HOLD:
 		ok = m->nfields == 2 && is_key(&f[0]) && is_value(&f[1]);
 		break;
 	case LT_STORE_GET:

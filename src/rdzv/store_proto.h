@@ -34,6 +34,11 @@
  *   CAS       key, expected, desired              swapped (u8), current value
  *   DELETE    key                                 existed (u8)
  *   NUM_KEYS  -                                   count (i64)
+ *   HOLD      key, value                          -
+ *
+ * HOLD is SET for as long as the connection lives: the server deletes the
+ * key when the connection closes, as a dead process's do (an elastic
+ * agent's presence; at most LT_STORE_MAX_HELD keys a connection).
  *
  * TIMEOUT answers a GET with {}, a WAIT with {index of the first missing
  * key (u32), number missing (u32)}.  ERROR carries {message}.
@@ -70,7 +75,10 @@ enum lt_store_op {
 	LT_STORE_CAS,
 	LT_STORE_DELETE,
 	LT_STORE_NUM_KEYS,
+	LT_STORE_HOLD,
 };
+
+#define LT_STORE_MAX_HELD 8
 
 /* Server to client. */
 enum lt_store_reply {

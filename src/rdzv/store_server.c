@@ -85,6 +85,11 @@ struct conn {
 	uint8_t parked_op;
 	struct sockaddr_storage peer;
 	socklen_t peer_len;
+	struct held {               /* the keys it HOLDs: deleted when it closes */
+		uint8_t *key;
+		uint32_t len;
+	} held[LT_STORE_MAX_HELD];
+	int nheld;
 };
 
 struct lt_store_server {
@@ -254,6 +259,12 @@ static void kill_conn(struct lt_store_server *s, struct conn *c)
 	if (c->parked)
 		lt_store_table_unpark(s->table, c->parked);
 	c->parked = NULL;
+	for (int i = 0; i < c->nheld; i++) {
+		lt_store_table_delete(s->table, &(struct lt_store_field){ c->held[i].key,
+									   c->held[i].len });
+		free(c->held[i].key);
+	}
+	c->nheld = 0;
 	close(c->fd); /* also leaves the epoll set */
 	c->next_doomed = s->doomed;
 	s->doomed = c;
@@ -506,6 +517,31 @@ static void compare_set(struct lt_store_server *s, struct conn *c, const struct 
 	respond(s, c, LT_STORE_OK, out, 2);
 }
 
+/* SET, and the key goes when c closes. */
+static void hold(struct lt_store_server *s, struct conn *c, const struct lt_store_field *f)
+{
+	int i = 0;
+
+	while (i < c->nheld && !(c->held[i].len == f[0].len &&
+				 !memcmp(c->held[i].key, f[0].p, f[0].len)))
+		i++;
+	if (i == LT_STORE_MAX_HELD) {
+		respond_text(s, c, LT_STORE_ERROR, "a connection holds at most 8 keys");
+		return;
+	}
+	if (i == c->nheld) {
+		if (!(c->held[i].key = malloc(f[0].len ? f[0].len : 1))) {
+			respond_text(s, c, LT_STORE_ERROR, "the store is out of memory");
+			return;
+		}
+		memcpy(c->held[i].key, f[0].p, f[0].len);
+		c->held[i].len = f[0].len;
+		c->nheld++;
+	}
+	if (!refuse_set(s, c, lt_store_table_set(s->table, &f[0], &f[1])))
+		respond(s, c, LT_STORE_OK, NULL, 0);
+}
+
 /* Runs one checked request. */
 static void run(struct lt_store_server *s, struct conn *c, const struct lt_store_msg *m)
 {
@@ -540,6 +576,9 @@ static void run(struct lt_store_server *s, struct conn *c, const struct lt_store
 	case LT_STORE_NUM_KEYS:
 		lt_store_put_i64(word, (int64_t)lt_store_table_count(s->table));
 		respond(s, c, LT_STORE_OK, &(struct lt_store_field){ word, 8 }, 1);
+		break;
+	case LT_STORE_HOLD:
+		hold(s, c, f);
 		break;
 	}
 }

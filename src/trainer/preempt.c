@@ -34,12 +34,19 @@ int lt_preempt_catch(const struct lt_config *cfg, struct lt_err *err)
 
 	if (n < 0)
 		return -1;
+	sigset_t set;
+
 	sigemptyset(&sa.sa_mask);
+	sigemptyset(&set);
 	for (int i = 0; i < n; i++) {
 		sigaction(sigs[i], &sa, NULL);
+		sigaddset(&set, sigs[i]);
 		caught[i] = sigs[i];
 	}
 	ncaught = n;
+	/* the agent starts a rank with them blocked: one that came is now
+	 * delivered to the handler */
+	sigprocmask(SIG_UNBLOCK, &set, NULL);
 	return 0;
 }
 

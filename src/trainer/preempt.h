@@ -17,7 +17,9 @@
 #define LT_PREEMPT_NOTE_STEP "preempted_step"
 #define LT_PREEMPT_NOTE_CKPT "checkpoint"
 
-/* Catches cfg->preempt_signals (checked by lt_config_check) from now on.
+/* Catches cfg->preempt_signals (checked by lt_config_check) from now on,
+ * and unblocks them (an agent starts its ranks with them blocked, so that
+ * none is lost or kills a rank before this; one that came is taken now).
  * Returns 0, or -1 with err when the list does not parse. */
 int lt_preempt_catch(const struct lt_config *cfg, struct lt_err *err);
 /* Gives the caught signals back their default action, and raises the one

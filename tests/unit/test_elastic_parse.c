@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "core/clock.h"
 #include "core/config.h"
 #include "core/parse.h"
 #include "env/env.h"
@@ -118,6 +119,12 @@ static bool mem_alive(void *ctx, const char *id)
 	return !m->dead || strcmp(m->dead, id);
 }
 
+/* present(): every agent but the one m->dead names still holds its key. */
+static bool mem_present(void *ctx, const char *id)
+{
+	return mem_alive(ctx, id);
+}
+
 static void mem_free(struct memkv *m)
 {
 	for (int i = 0; i < KEYS; i++) {
@@ -174,6 +181,77 @@ Test(elastic_parse, a_dead_joiner_is_left_out)
 	cr_assert_eq(lt_round_join(&kv, &spec, NULL, NULL, &r, &err), 0, "%s", err.msg);
 	cr_expect(r.node_rank == 0 && r.num_nodes == 1, "rank %d of %d", r.node_rank, r.num_nodes);
 	cr_expect_str_eq(*slot(&m, "elastic/0"), "c;me");
+	mem_free(&m);
+}
+
+/* Round 0 was a, b and gone; gone's process ended (its presence went):
+ * once a and b are back in round 1 it closes, without the minute's last
+ * call. */
+Test(elastic_parse, a_round_after_a_loss_closes_when_the_survivors_are_back)
+{
+	struct memkv m = { .dead = "gone" };
+	struct lt_round_kv kv = { .ctx = &m, .cas = mem_cas, .present = mem_present,
+				  .present_ctx = &m };
+	struct lt_round_spec spec = { .min = 1, .max = 3, .last_call_ms = 60000,
+				      .timeout_ms = 5000, .first = 1, .id = "b" };
+	struct lt_round r;
+	struct lt_err err = { 0 };
+	double t0 = lt_now_s();
+
+	*slot(&m, "elastic/0") = strdup("c;a,b,gone");
+	*slot(&m, "elastic/1") = strdup("o;a");
+	cr_assert_eq(lt_round_join(&kv, &spec, NULL, NULL, &r, &err), 0, "%s", err.msg);
+	cr_expect(r.number == 1 && r.node_rank == 1 && r.num_nodes == 2, "round %d: %d of %d",
+		  r.number, r.node_rank, r.num_nodes);
+	cr_expect_str_eq(*slot(&m, "elastic/1"), "c;a,b");
+	cr_expect_lt(lt_now_s() - t0, 5.0, "it waited for the last call");
+	mem_free(&m);
+}
+
+/* The same, but b is alive and not back yet: a waits for the last call
+ * (here 0.3 s), and the round closes without b. */
+Test(elastic_parse, a_survivor_on_its_way_holds_the_round_until_the_last_call)
+{
+	struct memkv m = { .dead = "gone" };
+	struct lt_round_kv kv = { .ctx = &m, .cas = mem_cas, .present = mem_present,
+				  .present_ctx = &m };
+	struct lt_round_spec spec = { .min = 1, .max = 3, .last_call_ms = 300,
+				      .timeout_ms = 5000, .first = 1, .id = "a" };
+	struct lt_round r;
+	struct lt_err err = { 0 };
+	double t0 = lt_now_s();
+
+	*slot(&m, "elastic/0") = strdup("c;a,b,gone");
+	cr_assert_eq(lt_round_join(&kv, &spec, NULL, NULL, &r, &err), 0, "%s", err.msg);
+	cr_expect_geq(lt_now_s() - t0, 0.3, "it closed before b came and before the last call");
+	cr_expect_str_eq(*slot(&m, "elastic/1"), "c;a");
+	mem_free(&m);
+}
+
+/* A new node asked to join (want_two): the round keeps its last call
+ * for others, even once the survivors are back. */
+static int want_two(void *arg, int round)
+{
+	(void)arg;
+	return round == 1 ? 2 : 0;
+}
+
+Test(elastic_parse, a_round_a_node_asked_for_keeps_its_last_call)
+{
+	struct memkv m = { 0 };
+	struct lt_round_kv kv = { .ctx = &m, .cas = mem_cas, .present = mem_present,
+				  .present_ctx = &m };
+	struct lt_round_spec spec = { .min = 1, .max = 3, .last_call_ms = 300,
+				      .timeout_ms = 5000, .first = 1, .id = "new" };
+	struct lt_round r;
+	struct lt_err err = { 0 };
+	double t0 = lt_now_s();
+
+	*slot(&m, "elastic/0") = strdup("c;a");
+	*slot(&m, "elastic/1") = strdup("o;a");
+	cr_assert_eq(lt_round_join(&kv, &spec, want_two, NULL, &r, &err), 0, "%s", err.msg);
+	cr_expect_geq(lt_now_s() - t0, 0.3, "a round that was asked for closed before its last call");
+	cr_expect_str_eq(*slot(&m, "elastic/1"), "c;a,new");
 	mem_free(&m);
 }
 

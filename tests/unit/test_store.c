@@ -134,6 +134,44 @@ Test(store, set_get_delete_num_keys)
 	lt_store_close(st);
 }
 
+/* A held key lives as long as its connection: gone once it closes, kept
+ * while it is open; a ninth key is refused with one line. */
+Test(store, held_keys_go_with_their_connection)
+{
+	struct lt_store *holder = client("agent on node 1"), *other = client("agent on node 0");
+	struct lt_err err = { 0 };
+	char key[16];
+	int swapped;
+	void *now;
+	size_t len;
+
+	cr_assert_eq(lt_store_hold(holder, "alive/b", "host-b", 6, &err), 0, "%s", err.msg);
+	cr_assert_eq(lt_store_hold(holder, "alive/b", "host-b2", 7, &err), 0, "held again: %s",
+		     err.msg);
+	cr_assert_eq(lt_store_set(other, "plain", "x", 1, &err), 0, "%s", err.msg);
+	expect_value(other, "alive/b", "host-b2", 7);
+	for (int i = 1; i < LT_STORE_MAX_HELD; i++) {
+		snprintf(key, sizeof(key), "more/%d", i);
+		cr_assert_eq(lt_store_hold(holder, key, "", 0, &err), 0, "%s", err.msg);
+	}
+	cr_expect_eq(lt_store_hold(holder, "one/too/many", "", 0, &err), -1);
+	cr_expect(strstr(err.msg, "holds at most 8 keys"), "%s", err.msg);
+	lt_store_close(holder);
+	/* the server deletes them when it sees the close: a read soon after */
+	for (int i = 0; i < 200; i++) {
+		cr_assert_eq(lt_store_compare_set(other, "alive/b", "-", 1, "-", 1, &swapped, &now,
+						  &len, &err),
+			     0, "%s", err.msg);
+		free(now);
+		if (!len)
+			break;
+		usleep(5000);
+	}
+	cr_expect_eq(len, 0, "alive/b outlived its connection");
+	expect_value(other, "plain", "x", 1);
+	lt_store_close(other);
+}
+
 Test(store, bad_keys_and_values_fail_before_sending)
 {
 	struct lt_store *st = client("rank 4");
