@@ -550,32 +550,31 @@ static void describe_missing(const char *const *keys, size_t n, char *buf, size_
 		snprintf(buf, len, "keys '%s' and %u more", q, missing - 1);
 }
 
-int lt_store_set(struct lt_store *st, const char *key, const void *value,
-		 size_t len, struct lt_err *err)
+/* SET or HOLD (`verb` for the messages): key to value. */
+static int put(struct lt_store *st, uint8_t op, const char *verb, const char *key,
+	       const void *value, size_t len, struct lt_err *err)
 {
 	struct lt_store_field f[2] = { text_field(key), { value, (uint32_t)len } };
 	char doing[DOING_MAX];
 
 	if (check_key(st, key, err) || check_value(st, key, len, err))
 		return -1;
-	describe(doing, "setting", key);
-	if (request(st, LT_STORE_SET, f, 2, 0, doing, err) < 0)
+	describe(doing, verb, key);
+	if (request(st, op, f, 2, 0, doing, err) < 0)
 		return -1;
 	return expect_fields(st, 0, NULL, doing, err);
+}
+
+int lt_store_set(struct lt_store *st, const char *key, const void *value,
+		 size_t len, struct lt_err *err)
+{
+	return put(st, LT_STORE_SET, "setting", key, value, len, err);
 }
 
 int lt_store_hold(struct lt_store *st, const char *key, const void *value, size_t len,
 		  struct lt_err *err)
 {
-	struct lt_store_field f[2] = { text_field(key), { value, (uint32_t)len } };
-	char doing[DOING_MAX];
-
-	if (check_key(st, key, err) || check_value(st, key, len, err))
-		return -1;
-	describe(doing, "holding", key);
-	if (request(st, LT_STORE_HOLD, f, 2, 0, doing, err) < 0)
-		return -1;
-	return expect_fields(st, 0, NULL, doing, err);
+	return put(st, LT_STORE_HOLD, "holding", key, value, len, err);
 }
 
 int lt_store_get(struct lt_store *st, const char *key, int timeout_ms,
