@@ -18,6 +18,7 @@
 #include "rank/fatal.h"
 #include "runtime/buffers.h"
 #include "runtime/ready.h"
+#include "runtime/lazy_fill.h"
 #include "runtime/runtime.h"
 #include "trainer/init_weights.h"
 #include "trainer/sampler.h"
@@ -150,7 +151,8 @@ LT_API lt_tensor *lt_param(lt_ctx *ctx, const char *name, struct lt_shape shape,
 		if (!t->master_grad)
 			t->grad = NULL;
 	}
-	if (!t->grad || lt_param_fill(ctx, t, init, ctx->nparams, &err))
+	if (!t->grad || (ctx->defer_fill ? lt_lazy_fill_param(ctx, t, init, &err)
+					 : lt_param_fill(ctx, t, init, ctx->nparams, &err)))
 		lt_fatal(ctx, "lt_param('%s'): %s", name, err.msg);
 	ctx->numel += (size_t)t->numel;
 	add_param(ctx, t);

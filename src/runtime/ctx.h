@@ -72,6 +72,11 @@ struct lt_tensor {
 
 	/* --- units (rank/abi_units.c) --- */
 	int unit;        /* ctx->units[unit] holds it, -1: none */
+
+	/* --- deferred first values (runtime/lazy_fill.c) --- */
+	struct lt_init init; /* lt_param()'s rule */
+	bool lazy;       /* its guarded pages hold no values yet */
+	bool touched;    /* drawn whole in init because the model touched it */
 };
 
 /* A unit of consecutive parameters (lt_unit_new): what ZeRO-3 gathers and
@@ -126,6 +131,8 @@ struct lt_ctx {
 	struct lt_arena data_arena, grad_arena;
 	struct lt_arena master_arena, master_grad_arena; /* mixed precision only */
 	bool params_frozen;  /* the strategy has placed them: no more lt_param() */
+	bool defer_fill;     /* lt_param() leaves first values to lazy_fill.c
+			      * (a strategy sharding values asked, in its init) */
 
 	/* the step in progress */
 	bool syncing;        /* this micro-batch ends the step: buckets may start */

@@ -41,6 +41,8 @@ static const struct lt_param_spec zero_params[] = {
 	  .help = "the ranks a shard is split over: all of them, or those of one node (hybrid: each node holds a whole replica, sharded over its ranks)" },
 	{ .name = "prefetch", .type = LT_PARAM_INT, .default_value = "1", .min = 0, .max = 4,
 	  .help = "stage 3: units gathered ahead of use, in the order of the first step's lt_unit_begin calls (each holds one more unit's values)" },
+	{ .name = "deferred_init", .type = LT_PARAM_BOOL, .default_value = "true",
+	  .help = "stage 3 on several ranks: a rank draws the first values of its own shard only, at setup (a parameter the model touches in its init is drawn whole then, and rank 0's is broadcast); false draws every value on every rank as lt_param() registers it" },
 	{ .name = "reshard_after_forward", .type = LT_PARAM_BOOL, .default_value = "true",
 	  .help = "stage 3: release a unit's values at the end of its forward (FSDP's FULL_SHARD); false keeps them until the end of its backward (SHARD_GRAD_OP: one gather less a step, every unit's values held between forward and backward)" },
 	{ .name = NULL },

@@ -30,7 +30,11 @@
  *            soon as its collective is done (its pages go back; the next
  *            micro-batch adds into zeros, while the owned part holds the
  *            reduced sum so far, so the sum over ranks stays right under
- *            accumulation).  (W-1)/W of a bucket's bytes per rank, half
+ *            accumulation).  One bucket is in flight at a time
+ *            while backward writes the next (trim_done waits for the
+ *            older before another starts), so at most two buckets of
+ *            gradients beyond the owned ones are ever resident.
+ *            (W-1)/W of a bucket's bytes per rank, half
  *            of ddp's all-reduce, for 1/W of ddp's gradient memory
  *            between steps.
  *
@@ -53,6 +57,11 @@
  *            a neighbour that must stay is never made inaccessible.  A
  *            model touching a released value faults; the handler of
  *            runtime/unit_fault.c names the parameter and its unit.
+ *            First values (deferred_init, on by default): init sets
+ *            ctx->defer_fill, so lt_param() leaves them to
+ *            runtime/lazy_fill.c, and setup draws the owned shard only
+ *            (lt_lazy_fill_settle) instead of broadcasting rank 0's
+ *            whole arena: no rank ever holds every first value.
  *
  * Every collective is in place (comm.h): rank r's block of S elements
  * [r S, r S + S) of the padded arena is where its reduce-scatters
@@ -87,6 +96,7 @@
 #include "comm/comm.h"
 #include "core/error.h"
 #include "runtime/groups.h"
+#include "runtime/lazy_fill.h"
 #include "runtime/optim.h"
 #include "runtime/runtime.h"
 #include "runtime/unit_fault.h"
@@ -136,6 +146,9 @@ static int zero_init(lt_ctx *ctx, void **state, const struct lt_params *p, struc
 	 * gathered with their unit) */
 	if (ctx->info.world_size > 1 || zero_files_wanted(p))
 		lt_views_from_values(ctx);
+	/* a rank draws the first values of its own shard only (setup) */
+	ctx->defer_fill = stage >= 3 && ctx->info.world_size > 1 &&
+			  lt_params_bool(p, "deferred_init") && lt_lazy_fill_possible(ctx);
 	return 0;
 }
 
@@ -291,7 +304,9 @@ static int zero_setup(lt_ctx *ctx, void *state, const struct lt_params *p,
 		return -1;
 	if (z->stage >= 2 && cut_buckets(ctx, z, p, err))
 		return -1;
-	if (broadcast_values(ctx, err))
+	if (ctx->defer_fill ? lt_lazy_fill_settle(ctx, z->part.offset,
+						  z->part.offset + z->part.numel, err)
+			    : broadcast_values(ctx, err))
 		return -1;
 	discard_masters(ctx, z);
 	/* parameters in files: stage 3 on one rank too */
@@ -318,16 +333,28 @@ static int zero_setup(lt_ctx *ctx, void *state, const struct lt_params *p,
 
 static void trim(struct lt_ctx *ctx, const struct zero *z, const struct lt_bucket *b);
 
+/* At most this many buckets reduce-scatter at once; a rank that gets
+ * further ahead in backward waits for the oldest, so that its gradients
+ * resident beyond its shard stay a couple of buckets, not the whole
+ * model's, when the collectives lag behind backward (more ranks than
+ * cores: 4 ranks on 2 CPUs held every gradient without it).  One in
+ * flight while the next fills is DeepSpeed's overlap_comm double
+ * buffer. */
+#define MAX_BUCKETS_IN_FLIGHT 1
+
 /* The buckets whose reduce-scatter has finished, in order, give back what
- * this rank does not own at once: the gradients resident during backward
- * are the buckets in flight and the owned shard, not the whole model's. */
+ * this rank does not own at once; then, while more than
+ * MAX_BUCKETS_IN_FLIGHT are still in flight, the oldest is waited for.
+ * The gradients resident during backward are the buckets in flight, the
+ * one being written, and the owned shard. */
 static int trim_done(struct lt_ctx *ctx, struct zero *z, struct lt_err *err)
 {
 	while (z->trimmed < z->q.next_launch) {
 		struct lt_bucket *b = &z->q.buckets[z->trimmed];
 
 		if (b->req) {
-			if (!lt_comm_test(b->req))
+			if (z->q.next_launch - z->trimmed <= MAX_BUCKETS_IN_FLIGHT &&
+			    !lt_comm_test(b->req))
 				break;
 			if (lt_comm_wait(b->req, err))
 				return -1;
