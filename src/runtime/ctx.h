@@ -140,6 +140,8 @@ struct lt_ctx {
 	float loss_scale;    /* what lt_loss_scale() returns: sample_weight x the scaler's scale */
 	int cur_batch_size;  /* weight of lt_log() values */
 	bool in_val;
+	bool val_padding;    /* this val_step only takes part in the units' gathers:
+			      * its metrics are left out (trainer/loop.c) */
 	struct lt_metric_acc train_metrics[LT_MAX_METRICS], val_metrics[LT_MAX_METRICS];
 	int ntrain_metrics, nval_metrics;
 

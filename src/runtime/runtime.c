@@ -516,6 +516,9 @@ void lt_metric_add(struct lt_ctx *ctx, const char *name, double value, double we
 	int *n = ctx->in_val ? &ctx->nval_metrics : &ctx->ntrain_metrics;
 	int i;
 
+	if (ctx->in_val && ctx->val_padding) /* a batch run only to take part (loop.c) */
+		return;
+
 	for (i = 0; i < *n; i++)
 		if (!strcmp(m[i].name, name))
 			break;

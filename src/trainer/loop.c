@@ -216,7 +216,7 @@ static bool validate(struct loop *l, int epoch)
 	const struct plan *p = &l->p;
 	double v[2 + 2 * LT_MAX_METRICS] = { 0 };
 	struct lt_err err = { 0 };
-	int64_t count;
+	int64_t count, batches, last;
 
 	if (!p->n_val || l->last_val_step == ctx->step)
 		return false;
@@ -225,20 +225,33 @@ static bool validate(struct loop *l, int epoch)
 	if (count < 0)
 		lt_fatal(ctx, "out of memory for the validation split's %lld indices",
 			 (long long)p->n_val);
+	/* Under sharded values a val_step begins units, which gathers them
+	 * collectively: every rank runs as many as rank 0, which has the most
+	 * samples, a rank out of samples repeating its last one (or the
+	 * split's first) with its loss and metrics left out. */
+	batches = (count + p->batch - 1) / p->batch;
+	if (ctx->layout.values_sharded)
+		batches = (lt_sampler_count(p->n_val, p->world, 0) + p->batch - 1) / p->batch;
+	last = count ? l->vidx[count - 1] : 0;
 	ctx->in_val = true;
 	ctx->nval_metrics = 0;
-	for (int64_t k = 0; k * p->batch < count; k++) {
-		int size = micro_size(p, count, k);
-		struct lt_batch b = { .index = l->vidx + k * p->batch, .size = size,
+	for (int64_t k = 0; k < batches; k++) {
+		bool pad = k * p->batch >= count;
+		int size = pad ? 1 : micro_size(p, count, k);
+		struct lt_batch b = { .index = pad ? &last : l->vidx + k * p->batch, .size = size,
 				      .split = LT_VAL, .epoch = epoch, .step = ctx->step };
 		double loss = 0.0;
 		ctx->cur_batch_size = size;
+		ctx->val_padding = pad;
 		if (l->m->val_step(ctx, l->self, &b, &loss))
 			lt_fatal(ctx, "val_step of model '%s' failed at step %lld", l->m->name,
 				 (long long)ctx->step);
-		v[0] += loss * size;
-		v[1] += size;
+		if (!pad) {
+			v[0] += loss * size;
+			v[1] += size;
+		}
 	}
+	ctx->val_padding = false;
 	ctx->in_val = false;
 	for (int i = 0; i < ctx->nval_metrics; i++) {
 		v[2 + 2 * i] = ctx->val_metrics[i].sum;

@@ -31,19 +31,21 @@ static void fini(void)
 }
 
 /* Both hosts' ltrun at once, 2 ranks each: $1 $2 the namespaces, $3
- * ltrun, $4 the strategy, $5 the model, $6 the dump. */
+ * ltrun, $4 the strategy, $5 the model, $6 the dump, $7 --max-steps, $8
+ * more options (split on spaces). */
 static const char two_hosts_sh[] =
 	"for k in 0 1; do\n"
 	"  ns=$1; [ $k = 1 ] && ns=$2\n"
 	"  ip netns exec \"$ns\" timeout 90 \"$3\" --num-nodes 2 --node-rank $k \\\n"
 	"    --main-addr " MAIN_ADDR " --devices 2 --strategy \"$4\" --batch-size 4 \\\n"
-	"    --max-steps 12 --lr 0.05 \"$5\" -- --dump \"$6\" & eval p$k=\\$!\n"
+	"    --max-steps $7 --lr 0.05 $8 \"$5\" -- --dump \"$6\" & eval p$k=\\$!\n"
 	"done\n"
 	"wait $p0; s0=$?; wait $p1; s1=$?\n"
 	"echo \"node statuses: $s0 $s1\" >&2\n"
 	"[ $s0 = 0 ] && [ $s1 = 0 ]\n";
 
-static void train_on_two_hosts(const char *strategy, const char *dump)
+static void train_on_two_hosts_for(const char *strategy, const char *dump, const char *steps,
+				   const char *more)
 {
 	char ltrun[PATH_MAX], model[PATH_MAX];
 	struct run_result r;
@@ -52,12 +54,18 @@ static void train_on_two_hosts(const char *strategy, const char *dump)
 	cr_assert_not_null(realpath(build_path("tests/models/hybrid_mlp.so"), model),
 			   "build the test models first");
 	cr_assert_eq(run_command((const char *[]){ "sh", "-c", two_hosts_sh, "sh", hosts.name[0],
-						   hosts.name[1], ltrun, strategy, model, dump, NULL },
+						   hosts.name[1], ltrun, strategy, model, dump, steps,
+						   more, NULL },
 				 NULL, 120, &r),
 		     0);
 	cr_assert_eq(r.status, 0, "--strategy %s on 2 hosts x 2 ranks: status %d\nstdout:\n%s\nstderr:\n%s",
 		     strategy, r.status, r.out, r.err);
 	run_result_free(&r);
+}
+
+static void train_on_two_hosts(const char *strategy, const char *dump)
+{
+	train_on_two_hosts_for(strategy, dump, "12", "");
 }
 
 /* One parameter of a params.h text dump. */
@@ -126,4 +134,34 @@ Test(hybrid, matches_ddp_on_two_hosts_in_network_namespaces, .init = training_ma
 	train_on_two_hosts("ddp", ddp);
 	train_on_two_hosts("hybrid_shard", hybrid);
 	expect_close(ddp, hybrid, 1e-5);
+}
+
+/* Only node 0's ranks write hybrid_shard's checkpoint shards (one
+ * directory both hosts see, as a cluster's shared file system); a resume
+ * on both hosts reads them there and broadcasts them to node 1: 6 steps,
+ * a resume to 12, and 12 steps in one go end with the same values. */
+Test(hybrid, resumes_on_two_hosts_as_one_run, .init = training_make_tmp, .fini = fini)
+{
+	char why[512], once[PATH_MAX], resumed[PATH_MAX], ck[PATH_MAX], more[PATH_MAX + 64];
+	static double a[MAX_VALUES], b[MAX_VALUES];
+	size_t na, nb;
+
+	if (netns_pair_make(&hosts, "h", "10.231.17", why, sizeof(why)))
+		cr_skip_test("%s", why);
+	path_in_tmp(once, sizeof(once), "once.txt");
+	path_in_tmp(resumed, sizeof(resumed), "resumed.txt");
+	path_in_tmp(ck, sizeof(ck), "ck");
+	snprintf(more, sizeof(more), "--seed 9 --ckpt-dir %s", ck);
+	train_on_two_hosts_for("hybrid_shard", resumed, "6", more);
+	snprintf(more, sizeof(more), "--seed 9 --ckpt-dir %s --resume last", ck);
+	train_on_two_hosts_for("hybrid_shard", resumed, "12", more);
+	train_on_two_hosts_for("hybrid_shard", once, "12", "--seed 9");
+	na = read_text_dump(once, a, MAX_VALUES);
+	nb = read_text_dump(resumed, b, MAX_VALUES);
+	cr_assert_eq(na, nb, "%zu values in one go, %zu resumed", na, nb);
+	cr_assert_gt(na, 0, "empty dump '%s'", once);
+	for (size_t i = 0; i < na; i++)
+		cr_expect_eq(memcmp(&a[i], &b[i], sizeof(a[i])), 0,
+			     "value %zu: %.9g in one go, %.9g resumed at step 6 on 2 hosts", i, a[i],
+			     b[i]);
 }
