@@ -157,6 +157,7 @@ int lt_lazy_fill_param(struct lt_ctx *ctx, struct lt_tensor *t, struct lt_init i
 		       struct lt_err *err)
 {
 	int64_t head, tail, h, e;
+	struct lt_err no;
 
 	/* small pages from the first parameter on (install) */
 	t->init = init;
@@ -176,8 +177,14 @@ int lt_lazy_fill_param(struct lt_ctx *ctx, struct lt_tensor *t, struct lt_init i
 	 * the guard */
 	draw(ctx, t, 0, head);
 	draw(ctx, t, t->numel - tail, t->numel);
-	if (guard(ctx, t, true, err))
-		return -1;
+	if (guard(ctx, t, true, &no)) {
+		/* out of mappings (vm.max_map_count: each guard splits one):
+		 * this parameter is drawn now, as without deferral */
+		if (guard(ctx, t, false, err))
+			return -1;
+		draw(ctx, t, head, t->numel - tail);
+		return 0;
+	}
 	t->lazy = true;
 	return 0;
 }
