@@ -264,8 +264,15 @@ static int wait_peer(struct shm *s, int j, uint32_t target, struct lt_err *err)
 			cpu_relax();
 			if (reached(atomic_load_explicit(w, memory_order_acquire), target))
 				return 0;
-			if (!(i & 63) && lt_now_ns() - start > s->spin_ns)
-				break;
+			/* and gives way now and then: each rank has a
+			 * worker beside its compute thread, so a cpu a rank
+			 * may spin on is still wanted by the peer it waits
+			 * for (stage 3's gathers: 10% of its step) */
+			if (!(i & 63)) {
+				if (lt_now_ns() - start > s->spin_ns)
+					break;
+				sched_yield();
+			}
 		}
 	} else {
 		sched_yield();
