@@ -18,6 +18,7 @@
 #include "core/io.h"
 #include "precision/precision.h"
 #include "runtime/draw.h"
+#include "runtime/unit_fault.h"
 #include "runtime/units.h"
 
 #include <errno.h>
@@ -124,18 +125,14 @@ static void huge_pages(struct lt_ctx *ctx, bool on)
 
 static int install(struct lt_ctx *ctx, struct lt_err *err)
 {
-	static char altstack[64 * 1024];
 	struct sigaction sa = { .sa_sigaction = on_fault, .sa_flags = SA_SIGINFO | SA_ONSTACK };
-	stack_t cur, ss = { .ss_sp = altstack, .ss_size = sizeof(altstack) };
 
 	fill_ctx = ctx;
 	if (installed)
 		return 0;
 	huge_pages(ctx, false);
-	if ((sigaltstack(NULL, &cur) || (cur.ss_flags & SS_DISABLE)) && sigaltstack(&ss, NULL))
-		return lt_err_set(err, LT_EXIT_FAILURE,
-				  "cannot set the signal stack for deferred first values: %s",
-				  strerror(errno));
+	if (lt_fault_altstack(err))
+		return -1;
 	sigemptyset(&sa.sa_mask);
 	if (sigaction(SIGSEGV, &sa, &previous))
 		return lt_err_set(err, LT_EXIT_FAILURE,

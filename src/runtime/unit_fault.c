@@ -109,9 +109,7 @@ static void on_fault(int sig, siginfo_t *si, void *uc)
 	errno = saved;
 }
 
-/* The handler runs on an alternate stack (a stack overflow faults too);
- * rank/fatal.c may have set one already. */
-static int ensure_altstack(struct lt_err *err)
+int lt_fault_altstack(struct lt_err *err)
 {
 	static char altstack[64 * 1024];
 	stack_t cur, ss = { .ss_sp = altstack, .ss_size = sizeof(altstack) };
@@ -120,7 +118,7 @@ static int ensure_altstack(struct lt_err *err)
 		return 0;
 	if (sigaltstack(&ss, NULL))
 		return lt_err_set(err, LT_EXIT_FAILURE,
-				  "cannot set the signal stack for the unit guard: %s",
+				  "cannot set the signal stack of the SIGSEGV handlers: %s",
 				  strerror(errno));
 	return 0;
 }
@@ -141,7 +139,7 @@ int lt_unit_fault_install(struct lt_ctx *ctx, struct lt_err *err)
 {
 	struct sigaction sa = { .sa_sigaction = on_fault, .sa_flags = SA_SIGINFO | SA_ONSTACK };
 
-	if (ensure_altstack(err))
+	if (lt_fault_altstack(err))
 		return -1;
 	format_parts(ctx);
 	fault_ctx = ctx;

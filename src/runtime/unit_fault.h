@@ -30,5 +30,9 @@ int lt_unit_fault_install(struct lt_ctx *ctx, struct lt_err *err);
 /* Puts back the handler that was there before (the strategy's teardown);
  * nothing when none is installed. */
 void lt_unit_fault_remove(void);
+/* An alternate signal stack for a SIGSEGV handler (a stack overflow
+ * faults too), unless one is set already (rank/fatal.c's); this one's and
+ * lazy_fill.c's handlers run on it.  Returns 0, or -1 with err. */
+int lt_fault_altstack(struct lt_err *err);
 
 #endif
