@@ -31,8 +31,8 @@ WERROR_FLAG = $(if $(filter 1 yes,$(WERROR)),-Werror)
 WARN = -std=gnu11 -Wall -Wextra $(WERROR_FLAG) -Wshadow -Wstrict-prototypes -Wformat=2
 LT_CPPFLAGS = -Iinclude -Isrc -D_GNU_SOURCE -DLT_VERSION='"$(PACKAGE_VERSION)"' \
 	-DLT_PMIX_SONAME='"$(PMIX_SONAME)"' -DLT_PLUGIN_DIR='"$(libdir)/ltrun/plugins"'
-LT_CFLAGS = $(WARN) -fPIC -fvisibility=hidden $(SANFLAGS) $(CJSON_CFLAGS) $(PMIX_CFLAGS) $(MPI_CFLAGS) $(CURL_CFLAGS)
-LT_LIBS = $(CJSON_LIBS) $(CURL_LIBS) $(SLURM_LIBS) $(GLOO_LIBS) $(MPI_LIBS) -lm -ldl -pthread
+LT_CFLAGS = $(WARN) -fPIC -fvisibility=hidden $(SANFLAGS) $(CJSON_CFLAGS) $(PMIX_CFLAGS) $(MPI_CFLAGS) $(CURL_CFLAGS) $(HWLOC_CFLAGS)
+LT_LIBS = $(CJSON_LIBS) $(CURL_LIBS) $(HWLOC_LIBS) $(SLURM_LIBS) $(GLOO_LIBS) $(MPI_LIBS) -lm -ldl -pthread
 CXXWARN = -std=gnu++17 -Wall -Wextra $(WERROR_FLAG)
 
 LIB_SRC := $(sort $(wildcard src/*/*.c))

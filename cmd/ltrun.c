@@ -26,6 +26,8 @@
 #include "launch/agent.h"
 #include "launch/elastic.h"
 #include "launch/plan.h"
+#include "launch/remote.h"
+#include "launch/ssh.h"
 #include "rank/rank.h"
 #include "rdzv/rdzv.h"
 #include "trainer/checkpoint.h"
@@ -361,6 +363,25 @@ static int ckpt_command(int argc, char **argv)
 	return 0;
 }
 
+/* --hostfile: every host's agent over ssh, from here (src/launch/ssh.h). */
+static int hostfile_launch(struct cli *cli, int argc, char **argv)
+{
+	int status;
+
+	if (!cli->model && !cli->cfg.dry_run)
+		lt_die(LT_EXIT_USAGE,
+		       "no model given: ltrun --hostfile FILE [OPTIONS] MODEL.so [-- MODEL_ARGS] (or --dry-run to see the plan)");
+	if (cli->model && lt_model_check(cli->model, &cli->err))
+		lt_die_err(&cli->err);
+	if (cli->cfg.dry_run)
+		status = lt_ssh_dry_run(&cli->cfg, argc, argv, stdout, &cli->err);
+	else
+		status = lt_ssh_launch(&cli->cfg, argc, argv, &cli->err);
+	if (status < 0)
+		lt_die_err(&cli->err);
+	return status;
+}
+
 int main(int argc, char **argv)
 {
 	static struct cli cli;
@@ -373,6 +394,10 @@ int main(int argc, char **argv)
 		return lt_rank_entry(argc, argv);
 	if (argc >= 2 && !strcmp(argv[1], "ckpt"))
 		return ckpt_command(argc - 1, argv + 1);
+	/* ssh started this for a --hostfile launch: the job's environment is
+	 * on stdin (src/launch/remote.h). */
+	if (lt_remote_begin(&cli.err))
+		lt_die_err(&cli.err);
 	if (lt_config_init(&cli.cfg, &cli.err))
 		lt_die_err(&cli.err);
 	parse_command_line(&cli, argc, argv);
@@ -389,6 +414,18 @@ int main(int argc, char **argv)
 	}
 	if (lt_config_check_names(&cli.cfg, reg, &cli.err) || lt_config_check(&cli.cfg, &cli.err))
 		lt_die_err(&cli.err);
+	/* The launcher's options: this host's agent ignores them. */
+	if (lt_remote_active()) {
+		free(cli.cfg.hostfile);
+		cli.cfg.hostfile = NULL;
+		cli.cfg.source[LT_OPT_HOSTFILE] = LT_SRC_DEFAULT;
+	}
+	if (cli.cfg.hostfile) {
+		int status = hostfile_launch(&cli, argc, argv);
+		lt_registry_free(reg);
+		lt_config_free(&cli.cfg);
+		return status;
+	}
 	if (!cli.model && !cli.cfg.dry_run)
 		lt_die(LT_EXIT_USAGE,
 		       "no model given: ltrun [OPTIONS] MODEL.so [-- MODEL_ARGS] (or --dry-run to see the plan)");

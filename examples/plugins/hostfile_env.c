@@ -9,7 +9,7 @@
  * Then run the same command on every host of the file (by ssh, pdsh, ...):
  *
  *   ltrun --plugin ./hostfile_env.so --cluster hostfile:file=hosts.txt --dry-run
- *   LTRUN_HOSTFILE=hosts.txt ltrun --plugin ./hostfile_env.so --dry-run
+ *   HOSTFILE_ENV_FILE=hosts.txt ltrun --plugin ./hostfile_env.so --dry-run
  *
  * Each host finds its own line by name (or give it --node-rank) and ltrun
  * starts that node's ranks; they meet at the first host of the file
@@ -60,7 +60,7 @@ struct hf_host {
 /* The hosts of one hostfile, in order. */
 struct hf_list {
 	const char *path;
-	const char *from; /* where path came from: "file=" or "LTRUN_HOSTFILE" */
+	const char *from; /* where path came from: "file=" or "HOSTFILE_ENV_FILE" */
 	struct hf_host *hosts;
 	size_t n, cap;
 };
@@ -68,17 +68,17 @@ struct hf_list {
 /* --------------------------------------------------------- parameters */
 
 /* The schema: ltrun checks every value against it (type, range) and
- * --list shows it.  `file` has no default: unset, LTRUN_HOSTFILE names
+ * --list shows it.  `file` has no default: unset, HOSTFILE_ENV_FILE names
  * the hostfile. */
 static const struct lt_param_spec hf_params[] = {
 	{ .name = "file", .type = LT_PARAM_STRING,
-	  .help = "the hostfile (default: $LTRUN_HOSTFILE)" },
+	  .help = "the hostfile (default: $HOSTFILE_ENV_FILE)" },
 	{ .name = "port", .type = LT_PARAM_INT, .default_value = "29500", .min = 1, .max = 65535,
 	  .help = "main port without --main-port or MASTER_PORT (torchrun's 29500)" },
 	{ .name = NULL },
 };
 
-/* The hostfile's path: the parameter `file`, else LTRUN_HOSTFILE; NULL
+/* The hostfile's path: the parameter `file`, else HOSTFILE_ENV_FILE; NULL
  * when neither names one.  *from says which. */
 static const char *hf_path(const struct lt_envsrc *env, const struct lt_params *params,
 			   const char **from)
@@ -88,8 +88,8 @@ static const char *hf_path(const struct lt_envsrc *env, const struct lt_params *
 	*from = "file=";
 	if (path && *path)
 		return path;
-	*from = "LTRUN_HOSTFILE";
-	path = lt_env_get(env, "LTRUN_HOSTFILE");
+	*from = "HOSTFILE_ENV_FILE";
+	path = lt_env_get(env, "HOSTFILE_ENV_FILE");
 	return path && *path ? path : NULL;
 }
 
@@ -101,13 +101,13 @@ static bool hf_detect(const struct lt_envsrc *env, const struct lt_params *param
 	const char *from, *path = hf_path(env, params, &from);
 
 	if (!path) {
-		snprintf(why, whylen, "no hostfile: neither file= nor LTRUN_HOSTFILE is set");
+		snprintf(why, whylen, "no hostfile: neither file= nor HOSTFILE_ENV_FILE is set");
 		return false;
 	}
 	if (!strcmp(from, "file="))
 		snprintf(why, whylen, "file=%.200s is given", path);
 	else
-		snprintf(why, whylen, "LTRUN_HOSTFILE is set (%.200s)", path);
+		snprintf(why, whylen, "HOSTFILE_ENV_FILE is set (%.200s)", path);
 	return true;
 }
 
@@ -382,7 +382,7 @@ static int hf_resolve(const struct lt_envsrc *env, const struct lt_params *param
 	l.path = hf_path(env, params, &l.from);
 	if (!l.path)
 		return lt_err_set(err, LT_EXIT_USAGE,
-				  "no hostfile: use --cluster hostfile:file=PATH or set LTRUN_HOSTFILE (one host per line)");
+				  "no hostfile: use --cluster hostfile:file=PATH or set HOSTFILE_ENV_FILE (one host per line)");
 	if (hf_read(&l, err))
 		goto out_free;
 	rc = hf_topology(t, &l, env, params, req, err);
@@ -403,7 +403,7 @@ static const struct lt_cluster_ops hf_ops = {
 static const struct lt_plugin hf_plugin = {
 	.kind = LT_KIND_CLUSTER,
 	.name = "hostfile",
-	.description = "machines listed in an mpirun-style hostfile (file= or LTRUN_HOSTFILE), one node per line",
+	.description = "machines listed in an mpirun-style hostfile (file= or HOSTFILE_ENV_FILE), one node per line",
 	.recommended_when = "a few machines without a scheduler, started by ssh",
 	.params = hf_params,
 	.ops = &hf_ops,

@@ -33,6 +33,11 @@
  * reduction sums the ranks in order 0, 1, 2 ... (reduce_ordered), so the
  * three give the same bits from the same inputs (f16 and bf16 round at
  * every step).
+ *
+ * Each rank allocates its own slots (group rank 0 the header too) after
+ * mapping the segment, and first asks, when the agent bound it to one NUMA
+ * node (LTRUN_NUMA_NODE, launch/bind.h), that their pages come from that
+ * node: the slots a rank writes are then local to it.
  */
 #include "comm/comm.h"
 #include "comm/reduce.h"
@@ -45,6 +50,7 @@
 #include <fcntl.h>
 #include <limits.h>
 #include <linux/futex.h>
+#include <linux/mempolicy.h>
 #include <sched.h>
 #include <signal.h>
 #include <stdatomic.h>
@@ -641,6 +647,54 @@ static void segment_name(struct shm *s, const char *run_id, unsigned n)
 	snprintf(s->name, sizeof(s->name), "/ltrun-%s-%s-%s-%u", run_id, scope, owner, n);
 }
 
+/* NUMA nodes an mbind mask here can name. */
+#define NODE_BITS 1024
+
+/* Prefers node $LTRUN_NUMA_NODE for the pages of this rank's slots, before
+ * they exist.  MPOL_PREFERRED falls back to other nodes when that one is
+ * full; a kernel without NUMA (ENOSYS), a seccomp filter (EPERM) or a bad
+ * node leaves the default policy, silently. */
+static void place_own_slots(struct shm *s)
+{
+	const size_t bits = 8 * sizeof(unsigned long);
+	long node = env_long("LTRUN_NUMA_NODE", -1, 0, NODE_BITS - 1);
+	long page = sysconf(_SC_PAGESIZE);
+	unsigned long mask[NODE_BITS / (8 * sizeof(unsigned long))] = { 0 };
+	uintptr_t lo = (uintptr_t)slot(s, s->rank, 0), hi = lo + STAGES * s->chunk;
+
+	if (node < 0 || page <= 0)
+		return;
+	lo = (lo + (uintptr_t)page - 1) & ~((uintptr_t)page - 1);
+	hi &= ~((uintptr_t)page - 1);
+	if (hi <= lo)
+		return;
+	mask[(size_t)node / bits] |= 1UL << ((size_t)node % bits);
+	syscall(SYS_mbind, (void *)lo, (unsigned long)(hi - lo), MPOL_PREFERRED, mask,
+		(unsigned long)NODE_BITS + 1, 0U);
+}
+
+/* Allocates this rank's slots (group rank 0: with the header before them),
+ * placed by place_own_slots(), so that a full /dev/shm fails here, not
+ * with SIGBUS in a collective. */
+static int allocate_own(struct shm *s, int fd, struct lt_err *err)
+{
+	size_t at = (size_t)(slot(s, s->rank, 0) - (char *)s->h), len = STAGES * s->chunk;
+	int e;
+
+	place_own_slots(s);
+	if (s->rank == 0) {
+		len += at;
+		at = 0;
+	}
+	e = posix_fallocate(fd, (off_t)at, (off_t)len);
+	if (e)
+		return lt_err_set(err, LT_EXIT_FAILURE,
+				  "shm communicator (scope %s): cannot allocate %zu MB in /dev/shm: %s: "
+				  "enlarge /dev/shm (docker run --shm-size) or set LTRUN_SHM_CHUNK lower",
+				  s->scope, s->bytes >> 20, strerror(e));
+	return 0;
+}
+
 static int map_segment(struct shm *s, int fd, struct lt_err *err)
 {
 	void *p = mmap(NULL, s->bytes, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
@@ -669,8 +723,8 @@ static int create_segment(struct shm *s, struct lt_err *err)
 		return lt_err_set(err, LT_EXIT_FAILURE,
 				  "shm communicator (scope %s): cannot create /dev/shm%s: %s: is /dev/shm mounted and writable?",
 				  s->scope, s->name, strerror(errno));
-	if (ftruncate(fd, (off_t)s->bytes) || (e = posix_fallocate(fd, 0, (off_t)s->bytes))) {
-		e = errno ? errno : ENOSPC;
+	if (ftruncate(fd, (off_t)s->bytes)) {
+		e = errno;
 		close(fd);
 		shm_unlink(s->name);
 		return lt_err_set(err, LT_EXIT_FAILURE,
@@ -678,10 +732,11 @@ static int create_segment(struct shm *s, struct lt_err *err)
 				  "enlarge /dev/shm (docker run --shm-size) or set LTRUN_SHM_CHUNK lower",
 				  s->scope, s->bytes >> 20, strerror(e));
 	}
-	e = map_segment(s, fd, err);
+	e = map_segment(s, fd, err) || allocate_own(s, fd, err);
 	close(fd);
 	if (e) {
 		shm_unlink(s->name);
+		s->name[0] = '\0';
 		return -1;
 	}
 	s->h->size = (uint32_t)s->size;
@@ -710,11 +765,13 @@ static int attach_segment(struct shm *s, struct lt_err *err)
 				  s->scope, s->name, (long long)st.st_size, s->bytes);
 	}
 	e = map_segment(s, fd, err);
-	close(fd);
 	if (!e && (s->h->magic != SHM_MAGIC || s->h->size != (uint32_t)s->size))
-		return lt_err_set(err, LT_EXIT_FAILURE,
-				  "shm communicator (scope %s): /dev/shm%s is not a segment of this group of %d",
-				  s->scope, s->name, s->size);
+		e = lt_err_set(err, LT_EXIT_FAILURE,
+			       "shm communicator (scope %s): /dev/shm%s is not a segment of this group of %d",
+			       s->scope, s->name, s->size);
+	if (!e)
+		e = allocate_own(s, fd, err);
+	close(fd);
 	return e;
 }
 

@@ -98,6 +98,13 @@ enum lt_opt_id {
 	LT_OPT_HEARTBEAT_TIMEOUT,
 	LT_OPT_TIMEOUT,
 	LT_OPT_DEBUG_COLLECTIVES,
+	/* launch over ssh (src/launch/ssh.c) and binding (src/launch/bind.c) */
+	LT_OPT_HOSTFILE,
+	LT_OPT_INCLUDE,
+	LT_OPT_EXCLUDE,
+	LT_OPT_LAUNCHER_CMD,
+	LT_OPT_EXPORT,
+	LT_OPT_CPU_BIND,
 	LT_OPT_COUNT
 };
 
@@ -173,6 +180,11 @@ struct lt_config {
 	double heartbeat_timeout;  /* a node not heard from this long is lost */
 	int timeout;              /* seconds a collective may wait (--timeout) */
 	bool debug_collectives;   /* every rank's collectives compared first */
+	char *hostfile;           /* --hostfile: start every host's agent over ssh; NULL: none */
+	char *include, *exclude;  /* DeepSpeed's "host1:0,1@host2" filters; NULL: none */
+	char *launcher_cmd;       /* the ssh command ("ssh"), split on blanks */
+	char *export_vars;        /* --export "NAME[=VALUE],..." for the other hosts; NULL: none */
+	char *cpu_bind;           /* "none", "cores", "numa" or "list:SET:SET..." (bind.h) */
 	/* The config file's "presets" section as JSON text (NULL: none), and
 	 * where it came from; the ranks get it as LTRUN_PRESETS. */
 	char *presets;

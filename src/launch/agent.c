@@ -396,8 +396,9 @@ static int set_rank_env(const struct agent *a, int local)
 	setenv(LT_ENV_STORE_TOKEN, a->token_hex, 1);
 	setenv(LT_ENV_RUN_ID, a->run_id, 1);
 	setenv(LT_ENV_RDZV, a->cfg->rdzv, 1);
-	/* Its threads' share of the cores, unless the user said otherwise. */
-	snprintf(value, sizeof(value), "%d", plan->threads);
+	/* Its threads' share of the cores (of its --cpu-bind CPUs, when
+	 * bound), unless the user said otherwise. */
+	snprintf(value, sizeof(value), "%d", lt_plan_rank_threads(plan, local));
 	for (int i = 0; i < LT_THREAD_VARS; i++)
 		if (!plan->thread_user[i][0] && setenv(lt_thread_vars[i], value, 1))
 			return -1;
@@ -435,7 +436,9 @@ static int null_stdin(void)
 
 /* In the child, between fork and exec (or the rank's code).  SIGTTOU
  * stays ignored, as in the agent: the progress bar's writes to the
- * terminal must go through from the background. */
+ * terminal must go through from the background.  The --cpu-bind CPUs are
+ * set here (sched_setaffinity only: the plan has them), before the
+ * rank's first thread or allocation. */
 static __attribute__((noreturn)) void become_rank(struct agent *a, int local,
 						  pid_t agent_pid, int fds[2])
 {
@@ -450,6 +453,14 @@ static __attribute__((noreturn)) void become_rank(struct agent *a, int local,
 		_exit(128 + SIGKILL); /* the agent died before PDEATHSIG was set */
 	if (dup2(fds[0], STDOUT_FILENO) < 0 || dup2(fds[1], STDERR_FILENO) < 0)
 		_exit(127);
+	if (lt_bind_apply(&plan->bind, local)) {
+		char cpus[256];
+		fprintf(stderr, "ltrun: cannot bind rank %d to CPUs %s (--cpu-bind %s): %s\n",
+			plan->topo.first_rank + local,
+			lt_cpulist(&lt_bind_rank_of(&plan->bind, local)->cpus, cpus, sizeof(cpus)),
+			lt_bind_mode_name(plan->bind.mode), strerror(errno));
+		_exit(127);
+	}
 	if (null_stdin()) {
 		fprintf(stderr, "ltrun: cannot open /dev/null for rank %d's standard input: %s\n",
 			plan->topo.first_rank + local, strerror(errno));
@@ -1443,6 +1454,8 @@ static int run_agent(const struct lt_plan *plan, const struct lt_config *cfg,
 	    (plan->topo.node_rank == 0 && lt_requeue_check(cfg, err)))
 		return -1;
 	a.n = plan->topo.local_world_size;
+	if (plan->bind.warning[0])
+		lt_warn("%s", plan->bind.warning);
 	a.procs = calloc((size_t)a.n, sizeof(*a.procs));
 	if (!a.procs)
 		return lt_err_set(err, LT_EXIT_FAILURE, "out of memory");

@@ -5,7 +5,8 @@
  * Order: accelerator (it says what --devices auto means), cluster
  * environment and topology, then strategy (auto needs the world size),
  * precision, checkpoint IO, communicator, and last the launcher, which
- * follows from the topology (external ranks) or the strategy.
+ * follows from the topology (external ranks) or the strategy; then the
+ * threads and the CPU binding (bind.h) of the ranks ltrun starts.
  */
 #include "launch/plan.h"
 #include "accel/accel.h"
@@ -104,6 +105,25 @@ static int affinity_cores(void)
 	return online > 0 ? (int)online : 1;
 }
 
+int lt_plan_rank_threads(const struct lt_plan *plan, int local)
+{
+	const struct lt_bind_rank *r = lt_bind_rank_of(&plan->bind, local);
+
+	return r ? r->threads : plan->threads;
+}
+
+/* The binding's threads when every local rank has the same, else 0. */
+static int uniform_threads(const struct lt_plan *plan)
+{
+	int first, n = plan->topo.local_world_size;
+
+	first = lt_plan_rank_threads(plan, 0);
+	for (int i = 1; i < n; i++)
+		if (lt_plan_rank_threads(plan, i) != first)
+			return 0;
+	return first;
+}
+
 static void resolve_threads(struct lt_plan *plan, const struct lt_envsrc *env)
 {
 	plan->cores = affinity_cores();
@@ -114,8 +134,27 @@ static void resolve_threads(struct lt_plan *plan, const struct lt_envsrc *env)
 	}
 }
 
+/* --cpu-bind: checked always, planned (hwloc) only for ranks ltrun starts. */
+static int resolve_binding(struct lt_plan *plan, const struct lt_config *cfg,
+			   struct lt_err *err)
+{
+	const char *source = cfg->source_name[LT_OPT_CPU_BIND];
+	struct lt_bind_spec spec;
+	int rc = 0;
+
+	if (lt_bind_parse(&spec, cfg->cpu_bind ? cfg->cpu_bind : "none", source, err))
+		return -1;
+	if (plan->topo.external)
+		lt_bind_external(&plan->bind, &spec, plan->topo.launcher, source);
+	else
+		rc = lt_bind_plan(&plan->bind, &spec, plan->topo.local_world_size, source, err);
+	lt_bind_spec_free(&spec);
+	return rc;
+}
+
 void lt_plan_free(struct lt_plan *plan)
 {
+	lt_bind_free(&plan->bind);
 	for (int k = 0; k < LT_KIND_COUNT; k++)
 		lt_choice_free(&plan->choice[k]);
 }
@@ -185,6 +224,8 @@ int lt_plan_make(struct lt_plan *plan, const struct lt_config *cfg,
 		goto fail;
 	plan->launcher = choose_launcher(plan);
 	resolve_threads(plan, env);
+	if (resolve_binding(plan, cfg, err))
+		goto fail;
 	return 0;
 fail:
 	lt_plan_free(plan);
@@ -232,7 +273,15 @@ bool lt_plan_rank_var(const struct lt_plan *plan, int local, int i,
 	const int nums[] = { t->first_rank + local, local, t->world_size,
 			     t->local_world_size, t->node_rank };
 
-	if (i < 0 || (size_t)i >= sizeof(rank_vars) / sizeof(rank_vars[0]))
+	const struct lt_bind_rank *r = lt_bind_rank_of(&plan->bind, local);
+	const int nvars = (int)(sizeof(rank_vars) / sizeof(rank_vars[0]));
+
+	if (i == nvars && r && r->numa >= 0) { /* bound within one node */
+		*name = LT_ENV_NUMA_NODE;
+		snprintf(value, len, "%d", r->numa);
+		return true;
+	}
+	if (i < 0 || i >= nvars)
 		return false;
 	*name = rank_vars[i];
 	if (i < 5)
@@ -337,11 +386,50 @@ static void print_threads(FILE *out, const struct lt_plan *plan)
 		else if (t->external)
 			fprintf(out, "%s unset: ltrun leaves the environment of the ranks %s started as it is\n",
 				name, by);
+		else if (plan->bind.mode != LT_BIND_NONE && uniform_threads(plan))
+			fprintf(out, "%s=%d per rank (the cores of its --cpu-bind CPUs)\n", name,
+				uniform_threads(plan));
+		else if (plan->bind.mode != LT_BIND_NONE)
+			fprintf(out, "%s per rank: the cores of its --cpu-bind CPUs (cpu binding, below)\n",
+				name);
 		else
 			fprintf(out, "%s=%d per rank (%d core%s / %d local rank%s)\n", name,
 				plan->threads, plan->cores, plan->cores == 1 ? "" : "s",
 				t->local_world_size, t->local_world_size == 1 ? "" : "s");
 	}
+}
+
+/* The CPUs, cores, NUMA node and threads of each local rank. */
+static void print_binding(FILE *out, const struct lt_plan *plan, const struct lt_config *cfg)
+{
+	const struct lt_binding *b = &plan->bind;
+	int first, end;
+
+	fprintf(out, "%-12s %s", "cpu binding", b->what);
+	if (cfg->source[LT_OPT_CPU_BIND] != LT_SRC_DEFAULT)
+		fprintf(out, "  [from %s]", cfg->source_name[LT_OPT_CPU_BIND]);
+	fputc('\n', out);
+	local_range(plan, &first, &end);
+	for (int local = first; local < end && local < first + TEXT_RANK_LINES; local++) {
+		const struct lt_bind_rank *r = lt_bind_rank_of(b, local);
+		char cpus[256];
+
+		if (!r)
+			break;
+		fprintf(out, "%-12s   local %d: CPUs %s (%d core%s, ", "", local,
+			lt_cpulist(&r->cpus, cpus, sizeof(cpus)), r->cores, r->cores == 1 ? "" : "s");
+		if (r->numa >= 0)
+			fprintf(out, "NUMA node %d", r->numa);
+		else
+			fprintf(out, "several NUMA nodes");
+		fprintf(out, "), %d thread%s\n", lt_plan_rank_threads(plan, local),
+			lt_plan_rank_threads(plan, local) == 1 ? "" : "s");
+		if (local == first + TEXT_RANK_LINES - 1 && end - first > TEXT_RANK_LINES)
+			fprintf(out, "%-12s   ... and %d more (--json lists all)\n", "",
+				end - first - TEXT_RANK_LINES);
+	}
+	if (b->warning[0])
+		fprintf(out, "%-12s   warning: %s\n", "", b->warning);
 }
 
 void lt_plan_print(const struct lt_plan *plan, const struct lt_config *cfg,
@@ -354,6 +442,7 @@ void lt_plan_print(const struct lt_plan *plan, const struct lt_config *cfg,
 	fprintf(out, "%-12s %s: %s\n", "cluster", plan->cluster->name, plan->cluster_why);
 	print_topology(out, plan);
 	print_threads(out, plan);
+	print_binding(out, plan, cfg);
 	fputc('\n', out);
 	print_plugin(out, plan, cfg, LT_KIND_STRATEGY, LT_OPT_STRATEGY);
 	print_plugin(out, plan, cfg, LT_KIND_PRECISION, LT_OPT_PRECISION);
@@ -464,12 +553,16 @@ static cJSON *ranks_json(const struct lt_plan *plan)
 static cJSON *threads_json(const struct lt_plan *plan)
 {
 	cJSON *o = cJSON_CreateObject(), *vars;
+	int per_rank = uniform_threads(plan);
 
 	if (!o)
 		return NULL;
 	cJSON_AddNumberToObject(o, "cores", plan->cores);
 	cJSON_AddNumberToObject(o, "local_ranks", plan->topo.local_world_size);
-	cJSON_AddNumberToObject(o, "per_rank", plan->threads);
+	if (per_rank) /* else each rank's binding says */
+		cJSON_AddNumberToObject(o, "per_rank", per_rank);
+	else
+		cJSON_AddNullToObject(o, "per_rank");
 	vars = cJSON_AddObjectToObject(o, "vars");
 	for (int i = 0; vars && i < LT_THREAD_VARS; i++) {
 		cJSON *v = cJSON_AddObjectToObject(vars, lt_thread_vars[i]);
@@ -478,13 +571,58 @@ static cJSON *threads_json(const struct lt_plan *plan)
 
 		if (!v)
 			break;
-		snprintf(n, sizeof(n), "%d", plan->threads);
-		if (user[0] || !plan->topo.external)
+		snprintf(n, sizeof(n), "%d", per_rank);
+		if (user[0] || (!plan->topo.external && per_rank))
 			cJSON_AddStringToObject(v, "value", user[0] ? user : n);
 		else
 			cJSON_AddNullToObject(v, "value");
 		cJSON_AddStringToObject(v, "set_by", user[0] ? "user"
 					: plan->topo.external ? "launcher" : "ltrun");
+	}
+	return o;
+}
+
+/* {"mode", "what", "warning", "left_to", "ranks": [{"local_rank", "cpus",
+ * "cores", "numa_node", "threads"}]}: mode "none" and no ranks when
+ * nothing is bound; numa_node null when the CPUs span several nodes;
+ * left_to, the launcher that binds the ranks it started (else null). */
+static cJSON *binding_json(const struct lt_plan *plan)
+{
+	const struct lt_binding *b = &plan->bind;
+	const struct lt_topology *t = &plan->topo;
+	cJSON *o = cJSON_CreateObject(), *ranks;
+	int first, end;
+
+	if (!o)
+		return NULL;
+	cJSON_AddStringToObject(o, "mode", lt_bind_mode_name(b->mode));
+	cJSON_AddStringToObject(o, "what", b->what);
+	if (b->warning[0])
+		cJSON_AddStringToObject(o, "warning", b->warning);
+	else
+		cJSON_AddNullToObject(o, "warning");
+	if (t->external)
+		cJSON_AddStringToObject(o, "left_to", t->launcher[0] ? t->launcher : "launcher");
+	else
+		cJSON_AddNullToObject(o, "left_to");
+	ranks = cJSON_AddArrayToObject(o, "ranks");
+	local_range(plan, &first, &end);
+	for (int local = first; ranks && local < end; local++) {
+		const struct lt_bind_rank *r = lt_bind_rank_of(b, local);
+		cJSON *e;
+		char cpus[1024];
+
+		if (!r || !(e = cJSON_CreateObject()))
+			break;
+		cJSON_AddNumberToObject(e, "local_rank", local);
+		cJSON_AddStringToObject(e, "cpus", lt_cpulist(&r->cpus, cpus, sizeof(cpus)));
+		cJSON_AddNumberToObject(e, "cores", r->cores);
+		if (r->numa >= 0)
+			cJSON_AddNumberToObject(e, "numa_node", r->numa);
+		else
+			cJSON_AddNullToObject(e, "numa_node");
+		cJSON_AddNumberToObject(e, "threads", lt_plan_rank_threads(plan, local));
+		cJSON_AddItemToArray(ranks, e);
 	}
 	return o;
 }
@@ -532,6 +670,7 @@ cJSON *lt_plan_json(const struct lt_plan *plan, const struct lt_config *cfg,
 					      plugin_choice_json(&plan->choice[k]));
 	cJSON_AddItemToObject(root, "ranks", ranks_json(plan));
 	cJSON_AddItemToObject(root, "threads", threads_json(plan));
+	cJSON_AddItemToObject(root, "binding", binding_json(plan));
 	model = cJSON_AddObjectToObject(root, "model");
 	if (model) {
 		if (plan->model)

@@ -11,6 +11,7 @@
 #include <stdio.h>
 
 #include "core/config.h"
+#include "launch/bind.h"
 #include "core/registry.h"
 #include "ltrun/cluster.h"
 
@@ -36,6 +37,9 @@ struct lt_plan {
 	/* the user's value of each lt_thread_vars[i]; "": unset (or empty),
 	 * and the ranks ltrun starts get `threads` */
 	char thread_user[LT_THREAD_VARS][64];
+	/* --cpu-bind: each local rank's CPUs, cores, threads and NUMA node
+	 * (mode none: nothing to apply, as for ranks a launcher started) */
+	struct lt_binding bind;
 	const char *model;       /* path, or NULL for a dry run without one */
 	char *const *model_argv; /* model_argc arguments after the model */
 	int model_argc;
@@ -53,6 +57,10 @@ void lt_plan_free(struct lt_plan *plan);
 
 /* Threads per rank: cores / local_ranks, at least 1. */
 int lt_threads_per_rank(int cores, int local_ranks);
+
+/* The value of the lt_thread_vars the ranks ltrun starts get, unless the
+ * user set them: its binding's threads when bound, else plan->threads. */
+int lt_plan_rank_threads(const struct lt_plan *plan, int local);
 
 /* Checks that path is a readable ELF shared object.  Returns 0, or -1
  * with err naming the file and the fix. */

@@ -174,7 +174,7 @@ Test(dryrun, hostfile_plugin)
 	cr_assert(fd >= 0);
 	cr_assert_eq(write(fd, text, strlen(text)), (ssize_t)strlen(text));
 	close(fd);
-	snprintf(var, sizeof(var), "LTRUN_HOSTFILE=%s", hosts);
+	snprintf(var, sizeof(var), "HOSTFILE_ENV_FILE=%s", hosts);
 	plan = run_json(args, env);
 	unlink(hosts);
 	cr_expect_str_eq(str(cJSON_GetObjectItem(plan, "cluster"), "name"), "hostfile");

@@ -81,3 +81,8 @@ Test(fuzz, params, .timeout = 300)
 {
 	fuzz("fuzz/fuzz_params");
 }
+
+Test(fuzz, hostfile, .timeout = 300)
+{
+	fuzz("fuzz/fuzz_hostfile");
+}

@@ -20,9 +20,9 @@
 #include "unit/env_cases.h"
 
 #define SO "examples/plugins/hostfile_env.so"
-#define HOSTS(text) FILE_VAR("LTRUN_HOSTFILE", text)
+#define HOSTS(text) FILE_VAR("HOSTFILE_ENV_FILE", text)
 #define TWO_NODES "# two nodes\nalpha slots=2\nbeta.example.org slots=2  # second\n\n"
-#define HF_FROM .addr_from = "the first host in the hostfile, LTRUN_HOSTFILE"
+#define HF_FROM .addr_from = "the first host in the hostfile, HOSTFILE_ENV_FILE"
 #define DEFAULT_PORT .main_port = 29500, .port_from = "the parameter port"
 
 static struct lt_registry *reg;
@@ -71,8 +71,8 @@ static const struct resolve_case resolve_cases[] = {
 	  VARS(HOSTS(TWO_NODES)), AUTO_REQ, { 0 },
 	  "this host 'gamma' is not in hostfile", "gamma" },
 	{ "hostfile missing",
-	  VARS("LTRUN_HOSTFILE=/nonexistent/ltrun-hosts"), AUTO_REQ, { 0 },
-	  "cannot read hostfile '/nonexistent/ltrun-hosts' (LTRUN_HOSTFILE): No such file", NULL },
+	  VARS("HOSTFILE_ENV_FILE=/nonexistent/ltrun-hosts"), AUTO_REQ, { 0 },
+	  "cannot read hostfile '/nonexistent/ltrun-hosts' (HOSTFILE_ENV_FILE): No such file", NULL },
 };
 
 ParameterizedTestParameters(hostfile, resolve)
@@ -86,11 +86,11 @@ ParameterizedTest(size_t *i, hostfile, resolve)
 }
 
 static const struct detect_case detect_cases[] = {
-	{ "LTRUN_HOSTFILE set", VARS("LTRUN_HOSTFILE=/x/hosts"), true,
-	  "LTRUN_HOSTFILE is set (/x/hosts)" },
-	{ "LTRUN_HOSTFILE empty", VARS("LTRUN_HOSTFILE="), false,
-	  "neither file= nor LTRUN_HOSTFILE is set" },
-	{ "nothing", NO_VARS, false, "neither file= nor LTRUN_HOSTFILE is set" },
+	{ "HOSTFILE_ENV_FILE set", VARS("HOSTFILE_ENV_FILE=/x/hosts"), true,
+	  "HOSTFILE_ENV_FILE is set (/x/hosts)" },
+	{ "HOSTFILE_ENV_FILE empty", VARS("HOSTFILE_ENV_FILE="), false,
+	  "neither file= nor HOSTFILE_ENV_FILE is set" },
+	{ "nothing", NO_VARS, false, "neither file= nor HOSTFILE_ENV_FILE is set" },
 };
 
 ParameterizedTestParameters(hostfile, detect)
@@ -170,7 +170,7 @@ Test(hostfile, file_parameter_names_the_hostfile)
 Test(hostfile, file_parameter_wins_over_ltrun_hostfile)
 {
 	char path[64], spec[128], why[256];
-	const char *vars[] = { "LTRUN_HOSTFILE=/nonexistent/hosts", NULL };
+	const char *vars[] = { "HOSTFILE_ENV_FILE=/nonexistent/hosts", NULL };
 	struct lt_topology t;
 	struct lt_err err;
 
@@ -218,7 +218,7 @@ Test(hostfile, forced_without_a_hostfile_says_how_to_give_one)
 
 Test(hostfile, probed_above_the_bare_node)
 {
-	const char *vars[] = { "LTRUN_HOSTFILE=/x/hosts", NULL };
+	const char *vars[] = { "HOSTFILE_ENV_FILE=/x/hosts", NULL };
 	struct lt_envsrc env = { .vars = vars };
 	struct lt_choice c;
 	struct lt_err err = { 0 };
@@ -227,6 +227,6 @@ Test(hostfile, probed_above_the_bare_node)
 	cr_assert_eq(lt_cluster_select(reg, &env, NULL, NULL, &c, why, sizeof(why), &err), 0,
 		     "%s", err.msg);
 	cr_expect_eq(c.base, hostfile);
-	cr_expect_str_eq(why, "LTRUN_HOSTFILE is set (/x/hosts)");
+	cr_expect_str_eq(why, "HOSTFILE_ENV_FILE is set (/x/hosts)");
 	lt_choice_free(&c);
 }

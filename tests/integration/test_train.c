@@ -176,7 +176,7 @@ Test(train, mlp_ddp_with_many_buckets_equals_single_device)
 
 /* The digits MLP on 2 ranks placed by the example cluster environment
  * (examples/plugins/hostfile_env.so): a hostfile of one node with 2
- * slots, named by LTRUN_HOSTFILE; the plugin is probed above the bare
+ * slots, named by HOSTFILE_ENV_FILE; the plugin is probed above the bare
  * node and its topology is the one the ranks train with. */
 Test(train, mlp_through_the_hostfile_plugin)
 {
@@ -195,7 +195,7 @@ Test(train, mlp_through_the_hostfile_plugin)
 	cr_assert_eq(fclose(f), 0);
 	/* the file given inline (--cluster hostfile:file=...), the
 	 * variable naming one that does not exist: the parameter wins */
-	snprintf(var, sizeof(var), "LTRUN_HOSTFILE=%s.missing", hosts);
+	snprintf(var, sizeof(var), "HOSTFILE_ENV_FILE=%s.missing", hosts);
 	snprintf(choice, sizeof(choice), "hostfile:file=%s", hosts);
 	snprintf(port, sizeof(port), "%d", nginx_free_port());
 	cr_assert_eq(run_ltrun((const char *const[]){ "--plugin", so, "--cluster", choice,
