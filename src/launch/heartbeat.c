@@ -253,7 +253,10 @@ void lt_heartbeat_done(const struct lt_heartbeat *hb)
 	host[sizeof(host) - 1] = '\0';
 	key_of(hb->node, key, sizeof(key));
 	snprintf(value, sizeof(value), "%d done %s", hb->attempt, host);
-	if (lt_store_connect(hb->store_host, hb->store_port, hb->token, who, 5000, &st, &e))
+	/* The store was up all along: refused now, it ended with node 0,
+	 * which ended first, and nobody is left to tell.  A retry here kept
+	 * every other node 5 s past its ranks' end. */
+	if (lt_store_connect_live(hb->store_host, hb->store_port, hb->token, who, 5000, &st, &e))
 		return;
 	lt_store_set(st, key, value, strlen(value), &e);
 	lt_store_close(st);

@@ -128,6 +128,11 @@ struct lt_store;
 int lt_store_connect(const char *host, int port,
 		     const uint8_t token[LT_STORE_TOKEN_BYTES], const char *who,
 		     int timeout_ms, struct lt_store **out, struct lt_err *err);
+/* lt_store_connect() to a store that was up: a refused connection means
+ * it has ended, and fails at once instead of being retried. */
+int lt_store_connect_live(const char *host, int port,
+			  const uint8_t token[LT_STORE_TOKEN_BYTES], const char *who,
+			  int timeout_ms, struct lt_store **out, struct lt_err *err);
 void lt_store_close(struct lt_store *st);
 /* How long beyond a request's own wait the server may stay silent before
  * the request fails (30 s unless set): a keep-alive's patience. */

@@ -396,9 +396,10 @@ static void back_off(double backoff_ms, double deadline)
 		;
 }
 
-int lt_store_connect(const char *host, int port,
-		     const uint8_t token[LT_STORE_TOKEN_BYTES], const char *who,
-		     int timeout_ms, struct lt_store **out, struct lt_err *err)
+/* lt_store_connect(), and with refused_ends, lt_store_connect_live(). */
+static int connect_store(const char *host, int port, const uint8_t token[LT_STORE_TOKEN_BYTES],
+			 const char *who, int timeout_ms, bool refused_ends, struct lt_store **out,
+			 struct lt_err *err)
 {
 	double deadline = lt_now_ms() + timeout_ms, backoff = BACKOFF_FIRST_MS;
 	struct lt_store *st = calloc(1, sizeof(*st));
@@ -427,6 +428,8 @@ int lt_store_connect(const char *host, int port,
 			}
 			snprintf(why, sizeof(why),
 				 "the connection broke during the handshake (a store with too many connections waiting to log in closes new ones: its log says so)");
+		} else if (refused_ends && !strcmp(why, strerror(ECONNREFUSED))) {
+			break;
 		}
 		if (lt_now_ms() >= deadline)
 			break;
@@ -439,6 +442,20 @@ int lt_store_connect(const char *host, int port,
 		   st->who, st->addr, waited, why);
 	lt_store_close(st);
 	return -1;
+}
+
+int lt_store_connect(const char *host, int port,
+		     const uint8_t token[LT_STORE_TOKEN_BYTES], const char *who,
+		     int timeout_ms, struct lt_store **out, struct lt_err *err)
+{
+	return connect_store(host, port, token, who, timeout_ms, false, out, err);
+}
+
+int lt_store_connect_live(const char *host, int port,
+			  const uint8_t token[LT_STORE_TOKEN_BYTES], const char *who,
+			  int timeout_ms, struct lt_store **out, struct lt_err *err)
+{
+	return connect_store(host, port, token, who, timeout_ms, true, out, err);
 }
 
 void lt_store_set_answer_grace(struct lt_store *st, int grace_ms)
