@@ -125,10 +125,14 @@ static int parse_list(struct lt_bind_spec *spec, const char *sets, const char *s
 
 		if (!end)
 			end = p + strlen(p);
-		if (parse_cpulist(p, end, &spec->set[i], &spec->beyond[i]))
+		if (parse_cpulist(p, end, &spec->set[i], &spec->beyond[i])) {
+			char set[32], qset[LT_QUOTE_MAX];
+			/* quoted: the user's text may hold any byte */
+			snprintf(set, sizeof(set), "%.*s", (int)(end - p > 24 ? 24 : end - p), p);
 			return lt_err_set(err, LT_EXIT_USAGE,
-					  "invalid %s '%s': SET %d '%.*s' is not a CPU list: write each SET like 0-3,8,10-11, one per local rank, separated by ':'",
-					  source, q, i + 1, (int)(end - p > 24 ? 24 : end - p), p);
+					  "invalid %s '%s': SET %d '%s' is not a CPU list: write each SET like 0-3,8,10-11, one per local rank, separated by ':'",
+					  source, q, i + 1, lt_quote(qset, sizeof(qset), set));
+		}
 		p = end + 1;
 	}
 	spec->nsets = n;

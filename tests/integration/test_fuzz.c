@@ -86,3 +86,8 @@ Test(fuzz, hostfile, .timeout = 300)
 {
 	fuzz("fuzz/fuzz_hostfile");
 }
+
+Test(fuzz, bind, .timeout = 300)
+{
+	fuzz("fuzz/fuzz_bind");
+}
