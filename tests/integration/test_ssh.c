@@ -10,11 +10,13 @@
 #include <criterion/criterion.h>
 
 #include <errno.h>
+#include <fcntl.h>
 #include <limits.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -427,4 +429,161 @@ Test(ssh_plan, bad_input_gets_one_line_naming_it)
 	expect_refused(two, (const char *[]){ "--export", "A-B=1", NULL }, "not a variable's name");
 	expect_refused(two, (const char *[]){ "--launcher-cmd", "ssh -o 'x", NULL },
 		       "quote is not closed");
+}
+
+/* --- the far end alone: ltrun as ssh runs it, its stdin a pipe here --- */
+
+static char remote_tmp[64];
+
+static void remote_teardown(void)
+{
+	char rm[128];
+
+	if (!remote_tmp[0])
+		return;
+	snprintf(rm, sizeof(rm), "rm -rf '%s'", remote_tmp);
+	if (system(rm)) {
+		/* a leftover temporary directory only */
+	}
+	remote_tmp[0] = '\0';
+}
+
+TestSuite(ssh_remote, .fini = remote_teardown, .timeout = 120);
+
+/* Starts `env LTRUN_SSH_STDIN=1 ltrun --devices 2 hello.so -- hello_args`
+ * with TMPDIR=remote_tmp, the job's records written on its stdin for
+ * host `host`, main port `port`.  *in is the pipe's write end, kept open
+ * (closing it stops the job). */
+static struct run_job *start_remote(const char *host, const char *port,
+				    const char *const *hello_args, int *in)
+{
+	char ltrun[PATH_MAX], hello[PATH_MAX], tmp_var[96], records[512];
+	const char *argv[16] = { "env", "LTRUN_SSH_STDIN=1" };
+	struct run_job *j;
+	int p[2], n = 2, len;
+
+	path_of("ltrun", ltrun);
+	path_of("examples/models/hello.so", hello);
+	argv[n++] = ltrun;
+	argv[n++] = "--devices";
+	argv[n++] = "2";
+	argv[n++] = "--hostfile";
+	argv[n++] = "/nonexistent/hosts"; /* the launcher's: ignored here */
+	argv[n++] = hello;
+	argv[n++] = "--";
+	for (; *hello_args; hello_args++)
+		argv[n++] = *hello_args;
+	argv[n] = NULL;
+	snprintf(tmp_var, sizeof(tmp_var), "TMPDIR=%s", remote_tmp);
+	len = snprintf(records, sizeof(records),
+		       "LTRUN_SSH_HOST=%s%cLTRUN_MAIN_ADDR=127.0.0.1%cLTRUN_MAIN_PORT=%s%c"
+		       "LTRUN_STORE_TOKEN=%064d%c%c",
+		       host, 0, 0, port, 0, 7, 0, 0);
+	cr_assert_eq(pipe2(p, O_CLOEXEC), 0);
+	cr_assert_eq(write(p[1], records, (size_t)len), len);
+	j = run_start(argv, (const char *const[]){ tmp_var, NULL }, p[0]);
+	cr_assert_not_null(j);
+	close(p[0]);
+	*in = p[1];
+	return j;
+}
+
+static void make_remote_tmp(void)
+{
+	snprintf(remote_tmp, sizeof(remote_tmp), "/tmp/ltrun-remote-XXXXXX");
+	cr_assert_not_null(mkdtemp(remote_tmp));
+}
+
+Test(ssh_remote, the_records_set_the_job_and_a_second_one_is_refused)
+{
+	struct run_result r, second;
+	struct run_job *j, *k;
+	int pids[2] = { 0 }, in, in2;
+
+	make_remote_tmp();
+	j = start_remote("hostA", "29611", (const char *[]){ "--sleep", "60", NULL }, &in);
+	cr_assert(run_job_wait_for(j, "pid=", 30000), "%s", run_job_out(j));
+	for (int waited = 0; waited < 10000 && hello_pids(run_job_out(j), pids, 2) < 2; waited += 100)
+		run_job_wait_for(j, "\n\n\n", 100);
+	cr_expect(strstr(run_job_out(j), "world=2 local=0/2 node=0/1") != NULL, "%s",
+		  run_job_out(j));
+	/* the same job on the same host: refused, the first runs on */
+	k = start_remote("hostA", "29611", (const char *[]){ NULL }, &in2);
+	run_job_finish(k, 30, &second);
+	close(in2);
+	cr_expect_eq(second.status, 1, "%s", second.err);
+	cr_expect(strstr(second.err, "host hostA already runs ltrun for this job (node 0 at 127.0.0.1:29611, pid ") != NULL,
+		  "%s", second.err);
+	cr_expect_eq(count_lines(second.err), 1, "%s", second.err);
+	run_result_free(&second);
+	cr_expect_eq(kill(pids[0], 0), 0, "the first job's rank 0 runs on");
+	/* the end of stdin (the launcher gone) stops the ranks */
+	close(in);
+	run_job_finish(j, 60, &r);
+	cr_expect_neq(r.status, 0);
+	cr_expect(all_gone(pids, 2, 10000), "no rank is left:\n%s", r.err);
+	run_result_free(&r);
+}
+
+Test(ssh_remote, a_signal_byte_reaches_the_ranks)
+{
+	struct run_result r;
+	struct run_job *j;
+	unsigned char sig = SIGINT;
+	int pids[2] = { 0 }, in;
+
+	make_remote_tmp();
+	j = start_remote("hostB", "29612", (const char *[]){ "--sleep", "60", NULL }, &in);
+	for (int waited = 0; waited < 30000 && hello_pids(run_job_out(j), pids, 2) < 2; waited += 100)
+		run_job_wait_for(j, "\n\n\n", 100);
+	cr_assert_eq(hello_pids(run_job_out(j), pids, 2), 2, "%s", run_job_out(j));
+	cr_assert_eq(write(in, &sig, 1), 1);
+	run_job_finish(j, 60, &r);
+	close(in);
+	cr_expect_eq(r.status, 130, "%s", r.err);
+	cr_expect(strstr(r.err, "stopped by SIGINT: forwarded it to every rank") != NULL, "%s", r.err);
+	cr_expect(all_gone(pids, 2, 10000), "no rank is left");
+	run_result_free(&r);
+}
+
+Test(ssh_remote, a_lock_directory_of_another_user_is_refused)
+{
+	char dir[128];
+	struct run_result r;
+	struct run_job *j;
+	int in;
+
+	if (geteuid() != 0)
+		cr_skip_test("needs root, to make a directory another user owns");
+	make_remote_tmp();
+	snprintf(dir, sizeof(dir), "%s/ltrun-ssh-%u", remote_tmp, (unsigned)getuid());
+	cr_assert_eq(mkdir(dir, 0777), 0);
+	cr_assert_eq(chown(dir, 65534, 65534), 0);
+	j = start_remote("hostC", "29613", (const char *[]){ NULL }, &in);
+	run_job_finish(j, 30, &r);
+	close(in);
+	cr_expect_eq(r.status, 1, "%s", r.err);
+	cr_expect(strstr(r.err, "is not a private directory of this user's") != NULL, "%s", r.err);
+	run_result_free(&r);
+}
+
+Test(ssh_remote, stdin_without_the_records_is_refused)
+{
+	char ltrun[PATH_MAX], hello[PATH_MAX];
+	struct run_result r;
+	struct run_job *j;
+	int p[2];
+
+	path_of("ltrun", ltrun);
+	path_of("examples/models/hello.so", hello);
+	cr_assert_eq(pipe2(p, O_CLOEXEC), 0);
+	cr_assert_eq(write(p[1], "NOT A RECORD\0\0", 14), 14);
+	close(p[1]);
+	j = run_start((const char *[]){ "env", "LTRUN_SSH_STDIN=1", ltrun, hello, NULL }, NULL, p[0]);
+	close(p[0]);
+	run_job_finish(j, 30, &r);
+	cr_expect_eq(r.status, 1, "%s", r.err);
+	cr_expect(strstr(r.err, "bad environment record") != NULL && count_lines(r.err) == 1, "%s",
+		  r.err);
+	run_result_free(&r);
 }
