@@ -29,21 +29,29 @@ SANFLAGS = $(if $(SAN),-fsanitize=address -fsanitize=undefined -fno-sanitize-rec
 WERROR ?= $(LT_WERROR)
 WERROR_FLAG = $(if $(filter 1 yes,$(WERROR)),-Werror)
 WARN = -std=gnu11 -Wall -Wextra $(WERROR_FLAG) -Wshadow -Wstrict-prototypes -Wformat=2
-LT_CPPFLAGS = -Iinclude -Isrc -D_GNU_SOURCE -DLT_VERSION='"$(PACKAGE_VERSION)"' \
+LT_CPPFLAGS = -Iinclude -Isrc -I$(B)/proto -D_GNU_SOURCE -DLT_VERSION='"$(PACKAGE_VERSION)"' \
 	-DLT_PMIX_SONAME='"$(PMIX_SONAME)"' -DLT_PLUGIN_DIR='"$(libdir)/ltrun/plugins"'
-LT_CFLAGS = $(WARN) -fPIC -fvisibility=hidden $(SANFLAGS) $(CJSON_CFLAGS) $(PMIX_CFLAGS) $(MPI_CFLAGS) $(CURL_CFLAGS) $(HWLOC_CFLAGS)
-LT_LIBS = $(CJSON_LIBS) $(CURL_LIBS) $(HWLOC_LIBS) $(SLURM_LIBS) $(GLOO_LIBS) $(MPI_LIBS) -lm -ldl -pthread
+LT_CFLAGS = $(WARN) -fPIC -fvisibility=hidden $(SANFLAGS) $(CJSON_CFLAGS) $(PMIX_CFLAGS) $(MPI_CFLAGS) $(CURL_CFLAGS) $(HWLOC_CFLAGS) \
+	$(PROTOBUF_C_CFLAGS)
+LT_LIBS = $(CJSON_LIBS) $(CURL_LIBS) $(HWLOC_LIBS) $(SLURM_LIBS) $(GLOO_LIBS) $(MPI_LIBS) \
+	$(PROTOBUF_C_LIBS) -lm -ldl -pthread
 CXXWARN = -std=gnu++17 -Wall -Wextra $(WERROR_FLAG)
 
 LIB_SRC := $(sort $(wildcard src/*/*.c))
 LIB_CXX_SRC := $(sort $(wildcard src/*/*.cc))
-LIB_OBJ := $(LIB_SRC:%.c=$(B)/%.o) $(LIB_CXX_SRC:%.cc=$(B)/%.o)
+# TensorBoard's records (src/logger/tb_event.c): C that protoc-c makes
+# from our .proto files, in $(B)/proto (hence -I$(B)/proto).
+PROTO_SRC := $(sort $(wildcard proto/tensorboard/*.proto))
+PROTO_C := $(PROTO_SRC:proto/%.proto=$(B)/proto/%.pb-c.c)
+PROTO_H := $(PROTO_C:.c=.h)
+LIB_OBJ := $(LIB_SRC:%.c=$(B)/%.o) $(LIB_CXX_SRC:%.cc=$(B)/%.o) $(PROTO_C:.c=.o)
 TEST_SRC := $(sort $(wildcard tests/unit/*.c tests/integration/*.c))
 TEST_OBJ := $(TEST_SRC:%.c=$(B)/%.o)
 FUZZ_SRC := $(sort $(wildcard tests/fuzz/fuzz_*.c))
 FUZZ_BIN := $(if $(CLANG),$(FUZZ_SRC:tests/fuzz/%.c=$(B)/fuzz/%))
 PLUGINS := $(B)/examples/plugins/hostfile_env.so $(B)/examples/plugins/bf16_sr.so \
-	$(B)/examples/plugins/zstd_io.so $(B)/examples/plugins/fp16_compress_ddp.so
+	$(B)/examples/plugins/zstd_io.so $(B)/examples/plugins/fp16_compress_ddp.so \
+	$(B)/examples/plugins/jsonl_logger.so
 MODELS := $(patsubst examples/models/%.c,$(B)/examples/models/%.so,$(wildcard examples/models/*.c))
 # examples/NAME/NAME.c is a model built into $(B)/examples/NAME/NAME.so.
 EXAMPLE_MODELS := $(foreach d,$(wildcard examples/*/),$(if $(wildcard $(d)$(notdir $(d:/=)).c),$(B)/$(d)$(notdir $(d:/=)).so))
@@ -58,6 +66,22 @@ $(B)/%.o: %.c config.mk
 	@mkdir -p $(@D)
 	$(call say,CC,$@)
 	$(Q)$(CC) $(CPPFLAGS) $(LT_CPPFLAGS) $(CFLAGS) $(LT_CFLAGS) -MMD -MP -c $< -o $@
+
+# One protoc-c run makes a .proto's .pb-c.c and .pb-c.h.
+$(B)/proto/%.pb-c.c $(B)/proto/%.pb-c.h: proto/%.proto config.mk
+	@mkdir -p $(B)/proto
+	$(call say,PROTOC,$@)
+	$(Q)$(PROTOC_C) --proto_path=proto --c_out=$(B)/proto $<
+
+$(B)/proto/%.pb-c.o: $(B)/proto/%.pb-c.c config.mk
+	$(call say,CC,$@)
+	$(Q)$(CC) $(CPPFLAGS) $(LT_CPPFLAGS) $(CFLAGS) $(LT_CFLAGS) -MMD -MP -c $< -o $@
+
+# Kept: make would delete them as intermediates after compiling.
+.SECONDARY: $(PROTO_C) $(PROTO_H)
+# What includes the generated headers waits for all of them (they include
+# each other).
+$(B)/src/logger/tb_event.o $(B)/tests/unit/test_tb_event.o: $(PROTO_H)
 
 # The optimizer and clipping kernels are loops meant to be vectorised.
 $(B)/src/runtime/optim.o $(B)/src/runtime/clip.o: LT_CFLAGS += -O3 -fno-math-errno
@@ -133,10 +157,10 @@ $(B)/fuzz/%.o: %.cc config.mk
 	@mkdir -p $(@D)
 	$(call say,FUZZCXX,$@)
 	$(Q)$(CLANG)++ $(LT_CPPFLAGS) -std=gnu++17 -g -O1 -fsanitize=fuzzer-no-link,address,undefined -fno-sanitize-recover=all $(GLOO_CFLAGS) -c -o $@ $<
-$(B)/fuzz/%: tests/fuzz/%.c $(LIB_SRC) $(FUZZ_CXX_OBJ) config.mk
+$(B)/fuzz/%: tests/fuzz/%.c $(LIB_SRC) $(PROTO_C) $(PROTO_H) $(FUZZ_CXX_OBJ) config.mk
 	@mkdir -p $(@D)
 	$(call say,FUZZ,$@)
-	$(Q)$(CLANG)++ $(LT_CPPFLAGS) $(FUZZFLAGS) $(CJSON_CFLAGS) $(PMIX_CFLAGS) $(MPI_CFLAGS) -o $@ -x c $< $(LIB_SRC) -x none $(FUZZ_CXX_OBJ) $(LT_LIBS)
+	$(Q)$(CLANG)++ $(LT_CPPFLAGS) $(FUZZFLAGS) $(CJSON_CFLAGS) $(PMIX_CFLAGS) $(MPI_CFLAGS) $(PROTOBUF_C_CFLAGS) -o $@ -x c $< $(LIB_SRC) $(PROTO_C) -x none $(FUZZ_CXX_OBJ) $(LT_LIBS)
 
 # The bench programs that link the library are built by the tests too, so
 # that an interface change cannot leave bench/README.md's commands broken.
@@ -144,7 +168,8 @@ BENCH_PROGS := $(B)/bench/store_scale $(B)/bench/comm_allreduce $(B)/bench/ckpt_
 
 tests: all $(TEST_PLUGINS) $(TEST_MODELS) $(TEST_PROGS) $(B)/tests/ltrun-tests $(FUZZ_BIN) $(BENCH_PROGS)
 
-DEMO_FLAGS = --strategy ddp --devices 4 --max-epochs 20 --lr 0.1
+DEMO_FLAGS = --strategy ddp --devices 4 --max-epochs 20 --lr 0.1 \
+	--log-dir $(B)/demo-logs --logger csv,tensorboard
 demo: all
 	@echo '$$ $(B)/ltrun --dry-run $(DEMO_FLAGS)'
 	@$(B)/ltrun --dry-run $(DEMO_FLAGS)

@@ -26,6 +26,7 @@
 #include "launch/agent.h"
 #include "launch/elastic.h"
 #include "launch/plan.h"
+#include "logger/logger.h"
 #include "launch/remote.h"
 #include "launch/ssh.h"
 #include "rank/rank.h"
@@ -412,7 +413,8 @@ int main(int argc, char **argv)
 		list_plugins(&cli, reg);
 		goto out;
 	}
-	if (lt_config_check_names(&cli.cfg, reg, &cli.err) || lt_config_check(&cli.cfg, &cli.err))
+	if (lt_config_check_names(&cli.cfg, reg, &cli.err) || lt_config_check(&cli.cfg, &cli.err) ||
+	    lt_loggers_check(reg, cli.cfg.logger, cli.cfg.source_name[LT_OPT_LOGGER], &cli.err))
 		lt_die_err(&cli.err);
 	/* The launcher's options: this host's agent ignores them. */
 	if (lt_remote_active()) {

@@ -105,6 +105,7 @@ enum lt_kind {
 	LT_KIND_COMM,
 	LT_KIND_ACCELERATOR,
 	LT_KIND_RDZV,
+	LT_KIND_LOGGER, /* <ltrun/logger.h> */
 	LT_KIND_COUNT
 };
 

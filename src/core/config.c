@@ -271,6 +271,9 @@ const struct lt_option lt_options[LT_OPT_COUNT] = {
 	[LT_OPT_CPU_BIND] = { .id = LT_OPT_CPU_BIND, .name = "cpu-bind", .env = "LTRUN_CPU_BIND",
 		.arg = "none|cores|numa|list:SET:...", .type = LT_OPT_PATH, .offset = OFF(cpu_bind), .def = "none",
 		.doc = "bind the ranks ltrun starts: cores (a disjoint set of cores each), numa (a NUMA node each), list:0-3:4-7 (local rank i gets the i-th CPU list); OMP_NUM_THREADS follows; under srun and mpirun their own binding stays" },
+	[LT_OPT_LOGGER] = { .id = LT_OPT_LOGGER, .name = "logger", .env = "LTRUN_LOGGER",
+		.arg = "NAME[,NAME...]", .type = LT_OPT_PATH, .offset = OFF(logger), .def = "csv",
+		.doc = "where rank 0 writes the metrics, in --log-dir: csv (metrics.csv), tensorboard (event files), several (csv,tensorboard), a plugin's, or none; parameters inline (tensorboard:flush_secs=2); ltrun --list logger" },
 };
 
 const struct lt_option *lt_option_find(const char *name)

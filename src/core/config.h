@@ -105,6 +105,7 @@ enum lt_opt_id {
 	LT_OPT_LAUNCHER_CMD,
 	LT_OPT_EXPORT,
 	LT_OPT_CPU_BIND,
+	LT_OPT_LOGGER,
 	LT_OPT_COUNT
 };
 
@@ -185,6 +186,7 @@ struct lt_config {
 	char *launcher_cmd;       /* the ssh command ("ssh"), split on blanks */
 	char *export_vars;        /* --export "NAME[=VALUE],..." for the other hosts; NULL: none */
 	char *cpu_bind;           /* "none", "cores", "numa" or "list:SET:SET..." (bind.h) */
+	char *logger;             /* "csv,tensorboard:flush_secs=5" (logger/logger.h), or "none" */
 	/* The config file's "presets" section as JSON text (NULL: none), and
 	 * where it came from; the ranks get it as LTRUN_PRESETS. */
 	char *presets;

@@ -64,6 +64,7 @@ static const char *const kind_names[LT_KIND_COUNT] = {
 	[LT_KIND_COMM] = "comm",
 	[LT_KIND_ACCELERATOR] = "accelerator",
 	[LT_KIND_RDZV] = "rdzv",
+	[LT_KIND_LOGGER] = "logger",
 };
 
 const char *lt_kind_name(enum lt_kind kind)
@@ -236,7 +237,7 @@ struct lt_registry *lt_registry_new(struct lt_err *err)
 	static int (*const catalogs[])(struct lt_registry *, struct lt_err *) = {
 		lt_strategy_catalog, lt_precision_catalog, lt_ckpt_io_catalog,
 		lt_cluster_catalog,  lt_comm_catalog,      lt_accelerator_catalog,
-		lt_rdzv_catalog,
+		lt_rdzv_catalog,     lt_logger_catalog,
 	};
 	struct lt_registry *reg = calloc(1, sizeof(*reg));
 	size_t i;

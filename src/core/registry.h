@@ -154,5 +154,6 @@ int lt_cluster_catalog(struct lt_registry *reg, struct lt_err *err);
 int lt_comm_catalog(struct lt_registry *reg, struct lt_err *err);
 int lt_accelerator_catalog(struct lt_registry *reg, struct lt_err *err);
 int lt_rdzv_catalog(struct lt_registry *reg, struct lt_err *err);
+int lt_logger_catalog(struct lt_registry *reg, struct lt_err *err);
 
 #endif

@@ -29,14 +29,14 @@
  * Validation runs every --val-every-n-steps steps (0: at the end of each
  * epoch) on every rank's share of the validation split; its metrics are
  * summed across ranks, weighted by batch size.  Rank 0 shows progress and
- * writes --log-dir/metrics.csv.
+ * hands each row of metrics to the --logger loggers (logger/logger.h).
  */
 #include "comm/comm.h"
 #include "core/clock.h"
 #include "core/error.h"
 #include "trainer/checkpoint.h"
 #include "trainer/init_weights.h"
-#include "trainer/metrics.h"
+#include "logger/logger.h"
 #include "trainer/progress.h"
 #include "runtime/guards.h"
 #include "runtime/ready.h"
@@ -46,7 +46,9 @@
 #include "trainer/sampler.h"
 #include "trainer/state.h"
 
+#include <errno.h>
 #include <limits.h>
+#include <sys/stat.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -71,7 +73,12 @@ struct loop {
 	struct plan p;
 	int64_t *idx;            /* this rank's share of the epoch */
 	int64_t *vidx;           /* its share of the validation split */
-	struct lt_metrics *metrics;
+	struct lt_loggers *loggers; /* rank 0 with --log-dir; else NULL */
+	struct row {                /* the metrics of the row being made */
+		const char *names[8 + 2 * LT_MAX_METRICS];
+		double values[8 + 2 * LT_MAX_METRICS];
+		int n;
+	} row;
 	struct lt_progress *progress;
 	FILE *bar;               /* the agent's terminal, or NULL */
 	/* the logging interval */
@@ -84,6 +91,23 @@ struct loop {
 static bool is_rank0(const struct loop *l)
 {
 	return l->ctx->info.rank == 0;
+}
+
+/* Sets column name of the row (name must live until the row is logged);
+ * a later set of the same name wins. */
+static void row_set(struct loop *l, const char *name, double value)
+{
+	struct row *r = &l->row;
+	int i;
+
+	for (i = 0; i < r->n && strcmp(r->names[i], name); i++)
+		;
+	if (i == (int)(sizeof(r->names) / sizeof(r->names[0])))
+		return;
+	r->names[i] = name;
+	r->values[i] = value;
+	if (i == r->n)
+		r->n++;
 }
 
 /* Samples of micro-batch k of an epoch for a rank with `share` samples. */
@@ -192,15 +216,13 @@ static void show_validation(struct loop *l, const double *v, int epoch)
 
 	n = snprintf(line, sizeof(line), "epoch %d step %lld: val_loss %.4f", epoch,
 		     (long long)ctx->step, v[1] > 0 ? v[0] / v[1] : NAN);
-	if (l->metrics)
-		lt_metrics_set(l->metrics, "val_loss", v[1] > 0 ? v[0] / v[1] : NAN);
+	row_set(l, "val_loss", v[1] > 0 ? v[0] / v[1] : NAN);
 	for (int i = 0; i < ctx->nval_metrics; i++) {
 		double value = v[3 + 2 * i] > 0 ? v[2 + 2 * i] / v[3 + 2 * i] : NAN;
 		if (n < (int)sizeof(line))
 			n += snprintf(line + n, sizeof(line) - (size_t)n, " %s %.4f",
 				      ctx->val_metrics[i].name, value);
-		if (l->metrics)
-			lt_metrics_set(l->metrics, ctx->val_metrics[i].name, value);
+		row_set(l, ctx->val_metrics[i].name, value);
 	}
 	if (l->progress)
 		lt_progress_note(l->progress, line);
@@ -277,21 +299,18 @@ static void log_interval(struct loop *l, int epoch, double lr)
 	loss = v[1] > 0 ? v[0] / v[1] : NAN;
 	rate = t > l->t_interval ? v[1] / (t - l->t_interval) : 0.0;
 	if (is_rank0(l)) {
-		if (l->metrics) {
-			lt_metrics_set(l->metrics, "loss", loss);
-			lt_metrics_set(l->metrics, "lr", lr);
-			lt_metrics_set(l->metrics, "samples_per_s", rate);
-			if (ctx->precision->scaler) {
-				lt_metrics_set(l->metrics, "loss_scale", ctx->scaler.st.scale);
-				lt_metrics_set(l->metrics, "skipped_steps",
-					       (double)ctx->scaler.st.skipped);
-			}
-			for (int i = 0; i < ctx->ntrain_metrics; i++)
-				lt_metrics_set(l->metrics, ctx->train_metrics[i].name,
-					       ctx->train_metrics[i].weight > 0
-						       ? ctx->train_metrics[i].sum / ctx->train_metrics[i].weight
-						       : NAN);
+		row_set(l, "loss", loss);
+		row_set(l, "lr", lr);
+		row_set(l, "samples_per_s", rate);
+		if (ctx->precision->scaler) {
+			row_set(l, "loss_scale", ctx->scaler.st.scale);
+			row_set(l, "skipped_steps", (double)ctx->scaler.st.skipped);
 		}
+		for (int i = 0; i < ctx->ntrain_metrics; i++)
+			row_set(l, ctx->train_metrics[i].name,
+				ctx->train_metrics[i].weight > 0
+					? ctx->train_metrics[i].sum / ctx->train_metrics[i].weight
+					: NAN);
 		if (l->progress && ctx->precision->scaler) {
 			char extra[64];
 			snprintf(extra, sizeof(extra), "scale %g skipped %lld", ctx->scaler.st.scale,
@@ -308,10 +327,15 @@ static void log_interval(struct loop *l, int epoch, double lr)
 
 static void commit_metrics(struct loop *l, int epoch)
 {
-	struct lt_err err = { 0 };
+	struct timespec now;
 
-	if (l->metrics && lt_metrics_commit(l->metrics, l->ctx->step, epoch, &err))
-		lt_fatal(l->ctx, "metrics: %s", err.msg);
+	if (l->row.n && l->loggers) {
+		clock_gettime(CLOCK_REALTIME, &now);
+		lt_loggers_log(l->loggers, l->ctx->step, epoch,
+			       (double)now.tv_sec + (double)now.tv_nsec / 1e9, l->row.names,
+			       l->row.values, l->row.n);
+	}
+	l->row.n = 0;
 }
 
 /* --- one step --- */
@@ -392,19 +416,57 @@ static FILE *progress_stream(struct loop *l)
 	return l->bar ? l->bar : stderr;
 }
 
+/* The settings a logger records (TensorBoard's hparams): what places
+ * and trains the model, and the world size. */
+static const enum lt_opt_id logged_options[] = {
+	LT_OPT_STRATEGY, LT_OPT_ACCELERATOR, LT_OPT_PRECISION, LT_OPT_MAX_EPOCHS,
+	LT_OPT_MAX_STEPS, LT_OPT_BATCH_SIZE, LT_OPT_ACCUMULATE, LT_OPT_SEED,
+	LT_OPT_OPTIMIZER, LT_OPT_LR, LT_OPT_MOMENTUM, LT_OPT_WEIGHT_DECAY,
+	LT_OPT_LR_SCHEDULE, LT_OPT_WARMUP_STEPS, LT_OPT_MIN_LR, LT_OPT_ADAM_BETAS,
+	LT_OPT_ADAM_EPS, LT_OPT_WEIGHT_DECAY_ON, LT_OPT_CLIP_VAL, LT_OPT_CLIP_ALGORITHM,
+};
+#define NLOGGED (sizeof(logged_options) / sizeof(logged_options[0]))
+
+/* Rank 0's loggers in --log-dir (made if missing).  A logger that cannot
+ * start is warned about, and the run goes on without it. */
+static void open_loggers(struct loop *l)
+{
+	struct lt_ctx *ctx = l->ctx;
+	static char values[NLOGGED + 1][256], world[32];
+	static const char *names[NLOGGED + 1], *vals[NLOGGED + 1];
+	struct lt_logger_run run = { .log_dir = ctx->cfg->log_dir, .host = ctx->host,
+				     .run_id = ctx->info.run_id, .world_size = ctx->info.world_size,
+				     .first_step = ctx->resumed ? ctx->step : 0,
+				     .restart = ctx->info.restart_count, .config_names = names,
+				     .config_values = vals };
+	struct timespec now;
+
+	for (size_t i = 0; i < NLOGGED; i++) {
+		const struct lt_option *o = &lt_options[logged_options[i]];
+		names[i] = o->name;
+		vals[i] = lt_config_value(ctx->cfg, o, values[i], sizeof(values[i]));
+	}
+	snprintf(world, sizeof(world), "%d", ctx->info.world_size);
+	names[NLOGGED] = "world_size";
+	vals[NLOGGED] = world;
+	run.nconfig = (int)NLOGGED + 1;
+	clock_gettime(CLOCK_REALTIME, &now);
+	run.wall_time = (double)now.tv_sec + (double)now.tv_nsec / 1e9;
+	if (mkdir(ctx->cfg->log_dir, 0777) && errno != EEXIST)
+		lt_warn("cannot create --log-dir '%s': %s", ctx->cfg->log_dir, strerror(errno));
+	l->loggers = lt_loggers_open(ctx->reg, ctx->cfg->logger, &run, stderr);
+	if (!l->loggers)
+		lt_fatal(ctx, "out of memory for the loggers");
+}
+
 static void open_outputs(struct loop *l)
 {
 	struct lt_ctx *ctx = l->ctx;
-	struct lt_err err = { 0 };
-	char path[4096];
 
 	if (!is_rank0(l))
 		return;
 	if (ctx->cfg->log_dir)
-		snprintf(path, sizeof(path), "%s/metrics.csv", ctx->cfg->log_dir);
-	l->metrics = lt_metrics_new(ctx->cfg->log_dir ? path : NULL, &err);
-	if (!l->metrics)
-		lt_fatal(ctx, "metrics: %s", err.msg);
+		open_loggers(l);
 	l->progress = lt_progress_new(progress_stream(l), l->bar != NULL || isatty(STDERR_FILENO),
 				      l->p.total_steps, ctx->cfg->log_every);
 	if (!l->progress)
@@ -553,7 +615,7 @@ int lt_trainer_run(struct lt_ctx *ctx, const struct lt_module *m, int argc, char
 	summary(&l, lt_now_s() - l.t_start);
 	if (m->fini)
 		m->fini(ctx, l.self);
-	lt_metrics_free(l.metrics);
+	lt_loggers_close(l.loggers);
 	free(l.idx);
 	free(l.vidx);
 	return finished ? 0 : LT_EXIT_STOPPED;

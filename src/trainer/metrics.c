@@ -220,7 +220,79 @@ int lt_metrics_commit(struct lt_metrics *m, int64_t step, int epoch,
 	return any ? rewrite(m, err) : 0;
 }
 
-struct lt_metrics *lt_metrics_new(const char *path, struct lt_err *err)
+/* Splits the header's names (after "step,epoch") into columns; a quoted
+ * field is unquoted.  Returns 0, or -1 (not our header, or out of memory). */
+static int load_header(struct lt_metrics *m, const char *line)
+{
+	const char *p = line;
+	char name[1024];
+
+	if (strncmp(p, "step,epoch", 10) || (p[10] && p[10] != ','))
+		return -1;
+	p += 10;
+	while (*p == ',') {
+		size_t n = 0;
+		p++;
+		if (*p == '"') {
+			for (p++; *p && !(*p == '"' && p[1] != '"'); p++) {
+				if (*p == '"')
+					p++;
+				if (n < sizeof(name) - 1)
+					name[n++] = *p;
+			}
+			if (*p == '"')
+				p++;
+		} else {
+			for (; *p && *p != ','; p++)
+				if (n < sizeof(name) - 1)
+					name[n++] = *p;
+		}
+		name[n] = '\0';
+		if (column(m, name, true) < 0)
+			return -1;
+	}
+	return *p ? -1 : 0;
+}
+
+/* Keeps the rows of the file at m->path up to step keep (a resumed run
+ * goes on from there: the rows after it are the steps it will log again).
+ * A missing or foreign file keeps nothing. */
+static void load_rows(struct lt_metrics *m, int64_t keep)
+{
+	FILE *f = fopen(m->path, "r");
+	char *line = NULL;
+	size_t cap = 0;
+	ssize_t n;
+
+	if (!f)
+		return;
+	if ((n = getline(&line, &cap, f)) > 0) {
+		line[strcspn(line, "\r\n")] = '\0';
+		if (load_header(m, line))
+			goto out;
+	}
+	while ((n = getline(&line, &cap, f)) > 0) {
+		long long step;
+		size_t commas = 0;
+		char *text;
+
+		line[strcspn(line, "\r\n")] = '\0';
+		if (sscanf(line, "%lld,", &step) != 1 || step > keep)
+			continue;
+		for (const char *c = line; *c; c++)
+			commas += *c == ',';
+		if (commas < 1 || commas - 1 > m->ncols ||
+		    lt_array_reserve(&m->rows, &m->rows_cap, m->nrows + 1, sizeof(*m->rows), 64) ||
+		    !(text = strdup(line)))
+			continue;
+		m->rows[m->nrows++] = (struct row){ text, commas - 1 };
+	}
+out:
+	free(line);
+	fclose(f);
+}
+
+struct lt_metrics *lt_metrics_new(const char *path, int64_t keep, struct lt_err *err)
 {
 	struct lt_metrics *m = calloc(1, sizeof(*m));
 
@@ -229,6 +301,8 @@ struct lt_metrics *lt_metrics_new(const char *path, struct lt_err *err)
 		lt_err_set(err, LT_EXIT_FAILURE, "out of memory for the metrics");
 		return NULL;
 	}
+	if (path && keep >= 0)
+		load_rows(m, keep);
 	if (rewrite(m, err)) {
 		lt_metrics_free(m);
 		return NULL;

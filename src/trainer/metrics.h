@@ -15,10 +15,12 @@
 struct lt_metrics; /* opaque */
 
 /* Metrics written to `path` (NULL: kept for lt_metrics_last(), no file).
- * The file is created at once with just its header, so that a path that
- * cannot be written fails here.  Returns NULL with err naming the file (or
- * saying out of memory). */
-struct lt_metrics *lt_metrics_new(const char *path, struct lt_err *err);
+ * keep >= 0: a resumed or restarted run; the rows the file holds up to
+ * step keep stay (those after it are steps the run logs again), else the
+ * file starts afresh.  The file is (re)written at once, so that a path
+ * that cannot be written fails here.  Returns NULL with err naming the
+ * file (or saying out of memory). */
+struct lt_metrics *lt_metrics_new(const char *path, int64_t keep, struct lt_err *err);
 
 /* Sets column `name` of the current row (a later set of the same name in
  * the same row wins).  A new name becomes the last column.  Cannot fail:

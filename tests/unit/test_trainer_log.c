@@ -63,7 +63,7 @@ static int files_in_dir(void)
 Test(trainer_metrics, csv_with_a_later_column)
 {
 	struct lt_err err = { 0 };
-	struct lt_metrics *m = lt_metrics_new(path, &err);
+	struct lt_metrics *m = lt_metrics_new(path, -1, &err);
 
 	cr_assert(m, "%s", err.msg);
 	cr_expect_str_eq(slurp(path), "step,epoch\n", "created at once with its header");
@@ -92,7 +92,7 @@ Test(trainer_metrics, csv_with_a_later_column)
 Test(trainer_metrics, empty_commit_adds_nothing_and_set_is_not_last)
 {
 	struct lt_err err = { 0 };
-	struct lt_metrics *m = lt_metrics_new(path, &err);
+	struct lt_metrics *m = lt_metrics_new(path, -1, &err);
 
 	cr_assert(m);
 	cr_assert_eq(lt_metrics_commit(m, 1, 0, &err), 0);
@@ -110,7 +110,7 @@ Test(trainer_metrics, empty_commit_adds_nothing_and_set_is_not_last)
 Test(trainer_metrics, rewrite_is_atomic)
 {
 	struct lt_err err = { 0 };
-	struct lt_metrics *m = lt_metrics_new(path, &err);
+	struct lt_metrics *m = lt_metrics_new(path, -1, &err);
 	struct stat before, after;
 	FILE *old;
 	char buf[64] = "";
@@ -135,7 +135,7 @@ Test(trainer_metrics, rewrite_is_atomic)
 Test(trainer_metrics, unwritable_path_names_the_file)
 {
 	struct lt_err err = { 0 };
-	struct lt_metrics *m = lt_metrics_new("/nonexistent-dir/metrics.csv", &err);
+	struct lt_metrics *m = lt_metrics_new("/nonexistent-dir/metrics.csv", -1, &err);
 
 	cr_expect_null(m);
 	cr_expect(strstr(err.msg, "cannot write metrics file '/nonexistent-dir/metrics.csv") != NULL,
@@ -146,7 +146,7 @@ Test(trainer_metrics, unwritable_path_names_the_file)
 Test(trainer_metrics, no_path_keeps_values_only)
 {
 	struct lt_err err = { 0 };
-	struct lt_metrics *m = lt_metrics_new(NULL, &err);
+	struct lt_metrics *m = lt_metrics_new(NULL, -1, &err);
 
 	cr_assert(m);
 	lt_metrics_set(m, "val_loss", 0.5);
@@ -159,7 +159,7 @@ Test(trainer_metrics, no_path_keeps_values_only)
 Test(trainer_metrics, many_columns_and_rows)
 {
 	struct lt_err err = { 0 };
-	struct lt_metrics *m = lt_metrics_new(NULL, &err);
+	struct lt_metrics *m = lt_metrics_new(NULL, -1, &err);
 	char name[16];
 	int i;
 
