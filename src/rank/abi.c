@@ -236,10 +236,16 @@ LT_API void lt_log(lt_ctx *ctx, const char *name, double value)
 {
 	size_t n = name ? strlen(name) : 0;
 
+	/* A name no logger could take (TensorBoard's tags included) costs
+	 * its values and one warning, not the run. */
 	if (!n || n >= sizeof(ctx->train_metrics[0].name) ||
-	    strspn(name, "abcdefghijklmnopqrstuvwxyz0123456789_.") != n)
-		lt_fatal(ctx, "lt_log(): bad metric name '%s': use 1 to 47 of [a-z0-9_.]",
-			 name ? name : "(null)");
+	    strspn(name, "abcdefghijklmnopqrstuvwxyz0123456789_.") != n) {
+		char q[LT_QUOTE_MAX];
+		if (!ctx->bad_metric_warned++ && ctx->info.rank == 0)
+			lt_warn("lt_log(): bad metric name '%s': use 1 to 47 of [a-z0-9_.]; its values (and those of any other bad name) are not logged",
+				lt_quote(q, sizeof(q), name ? name : "(null)"));
+		return;
+	}
 	lt_metric_add(ctx, name, value, ctx->cur_batch_size > 0 ? ctx->cur_batch_size : 1);
 }
 

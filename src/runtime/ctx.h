@@ -144,6 +144,7 @@ struct lt_ctx {
 			      * its metrics are left out (trainer/loop.c) */
 	struct lt_metric_acc train_metrics[LT_MAX_METRICS], val_metrics[LT_MAX_METRICS];
 	int ntrain_metrics, nval_metrics;
+	unsigned bad_metric_warned; /* lt_log() names refused so far */
 
 	/* the optimizer */
 	struct lt_optim *optim;

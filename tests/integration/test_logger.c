@@ -10,6 +10,7 @@
  */
 #include <criterion/criterion.h>
 
+#include <dirent.h>
 #include <errno.h>
 #include <math.h>
 #include <stdio.h>
@@ -60,8 +61,8 @@ static void train(const char *const *args, int want, struct run_result *r)
 struct csv {
 	char names[16][48];
 	int ncols;
-	long long step[512];
-	double v[512][16];
+	long long step[2048];
+	double v[2048][16];
 	int nrows;
 };
 
@@ -79,7 +80,7 @@ static void read_csv(const char *path, struct csv *c)
 		e = p + strcspn(p, ",");
 		snprintf(c->names[c->ncols++], sizeof(c->names[0]), "%.*s", (int)(e - p), p);
 	}
-	while (fgets(line, sizeof(line), f) && c->nrows < 512) {
+	while (fgets(line, sizeof(line), f) && c->nrows < 2048) {
 		char *p = line;
 		c->step[c->nrows] = strtoll(p, &p, 10);
 		p = strchr(p + 1, ','); /* past the epoch */
@@ -157,7 +158,7 @@ Test(logger, tensorboard_holds_every_value_of_metrics_csv)
 {
 	char python[512], csv_path[128];
 	struct run_result r;
-	struct csv c;
+	static struct csv c;
 	char *tb;
 
 	tb_python(python, sizeof(python));
@@ -181,7 +182,7 @@ Test(logger, a_resumed_run_shows_no_step_twice)
 {
 	char python[512], csv_path[128], ckpt[96], from[128];
 	struct run_result r;
-	struct csv c;
+	static struct csv c;
 	char *tb;
 
 	tb_python(python, sizeof(python));
@@ -228,7 +229,7 @@ Test(logger, a_plugin_logger_and_the_list)
 {
 	char csv_path[128], jsonl_path[128], line[512];
 	struct run_result r;
-	struct csv c;
+	static struct csv c;
 	FILE *f;
 	int lines = 0;
 
@@ -319,4 +320,96 @@ Test(logger, a_full_disk_costs_a_warning_not_the_run)
 	cr_expect(strstr(r.err, "training goes on") != NULL, "%s", r.err);
 	cr_expect(strstr(r.err, "val_acc") != NULL, "validation ran to the end:\n%s", r.err);
 	run_result_free(&r);
+}
+
+Test(logger, a_metric_name_no_logger_takes_costs_a_warning_not_the_run)
+{
+	char path[128];
+	struct run_result r;
+	FILE *f;
+	char header[512] = "";
+
+	make_dir();
+	train((const char *[]){ "--devices", "2", "--max-epochs", "2", "--log-dir", dir, "--tee",
+				"--logger", "csv,tensorboard", build_path("tests/models/linreg.so"),
+				"--", "--log-name", "bad name!", NULL },
+	      0, &r);
+	cr_expect(strstr(r.err, "ltrun: warning: lt_log(): bad metric name 'bad name!'") != NULL,
+		  "%s", r.err);
+	cr_expect_eq(strstr(r.err, "bad metric name") == strstr(r.err, "bad metric name") &&
+			     strstr(strstr(r.err, "bad metric name") + 1, "bad metric name") == NULL,
+		     1, "warned once:\n%s", r.err);
+	run_result_free(&r);
+	snprintf(path, sizeof(path), "%s/metrics.csv", dir);
+	f = fopen(path, "r");
+	cr_assert_not_null(f);
+	cr_assert_not_null(fgets(header, sizeof(header), f));
+	fclose(f);
+	cr_expect(strstr(header, "loss") && !strstr(header, "bad"), "%s", header);
+}
+
+Test(logger, two_jobs_in_one_log_dir_do_not_mix)
+{
+	char python[512], path[128];
+	struct run_result first, second;
+	struct run_job *j;
+	static struct csv c;
+	char *tb;
+	int files = 0;
+
+	tb_python(python, sizeof(python));
+	make_dir();
+	/* long enough to be running when the second one starts */
+	j = run_start((const char *[]){ build_path("ltrun"), "--devices", "2", "--max-epochs", "1500",
+					"--log-every-n-steps", "1000", "--log-dir", dir, "--tee", "--logger", "csv,tensorboard", MLP,
+					NULL },
+		      NULL, -1);
+	cr_assert_not_null(j);
+	/* the first job logs (its first validation row is out) */
+	snprintf(path, sizeof(path), "%s/metrics.csv", dir);
+	for (int waited = 0; waited < 60000; waited += 100) {
+		struct stat st;
+		if (!stat(path, &st) && st.st_size > 60)
+			break;
+		usleep(100000);
+	}
+	train((const char *[]){ "--devices", "2", "--max-epochs", "1", "--log-dir", dir, "--tee",
+				"--logger", "csv,tensorboard", MLP, NULL },
+	      0, &second);
+	cr_expect(strstr(second.err, "writes '") && strstr(second.err, "metrics.csv': give this run a --log-dir of its own"),
+		  "the second job's csv is refused:\n%s", second.err);
+	run_result_free(&second);
+	run_job_finish(j, 300, &first);
+	cr_expect_eq(first.status, 0, "%s", first.err);
+	cr_expect(!strstr(first.err, "warning: logger"), "the first job logs on:\n%s", first.err);
+	run_result_free(&first);
+	/* metrics.csv is the first job's alone: a validation row per epoch,
+	 * the steps never going back */
+	read_csv(path, &c);
+	{
+		int val = -1, vals = 0;
+		for (int k = 0; k < c.ncols; k++)
+			if (!strcmp(c.names[k], "val_loss"))
+				val = k;
+		cr_assert_geq(val, 0);
+		for (int i = 0; i < c.nrows; i++) {
+			vals += !isnan(c.v[i][val]);
+			if (i)
+				cr_expect_geq(c.step[i], c.step[i - 1], "row %d goes back", i);
+		}
+		cr_expect_eq(vals, 1500, "validation rows: %d", vals);
+	}
+	/* two event files, each whole: TensorBoard reads both */
+	{
+		DIR *d = opendir(dir);
+		struct dirent *e;
+		while (d && (e = readdir(d)))
+			files += !strncmp(e->d_name, "events.out.tfevents.", 20);
+		if (d)
+			closedir(d);
+	}
+	cr_expect_eq(files, 2);
+	tb = tb_read(python, dir);
+	cr_expect(strstr(tb, "val/acc,") != NULL, "%s", tb);
+	free(tb);
 }

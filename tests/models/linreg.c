@@ -8,12 +8,15 @@
  *   cc -shared -fPIC $(pkg-config --cflags ltrun) linreg.c -o linreg.so
  *   ltrun [--strategy ddp --devices N ...] linreg.so -- [--samples N]
  *         [--dump PATH] [--no-ready] [--fail-step S [--kill]] [--inf-step S]
+ *         [--log-name NAME]
  *
  *   --samples N    training samples (default 96; validation: N / 4)
  *   --dump PATH    rank 0 writes every parameter at the end, raw
  *                  little-endian f32 in registration order (W then b),
  *                  converted to f32 whatever the compute dtype
  *   --no-ready     never call lt_grad_ready (sync after backward only)
+ *   --log-name NAME  also lt_log()s the loss as NAME in every train step
+ *                  (the logger tests give a name no logger may take)
  * Rank 0 prints "linreg run_id=ID" (LTRUN_RUN_ID) first.
  *
  *   --fail-step S  rank 1 (or 0 alone) fails in train_step at step S,
@@ -48,6 +51,7 @@ struct linreg {
 	int64_t fail_step;
 	int kill;
 	int64_t inf_step;
+	const char *log_name; /* --log-name, or NULL */
 	enum lt_dtype dt; /* lt_dtype(ctx) */
 	lt_tensor *w; /* (OUT, IN) */
 	lt_tensor *b; /* (OUT) */
@@ -102,6 +106,8 @@ static int init(lt_ctx *ctx, int argc, char **argv, void **self)
 			m->fail_step = atoll(argv[++i]);
 		else if (!strcmp(argv[i], "--inf-step"))
 			m->inf_step = atoll(argv[++i]);
+		else if (!strcmp(argv[i], "--log-name"))
+			m->log_name = argv[++i];
 		else
 			lt_fatal(ctx, "linreg: unknown option '%s'", argv[i]);
 	}
@@ -174,6 +180,8 @@ static int train_step(lt_ctx *ctx, void *self, const struct lt_batch *batch, dou
 		lt_fatal(ctx, "linreg: failing at step %lld as asked", (long long)batch->step);
 	}
 	*loss = run_batch(ctx, m, batch, 1);
+	if (m->log_name)
+		lt_log(ctx, m->log_name, *loss);
 	if (batch->step == m->inf_step && lt_rank(ctx) == failer)
 		store(lt_grad(m->w), m->dt, 0, INFINITY);
 	if (m->ready) {
