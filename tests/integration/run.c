@@ -6,6 +6,7 @@
 #include "run.h"
 #include "core/clock.h"
 
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <poll.h>
@@ -337,4 +338,28 @@ int run_command(const char *const *argv, const char *const *env, int timeout_s,
 		return -1;
 	run_job_finish(j, timeout_s, r);
 	return 0;
+}
+
+int tmp_dir_make(char *dir, size_t size, const char *prefix)
+{
+	snprintf(dir, size, "/tmp/%s.XXXXXX", prefix);
+	return mkdtemp(dir) ? 0 : -1;
+}
+
+void tmp_dir_remove(const char *dir)
+{
+	DIR *d = opendir(dir);
+	struct dirent *e;
+	char path[4096];
+
+	if (!d)
+		return;
+	while ((e = readdir(d))) {
+		if (e->d_name[0] == '.' && (!e->d_name[1] || (e->d_name[1] == '.' && !e->d_name[2])))
+			continue;
+		snprintf(path, sizeof(path), "%s/%s", dir, e->d_name);
+		unlink(path);
+	}
+	closedir(d);
+	rmdir(dir);
 }

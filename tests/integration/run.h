@@ -5,6 +5,8 @@
 #ifndef LT_TEST_RUN_H
 #define LT_TEST_RUN_H
 
+#include <stddef.h>
+
 struct run_result {
 	int status;  /* exit status, or 128 + signal */
 	char *out;   /* stdout, NUL-terminated */
@@ -22,6 +24,12 @@ void run_result_free(struct run_result *r);
 
 /* Seconds on the monotonic clock, for timing what a test runs. */
 double run_clock_s(void);
+
+/* Makes a fresh directory "/tmp/<prefix>.XXXXXX" into dir (size bytes).
+ * Returns 0, or -1 with errno set. */
+int tmp_dir_make(char *dir, size_t size, const char *prefix);
+/* Removes dir and the files in it (not its subdirectories). */
+void tmp_dir_remove(const char *dir);
 
 /* Number of lines in text (a last line without '\n' counts). */
 int count_lines(const char *text);

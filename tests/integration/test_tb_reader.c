@@ -30,25 +30,12 @@ TestSuite(tb_reader, .timeout = 700);
 
 static void make_dir(char *dir, size_t size)
 {
-	snprintf(dir, size, "/tmp/tb_reader.XXXXXX");
-	cr_assert(mkdtemp(dir), "mkdtemp: %s", strerror(errno));
+	cr_assert_eq(tmp_dir_make(dir, size, "tb_reader"), 0, "mkdtemp: %s", strerror(errno));
 }
 
 static void rm_dir(const char *dir)
 {
-	DIR *d = opendir(dir);
-	struct dirent *e;
-	char path[512];
-
-	cr_assert(d);
-	while ((e = readdir(d))) {
-		if (e->d_name[0] == '.')
-			continue;
-		snprintf(path, sizeof(path), "%s/%s", dir, e->d_name);
-		unlink(path);
-	}
-	closedir(d);
-	rmdir(dir);
+	tmp_dir_remove(dir);
 }
 
 struct scalar {

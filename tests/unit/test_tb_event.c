@@ -23,35 +23,21 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "integration/run.h"
 #include "logger/tb_event.h"
 #include "tensorboard/event.pb-c.h"
 #include "tensorboard/plugin_data.pb-c.h"
 
 #define WALL 1700000000.5
 
-/* A fresh directory under /tmp, removed (with the files in it) by
- * rm_dir(). */
 static void make_dir(char *dir, size_t size)
 {
-	snprintf(dir, size, "/tmp/tb_event.XXXXXX");
-	cr_assert(mkdtemp(dir), "mkdtemp: %s", strerror(errno));
+	cr_assert_eq(tmp_dir_make(dir, size, "tb_event"), 0, "mkdtemp: %s", strerror(errno));
 }
 
 static void rm_dir(const char *dir)
 {
-	DIR *d = opendir(dir);
-	struct dirent *e;
-	char path[512];
-
-	cr_assert(d);
-	while ((e = readdir(d))) {
-		if (e->d_name[0] == '.')
-			continue;
-		snprintf(path, sizeof(path), "%s/%s", dir, e->d_name);
-		unlink(path);
-	}
-	closedir(d);
-	rmdir(dir);
+	tmp_dir_remove(dir);
 }
 
 static uint64_t le64(const unsigned char *p)
