@@ -69,11 +69,13 @@ struct lt_output *lt_output_new(int nranks, int first_rank, const char *log_dir,
 	for (int i = 0; i < nranks; i++)
 		for (int k = 0; k < 2; k++)
 			out->r[i].s[k].fd = out->r[i].s[k].log_fd = -1;
+	/* Logging alone failing never stops a run: the output comes here. */
 	if (log_dir && mkdir(log_dir, 0755) && errno != EEXIST) {
-		lt_err_set(err, LT_EXIT_FAILURE, "cannot create --log-dir '%s': %s", log_dir,
-			   strerror(errno));
-		lt_output_free(out);
-		return NULL;
+		lt_warn("cannot create --log-dir '%s': %s; the ranks' output comes to this terminal, and their loggers warn in turn",
+			log_dir, strerror(errno));
+		free(out->log_dir);
+		out->log_dir = NULL;
+		out->terminal = true;
 	}
 	return out;
 }
@@ -123,12 +125,10 @@ int lt_output_start(struct lt_output *out, int local, int child_fds[2],
 			snprintf(path, sizeof(path), "%s/rank-%d.%s", out->log_dir,
 				 out->first_rank + local, ext[k]);
 			s->log_fd = open(path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
-			if (s->log_fd < 0) {
-				close(p[1]);
-				if (k)
-					close(child_fds[0]);
-				return lt_err_set(err, LT_EXIT_FAILURE, "cannot open log file '%s': %s",
-						  path, strerror(errno));
+			if (s->log_fd < 0 && !out->terminal) {
+				lt_warn("cannot open log file '%s': %s; the ranks' output comes to this terminal",
+					path, strerror(errno));
+				out->terminal = true;
 			}
 		}
 	}

@@ -413,3 +413,20 @@ Test(logger, two_jobs_in_one_log_dir_do_not_mix)
 	cr_expect(strstr(tb, "val/acc,") != NULL, "%s", tb);
 	free(tb);
 }
+
+Test(logger, a_log_dir_that_cannot_be_made_costs_warnings_not_the_run)
+{
+	struct run_result r;
+
+	/* /proc takes no new directory, whoever asks */
+	train((const char *[]){ "--devices", "2", "--max-epochs", "1", "--log-dir",
+				"/proc/ltrun-no-such-dir", "--logger", "csv,tensorboard", MLP, NULL },
+	      0, &r);
+	cr_expect(strstr(r.err, "ltrun: warning: cannot create --log-dir '/proc/ltrun-no-such-dir'") != NULL,
+		  "%s", r.err);
+	cr_expect(strstr(r.err, "[rank 0] ltrun: warning: logger 'csv'") != NULL, "%s", r.err);
+	cr_expect(strstr(r.err, "[rank 0] ltrun: warning: logger 'tensorboard'") != NULL, "%s",
+		  r.err);
+	cr_expect(strstr(r.err, "val_acc") != NULL, "trained and validated:\n%s", r.err);
+	run_result_free(&r);
+}
