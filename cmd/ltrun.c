@@ -91,7 +91,7 @@ static struct argp_option *build_options(void)
 		};
 	}
 	opts[n++] = (struct argp_option){ "list", KEY_LIST, "KIND", OPTION_ARG_OPTIONAL,
-		"list the plugins and presets of every kind (or of KIND: strategy, precision, ckpt-io, cluster, comm, accelerator, rdzv) with their parameters and origin, and exit", 3 };
+		"list the plugins and presets of every kind (or of KIND: strategy, precision, ckpt-io, cluster, comm, accelerator, rdzv, logger) with their parameters and origin, and exit", 3 };
 	opts[n++] = (struct argp_option){ "help", KEY_HELP, NULL, 0, "give this help list", 4 };
 	opts[n++] = (struct argp_option){ "usage", KEY_USAGE, NULL, 0, "give a short usage message", 4 };
 	opts[n++] = (struct argp_option){ "version", KEY_VERSION, NULL, 0, "print the version and the ABI versions a model and a plugin must be built for", 4 };
