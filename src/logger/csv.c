@@ -1,13 +1,13 @@
 /*
  * csv.c - the `csv` logger: --log-dir/metrics.csv as Lightning's
- * CSVLogger writes it (trainer/metrics.h keeps the table and rewrites the
+ * CSVLogger writes it (metrics.h keeps the table and rewrites the
  * file whole at each row, so a reader never sees half a row).  A resumed
  * or restarted run keeps the rows up to the step it goes on from; a
  * second job logging into the same directory at once is refused (its run
  * goes on without metrics.csv), never mixed in.
  */
 #include "logger/logger.h"
-#include "trainer/metrics.h"
+#include "logger/metrics.h"
 
 #include <errno.h>
 #include <fcntl.h>

@@ -14,7 +14,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "trainer/metrics.h"
+#include "logger/metrics.h"
 #include "trainer/progress.h"
 
 static char dir[] = "/tmp/ltrun-metrics-XXXXXX";

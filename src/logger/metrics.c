@@ -5,7 +5,7 @@
  * rewriting the file is appending commas, not reformatting numbers.
  */
 #include "core/buf.h"
-#include "trainer/metrics.h"
+#include "logger/metrics.h"
 
 #include <errno.h>
 #include <math.h>

@@ -5,8 +5,8 @@
  * leaves it empty.  The file is rewritten whole at each commit (temporary
  * file + rename), so a reader never sees half a row, even after a crash.
  */
-#ifndef LT_TRAINER_METRICS_H
-#define LT_TRAINER_METRICS_H
+#ifndef LT_LOGGER_METRICS_H
+#define LT_LOGGER_METRICS_H
 
 #include <stdint.h>
 
