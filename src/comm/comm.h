@@ -119,9 +119,12 @@ static inline const struct lt_comm_ops *lt_comm_of(const struct lt_choice *c)
 	return (const struct lt_comm_ops *)c->base->ops;
 }
 
-/* Removes every shared-memory segment of job run_id (/dev/shm/ltrun-
- * <run_id>-*), those a crashed rank left included.  For the agent, after
- * an attempt; cannot fail (what cannot be removed stays). */
+/* Removes the shared-memory segments of job run_id (/dev/shm/ltrun-
+ * <run_id>-*) whose creating rank is gone, those a crashed rank left
+ * included.  For the agent, after an attempt, when its own ranks have
+ * ended: a live creator's segment is another node's sharing this
+ * /dev/shm (hosts that are network namespaces of one machine), and stays.
+ * Cannot fail (what cannot be removed stays). */
 void lt_shm_remove_job(const char *run_id);
 
 /* Removes the shared-memory segments of this user whose creator is gone

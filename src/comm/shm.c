@@ -881,6 +881,19 @@ const struct lt_comm_ops lt_comm_shm = {
 
 /* ------------------------------------------------------------ cleanup */
 
+/* True when name is "ltrun-<run id>-<scope>-<owner>-<n>" and its owner
+ * (the field before the last '-': scopes have no '-') is gone. */
+static bool stale_name(const char *name)
+{
+	const char *last = strrchr(name, '-'), *prev;
+
+	if (strncmp(name, "ltrun-", 6) || !last || last == name)
+		return false;
+	for (prev = last - 1; prev > name && *prev != '-'; prev--)
+		;
+	return prev > name + 5 && lt_owner_gone(prev + 1, (size_t)(last - prev - 1));
+}
+
 void lt_shm_remove_job(const char *run_id)
 {
 	char prefix[128], path[NAME_MAX + 2];
@@ -895,24 +908,11 @@ void lt_shm_remove_job(const char *run_id)
 	if (!d)
 		return;
 	while ((e = readdir(d)))
-		if (!strncmp(e->d_name, prefix, n)) {
+		if (!strncmp(e->d_name, prefix, n) && stale_name(e->d_name)) {
 			snprintf(path, sizeof(path), "/%s", e->d_name);
 			shm_unlink(path);
 		}
 	closedir(d);
-}
-
-/* True when name is "ltrun-<run id>-<scope>-<owner>-<n>" and its owner
- * (the field before the last '-': scopes have no '-') is gone. */
-static bool stale_name(const char *name)
-{
-	const char *last = strrchr(name, '-'), *prev;
-
-	if (strncmp(name, "ltrun-", 6) || !last || last == name)
-		return false;
-	for (prev = last - 1; prev > name && *prev != '-'; prev--)
-		;
-	return prev > name + 5 && lt_owner_gone(prev + 1, (size_t)(last - prev - 1));
 }
 
 void lt_shm_remove_stale(void)

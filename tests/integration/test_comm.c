@@ -17,9 +17,11 @@
 #include <string.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include "params.h"
+#include "core/owner.h"
 #include "run.h"
 #include "comm/comm.h"
 
@@ -188,25 +190,40 @@ Test(comm, timeout_names_missing_rank, .timeout = 60)
 
 Test(comm, remove_job_segments)
 {
-	char name[128], other[128];
+	char me[LT_OWNER_TAG_MAX], dead[LT_OWNER_TAG_MAX], job[64], path[200];
+	char gone[128], live[128], other[128];
+	const char *ns;
 	struct stat st;
+	pid_t child;
 	int fd;
 
-	snprintf(name, sizeof(name), "/ltrun-rmtest%d-world-1-0", (int)getpid());
-	snprintf(other, sizeof(other), "/ltrun-rmtest%dx-world-1-0", (int)getpid());
-	fd = shm_open(name, O_CREAT | O_EXCL | O_RDWR, 0600);
-	cr_assert_geq(fd, 0);
-	close(fd);
-	fd = shm_open(other, O_CREAT | O_EXCL | O_RDWR, 0600);
-	cr_assert_geq(fd, 0);
-	close(fd);
-	char job[64];
+	/* an owner that has exited, and this live one, in this pid namespace */
+	lt_owner_tag(me, sizeof(me));
+	ns = strchr(me, '.');
+	cr_assert_not_null(ns, "%s", me);
+	child = fork();
+	if (child == 0)
+		_exit(0);
+	cr_assert_eq(waitpid(child, NULL, 0), child);
+	snprintf(dead, sizeof(dead), "%d%s", (int)child, ns);
 	snprintf(job, sizeof(job), "rmtest%d", (int)getpid());
+	snprintf(gone, sizeof(gone), "/ltrun-%s-world-%s-1", job, dead);
+	snprintf(live, sizeof(live), "/ltrun-%s-world-%s-1", job, me);
+	snprintf(other, sizeof(other), "/ltrun-%sx-world-%s-1", job, dead);
+	for (int i = 0; i < 3; i++) {
+		fd = shm_open(i == 0 ? gone : i == 1 ? live : other, O_CREAT | O_EXCL | O_RDWR, 0600);
+		cr_assert_geq(fd, 0);
+		close(fd);
+	}
 	lt_shm_remove_job(job);
-	char path[160];
-	snprintf(path, sizeof(path), "/dev/shm%s", name);
-	cr_expect_neq(stat(path, &st), 0, "%s is still there", path);
+	snprintf(path, sizeof(path), "/dev/shm%s", gone);
+	cr_expect_neq(stat(path, &st), 0, "%s (its creator is gone) is still there", path);
+	snprintf(path, sizeof(path), "/dev/shm%s", live);
+	cr_expect_eq(stat(path, &st), 0,
+		     "%s (a live creator's: another node's, sharing /dev/shm) was removed", path);
 	snprintf(path, sizeof(path), "/dev/shm%s", other);
 	cr_expect_eq(stat(path, &st), 0, "%s (another job's) was removed", path);
+	shm_unlink(gone);
+	shm_unlink(live);
 	shm_unlink(other);
 }
