@@ -18,8 +18,8 @@
 
 /* Set on the remote command line: read the environment from stdin. */
 #define LT_ENV_SSH_STDIN "LTRUN_SSH_STDIN"
-/* In the records: the host's name as the hostfile gives it (the job
- * lock's key) and the ranks' CUDA_VISIBLE_DEVICES-style slot list. */
+/* In the records: the host's name as the hostfile gives it (with the
+ * main address and port, the key of the host's job lock). */
 #define LT_ENV_SSH_HOST "LTRUN_SSH_HOST"
 
 /* Records on stdin: at most this many bytes in all. */

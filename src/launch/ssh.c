@@ -847,8 +847,15 @@ int lt_ssh_dry_run(const struct lt_config *cfg, int argc, char **argv, FILE *out
 		for (int i = 0; i < j.nwords; i++)
 			fprintf(out, " %s", j.words[i]);
 		fprintf(out, " HOST %s\n", j.remote);
-		fprintf(out, "environment: on ssh's stdin, never on a command line: the job's store token, LTRUN_NUM_NODES, LTRUN_NODE_RANK, LTRUN_MAIN_ADDR, LTRUN_MAIN_PORT, LTRUN_DEVICES, this shell's LTRUN_* variables%s%s\n",
-			cfg->export_vars ? " and --export " : "", cfg->export_vars ? cfg->export_vars : "");
+		fprintf(out, "environment: on ssh's stdin, never on a command line: the job's store token, LTRUN_NUM_NODES, LTRUN_NODE_RANK, LTRUN_MAIN_ADDR, LTRUN_MAIN_PORT, LTRUN_DEVICES, this shell's LTRUN_* variables%s",
+			cfg->export_vars ? ", and --export's" : "");
+		/* the names only: a given VALUE may be a secret */
+		for (const char *e = cfg->export_vars; e && *e;) {
+			size_t len = strcspn(e, ","), nlen = strcspn(e, "=,");
+			fprintf(out, " %.*s", (int)nlen, e);
+			e += len + (e[len] == ',');
+		}
+		fputc('\n', out);
 		fprintf(out, "cpu binding: planned by each host's agent on its own cores (--cpu-bind %s)\n",
 			cfg->cpu_bind);
 	}
