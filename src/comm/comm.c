@@ -53,6 +53,7 @@ struct lt_comm_queue {
 	pthread_t thread;
 	struct lt_comm_req *head, *tail;
 	int pending;          /* queued or running */
+	bool direct;          /* a blocking call runs on its caller's thread */
 	bool stop;
 	bool failed;          /* an operation failed: err says which */
 	struct lt_err err;
@@ -355,7 +356,7 @@ static void *worker_main(void *arg)
 
 	pthread_mutex_lock(&q->mu);
 	for (;;) {
-		while (!q->head && !q->stop)
+		while ((!q->head || q->direct) && !q->stop)
 			pthread_cond_wait(&q->work, &q->mu);
 		if (!q->head)
 			break;
@@ -526,7 +527,18 @@ static int run_blocking(struct lt_comm *c, struct lt_comm_req *r, struct lt_err 
 			return -1;
 		}
 		direct = q->pending == 0;
+		q->direct = direct;
 		pthread_mutex_unlock(&q->mu);
+	}
+	if (direct && q) {
+		/* work another thread queues meanwhile waits for this one */
+		int rc = execute(c, r, err);
+		pthread_mutex_lock(&q->mu);
+		q->direct = false;
+		if (q->head)
+			pthread_cond_signal(&q->work);
+		pthread_mutex_unlock(&q->mu);
+		return rc;
 	}
 	if (direct)
 		return execute(c, r, err);
