@@ -8,6 +8,7 @@
 
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 #include <time.h>
 
 static inline double bench_now_ms(void)
@@ -37,6 +38,40 @@ static inline long bench_iters(size_t bytes, double budget, long min, long max, 
 		iters = max;
 	*warm = iters / 5 < 1 ? 1 : iters / 5 > 5 ? 5 : iters / 5;
 	return iters;
+}
+
+/* How each size is timed (--recipe):
+ *   timed   warm-up, a barrier, then `iters` back-to-back operations, each
+ *           timed on its own: the median
+ *   stream  the same, timed as a whole: total / iters (a long run of
+ *           collectives, where waiting ranks never go to sleep)
+ *   gap     before each timed operation BENCH_GAP_MS (5) of compute on
+ *           every rank, as a training step's loss all-reduce meets it:
+ *           the median of the operations alone */
+enum bench_recipe { BENCH_TIMED, BENCH_STREAM, BENCH_GAP };
+#define BENCH_GAP_MS 5.0
+
+static inline int bench_recipe_parse(const char *v, enum bench_recipe *r)
+{
+	static const char *const names[] = { "timed", "stream", "gap" };
+
+	for (int i = 0; i < 3; i++)
+		if (!strcmp(v, names[i])) {
+			*r = (enum bench_recipe)i;
+			return 0;
+		}
+	return -1;
+}
+
+/* Busy arithmetic for ms milliseconds, as a compute phase keeps a core. */
+static inline void bench_compute_ms(double ms)
+{
+	double end = bench_now_ms() + ms;
+	volatile double x = 1.0;
+
+	while (bench_now_ms() < end)
+		for (int i = 0; i < 1000; i++)
+			x = x * 1.0000001 + 1e-9;
 }
 
 /* Sorts the iters times t (ms) and prints their median, mean and

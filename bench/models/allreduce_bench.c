@@ -7,12 +7,15 @@
  *   cc -O2 -shared -fPIC -Iinclude bench/models/allreduce_bench.c -o allreduce_bench.so
  *   ltrun --devices N --comm shm allreduce_bench.so -- [--sizes B,B,...]
  *         [--max-iters N] [--min-iters N] [--bytes-per-size B]
+ *         [--recipe timed|stream|gap]
  *
  * For each size (bytes of f32): one checked all-reduce (every rank's
  * buffer holds rank+1, the sum must be n(n+1)/2 everywhere), warm-up
  * iterations, an lt_barrier, then `iters` timed back-to-back all-reduces of
  * a zeroed buffer, each timed on its own.  iters = bytes-per-size / size,
  * clamped to [min-iters, max-iters]; warm-up = iters / 5, clamped to [1, 5].
+ * --recipe stream times the iterations as a whole, gap puts 5 ms of
+ * compute before each (bench/timing.h).
  * bench/workers/mpi_allreduce.c and torch_allreduce.py follow the same
  * recipe, so the columns compare.  Rank 0 prints one line per size:
  *
@@ -34,6 +37,7 @@ struct options {
 	int nsizes;
 	long max_iters, min_iters;
 	double bytes_per_size;
+	enum bench_recipe recipe;
 };
 
 static void parse(lt_ctx *ctx, int argc, char **argv, struct options *o)
@@ -70,6 +74,9 @@ static void parse(lt_ctx *ctx, int argc, char **argv, struct options *o)
 			o->min_iters = strtol(v, &end, 10);
 		} else if (!strcmp(a, "--bytes-per-size")) {
 			o->bytes_per_size = strtod(v, &end);
+		} else if (!strcmp(a, "--recipe")) {
+			if (bench_recipe_parse(v, &o->recipe))
+				lt_fatal(ctx, "allreduce_bench: bad --recipe '%s': timed, stream or gap", v);
 		} else {
 			lt_fatal(ctx, "allreduce_bench: unknown option '%s'", a);
 		}
@@ -116,10 +123,22 @@ int lt_main(lt_ctx *ctx, int argc, char **argv)
 		for (long i = 0; i < warm; i++)
 			lt_all_reduce(ctx, buf, count, LT_F32, LT_SUM);
 		lt_barrier(ctx);
-		for (long i = 0; i < iters; i++) {
+		if (o.recipe == BENCH_STREAM) {
 			double t0 = bench_now_ms();
-			lt_all_reduce(ctx, buf, count, LT_F32, LT_SUM);
-			t[i] = bench_now_ms() - t0;
+			for (long i = 0; i < iters; i++)
+				lt_all_reduce(ctx, buf, count, LT_F32, LT_SUM);
+			t[0] = (bench_now_ms() - t0) / (double)iters;
+			for (long i = 1; i < iters; i++)
+				t[i] = t[0];
+		} else {
+			for (long i = 0; i < iters; i++) {
+				double t0;
+				if (o.recipe == BENCH_GAP)
+					bench_compute_ms(BENCH_GAP_MS);
+				t0 = bench_now_ms();
+				lt_all_reduce(ctx, buf, count, LT_F32, LT_SUM);
+				t[i] = bench_now_ms() - t0;
+			}
 		}
 		if (rank == 0)
 			bench_report(n, bytes, iters, t);

@@ -7,7 +7,7 @@
  *
  *   mpicc -O2 mpi_allreduce.c -o mpi_allreduce      (bench/allreduce builds it)
  *   mpirun -np N mpi_allreduce [--sizes B,B,...] [--max-iters N]
- *          [--min-iters N] [--bytes-per-size B]
+ *          [--min-iters N] [--bytes-per-size B] [--recipe timed|stream|gap]
  *
  *   allreduce_bench: ranks=N bytes=S count=C iters=I median_ms=X mean_ms=Y min_ms=Z
  */
@@ -34,6 +34,7 @@ int main(int argc, char **argv)
 	int nsizes = 6, rank, n;
 	long max_iters = 100, min_iters = 3;
 	double bytes_per_size = 1 << 30;
+	enum bench_recipe recipe = BENCH_TIMED;
 	size_t maxbytes = 0;
 	float *buf;
 	double *t;
@@ -63,6 +64,9 @@ int main(int argc, char **argv)
 			min_iters = strtol(v, NULL, 10);
 		} else if (!strcmp(a, "--bytes-per-size")) {
 			bytes_per_size = strtod(v, NULL);
+		} else if (!strcmp(a, "--recipe")) {
+			if (bench_recipe_parse(v, &recipe))
+				die("bad --recipe: timed, stream or gap");
 		} else {
 			die("unknown option");
 		}
@@ -96,10 +100,24 @@ int main(int argc, char **argv)
 		for (long i = 0; i < warm; i++)
 			MPI_Allreduce(MPI_IN_PLACE, buf, (int)count, MPI_FLOAT, MPI_SUM, MPI_COMM_WORLD);
 		MPI_Barrier(MPI_COMM_WORLD);
-		for (long i = 0; i < iters; i++) {
+		if (recipe == BENCH_STREAM) {
 			double t0 = MPI_Wtime();
-			MPI_Allreduce(MPI_IN_PLACE, buf, (int)count, MPI_FLOAT, MPI_SUM, MPI_COMM_WORLD);
-			t[i] = (MPI_Wtime() - t0) * 1e3;
+			for (long i = 0; i < iters; i++)
+				MPI_Allreduce(MPI_IN_PLACE, buf, (int)count, MPI_FLOAT, MPI_SUM,
+					      MPI_COMM_WORLD);
+			t[0] = (MPI_Wtime() - t0) * 1e3 / (double)iters;
+			for (long i = 1; i < iters; i++)
+				t[i] = t[0];
+		} else {
+			for (long i = 0; i < iters; i++) {
+				double t0;
+				if (recipe == BENCH_GAP)
+					bench_compute_ms(BENCH_GAP_MS);
+				t0 = MPI_Wtime();
+				MPI_Allreduce(MPI_IN_PLACE, buf, (int)count, MPI_FLOAT, MPI_SUM,
+					      MPI_COMM_WORLD);
+				t[i] = (MPI_Wtime() - t0) * 1e3;
+			}
 		}
 		if (rank == 0)
 			bench_report(n, bytes, iters, t);

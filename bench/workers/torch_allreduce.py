@@ -10,6 +10,7 @@
 #
 #   RANK=r WORLD_SIZE=n LTB_STORE=/tmp/dir/store python3 torch_allreduce.py \
 #       [--sizes B,B,...] [--max-iters N] [--min-iters N] [--bytes-per-size B]
+#       [--recipe timed|stream|gap]
 #
 #   allreduce_bench: ranks=N bytes=S count=C iters=I median_ms=X mean_ms=Y min_ms=Z
 import argparse
@@ -21,12 +22,26 @@ import torch
 import torch.distributed as dist
 
 
+GAP_MS = 5.0
+
+
+def compute(ms):
+    """Busy arithmetic for ms milliseconds (bench/timing.h's gap)."""
+    end = time.perf_counter() + ms / 1e3
+    x = 1.0
+    while time.perf_counter() < end:
+        for _ in range(100):
+            x = x * 1.0000001 + 1e-9
+    return x
+
+
 def main():
     p = argparse.ArgumentParser()
     p.add_argument("--sizes", default="4096,65536,1048576,16777216,67108864,268435456")
     p.add_argument("--max-iters", type=int, default=100)
     p.add_argument("--min-iters", type=int, default=3)
     p.add_argument("--bytes-per-size", type=float, default=float(1 << 30))
+    p.add_argument("--recipe", choices=["timed", "stream", "gap"], default="timed")
     a = p.parse_args()
     rank, n = int(os.environ["RANK"]), int(os.environ["WORLD_SIZE"])
     torch.set_num_threads(1)
@@ -49,10 +64,18 @@ def main():
             dist.all_reduce(t)
         dist.barrier()
         times = []
-        for _ in range(iters):
+        if a.recipe == "stream":
             t0 = time.perf_counter()
-            dist.all_reduce(t)
-            times.append((time.perf_counter() - t0) * 1e3)
+            for _ in range(iters):
+                dist.all_reduce(t)
+            times = [(time.perf_counter() - t0) * 1e3 / iters] * iters
+        else:
+            for _ in range(iters):
+                if a.recipe == "gap":
+                    compute(GAP_MS)
+                t0 = time.perf_counter()
+                dist.all_reduce(t)
+                times.append((time.perf_counter() - t0) * 1e3)
         if rank == 0:
             print(f"allreduce_bench: ranks={n} bytes={size} count={count} iters={iters} "
                   f"median_ms={statistics.median(times):.6f} "

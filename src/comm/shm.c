@@ -14,8 +14,10 @@
  * Every rank counts the same events in the same order, so "peer j has
  * reached event E" is the only synchronisation there is: a rank publishes
  * an event with a release store (and a futex wake when someone sleeps on
- * it) and waits by spinning briefly, then sleeping on the futex, checking
- * on the way that the peer is alive and the deadline not passed.  A slot
+ * it) and waits by polling briefly (spin_policy: yielding its cpu now and
+ * then, at every poll when ranks outnumber cpus), then sleeping on the
+ * futex, checking on the way that the peer is alive and the deadline not
+ * passed.  A wait that the peer meets while polling makes no system call.  A slot
  * stage is rewritten only once every peer has passed the event after which
  * it no longer reads it, so consecutive chunks (and collectives) pipeline
  * over the stages.
@@ -25,6 +27,10 @@
  * its buffer and the peers' slots into its buffer and its slot (event 2),
  * then copies the others' reduced parts out of their slots (event 3).
  * Each rank moves about two buffers' worth of bytes, whatever the size.
+ * Up to one_shot_max bytes (64 KiB) an all-reduce takes one step instead:
+ * every rank copies its buffer into its slot and reduces all the slots
+ * (all_reduce_one_shot), one wait instead of three; the sums are in the
+ * same order, so the bits are the same.
  * reduce_scatter and reduce_scatter_v (uneven blocks): each rank copies
  * the others' blocks into its slot (event 1) and reduces only its own
  * block from its send buffer and the peers' slots (event 2); in place
@@ -72,6 +78,9 @@
  * cache when it is copied to the second place it goes. */
 #define SUB_BLOCK (32u << 10)
 #define SLEEP_SLICE_MS 20
+#define ONE_SHOT_DEFAULT (64u << 10)
+#define SPIN_US 200
+#define OVERSUB_SPIN_US 50
 
 struct shm_rank {
 	_Atomic uint32_t seq;     /* events this rank has published */
@@ -100,6 +109,8 @@ struct shm {
 	uint32_t stage_free[STAGES]; /* peers must reach this before reuse */
 	unsigned next_stage;
 	long spin_ns;
+	unsigned yield_mask;     /* spinning yields the cpu every mask+1 turns */
+	size_t one_shot_max;     /* all_reduce in one step up to this many bytes */
 	int timeout_ms;
 	int *global_rank;
 	size_t *rs;              /* 4 * size: reduce_scatter's plan (rs_plan) */
@@ -274,7 +285,7 @@ static int wait_peer(struct shm *s, int j, uint32_t target, struct lt_err *err)
 			 * worker beside its compute thread, so a cpu a rank
 			 * may spin on is still wanted by the peer it waits
 			 * for (stage 3's gathers: 10% of its step) */
-			if (!(i & 63)) {
+			if (!(i & s->yield_mask)) {
 				if (lt_now_ns() - start > s->spin_ns)
 					break;
 				sched_yield();
@@ -379,6 +390,31 @@ static int all_reduce_chunk(struct shm *s, char *buf, size_t n, enum lt_dtype dt
 	return 0;
 }
 
+/* A small all-reduce in one step: each rank copies its buffer into its
+ * slot (event 1) and reduces every slot, in rank order, into its buffer
+ * (event 2 says it is done reading).  One wait instead of three; each
+ * rank reads size x n elements, which below one_shot_max costs less than
+ * the two extra waits. */
+static int all_reduce_one_shot(struct shm *s, char *buf, size_t n, enum lt_dtype dt,
+			       enum lt_op op, struct lt_err *err)
+{
+	size_t bytes = n * lt_dtype_size(dt);
+	unsigned stage;
+	char *mine;
+
+	if (take_stage(s, &stage, err))
+		return -1;
+	mine = slot(s, s->rank, stage);
+	memcpy(mine, buf, bytes);
+	publish(s);
+	if (wait_all(s, s->seq, err))
+		return -1;
+	reduce_ordered(s, stage, buf, mine, 0, n, dt, op);
+	publish(s);
+	s->stage_free[stage] = s->seq;
+	return 0;
+}
+
 static int shm_all_reduce(struct lt_comm *c, void *buf, size_t count, enum lt_dtype dt,
 			  enum lt_op op, struct lt_err *err)
 {
@@ -386,6 +422,8 @@ static int shm_all_reduce(struct lt_comm *c, void *buf, size_t count, enum lt_dt
 	size_t es = lt_dtype_size(dt), per = s->chunk / es;
 
 	s->what = "all_reduce";
+	if (s->size > 1 && count * es <= s->one_shot_max)
+		return all_reduce_one_shot(s, buf, count, dt, op, err);
 	for (size_t off = 0; s->size > 1 && off < count; off += per)
 		if (all_reduce_chunk(s, (char *)buf + off * es,
 				     count - off < per ? count - off : per, dt, op, err))
@@ -616,18 +654,22 @@ static long env_long(const char *name, long def, long lo, long hi)
 	return errno || *end || x < lo || x > hi ? def : x;
 }
 
-/* Spin only while there is a cpu for every rank: oversubscribed, a
- * spinning rank steals the time of the one it waits for. */
-static long spin_budget_ns(int size)
+/* How long a waiting rank spins before it sleeps on the futex, and how
+ * often it gives its cpu away meanwhile.  With a cpu for every rank it
+ * polls, yielding every 64 turns; oversubscribed, a spinning rank would
+ * steal the time of the one it waits for, so it yields at every turn (as
+ * Open MPI's yield_when_idle does), which runs that rank at once when it
+ * shares this cpu. */
+static void spin_policy(struct shm *s)
 {
 	cpu_set_t set;
 	int cpus = 1;
 
 	if (!sched_getaffinity(0, sizeof(set), &set))
 		cpus = CPU_COUNT(&set);
-	if (size > cpus)
-		return 0;
-	return env_long("LTRUN_SHM_SPIN_US", 200, 0, 1000000) * 1000;
+	s->yield_mask = s->size > cpus ? 0 : 63;
+	s->spin_ns = env_long("LTRUN_SHM_SPIN_US", s->size > cpus ? OVERSUB_SPIN_US : SPIN_US, 0,
+			      1000000) * 1000;
 }
 
 /* "ltrun-<run id>-<scope>-<owner>-<n>", scope with [A-Za-z0-9_.] only. */
@@ -837,7 +879,10 @@ static int shm_open_comm(struct lt_comm *c, const struct lt_comm_args *a, struct
 		return 0;
 	s->chunk = (size_t)env_long("LTRUN_SHM_CHUNK", CHUNK_DEFAULT, 4096, 1L << 30) & ~(size_t)63;
 	s->bytes = header_bytes(s->size) + (size_t)s->size * STAGES * s->chunk;
-	s->spin_ns = spin_budget_ns(s->size);
+	spin_policy(s);
+	s->one_shot_max = (size_t)env_long("LTRUN_SHM_ONE_SHOT", ONE_SHOT_DEFAULT, 0, 1L << 30);
+	if (s->one_shot_max > s->chunk)
+		s->one_shot_max = s->chunk;
 	if (join_segment(s, a, err))
 		return -1;
 	/* Open is collective: no member returns before all have mapped the

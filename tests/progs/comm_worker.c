@@ -319,6 +319,10 @@ static void run_checks(struct worker *w, bool quick)
 			if (lt_comm_barrier(w->c, &err))
 				failed(w, "barrier", &err);
 		}
+	/* shm all-reduces up to 64 KiB in one step, above it in three */
+	for (int dt = 0; !quick && dt < LT_DTYPE_COUNT; dt++)
+		for (size_t extra = 0; extra < 2; extra++)
+			check_all_reduce(w, LT_SUM, dt, (64u << 10) / lt_dtype_size(dt) + extra);
 	check_async(w, LT_F32, 7);
 	check_async(w, LT_BF16, quick ? 100 : BIG_COUNT);
 	check_async(w, LT_I64, 100000);
