@@ -190,29 +190,17 @@ template <typename T> ReduceFn reduce_fn(enum lt_op op)
 	}
 }
 
-/* Up to this many bytes a 2-rank all-reduce is bcube's, above it ring's. */
-constexpr size_t kBcubeMaxBytes = 4u << 20;
-/* The ring's largest segment (libgloo's default: 1 MB). */
+/* The ring's largest segment (libgloo's default: 1 MB).  The ring splits
+ * the buffer into at least 2 segments a rank and hands each to the peer
+ * after a ready/notify exchange: fewer, larger segments cost fewer
+ * exchanges.  Measured between two network-namespace hosts, 2 ranks, f32,
+ * median of 40, two rounds: 64 MB in 58 ms with 4 MB segments against
+ * 65-68 ms with 1 MB ones; level at 1 MB and below (the ring makes 4
+ * segments there whatever the limit).  bcube, libgloo's other algorithm,
+ * was faster alone at 64 KB-4 MB (0.17-0.19 ms at 64 KB against 0.25-0.28)
+ * but took a flat 4 ms under ltrun's all-reduce up to 1 MB, and 69-85 ms at
+ * 64 MB: not used. */
 constexpr size_t kRingSegmentBytes = 4u << 20;
-
-/* libgloo's ring splits the buffer into at least 2 segments a rank and
- * hands each to the peer with a ready/notify exchange; bcube, at 2 ranks,
- * swaps the halves in one message each way and reduces after, unpipelined.
- * Measured between two network-namespace hosts (bench/allreduce --hosts,
- * 2 ranks, f32, median of 40, two rounds): bcube 0.17-0.19 ms at 64 KB
- * against ring's 0.25-0.28, 0.23-0.27 at 256 KB against 0.36-0.38, level
- * at 1 MB, 3.6-4.0 ms at 4 MB against 4.4-4.7, but 69-85 ms at 64 MB
- * against 65-68; the ring with 4 MB segments took 58 ms at 64 MB.  Other
- * sizes of group keep the ring (bcube was not measured there). */
-void choose_algorithm(gloo::AllreduceOptions &opts, int ranks, size_t bytes)
-{
-	if (ranks == 2 && bytes <= kBcubeMaxBytes) {
-		opts.setAlgorithm(gloo::AllreduceOptions::Algorithm::BCUBE);
-		return;
-	}
-	opts.setAlgorithm(gloo::AllreduceOptions::Algorithm::RING);
-	opts.setMaxSegmentSize(kRingSegmentBytes);
-}
 
 template <typename T> void allreduce(gloo_comm *g, T *buf, size_t count, enum lt_op op)
 {
@@ -222,7 +210,8 @@ template <typename T> void allreduce(gloo_comm *g, T *buf, size_t count, enum lt
 	opts.setReduceFunction(reduce_fn<T>(op));
 	opts.setTag(g->tag);
 	opts.setTimeout(g->timeout);
-	choose_algorithm(opts, g->ctx->size, count * sizeof(T));
+	opts.setAlgorithm(gloo::AllreduceOptions::Algorithm::RING);
+	opts.setMaxSegmentSize(kRingSegmentBytes);
 	gloo::allreduce(opts);
 }
 
