@@ -15,8 +15,9 @@
  * What a server grants before and after login is bounded (struct
  * lt_store_limits): a client that does not prove the token in time is
  * dropped, connections waiting to log in are capped in all and per
- * address, the keys and values held are capped, and refusals are logged
- * at most once a second with a count of the rest.
+ * source address (all loopback addresses are one source), the keys and
+ * values held are capped, and refusals are logged at most once a second
+ * with a count of the rest.
  */
 #ifndef LT_RDZV_STORE_H
 #define LT_RDZV_STORE_H
@@ -75,16 +76,25 @@ struct lt_store_server;
 /* What a server grants; lt_store_server_start() uses the defaults below. */
 struct lt_store_limits {
 	int login_ms;             /* to prove the token, from the connection */
-	int max_pending;          /* connections not logged in yet, in all */
-	int max_pending_per_peer; /* ... from one address */
+	int max_pending;          /* connections not logged in yet, in all:
+				   * beyond it the store stops accepting (new
+				   * ones wait in the listen backlog) */
+	int max_pending_per_peer; /* ... from one source address (all of
+				   * loopback is one): beyond it a new one is
+				   * closed at once */
 	size_t max_bytes;         /* keys and values held (each entry's
 				   * bookkeeping counted too) */
 	int log_interval_ms;      /* at most one refusal line per interval */
 };
 
 #define LT_STORE_LOGIN_MS 5000
-#define LT_STORE_MAX_PENDING 256
-#define LT_STORE_MAX_PENDING_PER_PEER 32
+/* A job's ranks all connect before the first of them has logged in, so a
+ * host's burst is all of its ranks waiting at once: 16384 on one host, on
+ * loopback, get in without a refusal.  A stranger can hold at most half
+ * of the slots from one source, each for LT_STORE_LOGIN_MS, and each
+ * costs the server a descriptor and about 0.5 KiB (bench/store_scale). */
+#define LT_STORE_MAX_PENDING 32768
+#define LT_STORE_MAX_PENDING_PER_PEER 16384
 #define LT_STORE_MAX_BYTES ((size_t)128 << 20)
 #define LT_STORE_LOG_INTERVAL_MS 1000
 #define LT_STORE_LIMITS_DEFAULT                                                      \

@@ -186,8 +186,17 @@ static enum io receive_msg(struct lt_store *st, size_t max_payload, double deadl
 	return IO_OK;
 }
 
+/* Closes the connection with a reset (SO_LINGER 0): every request sent
+ * was answered, or has failed and is dropped, so nothing is lost, and no
+ * TIME_WAIT holds the port for a minute: a host whose ranks (re)connect
+ * by thousands would run short of ephemeral ports, and each connect()
+ * would search longer for one. */
 static void drop_connection(struct lt_store *st)
 {
+	struct linger abort_close = { .l_onoff = 1, .l_linger = 0 };
+
+	if (st->fd >= 0)
+		setsockopt(st->fd, SOL_SOCKET, SO_LINGER, &abort_close, sizeof(abort_close));
 	if (st->fd >= 0)
 		close(st->fd);
 	st->fd = -1;

@@ -6,9 +6,15 @@
  * turn (store_proto.h); until then nothing it sends is read as a command.
  * Before that login, what a stranger can take is bounded (store.h's
  * lt_store_limits): the login deadline, and a cap on connections waiting
- * to log in, in all (beyond it the store stops accepting, and says so) and
- * per peer address (beyond it a connection is closed at once).  Logged-in
- * clients are trusted with the table, up to its memory cap.  Requests are answered in order,
+ * to log in, in all (beyond it the store stops accepting: they wait in the
+ * listen backlog, and the log says so once) and per source address
+ * (store_sources.c: all loopback is one source; beyond it a connection is
+ * closed at once).  Both caps sit above what a job's own burst reaches:
+ * every rank connects before the first has logged in, so one host's
+ * ranks all wait at once.  A connection costs the server its descriptor
+ * and its struct conn: buffers are held only while a message is partly
+ * read or sent.  Logged-in clients are trusted with the table, up to its
+ * memory cap.  Requests are answered in order,
  * one at a time per connection; a GET or WAIT whose keys are missing parks
  * its connection in the table (store_table.c) until a SET, ADD or CAS makes
  * them exist, or its deadline passes and it is answered TIMEOUT.  Nothing
@@ -26,6 +32,7 @@
 #include "core/sha256.h"
 #include "core/thread.h"
 #include "rdzv/store_proto.h"
+#include "rdzv/store_sources.h"
 #include "rdzv/store_table.h"
 
 #include <errno.h>
@@ -47,7 +54,8 @@
 #include <time.h>
 #include <unistd.h>
 
-#define LISTEN_BACKLOG 4096
+/* The kernel takes the smaller of this and net.core.somaxconn. */
+#define LISTEN_BACKLOG 65535
 #define MAX_EVENTS 512
 /* Bytes read at once; also what a connection may buffer beyond one whole
  * message before it is thought to flood. */
@@ -55,8 +63,6 @@
 /* A connection with this much unsent output is not served until its
  * client reads. */
 #define OUT_HIGH_WATER (1u << 20)
-/* Buffers grown past this are freed when empty. */
-#define KEEP_BUFFER 65536
 /* While out of descriptors, how often to try accepting again. */
 #define ACCEPT_RETRY_MS 100
 
@@ -102,6 +108,8 @@ struct lt_store_server {
 	/* Connections waiting to log in, oldest (earliest deadline) first. */
 	struct conn *pending_head, *pending_tail;
 	int npending;
+	struct lt_store_sources *sources; /* their count per source address */
+	int nconns;                       /* open connections, for the log */
 	FILE *log;
 	double last_log;          /* when the last refusal line went out */
 	unsigned long suppressed; /* refusal lines not written since */
@@ -130,17 +138,14 @@ static int reserve(struct buffer *b, size_t n)
 	return lt_array_reserve(&b->data, &b->cap, b->len + n, 1, 4096);
 }
 
-/* After consuming: resets an empty buffer, freeing it when it grew big. */
+/* After consuming: frees an empty buffer, so that an idle connection
+ * (most of them, parked or between requests) holds none. */
 static void settle(struct buffer *b)
 {
 	if (pending(b))
 		return;
-	b->off = b->len = 0;
-	if (b->cap > KEEP_BUFFER) {
-		free(b->data);
-		b->data = NULL;
-		b->cap = 0;
-	}
+	free(b->data);
+	*b = (struct buffer){ 0 };
 }
 
 static void describe_peer(const struct conn *c, char *buf, size_t len)
@@ -195,8 +200,11 @@ static void log_refusal(struct lt_store_server *s, const struct conn *c, const c
 
 /* ---------------------------------------------------- waiting to log in */
 
-static void add_pending(struct lt_store_server *s, struct conn *c)
+/* Returns 0, or -1 when out of memory (c is not added). */
+static int add_pending(struct lt_store_server *s, struct conn *c)
 {
+	if (lt_store_sources_add(s->sources, &c->peer))
+		return -1;
 	c->pending = true;
 	c->login_deadline = lt_now_s() + s->limits.login_ms / 1000.0;
 	c->prev_pending = s->pending_tail;
@@ -207,6 +215,7 @@ static void add_pending(struct lt_store_server *s, struct conn *c)
 		s->pending_head = c;
 	s->pending_tail = c;
 	s->npending++;
+	return 0;
 }
 
 static void remove_pending(struct lt_store_server *s, struct conn *c)
@@ -214,6 +223,7 @@ static void remove_pending(struct lt_store_server *s, struct conn *c)
 	if (!c->pending)
 		return;
 	c->pending = false;
+	lt_store_sources_remove(s->sources, &c->peer);
 	if (c->prev_pending)
 		c->prev_pending->next_pending = c->next_pending;
 	else
@@ -223,29 +233,6 @@ static void remove_pending(struct lt_store_server *s, struct conn *c)
 	else
 		s->pending_tail = c->prev_pending;
 	s->npending--;
-}
-
-static bool same_address(const struct sockaddr_storage *a, const struct sockaddr_storage *b)
-{
-	if (a->ss_family != b->ss_family)
-		return false;
-	if (a->ss_family == AF_INET)
-		return ((const struct sockaddr_in *)a)->sin_addr.s_addr ==
-		       ((const struct sockaddr_in *)b)->sin_addr.s_addr;
-	if (a->ss_family == AF_INET6)
-		return !memcmp(&((const struct sockaddr_in6 *)a)->sin6_addr,
-			       &((const struct sockaddr_in6 *)b)->sin6_addr, sizeof(struct in6_addr));
-	return false;
-}
-
-/* How many connections from c's address wait to log in. */
-static int pending_from(const struct lt_store_server *s, const struct conn *c)
-{
-	int n = 0;
-
-	for (const struct conn *p = s->pending_head; p; p = p->next_pending)
-		n += same_address(&p->peer, &c->peer);
-	return n;
 }
 
 /* ------------------------------------------------------ connection state */
@@ -266,6 +253,7 @@ static void kill_conn(struct lt_store_server *s, struct conn *c)
 	}
 	c->nheld = 0;
 	close(c->fd); /* also leaves the epoll set */
+	s->nconns--;
 	c->next_doomed = s->doomed;
 	s->doomed = c;
 }
@@ -745,9 +733,16 @@ static bool too_many_pending(struct lt_store_server *s)
 
 static void out_of_fds(struct lt_store_server *s, int e)
 {
-	char why[128];
+	struct rlimit r = { 0 };
+	char why[320];
 
-	snprintf(why, sizeof(why), "%s (trying again every %d ms)", strerror(e), ACCEPT_RETRY_MS);
+	if ((e == EMFILE || e == ENFILE) && !getrlimit(RLIMIT_NOFILE, &r))
+		snprintf(why, sizeof(why),
+			 "%s: %d connections are open and this process may open %llu descriptors (ulimit -n, raised to the hard limit already); to serve more clients raise the hard limit (ulimit -Hn as root, LimitNOFILE= for a service) or fs.file-max (trying again every %d ms)",
+			 strerror(e), s->nconns, (unsigned long long)r.rlim_cur, ACCEPT_RETRY_MS);
+	else
+		snprintf(why, sizeof(why), "%s (trying again every %d ms)", strerror(e),
+			 ACCEPT_RETRY_MS);
 	pause_accepting(s, why);
 	s->out_of_fds = true;
 }
@@ -760,14 +755,18 @@ static int greet(struct lt_store_server *s, struct conn *c)
 	int one = 1;
 
 	if (getrandom(c->challenge, sizeof(c->challenge), 0) != sizeof(c->challenge) ||
-	    epoll_ctl(s->epoll_fd, EPOLL_CTL_ADD, c->fd, &ev))
+	    add_pending(s, c))
 		return -1;
+	if (epoll_ctl(s->epoll_fd, EPOLL_CTL_ADD, c->fd, &ev)) {
+		remove_pending(s, c);
+		return -1;
+	}
 	setsockopt(c->fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
 	c->next = s->conns;
 	if (s->conns)
 		s->conns->prev = c;
 	s->conns = c;
-	add_pending(s, c);
+	s->nconns++;
 	respond(s, c, LT_STORE_CHALLENGE, &f, 1);
 	return 0;
 }
@@ -795,7 +794,8 @@ static void accept_all(struct lt_store_server *s)
 				out_of_fds(s, e); /* until a connection closes */
 			return;
 		}
-		if (pending_from(s, c) >= s->limits.max_pending_per_peer) {
+		if (lt_store_sources_count(s->sources, &c->peer) >=
+		    (uint32_t)s->limits.max_pending_per_peer) {
 			snprintf(why, sizeof(why), "%d connections from there wait to log in already",
 				 s->limits.max_pending_per_peer);
 			log_refusal(s, c, why);
@@ -856,7 +856,8 @@ static void *serve(void *arg)
 
 /* ---------------------------------------------------------------- setup */
 
-/* 4096 clients need 4096 descriptors: take what the hard limit allows. */
+/* Each client needs a descriptor: take what the hard limit allows (the
+ * log says what to raise when even that runs out: out_of_fds()). */
 static void raise_fd_limit(void)
 {
 	struct rlimit r;
@@ -949,6 +950,7 @@ static void free_server(struct lt_store_server *s)
 		free_doomed(s);
 	}
 	lt_store_table_free(s->table);
+	lt_store_sources_free(s->sources);
 	if (s->listen_fd >= 0)
 		close(s->listen_fd);
 	if (s->epoll_fd >= 0)
@@ -986,7 +988,8 @@ int lt_store_server_start_with(const char *host, int port,
 	s->log = log;
 	raise_fd_limit();
 	s->table = lt_store_table_new(limits->max_bytes);
-	if (!s->table) {
+	s->sources = lt_store_sources_new();
+	if (!s->table || !s->sources) {
 		lt_err_set(err, LT_EXIT_FAILURE, "cannot start the store: out of memory");
 		goto out_free;
 	}

@@ -255,6 +255,102 @@ Test(store, add_from_eight_threads_is_exact)
 	lt_store_close(st);
 }
 
+/* A job's burst: every rank connects before the first has logged in, so
+ * a host's ranks all wait to log in at once, from one address.  More than
+ * the caps of before (256 in all, 32 per address) get in without one
+ * refusal. */
+#define BURST 300
+
+struct burst {
+	pthread_barrier_t go;
+	struct outcome o[BURST];
+	struct lt_store *st[BURST];
+};
+
+struct burst_arg {
+	struct burst *b;
+	int i;
+};
+
+static void *burst_client(void *arg)
+{
+	struct burst_arg *a = arg;
+	struct outcome *o = &a->b->o[a->i];
+	int64_t n;
+
+	pthread_barrier_wait(&a->b->go);
+	o->rc = lt_store_connect("127.0.0.1", port, token, "rank", 20000, &a->b->st[a->i], &o->err);
+	if (!o->rc)
+		o->rc = lt_store_add(a->b->st[a->i], "arrived", 1, &n, &o->err);
+	return NULL;
+}
+
+Test(store, a_burst_of_clients_from_one_address_is_never_refused)
+{
+	static struct burst b;
+	struct burst_arg arg[BURST];
+	pthread_t t[BURST];
+	struct lt_store *st;
+	struct lt_err err = { 0 };
+	int64_t n;
+
+	pthread_barrier_init(&b.go, NULL, BURST);
+	for (int i = 0; i < BURST; i++) {
+		arg[i] = (struct burst_arg){ &b, i };
+		cr_assert_eq(pthread_create(&t[i], NULL, burst_client, &arg[i]), 0);
+	}
+	for (int i = 0; i < BURST; i++) {
+		pthread_join(t[i], NULL);
+		cr_expect_eq(b.o[i].rc, 0, "client %d: %s", i, b.o[i].err.msg);
+	}
+	st = client("checker");
+	cr_assert_eq(lt_store_add(st, "arrived", 0, &n, &err), 0, "%s", err.msg);
+	cr_expect_eq(n, BURST);
+	lt_store_close(st);
+	for (int i = 0; i < BURST; i++)
+		lt_store_close(b.st[i]);
+	pthread_barrier_destroy(&b.go);
+	lt_store_server_stop(srv);
+	srv = NULL;
+	cr_expect_null(strstr(log_text, "refused"), "log: %s", log_text);
+	cr_expect_null(strstr(log_text, "not accepting"), "log: %s", log_text);
+}
+
+/* Connections of state TIME_WAIT (06) to or from port in /proc/net/tcp. */
+static int time_waits(int of_port)
+{
+	char line[512];
+	unsigned local, remote, state;
+	int n = 0;
+	FILE *f = fopen("/proc/net/tcp", "r");
+
+	cr_assert_not_null(f);
+	while (fgets(line, sizeof(line), f))
+		if (sscanf(line, " %*d: %*x:%x %*x:%x %x", &local, &remote, &state) == 3 &&
+		    state == 6 && ((int)local == of_port || (int)remote == of_port))
+			n++;
+	fclose(f);
+	return n;
+}
+
+/* A closed client resets its connection: every request was answered, and
+ * no TIME_WAIT keeps its port a minute (thousands of ranks reconnecting
+ * would run a host short of ephemeral ports). */
+Test(store, a_closed_client_leaves_no_time_wait)
+{
+	for (int i = 0; i < 20; i++) {
+		struct lt_store *st = client("rank 1");
+		struct lt_err err = { 0 };
+		int64_t n;
+
+		cr_assert_eq(lt_store_add(st, "n", 1, &n, &err), 0, "%s", err.msg);
+		lt_store_close(st);
+	}
+	lt_store_server_stop(srv);
+	srv = NULL;
+	cr_expect_eq(time_waits(port), 0);
+}
+
 Test(store, compare_set)
 {
 	struct lt_store *st = client("rank 0");
@@ -918,11 +1014,12 @@ ParameterizedTest(size_t *i, store_fake, a_server_without_the_token_is_refused, 
 
 /* ------------------------------------------------------ limits, cheaply */
 
-static void start_limited(void)
+/* A server whose caps a test reaches with a few connections. */
+static void start_limited_with(int max_pending_per_peer)
 {
 	struct lt_store_limits limits = { .login_ms = 1000, .max_pending = 4,
-					   .max_pending_per_peer = 2, .max_bytes = 64 << 10,
-					   .log_interval_ms = 60000 };
+					   .max_pending_per_peer = max_pending_per_peer,
+					   .max_bytes = 64 << 10, .log_interval_ms = 60000 };
 	struct lt_err err = { 0 };
 
 	memset(log_text, 0, sizeof(log_text));
@@ -931,6 +1028,11 @@ static void start_limited(void)
 	cr_assert_eq(lt_store_server_start_with("127.0.0.1", 0, token, log_file, &limits, &srv,
 						&port, &err),
 		     0, "%s", err.msg);
+}
+
+static void start_limited(void)
+{
+	start_limited_with(2);
 }
 
 TestSuite(store_limits, .init = start_limited, .fini = stop, .timeout = 20);
@@ -1007,6 +1109,25 @@ Test(store_limits, connections_waiting_to_log_in_are_capped_per_address)
 		  log_text);
 }
 
+/* A local user may connect from any loopback address: they share one cap. */
+Test(store_limits, every_loopback_address_shares_the_cap_per_address)
+{
+	bool got1, got2, got3;
+	int a = raw_from("127.0.0.2", 2000, &got1), b = raw_from("127.0.0.3", 2000, &got2);
+	int c = raw_from("127.0.0.4", 2000, &got3);
+	uint8_t buf[8];
+
+	cr_expect(got1 && got2, "two loopback connections may wait to log in");
+	cr_expect(!got3, "a third, from yet another loopback address, is closed at once");
+	cr_expect_eq(recv(c, buf, sizeof(buf), 0), 0);
+	close(a);
+	close(b);
+	close(c);
+	lt_store_server_stop(srv);
+	srv = NULL;
+	cr_expect(strstr(log_text, "refused 127.0.0.4:"), "log: %s", log_text);
+}
+
 static int count_of(const char *text, const char *what)
 {
 	int n = 0;
@@ -1021,6 +1142,11 @@ Test(store_limits, the_store_stops_accepting_at_the_cap_and_says_so_once)
 	const char *from[] = { "127.0.0.2", "127.0.0.2", "127.0.0.3", "127.0.0.3" };
 	int fd[4], extra[2];
 	bool got;
+
+	/* The cap in all, not the one per address (loopback is one address). */
+	lt_store_server_stop(srv);
+	fclose(log_file);
+	start_limited_with(4);
 
 	for (int i = 0; i < 4; i++) {
 		fd[i] = raw_from(from[i], 2000, &got);
