@@ -31,7 +31,8 @@
 
 /* Beyond a request's own timeout, how long the server may take to answer. */
 #define ANSWER_GRACE_MS 30000
-#define BACKOFF_FIRST_MS 50
+#define BACKOFF_FIRST_MS 10
+#define CHALLENGE_SLACK_MS 1000
 #define BACKOFF_MAX_MS 2000
 /* Answers carry at most two fields (CAS: swapped, current value). */
 #define MAX_REPLY_FIELDS 2
@@ -358,7 +359,12 @@ static int handshake(struct lt_store *st, const uint8_t token[LT_STORE_TOKEN_BYT
 	uint8_t proof[LT_STORE_PROOF_BYTES];
 	struct lt_store_field f[2] = { { client_nonce, sizeof(client_nonce) },
 				       { proof, sizeof(proof) } };
-	enum io rc = receive_msg(st, LT_STORE_AUTH_PAYLOAD, deadline);
+	/* A server sends its challenge as soon as it accepts: one that has
+	 * not in a login deadline never saw this connection (its handshake
+	 * was dropped from a full listen queue while this side counted it
+	 * made), so a new connection is tried instead of waiting it out. */
+	double first = lt_now_ms() + LT_STORE_LOGIN_MS + CHALLENGE_SLACK_MS;
+	enum io rc = receive_msg(st, LT_STORE_AUTH_PAYLOAD, first < deadline ? first : deadline);
 
 	if (rc == IO_OK && (st->reply.code != LT_STORE_CHALLENGE || st->reply.nfields != 1 ||
 			    st->fields[0].len != LT_STORE_CHALLENGE_BYTES))
