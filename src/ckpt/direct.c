@@ -8,26 +8,43 @@
  * whenever it fills, or at the next aligned run, or at the end (padded).
  * The bounce is small (BOUNCE_MAX) and kept: the first save touches its
  * pages once, later saves find them resident.
+ *
+ * A file of TWO_WRITERS_MIN bytes or more is cut in two halves at a
+ * multiple of BOUNCE_MAX, each written by a thread of its own with its own
+ * bounce: one synchronous direct write keeps only its own requests in
+ * flight, and two keep the disk busier (1 GB over a file's blocks here:
+ * 2.0 GB/s from one thread, 2.8 from two).  The file is allocated first
+ * (fallocate): the writes then all fall within its length, and ext4 lets
+ * such aligned direct writes run side by side.
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <pthread.h>
+#include <stdbool.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
 #include "ckpt/direct.h"
+#include "core/thread.h"
 
-#define BOUNCE_MAX ((size_t)8 << 20) /* the bounce buffer's size at most */
-#define DIRECT_MAX ((size_t)64 << 20) /* one write from the caller's memory at most */
+#define BOUNCE_MAX ((size_t)4 << 20) /* a bounce buffer's size at most */
+#define DIRECT_MAX ((size_t)32 << 20) /* one write from the caller's memory at most */
+#define TWO_WRITERS_MIN ((uint64_t)16 << 20) /* files this large get two writers */
 
 #define A LT_CKPT_DIRECT_ALIGN
 
+/* One writer: the bytes of iov at file offsets [lo, hi). */
 struct direct_writer {
 	int fd;
 	struct lt_ckpt_bounce *b;
-	size_t fill;  /* bytes in the bounce: the file's [pos - fill, pos) */
-	uint64_t pos; /* file offset of the next byte */
+	const struct iovec *iov;
+	int iovcnt;
+	uint64_t lo, hi; /* lo: a multiple of LT_CKPT_DIRECT_ALIGN */
+	size_t fill;     /* bytes in the bounce: the file's [pos - fill, pos) */
+	uint64_t pos;    /* file offset of the next byte */
+	int rc, err;     /* the result, errno */
 };
 
 int lt_ckpt_direct_on(int fd)
@@ -76,11 +93,11 @@ static int flush_bounce(struct direct_writer *w)
 	return 0;
 }
 
-/* Sizes the bounce for a file of total bytes: BOUNCE_MAX, or less for a
- * smaller file; a buffer large enough already is kept. */
-static int size_bounce(struct lt_ckpt_bounce *b, uint64_t total)
+/* Sizes the bounce for len bytes: BOUNCE_MAX, or less for fewer bytes; a
+ * buffer large enough already is kept. */
+static int size_bounce(struct lt_ckpt_bounce *b, uint64_t len)
 {
-	size_t want = total < BOUNCE_MAX ? (size_t)(total + A - 1) / A * A : BOUNCE_MAX;
+	size_t want = len < BOUNCE_MAX ? (size_t)(len + A - 1) / A * A : BOUNCE_MAX;
 	void *p;
 
 	if (want < A)
@@ -126,19 +143,60 @@ static int feed(struct direct_writer *w, const char *p, size_t len)
 	return 0;
 }
 
-int lt_ckpt_direct_write(int fd, struct lt_ckpt_bounce *b, const struct iovec *iov, int iovcnt)
+/* Writes w's range of its iov; sets w->rc (and w->err). */
+static void *write_range(void *arg)
 {
-	struct direct_writer w = { .fd = fd, .b = b };
-	uint64_t total = 0;
+	struct direct_writer *w = arg;
+	uint64_t at = 0; /* file offset of iov[i] */
+
+	w->pos = w->lo;
+	w->rc = size_bounce(w->b, w->hi - w->lo);
+	for (int i = 0; !w->rc && i < w->iovcnt && at < w->hi; i++) {
+		uint64_t len = w->iov[i].iov_len, from = w->lo > at ? w->lo - at : 0;
+		uint64_t to = w->hi - at < len ? w->hi - at : len;
+
+		if (from < to)
+			w->rc = feed(w, (const char *)w->iov[i].iov_base + from, (size_t)(to - from));
+		at += len;
+	}
+	if (!w->rc)
+		w->rc = flush_bounce(w);
+	w->err = errno;
+	return NULL;
+}
+
+int lt_ckpt_direct_write(int fd, struct lt_ckpt_bounce b[LT_CKPT_DIRECT_WRITERS],
+			 const struct iovec *iov, int iovcnt)
+{
+	struct direct_writer w[2];
+	uint64_t total = 0, mid;
+	pthread_t t;
+	bool two;
 
 	for (int i = 0; i < iovcnt; i++)
 		total += iov[i].iov_len;
-	if (size_bounce(b, total))
-		return -1;
-	for (int i = 0; i < iovcnt; i++)
-		if (feed(&w, iov[i].iov_base, iov[i].iov_len))
+	mid = total / 2 / BOUNCE_MAX * BOUNCE_MAX;
+	two = total >= TWO_WRITERS_MIN;
+	for (int k = 0; k < 2; k++)
+		w[k] = (struct direct_writer){ .fd = fd, .b = &b[k], .iov = iov, .iovcnt = iovcnt,
+					       .lo = k ? mid : 0, .hi = k || !two ? total : mid };
+	if (two) {
+		/* best effort: the blocks at once, and the length that lets the
+		 * two writers share the file */
+		(void)fallocate(fd, 0, 0, (off_t)total);
+		two = !lt_thread_start(&t, write_range, &w[1]);
+	}
+	if (!two)
+		w[0].hi = total;
+	write_range(&w[0]);
+	if (two)
+		pthread_join(t, NULL);
+	for (int k = 0; k < 1 + two; k++)
+		if (w[k].rc) {
+			errno = w[k].err;
 			return -1;
-	return flush_bounce(&w);
+		}
+	return 0;
 }
 
 void lt_ckpt_bounce_free(struct lt_ckpt_bounce *b)

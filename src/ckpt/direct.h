@@ -17,6 +17,8 @@
 /* Offsets, lengths and buffer addresses of direct writes are multiples of
  * this (what every common block device and filesystem accepts). */
 #define LT_CKPT_DIRECT_ALIGN ((size_t)4096)
+/* Threads that write one file at most: each has a bounce buffer. */
+#define LT_CKPT_DIRECT_WRITERS 2
 
 /* The bounce buffer: unaligned bytes are copied through it.  Zeroed
  * (LT_CKPT_BOUNCE_INIT) before the first use; kept between writes. */
@@ -32,14 +34,16 @@ struct lt_ckpt_bounce {
 int lt_ckpt_direct_on(int fd);
 
 /* Writes every byte of iov to fd (O_DIRECT on) from offset 0, with
- * pwrite: bytes whose address lines up with their file offset straight
- * from the caller's memory, the others through b.  The last block is
+ * pwrite, a large file by two threads (its halves): bytes whose address
+ * lines up with their file offset straight from the caller's memory, the
+ * others through the bounce buffers b (one a thread).  The last block is
  * padded with zeros, so the file may end up to LT_CKPT_DIRECT_ALIGN - 1
  * bytes longer than iov: the caller truncates it to length.  Returns 0,
  * or -1 with errno; EINVAL means the filesystem refused a direct write
  * (the caller may turn O_DIRECT off and write again from offset 0), ENOMEM
- * that b could not be allocated.  Nothing is durable until fsync. */
-int lt_ckpt_direct_write(int fd, struct lt_ckpt_bounce *b, const struct iovec *iov, int iovcnt);
+ * that a bounce could not be allocated.  Nothing is durable until fsync. */
+int lt_ckpt_direct_write(int fd, struct lt_ckpt_bounce b[LT_CKPT_DIRECT_WRITERS],
+			 const struct iovec *iov, int iovcnt);
 
 /* Frees b's buffer; b can be used again. */
 void lt_ckpt_bounce_free(struct lt_ckpt_bounce *b);

@@ -61,7 +61,8 @@ struct file_io {
 	char *base;
 	bool made_spare; /* remove() kept a spare: close deletes the spares */
 	bool direct;     /* large files with O_DIRECT (parameter direct) */
-	struct lt_ckpt_bounce bounce; /* direct writes' bounce buffer, kept */
+	/* direct writes' bounce buffers, kept */
+	struct lt_ckpt_bounce bounce[LT_CKPT_DIRECT_WRITERS];
 };
 
 /* Spares: how many a base may hold, and the smallest file worth keeping
@@ -486,7 +487,7 @@ static int write_bytes(struct file_io *f, int fd, bool spare, const struct iovec
 	    !lt_ckpt_direct_on(fd)) {
 		int fl;
 
-		if (!lt_ckpt_direct_write(fd, &f->bounce, iov, iovcnt))
+		if (!lt_ckpt_direct_write(fd, f->bounce, iov, iovcnt))
 			return 0;
 		if (errno != EINVAL)
 			return -1;
@@ -805,7 +806,8 @@ static void file_close(void *state)
 	if (f && f->made_spare)
 		drop_spares(f);
 	if (f) {
-		lt_ckpt_bounce_free(&f->bounce);
+		for (int k = 0; k < LT_CKPT_DIRECT_WRITERS; k++)
+			lt_ckpt_bounce_free(&f->bounce[k]);
 		free(f->base);
 	}
 	free(f);

@@ -89,7 +89,7 @@ static void write_and_check(struct lt_ckpt_bounce *b, const struct iovec *iov, i
 
 Test(ckpt_direct, pieces_of_every_alignment)
 {
-	struct lt_ckpt_bounce b = LT_CKPT_BOUNCE_INIT;
+	struct lt_ckpt_bounce b[LT_CKPT_DIRECT_WRITERS] = { LT_CKPT_BOUNCE_INIT, LT_CKPT_BOUNCE_INIT };
 	const size_t A = LT_CKPT_DIRECT_ALIGN;
 	unsigned char *mem = NULL;
 
@@ -97,24 +97,31 @@ Test(ckpt_direct, pieces_of_every_alignment)
 	fill(mem, 24 * MB, 7);
 
 	/* one aligned piece of whole blocks: from the caller's memory */
-	write_and_check(&b, (struct iovec[]){ { mem, 3 * MB } }, 1);
+	write_and_check(b, (struct iovec[]){ { mem, 3 * MB } }, 1);
 	/* aligned, with a ragged end (the last block padded, then cut) */
-	write_and_check(&b, (struct iovec[]){ { mem, 3 * MB + 123 } }, 1);
-	cr_expect_leq(b.size, 8 * MB, "the bounce stays small");
-	/* a header of odd length, then unaligned tensors, more than the
-	 * bounce holds: everything through the bounce, flushed as it fills */
-	write_and_check(&b, (struct iovec[]){ { mem + 1, 600 }, { mem + 4096 + 16, 9 * MB + 5 },
+	write_and_check(b, (struct iovec[]){ { mem, 3 * MB + 123 } }, 1);
+	cr_expect_leq(b[0].size, 8 * MB, "the bounce stays small");
+	/* a header of odd length, then unaligned tensors, more than a bounce
+	 * holds and enough for two writers: everything through the bounces,
+	 * flushed as they fill, each half by its own thread */
+	write_and_check(b, (struct iovec[]){ { mem + 1, 600 }, { mem + 4096 + 16, 9 * MB + 5 },
 					       { mem + 10 * MB + 3, 1 }, { mem + 11 * MB + 8, 7 * MB } }, 4);
 	/* unaligned bytes up to a block boundary, then a lined-up run: the
 	 * bounce is written out and the run goes straight from memory */
-	write_and_check(&b, (struct iovec[]){ { mem + 100, A - 100 }, { mem + 2 * A, 5 * MB },
+	write_and_check(b, (struct iovec[]){ { mem + 100, A - 100 }, { mem + 2 * A, 5 * MB },
 					       { mem + 13 * MB, A }, { mem + 15 * MB + 1, 2 * A + 3 } }, 4);
 	/* tiny and empty pieces */
-	write_and_check(&b, (struct iovec[]){ { mem, 0 }, { mem + 5, 1 }, { mem + 9, 0 }, { mem + 77, 3 } }, 4);
-	/* a lined-up run larger than the bounce */
-	write_and_check(&b, (struct iovec[]){ { mem, 20 * MB } }, 1);
-	lt_ckpt_bounce_free(&b);
-	cr_expect_null(b.buf);
+	write_and_check(b, (struct iovec[]){ { mem, 0 }, { mem + 5, 1 }, { mem + 9, 0 }, { mem + 77, 3 } }, 4);
+	/* a lined-up run for two writers, with a ragged end */
+	write_and_check(b, (struct iovec[]){ { mem, 20 * MB + 1000 } }, 1);
+	/* two writers, the middle inside a piece that is not lined up */
+	write_and_check(b, (struct iovec[]){ { mem + 3, 7 * MB }, { mem + 8 * MB, 4 * MB + 77 },
+					     { mem + 13 * MB + 5, 11 * MB - 10 } }, 3);
+	cr_expect_leq(b[1].size, 8 * MB);
+	for (int k = 0; k < LT_CKPT_DIRECT_WRITERS; k++) {
+		lt_ckpt_bounce_free(&b[k]);
+		cr_expect_null(b[k].buf);
+	}
 	free(mem);
 }
 
