@@ -18,7 +18,7 @@
  * this (what every common block device and filesystem accepts). */
 #define LT_CKPT_DIRECT_ALIGN ((size_t)4096)
 /* Threads that write one file at most: each has a bounce buffer. */
-#define LT_CKPT_DIRECT_WRITERS 2
+#define LT_CKPT_DIRECT_WRITERS 4
 
 /* The bounce buffer: unaligned bytes are copied through it.  Zeroed
  * (LT_CKPT_BOUNCE_INIT) before the first use; kept between writes. */
@@ -34,7 +34,8 @@ struct lt_ckpt_bounce {
 int lt_ckpt_direct_on(int fd);
 
 /* Writes every byte of iov to fd (O_DIRECT on) from offset 0, with
- * pwrite, a large file by two threads (its halves): bytes whose address
+ * pwrite, a large file by up to LT_CKPT_DIRECT_WRITERS threads (a part
+ * each): bytes whose address
  * lines up with their file offset straight from the caller's memory, the
  * others through the bounce buffers b (one a thread).  The last block is
  * padded with zeros, so the file may end up to LT_CKPT_DIRECT_ALIGN - 1

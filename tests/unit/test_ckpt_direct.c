@@ -89,7 +89,7 @@ static void write_and_check(struct lt_ckpt_bounce *b, const struct iovec *iov, i
 
 Test(ckpt_direct, pieces_of_every_alignment)
 {
-	struct lt_ckpt_bounce b[LT_CKPT_DIRECT_WRITERS] = { LT_CKPT_BOUNCE_INIT, LT_CKPT_BOUNCE_INIT };
+	struct lt_ckpt_bounce b[LT_CKPT_DIRECT_WRITERS] = { LT_CKPT_BOUNCE_INIT };
 	const size_t A = LT_CKPT_DIRECT_ALIGN;
 	unsigned char *mem = NULL;
 
@@ -103,7 +103,7 @@ Test(ckpt_direct, pieces_of_every_alignment)
 	cr_expect_leq(b[0].size, 8 * MB, "the bounce stays small");
 	/* a header of odd length, then unaligned tensors, more than a bounce
 	 * holds and enough for two writers: everything through the bounces,
-	 * flushed as they fill, each half by its own thread */
+	 * flushed as they fill, each part by its own thread */
 	write_and_check(b, (struct iovec[]){ { mem + 1, 600 }, { mem + 4096 + 16, 9 * MB + 5 },
 					       { mem + 10 * MB + 3, 1 }, { mem + 11 * MB + 8, 7 * MB } }, 4);
 	/* unaligned bytes up to a block boundary, then a lined-up run: the
@@ -117,6 +117,8 @@ Test(ckpt_direct, pieces_of_every_alignment)
 	/* two writers, the middle inside a piece that is not lined up */
 	write_and_check(b, (struct iovec[]){ { mem + 3, 7 * MB }, { mem + 8 * MB, 4 * MB + 77 },
 					     { mem + 13 * MB + 5, 11 * MB - 10 } }, 3);
+	/* three writers, unaligned */
+	write_and_check(b, (struct iovec[]){ { mem + 1, 24 * MB - 1 } }, 1);
 	cr_expect_leq(b[1].size, 8 * MB);
 	for (int k = 0; k < LT_CKPT_DIRECT_WRITERS; k++) {
 		lt_ckpt_bounce_free(&b[k]);
