@@ -27,7 +27,12 @@
  * load_warm_ms the same from the page cache; crc the CRC-32C kernel used
  * (crc32c.h: vpclmul, pclmul, sse42 or table).
  *
+ * With --keep 0 (ltrun's --ckpt-keep 0: every checkpoint kept) no
+ * checkpoint is retired, so every save writes a new file into new blocks,
+ * and save_ms is the median of such saves.
+ *
  *   ckpt_bw --dir DIR --io file|async [--tensors 4] [--mb 256] [--iters 4] [--step-ms 250]
+ *           [--keep 1]
  *
  * Built by bench/ckpt with `make build/bench/ckpt_bw` (the library objects).
  */
@@ -126,7 +131,7 @@ static void die(const char *what, const struct lt_err *err)
 int main(int argc, char **argv)
 {
 	const char *dir = NULL, *io_name = "file";
-	long tensors = 4, mb = 256, iters = 4;
+	long tensors = 4, mb = 256, iters = 4, keep = 1;
 	struct lt_ckpt_io_ops timed;
 	struct lt_registry *reg;
 	struct lt_choice io = { 0 };
@@ -151,11 +156,13 @@ int main(int argc, char **argv)
 			iters = atol(argv[i + 1]);
 		else if (!strcmp(argv[i], "--step-ms"))
 			step_ms = atol(argv[i + 1]);
+		else if (!strcmp(argv[i], "--keep"))
+			keep = atol(argv[i + 1]);
 	}
 	reg = lt_registry_new(&err);
-	if (!dir || tensors < 1 || mb < 1 || iters < 2 || !reg ||
+	if (!dir || tensors < 1 || mb < 1 || iters < 2 || keep < 0 || !reg ||
 	    lt_registry_resolve(reg, LT_KIND_CKPT_IO, io_name, &io, &err)) {
-		fprintf(stderr, "usage: ckpt_bw --dir DIR --io file|async [--tensors N] [--mb M] [--iters K >= 2]%s%s\n",
+		fprintf(stderr, "usage: ckpt_bw --dir DIR --io file|async [--tensors N] [--mb M] [--iters K >= 2] [--keep K]%s%s\n",
 			err.msg[0] ? ": " : "", err.msg);
 		return 2;
 	}
@@ -208,7 +215,7 @@ int main(int argc, char **argv)
 		t0 = bench_now_ms();
 		if (timed.save_deferred) {
 			/* as the trainer saves: the optimizer step waits for the copy */
-			if (timed.save_deferred(st, it + 1, t, (size_t)tensors, meta, 1, &err))
+			if (timed.save_deferred(st, it + 1, t, (size_t)tensors, meta, (int)keep, &err))
 				die("save", &err);
 			t1 = bench_now_ms();
 			if (overlap)
@@ -216,7 +223,7 @@ int main(int argc, char **argv)
 			write_ms = optimizer_step(&timed, st, t, (size_t)tensors);
 			t1 += write_ms;
 		} else {
-			if (lt_ckpt_save(&timed, st, it + 1, t, (size_t)tensors, meta, 1, &err))
+			if (lt_ckpt_save(&timed, st, it + 1, t, (size_t)tensors, meta, (int)keep, &err))
 				die("save", &err);
 			t1 = bench_now_ms();
 		}

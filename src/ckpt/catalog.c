@@ -1,6 +1,6 @@
 /*
  * catalog.c - the built-in checkpoint IO plugins in the registry, with
- * their parameters: file, async (wraps another: `inner`), http
+ * their parameters: file (`direct`), async (wraps another: `inner`), http
  * (`retries`).  Their ops are file.c's, async.c's and http.c's.
  */
 #include "ckpt/io.h"
@@ -8,6 +8,12 @@
 static const struct lt_param_spec async_params[] = {
 	{ .name = "inner", .type = LT_PARAM_STRING,
 	  .help = "the checkpoint IO it wraps, with its parameters (default: http for a URL, else file)" },
+	{ .name = NULL },
+};
+
+static const struct lt_param_spec file_params[] = {
+	{ .name = "direct", .type = LT_PARAM_BOOL, .default_value = "true",
+	  .help = "write files of 1 MB or more with O_DIRECT, past the page cache (buffered where the filesystem refuses it, or over a spare still cached)" },
 	{ .name = NULL },
 };
 
@@ -23,6 +29,7 @@ static const struct lt_plugin ckpt_ios[] = {
 		.name = "file",
 		.description = "Writes to a temporary name, fsyncs and renames: a crash never replaces the last good checkpoint.",
 		.recommended_when = "checkpoints go to a local or shared filesystem (the default)",
+		.params = file_params,
 		.ops = &lt_ckpt_io_file,
 	},
 	{
