@@ -6,7 +6,7 @@
  * reads it in checkpoints (ckpt_shard); gradients are all-reduced whole
  * (the replicated default), and after a step or a resume every owner
  * broadcasts its range of the values (and master weights), so every rank
- * holds every value again.  slice_ckpt_overreach asks every rank to save
+ * holds every value again.  slice_ckpt_overreach asks rank 0 to save
  * everything, which it has no optimizer state for (refused). */
 #include <ltrun/strategy.h>
 
@@ -88,12 +88,14 @@ static const struct lt_strategy_ops ops = {
 	.ckpt_loaded = ckpt_loaded,
 };
 
-/* slice_ckpt_overreach: saves everything on every rank, more than the
- * optimizer state it keeps (refused). */
+/* slice_ckpt_overreach: saves everything on rank 0, more than the
+ * optimizer state it keeps (refused); the others save their own slice, so
+ * that the one refusal is rank 0's whichever rank gets there first. */
 static int ckpt_everything(lt_ctx *ctx, void *state, const struct lt_params *p,
 			   struct lt_ckpt_shard *out, struct lt_err *err)
 {
-	(void)state, (void)p, (void)err;
+	if (lt_rank(ctx) != 0)
+		return ckpt_shard(ctx, state, p, out, err);
 	*out = (struct lt_ckpt_shard){ .active = true, .offset = 0, .numel = lt_total_numel(ctx) };
 	return 0;
 }
