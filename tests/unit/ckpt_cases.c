@@ -128,3 +128,15 @@ const struct lt_registry *builtins(void)
 	cr_assert_not_null(reg, "%s", err.msg);
 	return reg;
 }
+
+void fill_bytes(unsigned char *p, size_t n, unsigned seed)
+{
+	uint32_t x = seed * 2654435761u + 1;
+
+	for (size_t i = 0; i < n; i++) {
+		x ^= x << 13;
+		x ^= x >> 17;
+		x ^= x << 5;
+		p[i] = (unsigned char)x;
+	}
+}

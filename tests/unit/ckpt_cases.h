@@ -46,4 +46,7 @@ void spit(const char *path, const void *data, size_t len);
  * (when size is not NULL) its size. */
 bool exists_in(const char *dir, const char *rel, off_t *size);
 
+/* p[0..n) = xorshift bytes from seed. */
+void fill_bytes(unsigned char *p, size_t n, unsigned seed);
+
 #endif

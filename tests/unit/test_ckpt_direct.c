@@ -29,18 +29,6 @@
 #define MB ((size_t)1 << 20)
 #define TMPFS_MAGIC_ 0x01021994
 
-static void fill(unsigned char *p, size_t n, unsigned seed)
-{
-	uint32_t x = seed * 2654435761u + 1;
-
-	for (size_t i = 0; i < n; i++) {
-		x ^= x << 13;
-		x ^= x >> 17;
-		x ^= x << 5;
-		p[i] = (unsigned char)x;
-	}
-}
-
 /* A file in a fresh directory under /tmp, opened for writing with
  * O_DIRECT on; cr_skip when /tmp takes no direct IO. */
 static int open_direct(char dir[64], char path[96])
@@ -94,7 +82,7 @@ Test(ckpt_direct, pieces_of_every_alignment)
 	unsigned char *mem = NULL;
 
 	cr_assert_eq(posix_memalign((void **)&mem, A, 24 * MB), 0);
-	fill(mem, 24 * MB, 7);
+	fill_bytes(mem, 24 * MB, 7);
 
 	/* one aligned piece of whole blocks: from the caller's memory */
 	write_and_check(b, (struct iovec[]){ { mem, 3 * MB } }, 1);

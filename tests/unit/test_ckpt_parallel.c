@@ -27,18 +27,6 @@
 
 #define MB ((size_t)1 << 20)
 
-static void fill(unsigned char *p, size_t n, unsigned seed)
-{
-	uint32_t x = seed * 2654435761u + 1;
-
-	for (size_t i = 0; i < n; i++) {
-		x ^= x << 13;
-		x ^= x >> 17;
-		x ^= x << 5;
-		p[i] = (unsigned char)x;
-	}
-}
-
 Test(ckpt_parallel, crc32c_combine_equals_concatenation)
 {
 	enum { N = 70000 };
@@ -46,7 +34,7 @@ Test(ckpt_parallel, crc32c_combine_equals_concatenation)
 	size_t cuts[] = { 0, 1, 7, 8, 255, 256, 8191, 8192, 24577, 40000, N };
 
 	cr_assert(buf);
-	fill(buf, N, 1);
+	fill_bytes(buf, N, 1);
 	for (size_t i = 0; i < sizeof(cuts) / sizeof(*cuts); i++) {
 		size_t a = cuts[i], b = N - a;
 		uint32_t whole = lt_crc32c(0, buf, N);
@@ -82,7 +70,7 @@ Test(ckpt_parallel, checksum_tensors_match_one_thread)
 		unsigned char *p = malloc(sizes[i] + 1);
 
 		cr_assert(p);
-		fill(p, sizes[i], (unsigned)i + 3);
+		fill_bytes(p, sizes[i], (unsigned)i + 3);
 		t[i] = (struct lt_ckpt_tensor){ .name = "t", .data = p, .bytes = sizes[i] };
 	}
 	lt_ckpt_checksum_tensors(t, N, crc);
@@ -144,7 +132,7 @@ static void read_checked_case(bool mapped)
 	io.read_crc = mapped ? counting_read_crc : NULL;
 	io.parallel_reads = counting_parallel;
 	ckpt_dir_make(&d);
-	fill(src, len + off, 9);
+	fill_bytes(src, len + off, 9);
 	snprintf(path, sizeof(path), "%s/blob", d.path);
 	spit(path, src, len + off);
 
