@@ -321,7 +321,10 @@ static pid_t start_idle_flood(int port, int addresses, int per)
  * made restarted ranks fail.  Now the store holds at most 16384 from one
  * source (every loopback address is one), each for 5 s, closes the rest
  * at once and says so in a few lines, and the job, restart included,
- * ends well: its ranks get in once the idle ones are dropped. */
+ * ends well: its ranks get in once the idle ones are dropped.  Each
+ * attempt sleeps 3 s, so the job outlasts the 5 s login deadline of the
+ * flood's first connections however fast its ranks got in (with 1 s, a
+ * job whose ranks beat the flood ended before any was dropped). */
 Test(store_security, idle_connections_do_not_lock_the_ranks_out)
 {
 	char ltrun[600], model[600], port[16];
@@ -339,7 +342,7 @@ Test(store_security, idle_connections_do_not_lock_the_ranks_out)
 						   "for k in 0 1; do\n"
 						   "  \"$1\" --num-nodes 2 --node-rank $k --main-addr 127.0.0.1 --main-port \"$2\" \\\n"
 						   "    --devices 2 --max-restarts 1 --rdzv-timeout 30 \"$3\" -- \\\n"
-						   "    --sleep 1 --fail-rank 3 --fail exit:4 --fail-once &\n"
+						   "    --sleep 3 --fail-rank 3 --fail exit:4 --fail-once &\n"
 						   "done\n"
 						   "wait %1; s0=$?; wait %2; s1=$?\n"
 						   "echo \"statuses: $s0 $s1\"\n",
