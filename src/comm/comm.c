@@ -6,7 +6,10 @@
  * started by the first lt_comm_start(): a FIFO of requests under a mutex,
  * each finished request signalled on a condition variable.  A blocking
  * call made while queued work is pending joins the queue and waits, so
- * every rank sees collectives in the order its caller issued them.  When
+ * every rank sees collectives in the order its caller issued them; with
+ * nothing pending it runs on the caller's thread (no hand-off: two thread
+ * wake-ups cost more than a small all-reduce), and work queued meanwhile
+ * waits for it (the queue's `direct` flag).  When
  * a queued operation fails, it and every operation queued after it fail
  * with its message (the communicator can then only be closed).
  *
