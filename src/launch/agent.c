@@ -1274,6 +1274,8 @@ static int host_store(struct agent *a, struct lt_err *err)
 	/* Elastic: node ranks come later, from the rounds the store holds. */
 	if (a->elastic ? !lt_elastic_hosts_store(t->main_addr) : t->node_rank != 0)
 		return 0;
+	lt_store_warn_listen_cap((long)t->world_size + t->num_nodes, lt_store_listen_cap(NULL),
+				 stderr);
 	if (pipe2(report, O_CLOEXEC) || pipe2(lifeline, O_CLOEXEC))
 		return lt_err_set(err, LT_EXIT_FAILURE, "cannot start the store: pipe: %s",
 				  strerror(errno));

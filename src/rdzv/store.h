@@ -125,6 +125,17 @@ int lt_store_server_start_with(const char *host, int port,
 /* Stops the thread, closes every connection, frees everything. */
 void lt_store_server_stop(struct lt_store_server *srv);
 
+/* The kernel's cap on a listen queue (net.core.somaxconn, from
+ * somaxconn_path: NULL for /proc's), or 0 when unknown. */
+long lt_store_listen_cap(const char *somaxconn_path);
+
+/* A warning line on log when `clients` connecting at once (a job's ranks
+ * and agents) may overflow the store's listen queue, whose length the
+ * kernel caps at cap (lt_store_listen_cap): each dropped handshake costs
+ * its client a retransmission of a second or more.  Returns whether it
+ * warned. */
+bool lt_store_warn_listen_cap(long clients, long cap, FILE *log);
+
 /* --- the client --- */
 
 struct lt_store;

@@ -1029,3 +1029,31 @@ void lt_store_server_stop(struct lt_store_server *s)
 	pthread_join(s->thread, NULL);
 	free_server(s);
 }
+
+long lt_store_listen_cap(const char *somaxconn_path)
+{
+	FILE *f = fopen(somaxconn_path ? somaxconn_path : "/proc/sys/net/core/somaxconn", "r");
+	long cap = 0;
+
+	if (!f)
+		return 0;
+	if (fscanf(f, "%ld", &cap) != 1 || cap < 0)
+		cap = 0;
+	fclose(f);
+	return cap;
+}
+
+bool lt_store_warn_listen_cap(long clients, long cap, FILE *log)
+{
+	/* the store asks for LISTEN_BACKLOG: more is not taken */
+	long want = clients < LISTEN_BACKLOG ? clients : LISTEN_BACKLOG;
+
+	if (cap <= 0 || cap >= want)
+		return false;
+	fprintf(log,
+		"ltrun: store: %ld ranks and agents may connect at once, but net.core.somaxconn caps its listen queue at %ld: "
+		"handshakes beyond it are dropped and each costs its rank a second or more; on node 0, as root: sysctl -w net.core.somaxconn=%ld\n",
+		clients, cap, want);
+	fflush(log);
+	return true;
+}

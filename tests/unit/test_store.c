@@ -1359,3 +1359,37 @@ Test(store_secret, the_token_needs_a_secret)
 	cr_expect_eq(memcmp(a, plain, sizeof(a)), 0, "--insecure-store: the description alone");
 	unsetenv(LT_ENV_SECRET_FILE);
 }
+
+/* The listen queue's cap is read from the file it is given, and a job
+ * whose ranks and agents outnumber it gets one line naming the sysctl and
+ * the value to set; one within it, or beyond what the store asks for
+ * anyway, gets none. */
+Test(store, warns_when_somaxconn_is_below_the_job)
+{
+	char path[] = "/tmp/ltrun-test-somaxconn-XXXXXX", *text = NULL;
+	size_t len = 0;
+	int fd = mkstemp(path);
+	FILE *log;
+
+	cr_assert_geq(fd, 0);
+	cr_assert_eq(write(fd, "4096\n", 5), 5);
+	close(fd);
+	cr_expect_eq(lt_store_listen_cap(path), 4096);
+	cr_expect_eq(lt_store_listen_cap("/nonexistent/somaxconn"), 0);
+	unlink(path);
+	cr_expect_gt(lt_store_listen_cap(NULL), 0, "this kernel's /proc/sys/net/core/somaxconn");
+
+	log = open_memstream(&text, &len);
+	cr_assert_not_null(log);
+	cr_expect_not(lt_store_warn_listen_cap(4096, 4096, log));
+	cr_expect_not(lt_store_warn_listen_cap(20000, 0, log), "an unknown cap: no guess");
+	cr_expect_not(lt_store_warn_listen_cap(100000, 65535, log), "the store asks for no more");
+	fflush(log);
+	cr_expect_eq(len, 0, "%s", text);
+	cr_expect(lt_store_warn_listen_cap(16386, 4096, log));
+	fclose(log);
+	cr_expect(strstr(text, "16386 ranks and agents") && strstr(text, "at 4096") &&
+		  strstr(text, "sysctl -w net.core.somaxconn=16386"), "%s", text);
+	cr_expect_eq(strchr(text, '\n') - text + 1, (long)strlen(text), "one line: %s", text);
+	free(text);
+}
