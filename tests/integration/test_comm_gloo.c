@@ -2,36 +2,97 @@
  * test_comm_gloo.c - the gloo communicator between real processes: jobs of
  * 1 to 5 comm_worker ranks on loopback (GLOO_SOCKET_IFNAME=lo), each rank
  * checking every collective, dtype and count against its own reference
- * (tests/progs/comm_worker.c); and a job whose last rank dies midway,
- * which must fail with a message rather than hang.
+ * (tests/progs/comm_worker.c), by default (all-reduces up to 256 KiB over
+ * the sync mesh, busy-polling), with the sync mesh off and with it
+ * sleeping in recv(); a job whose last rank dies midway, which must fail
+ * with a message rather than hang; libgloo's loop thread in the idle
+ * scheduling class; and a bad LTRUN_GLOO_SYNC_MAX refused in one line.
  */
 #include <criterion/criterion.h>
 
+#include <stdio.h>
 #include <string.h>
 
 #include "comm_job.h"
 
-static void expect_world(int n)
+/* A job of n ranks with one more NAME=value (or NULL). */
+static void expect_world_with(int n, const char *setting)
 {
 	struct comm_job job = {
 		.backend = "gloo",
 		.ranks = n,
-		.env = (const char *[]){ "GLOO_SOCKET_IFNAME=lo", NULL },
+		.env = (const char *[]){ "GLOO_SOCKET_IFNAME=lo", setting, NULL },
 		.timeout_s = 120,
 	};
 	struct run_result r;
 
 	cr_assert_eq(comm_job_run(&job, &r), 0, "cannot start comm_worker: build the tests first");
-	cr_expect_eq(r.status, 0, "gloo, %d ranks: status %d\nstdout:\n%s\nstderr:\n%s", n, r.status,
-		     r.out, r.err);
+	cr_expect_eq(r.status, 0, "gloo, %d ranks (%s): status %d\nstdout:\n%s\nstderr:\n%s", n,
+		     setting ? setting : "defaults", r.status, r.out, r.err);
 	run_result_free(&r);
 }
+
+static void expect_world(int n) { expect_world_with(n, NULL); }
 
 Test(comm_gloo, world_1) { expect_world(1); }
 Test(comm_gloo, world_2) { expect_world(2); }
 Test(comm_gloo, world_3) { expect_world(3); }
 Test(comm_gloo, world_4) { expect_world(4); }
 Test(comm_gloo, world_5) { expect_world(5); }
+
+/* Every all-reduce through libgloo's ring (the sync mesh off), and the
+ * sync mesh sleeping in recv() instead of polling: 3 ranks, not a power
+ * of two, so halving-doubling takes its extra steps. */
+Test(comm_gloo, world_3_without_the_sync_mesh) { expect_world_with(3, "LTRUN_GLOO_SYNC_MAX=0"); }
+Test(comm_gloo, world_3_sync_mesh_sleeping) { expect_world_with(3, "LTRUN_GLOO_BUSY_POLL=0"); }
+Test(comm_gloo, world_4_sync_mesh_sleeping) { expect_world_with(4, "LTRUN_GLOO_BUSY_POLL=0"); }
+
+/* libgloo's loop thread must not preempt the rank's threads (gloo.cc's
+ * top comment): each rank of a 2-rank job has exactly one idle-class
+ * thread, the loop of its one device. */
+Test(comm_gloo, the_loop_thread_is_idle_class)
+{
+	struct comm_job job = {
+		.backend = "gloo",
+		.ranks = 2,
+		.env = (const char *[]){ "GLOO_SOCKET_IFNAME=lo", "COMM_WORKER_SCHED=1",
+					 "COMM_WORKER_QUICK=1", NULL },
+		.timeout_s = 60,
+	};
+	struct run_result r;
+
+	cr_assert_eq(comm_job_run(&job, &r), 0, "cannot start comm_worker: build the tests first");
+	cr_expect_eq(r.status, 0, "status %d:\n%s", r.status, r.err);
+	cr_expect(strstr(r.out, "rank 0: 1 idle threads") && strstr(r.out, "rank 1: 1 idle threads"),
+		  "each rank should have one idle-class thread (libgloo's loop):\n%s", r.out);
+	run_result_free(&r);
+}
+
+/* A bad LTRUN_GLOO_SYNC_MAX stops the open with one line naming it. */
+Test(comm_gloo, a_bad_sync_max_is_refused)
+{
+	static const char *const bad[] = { "LTRUN_GLOO_SYNC_MAX=1M", "LTRUN_GLOO_SYNC_MAX=262145",
+					   "LTRUN_GLOO_SYNC_MAX=-1" };
+
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		struct comm_job job = {
+			.backend = "gloo",
+			.ranks = 2,
+			.env = (const char *[]){ "GLOO_SOCKET_IFNAME=lo", bad[i], "COMM_WORKER_QUICK=1",
+						 NULL },
+			.timeout_s = 60,
+		};
+		struct run_result r;
+		char want[96];
+
+		snprintf(want, sizeof(want), "LTRUN_GLOO_SYNC_MAX='%s' is not a byte count from 0 to 262144",
+			 strchr(bad[i], '=') + 1);
+		cr_assert_eq(comm_job_run(&job, &r), 0, "cannot start comm_worker: build the tests first");
+		cr_expect_neq(r.status, 0, "%s was accepted", bad[i]);
+		cr_expect(strstr(r.err, want) != NULL, "%s: want '%s' in:\n%s", bad[i], want, r.err);
+		run_result_free(&r);
+	}
+}
 
 /* The last rank dies (SIGKILL) before its fifth collective: the others
  * must fail with gloo's reason within the collective timeout, not hang

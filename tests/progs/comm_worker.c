@@ -10,6 +10,9 @@
  *   COMM_WORKER_DIE_AT=N    rank COMM_WORKER_DIE_RANK (default the last)
  *                           kills itself with SIGKILL before collective N
  *   COMM_WORKER_QUICK=1     small counts only
+ *   COMM_WORKER_SCHED=1     print, after opening, how many of this
+ *                           process's threads are in the idle scheduling
+ *                           class (gloo's loop thread must be)
  * Data are small integers, so sums are exact in f16 and bf16 too.  Every
  * mismatch prints one line (collective, op, dtype, count, index, expected,
  * got; the first few per check); the exit status is 0 only if all passed.
@@ -20,6 +23,8 @@
 #include "rdzv/rdzv.h"
 #include "worker_rdzv.h"
 
+#include <dirent.h>
+#include <sched.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -338,6 +343,22 @@ static const char *host_name(void)
 	return h && *h ? h : "127.0.0.1";
 }
 
+/* How many of this process's threads run under SCHED_IDLE. */
+static int idle_threads(void)
+{
+	DIR *d = opendir("/proc/self/task");
+	struct dirent *e;
+	int n = 0;
+
+	if (!d)
+		return -1;
+	while ((e = readdir(d)))
+		if (e->d_name[0] != '.' && sched_getscheduler(atoi(e->d_name)) == SCHED_IDLE)
+			n++;
+	closedir(d);
+	return n;
+}
+
 static int env_int(const char *name, int def)
 {
 	const char *v = getenv(name);
@@ -386,6 +407,10 @@ int main(int argc, char **argv)
 	/* The tests check that auto saw the nodes they laid out. */
 	if (lt_comm_auto_nodes(w.c) > 0) {
 		printf("comm_worker: rank %d: auto over %d nodes\n", w.rank, lt_comm_auto_nodes(w.c));
+		fflush(stdout);
+	}
+	if (env_int("COMM_WORKER_SCHED", 0)) {
+		printf("comm_worker: rank %d: %d idle threads\n", w.rank, idle_threads());
 		fflush(stdout);
 	}
 	run_checks(&w, env_int("COMM_WORKER_QUICK", 0) != 0);
