@@ -33,7 +33,10 @@
  *   took 4 KB in 0.03 ms and 256 KB in 0.07 against the ring's 0.19 and
  *   0.29.  Sends are blocking there, so every message must fit in the
  *   socket's buffer (libgloo sizes it to the message): that bounds the
- *   path to small buffers.
+ *   path to small buffers.  The second mesh costs its connections at open
+ *   (4 ranks on one node: 0.09 -> 0.11-0.14 s for the whole job; libgloo
+ *   waits a turn of its loop, up to 10 ms, for each pair it connects);
+ *   LTRUN_GLOO_SYNC_MAX=0 does without it.
  */
 #include <gloo/allgather.h>
 #include <gloo/allreduce.h>
@@ -54,6 +57,7 @@
 #include <cstring>
 #include <map>
 #include <memory>
+#include <mutex>
 #include <stdexcept>
 #include <string>
 #include <exception>
@@ -383,6 +387,33 @@ bool busy_poll()
 	return (local ? std::atoi(local) : 1) <= cpus;
 }
 
+/* Switches every pair of ctx to sync mode, all at once: each switch waits
+ * for a turn of libgloo's loop (up to its 10 ms epoll timeout) to be sure
+ * the loop no longer reads that socket, and one turn serves them all. */
+void sync_pairs(const std::shared_ptr<gloo::rendezvous::Context> &ctx, int rank, int size,
+		bool busy)
+{
+	std::vector<std::thread> switching;
+	std::exception_ptr failed;
+	std::mutex m;
+
+	for (int r = 0; r < size; r++)
+		if (r != rank)
+			switching.emplace_back([&, r] {
+				try {
+					ctx->getPair(r)->setSync(true, busy);
+				} catch (...) {
+					std::lock_guard<std::mutex> hold(m);
+					if (!failed)
+						failed = std::current_exception();
+				}
+			});
+	for (auto &t : switching)
+		t.join();
+	if (failed)
+		std::rethrow_exception(failed);
+}
+
 int gloo_open_impl(struct lt_comm *c, const struct lt_comm_args *args, size_t sync_max,
 		   struct lt_err *err)
 {
@@ -417,9 +448,7 @@ int gloo_open_impl(struct lt_comm *c, const struct lt_comm_args *args, size_t sy
 	bool busy = busy_poll();
 	sync->setTimeout(g->timeout);
 	sync->connectFullMesh(sync_store, dev);
-	for (int r = 0; r < args->size; r++)
-		if (r != args->rank)
-			sync->getPair(r)->setSync(true, busy);
+	sync_pairs(sync, args->rank, args->size, busy);
 	g->sync_ctx = sync;
 	g->peers.insert(sync_store.peers_.begin(), sync_store.peers_.end());
 	return 0;
