@@ -16,27 +16,32 @@
  * exception crosses into C: each extern "C" entry point catches them all
  * and turns them into a one-line struct lt_err.
  *
- * Two things make libgloo fast on a busy node:
- * - libgloo's TCP device reads every socket on a thread of its own (the
- *   loop); ltrun starts that thread under SCHED_IDLE (make_device).  A
- *   loop thread woken by incoming data used to preempt the rank's thread
- *   while that held the pair's lock in a write, then spin, unable to read,
- *   until the scheduler's tick (4 ms at 250 Hz): a 1 MB all-reduce of 2
- *   ranks took 4 ms bound to a core each, and 0.4 or 4 ms by luck
- *   unbound.  An idle-class thread never preempts one of the rank's; it
- *   runs when they wait, which is when it has work.
- * - all-reduces up to LTRUN_GLOO_SYNC_MAX bytes (256 KiB) go over a second
- *   full mesh whose pairs are in libgloo's sync mode: the calling thread
- *   writes and reads its sockets itself (no hand-off to the loop thread),
- *   busy-polling when this node's ranks have a cpu each, and the
- *   algorithm is halving-doubling (log2 steps).  Between two hosts it
- *   took 4 KB in 0.03 ms and 256 KB in 0.07 against the ring's 0.19 and
- *   0.29.  Sends are blocking there, so every message must fit in the
- *   socket's buffer (libgloo sizes it to the message): that bounds the
- *   path to small buffers.  The second mesh costs its connections at open
- *   (4 ranks on one node: 0.09 -> 0.11-0.14 s for the whole job; libgloo
- *   waits a turn of its loop, up to 10 ms, for each pair it connects);
- *   LTRUN_GLOO_SYNC_MAX=0 does without it.
+ * Two things make libgloo fast on a busy node; both are off by default
+ * (opt-in, below), because with them on the three-host ssh test
+ * (tests/integration/test_ssh.c) failed 2 of 8 times at open ("Connection
+ * closed by peer" while a rail's mesh connected), against 8 of 8 passes
+ * without; the cause is not found:
+ * - LTRUN_GLOO_LOOP_IDLE=1: libgloo's TCP device reads every socket on a
+ *   thread of its own (the loop); once the meshes are connected, ltrun puts
+ *   that thread under SCHED_IDLE (calm_loop).  A loop thread woken by
+ *   incoming data preempts the rank's thread while that holds the pair's
+ *   lock in a write, then spins, unable to read, until the scheduler's tick
+ *   (4 ms at 250 Hz): a 1 MB all-reduce of 2 ranks takes 4 ms bound to a
+ *   core each, and 0.4 or 4 ms by luck unbound; 0.27 ms in the idle class.
+ *   An idle-class thread never preempts one of the rank's; it runs when
+ *   they wait, which is when it has work.
+ * - LTRUN_GLOO_SYNC_MAX=N: all-reduces up to N bytes (at most 256 KiB) go
+ *   over a second full mesh, on a device of its own, whose pairs are in
+ *   libgloo's sync mode: the calling thread writes and reads its sockets
+ *   itself (no hand-off to the loop thread), busy-polling when this node's
+ *   ranks have a cpu each, and the algorithm is halving-doubling (log2
+ *   steps).  Between two hosts it took 4 KB in 0.03 ms and 256 KB in 0.07
+ *   against the ring's 0.19 and 0.29.  Sends are blocking there, so every
+ *   message must fit in the socket's buffer (libgloo sizes it to the
+ *   message): that bounds the path to small buffers.  The second mesh costs
+ *   its connections at open (4 ranks on one node: 0.09 -> 0.11-0.14 s for
+ *   the whole job; libgloo waits a turn of its loop, up to 10 ms, for each
+ *   pair it connects).
  */
 #include <gloo/allgather.h>
 #include <gloo/allreduce.h>
@@ -50,22 +55,24 @@
 #include <gloo/transport/tcp/device.h>
 #include <gloo/types.h>
 
+#include <cerrno>
 #include <chrono>
 #include <cstdio>
-#include <cerrno>
 #include <cstdlib>
 #include <cstring>
+#include <exception>
 #include <map>
 #include <memory>
 #include <mutex>
 #include <stdexcept>
 #include <string>
-#include <exception>
 #include <thread>
 #include <utility>
 #include <vector>
 
+#include <dirent.h>
 #include <sched.h>
+#include <unistd.h>
 
 extern "C" {
 #include "comm/comm.h"
@@ -316,38 +323,76 @@ template <typename F> int guarded(struct lt_comm *c, const char *what, struct lt
 
 constexpr size_t kSyncMaxBytes = 256u << 10;
 
+/* The thread ids of this process (/proc/self/task). */
+std::vector<pid_t> own_threads()
+{
+	std::vector<pid_t> tids;
+	DIR *d = opendir("/proc/self/task");
+
+	if (!d)
+		return tids;
+	while (struct dirent *e = readdir(d))
+		if (e->d_name[0] != '.')
+			tids.push_back((pid_t)std::atoi(e->d_name));
+	closedir(d);
+	return tids;
+}
+
+/* The one thread that is in now and not in before (libgloo's loop, when
+ * taken around CreateDevice), or 0 when that is not exactly one thread
+ * (another thread of the process started meanwhile: then it is left be). */
+pid_t new_thread(const std::vector<pid_t> &before, const std::vector<pid_t> &now)
+{
+	pid_t found = 0;
+
+	for (pid_t t : now) {
+		bool old = false;
+		for (pid_t b : before)
+			old = old || b == t;
+		if (old)
+			continue;
+		if (found)
+			return 0;
+		found = t;
+	}
+	return found;
+}
+
 /* Binds the TCP device: GLOO_SOCKET_IFNAME names an interface, else the
- * node's address from args (127.0.0.1 when it has none).  The device is
- * made on a short-lived thread in the idle scheduling class, so that the
- * loop thread libgloo starts there inherits the class (see the top). */
-std::shared_ptr<gloo::transport::Device> make_device(const struct lt_comm_args *args)
+ * node's address from args (127.0.0.1 when it has none).  *loop gets the
+ * thread libgloo starts for it (0 if unknown), put in the idle class once
+ * the meshes are connected (see the top). */
+std::shared_ptr<gloo::transport::Device> make_device(const struct lt_comm_args *args, pid_t *loop)
 {
 	gloo::transport::tcp::attr attr;
 	const char *ifname = std::getenv("GLOO_SOCKET_IFNAME");
-	std::shared_ptr<gloo::transport::Device> dev;
-	std::exception_ptr failed;
 
 	if (ifname && *ifname)
 		attr.iface = ifname;
 	else
 		attr.hostname = args->host && *args->host ? args->host : "127.0.0.1";
-	std::thread maker([&] {
-		struct sched_param sp = {};
-
-		sched_setscheduler(0, SCHED_IDLE, &sp); /* lowering needs no privilege */
-		try {
-			dev = gloo::transport::tcp::CreateDevice(attr);
-		} catch (...) {
-			failed = std::current_exception();
-		}
-	});
-	maker.join();
-	if (failed)
-		std::rethrow_exception(failed);
+	auto before = own_threads();
+	auto dev = gloo::transport::tcp::CreateDevice(attr);
+	*loop = new_thread(before, own_threads());
 	return dev;
 }
 
-/* LTRUN_GLOO_SYNC_MAX: bytes, 0 (no sync mesh) to 256 KiB, the default:
+/* With LTRUN_GLOO_LOOP_IDLE=1, puts libgloo's loop thread in the idle
+ * class, after the connections (off by default: see the top):
+ * while the meshes connect, the loop accepts and reads the peers'
+ * handshakes, and starved by busy normal threads (three hosts' agents and
+ * ranks on 2 cpus) some of those handshakes failed ("Connection closed by
+ * peer").  Lowering needs no privilege; a failure leaves it as it was. */
+void calm_loop(pid_t loop)
+{
+	const char *on = std::getenv("LTRUN_GLOO_LOOP_IDLE");
+	struct sched_param sp = {};
+
+	if (loop > 0 && on && !std::strcmp(on, "1"))
+		sched_setscheduler(loop, SCHED_IDLE, &sp);
+}
+
+/* LTRUN_GLOO_SYNC_MAX: bytes, 0 (no sync mesh, the default) to 256 KiB:
  * above, a blocking exchange could wait on a socket buffer that
  * net.core.wmem_max keeps small.  -1 with err for a bad value. */
 int sync_max_of_env(size_t *max, struct lt_err *err)
@@ -355,7 +400,7 @@ int sync_max_of_env(size_t *max, struct lt_err *err)
 	const char *v = std::getenv("LTRUN_GLOO_SYNC_MAX");
 	char *end = nullptr;
 
-	*max = kSyncMaxBytes;
+	*max = 0;
 	if (!v || !*v)
 		return 0;
 	errno = 0;
@@ -363,9 +408,8 @@ int sync_max_of_env(size_t *max, struct lt_err *err)
 	if (errno || *end || *v == '-' || *v == '+' || n > kSyncMaxBytes)
 		return lt_err_set(err, LT_EXIT_USAGE,
 				  "LTRUN_GLOO_SYNC_MAX='%.64s' is not a byte count from 0 to %zu; "
-				  "unset it for the default (%zu) or set 0 to send every all-reduce "
-				  "through libgloo's ring",
-				  v, kSyncMaxBytes, kSyncMaxBytes);
+				  "unset it or set 0 to send every all-reduce through libgloo's ring",
+				  v, kSyncMaxBytes);
 	*max = (size_t)n;
 	return 0;
 }
@@ -387,29 +431,32 @@ bool busy_poll()
 	return (local ? std::atoi(local) : 1) <= cpus;
 }
 
-/* Switches every pair of ctx to sync mode, all at once: each switch waits
+/* Switches every pair of ctx to sync mode, 64 at a time: each switch waits
  * for a turn of libgloo's loop (up to its 10 ms epoll timeout) to be sure
  * the loop no longer reads that socket, and one turn serves them all. */
 void sync_pairs(const std::shared_ptr<gloo::rendezvous::Context> &ctx, int rank, int size,
 		bool busy)
 {
-	std::vector<std::thread> switching;
 	std::exception_ptr failed;
 	std::mutex m;
 
-	for (int r = 0; r < size; r++)
-		if (r != rank)
-			switching.emplace_back([&, r] {
-				try {
-					ctx->getPair(r)->setSync(true, busy);
-				} catch (...) {
-					std::lock_guard<std::mutex> hold(m);
-					if (!failed)
-						failed = std::current_exception();
-				}
-			});
-	for (auto &t : switching)
-		t.join();
+	for (int first = 0; first < size; first += 64) {
+		std::vector<std::thread> switching;
+
+		for (int r = first; r < size && r < first + 64; r++)
+			if (r != rank)
+				switching.emplace_back([&, r] {
+					try {
+						ctx->getPair(r)->setSync(true, busy);
+					} catch (...) {
+						std::lock_guard<std::mutex> hold(m);
+						if (!failed)
+							failed = std::current_exception();
+					}
+				});
+		for (auto &t : switching)
+			t.join();
+	}
 	if (failed)
 		std::rethrow_exception(failed);
 }
@@ -429,7 +476,8 @@ int gloo_open_impl(struct lt_comm *c, const struct lt_comm_args *args, size_t sy
 				  "comm 'gloo' in '%s' needs a rendezvous to meet its %d ranks: "
 				  "open it from a rank process (or set LTRUN_RDZV_DIR)",
 				  args->scope, args->size);
-	auto dev = make_device(args);
+	pid_t loop = 0;
+	auto dev = make_device(args, &loop);
 	std::vector<int> globals((size_t)args->size);
 	for (int r = 0; r < args->size; r++)
 		globals[(size_t)r] = args->global_rank ? args->global_rank[r] : r;
@@ -440,17 +488,25 @@ int gloo_open_impl(struct lt_comm *c, const struct lt_comm_args *args, size_t sy
 	ctx->connectFullMesh(store, dev);
 	g->ctx = ctx;
 	g->peers = store.peers_;
-	if (!g->sync_max)
+	if (!g->sync_max) {
+		calm_loop(loop);
 		return 0;
+	}
 
 	auto sync = std::make_shared<gloo::rendezvous::Context>(args->rank, args->size);
 	RdzvStore sync_store(args->rz, std::string(args->scope) + "/gloo-sync/", globals);
 	bool busy = busy_poll();
+	pid_t sync_loop = 0;
+	/* a device of its own: nothing shared with the first mesh's listener
+	 * and loop while the peers still connect to either */
+	auto sync_dev = make_device(args, &sync_loop);
 	sync->setTimeout(g->timeout);
-	sync->connectFullMesh(sync_store, dev);
+	sync->connectFullMesh(sync_store, sync_dev);
 	sync_pairs(sync, args->rank, args->size, busy);
 	g->sync_ctx = sync;
 	g->peers.insert(sync_store.peers_.begin(), sync_store.peers_.end());
+	calm_loop(loop);
+	calm_loop(sync_loop);
 	return 0;
 }
 
