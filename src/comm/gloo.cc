@@ -18,9 +18,11 @@
  *
  * Two things make libgloo fast on a busy node; both are off by default
  * (opt-in, below), because with them on the three-host ssh test
- * (tests/integration/test_ssh.c) failed 2 of 8 times at open ("Connection
- * closed by peer" while a rail's mesh connected), against 8 of 8 passes
- * without; the cause is not found:
+ * (tests/integration/test_ssh.c) failed 1 to 4 times in 8 at open
+ * ("Connection closed by peer" naming an ephemeral port of node 0, while a
+ * rail's mesh connected), against 8 of 8 passes without; an hour later the
+ * same code with both set through the environment passed 28 of 28.  The
+ * failure is intermittent and its cause not found:
  * - LTRUN_GLOO_LOOP_IDLE=1: libgloo's TCP device reads every socket on a
  *   thread of its own (the loop); once the meshes are connected, ltrun puts
  *   that thread under SCHED_IDLE (calm_loop).  A loop thread woken by
