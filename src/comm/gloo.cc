@@ -362,7 +362,7 @@ pid_t new_thread(const std::vector<pid_t> &before, const std::vector<pid_t> &now
 
 /* Binds the TCP device: GLOO_SOCKET_IFNAME names an interface, else the
  * node's address from args (127.0.0.1 when it has none).  *loop gets the
- * thread libgloo starts for it (0 if unknown), put in the idle class once
+ * thread libgloo starts for it (0 if unknown), for calm_loop once
  * the meshes are connected (see the top). */
 std::shared_ptr<gloo::transport::Device> make_device(const struct lt_comm_args *args, pid_t *loop)
 {
