@@ -183,13 +183,22 @@ static bool on_tmpfs(const char *path)
 	return !statfs(path, &sf) && sf.f_type == TMPFS_MAGIC_;
 }
 
+/* Saves step and returns the share of its model file in the page cache. */
+static double saved_share(struct ckpt_dir *d, int64_t step, float *p, size_t n)
+{
+	char path[160];
+
+	save(d, step, p, n);
+	snprintf(path, sizeof(path), "%s/step-%lld/model.safetensors", d->path, (long long)step);
+	return cached_share(path);
+}
+
 Test(ckpt_direct, new_files_skip_the_page_cache_cached_spares_do_not)
 {
 	const size_t n = 2 * MB + 17; /* 8 MB of f32 and a ragged end */
 	const struct lt_registry *reg = builtins();
 	struct lt_choice c = { 0 };
 	struct ckpt_dir d;
-	char path[160];
 	float *p = malloc(n * sizeof(*p));
 
 	cr_assert(p);
@@ -199,24 +208,16 @@ Test(ckpt_direct, new_files_skip_the_page_cache_cached_spares_do_not)
 		cr_skip_test("/tmp is a tmpfs: every page is cached");
 	}
 	/* a new file: written direct, so none of it is cached after */
-	save(&d, 1, p, n);
-	snprintf(path, sizeof(path), "%s/step-1/model.safetensors", d.path);
-	cr_expect_lt(cached_share(path), 0.5, "a first save goes past the page cache");
+	cr_expect_lt(saved_share(&d, 1, p, n), 0.5, "a first save goes past the page cache");
 	load(&d, p, n);
 	/* reading it cached it: step-1's file, retired by step 2, becomes a
 	 * spare whose pages are cached, and step 3 is written over it
 	 * buffered (its pages stay cached) */
-	save(&d, 2, p, n);
-	snprintf(path, sizeof(path), "%s/step-2/model.safetensors", d.path);
-	cr_expect_lt(cached_share(path), 0.5, "no spare yet: direct");
-	save(&d, 3, p, n);
-	snprintf(path, sizeof(path), "%s/step-3/model.safetensors", d.path);
-	cr_expect_gt(cached_share(path), 0.8, "a cached spare is written over buffered");
+	cr_expect_lt(saved_share(&d, 2, p, n), 0.5, "no spare yet: direct");
+	cr_expect_gt(saved_share(&d, 3, p, n), 0.8, "a cached spare is written over buffered");
 	load(&d, p, n);
 	/* step-2's file, never read, is the spare now: step 4 goes direct */
-	save(&d, 4, p, n);
-	snprintf(path, sizeof(path), "%s/step-4/model.safetensors", d.path);
-	cr_expect_lt(cached_share(path), 0.5, "an uncached spare is written over direct");
+	cr_expect_lt(saved_share(&d, 4, p, n), 0.5, "an uncached spare is written over direct");
 	load(&d, p, n);
 	lt_ckpt_io_file.close(d.io);
 	d.io = NULL;
