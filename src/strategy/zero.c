@@ -258,8 +258,9 @@ static void print_gathers(const struct zero_units *zu)
 	size_t gathers, ahead;
 
 	zero_units_counts(zu, &gathers, &ahead);
-	fprintf(stderr, "ltrun: zero: stage 3 gathered units %zu times, %zu of them ahead of use\n",
-		gathers, ahead);
+	fprintf(stderr, "ltrun: zero: stage 3 gathered units %zu times, %zu of them ahead of use, by %s\n",
+		gathers, ahead,
+		zero_units_reads_direct(zu) ? "direct reads of the owners' values" : "broadcasts");
 }
 
 /* Stage 3: a unit begun or ended (zero_units.c). */
@@ -319,6 +320,8 @@ static int zero_setup(lt_ctx *ctx, void *state, const struct lt_params *p,
 		return -1;
 	if (z->files)
 		zero_units_set_files(z->units, z->files);
+	if (z->units && zero_units_direct(ctx, z->units, err))
+		return -1;
 	layout->state_offset = z->part.offset;
 	layout->state_numel = z->part.numel;
 	layout->grads_sharded = z->stage >= 2;
@@ -593,6 +596,7 @@ static int zero_ckpt_loaded(lt_ctx *ctx, void *state, const struct lt_params *p,
 	struct zero *z = state;
 
 	(void)p;
+	zero_units_values_changed(z->units);
 	if (share_across_nodes(ctx, z, err))
 		return -1;
 	if (z->stage >= 3 && (!ctx->master_arena.base || !z->units))
@@ -624,6 +628,10 @@ static void zero_teardown(lt_ctx *ctx, void *state, const struct lt_params *p)
 		print_gathers(z->units);
 	if (z->units)
 		lt_unit_fault_remove();
+	if (zero_units_reads_direct(z->units)) { /* no peer reads this rank's values any more */
+		struct lt_err ignored;
+		(void)lt_comm_barrier(z->shard, &ignored);
+	}
 	zero_units_close(z->units); /* its gathers waited before the files go */
 	zero_files_close(z->files);
 	free(z->q.buckets);

@@ -29,13 +29,35 @@
  *
  * The unit of work of one gather is gather_unit(), for hooks that bring
  * the values from elsewhere.
+ *
+ * Direct reads.  When every rank of the shard is a process of this node
+ * that this one may read (same user, same pid namespace: checked once at
+ * open by reading each peer's cookie with process_vm_readv), a gather
+ * reads each owner's part straight out of the owner's arena: one copy,
+ * made by the rank that needs it, and nothing for the owner to do (a
+ * broadcast through the shm segment is two copies and needs both ranks'
+ * workers on a cpu at once).  It is then synchronous: a gather ahead is
+ * a read ahead.  The owner's values change only in its step (and when a
+ * resume writes them), so the first gather after either waits on a
+ * barrier of the shard: every owner has finished writing.  Nothing is
+ * read between an owner's last read by a peer and its step, since the
+ * step follows the reduce-scatters that every peer's backward ends with.
+ * And no rank leaves while a peer may still read it: teardown waits on
+ * a barrier of the shard (zero.c).  Values in files (offload_params=nvme:
+ * the owned part is not resident) and LTRUN_ZERO_GATHER=broadcast keep
+ * the broadcasts.
  */
 #include "strategy/zero_units.h"
 #include "comm/comm.h"
 #include "strategy/zero_files.h"
 
+#include <errno.h>
 #include <stdint.h>
 #include <stdlib.h>
+#include <string.h>
+#include <sys/uio.h>
+#include <time.h>
+#include <unistd.h>
 
 /* Recorded begins beyond this many are not kept: the model never steps
  * (or begins without end) and prefetching stays off. */
@@ -63,6 +85,14 @@ struct zero_units {
 	bool release_pending;     /* a resume made every value resident */
 	size_t gathers, ahead;    /* units gathered, and of them ahead of use */
 	struct zero_files *files; /* offload_params=nvme: the owned values (NULL) */
+	struct peer *peer;        /* direct reads: each shard rank's (NULL: broadcasts) */
+	bool sync_pending;        /* direct: a barrier before the next read */
+	uint64_t cookie;          /* direct: what peers read to check they can */
+};
+
+/* What a rank of the shard tells the others for direct reads. */
+struct peer {
+	uint64_t pid, base, cookie_at, cookie; /* base: its data arena */
 };
 
 /* The flat range [*lo, *hi) of unit u's parameters. */
@@ -158,6 +188,50 @@ static int broadcast_owned(struct lt_ctx *ctx, const struct zero_units *zu, size
 	return 0;
 }
 
+/* Reads flat [a, b) of the data arena from shard rank r's, in place. */
+static int read_peer(struct lt_ctx *ctx, const struct zero_units *zu, int r, size_t a,
+		     size_t b, struct lt_err *err)
+{
+	size_t esz = lt_dtype_size(ctx->dtype), off = a * esz, len = (b - a) * esz;
+
+	while (len) {
+		struct iovec here = { ctx->data_arena.base + off, len };
+		struct iovec there = { (void *)(uintptr_t)(zu->peer[r].base + off), len };
+		ssize_t n = process_vm_readv((pid_t)zu->peer[r].pid, &here, 1, &there, 1, 0);
+
+		if (n <= 0)
+			return lt_err_set(err, LT_EXIT_FAILURE,
+					  "zero: cannot read rank %d's values (pid %d) for a gather: %s: did it die? see its own error",
+					  zu->shard->global[r], (int)zu->peer[r].pid,
+					  n ? strerror(errno) : "nothing read");
+		off += (size_t)n;
+		len -= (size_t)n;
+	}
+	return 0;
+}
+
+/* Direct reads of every owner's part of flat [lo, hi) but this rank's,
+ * after the barrier a step or a resume asks for. */
+static int read_owned(struct lt_ctx *ctx, struct zero_units *zu, size_t lo, size_t hi,
+		      struct lt_err *err)
+{
+	size_t s = zu->part->shard;
+
+	if (zu->sync_pending) {
+		if (lt_comm_barrier(zu->shard, err))
+			return -1;
+		zu->sync_pending = false;
+	}
+	for (int r = 0; s && r < zu->ssize; r++) {
+		size_t a = (size_t)r * s > lo ? (size_t)r * s : lo;
+		size_t b = (size_t)r * s + s < hi ? (size_t)r * s + s : hi;
+
+		if (b > a && r != zu->shard->rank && read_peer(ctx, zu, r, a, b, err))
+			return -1;
+	}
+	return 0;
+}
+
 /* Waits for unit u's gather, if one is in flight. */
 static int wait_unit(struct zero_units *zu, size_t u, struct lt_err *err)
 {
@@ -186,8 +260,11 @@ static int gather_unit(struct lt_ctx *ctx, struct zero_units *zu, size_t u, bool
 	zu->held[u] = true;
 	zu->gathers++;
 	zu->ahead += !wait;
-	if (unowned_values(ctx, zu, lo, hi, false, err) ||
-	    zero_files_begin(ctx, zu->files, lo, hi, err) || /* the owned part, from its file */
+	if (unowned_values(ctx, zu, lo, hi, false, err))
+		return -1;
+	if (zu->peer)
+		return read_owned(ctx, zu, lo, hi, err);
+	if (zero_files_begin(ctx, zu->files, lo, hi, err) || /* the owned part, from its file */
 	    broadcast_owned(ctx, zu, lo, hi, zu->req + u * (size_t)zu->ssize, err))
 		return -1;
 	return wait ? wait_unit(zu, u, err) : 0;
@@ -398,6 +475,7 @@ int zero_units_step(struct lt_ctx *ctx, struct zero_units *zu, struct lt_err *er
 {
 	zu->recorded = true;
 	zu->pos = 0;
+	zu->sync_pending = zu->peer != NULL; /* the update comes next */
 	if (zero_files_unpin(ctx, zu->files, zu->held, err))
 		return -1;
 	for (size_t u = 0; u < ctx->nunits; u++) {
@@ -445,6 +523,76 @@ void zero_units_set_files(struct zero_units *zu, struct zero_files *zf)
 	zu->files = zf;
 }
 
+/* Whether this rank can read every peer's cookie (told in all[]). */
+static bool can_read_peers(const struct zero_units *zu, const struct peer *all)
+{
+	for (int r = 0; r < zu->ssize; r++) {
+		uint64_t seen = 0;
+		struct iovec here = { &seen, sizeof(seen) };
+		struct iovec there = { (void *)(uintptr_t)all[r].cookie_at, sizeof(seen) };
+
+		if (r != zu->shard->rank &&
+		    (process_vm_readv((pid_t)all[r].pid, &here, 1, &there, 1, 0) !=
+			     (ssize_t)sizeof(seen) ||
+		     seen != all[r].cookie))
+			return false;
+	}
+	return true;
+}
+
+int zero_units_direct(struct lt_ctx *ctx, struct zero_units *zu, struct lt_err *err)
+{
+	const char *how = getenv("LTRUN_ZERO_GATHER");
+	struct timespec ts;
+	struct peer me, *all;
+	int32_t ok;
+
+	if (how && *how && strcmp(how, "auto") && strcmp(how, "broadcast"))
+		return lt_err_set(err, LT_EXIT_USAGE,
+				  "LTRUN_ZERO_GATHER='%s': expected auto or broadcast (how stage 3 gathers a unit on one node)",
+				  how);
+	if (zu->ssize < 2 || zu->files || (how && !strcmp(how, "broadcast")))
+		return 0;
+	clock_gettime(CLOCK_REALTIME, &ts);
+	zu->cookie = ((uint64_t)ts.tv_nsec << 32 ^ (uint64_t)ts.tv_sec ^ (uintptr_t)zu) *
+			     0x9e3779b97f4a7c15ull | 1;
+	me = (struct peer){ .pid = (uint64_t)getpid(),
+			    .base = (uintptr_t)ctx->data_arena.base,
+			    .cookie_at = (uintptr_t)&zu->cookie,
+			    .cookie = zu->cookie };
+	all = calloc((size_t)zu->ssize, sizeof(*all));
+	if (!all)
+		return lt_err_set(err, LT_EXIT_FAILURE, "zero: out of memory");
+	if (lt_comm_all_gather(zu->shard, &me, all, sizeof(me) / sizeof(int64_t), LT_I64, err)) {
+		free(all);
+		return -1;
+	}
+	ok = can_read_peers(zu, all);
+	/* every rank the same way: a broadcast needs every rank in it */
+	if (lt_comm_all_reduce(zu->shard, &ok, 1, LT_I32, LT_MIN, err)) {
+		free(all);
+		return -1;
+	}
+	if (!ok) {
+		free(all);
+		return 0;
+	}
+	zu->peer = all;
+	zu->sync_pending = true;
+	return 0;
+}
+
+bool zero_units_reads_direct(const struct zero_units *zu)
+{
+	return zu && zu->peer;
+}
+
+void zero_units_values_changed(struct zero_units *zu)
+{
+	if (zu)
+		zu->sync_pending = zu->peer != NULL;
+}
+
 const bool *zero_units_held(const struct zero_units *zu)
 {
 	return zu->held;
@@ -470,5 +618,6 @@ void zero_units_close(struct zero_units *zu)
 	free(zu->held);
 	free(zu->kept);
 	free(zu->req);
+	free(zu->peer);
 	free(zu);
 }

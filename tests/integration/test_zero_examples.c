@@ -123,3 +123,61 @@ Test(zero_examples, gpt_three_blocks_match_ddp_under_fsdp)
 		    LIST("--layers", "3", "--dim", "20", "--heads", "2", "--ctx", "17", "--eval", "4"),
 		    "3", LIST("fsdp"));
 }
+
+/* One fsdp run of the 3-block gpt on 3 ranks, env added (NULL: none):
+ * its --dump to dump, its stderr returned (the caller frees it). */
+static char *fsdp_run(const char *const *env, const char *dump)
+{
+	const char *const argv[] = { "--strategy", "fsdp", "--devices", "3", "--verbose",
+				     "--batch-size", "4", "--max-steps", "6", "--optimizer", "adamw",
+				     "--lr", "1e-2", "--seed", "5", build_path("examples/gpt/gpt.so"),
+				     "--", "--layers", "3", "--dim", "20", "--heads", "2", "--ctx",
+				     "17", "--eval", "4", "--dump", dump, NULL };
+	struct run_result r;
+	char *err;
+
+	cr_assert_eq(run_ltrun(argv, env, &r), 0, "cannot start ltrun");
+	cr_assert_eq(r.status, 0, "fsdp on 3 ranks: status %d\n%s", r.status, r.err);
+	err = strdup(r.err ? r.err : "");
+	run_result_free(&r);
+	return err;
+}
+
+/* On one node, gathers read the owners' arenas directly; with
+ * LTRUN_ZERO_GATHER=broadcast they are broadcasts; both give the same
+ * bits; a bad value is refused. */
+Test(zero_examples, direct_reads_and_broadcasts_give_the_same_values)
+{
+	char a[512], b[512], *err;
+	FILE *fa, *fb;
+	int ca, cb;
+
+	path_in_tmp(a, sizeof(a), "direct.txt");
+	path_in_tmp(b, sizeof(b), "broadcast.txt");
+	err = fsdp_run(NULL, a);
+	cr_expect(strstr(err, "by direct reads of the owners' values"), "no direct reads:\n%s", err);
+	free(err);
+	err = fsdp_run((const char *const[]){ "LTRUN_ZERO_GATHER=broadcast", NULL }, b);
+	cr_expect(strstr(err, "ahead of use, by broadcasts"), "no broadcasts:\n%s", err);
+	free(err);
+	fa = fopen(a, "r");
+	fb = fopen(b, "r");
+	cr_assert(fa && fb, "a dump is missing");
+	do {
+		ca = fgetc(fa);
+		cb = fgetc(fb);
+		cr_assert_eq(ca, cb, "the dumps differ");
+	} while (ca != EOF);
+	fclose(fa);
+	fclose(fb);
+
+	const char *const argv[] = { "--strategy", "fsdp", "--devices", "2", "--max-steps", "1",
+				     build_path("examples/wide/wide.so"), "--", "--params", "1260",
+				     "--width", "20", NULL };
+	struct run_result r;
+	cr_assert_eq(run_ltrun(argv, (const char *const[]){ "LTRUN_ZERO_GATHER=cma", NULL }, &r),
+		     0);
+	cr_expect_neq(r.status, 0);
+	cr_expect(strstr(r.err, "LTRUN_ZERO_GATHER='cma': expected auto or broadcast"), "%s", r.err);
+	run_result_free(&r);
+}
