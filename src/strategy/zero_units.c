@@ -55,8 +55,8 @@
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/random.h>
 #include <sys/uio.h>
-#include <time.h>
 #include <unistd.h>
 
 /* Recorded begins beyond this many are not kept: the model never steps
@@ -158,23 +158,33 @@ static int unowned_values(struct lt_ctx *ctx, const struct zero_units *zu, size_
 	return 0;
 }
 
+/* Shard rank r's part [*a, *b) of flat [lo, hi); false when it has none. */
+static bool owner_part(const struct zero_units *zu, int r, size_t lo, size_t hi, size_t *a,
+		       size_t *b)
+{
+	size_t s = zu->part->shard;
+
+	*a = (size_t)r * s > lo ? (size_t)r * s : lo;
+	*b = (size_t)r * s + s < hi ? (size_t)r * s + s : hi;
+	return s && *b > *a;
+}
+
 /* Every rank gets the values of flat [lo, hi): each owner broadcasts its
  * part of it, blocking (req NULL) or queued (req[r] the request of owner
  * r's part, NULL where it has none). */
 static int broadcast_owned(struct lt_ctx *ctx, const struct zero_units *zu, size_t lo, size_t hi,
 			   struct lt_comm_req **req, struct lt_err *err)
 {
-	size_t esz = lt_dtype_size(ctx->dtype), s = zu->part->shard;
+	size_t esz = lt_dtype_size(ctx->dtype), a, b;
 
 	if (zu->ssize == 1) /* parameters in files on one rank: nothing to send */
 		return 0;
-	for (int r = 0; s && r < zu->ssize; r++) {
-		size_t a = (size_t)r * s > lo ? (size_t)r * s : lo;
-		size_t b = (size_t)r * s + s < hi ? (size_t)r * s + s : hi;
-		char *p = ctx->data_arena.base + a * esz;
+	for (int r = 0; r < zu->ssize; r++) {
+		char *p = ctx->data_arena.base;
 
-		if (b <= a)
+		if (!owner_part(zu, r, lo, hi, &a, &b))
 			continue;
+		p += a * esz;
 		if (!req) {
 			if (lt_comm_broadcast(zu->shard, p, b - a, ctx->dtype, r, err))
 				return -1;
@@ -215,20 +225,17 @@ static int read_peer(struct lt_ctx *ctx, const struct zero_units *zu, int r, siz
 static int read_owned(struct lt_ctx *ctx, struct zero_units *zu, size_t lo, size_t hi,
 		      struct lt_err *err)
 {
-	size_t s = zu->part->shard;
+	size_t a, b;
 
 	if (zu->sync_pending) {
 		if (lt_comm_barrier(zu->shard, err))
 			return -1;
 		zu->sync_pending = false;
 	}
-	for (int r = 0; s && r < zu->ssize; r++) {
-		size_t a = (size_t)r * s > lo ? (size_t)r * s : lo;
-		size_t b = (size_t)r * s + s < hi ? (size_t)r * s + s : hi;
-
-		if (b > a && r != zu->shard->rank && read_peer(ctx, zu, r, a, b, err))
+	for (int r = 0; r < zu->ssize; r++)
+		if (r != zu->shard->rank && owner_part(zu, r, lo, hi, &a, &b) &&
+		    read_peer(ctx, zu, r, a, b, err))
 			return -1;
-	}
 	return 0;
 }
 
@@ -532,7 +539,8 @@ static bool can_read_peers(const struct zero_units *zu, const struct peer *all)
 		struct iovec there = { (void *)(uintptr_t)all[r].cookie_at, sizeof(seen) };
 
 		if (r != zu->shard->rank &&
-		    (process_vm_readv((pid_t)all[r].pid, &here, 1, &there, 1, 0) !=
+		    (!all[r].cookie ||
+		     process_vm_readv((pid_t)all[r].pid, &here, 1, &there, 1, 0) !=
 			     (ssize_t)sizeof(seen) ||
 		     seen != all[r].cookie))
 			return false;
@@ -543,7 +551,6 @@ static bool can_read_peers(const struct zero_units *zu, const struct peer *all)
 int zero_units_direct(struct lt_ctx *ctx, struct zero_units *zu, struct lt_err *err)
 {
 	const char *how = getenv("LTRUN_ZERO_GATHER");
-	struct timespec ts;
 	struct peer me, *all;
 	int32_t ok;
 
@@ -553,9 +560,9 @@ int zero_units_direct(struct lt_ctx *ctx, struct zero_units *zu, struct lt_err *
 				  how);
 	if (zu->ssize < 2 || zu->files || (how && !strcmp(how, "broadcast")))
 		return 0;
-	clock_gettime(CLOCK_REALTIME, &ts);
-	zu->cookie = ((uint64_t)ts.tv_nsec << 32 ^ (uint64_t)ts.tv_sec ^ (uintptr_t)zu) *
-			     0x9e3779b97f4a7c15ull | 1;
+	/* no cookie, no proof: then the peers' cookies (0) cannot match either */
+	if (getrandom(&zu->cookie, sizeof(zu->cookie), 0) != (ssize_t)sizeof(zu->cookie))
+		zu->cookie = 0;
 	me = (struct peer){ .pid = (uint64_t)getpid(),
 			    .base = (uintptr_t)ctx->data_arena.base,
 			    .cookie_at = (uintptr_t)&zu->cookie,
