@@ -259,8 +259,7 @@ static void print_gathers(const struct zero_units *zu)
 
 	zero_units_counts(zu, &gathers, &ahead);
 	fprintf(stderr, "ltrun: zero: stage 3 gathered units %zu times, %zu of them ahead of use, by %s\n",
-		gathers, ahead,
-		zero_units_reads_direct(zu) ? "direct reads of the owners' values" : "broadcasts");
+		gathers, ahead, zero_units_gather_way(zu));
 }
 
 /* Stage 3: a unit begun or ended (zero_units.c). */

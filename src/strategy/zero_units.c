@@ -46,16 +46,33 @@
  * a barrier of the shard (zero.c).  Values in files (offload_params=nvme:
  * the owned part is not resident) and LTRUN_ZERO_GATHER=broadcast keep
  * the broadcasts.
+ *
+ * Shared pages (share_pages, unless LTRUN_ZERO_GATHER=read).  On top of
+ * direct reads, every rank moves the whole pages of its shard into a
+ * memfd mapped where they were, and each peer maps them (MAP_PRIVATE,
+ * from a read-only descriptor taken with pidfd_getfd: the same ptrace
+ * check as process_vm_readv) over its own released copy of them.  Then
+ * a gather is the guard lifted (the model reads the owner's pages: no
+ * copy, nothing zeroed) and a direct read of the few bytes of a part
+ * outside its whole pages; a release gives the mapping's pages back as
+ * before.  A rank writing there gets its own copy (copy on write), so an
+ * owner's values change in its own step only, and the barrier above
+ * keeps a gather from seeing them half-written.  The resident bytes are
+ * those of the copies (the mapped pages count in each reader's RSS).
  */
 #include "strategy/zero_units.h"
 #include "comm/comm.h"
 #include "strategy/zero_files.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/random.h>
+#include <sys/mman.h>
+#include <sys/pidfd.h>
 #include <sys/uio.h>
 #include <unistd.h>
 
@@ -88,11 +105,16 @@ struct zero_units {
 	struct peer *peer;        /* direct reads: each shard rank's (NULL: broadcasts) */
 	bool sync_pending;        /* direct: a barrier before the next read */
 	uint64_t cookie;          /* direct: what peers read to check they can */
+	bool shared;              /* direct: the owners' whole pages are mapped */
+	int own_fd, own_ro_fd;    /* shared: the memfd of this rank's pages (-1) */
 };
 
-/* What a rank of the shard tells the others for direct reads. */
+/* What a rank of the shard tells the others for direct reads; shared
+ * pages: fd, the read-only descriptor of its memfd (-1: none), holds
+ * the bytes of its data arena from offset at on. */
 struct peer {
 	uint64_t pid, base, cookie_at, cookie; /* base: its data arena */
+	int64_t fd, at;
 };
 
 /* The flat range [*lo, *hi) of unit u's parameters. */
@@ -198,12 +220,22 @@ static int broadcast_owned(struct lt_ctx *ctx, const struct zero_units *zu, size
 	return 0;
 }
 
-/* Reads flat [a, b) of the data arena from shard rank r's, in place. */
-static int read_peer(struct lt_ctx *ctx, const struct zero_units *zu, int r, size_t a,
-		     size_t b, struct lt_err *err)
+/* The whole pages of bytes [lo, hi) of the data arena: [*a, *b), false
+ * when none. */
+static bool whole_pages(size_t lo, size_t hi, size_t *a, size_t *b)
 {
-	size_t esz = lt_dtype_size(ctx->dtype), off = a * esz, len = (b - a) * esz;
+	size_t page = (size_t)sysconf(_SC_PAGESIZE);
 
+	*a = (lo + page - 1) / page * page;
+	*b = hi / page * page;
+	return *b > *a;
+}
+
+/* Reads bytes [off, off + len) of the data arena from shard rank r's, in
+ * place. */
+static int read_peer(struct lt_ctx *ctx, const struct zero_units *zu, int r, size_t off,
+		     size_t len, struct lt_err *err)
+{
 	while (len) {
 		struct iovec here = { ctx->data_arena.base + off, len };
 		struct iovec there = { (void *)(uintptr_t)(zu->peer[r].base + off), len };
@@ -221,21 +253,29 @@ static int read_peer(struct lt_ctx *ctx, const struct zero_units *zu, int r, siz
 }
 
 /* Direct reads of every owner's part of flat [lo, hi) but this rank's,
- * after the barrier a step or a resume asks for. */
+ * after the barrier a step or a resume asks for.  With shared pages only
+ * the bytes outside the part's whole pages are read: the pages are the
+ * owner's, mapped (share_pages). */
 static int read_owned(struct lt_ctx *ctx, struct zero_units *zu, size_t lo, size_t hi,
 		      struct lt_err *err)
 {
-	size_t a, b;
+	size_t esz = lt_dtype_size(ctx->dtype), a, b, pa, pb;
 
 	if (zu->sync_pending) {
 		if (lt_comm_barrier(zu->shard, err))
 			return -1;
 		zu->sync_pending = false;
 	}
-	for (int r = 0; r < zu->ssize; r++)
-		if (r != zu->shard->rank && owner_part(zu, r, lo, hi, &a, &b) &&
-		    read_peer(ctx, zu, r, a, b, err))
+	for (int r = 0; r < zu->ssize; r++) {
+		if (r == zu->shard->rank || !owner_part(zu, r, lo, hi, &a, &b))
+			continue;
+		a *= esz;
+		b *= esz;
+		if (!zu->shared || !whole_pages(a, b, &pa, &pb))
+			pa = pb = b;
+		if (read_peer(ctx, zu, r, a, pa - a, err) || read_peer(ctx, zu, r, pb, b - pb, err))
 			return -1;
+	}
 	return 0;
 }
 
@@ -334,6 +374,7 @@ struct zero_units *zero_units_open(struct lt_ctx *ctx, const struct zero_part *p
 	zu->ssize = shard ? shard->size : 1;
 	zu->nunits = ctx->nunits;
 	zu->o = *o;
+	zu->own_fd = zu->own_ro_fd = -1;
 	if (!alloc_state(ctx, zu)) {
 		lt_err_set(err, LT_EXIT_FAILURE, "out of memory for %zu units", ctx->nunits);
 		zero_units_close(zu);
@@ -548,15 +589,186 @@ static bool can_read_peers(const struct zero_units *zu, const struct peer *all)
 	return true;
 }
 
+/* --- shared pages --- */
+
+/* Moves bytes [at, at + len) of the data arena into memfd fd, 64 MiB at
+ * a time, each piece given back once in the file (so that the values are
+ * never held twice).  1; 0 when the file cannot take them (the pieces
+ * moved are read back); -1 when they cannot be read back either. */
+static int arena_to_file(char *at, size_t len, int fd)
+{
+	const size_t piece = (size_t)64 << 20;
+	size_t done = 0;
+
+	while (done < len) {
+		size_t n = len - done < piece ? len - done : piece;
+
+		if (pwrite(fd, at + done, n, (off_t)done) != (ssize_t)n)
+			break;
+		(void)madvise(at + done, n, MADV_DONTNEED);
+		done += n;
+	}
+	if (done == len)
+		return 1;
+	for (size_t back = 0; back < done;) {
+		ssize_t r = pread(fd, at + back, done - back, (off_t)back);
+
+		if (r <= 0)
+			return -1;
+		back += (size_t)r;
+	}
+	return 0;
+}
+
+/* This rank's whole pages of its shard move into a memfd, mapped shared
+ * where they were (the model and the optimizer see no difference); me
+ * gets the read-only descriptor that peers take (pidfd_getfd) and where
+ * the file starts.  *ok false where the kernel will not (the values stay
+ * as they were); -1 only when the values could not be mapped back. */
+static int share_own_pages(struct lt_ctx *ctx, struct zero_units *zu, struct peer *me, bool *ok,
+			   struct lt_err *err)
+{
+	size_t esz = lt_dtype_size(ctx->dtype), a, b;
+	char path[64];
+	int fd, moved;
+
+	me->fd = -1;
+	me->at = 0;
+	*ok = true;
+	if (!whole_pages(zu->part->offset * esz, (zu->part->offset + zu->part->numel) * esz, &a, &b))
+		return 0;
+	*ok = false;
+	fd = memfd_create("ltrun-zero-shard", MFD_CLOEXEC);
+	if (fd < 0)
+		return 0;
+	moved = ftruncate(fd, (off_t)(b - a)) ? 0 : arena_to_file(ctx->data_arena.base + a, b - a, fd);
+	if (moved <= 0) {
+		close(fd);
+		return moved ? lt_err_set(err, LT_EXIT_FAILURE,
+					  "zero: this rank's values were moved to shared pages and cannot be read back: %s",
+					  strerror(errno))
+			     : 0;
+	}
+	if (mmap(ctx->data_arena.base + a, b - a, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_FIXED,
+		 fd, 0) == MAP_FAILED) {
+		lt_err_set(err, LT_EXIT_FAILURE,
+			   "zero: cannot map this rank's %zu MiB of values back from their shared pages: %s",
+			   (b - a) >> 20, strerror(errno));
+		close(fd);
+		return -1;
+	}
+	zu->own_fd = fd;
+	snprintf(path, sizeof(path), "/proc/self/fd/%d", fd);
+	zu->own_ro_fd = open(path, O_RDONLY | O_CLOEXEC);
+	me->fd = zu->own_ro_fd;
+	me->at = (int64_t)a;
+	*ok = zu->own_ro_fd >= 0;
+	return 0;
+}
+
+/* Maps (prot PROT_NONE: released) rank r's whole pages of every unit
+ * where they are in this rank's arena, from fd (its memfd, which starts
+ * at byte at), or (fd < 0) anonymous pages instead: what was there
+ * before.  0, or -1 when a range cannot be mapped. */
+static int map_units_of(struct lt_ctx *ctx, const struct zero_units *zu, int r, int fd,
+			size_t at, struct lt_err *err)
+{
+	size_t esz = lt_dtype_size(ctx->dtype), lo, hi, a, b, pa, pb;
+
+	for (size_t u = 0; u < ctx->nunits; u++) {
+		char *p;
+		void *m;
+
+		unit_range(ctx, u, &lo, &hi);
+		if (!owner_part(zu, r, lo, hi, &a, &b) || !whole_pages(a * esz, b * esz, &pa, &pb))
+			continue;
+		p = ctx->data_arena.base + pa;
+		m = fd >= 0 ? mmap(p, pb - pa, PROT_NONE, MAP_PRIVATE | MAP_FIXED | MAP_NORESERVE, fd,
+				   (off_t)(pa - at))
+			    : mmap(p, pb - pa, PROT_NONE,
+				   MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED | MAP_NORESERVE, -1, 0);
+		if (m == MAP_FAILED)
+			return lt_err_set(err, LT_EXIT_FAILURE,
+					  "zero: cannot map %zu KiB of rank %d's values: %s (vm.max_map_count?)",
+					  (pb - pa) >> 10, zu->shard->global[r], strerror(errno));
+		if (fd < 0)
+			(void)madvise(p, pb - pa, MADV_HUGEPAGE);
+	}
+	return 0;
+}
+
+/* Every peer's shared pages mapped into this rank's arena; *ok false
+ * (nothing left mapped) when one cannot be taken. */
+static int map_peers(struct lt_ctx *ctx, const struct zero_units *zu, const struct peer *all,
+		     bool *ok, struct lt_err *err)
+{
+	for (int r = 0; r < zu->ssize && *ok; r++) {
+		int pidfd, fd;
+
+		if (r == zu->shard->rank || all[r].fd < 0)
+			continue;
+		pidfd = pidfd_open((pid_t)all[r].pid, 0);
+		fd = pidfd < 0 ? -1 : pidfd_getfd(pidfd, (int)all[r].fd, 0);
+		if (pidfd >= 0)
+			close(pidfd);
+		if (fd < 0) {
+			*ok = false;
+			break;
+		}
+		if (map_units_of(ctx, zu, r, fd, (size_t)all[r].at, err)) {
+			close(fd);
+			return -1;
+		}
+		close(fd);
+	}
+	return 0;
+}
+
+/* Shared pages: every rank's whole pages of its shard move into a memfd
+ * that the other ranks map, private and released, where those values are
+ * in their arenas.  A gather then unguards them (the model reads the
+ * owner's pages, no copy, nothing to zero) and reads only the bytes at
+ * the edges of a part; a release gives back the mapping's pages as
+ * before (a private file mapping reads the file again).  Whatever a rank
+ * writes there stays its own (copy on write): the owner's values change
+ * only in its own step.  Every rank or none. */
+static int share_pages(struct lt_ctx *ctx, struct zero_units *zu, struct peer *all,
+		       struct lt_err *err)
+{
+	struct peer me = all[zu->shard->rank];
+	bool ok;
+	int32_t agreed;
+
+	if (share_own_pages(ctx, zu, &me, &ok, err) ||
+	    lt_comm_all_gather(zu->shard, &me, all, sizeof(me) / sizeof(int64_t), LT_I64, err) ||
+	    (ok && map_peers(ctx, zu, all, &ok, err)))
+		return -1;
+	agreed = ok;
+	if (lt_comm_all_reduce(zu->shard, &agreed, 1, LT_I32, LT_MIN, err))
+		return -1;
+	/* every peer has its descriptor now, or never will */
+	if (zu->own_ro_fd >= 0)
+		close(zu->own_ro_fd);
+	zu->own_ro_fd = -1;
+	if (zu->own_fd >= 0)
+		close(zu->own_fd);
+	zu->own_fd = -1;
+	zu->shared = agreed;
+	for (int r = 0; r < zu->ssize && !agreed; r++)
+		if (r != zu->shard->rank && map_units_of(ctx, zu, r, -1, 0, err))
+			return -1;
+	return 0;
+}
+
 int zero_units_direct(struct lt_ctx *ctx, struct zero_units *zu, struct lt_err *err)
 {
 	const char *how = getenv("LTRUN_ZERO_GATHER");
 	struct peer me, *all;
 	int32_t ok;
 
-	if (how && *how && strcmp(how, "auto") && strcmp(how, "broadcast"))
+	if (how && *how && strcmp(how, "auto") && strcmp(how, "read") && strcmp(how, "broadcast"))
 		return lt_err_set(err, LT_EXIT_USAGE,
-				  "LTRUN_ZERO_GATHER='%s': expected auto or broadcast (how stage 3 gathers a unit on one node)",
+				  "LTRUN_ZERO_GATHER='%s': expected auto, read or broadcast (how stage 3 gathers a unit on one node)",
 				  how);
 	if (zu->ssize < 2 || zu->files || (how && !strcmp(how, "broadcast")))
 		return 0;
@@ -566,7 +778,7 @@ int zero_units_direct(struct lt_ctx *ctx, struct zero_units *zu, struct lt_err *
 	me = (struct peer){ .pid = (uint64_t)getpid(),
 			    .base = (uintptr_t)ctx->data_arena.base,
 			    .cookie_at = (uintptr_t)&zu->cookie,
-			    .cookie = zu->cookie };
+			    .cookie = zu->cookie, .fd = -1 };
 	all = calloc((size_t)zu->ssize, sizeof(*all));
 	if (!all)
 		return lt_err_set(err, LT_EXIT_FAILURE, "zero: out of memory");
@@ -586,12 +798,20 @@ int zero_units_direct(struct lt_ctx *ctx, struct zero_units *zu, struct lt_err *
 	}
 	zu->peer = all;
 	zu->sync_pending = true;
-	return 0;
+	return how && !strcmp(how, "read") ? 0 : share_pages(ctx, zu, all, err);
 }
 
 bool zero_units_reads_direct(const struct zero_units *zu)
 {
 	return zu && zu->peer;
+}
+
+const char *zero_units_gather_way(const struct zero_units *zu)
+{
+	if (!zu || !zu->peer)
+		return "broadcasts";
+	return zu->shared ? "the owners' shared pages (and direct reads at their edges)"
+			  : "direct reads of the owners' values";
 }
 
 void zero_units_values_changed(struct zero_units *zu)
@@ -626,5 +846,9 @@ void zero_units_close(struct zero_units *zu)
 	free(zu->kept);
 	free(zu->req);
 	free(zu->peer);
+	if (zu->own_ro_fd >= 0)
+		close(zu->own_ro_fd);
+	if (zu->own_fd >= 0)
+		close(zu->own_fd);
 	free(zu);
 }

@@ -58,6 +58,8 @@ void zero_units_set_files(struct zero_units *zu, struct zero_files *zf);
  * is a usage error.  Returns 0 or -1. */
 int zero_units_direct(struct lt_ctx *ctx, struct zero_units *zu, struct lt_err *err);
 bool zero_units_reads_direct(const struct zero_units *zu);
+/* How gathers get their values, in words ("broadcasts", ...). */
+const char *zero_units_gather_way(const struct zero_units *zu);
 /* The values changed outside a step (a resume): the next direct read
  * waits for every rank first. */
 void zero_units_values_changed(struct zero_units *zu);

@@ -143,33 +143,44 @@ static char *fsdp_run(const char *const *env, const char *dump)
 	return err;
 }
 
-/* On one node, gathers read the owners' arenas directly; with
- * LTRUN_ZERO_GATHER=broadcast they are broadcasts; both give the same
- * bits; a bad value is refused. */
-Test(zero_examples, direct_reads_and_broadcasts_give_the_same_values)
+/* Whether files a and b hold the same bytes. */
+static bool same_file(const char *a, const char *b)
 {
-	char a[512], b[512], *err;
-	FILE *fa, *fb;
+	FILE *fa = fopen(a, "r"), *fb = fopen(b, "r");
 	int ca, cb;
 
-	path_in_tmp(a, sizeof(a), "direct.txt");
+	cr_assert(fa && fb, "a dump is missing: %s or %s", a, b);
+	do {
+		ca = fgetc(fa);
+		cb = fgetc(fb);
+	} while (ca == cb && ca != EOF);
+	fclose(fa);
+	fclose(fb);
+	return ca == cb;
+}
+
+/* On one node, gathers map the owners' pages (and read the bytes at
+ * their edges); with LTRUN_ZERO_GATHER=read they read the owners' arenas
+ * directly, with broadcast they are broadcasts; all three give the same
+ * bits; a bad value is refused. */
+Test(zero_examples, shared_pages_reads_and_broadcasts_give_the_same_values)
+{
+	char a[512], b[512], c[512], *err;
+
+	path_in_tmp(a, sizeof(a), "shared.txt");
 	path_in_tmp(b, sizeof(b), "broadcast.txt");
+	path_in_tmp(c, sizeof(c), "read.txt");
 	err = fsdp_run(NULL, a);
-	cr_expect(strstr(err, "by direct reads of the owners' values"), "no direct reads:\n%s", err);
+	cr_expect(strstr(err, "by the owners' shared pages"), "no shared pages:\n%s", err);
 	free(err);
 	err = fsdp_run((const char *const[]){ "LTRUN_ZERO_GATHER=broadcast", NULL }, b);
 	cr_expect(strstr(err, "ahead of use, by broadcasts"), "no broadcasts:\n%s", err);
 	free(err);
-	fa = fopen(a, "r");
-	fb = fopen(b, "r");
-	cr_assert(fa && fb, "a dump is missing");
-	do {
-		ca = fgetc(fa);
-		cb = fgetc(fb);
-		cr_assert_eq(ca, cb, "the dumps differ");
-	} while (ca != EOF);
-	fclose(fa);
-	fclose(fb);
+	err = fsdp_run((const char *const[]){ "LTRUN_ZERO_GATHER=read", NULL }, c);
+	cr_expect(strstr(err, "by direct reads of the owners' values"), "no direct reads:\n%s", err);
+	free(err);
+	cr_expect(same_file(a, b), "shared pages and broadcasts: the dumps differ");
+	cr_expect(same_file(c, b), "direct reads and broadcasts: the dumps differ");
 
 	const char *const argv[] = { "--strategy", "fsdp", "--devices", "2", "--max-steps", "1",
 				     build_path("examples/wide/wide.so"), "--", "--params", "1260",
@@ -178,6 +189,6 @@ Test(zero_examples, direct_reads_and_broadcasts_give_the_same_values)
 	cr_assert_eq(run_ltrun(argv, (const char *const[]){ "LTRUN_ZERO_GATHER=cma", NULL }, &r),
 		     0);
 	cr_expect_neq(r.status, 0);
-	cr_expect(strstr(r.err, "LTRUN_ZERO_GATHER='cma': expected auto or broadcast"), "%s", r.err);
+	cr_expect(strstr(r.err, "LTRUN_ZERO_GATHER='cma': expected auto, read or broadcast"), "%s", r.err);
 	run_result_free(&r);
 }
