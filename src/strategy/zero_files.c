@@ -14,8 +14,10 @@
  * refused at setup).
  *
  * In memory.  A unit's owned values are resident from its first begin
- * to its last end (read with pread into the arena, then broadcast by
- * zero.c as before), during the optimizer step (streamed a unit at a
+ * to its last end (read with pread into the arena; on one node the
+ * other ranks read their copies from this file too, through a read-only
+ * descriptor it lends them, zero_units.c, and elsewhere it broadcasts
+ * them), during the optimizer step (streamed a unit at a
  * time: read, stepped by lt_update, written back with pwrite, released),
  * and from a checkpoint's ckpt_shard to the next unit event or step
  * (pin/unpin: a save reads them, a resume writes them; unpin writes them
@@ -343,6 +345,11 @@ struct zero_files *zero_files_open(struct lt_ctx *ctx, const struct lt_params *p
 	if (ctx->cfg->verbose && ctx->info.rank == 0)
 		print_files(zf);
 	return zf;
+}
+
+int zero_files_values_fd(const struct zero_files *zf)
+{
+	return zf->fd[VALUES];
 }
 
 int zero_files_begin(struct lt_ctx *ctx, struct zero_files *zf, size_t lo, size_t hi,

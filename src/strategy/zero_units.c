@@ -43,9 +43,11 @@
  * read between an owner's last read by a peer and its step, since the
  * step follows the reduce-scatters that every peer's backward ends with.
  * And no rank leaves while a peer may still read it: teardown waits on
- * a barrier of the shard (zero.c).  Values in files (offload_params=nvme:
- * the owned part is not resident) and LTRUN_ZERO_GATHER=broadcast keep
- * the broadcasts.
+ * a barrier of the shard (zero.c).  LTRUN_ZERO_GATHER=broadcast keeps
+ * the broadcasts.  Values in files (offload_params=nvme: the owned part
+ * is not resident): each owner lends a read-only descriptor of its file
+ * of values (pidfd_getfd) and a gather reads the others' parts from
+ * those files with pread (share_files), the same barriers around them.
  *
  * Shared pages (share_pages, unless LTRUN_ZERO_GATHER=read).  On top of
  * direct reads, every rank moves the whole pages of its shard into a
@@ -106,6 +108,7 @@ struct zero_units {
 	bool sync_pending;        /* direct: a barrier before the next read */
 	uint64_t cookie;          /* direct: what peers read to check they can */
 	bool shared;              /* direct: the owners' whole pages are mapped */
+	int *peer_fd;             /* direct, values in files: each owner's file (-1) */
 	int own_fd, own_ro_fd;    /* shared: the memfd of this rank's pages (-1) */
 };
 
@@ -252,8 +255,28 @@ static int read_peer(struct lt_ctx *ctx, const struct zero_units *zu, int r, siz
 	return 0;
 }
 
+/* Reads bytes [off, off + len) of the data arena from shard rank r's
+ * file of values (parameters in files), in place. */
+static int read_peer_file(struct lt_ctx *ctx, const struct zero_units *zu, int r, size_t off,
+			  size_t len, struct lt_err *err)
+{
+	while (len) {
+		ssize_t n = pread(zu->peer_fd[r], ctx->data_arena.base + off, len,
+				  (off_t)(off - (size_t)zu->peer[r].at));
+
+		if (n <= 0)
+			return lt_err_set(err, LT_EXIT_FAILURE,
+					  "zero: cannot read rank %d's file of values for a gather: %s",
+					  zu->shard->global[r], n ? strerror(errno) : "end of file");
+		off += (size_t)n;
+		len -= (size_t)n;
+	}
+	return 0;
+}
+
 /* Direct reads of every owner's part of flat [lo, hi) but this rank's,
- * after the barrier a step or a resume asks for.  With shared pages only
+ * after the barrier a step or a resume asks for: from its file where the
+ * values are in files.  With shared pages only
  * the bytes outside the part's whole pages are read: the pages are the
  * owner's, mapped (share_pages). */
 static int read_owned(struct lt_ctx *ctx, struct zero_units *zu, size_t lo, size_t hi,
@@ -271,6 +294,11 @@ static int read_owned(struct lt_ctx *ctx, struct zero_units *zu, size_t lo, size
 			continue;
 		a *= esz;
 		b *= esz;
+		if (zu->peer_fd) {
+			if (read_peer_file(ctx, zu, r, a, b - a, err))
+				return -1;
+			continue;
+		}
 		if (!zu->shared || !whole_pages(a, b, &pa, &pb))
 			pa = pb = b;
 		if (read_peer(ctx, zu, r, a, pa - a, err) || read_peer(ctx, zu, r, pb, b - pb, err))
@@ -309,8 +337,9 @@ static int gather_unit(struct lt_ctx *ctx, struct zero_units *zu, size_t u, bool
 	zu->ahead += !wait;
 	if (unowned_values(ctx, zu, lo, hi, false, err))
 		return -1;
-	if (zu->peer)
-		return read_owned(ctx, zu, lo, hi, err);
+	if (zu->peer) /* the owned part from its file, if there, then the others' */
+		return zero_files_begin(ctx, zu->files, lo, hi, err) ||
+		       read_owned(ctx, zu, lo, hi, err) ? -1 : 0;
 	if (zero_files_begin(ctx, zu->files, lo, hi, err) || /* the owned part, from its file */
 	    broadcast_owned(ctx, zu, lo, hi, zu->req + u * (size_t)zu->ssize, err))
 		return -1;
@@ -760,6 +789,61 @@ static int share_pages(struct lt_ctx *ctx, struct zero_units *zu, struct peer *a
 	return 0;
 }
 
+/* Values in files: every rank opens its file of values read-only for
+ * the others, which take it (pidfd_getfd) and read their parts from it
+ * with pread: the owner does nothing for a gather, and its file is
+ * current outside its step (the step writes before it returns; a
+ * resume's values go back at the next unit event, before that event's
+ * barrier).  Every rank or none: false, and the broadcasts stay. */
+static int share_files(struct lt_ctx *ctx, struct zero_units *zu, struct peer *all,
+		       bool *agreed, struct lt_err *err)
+{
+	struct peer me = all[zu->shard->rank];
+	char path[64];
+	int32_t ok = 1;
+	int ro;
+
+	snprintf(path, sizeof(path), "/proc/self/fd/%d", zero_files_values_fd(zu->files));
+	ro = open(path, O_RDONLY | O_CLOEXEC);
+	me.fd = ro;
+	me.at = (int64_t)(zu->part->offset * lt_dtype_size(ctx->dtype));
+	zu->peer_fd = malloc((size_t)zu->ssize * sizeof(*zu->peer_fd));
+	if (!zu->peer_fd || lt_comm_all_gather(zu->shard, &me, all, sizeof(me) / sizeof(int64_t),
+					       LT_I64, err)) {
+		if (ro >= 0)
+			close(ro);
+		return zu->peer_fd ? -1 : lt_err_set(err, LT_EXIT_FAILURE, "zero: out of memory");
+	}
+	for (int r = 0; r < zu->ssize; r++) {
+		int pidfd = r == zu->shard->rank || all[r].fd < 0
+				    ? -1
+				    : pidfd_open((pid_t)all[r].pid, 0);
+
+		zu->peer_fd[r] = pidfd < 0 ? -1 : pidfd_getfd(pidfd, (int)all[r].fd, 0);
+		if (pidfd >= 0)
+			close(pidfd);
+		ok &= r == zu->shard->rank || zu->peer_fd[r] >= 0;
+	}
+	if (lt_comm_all_reduce(zu->shard, &ok, 1, LT_I32, LT_MIN, err)) {
+		if (ro >= 0)
+			close(ro);
+		return -1;
+	}
+	if (ro >= 0) /* every peer has it now, or never will */
+		close(ro);
+	*agreed = ok;
+	return 0;
+}
+
+static void close_peer_files(struct zero_units *zu)
+{
+	for (int r = 0; zu->peer_fd && r < zu->ssize; r++)
+		if (zu->peer_fd[r] >= 0)
+			close(zu->peer_fd[r]);
+	free(zu->peer_fd);
+	zu->peer_fd = NULL;
+}
+
 int zero_units_direct(struct lt_ctx *ctx, struct zero_units *zu, struct lt_err *err)
 {
 	const char *how = getenv("LTRUN_ZERO_GATHER");
@@ -770,7 +854,7 @@ int zero_units_direct(struct lt_ctx *ctx, struct zero_units *zu, struct lt_err *
 		return lt_err_set(err, LT_EXIT_USAGE,
 				  "LTRUN_ZERO_GATHER='%s': expected auto, read or broadcast (how stage 3 gathers a unit on one node)",
 				  how);
-	if (zu->ssize < 2 || zu->files || (how && !strcmp(how, "broadcast")))
+	if (zu->ssize < 2 || (how && !strcmp(how, "broadcast")))
 		return 0;
 	/* no cookie, no proof: then the peers' cookies (0) cannot match either */
 	if (getrandom(&zu->cookie, sizeof(zu->cookie), 0) != (ssize_t)sizeof(zu->cookie))
@@ -798,6 +882,19 @@ int zero_units_direct(struct lt_ctx *ctx, struct zero_units *zu, struct lt_err *
 	}
 	zu->peer = all;
 	zu->sync_pending = true;
+	if (zu->files) {
+		bool agreed = false;
+
+		if (share_files(ctx, zu, all, &agreed, err))
+			return -1;
+		if (!agreed) { /* broadcasts */
+			close_peer_files(zu);
+			zu->peer = NULL;
+			zu->sync_pending = false;
+			free(all);
+		}
+		return 0;
+	}
 	return how && !strcmp(how, "read") ? 0 : share_pages(ctx, zu, all, err);
 }
 
@@ -810,6 +907,8 @@ const char *zero_units_gather_way(const struct zero_units *zu)
 {
 	if (!zu || !zu->peer)
 		return "broadcasts";
+	if (zu->peer_fd)
+		return "direct reads of the owners' files";
 	return zu->shared ? "the owners' shared pages (and direct reads at their edges)"
 			  : "direct reads of the owners' values";
 }
@@ -846,6 +945,7 @@ void zero_units_close(struct zero_units *zu)
 	free(zu->kept);
 	free(zu->req);
 	free(zu->peer);
+	close_peer_files(zu);
 	if (zu->own_ro_fd >= 0)
 		close(zu->own_ro_fd);
 	if (zu->own_fd >= 0)

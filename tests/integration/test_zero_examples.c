@@ -124,11 +124,11 @@ Test(zero_examples, gpt_three_blocks_match_ddp_under_fsdp)
 		    "3", LIST("fsdp"));
 }
 
-/* One fsdp run of the 3-block gpt on 3 ranks, env added (NULL: none):
- * its --dump to dump, its stderr returned (the caller frees it). */
-static char *fsdp_run(const char *const *env, const char *dump)
+/* One run of the 3-block gpt on 3 ranks under strategy, env added (NULL:
+ * none): its --dump to dump, its stderr returned (the caller frees it). */
+static char *stage3_run(const char *strategy, const char *const *env, const char *dump)
 {
-	const char *const argv[] = { "--strategy", "fsdp", "--devices", "3", "--verbose",
+	const char *const argv[] = { "--strategy", strategy, "--devices", "3", "--verbose",
 				     "--batch-size", "4", "--max-steps", "6", "--optimizer", "adamw",
 				     "--lr", "1e-2", "--seed", "5", build_path("examples/gpt/gpt.so"),
 				     "--", "--layers", "3", "--dim", "20", "--heads", "2", "--ctx",
@@ -137,13 +137,18 @@ static char *fsdp_run(const char *const *env, const char *dump)
 	char *err;
 
 	cr_assert_eq(run_ltrun(argv, env, &r), 0, "cannot start ltrun");
-	cr_assert_eq(r.status, 0, "fsdp on 3 ranks: status %d\n%s", r.status, r.err);
+	cr_assert_eq(r.status, 0, "%s on 3 ranks: status %d\n%s", strategy, r.status, r.err);
 	err = strdup(r.err ? r.err : "");
 	run_result_free(&r);
 	return err;
 }
 
 /* Whether files a and b hold the same bytes. */
+static char *fsdp_run(const char *const *env, const char *dump)
+{
+	return stage3_run("fsdp", env, dump);
+}
+
 static bool same_file(const char *a, const char *b)
 {
 	FILE *fa = fopen(a, "r"), *fb = fopen(b, "r");
@@ -191,4 +196,23 @@ Test(zero_examples, shared_pages_reads_and_broadcasts_give_the_same_values)
 	cr_expect_neq(r.status, 0);
 	cr_expect(strstr(r.err, "LTRUN_ZERO_GATHER='cma': expected auto, read or broadcast"), "%s", r.err);
 	run_result_free(&r);
+}
+
+/* Values in files: a gather reads the owners' files (pread, from the
+ * descriptor each owner lends), the same bits as their broadcasts. */
+Test(zero_examples, values_in_files_read_from_the_owners_files_as_broadcasts_give)
+{
+	char a[512], b[512], dir[512], strategy[700], *err;
+
+	path_in_tmp(a, sizeof(a), "files-read.txt");
+	path_in_tmp(b, sizeof(b), "files-broadcast.txt");
+	path_in_tmp(dir, sizeof(dir), "offload");
+	snprintf(strategy, sizeof(strategy), "deepspeed_stage_3_offload_nvme:offload_dir=%s", dir);
+	err = stage3_run(strategy, NULL, a);
+	cr_expect(strstr(err, "by direct reads of the owners' files"), "no file reads:\n%s", err);
+	free(err);
+	err = stage3_run(strategy, (const char *const[]){ "LTRUN_ZERO_GATHER=broadcast", NULL }, b);
+	cr_expect(strstr(err, "ahead of use, by broadcasts"), "no broadcasts:\n%s", err);
+	free(err);
+	cr_expect(same_file(a, b), "file reads and broadcasts: the dumps differ");
 }
