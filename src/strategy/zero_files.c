@@ -4,7 +4,10 @@
  * The files.  One per rank for the owned values (compute dtype) and,
  * under mixed precision, one for the owned f32 master weights: both
  * hold the whole owned flat range [own_lo, own_lo + own_n), element k at
- * (k - own_lo) elements, though only the parameters in units go there
+ * (k - own_lo) elements plus lead bytes (the values' file: own_lo's
+ * offset in its page of the arena, so that the file's pages are the
+ * arena's and can be mapped there, zero_units.c; the masters': none),
+ * though only the parameters in units go there
  * (those in no unit stay resident on every rank, as zero.c keeps them).
  * The masters have a file of their own rather than a slot among the
  * optimizer's files (offload_optimizer=nvme): those are the runtime's
@@ -15,9 +18,8 @@
  *
  * In memory.  A unit's owned values are resident from its first begin
  * to its last end (read with pread into the arena; on one node the
- * other ranks read their copies from this file too, through a read-only
- * descriptor it lends them, zero_units.c, and elsewhere it broadcasts
- * them), during the optimizer step (streamed a unit at a
+ * other ranks map this file's pages, through a read-only descriptor it
+ * lends them, zero_units.c, and elsewhere it broadcasts them), during the optimizer step (streamed a unit at a
  * time: read, stepped by lt_update, written back with pwrite, released),
  * and from a checkpoint's ckpt_shard to the next unit event or step
  * (pin/unpin: a save reads them, a resume writes them; unpin writes them
@@ -68,7 +70,7 @@ struct zero_files {
 	size_t own_lo, own_n;
 	int fd[2];              /* VALUES, MASTERS (-1: none, 32-true) */
 	char path[2][PATH_MAX];
-	size_t esz[2];
+	size_t esz[2], lead[2];
 	char *base[2];          /* the data and master arenas */
 	bool pinned;            /* a checkpoint made every owned value resident */
 	char dir[PATH_MAX];
@@ -112,7 +114,7 @@ static bool owned_part(const struct zero_files *zf, size_t lo, size_t hi, size_t
 static int io(struct zero_files *zf, bool write, size_t a, size_t b, struct lt_err *err)
 {
 	for (int f = VALUES; f <= MASTERS; f++) {
-		size_t len = (b - a) * zf->esz[f], at = (a - zf->own_lo) * zf->esz[f];
+		size_t len = (b - a) * zf->esz[f], at = (a - zf->own_lo) * zf->esz[f] + zf->lead[f];
 		int e;
 
 		if (zf->fd[f] < 0)
@@ -296,7 +298,7 @@ static int make(const struct lt_ctx *ctx, struct zero_files *zf, int f, size_t e
 	struct lt_offload_file_spec sp = {
 		.dir = zf->dir, .kind = "params", .what = "parameters",
 		.name = f == VALUES ? "values" : "masters", .rank = ctx->info.rank,
-		.nfiles = nfiles, .bytes = zf->own_n * esz,
+		.nfiles = nfiles, .bytes = zf->own_n * esz + zf->lead[f],
 	};
 
 	zf->esz[f] = esz;
@@ -331,11 +333,13 @@ struct zero_files *zero_files_open(struct lt_ctx *ctx, const struct lt_params *p
 	pthread_cond_init(&zf->done, NULL);
 	zf->own_lo = own_lo;
 	zf->own_n = own_n;
+	zf->lead[VALUES] = own_lo * esz % (size_t)sysconf(_SC_PAGESIZE);
 	zf->base[VALUES] = ctx->data_arena.base;
 	zf->base[MASTERS] = ctx->master_arena.base;
 	pick_dir(ctx, zf, p);
 	if (lt_offload_check_dir(zf->dir, err) ||
-	    lt_offload_check_room(zf->dir, "parameter shard", 1, own_n * (esz + 4 * mixed), err) ||
+	    lt_offload_check_room(zf->dir, "parameter shard", 1,
+				  own_n * (esz + 4 * mixed) + zf->lead[VALUES], err) ||
 	    make(ctx, zf, VALUES, esz, nfiles, err) ||
 	    (mixed && make(ctx, zf, MASTERS, sizeof(float), nfiles, err)) ||
 	    each_released(ctx, zf, NULL, write_and_drop, err) || start_io(zf, err)) {
@@ -347,8 +351,9 @@ struct zero_files *zero_files_open(struct lt_ctx *ctx, const struct lt_params *p
 	return zf;
 }
 
-int zero_files_values_fd(const struct zero_files *zf)
+int zero_files_values_fd(const struct zero_files *zf, size_t *at)
 {
+	*at = zf->own_lo * zf->esz[VALUES] - zf->lead[VALUES];
 	return zf->fd[VALUES];
 }
 
@@ -502,5 +507,6 @@ void zero_files_close(struct zero_files *zf)
 	for (int f = VALUES; f <= MASTERS; f++)
 		if (zf->fd[f] >= 0)
 			close(zf->fd[f]);
+
 	free(zf);
 }

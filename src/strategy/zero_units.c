@@ -46,8 +46,12 @@
  * a barrier of the shard (zero.c).  LTRUN_ZERO_GATHER=broadcast keeps
  * the broadcasts.  Values in files (offload_params=nvme: the owned part
  * is not resident): each owner lends a read-only descriptor of its file
- * of values (pidfd_getfd) and a gather reads the others' parts from
- * those files with pread (share_files), the same barriers around them.
+ * of values (pidfd_getfd; the file's pages are the arena's, zero_files.c),
+ * each rank maps the others' whole pages of the units from those files
+ * (private, released, as shared pages below) and a gather reads the rest
+ * of their parts with pread (share_files, map_peer_files; with
+ * LTRUN_ZERO_GATHER=read all of them), the same barriers around them:
+ * an owner's step writes its file with pwrite, which the mappings see.
  *
  * Shared pages (share_pages, unless LTRUN_ZERO_GATHER=read).  On top of
  * direct reads, every rank moves the whole pages of its shard into a
@@ -294,14 +298,12 @@ static int read_owned(struct lt_ctx *ctx, struct zero_units *zu, size_t lo, size
 			continue;
 		a *= esz;
 		b *= esz;
-		if (zu->peer_fd) {
-			if (read_peer_file(ctx, zu, r, a, b - a, err))
-				return -1;
-			continue;
-		}
 		if (!zu->shared || !whole_pages(a, b, &pa, &pb))
 			pa = pb = b;
-		if (read_peer(ctx, zu, r, a, pa - a, err) || read_peer(ctx, zu, r, pb, b - pb, err))
+		if (zu->peer_fd ? read_peer_file(ctx, zu, r, a, pa - a, err) ||
+					  read_peer_file(ctx, zu, r, pb, b - pb, err)
+				: read_peer(ctx, zu, r, a, pa - a, err) ||
+					  read_peer(ctx, zu, r, pb, b - pb, err))
 			return -1;
 	}
 	return 0;
@@ -789,24 +791,49 @@ static int share_pages(struct lt_ctx *ctx, struct zero_units *zu, struct peer *a
 	return 0;
 }
 
+/* Values in files, the descriptors taken: every peer's whole pages of
+ * the units mapped from its file where they are in this rank's arena (a
+ * gather reads only the edges; the step's writes reach the mappings
+ * through the page cache), or none where one cannot be mapped (then
+ * gathers read everything from the files). */
+static int map_peer_files(struct lt_ctx *ctx, struct zero_units *zu, const struct peer *all,
+			  struct lt_err *err)
+{
+	struct lt_err ignored;
+	int32_t ok = 1;
+
+	for (int r = 0; r < zu->ssize && ok; r++)
+		if (r != zu->shard->rank &&
+		    map_units_of(ctx, zu, r, zu->peer_fd[r], (size_t)all[r].at, &ignored))
+			ok = 0;
+	if (lt_comm_all_reduce(zu->shard, &ok, 1, LT_I32, LT_MIN, err))
+		return -1;
+	zu->shared = ok;
+	for (int r = 0; r < zu->ssize && !ok; r++)
+		if (r != zu->shard->rank && map_units_of(ctx, zu, r, -1, 0, err))
+			return -1;
+	return 0;
+}
+
 /* Values in files: every rank opens its file of values read-only for
  * the others, which take it (pidfd_getfd) and read their parts from it
  * with pread: the owner does nothing for a gather, and its file is
  * current outside its step (the step writes before it returns; a
  * resume's values go back at the next unit event, before that event's
  * barrier).  Every rank or none: false, and the broadcasts stay. */
-static int share_files(struct lt_ctx *ctx, struct zero_units *zu, struct peer *all,
+static int share_files(struct lt_ctx *ctx, struct zero_units *zu, struct peer *all, bool map,
 		       bool *agreed, struct lt_err *err)
 {
 	struct peer me = all[zu->shard->rank];
 	char path[64];
 	int32_t ok = 1;
+	size_t at;
 	int ro;
 
-	snprintf(path, sizeof(path), "/proc/self/fd/%d", zero_files_values_fd(zu->files));
+	snprintf(path, sizeof(path), "/proc/self/fd/%d", zero_files_values_fd(zu->files, &at));
 	ro = open(path, O_RDONLY | O_CLOEXEC);
 	me.fd = ro;
-	me.at = (int64_t)(zu->part->offset * lt_dtype_size(ctx->dtype));
+	me.at = (int64_t)at;
 	zu->peer_fd = malloc((size_t)zu->ssize * sizeof(*zu->peer_fd));
 	if (!zu->peer_fd || lt_comm_all_gather(zu->shard, &me, all, sizeof(me) / sizeof(int64_t),
 					       LT_I64, err)) {
@@ -832,7 +859,7 @@ static int share_files(struct lt_ctx *ctx, struct zero_units *zu, struct peer *a
 	if (ro >= 0) /* every peer has it now, or never will */
 		close(ro);
 	*agreed = ok;
-	return 0;
+	return ok && map ? map_peer_files(ctx, zu, all, err) : 0;
 }
 
 static void close_peer_files(struct zero_units *zu)
@@ -885,7 +912,7 @@ int zero_units_direct(struct lt_ctx *ctx, struct zero_units *zu, struct lt_err *
 	if (zu->files) {
 		bool agreed = false;
 
-		if (share_files(ctx, zu, all, &agreed, err))
+		if (share_files(ctx, zu, all, !(how && !strcmp(how, "read")), &agreed, err))
 			return -1;
 		if (!agreed) { /* broadcasts */
 			close_peer_files(zu);
@@ -908,7 +935,8 @@ const char *zero_units_gather_way(const struct zero_units *zu)
 	if (!zu || !zu->peer)
 		return "broadcasts";
 	if (zu->peer_fd)
-		return "direct reads of the owners' files";
+		return zu->shared ? "the owners' files mapped (and read at their edges)"
+				  : "direct reads of the owners' files";
 	return zu->shared ? "the owners' shared pages (and direct reads at their edges)"
 			  : "direct reads of the owners' values";
 }

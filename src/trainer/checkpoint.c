@@ -49,6 +49,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 
 
 /* The IO plugin for base: the run's --ckpt-io, as the registry resolved
@@ -696,6 +697,20 @@ static const char *shard_name(char *buf, size_t len, const struct lt_ctx *ctx, i
 	return lt_ckpt_shard_file(buf, len, rank, ctx->info.world_size);
 }
 
+/* A rank that did not fail waits up to 3 s before it reports that
+ * another did, so that the failed rank exits first: the launcher's
+ * report (the first rank to fail) then carries that rank's own message,
+ * which names the file, and the launcher stops this one meanwhile.
+ * Without it, on a loaded machine, this rank's exit could come first
+ * and the failed one be stopped before it said why. */
+static void let_the_failed_rank_exit_first(void)
+{
+	struct timespec tick = { 0, 100 * 1000 * 1000 };
+
+	for (int i = 0; i < 30; i++)
+		nanosleep(&tick, NULL);
+}
+
 /* The first failed rank of all (status: 0, or this rank's failure),
  * every rank agreeing; -1 when none.  A rank that failed keeps its err;
  * the others' names the failed rank's shard with what. */
@@ -713,6 +728,8 @@ static int first_failure(struct lt_ctx *ctx, bool failed, const char *what, bool
 	if (!v)
 		return -1;
 	v = ctx->info.world_size - v;
+	if (!failed)
+		let_the_failed_rank_exit_first();
 	if (!failed && saving)
 		lt_err_set(err, LT_EXIT_FAILURE, "%s: shard '%s' of rank %d failed (rank %d's message says why)",
 			   what, shard_name(file, sizeof(file), ctx, (int)v), (int)v, (int)v);

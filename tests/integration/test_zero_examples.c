@@ -198,21 +198,28 @@ Test(zero_examples, shared_pages_reads_and_broadcasts_give_the_same_values)
 	run_result_free(&r);
 }
 
-/* Values in files: a gather reads the owners' files (pread, from the
- * descriptor each owner lends), the same bits as their broadcasts. */
-Test(zero_examples, values_in_files_read_from_the_owners_files_as_broadcasts_give)
+/* Values in files: a gather maps the owners' files (from the descriptor
+ * each owner lends) and reads their edges; with LTRUN_ZERO_GATHER=read
+ * it reads everything from the files; both give the bits of the
+ * broadcasts. */
+Test(zero_examples, values_in_files_mapped_read_and_broadcast_give_the_same_values)
 {
-	char a[512], b[512], dir[512], strategy[700], *err;
+	char a[512], b[512], c[512], dir[512], strategy[700], *err;
 
-	path_in_tmp(a, sizeof(a), "files-read.txt");
+	path_in_tmp(a, sizeof(a), "files-mapped.txt");
 	path_in_tmp(b, sizeof(b), "files-broadcast.txt");
+	path_in_tmp(c, sizeof(c), "files-read.txt");
 	path_in_tmp(dir, sizeof(dir), "offload");
 	snprintf(strategy, sizeof(strategy), "deepspeed_stage_3_offload_nvme:offload_dir=%s", dir);
 	err = stage3_run(strategy, NULL, a);
-	cr_expect(strstr(err, "by direct reads of the owners' files"), "no file reads:\n%s", err);
+	cr_expect(strstr(err, "by the owners' files mapped"), "no mapped files:\n%s", err);
 	free(err);
 	err = stage3_run(strategy, (const char *const[]){ "LTRUN_ZERO_GATHER=broadcast", NULL }, b);
 	cr_expect(strstr(err, "ahead of use, by broadcasts"), "no broadcasts:\n%s", err);
 	free(err);
-	cr_expect(same_file(a, b), "file reads and broadcasts: the dumps differ");
+	err = stage3_run(strategy, (const char *const[]){ "LTRUN_ZERO_GATHER=read", NULL }, c);
+	cr_expect(strstr(err, "by direct reads of the owners' files"), "no file reads:\n%s", err);
+	free(err);
+	cr_expect(same_file(a, b), "mapped files and broadcasts: the dumps differ");
+	cr_expect(same_file(c, b), "file reads and broadcasts: the dumps differ");
 }
