@@ -278,11 +278,11 @@ static int read_peer_file(struct lt_ctx *ctx, const struct zero_units *zu, int r
 	return 0;
 }
 
-/* Direct reads of every owner's part of flat [lo, hi) but this rank's,
- * after the barrier a step or a resume asks for: from its file where the
- * values are in files.  With shared pages only
- * the bytes outside the part's whole pages are read: the pages are the
- * owner's, mapped (share_pages). */
+/* Direct reads of every owner's part of flat [lo, hi) but this rank's
+ * (from its file where the values are in files), after the barrier a
+ * step or a resume asks for.  With shared pages only the bytes outside
+ * the part's whole pages are read: those pages are the owner's, mapped
+ * (share_pages, map_peer_files). */
 static int read_owned(struct lt_ctx *ctx, struct zero_units *zu, size_t lo, size_t hi,
 		      struct lt_err *err)
 {
@@ -755,6 +755,23 @@ static int map_peers(struct lt_ctx *ctx, const struct zero_units *zu, const stru
 	return 0;
 }
 
+/* Whether every rank of the shard could map its peers' pages (ok this
+ * rank's word): zu->shared, or each peer's mapped pages become anonymous
+ * released ones again, as they were. */
+static int agree_or_unmap(struct lt_ctx *ctx, struct zero_units *zu, bool ok,
+			  struct lt_err *err)
+{
+	int32_t all_ok = ok;
+
+	if (lt_comm_all_reduce(zu->shard, &all_ok, 1, LT_I32, LT_MIN, err))
+		return -1;
+	zu->shared = all_ok;
+	for (int r = 0; r < zu->ssize && !all_ok; r++)
+		if (r != zu->shard->rank && map_units_of(ctx, zu, r, -1, 0, err))
+			return -1;
+	return 0;
+}
+
 /* Shared pages: every rank's whole pages of its shard move into a memfd
  * that the other ranks map, private and released, where those values are
  * in their arenas.  A gather then unguards them (the model reads the
@@ -768,14 +785,12 @@ static int share_pages(struct lt_ctx *ctx, struct zero_units *zu, struct peer *a
 {
 	struct peer me = all[zu->shard->rank];
 	bool ok;
-	int32_t agreed;
 
 	if (share_own_pages(ctx, zu, &me, &ok, err) ||
 	    lt_comm_all_gather(zu->shard, &me, all, sizeof(me) / sizeof(int64_t), LT_I64, err) ||
 	    (ok && map_peers(ctx, zu, all, &ok, err)))
 		return -1;
-	agreed = ok;
-	if (lt_comm_all_reduce(zu->shard, &agreed, 1, LT_I32, LT_MIN, err))
+	if (agree_or_unmap(ctx, zu, ok, err))
 		return -1;
 	/* every peer has its descriptor now, or never will */
 	if (zu->own_ro_fd >= 0)
@@ -784,10 +799,6 @@ static int share_pages(struct lt_ctx *ctx, struct zero_units *zu, struct peer *a
 	if (zu->own_fd >= 0)
 		close(zu->own_fd);
 	zu->own_fd = -1;
-	zu->shared = agreed;
-	for (int r = 0; r < zu->ssize && !agreed; r++)
-		if (r != zu->shard->rank && map_units_of(ctx, zu, r, -1, 0, err))
-			return -1;
 	return 0;
 }
 
@@ -800,27 +811,22 @@ static int map_peer_files(struct lt_ctx *ctx, struct zero_units *zu, const struc
 			  struct lt_err *err)
 {
 	struct lt_err ignored;
-	int32_t ok = 1;
+	bool ok = true;
 
 	for (int r = 0; r < zu->ssize && ok; r++)
 		if (r != zu->shard->rank &&
 		    map_units_of(ctx, zu, r, zu->peer_fd[r], (size_t)all[r].at, &ignored))
-			ok = 0;
-	if (lt_comm_all_reduce(zu->shard, &ok, 1, LT_I32, LT_MIN, err))
-		return -1;
-	zu->shared = ok;
-	for (int r = 0; r < zu->ssize && !ok; r++)
-		if (r != zu->shard->rank && map_units_of(ctx, zu, r, -1, 0, err))
-			return -1;
-	return 0;
+			ok = false;
+	return agree_or_unmap(ctx, zu, ok, err);
 }
 
 /* Values in files: every rank opens its file of values read-only for
- * the others, which take it (pidfd_getfd) and read their parts from it
- * with pread: the owner does nothing for a gather, and its file is
- * current outside its step (the step writes before it returns; a
- * resume's values go back at the next unit event, before that event's
- * barrier).  Every rank or none: false, and the broadcasts stay. */
+ * the others, which take it (pidfd_getfd), map their pages from it
+ * (map: map_peer_files) and read the rest with pread: the owner does
+ * nothing for a gather, and its file is current outside its step (the
+ * step writes before it returns; a resume's values go back at the next
+ * unit event, before that event's barrier).  Every rank or none:
+ * *agreed false, and the broadcasts stay. */
 static int share_files(struct lt_ctx *ctx, struct zero_units *zu, struct peer *all, bool map,
 		       bool *agreed, struct lt_err *err)
 {

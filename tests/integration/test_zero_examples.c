@@ -143,12 +143,12 @@ static char *stage3_run(const char *strategy, const char *const *env, const char
 	return err;
 }
 
-/* Whether files a and b hold the same bytes. */
 static char *fsdp_run(const char *const *env, const char *dump)
 {
 	return stage3_run("fsdp", env, dump);
 }
 
+/* Whether files a and b hold the same bytes. */
 static bool same_file(const char *a, const char *b)
 {
 	FILE *fa = fopen(a, "r"), *fb = fopen(b, "r");
