@@ -66,21 +66,6 @@ static size_t file_size(const char *path)
 	return (size_t)n;
 }
 
-static bool same_file(const char *a, const char *b)
-{
-	FILE *fa = fopen(a, "rb"), *fb = fopen(b, "rb");
-	int ca, cb;
-
-	cr_assert(fa && fb, "%s or %s missing", a, b);
-	do {
-		ca = fgetc(fa);
-		cb = fgetc(fb);
-	} while (ca == cb && ca != EOF);
-	fclose(fa);
-	fclose(fb);
-	return ca == cb;
-}
-
 Test(plugins_kinds, bf16_sr_trains_the_mlp_as_bf16_mixed_does)
 {
 	char a[512], b[512], m[512];

@@ -148,22 +148,6 @@ static char *fsdp_run(const char *const *env, const char *dump)
 	return stage3_run("fsdp", env, dump);
 }
 
-/* Whether files a and b hold the same bytes. */
-static bool same_file(const char *a, const char *b)
-{
-	FILE *fa = fopen(a, "r"), *fb = fopen(b, "r");
-	int ca, cb;
-
-	cr_assert(fa && fb, "a dump is missing: %s or %s", a, b);
-	do {
-		ca = fgetc(fa);
-		cb = fgetc(fb);
-	} while (ca == cb && ca != EOF);
-	fclose(fa);
-	fclose(fb);
-	return ca == cb;
-}
-
 /* On one node, gathers map the owners' pages (and read the bytes at
  * their edges); with LTRUN_ZERO_GATHER=read they read the owners' arenas
  * directly, with broadcast they are broadcasts; all three give the same

@@ -194,3 +194,18 @@ void expect_one_line_failure(const char *const *args, const char *needle)
 	}
 	run_result_free(&r);
 }
+
+bool same_file(const char *a, const char *b)
+{
+	FILE *fa = fopen(a, "rb"), *fb = fopen(b, "rb");
+	int ca, cb;
+
+	cr_assert(fa && fb, "%s or %s missing", a, b);
+	do {
+		ca = fgetc(fa);
+		cb = fgetc(fb);
+	} while (ca == cb && ca != EOF);
+	fclose(fa);
+	fclose(fb);
+	return ca == cb;
+}

@@ -6,6 +6,7 @@
 #ifndef LT_TEST_TRAINING_H
 #define LT_TEST_TRAINING_H
 
+#include <stdbool.h>
 #include <stddef.h>
 
 /* This test's temporary directory (made by training_make_tmp, a suite's
@@ -44,6 +45,9 @@ double dump_max_diff(const char *a_path, const char *b_path, double *big);
 
 /* The number of step-* entries in the checkpoint directory dir. */
 int count_steps(const char *dir);
+
+/* Whether files a and b hold the same bytes (both must exist). */
+bool same_file(const char *a, const char *b);
 /* The model.safetensors of the checkpoint dir/last names, into out. */
 void newest_checkpoint_file(const char *dir, char *out, size_t len);
 
