@@ -57,6 +57,7 @@ struct lt_comm_queue {
 	struct lt_comm_req *head, *tail;
 	int pending;          /* queued or running */
 	bool direct;          /* a blocking call runs on its caller's thread */
+	bool running;         /* the worker runs a request it took */
 	bool stop;
 	bool failed;          /* an operation failed: err says which */
 	struct lt_err err;
@@ -367,6 +368,7 @@ static void *worker_main(void *arg)
 		q->head = r->next;
 		if (!q->head)
 			q->tail = NULL;
+		q->running = true;
 		if (q->failed) {
 			r->err = q->err;
 			r->rc = -1;
@@ -380,6 +382,7 @@ static void *worker_main(void *arg)
 			}
 		}
 		r->done = true;
+		q->running = false;
 		q->pending--;
 		pthread_cond_broadcast(&q->done);
 	}
@@ -484,12 +487,39 @@ struct lt_comm_req *lt_comm_start_v(struct lt_comm *c, const void *send, void *r
 	return q;
 }
 
+/* Under q->mu: req, next in line while the worker runs nothing, runs on
+ * this thread (as run_blocking's calls do) instead of waiting for the
+ * worker to wake up and then for this thread to be woken in turn: two
+ * wake-ups, each up to a scheduler tick on a busy machine. */
+static void run_here(struct lt_comm_queue *q, struct lt_comm_req *req)
+{
+	q->head = req->next;
+	if (!q->head)
+		q->tail = NULL;
+	q->direct = true;
+	pthread_mutex_unlock(&q->mu);
+	req->rc = execute(req->c, req, &req->err);
+	pthread_mutex_lock(&q->mu);
+	if (req->rc) {
+		q->failed = true;
+		q->err = req->err;
+	}
+	q->direct = false;
+	req->done = true;
+	q->pending--;
+	pthread_cond_broadcast(&q->done);
+	if (q->head)
+		pthread_cond_signal(&q->work);
+}
+
 int lt_comm_wait(struct lt_comm_req *req, struct lt_err *err)
 {
 	struct lt_comm_queue *q = req->c->queue;
 	int rc;
 
 	pthread_mutex_lock(&q->mu);
+	if (!req->done && q->head == req && !q->running && !q->direct && !q->failed)
+		run_here(q, req);
 	while (!req->done)
 		pthread_cond_wait(&q->done, &q->mu);
 	pthread_mutex_unlock(&q->mu);
