@@ -58,6 +58,11 @@ static void fini(void)
 	"    --initial-advertise-peer-urls http://" MAIN_ADDR ":2380 \\\n"                   \
 	"    --initial-cluster el=http://" MAIN_ADDR ":2380 >\"$tmp/etcd.log\" 2>&1 & etcd=$!\n" \
 	"  cleanup=\"kill $etcd; $cleanup\"\n"                                                \
+	"  i=0\n" /* serving before a node asks it: ltrun does not wait for etcd */            \
+	"  until ip netns exec \"$na\" curl -sf http://" ETCD_ENDPOINT "/health >/dev/null; do\n" \
+	"    i=$((i + 1)); [ $i -lt 200 ] || { tail -n 5 \"$tmp/etcd.log\" >&2; exit 1; }\n"   \
+	"    sleep 0.05\n"                                                                     \
+	"  done\n"                                                                            \
 	"  rdzv='--rdzv etcd --rdzv-endpoint " ETCD_ENDPOINT "'\n"                            \
 	"fi\n"                                                                               \
 	"\"$ltrun\" --max-steps 2 --batch-size 1 --ckpt-dir \"$tmp/ckpt\" \"$model\" -- --step-ms 1 \\\n" \
