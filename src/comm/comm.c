@@ -353,6 +353,38 @@ static int run_op(struct lt_comm *c, const struct lt_comm_req *r, struct lt_err 
 	return 0;
 }
 
+/* Under q->mu: the queue's head, taken off it. */
+static struct lt_comm_req *take_head(struct lt_comm_queue *q)
+{
+	struct lt_comm_req *r = q->head;
+
+	q->head = r->next;
+	if (!q->head)
+		q->tail = NULL;
+	return r;
+}
+
+/* Under q->mu, which it drops while r runs: runs r, taken off the queue
+ * (or fails it at once after an earlier failure), and tells its waiters. */
+static void run_taken(struct lt_comm_queue *q, struct lt_comm_req *r)
+{
+	if (q->failed) {
+		r->err = q->err;
+		r->rc = -1;
+	} else {
+		pthread_mutex_unlock(&q->mu);
+		r->rc = execute(r->c, r, &r->err);
+		pthread_mutex_lock(&q->mu);
+		if (r->rc) {
+			q->failed = true;
+			q->err = r->err;
+		}
+	}
+	r->done = true;
+	q->pending--;
+	pthread_cond_broadcast(&q->done);
+}
+
 static void *worker_main(void *arg)
 {
 	struct lt_comm_queue *q = arg;
@@ -364,27 +396,10 @@ static void *worker_main(void *arg)
 			pthread_cond_wait(&q->work, &q->mu);
 		if (!q->head)
 			break;
-		r = q->head;
-		q->head = r->next;
-		if (!q->head)
-			q->tail = NULL;
+		r = take_head(q);
 		q->running = true;
-		if (q->failed) {
-			r->err = q->err;
-			r->rc = -1;
-		} else {
-			pthread_mutex_unlock(&q->mu);
-			r->rc = execute(r->c, r, &r->err);
-			pthread_mutex_lock(&q->mu);
-			if (r->rc) {
-				q->failed = true;
-				q->err = r->err;
-			}
-		}
-		r->done = true;
+		run_taken(q, r);
 		q->running = false;
-		q->pending--;
-		pthread_cond_broadcast(&q->done);
 	}
 	pthread_mutex_unlock(&q->mu);
 	return NULL;
@@ -493,21 +508,10 @@ struct lt_comm_req *lt_comm_start_v(struct lt_comm *c, const void *send, void *r
  * wake-ups, each up to a scheduler tick on a busy machine. */
 static void run_here(struct lt_comm_queue *q, struct lt_comm_req *req)
 {
-	q->head = req->next;
-	if (!q->head)
-		q->tail = NULL;
+	take_head(q);
 	q->direct = true;
-	pthread_mutex_unlock(&q->mu);
-	req->rc = execute(req->c, req, &req->err);
-	pthread_mutex_lock(&q->mu);
-	if (req->rc) {
-		q->failed = true;
-		q->err = req->err;
-	}
+	run_taken(q, req);
 	q->direct = false;
-	req->done = true;
-	q->pending--;
-	pthread_cond_broadcast(&q->done);
 	if (q->head)
 		pthread_cond_signal(&q->work);
 }
