@@ -42,8 +42,9 @@
  *            setup a rank gives back (accel->discard) and guards
  *            (accel->guard: a model touching them faults) the values of
  *            every unit (lt_unit_new) outside its shard; a unit's begin
- *            makes them resident again, each owner broadcasting its part,
- *            and from the second step on the next `prefetch` units of
+ *            makes them resident again (on one node from the owners'
+ *            shared pages, else each owner broadcasting its part:
+ *            zero_units.c), and from the second step on the next `prefetch` units of
  *            the order recorded in the first are gathered ahead, on the
  *            communicator's worker.  The end of a unit releases it
  *            unless it is among those next ones (reshard_after_forward=
