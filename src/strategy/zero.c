@@ -44,9 +44,9 @@
  *            every unit (lt_unit_new) outside its shard; a unit's begin
  *            makes them resident again (on one node from the owners'
  *            shared pages, else each owner broadcasting its part:
- *            zero_units.c), and from the second step on the next `prefetch` units of
- *            the order recorded in the first are gathered ahead, on the
- *            communicator's worker.  The end of a unit releases it
+ *            zero_units.c), and from the second step on the next
+ *            `prefetch` units of the order recorded in the first are
+ *            gathered ahead (broadcasts: on the communicator's worker).  The end of a unit releases it
  *            unless it is among those next ones (reshard_after_forward=
  *            false: not before the end of its backward).  A unit's
  *            gradients travel in stage 2's buckets (the end of its
