@@ -46,8 +46,8 @@
  *            shared pages, else each owner broadcasting its part:
  *            zero_units.c), and from the second step on the next
  *            `prefetch` units of the order recorded in the first are
- *            gathered ahead (broadcasts: on the communicator's worker).  The end of a unit releases it
- *            unless it is among those next ones (reshard_after_forward=
+ *            gathered ahead (broadcasts: on the communicator's
+ *            worker).  The end of a unit releases it unless it is among those next ones (reshard_after_forward=
  *            false: not before the end of its backward).  A unit's
  *            gradients travel in stage 2's buckets (the end of its
  *            backward marks it ready).  Parameters in no

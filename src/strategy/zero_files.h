@@ -34,12 +34,12 @@ bool zero_files_wanted(const struct lt_params *p);
 struct zero_files *zero_files_open(struct lt_ctx *ctx, const struct lt_params *p,
 				   size_t own_lo, size_t own_n, struct lt_err *err);
 
-/* A unit's first begin (flat [lo, hi), its values outside the shard
- * already unguarded): reads the owned part from the file. */
 /* The descriptor of the owned values' file, whose byte 0 is byte *at of
  * the data arena (a page boundary): an owned element of a unit is at the
  * same offset from there as in the arena. */
 int zero_files_values_fd(const struct zero_files *zf, size_t *at);
+/* A unit's first begin (flat [lo, hi), its values outside the shard
+ * already unguarded): reads the owned part from the file. */
 int zero_files_begin(struct lt_ctx *ctx, struct zero_files *zf, size_t lo, size_t hi,
 		     struct lt_err *err);
 /* A unit's last end: the owned part goes again (unchanged since its

@@ -51,11 +51,13 @@ void zero_units_counts(const struct zero_units *zu, size_t *gathers, size_t *ahe
 /* offload_params=nvme: the owned values of the units live in zf's files
  * (zero_files.h), read when a unit is gathered, dropped when released. */
 void zero_units_set_files(struct zero_units *zu, struct zero_files *zf);
-/* Collective, after zero_units_set_files: gathers read the owners' arenas
- * directly (process_vm_readv) when every shard rank is a readable process
- * of this node, values in files are not asked for, and LTRUN_ZERO_GATHER
- * is not "broadcast"; else they stay broadcasts.  A bad LTRUN_ZERO_GATHER
- * is a usage error.  Returns 0 or -1. */
+/* Collective, after zero_units_set_files: when every shard rank is a
+ * readable process of this node and LTRUN_ZERO_GATHER is not "broadcast",
+ * gathers use the owners' values where they are: their shared pages
+ * (memfd) or, with values in files, their files mapped, the edges read
+ * (process_vm_readv, pread); LTRUN_ZERO_GATHER=read reads every byte.
+ * Else they stay broadcasts.  A bad LTRUN_ZERO_GATHER is a usage error.
+ * Returns 0 or -1. */
 int zero_units_direct(struct lt_ctx *ctx, struct zero_units *zu, struct lt_err *err);
 bool zero_units_reads_direct(const struct zero_units *zu);
 /* How gathers get their values, in words ("broadcasts", ...). */
