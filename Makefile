@@ -30,6 +30,7 @@ WERROR ?= $(LT_WERROR)
 WERROR_FLAG = $(if $(filter 1 yes,$(WERROR)),-Werror)
 WARN = -std=gnu11 -Wall -Wextra $(WERROR_FLAG) -Wshadow -Wstrict-prototypes -Wformat=2
 LT_CPPFLAGS = -Iinclude -Isrc -I$(B)/proto -D_GNU_SOURCE -DLT_VERSION='"$(PACKAGE_VERSION)"' \
+	-DLT_HAVE_CUDA=$(if $(LT_CUDA),1,0) \
 	-DLT_PMIX_SONAME='"$(PMIX_SONAME)"' -DLT_PLUGIN_DIR='"$(libdir)/ltrun/plugins"'
 LT_CFLAGS = $(WARN) -fPIC -fvisibility=hidden $(SANFLAGS) $(CJSON_CFLAGS) $(PMIX_CFLAGS) $(MPI_CFLAGS) $(CURL_CFLAGS) $(HWLOC_CFLAGS) \
 	$(PROTOBUF_C_CFLAGS)
@@ -61,6 +62,11 @@ TEST_PROGS := $(patsubst tests/progs/%.c,$(B)/tests/progs/%,$(wildcard tests/pro
 TEST_PLUGINS := $(patsubst tests/plugins/%.c,$(B)/tests/plugins/%.so,$(wildcard tests/plugins/*.c))
 
 all: $(B)/ltrun $(PLUGINS) $(MODELS) $(EXAMPLE_MODELS) $(EXAMPLE_DATA)
+
+# The GPU path: CUDA's and NCCL's headers (configure's --with-cuda) for
+# these files only; the libraries are loaded with dlopen.
+CUDA_OBJ := $(B)/src/accel/cuda.o $(B)/src/accel/cuda_driver.o $(B)/src/comm/nccl.o
+$(CUDA_OBJ): LT_CFLAGS += $(CUDA_CFLAGS)
 
 $(B)/%.o: %.c config.mk
 	@mkdir -p $(@D)

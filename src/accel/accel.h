@@ -7,6 +7,8 @@
  * ctx->choice[LT_KIND_ACCELERATOR]):
  *
  *   cpu   host memory (cpu.c)
+ *   cuda  a GPU's memory through the CUDA driver, loaded with dlopen
+ *         (cuda.c; built when configure finds cuda.h)
  *
  * Storage comes in arenas: one large reservation of address space per
  * arena, handed out in order and committed as it is used, so that every
@@ -37,6 +39,21 @@ struct lt_arena {
 
 struct lt_accelerator_ops {
 	enum lt_device_kind kind;
+	/* false: the arenas are device memory that the host cannot touch;
+	 * what the runtime does to them on the host (initial values,
+	 * optimizers, conversions, checkpoints) goes through copies or is
+	 * refused (cuda). */
+	bool host_access;
+	/* Takes this process's device: local rank local_rank of local_world
+	 * on this node; before the first arena and the communicator.  NULL:
+	 * nothing to take.  Returns 0 or -1 with err (no driver, no device,
+	 * two ranks on one device...). */
+	int (*open)(int local_rank, int local_world, struct lt_err *err);
+	/* The device open() took: its ordinal as this process sees it, and
+	 * a name unique on the node (the GPU's UUID), for lt_device() and
+	 * to find two ranks given one device.  NULL on the cpu. */
+	int (*index)(void);
+	const char *(*uuid)(void);
 	/* What --devices auto means when ltrun creates the ranks. */
 	int (*auto_devices)(void);
 	/* Reserves `bytes` of address space for a.  Returns 0 or -1 with err
@@ -50,7 +67,8 @@ struct lt_accelerator_ops {
 	void (*release)(struct lt_arena *a);
 	/* Sets `bytes` bytes at dst to `byte`. */
 	void (*fill)(void *dst, int byte, size_t bytes);
-	/* Copies bytes between two buffers of this accelerator. */
+	/* Copies bytes between two buffers of this accelerator, or between
+	 * one of them and host memory (either way). */
 	void (*copy)(void *dst, const void *src, size_t bytes);
 	/* [p, p + bytes) of an arena reads as zeros afterwards, and the pages
 	 * wholly inside it go back to the system: the addresses stay valid

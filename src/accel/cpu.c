@@ -3,8 +3,8 @@
  * anonymous PROT_NONE reservation made readable and writable 2 MiB at a
  * time, asked for transparent huge pages; the parameter arenas packed), memset and memcpy, pages given
  * back with madvise and guarded with mprotect, and no events to wait for; `--devices auto`
- * is one rank.  Also the accelerators' catalogue: cpu, and cuda (known,
- * not built).
+ * is one rank.  Also the accelerators' catalogue: cpu, and cuda (cuda.c)
+ * when configure found CUDA's headers (known, not built, otherwise).
  */
 #include "accel/accel.h"
 #include "core/registry.h"
@@ -132,6 +132,7 @@ static int cpu_auto_devices(void)
 
 static const struct lt_accelerator_ops cpu_ops = {
 	.kind = LT_DEVICE_CPU,
+	.host_access = true,
 	.auto_devices = cpu_auto_devices,
 	.reserve = cpu_reserve,
 	.alloc = cpu_alloc,
@@ -151,9 +152,18 @@ static const struct lt_plugin cpu = {
 	.ops = &cpu_ops,
 };
 
+#if LT_HAVE_CUDA
+extern const struct lt_plugin lt_accel_cuda;
+
+int lt_accelerator_catalog(struct lt_registry *reg, struct lt_err *err)
+{
+	return lt_registry_add(reg, &cpu, err) || lt_registry_add(reg, &lt_accel_cuda, err) ? -1 : 0;
+}
+#else
 static const char *const absent[] = { "cuda", NULL };
 
 int lt_accelerator_catalog(struct lt_registry *reg, struct lt_err *err)
 {
 	return lt_registry_add_all(reg, &cpu, 1, absent, err);
 }
+#endif

@@ -2,7 +2,9 @@
  * catalog.c - the communicators this build has, in the registry
  * (`ltrun --list comm`; a rank opens its choice's ops).  `auto` composes
  * them: shm between the ranks of one node; between nodes mpi when mpirun
- * (or srun --mpi=pmix) started the ranks, else gloo.  nccl (GPU) is not built yet: see the absent list.
+ * (or srun --mpi=pmix) started the ranks, else gloo; nccl when the
+ * accelerator is cuda.  nccl is known but not built when configure found
+ * no CUDA headers.
  */
 #include "comm/comm.h"
 #include "core/registry.h"
@@ -11,7 +13,7 @@ static const struct lt_plugin comms[] = {
 	{
 		.kind = LT_KIND_COMM,
 		.name = "auto",
-		.description = "Composes the others hierarchically: shm inside a node, mpi (under mpirun) or gloo between nodes.",
+		.description = "Composes the others hierarchically: shm inside a node, mpi (under mpirun) or gloo between nodes; nccl under --accelerator cuda.",
 		.recommended_when = "always, unless measuring one backend (the default)",
 		.ops = &lt_comm_auto,
 	},
@@ -36,9 +38,22 @@ static const struct lt_plugin comms[] = {
 		.recommended_when = "mpirun (or srun --mpi=pmix) started the ranks, on a fast interconnect",
 		.ops = &lt_comm_mpi,
 	},
+#if LT_HAVE_CUDA
+	{
+		.kind = LT_KIND_COMM,
+		.name = "nccl",
+		.description = "NVIDIA's collectives between the ranks' GPUs (NVLink, PCIe, InfiniBand, sockets), loaded at run time; non-blocking, aborted by its watchdog when a peer fails or --timeout passes.",
+		.recommended_when = "--accelerator cuda (auto takes it then)",
+		.ops = &lt_comm_nccl,
+	},
+#endif
 };
 
+#if LT_HAVE_CUDA
+static const char *const *const absent = NULL;
+#else
 static const char *const absent[] = { "nccl", NULL };
+#endif
 
 int lt_comm_catalog(struct lt_registry *reg, struct lt_err *err)
 {

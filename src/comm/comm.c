@@ -324,7 +324,9 @@ static int execute(struct lt_comm *c, const struct lt_comm_req *r, struct lt_err
 static int run_op(struct lt_comm *c, const struct lt_comm_req *r, struct lt_err *err)
 {
 	const struct lt_comm_ops *b = c->ops;
-	enum lt_op op = r->op == LT_AVG ? LT_SUM : r->op;
+	/* the backend averages itself (nccl: its buffers may be on a device) */
+	bool divide = r->op == LT_AVG && !b->averages;
+	enum lt_op op = divide ? LT_SUM : r->op;
 
 	switch (r->kind) {
 	case LT_COLL_BARRIER:
@@ -344,11 +346,11 @@ static int run_op(struct lt_comm *c, const struct lt_comm_req *r, struct lt_err 
 	case LT_COLL_REDUCE_SCATTER_V:
 		if (b->reduce_scatter_v(c, r->send, r->recv, r->counts, r->dt, op, err))
 			return -1;
-		if (r->op == LT_AVG)
+		if (divide)
 			lt_divide(r->recv, r->counts[c->rank], r->dt, c->size);
 		return 0;
 	}
-	if (r->op == LT_AVG)
+	if (divide)
 		lt_divide(r->recv, r->count, r->dt, c->size);
 	return 0;
 }

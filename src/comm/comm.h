@@ -6,7 +6,9 @@
  *   gloo   any ranks, libgloo's TCP transport (gloo.cc, the C++ shim)
  *   mpi    ranks mpirun (or srun --mpi=pmix) started, Open MPI (mpi.c)
  *   auto   shm inside a node, gloo or mpi between nodes, hierarchically
- *          (auto.c)
+ *          (auto.c); nccl when the accelerator is cuda
+ *   nccl   a GPU a rank, NCCL loaded with dlopen (nccl.c; built when
+ *          configure finds nccl.h)
  *
  * Two layers.  A backend (struct lt_comm_ops, the ops of its registry
  * entry in catalog.c: a rank opens ctx->choice[LT_KIND_COMM]) implements blocking
@@ -62,10 +64,15 @@ struct lt_comm_args {
  * send (send + its offset), and then the rest of send may be changed;
  * all_gather's send may be this rank's block of recv.  Any other overlap
  * of send and recv the generic layer refuses.  A count may be 0.  op is
- * LT_SUM, LT_MIN or LT_MAX (never LT_AVG). */
+ * LT_SUM, LT_MIN or LT_MAX (LT_AVG too when `averages`). */
 struct lt_comm_ops {
 	bool intra_node; /* carries collectives between ranks on one node */
 	bool inter_node; /* ... and between nodes */
+	/* Takes LT_AVG itself (else the generic layer sums, then divides on
+	 * the host); and moves device memory (the buffers may be a GPU's:
+	 * the host must not touch them). */
+	bool averages;
+	bool device_buffers;
 	int (*open)(struct lt_comm *c, const struct lt_comm_args *args,
 		    struct lt_err *err);
 	int (*barrier)(struct lt_comm *c, struct lt_err *err);
@@ -112,6 +119,7 @@ extern const struct lt_comm_ops lt_comm_shm;
 extern const struct lt_comm_ops lt_comm_gloo;
 extern const struct lt_comm_ops lt_comm_mpi;
 extern const struct lt_comm_ops lt_comm_auto;
+extern const struct lt_comm_ops lt_comm_nccl; /* when LT_HAVE_CUDA */
 
 /* The ops of a resolved --comm choice. */
 static inline const struct lt_comm_ops *lt_comm_of(const struct lt_choice *c)

@@ -671,8 +671,10 @@ void gloo_close(struct lt_comm *c)
 } // namespace
 
 extern "C" const struct lt_comm_ops lt_comm_gloo = {
-	true, /* intra_node */
-	true, /* inter_node */
+	true,  /* intra_node */
+	true,  /* inter_node */
+	false, /* averages */
+	false, /* device_buffers */
 	gloo_open,
 	gloo_barrier,
 	gloo_broadcast,

@@ -13,6 +13,7 @@
 #include "ltrun/strategy.h"
 #include "core/error.h"
 #include "core/params.h"
+#include "comm/comm.h"
 #include "core/registry.h"
 #include "env/env.h"
 
@@ -58,6 +59,27 @@ static const char *choose_launcher(const struct lt_plan *plan)
 	if (!l)
 		l = ops->launcher;
 	return l && !strcmp(l, "fork") ? "fork" : "exec";
+}
+
+/* A communicator that moves host memory cannot carry a device
+ * accelerator's tensors, nor one that moves GPU memory a host's: refused
+ * before any rank starts (auto fits both). */
+static int check_comm_fits(const struct lt_plan *plan, struct lt_err *err)
+{
+	const struct lt_choice *a = &plan->choice[LT_KIND_ACCELERATOR];
+	const struct lt_choice *c = &plan->choice[LT_KIND_COMM];
+	const struct lt_accelerator_ops *accel = a->base->ops;
+	const struct lt_comm_ops *comm = c->base->ops;
+
+	if (!strcmp(c->base->name, "auto") || accel->host_access != comm->device_buffers)
+		return 0;
+	if (comm->device_buffers)
+		return lt_err_set(err, LT_EXIT_USAGE,
+				  "--comm %s moves GPU memory, but --accelerator %s keeps the tensors in host memory: use --accelerator cuda, or --comm auto",
+				  c->named->name, a->named->name);
+	return lt_err_set(err, LT_EXIT_USAGE,
+			  "--comm %s moves host memory, but --accelerator %s keeps the tensors in device memory: use --comm auto (nccl)",
+			  c->named->name, a->named->name);
 }
 
 static int resolve_strategy(struct lt_plan *plan, const struct lt_config *cfg,
@@ -220,7 +242,7 @@ int lt_plan_make(struct lt_plan *plan, const struct lt_config *cfg,
 	if (resolve_strategy(plan, cfg, reg, err) ||
 	    choose(plan, cfg, reg, LT_OPT_PRECISION, cfg->precision, err) ||
 	    choose(plan, cfg, reg, LT_OPT_CKPT_IO, cfg->ckpt_io, err) ||
-	    choose(plan, cfg, reg, LT_OPT_COMM, cfg->comm, err))
+	    choose(plan, cfg, reg, LT_OPT_COMM, cfg->comm, err) || check_comm_fits(plan, err))
 		goto fail;
 	plan->launcher = choose_launcher(plan);
 	resolve_threads(plan, env);

@@ -227,7 +227,14 @@ LT_API int lt_accel_sync(lt_ctx *ctx, struct lt_err *err)
 LT_API struct lt_device lt_device(const lt_ctx *ctx)
 {
 	return (struct lt_device){ .kind = ctx->accel->kind,
-				   .index = ctx->accel->kind == LT_DEVICE_CPU ? 0 : ctx->info.local_rank };
+				   .index = ctx->accel->index ? ctx->accel->index() : 0 };
+}
+
+void lt_abi_need_host(lt_ctx *ctx, const char *fn)
+{
+	if (!ctx->accel->host_access)
+		lt_fatal(ctx, "%s() with --accelerator %s is not built in this version: it works on the parameters in host memory",
+			 fn, ctx->choice[LT_KIND_ACCELERATOR].named->name);
 }
 
 /* --- metrics --- */
@@ -391,6 +398,9 @@ void lt_abi_ensure_setup(lt_ctx *ctx, const char *fn)
 		return;
 	if (!ctx->nparams)
 		lt_fatal(ctx, "%s() before any lt_param(): register the parameters first", fn);
+	if (ctx->cfg->init_weights && !ctx->accel->host_access)
+		lt_fatal(ctx, "--init-weights with --accelerator %s is not built in this version: the weights are read into host memory",
+			 ctx->choice[LT_KIND_ACCELERATOR].named->name);
 	lt_init_weights_apply(ctx); /* --init-weights: rank 0 reads, setup shares */
 	if (lt_runtime_setup(ctx, &err))
 		lt_fatal(ctx, "%s(): %s", fn, err.msg);
@@ -412,6 +422,7 @@ LT_API void lt_optimizer_step(lt_ctx *ctx)
 	struct lt_err err = { 0 };
 
 	lt_abi_ensure_setup(ctx, "lt_optimizer_step");
+	lt_abi_need_host(ctx, "lt_optimizer_step");
 	if (lt_runtime_optimizer_step(ctx, lt_runtime_lr(ctx, -1), &err))
 		lt_fatal(ctx, "optimizer step: %s", err.msg);
 }

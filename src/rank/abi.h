@@ -21,6 +21,9 @@ int64_t lt_abi_shape_numel(lt_ctx *ctx, const char *fn, const char *name, struct
 struct lt_tensor *lt_abi_check_param(const lt_tensor *t, const char *fn);
 /* Places the parameters (the strategy's setup, the optimizer) unless done. */
 void lt_abi_ensure_setup(lt_ctx *ctx, const char *fn);
+/* Ends the run with "fn() ... is not built" when the accelerator's arenas
+ * are device memory the host cannot touch (accel.h's host_access). */
+void lt_abi_need_host(lt_ctx *ctx, const char *fn);
 
 /* Fabric mode, around lt_main(): takes --ckpt-dir's lock before, and
  * after waits for saves in flight and releases it (warning when

@@ -5,6 +5,7 @@
  * call and the fix, as everywhere in the ABI.
  */
 #include "core/error.h"
+#include "rank/abi.h"
 #include "runtime/ready.h"
 #include "runtime/runtime.h"
 #include "runtime/views.h"
@@ -23,7 +24,10 @@ static struct lt_tensor *param_of(lt_ctx *ctx, lt_tensor *t, const char *fn)
 LT_API const float *lt_data_f32(lt_ctx *ctx, lt_tensor *t)
 {
 	struct lt_err err = { 0 };
-	const float *v = lt_views_data(ctx, param_of(ctx, t, "lt_data_f32"), &err);
+	const float *v;
+
+	lt_abi_need_host(ctx, "lt_data_f32");
+	v = lt_views_data(ctx, param_of(ctx, t, "lt_data_f32"), &err);
 
 	if (!v)
 		lt_fatal(ctx, "lt_data_f32('%s'): %s", t->name, err.msg);
@@ -33,7 +37,10 @@ LT_API const float *lt_data_f32(lt_ctx *ctx, lt_tensor *t)
 LT_API float *lt_grad_f32(lt_ctx *ctx, lt_tensor *t)
 {
 	struct lt_err err = { 0 };
-	float *g = lt_views_grad(ctx, param_of(ctx, t, "lt_grad_f32"), &err);
+	float *g;
+
+	lt_abi_need_host(ctx, "lt_grad_f32");
+	g = lt_views_grad(ctx, param_of(ctx, t, "lt_grad_f32"), &err);
 
 	if (!g)
 		lt_fatal(ctx, "lt_grad_f32('%s'): %s", t->name, err.msg);

@@ -7,6 +7,7 @@
  * rank rank 0's values, as it does the first values.
  */
 #include "core/dtype.h"
+#include "rank/abi.h"
 #include "runtime/runtime.h"
 #include "trainer/init_weights.h"
 
@@ -16,6 +17,7 @@ LT_API void lt_param_set(lt_ctx *ctx, lt_tensor *t, const void *values, enum lt_
 
 	if (!t)
 		lt_fatal(ctx, "lt_param_set(NULL): pass a tensor lt_param() returned");
+	lt_abi_need_host(ctx, "lt_param_set");
 	if (t->index >= ctx->nparams || ctx->params[t->index] != t)
 		lt_fatal(ctx, "lt_param_set('%s'): not a parameter of this run: pass a tensor lt_param() returned (a buffer's values are written through lt_data())",
 			 t->name);

@@ -174,11 +174,35 @@ static void local_addr_towards(const char *peer, char *buf, size_t len)
 	freeaddrinfo(ai);
 }
 
-/* The run's communicator, as the registry resolved --comm. */
+/* The rank's device, before the communicator (nccl opens on it) and the
+ * arenas. */
+static void open_accelerator(struct lt_ctx *ctx)
+{
+	struct lt_err err = { 0 };
+
+	ctx->accel = lt_accel_of(&ctx->choice[LT_KIND_ACCELERATOR]);
+	if (ctx->accel->open &&
+	    ctx->accel->open(ctx->info.local_rank, ctx->info.local_world_size, &err))
+		lt_fatal(ctx, "%s", err.msg);
+}
+
+/* The run's communicator, as the registry resolved --comm: under a GPU
+ * accelerator, auto is nccl, and a backend must move device memory. */
 static const struct lt_comm_ops *choose_comm(struct lt_ctx *ctx)
 {
 	const struct lt_choice *c = &ctx->choice[LT_KIND_COMM];
+	bool device = !ctx->accel->host_access;
 
+#if LT_HAVE_CUDA
+	if (device && lt_comm_of(c) == &lt_comm_auto)
+		return &lt_comm_nccl;
+#endif
+	if (device && !lt_comm_of(c)->device_buffers)
+		lt_fatal(ctx, "communicator '%s' moves host memory, but --accelerator %s puts the tensors in device memory: use --comm auto (nccl)",
+			 c->named->name, ctx->choice[LT_KIND_ACCELERATOR].named->name);
+	if (!device && lt_comm_of(c)->device_buffers)
+		lt_fatal(ctx, "communicator '%s' moves GPU memory: it needs --accelerator cuda",
+			 c->named->name);
 	if (!lt_comm_of(c)->inter_node && ctx->info.num_nodes > 1)
 		lt_fatal(ctx, "communicator '%s' carries collectives between the ranks of one node, but this job has %d nodes: use --comm auto or gloo",
 			 c->named->name, ctx->info.num_nodes);
@@ -254,6 +278,23 @@ static void setup_strategy(struct lt_ctx *ctx)
 		lt_fatal(ctx, "%s", err.msg);
 }
 
+/* What the runtime does on the host that a device accelerator (no host
+ * access to its arenas) does not have yet: said before anything runs. */
+static void refuse_on_device(struct lt_ctx *ctx)
+{
+	const char *accel = ctx->choice[LT_KIND_ACCELERATOR].named->name;
+	const char *strategy = ctx->choice[LT_KIND_STRATEGY].base->name;
+
+	if (ctx->accel->host_access)
+		return;
+	if (ctx->precision->mixed || ctx->dtype != LT_F32)
+		lt_fatal(ctx, "precision '%s' with --accelerator %s is not built in this version (its conversions and loss scaling run on the host): use --precision 32-true",
+			 ctx->choice[LT_KIND_PRECISION].named->name, accel);
+	if (strcmp(strategy, "ddp") && strcmp(strategy, "single_device"))
+		lt_fatal(ctx, "strategy '%s' with --accelerator %s is not built in this version (its sharding works on host memory): use --strategy ddp",
+			 ctx->choice[LT_KIND_STRATEGY].named->name, accel);
+}
+
 static void setup_runtime(struct lt_ctx *ctx)
 {
 	struct lt_err err = { 0 };
@@ -270,7 +311,7 @@ static void setup_runtime(struct lt_ctx *ctx)
 	lt_runtime_update_loss_scale(ctx);
 	if (ctx->precision->warning && ctx->info.rank == 0)
 		lt_warn("%s", ctx->precision->warning);
-	ctx->accel = lt_accel_of(&ctx->choice[LT_KIND_ACCELERATOR]);
+	refuse_on_device(ctx);
 	if (ctx->accel->reserve(&ctx->data_arena, ARENA_RESERVE, &err) ||
 	    ctx->accel->reserve(&ctx->grad_arena, ARENA_RESERVE, &err) ||
 	    (ctx->precision->mixed &&
@@ -372,6 +413,10 @@ int lt_rank_run(const struct lt_rank_info *info, const struct lt_config *cfg,
 		lt_fatal(&ctx, "cannot join the job: %s", err.msg);
 	lt_barrier(&ctx);
 	choose_plugins(&ctx);
+	open_accelerator(&ctx);
+	if (entry.module && !ctx.accel->host_access)
+		lt_fatal(&ctx, "Trainer-mode models with --accelerator %s are not built in this version (the trainer's optimizers, clipping and checkpoints run on the host): write the model in Fabric mode (lt_main), which runs here",
+			 ctx.choice[LT_KIND_ACCELERATOR].named->name);
 	open_comm(&ctx);
 	lt_watchdog_start(&ctx);
 	setup_runtime(&ctx);

@@ -36,14 +36,21 @@ int lt_param_fill(const struct lt_ctx *ctx, struct lt_tensor *t, struct lt_init 
 		  size_t index, struct lt_err *err)
 {
 	float *v = t->master;
+	bool host = ctx->accel->host_access;
 	int rc = 0;
 
-	if (!v && ctx->dtype == LT_F32)
+	/* device memory: drawn on the host, then copied (32-true only) */
+	if (!v && ctx->dtype == LT_F32 && host)
 		v = t->data;
 	if (!v && !(v = malloc((size_t)t->numel * sizeof(float))))
 		return lt_err_set(err, LT_EXIT_FAILURE, "out of memory for the first values of '%s'",
 				  t->name);
 	lt_draw((uint64_t)ctx->cfg->seed, &t->shape, t->numel, init, index, v);
+	if (!host) {
+		ctx->accel->copy(t->data, v, (size_t)t->numel * sizeof(float));
+		free(v);
+		return 0;
+	}
 	if (v != t->data) {
 		struct lt_precision_view pv = { .param = t->name, .index = index,
 						.step = ctx->optim_steps,

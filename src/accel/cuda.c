@@ -1,0 +1,264 @@
+/*
+ * cuda.c - the `cuda` accelerator: one GPU a rank (local rank r takes the
+ * r-th device CUDA shows it, cuda_visible.c), its primary context, and
+ * the parameter arenas in its memory through the driver's virtual-memory
+ * API: the whole reservation is address space (cuMemAddressReserve), and
+ * physical memory is created and mapped a grain at a time as the arena
+ * grows, so that every pointer stays valid for the run.  The driver is
+ * loaded with dlopen (cuda_driver.c): ltrun built with CUDA's headers
+ * runs on machines without a driver, and says so when cuda is asked for.
+ *
+ * The host cannot touch these arenas (host_access false): the runtime
+ * copies initial values in, and refuses what it would do to them on the
+ * host (accel.h).  discard zeroes without giving memory back, and guard
+ * is refused: the sharded strategies on the device are not built yet.
+ */
+#include "accel/accel.h"
+#include "core/registry.h"
+
+#if LT_HAVE_CUDA
+#include "accel/cuda_driver.h"
+#include "accel/cuda_visible.h"
+
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* Physical memory comes in grains of at least this (and of the
+ * driver's granularity); each grain is its own mapping. */
+#define GRAIN_MIN ((size_t)2 << 20)
+
+static struct {
+	const struct lt_cuda_driver *d;
+	CUdevice dev;
+	CUcontext ctx;
+	int ordinal;
+	size_t grain;
+	char uuid[48];
+	char name[128];
+} gpu = { .ordinal = -1 };
+
+/* The device's context on the calling thread (the communicator's worker
+ * and the checkpoint threads call in too). */
+static void bind_thread(void)
+{
+	CUcontext cur = NULL;
+
+	if (gpu.ctx && (gpu.d->cuCtxGetCurrent(&cur) != CUDA_SUCCESS || cur != gpu.ctx))
+		gpu.d->cuCtxSetCurrent(gpu.ctx);
+}
+
+static int cuda_open(int local_rank, int local_world, struct lt_err *err)
+{
+	struct lt_cuda_visible vis;
+	CUmemAllocationProp prop = { 0 };
+	const struct lt_cuda_driver *d;
+	CUuuid uuid;
+	int count = 0, vmm = 0;
+	size_t gran = 0;
+	char what[64];
+
+	if (lt_cuda_visible_parse(getenv("CUDA_VISIBLE_DEVICES"), &vis, err))
+		return -1;
+	if (!(d = lt_cuda_driver(err)))
+		return -1;
+	gpu.d = d;
+	if (lt_cuda_check(d, d->cuDeviceGetCount(&count), "cuDeviceGetCount", err) ||
+	    lt_cuda_pick_device(local_rank, local_world, count, &vis, &gpu.ordinal, err))
+		return -1;
+	snprintf(what, sizeof(what), "device %d", gpu.ordinal);
+	if (lt_cuda_check(d, d->cuDeviceGet(&gpu.dev, gpu.ordinal), what, err) ||
+	    lt_cuda_check(d, d->cuDeviceGetAttribute(&vmm, CU_DEVICE_ATTRIBUTE_VIRTUAL_MEMORY_MANAGEMENT_SUPPORTED, gpu.dev), what, err))
+		return -1;
+	d->cuDeviceGetName(gpu.name, (int)sizeof(gpu.name), gpu.dev);
+	if (!vmm)
+		return lt_err_set(err, LT_EXIT_FAILURE,
+				  "--accelerator cuda: device %d (%s) lacks the driver's virtual memory management, which ltrun's arenas need: use a newer GPU or driver",
+				  gpu.ordinal, gpu.name);
+	if (lt_cuda_check(d, d->cuDeviceGetUuid(&uuid, gpu.dev), what, err) ||
+	    lt_cuda_check(d, d->cuDevicePrimaryCtxRetain(&gpu.ctx, gpu.dev), what, err) ||
+	    lt_cuda_check(d, d->cuCtxSetCurrent(gpu.ctx), what, err))
+		return -1;
+	lt_cuda_uuid_text((const unsigned char *)uuid.bytes, gpu.uuid, sizeof(gpu.uuid));
+	prop.type = CU_MEM_ALLOCATION_TYPE_PINNED;
+	prop.location.type = CU_MEM_LOCATION_TYPE_DEVICE;
+	prop.location.id = gpu.dev;
+	if (lt_cuda_check(d, d->cuMemGetAllocationGranularity(&gran, &prop, CU_MEM_ALLOC_GRANULARITY_RECOMMENDED), "cuMemGetAllocationGranularity", err))
+		return -1;
+	gpu.grain = gran > GRAIN_MIN ? (GRAIN_MIN + gran - 1) / gran * gran : GRAIN_MIN;
+	if (gran && gpu.grain % gran)
+		gpu.grain = gran;
+	return 0;
+}
+
+static int cuda_index(void) { return gpu.ordinal; }
+static const char *cuda_uuid(void) { return gpu.uuid; }
+
+static int cuda_auto_devices(void)
+{
+	struct lt_err err = { 0 };
+	const struct lt_cuda_driver *d = lt_cuda_driver(&err);
+	int n = 0;
+
+	/* no driver: one rank, which says why it cannot run */
+	if (!d || d->cuDeviceGetCount(&n) != CUDA_SUCCESS || n < 1)
+		return 1;
+	return n;
+}
+
+static int need_open(struct lt_err *err)
+{
+	return gpu.ctx ? 0 : lt_err_set(err, LT_EXIT_FAILURE, "the cuda accelerator was not opened");
+}
+
+static int cuda_reserve(struct lt_arena *a, size_t bytes, struct lt_err *err)
+{
+	CUdeviceptr p = 0;
+
+	memset(a, 0, sizeof(*a));
+	if (need_open(err))
+		return -1;
+	bind_thread();
+	bytes = (bytes + gpu.grain - 1) / gpu.grain * gpu.grain;
+	if (gpu.d->cuMemAddressReserve(&p, bytes, gpu.grain, 0, 0) != CUDA_SUCCESS)
+		return lt_err_set(err, LT_EXIT_FAILURE,
+				  "cannot reserve %zu GiB of device address space on GPU %d for parameters",
+				  bytes >> 30, gpu.ordinal);
+	a->base = (char *)(uintptr_t)p;
+	a->reserved = bytes;
+	return 0;
+}
+
+/* Maps physical memory under [a->committed, to). */
+static int commit(struct lt_arena *a, size_t to, struct lt_err *err)
+{
+	CUmemAllocationProp prop = { 0 };
+	CUmemAccessDesc acc = { 0 };
+
+	prop.type = CU_MEM_ALLOCATION_TYPE_PINNED;
+	prop.location.type = CU_MEM_LOCATION_TYPE_DEVICE;
+	prop.location.id = gpu.dev;
+	acc.location = prop.location;
+	acc.flags = CU_MEM_ACCESS_FLAGS_PROT_READWRITE;
+	while (a->committed < to) {
+		CUdeviceptr at = (CUdeviceptr)(uintptr_t)(a->base + a->committed);
+		CUmemGenericAllocationHandle h;
+		CUresult rc = gpu.d->cuMemCreate(&h, gpu.grain, &prop, 0);
+
+		if (rc != CUDA_SUCCESS) {
+			lt_err_set(err, LT_EXIT_FAILURE,
+				   "out of memory on GPU %d (%s) for parameters: %zu MiB in this arena so far (cuMemCreate error %d)",
+				   gpu.ordinal, gpu.name, a->committed >> 20, (int)rc);
+			return -1;
+		}
+		rc = gpu.d->cuMemMap(at, gpu.grain, 0, h, 0);
+		if (rc == CUDA_SUCCESS)
+			rc = gpu.d->cuMemSetAccess(at, gpu.grain, &acc, 1);
+		/* the mapping holds the memory from here on */
+		gpu.d->cuMemRelease(h);
+		if (rc != CUDA_SUCCESS)
+			return lt_cuda_check(gpu.d, rc, "mapping parameter memory", err);
+		a->committed += gpu.grain;
+	}
+	return 0;
+}
+
+static void *cuda_alloc(struct lt_arena *a, size_t bytes, struct lt_err *err)
+{
+	size_t align = a->align ? a->align : 64;
+	size_t start = (a->used + align - 1) / align * align, end = start + bytes;
+
+	if (end > a->reserved || end < start) {
+		lt_err_set(err, LT_EXIT_FAILURE,
+			   "parameters need more than the %zu GiB of device address space ltrun reserves",
+			   a->reserved >> 30);
+		return NULL;
+	}
+	bind_thread();
+	if (end > a->committed && commit(a, end, err))
+		return NULL;
+	if (bytes && gpu.d->cuMemsetD8((CUdeviceptr)(uintptr_t)(a->base + start), 0, bytes) !=
+			     CUDA_SUCCESS) {
+		lt_err_set(err, LT_EXIT_FAILURE, "cannot zero %zu bytes on GPU %d", bytes,
+			   gpu.ordinal);
+		return NULL;
+	}
+	a->used = end;
+	return a->base + start;
+}
+
+static void cuda_release(struct lt_arena *a)
+{
+	if (a->base && gpu.d) {
+		bind_thread();
+		gpu.d->cuCtxSynchronize();
+		for (size_t off = 0; off < a->committed; off += gpu.grain)
+			gpu.d->cuMemUnmap((CUdeviceptr)(uintptr_t)(a->base + off), gpu.grain);
+		gpu.d->cuMemAddressFree((CUdeviceptr)(uintptr_t)a->base, a->reserved);
+	}
+	memset(a, 0, sizeof(*a));
+}
+
+static void cuda_fill(void *dst, int byte, size_t bytes)
+{
+	bind_thread();
+	if (bytes)
+		gpu.d->cuMemsetD8((CUdeviceptr)(uintptr_t)dst, (unsigned char)byte, bytes);
+}
+
+static void cuda_copy(void *dst, const void *src, size_t bytes)
+{
+	bind_thread();
+	/* unified addressing: the driver tells host from device pointers */
+	if (bytes)
+		gpu.d->cuMemcpy((CUdeviceptr)(uintptr_t)dst, (CUdeviceptr)(uintptr_t)src, bytes);
+}
+
+/* Zeros only: the device has no fault that could bring a page back on
+ * the next write, so the memory stays mapped. */
+static void cuda_discard(void *p, size_t bytes)
+{
+	cuda_fill(p, 0, bytes);
+}
+
+static int cuda_guard(void *p, size_t bytes, bool on, struct lt_err *err)
+{
+	(void)p, (void)bytes, (void)on;
+	return lt_err_set(err, LT_EXIT_FAILURE,
+			  "guarding parameters (the sharded strategies' units) is not built for --accelerator cuda in this version");
+}
+
+static int cuda_sync(struct lt_err *err)
+{
+	if (!gpu.ctx)
+		return 0;
+	bind_thread();
+	return lt_cuda_check(gpu.d, gpu.d->cuCtxSynchronize(), "waiting for the GPU", err);
+}
+
+static const struct lt_accelerator_ops cuda_ops = {
+	.kind = LT_DEVICE_CUDA,
+	.host_access = false,
+	.open = cuda_open,
+	.index = cuda_index,
+	.uuid = cuda_uuid,
+	.auto_devices = cuda_auto_devices,
+	.reserve = cuda_reserve,
+	.alloc = cuda_alloc,
+	.release = cuda_release,
+	.fill = cuda_fill,
+	.copy = cuda_copy,
+	.discard = cuda_discard,
+	.guard = cuda_guard,
+	.sync = cuda_sync,
+};
+
+const struct lt_plugin lt_accel_cuda = {
+	.kind = LT_KIND_ACCELERATOR,
+	.name = "cuda",
+	.description = "Tensors in a GPU's memory, one GPU a rank (CUDA_VISIBLE_DEVICES honoured); the driver is loaded at run time. Fabric-mode models at 32-true in this version: the trainer's optimizers, mixed precision and checkpoints on the device are not built yet.",
+	.recommended_when = "the model's kernels are CUDA and the machine has NVIDIA GPUs (with --comm auto, which takes nccl)",
+	.ops = &cuda_ops,
+};
+#endif
