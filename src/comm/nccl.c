@@ -206,10 +206,13 @@ static int make_id(const struct lt_comm_args *a, const char *prefix, const char 
 		rc = get_text(a, key, a->global_rank ? a->global_rank[r] : r, &ids[r], err);
 	}
 	if (!rc && lt_cuda_find_shared((const char *const *)ids, a->size, &first, &second)) {
+		const char *gpu = strrchr(ids[first], '/');
+
 		snprintf(msg, sizeof(msg),
-			 "Eranks %d and %d are both on GPU %s: give each rank its own device (CUDA_VISIBLE_DEVICES, or --devices no more than the GPUs)",
+			 "Eranks %d and %d are both on %s of host %.*s: give each rank its own device (CUDA_VISIBLE_DEVICES, or --devices no more than the GPUs)",
 			 a->global_rank ? a->global_rank[first] : first,
-			 a->global_rank ? a->global_rank[second] : second, ids[first]);
+			 a->global_rank ? a->global_rank[second] : second, gpu ? gpu + 1 : ids[first],
+			 gpu ? (int)(gpu - ids[first]) : 1, gpu ? ids[first] : "?");
 		rc = a->rz->ops->put(a->rz, idkey, msg, strlen(msg) + 1, err) ? -1
 			: lt_err_set(err, LT_EXIT_FAILURE, "communicator 'nccl': %s", msg + 1);
 	} else if (!rc) {

@@ -105,9 +105,17 @@ static struct bad_case cases[] = {
 	  { "--resume 'model.safetensors'", "give 'last'" } },
 	{ { "--ckpt-dir", "http://127.0.0.1:9/x", "@B/examples/models/hello.so" }, {0}, NULL, 2,
 	  { "is a URL", "--ckpt-io http" } },
+#if LT_HAVE_CUDA
+	{ { "--dry-run", "--comm", "nccl" }, {0}, NULL, 2, { "--comm nccl moves GPU memory", "--accelerator cuda" } },
+#else
 	{ { "--dry-run", "--comm", "nccl" }, {0}, NULL, 2, { "comm 'nccl' is not built in this version" } },
+#endif
 	{ { "--dry-run", "--ckpt-io", "s3" }, {0}, NULL, 2, { "unknown ckpt-io 's3'" } },
+#if LT_HAVE_CUDA
+	{ { "--dry-run", "--accelerator", "cuda", "--comm", "gloo" }, {0}, NULL, 2, { "--comm gloo moves host memory", "use --comm auto (nccl)" } },
+#else
 	{ { "--dry-run", "--accelerator", "cuda" }, {0}, NULL, 2, { "accelerator 'cuda' is not built" } },
+#endif
 	{ { "--dry-run", "--accelerator", "tpu" }, {0}, NULL, 2, { "unknown accelerator 'tpu'" } },
 	{ { "--bogus" }, {0}, NULL, 2, { "unknown option '--bogus'" } },
 	{ { "--devics", "4" }, {0}, NULL, 2, { "'--devics'", "did you mean '--devices'?" } },

@@ -91,3 +91,8 @@ Test(fuzz, bind, .timeout = 300)
 {
 	fuzz("fuzz/fuzz_bind");
 }
+
+Test(fuzz, cuda_visible, .timeout = 300)
+{
+	fuzz("fuzz/fuzz_cuda_visible");
+}
