@@ -61,7 +61,11 @@ TEST_MODELS := $(patsubst tests/models/%.c,$(B)/tests/models/%.so,$(wildcard tes
 TEST_PROGS := $(patsubst tests/progs/%.c,$(B)/tests/progs/%,$(wildcard tests/progs/*.c))
 TEST_PLUGINS := $(patsubst tests/plugins/%.c,$(B)/tests/plugins/%.so,$(wildcard tests/plugins/*.c))
 
-all: $(B)/ltrun $(PLUGINS) $(MODELS) $(EXAMPLE_MODELS) $(EXAMPLE_DATA)
+# The CUDA example (host C and kernels, linked with the static CUDA
+# runtime), where configure found nvcc.
+CUDA_MODELS := $(if $(NVCC),$(B)/examples/mlp_cuda/mlp_cuda.so)
+
+all: $(B)/ltrun $(PLUGINS) $(MODELS) $(EXAMPLE_MODELS) $(EXAMPLE_DATA) $(CUDA_MODELS)
 
 # The GPU path: CUDA's and NCCL's headers (configure's --with-cuda) for
 # these files only; the libraries are loaded with dlopen.
@@ -121,6 +125,16 @@ $(B)/examples/%.so: examples/%.c include/ltrun.h $(wildcard examples/common/*.h)
 	$(call say,CC,$@)
 	$(Q)$(CC) $(CFLAGS) $(WARN) -Iinclude -shared -fPIC -o $@ $< -lm
 
+$(B)/examples/mlp_cuda/kernels.o: examples/mlp_cuda/kernels.cu examples/mlp_cuda/kernels.h config.mk
+	@mkdir -p $(@D)
+	$(call say,NVCC,$@)
+	$(Q)$(NVCC) -O2 -Xcompiler -fPIC -c -o $@ $<
+$(B)/examples/mlp_cuda/mlp_cuda.so: examples/mlp_cuda/main.c $(B)/examples/mlp_cuda/kernels.o \
+		include/ltrun.h $(wildcard examples/common/*.h) config.mk
+	$(call say,CC,$@)
+	$(Q)$(CC) $(CFLAGS) $(WARN) -Iinclude -shared -fPIC -o $@ $< $(B)/examples/mlp_cuda/kernels.o \
+		-L$(CUDA_DIR)/lib64 -lcudart_static -ldl -lrt -lpthread -lm
+
 $(B)/examples/data/%: examples/data/%.gz
 	@mkdir -p $(@D)
 	$(call say,GUNZIP,$@)
@@ -166,7 +180,7 @@ $(B)/fuzz/%.o: %.cc config.mk
 $(B)/fuzz/%: tests/fuzz/%.c $(LIB_SRC) $(PROTO_C) $(PROTO_H) $(FUZZ_CXX_OBJ) config.mk
 	@mkdir -p $(@D)
 	$(call say,FUZZ,$@)
-	$(Q)$(CLANG)++ $(LT_CPPFLAGS) $(FUZZFLAGS) $(CJSON_CFLAGS) $(PMIX_CFLAGS) $(MPI_CFLAGS) $(PROTOBUF_C_CFLAGS) -o $@ -x c $< $(LIB_SRC) $(PROTO_C) -x none $(FUZZ_CXX_OBJ) $(LT_LIBS)
+	$(Q)$(CLANG)++ $(LT_CPPFLAGS) $(FUZZFLAGS) $(CUDA_CFLAGS) $(CJSON_CFLAGS) $(PMIX_CFLAGS) $(MPI_CFLAGS) $(PROTOBUF_C_CFLAGS) -o $@ -x c $< $(LIB_SRC) $(PROTO_C) -x none $(FUZZ_CXX_OBJ) $(LT_LIBS)
 
 # The bench programs that link the library are built by the tests too, so
 # that an interface change cannot leave bench/README.md's commands broken.

@@ -290,6 +290,9 @@ static void refuse_on_device(struct lt_ctx *ctx)
 	if (ctx->precision->mixed || ctx->dtype != LT_F32)
 		lt_fatal(ctx, "precision '%s' with --accelerator %s is not built in this version (its conversions and loss scaling run on the host): use --precision 32-true",
 			 ctx->choice[LT_KIND_PRECISION].named->name, accel);
+	if (ctx->cfg->debug)
+		lt_fatal(ctx, "--debug with --accelerator %s is not built in this version: its gradient checks read the gradients on the host",
+			 accel);
 	if (strcmp(strategy, "ddp") && strcmp(strategy, "single_device"))
 		lt_fatal(ctx, "strategy '%s' with --accelerator %s is not built in this version (its sharding works on host memory): use --strategy ddp",
 			 ctx->choice[LT_KIND_STRATEGY].named->name, accel);

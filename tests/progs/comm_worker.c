@@ -17,6 +17,7 @@
  * mismatch prints one line (collective, op, dtype, count, index, expected,
  * got; the first few per check); the exit status is 0 only if all passed.
  */
+#include "accel/accel.h"
 #include "comm/comm.h"
 #include "comm/reduce.h"
 #include "rank/rank.h"
@@ -377,7 +378,7 @@ int main(int argc, char **argv)
 	int *ranks;
 
 	if (argc != 2 || !reg || lt_registry_resolve(reg, LT_KIND_COMM, argv[1], &comm, &err)) {
-		fprintf(stderr, "usage: comm_worker shm|gloo|mpi|auto (a backend this build has)%s%s\n",
+		fprintf(stderr, "usage: comm_worker shm|gloo|mpi|auto|nccl (a backend this build has)%s%s\n",
 			err.msg[0] ? ": " : "", err.msg);
 		return 2;
 	}
@@ -391,6 +392,19 @@ int main(int argc, char **argv)
 	}
 	info.rank = w.rank;
 	info.world_size = w.size;
+	/* nccl: this rank's GPU first, as a rank of ltrun takes it (the
+	 * checks' host buffers go through the backend's device scratch) */
+	if (lt_comm_of(&comm)->device_buffers) {
+		struct lt_choice accel = { 0 };
+		const struct lt_accelerator_ops *a;
+
+		if (lt_registry_resolve(reg, LT_KIND_ACCELERATOR, "cuda", &accel, &err))
+			failed(&w, "the cuda accelerator", &err);
+		a = lt_accel_of(&accel);
+		if (a->open(w.rank, w.size, &err))
+			failed(&w, "the cuda accelerator", &err);
+		lt_choice_free(&accel);
+	}
 	if (worker_open_rdzv(&rz, &info, &err))
 		failed(&w, "rendezvous", &err);
 	ranks = malloc((size_t)w.size * sizeof(int));
