@@ -15,7 +15,11 @@
  * a zeroed buffer, each timed on its own.  iters = bytes-per-size / size,
  * clamped to [min-iters, max-iters]; warm-up = iters / 5, clamped to [1, 5].
  * --recipe stream times the iterations as a whole, gap puts 5 ms of
- * compute before each (bench/timing.h).
+ * compute before each (bench/timing.h).  --buffer param makes the
+ * buffer a registered parameter (of ones) instead of host memory: in the
+ * accelerator's memory, a GPU's under --accelerator cuda (bench/gpu); the
+ * check then reads back the first and last elements of every rank with
+ * lt_all_gather, and the timed all-reduces sum what is there.
  * bench/workers/mpi_allreduce.c and torch_allreduce.py follow the same
  * recipe, so the columns compare.  Rank 0 prints one line per size:
  *
@@ -38,6 +42,7 @@ struct options {
 	long max_iters, min_iters;
 	double bytes_per_size;
 	enum bench_recipe recipe;
+	int param; /* --buffer param */
 };
 
 static void parse(lt_ctx *ctx, int argc, char **argv, struct options *o)
@@ -74,6 +79,10 @@ static void parse(lt_ctx *ctx, int argc, char **argv, struct options *o)
 			o->min_iters = strtol(v, &end, 10);
 		} else if (!strcmp(a, "--bytes-per-size")) {
 			o->bytes_per_size = strtod(v, &end);
+		} else if (!strcmp(a, "--buffer")) {
+			if (strcmp(v, "host") && strcmp(v, "param"))
+				lt_fatal(ctx, "allreduce_bench: bad --buffer '%s': host or param", v);
+			o->param = !strcmp(v, "param");
 		} else if (!strcmp(a, "--recipe")) {
 			if (bench_recipe_parse(v, &o->recipe))
 				lt_fatal(ctx, "allreduce_bench: bad --recipe '%s': timed, stream or gap", v);
@@ -84,6 +93,50 @@ static void parse(lt_ctx *ctx, int argc, char **argv, struct options *o)
 	}
 	if (o->min_iters < 1 || o->max_iters < o->min_iters)
 		lt_fatal(ctx, "allreduce_bench: need 1 <= --min-iters <= --max-iters");
+}
+
+/* The buffer is a parameter of ones on every rank (rank 0's, shared):
+ * after one all-reduce, its first and last elements are the world size
+ * on every rank, read back to the host with lt_all_gather.  The buffer
+ * holds its sums afterwards, which the timed all-reduces add up again. */
+static void check_param(lt_ctx *ctx, float *buf, size_t count, int n)
+{
+	float *first = malloc(sizeof(float) * (size_t)n), *last = malloc(sizeof(float) * (size_t)n);
+
+	if (!first || !last)
+		lt_fatal(ctx, "allreduce_bench: out of memory");
+	lt_all_reduce(ctx, buf, count, LT_F32, LT_SUM);
+	lt_all_gather(ctx, buf, first, 1, LT_F32);
+	lt_all_gather(ctx, buf + count - 1, last, 1, LT_F32);
+	for (int r = 0; r < n; r++)
+		if (first[r] < (float)n || last[r] < (float)n)
+			lt_fatal(ctx, "allreduce_bench: %zu floats in a parameter: rank %d holds %g and %g at the ends after the sum, want at least %d",
+				 count, r, (double)first[r], (double)last[r], n);
+	free(first);
+	free(last);
+}
+
+/* The timed all-reduces of one size, as the recipe says. */
+static void time_all_reduces(lt_ctx *ctx, const struct options *o, float *buf, size_t count,
+			     long iters, double *t)
+{
+	if (o->recipe == BENCH_STREAM) {
+		double t0 = bench_now_ms();
+		for (long i = 0; i < iters; i++)
+			lt_all_reduce(ctx, buf, count, LT_F32, LT_SUM);
+		t[0] = (bench_now_ms() - t0) / (double)iters;
+		for (long i = 1; i < iters; i++)
+			t[i] = t[0];
+		return;
+	}
+	for (long i = 0; i < iters; i++) {
+		double t0;
+		if (o->recipe == BENCH_GAP)
+			bench_compute_ms(BENCH_GAP_MS);
+		t0 = bench_now_ms();
+		lt_all_reduce(ctx, buf, count, LT_F32, LT_SUM);
+		t[i] = bench_now_ms() - t0;
+	}
 }
 
 int lt_main(lt_ctx *ctx, int argc, char **argv)
@@ -98,7 +151,9 @@ int lt_main(lt_ctx *ctx, int argc, char **argv)
 	for (int s = 0; s < o.nsizes; s++)
 		if (o.sizes[s] > maxbytes)
 			maxbytes = o.sizes[s];
-	buf = malloc(maxbytes);
+	buf = o.param ? lt_data(lt_param(ctx, "buf", LT_SHAPE((int64_t)(maxbytes / sizeof(float))),
+					 LT_CONSTANT(1)))
+		      : malloc(maxbytes);
 	t = malloc(sizeof(*t) * (size_t)o.max_iters);
 	if (!buf || !t)
 		lt_fatal(ctx, "allreduce_bench: out of memory for %zu bytes", maxbytes);
@@ -108,6 +163,16 @@ int lt_main(lt_ctx *ctx, int argc, char **argv)
 		long warm, iters = bench_iters(bytes, o.bytes_per_size, o.min_iters, o.max_iters, &warm);
 		float want = (float)n * (float)(n + 1) / 2;
 
+		if (o.param) {
+			check_param(ctx, buf, count, n);
+			for (long i = 0; i < warm; i++)
+				lt_all_reduce(ctx, buf, count, LT_F32, LT_SUM);
+			lt_barrier(ctx);
+			time_all_reduces(ctx, &o, buf, count, iters, t);
+			if (rank == 0)
+				bench_report(n, bytes, iters, t);
+			continue;
+		}
 		for (size_t i = 0; i < count; i++)
 			buf[i] = (float)(rank + 1);
 		lt_all_reduce(ctx, buf, count, LT_F32, LT_SUM);
@@ -123,27 +188,12 @@ int lt_main(lt_ctx *ctx, int argc, char **argv)
 		for (long i = 0; i < warm; i++)
 			lt_all_reduce(ctx, buf, count, LT_F32, LT_SUM);
 		lt_barrier(ctx);
-		if (o.recipe == BENCH_STREAM) {
-			double t0 = bench_now_ms();
-			for (long i = 0; i < iters; i++)
-				lt_all_reduce(ctx, buf, count, LT_F32, LT_SUM);
-			t[0] = (bench_now_ms() - t0) / (double)iters;
-			for (long i = 1; i < iters; i++)
-				t[i] = t[0];
-		} else {
-			for (long i = 0; i < iters; i++) {
-				double t0;
-				if (o.recipe == BENCH_GAP)
-					bench_compute_ms(BENCH_GAP_MS);
-				t0 = bench_now_ms();
-				lt_all_reduce(ctx, buf, count, LT_F32, LT_SUM);
-				t[i] = bench_now_ms() - t0;
-			}
-		}
+		time_all_reduces(ctx, &o, buf, count, iters, t);
 		if (rank == 0)
 			bench_report(n, bytes, iters, t);
 	}
 	free(t);
-	free(buf);
+	if (!o.param)
+		free(buf);
 	return 0;
 }
