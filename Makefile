@@ -45,7 +45,7 @@ LIB_CXX_SRC := $(sort $(wildcard src/*/*.cc))
 PROTO_SRC := $(sort $(wildcard proto/tensorboard/*.proto))
 PROTO_C := $(PROTO_SRC:proto/%.proto=$(B)/proto/%.pb-c.c)
 PROTO_H := $(PROTO_C:.c=.h)
-LIB_OBJ := $(LIB_SRC:%.c=$(B)/%.o) $(LIB_CXX_SRC:%.cc=$(B)/%.o) $(PROTO_C:.c=.o)
+LIB_OBJ = $(LIB_SRC:%.c=$(B)/%.o) $(LIB_CXX_SRC:%.cc=$(B)/%.o) $(PROTO_C:.c=.o) $(CUDA_KERNELS_OBJ)
 TEST_SRC := $(sort $(wildcard tests/unit/*.c tests/integration/*.c))
 TEST_OBJ := $(TEST_SRC:%.c=$(B)/%.o)
 FUZZ_SRC := $(sort $(wildcard tests/fuzz/fuzz_*.c))
@@ -71,6 +71,28 @@ all: $(B)/ltrun $(PLUGINS) $(MODELS) $(EXAMPLE_MODELS) $(EXAMPLE_DATA) $(CUDA_MO
 # these files only; the libraries are loaded with dlopen.
 CUDA_OBJ := $(B)/src/accel/cuda.o $(B)/src/accel/cuda_driver.o $(B)/src/comm/nccl.o
 $(CUDA_OBJ): LT_CFLAGS += $(CUDA_CFLAGS)
+
+# The runtime's device kernels (src/accel/cuda_kernels.cu), where configure
+# found nvcc: a fatbin (sm_80 and sm_90 code, PTX for sm_75 and newer),
+# embedded in ltrun as a C array that cuda.c loads with the driver API.
+ifneq ($(NVCC),)
+CUDA_KERNELS_OBJ := $(B)/src/accel/cuda_kernels_fatbin.o
+$(B)/src/accel/cuda_kernels.fatbin: src/accel/cuda_kernels.cu config.mk
+	@mkdir -p $(@D)
+	$(call say,NVCC,$@)
+	$(Q)$(NVCC) -fatbin -gencode arch=compute_75,code=compute_75 \
+		-gencode arch=compute_80,code=sm_80 -gencode arch=compute_90,code=sm_90 -o $@ $<
+$(B)/src/accel/cuda_kernels_fatbin.c: $(B)/src/accel/cuda_kernels.fatbin
+	$(call say,GEN,$@)
+	$(Q){ echo '/* cuda_kernels.cu, as nvcc -fatbin made it (Makefile) */'; \
+	  echo 'extern const unsigned char lt_cuda_kernels_fatbin[];'; \
+	  echo 'const unsigned char lt_cuda_kernels_fatbin[] __attribute__((aligned(64))) = {'; \
+	  od -An -v -tx1 $< | sed -e 's/\([0-9a-f][0-9a-f]\)/0x\1,/g'; echo '};'; } > $@.tmp && mv $@.tmp $@
+$(B)/src/accel/cuda_kernels_fatbin.o: $(B)/src/accel/cuda_kernels_fatbin.c
+	$(call say,CC,$@)
+	$(Q)$(CC) $(CFLAGS) $(SANFLAGS) -fPIC -c $< -o $@
+$(B)/src/accel/cuda.o: LT_CPPFLAGS += -DLT_HAVE_CUDA_KERNELS=1
+endif
 
 $(B)/%.o: %.c config.mk
 	@mkdir -p $(@D)

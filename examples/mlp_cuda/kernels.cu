@@ -98,17 +98,6 @@ __global__ void input_grad_relu(float *din, const float *dout, const float *W, c
 	din[i] = act[i] > 0 ? s : 0;
 }
 
-__global__ void sgd(float *w, const float *g, float *v, long long n, float lr, float momentum)
-{
-	long long i = blockIdx.x * (long long)blockDim.x + threadIdx.x;
-	if (i >= n)
-		return;
-	float d = g[i];
-	if (v)
-		d = v[i] = momentum * v[i] + d;
-	w[i] -= lr * d;
-}
-
 __global__ void zero(float *p, long long n)
 {
 	long long i = blockIdx.x * (long long)blockDim.x + threadIdx.x;
@@ -182,27 +171,6 @@ extern "C" const char *mlp_dev_backward(struct mlp_dev *d, const float *w2, floa
 	input_grad_relu<<<blocks((long long)B * d->H), THREADS>>>(d->dh, d->p, w2, d->h, B, d->H, d->O);
 	weight_grad<<<blocks((long long)d->H * d->I), THREADS>>>(gw1, gb1, d->dh, d->x, B, d->I, d->H);
 	return status();
-}
-
-extern "C" const char *mlp_dev_sgd(float *w, const float *g, float *v, long long n, float lr,
-				   float momentum)
-{
-	sgd<<<blocks(n), THREADS>>>(w, g, v, n, lr, momentum);
-	return status();
-}
-
-extern "C" const char *mlp_dev_alloc_like(float **p, long long n)
-{
-	if (cudaMalloc(p, (size_t)n * sizeof(float)) != cudaSuccess ||
-	    cudaMemset(*p, 0, (size_t)n * sizeof(float)) != cudaSuccess)
-		return status();
-	return 0;
-}
-
-extern "C" void mlp_dev_free(float *p)
-{
-	if (p)
-		cudaFree(p);
 }
 
 extern "C" const char *mlp_dev_zero(float *p, long long n)

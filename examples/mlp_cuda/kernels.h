@@ -33,12 +33,6 @@ const char *mlp_dev_forward(struct mlp_dev *d, const float *w1, const float *b1,
 /* Gradients of (sum of losses) * dloss, written (not added) to g*. */
 const char *mlp_dev_backward(struct mlp_dev *d, const float *w2, float *gw1, float *gb1,
 			     float *gw2, float *gb2, int B, float dloss);
-/* v = momentum v + g; w -= lr v (v NULL: w -= lr g); n elements. */
-const char *mlp_dev_sgd(float *w, const float *g, float *v, long long n, float lr,
-			float momentum);
-/* *p: n floats of device memory, zeroed; mlp_dev_free gives them back. */
-const char *mlp_dev_alloc_like(float **p, long long n);
-void mlp_dev_free(float *p);
 /* n floats at p set to 0. */
 const char *mlp_dev_zero(float *p, long long n);
 /* Waits for the device. */

@@ -1,19 +1,19 @@
 /*
  * main.c - the digits MLP of examples/mlp on a GPU, in Fabric mode: the
  * network of examples/common/mlp.h (64-128-10, relu, softmax), its
- * forward and backward as CUDA kernels (kernels.cu), its own SGD on the
- * device.  ltrun gives each rank its GPU (--accelerator cuda), the
- * parameters in that GPU's memory (lt_param, the same first values as
- * on the cpu), and averages the gradients over NCCL (lt_sync_grads);
+ * forward and backward as CUDA kernels (kernels.cu).  ltrun gives each
+ * rank its GPU (--accelerator cuda), the parameters in that GPU's memory
+ * (lt_param, the same first values as on the cpu), averages the
+ * gradients over NCCL (lt_sync_grads) and steps them with its optimizer's
+ * device kernels (lt_optimizer_step: --optimizer, --lr, --momentum...);
  * validation counts are summed with lt_all_reduce on host buffers.
  *
  *   make   # with nvcc: build/examples/mlp_cuda/mlp_cuda.so
  *   ltrun --accelerator cuda --devices 2 --lr 0.1 build/examples/mlp_cuda/mlp_cuda.so
- *   ... mlp_cuda.so -- [--epochs N] [--batch-size N] [--momentum M]
+ *   ... mlp_cuda.so -- [--epochs N] [--batch-size N]
  *                      [--data PATH] [--hidden N] [--val-fraction F]
  *
- * --lr (and its schedule) comes from ltrun through lt_lr(); --momentum is
- * this model's own (default 0, as ltrun's sgd).  Rank 0 prints "epoch E
+ * Rank 0 prints "epoch E
  * val_acc X val_loss L" after each epoch and "val_acc X" at the end, as
  * examples/fabric does on the cpu.
  */
@@ -29,25 +29,8 @@ static void check(lt_ctx *ctx, const char *what, const char *err)
 		lt_fatal(ctx, WHO ": %s: %s", what, err);
 }
 
-/* Removes "--momentum M" from argv (the rest is mlp_parse's). */
-static float take_momentum(lt_ctx *ctx, int *argc, char **argv)
-{
-	float m = 0;
-	int n = 1;
-
-	for (int i = 1; i < *argc; i++) {
-		if (!strcmp(argv[i], "--momentum") && i + 1 < *argc)
-			m = (float)opt_real(ctx, WHO, "--momentum", argv[++i], 0, 1);
-		else
-			argv[n++] = argv[i];
-	}
-	*argc = n;
-	return m;
-}
-
 struct net {
 	lt_tensor *t[4]; /* fc1.weight, fc1.bias, fc2.weight, fc2.bias */
-	float *v[4];     /* momentum buffers on the device, or NULL */
 	struct mlp_dev d;
 	float *x;        /* (cap, I) a batch on the host */
 	int *y;
@@ -67,21 +50,11 @@ static void batch(lt_ctx *ctx, struct net *n, const struct digits *data, enum lt
 	check(ctx, "copying a batch in", mlp_dev_batch(&n->d, n->x, n->y, B));
 }
 
-static void step(lt_ctx *ctx, struct net *n, float momentum)
-{
-	const float lr = (float)lt_lr(ctx);
-
-	for (int k = 0; k < 4; k++)
-		check(ctx, "sgd", mlp_dev_sgd(P(n, k), G(n, k), momentum > 0 ? n->v[k] : NULL,
-					      lt_numel(n->t[k]), lr, momentum));
-}
-
 int lt_main(lt_ctx *ctx, int argc, char **argv)
 {
 	struct mlp_options opt;
 	struct digits data;
 	struct net n = { 0 };
-	const float momentum = take_momentum(ctx, &argc, argv);
 
 	mlp_parse(ctx, WHO, argc, argv, 1, &opt);
 	if (lt_device(ctx).kind != LT_DEVICE_CUDA)
@@ -102,9 +75,6 @@ int lt_main(lt_ctx *ctx, int argc, char **argv)
 	n.y = malloc((size_t)opt.batch_size * sizeof(int));
 	if (!n.x || !n.y)
 		lt_fatal(ctx, WHO ": out of memory");
-	if (momentum > 0)
-		for (int k = 0; k < 4; k++) /* a zeroed velocity a parameter */
-			check(ctx, "momentum", mlp_dev_alloc_like(&n.v[k], lt_numel(n.t[k])));
 
 	const int world = lt_world_size(ctx);
 	const int64_t n_train = digits_count(&data, LT_TRAIN), n_val = digits_count(&data, LT_VAL);
@@ -141,7 +111,7 @@ int lt_main(lt_ctx *ctx, int argc, char **argv)
 					check(ctx, "zeroing", mlp_dev_zero(G(&n, k), lt_numel(n.t[k])));
 			}
 			lt_sync_grads(ctx);
-			step(ctx, &n, momentum);
+			lt_optimizer_step(ctx);
 		}
 		/* validation: this rank's share, the counts summed over the ranks */
 		int64_t counts[2] = { 0, n_my_val };
@@ -167,8 +137,6 @@ int lt_main(lt_ctx *ctx, int argc, char **argv)
 		fflush(stdout);
 	}
 	check(ctx, "the last kernels", mlp_dev_sync());
-	for (int k = 0; k < 4; k++)
-		mlp_dev_free(n.v[k]);
 	mlp_dev_close(&n.d);
 	free(train_idx);
 	free(val_idx);

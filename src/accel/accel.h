@@ -37,6 +37,22 @@ struct lt_arena {
 	size_t align;
 };
 
+struct lt_optim_scalars; /* runtime/optim.h */
+
+/* The runtime's arithmetic on a device accelerator's memory (f32 arrays
+ * there): one optimizer step with optim.c's scalars and formulas (SGD: b
+ * the momentum buffer, or NULL without momentum; AdamW: m and v), the sum
+ * of squares of gradient clipping, and clipping's scale (or clamp to
+ * [-limit, limit] when limit > 0).  Each returns 0, or -1 with err. */
+struct lt_accel_kernels {
+	int (*sgd)(float *p, const float *g, float *b, size_t n, const struct lt_optim_scalars *s,
+		   bool nesterov, struct lt_err *err);
+	int (*adamw)(float *p, const float *g, float *m, float *v, size_t n,
+		     const struct lt_optim_scalars *s, struct lt_err *err);
+	int (*sumsq)(const float *x, size_t n, double *out, struct lt_err *err);
+	int (*scale_clamp)(float *x, size_t n, float factor, float limit, struct lt_err *err);
+};
+
 struct lt_accelerator_ops {
 	enum lt_device_kind kind;
 	/* false: the arenas are device memory that the host cannot touch;
@@ -54,6 +70,10 @@ struct lt_accelerator_ops {
 	 * to find two ranks given one device.  NULL on the cpu. */
 	int (*index)(void);
 	const char *(*uuid)(void);
+	/* The kernels of a device accelerator, loaded on first use; NULL
+	 * with err where the build or the device has none.  NULL on the
+	 * cpu (the runtime's own loops). */
+	const struct lt_accel_kernels *(*kernels)(struct lt_err *err);
 	/* What --devices auto means when ltrun creates the ranks. */
 	int (*auto_devices)(void);
 	/* Reserves `bytes` of address space for a.  Returns 0 or -1 with err

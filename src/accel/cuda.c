@@ -9,9 +9,11 @@
  * runs on machines without a driver, and says so when cuda is asked for.
  *
  * The host cannot touch these arenas (host_access false): the runtime
- * copies initial values in, and refuses what it would do to them on the
- * host (accel.h).  discard zeroes without giving memory back, and guard
- * is refused: the sharded strategies on the device are not built yet.
+ * copies initial values in, steps the optimizer and clips with this
+ * file's kernels (cuda_kernels.cu, a fatbin embedded at build time and
+ * loaded on first use), and refuses what it would do to them on the host
+ * (accel.h).  discard zeroes without giving memory back, and guard is
+ * refused: the sharded strategies on the device are not built yet.
  */
 #include "accel/accel.h"
 #include "core/registry.h"
@@ -229,6 +231,132 @@ static int cuda_guard(void *p, size_t bytes, bool on, struct lt_err *err)
 			  "guarding parameters (the sharded strategies' units) is not built for --accelerator cuda in this version");
 }
 
+/* --- the runtime's kernels (cuda_kernels.cu), from the fatbin nvcc made
+ * at build time, loaded on first use --- */
+
+#if LT_HAVE_CUDA_KERNELS
+#include "runtime/optim.h"
+
+extern const unsigned char lt_cuda_kernels_fatbin[];
+
+#define BLOCK 256
+#define MAX_BLOCKS 4096
+
+static struct {
+	CUmodule mod;
+	CUfunction sgd_plain, sgd_momentum, adamw, sumsq, scale_clamp;
+	CUdeviceptr sum; /* one double, sumsq's result */
+} k;
+
+static unsigned grid_for(size_t n)
+{
+	size_t b = (n + BLOCK - 1) / BLOCK;
+
+	return (unsigned)(b < 1 ? 1 : b > MAX_BLOCKS ? MAX_BLOCKS : b);
+}
+
+static int launch(CUfunction f, size_t n, void **args, const char *what, struct lt_err *err)
+{
+	bind_thread();
+	return lt_cuda_check(gpu.d, gpu.d->cuLaunchKernel(f, grid_for(n), 1, 1, BLOCK, 1, 1, 0, NULL,
+							   args, NULL),
+			     what, err);
+}
+
+static int k_sgd(float *p, const float *g, float *b, size_t n, const struct lt_optim_scalars *s,
+		 bool nesterov, struct lt_err *err)
+{
+	unsigned long long nn = n;
+	float lr = (float)s->lr, wd = (float)s->wd, mu = (float)s->mu;
+	int nest = nesterov;
+
+	if (!b) {
+		void *args[] = { &p, &g, &nn, &lr, &wd };
+
+		return launch(k.sgd_plain, n, args, "the sgd kernel", err);
+	}
+	void *args[] = { &p, &g, &b, &nn, &lr, &wd, &mu, &nest };
+
+	return launch(k.sgd_momentum, n, args, "the sgd kernel", err);
+}
+
+static int k_adamw(float *p, const float *g, float *m, float *v, size_t n,
+		   const struct lt_optim_scalars *s, struct lt_err *err)
+{
+	unsigned long long nn = n;
+	float decay = (float)s->decay, w1 = (float)s->w1, b2 = (float)s->b2, w2 = (float)s->w2;
+	float step_size = (float)s->step_size, bc2_sqrt = (float)s->bc2_sqrt, eps = (float)s->eps;
+	void *args[] = { &p, &g, &m, &v, &nn, &decay, &w1, &b2, &w2, &step_size, &bc2_sqrt, &eps };
+
+	return launch(k.adamw, n, args, "the adamw kernel", err);
+}
+
+static int k_sumsq(const float *x, size_t n, double *out, struct lt_err *err)
+{
+	unsigned long long nn = n;
+	void *args[] = { &x, &nn, &k.sum };
+
+	*out = 0;
+	if (!n)
+		return 0;
+	bind_thread();
+	if (lt_cuda_check(gpu.d, gpu.d->cuMemsetD8(k.sum, 0, sizeof(double)), "zeroing a sum", err) ||
+	    launch(k.sumsq, n, args, "the sum-of-squares kernel", err))
+		return -1;
+	return lt_cuda_check(gpu.d, gpu.d->cuMemcpy((CUdeviceptr)(uintptr_t)out, k.sum, sizeof(double)),
+			     "reading a sum of squares", err);
+}
+
+static int k_scale_clamp(float *x, size_t n, float factor, float limit, struct lt_err *err)
+{
+	unsigned long long nn = n;
+	void *args[] = { &x, &nn, &factor, &limit };
+
+	return n ? launch(k.scale_clamp, n, args, "the clipping kernel", err) : 0;
+}
+
+static const struct lt_accel_kernels kernels = {
+	.sgd = k_sgd,
+	.adamw = k_adamw,
+	.sumsq = k_sumsq,
+	.scale_clamp = k_scale_clamp,
+};
+
+static const struct lt_accel_kernels *cuda_kernels(struct lt_err *err)
+{
+	const struct { CUfunction *f; const char *name; } fns[] = {
+		{ &k.sgd_plain, "lt_k_sgd_plain" }, { &k.sgd_momentum, "lt_k_sgd_momentum" },
+		{ &k.adamw, "lt_k_adamw" }, { &k.sumsq, "lt_k_sumsq" },
+		{ &k.scale_clamp, "lt_k_scale_clamp" },
+	};
+
+	if (k.mod)
+		return &kernels;
+	if (need_open(err))
+		return NULL;
+	bind_thread();
+	/* the fatbin holds sm_80 and sm_90 code and PTX the driver compiles
+	 * for any other GPU from sm_75 on */
+	if (lt_cuda_check(gpu.d, gpu.d->cuModuleLoadData(&k.mod, lt_cuda_kernels_fatbin),
+			  "loading ltrun's kernels onto the GPU (a GPU older than sm_75, or a driver older than the toolkit?)", err))
+		return NULL;
+	for (size_t i = 0; i < sizeof(fns) / sizeof(fns[0]); i++)
+		if (lt_cuda_check(gpu.d, gpu.d->cuModuleGetFunction(fns[i].f, k.mod, fns[i].name),
+				  fns[i].name, err))
+			return NULL;
+	if (lt_cuda_check(gpu.d, gpu.d->cuMemAlloc(&k.sum, sizeof(double)), "a device double", err))
+		return NULL;
+	return &kernels;
+}
+#else
+static const struct lt_accel_kernels *cuda_kernels(struct lt_err *err)
+{
+	lt_err_set(err, LT_EXIT_FAILURE,
+		   "--accelerator cuda: ltrun's device kernels (optimizers, clipping) were not built: configure found no nvcc; Fabric-mode models that step their own parameters run without them");
+	return NULL;
+}
+#endif
+
 static int cuda_sync(struct lt_err *err)
 {
 	if (!gpu.ctx)
@@ -243,6 +371,7 @@ static const struct lt_accelerator_ops cuda_ops = {
 	.open = cuda_open,
 	.index = cuda_index,
 	.uuid = cuda_uuid,
+	.kernels = cuda_kernels,
 	.auto_devices = cuda_auto_devices,
 	.reserve = cuda_reserve,
 	.alloc = cuda_alloc,
@@ -257,7 +386,7 @@ static const struct lt_accelerator_ops cuda_ops = {
 const struct lt_plugin lt_accel_cuda = {
 	.kind = LT_KIND_ACCELERATOR,
 	.name = "cuda",
-	.description = "Tensors in a GPU's memory, one GPU a rank (CUDA_VISIBLE_DEVICES honoured); the driver is loaded at run time. Fabric-mode models at 32-true in this version: the trainer's optimizers, mixed precision and checkpoints on the device are not built yet.",
+	.description = "Tensors in a GPU's memory, one GPU a rank (CUDA_VISIBLE_DEVICES honoured); the driver is loaded at run time. 32-true under ddp in this version, ltrun's optimizers and clipping as device kernels; mixed precision, sharding and checkpoints on the device are not built yet.",
 	.recommended_when = "the model's kernels are CUDA and the machine has NVIDIA GPUs (with --comm auto, which takes nccl)",
 	.ops = &cuda_ops,
 };

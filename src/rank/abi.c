@@ -422,7 +422,6 @@ LT_API void lt_optimizer_step(lt_ctx *ctx)
 	struct lt_err err = { 0 };
 
 	lt_abi_ensure_setup(ctx, "lt_optimizer_step");
-	lt_abi_need_host(ctx, "lt_optimizer_step");
 	if (lt_runtime_optimizer_step(ctx, lt_runtime_lr(ctx, -1), &err))
 		lt_fatal(ctx, "optimizer step: %s", err.msg);
 }

@@ -290,9 +290,12 @@ static void refuse_on_device(struct lt_ctx *ctx)
 	if (ctx->precision->mixed || ctx->dtype != LT_F32)
 		lt_fatal(ctx, "precision '%s' with --accelerator %s is not built in this version (its conversions and loss scaling run on the host): use --precision 32-true",
 			 ctx->choice[LT_KIND_PRECISION].named->name, accel);
-	if (ctx->cfg->debug)
-		lt_fatal(ctx, "--debug with --accelerator %s is not built in this version: its gradient checks read the gradients on the host",
-			 accel);
+	if (ctx->cfg->debug || ctx->cfg->check_replicas > 0)
+		lt_fatal(ctx, "%s with --accelerator %s is not built in this version: its checks read the parameters and gradients on the host",
+			 ctx->cfg->debug ? "--debug" : "--check-replicas", accel);
+	if (ctx->cfg->ckpt_dir || ctx->cfg->resume)
+		lt_fatal(ctx, "checkpoints (%s) with --accelerator %s are not built in this version: they are copied out of host memory",
+			 ctx->cfg->ckpt_dir ? "--ckpt-dir" : "--resume", accel);
 	if (strcmp(strategy, "ddp") && strcmp(strategy, "single_device"))
 		lt_fatal(ctx, "strategy '%s' with --accelerator %s is not built in this version (its sharding works on host memory): use --strategy ddp",
 			 ctx->choice[LT_KIND_STRATEGY].named->name, accel);
@@ -417,9 +420,6 @@ int lt_rank_run(const struct lt_rank_info *info, const struct lt_config *cfg,
 	lt_barrier(&ctx);
 	choose_plugins(&ctx);
 	open_accelerator(&ctx);
-	if (entry.module && !ctx.accel->host_access)
-		lt_fatal(&ctx, "Trainer-mode models with --accelerator %s are not built in this version (the trainer's optimizers, clipping and checkpoints run on the host): write the model in Fabric mode (lt_main), which runs here",
-			 ctx.choice[LT_KIND_ACCELERATOR].named->name);
 	open_comm(&ctx);
 	lt_watchdog_start(&ctx);
 	setup_runtime(&ctx);

@@ -10,6 +10,7 @@
  * (the Makefile builds this file with -O3).
  */
 #include "runtime/optim.h"
+#include "accel/accel.h"
 #include "comm/reduce.h"
 #include "core/error.h"
 #include "runtime/offload.h"
@@ -26,6 +27,12 @@ struct lt_optim {
 	int nbuf;
 	/* lt_optim_new_files: the state's files (buf[] map them), else NULL */
 	struct lt_offload *files;
+	/* lt_optim_new_device: the state's arena, stepped by the kernels;
+	 * a failed launch waits in device_err for lt_optim_finish */
+	const struct lt_accelerator_ops *accel;
+	const struct lt_accel_kernels *kernels;
+	struct lt_arena arena;
+	struct lt_err device_err;
 };
 
 /* Fills zero betas and eps with the defaults and checks every field.
@@ -142,6 +149,30 @@ out_free:
 	return NULL;
 }
 
+struct lt_optim *lt_optim_new_device(const struct lt_optim_cfg *cfg, size_t numel,
+				     const struct lt_accelerator_ops *accel, struct lt_err *err)
+{
+	struct lt_optim *o = optim_alloc(cfg, numel, LT_F32, err);
+	size_t bytes = numel * sizeof(float);
+
+	if (!o)
+		return NULL;
+	o->accel = accel;
+	if (!accel->kernels || !(o->kernels = accel->kernels(err)))
+		goto out_free;
+	if (o->nbuf && numel) {
+		if (accel->reserve(&o->arena, (size_t)o->nbuf * bytes + 4096, err))
+			goto out_free;
+		for (int k = 0; k < o->nbuf; k++)
+			if (!(o->buf[k] = accel->alloc(&o->arena, bytes, err)))
+				goto out_free;
+	}
+	return o;
+out_free:
+	lt_optim_free(o);
+	return NULL;
+}
+
 struct lt_optim *lt_optim_new(const struct lt_optim_cfg *cfg, size_t numel,
 			      struct lt_err *err)
 {
@@ -154,6 +185,9 @@ void lt_optim_free(struct lt_optim *o)
 		return;
 	if (o->files) {
 		lt_offload_close(o->files); /* buf[] are its mappings */
+	} else if (o->accel) {
+		if (o->arena.base)
+			o->accel->release(&o->arena);
 	} else {
 		free(o->buf[0]);
 		free(o->buf[1]);
@@ -163,6 +197,10 @@ void lt_optim_free(struct lt_optim *o)
 
 int lt_optim_finish(struct lt_optim *o, struct lt_err *err)
 {
+	if (o && o->accel && o->device_err.msg[0]) {
+		*err = o->device_err;
+		return -1;
+	}
 	return o && o->files ? lt_offload_flush(o->files, err) : 0;
 }
 
@@ -175,17 +213,14 @@ size_t lt_optim_resident_bytes(const struct lt_optim *o)
 
 /* ------------------------------------------------------------ kernels */
 
-/* The scalars of one step, worked out in double once per call; each
- * kernel converts them to its compute type (f32 kernels round them to
- * float exactly as torch passes Python floats to a float32 kernel). */
-struct step_scalars {
-	double lr, wd, mu;                               /* SGD */
-	double decay, w1, b2, w2, step_size, bc2_sqrt, eps; /* AdamW */
-};
+/* The scalars of one step (struct lt_optim_scalars, optim.h) are worked
+ * out in double once per call; each kernel converts them to its compute
+ * type (f32 kernels round them to float exactly as torch passes Python
+ * floats to a float32 kernel). */
 
 /* One step of n elements: p and g are arrays of the parameter dtype,
  * b0 and b1 the state (already offset) in the state dtype. */
-typedef void step_fn(const struct lt_optim *o, const struct step_scalars *s, void *p,
+typedef void step_fn(const struct lt_optim *o, const struct lt_optim_scalars *s, void *p,
 		     const void *g, void *b0, void *b1, size_t n);
 
 /* Element conversions between storage and compute types. */
@@ -248,7 +283,7 @@ typedef void step_fn(const struct lt_optim *o, const struct step_scalars *s, voi
 				   step_size * (mi / (SQRT(vi) / bc2_sqrt + eps)));       \
 		}                                                                         \
 	}                                                                                 \
-	static void NAME##_step(const struct lt_optim *o, const struct step_scalars *s,   \
+	static void NAME##_step(const struct lt_optim *o, const struct lt_optim_scalars *s,   \
 				void *p, const void *g, void *b0, void *b1, size_t n)     \
 	{                                                                                 \
 		if (o->cfg.kind == LT_OPTIM_ADAMW)                                        \
@@ -289,7 +324,7 @@ static step_fn *const kernels[N_FLOAT_DTYPES][N_FLOAT_DTYPES] = {
 /* fn over [offset, offset + n) of state in files, one chunk's span at a
  * time (the kernels are elementwise: the same bits as one call).  An I/O
  * failure stops it; lt_optim_finish reports it. */
-static void step_files(struct lt_optim *o, step_fn *fn, const struct step_scalars *s,
+static void step_files(struct lt_optim *o, step_fn *fn, const struct lt_optim_scalars *s,
 		       enum lt_dtype dt, void *param, const void *grad, size_t offset, size_t n)
 {
 	size_t pes = lt_dtype_size(dt), got;
@@ -311,11 +346,11 @@ void lt_optim_step_group(struct lt_optim *o, const struct lt_optim_group *g, enu
 	const struct lt_optim_cfg *c = &o->cfg;
 	size_t es = lt_dtype_size(o->state_dt);
 	double wd = g->decay ? c->weight_decay : 0.0;
-	struct step_scalars s;
+	struct lt_optim_scalars s;
 	step_fn *fn = (unsigned)dt < N_FLOAT_DTYPES ? kernels[o->state_dt][dt] : NULL;
 
 	lr *= g->lr_scale;
-	s = (struct step_scalars){ .lr = lr, .wd = wd, .mu = c->momentum };
+	s = (struct lt_optim_scalars){ .lr = lr, .wd = wd, .mu = c->momentum };
 	if (offset > o->numel || n > o->numel - offset)
 		LT_BUG("optimizer step of [%zu, +%zu) past its %zu parameters", offset, n,
 		       o->numel);
@@ -336,6 +371,21 @@ void lt_optim_step_group(struct lt_optim *o, const struct lt_optim_group *g, enu
 	}
 	if (o->files) {
 		step_files(o, fn, &s, dt, param, grad, offset, n);
+		return;
+	}
+	if (o->kernels) {
+		float *b0 = o->buf[0] ? (float *)o->buf[0] + offset : NULL;
+		float *b1 = o->buf[1] ? (float *)o->buf[1] + offset : NULL;
+
+		if (dt != LT_F32 && !o->device_err.msg[0])
+			lt_err_set(&o->device_err, LT_EXIT_FAILURE,
+				   "the device optimizer steps f32 parameters, not %s", lt_dtype_name(dt));
+		if (o->device_err.msg[0])
+			return;
+		if (c->kind == LT_OPTIM_ADAMW)
+			o->kernels->adamw(param, grad, b0, b1, n, &s, &o->device_err);
+		else
+			o->kernels->sgd(param, grad, b0, n, &s, c->nesterov, &o->device_err);
 		return;
 	}
 	fn(o, &s, param, grad, o->buf[0] ? (char *)o->buf[0] + offset * es : NULL,

@@ -50,6 +50,17 @@ struct lt_optim_group {
 #define LT_OPTIM_GROUP_DEFAULT ((struct lt_optim_group){ .lr_scale = 1.0, .decay = true })
 
 struct lt_optim; /* opaque */
+struct lt_accelerator_ops;
+
+/* The scalars of one step, worked out in double once per call (each
+ * kernel rounds them to its compute type): SGD's lr, wd, mu; AdamW's
+ * decay (1 - lr wd), w1 (1 - beta1), b2, w2 (1 - beta2), step_size
+ * (lr / (1 - beta1^t)), bc2_sqrt (sqrt(1 - beta2^t)) and eps.  A device
+ * accelerator's kernels (accel.h) take them as they are. */
+struct lt_optim_scalars {
+	double lr, wd, mu;
+	double decay, w1, b2, w2, step_size, bc2_sqrt, eps;
+};
 
 /* State for `numel` parameters in total (SGD momentum buffer, Adam first
  * and second moments), zeroed.  Returns NULL with err set (usage status for
@@ -72,8 +83,14 @@ struct lt_optim *lt_optim_new_typed(const struct lt_optim_cfg *cfg, size_t numel
 struct lt_optim *lt_optim_new_files(const struct lt_optim_cfg *cfg, size_t numel,
 				    enum lt_dtype state_dt, const char *dir, int rank,
 				    struct lt_err *err);
+/* Like lt_optim_new, with the state (f32) in a device accelerator's
+ * memory, stepped by its kernels (accel.h): the parameters and gradients
+ * given to lt_optim_step_group are then device memory of f32.  Returns
+ * NULL with err when the accelerator has no kernels or memory. */
+struct lt_optim *lt_optim_new_device(const struct lt_optim_cfg *cfg, size_t numel,
+				     const struct lt_accelerator_ops *accel, struct lt_err *err);
 /* Ends an optimizer step (every lt_optim_step* call of it made): state in
- * files is written back.  Returns 0, or -1 with err naming the file and
+ * files is written back; on a device, a kernel that failed is reported.  Returns 0, or -1 with err naming the file and
  * the errno of a read or write that failed during the step, after which
  * the step is incomplete and o cannot step again.  State in memory: 0. */
 int lt_optim_finish(struct lt_optim *o, struct lt_err *err);

@@ -23,6 +23,7 @@
 #include "runtime/schedule.h"
 #include "runtime/units.h"
 #include "runtime/views.h"
+#include "accel/accel.h"
 
 #include <math.h>
 #include <stdint.h>
@@ -109,7 +110,9 @@ static int make_optimizer(struct lt_ctx *ctx, struct lt_err *err)
 	/* Mixed precision steps the f32 master weights. */
 	enum lt_dtype sdt = ctx->precision->mixed ? LT_F32 : ctx->precision->state;
 
-	if (ctx->optim_dir) /* the strategy's offload_optimizer=nvme */
+	if (!ctx->accel->host_access) /* the state on the device, its kernels step it */
+		ctx->optim = lt_optim_new_device(&oc, ctx->layout.state_numel, ctx->accel, err);
+	else if (ctx->optim_dir) /* the strategy's offload_optimizer=nvme */
 		ctx->optim = lt_optim_new_files(&oc, ctx->layout.state_numel, sdt, ctx->optim_dir,
 						ctx->info.rank, err);
 	else
@@ -329,8 +332,17 @@ static int clip_gradients(struct lt_ctx *ctx, struct lt_err *err)
 	for (i = 0; i < ctx->nparams; i++) {
 		size_t first, n = owned_part(ctx, ctx->params[i], &first);
 		char *g = (char *)opt_grad(ctx->params[i]) + first * lt_dtype_size(dt);
+		bool value = !strcmp(c->clip_algorithm, "value");
 
-		if (!strcmp(c->clip_algorithm, "value"))
+		if (!ctx->accel->host_access) {
+			const struct lt_accel_kernels *k = ctx->accel->kernels(err);
+
+			if (!k || k->scale_clamp((float *)g, n, value ? 1.0f : (float)factor,
+						 value ? (float)c->clip_val : 0.0f, err))
+				return -1;
+			continue;
+		}
+		if (value)
 			scale_or_clamp(g, dt, n, 1.0, c->clip_val);
 		else
 			scale_or_clamp(g, dt, n, factor, 0.0);
@@ -469,6 +481,15 @@ LT_API double lt_grad_sumsq(lt_ctx *ctx, lt_tensor *t, size_t first, size_t n)
 	enum lt_dtype dt = opt_dtype(ctx);
 
 	check_range(ctx, t, first, n, "lt_grad_sumsq");
+	if (!ctx->accel->host_access) {
+		struct lt_err err = { 0 };
+		const struct lt_accel_kernels *k = ctx->accel->kernels(&err);
+		double s = 0.0;
+
+		if (!k || k->sumsq((const float *)opt_grad(t) + first, n, &s, &err))
+			lt_fatal(ctx, "lt_grad_sumsq('%s'): %s", t->name, err.msg);
+		return s;
+	}
 	return sumsq((const char *)opt_grad(t) + first * lt_dtype_size(dt), dt, n);
 }
 
