@@ -20,6 +20,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 
 #include "core/error.h"
 #include "core/registry.h"
@@ -42,8 +43,11 @@ struct lt_optim_scalars; /* runtime/optim.h */
 /* The runtime's arithmetic on a device accelerator's memory (f32 arrays
  * there): one optimizer step with optim.c's scalars and formulas (SGD: b
  * the momentum buffer, or NULL without momentum; AdamW: m and v), the sum
- * of squares of gradient clipping, and clipping's scale (or clamp to
- * [-limit, limit] when limit > 0).  Each returns 0, or -1 with err. */
+ * of squares of gradient clipping, clipping's scale (or clamp to
+ * [-limit, limit] when limit > 0), and mixed precision's conversions: n
+ * f32 to f16 or bf16 (round to nearest even), and f16 or bf16 gradients
+ * to f32 times scale, *found set where one is inf or NaN.  Each returns
+ * 0, or -1 with err. */
 struct lt_accel_kernels {
 	int (*sgd)(float *p, const float *g, float *b, size_t n, const struct lt_optim_scalars *s,
 		   bool nesterov, struct lt_err *err);
@@ -51,6 +55,9 @@ struct lt_accel_kernels {
 		     const struct lt_optim_scalars *s, struct lt_err *err);
 	int (*sumsq)(const float *x, size_t n, double *out, struct lt_err *err);
 	int (*scale_clamp)(float *x, size_t n, float factor, float limit, struct lt_err *err);
+	int (*to_half)(uint16_t *dst, const float *src, size_t n, bool bf16, struct lt_err *err);
+	int (*unscale_half)(float *dst, const uint16_t *src, size_t n, bool bf16, float scale,
+			    bool *found, struct lt_err *err);
 };
 
 struct lt_accelerator_ops {

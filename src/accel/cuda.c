@@ -244,8 +244,9 @@ extern const unsigned char lt_cuda_kernels_fatbin[];
 
 static struct {
 	CUmodule mod;
-	CUfunction sgd_plain, sgd_momentum, adamw, sumsq, scale_clamp;
-	CUdeviceptr sum; /* one double, sumsq's result */
+	CUfunction sgd_plain, sgd_momentum, adamw, sumsq, scale_clamp, to_half, unscale_half;
+	CUdeviceptr sum;   /* one double, sumsq's result */
+	CUdeviceptr found; /* one int, unscale_half's flag */
 } k;
 
 static unsigned grid_for(size_t n)
@@ -315,11 +316,42 @@ static int k_scale_clamp(float *x, size_t n, float factor, float limit, struct l
 	return n ? launch(k.scale_clamp, n, args, "the clipping kernel", err) : 0;
 }
 
+static int k_to_half(uint16_t *dst, const float *src, size_t n, bool bf16, struct lt_err *err)
+{
+	unsigned long long nn = n;
+	int b = bf16;
+	void *args[] = { &dst, &src, &nn, &b };
+
+	return n ? launch(k.to_half, n, args, "the f32 to half conversion kernel", err) : 0;
+}
+
+static int k_unscale_half(float *dst, const uint16_t *src, size_t n, bool bf16, float scale,
+			  bool *found, struct lt_err *err)
+{
+	unsigned long long nn = n;
+	int b = bf16, flag = 0;
+	void *args[] = { &dst, &src, &nn, &b, &scale, &k.found };
+
+	*found = false;
+	if (!n)
+		return 0;
+	bind_thread();
+	if (lt_cuda_check(gpu.d, gpu.d->cuMemsetD8(k.found, 0, sizeof(int)), "zeroing a flag", err) ||
+	    launch(k.unscale_half, n, args, "the unscale kernel", err) ||
+	    lt_cuda_check(gpu.d, gpu.d->cuMemcpy((CUdeviceptr)(uintptr_t)&flag, k.found, sizeof(int)),
+			  "reading the inf/NaN flag", err))
+		return -1;
+	*found = flag != 0;
+	return 0;
+}
+
 static const struct lt_accel_kernels kernels = {
 	.sgd = k_sgd,
 	.adamw = k_adamw,
 	.sumsq = k_sumsq,
 	.scale_clamp = k_scale_clamp,
+	.to_half = k_to_half,
+	.unscale_half = k_unscale_half,
 };
 
 static const struct lt_accel_kernels *cuda_kernels(struct lt_err *err)
@@ -327,7 +359,8 @@ static const struct lt_accel_kernels *cuda_kernels(struct lt_err *err)
 	const struct { CUfunction *f; const char *name; } fns[] = {
 		{ &k.sgd_plain, "lt_k_sgd_plain" }, { &k.sgd_momentum, "lt_k_sgd_momentum" },
 		{ &k.adamw, "lt_k_adamw" }, { &k.sumsq, "lt_k_sumsq" },
-		{ &k.scale_clamp, "lt_k_scale_clamp" },
+		{ &k.scale_clamp, "lt_k_scale_clamp" }, { &k.to_half, "lt_k_f32_to_half" },
+		{ &k.unscale_half, "lt_k_unscale_half" },
 	};
 
 	if (k.mod)
@@ -344,7 +377,8 @@ static const struct lt_accel_kernels *cuda_kernels(struct lt_err *err)
 		if (lt_cuda_check(gpu.d, gpu.d->cuModuleGetFunction(fns[i].f, k.mod, fns[i].name),
 				  fns[i].name, err))
 			return NULL;
-	if (lt_cuda_check(gpu.d, gpu.d->cuMemAlloc(&k.sum, sizeof(double)), "a device double", err))
+	if (lt_cuda_check(gpu.d, gpu.d->cuMemAlloc(&k.sum, sizeof(double)), "a device double", err) ||
+	    lt_cuda_check(gpu.d, gpu.d->cuMemAlloc(&k.found, sizeof(int)), "a device flag", err))
 		return NULL;
 	return &kernels;
 }
@@ -386,7 +420,7 @@ static const struct lt_accelerator_ops cuda_ops = {
 const struct lt_plugin lt_accel_cuda = {
 	.kind = LT_KIND_ACCELERATOR,
 	.name = "cuda",
-	.description = "Tensors in a GPU's memory, one GPU a rank (CUDA_VISIBLE_DEVICES honoured); the driver is loaded at run time. 32-true under ddp in this version, ltrun's optimizers and clipping as device kernels; mixed precision, sharding and checkpoints on the device are not built yet.",
+	.description = "Tensors in a GPU's memory, one GPU a rank (CUDA_VISIBLE_DEVICES honoured); the driver is loaded at run time. 32-true, 16-mixed and bf16-mixed under ddp in this version, ltrun's optimizers, clipping and conversions as device kernels; sharding and checkpoints on the device are not built yet.",
 	.recommended_when = "the model's kernels are CUDA and the machine has NVIDIA GPUs (with --comm auto, which takes nccl)",
 	.ops = &cuda_ops,
 };

@@ -4,9 +4,14 @@
  * embedded in ltrun, with the driver API; no CUDA runtime is linked):
  * the optimizers' elementwise steps with optim.c's scalars and formulas
  * (runtime/optim.h), the sum of squares of gradient clipping (each block's
- * partial sum added in double), and clipping's scale or clamp.  f32
- * only: 32-true.  extern "C" so that the names are plain.
+ * partial sum added in double), clipping's scale or clamp, and mixed
+ * precision's conversions: f32 master weights to their f16 or bf16 view
+ * (round to nearest even, as src/precision/convert.c), and f16 or bf16
+ * gradients to f32 times the loss scale's inverse, with the inf/NaN flag
+ * the scaler needs.  extern "C" so that the names are plain.
  */
+#include <cuda_bf16.h>
+#include <cuda_fp16.h>
 
 /* SGD without momentum: p -= lr (g + wd p). */
 extern "C" __global__ void lt_k_sgd_plain(float *p, const float *g, unsigned long long n, float lr,
@@ -79,4 +84,32 @@ extern "C" __global__ void lt_k_scale_clamp(float *x, unsigned long long n, floa
 	for (unsigned long long i = blockIdx.x * (unsigned long long)blockDim.x + threadIdx.x; i < n;
 	     i += (unsigned long long)gridDim.x * blockDim.x)
 		x[i] = limit > 0 ? fminf(fmaxf(x[i], -limit), limit) : x[i] * factor;
+}
+
+/* dst (f16 or bf16 bits) = src rounded to nearest even. */
+extern "C" __global__ void lt_k_f32_to_half(unsigned short *dst, const float *src,
+					    unsigned long long n, int bf16)
+{
+	for (unsigned long long i = blockIdx.x * (unsigned long long)blockDim.x + threadIdx.x; i < n;
+	     i += (unsigned long long)gridDim.x * blockDim.x)
+		dst[i] = bf16 ? __bfloat16_as_ushort(__float2bfloat16_rn(src[i]))
+			      : __half_as_ushort(__float2half_rn(src[i]));
+}
+
+/* dst = src (f16 or bf16 bits) in f32 times scale; *found = 1 where a
+ * result is inf or NaN. */
+extern "C" __global__ void lt_k_unscale_half(float *dst, const unsigned short *src,
+					     unsigned long long n, int bf16, float scale, int *found)
+{
+	int bad = 0;
+
+	for (unsigned long long i = blockIdx.x * (unsigned long long)blockDim.x + threadIdx.x; i < n;
+	     i += (unsigned long long)gridDim.x * blockDim.x) {
+		float v = (bf16 ? __bfloat162float(__ushort_as_bfloat16(src[i]))
+				: __half2float(__ushort_as_half(src[i]))) * scale;
+		dst[i] = v;
+		bad |= !isfinite(v);
+	}
+	if (bad)
+		*found = 1;
 }

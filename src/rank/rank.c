@@ -287,8 +287,11 @@ static void refuse_on_device(struct lt_ctx *ctx)
 
 	if (ctx->accel->host_access)
 		return;
-	if (ctx->precision->mixed || ctx->dtype != LT_F32)
-		lt_fatal(ctx, "precision '%s' with --accelerator %s is not built in this version (its conversions and loss scaling run on the host): use --precision 32-true",
+	/* 32-true, or mixed with the built-in rounding (device kernels) */
+	if (ctx->precision->mixed ? ctx->precision->to_compute ||
+					    (ctx->dtype != LT_F16 && ctx->dtype != LT_BF16)
+				  : ctx->dtype != LT_F32)
+		lt_fatal(ctx, "precision '%s' with --accelerator %s is not built in this version (its arithmetic runs on the host): use --precision 32-true, 16-mixed or bf16-mixed",
 			 ctx->choice[LT_KIND_PRECISION].named->name, accel);
 	if (ctx->cfg->debug || ctx->cfg->check_replicas > 0)
 		lt_fatal(ctx, "%s with --accelerator %s is not built in this version: its checks read the parameters and gradients on the host",

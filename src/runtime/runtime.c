@@ -33,24 +33,38 @@
 
 /* --- first values --- */
 
+/* A device accelerator's compute view of t's elements [first, +n) from
+ * its f32 master weights: its conversion kernel (mixed precision). */
+static int device_to_compute(const struct lt_ctx *ctx, struct lt_tensor *t, size_t first,
+			     size_t n, struct lt_err *err)
+{
+	const struct lt_accel_kernels *k = ctx->accel->kernels(err);
+
+	return k ? k->to_half((uint16_t *)t->data + first, t->master + first, n,
+			      ctx->dtype == LT_BF16, err)
+		 : -1;
+}
+
 int lt_param_fill(const struct lt_ctx *ctx, struct lt_tensor *t, struct lt_init init,
 		  size_t index, struct lt_err *err)
 {
-	float *v = t->master;
 	bool host = ctx->accel->host_access;
+	float *v = host ? t->master : NULL;
 	int rc = 0;
 
-	/* device memory: drawn on the host, then copied (32-true only) */
 	if (!v && ctx->dtype == LT_F32 && host)
 		v = t->data;
 	if (!v && !(v = malloc((size_t)t->numel * sizeof(float))))
 		return lt_err_set(err, LT_EXIT_FAILURE, "out of memory for the first values of '%s'",
 				  t->name);
 	lt_draw((uint64_t)ctx->cfg->seed, &t->shape, t->numel, init, index, v);
+	/* device memory: drawn on the host, copied in (mixed: the masters,
+	 * then their view made on the device) */
 	if (!host) {
-		ctx->accel->copy(t->data, v, (size_t)t->numel * sizeof(float));
+		ctx->accel->copy(t->master ? (void *)t->master : t->data, v,
+				 (size_t)t->numel * sizeof(float));
 		free(v);
-		return 0;
+		return t->master ? device_to_compute(ctx, t, 0, (size_t)t->numel, err) : 0;
 	}
 	if (v != t->data) {
 		struct lt_precision_view pv = { .param = t->name, .index = index,
@@ -75,10 +89,14 @@ void lt_runtime_refresh_views(struct lt_ctx *ctx)
 						.step = ctx->optim_steps,
 						.params = ctx->choice[LT_KIND_PRECISION].params };
 
-		if (t->master &&
-		    lt_precision_to_compute(&ctx->choice[LT_KIND_PRECISION], &pv, t->data,
-					    t->master, (size_t)t->numel, &err))
+		if (t->master && !ctx->accel->host_access) {
+			if (device_to_compute(ctx, t, 0, (size_t)t->numel, &err))
+				lt_fatal(ctx, "%s", err.msg);
+		} else if (t->master &&
+			   lt_precision_to_compute(&ctx->choice[LT_KIND_PRECISION], &pv, t->data,
+						   t->master, (size_t)t->numel, &err)) {
 			lt_fatal(ctx, "%s", err.msg);
+		}
 	}
 	lt_views_refresh(ctx);
 }
@@ -363,6 +381,18 @@ static bool unscale_gradients(struct lt_ctx *ctx)
 
 		/* what this rank's optimizer reads (the layout's range); the
 		 * scaler's decision is every rank's (scaler_decides) */
+		if (!ctx->accel->host_access) {
+			struct lt_err err = { 0 };
+			const struct lt_accel_kernels *k = ctx->accel->kernels(&err);
+			bool bad = false;
+
+			if (!k || k->unscale_half(t->master_grad + first,
+						  (const uint16_t *)t->grad + first, n,
+						  ctx->dtype == LT_BF16, inv, &bad, &err))
+				lt_fatal(ctx, "unscaling the gradients of '%s': %s", t->name, err.msg);
+			found |= bad;
+			continue;
+		}
 		found |= lt_unscale_half(t->master_grad + first,
 					 (const uint16_t *)t->grad + first, n,
 					 ctx->dtype == LT_BF16, inv);
@@ -464,7 +494,12 @@ LT_API void lt_update(lt_ctx *ctx, lt_tensor *t, size_t first, size_t n, const s
 			      : (const char *)t->grad + first * esz;
 	lt_optim_step_group(ctx->optim, &g, opt_dtype(ctx), param, grad, at - l->state_offset, n,
 			    u->lr, u->count);
-	if (t->master) {
+	if (t->master && !ctx->accel->host_access) {
+		struct lt_err err = { 0 };
+
+		if (device_to_compute(ctx, t, first, n, &err))
+			lt_fatal(ctx, "%s", err.msg);
+	} else if (t->master) {
 		struct lt_precision_view pv = { .param = t->name, .index = t->index, .step = u->count,
 						.params = ctx->choice[LT_KIND_PRECISION].params,
 						.first = first };

@@ -160,7 +160,7 @@ Test(nccl, list_names_cuda_and_nccl, .timeout = 60)
 	cr_expect_eq(r.status, 0);
 	cr_expect(strstr(r.out, "cuda"), "%s", r.out);
 #if LT_HAVE_CUDA
-	cr_expect(strstr(r.out, "32-true under ddp in this version"), "%s", r.out);
+	cr_expect(strstr(r.out, "32-true, 16-mixed and bf16-mixed under ddp in this version"), "%s", r.out);
 #else
 	cr_expect(strstr(r.out, "not built in this version"), "%s", r.out);
 #endif
