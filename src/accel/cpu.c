@@ -151,7 +151,7 @@ static const struct lt_plugin cpu = {
 	.ops = &cpu_ops,
 };
 
-static const char *const absent[] = { "cuda", NULL };
+static const struct lt_absent absent[] = { { .name = "cuda" }, { .name = NULL } };
 
 int lt_accelerator_catalog(struct lt_registry *reg, struct lt_err *err)
 {

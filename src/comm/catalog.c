@@ -38,7 +38,7 @@ static const struct lt_plugin comms[] = {
 	},
 };
 
-static const char *const absent[] = { "nccl", NULL };
+static const struct lt_absent absent[] = { { .name = "nccl" }, { .name = NULL } };
 
 int lt_comm_catalog(struct lt_registry *reg, struct lt_err *err)
 {

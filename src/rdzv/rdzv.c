@@ -55,7 +55,7 @@ static const struct lt_plugin rdzvs[] = {
 	},
 };
 
-static const char *const absent[] = { NULL };
+static const struct lt_absent absent[] = { { .name = NULL } };
 
 int lt_rdzv_catalog(struct lt_registry *reg, struct lt_err *err)
 {
