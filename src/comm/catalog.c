@@ -2,9 +2,12 @@
  * catalog.c - the communicators this build has, in the registry
  * (`ltrun --list comm`; a rank opens its choice's ops).  `auto` composes
  * them: shm between the ranks of one node; between nodes mpi when mpirun
- * (or srun --mpi=pmix) started the ranks, else gloo.  nccl (GPU) is not built yet: see the absent list.
+ * (or srun --mpi=pmix) started the ranks, else gloo.  nccl (GPU) is not
+ * built yet: see the absent list, which also names gloo and mpi when
+ * ./configure left them out (--without-gloo, --without-mpi).
  */
 #include "comm/comm.h"
+#include "core/built.h"
 #include "core/registry.h"
 
 static const struct lt_plugin comms[] = {
@@ -22,6 +25,7 @@ static const struct lt_plugin comms[] = {
 		.recommended_when = "all ranks are on one node: the fast CPU path",
 		.ops = &lt_comm_shm,
 	},
+#if LT_HAVE_GLOO
 	{
 		.kind = LT_KIND_COMM,
 		.name = "gloo",
@@ -29,6 +33,8 @@ static const struct lt_plugin comms[] = {
 		.recommended_when = "ranks on several nodes without mpirun, or to compare with torch.distributed's gloo",
 		.ops = &lt_comm_gloo,
 	},
+#endif
+#if LT_HAVE_MPI
 	{
 		.kind = LT_KIND_COMM,
 		.name = "mpi",
@@ -36,9 +42,19 @@ static const struct lt_plugin comms[] = {
 		.recommended_when = "mpirun (or srun --mpi=pmix) started the ranks, on a fast interconnect",
 		.ops = &lt_comm_mpi,
 	},
+#endif
 };
 
-static const struct lt_absent absent[] = { { .name = "nccl" }, { .name = NULL } };
+static const struct lt_absent absent[] = {
+#if !LT_HAVE_GLOO
+	LT_ABSENT_LEFT_OUT("gloo", LT_DEP_GLOO),
+#endif
+#if !LT_HAVE_MPI
+	LT_ABSENT_LEFT_OUT("mpi", LT_DEP_MPI),
+#endif
+	{ .name = "nccl" },
+	{ .name = NULL },
+};
 
 int lt_comm_catalog(struct lt_registry *reg, struct lt_err *err)
 {
