@@ -1,8 +1,8 @@
 /*
- * rdzv.c - the rendezvous backends in the registry (tcp, file, pmix, and
- * auto, which picks one of them per run), and the lookup of a name.  pmix
- * is "not built" when ./configure left out PMIx (--without-pmix); auto
- * then never picks it.
+ * rdzv.c - the rendezvous backends in the registry (tcp, etcd, file, pmix,
+ * and auto, which picks one of them per run), and the lookup of a name.
+ * etcd and pmix are "not built" when ./configure left out libcurl
+ * (--without-curl) or PMIx (--without-pmix); auto then never picks pmix.
  */
 #include "rdzv/rdzv.h"
 #include "core/built.h"
@@ -40,6 +40,7 @@ static const struct lt_plugin rdzvs[] = {
 		.recommended_when = "ltrun starts the ranks, on one node or several",
 		.ops = &lt_rdzv_tcp,
 	},
+#if LT_HAVE_CURL
 	{
 		.kind = LT_KIND_RDZV,
 		.name = "etcd",
@@ -47,6 +48,7 @@ static const struct lt_plugin rdzvs[] = {
 		.recommended_when = "an etcd server is there and the job is elastic",
 		.ops = &lt_rdzv_tcp,
 	},
+#endif
 	{
 		.kind = LT_KIND_RDZV,
 		.name = "file",
@@ -66,6 +68,9 @@ static const struct lt_plugin rdzvs[] = {
 };
 
 static const struct lt_absent absent[] = {
+#if !LT_HAVE_CURL
+	LT_ABSENT_LEFT_OUT("etcd", LT_DEP_CURL),
+#endif
 #if !LT_HAVE_PMIX
 	LT_ABSENT_LEFT_OUT("pmix", LT_DEP_PMIX),
 #endif
