@@ -23,35 +23,58 @@ config.mk: configure.ac config.mk.in ltrun.pc.in scripts/bootstrap scripts/packa
 	scripts/bootstrap
 ltrun.pc: config.mk
 
+# ./configure --without-criterion: the tests cannot be built, so asking
+# for them stops here, on one line, before anything is built.  (Only
+# with a config.mk that says so: a fresh clone's first make bootstraps.)
+TEST_GOALS := $(filter tests check $(B)/tests/ltrun-tests,$(MAKECMDGOALS))
+ifeq ($(origin LT_WITH_CRITERION)$(LT_WITH_CRITERION)$(if $(TEST_GOALS),goal),filegoal)
+$(error make $(firstword $(TEST_GOALS)): the tests need Criterion, left out of this build (./configure --without-criterion); rebuild with libcriterion-dev installed)
+endif
+
 SANFLAGS = $(if $(SAN),-fsanitize=address -fsanitize=undefined -fno-sanitize-recover=all -fno-omit-frame-pointer)
 # -Werror only when asked: a newer compiler's new warning must not break
 # a user's build.  `make check` (and so CI) always asks.
 WERROR ?= $(LT_WERROR)
 WERROR_FLAG = $(if $(filter 1 yes,$(WERROR)),-Werror)
 WARN = -std=gnu11 -Wall -Wextra $(WERROR_FLAG) -Wshadow -Wstrict-prototypes -Wformat=2
+# What ./configure built in (config.mk's LT_WITH_X: 1, or empty after
+# --without-x), as -DLT_HAVE_X=1 or 0 for the code (src/core/built.h).
+lt_have = -DLT_HAVE_$(1)=$(if $(LT_WITH_$(1)),1,0)
+LT_HAVE = $(foreach d,SLURM PMIX GLOO MPI CURL ZSTD,$(call lt_have,$(d)))
 LT_CPPFLAGS = -Iinclude -Isrc -I$(B)/proto -D_GNU_SOURCE -DLT_VERSION='"$(PACKAGE_VERSION)"' \
-	-DLT_HAVE_CUDA=$(if $(LT_CUDA),1,0) \
-	-DLT_PMIX_SONAME='"$(PMIX_SONAME)"' -DLT_PLUGIN_DIR='"$(libdir)/ltrun/plugins"'
+	$(if $(LT_WITH_PMIX),-DLT_PMIX_SONAME='"$(PMIX_SONAME)"') -DLT_PLUGIN_DIR='"$(libdir)/ltrun/plugins"' \
+	$(LT_HAVE) -DLT_HAVE_CUDA=$(if $(LT_CUDA),1,0)
 LT_CFLAGS = $(WARN) -fPIC -fvisibility=hidden $(SANFLAGS) $(CJSON_CFLAGS) $(PMIX_CFLAGS) $(MPI_CFLAGS) $(CURL_CFLAGS) $(HWLOC_CFLAGS) \
 	$(PROTOBUF_C_CFLAGS)
 LT_LIBS = $(CJSON_LIBS) $(CURL_LIBS) $(HWLOC_LIBS) $(SLURM_LIBS) $(GLOO_LIBS) $(MPI_LIBS) \
 	$(PROTOBUF_C_LIBS) -lm -ldl -pthread
 CXXWARN = -std=gnu++17 -Wall -Wextra $(WERROR_FLAG)
 
-LIB_SRC := $(sort $(wildcard src/*/*.c))
-LIB_CXX_SRC := $(sort $(wildcard src/*/*.cc))
+# The sources that need a library ./configure left out are not built; the
+# registry names what they provided as "not built in this version".
+LEFT_OUT_SRC := $(if $(LT_WITH_GLOO),,src/comm/gloo.cc) $(if $(LT_WITH_MPI),,src/comm/mpi.c) \
+	$(if $(LT_WITH_CURL),,src/ckpt/http.c src/rdzv/etcd_client.c src/rdzv/rdzv_etcd.c) \
+	$(if $(LT_WITH_PMIX),,src/rdzv/rdzv_pmix.c)
+LIB_SRC := $(filter-out $(LEFT_OUT_SRC),$(sort $(wildcard src/*/*.c)))
+LIB_CXX_SRC := $(filter-out $(LEFT_OUT_SRC),$(sort $(wildcard src/*/*.cc)))
+# Without the C++ shim (gloo.cc), ltrun links as C: no C++ compiler needed.
+LINK = $(if $(LIB_CXX_SRC),$(CXX),$(CC))
 # TensorBoard's records (src/logger/tb_event.c): C that protoc-c makes
 # from our .proto files, in $(B)/proto (hence -I$(B)/proto).
 PROTO_SRC := $(sort $(wildcard proto/tensorboard/*.proto))
 PROTO_C := $(PROTO_SRC:proto/%.proto=$(B)/proto/%.pb-c.c)
 PROTO_H := $(PROTO_C:.c=.h)
 LIB_OBJ = $(LIB_SRC:%.c=$(B)/%.o) $(LIB_CXX_SRC:%.cc=$(B)/%.o) $(PROTO_C:.c=.o) $(CUDA_KERNELS_OBJ)
-TEST_SRC := $(sort $(wildcard tests/unit/*.c tests/integration/*.c))
+# test_ckpt_http.c calls the http IO's ops directly.
+LEFT_OUT_TEST_SRC := $(if $(LT_WITH_CURL),,tests/integration/test_ckpt_http.c)
+TEST_SRC := $(filter-out $(LEFT_OUT_TEST_SRC),$(sort $(wildcard tests/unit/*.c tests/integration/*.c)))
 TEST_OBJ := $(TEST_SRC:%.c=$(B)/%.o)
 FUZZ_SRC := $(sort $(wildcard tests/fuzz/fuzz_*.c))
 FUZZ_BIN := $(if $(CLANG),$(FUZZ_SRC:tests/fuzz/%.c=$(B)/fuzz/%))
+# zstd_io.so links libzstd: not built after ./configure --without-zstd
+# (its tests then skip, as they do when it is missing).
 PLUGINS := $(B)/examples/plugins/hostfile_env.so $(B)/examples/plugins/bf16_sr.so \
-	$(B)/examples/plugins/zstd_io.so $(B)/examples/plugins/fp16_compress_ddp.so \
+	$(if $(LT_WITH_ZSTD),$(B)/examples/plugins/zstd_io.so) $(B)/examples/plugins/fp16_compress_ddp.so \
 	$(B)/examples/plugins/jsonl_logger.so
 MODELS := $(patsubst examples/models/%.c,$(B)/examples/models/%.so,$(wildcard examples/models/*.c))
 # examples/NAME/NAME.c is a model built into $(B)/examples/NAME/NAME.so.
@@ -125,7 +148,7 @@ $(B)/%.o: %.cc config.mk
 
 $(B)/ltrun: $(B)/cmd/ltrun.o $(LIB_OBJ)
 	$(call say,LD,$@)
-	$(Q)$(CXX) $(CFLAGS) $(SANFLAGS) $(LDFLAGS) -rdynamic -o $@ $^ $(LT_LIBS)
+	$(Q)$(LINK) $(CFLAGS) $(SANFLAGS) $(LDFLAGS) -rdynamic -o $@ $^ $(LT_LIBS)
 
 $(B)/examples/plugins/%.so: examples/plugins/%.c include/ltrun.h $(wildcard include/ltrun/*.h) config.mk
 	@mkdir -p $(@D)
@@ -176,7 +199,7 @@ $(B)/tests/models/%.so: tests/models/%.c include/ltrun.h examples/common/params.
 $(B)/tests/progs/%: tests/progs/%.c $(LIB_OBJ)
 	@mkdir -p $(@D)
 	$(call say,LD,$@)
-	$(Q)$(CXX) $(CPPFLAGS) $(LT_CPPFLAGS) $(CFLAGS) -x c $(WARN) -fPIC $(SANFLAGS) $(CJSON_CFLAGS) -Itests -o $@ $< -x none $(LIB_OBJ) $(LT_LIBS)
+	$(Q)$(LINK) $(CPPFLAGS) $(LT_CPPFLAGS) $(CFLAGS) -x c $(WARN) -fPIC $(SANFLAGS) $(CJSON_CFLAGS) -Itests -o $@ $< -x none $(LIB_OBJ) $(LT_LIBS)
 
 $(B)/tests/plugins/%.so: tests/plugins/%.c $(wildcard include/ltrun/*.h) include/ltrun.h config.mk
 	@mkdir -p $(@D)
@@ -187,7 +210,7 @@ $(B)/tests/plugins/%.so: tests/plugins/%.c $(wildcard include/ltrun/*.h) include
 $(B)/tests/%.o: LT_CFLAGS += -Itests $(CRITERION_CFLAGS)
 $(B)/tests/ltrun-tests: $(TEST_OBJ) $(LIB_OBJ)
 	$(call say,LD,$@)
-	$(Q)$(CXX) $(CFLAGS) $(SANFLAGS) $(LDFLAGS) -rdynamic -o $@ $^ $(LT_LIBS) $(CRITERION_LIBS)
+	$(Q)$(LINK) $(CFLAGS) $(SANFLAGS) $(LDFLAGS) -rdynamic -o $@ $^ $(LT_LIBS) $(CRITERION_LIBS)
 
 # libFuzzer targets: each links every library source, built by clang.
 FUZZFLAGS = -g -O1 -fsanitize=fuzzer -fsanitize=address -fsanitize=undefined -fno-sanitize-recover=all
@@ -256,23 +279,23 @@ distclean: clean
 # ------------------------------------------------------------ benchmarks
 # Built on request only (not by `make` nor `make check`); bench/launch runs
 # what it finds built.
-# Links the C++ shim (gloo.o) too, hence $(CXX).
+# Links the C++ shim (gloo.o) too, when built: hence $(LINK).
 $(B)/bench/store_scale: bench/store_scale.c $(LIB_OBJ)
 	@mkdir -p $(@D)
 	$(call say,LD,$@)
-	$(Q)$(CXX) $(CPPFLAGS) $(LT_CPPFLAGS) $(CFLAGS) -x c $(LT_CFLAGS) -o $@ $< -x none $(LIB_OBJ) $(LT_LIBS)
+	$(Q)$(LINK) $(CPPFLAGS) $(LT_CPPFLAGS) $(CFLAGS) -x c $(LT_CFLAGS) -o $@ $< -x none $(LIB_OBJ) $(LT_LIBS)
 
-# Links the C++ shim (gloo.o) too, hence $(CXX).
+# Links the C++ shim (gloo.o) too, when built: hence $(LINK).
 $(B)/bench/comm_allreduce: bench/comm_allreduce.c $(LIB_OBJ)
 	@mkdir -p $(@D)
 	$(call say,LD,$@)
-	$(Q)$(CXX) $(CPPFLAGS) $(LT_CPPFLAGS) $(CFLAGS) -x c $(WARN) -fPIC $(SANFLAGS) $(CJSON_CFLAGS) $(MPI_CFLAGS) -o $@ $< -x none $(LIB_OBJ) $(LT_LIBS)
+	$(Q)$(LINK) $(CPPFLAGS) $(LT_CPPFLAGS) $(CFLAGS) -x c $(WARN) -fPIC $(SANFLAGS) $(CJSON_CFLAGS) $(MPI_CFLAGS) -o $@ $< -x none $(LIB_OBJ) $(LT_LIBS)
 
 # bench/ckpt's measuring program: checkpoint save/load through the IO plugins.
 $(B)/bench/ckpt_bw: bench/workers/ckpt_bw.c bench/timing.h $(LIB_OBJ)
 	@mkdir -p $(@D)
 	$(call say,LD,$@)
-	$(Q)$(CXX) $(CPPFLAGS) $(LT_CPPFLAGS) $(CFLAGS) -x c $(WARN) -fPIC $(SANFLAGS) $(CJSON_CFLAGS) -o $@ $< -x none $(LIB_OBJ) $(LT_LIBS)
+	$(Q)$(LINK) $(CPPFLAGS) $(LT_CPPFLAGS) $(CFLAGS) -x c $(WARN) -fPIC $(SANFLAGS) $(CJSON_CFLAGS) -o $@ $< -x none $(LIB_OBJ) $(LT_LIBS)
 
 # ... and its CRC-32C table: every kernel's checksum and copy, beside memcpy.
 $(B)/bench/crc_bw: bench/workers/crc_bw.c bench/timing.h $(LIB_OBJ)
@@ -284,7 +307,7 @@ $(B)/bench/crc_bw: bench/workers/crc_bw.c bench/timing.h $(LIB_OBJ)
 $(B)/bench/offload_rss: bench/workers/offload_rss.c $(LIB_OBJ)
 	@mkdir -p $(@D)
 	$(call say,LD,$@)
-	$(Q)$(CXX) $(CPPFLAGS) $(LT_CPPFLAGS) $(CFLAGS) -x c $(WARN) -fPIC $(SANFLAGS) $(CJSON_CFLAGS) -o $@ $< -x none $(LIB_OBJ) $(LT_LIBS)
+	$(Q)$(LINK) $(CPPFLAGS) $(LT_CPPFLAGS) $(CFLAGS) -x c $(WARN) -fPIC $(SANFLAGS) $(CJSON_CFLAGS) -o $@ $< -x none $(LIB_OBJ) $(LT_LIBS)
 tests: $(B)/bench/offload_rss
 
 .PHONY: all demo check tests install clean distclean

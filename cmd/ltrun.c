@@ -19,6 +19,7 @@
 #include "ckpt/export.h"
 #include "ckpt/inspect.h"
 #include "ckpt/lock.h"
+#include "core/built.h"
 #include "core/config.h"
 #include "core/error.h"
 #include "core/registry.h"
@@ -96,6 +97,26 @@ static struct argp_option *build_options(void)
 	opts[n++] = (struct argp_option){ "usage", KEY_USAGE, NULL, 0, "give a short usage message", 4 };
 	opts[n++] = (struct argp_option){ "version", KEY_VERSION, NULL, 0, "print the version and the ABI versions a model and a plugin must be built for", 4 };
 	return opts;
+}
+
+/* --version's second line, in a build ./configure left libraries out of:
+ * "left out of this build: slurm, gloo (...)". */
+static void print_left_out(void)
+{
+	static const struct {
+		bool built;
+		const char *name;
+	} deps[] = {
+		{ LT_HAVE_SLURM, "slurm" }, { LT_HAVE_PMIX, "pmix" }, { LT_HAVE_GLOO, "gloo" },
+		{ LT_HAVE_MPI, "mpi" },     { LT_HAVE_CURL, "curl" },   { LT_HAVE_CUDA, "cuda" },
+	};
+	size_t i, n = 0;
+
+	for (i = 0; i < sizeof(deps) / sizeof(deps[0]); i++)
+		if (!deps[i].built)
+			printf("%s%s", n++ ? ", " : "left out of this build: ", deps[i].name);
+	if (n)
+		printf(" (./configure --without-...; 'ltrun --list' names what is not built)\n");
 }
 
 /* With ARGP_NO_ERRS argp reports a bad option through ARGP_KEY_ERROR;
@@ -181,6 +202,7 @@ static error_t parse_opt(int key, char *arg, struct argp_state *state)
 		 * built for */
 		printf("ltrun %s (model ABI %u, plugin ABI %u)\n", LT_VERSION,
 		       (unsigned)LT_ABI_VERSION, (unsigned)LT_PLUGIN_ABI_VERSION);
+		print_left_out();
 		exit(0);
 	case ARGP_KEY_ARG:
 		/* `--list strategy`: a kind may follow --list as its own word. */

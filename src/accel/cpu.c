@@ -7,6 +7,7 @@
  * when configure found CUDA's headers (known, not built, otherwise).
  */
 #include "accel/accel.h"
+#include "core/built.h"
 #include "core/registry.h"
 
 #include <errno.h>
@@ -160,7 +161,8 @@ int lt_accelerator_catalog(struct lt_registry *reg, struct lt_err *err)
 	return lt_registry_add(reg, &cpu, err) || lt_registry_add(reg, &lt_accel_cuda, err) ? -1 : 0;
 }
 #else
-static const char *const absent[] = { "cuda", NULL };
+static const struct lt_absent absent[] = { LT_ABSENT_LEFT_OUT("cuda", LT_DEP_CUDA),
+					   { .name = NULL } };
 
 int lt_accelerator_catalog(struct lt_registry *reg, struct lt_err *err)
 {

@@ -1,9 +1,11 @@
 /*
  * catalog.c - the built-in checkpoint IO plugins in the registry, with
  * their parameters: file (`direct`), async (wraps another: `inner`), http
- * (`retries`).  Their ops are file.c's, async.c's and http.c's.
+ * (`retries`).  Their ops are file.c's, async.c's and http.c's; http is
+ * "not built" when ./configure left out libcurl (--without-curl).
  */
 #include "ckpt/io.h"
+#include "core/built.h"
 
 static const struct lt_param_spec async_params[] = {
 	{ .name = "inner", .type = LT_PARAM_STRING,
@@ -17,11 +19,13 @@ static const struct lt_param_spec file_params[] = {
 	{ .name = NULL },
 };
 
+#if LT_HAVE_CURL
 static const struct lt_param_spec http_params[] = {
 	{ .name = "retries", .type = LT_PARAM_INT, .default_value = "4", .min = 0, .max = 100,
 	  .help = "attempts after the first on a 5xx or a connection error" },
 	{ .name = NULL },
 };
+#endif
 
 static const struct lt_plugin ckpt_ios[] = {
 	{
@@ -40,6 +44,7 @@ static const struct lt_plugin ckpt_ios[] = {
 		.params = async_params,
 		.ops = &lt_ckpt_io_async,
 	},
+#if LT_HAVE_CURL
 	{
 		.kind = LT_KIND_CKPT_IO,
 		.name = "http",
@@ -48,9 +53,17 @@ static const struct lt_plugin ckpt_ios[] = {
 		.params = http_params,
 		.ops = &lt_ckpt_io_http,
 	},
+#endif
+};
+
+static const struct lt_absent absent[] = {
+#if !LT_HAVE_CURL
+	LT_ABSENT_LEFT_OUT("http", LT_DEP_CURL),
+#endif
+	{ .name = NULL },
 };
 
 int lt_ckpt_io_catalog(struct lt_registry *reg, struct lt_err *err)
 {
-	return LT_REGISTRY_ADD_ALL(reg, ckpt_ios, NULL, err);
+	return LT_REGISTRY_ADD_ALL(reg, ckpt_ios, absent, err);
 }

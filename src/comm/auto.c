@@ -67,6 +67,7 @@ static int auto_open(struct lt_comm *c, const struct lt_comm_args *a, struct lt_
 {
 	struct auto_state *s = calloc(1, sizeof(*s));
 	int *group = NULL, n, me;
+	const struct lt_comm_ops *b;
 	const char *bname;
 	char name[32];
 
@@ -93,8 +94,10 @@ static int auto_open(struct lt_comm *c, const struct lt_comm_args *a, struct lt_
 			snprintf(name, sizeof(name), "rail%d", s->n.local);
 		else
 			snprintf(name, sizeof(name), "leaders");
-		s->inter = lt_comm_open_sub(lt_comm_inter_backend(&bname), bname, a, name, me, n,
-					    group, err);
+		b = lt_comm_inter_backend(&bname, err);
+		if (!b)
+			goto out_fail;
+		s->inter = lt_comm_open_sub(b, bname, a, name, me, n, group, err);
 		if (!s->inter)
 			goto out_fail;
 	}

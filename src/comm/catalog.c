@@ -3,10 +3,12 @@
  * (`ltrun --list comm`; a rank opens its choice's ops).  `auto` composes
  * them: shm between the ranks of one node; between nodes mpi when mpirun
  * (or srun --mpi=pmix) started the ranks, else gloo; nccl when the
- * accelerator is cuda.  nccl is known but not built when configure found
- * no CUDA headers.
+ * accelerator is cuda.  The absent list names nccl when configure found
+ * no CUDA headers, and gloo and mpi when ./configure left them out
+ * (--without-gloo, --without-mpi).
  */
 #include "comm/comm.h"
+#include "core/built.h"
 #include "core/registry.h"
 
 static const struct lt_plugin comms[] = {
@@ -24,6 +26,7 @@ static const struct lt_plugin comms[] = {
 		.recommended_when = "all ranks are on one node: the fast CPU path",
 		.ops = &lt_comm_shm,
 	},
+#if LT_HAVE_GLOO
 	{
 		.kind = LT_KIND_COMM,
 		.name = "gloo",
@@ -31,6 +34,8 @@ static const struct lt_plugin comms[] = {
 		.recommended_when = "ranks on several nodes without mpirun, or to compare with torch.distributed's gloo",
 		.ops = &lt_comm_gloo,
 	},
+#endif
+#if LT_HAVE_MPI
 	{
 		.kind = LT_KIND_COMM,
 		.name = "mpi",
@@ -38,6 +43,7 @@ static const struct lt_plugin comms[] = {
 		.recommended_when = "mpirun (or srun --mpi=pmix) started the ranks, on a fast interconnect",
 		.ops = &lt_comm_mpi,
 	},
+#endif
 #if LT_HAVE_CUDA
 	{
 		.kind = LT_KIND_COMM,
@@ -49,11 +55,18 @@ static const struct lt_plugin comms[] = {
 #endif
 };
 
-#if LT_HAVE_CUDA
-static const char *const *const absent = NULL;
-#else
-static const char *const absent[] = { "nccl", NULL };
+static const struct lt_absent absent[] = {
+#if !LT_HAVE_GLOO
+	LT_ABSENT_LEFT_OUT("gloo", LT_DEP_GLOO),
 #endif
+#if !LT_HAVE_MPI
+	LT_ABSENT_LEFT_OUT("mpi", LT_DEP_MPI),
+#endif
+#if !LT_HAVE_CUDA
+	LT_ABSENT_LEFT_OUT("nccl", LT_DEP_CUDA),
+#endif
+	{ .name = NULL },
+};
 
 int lt_comm_catalog(struct lt_registry *reg, struct lt_err *err)
 {

@@ -5,6 +5,7 @@
  * source, and every message names the source it came from.
  */
 #include "core/config.h"
+#include "core/built.h"
 #include "core/error.h"
 #include "core/parse.h"
 #include "core/registry.h"
@@ -1141,6 +1142,10 @@ int lt_config_check(const struct lt_config *c, struct lt_err *err)
 		return lt_err_set(err, LT_EXIT_USAGE,
 				  "rendezvous 'etcd' (%s) needs --rdzv-endpoint HOST:PORT: the address of the etcd server",
 				  c->source_name[LT_OPT_RDZV]);
+	if (!LT_HAVE_SLURM && !strcmp(c->requeue, "on"))
+		return lt_err_set(err, LT_EXIT_USAGE,
+				  "%s is 'on', but requeueing needs " LT_LEFT_OUT(LT_DEP_SLURM) "; or use --requeue auto or off",
+				  c->source_name[LT_OPT_REQUEUE]);
 	if (!strcmp(c->rdzv, "file") && !getenv("LTRUN_RDZV_DIR"))
 		return lt_err_set(err, LT_EXIT_USAGE,
 				  "rendezvous 'file' (%s) needs LTRUN_RDZV_DIR: set it to a directory every node can reach",

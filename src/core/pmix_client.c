@@ -6,7 +6,8 @@
  * fail ("getting local rank failed"), while a client left up is shared
  * with MPI (PMIx counts its inits).  The library is never unloaded: what
  * PMIx leaves at exit then stays attributable to it (a leak checker's
- * suppression "leak:libpmix.so" matches it).
+ * suppression "leak:libpmix.so" matches it).  Without PMIx in the build
+ * (./configure --without-pmix), lt_pmix_client() only says so.
  */
 #include "core/pmix_client.h"
 
@@ -15,9 +16,13 @@
 #include <stdlib.h>
 #include <string.h>
 
-#ifndef LT_PMIX_SONAME
-#define LT_PMIX_SONAME "libpmix.so.2"
-#endif
+#if !LT_HAVE_PMIX
+const struct lt_pmix *lt_pmix_client(char *why, size_t whylen)
+{
+	snprintf(why, whylen, "%s", LT_IS_LEFT_OUT(LT_DEP_PMIX));
+	return NULL;
+}
+#else
 
 static struct lt_pmix pmix;
 static int state;       /* 0: not tried, 1: up, -1: failed */
@@ -111,3 +116,4 @@ void lt_pmix_value_release(const struct lt_pmix *lib, pmix_value_t *v)
 	lib->value_destruct(v);
 	free(v);
 }
+#endif

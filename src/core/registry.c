@@ -25,7 +25,7 @@ struct entry {
 struct lt_registry {
 	struct entry *entries[LT_KIND_COUNT];
 	size_t count[LT_KIND_COUNT], cap[LT_KIND_COUNT];
-	const char *const *absent[LT_KIND_COUNT];
+	const struct lt_absent *absent[LT_KIND_COUNT];
 	const char *origin;
 	/* What the registry allocated: origin paths and the presets of a
 	 * config file (lt_registry_add_preset), freed with it. */
@@ -187,7 +187,7 @@ int lt_registry_add(struct lt_registry *reg, const struct lt_plugin *p,
 }
 
 int lt_registry_add_all(struct lt_registry *reg, const struct lt_plugin *plugins, size_t n,
-			const char *const *absent, struct lt_err *err)
+			const struct lt_absent *absent, struct lt_err *err)
 {
 	for (size_t i = 0; i < n; i++)
 		if (lt_registry_add(reg, &plugins[i], err))
@@ -227,7 +227,7 @@ int lt_registry_set_origin(struct lt_registry *reg, const char *origin)
 }
 
 void lt_registry_mark_absent(struct lt_registry *reg, enum lt_kind kind,
-			     const char *const *names)
+			     const struct lt_absent *names)
 {
 	reg->absent[kind] = names;
 }
@@ -358,15 +358,27 @@ fail:
 	return -1;
 }
 
-static bool is_absent(const struct lt_registry *reg, enum lt_kind kind,
-		      const char *name)
+static const struct lt_absent *find_absent(const struct lt_registry *reg, enum lt_kind kind,
+					   const char *name)
 {
-	const char *const *a;
+	const struct lt_absent *a;
 
-	for (a = reg->absent[kind]; a && *a; a++)
-		if (!strcmp(*a, name))
-			return true;
-	return false;
+	for (a = reg->absent[kind]; a && a->name; a++)
+		if (!strcmp(a->name, name))
+			return a;
+	return NULL;
+}
+
+/* Why a is not built, after "not built in this version": "" for a plugin
+ * not written yet, else ": it needs LIB, left out of this build
+ * (./configure FLAG); rebuild with PACKAGE installed". */
+static const char *absent_why(const struct lt_absent *a, char *buf, size_t len)
+{
+	if (!a->flag)
+		return "";
+	snprintf(buf, len, ": it needs %s, left out of this build (./configure %s); rebuild with %s installed",
+		 a->lib, a->flag, a->package);
+	return buf;
 }
 
 /* Writes "a, b, c" (the valid names of kind) into buf. */
@@ -386,8 +398,9 @@ int lt_registry_lookup(const struct lt_registry *reg, enum lt_kind kind,
 		       struct lt_err *err)
 {
 	const struct lt_plugin *p = lt_registry_find(reg, kind, name);
+	const struct lt_absent *a;
 	const char *best = NULL;
-	char q[LT_QUOTE_MAX], valid[320];
+	char q[LT_QUOTE_MAX], valid[320], why[256];
 	int best_d = 255;
 	size_t i;
 
@@ -395,10 +408,11 @@ int lt_registry_lookup(const struct lt_registry *reg, enum lt_kind kind,
 		*out = p;
 		return 0;
 	}
-	if (is_absent(reg, kind, name))
+	if ((a = find_absent(reg, kind, name)))
 		return lt_err_set(err, LT_EXIT_USAGE,
-				  "%s '%s' is not built in this version (see 'ltrun --list %s')",
-				  kind_names[kind], name, kind_names[kind]);
+				  "%s '%s' is not built in this version%s (see 'ltrun --list %s')",
+				  kind_names[kind], name, absent_why(a, why, sizeof(why)),
+				  kind_names[kind]);
 	for (i = 0; i < reg->count[kind]; i++) {
 		const char *cand = reg->entries[kind][i].plugin->name;
 		int d = lt_edit_distance(name, cand);
@@ -436,7 +450,7 @@ const char *lt_registry_origin_at(const struct lt_registry *reg,
 	return reg->entries[kind][i].origin ? reg->entries[kind][i].origin : "built-in";
 }
 
-const char *const *lt_registry_absent(const struct lt_registry *reg, enum lt_kind kind)
+const struct lt_absent *lt_registry_absent(const struct lt_registry *reg, enum lt_kind kind)
 {
 	return (unsigned)kind < LT_KIND_COUNT ? reg->absent[kind] : NULL;
 }
@@ -601,16 +615,19 @@ static void print_entry(FILE *out, const struct entry *e)
 
 static void print_kind(const struct lt_registry *reg, FILE *out, enum lt_kind k)
 {
-	const char *const *a;
+	const struct lt_absent *a;
 	size_t i;
 
 	fprintf(out, "%s:\n", kind_names[k]);
 	for (i = 0; i < reg->count[k]; i++)
 		print_entry(out, &reg->entries[k][i]);
-	if (reg->absent[k] && reg->absent[k][0]) {
+	if (reg->absent[k] && reg->absent[k][0].name) {
 		fprintf(out, "  not built in this version:");
-		for (a = reg->absent[k]; *a; a++)
-			fprintf(out, "%s %s", a == reg->absent[k] ? "" : ",", *a);
+		for (a = reg->absent[k]; a->name; a++) {
+			fprintf(out, "%s %s", a == reg->absent[k] ? "" : ",", a->name);
+			if (a->flag)
+				fprintf(out, " (./configure %s)", a->flag);
+		}
 		fputc('\n', out);
 	}
 }
@@ -737,17 +754,19 @@ out_free:
 	return NULL;
 }
 
-/* A name this version knows but does not build: {"name", "built": false, "reason"}. */
-static cJSON *absent_json(enum lt_kind k, const char *name)
+/* A name this version knows but does not build: {"name", "built": false,
+ * "reason"}, and "left_out_by" (the ./configure flag) for one left out. */
+static cJSON *absent_json(enum lt_kind k, const struct lt_absent *a)
 {
 	cJSON *o = cJSON_CreateObject();
-	char reason[160];
+	char reason[512], why[256];
 
 	snprintf(reason, sizeof(reason),
-		 "not built in this version: selecting %s '%s' is refused before anything starts",
-		 kind_names[k], name);
-	if (!o || !cJSON_AddStringToObject(o, "name", name) || !cJSON_AddFalseToObject(o, "built") ||
-	    !cJSON_AddStringToObject(o, "reason", reason)) {
+		 "not built in this version%s%s selecting %s '%s' is refused before anything starts",
+		 absent_why(a, why, sizeof(why)), a->flag ? ";" : ":", kind_names[k], a->name);
+	if (!o || !cJSON_AddStringToObject(o, "name", a->name) || !cJSON_AddFalseToObject(o, "built") ||
+	    !cJSON_AddStringToObject(o, "reason", reason) ||
+	    (a->flag && !cJSON_AddStringToObject(o, "left_out_by", a->flag))) {
 		cJSON_Delete(o);
 		return NULL;
 	}
@@ -774,8 +793,8 @@ cJSON *lt_registry_json(const struct lt_registry *reg, int kind)
 			if (!cJSON_AddItemToArray(arr, plugin_json(reg, reg->entries[k][i].plugin,
 								   reg->entries[k][i].origin)))
 				goto out_free;
-		for (const char *const *a = reg->absent[k]; a && *a; a++)
-			if (!cJSON_AddItemToArray(arr, absent_json((enum lt_kind)k, *a)))
+		for (const struct lt_absent *a = reg->absent[k]; a && a->name; a++)
+			if (!cJSON_AddItemToArray(arr, absent_json((enum lt_kind)k, a)))
 				goto out_free;
 	}
 	return root;

@@ -25,11 +25,25 @@ void lt_registry_free(struct lt_registry *reg);
  * copied); NULL means built-in.  Returns 0, or -1 when out of memory. */
 int lt_registry_set_origin(struct lt_registry *reg, const char *origin);
 
+/* A name this version knows but does not build: a plugin not written yet
+ * (flag NULL), or one that ./configure left out of this build with
+ * --without-<dependency> (lib, flag and package as core/built.h's LT_DEP_*
+ * give them: write LT_ABSENT_LEFT_OUT("gloo", LT_DEP_GLOO)).  A catalog's
+ * list ends with a NULL name. */
+struct lt_absent {
+	const char *name;
+	const char *lib;     /* "libgloo": what the plugin needs */
+	const char *flag;    /* "--without-gloo": what left it out */
+	const char *package; /* "libgloo-dev": what brings it back */
+};
+#define LT_ABSENT_LEFT_OUT(name, dep) LT_ABSENT_LEFT_OUT_(name, dep)
+#define LT_ABSENT_LEFT_OUT_(n, l, f, p) { .name = n, .lib = l, .flag = f, .package = p }
+
 /* What every catalog does: adds the n plugins of one kind (an array of
  * structs), then records that kind's names known but not built (absent may
  * be NULL).  Returns 0, or -1 with err naming the plugin at fault. */
 int lt_registry_add_all(struct lt_registry *reg, const struct lt_plugin *plugins, size_t n,
-			const char *const *absent, struct lt_err *err);
+			const struct lt_absent *absent, struct lt_err *err);
 #define LT_REGISTRY_ADD_ALL(reg, array, absent, err) \
 	lt_registry_add_all(reg, array, sizeof(array) / sizeof((array)[0]), absent, err)
 
@@ -47,9 +61,10 @@ int lt_registry_add_preset(struct lt_registry *reg, enum lt_kind kind, const cha
 int lt_registry_add_presets_json(struct lt_registry *reg, const char *json,
 				 const char *origin, struct lt_err *err);
 
-/* Records names of `kind` this version knows but does not build. */
+/* Records names of `kind` this version knows but does not build (the
+ * list is kept, not copied: static storage). */
 void lt_registry_mark_absent(struct lt_registry *reg, enum lt_kind kind,
-			     const char *const *names);
+			     const struct lt_absent *names);
 
 /* Returns the plugin named `name` (an alias returns the alias), or NULL. */
 const struct lt_plugin *lt_registry_find(const struct lt_registry *reg,
@@ -57,7 +72,9 @@ const struct lt_plugin *lt_registry_find(const struct lt_registry *reg,
 
 /* Like lt_registry_find(), but an unknown name is an error (usage status)
  * that names the kind, says "not built in this version" for a known absent
- * name, or else offers the closest name and lists the valid ones. */
+ * name (with the ./configure flag that left it out and the package that
+ * brings it back, for one left out), or else offers the closest name and
+ * lists the valid ones. */
 int lt_registry_lookup(const struct lt_registry *reg, enum lt_kind kind,
 		       const char *name, const struct lt_plugin **out,
 		       struct lt_err *err);
@@ -99,9 +116,9 @@ const struct lt_plugin *lt_registry_at(const struct lt_registry *reg,
 const char *lt_registry_origin_at(const struct lt_registry *reg,
 				  enum lt_kind kind, size_t i);
 
-/* The names of kind this version knows but does not build ({NULL}-ended,
- * or NULL). */
-const char *const *lt_registry_absent(const struct lt_registry *reg, enum lt_kind kind);
+/* The names of kind this version knows but does not build (ended by a
+ * NULL name, or NULL). */
+const struct lt_absent *lt_registry_absent(const struct lt_registry *reg, enum lt_kind kind);
 
 /* Kind names as users type them ("strategy", "ckpt-io", "cluster", ...). */
 const char *lt_kind_name(enum lt_kind kind);

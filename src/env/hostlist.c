@@ -1,6 +1,6 @@
 /*
  * hostlist.c - Slurm host lists, checked strictly here and expanded by
- * libslurm.
+ * libslurm, or by ltrun itself in a build without libslurm.
  *
  * The check walks the text once, allocating nothing, and computes for every
  * item how many hosts it names and how long they are.  Only a text that
@@ -8,12 +8,28 @@
  * what the check computed (total count, and per item the literal prefix and
  * the name lengths), so that a quirk of libslurm becomes an error, never a
  * wrong host name.  See hostlist.h for the grammar.
+ *
+ * ltrun's own expansion (expand_own) walks the checked text again and
+ * makes every host as libslurm does: each number is padded with zeros to
+ * the width of its range's low end ("n[08-10]" is n08 n09 n10), and the
+ * bracket groups of an item turn in libslurm's order: the last group
+ * fastest, then the first, the second and so on, the one before the last
+ * slowest (libslurm pushes the last group as a range under each prefix it
+ * makes by expanding the earlier groups from the last one back:
+ * "a[1-2]b[3-4]c[5-6]" is a1b3c5 a1b3c6 a2b3c5 a2b3c6 a1b4c5...).
+ * It is what a build without libslurm uses (./configure --without-slurm);
+ * a build with it keeps it for lt_hostlist_create_own(), which the tests
+ * and the fuzz target compare with libslurm's expansion.
  */
 #include "env/hostlist.h"
+#include "core/built.h"
 #include "core/error.h"
 
+#if LT_HAVE_SLURM
 #include <slurm/slurm.h>
+#endif
 
+#include <inttypes.h>
 #include <stdarg.h>
 #include <stdbool.h>
 #include <stdint.h>
@@ -26,7 +42,7 @@
 
 struct lt_hostlist {
 	size_t n;
-	char **hosts; /* n strings from slurm_hostlist_shift(), freed with free() */
+	char **hosts; /* n strings (slurm_hostlist_shift()'s or strdup()'s), freed with free() */
 };
 
 /* A walk over the text: where it is, and the error it fills. */
@@ -301,8 +317,9 @@ static int scan_separator(struct scan *s)
 	return 1;
 }
 
-/* Calls fn on every item of the text, in order, with s->pos at the item's
- * start; blanks before the first item are skipped.  Returns 0, or -1. */
+/* Calls fn on every item of the text, in order, with s->pos just past the
+ * item (it->start is its first character); blanks before the first item
+ * are skipped.  Returns 0, or -1. */
 static int scan_items(struct scan *s, int (*fn)(struct scan *, const struct item *, void *),
 		      void *arg)
 {
@@ -341,6 +358,7 @@ static int scan_text(struct scan *s, size_t *total)
 	return 0;
 }
 
+#if LT_HAVE_SLURM
 /* Host names libslurm returned for one item, compared with what the check
  * computed for it. */
 static bool item_matches(const struct scan *s, const struct item *it,
@@ -421,11 +439,142 @@ out_destroy:
 	slurm_hostlist_destroy(sl);
 	return rc;
 }
+#endif
 
-/* --- public API --- */
+/* --- ltrun's own expansion --- */
 
-struct lt_hostlist *lt_hostlist_create(const char *what, const char *text,
-				       struct lt_err *err)
+/* Where one bracket group of an item stands while its hosts are made: the
+ * range being walked and its current number. */
+struct cursor {
+	size_t open;  /* the group's '[' */
+	size_t after; /* just past the current range: ',' or ']' */
+	uint64_t cur, hi;
+	int width;    /* digits of the range's low end: numbers are padded to it */
+};
+
+/* Points c at the range whose first digit is at pos (checked text: digits,
+ * then optionally '-' and digits, 18 at most). */
+static void cursor_load(struct cursor *c, const char *text, size_t pos)
+{
+	char *end;
+
+	c->cur = strtoull(text + pos, &end, 10);
+	c->width = (int)(end - (text + pos));
+	c->hi = *end == '-' ? strtoull(end + 1, &end, 10) : c->cur;
+	c->after = (size_t)(end - text);
+}
+
+/* Moves c to its group's next number.  Returns false when the group is
+ * done: c is then back at its first number, and the next group turns. */
+static bool cursor_next(struct cursor *c, const char *text)
+{
+	if (c->cur < c->hi) {
+		c->cur++;
+		return true;
+	}
+	if (text[c->after] == ',') {
+		cursor_load(c, text, c->after + 1);
+		return true;
+	}
+	cursor_load(c, text, c->open + 1);
+	return false;
+}
+
+/* Moves the n cursors of an item to its next host, in libslurm's order:
+ * the last group turns fastest, then the first, the second... */
+static void cursors_next(struct cursor *c, size_t n, const char *text)
+{
+	size_t k;
+
+	if (n == 0 || cursor_next(&c[n - 1], text))
+		return;
+	for (k = 0; k + 1 < n && !cursor_next(&c[k], text); k++)
+		;
+}
+
+/* What expand_own() carries from item to item. */
+struct own {
+	struct lt_hostlist *hl;
+	struct cursor *cursors; /* one per '[' of the text, at most */
+};
+
+/* Writes the host the cursors stand at, for the item whose text is
+ * [start, end), into name (LT_HOSTLIST_MAX_NAME + 1 bytes).  Returns 0,
+ * or -1 for a name that does not fit (the check caps the length first, so
+ * never). */
+static int make_name(const char *text, size_t start, size_t end, const struct cursor *c,
+		     char *name)
+{
+	size_t pos = start, len = 0;
+
+	while (pos < end && len <= LT_HOSTLIST_MAX_NAME) {
+		if (text[pos] == '[') {
+			len += (size_t)snprintf(name + len, LT_HOSTLIST_MAX_NAME + 1 - len,
+						"%0*" PRIu64, c->width, c->cur);
+			pos = (size_t)(strchr(text + pos, ']') - text) + 1;
+			c++;
+		} else {
+			name[len++] = text[pos++];
+		}
+	}
+	if (len > LT_HOSTLIST_MAX_NAME)
+		return -1;
+	name[len] = '\0';
+	return 0;
+}
+
+/* Appends one checked item's hosts to o->hl; s->pos is the item's end. */
+static int expand_item(struct scan *s, const struct item *it, void *arg)
+{
+	struct own *o = arg;
+	struct cursor *c = o->cursors;
+	size_t n = 0, pos, end = s->pos;
+	char name[LT_HOSTLIST_MAX_NAME + 1];
+	uint64_t j;
+
+	for (pos = it->start; pos < end; pos++)
+		if (s->text[pos] == '[') {
+			c[n].open = pos;
+			cursor_load(&c[n++], s->text, pos + 1);
+		}
+	for (j = 0; j < it->count; j++) {
+		if (make_name(s->text, it->start, end, c, name))
+			return scan_fail(s, "the host name at offset %zu is longer than %d characters",
+					 it->start, LT_HOSTLIST_MAX_NAME);
+		o->hl->hosts[o->hl->n] = strdup(name);
+		if (!o->hl->hosts[o->hl->n])
+			return scan_fail(s, "out of memory for its host names");
+		o->hl->n++;
+		cursors_next(c, n, s->text);
+	}
+	return 0;
+}
+
+/* Expands the checked text into hl->hosts without libslurm. */
+static int expand_own(struct scan *s, struct lt_hostlist *hl, size_t total)
+{
+	struct own o = { .hl = hl };
+	size_t groups = 0;
+	const char *p;
+	int rc;
+
+	for (p = s->text; (p = strchr(p, '[')); p++)
+		groups++;
+	hl->hosts = calloc(total, sizeof(*hl->hosts));
+	o.cursors = calloc(groups ? groups : 1, sizeof(*o.cursors));
+	if (!hl->hosts || !o.cursors) {
+		free(o.cursors);
+		return scan_fail(s, "out of memory for %zu host names", total);
+	}
+	rc = scan_items(s, expand_item, &o);
+	free(o.cursors);
+	return rc;
+}
+
+/* Checks text, then expands it with expand_fn (libslurm's or ltrun's own). */
+static struct lt_hostlist *create(const char *what, const char *text,
+				  int (*expand_fn)(struct scan *, struct lt_hostlist *, size_t),
+				  struct lt_err *err)
 {
 	struct scan s = { .what = what, .text = text ? text : "", .err = err };
 	struct lt_hostlist *hl;
@@ -438,11 +587,29 @@ struct lt_hostlist *lt_hostlist_create(const char *what, const char *text,
 		scan_fail(&s, "out of memory");
 		return NULL;
 	}
-	if (expand(&s, hl, total)) {
+	if (expand_fn(&s, hl, total)) {
 		lt_hostlist_destroy(hl);
 		return NULL;
 	}
 	return hl;
+}
+
+/* --- public API --- */
+
+struct lt_hostlist *lt_hostlist_create(const char *what, const char *text,
+				       struct lt_err *err)
+{
+#if LT_HAVE_SLURM
+	return create(what, text, expand, err);
+#else
+	return create(what, text, expand_own, err);
+#endif
+}
+
+struct lt_hostlist *lt_hostlist_create_own(const char *what, const char *text,
+					   struct lt_err *err)
+{
+	return create(what, text, expand_own, err);
 }
 
 size_t lt_hostlist_count(const struct lt_hostlist *hl)

@@ -17,7 +17,8 @@
  * of ranks on every node, placed by slot) and rank 0's host is known only
  * on a single node or from MASTER_ADDR.  OMPI_COMM_WORLD_NODE_RANK is not
  * used: it is a rank's index among the processes on its node, not the
- * node's index.
+ * node's index.  A build without PMIx (./configure --without-pmix) always
+ * reads the variables, and says why when PMIX_RANK is set.
  */
 #include "env/env.h"
 #include "core/error.h"
@@ -33,6 +34,15 @@
 /* Port when no job id gives one: torch's default, the same on every rank. */
 #define MPI_DEFAULT_PORT 29500
 
+#if LT_HAVE_PMIX
+#define JOB_ID_MAX PMIX_MAX_NSLEN
+/* What fixes a layout only PMIx could tell. */
+#define PMIX_FIX "run where ltrun can load " LT_PMIX_SONAME
+#else
+#define JOB_ID_MAX 255 /* PMIx's PMIX_MAX_NSLEN */
+#define PMIX_FIX "rebuild ltrun with PMIx (./configure --without-pmix left it out)"
+#endif
+
 /* Where this rank is, as the launcher said it. */
 struct mpi_ids {
 	long rank, size;             /* global */
@@ -41,7 +51,7 @@ struct mpi_ids {
 	long stray;                  /* a rank in this node's range that PMIx
 				      * places elsewhere, else -1 */
 	char host0[256];             /* rank 0's host, "" when unknown */
-	char job[PMIX_MAX_NSLEN + 1];/* PMIx namespace, "" when unknown */
+	char job[JOB_ID_MAX + 1];    /* PMIx namespace, "" when unknown */
 	const char *source;          /* where the numbers came from, in words */
 };
 
@@ -103,6 +113,8 @@ static bool mpi_detect(const struct lt_envsrc *env, const struct lt_params *para
 }
 
 /* -------------------------------------------------------------- PMIx */
+
+#if LT_HAVE_PMIX
 
 /* Converts an integer value of any type PMIx uses to a long in
  * [0, MPI_MAX_RANKS].  Returns 0, or -1 (not an integer, or out of range). */
@@ -254,6 +266,15 @@ static int pmix_query(struct mpi_ids *ids, char *why, size_t whylen)
 		return -1;
 	return pmix_read_ids(lib, &lib->me, ids, why, whylen);
 }
+#else
+/* PMIx is left out of this build: why says so. */
+static int pmix_query(struct mpi_ids *ids, char *why, size_t whylen)
+{
+	(void)ids;
+	lt_pmix_client(why, whylen);
+	return -1;
+}
+#endif
 
 /* --------------------------------------------------------- variables */
 
@@ -345,8 +366,8 @@ static int place_ranks(struct lt_topology *t, const struct mpi_ids *ids,
 	}
 	if (ids->size % ids->local_size)
 		return lt_err_set(err, LT_EXIT_FAILURE,
-				  "cannot tell the nodes without PMIx: %ld ranks with %ld on this node (%s) is not a whole number of equal nodes; start the same number of ranks on every node, or run where ltrun can load %s",
-				  ids->size, ids->local_size, ids->source, LT_PMIX_SONAME);
+				  "cannot tell the nodes without PMIx: %ld ranks with %ld on this node (%s) is not a whole number of equal nodes; start the same number of ranks on every node, or " PMIX_FIX,
+				  ids->size, ids->local_size, ids->source);
 	t->num_nodes = (int)(ids->size / ids->local_size);
 	t->node_rank = (int)(ids->rank / ids->local_size);
 	return 0;

@@ -6,13 +6,19 @@
  * the agent passes on as the ranks' restart count (a restart resumes from
  * --ckpt-dir's last checkpoint).  Under --requeue auto, slurm_load_job()
  * says whether the job may be requeued: a batch job (an salloc or srun
- * allocation cannot be) submitted without --no-requeue.
+ * allocation cannot be) submitted without --no-requeue.  A build without
+ * libslurm (./configure --without-slurm) cannot requeue: config.c refuses
+ * --requeue on, and under auto a preempted job ends saying why it was not
+ * requeued.
  */
 #include "launch/requeue.h"
+#include "core/built.h"
 #include "core/error.h"
 
+#if LT_HAVE_SLURM
 #include <slurm/slurm.h>
 #include <slurm/slurm_errno.h>
+#endif
 
 #include <errno.h>
 #include <limits.h>
@@ -56,6 +62,7 @@ int lt_requeue_check(const struct lt_config *cfg, struct lt_err *err)
 			  getenv("SLURM_JOB_ID") ? "not a job id" : "unset");
 }
 
+#if LT_HAVE_SLURM
 /* --requeue auto: whether Slurm would requeue job id.  A question Slurm
  * does not answer is a no, said in why. */
 static bool requeueable(uint32_t id, const char *name, char *why, size_t why_len)
@@ -96,3 +103,23 @@ int lt_requeue_run(const struct lt_requeue *rq, struct lt_err *err)
 				  rq->job, slurm_strerror(slurm_get_errno()), rq->id);
 	return 0;
 }
+#else
+bool lt_requeue_wanted(const struct lt_config *cfg, struct lt_requeue *rq)
+{
+	*rq = (struct lt_requeue){ .id = job_id() };
+	if (!strcmp(cfg->requeue, "off") || !rq->id)
+		return false;
+	job_name(rq->id, rq->job, sizeof(rq->job));
+	snprintf(rq->why, sizeof(rq->why),
+		 "requeueing Slurm job %s needs " LT_LEFT_OUT(LT_DEP_SLURM) " (or requeue it yourself: scontrol requeue %u)",
+		 rq->job, rq->id);
+	return false;
+}
+
+int lt_requeue_run(const struct lt_requeue *rq, struct lt_err *err)
+{
+	return lt_err_set(err, LT_EXIT_FAILURE,
+			  "cannot requeue Slurm job %s: requeueing needs " LT_LEFT_OUT(LT_DEP_SLURM) " (requeue it yourself: scontrol requeue %u)",
+			  rq->job, rq->id);
+}
+#endif

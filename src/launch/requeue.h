@@ -24,7 +24,8 @@ struct lt_requeue {
 
 /* Whether to requeue this job: --requeue on, or auto and Slurm says it
  * is a batch job submitted requeueable (a question Slurm does not answer
- * is a no, with why).  Fills rq.  Cannot fail. */
+ * is a no, with why; so is every job in a build without libslurm).
+ * Fills rq.  Cannot fail. */
 bool lt_requeue_wanted(const struct lt_config *cfg, struct lt_requeue *rq);
 /* Requeues it (slurm_requeue): Slurm ends the job and starts it again
  * later, with SLURM_RESTART_COUNT raised.  Returns 0, or -1 with err

@@ -18,7 +18,7 @@ static const struct lt_plugin aliases[] = {
 	PRECISION_ALIAS("bf16", "bf16-mixed"),
 };
 
-static const char *const absent[] = { "transformer-engine", NULL };
+static const struct lt_absent absent[] = { { .name = "transformer-engine" }, { .name = NULL } };
 
 int lt_precision_catalog(struct lt_registry *reg, struct lt_err *err)
 {

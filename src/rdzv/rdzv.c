@@ -1,18 +1,26 @@
 /*
- * rdzv.c - the rendezvous backends in the registry (tcp, file, pmix, and
- * auto, which picks one of them per run), and the lookup of a name.
+ * rdzv.c - the rendezvous backends in the registry (tcp, etcd, file, pmix,
+ * and auto, which picks one of them per run), and the lookup of a name.
+ * etcd and pmix are "not built" when ./configure left out libcurl
+ * (--without-curl) or PMIx (--without-pmix); auto then never picks pmix.
  */
 #include "rdzv/rdzv.h"
+#include "core/built.h"
 #include "core/pmix_client.h"
 
 #include <stdlib.h>
 
 static const struct lt_rdzv_ops *auto_pick(bool adopted)
 {
+#if LT_HAVE_PMIX
 	char why[256];
 
-	return adopted && getenv("PMIX_RANK") && lt_pmix_client(why, sizeof(why)) ? &lt_rdzv_pmix
-										    : &lt_rdzv_tcp;
+	if (adopted && getenv("PMIX_RANK") && lt_pmix_client(why, sizeof(why)))
+		return &lt_rdzv_pmix;
+#else
+	(void)adopted;
+#endif
+	return &lt_rdzv_tcp;
 }
 
 static const struct lt_rdzv_ops auto_ops = { .pick = auto_pick };
@@ -32,6 +40,7 @@ static const struct lt_plugin rdzvs[] = {
 		.recommended_when = "ltrun starts the ranks, on one node or several",
 		.ops = &lt_rdzv_tcp,
 	},
+#if LT_HAVE_CURL
 	{
 		.kind = LT_KIND_RDZV,
 		.name = "etcd",
@@ -39,6 +48,7 @@ static const struct lt_plugin rdzvs[] = {
 		.recommended_when = "an etcd server is there and the job is elastic",
 		.ops = &lt_rdzv_tcp,
 	},
+#endif
 	{
 		.kind = LT_KIND_RDZV,
 		.name = "file",
@@ -46,6 +56,7 @@ static const struct lt_plugin rdzvs[] = {
 		.recommended_when = "no TCP port can be opened between the nodes, but a shared filesystem exists",
 		.ops = &lt_rdzv_file,
 	},
+#if LT_HAVE_PMIX
 	{
 		.kind = LT_KIND_RDZV,
 		.name = "pmix",
@@ -53,17 +64,22 @@ static const struct lt_plugin rdzvs[] = {
 		.recommended_when = "the ranks were started by a PMIx launcher",
 		.ops = &lt_rdzv_pmix,
 	},
+#endif
 };
 
-static const char *const absent[] = { NULL };
+static const struct lt_absent absent[] = {
+#if !LT_HAVE_CURL
+	LT_ABSENT_LEFT_OUT("etcd", LT_DEP_CURL),
+#endif
+#if !LT_HAVE_PMIX
+	LT_ABSENT_LEFT_OUT("pmix", LT_DEP_PMIX),
+#endif
+	{ .name = NULL },
+};
 
 int lt_rdzv_catalog(struct lt_registry *reg, struct lt_err *err)
 {
-	for (size_t i = 0; i < sizeof(rdzvs) / sizeof(rdzvs[0]); i++)
-		if (lt_registry_add(reg, &rdzvs[i], err))
-			return -1;
-	lt_registry_mark_absent(reg, LT_KIND_RDZV, absent);
-	return 0;
+	return LT_REGISTRY_ADD_ALL(reg, rdzvs, absent, err);
 }
 
 int lt_rdzv_lookup(const struct lt_registry *reg, const char *name, bool adopted,

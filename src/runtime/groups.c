@@ -18,14 +18,16 @@
 #include <stdlib.h>
 
 /* The backend of the cross groups: the run's --comm when it reaches
- * between nodes itself, else auto's inter-node choice. */
-static const struct lt_comm_ops *cross_backend(const struct lt_ctx *ctx, const char **name)
+ * between nodes itself, else auto's inter-node choice (NULL with err when
+ * this build has none). */
+static const struct lt_comm_ops *cross_backend(const struct lt_ctx *ctx, const char **name,
+					       struct lt_err *err)
 {
 	const struct lt_choice *c = &ctx->choice[LT_KIND_COMM];
 	const struct lt_comm_ops *ops = c->base ? lt_comm_of(c) : NULL;
 
 	if (!ops || ops == &lt_comm_auto || !ops->inter_node)
-		return lt_comm_inter_backend(name);
+		return lt_comm_inter_backend(name, err);
 	*name = c->base->name;
 	return ops;
 }
@@ -61,8 +63,8 @@ static int open_groups(struct lt_ctx *ctx, const struct lt_comm_args *a,
 	if (!ctx->node_comm)
 		return -1;
 	m = lt_comm_nodes_rail(n, n->local, a->rank, group, &me);
-	if (m > 1)
-		b = cross_backend(ctx, &bname);
+	if (m > 1 && !(b = cross_backend(ctx, &bname, err)))
+		return -1;
 	snprintf(name, sizeof(name), "rail%d", n->local);
 	ctx->cross_comm = lt_comm_open_sub(b, bname, a, name, me, m, group, err);
 	return ctx->cross_comm ? 0 : -1;

@@ -186,8 +186,8 @@ static const struct lt_plugin strategies[] = {
 	},
 };
 
-static const char *const absent[] = {
-	"dp", "horovod", NULL,
+static const struct lt_absent absent[] = {
+	{ .name = "dp" }, { .name = "horovod" }, { .name = NULL },
 };
 
 int lt_strategy_catalog(struct lt_registry *reg, struct lt_err *err)

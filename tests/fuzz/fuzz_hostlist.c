@@ -3,8 +3,12 @@
  * must give either a one-line error or a list whose every host is a
  * non-empty name of at most LT_HOSTLIST_MAX_NAME characters.  A text the
  * strict check accepts but libslurm expands differently is a hole in the
- * grammar, so that error aborts too.  Seed corpus: corpus/hostlist/.
+ * grammar, so that error aborts too; so does any difference between
+ * libslurm's list and ltrun's own expansion (lt_hostlist_create_own(),
+ * what a build without libslurm uses), or their errors.  Seed corpus:
+ * corpus/hostlist/.
  */
+#include "core/built.h"
 #include "core/error.h"
 #include "env/hostlist.h"
 
@@ -62,6 +66,26 @@ static void check_error(const struct lt_err *err, const char *text)
 		abort();
 }
 
+/* ltrun's own expansion gives what lt_hostlist_create() gave: the same
+ * hosts in the same order, or the same error. */
+static void check_own(const char *text, const struct lt_hostlist *hl, const struct lt_err *err)
+{
+	struct lt_err own_err = { 0 };
+	struct lt_hostlist *own = lt_hostlist_create_own("SLURM_JOB_NODELIST", text, &own_err);
+	size_t i;
+
+	if (!hl != !own || (!hl && strcmp(err->msg, own_err.msg)))
+		abort();
+	if (!own)
+		return;
+	if (lt_hostlist_count(own) != lt_hostlist_count(hl))
+		abort();
+	for (i = 0; i < lt_hostlist_count(hl); i++)
+		if (strcmp(lt_hostlist_nth(own, i), lt_hostlist_nth(hl, i)))
+			abort();
+	lt_hostlist_destroy(own);
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	struct lt_err err = { 0 };
@@ -73,12 +97,13 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	memcpy(text, data, size);
 	text[size] = '\0';
 	hl = lt_hostlist_create("SLURM_JOB_NODELIST", text, &err);
-	if (hl) {
+	if (hl)
 		check_list(hl);
-		lt_hostlist_destroy(hl);
-	} else {
+	else
 		check_error(&err, text);
-	}
+	if (LT_HAVE_SLURM)
+		check_own(text, hl, &err);
+	lt_hostlist_destroy(hl);
 	free(text);
 	return 0;
 }

@@ -6,6 +6,7 @@
  * dir and PUT fails with 500), every temp path under the prefix.
  */
 #include "nginx.h"
+#include "core/built.h"
 
 #include <arpa/inet.h>
 #include <errno.h>
@@ -173,6 +174,11 @@ int nginx_start(struct nginx *n, char *why, size_t len)
 	char www[96];
 
 	memset(n, 0, sizeof(*n));
+	if (!LT_HAVE_CURL) {
+		/* what the server is for: the http checkpoint IO */
+		snprintf(why, len, "ckpt-io 'http' needs %s", LT_LEFT_OUT(LT_DEP_CURL));
+		return -1;
+	}
 	for (const char *const *b = nginx_bins; *b && !bin; b++)
 		if (!access(*b, X_OK))
 			bin = *b;

@@ -7,7 +7,9 @@
  *   /refuse/   the same, but every PUT gets 500
  *   /auth/     the same, for "Authorization: Bearer s3cret" only (else 401)
  *
- * from <dir>/www.  It dies with the test process (PR_SET_PDEATHSIG).
+ * from <dir>/www.  It dies with the test process (PR_SET_PDEATHSIG).  In a
+ * build without libcurl (./configure --without-curl: no http checkpoint
+ * IO to serve) nginx_start() refuses, saying so, and its tests skip.
  */
 #ifndef LT_TEST_NGINX_H
 #define LT_TEST_NGINX_H

@@ -15,6 +15,15 @@
 #include <string.h>
 
 #include "comm_job.h"
+#include "core/built.h"
+
+static void need_gloo(void)
+{
+	if (!LT_HAVE_GLOO)
+		cr_skip_test("comm 'gloo' needs " LT_LEFT_OUT(LT_DEP_GLOO));
+}
+
+TestSuite(comm_gloo, .init = need_gloo);
 
 /* A job of n ranks with up to two more NAME=value (or NULL). */
 static void expect_world_with(int n, const char *setting, const char *more)

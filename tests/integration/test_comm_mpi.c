@@ -13,11 +13,14 @@
 #include <string.h>
 
 #include "comm_job.h"
+#include "core/built.h"
 
 static char tmp[] = "/tmp/ltrun-comm-mpi-XXXXXX";
 
 static void setup(void)
 {
+	if (!LT_HAVE_MPI)
+		cr_skip_test("comm 'mpi' needs " LT_LEFT_OUT(LT_DEP_MPI));
 	cr_assert_not_null(make_temp_dir(tmp));
 }
 

@@ -25,6 +25,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "core/built.h"
 #include "netns.h"
 #include "nginx.h"
 #include "run.h"
@@ -171,6 +172,8 @@ static void run_elastic(const char *script, const char *rdzv, struct run_result 
 	bool own_hosts = script == three_sh || script == cut_sh || script == join3_sh;
 	char ltrun[PATH_MAX], model[PATH_MAX], why[512];
 
+	if (!strcmp(rdzv, "etcd") && !LT_HAVE_CURL)
+		cr_skip_test("rendezvous 'etcd' needs " LT_LEFT_OUT(LT_DEP_CURL));
 	if (!strcmp(rdzv, "etcd") && !have_etcd())
 		cr_skip_test("etcd is not installed (Debian package etcd-server)");
 	if (own_hosts && geteuid() != 0)

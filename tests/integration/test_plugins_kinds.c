@@ -37,7 +37,8 @@ TestSuite(plugins_kinds, .init = training_make_tmp, .fini = training_remove_tmp,
 static void need(const char *so)
 {
 	if (access(so, R_OK))
-		cr_skip_test("%s is not built (make; zstd_io.so needs libzstd-dev)", so);
+		cr_skip_test("%s is not built (make; zstd_io.so needs libzstd-dev, and ./configure --without-zstd leaves it out)",
+			     so);
 }
 
 /* Trains the MLP on 2 ranks with precision prec (bf16-sr through its

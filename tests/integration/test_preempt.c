@@ -24,6 +24,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "core/built.h"
 #include "nginx.h"
 #include "run.h"
 #include "training.h"
@@ -447,6 +448,8 @@ static void slurm_job(const char *sbatch_requeue, const char *ltrun_requeue,
 	char ltrun[PATH_MAX], model[PATH_MAX];
 	struct run_result rm;
 
+	if (!LT_HAVE_SLURM)
+		cr_skip_test("requeueing needs " LT_LEFT_OUT(LT_DEP_SLURM));
 	if (geteuid() != 0)
 		cr_skip_test("needs root (slurmd starts jobs as their owners)");
 	for (const char *const *p = programs; *p; p++) {

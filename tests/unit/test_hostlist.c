@@ -1,7 +1,9 @@
 /*
  * test_hostlist.c - Slurm host lists: what expands (every host, in order,
  * padding kept) and what is refused, with the message naming the variable,
- * the text and the place.  Table-driven; the tables are the spec.
+ * the text and the place.  Table-driven; the tables are the spec, for
+ * libslurm's expansion and for ltrun's own (lt_hostlist_create_own(), what
+ * a build without libslurm uses), which must agree host for host.
  */
 #include <criterion/criterion.h>
 #include <criterion/parameterized.h>
@@ -12,6 +14,7 @@
 #include <string.h>
 
 #include "params.h"
+#include "core/built.h"
 #include "env/hostlist.h"
 
 #define HOSTS(...) ((const char *const[]){ __VA_ARGS__, NULL })
@@ -40,6 +43,23 @@ static const struct valid_case valid[] = {
 	{ "a,a", 2, HOSTS("a", "a"), "a" },
 	{ "a[1-2]-b[1-2]", 4, HOSTS("a1-b1", "a1-b2", "a2-b1", "a2-b2"), "a2-b2" },
 	{ "x[1,3,5-6]", 4, HOSTS("x1", "x3", "x5", "x6"), "x6" },
+	/* libslurm's order beyond two groups: the last fastest, then the
+	 * first, then the second... */
+	{ "a[1-2]b[3-4]c[5-6]", 8,
+	  HOSTS("a1b3c5", "a1b3c6", "a2b3c5", "a2b3c6", "a1b4c5", "a1b4c6", "a2b4c5", "a2b4c6"),
+	  "a2b4c6" },
+	{ "a[1-3]b[1-2]c[1-2]d[1-2]", 24,
+	  HOSTS("a1b1c1d1", "a1b1c1d2", "a2b1c1d1", "a2b1c1d2", "a3b1c1d1", "a3b1c1d2",
+		"a1b2c1d1", "a1b2c1d2", "a2b2c1d1", "a2b2c1d2", "a3b2c1d1", "a3b2c1d2",
+		"a1b1c2d1"),
+	  "a3b2c2d2" },
+	{ "x[1-2]y[001-3,9]z[7],login1", 9,
+	  HOSTS("x1y001z7", "x2y001z7", "x1y002z7", "x2y002z7", "x1y003z7", "x2y003z7",
+		"x1y9z7", "x2y9z7", "login1"),
+	  "login1" },
+	{ "r[1,02]-n[08-10,7]", 8,
+	  HOSTS("r1-n08", "r1-n09", "r1-n10", "r1-n7", "r02-n08", "r02-n09", "r02-n10", "r02-n7"),
+	  "r02-n7" },
 	{ "a[0-65535]", 65536, HOSTS("a0", "a1", "a2"), "a65535" },
 	{ "a[0-255]b[0-255]", 65536, HOSTS("a0b0", "a0b1"), "a255b255" },
 	{ "a[999999999999999990-999999999999999999]", 10,
@@ -101,16 +121,13 @@ static const struct invalid_case invalid[] = {
 	  "the host name at offset 0 is 256 characters long, more than 255" },
 };
 
-ParameterizedTestParameters(hostlist, expands)
-{
-	return LT_TABLE_PARAMS(valid);
-}
+/* lt_hostlist_create or lt_hostlist_create_own. */
+typedef struct lt_hostlist *create_fn(const char *what, const char *text, struct lt_err *err);
 
-ParameterizedTest(size_t *i, hostlist, expands)
+static void check_expands(create_fn *create, const struct valid_case *c)
 {
-	const struct valid_case *c = &valid[*i];
 	struct lt_err err = { 0 };
-	struct lt_hostlist *hl = lt_hostlist_create("SLURM_JOB_NODELIST", c->text, &err);
+	struct lt_hostlist *hl = create("SLURM_JOB_NODELIST", c->text, &err);
 	size_t k, n;
 
 	cr_assert_not_null(hl, "'%s': %s", c->text, err.msg);
@@ -126,16 +143,61 @@ ParameterizedTest(size_t *i, hostlist, expands)
 	lt_hostlist_destroy(hl);
 }
 
-ParameterizedTestParameters(hostlist, refuses)
+ParameterizedTestParameters(hostlist, expands)
 {
-	return LT_TABLE_PARAMS(invalid);
+	return LT_TABLE_PARAMS(valid);
 }
 
-ParameterizedTest(size_t *i, hostlist, refuses)
+ParameterizedTest(size_t *i, hostlist, expands)
 {
-	const struct invalid_case *c = &invalid[*i];
+	check_expands(lt_hostlist_create, &valid[*i]);
+}
+
+ParameterizedTestParameters(hostlist, expands_own)
+{
+	return LT_TABLE_PARAMS(valid);
+}
+
+ParameterizedTest(size_t *i, hostlist, expands_own)
+{
+	check_expands(lt_hostlist_create_own, &valid[*i]);
+}
+
+/* Where libslurm is built in, ltrun's own expansion gives every host it
+ * gives, in the same order (the table checks only the ends). */
+ParameterizedTestParameters(hostlist, own_is_libslurms)
+{
+	return LT_TABLE_PARAMS(valid);
+}
+
+ParameterizedTest(size_t *i, hostlist, own_is_libslurms)
+{
+	const struct valid_case *c = &valid[*i];
 	struct lt_err err = { 0 };
-	struct lt_hostlist *hl = lt_hostlist_create("SLURM_JOB_NODELIST", c->text, &err);
+	struct lt_hostlist *slurm, *own;
+	size_t k, n;
+
+	if (!LT_HAVE_SLURM)
+		cr_skip_test("libslurm is left out of this build (./configure --without-slurm)");
+	slurm = lt_hostlist_create("X", c->text, &err);
+	cr_assert_not_null(slurm, "'%s': %s", c->text, err.msg);
+	own = lt_hostlist_create_own("X", c->text, &err);
+	cr_assert_not_null(own, "'%s': %s", c->text, err.msg);
+	n = lt_hostlist_count(slurm);
+	cr_assert_eq(lt_hostlist_count(own), n, "'%s': %zu hosts, libslurm %zu", c->text,
+		     lt_hostlist_count(own), n);
+	for (k = 0; k < n; k++)
+		if (strcmp(lt_hostlist_nth(own, k), lt_hostlist_nth(slurm, k)))
+			cr_assert_fail("'%s': host %zu is '%s', libslurm's '%s'", c->text, k,
+				       lt_hostlist_nth(own, k), lt_hostlist_nth(slurm, k));
+	lt_hostlist_destroy(own);
+	lt_hostlist_destroy(slurm);
+}
+
+static void check_refuses(create_fn *create, const struct invalid_case *c)
+{
+	struct lt_err err = { 0 };
+	struct lt_hostlist *hl = create("SLURM_JOB_NODELIST", c->text, &err);
 
 	cr_assert_null(hl, "'%s' expanded to %zu hosts, want error '%s'", c->text,
 		       hl ? lt_hostlist_count(hl) : 0, c->err);
@@ -146,6 +208,26 @@ ParameterizedTest(size_t *i, hostlist, refuses)
 	cr_expect(strstr(err.msg, c->err) != NULL, "'%s': error '%s' lacks '%s'",
 		  c->text, err.msg, c->err);
 	cr_expect(strchr(err.msg, '\n') == NULL, "'%s': error is not one line", c->text);
+}
+
+ParameterizedTestParameters(hostlist, refuses)
+{
+	return LT_TABLE_PARAMS(invalid);
+}
+
+ParameterizedTest(size_t *i, hostlist, refuses)
+{
+	check_refuses(lt_hostlist_create, &invalid[*i]);
+}
+
+ParameterizedTestParameters(hostlist, refuses_own)
+{
+	return LT_TABLE_PARAMS(invalid);
+}
+
+ParameterizedTest(size_t *i, hostlist, refuses_own)
+{
+	check_refuses(lt_hostlist_create_own, &invalid[*i]);
 }
 
 /* libslurm prints "error: ..." for a descending range; the strict check must
@@ -212,7 +294,7 @@ Test(hostlist, text_length_cap)
 }
 
 /* A list of 10000 separate hosts: all kept, in order. */
-Test(hostlist, many_items)
+static void check_many_items(create_fn *create)
 {
 	size_t n = 10000, k, len = 0;
 	char *text = malloc(n * 8), want[16];
@@ -222,7 +304,7 @@ Test(hostlist, many_items)
 	cr_assert_not_null(text);
 	for (k = 0; k < n; k++)
 		len += (size_t)sprintf(text + len, "%sh%zu", k ? "," : "", k);
-	hl = lt_hostlist_create("X", text, &err);
+	hl = create("X", text, &err);
 	free(text);
 	cr_assert_not_null(hl, "%s", err.msg);
 	cr_assert_eq(lt_hostlist_count(hl), n);
@@ -231,4 +313,14 @@ Test(hostlist, many_items)
 		cr_expect_str_eq(lt_hostlist_nth(hl, k), want);
 	}
 	lt_hostlist_destroy(hl);
+}
+
+Test(hostlist, many_items)
+{
+	check_many_items(lt_hostlist_create);
+}
+
+Test(hostlist, many_items_own)
+{
+	check_many_items(lt_hostlist_create_own);
 }

@@ -15,6 +15,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "core/built.h"
 #include "core/config.h"
 #include "core/params.h"
 #include "core/registry.h"
@@ -96,6 +97,117 @@ Test(registry, absent_names_say_not_built)
 	cr_assert_eq(lt_registry_lookup(reg, LT_KIND_COMM, "nccl", &p, &err), -1);
 	cr_expect(strstr(err.msg, "not built") != NULL, "%s", err.msg);
 #endif
+}
+
+/* A name not written yet keeps the short message, on one line. */
+Test(registry, absent_message_without_a_flag_is_short)
+{
+	const struct lt_plugin *p;
+
+	cr_assert_eq(lt_registry_lookup(reg, LT_KIND_STRATEGY, "horovod", &p, &err), -1);
+	cr_expect_eq(err.status, LT_EXIT_USAGE);
+	cr_expect_str_eq(err.msg,
+			 "strategy 'horovod' is not built in this version (see 'ltrun --list strategy')");
+}
+
+/* A plugin ./configure left out (--without-X) is refused naming what it
+ * needs, the flag that left it out and the package that brings it back;
+ * --list and --list --json say the same.  The default build leaves nothing
+ * out, so these entries are made up. */
+static const struct lt_absent made_up[] = {
+	LT_ABSENT_LEFT_OUT("webdav", LT_DEP_CURL),
+	{ .name = "tape" },
+	{ .name = NULL },
+};
+
+Test(registry, left_out_refusal_names_the_configure_flag)
+{
+	const struct lt_plugin *p = NULL;
+
+	lt_registry_mark_absent(reg, LT_KIND_CKPT_IO, made_up);
+	cr_assert_eq(lt_registry_lookup(reg, LT_KIND_CKPT_IO, "webdav", &p, &err), -1);
+	cr_expect_null(p);
+	cr_expect_eq(err.status, LT_EXIT_USAGE);
+	cr_expect_str_eq(err.msg,
+			 "ckpt-io 'webdav' is not built in this version: it needs libcurl, left out of this build (./configure --without-curl); rebuild with libcurl4-openssl-dev installed (see 'ltrun --list ckpt-io')");
+	cr_assert_eq(lt_registry_lookup(reg, LT_KIND_CKPT_IO, "tape", &p, &err), -1);
+	cr_expect_str_eq(err.msg,
+			 "ckpt-io 'tape' is not built in this version (see 'ltrun --list ckpt-io')");
+}
+
+Test(registry, left_out_entries_are_listed_with_their_flag)
+{
+	const cJSON *item, *webdav = NULL, *tape = NULL;
+	char *buf = NULL;
+	size_t len = 0;
+	FILE *f = open_memstream(&buf, &len);
+	cJSON *json;
+
+	lt_registry_mark_absent(reg, LT_KIND_CKPT_IO, made_up);
+	cr_assert_not_null(f);
+	lt_registry_print(reg, f, LT_KIND_CKPT_IO);
+	fclose(f);
+	cr_expect(strstr(buf, "  not built in this version: webdav (./configure --without-curl), tape\n"),
+		  "%s", buf);
+	free(buf);
+	json = lt_registry_json(reg, LT_KIND_CKPT_IO);
+	cr_assert_not_null(json);
+	cJSON_ArrayForEach(item, cJSON_GetObjectItem(json, "ckpt-io")) {
+		const char *name = cJSON_GetObjectItem(item, "name")->valuestring;
+		if (!strcmp(name, "webdav"))
+			webdav = item;
+		else if (!strcmp(name, "tape"))
+			tape = item;
+	}
+	cr_assert_not_null(webdav);
+	cr_expect(cJSON_IsFalse(cJSON_GetObjectItem(webdav, "built")));
+	cr_expect_str_eq(cJSON_GetStringValue(cJSON_GetObjectItem(webdav, "left_out_by")),
+			 "--without-curl");
+	cr_expect(strstr(cJSON_GetStringValue(cJSON_GetObjectItem(webdav, "reason")),
+			 "(./configure --without-curl); rebuild with libcurl4-openssl-dev installed"));
+	cr_assert_not_null(tape);
+	cr_expect_null(cJSON_GetObjectItem(tape, "left_out_by"), "not written yet: no flag");
+	cJSON_Delete(json);
+}
+
+/* The built-in absent lists agree with what ./configure built: an entry
+ * names a --without flag only when that dependency is left out, and each
+ * plugin a left-out dependency provides is named. */
+Test(registry, absent_entries_match_the_build)
+{
+	static const struct {
+		enum lt_kind kind;
+		const char *name, *flag;
+		bool built;
+	} deps[] = {
+		{ LT_KIND_COMM, "gloo", "--without-gloo", LT_HAVE_GLOO },
+		{ LT_KIND_COMM, "mpi", "--without-mpi", LT_HAVE_MPI },
+		{ LT_KIND_CKPT_IO, "http", "--without-curl", LT_HAVE_CURL },
+		{ LT_KIND_RDZV, "etcd", "--without-curl", LT_HAVE_CURL },
+		{ LT_KIND_RDZV, "pmix", "--without-pmix", LT_HAVE_PMIX },
+	};
+	const struct lt_absent *a;
+	size_t i, named;
+
+	for (i = 0; i < sizeof(deps) / sizeof(deps[0]); i++) {
+		named = 0;
+		for (a = lt_registry_absent(reg, deps[i].kind); a && a->name; a++)
+			if (!strcmp(a->name, deps[i].name)) {
+				named++;
+				cr_expect_str_eq(a->flag, deps[i].flag);
+			}
+		cr_expect_eq(named, deps[i].built ? 0 : 1, "%s '%s': %s, absent %zu times",
+			     lt_kind_name(deps[i].kind), deps[i].name,
+			     deps[i].built ? "built" : "left out", named);
+		cr_expect_eq(lt_registry_find(reg, deps[i].kind, deps[i].name) != NULL, deps[i].built,
+			     "%s '%s' is %sregistered", lt_kind_name(deps[i].kind), deps[i].name,
+			     deps[i].built ? "not " : "");
+	}
+	for (i = 0; i < LT_KIND_COUNT; i++)
+		for (a = lt_registry_absent(reg, (enum lt_kind)i); a && a->name; a++)
+			cr_expect(!a->flag || (a->lib && a->package),
+				  "%s '%s': a flag without its library and package", lt_kind_name((enum lt_kind)i),
+				  a->name);
 }
 
 Test(registry, aliases_resolve_to_their_base)
