@@ -88,9 +88,8 @@ static int cuda_open(int local_rank, int local_world, struct lt_err *err)
 	prop.location.id = gpu.dev;
 	if (lt_cuda_check(d, d->cuMemGetAllocationGranularity(&gran, &prop, CU_MEM_ALLOC_GRANULARITY_RECOMMENDED), "cuMemGetAllocationGranularity", err))
 		return -1;
-	gpu.grain = gran > GRAIN_MIN ? (GRAIN_MIN + gran - 1) / gran * gran : GRAIN_MIN;
-	if (gran && gpu.grain % gran)
-		gpu.grain = gran;
+	/* at least GRAIN_MIN, a multiple of the driver's granularity */
+	gpu.grain = gran ? (GRAIN_MIN + gran - 1) / gran * gran : GRAIN_MIN;
 	return 0;
 }
 
