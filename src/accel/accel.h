@@ -38,7 +38,15 @@ struct lt_arena {
 	size_t align;
 };
 
-struct lt_optim_scalars; /* runtime/optim.h */
+/* The scalars of one optimizer step (runtime/optim.c works them out in
+ * double once per call; each kernel rounds them to its compute type):
+ * SGD's lr, wd, mu; AdamW's decay (1 - lr wd), w1 (1 - beta1), b2, w2
+ * (1 - beta2), step_size (lr / (1 - beta1^t)), bc2_sqrt (sqrt(1 -
+ * beta2^t)) and eps. */
+struct lt_optim_scalars {
+	double lr, wd, mu;
+	double decay, w1, b2, w2, step_size, bc2_sqrt, eps;
+};
 
 /* The runtime's arithmetic on a device accelerator's memory (f32 arrays
  * there): one optimizer step with optim.c's scalars and formulas (SGD: b

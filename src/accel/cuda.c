@@ -234,7 +234,6 @@ static int cuda_guard(void *p, size_t bytes, bool on, struct lt_err *err)
  * at build time, loaded on first use --- */
 
 #if LT_HAVE_CUDA_KERNELS
-#include "runtime/optim.h"
 
 extern const unsigned char lt_cuda_kernels_fatbin[];
 

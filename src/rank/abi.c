@@ -232,7 +232,7 @@ LT_API struct lt_device lt_device(const lt_ctx *ctx)
 
 void lt_abi_need_host(lt_ctx *ctx, const char *fn)
 {
-	if (!ctx->accel->host_access)
+	if (ctx->accel && !ctx->accel->host_access)
 		lt_fatal(ctx, "%s() with --accelerator %s is not built in this version: it works on the parameters in host memory",
 			 fn, ctx->choice[LT_KIND_ACCELERATOR].named->name);
 }
@@ -398,7 +398,7 @@ void lt_abi_ensure_setup(lt_ctx *ctx, const char *fn)
 		return;
 	if (!ctx->nparams)
 		lt_fatal(ctx, "%s() before any lt_param(): register the parameters first", fn);
-	if (ctx->cfg->init_weights && !ctx->accel->host_access)
+	if (ctx->cfg->init_weights && ctx->accel && !ctx->accel->host_access)
 		lt_fatal(ctx, "--init-weights with --accelerator %s is not built in this version: the weights are read into host memory",
 			 ctx->choice[LT_KIND_ACCELERATOR].named->name);
 	lt_init_weights_apply(ctx); /* --init-weights: rank 0 reads, setup shares */

@@ -20,6 +20,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "accel/accel.h"
 #include "ltrun.h"
 #include "ltrun/plugin.h"
 
@@ -51,16 +52,8 @@ struct lt_optim_group {
 
 struct lt_optim; /* opaque */
 struct lt_accelerator_ops;
-
-/* The scalars of one step, worked out in double once per call (each
- * kernel rounds them to its compute type): SGD's lr, wd, mu; AdamW's
- * decay (1 - lr wd), w1 (1 - beta1), b2, w2 (1 - beta2), step_size
- * (lr / (1 - beta1^t)), bc2_sqrt (sqrt(1 - beta2^t)) and eps.  A device
- * accelerator's kernels (accel.h) take them as they are. */
-struct lt_optim_scalars {
-	double lr, wd, mu;
-	double decay, w1, b2, w2, step_size, bc2_sqrt, eps;
-};
+/* struct lt_optim_scalars, the scalars of one step: accel/accel.h, whose
+ * device kernels take them too. */
 
 /* State for `numel` parameters in total (SGD momentum buffer, Adam first
  * and second moments), zeroed.  Returns NULL with err set (usage status for

@@ -33,6 +33,13 @@
 
 /* --- first values --- */
 
+/* The arenas are a device's memory, which the host cannot touch (a ctx
+ * without an accelerator, as some unit tests make, is the host's). */
+static bool on_device(const struct lt_ctx *ctx)
+{
+	return ctx->accel && on_device(ctx);
+}
+
 /* A device accelerator's compute view of t's elements [first, +n) from
  * its f32 master weights: its conversion kernel (mixed precision). */
 static int device_to_compute(const struct lt_ctx *ctx, struct lt_tensor *t, size_t first,
@@ -48,7 +55,7 @@ static int device_to_compute(const struct lt_ctx *ctx, struct lt_tensor *t, size
 int lt_param_fill(const struct lt_ctx *ctx, struct lt_tensor *t, struct lt_init init,
 		  size_t index, struct lt_err *err)
 {
-	bool host = ctx->accel->host_access;
+	bool host = !on_device(ctx);
 	float *v = host ? t->master : NULL;
 	int rc = 0;
 
@@ -89,7 +96,7 @@ void lt_runtime_refresh_views(struct lt_ctx *ctx)
 						.step = ctx->optim_steps,
 						.params = ctx->choice[LT_KIND_PRECISION].params };
 
-		if (t->master && !ctx->accel->host_access) {
+		if (t->master && on_device(ctx)) {
 			if (device_to_compute(ctx, t, 0, (size_t)t->numel, &err))
 				lt_fatal(ctx, "%s", err.msg);
 		} else if (t->master &&
@@ -128,7 +135,7 @@ static int make_optimizer(struct lt_ctx *ctx, struct lt_err *err)
 	/* Mixed precision steps the f32 master weights. */
 	enum lt_dtype sdt = ctx->precision->mixed ? LT_F32 : ctx->precision->state;
 
-	if (!ctx->accel->host_access) /* the state on the device, its kernels step it */
+	if (on_device(ctx)) /* the state on the device, its kernels step it */
 		ctx->optim = lt_optim_new_device(&oc, ctx->layout.state_numel, ctx->accel, err);
 	else if (ctx->optim_dir) /* the strategy's offload_optimizer=nvme */
 		ctx->optim = lt_optim_new_files(&oc, ctx->layout.state_numel, sdt, ctx->optim_dir,
@@ -352,7 +359,7 @@ static int clip_gradients(struct lt_ctx *ctx, struct lt_err *err)
 		char *g = (char *)opt_grad(ctx->params[i]) + first * lt_dtype_size(dt);
 		bool value = !strcmp(c->clip_algorithm, "value");
 
-		if (!ctx->accel->host_access) {
+		if (on_device(ctx)) {
 			const struct lt_accel_kernels *k = ctx->accel->kernels(err);
 
 			if (!k || k->scale_clamp((float *)g, n, value ? 1.0f : (float)factor,
@@ -381,7 +388,7 @@ static bool unscale_gradients(struct lt_ctx *ctx)
 
 		/* what this rank's optimizer reads (the layout's range); the
 		 * scaler's decision is every rank's (scaler_decides) */
-		if (!ctx->accel->host_access) {
+		if (on_device(ctx)) {
 			struct lt_err err = { 0 };
 			const struct lt_accel_kernels *k = ctx->accel->kernels(&err);
 			bool bad = false;
@@ -494,7 +501,7 @@ LT_API void lt_update(lt_ctx *ctx, lt_tensor *t, size_t first, size_t n, const s
 			      : (const char *)t->grad + first * esz;
 	lt_optim_step_group(ctx->optim, &g, opt_dtype(ctx), param, grad, at - l->state_offset, n,
 			    u->lr, u->count);
-	if (t->master && !ctx->accel->host_access) {
+	if (t->master && on_device(ctx)) {
 		struct lt_err err = { 0 };
 
 		if (device_to_compute(ctx, t, first, n, &err))
@@ -516,7 +523,7 @@ LT_API double lt_grad_sumsq(lt_ctx *ctx, lt_tensor *t, size_t first, size_t n)
 	enum lt_dtype dt = opt_dtype(ctx);
 
 	check_range(ctx, t, first, n, "lt_grad_sumsq");
-	if (!ctx->accel->host_access) {
+	if (on_device(ctx)) {
 		struct lt_err err = { 0 };
 		const struct lt_accel_kernels *k = ctx->accel->kernels(&err);
 		double s = 0.0;
