@@ -88,15 +88,15 @@ int lt_main(lt_ctx *ctx, int argc, char **argv)
 	double acc = 0, val_loss = 0;
 
 	for (int epoch = 0; epoch < opt.epochs; epoch++) {
-		int64_t nt = lt_shard(ctx, n_train, epoch, train_idx), correct = 0;
-		double loss = 0;
+		int64_t nt = lt_shard(ctx, n_train, epoch, train_idx);
+		double loss = 0; /* the training loss, not reported */
 
 		for (int64_t s = 0; s < steps; s++) {
 			int64_t lo = s * opt.batch_size;
 			int B = lo >= nt ? 0 : (int)(nt - lo < opt.batch_size ? nt - lo : opt.batch_size);
 
 			if (B > 0) {
-				long long c = 0;
+				long long c = 0; /* nor the training accuracy */
 
 				batch(ctx, &n, &data, LT_TRAIN, train_idx + lo, B);
 				check(ctx, "forward", mlp_dev_forward(&n.d, P(&n, 0), P(&n, 1), P(&n, 2),
@@ -104,7 +104,6 @@ int lt_main(lt_ctx *ctx, int argc, char **argv)
 				check(ctx, "backward",
 				      mlp_dev_backward(&n.d, P(&n, 2), G(&n, 0), G(&n, 1), G(&n, 2),
 						       G(&n, 3), B, lt_loss_scale(ctx) / (float)B));
-				correct += c;
 			} else {
 				/* a shard that ran out steps with a zero gradient */
 				for (int k = 0; k < 4; k++)
