@@ -37,7 +37,7 @@
  * without an accelerator, as some unit tests make, is the host's). */
 static bool on_device(const struct lt_ctx *ctx)
 {
-	return ctx->accel && on_device(ctx);
+	return ctx->accel && !ctx->accel->host_access;
 }
 
 /* A device accelerator's compute view of t's elements [first, +n) from
