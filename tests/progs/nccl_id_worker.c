@@ -44,9 +44,6 @@ static bool listed(const char *list, int rank)
 
 int main(void)
 {
-	struct lt_rank_info info = { 0 };
-	struct lt_rdzv rz = { 0 };
-	struct lt_err err = { 0 };
 	int rank = env_int("RANK", -1), size = env_int("WORLD_SIZE", -1);
 
 	if (size < 1 || rank < 0 || rank >= size) {
@@ -57,6 +54,9 @@ int main(void)
 	printf("skip: this build has no CUDA headers (configure found no cuda.h and nccl.h)\n");
 	return 77;
 #else
+	struct lt_rank_info info = { 0 };
+	struct lt_rdzv rz = { 0 };
+	struct lt_err err = { 0 };
 	unsigned char id[LT_NCCL_ID_BYTES];
 	int *ranks = malloc((size_t)size * sizeof(int));
 	char me[64];
