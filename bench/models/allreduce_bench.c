@@ -116,6 +116,25 @@ static void check_param(lt_ctx *ctx, float *buf, size_t count, int n)
 	free(last);
 }
 
+/* The buffer in host memory: every rank's holds rank+1, the sum must be
+ * n(n+1)/2 everywhere; zeroed afterwards for the timed all-reduces. */
+static void check_host(lt_ctx *ctx, float *buf, size_t count, int rank, int n)
+{
+	float want = (float)n * (float)(n + 1) / 2;
+
+	for (size_t i = 0; i < count; i++)
+		buf[i] = (float)(rank + 1);
+	lt_all_reduce(ctx, buf, count, LT_F32, LT_SUM);
+	for (size_t i = 0; i < count; i += count / 7 + 1)
+		if (buf[i] != want)
+			lt_fatal(ctx, "allreduce_bench: %zu bytes: element %zu is %g, want %g",
+				 count * sizeof(float), i, (double)buf[i], (double)want);
+	if (buf[count - 1] != want)
+		lt_fatal(ctx, "allreduce_bench: %zu bytes: last element is %g, want %g",
+			 count * sizeof(float), (double)buf[count - 1], (double)want);
+	memset(buf, 0, count * sizeof(float));
+}
+
 /* The timed all-reduces of one size, as the recipe says. */
 static void time_all_reduces(lt_ctx *ctx, const struct options *o, float *buf, size_t count,
 			     long iters, double *t)
@@ -161,30 +180,11 @@ int lt_main(lt_ctx *ctx, int argc, char **argv)
 	for (int s = 0; s < o.nsizes; s++) {
 		size_t bytes = o.sizes[s], count = bytes / sizeof(float);
 		long warm, iters = bench_iters(bytes, o.bytes_per_size, o.min_iters, o.max_iters, &warm);
-		float want = (float)n * (float)(n + 1) / 2;
 
-		if (o.param) {
+		if (o.param)
 			check_param(ctx, buf, count, n);
-			for (long i = 0; i < warm; i++)
-				lt_all_reduce(ctx, buf, count, LT_F32, LT_SUM);
-			lt_barrier(ctx);
-			time_all_reduces(ctx, &o, buf, count, iters, t);
-			if (rank == 0)
-				bench_report(n, bytes, iters, t);
-			continue;
-		}
-		for (size_t i = 0; i < count; i++)
-			buf[i] = (float)(rank + 1);
-		lt_all_reduce(ctx, buf, count, LT_F32, LT_SUM);
-		for (size_t i = 0; i < count; i += count / 7 + 1)
-			if (buf[i] != want)
-				lt_fatal(ctx, "allreduce_bench: %zu bytes: element %zu is %g, want %g",
-					 bytes, i, (double)buf[i], (double)want);
-		if (buf[count - 1] != want)
-			lt_fatal(ctx, "allreduce_bench: %zu bytes: last element is %g, want %g",
-				 bytes, (double)buf[count - 1], (double)want);
-
-		memset(buf, 0, bytes);
+		else
+			check_host(ctx, buf, count, rank, n);
 		for (long i = 0; i < warm; i++)
 			lt_all_reduce(ctx, buf, count, LT_F32, LT_SUM);
 		lt_barrier(ctx);
