@@ -6,6 +6,9 @@
  * poll, whether to go on waiting, to return, or to abort the communicator
  * (ncclCommAbort) with the reason: NCCL reported an error, the
  * collective timeout passed, or the job is being stopped (a peer failed).
+ * nccl.c passes stopping=false for now: nothing tells a rank yet that a
+ * peer failed (the agent's SIGTERM ends it instead); the timeout and
+ * NCCL's own errors are what abort today.
  */
 #ifndef LT_COMM_NCCL_WATCH_H
 #define LT_COMM_NCCL_WATCH_H
