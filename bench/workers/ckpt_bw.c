@@ -215,7 +215,8 @@ int main(int argc, char **argv)
 		t0 = bench_now_ms();
 		if (timed.save_deferred) {
 			/* as the trainer saves: the optimizer step waits for the copy */
-			if (timed.save_deferred(st, it + 1, t, (size_t)tensors, meta, (int)keep, &err))
+			if (timed.save_deferred(st, it + 1, t, (size_t)tensors, meta, (int)keep, NULL,
+						NULL, &err))
 				die("save", &err);
 			t1 = bench_now_ms();
 			if (overlap)

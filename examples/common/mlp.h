@@ -38,6 +38,22 @@ struct mlp_options {
 	char default_data[PATH_MAX];
 };
 
+/* Removes flag (an option without a value) from argv; whether it was
+ * there.  For a model's own flags, before mlp_parse. */
+static inline int mlp_take_flag(int *argc, char **argv, const char *flag)
+{
+	int found = 0, n = 1;
+
+	for (int i = 1; i < *argc; i++) {
+		if (!strcmp(argv[i], flag))
+			found = 1;
+		else
+			argv[n++] = argv[i];
+	}
+	*argc = n;
+	return found;
+}
+
 /* Parses the model's arguments (argv[0] is the model's path).  loop_options
  * also accepts --epochs and --batch-size, for a model that owns its loop.
  * A bad option ends the rank, naming it. */

@@ -42,20 +42,6 @@
 
 /* Removes flag from argv (the model's own, before mlp_parse sees the
  * rest); returns whether it was there. */
-static int take_flag(int *argc, char **argv, const char *flag)
-{
-	int found = 0, n = 1;
-
-	for (int i = 1; i < *argc; i++) {
-		if (!strcmp(argv[i], flag))
-			found = 1;
-		else
-			argv[n++] = argv[i];
-	}
-	*argc = n;
-	return found;
-}
-
 /* Trains on one epoch: steps optimizer steps on every rank (the same
  * number everywhere, or the collectives of lt_sync_grads() would not
  * pair up), each on the next batch_size samples of this rank's shard
@@ -101,7 +87,7 @@ int lt_main(lt_ctx *ctx, int argc, char **argv)
 {
 	struct mlp_options opt;
 	struct mlp m;
-	const int save = take_flag(&argc, argv, "--save");
+	const int save = mlp_take_flag(&argc, argv, "--save");
 	mlp_parse(ctx, WHO, argc, argv, 1, &opt);
 	mlp_setup(ctx, WHO, &opt, &m);
 

@@ -7,11 +7,16 @@
  * gradients over NCCL (lt_sync_grads) and steps them with its optimizer's
  * device kernels (lt_optimizer_step: --optimizer, --lr, --momentum...);
  * validation counts are summed with lt_all_reduce on host buffers.
+ * --save checkpoints after every epoch with lt_save() (ltrun copies the
+ * state out of the GPU), and with --resume lt_resume() loads it back
+ * into GPU memory, as examples/fabric does on the cpu.
  *
  *   make   # with nvcc: build/examples/mlp_cuda/mlp_cuda.so
  *   ltrun --accelerator cuda --devices 2 --lr 0.1 build/examples/mlp_cuda/mlp_cuda.so
- *   ... mlp_cuda.so -- [--epochs N] [--batch-size N]
+ *   ... mlp_cuda.so -- [--epochs N] [--batch-size N] [--save]
  *                      [--data PATH] [--hidden N] [--val-fraction F]
+ *   ltrun --accelerator cuda --ckpt-dir ck ... mlp_cuda.so -- --epochs 5 --save
+ *   ltrun --accelerator cuda --ckpt-dir ck --resume last ... -- --epochs 10 --save
  *
  * Rank 0 prints "epoch E
  * val_acc X val_loss L" after each epoch and "val_acc X" at the end, as
@@ -56,6 +61,8 @@ int lt_main(lt_ctx *ctx, int argc, char **argv)
 	struct digits data;
 	struct net n = { 0 };
 
+	const int save = mlp_take_flag(&argc, argv, "--save");
+
 	mlp_parse(ctx, WHO, argc, argv, 1, &opt);
 	if (lt_device(ctx).kind != LT_DEVICE_CUDA)
 		lt_fatal(ctx, WHO ": runs on a GPU: give ltrun --accelerator cuda (examples/fabric is the cpu's)");
@@ -86,8 +93,16 @@ int lt_main(lt_ctx *ctx, int argc, char **argv)
 		lt_fatal(ctx, WHO ": out of memory");
 	const int64_t n_my_val = lt_shard(ctx, n_val, 0, val_idx);
 	double acc = 0, val_loss = 0;
+	/* with --resume: the checkpoint's parameters and optimizer state in
+	 * GPU memory, and the epoch to go on from (the model's own blob) */
+	lt_state *state = lt_state_new(ctx);
+	int first_epoch = 0;
+	size_t size = 0;
+	const void *next = lt_resume(ctx, state) ? lt_state_get(state, "next_epoch", &size) : NULL;
 
-	for (int epoch = 0; epoch < opt.epochs; epoch++) {
+	if (next && size == sizeof(first_epoch))
+		memcpy(&first_epoch, next, sizeof(first_epoch));
+	for (int epoch = first_epoch; epoch < opt.epochs; epoch++) {
 		int64_t nt = lt_shard(ctx, n_train, epoch, train_idx);
 		double loss = 0; /* the training loss, not reported */
 
@@ -130,6 +145,12 @@ int lt_main(lt_ctx *ctx, int argc, char **argv)
 		val_loss = counts[1] ? loss_sum / (double)counts[1] : 0;
 		if (lt_rank(ctx) == 0)
 			printf("epoch %d val_acc %.4f val_loss %.4f\n", epoch, acc, val_loss);
+		if (save) {
+			int following = epoch + 1;
+
+			lt_state_put(state, "next_epoch", &following, sizeof(following));
+			lt_save(ctx, state);
+		}
 	}
 	if (lt_rank(ctx) == 0) {
 		printf("val_acc %.4f\n", acc);
@@ -137,6 +158,7 @@ int lt_main(lt_ctx *ctx, int argc, char **argv)
 	}
 	check(ctx, "the last kernels", mlp_dev_sync());
 	mlp_dev_close(&n.d);
+	lt_state_free(state);
 	free(train_idx);
 	free(val_idx);
 	free(n.x);

@@ -118,6 +118,25 @@ struct lt_accelerator_ops {
 	/* Returns when everything the device was asked to write before has
 	 * been written (the cpu: at once).  Returns 0 or -1 with err. */
 	int (*sync)(struct lt_err *err);
+
+	/* Staging between the arenas and host memory in the background (a
+	 * checkpoint's copy out of the device).  host_alloc gives host
+	 * memory the device copies to and from at full speed (pinned on a
+	 * GPU), zero-filled, or NULL with err; host_free gives it back.
+	 * stage_out queues n copies from the arenas (src[i], bytes[i]) to
+	 * host memory from host_alloc (dst[i]) on a stream of their own,
+	 * after everything the device was asked to do so far, and returns
+	 * at once; stage_fence makes the device work asked from now on wait,
+	 * on the device, for those copies (before the optimizer changes what
+	 * they read); stage_wait returns, on any thread, once they have
+	 * landed.  One batch at a time: the next stage_out comes after
+	 * stage_wait.  The cpu copies in stage_out, and the rest is nothing. */
+	void *(*host_alloc)(size_t bytes, struct lt_err *err);
+	void (*host_free)(void *p, size_t bytes);
+	int (*stage_out)(void *const *dst, const void *const *src, const size_t *bytes, size_t n,
+			 struct lt_err *err);
+	int (*stage_fence)(struct lt_err *err);
+	int (*stage_wait)(struct lt_err *err);
 };
 
 /* The ops of a resolved --accelerator choice. */

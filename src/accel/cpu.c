@@ -124,6 +124,37 @@ static int cpu_sync(struct lt_err *err)
 	return 0;
 }
 
+/* Staging: the host reads the arenas itself, so a stage is a plain
+ * copy into anonymous memory. */
+static void *cpu_host_alloc(size_t bytes, struct lt_err *err)
+{
+	void *p = mmap(NULL, bytes ? bytes : 1, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS,
+		       -1, 0);
+
+	if (p == MAP_FAILED) {
+		lt_err_set(err, LT_EXIT_FAILURE, "cannot map %zu MiB of staging memory: %s",
+			   bytes >> 20, strerror(errno));
+		return NULL;
+	}
+	return p;
+}
+
+static void cpu_host_free(void *p, size_t bytes)
+{
+	if (p)
+		munmap(p, bytes ? bytes : 1);
+}
+
+static int cpu_stage_out(void *const *dst, const void *const *src, const size_t *bytes, size_t n,
+			 struct lt_err *err)
+{
+	(void)err;
+	for (size_t i = 0; i < n; i++)
+		if (bytes[i])
+			memcpy(dst[i], src[i], bytes[i]);
+	return 0;
+}
+
 /* On the cpu accelerator `--devices auto` means one rank, as in Lightning:
  * more CPU ranks than that is a choice the user makes. */
 static int cpu_auto_devices(void)
@@ -143,6 +174,12 @@ static const struct lt_accelerator_ops cpu_ops = {
 	.discard = cpu_discard,
 	.guard = cpu_guard,
 	.sync = cpu_sync,
+	.host_alloc = cpu_host_alloc,
+	.host_free = cpu_host_free,
+	.stage_out = cpu_stage_out,
+	/* the copies are done when stage_out returns */
+	.stage_fence = cpu_sync,
+	.stage_wait = cpu_sync,
 };
 
 static const struct lt_plugin cpu = {

@@ -12,8 +12,11 @@
  * copies initial values in, steps the optimizer and clips with this
  * file's kernels (cuda_kernels.cu, a fatbin embedded at build time and
  * loaded on first use), and refuses what it would do to them on the host
- * (accel.h).  discard zeroes without giving memory back, and guard is
- * refused: the sharded strategies on the device are not built yet.
+ * (accel.h).  Checkpoints stage through pinned host memory on a
+ * non-blocking stream of their own (stage_out, ordered after the work
+ * asked so far by an event).  discard zeroes without giving memory back,
+ * and guard is refused: the sharded strategies on the device are not
+ * built yet.
  */
 #include "accel/accel.h"
 #include "core/registry.h"
@@ -389,6 +392,88 @@ static const struct lt_accel_kernels *cuda_kernels(struct lt_err *err)
 }
 #endif
 
+/* --- staging: a non-blocking stream of its own, so that a checkpoint's
+ * copy out runs beside the next step's kernels; `before` orders it after
+ * the work asked so far (on the legacy default stream, which the runtime
+ * and the communicator's events use), `done` marks its end --- */
+
+static struct {
+	CUstream s;
+	CUevent before, done;
+} st;
+
+static void *cuda_host_alloc(size_t bytes, struct lt_err *err)
+{
+	void *p = NULL;
+
+	if (need_open(err))
+		return NULL;
+	bind_thread();
+	if (lt_cuda_check(gpu.d, gpu.d->cuMemHostAlloc(&p, bytes ? bytes : 1, CU_MEMHOSTALLOC_PORTABLE),
+			  "pinned host memory for a checkpoint's staging", err))
+		return NULL;
+	memset(p, 0, bytes);
+	return p;
+}
+
+static void cuda_host_free(void *p, size_t bytes)
+{
+	(void)bytes;
+	if (p && gpu.d) {
+		bind_thread();
+		gpu.d->cuMemFreeHost(p);
+	}
+}
+
+static int stage_open(struct lt_err *err)
+{
+	const char *what = "the checkpoint's copy stream";
+
+	if (st.s)
+		return 0;
+	if (lt_cuda_check(gpu.d, gpu.d->cuStreamCreate(&st.s, CU_STREAM_NON_BLOCKING), what, err) ||
+	    lt_cuda_check(gpu.d, gpu.d->cuEventCreate(&st.before, CU_EVENT_DISABLE_TIMING), what, err) ||
+	    lt_cuda_check(gpu.d, gpu.d->cuEventCreate(&st.done, CU_EVENT_DISABLE_TIMING), what, err))
+		return -1;
+	return 0;
+}
+
+static int cuda_stage_out(void *const *dst, const void *const *src, const size_t *bytes, size_t n,
+			  struct lt_err *err)
+{
+	const char *what = "copying a checkpoint out of the GPU";
+
+	if (need_open(err))
+		return -1;
+	bind_thread();
+	if (stage_open(err) ||
+	    lt_cuda_check(gpu.d, gpu.d->cuEventRecord(st.before, CU_STREAM_LEGACY), what, err) ||
+	    lt_cuda_check(gpu.d, gpu.d->cuStreamWaitEvent(st.s, st.before, 0), what, err))
+		return -1;
+	for (size_t i = 0; i < n; i++)
+		if (bytes[i] && lt_cuda_check(gpu.d, gpu.d->cuMemcpyAsync((CUdeviceptr)(uintptr_t)dst[i], (CUdeviceptr)(uintptr_t)src[i], bytes[i], st.s), what, err))
+			return -1;
+	return lt_cuda_check(gpu.d, gpu.d->cuEventRecord(st.done, st.s), what, err);
+}
+
+static int cuda_stage_fence(struct lt_err *err)
+{
+	if (!st.s)
+		return 0;
+	bind_thread();
+	return lt_cuda_check(gpu.d, gpu.d->cuStreamWaitEvent(CU_STREAM_LEGACY, st.done, 0),
+			     "ordering the optimizer after a checkpoint's copy", err);
+}
+
+static int cuda_stage_wait(struct lt_err *err)
+{
+	if (!st.s)
+		return 0;
+	bind_thread();
+	return lt_cuda_check(gpu.d, gpu.d->cuEventSynchronize(st.done),
+			     "waiting for a checkpoint's copy out of the GPU", err);
+}
+
 static int cuda_sync(struct lt_err *err)
 {
 	if (!gpu.ctx)
@@ -413,12 +498,17 @@ static const struct lt_accelerator_ops cuda_ops = {
 	.discard = cuda_discard,
 	.guard = cuda_guard,
 	.sync = cuda_sync,
+	.host_alloc = cuda_host_alloc,
+	.host_free = cuda_host_free,
+	.stage_out = cuda_stage_out,
+	.stage_fence = cuda_stage_fence,
+	.stage_wait = cuda_stage_wait,
 };
 
 const struct lt_plugin lt_accel_cuda = {
 	.kind = LT_KIND_ACCELERATOR,
 	.name = "cuda",
-	.description = "Tensors in a GPU's memory, one GPU a rank (CUDA_VISIBLE_DEVICES honoured); the driver is loaded at run time. 32-true, 16-mixed and bf16-mixed under ddp in this version, ltrun's optimizers, clipping and conversions as device kernels; sharding and checkpoints on the device are not built yet.",
+	.description = "Tensors in a GPU's memory, one GPU a rank (CUDA_VISIBLE_DEVICES honoured); the driver is loaded at run time. 32-true, 16-mixed and bf16-mixed under ddp in this version, ltrun's optimizers, clipping and conversions as device kernels, checkpoints copied out through pinned memory; sharding on the device is not built yet.",
 	.recommended_when = "the model's kernels are CUDA and the machine has NVIDIA GPUs (with --comm auto, which takes nccl)",
 	.ops = &cuda_ops,
 };

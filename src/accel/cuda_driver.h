@@ -24,7 +24,7 @@
 	X(cuMemFreeHost) X(cuMemGetInfo) X(cuPointerGetAttribute) X(cuStreamCreate)      \
 	X(cuStreamDestroy) X(cuStreamQuery) X(cuStreamSynchronize) X(cuStreamWaitEvent)  \
 	X(cuMemcpyAsync) X(cuEventCreate) X(cuEventRecord) X(cuEventQuery)               \
-	X(cuEventDestroy) X(cuModuleLoadData) X(cuModuleGetFunction) X(cuModuleUnload)         \
+	X(cuEventSynchronize) X(cuEventDestroy) X(cuModuleLoadData) X(cuModuleGetFunction) X(cuModuleUnload)         \
 	X(cuLaunchKernel)
 
 struct lt_cuda_driver {

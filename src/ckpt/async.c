@@ -70,6 +70,8 @@ struct op {
 	cJSON *meta;
 	int64_t step;
 	int keep;
+	int (*ready)(void *arg, struct lt_err *err); /* before the copy, or NULL */
+	void *ready_arg;
 };
 
 struct async {
@@ -245,6 +247,8 @@ static int run_save(struct async *a, struct op *op, struct lt_err *err)
 
 	for (size_t i = 0; i < op->n; i++)
 		total += op->t[i].bytes;
+	if (op->ready && op->ready(op->ready_arg, err))
+		goto out_release;
 	if (reserve_snapshot(a, total, op->rel, err))
 		goto out_release;
 	if (copy_save(a, op, total)) {
@@ -578,7 +582,9 @@ static int async_remove(void *state, const char *rel, struct lt_err *err)
  * on the inner IO.  Like a big
  * write, it waits first for the snapshot buffer (one save in flight). */
 static int async_save_deferred(void *state, int64_t step, const struct lt_ckpt_tensor *t,
-			       size_t n, const void *meta, int keep, struct lt_err *err)
+			       size_t n, const void *meta, int keep,
+			       int (*ready)(void *arg, struct lt_err *err), void *ready_arg,
+			       struct lt_err *err)
 {
 	struct async *a = state;
 	struct op *op = calloc(1, sizeof(*op));
@@ -592,6 +598,8 @@ static int async_save_deferred(void *state, int64_t step, const struct lt_ckpt_t
 	op->big = true;
 	op->step = step;
 	op->keep = keep;
+	op->ready = ready;
+	op->ready_arg = ready_arg;
 	for (size_t i = 0; i < n; i++, op->n++) {
 		op->t[i] = t[i];
 		if (!(op->t[i].name = strdup(t[i].name)))

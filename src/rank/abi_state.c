@@ -98,7 +98,6 @@ LT_API void lt_save(lt_ctx *ctx, lt_state *state)
 	if (!ctx->cfg->ckpt_dir)
 		lt_fatal(ctx, "lt_save() without --ckpt-dir: give ltrun --ckpt-dir DIR (where checkpoints go)");
 	lt_abi_ensure_setup(ctx, "lt_save");
-	lt_abi_need_host(ctx, "lt_save");
 	if (!ctx->fabric_saved)
 		lt_trainer_ckpt_clean(ctx);
 	ctx->fabric_saved = true;
@@ -118,7 +117,6 @@ LT_API int64_t lt_resume(lt_ctx *ctx, lt_state *state)
 	lt_abi_ensure_setup(ctx, "lt_resume");
 	if (!lt_trainer_resume_mode(ctx))
 		return 0;
-	lt_abi_need_host(ctx, "lt_resume");
 	if (lt_trainer_ckpt_resume(ctx, &pos, &err))
 		lt_fatal(ctx, "lt_resume(): %s", err.msg);
 	for (size_t i = 0; state && i < lt_state_count(ctx->loaded_state); i++) {

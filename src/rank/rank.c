@@ -296,9 +296,6 @@ static void refuse_on_device(struct lt_ctx *ctx)
 	if (ctx->cfg->debug || ctx->cfg->check_replicas > 0)
 		lt_fatal(ctx, "%s with --accelerator %s is not built in this version: its checks read the parameters and gradients on the host",
 			 ctx->cfg->debug ? "--debug" : "--check-replicas", accel);
-	if (ctx->cfg->ckpt_dir || ctx->cfg->resume)
-		lt_fatal(ctx, "checkpoints (%s) with --accelerator %s are not built in this version: they are copied out of host memory",
-			 ctx->cfg->ckpt_dir ? "--ckpt-dir" : "--resume", accel);
 	if (strcmp(strategy, "ddp") && strcmp(strategy, "single_device"))
 		lt_fatal(ctx, "strategy '%s' with --accelerator %s is not built in this version (its sharding works on host memory): use --strategy ddp",
 			 ctx->choice[LT_KIND_STRATEGY].named->name, accel);

@@ -179,6 +179,7 @@ struct lt_ctx {
 	lt_state *loaded_state; /* the blobs the last resume read (every rank), or NULL */
 	bool resumed;           /* the run went on from a checkpoint (--resume, a restart) */
 	void *ckpt_snapshot;    /* buffers and blobs a save (async) may still copy */
+	struct lt_ckpt_stage *ckpt_stage; /* host room for the state of a device's arenas */
 	bool fabric_saved;      /* Fabric mode: lt_save() was called */
 
 	/* --- optimizer groups and the run's facts (runtime/optim.c, trainer/loop.c) --- */

@@ -40,6 +40,7 @@
 #include "precision/precision.h"
 #include "runtime/buffers.h"
 #include "runtime/optim.h"
+#include "trainer/ckpt_stage.h"
 #include "trainer/sampler.h"
 #include "trainer/state.h"
 
@@ -550,12 +551,42 @@ static int share_extras(struct lt_ctx *ctx, struct lt_err *err)
 
 /* --- saving --- */
 
+/* The arenas are a device's: the host reads them through a stage. */
+static bool on_device(const struct lt_ctx *ctx)
+{
+	return ctx->accel && !ctx->accel->host_access;
+}
+
+static struct lt_ckpt_stage *stage_of(struct lt_ctx *ctx, struct lt_err *err)
+{
+	if (!ctx->ckpt_stage && !(ctx->ckpt_stage = lt_ckpt_stage_new(ctx->accel)))
+		lt_err_set(err, LT_EXIT_FAILURE, "out of memory staging the checkpoint");
+	return ctx->ckpt_stage;
+}
+
+/* A device's state (the first n of t) into host memory: the copies are
+ * queued behind the step that made the values, and the writer waits for
+ * them (ready: the async IO, on its thread; otherwise here). */
+static int stage_state(struct lt_ctx *ctx, struct lt_ckpt_tensor *t, size_t n, bool deferred,
+		       struct lt_err *err)
+{
+	struct lt_ckpt_stage *s = stage_of(ctx, err);
+
+	/* the previous async save may still be copying out of the stage */
+	if (ctx->ckpt_io->release)
+		ctx->ckpt_io->release(ctx->ckpt_state, SIZE_MAX);
+	if (!s || lt_ckpt_stage_out(s, t, n, err))
+		return -1;
+	return deferred ? 0 : lt_ckpt_stage_ready(s, err);
+}
+
 /* Rank 0, the replicated default: one model.safetensors of whole tensors. */
 static int save_whole(struct lt_ctx *ctx, const struct lt_ckpt_pos *pos, struct lt_err *err)
 {
 	struct lt_ckpt_tensor *t;
 	char **names = NULL;
 	size_t n = 0, all = 0;
+	bool deferred = ctx->ckpt_io->save_deferred != NULL;
 	cJSON *meta;
 	int rc;
 
@@ -569,12 +600,17 @@ static int save_whole(struct lt_ctx *ctx, const struct lt_ckpt_pos *pos, struct 
 	}
 	/* async: the copy, checksums and writes all leave this thread, and
 	 * the optimizer step waits for each parameter's copy before it
-	 * updates it (lt_trainer_ckpt_release, the runtime's hook) */
+	 * updates it (lt_trainer_ckpt_release, the runtime's hook); on a
+	 * device, the copy out runs beside the next step and the optimizer's
+	 * kernels wait for it on the device */
 	ctx->before_update = lt_trainer_ckpt_release;
-	if (ctx->ckpt_io->save_deferred)
+	rc = on_device(ctx) ? stage_state(ctx, t, n, deferred, err) : 0;
+	if (!rc && deferred)
 		rc = ctx->ckpt_io->save_deferred(ctx->ckpt_state, ctx->step, t, all, meta,
-						 ctx->cfg->ckpt_keep, err);
-	else
+						 ctx->cfg->ckpt_keep,
+						 on_device(ctx) ? lt_ckpt_stage_ready : NULL,
+						 ctx->ckpt_stage, err);
+	else if (!rc)
 		rc = lt_ckpt_save(ctx->ckpt_io, ctx->ckpt_state, ctx->step, t, all, meta,
 				  ctx->cfg->ckpt_keep, err);
 	free(t);
@@ -833,6 +869,10 @@ int lt_trainer_ckpt_save(struct lt_ctx *ctx, const struct lt_ckpt_pos *pos, stru
 	}
 	if (!ctx->ckpt_io && (pl.sharded || pl.mine.active) && open_io(ctx, ctx->cfg->ckpt_dir, err))
 		rc = -1;
+	else if (pl.sharded && on_device(ctx))
+		rc = lt_err_set(err, LT_EXIT_FAILURE,
+				"sharded checkpoints out of --accelerator %s are not built in this version",
+				ctx->choice[LT_KIND_ACCELERATOR].named->name);
 	else if (pl.sharded)
 		rc = save_sharded(ctx, &pl, pos, err);
 	else
@@ -847,6 +887,14 @@ void lt_trainer_ckpt_release(struct lt_ctx *ctx, size_t nparams)
 	void *buf[2];
 	size_t per_param;
 
+	if (on_device(ctx)) {
+		struct lt_err err = { 0 };
+
+		/* the copy reads the device, not what the optimizer changes next */
+		if (lt_ckpt_stage_fence(ctx->ckpt_stage, &err))
+			lt_fatal(ctx, "checkpoint: %s", err.msg);
+		return;
+	}
 	if (!ctx->ckpt_io || !ctx->ckpt_io->release)
 		return;
 	/* state_tensors' order: each parameter, then its optimizer slots */
@@ -869,6 +917,8 @@ int lt_trainer_ckpt_finish(struct lt_ctx *ctx, struct lt_err *err)
 	}
 	snapshot_free(ctx->ckpt_snapshot);
 	ctx->ckpt_snapshot = NULL;
+	lt_ckpt_stage_free(ctx->ckpt_stage);
+	ctx->ckpt_stage = NULL;
 	lt_state_destroy(ctx->loaded_state);
 	ctx->loaded_state = NULL;
 	lt_ckpt_lock_release(ctx->ckpt_lock);
@@ -1043,16 +1093,26 @@ static int read_range(struct lt_ctx *ctx, struct lt_ckpt_set *s, size_t off, siz
 		      struct lt_err *err)
 {
 	struct slices sl = { 0 };
+	const void **dev = NULL;
+	struct lt_ckpt_stage *st = NULL;
 	int rc = 0;
 
-	if (slices_of(ctx, &sl, 0, off, numel, true))
+	if (slices_of(ctx, &sl, 0, off, numel, true) ||
+	    (on_device(ctx) && !(dev = calloc(sl.n ? sl.n : 1, sizeof(*dev)))))
 		rc = lt_err_set(err, LT_EXIT_FAILURE, "out of memory reading checkpoint '%s'",
 				lt_ckpt_set_label(s));
+	/* a device's state: read into the stage, then copied in */
+	if (!rc && dev && (!(st = stage_of(ctx, err)) || lt_ckpt_stage_map(st, sl.t, sl.n, dev, err)))
+		rc = -1;
 	for (size_t k = 0; k < sl.n && !rc; k++)
 		rc = lt_ckpt_set_read(s, sl.names[k], sl.t[k].dtype, sl.p[k].begin,
 				      sl.p[k].end - sl.p[k].begin, (void *)sl.t[k].data, err);
+	if (!rc && dev)
+		rc = lt_ckpt_stage_copy_in(st, sl.t, sl.n, dev, err);
 	slices_free(&sl);
-	return rc ? rc : compute_range(ctx, off, numel, err);
+	free(dev);
+	/* a device's compute values: lt_runtime_refresh_views, on every rank */
+	return rc || dev ? rc : compute_range(ctx, off, numel, err);
 }
 
 /* Rank 0: the scalars of the checkpoint's metadata into v. */

@@ -8,7 +8,9 @@
  * snapshot is in flight; a deferred save holds the caller's bytes until
  * release() and no longer (they change at once after it), tensor by
  * tensor when release names how many, and its failure surfaces at the
- * next save or flush, naming the file.
+ * next save or flush, naming the file; a ready hook (a device's copy out)
+ * runs on the thread before the bytes are read, and its failure fails
+ * that save.
  */
 #include <criterion/criterion.h>
 
@@ -311,7 +313,7 @@ Test(ckpt_async, deferred_save_holds_the_bytes_until_release)
 	lt_ckpt_io_async.release(st, SIZE_MAX); /* nothing in flight: returns */
 	for (unsigned step = 1; step <= 3; step++) {
 		two_tensors(t, mb, 10 * step);
-		cr_assert_eq(lt_ckpt_io_async.save_deferred(st, step, t, 2, NULL, 2, &err), 0, "%s",
+		cr_assert_eq(lt_ckpt_io_async.save_deferred(st, step, t, 2, NULL, 2, NULL, NULL, &err), 0, "%s",
 			     err.msg);
 		lt_ckpt_io_async.release(st, SIZE_MAX);
 		/* the caller's next optimizer step: every byte changes */
@@ -355,7 +357,7 @@ Test(ckpt_async, deferred_save_releases_tensor_by_tensor)
 		t[1] = (struct lt_ckpt_tensor){ .name = "empty", .dtype = LT_F32, .ndim = 1,
 						.shape = { 0 }, .data = two[0].data, .bytes = 0 };
 		t[2] = two[1];
-		cr_assert_eq(lt_ckpt_io_async.save_deferred(st, step, t, 3, NULL, 1, &err), 0, "%s",
+		cr_assert_eq(lt_ckpt_io_async.save_deferred(st, step, t, 3, NULL, 1, NULL, NULL, &err), 0, "%s",
 			     err.msg);
 		lt_ckpt_io_async.release(st, 0); /* nothing asked: returns at once */
 		for (size_t i = 0; i < 3; i++) {
@@ -379,10 +381,10 @@ Test(ckpt_async, deferred_save_failure_surfaces_at_the_next_save_or_flush)
 
 	block("step-7/model.safetensors");
 	two_tensors(t, 2, 1);
-	cr_assert_eq(lt_ckpt_io_async.save_deferred(st, 7, t, 2, NULL, 0, &err), 0,
+	cr_assert_eq(lt_ckpt_io_async.save_deferred(st, 7, t, 2, NULL, 0, NULL, NULL, &err), 0,
 		     "save_deferred waited for the disk: %s", err.msg);
 	lt_ckpt_io_async.release(st, SIZE_MAX);
-	rc_next = lt_ckpt_io_async.save_deferred(st, 8, t, 2, NULL, 0, &err);
+	rc_next = lt_ckpt_io_async.save_deferred(st, 8, t, 2, NULL, 0, NULL, NULL, &err);
 	lt_ckpt_io_async.release(st, SIZE_MAX);
 	rc_flush = lt_ckpt_io_async.flush(st, &err2);
 	cr_expect(rc_next != 0 || rc_flush != 0, "a failed background save was lost");
@@ -391,6 +393,84 @@ Test(ckpt_async, deferred_save_failure_surfaces_at_the_next_save_or_flush)
 	cr_expect(strstr(err.msg, "step-7/model.safetensors") != NULL,
 		  "the error does not name the file: %s", err.msg);
 	cr_expect(!disk_equals("last", "step-7", 6), "`last` names the failed step");
+	for (int i = 0; i < 2; i++)
+		free((void *)t[i].data);
+	lt_ckpt_io_async.close(st);
+}
+
+/* A device's copy out: the bytes handed over land only when the ready
+ * hook returns, which the thread calls before it reads them (and the
+ * caller, which goes on at once, never does). */
+struct landing {
+	struct lt_ckpt_tensor *t;
+	size_t mb;
+	unsigned seed;
+	pthread_t caller;
+	int calls;
+	bool on_caller;
+	const char *fail; /* the hook's error, or NULL */
+};
+
+static int land(void *arg, struct lt_err *err)
+{
+	struct landing *l = arg;
+	struct lt_ckpt_tensor fresh[2];
+
+	l->calls++;
+	l->on_caller |= pthread_equal(pthread_self(), l->caller);
+	if (l->fail)
+		return lt_err_set(err, LT_EXIT_FAILURE, "%s", l->fail);
+	usleep(100 * 1000); /* a copy still on its way when save_deferred returned */
+	two_tensors(fresh, l->mb, l->seed);
+	for (int i = 0; i < 2; i++) {
+		memcpy((void *)l->t[i].data, fresh[i].data, fresh[i].bytes);
+		free((void *)fresh[i].data);
+	}
+	return 0;
+}
+
+Test(ckpt_async, deferred_save_reads_the_bytes_after_the_ready_hook)
+{
+	const size_t mb = 4;
+	void *st = open_async();
+	struct lt_ckpt_tensor t[2];
+	struct landing l = { .t = t, .mb = mb, .seed = 40, .caller = pthread_self() };
+	struct lt_err err = { 0 };
+
+	two_tensors(t, mb, 1); /* what the stage held before the copy */
+	cr_assert_eq(lt_ckpt_io_async.save_deferred(st, 4, t, 2, NULL, 0, land, &l, &err), 0, "%s",
+		     err.msg);
+	cr_assert_eq(lt_ckpt_io_async.flush(st, &err), 0, "%s", err.msg);
+	cr_expect_eq(l.calls, 1, "the ready hook ran %d times", l.calls);
+	cr_expect_not(l.on_caller, "the ready hook ran on the caller's thread");
+	expect_last(st, mb, 40);
+	for (int i = 0; i < 2; i++)
+		free((void *)t[i].data);
+	lt_ckpt_io_async.close(st);
+}
+
+Test(ckpt_async, a_failed_ready_hook_fails_that_save_only)
+{
+	void *st = open_async();
+	struct lt_ckpt_tensor t[2];
+	struct landing l = { .t = t, .mb = 2, .seed = 3, .caller = pthread_self(),
+			     .fail = "cannot copy the state out of GPU 0 (an Xid error)" };
+	struct lt_err err = { 0 };
+
+	two_tensors(t, 2, 1);
+	cr_assert_eq(lt_ckpt_io_async.save_deferred(st, 5, t, 2, NULL, 0, land, &l, &err), 0, "%s",
+		     err.msg);
+	cr_expect_neq(lt_ckpt_io_async.flush(st, &err), 0, "a failed copy out was saved");
+	cr_expect(strstr(err.msg, "GPU 0 (an Xid error)") != NULL, "%s", err.msg);
+	cr_expect_eq(disk_size("step-5/model.safetensors"), -1, "step-5 was written");
+	cr_expect_eq(disk_size("last"), -1, "`last` names a save whose copy failed");
+	/* the failure is reported once: the next save goes through */
+	l.fail = NULL;
+	l.seed = 50;
+	cr_assert_eq(lt_ckpt_io_async.save_deferred(st, 6, t, 2, NULL, 0, land, &l, &err), 0, "%s",
+		     err.msg);
+	cr_assert_eq(lt_ckpt_io_async.flush(st, &err), 0, "%s", err.msg);
+	expect_last(st, 2, 50);
 	for (int i = 0; i < 2; i++)
 		free((void *)t[i].data);
 	lt_ckpt_io_async.close(st);
