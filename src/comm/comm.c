@@ -9,7 +9,10 @@
  * every rank sees collectives in the order its caller issued them; with
  * nothing pending it runs on the caller's thread (no hand-off: two thread
  * wake-ups cost more than a small all-reduce), and work queued meanwhile
- * waits for it (the queue's `direct` flag).  When
+ * waits for it (the queue's `direct` flag).  A group (lt_comm_group_begin/
+ * end) is held back until its end, then queued at once, its first request
+ * counting it; the worker takes it whole and runs it through the
+ * backend's group op when there is one (else one by one).  When
  * a queued operation fails, it and every operation queued after it fail
  * with its message (the communicator can then only be closed).
  *
@@ -43,11 +46,16 @@ struct lt_comm_req {
 	int root;
 	const size_t *counts; /* reduce_scatter_v: size entries */
 	size_t *own_counts;   /* lt_comm_start_v's copy of them, freed by wait */
+	size_t group; /* the first of a group: how many it holds (else 0) */
 	bool done; /* under the queue's mutex */
 	int rc;
 	struct lt_err err;
 	struct lt_comm_req *next;
 };
+
+/* A group's requests run together at most this many at a time (the rest
+ * next, as a group of their own: the same split on every rank). */
+#define GROUP_MAX 64
 
 struct lt_comm_queue {
 	pthread_mutex_t mu;
@@ -61,6 +69,11 @@ struct lt_comm_queue {
 	bool stop;
 	bool failed;          /* an operation failed: err says which */
 	struct lt_err err;
+	/* a group being started (lt_comm_group_begin): its requests, held
+	 * back from the worker until lt_comm_group_end */
+	bool grouping;
+	struct lt_comm_req *held_head, *held_tail;
+	size_t held;
 };
 
 static const char *const kind_names[] = {
@@ -366,31 +379,123 @@ static struct lt_comm_req *take_head(struct lt_comm_queue *q)
 	return r;
 }
 
-/* Under q->mu, which it drops while r runs: runs r, taken off the queue
- * (or fails it at once after an earlier failure), and tells its waiters. */
-static void run_taken(struct lt_comm_queue *q, struct lt_comm_req *r)
+/* Under q->mu: the head and the rest of its group (GROUP_MAX at most)
+ * taken off the queue into rs; how many. */
+static size_t take_group(struct lt_comm_queue *q, struct lt_comm_req **rs)
+{
+	size_t want = q->head->group > 1 ? q->head->group : 1, n = 0;
+
+	if (want > GROUP_MAX) {
+		struct lt_comm_req *rest = q->head;
+
+		for (size_t i = 0; i < GROUP_MAX; i++)
+			rest = rest->next;
+		rest->group = want - GROUP_MAX;
+		want = GROUP_MAX;
+	}
+	while (n < want && q->head)
+		rs[n++] = take_head(q);
+	return n;
+}
+
+/* A group on the backend's group op: every request gets its result.
+ * Returns 1 when the backend cannot run these together. */
+static int execute_together(struct lt_comm *c, struct lt_comm_req **rs, size_t n)
+{
+	struct lt_comm_call calls[GROUP_MAX];
+	struct lt_err err = { 0 };
+	size_t total = 0;
+	int rc;
+
+	for (size_t i = 0; i < n; i++) {
+		const struct lt_comm_req *r = rs[i];
+
+		/* a backend that cannot average divides on the host: one by one */
+		if (r->op == LT_AVG && !c->ops->averages)
+			return 1;
+		calls[i] = (struct lt_comm_call){ .kind = r->kind, .send = r->send, .recv = r->recv,
+						  .count = r->count, .counts = r->counts,
+						  .dt = r->dt, .op = r->op, .root = r->root };
+		total += r->count;
+	}
+	__atomic_store_n(&c->in_kind, (int)rs[0]->kind, __ATOMIC_RELAXED);
+	__atomic_store_n(&c->in_count, total, __ATOMIC_RELAXED);
+	__atomic_store_n(&c->in_dt, (int)rs[0]->dt, __ATOMIC_RELAXED);
+	__atomic_store_n(&c->seq, __atomic_load_n(&c->seq, __ATOMIC_RELAXED) + n,
+			 __ATOMIC_RELAXED);
+	__atomic_store_n(&c->started_ns, lt_now_ns(), __ATOMIC_RELEASE);
+	rc = c->ops->group(c, calls, n, &err);
+	__atomic_store_n(&c->started_ns, 0, __ATOMIC_RELEASE);
+	if (rc == 1)
+		return 1;
+	for (size_t i = 0; i < n; i++) {
+		rs[i]->rc = rc;
+		if (rc)
+			rs[i]->err = err;
+	}
+	return 0;
+}
+
+/* Runs rs (one request, or a group) on this thread: each gets its result;
+ * after a failure the rest fail with its message.  Returns the index of
+ * the first failure, or n. */
+static size_t execute_all(struct lt_comm *c, struct lt_comm_req **rs, size_t n)
+{
+	size_t i;
+
+	if (n > 1 && c->ops->group && !c->check_calls && !execute_together(c, rs, n)) {
+		for (i = 0; i < n && !rs[i]->rc; i++)
+			;
+		return i;
+	}
+	for (i = 0; i < n; i++)
+		if ((rs[i]->rc = execute(c, rs[i], &rs[i]->err)))
+			break;
+	for (size_t k = i + 1; k < n; k++) {
+		rs[k]->rc = -1;
+		rs[k]->err = rs[i]->err;
+	}
+	return i;
+}
+
+/* Under q->mu, which it drops while they run: runs rs (taken off the
+ * queue: one request or a group), or fails them at once after an
+ * earlier failure, and tells their waiters. */
+static void run_taken(struct lt_comm_queue *q, struct lt_comm_req **rs, size_t n)
 {
 	if (q->failed) {
-		r->err = q->err;
-		r->rc = -1;
+		for (size_t i = 0; i < n; i++) {
+			rs[i]->err = q->err;
+			rs[i]->rc = -1;
+		}
 	} else {
+		size_t bad;
+
 		pthread_mutex_unlock(&q->mu);
-		r->rc = execute(r->c, r, &r->err);
+		bad = execute_all(rs[0]->c, rs, n);
 		pthread_mutex_lock(&q->mu);
-		if (r->rc) {
+		if (bad < n) {
 			q->failed = true;
-			q->err = r->err;
+			q->err = rs[bad]->err;
 		}
 	}
-	r->done = true;
-	q->pending--;
+	for (size_t i = 0; i < n; i++)
+		rs[i]->done = true;
+	q->pending -= (int)n;
 	pthread_cond_broadcast(&q->done);
+}
+
+/* Under q->mu: runs the head of the queue (and its group). */
+static void run_next(struct lt_comm_queue *q)
+{
+	struct lt_comm_req *rs[GROUP_MAX];
+
+	run_taken(q, rs, take_group(q, rs));
 }
 
 static void *worker_main(void *arg)
 {
 	struct lt_comm_queue *q = arg;
-	struct lt_comm_req *r;
 
 	pthread_mutex_lock(&q->mu);
 	for (;;) {
@@ -398,9 +503,8 @@ static void *worker_main(void *arg)
 			pthread_cond_wait(&q->work, &q->mu);
 		if (!q->head)
 			break;
-		r = take_head(q);
 		q->running = true;
-		run_taken(q, r);
+		run_next(q);
 		q->running = false;
 	}
 	pthread_mutex_unlock(&q->mu);
@@ -452,15 +556,60 @@ static struct lt_comm_req *enqueue(struct lt_comm *c, const struct lt_comm_req *
 		free(r);
 		return NULL;
 	}
+	q->pending++;
+	if (q->grouping) {
+		/* held back until lt_comm_group_end */
+		if (q->held_tail)
+			q->held_tail->next = r;
+		else
+			q->held_head = r;
+		q->held_tail = r;
+		q->held++;
+		pthread_mutex_unlock(&q->mu);
+		return r;
+	}
 	if (q->tail)
 		q->tail->next = r;
 	else
 		q->head = r;
 	q->tail = r;
-	q->pending++;
 	pthread_cond_signal(&q->work);
 	pthread_mutex_unlock(&q->mu);
 	return r;
+}
+
+void lt_comm_group_begin(struct lt_comm *c)
+{
+	struct lt_err ignored;
+
+	/* a queue that cannot start: the group's starts say why */
+	if (!c->queue && start_queue(c, &ignored))
+		return;
+	pthread_mutex_lock(&c->queue->mu);
+	c->queue->grouping = true;
+	pthread_mutex_unlock(&c->queue->mu);
+}
+
+void lt_comm_group_end(struct lt_comm *c)
+{
+	struct lt_comm_queue *q = c->queue;
+
+	if (!q)
+		return;
+	pthread_mutex_lock(&q->mu);
+	q->grouping = false;
+	if (q->held_head) {
+		q->held_head->group = q->held;
+		if (q->tail)
+			q->tail->next = q->held_head;
+		else
+			q->head = q->held_head;
+		q->tail = q->held_tail;
+		q->held_head = q->held_tail = NULL;
+		q->held = 0;
+		pthread_cond_signal(&q->work);
+	}
+	pthread_mutex_unlock(&q->mu);
 }
 
 struct lt_comm_req *lt_comm_start(struct lt_comm *c, enum lt_comm_kind kind, const void *send,
@@ -505,14 +654,14 @@ struct lt_comm_req *lt_comm_start_v(struct lt_comm *c, const void *send, void *r
 }
 
 /* Under q->mu: req, next in line while the worker runs nothing, runs on
- * this thread (as run_blocking's calls do) instead of waiting for the
- * worker to wake up and then for this thread to be woken in turn: two
- * wake-ups, each up to a scheduler tick on a busy machine. */
-static void run_here(struct lt_comm_queue *q, struct lt_comm_req *req)
+ * this thread (as run_blocking's calls do; with its group, when it heads
+ * one) instead of waiting for the worker to wake up and then for this
+ * thread to be woken in turn: two wake-ups, each up to a scheduler tick
+ * on a busy machine. */
+static void run_here(struct lt_comm_queue *q)
 {
-	take_head(q);
 	q->direct = true;
-	run_taken(q, req);
+	run_next(q);
 	q->direct = false;
 	if (q->head)
 		pthread_cond_signal(&q->work);
@@ -525,7 +674,7 @@ int lt_comm_wait(struct lt_comm_req *req, struct lt_err *err)
 
 	pthread_mutex_lock(&q->mu);
 	if (!req->done && q->head == req && !q->running && !q->direct && !q->failed)
-		run_here(q, req);
+		run_here(q);
 	while (!req->done)
 		pthread_cond_wait(&q->done, &q->mu);
 	pthread_mutex_unlock(&q->mu);
@@ -560,8 +709,13 @@ static int run_blocking(struct lt_comm *c, struct lt_comm_req *r, struct lt_err 
 		return -1;
 	if (q) {
 		pthread_mutex_lock(&q->mu);
-		if (q->failed) {
-			*err = q->err;
+		if (q->failed || q->grouping) {
+			if (q->failed)
+				*err = q->err;
+			else
+				lt_err_set(err, LT_EXIT_FAILURE,
+					   "%s communicator: a blocking %s inside a group (lt_comm_group_begin): end the group first",
+					   c->name, kind_names[r->kind]);
 			pthread_mutex_unlock(&q->mu);
 			return -1;
 		}

@@ -52,6 +52,23 @@ struct lt_comm_args {
 	bool check_calls;
 };
 
+enum lt_comm_kind { LT_COLL_BARRIER, LT_COLL_BROADCAST, LT_COLL_ALL_REDUCE,
+		    LT_COLL_ALL_GATHER, LT_COLL_REDUCE_SCATTER,
+		    LT_COLL_REDUCE_SCATTER_V };
+
+/* One collective of a group, as a backend's group op gets it (the
+ * arguments of the op of that kind; counts: reduce_scatter_v's). */
+struct lt_comm_call {
+	enum lt_comm_kind kind;
+	const void *send;
+	void *recv;
+	size_t count;
+	const size_t *counts;
+	enum lt_dtype dt;
+	enum lt_op op;
+	int root;
+};
+
 /* A backend's ops.  Every function returns 0, or -1 with err naming the
  * collective, the peer or resource at fault and the fix; after a failure
  * the communicator can only be closed.  Buffers: in-place all_reduce and
@@ -91,6 +108,13 @@ struct lt_comm_ops {
 	/* Frees everything open() made (shared segments included); also
 	 * after a failed open(). */
 	void (*close)(struct lt_comm *c);
+	/* Optional: runs n collectives (a group, lt_comm_group_begin) as one
+	 * launch, issued together and then waited for together (NCCL's
+	 * group calls).  Returns 0, -1 with err (every one of them failed),
+	 * or 1 when it cannot run these together (a host buffer): the
+	 * generic layer then runs them one by one.  NULL: one by one. */
+	int (*group)(struct lt_comm *c, const struct lt_comm_call *calls, size_t n,
+		     struct lt_err *err);
 };
 
 struct lt_comm_queue; /* comm.c's worker */
@@ -200,9 +224,6 @@ void lt_comm_each(void (*fn)(struct lt_comm *c, void *arg), void *arg);
  * with err set when it cannot be queued.  The buffers belong to the
  * communicator until lt_comm_wait() returns. */
 struct lt_comm_req;
-enum lt_comm_kind { LT_COLL_BARRIER, LT_COLL_BROADCAST, LT_COLL_ALL_REDUCE,
-		    LT_COLL_ALL_GATHER, LT_COLL_REDUCE_SCATTER,
-		    LT_COLL_REDUCE_SCATTER_V };
 struct lt_comm_req *lt_comm_start(struct lt_comm *c, enum lt_comm_kind kind,
 				  const void *send, void *recv, size_t count,
 				  enum lt_dtype dt, enum lt_op op, int root,
@@ -216,5 +237,15 @@ struct lt_comm_req *lt_comm_start_v(struct lt_comm *c, const void *send, void *r
 int lt_comm_wait(struct lt_comm_req *req, struct lt_err *err);
 /* True when req has finished (lt_comm_wait then returns at once). */
 bool lt_comm_test(struct lt_comm_req *req);
+/* A group: the non-blocking operations started between begin and end
+ * are held back, then queued together at end, and a backend with a
+ * group op runs them as one launch (NCCL's ncclGroupStart/End: the
+ * buckets that became ready at once); others, and --debug-collectives,
+ * run them one by one.  Every rank must group the same operations.  Wait
+ * for them after end; a group holds non-blocking operations only (a
+ * blocking call in between is refused), and groups do not nest.  One
+ * thread (the caller's) opens and closes a communicator's groups. */
+void lt_comm_group_begin(struct lt_comm *c);
+void lt_comm_group_end(struct lt_comm *c);
 
 #endif

@@ -683,4 +683,5 @@ extern "C" const struct lt_comm_ops lt_comm_gloo = {
 	gloo_reduce_scatter,
 	gloo_reduce_scatter_v,
 	gloo_close,
+	nullptr, /* group: one by one */
 };

@@ -453,6 +453,20 @@ static ncclResult_t enqueue(struct lt_comm *c, struct nccl *n, const struct call
 	return ncclInvalidArgument;
 }
 
+/* NCCL's stream waits for what the model queued on the default stream;
+ * an aborted communicator takes nothing more. */
+static int order_after_model(struct lt_comm *c, struct nccl *n, const char *name,
+			     struct lt_err *err)
+{
+	if (lt_cuda_check(n->d, n->d->cuEventRecord(n->after, NULL), "nccl: ordering after the model's work", err) ||
+	    lt_cuda_check(n->d, n->d->cuStreamWaitEvent(n->stream, n->after, 0), "nccl: ordering after the model's work", err))
+		return -1;
+	if (!n->comm)
+		return lt_err_set(err, LT_EXIT_FAILURE, "nccl (%s): %s after the communicator was aborted: %s",
+				  c->scope, name, n->watch.why);
+	return 0;
+}
+
 static int run(struct lt_comm *c, const struct call *k, struct lt_err *err)
 {
 	struct nccl *n = c->state;
@@ -485,13 +499,8 @@ static int run(struct lt_comm *c, const struct call *k, struct lt_err *err)
 		send = (const void *)(uintptr_t)(n->scratch + soff);
 		recv = (void *)(uintptr_t)(n->scratch + roff);
 	}
-	/* after what the model queued on the default stream */
-	if (lt_cuda_check(n->d, n->d->cuEventRecord(n->after, NULL), "nccl: ordering after the model's work", err) ||
-	    lt_cuda_check(n->d, n->d->cuStreamWaitEvent(n->stream, n->after, 0), "nccl: ordering after the model's work", err))
+	if (order_after_model(c, n, k->name, err))
 		return -1;
-	if (!n->comm)
-		return lt_err_set(err, LT_EXIT_FAILURE, "nccl (%s): %s after the communicator was aborted: %s",
-				  c->scope, k->name, n->watch.why);
 	r = enqueue(c, n, k, send, recv);
 	if (r != ncclSuccess && r != ncclInProgress)
 		return lt_err_set(err, LT_EXIT_FAILURE, "nccl (%s): %s: %s", c->scope, k->name,
@@ -579,6 +588,45 @@ static int nccl_reduce_scatter_v(struct lt_comm *c, const void *send, void *recv
 	return run(c, &k, err);
 }
 
+/* A group (the buckets that became ready at once): one ncclGroupStart/
+ * End around every collective, one wait for all.  Device buffers only: a
+ * host buffer's staging, or a barrier, goes one by one (returns 1). */
+static int nccl_group(struct lt_comm *c, const struct lt_comm_call *calls, size_t count,
+		      struct lt_err *err)
+{
+	struct nccl *n = c->state;
+	ncclResult_t r = ncclSuccess, e;
+	char what[64], text[256];
+
+	for (size_t i = 0; i < count; i++)
+		if (calls[i].kind == LT_COLL_BARRIER || /* its buffer is the scratch */
+		    (calls[i].send && !on_device(n, calls[i].send)) ||
+		    (calls[i].recv && !on_device(n, calls[i].recv)))
+			return 1;
+	bind_thread(n);
+	if (order_after_model(c, n, "a group of collectives", err))
+		return -1;
+	nc.ncclGroupStart();
+	for (size_t i = 0; i < count && (r == ncclSuccess || r == ncclInProgress); i++) {
+		const struct lt_comm_call *a = &calls[i];
+		struct call k = { .kind = a->kind, .send = a->send, .recv = a->recv,
+				  .count = a->count, .counts = a->counts, .dt = a->dt, .op = a->op,
+				  .root = a->root };
+
+		/* in place, as the single calls take them */
+		r = enqueue(c, n, &k, a->kind == LT_COLL_ALL_REDUCE || a->kind == LT_COLL_BROADCAST
+					      ? a->recv : a->send, a->recv);
+	}
+	e = nc.ncclGroupEnd();
+	if (r == ncclSuccess || r == ncclInProgress)
+		r = e;
+	if (r != ncclSuccess && r != ncclInProgress)
+		return lt_err_set(err, LT_EXIT_FAILURE, "nccl (%s): a group of %zu collectives: %s",
+				  c->scope, count, nccl_error(n, r, text, sizeof(text)));
+	snprintf(what, sizeof(what), "a group of %zu collectives", count);
+	return poll_done(c, n, what, true, err);
+}
+
 const struct lt_comm_ops lt_comm_nccl = {
 	.intra_node = true,
 	.inter_node = true,
@@ -592,5 +640,6 @@ const struct lt_comm_ops lt_comm_nccl = {
 	.reduce_scatter = nccl_reduce_scatter,
 	.reduce_scatter_v = nccl_reduce_scatter_v,
 	.close = nccl_close,
+	.group = nccl_group,
 };
 #endif

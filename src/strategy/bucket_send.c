@@ -42,13 +42,19 @@ static void piece_counts(const struct lt_bucket_rs *rs, size_t lo, size_t hi)
 	}
 }
 
+static struct lt_comm *comm_of(const struct lt_ctx *ctx, const struct lt_bucket_queue *q)
+{
+	return q->rs.comm ? q->rs.comm : ctx->comm;
+}
+
 static int launch(struct lt_ctx *ctx, struct lt_bucket_queue *q, struct lt_bucket *b,
 		  struct lt_err *err)
 {
 	size_t esz = lt_dtype_size(ctx->dtype), lo, hi, a, e;
 
-	/* The collective reads what the device has written. */
-	if (ctx->accel->sync(err))
+	/* The collective reads what the device has written (a communicator
+	 * of device buffers orders itself after the device's work). */
+	if (!comm_of(ctx, q)->ops->device_buffers && ctx->accel->sync(err))
 		return -1;
 	/* A sum: every rank's gradient is already divided by the world size
 	 * through the loss scale (loop.c), so a sum of f16 gradients stays in
@@ -68,12 +74,24 @@ static int launch(struct lt_ctx *ctx, struct lt_bucket_queue *q, struct lt_bucke
 
 int lt_buckets_launch_ready(struct lt_ctx *ctx, struct lt_bucket_queue *q, struct lt_err *err)
 {
-	while (q->next_launch < q->nbuckets && !q->buckets[q->next_launch].pending) {
-		if (launch(ctx, q, &q->buckets[q->next_launch], err))
-			return -1;
+	struct lt_comm *c = comm_of(ctx, q);
+	size_t end = q->next_launch;
+	bool group;
+	int rc = 0;
+
+	while (end < q->nbuckets && !q->buckets[end].pending)
+		end++;
+	/* the buckets ready at once travel as one group where the backend
+	 * has group calls (nccl); every rank marks the same ones ready in
+	 * the same order, so every rank groups the same */
+	group = c->ops->group && end - q->next_launch > 1;
+	if (group)
+		lt_comm_group_begin(c);
+	while (q->next_launch < end && !(rc = launch(ctx, q, &q->buckets[q->next_launch], err)))
 		q->next_launch++;
-	}
-	return 0;
+	if (group)
+		lt_comm_group_end(c);
+	return rc;
 }
 
 int lt_buckets_finish(struct lt_ctx *ctx, struct lt_bucket_queue *q, struct lt_err *err)

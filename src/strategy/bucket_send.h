@@ -38,7 +38,8 @@ struct lt_bucket_queue {
  * given, else --bucket-mb (at least 4096). */
 size_t lt_buckets_cap(const struct lt_ctx *ctx, const struct lt_params *p);
 /* Starts every bucket whose elements are all ready and that all earlier
- * buckets precede.  Returns 0 or -1 with err. */
+ * buckets precede (several at once as one group of the communicator's,
+ * comm.h).  Returns 0 or -1 with err. */
 int lt_buckets_launch_ready(struct lt_ctx *ctx, struct lt_bucket_queue *q, struct lt_err *err);
 /* Starts what is left, waits for every bucket, and makes them ready for
  * the next micro-batch (pending counts back, no tensor ready).  Returns
