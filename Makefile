@@ -86,7 +86,7 @@ TEST_PLUGINS := $(patsubst tests/plugins/%.c,$(B)/tests/plugins/%.so,$(wildcard 
 
 # The CUDA example (host C and kernels, linked with the static CUDA
 # runtime), where configure found nvcc.
-CUDA_MODELS := $(if $(NVCC),$(B)/examples/mlp_cuda/mlp_cuda.so)
+CUDA_MODELS := $(if $(NVCC),$(B)/examples/mlp_cuda/mlp_cuda.so $(B)/examples/wide_cuda/wide_cuda.so)
 
 all: $(B)/ltrun $(PLUGINS) $(MODELS) $(EXAMPLE_MODELS) $(EXAMPLE_DATA) $(CUDA_MODELS)
 
@@ -170,15 +170,19 @@ $(B)/examples/%.so: examples/%.c include/ltrun.h $(wildcard examples/common/*.h)
 	$(call say,CC,$@)
 	$(Q)$(CC) $(CFLAGS) $(WARN) -Iinclude -shared -fPIC -o $@ $< -lm
 
-$(B)/examples/mlp_cuda/kernels.o: examples/mlp_cuda/kernels.cu examples/mlp_cuda/kernels.h config.mk
-	@mkdir -p $(@D)
-	$(call say,NVCC,$@)
-	$(Q)$(NVCC) -O2 -Xcompiler -fPIC -c -o $@ $<
-$(B)/examples/mlp_cuda/mlp_cuda.so: examples/mlp_cuda/main.c $(B)/examples/mlp_cuda/kernels.o \
+# each CUDA example: examples/NAME/kernels.cu by nvcc, main.c by cc
+define cuda_model
+$(B)/examples/$(1)/kernels.o: examples/$(1)/kernels.cu examples/$(1)/kernels.h config.mk
+	@mkdir -p $$(@D)
+	$$(call say,NVCC,$$@)
+	$$(Q)$$(NVCC) -O2 -Xcompiler -fPIC -c -o $$@ $$<
+$(B)/examples/$(1)/$(1).so: examples/$(1)/main.c $(B)/examples/$(1)/kernels.o \
 		include/ltrun.h $(wildcard examples/common/*.h) config.mk
-	$(call say,CC,$@)
-	$(Q)$(CC) $(CFLAGS) $(WARN) -Iinclude -shared -fPIC -o $@ $< $(B)/examples/mlp_cuda/kernels.o \
-		-L$(CUDA_DIR)/lib64 -lcudart_static -ldl -lrt -lpthread -lm
+	$$(call say,CC,$$@)
+	$$(Q)$$(CC) $$(CFLAGS) $$(WARN) -Iinclude -shared -fPIC -o $$@ $$< $(B)/examples/$(1)/kernels.o \
+		-L$$(CUDA_DIR)/lib64 -lcudart_static -ldl -lrt -lpthread -lm
+endef
+$(foreach m,mlp_cuda wide_cuda,$(eval $(call cuda_model,$(m))))
 
 $(B)/examples/data/%: examples/data/%.gz
 	@mkdir -p $(@D)

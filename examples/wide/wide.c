@@ -42,7 +42,7 @@
  * the other strategies the brackets cost nothing).
  */
 #define _GNU_SOURCE
-#include "../common/params.h"
+#include "../common/wide_net.h"
 
 
 #define WHO "wide"
@@ -90,20 +90,6 @@ struct wide {
 };
 
 /* ------------------------------------------------------------ data */
-
-/* x (B, W) and y (B, W) of samples index[0..B). */
-static void make_batch(float *x, float *y, const int64_t *index, int B, int W)
-{
-	for (int b = 0; b < B; b++) {
-		float *xb = x + (size_t)b * W, *yb = y + (size_t)b * W;
-		for (int j = 0; j < W; j++) {
-			uint64_t r = mix64((uint64_t)index[b] * (uint64_t)W + (uint64_t)j);
-			xb[j] = (float)((double)(r >> 11) * 0x1p-52 - 1.0);
-		}
-		for (int j = 0; j < W; j++)
-			yb[j] = 0.5f * xb[(j + 1) % W];
-	}
-}
 
 /* ------------------------------------------------------------ layers */
 
@@ -199,7 +185,7 @@ static double forward(lt_ctx *ctx, struct wide *m, const int64_t *index, int B)
 	const int W = m->W;
 	const size_t n = (size_t)B * W;
 	reserve(ctx, m, B);
-	make_batch(act(m, m->h, 0), m->y, index, B, W);
+	wide_make_batch(act(m, m->h, 0), m->y, index, B, W);
 	for (int l = 0; l < m->L; l++) {
 		const float *h = act(m, m->h, l);
 		float *a = act(m, m->a, l), *next = act(m, m->h, l + 1);
@@ -248,48 +234,20 @@ static void backward(lt_ctx *ctx, struct wide *m, int B, float dloss)
 
 /* ------------------------------------------------------------ lt_module */
 
-static void parse(lt_ctx *ctx, int argc, char **argv, struct wide *m,
-		  long long *params)
-{
-	*params = 10000000;
-	m->W = 1024;
-	m->samples = 1 << 20;
-	for (int i = 1; i < argc; i++) {
-		const char *a = argv[i];
-		if (!strcmp(a, "--params"))
-			*params = opt_count(ctx, WHO, a, opt_value(ctx, WHO, argc, argv, &i),
-					    1, 1LL << 40);
-		else if (!strcmp(a, "--width"))
-			m->W = (int)opt_count(ctx, WHO, a,
-					      opt_value(ctx, WHO, argc, argv, &i), 4, 1 << 16);
-		else if (!strcmp(a, "--samples"))
-			m->samples = opt_count(ctx, WHO, a,
-					       opt_value(ctx, WHO, argc, argv, &i), 1,
-					       1LL << 40);
-		else if (!strcmp(a, "--dump"))
-			m->dump = opt_value(ctx, WHO, argc, argv, &i);
-		else
-			lt_fatal(ctx, WHO ": unknown option '%s'; known: --params N, "
-				 "--width W, --samples N, --dump PATH", a);
-	}
-	if (m->W % 4)
-		lt_fatal(ctx, WHO ": option '--width %d': expected a multiple of 4", m->W);
-}
-
 static int wide_init(lt_ctx *ctx, int argc, char **argv, void **self)
 {
 	struct wide *m = calloc(1, sizeof(*m));
-	long long params;
+	struct wide_options o;
+
 	if (!m)
 		lt_fatal(ctx, WHO ": out of memory");
-	parse(ctx, argc, argv, m, &params);
+	wide_parse(ctx, WHO, argc, argv, &o);
 	require_cpu(ctx, WHO);
+	m->W = o.W;
+	m->L = o.L;
+	m->samples = o.samples;
+	m->dump = o.dump;
 	const long long per_layer = (long long)m->W * m->W + m->W;
-	long long L = (params + per_layer / 2) / per_layer;
-	if (L > 1 << 20)
-		lt_fatal(ctx, WHO ": --params %lld at --width %d makes %lld layers; "
-			 "hint: a larger --width", params, m->W, L);
-	m->L = L < 1 ? 1 : (int)L;
 	m->alpha = 1.0f / (float)m->L;
 	const enum lt_dtype dt = lt_dtype(ctx);
 	const size_t layer = (size_t)per_layer, ww = (size_t)m->W * m->W;
@@ -302,12 +260,11 @@ static int wide_init(lt_ctx *ctx, int argc, char **argv, void **self)
 		lt_fatal(ctx, WHO ": out of memory");
 	float *ws = m->scratch, *gs = ws ? ws + layer : NULL;
 	for (int l = 0; l < m->L; l++) {
-		char name[32];
-		snprintf(name, sizeof(name), "layers.%d.weight", l);
+		char name[32], bname[32];
+		wide_param_names(name, bname, sizeof(name), l);
 		m->param[2 * l] = lt_param(ctx, name, LT_SHAPE(m->W, m->W),
 					   LT_KAIMING_UNIFORM);
-		snprintf(name, sizeof(name), "layers.%d.bias", l);
-		m->param[2 * l + 1] = lt_param(ctx, name, LT_SHAPE(m->W), LT_ZEROS);
+		m->param[2 * l + 1] = lt_param(ctx, bname, LT_SHAPE(m->W), LT_ZEROS);
 		m->view[2 * l] = param_view(m->param[2 * l], dt, LT_F32, ws, gs);
 		m->view[2 * l + 1] = param_view(m->param[2 * l + 1], dt, LT_F32,
 						ws ? ws + ww : NULL, gs ? gs + ww : NULL);

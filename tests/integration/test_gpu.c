@@ -2,7 +2,8 @@
  * test_gpu.c - what needs a GPU, run where there is one and otherwise
  * reported as skipped with the reason (no driver, no device, no nvcc):
  * comm_worker's every collective and dtype over nccl on one GPU, and
- * examples/mlp_cuda trained to the cpu MLP's accuracy.  bench/gpu runs
+ * examples/mlp_cuda trained to the cpu MLP's accuracy, and examples/wide_cuda
+ * losing as examples/wide does on the cpu.  bench/gpu runs
  * more of it (several GPUs, the all-reduce figures).
  */
 #include <criterion/criterion.h>
@@ -76,6 +77,44 @@ Test(gpu, mlp_cuda_reaches_the_cpu_mlps_accuracy, .timeout = 300)
 	ag = val_acc(rg.out);
 	ac = val_acc(rc.out);
 	cr_expect(ag >= ac - 0.02 && ag > 0.9, "val_acc %.4f on the GPU, %.4f on the cpu", ag, ac);
+	run_result_free(&rg);
+	run_result_free(&rc);
+}
+
+/* The last "loss X" of a run's progress lines. */
+static double last_loss(const char *out)
+{
+	const char *p = out, *last = NULL;
+
+	while ((p = strstr(p, " loss ")))
+		last = p++;
+	return last ? atof(last + 6) : -1;
+}
+
+Test(gpu, wide_cuda_follows_the_cpu_wide, .timeout = 300)
+{
+	const char *so = build_path("examples/wide_cuda/wide_cuda.so");
+	const char *gpu[] = { "--accelerator", "cuda", "--max-steps", "5", so, "--", "--params", "2M",
+			      NULL };
+	const char *cpu[] = { "--max-steps", "5", build_path("examples/wide/wide.so"), "--",
+			      "--params", "2M", NULL };
+	struct run_result rg, rc;
+	double lg, lc;
+
+	need_gpu();
+	if (access(so, F_OK))
+		cr_skip_test("%s is not built: configure found no nvcc", so);
+	cr_assert_eq(run_ltrun(gpu, NULL, &rg), 0);
+	cr_assert_eq(run_ltrun(cpu, NULL, &rc), 0);
+	cr_assert_eq(rg.status, 0, "wide_cuda: status %d\n%s", rg.status, rg.err);
+	cr_assert_eq(rc.status, 0, "wide: status %d\n%s", rc.status, rc.err);
+	/* the progress lines go to stderr */
+	lg = last_loss(rg.err);
+	lc = last_loss(rc.err);
+	/* the same first values, data and optimizer: the same losses, to f32's
+	 * summation order */
+	cr_expect(lc > 0 && lg > 0.99 * lc && lg < 1.01 * lc, "loss %.5f on the GPU, %.5f on the cpu",
+		  lg, lc);
 	run_result_free(&rg);
 	run_result_free(&rc);
 }
