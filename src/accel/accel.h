@@ -38,6 +38,19 @@ struct lt_arena {
 	size_t align;
 };
 
+/* Where the next `bytes` of a go, [*start, *end), aligned as a->align
+ * says; false when they do not fit in the reservation (the accelerators'
+ * alloc then fails). */
+static inline bool lt_arena_place(const struct lt_arena *a, size_t bytes, size_t *start,
+				  size_t *end)
+{
+	size_t align = a->align ? a->align : 64;
+
+	*start = (a->used + align - 1) / align * align;
+	*end = *start + bytes;
+	return *end <= a->reserved && *end >= *start;
+}
+
 /* The scalars of one optimizer step (runtime/optim.c works them out in
  * double once per call; each kernel rounds them to its compute type):
  * SGD's lr, wd, mu; AdamW's decay (1 - lr wd), w1 (1 - beta1), b2, w2

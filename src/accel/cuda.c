@@ -170,10 +170,9 @@ static int commit(struct lt_arena *a, size_t to, struct lt_err *err)
 
 static void *cuda_alloc(struct lt_arena *a, size_t bytes, struct lt_err *err)
 {
-	size_t align = a->align ? a->align : 64;
-	size_t start = (a->used + align - 1) / align * align, end = start + bytes;
+	size_t start, end;
 
-	if (end > a->reserved || end < start) {
+	if (!lt_arena_place(a, bytes, &start, &end)) {
 		lt_err_set(err, LT_EXIT_FAILURE,
 			   "parameters need more than the %zu GiB of device address space ltrun reserves",
 			   a->reserved >> 30);
