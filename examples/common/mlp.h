@@ -54,6 +54,31 @@ static inline int mlp_take_flag(int *argc, char **argv, const char *flag)
 	return found;
 }
 
+/* Fabric mode's checkpoints of the MLP: with ltrun's --resume, loads the
+ * checkpoint into state (lt_resume: the parameters and optimizer state
+ * too) and returns the epoch to go on from, the blob "next_epoch" that
+ * mlp_save_epoch wrote (0 without --resume). */
+static inline int mlp_resume_epoch(lt_ctx *ctx, lt_state *state)
+{
+	int first = 0;
+	size_t size = 0;
+	const void *next = lt_resume(ctx, state) ? lt_state_get(state, "next_epoch", &size) : NULL;
+
+	if (next && size == sizeof(first))
+		memcpy(&first, next, sizeof(first));
+	return first;
+}
+
+/* Saves a checkpoint (lt_save) after `epoch`: the next run goes on from
+ * epoch + 1. */
+static inline void mlp_save_epoch(lt_ctx *ctx, lt_state *state, int epoch)
+{
+	int following = epoch + 1;
+
+	lt_state_put(state, "next_epoch", &following, sizeof(following));
+	lt_save(ctx, state);
+}
+
 /* Parses the model's arguments (argv[0] is the model's path).  loop_options
  * also accepts --epochs and --batch-size, for a model that owns its loop.
  * A bad option ends the rank, naming it. */

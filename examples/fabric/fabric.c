@@ -106,11 +106,7 @@ int lt_main(lt_ctx *ctx, int argc, char **argv)
 
 	/* With --resume: the checkpoint's state, and where to go on. */
 	lt_state *state = lt_state_new(ctx);
-	int first_epoch = 0;
-	size_t size = 0;
-	const void *next = lt_resume(ctx, state) ? lt_state_get(state, "next_epoch", &size) : NULL;
-	if (next && size == sizeof(first_epoch))
-		memcpy(&first_epoch, next, sizeof(first_epoch));
+	const int first_epoch = mlp_resume_epoch(ctx, state);
 
 	double acc = 0, val_loss = 0;
 	for (int epoch = first_epoch; epoch < opt.epochs; epoch++) {
@@ -120,11 +116,8 @@ int lt_main(lt_ctx *ctx, int argc, char **argv)
 		if (lt_rank(ctx) == 0)
 			printf("epoch %d val_acc %.4f val_loss %.4f\n", epoch, acc,
 			       val_loss);
-		if (save) {
-			int following = epoch + 1;
-			lt_state_put(state, "next_epoch", &following, sizeof(following));
-			lt_save(ctx, state);
-		}
+		if (save)
+			mlp_save_epoch(ctx, state, epoch);
 	}
 	if (lt_rank(ctx) == 0) {
 		printf("val_acc %.4f\n", acc);

@@ -96,12 +96,8 @@ int lt_main(lt_ctx *ctx, int argc, char **argv)
 	/* with --resume: the checkpoint's parameters and optimizer state in
 	 * GPU memory, and the epoch to go on from (the model's own blob) */
 	lt_state *state = lt_state_new(ctx);
-	int first_epoch = 0;
-	size_t size = 0;
-	const void *next = lt_resume(ctx, state) ? lt_state_get(state, "next_epoch", &size) : NULL;
+	const int first_epoch = mlp_resume_epoch(ctx, state);
 
-	if (next && size == sizeof(first_epoch))
-		memcpy(&first_epoch, next, sizeof(first_epoch));
 	for (int epoch = first_epoch; epoch < opt.epochs; epoch++) {
 		int64_t nt = lt_shard(ctx, n_train, epoch, train_idx);
 		double loss = 0; /* the training loss, not reported */
@@ -145,12 +141,8 @@ int lt_main(lt_ctx *ctx, int argc, char **argv)
 		val_loss = counts[1] ? loss_sum / (double)counts[1] : 0;
 		if (lt_rank(ctx) == 0)
 			printf("epoch %d val_acc %.4f val_loss %.4f\n", epoch, acc, val_loss);
-		if (save) {
-			int following = epoch + 1;
-
-			lt_state_put(state, "next_epoch", &following, sizeof(following));
-			lt_save(ctx, state);
-		}
+		if (save)
+			mlp_save_epoch(ctx, state, epoch);
 	}
 	if (lt_rank(ctx) == 0) {
 		printf("val_acc %.4f\n", acc);

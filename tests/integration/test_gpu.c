@@ -48,6 +48,20 @@ Test(gpu, nccl_every_collective_on_one_gpu, .timeout = 180)
 	run_result_free(&r);
 }
 
+/* Runs a CUDA example (gpu's model `so`, skipped when nvcc did not build
+ * it) and its cpu twin, each to a zero exit. */
+static void run_twins(const char *so, const char **gpu, const char **cpu, struct run_result *rg,
+		      struct run_result *rc)
+{
+	need_gpu();
+	if (access(so, F_OK))
+		cr_skip_test("%s is not built: configure found no nvcc", so);
+	cr_assert_eq(run_ltrun(gpu, NULL, rg), 0);
+	cr_assert_eq(run_ltrun(cpu, NULL, rc), 0);
+	cr_assert_eq(rg->status, 0, "%s: status %d\n%s", so, rg->status, rg->err);
+	cr_assert_eq(rc->status, 0, "its cpu twin: status %d\n%s", rc->status, rc->err);
+}
+
 static double val_acc(const char *out)
 {
 	const char *p = out, *last = NULL;
@@ -67,13 +81,7 @@ Test(gpu, mlp_cuda_reaches_the_cpu_mlps_accuracy, .timeout = 300)
 	struct run_result rg, rc;
 	double ag, ac;
 
-	need_gpu();
-	if (access(so, F_OK))
-		cr_skip_test("%s is not built: configure found no nvcc", so);
-	cr_assert_eq(run_ltrun(gpu, NULL, &rg), 0);
-	cr_assert_eq(run_ltrun(cpu, NULL, &rc), 0);
-	cr_assert_eq(rg.status, 0, "mlp_cuda: status %d\n%s", rg.status, rg.err);
-	cr_assert_eq(rc.status, 0, "fabric: status %d\n%s", rc.status, rc.err);
+	run_twins(so, gpu, cpu, &rg, &rc);
 	ag = val_acc(rg.out);
 	ac = val_acc(rc.out);
 	cr_expect(ag >= ac - 0.02 && ag > 0.9, "val_acc %.4f on the GPU, %.4f on the cpu", ag, ac);
@@ -101,13 +109,7 @@ Test(gpu, wide_cuda_follows_the_cpu_wide, .timeout = 300)
 	struct run_result rg, rc;
 	double lg, lc;
 
-	need_gpu();
-	if (access(so, F_OK))
-		cr_skip_test("%s is not built: configure found no nvcc", so);
-	cr_assert_eq(run_ltrun(gpu, NULL, &rg), 0);
-	cr_assert_eq(run_ltrun(cpu, NULL, &rc), 0);
-	cr_assert_eq(rg.status, 0, "wide_cuda: status %d\n%s", rg.status, rg.err);
-	cr_assert_eq(rc.status, 0, "wide: status %d\n%s", rc.status, rc.err);
+	run_twins(so, gpu, cpu, &rg, &rc);
 	/* the progress lines go to stderr */
 	lg = last_loss(rg.err);
 	lc = last_loss(rc.err);
