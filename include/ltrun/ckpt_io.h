@@ -77,8 +77,10 @@ struct lt_ckpt_io_ops {
 	 * checkpoint save moved off the caller's thread (meta is ltrun's
 	 * metadata object; ready, when not NULL, is called with ready_arg on
 	 * the plugin's thread before it reads the caller's bytes: they are
-	 * still being copied out of a device), and the wait for the caller's
-	 * bytes to be copied (n tensors; SIZE_MAX: all).  See src/ckpt/io.h. */
+	 * still being copied out of a device into a stage the caller keeps
+	 * until release(SIZE_MAX) returns, so they are written from there),
+	 * and the wait for the caller's bytes to be copied, or with ready,
+	 * written (n tensors; SIZE_MAX: all).  See src/ckpt/io.h. */
 	int (*save_deferred)(void *state, int64_t step, const struct lt_ckpt_tensor *t, size_t n,
 			     const void *meta, int keep, int (*ready)(void *arg, struct lt_err *err),
 			     void *ready_arg, struct lt_err *err);

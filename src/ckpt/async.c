@@ -238,8 +238,19 @@ out:
 	return rc;
 }
 
+/* The caller's bytes are no longer read: release() returns. */
+static void give_back(struct async *a)
+{
+	pthread_mutex_lock(&a->mu);
+	a->borrowed = false;
+	pthread_cond_broadcast(&a->cv);
+	pthread_mutex_unlock(&a->mu);
+}
+
 /* OP_SAVE on the thread: the caller's bytes into the snapshot (then the
- * caller may change them), and lt_ckpt_save of the copy. */
+ * caller may change them), and lt_ckpt_save of the copy.  With a ready
+ * hook the bytes are a stage the caller keeps until release(): written
+ * from there once ready, without a copy, and given back when written. */
 static int run_save(struct async *a, struct op *op, struct lt_err *err)
 {
 	size_t total = 0;
@@ -247,23 +258,21 @@ static int run_save(struct async *a, struct op *op, struct lt_err *err)
 
 	for (size_t i = 0; i < op->n; i++)
 		total += op->t[i].bytes;
-	if (op->ready && op->ready(op->ready_arg, err))
-		goto out_release;
-	if (reserve_snapshot(a, total, op->rel, err))
-		goto out_release;
-	if (copy_save(a, op, total)) {
-		lt_err_set(err, LT_EXIT_FAILURE, "cannot save checkpoint step-%lld: out of memory",
-			   (long long)op->step);
-		goto out_release;
+	if (op->ready ? op->ready(op->ready_arg, err) != 0
+		      : reserve_snapshot(a, total, op->rel, err) != 0) {
+		give_back(a);
+		return -1;
 	}
-	rc = 0;
-out_release:
-	pthread_mutex_lock(&a->mu);
-	a->borrowed = false;
-	pthread_cond_broadcast(&a->cv);
-	pthread_mutex_unlock(&a->mu);
-	if (!rc)
-		rc = lt_ckpt_save(a->inner, a->inner_state, op->step, op->t, op->n, op->meta, op->keep, err);
+	if (!op->ready && copy_save(a, op, total)) {
+		give_back(a);
+		return lt_err_set(err, LT_EXIT_FAILURE, "cannot save checkpoint step-%lld: out of memory",
+				  (long long)op->step);
+	}
+	if (!op->ready)
+		give_back(a);
+	rc = lt_ckpt_save(a->inner, a->inner_state, op->step, op->t, op->n, op->meta, op->keep, err);
+	if (op->ready)
+		give_back(a);
 	return rc;
 }
 
@@ -579,7 +588,8 @@ static int async_remove(void *state, const char *rel, struct lt_err *err)
 
 /* Queues the whole save (see io.h): the thread copies the tensors (each
  * release(n) returns once the first n are copied), then runs lt_ckpt_save
- * on the inner IO.  Like a big
+ * on the inner IO; with a ready hook it calls the hook and saves the
+ * caller's stage as it is (release returns once it is written).  Like a big
  * write, it waits first for the snapshot buffer (one save in flight). */
 static int async_save_deferred(void *state, int64_t step, const struct lt_ckpt_tensor *t,
 			       size_t n, const void *meta, int keep,

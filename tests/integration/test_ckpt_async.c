@@ -9,7 +9,8 @@
  * release() and no longer (they change at once after it), tensor by
  * tensor when release names how many, and its failure surfaces at the
  * next save or flush, naming the file; a ready hook (a device's copy out)
- * runs on the thread before the bytes are read, and its failure fails
+ * runs on the thread before the bytes are read, which are then written
+ * without a copy (release waits for the write), and its failure fails
  * that save.
  */
 #include <criterion/criterion.h>
@@ -440,6 +441,10 @@ Test(ckpt_async, deferred_save_reads_the_bytes_after_the_ready_hook)
 	two_tensors(t, mb, 1); /* what the stage held before the copy */
 	cr_assert_eq(lt_ckpt_io_async.save_deferred(st, 4, t, 2, NULL, 0, land, &l, &err), 0, "%s",
 		     err.msg);
+	/* the stage is written as it is, not copied: release waits for the write */
+	lt_ckpt_io_async.release(st, SIZE_MAX);
+	cr_expect_gt(disk_size("step-4/model.safetensors"), 0,
+		     "release() returned before the stage was written");
 	cr_assert_eq(lt_ckpt_io_async.flush(st, &err), 0, "%s", err.msg);
 	cr_expect_eq(l.calls, 1, "the ready hook ran %d times", l.calls);
 	cr_expect_not(l.on_caller, "the ready hook ran on the caller's thread");
