@@ -572,7 +572,7 @@ static int stage_state(struct lt_ctx *ctx, struct lt_ckpt_tensor *t, size_t n, b
 {
 	struct lt_ckpt_stage *s = stage_of(ctx, err);
 
-	/* the previous async save may still be copying out of the stage */
+	/* the previous async save may still be writing from the stage */
 	if (ctx->ckpt_io->release)
 		ctx->ckpt_io->release(ctx->ckpt_state, SIZE_MAX);
 	if (!s || lt_ckpt_stage_out(s, t, n, err))
