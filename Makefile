@@ -238,7 +238,7 @@ BENCH_PROGS := $(B)/bench/store_scale $(B)/bench/comm_allreduce $(B)/bench/ckpt_
 tests: all $(TEST_PLUGINS) $(TEST_MODELS) $(TEST_PROGS) $(B)/tests/ltrun-tests $(FUZZ_BIN) $(BENCH_PROGS)
 
 DEMO_FLAGS = --strategy ddp --devices 4 --max-epochs 20 --lr 0.1 \
-	--log-dir $(B)/demo-logs --logger csv,tensorboard
+	--log-dir $(B)/demo-logs --tee --logger csv,tensorboard
 demo: all
 	@echo '$$ $(B)/ltrun --dry-run $(DEMO_FLAGS)'
 	@$(B)/ltrun --dry-run $(DEMO_FLAGS)
