@@ -107,6 +107,14 @@ struct lt_device {
 };
 /* Where lt_data() and lt_grad() point. */
 struct lt_device lt_device(const lt_ctx *ctx);
+/* On a GPU: the CUDA stream the model computes on (a cudaStream_t or
+ * CUstream; NULL: CUDA's legacy default stream, the default).  ltrun's
+ * own device work from then on (its kernels, fills and copies) runs on
+ * it, and its collectives and checkpoint copies wait for what was queued
+ * on it before them, so a model on a non-blocking stream of its own
+ * needs no synchronisation before lt_grad_ready(), lt_sync_grads() or
+ * lt_save().  On the cpu a stream other than NULL is an error. */
+void lt_set_stream(lt_ctx *ctx, void *stream);
 
 /* Ends this rank with a message, as a failure: ltrun's report shows the
  * message beside the rank's number and host, and tears the job down. */

@@ -11,6 +11,10 @@
 #define TILE 16
 #define THREADS 256
 
+/* every kernel and copy goes on this stream (wide_dev_stream), which the
+ * model hands to ltrun with lt_set_stream */
+static cudaStream_t stream;
+
 static unsigned blocks(long long n) { return (unsigned)((n + THREADS - 1) / THREADS); }
 
 static const char *status(void)
@@ -52,7 +56,7 @@ static void product(float *C, const float *A, const float *B, const float *bias,
 {
 	dim3 grid((N + TILE - 1) / TILE, (M + TILE - 1) / TILE), block(TILE, TILE);
 
-	gemm<<<grid, block>>>(C, A, B, bias, M, N, K, am, ak, bk, bn, accumulate);
+	gemm<<<grid, block, 0, stream>>>(C, A, B, bias, M, N, K, am, ak, bk, bn, accumulate);
 }
 
 __global__ void relu_residual(float *next, float *a, const float *h, long long n, float alpha)
@@ -109,10 +113,13 @@ __global__ void column_sum(float *dbias, const float *dz, int B, int W)
 	}
 }
 
-extern "C" const char *wide_dev_use(int ordinal)
+extern "C" const char *wide_dev_use(int ordinal, void **out)
 {
 	cudaError_t e = cudaSetDevice(ordinal);
 
+	if (e == cudaSuccess && !stream)
+		e = cudaStreamCreateWithFlags(&stream, cudaStreamNonBlocking);
+	*out = stream;
 	return e == cudaSuccess ? 0 : cudaGetErrorString(e);
 }
 
@@ -122,7 +129,7 @@ extern "C" float *wide_dev_alloc(long long n)
 
 	if (cudaMalloc(&p, (size_t)(n ? n : 1) * sizeof(float)) != cudaSuccess)
 		return 0;
-	cudaMemset(p, 0, (size_t)(n ? n : 1) * sizeof(float));
+	cudaMemsetAsync(p, 0, (size_t)(n ? n : 1) * sizeof(float), stream);
 	return (float *)p;
 }
 
@@ -134,7 +141,10 @@ extern "C" void wide_dev_free(void *p)
 
 extern "C" const char *wide_dev_upload(float *p, const float *host, long long n)
 {
-	cudaError_t e = cudaMemcpy(p, host, (size_t)n * sizeof(float), cudaMemcpyHostToDevice);
+	/* from pageable memory: staged before this returns, so the host
+	 * buffer may be reused */
+	cudaError_t e = cudaMemcpyAsync(p, host, (size_t)n * sizeof(float), cudaMemcpyHostToDevice,
+					stream);
 
 	return e == cudaSuccess ? 0 : cudaGetErrorString(e);
 }
@@ -147,15 +157,15 @@ extern "C" const char *wide_dev_layer_forward(float *next, float *a, const float
 
 	/* a = h Wt^T + bias: A = h (am W, ak 1), B(k, o) = Wt[o][k] (bk 1, bn W) */
 	product(a, h, Wt, bias, B, W, W, W, 1, 1, W, 0);
-	relu_residual<<<blocks(n), THREADS>>>(next, a, h, n, alpha);
+	relu_residual<<<blocks(n), THREADS, 0, stream>>>(next, a, h, n, alpha);
 	return status();
 }
 
 extern "C" const char *wide_dev_loss(double *loss, float *g, const float *out, const float *y,
 				     long long n, float scale)
 {
-	cudaMemsetAsync(loss, 0, sizeof(double));
-	mse<<<blocks(n), THREADS>>>(loss, g, out, y, n, scale);
+	cudaMemsetAsync(loss, 0, sizeof(double), stream);
+	mse<<<blocks(n), THREADS, 0, stream>>>(loss, g, out, y, n, scale);
 	return status();
 }
 
@@ -165,11 +175,11 @@ extern "C" const char *wide_dev_layer_backward(float *g, float *dz, float *dWt, 
 {
 	long long n = (long long)B * W;
 
-	relu_grad<<<blocks(n), THREADS>>>(dz, g, a, n, alpha);
+	relu_grad<<<blocks(n), THREADS, 0, stream>>>(dz, g, a, n, alpha);
 	/* dWt (o, k) += sum_b dz[b][o] h[b][k]: A(o, b) = dz (am 1, ak W),
 	 * B(b, k) = h (bk W, bn 1) */
 	product(dWt, dz, h, 0, W, W, B, 1, W, W, 1, 1);
-	column_sum<<<blocks(W), THREADS>>>(dbias, dz, B, W);
+	column_sum<<<blocks(W), THREADS, 0, stream>>>(dbias, dz, B, W);
 	/* g (b, k) += sum_o dz[b][o] Wt[o][k]: A = dz (am W, ak 1), B = Wt
 	 * (bk W, bn 1); g passes on to h_l through the residual unchanged */
 	product(g, dz, Wt, 0, B, W, W, W, 1, W, 1, 1);
@@ -178,7 +188,9 @@ extern "C" const char *wide_dev_layer_backward(float *g, float *dz, float *dWt, 
 
 extern "C" const char *wide_dev_read(double *out, const double *p)
 {
-	cudaError_t e = cudaMemcpy(out, p, sizeof(double), cudaMemcpyDeviceToHost);
+	cudaError_t e = cudaMemcpyAsync(out, p, sizeof(double), cudaMemcpyDeviceToHost, stream);
 
+	if (e == cudaSuccess)
+		e = cudaStreamSynchronize(stream);
 	return e == cudaSuccess ? 0 : cudaGetErrorString(e);
 }

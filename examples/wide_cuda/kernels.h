@@ -2,8 +2,10 @@
  * kernels.h - the device side of examples/wide_cuda (kernels.cu), called
  * from its host side (wide_cuda.c) in C.  Every array is device memory
  * of f32, row-major: a batch (B, W), a weight (W, W).  Each call queues
- * its kernels on the default stream (the one ltrun orders its collectives
- * and optimizer after) and returns 0, or the CUDA error's text.
+ * its kernels on the model's own non-blocking stream (wide_dev_use gives
+ * it; the model hands it to ltrun with lt_set_stream, so that ltrun's
+ * collectives and optimizer order after it) and returns 0, or the CUDA
+ * error's text.
  */
 #ifndef WIDE_CUDA_KERNELS_H
 #define WIDE_CUDA_KERNELS_H
@@ -12,12 +14,14 @@
 extern "C" {
 #endif
 
-/* Makes the device its ordinal. */
-const char *wide_dev_use(int ordinal);
+/* Makes the device its ordinal, and *stream the stream every call uses
+ * (a cudaStream_t). */
+const char *wide_dev_use(int ordinal, void **stream);
 /* n floats of device memory (zeroed), or NULL. */
 float *wide_dev_alloc(long long n);
 void wide_dev_free(void *p);
-/* Copies n floats from the host to p. */
+/* Queues a copy of n floats from the host to p (the host buffer may be
+ * reused when it returns). */
 const char *wide_dev_upload(float *p, const float *host, long long n);
 
 /* next = h + alpha relu(z), z = h Wt^T + bias; a = relu(z) (B, W). */

@@ -4,7 +4,9 @@
  * as make up --params, MSE on synthetic data, the same parameter names
  * and first values), its forward and backward as CUDA kernels
  * (kernels.cu), in f32.  ltrun gives each rank its GPU (--accelerator
- * cuda), the parameters in its memory, the DDP buckets over NCCL (each
+ * cuda), the parameters in its memory, its kernels on a non-blocking
+ * stream of its own that ltrun orders after (lt_set_stream), the DDP
+ * buckets over NCCL (each
  * layer's gradients marked ready as backward completes them, last layer
  * first, so that they travel while backward goes on) and the optimizer
  * step as device kernels.  bench/gpu times its DDP step.
@@ -86,7 +88,11 @@ static int wide_init(lt_ctx *ctx, int argc, char **argv, void **self)
 		lt_fatal(ctx, WHO ": computes in f32: run with --precision 32-true");
 	if (m->o.dump)
 		lt_fatal(ctx, WHO ": --dump is examples/wide's (the cpu's): the parameters are in GPU memory here");
-	check(ctx, "the GPU", wide_dev_use(lt_device(ctx).index));
+	void *stream = NULL;
+
+	check(ctx, "the GPU", wide_dev_use(lt_device(ctx).index, &stream));
+	/* ltrun orders its device work after this model's stream */
+	lt_set_stream(ctx, stream);
 	m->alpha = 1.0f / (float)m->o.L;
 	m->param = calloc(2 * (size_t)m->o.L, sizeof(*m->param));
 	if (!m->param)

@@ -150,6 +150,11 @@ struct lt_accelerator_ops {
 			 struct lt_err *err);
 	int (*stage_fence)(struct lt_err *err);
 	int (*stage_wait)(struct lt_err *err);
+	/* The device stream the model computes on (lt_set_stream; NULL: the
+	 * device's default): the arenas' fills and copies, the kernels and
+	 * the communicator's ordering go on it from now on.  NULL on the
+	 * cpu. */
+	void (*set_stream)(void *stream);
 };
 
 /* The ops of a resolved --accelerator choice. */

@@ -23,6 +23,7 @@
 
 #if LT_HAVE_CUDA
 #include "accel/cuda_driver.h"
+#include "accel/cuda_stream.h"
 #include "accel/cuda_visible.h"
 
 #include <stdint.h>
@@ -42,7 +43,25 @@ static struct {
 	size_t grain;
 	char uuid[48];
 	char name[128];
-} gpu = { .ordinal = -1 };
+	CUstream stream; /* the model's (lt_set_stream), or the legacy default */
+} gpu = { .ordinal = -1, .stream = CU_STREAM_LEGACY };
+
+CUstream lt_cuda_stream(void)
+{
+	return gpu.stream;
+}
+
+static void cuda_set_stream(void *stream)
+{
+	gpu.stream = stream ? (CUstream)stream : CU_STREAM_LEGACY;
+}
+
+/* Waits for the work on the stream (a result the host reads, memory a
+ * caller frees or reuses). */
+static int stream_sync(const char *what, struct lt_err *err)
+{
+	return lt_cuda_check(gpu.d, gpu.d->cuStreamSynchronize(gpu.stream), what, err);
+}
 
 /* The device's context on the calling thread (the communicator's worker
  * and the checkpoint threads call in too). */
@@ -181,8 +200,9 @@ static void *cuda_alloc(struct lt_arena *a, size_t bytes, struct lt_err *err)
 	bind_thread();
 	if (end > a->committed && commit(a, end, err))
 		return NULL;
-	if (bytes && gpu.d->cuMemsetD8((CUdeviceptr)(uintptr_t)(a->base + start), 0, bytes) !=
-			     CUDA_SUCCESS) {
+	if (bytes && (gpu.d->cuMemsetD8Async((CUdeviceptr)(uintptr_t)(a->base + start), 0, bytes,
+					     gpu.stream) != CUDA_SUCCESS ||
+		      gpu.d->cuStreamSynchronize(gpu.stream) != CUDA_SUCCESS)) {
 		lt_err_set(err, LT_EXIT_FAILURE, "cannot zero %zu bytes on GPU %d", bytes,
 			   gpu.ordinal);
 		return NULL;
@@ -207,15 +227,20 @@ static void cuda_fill(void *dst, int byte, size_t bytes)
 {
 	bind_thread();
 	if (bytes)
-		gpu.d->cuMemsetD8((CUdeviceptr)(uintptr_t)dst, (unsigned char)byte, bytes);
+		gpu.d->cuMemsetD8Async((CUdeviceptr)(uintptr_t)dst, (unsigned char)byte, bytes,
+				       gpu.stream);
 }
 
 static void cuda_copy(void *dst, const void *src, size_t bytes)
 {
 	bind_thread();
-	/* unified addressing: the driver tells host from device pointers */
-	if (bytes)
-		gpu.d->cuMemcpy((CUdeviceptr)(uintptr_t)dst, (CUdeviceptr)(uintptr_t)src, bytes);
+	/* unified addressing: the driver tells host from device pointers; on
+	 * the stream, in its order, and done when this returns (a host buffer
+	 * may be freed then) */
+	if (bytes &&
+	    gpu.d->cuMemcpyAsync((CUdeviceptr)(uintptr_t)dst, (CUdeviceptr)(uintptr_t)src, bytes,
+				 gpu.stream) == CUDA_SUCCESS)
+		gpu.d->cuStreamSynchronize(gpu.stream);
 }
 
 /* Zeros only: the device has no fault that could bring a page back on
@@ -259,8 +284,8 @@ static unsigned grid_for(size_t n)
 static int launch(CUfunction f, size_t n, void **args, const char *what, struct lt_err *err)
 {
 	bind_thread();
-	return lt_cuda_check(gpu.d, gpu.d->cuLaunchKernel(f, grid_for(n), 1, 1, BLOCK, 1, 1, 0, NULL,
-							   args, NULL),
+	return lt_cuda_check(gpu.d, gpu.d->cuLaunchKernel(f, grid_for(n), 1, 1, BLOCK, 1, 1, 0,
+							   gpu.stream, args, NULL),
 			     what, err);
 }
 
@@ -301,11 +326,12 @@ static int k_sumsq(const float *x, size_t n, double *out, struct lt_err *err)
 	if (!n)
 		return 0;
 	bind_thread();
-	if (lt_cuda_check(gpu.d, gpu.d->cuMemsetD8(k.sum, 0, sizeof(double)), "zeroing a sum", err) ||
-	    launch(k.sumsq, n, args, "the sum-of-squares kernel", err))
+	if (lt_cuda_check(gpu.d, gpu.d->cuMemsetD8Async(k.sum, 0, sizeof(double), gpu.stream), "zeroing a sum", err) ||
+	    launch(k.sumsq, n, args, "the sum-of-squares kernel", err) ||
+	    lt_cuda_check(gpu.d, gpu.d->cuMemcpyAsync((CUdeviceptr)(uintptr_t)out, k.sum, sizeof(double), gpu.stream),
+			  "reading a sum of squares", err))
 		return -1;
-	return lt_cuda_check(gpu.d, gpu.d->cuMemcpy((CUdeviceptr)(uintptr_t)out, k.sum, sizeof(double)),
-			     "reading a sum of squares", err);
+	return stream_sync("reading a sum of squares", err);
 }
 
 static int k_scale_clamp(float *x, size_t n, float factor, float limit, struct lt_err *err)
@@ -336,10 +362,11 @@ static int k_unscale_half(float *dst, const uint16_t *src, size_t n, bool bf16, 
 	if (!n)
 		return 0;
 	bind_thread();
-	if (lt_cuda_check(gpu.d, gpu.d->cuMemsetD8(k.found, 0, sizeof(int)), "zeroing a flag", err) ||
+	if (lt_cuda_check(gpu.d, gpu.d->cuMemsetD8Async(k.found, 0, sizeof(int), gpu.stream), "zeroing a flag", err) ||
 	    launch(k.unscale_half, n, args, "the unscale kernel", err) ||
-	    lt_cuda_check(gpu.d, gpu.d->cuMemcpy((CUdeviceptr)(uintptr_t)&flag, k.found, sizeof(int)),
-			  "reading the inf/NaN flag", err))
+	    lt_cuda_check(gpu.d, gpu.d->cuMemcpyAsync((CUdeviceptr)(uintptr_t)&flag, k.found, sizeof(int), gpu.stream),
+			  "reading the inf/NaN flag", err) ||
+	    stream_sync("reading the inf/NaN flag", err))
 		return -1;
 	*found = flag != 0;
 	return 0;
@@ -393,8 +420,8 @@ static const struct lt_accel_kernels *cuda_kernels(struct lt_err *err)
 
 /* --- staging: a non-blocking stream of its own, so that a checkpoint's
  * copy out runs beside the next step's kernels; `before` orders it after
- * the work asked so far (on the legacy default stream, which the runtime
- * and the communicator's events use), `done` marks its end --- */
+ * the work asked so far (on gpu.stream, which the runtime's kernels and
+ * the communicator's events use), `done` marks its end --- */
 
 static struct {
 	CUstream s;
@@ -446,7 +473,7 @@ static int cuda_stage_out(void *const *dst, const void *const *src, const size_t
 		return -1;
 	bind_thread();
 	if (stage_open(err) ||
-	    lt_cuda_check(gpu.d, gpu.d->cuEventRecord(st.before, CU_STREAM_LEGACY), what, err) ||
+	    lt_cuda_check(gpu.d, gpu.d->cuEventRecord(st.before, gpu.stream), what, err) ||
 	    lt_cuda_check(gpu.d, gpu.d->cuStreamWaitEvent(st.s, st.before, 0), what, err))
 		return -1;
 	for (size_t i = 0; i < n; i++)
@@ -460,7 +487,7 @@ static int cuda_stage_fence(struct lt_err *err)
 	if (!st.s)
 		return 0;
 	bind_thread();
-	return lt_cuda_check(gpu.d, gpu.d->cuStreamWaitEvent(CU_STREAM_LEGACY, st.done, 0),
+	return lt_cuda_check(gpu.d, gpu.d->cuStreamWaitEvent(gpu.stream, st.done, 0),
 			     "ordering the optimizer after a checkpoint's copy", err);
 }
 
@@ -502,6 +529,7 @@ static const struct lt_accelerator_ops cuda_ops = {
 	.stage_out = cuda_stage_out,
 	.stage_fence = cuda_stage_fence,
 	.stage_wait = cuda_stage_wait,
+	.set_stream = cuda_set_stream,
 };
 
 const struct lt_plugin lt_accel_cuda = {

@@ -20,7 +20,7 @@
 	X(cuCtxSetCurrent) X(cuCtxGetCurrent) X(cuCtxGetDevice) X(cuCtxSynchronize)      \
 	X(cuMemGetAllocationGranularity) X(cuMemAddressReserve) X(cuMemAddressFree)      \
 	X(cuMemCreate) X(cuMemRelease) X(cuMemMap) X(cuMemUnmap) X(cuMemSetAccess)       \
-	X(cuMemsetD8) X(cuMemcpy) X(cuMemAlloc) X(cuMemFree) X(cuMemHostAlloc)           \
+	X(cuMemsetD8) X(cuMemsetD8Async) X(cuMemcpy) X(cuMemAlloc) X(cuMemFree) X(cuMemHostAlloc)           \
 	X(cuMemFreeHost) X(cuMemGetInfo) X(cuPointerGetAttribute) X(cuStreamCreate)      \
 	X(cuStreamDestroy) X(cuStreamQuery) X(cuStreamSynchronize) X(cuStreamWaitEvent)  \
 	X(cuMemcpyAsync) X(cuEventCreate) X(cuEventRecord) X(cuEventQuery)               \

@@ -25,6 +25,7 @@
 #if LT_HAVE_CUDA
 #include "comm/nccl.h"
 #include "accel/cuda_driver.h"
+#include "accel/cuda_stream.h"
 #include "accel/cuda_visible.h"
 #include "comm/nccl_watch.h"
 #include "core/clock.h"
@@ -453,12 +454,13 @@ static ncclResult_t enqueue(struct lt_comm *c, struct nccl *n, const struct call
 	return ncclInvalidArgument;
 }
 
-/* NCCL's stream waits for what the model queued on the default stream;
- * an aborted communicator takes nothing more. */
+/* NCCL's stream waits for what the model queued on its stream (the
+ * accelerator's: lt_set_stream, or the legacy default); an aborted
+ * communicator takes nothing more. */
 static int order_after_model(struct lt_comm *c, struct nccl *n, const char *name,
 			     struct lt_err *err)
 {
-	if (lt_cuda_check(n->d, n->d->cuEventRecord(n->after, NULL), "nccl: ordering after the model's work", err) ||
+	if (lt_cuda_check(n->d, n->d->cuEventRecord(n->after, lt_cuda_stream()), "nccl: ordering after the model's work", err) ||
 	    lt_cuda_check(n->d, n->d->cuStreamWaitEvent(n->stream, n->after, 0), "nccl: ordering after the model's work", err))
 		return -1;
 	if (!n->comm)

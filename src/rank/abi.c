@@ -230,6 +230,15 @@ LT_API struct lt_device lt_device(const lt_ctx *ctx)
 				   .index = ctx->accel->index ? ctx->accel->index() : 0 };
 }
 
+LT_API void lt_set_stream(lt_ctx *ctx, void *stream)
+{
+	if (ctx->accel->set_stream)
+		ctx->accel->set_stream(stream);
+	else if (stream)
+		lt_fatal(ctx, "lt_set_stream() with --accelerator %s: there is no device stream to order after; call it when lt_device() says LT_DEVICE_CUDA",
+			 ctx->choice[LT_KIND_ACCELERATOR].named->name);
+}
+
 void lt_abi_need_host(lt_ctx *ctx, const char *fn)
 {
 	if (ctx->accel && !ctx->accel->host_access)

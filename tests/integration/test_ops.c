@@ -171,6 +171,22 @@ Test(ops, the_report_shows_the_tail_of_stdout)
 	run_result_free(&r);
 }
 
+/* lt_set_stream: NULL (the default stream) is fine on the cpu, a stream
+ * is refused, naming the accelerator. */
+Test(ops, a_stream_on_the_cpu_is_refused)
+{
+	struct run_result r;
+
+	run((const char *const[]){ "--devices", "1", model(), "--", "--stream", "0", NULL }, NULL,
+	    &r);
+	cr_expect_neq(r.status, 0, "a stream on the cpu was taken:\n%s", r.err);
+	cr_expect(strstr(r.out, "stream NULL taken") != NULL, "lt_set_stream(NULL) failed:\n%s%s",
+		  r.out, r.err);
+	cr_expect(strstr(r.err, "lt_set_stream() with --accelerator cpu: there is no device stream") != NULL,
+		  "%s", r.err);
+	run_result_free(&r);
+}
+
 /* A message lt_fatal() printed reaches the terminal once: the report's,
  * whatever the rank count and with or without --tee. */
 Test(ops, each_failure_message_is_printed_once)

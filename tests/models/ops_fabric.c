@@ -5,6 +5,7 @@
  * about.  test_ops.c also builds it with -fvisibility=hidden.
  *
  *   ltrun --devices N ops_fabric.so -- [--fatal R] [--exit R] [--late-fatal R]
+ *                                       [--stream R]
  *
  * Every rank prints on stdout
  *   threads rank=R OMP_NUM_THREADS=V OPENBLAS_NUM_THREADS=V MKL_NUM_THREADS=V
@@ -14,6 +15,9 @@
  *   --exit R        rank R prints the same on stdout and returns 3
  *   --late-fatal R  rank R ignores SIGTERM, sleeps 0.5 s, then fails with
  *                   lt_fatal "ops: late rank R gives up"
+ *   --stream R      rank R names the default stream (lt_set_stream NULL:
+ *                   fine anywhere), prints "stream NULL taken", then names
+ *                   a stream (ltrun refuses it on the cpu)
  * then the others pass a barrier and print "bye rank=R".
  */
 #include <ltrun.h>
@@ -58,6 +62,12 @@ int lt_main(lt_ctx *ctx, int argc, char **argv)
 		signal(SIGTERM, SIG_IGN);
 		usleep(500 * 1000);
 		lt_fatal(ctx, "ops: late rank %d gives up", r);
+	}
+	if (rank_of(argc, argv, "--stream") == r) {
+		lt_set_stream(ctx, NULL);
+		printf("stream NULL taken\n");
+		fflush(stdout);
+		lt_set_stream(ctx, &r);
 	}
 	lt_barrier(ctx);
 	printf("bye rank=%d\n", r);
