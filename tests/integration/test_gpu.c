@@ -62,13 +62,14 @@ static void run_twins(const char *so, const char **gpu, const char **cpu, struct
 	cr_assert_eq(rc->status, 0, "its cpu twin: status %d\n%s", rc->status, rc->err);
 }
 
-static double val_acc(const char *out)
+/* The number after the last `key` ("val_acc ", " loss ") in text, or -1. */
+static double last_value(const char *text, const char *key)
 {
-	const char *p = out, *last = NULL;
+	const char *p = text, *last = NULL;
 
-	while ((p = strstr(p, "val_acc ")))
+	while ((p = strstr(p, key)))
 		last = p++;
-	return last ? atof(last + 8) : -1;
+	return last ? atof(last + strlen(key)) : -1;
 }
 
 Test(gpu, mlp_cuda_reaches_the_cpu_mlps_accuracy, .timeout = 300)
@@ -82,21 +83,11 @@ Test(gpu, mlp_cuda_reaches_the_cpu_mlps_accuracy, .timeout = 300)
 	double ag, ac;
 
 	run_twins(so, gpu, cpu, &rg, &rc);
-	ag = val_acc(rg.out);
-	ac = val_acc(rc.out);
+	ag = last_value(rg.out, "val_acc ");
+	ac = last_value(rc.out, "val_acc ");
 	cr_expect(ag >= ac - 0.02 && ag > 0.9, "val_acc %.4f on the GPU, %.4f on the cpu", ag, ac);
 	run_result_free(&rg);
 	run_result_free(&rc);
-}
-
-/* The last "loss X" of a run's progress lines. */
-static double last_loss(const char *out)
-{
-	const char *p = out, *last = NULL;
-
-	while ((p = strstr(p, " loss ")))
-		last = p++;
-	return last ? atof(last + 6) : -1;
 }
 
 Test(gpu, wide_cuda_follows_the_cpu_wide, .timeout = 300)
@@ -111,8 +102,8 @@ Test(gpu, wide_cuda_follows_the_cpu_wide, .timeout = 300)
 
 	run_twins(so, gpu, cpu, &rg, &rc);
 	/* the progress lines go to stderr */
-	lg = last_loss(rg.err);
-	lc = last_loss(rc.err);
+	lg = last_value(rg.err, " loss ");
+	lc = last_value(rc.err, " loss ");
 	/* the same first values, data and optimizer: the same losses, to f32's
 	 * summation order */
 	cr_expect(lc > 0 && lg > 0.99 * lc && lg < 1.01 * lc, "loss %.5f on the GPU, %.5f on the cpu",
