@@ -2,7 +2,7 @@
  * catalog.c - the communicators this build has, in the registry
  * (`ltrun --list comm`; a rank opens its choice's ops).  `auto` composes
  * them: shm between the ranks of one node; between nodes mpi when mpirun
- * (or srun --mpi=pmix) started the ranks, else gloo; nccl when the
+ * (or srun --mpi=pmix) started the ranks, else tcp; nccl when the
  * accelerator is cuda.  The absent list names nccl when configure found
  * no CUDA headers, and gloo and mpi when ./configure left them out
  * (--without-gloo, --without-mpi).
@@ -15,7 +15,7 @@ static const struct lt_plugin comms[] = {
 	{
 		.kind = LT_KIND_COMM,
 		.name = "auto",
-		.description = "Composes the others hierarchically: shm inside a node, mpi (under mpirun) or gloo between nodes; nccl under --accelerator cuda.",
+		.description = "Composes the others hierarchically: shm inside a node, mpi (under mpirun) or tcp between nodes; nccl under --accelerator cuda.",
 		.recommended_when = "always, unless measuring one backend (the default)",
 		.ops = &lt_comm_auto,
 	},
@@ -26,12 +26,19 @@ static const struct lt_plugin comms[] = {
 		.recommended_when = "all ranks are on one node: the fast CPU path",
 		.ops = &lt_comm_shm,
 	},
+	{
+		.kind = LT_KIND_COMM,
+		.name = "tcp",
+		.description = "CPU collectives over TCP sockets, ltrun's own ring: the rank's thread moves the bytes and reduces them as they arrive; the ranks meet through ltrun's rendezvous.",
+		.recommended_when = "ranks on several nodes without mpirun (auto takes it between nodes)",
+		.ops = &lt_comm_tcp,
+	},
 #if LT_HAVE_GLOO
 	{
 		.kind = LT_KIND_COMM,
 		.name = "gloo",
 		.description = "CPU collectives over TCP through libgloo; the ranks meet through ltrun's rendezvous.",
-		.recommended_when = "ranks on several nodes without mpirun, or to compare with torch.distributed's gloo",
+		.recommended_when = "to compare with torch.distributed's gloo (between nodes tcp is faster: bench/README.md)",
 		.ops = &lt_comm_gloo,
 	},
 #endif

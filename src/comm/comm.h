@@ -4,8 +4,9 @@
  *
  *   shm    ranks of one node, through a shared-memory segment (shm.c)
  *   gloo   any ranks, libgloo's TCP transport (gloo.cc, the C++ shim)
+ *   tcp    any ranks, ltrun's own ring over TCP sockets (tcp.c)
  *   mpi    ranks mpirun (or srun --mpi=pmix) started, Open MPI (mpi.c)
- *   auto   shm inside a node, gloo or mpi between nodes, hierarchically
+ *   auto   shm inside a node, tcp or mpi between nodes, hierarchically
  *          (auto.c); nccl when the accelerator is cuda
  *   nccl   a GPU a rank, NCCL loaded with dlopen (nccl.c; built when
  *          configure finds nccl.h)
@@ -141,6 +142,7 @@ struct lt_comm {
 /* The built-in backends' ops (auto composes the others). */
 extern const struct lt_comm_ops lt_comm_shm;
 extern const struct lt_comm_ops lt_comm_gloo;
+extern const struct lt_comm_ops lt_comm_tcp;
 extern const struct lt_comm_ops lt_comm_mpi;
 extern const struct lt_comm_ops lt_comm_auto;
 extern const struct lt_comm_ops lt_comm_nccl; /* when LT_HAVE_CUDA */

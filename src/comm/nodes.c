@@ -186,24 +186,13 @@ struct lt_comm *lt_comm_open_sub(const struct lt_comm_ops *b, const char *bname,
 
 const struct lt_comm_ops *lt_comm_inter_backend(const char **name, struct lt_err *err)
 {
-	bool mpirun = getenv("OMPI_COMM_WORLD_SIZE") != NULL;
-
-	*name = mpirun && LT_HAVE_MPI ? "mpi" : "gloo";
-#if LT_HAVE_MPI
-	if (mpirun)
-		return &lt_comm_mpi;
-#endif
-#if LT_HAVE_GLOO
 	(void)err;
-	return &lt_comm_gloo;
-#elif LT_HAVE_MPI
-	lt_err_set(err, LT_EXIT_FAILURE,
-		   "comm 'auto' has no backend between nodes here: gloo needs " LT_LEFT_OUT(LT_DEP_GLOO) ", or start the ranks with mpirun (mpi then connects the nodes)");
-	return NULL;
-#else
-	(void)mpirun;
-	lt_err_set(err, LT_EXIT_FAILURE,
-		   "comm 'auto' has no backend between nodes in this build: gloo and mpi are left out (./configure --without-gloo --without-mpi); rebuild with libgloo-dev or libopenmpi-dev installed, or run every rank on one node (shm)");
-	return NULL;
+#if LT_HAVE_MPI
+	if (getenv("OMPI_COMM_WORLD_SIZE")) {
+		*name = "mpi";
+		return &lt_comm_mpi;
+	}
 #endif
+	*name = "tcp";
+	return &lt_comm_tcp;
 }

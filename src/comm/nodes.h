@@ -51,10 +51,8 @@ struct lt_comm *lt_comm_open_sub(const struct lt_comm_ops *b, const char *bname,
 				 const int *group, struct lt_err *err);
 
 /* The backend between nodes when the run's is `auto`: mpi when mpirun
- * started the ranks, else gloo; *name gets its name.  A build that left
- * out gloo (./configure --without-gloo) has mpi under mpirun only, one
- * without either has none: returns NULL then, with err saying which
- * configure flags left them out. */
+ * started the ranks (and the build has it), else tcp, which every build
+ * has; *name gets its name.  Never NULL (err is for later backends). */
 const struct lt_comm_ops *lt_comm_inter_backend(const char **name, struct lt_err *err);
 
 #endif

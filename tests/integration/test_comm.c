@@ -28,8 +28,9 @@
 #define MAX_RANKS 8
 #define DEADLINE_S 120
 
-/* The backends under test: add "gloo" here once the build has it. */
-static const char *const backends[] = { "shm" };
+/* The backends under test that every build has (gloo and mpi have
+ * suites of their own, test_comm_gloo.c and test_mpi.c). */
+static const char *const backends[] = { "shm", "tcp" };
 
 struct rank_run {
 	pthread_t thread;
@@ -117,6 +118,7 @@ struct size_case {
 
 static const struct size_case size_cases[] = {
 	{ 0, 1 }, { 0, 2 }, { 0, 3 }, { 0, 4 }, { 0, 5 },
+	{ 1, 1 }, { 1, 2 }, { 1, 3 }, { 1, 4 }, { 1, 5 },
 };
 
 ParameterizedTestParameters(comm, every_collective)

@@ -2,7 +2,7 @@
  * test_comm_auto.c - the hierarchical auto communicator between real
  * processes, every collective checked by comm_worker.  One node (all
  * ranks the same host: the shm path); "nodes" told apart by their host
- * identity on loopback (127.0.0.1, 127.0.0.2...: shm inside each, gloo
+ * identity on loopback (127.0.0.1, 127.0.0.2...: shm inside each, tcp
  * bound to each address between them), with even nodes (rails) and
  * uneven ones (leaders); the same under mpirun (mpi between the nodes);
  * and two real hosts, a network namespace each joined by a veth pair

@@ -4,7 +4,8 @@
  * rank does and prints each group's members (an all-gather of the rank
  * numbers) and their sum (an all-reduce).  "Nodes" are told apart by
  * their host identity on loopback (127.0.0.1, 127.0.0.2: shm inside,
- * gloo between), numbered node-major or interleaved as srun's cyclic
+ * tcp between, gloo when the run's communicator is gloo), numbered
+ * node-major or interleaved as srun's cyclic
  * distribution numbers them, also as mpirun's ranks (mpi between the
  * nodes); then two real hosts, a network namespace each (root only, else
  * skipped); and nodes of unequal size refused.
@@ -75,7 +76,7 @@ static const char *const node_major[] = {
 Test(groups, two_nodes_of_two)
 {
 	expect_groups("2 nodes x 2, --comm auto", "auto", 4, (const char *[]){ A, A, B, B }, NULL,
-		      node_major, "gloo");
+		      node_major, "tcp");
 }
 
 Test(groups, two_nodes_of_two_over_gloo)
@@ -96,7 +97,7 @@ static const char *const interleaved[] = {
 Test(groups, ranks_interleaved_over_nodes)
 {
 	expect_groups("2 nodes x 2, interleaved", "auto", 4, (const char *[]){ A, B, A, B }, NULL,
-		      interleaved, "gloo");
+		      interleaved, "tcp");
 }
 
 /* --- under mpirun: its ranks, mpi between the pretend nodes --- */
@@ -186,5 +187,5 @@ Test(groups, two_hosts_in_network_namespaces, .fini = netns_teardown)
 	expect_groups("2 namespaces x 2 ranks", "auto", 4,
 		      (const char *[]){ "10.231.16.1", "10.231.16.1", "10.231.16.2", "10.231.16.2" },
 		      (const char *[]){ hosts.name[0], hosts.name[0], hosts.name[1], hosts.name[1] },
-		      node_major, "gloo");
+		      node_major, "tcp");
 }

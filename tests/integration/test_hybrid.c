@@ -3,7 +3,7 @@
  * namespace each, joined by a veth pair; root only, else skipped) run 2
  * ranks each of tests/models/hybrid_mlp.so, once under --strategy ddp and
  * once under --strategy hybrid_shard (ZeRO-3 inside each host over shm,
- * the shards all-reduced between the hosts over gloo), 12 steps; every
+ * the shards all-reduced between the hosts over tcp), 12 steps; every
  * parameter must end within 1e-5 relative L2 of ddp's.
  */
 #include <criterion/criterion.h>

@@ -378,7 +378,7 @@ int main(int argc, char **argv)
 	int *ranks;
 
 	if (argc != 2 || !reg || lt_registry_resolve(reg, LT_KIND_COMM, argv[1], &comm, &err)) {
-		fprintf(stderr, "usage: comm_worker shm|gloo|mpi|auto|nccl (a backend this build has)%s%s\n",
+		fprintf(stderr, "usage: comm_worker shm|tcp|gloo|mpi|auto|nccl (a backend this build has)%s%s\n",
 			err.msg[0] ? ": " : "", err.msg);
 		return 2;
 	}

@@ -1,7 +1,7 @@
 /*
  * groups_worker.c - one rank of a hybrid-sharding groups test:
  * `groups_worker COMM` joins a job through the file rendezvous as a rank
- * whose run's communicator is COMM (shm, gloo, mpi, auto), opens
+ * whose run's communicator is COMM (shm, tcp, gloo, mpi, auto), opens
  * lt_groups_open() and prints who is in its node and cross groups, as
  * all-gathers of the members' rank numbers and all-reduces (SUM) of them:
  *   groups_worker: rank R: node [a b] sum S cross [c d] sum T
@@ -84,7 +84,7 @@ int main(int argc, char **argv)
 
 	if (argc != 2 || !reg ||
 	    lt_registry_resolve(reg, LT_KIND_COMM, argv[1], &ctx.choice[LT_KIND_COMM], &err)) {
-		fprintf(stderr, "usage: groups_worker shm|gloo|mpi|auto%s%s\n",
+		fprintf(stderr, "usage: groups_worker shm|tcp|gloo|mpi|auto%s%s\n",
 			err.msg[0] ? ": " : "", err.msg);
 		return 2;
 	}

@@ -308,7 +308,7 @@ int main(int argc, char **argv)
 	int *ranks;
 
 	if (argc != 2 || !reg || lt_registry_resolve(reg, LT_KIND_COMM, argv[1], &choice, &err)) {
-		fprintf(stderr, "usage: rsv_worker shm|gloo|mpi|auto%s%s\n",
+		fprintf(stderr, "usage: rsv_worker shm|tcp|gloo|mpi|auto%s%s\n",
 			err.msg[0] ? ": " : "", err.msg);
 		return 2;
 	}
