@@ -1,7 +1,7 @@
 /*
  * auto.c - the `auto` communicator: hierarchical, shm inside a node and an
  * inter-node backend between nodes (mpi when mpirun started the ranks,
- * else gloo).  At open the members find their nodes (nodes.h: the host
+ * else tcp).  At open the members find their nodes (nodes.h: the host
  * address of lt_comm_args, or the host name, through the rendezvous;
  * nodes numbered by first appearance in group rank order, local ranks in
  * group rank order within a node).  Sub-communicators, opened through

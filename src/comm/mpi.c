@@ -258,7 +258,7 @@ static int mpi_open(struct lt_comm *c, const struct lt_comm_args *args, struct l
 	if (!started_by_mpi_launcher())
 		return lt_err_set(err, LT_EXIT_FAILURE,
 				  "comm 'mpi' needs ranks started by mpirun (or srun --mpi=pmix): "
-				  "use --comm auto or gloo");
+				  "use --comm auto or tcp");
 	s = calloc(1, sizeof(*s));
 	if (!s)
 		return lt_err_set(err, LT_EXIT_FAILURE, "out of memory");

@@ -12,7 +12,7 @@
  * restarted job never reads its predecessor's keys.
  *
  * Then the rank opens the communicator (--comm; auto: shm inside a node,
- * gloo or mpi between nodes), reserves the parameter arenas, and runs the
+ * tcp or mpi between nodes), reserves the parameter arenas, and runs the
  * model: lt_module_v1() (Trainer mode, loop.c) or lt_main() (Fabric
  * mode).  The settings of the run reach an exec'ed rank as LTRUN_*
  * variables the agent exported (lt_config_export).
@@ -204,7 +204,7 @@ static const struct lt_comm_ops *choose_comm(struct lt_ctx *ctx)
 		lt_fatal(ctx, "communicator '%s' moves GPU memory: it needs --accelerator cuda",
 			 c->named->name);
 	if (!lt_comm_of(c)->inter_node && ctx->info.num_nodes > 1)
-		lt_fatal(ctx, "communicator '%s' carries collectives between the ranks of one node, but this job has %d nodes: use --comm auto or gloo",
+		lt_fatal(ctx, "communicator '%s' carries collectives between the ranks of one node, but this job has %d nodes: use --comm auto (or tcp)",
 			 c->named->name, ctx->info.num_nodes);
 	return lt_comm_of(c);
 }

@@ -6,7 +6,7 @@
  *   "hybrid/node<k>"  shm over node k's ranks, in rank order
  *   "hybrid/rail<i>"  the ranks of local index i, one per node in node
  *                     order, over the run's communicator between nodes
- *                     (auto's choice, mpi or gloo, when --comm is auto)
+ *                     (auto's choice, mpi or tcp, when --comm is auto)
  * A group of one member (a node of one rank, or one node) is a shm group
  * of one, which needs no network.
  */

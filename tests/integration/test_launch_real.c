@@ -511,7 +511,7 @@ Test(launch_real, two_hosts_in_network_namespaces, .fini = netns_teardown)
 	expect_job("2 namespaces x ltrun --devices 4", &r, 8, 4, NETNS_MAIN ":");
 	run_result_free(&r);
 
-	/* Training across the two nodes: shm inside each, gloo between them. */
+	/* Training across the two nodes: shm inside each, tcp between them. */
 	{
 		char linreg[PATH_MAX], dump[PATH_MAX], dir[] = "/tmp/ltrun-netns-XXXXXX";
 
