@@ -206,10 +206,8 @@ static int move(struct lt_comm *c, const char *out, size_t out_len, char *in, si
 {
 	struct tcp *s = state_of(c);
 	size_t sent = 0, got = 0;
-	int64_t idle_since = 0, deadline = 0;
+	int64_t idle_since = 0;
 
-	if (s->timeout_ms > 0)
-		deadline = lt_now_ns() + (int64_t)s->timeout_ms * 1000000;
 	for (;;) {
 		size_t can_send = relay ? got : out_len;
 		bool moved = false;
@@ -268,11 +266,19 @@ static int move(struct lt_comm *c, const char *out, size_t out_len, char *in, si
 		for (int i = 0; i < 2; i++)
 			if (!p[i].events)
 				p[i].fd = -1; /* else its hang-up would still wake us */
-		if (deadline) {
-			if (now >= deadline)
+		if (p[0].fd < 0 && p[1].fd < 0)
+			continue;
+		/* the timeout counts from the last progress */
+		if (s->timeout_ms > 0) {
+			int64_t deadline = idle_since + (int64_t)s->timeout_ms * 1000000;
+			if (now >= deadline) {
+				char why[96];
+				snprintf(why, sizeof(why),
+					 "nothing moved for %.1f s, the collective timeout (--timeout)",
+					 s->timeout_ms / 1000.0);
 				return broken(c, got < in_len ? "waiting for" : "sending to",
-					      got < in_len ? s->prev : s->next,
-					      "no progress before the collective timeout (--timeout)", err);
+					      got < in_len ? s->prev : s->next, why, err);
+			}
 			wait_ms = (int)((deadline - now) / 1000000) + 1;
 		}
 		if (poll(p, 2, wait_ms) < 0 && errno != EINTR)
@@ -288,7 +294,6 @@ static int move(struct lt_comm *c, const char *out, size_t out_len, char *in, si
 				return broken(c, "sending to", s->next,
 					      "it sent data the wrong way (not an ltrun rank of this job?)", err);
 		}
-		idle_since = 0;
 	}
 }
 

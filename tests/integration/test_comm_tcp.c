@@ -6,7 +6,8 @@
  * user (uid 65534, when the test runs as root) sending garbage, and this
  * user posing as rank 0 with a made-up token.  Both must be closed on,
  * and the job must then form its ring with the real rank 0 and pass every
- * collective.
+ * collective.  And a rank that stalls, alive with its connections open,
+ * fails the others once --timeout passes without progress, naming it.
  */
 #include <criterion/criterion.h>
 
@@ -32,7 +33,7 @@ struct rank_run {
 	pthread_t thread;
 	const char *argv[3];
 	char vars[5][600];
-	const char *env[7];
+	const char *env[16];
 	struct run_result r;
 	int started;
 };
@@ -45,19 +46,27 @@ static void *run_rank(void *arg)
 	return NULL;
 }
 
-static void start_rank(struct rank_run *rr, int rank, const char *dir, const char *run_id)
+static void start_rank_with(struct rank_run *rr, int rank, int world, const char *dir,
+			    const char *run_id, const char *const *extra)
 {
 	memset(rr, 0, sizeof(*rr));
 	rr->argv[0] = build_path("tests/progs/comm_worker");
 	rr->argv[1] = "tcp";
 	snprintf(rr->vars[0], sizeof(rr->vars[0]), "RANK=%d", rank);
-	snprintf(rr->vars[1], sizeof(rr->vars[1]), "WORLD_SIZE=2");
+	snprintf(rr->vars[1], sizeof(rr->vars[1]), "WORLD_SIZE=%d", world);
 	snprintf(rr->vars[2], sizeof(rr->vars[2]), "LTRUN_RDZV_DIR=%s", dir);
 	snprintf(rr->vars[3], sizeof(rr->vars[3]), "LTRUN_RUN_ID=%s", run_id);
 	snprintf(rr->vars[4], sizeof(rr->vars[4]), "COMM_WORKER_QUICK=1");
 	for (int i = 0; i < 5; i++)
 		rr->env[i] = rr->vars[i];
+	for (int i = 0; extra && extra[i] && 5 + i < 15; i++)
+		rr->env[5 + i] = extra[i];
 	cr_assert_eq(pthread_create(&rr->thread, NULL, run_rank, rr), 0);
+}
+
+static void start_rank(struct rank_run *rr, int rank, const char *dir, const char *run_id)
+{
+	start_rank_with(rr, rank, 2, dir, run_id, NULL);
 }
 
 /* Rank 1's published record ("<address> <port> <token>"): its port. */
@@ -184,4 +193,41 @@ Test(comm_tcp, strangers_are_closed_on_and_the_ring_forms, .timeout = DEADLINE_S
 		snprintf(cmd, sizeof(cmd), "rm -rf '%s'", dir);
 		cr_expect_eq(system(cmd), 0);
 	}
+}
+
+/* Rank 2 of 3 stalls before its fifth collective for 40 s; with a 2 s
+ * timeout ranks 0 and 1 must fail within seconds, one line each, rank 0
+ * (which waits for rank 2's data) naming it. */
+Test(comm_tcp, a_stalled_rank_fails_the_others_at_the_timeout, .timeout = DEADLINE_S + 30)
+{
+	static const char *const extra[] = { "COMM_WORKER_DIE_AT=5", "COMM_WORKER_DIE_RANK=2",
+					     "COMM_WORKER_STALL_S=40", "COMM_WORKER_TIMEOUT_MS=2000",
+					     NULL };
+	struct rank_run rr[3];
+	char dir[64], run_id[64], cmd[128];
+	double start = run_clock_s(), took[2];
+
+	cr_assert_eq(tmp_dir_make(dir, sizeof(dir), "ltrun-test-tcp"), 0);
+	snprintf(run_id, sizeof(run_id), "tcps%d", (int)getpid());
+	for (int r = 0; r < 3; r++)
+		start_rank_with(&rr[r], r, 3, dir, run_id, extra);
+	for (int r = 0; r < 2; r++) {
+		pthread_join(rr[r].thread, NULL);
+		took[r] = run_clock_s() - start;
+	}
+	pthread_join(rr[2].thread, NULL);
+	for (int r = 0; r < 2; r++) {
+		cr_assert(rr[r].started, "cannot start comm_worker: build the tests first");
+		cr_expect_eq(rr[r].r.status, 1, "rank %d exited %d:\n%s", r, rr[r].r.status, rr[r].r.err);
+		cr_expect_eq(count_lines(rr[r].r.err), 1, "rank %d: one line expected:\n%s", r,
+			     rr[r].r.err);
+		cr_expect_lt(took[r], 30, "rank %d took %.1f s to fail: the 2 s timeout did not end it",
+			     r, took[r]);
+	}
+	cr_expect(strstr(rr[0].r.err, "rank 2") && strstr(rr[0].r.err, "timeout"),
+		  "rank 0's line should name rank 2 and the timeout:\n%s", rr[0].r.err);
+	for (int r = 0; r < 3; r++)
+		run_result_free(&rr[r].r);
+	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", dir);
+	cr_expect_eq(system(cmd), 0);
 }

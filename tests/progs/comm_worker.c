@@ -9,6 +9,8 @@
  *   COMM_WORKER_TIMEOUT_MS  the collective timeout (default 20000)
  *   COMM_WORKER_DIE_AT=N    rank COMM_WORKER_DIE_RANK (default the last)
  *                           kills itself with SIGKILL before collective N
+ *   COMM_WORKER_STALL_S=S   ... or, instead, sleeps S seconds there (its
+ *                           connections open) and exits 3
  *   COMM_WORKER_QUICK=1     small counts only
  *   COMM_WORKER_SCHED=1     print, after opening, how many of this
  *                           process's threads are in the idle scheduling
@@ -43,6 +45,7 @@ struct worker {
 	int rank, size;
 	int calls;     /* collectives issued */
 	int die_at, die_rank;
+	int stall_s; /* COMM_WORKER_STALL_S: stall instead of dying */
 	int failures;
 	unsigned salt;
 };
@@ -150,6 +153,13 @@ static void *alloc(size_t count, enum lt_dtype dt)
 static void next_call(struct worker *w)
 {
 	if (w->calls++ == w->die_at && w->rank == w->die_rank) {
+		if (w->stall_s > 0) {
+			/* alive, connections open, but silent */
+			fprintf(stderr, "rank %d: stalling %d s before collective %d as asked\n",
+				w->rank, w->stall_s, w->die_at);
+			sleep((unsigned)w->stall_s);
+			_exit(3);
+		}
 		fprintf(stderr, "rank %d: dying before collective %d as asked\n", w->rank, w->die_at);
 		raise(SIGKILL);
 	}
@@ -385,6 +395,7 @@ int main(int argc, char **argv)
 	w.rank = env_int("OMPI_COMM_WORLD_RANK", env_int("RANK", -1));
 	w.size = env_int("OMPI_COMM_WORLD_SIZE", env_int("WORLD_SIZE", -1));
 	w.die_at = env_int("COMM_WORKER_DIE_AT", -1);
+	w.stall_s = env_int("COMM_WORKER_STALL_S", 0);
 	w.die_rank = env_int("COMM_WORKER_DIE_RANK", w.size - 1);
 	if (w.size < 1 || w.rank < 0 || w.rank >= w.size) {
 		fprintf(stderr, "comm_worker: set RANK and WORLD_SIZE (0 <= RANK < WORLD_SIZE)\n");
