@@ -46,14 +46,14 @@ LT_CPPFLAGS = -Iinclude -Isrc -I$(B)/proto -D_GNU_SOURCE -DLT_VERSION='"$(PACKAG
 	$(LT_HAVE) -DLT_HAVE_CUDA=$(if $(LT_CUDA),1,0)
 LT_CFLAGS = $(WARN) -fPIC -fvisibility=hidden $(SANFLAGS) $(CJSON_CFLAGS) $(PMIX_CFLAGS) $(MPI_CFLAGS) $(CURL_CFLAGS) $(HWLOC_CFLAGS) \
 	$(PROTOBUF_C_CFLAGS)
-LT_LIBS = $(CJSON_LIBS) $(CURL_LIBS) $(HWLOC_LIBS) $(SLURM_LIBS) $(GLOO_LIBS) $(MPI_LIBS) \
+LT_LIBS = $(CJSON_LIBS) $(HWLOC_LIBS) $(SLURM_LIBS) $(GLOO_LIBS) $(MPI_LIBS) \
 	$(PROTOBUF_C_LIBS) -lm -ldl -pthread
 CXXWARN = -std=gnu++17 -Wall -Wextra $(WERROR_FLAG)
 
 # The sources that need a library ./configure left out are not built; the
 # registry names what they provided as "not built in this version".
 LEFT_OUT_SRC := $(if $(LT_WITH_GLOO),,src/comm/gloo.cc) $(if $(LT_WITH_MPI),,src/comm/mpi.c) \
-	$(if $(LT_WITH_CURL),,src/ckpt/http.c src/rdzv/etcd_client.c src/rdzv/rdzv_etcd.c) \
+	$(if $(LT_WITH_CURL),,src/ckpt/http.c src/rdzv/etcd_client.c src/rdzv/rdzv_etcd.c src/core/curl_lib.c) \
 	$(if $(LT_WITH_PMIX),,src/rdzv/rdzv_pmix.c)
 LIB_SRC := $(filter-out $(LEFT_OUT_SRC),$(sort $(wildcard src/*/*.c)))
 LIB_CXX_SRC := $(filter-out $(LEFT_OUT_SRC),$(sort $(wildcard src/*/*.cc)))
@@ -66,7 +66,7 @@ PROTO_C := $(PROTO_SRC:proto/%.proto=$(B)/proto/%.pb-c.c)
 PROTO_H := $(PROTO_C:.c=.h)
 LIB_OBJ = $(LIB_SRC:%.c=$(B)/%.o) $(LIB_CXX_SRC:%.cc=$(B)/%.o) $(PROTO_C:.c=.o) $(CUDA_KERNELS_OBJ)
 # test_ckpt_http.c calls the http IO's ops directly.
-LEFT_OUT_TEST_SRC := $(if $(LT_WITH_CURL),,tests/integration/test_ckpt_http.c)
+LEFT_OUT_TEST_SRC := $(if $(LT_WITH_CURL),,tests/integration/test_ckpt_http.c tests/unit/test_curl_lib.c)
 TEST_SRC := $(filter-out $(LEFT_OUT_TEST_SRC),$(sort $(wildcard tests/unit/*.c tests/integration/*.c)))
 TEST_OBJ := $(TEST_SRC:%.c=$(B)/%.o)
 FUZZ_SRC := $(sort $(wildcard tests/fuzz/fuzz_*.c))

@@ -1,7 +1,7 @@
 /*
  * http.c - the `http` checkpoint IO plugin: a checkpoint's files on a
  * WebDAV server (nginx with dav_methods, Apache mod_dav...) under a base
- * URL, through libcurl.
+ * URL, through libcurl (loaded on first use: core/curl_lib.h).
  *
  *   write   MKCOL of each missing collection above the file (201, or 405
  *           when it exists), PUT to "<url>.tmp-<random>" streamed from the
@@ -27,9 +27,9 @@
  * to request): one thread at a time per state.
  */
 #include "ckpt/io.h"
+#include "core/curl_lib.h"
 #include "core/url.h"
 
-#include <curl/curl.h>
 #include <errno.h>
 #include <pthread.h>
 #include <stdbool.h>
@@ -54,14 +54,6 @@ struct http {
 };
 
 /* ------------------------------------------------------------ requests */
-
-static pthread_once_t global_once = PTHREAD_ONCE_INIT;
-static CURLcode global_rc;
-
-static void global_init(void)
-{
-	global_rc = curl_global_init(CURL_GLOBAL_DEFAULT);
-}
 
 /* The iov an upload streams from, and where it is. */
 struct upload {
@@ -120,7 +112,7 @@ static size_t download_write(char *src, size_t size, size_t nmemb, void *arg)
 	size_t n = size * nmemb, from = 0, skip;
 
 	if (!d->status)
-		curl_easy_getinfo(d->curl, CURLINFO_RESPONSE_CODE, &d->status);
+		lt_curl.easy_getinfo(d->curl, CURLINFO_RESPONSE_CODE, &d->status);
 	if (d->status != 200 && d->status != 206)
 		return n;
 	skip = d->status == 200 ? d->off : 0;
@@ -167,56 +159,56 @@ static CURLcode perform(struct http *h, const struct request *r, long *status)
 	struct curl_slist *hdr = NULL, *s;
 	CURLcode rc;
 
-	curl_easy_reset(c);
+	lt_curl.easy_reset(c);
 	h->curl_msg[0] = '\0';
-	curl_easy_setopt(c, CURLOPT_URL, r->url);
-	curl_easy_setopt(c, CURLOPT_ERRORBUFFER, h->curl_msg);
-	curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
-	curl_easy_setopt(c, CURLOPT_CONNECTTIMEOUT, 10L);
+	lt_curl.easy_setopt(c, CURLOPT_URL, r->url);
+	lt_curl.easy_setopt(c, CURLOPT_ERRORBUFFER, h->curl_msg);
+	lt_curl.easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
+	lt_curl.easy_setopt(c, CURLOPT_CONNECTTIMEOUT, 10L);
 	/* A stalled transfer: under 1 byte/s for a minute. */
-	curl_easy_setopt(c, CURLOPT_LOW_SPEED_LIMIT, 1L);
-	curl_easy_setopt(c, CURLOPT_LOW_SPEED_TIME, 60L);
+	lt_curl.easy_setopt(c, CURLOPT_LOW_SPEED_LIMIT, 1L);
+	lt_curl.easy_setopt(c, CURLOPT_LOW_SPEED_TIME, 60L);
 	if (h->ca)
-		curl_easy_setopt(c, CURLOPT_CAINFO, h->ca);
+		lt_curl.easy_setopt(c, CURLOPT_CAINFO, h->ca);
 	if (h->insecure) {
-		curl_easy_setopt(c, CURLOPT_SSL_VERIFYPEER, 0L);
-		curl_easy_setopt(c, CURLOPT_SSL_VERIFYHOST, 0L);
+		lt_curl.easy_setopt(c, CURLOPT_SSL_VERIFYPEER, 0L);
+		lt_curl.easy_setopt(c, CURLOPT_SSL_VERIFYHOST, 0L);
 	}
 	for (s = h->auth; s; s = s->next)
-		hdr = curl_slist_append(hdr, s->data);
+		hdr = lt_curl.slist_append(hdr, s->data);
 	for (s = r->headers; s; s = s->next)
-		hdr = curl_slist_append(hdr, s->data);
-	hdr = curl_slist_append(hdr, "Expect:"); /* no 100-continue round trip */
-	curl_easy_setopt(c, CURLOPT_HTTPHEADER, hdr);
+		hdr = lt_curl.slist_append(hdr, s->data);
+	hdr = lt_curl.slist_append(hdr, "Expect:"); /* no 100-continue round trip */
+	lt_curl.easy_setopt(c, CURLOPT_HTTPHEADER, hdr);
 	if (r->up) {
-		curl_easy_setopt(c, CURLOPT_UPLOAD, 1L);
-		curl_easy_setopt(c, CURLOPT_UPLOAD_BUFFERSIZE, 1L << 20);
-		curl_easy_setopt(c, CURLOPT_INFILESIZE_LARGE, (curl_off_t)r->up_len);
-		curl_easy_setopt(c, CURLOPT_READFUNCTION, upload_read);
-		curl_easy_setopt(c, CURLOPT_READDATA, r->up);
-		curl_easy_setopt(c, CURLOPT_SEEKFUNCTION, upload_seek);
-		curl_easy_setopt(c, CURLOPT_SEEKDATA, r->up);
+		lt_curl.easy_setopt(c, CURLOPT_UPLOAD, 1L);
+		lt_curl.easy_setopt(c, CURLOPT_UPLOAD_BUFFERSIZE, 1L << 20);
+		lt_curl.easy_setopt(c, CURLOPT_INFILESIZE_LARGE, (curl_off_t)r->up_len);
+		lt_curl.easy_setopt(c, CURLOPT_READFUNCTION, upload_read);
+		lt_curl.easy_setopt(c, CURLOPT_READDATA, r->up);
+		lt_curl.easy_setopt(c, CURLOPT_SEEKFUNCTION, upload_seek);
+		lt_curl.easy_setopt(c, CURLOPT_SEEKDATA, r->up);
 		upload_seek(r->up, 0, SEEK_SET);
 	} else if (r->head) {
-		curl_easy_setopt(c, CURLOPT_NOBODY, 1L);
+		lt_curl.easy_setopt(c, CURLOPT_NOBODY, 1L);
 	}
 	if (strcmp(r->method, r->up ? "PUT" : r->head ? "HEAD" : "GET"))
-		curl_easy_setopt(c, CURLOPT_CUSTOMREQUEST, r->method);
+		lt_curl.easy_setopt(c, CURLOPT_CUSTOMREQUEST, r->method);
 	if (r->down) {
 		r->down->curl = c;
 		r->down->seen = r->down->got = 0;
 		r->down->status = 0;
 		r->down->overflow = false;
-		curl_easy_setopt(c, CURLOPT_BUFFERSIZE, 1L << 20);
-		curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, download_write);
-		curl_easy_setopt(c, CURLOPT_WRITEDATA, r->down);
+		lt_curl.easy_setopt(c, CURLOPT_BUFFERSIZE, 1L << 20);
+		lt_curl.easy_setopt(c, CURLOPT_WRITEFUNCTION, download_write);
+		lt_curl.easy_setopt(c, CURLOPT_WRITEDATA, r->down);
 	} else {
-		curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, discard_write);
+		lt_curl.easy_setopt(c, CURLOPT_WRITEFUNCTION, discard_write);
 	}
-	rc = curl_easy_perform(c);
+	rc = lt_curl.easy_perform(c);
 	*status = 0;
-	curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, status);
-	curl_slist_free_all(hdr);
+	lt_curl.easy_getinfo(c, CURLINFO_RESPONSE_CODE, status);
+	lt_curl.slist_free_all(hdr);
 	return rc;
 }
 
@@ -301,7 +293,7 @@ static int request_err(struct http *h, struct lt_err *err, const char *what,
 		snprintf(tries, sizeof(tries), " (%d attempts)", attempts);
 	if (rc != CURLE_OK)
 		return lt_err_set(err, LT_EXIT_FAILURE, "cannot %s '%s': %s%s; hint: %s", what, r->url,
-				  h->curl_msg[0] ? h->curl_msg : curl_easy_strerror(rc), tries,
+				  h->curl_msg[0] ? h->curl_msg : lt_curl.easy_strerror(rc), tries,
 				  hint(rc, 0));
 	return lt_err_set(err, LT_EXIT_FAILURE, "cannot %s '%s': %s answered HTTP %ld%s; hint: %s",
 			  what, r->url, r->method, status, tries, hint(rc, status));
@@ -350,17 +342,15 @@ static int http_open(const struct lt_ckpt_io_args *args, void **state, struct lt
 		return lt_err_set(err, LT_EXIT_USAGE,
 				  "checkpoint base '%s' is not a URL; hint: give an http:// or https:// URL",
 				  base);
-	pthread_once(&global_once, global_init);
-	if (global_rc != CURLE_OK)
-		return lt_err_set(err, LT_EXIT_FAILURE, "cannot initialise libcurl for '%s': %s", base,
-				  curl_easy_strerror(global_rc));
+	if (lt_curl_load("checkpoint IO 'http'", err))
+		return -1;
 	h = calloc(1, sizeof(*h));
 	if (!h)
 		return lt_err_set(err, LT_EXIT_FAILURE, "out of memory opening '%s'", base);
 	while (n > 0 && base[n - 1] == '/')
 		n--;
 	h->base = strndup(base, n);
-	h->curl = curl_easy_init();
+	h->curl = lt_curl.easy_init();
 	if (!h->base || !h->curl) {
 		lt_err_set(err, LT_EXIT_FAILURE, "cannot set up libcurl for '%s'", base);
 		goto out_free;
@@ -373,7 +363,7 @@ static int http_open(const struct lt_ckpt_io_args *args, void **state, struct lt
 			lt_err_set(err, LT_EXIT_FAILURE, "out of memory opening '%s'", base);
 			goto out_free;
 		}
-		h->auth = curl_slist_append(NULL, line);
+		h->auth = lt_curl.slist_append(NULL, line);
 		free(line);
 		if (!h->auth) {
 			lt_err_set(err, LT_EXIT_FAILURE, "out of memory opening '%s'", base);
@@ -389,7 +379,7 @@ static int http_open(const struct lt_ckpt_io_args *args, void **state, struct lt
 
 out_free:
 	if (h->curl)
-		curl_easy_cleanup(h->curl);
+		lt_curl.easy_cleanup(h->curl);
 	free(h->base);
 	free(h);
 	return -1;
@@ -487,9 +477,9 @@ static int http_write(void *state, const char *rel, const struct iovec *iov, int
 		goto out;
 	}
 	move.url = put.url;
-	move.headers = curl_slist_append(NULL, line);
+	move.headers = lt_curl.slist_append(NULL, line);
 	if (move.headers)
-		move.headers = curl_slist_append(move.headers, "Overwrite: T");
+		move.headers = lt_curl.slist_append(move.headers, "Overwrite: T");
 	if (!move.headers) {
 		oom(err, rel);
 		goto out_drop;
@@ -515,7 +505,7 @@ static int http_write(void *state, const char *rel, const struct iovec *iov, int
 out_drop:
 	drop_temp(h, put.url);
 out:
-	curl_slist_free_all(move.headers);
+	lt_curl.slist_free_all(move.headers);
 	free(line);
 	free(dest);
 	free((char *)put.url);
@@ -539,7 +529,7 @@ static int http_size(void *state, const char *rel, uint64_t *size, struct lt_err
 		request_err(h, err, "find the size of", &r, cc, status, attempts);
 		goto out;
 	}
-	curl_easy_getinfo(h->curl, CURLINFO_CONTENT_LENGTH_DOWNLOAD_T, &len);
+	lt_curl.easy_getinfo(h->curl, CURLINFO_CONTENT_LENGTH_DOWNLOAD_T, &len);
 	if (len < 0) {
 		lt_err_set(err, LT_EXIT_FAILURE,
 			   "cannot find the size of '%s': the server sent no Content-Length; "
@@ -568,7 +558,7 @@ static int http_read(void *state, const char *rel, uint64_t off, void *buf, size
 		return 0;
 	snprintf(range, sizeof(range), "Range: bytes=%llu-%llu", (unsigned long long)off,
 		 (unsigned long long)(off + len - 1));
-	r.headers = curl_slist_append(NULL, range);
+	r.headers = lt_curl.slist_append(NULL, range);
 	r.url = make_url(h, rel, "");
 	if (!r.url || !r.headers) {
 		oom(err, rel);
@@ -588,7 +578,7 @@ static int http_read(void *state, const char *rel, uint64_t off, void *buf, size
 	}
 	rc = 0;
 out:
-	curl_slist_free_all(r.headers);
+	lt_curl.slist_free_all(r.headers);
 	free((char *)r.url);
 	return rc;
 }
@@ -601,7 +591,7 @@ static int http_remove(void *state, const char *rel, struct lt_err *err)
 	long status;
 	int attempts, rc = 0;
 
-	r.headers = curl_slist_append(NULL, "Depth: infinity");
+	r.headers = lt_curl.slist_append(NULL, "Depth: infinity");
 	r.url = make_url(h, rel, rel[0] && rel[strlen(rel) - 1] == '/' ? "" : "/");
 	if (!r.url || !r.headers) {
 		rc = oom(err, rel);
@@ -615,7 +605,7 @@ static int http_remove(void *state, const char *rel, struct lt_err *err)
 		h->made_dir = NULL;
 	}
 out:
-	curl_slist_free_all(r.headers);
+	lt_curl.slist_free_all(r.headers);
 	free((char *)r.url);
 	return rc;
 }
@@ -633,8 +623,8 @@ static void http_close(void *state)
 
 	if (!h)
 		return;
-	curl_easy_cleanup(h->curl);
-	curl_slist_free_all(h->auth);
+	lt_curl.easy_cleanup(h->curl);
+	lt_curl.slist_free_all(h->auth);
 	free(h->made_dir);
 	free(h->base);
 	free(h);

@@ -5,9 +5,9 @@
 #include "rdzv/etcd_client.h"
 #include "core/base64.h"
 #include "core/buf.h"
+#include "core/curl_lib.h"
 
 #include <cjson/cJSON.h>
-#include <curl/curl.h>
 #include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -40,19 +40,19 @@ static int call(struct lt_etcd *e, const char *path, cJSON *body, cJSON **reply,
 	if (!text)
 		return lt_err_set(err, LT_EXIT_FAILURE, "out of memory");
 	snprintf(url, sizeof(url), "http://%s/v3/%s", e->endpoint, path);
-	curl_easy_setopt(e->curl, CURLOPT_URL, url);
-	curl_easy_setopt(e->curl, CURLOPT_POSTFIELDS, text);
-	curl_easy_setopt(e->curl, CURLOPT_WRITEFUNCTION, collect);
-	curl_easy_setopt(e->curl, CURLOPT_WRITEDATA, &got);
+	lt_curl.easy_setopt(e->curl, CURLOPT_URL, url);
+	lt_curl.easy_setopt(e->curl, CURLOPT_POSTFIELDS, text);
+	lt_curl.easy_setopt(e->curl, CURLOPT_WRITEFUNCTION, collect);
+	lt_curl.easy_setopt(e->curl, CURLOPT_WRITEDATA, &got);
 	e->curl_msg[0] = '\0';
-	rc = curl_easy_perform(e->curl);
+	rc = lt_curl.easy_perform(e->curl);
 	free(text);
-	curl_easy_getinfo(e->curl, CURLINFO_RESPONSE_CODE, &status);
+	lt_curl.easy_getinfo(e->curl, CURLINFO_RESPONSE_CODE, &status);
 	if (rc != CURLE_OK) {
 		lt_buf_free(&got);
 		return lt_err_set(err, LT_EXIT_FAILURE,
 				  "cannot reach etcd at %s: %s: start etcd there or fix --rdzv-endpoint",
-				  e->endpoint, e->curl_msg[0] ? e->curl_msg : curl_easy_strerror(rc));
+				  e->endpoint, e->curl_msg[0] ? e->curl_msg : lt_curl.easy_strerror(rc));
 	}
 	*reply = got.data ? cJSON_Parse(got.data) : NULL;
 	if (status != 200 || !*reply) {
@@ -73,16 +73,20 @@ int lt_etcd_open(const char *endpoint, struct lt_etcd **out, struct lt_err *err)
 	char *v = NULL;
 	bool found;
 
-	if (!e || !(e->curl = curl_easy_init())) {
+	if (lt_curl_load("the etcd rendezvous", err)) {
+		free(e);
+		return -1;
+	}
+	if (!e || !(e->curl = lt_curl.easy_init())) {
 		free(e);
 		return lt_err_set(err, LT_EXIT_FAILURE, "out of memory");
 	}
 	snprintf(e->endpoint, sizeof(e->endpoint), "%s", endpoint);
-	curl_easy_setopt(e->curl, CURLOPT_ERRORBUFFER, e->curl_msg);
-	curl_easy_setopt(e->curl, CURLOPT_NOSIGNAL, 1L);
-	curl_easy_setopt(e->curl, CURLOPT_CONNECTTIMEOUT, (long)LT_ETCD_CONNECT_S);
-	curl_easy_setopt(e->curl, CURLOPT_TIMEOUT, (long)REQUEST_S);
-	curl_easy_setopt(e->curl, CURLOPT_PROTOCOLS_STR, "http");
+	lt_curl.easy_setopt(e->curl, CURLOPT_ERRORBUFFER, e->curl_msg);
+	lt_curl.easy_setopt(e->curl, CURLOPT_NOSIGNAL, 1L);
+	lt_curl.easy_setopt(e->curl, CURLOPT_CONNECTTIMEOUT, (long)LT_ETCD_CONNECT_S);
+	lt_curl.easy_setopt(e->curl, CURLOPT_TIMEOUT, (long)REQUEST_S);
+	lt_curl.easy_setopt(e->curl, CURLOPT_PROTOCOLS_STR, "http");
 	/* One read proves that etcd's gateway answers there. */
 	if (lt_etcd_get(e, "/ltrun/ping", &v, &found, err)) {
 		lt_etcd_close(e);
@@ -97,7 +101,7 @@ void lt_etcd_close(struct lt_etcd *e)
 {
 	if (!e)
 		return;
-	curl_easy_cleanup(e->curl);
+	lt_curl.easy_cleanup(e->curl);
 	free(e);
 }
 
