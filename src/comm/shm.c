@@ -47,6 +47,7 @@
  */
 #include "comm/comm.h"
 #include "comm/reduce.h"
+#include "core/parse.h"
 #include "core/clock.h"
 #include "core/owner.h"
 #include "rdzv/rdzv.h"
@@ -641,18 +642,6 @@ static int shm_reduce_scatter_v(struct lt_comm *c, const void *send, void *recv,
 
 /* ------------------------------------------------------------ open/close */
 
-static long env_long(const char *name, long def, long lo, long hi)
-{
-	const char *v = getenv(name);
-	char *end;
-	long x;
-
-	if (!v || !*v)
-		return def;
-	errno = 0;
-	x = strtol(v, &end, 10);
-	return errno || *end || x < lo || x > hi ? def : x;
-}
 
 /* How long a waiting rank spins before it sleeps on the futex, and how
  * often it gives its cpu away meanwhile.  With a cpu for every rank it
@@ -668,7 +657,7 @@ static void spin_policy(struct shm *s)
 	if (!sched_getaffinity(0, sizeof(set), &set))
 		cpus = CPU_COUNT(&set);
 	s->yield_mask = s->size > cpus ? 0 : 63;
-	s->spin_ns = env_long("LTRUN_SHM_SPIN_US", s->size > cpus ? OVERSUB_SPIN_US : SPIN_US, 0,
+	s->spin_ns = lt_env_long_or("LTRUN_SHM_SPIN_US", s->size > cpus ? OVERSUB_SPIN_US : SPIN_US, 0,
 			      1000000) * 1000;
 }
 
@@ -699,7 +688,7 @@ static void segment_name(struct shm *s, const char *run_id, unsigned n)
 static void place_own_slots(struct shm *s)
 {
 	const size_t bits = 8 * sizeof(unsigned long);
-	long node = env_long("LTRUN_NUMA_NODE", -1, 0, NODE_BITS - 1);
+	long node = lt_env_long_or("LTRUN_NUMA_NODE", -1, 0, NODE_BITS - 1);
 	long page = sysconf(_SC_PAGESIZE);
 	unsigned long mask[NODE_BITS / (8 * sizeof(unsigned long))] = { 0 };
 	uintptr_t lo = (uintptr_t)slot(s, s->rank, 0), hi = lo + STAGES * s->chunk;
@@ -877,10 +866,10 @@ static int shm_open_comm(struct lt_comm *c, const struct lt_comm_args *a, struct
 		return lt_err_set(err, LT_EXIT_FAILURE, "shm communicator: out of memory");
 	if (s->size == 1)
 		return 0;
-	s->chunk = (size_t)env_long("LTRUN_SHM_CHUNK", CHUNK_DEFAULT, 4096, 1L << 30) & ~(size_t)63;
+	s->chunk = (size_t)lt_env_long_or("LTRUN_SHM_CHUNK", CHUNK_DEFAULT, 4096, 1L << 30) & ~(size_t)63;
 	s->bytes = header_bytes(s->size) + (size_t)s->size * STAGES * s->chunk;
 	spin_policy(s);
-	s->one_shot_max = (size_t)env_long("LTRUN_SHM_ONE_SHOT", ONE_SHOT_DEFAULT, 0, 1L << 30);
+	s->one_shot_max = (size_t)lt_env_long_or("LTRUN_SHM_ONE_SHOT", ONE_SHOT_DEFAULT, 0, 1L << 30);
 	if (s->one_shot_max > s->chunk)
 		s->one_shot_max = s->chunk;
 	if (join_segment(s, a, err))

@@ -41,6 +41,7 @@
  */
 #include "comm/comm.h"
 #include "comm/reduce.h"
+#include "core/parse.h"
 #include "core/clock.h"
 #include "rdzv/rdzv.h"
 
@@ -121,18 +122,6 @@ static char *scratch(struct lt_comm *c, size_t n, struct lt_err *err)
 
 /* ------------------------------------------------------------ waiting */
 
-static long env_long(const char *name, long def, long lo, long hi)
-{
-	const char *v = getenv(name);
-	char *end;
-	long x;
-
-	if (!v || !*v)
-		return def;
-	errno = 0;
-	x = strtol(v, &end, 10);
-	return errno || *end || x < lo || x > hi ? def : x;
-}
 
 /* How long a waiting rank polls its sockets before it sleeps in poll(2):
  * 200 us while its node's ranks have a cpu each (LOCAL_WORLD_SIZE against
@@ -146,11 +135,11 @@ static void spin_policy(struct tcp *s)
 {
 	cpu_set_t set;
 	int cpus = 1;
-	long local = env_long("LOCAL_WORLD_SIZE", 1, 1, 1 << 20);
+	long local = lt_env_long_or("LOCAL_WORLD_SIZE", 1, 1, 1 << 20);
 
 	if (!sched_getaffinity(0, sizeof(set), &set))
 		cpus = CPU_COUNT(&set);
-	s->spin_ns = env_long("LTRUN_TCP_SPIN_US", local > cpus ? OVERSUB_SPIN_US : SPIN_US, 0,
+	s->spin_ns = lt_env_long_or("LTRUN_TCP_SPIN_US", local > cpus ? OVERSUB_SPIN_US : SPIN_US, 0,
 			      1000000) * 1000;
 }
 

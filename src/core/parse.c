@@ -28,6 +28,13 @@ int lt_parse_long(const char *text, long min, long max, long *out)
 	return 0;
 }
 
+long lt_env_long_or(const char *name, long def, long min, long max)
+{
+	long v = def;
+
+	return lt_parse_long(getenv(name), min, max, &v) ? def : v;
+}
+
 int lt_parse_bool(const char *text, bool *out)
 {
 	static const char *const yes[] = { "1", "true", "yes", "on" };

@@ -15,6 +15,11 @@
  * (text empty, not a number, or out of range) with *out unchanged. */
 int lt_parse_long(const char *text, long min, long max, long *out);
 
+/* The environment variable name as a decimal integer in [min, max], or
+ * def when it is unset, empty or not such a number (a tuning knob, whose
+ * bad value leaves the default). */
+long lt_env_long_or(const char *name, long def, long min, long max);
+
 /* Parses a node count, "N" or "MIN:MAX" (torchrun's --nnodes), each in
  * [1, max] with MIN <= MAX.  Returns 0 and sets *min and *max (equal for
  * "N"), or -1 with both unchanged. */
