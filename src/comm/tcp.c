@@ -318,8 +318,9 @@ static int ring_reduce_scatter(struct lt_comm *c, char *buf, const struct blocks
 		struct fold f = { .dst = buf + b->offset[rb] * es, .dt = dt, .op = op,
 				  .in_first = true };
 
-		/* the partial sums arrive from the lower ranks of the chain
-		 * first: order is fixed by the block, the same on every rank */
+		/* dst = (the partial sum that arrives) op (this rank's part):
+		 * each block is reduced once, along its own chain, and its
+		 * owner's result is what the all-gather hands to every rank */
 		if (move(c, buf + b->offset[sb] * es, b->count[sb] * es, in, b->count[rb] * es,
 			 false, &f, err))
 			return -1;
