@@ -16,7 +16,8 @@
  *
  * Open: each rank listens on its node's address (lt_comm_args.host, an
  * ephemeral port), publishes "<address> <port> <token>" under
- * "<scope>/tcp/<rank>" in the rendezvous (the token: 16 random bytes),
+ * "<scope>/tcp/<rank>" in the rendezvous (the token: 32 random bytes, made
+ * and read as the store's are),
  * connects to the next rank and sends it a hello naming itself and
  * quoting the next rank's token; accepts the previous rank's connection,
  * checks its hello (a connection with a wrong token, from another user or
@@ -44,6 +45,7 @@
 #include "core/parse.h"
 #include "core/clock.h"
 #include "rdzv/rdzv.h"
+#include "rdzv/store.h"
 
 #include <errno.h>
 #include <netdb.h>
@@ -54,11 +56,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/random.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
-#define TOKEN_BYTES 16
+#define TOKEN_BYTES LT_STORE_TOKEN_BYTES /* the store's tokens: its maker and parser */
 #define GATHER_MAX (256u << 10) /* n x bytes up to this: gather, then reduce */
 #define PAIR_GATHER_MAX ((size_t)64 << 20) /* 2 ranks: gather up to this, then the ring */
 #define FOLD_BYTES (64u << 10)  /* reduce arrived data in pieces of this */
@@ -523,23 +524,6 @@ static int tcp_barrier(struct lt_comm *c, struct lt_err *err)
 
 /* ------------------------------------------------------------ open */
 
-static void hex(char *out, const unsigned char *in, size_t n)
-{
-	for (size_t i = 0; i < n; i++)
-		sprintf(out + 2 * i, "%02x", in[i]);
-}
-
-static int unhex(unsigned char *out, const char *in, size_t n)
-{
-	for (size_t i = 0; i < n; i++) {
-		unsigned v;
-		if (sscanf(in + 2 * i, "%2x", &v) != 1)
-			return -1;
-		out[i] = (unsigned char)v;
-	}
-	return 0;
-}
-
 /* Waits until fd is ready for events or deadline (ns) passes: 1, 0 on
  * timeout, -1 on error. */
 static int wait_fd(int fd, short events, int64_t deadline)
@@ -617,15 +601,16 @@ struct peer {
 static int get_peer(struct lt_comm *c, const struct lt_comm_args *a, int r, struct peer *p,
 		    struct lt_err *err)
 {
-	char key[160], tok[2 * TOKEN_BYTES + 1];
+	char key[160], tok[LT_STORE_TOKEN_HEX];
+	struct lt_err why = { 0 }; /* the parser's: the record is what is bad */
 	void *v = NULL;
 	size_t len = 0;
 
 	snprintf(key, sizeof(key), "%s/tcp/%d", a->scope, r);
 	if (a->rz->ops->get(a->rz, key, global_of(c, r), &v, &len, err))
 		return -1;
-	if (sscanf(v, "%46s %7s %32s", p->addr, p->port, tok) != 3 || strlen(tok) != 2 * TOKEN_BYTES ||
-	    unhex(p->token, tok, TOKEN_BYTES)) {
+	if (sscanf(v, "%46s %7s %64s", p->addr, p->port, tok) != 3 ||
+	    lt_store_token_parse(tok, "token", p->token, &why)) {
 		free(v);
 		return lt_err_set(err, LT_EXIT_FAILURE,
 				  "comm 'tcp' in '%s': rank %d published a bad address record under "
@@ -747,7 +732,7 @@ static int tcp_open(struct lt_comm *c, const struct lt_comm_args *a, struct lt_e
 	struct tcp *s = calloc(1, sizeof(*s));
 	struct peer me, next, prev;
 	unsigned char mine[TOKEN_BYTES];
-	char key[160], value[128], tok[2 * TOKEN_BYTES + 1];
+	char key[160], value[160], tok[LT_STORE_TOKEN_HEX];
 	struct hello h;
 	int lfd, rejected = 0;
 	int64_t deadline;
@@ -767,13 +752,11 @@ static int tcp_open(struct lt_comm *c, const struct lt_comm_args *a, struct lt_e
 				  a->scope, a->size);
 	s->next = mod(a->rank + 1, a->size);
 	s->prev = mod(a->rank - 1, a->size);
-	if (getrandom(mine, sizeof(mine), 0) != (ssize_t)sizeof(mine))
-		return lt_err_set(err, LT_EXIT_FAILURE, "comm 'tcp': cannot make a token: getrandom: %s",
-				  strerror(errno));
+	if (lt_store_token_new(tok, err) || lt_store_token_parse(tok, "token", mine, err))
+		return -1;
 	lfd = listen_on(c, a->host && *a->host ? a->host : "127.0.0.1", &me, err);
 	if (lfd < 0)
 		return -1;
-	hex(tok, mine, sizeof(mine));
 	snprintf(key, sizeof(key), "%s/tcp/%d", a->scope, a->rank);
 	snprintf(value, sizeof(value), "%s %s %s", me.addr, me.port, tok);
 	if (a->rz->ops->put(a->rz, key, value, strlen(value), err) ||

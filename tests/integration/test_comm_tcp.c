@@ -144,8 +144,8 @@ static pid_t nobody_stranger(int port, const void *msg, size_t len, int ready)
 Test(comm_tcp, strangers_are_closed_on_and_the_ring_forms, .timeout = DEADLINE_S + 30)
 {
 	/* a hello's shape (tcp.c): magic, rank and size in network order,
-	 * the receiver's 16-byte token, here made up */
-	unsigned char posing[32] = { 'l', 't', 'r', 'u', 'n', 't', 'c', '1', 0, 0, 0, 0, 0, 0, 0, 2 };
+	 * the receiver's 32-byte token, here made up */
+	unsigned char posing[48] = { 'l', 't', 'r', 'u', 'n', 't', 'c', '1', 0, 0, 0, 0, 0, 0, 0, 2 };
 	static const char garbage[] = "GET / HTTP/1.0\r\n\r\n";
 	struct rank_run r0, r1;
 	char dir[64], run_id[64];
