@@ -123,6 +123,20 @@ struct lt_accelerator_ops {
 	 * and the next write brings a zeroed page back (the sharded
 	 * strategies drop what a rank does not own this way). */
 	void (*discard)(void *p, size_t bytes);
+	/* The unit in which discard gives memory back whole: a caller that
+	 * discards and writes the same memory again every step (stage 2's
+	 * gradients) discards only the aligned units wholly inside a range
+	 * and zeroes the rest with fill, so that a unit is never split (the
+	 * cpu: 2 MiB, the transparent huge page; a split one comes back 4 KiB
+	 * at a time from then on).  0: no such unit. */
+	size_t discard_grain;
+	/* Optional (NULL: nothing to do): makes the discarded pages wholly
+	 * inside [p, p + bytes) resident again now, as zeros, leaving those
+	 * already there alone; the cpu's takes the pages just given back
+	 * while the kernel still holds them (a VM's host reclaims free pages
+	 * after a while, and touching them again then costs several times
+	 * more: stage 2 readies the next bucket as it trims the last). */
+	void (*populate)(void *p, size_t bytes);
 	/* Makes the pages wholly inside [p, p + bytes) of an arena
 	 * inaccessible (on) or usable again (!on): a model touching them
 	 * faults, so that ZeRO-3 can name a parameter used outside its

@@ -17,6 +17,11 @@
 #include <unistd.h>
 
 #define COMMIT_GRAIN ((size_t)2 << 20)
+#ifdef MADV_POPULATE_WRITE
+#define LT_MADV_POPULATE_WRITE MADV_POPULATE_WRITE
+#else
+#define LT_MADV_POPULATE_WRITE 23 /* Linux 5.14's value; older kernels: EINVAL */
+#endif
 
 static int cpu_reserve(struct lt_arena *a, size_t bytes, struct lt_err *err)
 {
@@ -106,6 +111,16 @@ static void cpu_discard(void *p, size_t bytes)
 		memset(pages, 0, n);
 }
 
+static void cpu_populate(void *p, size_t bytes)
+{
+	char *pages;
+	size_t n = whole_pages(p, bytes, &pages);
+
+	/* Linux 5.14 and later; before, the model's writes fault them in */
+	if (n)
+		(void)madvise(pages, n, LT_MADV_POPULATE_WRITE);
+}
+
 static int cpu_guard(void *p, size_t bytes, bool on, struct lt_err *err)
 {
 	char *pages;
@@ -171,6 +186,8 @@ static const struct lt_accelerator_ops cpu_ops = {
 	.fill = cpu_fill,
 	.copy = cpu_copy,
 	.discard = cpu_discard,
+	.discard_grain = COMMIT_GRAIN,
+	.populate = cpu_populate,
 	.guard = cpu_guard,
 	.sync = cpu_sync,
 	.host_alloc = cpu_host_alloc,

@@ -67,6 +67,9 @@ static int launch(struct lt_ctx *ctx, struct lt_bucket_queue *q, struct lt_bucke
 	lt_bucket_span(ctx, q, b, &lo, &hi, &a, &e);
 	piece_counts(&q->rs, lo, hi);
 	/* in place: this rank's piece is at (a - lo) in the bucket */
+	if (q->on_caller) /* the blocking call: on this thread (comm.c) */
+		return lt_comm_reduce_scatter_v(q->rs.comm, b->begin, b->begin + (a - lo) * esz,
+						q->rs.counts, ctx->dtype, LT_SUM, err);
 	b->req = lt_comm_start_v(q->rs.comm, b->begin, b->begin + (a - lo) * esz, q->rs.counts,
 				 ctx->dtype, LT_SUM, err);
 	return b->req ? 0 : -1;

@@ -26,12 +26,16 @@ struct lt_bucket_rs {
 };
 
 /* The buckets of a strategy and the first one not started yet; rs.comm
- * NULL: each bucket all-reduced in place over ctx->comm. */
+ * NULL: each bucket all-reduced in place over ctx->comm.  on_caller
+ * (reduce-scatter only): a bucket's collective runs at once on the
+ * caller's thread, which returns when it is done (its req stays NULL),
+ * instead of on the communicator's worker while backward goes on. */
 struct lt_bucket_queue {
 	struct lt_bucket *buckets;
 	size_t nbuckets;
 	size_t next_launch;
 	struct lt_bucket_rs rs;
+	bool on_caller;
 };
 
 /* The bucket size in bytes: the strategy's `bucket_mb` parameter when

@@ -32,8 +32,11 @@
  *            reduced sum so far, so the sum over ranks stays right under
  *            accumulation).  One bucket is in flight at a time
  *            while backward writes the next (trim_done waits for the
- *            older before another starts), so at most two buckets of
- *            gradients beyond the owned ones are ever resident.
+ *            older before another starts), and trimming one takes back
+ *            the pages of the one after the next (trim), so at most
+ *            three buckets of gradients beyond the owned ones are ever
+ *            resident.  overlap_comm=false: each bucket is reduced at
+ *            once on the rank's thread instead (overlap_comm()).
  *            (W-1)/W of a bucket's bytes per rank, half
  *            of ddp's all-reduce, for 1/W of ddp's gradient memory
  *            between steps.
@@ -107,6 +110,8 @@
 #include "strategy/zero_plan.h"
 #include "strategy/zero_units.h"
 
+#include <sched.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -196,6 +201,31 @@ static void discard_masters(struct lt_ctx *ctx, const struct zero *z)
 	discard_unowned(ctx, z, ctx->master_grad_arena.base, sizeof(float));
 }
 
+/* overlap_comm (DeepSpeed's name): whether a bucket's reduce-scatter runs
+ * on the communicator's worker while backward goes on.  auto: not at
+ * stage 2 when the node has exactly one CPU for each of its ranks: the
+ * worker then takes a rank's CPU for every bucket, and the hand-offs
+ * cost more than the overlap gives (wide, 100M parameters, 2 ranks on 2
+ * CPUs: 0.94x ddp's step at once, 0.96-1.0x on the worker, with
+ * slower outliers); with more ranks than CPUs, or CPUs to spare, or a
+ * device communicator, the worker is as fast or faster. */
+static bool overlap_comm(const struct lt_ctx *ctx, const struct zero *z,
+			 const struct lt_params *p)
+{
+	const char *v = lt_params_str(p, "overlap_comm");
+	cpu_set_t set;
+	int cpus = 1;
+
+	if (v && strcmp(v, "auto"))
+		return !strcmp(v, "true");
+	if (z->stage != 2 || z->shard->ops->device_buffers)
+		return true;
+	if (!sched_getaffinity(0, sizeof(set), &set))
+		cpus = CPU_COUNT(&set);
+	/* a rank bound to one CPU has it to itself (--cpu-bind) */
+	return !(cpus == 1 || cpus == ctx->info.local_world_size);
+}
+
 /* Stage 2 and 3's buckets; over several ranks each is reduce-scattered
  * into its owners, in place. */
 static int cut_buckets(struct lt_ctx *ctx, struct zero *z, const struct lt_params *p,
@@ -211,6 +241,7 @@ static int cut_buckets(struct lt_ctx *ctx, struct zero *z, const struct lt_param
 					   z->q.buckets);
 	if (z->ssize == 1)
 		return 0;
+	z->q.on_caller = !overlap_comm(ctx, z, p);
 	z->q.rs = (struct lt_bucket_rs){ .comm = z->shard, .shard = z->part.shard,
 					 .own_lo = z->part.offset,
 					 .counts = calloc((size_t)z->ssize, sizeof(size_t)) };
@@ -387,9 +418,10 @@ static int zero_grad_ready(lt_ctx *ctx, void *state, const struct lt_params *p, 
 	return zero_grad_ready_range(ctx, state, p, t, 0, (size_t)t->numel, err);
 }
 
-/* The gradients of bucket b that this rank does not own go back: they
- * read as zeros in the next micro-batch. */
-static void trim(struct lt_ctx *ctx, const struct zero *z, const struct lt_bucket *b)
+/* Calls fn on the gradients of bucket b that this rank does not own: the
+ * parts before and after its owned range. */
+static void each_unowned(struct lt_ctx *ctx, const struct zero *z, const struct lt_bucket *b,
+			 void (*fn)(struct lt_ctx *ctx, char *p, size_t bytes))
 {
 	size_t esz = lt_dtype_size(ctx->dtype);
 	size_t lo = (size_t)(b->begin - ctx->grad_arena.base) / esz, hi = lo + b->bytes / esz;
@@ -397,10 +429,65 @@ static void trim(struct lt_ctx *ctx, const struct zero *z, const struct lt_bucke
 	size_t cut = own_lo < hi ? own_lo : hi;
 
 	if (cut > lo)
-		ctx->accel->discard(ctx->grad_arena.base + lo * esz, (cut - lo) * esz);
+		fn(ctx, ctx->grad_arena.base + lo * esz, (cut - lo) * esz);
 	cut = own_hi > lo ? own_hi : lo;
 	if (hi > cut)
-		ctx->accel->discard(ctx->grad_arena.base + cut * esz, (hi - cut) * esz);
+		fn(ctx, ctx->grad_arena.base + cut * esz, (hi - cut) * esz);
+}
+
+/* [*a, *b): the accelerator's whole discard grains inside [p, p + bytes)
+ * (the whole range when it has none; empty: *a == *b). */
+static void whole_grains(const struct lt_ctx *ctx, char *p, size_t bytes, char **a, char **b)
+{
+	uintptr_t g = ctx->accel->discard_grain, lo = (uintptr_t)p, hi = lo + bytes;
+	uintptr_t ga = g ? (lo + g - 1) / g * g : lo, gb = g ? hi / g * g : hi;
+
+	*a = (char *)ga;
+	*b = (char *)(gb > ga ? gb : ga);
+}
+
+/* Gives back the whole grains of [p, p + bytes) and zeroes the rest in
+ * place: a bucket's edges share their grain with the next bucket or the
+ * owned range, and giving back part of one would split it (the bytes
+ * kept are at most one grain at each end). */
+static void give_back(struct lt_ctx *ctx, char *p, size_t bytes)
+{
+	char *a, *b;
+
+	whole_grains(ctx, p, bytes, &a, &b);
+	if (a == b) {
+		ctx->accel->fill(p, 0, bytes);
+		return;
+	}
+	ctx->accel->fill(p, 0, (size_t)(a - p));
+	ctx->accel->fill(b, 0, (size_t)(p + bytes - b));
+	ctx->accel->discard(a, (size_t)(b - a));
+}
+
+/* Makes what give_back gave back of [p, p + bytes) resident again. */
+static void take_back(struct lt_ctx *ctx, char *p, size_t bytes)
+{
+	char *a, *b;
+
+	whole_grains(ctx, p, bytes, &a, &b);
+	if (b > a)
+		ctx->accel->populate(a, (size_t)(b - a));
+}
+
+/* The gradients of bucket b that this rank does not own go back: they
+ * read as zeros in the next micro-batch.  Then the bucket backward
+ * writes after the next one (next's first ones after the last) takes
+ * pages back at once, the very ones just given back, while they are
+ * still the kernel's: left free, a VM's host may reclaim them (this one
+ * does, about every 2 s: touching them again then took 5-8x as long, a
+ * step in four or five 50-200 ms slower). */
+static void trim(struct lt_ctx *ctx, const struct zero *z, const struct lt_bucket *b)
+{
+	size_t i = (size_t)(b - z->q.buckets);
+
+	each_unowned(ctx, z, b, give_back);
+	if (ctx->accel->populate && z->q.nbuckets > 2)
+		each_unowned(ctx, z, &z->q.buckets[(i + 2) % z->q.nbuckets], take_back);
 }
 
 /* Hybrid: bucket b's reduced piece that this rank owns, summed over the

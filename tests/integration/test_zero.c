@@ -221,26 +221,43 @@ Test(zero, stage_2_keeps_only_the_owned_gradients_between_micro_batches)
 /* Stage 2 keeps one bucket in flight while backward writes the next:
  * with rank 1 late to its backward, rank 0 waits for p7's bucket before
  * it starts p5's, so p6 (rank 1's) is reduced and given back by then
- * (tests/models/bucket_flight.c). */
+ * (tests/models/bucket_flight.c); without overlap, each bucket is reduced
+ * and given back before backward goes on. */
 Test(zero, stage_2_bounds_the_buckets_in_flight_when_a_rank_lags)
 {
-	const char *argv[] = { "--strategy", "zero:stage=2,bucket_mb=0.25", "--devices", "2",
-			       "--batch-size", "4", "--max-steps", "1",
-			       build_path("tests/models/bucket_flight.so"), NULL };
-	struct run_result r;
-	const char *at;
-	unsigned in = 0, total = 0;
+	static const char *const strategies[] = { "zero:stage=2,bucket_mb=7,overlap_comm=true",
+						  "zero:stage=2,bucket_mb=7,overlap_comm=false" };
 
-	cr_assert_eq(run_ltrun(argv, NULL, &r), 0);
-	cr_assert_eq(r.status, 0, "status %d\n%s", r.status, r.err);
-	at = strstr(r.out, "bucket_flight: rank 0 p6 resident ");
-	cr_assert_not_null(at, "no probe line in\n%s\n%s", r.out, r.err);
-	cr_assert_eq(sscanf(at, "bucket_flight: rank 0 p6 resident %u of %u", &in, &total), 2);
-	cr_expect_gt(total, 0u);
-	cr_expect_eq(in, 0u,
-		     "rank 0 still holds %u of the %u pages of p6's gradient two buckets later: the buckets in flight are not bounded",
-		     in, total);
-	run_result_free(&r);
+	for (int s = 0; s < 2; s++) {
+		const char *argv[] = { "--strategy", strategies[s], "--devices", "2",
+				       "--batch-size", "4", "--max-steps", "1",
+				       build_path("tests/models/bucket_flight.so"), NULL };
+		struct run_result r;
+		const char *at;
+		unsigned in = 0, total = 0;
+
+		cr_assert_eq(run_ltrun(argv, NULL, &r), 0);
+		cr_assert_eq(r.status, 0, "%s: status %d\n%s", strategies[s], r.status, r.err);
+		at = strstr(r.out, "bucket_flight: rank 0 p6 resident ");
+		cr_assert_not_null(at, "%s: no probe line in\n%s\n%s", strategies[s], r.out, r.err);
+		cr_assert_eq(sscanf(at, "bucket_flight: rank 0 p6 resident %u of %u", &in, &total),
+			     2);
+		cr_expect_gt(total, 0u);
+		cr_expect_eq(in, 0u,
+			     "%s: rank 0 still holds %u of the %u pages of p6's gradient two buckets later: the buckets in flight are not bounded",
+			     strategies[s], in, total);
+		run_result_free(&r);
+	}
+}
+
+/* Stage 2 with its buckets reduced on the communicator's thread and on
+ * the rank's own (overlap_comm; auto picks one by the CPUs) ends as ddp,
+ * with accumulation. */
+Test(zero, stage_2_matches_ddp_with_and_without_overlap)
+{
+	check_against_ddp(LIST("2", "3"),
+			  LIST("zero:stage=2,overlap_comm=true", "zero:stage=2,overlap_comm=false"),
+			  LIST("--accumulate-grad-batches", "2"));
 }
 
 Test(zero, presets_pick_their_stage_and_print_the_accounting)

@@ -2,19 +2,21 @@
  * bucket_flight.c - a Trainer-mode model that shows how many gradient
  * buckets stage 2 keeps in flight (tests/integration/test_zero.c).
  *
- * Eight parameters p0..p7 of 65536 f32 elements each; with
- * `zero:stage=2,bucket_mb=0.25` each is one bucket, and on 2 ranks rank
- * 0 owns p0..p3.  The loss is linear, 1e-3 times the sum of every value,
+ * Eight parameters p0..p7 of 1.5 Mi f32 elements (6 MiB) each; with
+ * `zero:stage=2,bucket_mb=7` each is one bucket, and on 2 ranks rank 0
+ * owns p0..p3.  The loss is linear, 1e-3 times the sum of every value,
  * so every gradient element is written (its page made resident) in
  * backward, which marks p7 down to p0 ready in turn.
  *
  * In step 0, rank 1 sleeps 300 ms before its backward, so rank 0's
  * reduce-scatters wait for it.  Right after marking p5 ready, rank 0
  * counts the pages wholly inside p6's gradient that are resident
- * (mincore) and prints "bucket_flight: rank 0 p6 resident R of T".  p6
- * is not rank 0's: once its bucket is reduced it is given back, so R is
- * 0 when the strategy waits for the older bucket before it lets backward
- * run two buckets ahead, and T when it lets them pile up.
+ * (mincore), less the first and last 2 MiB (a bucket's edges share their
+ * huge page with the next bucket, so stage 2 zeroes them in place), and
+ * prints "bucket_flight: rank 0 p6 resident R of T".  p6 is not rank
+ * 0's: once its bucket is reduced it is given back, so R is 0 when the
+ * strategy waits for the older bucket before it lets backward run two
+ * buckets ahead, and T when it lets them pile up.
  */
 #define _GNU_SOURCE
 #include <ltrun.h>
@@ -26,7 +28,7 @@
 #include <time.h>
 #include <unistd.h>
 
-enum { NP = 8, NUMEL = 65536 };
+enum { NP = 8, NUMEL = 1572864, EDGE = 2 << 20 };
 
 struct bucket_flight {
 	lt_tensor *p[NP];
@@ -58,11 +60,13 @@ static int64_t num_samples(lt_ctx *ctx, void *self, enum lt_split split)
 	return split == LT_TRAIN ? 16 : 0;
 }
 
-/* Pages wholly inside t's gradient that are resident, and how many. */
+/* Pages wholly inside t's gradient less its first and last EDGE bytes
+ * that are resident, and how many. */
 static void resident(lt_ctx *ctx, lt_tensor *t, size_t *in, size_t *total)
 {
 	size_t pg = (size_t)sysconf(_SC_PAGESIZE);
-	uintptr_t lo = (uintptr_t)lt_grad(t), hi = lo + (size_t)lt_numel(t) * sizeof(float);
+	uintptr_t lo = (uintptr_t)lt_grad(t) + EDGE;
+	uintptr_t hi = (uintptr_t)lt_grad(t) + (size_t)lt_numel(t) * sizeof(float) - EDGE;
 	uintptr_t a = (lo + pg - 1) / pg * pg, e = hi / pg * pg;
 	unsigned char vec[NUMEL * sizeof(float) / 4096 + 1];
 
