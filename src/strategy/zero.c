@@ -33,8 +33,8 @@
  *            accumulation).  One bucket is in flight at a time
  *            while backward writes the next (trim_done waits for the
  *            older before another starts), and trimming one takes back
- *            the pages of the one after the next (trim), so at most
- *            three buckets of gradients beyond the owned ones are ever
+ *            the pages of the one two on (trim), so at most three
+ *            buckets of gradients beyond the owned ones are ever
  *            resident.  overlap_comm=false: each bucket is reduced at
  *            once on the rank's thread instead (overlap_comm()).
  *            (W-1)/W of a bucket's bytes per rank, half
@@ -125,6 +125,9 @@ struct zero {
 	struct zero_part part;
 	struct lt_bucket_queue q; /* stage 2 and 3 */
 	size_t trimmed;         /* buckets before it are reduced and trimmed */
+	size_t *take_back_at;   /* stage 2: trimming bucket i takes back the
+				 * pages of bucket take_back_at[i] (NO_BUCKET:
+				 * none; NULL: no bucket does), plan_take_back */
 	char optim_dir[4096];   /* offload_optimizer=nvme */
 	struct zero_units *units; /* stage 3 on more than one rank */
 	struct zero_units_opts unit_opts; /* stage 3's prefetch, reshard_after_forward */
@@ -226,6 +229,123 @@ static bool overlap_comm(const struct lt_ctx *ctx, const struct zero *z,
 	return !(cpus == 1 || cpus == ctx->info.local_world_size);
 }
 
+/* --- stage 2's trimming: what of a bucket goes back, in which units --- */
+
+/* The gradients of bucket b that this rank does not own: the parts before
+ * and after its owned range, piece[0..1] of bytes[0..1] (0: none). */
+static void unowned_pieces(const struct lt_ctx *ctx, const struct zero *z,
+			   const struct lt_bucket *b, char *piece[2], size_t bytes[2])
+{
+	size_t esz = lt_dtype_size(ctx->dtype);
+	size_t lo = (size_t)(b->begin - ctx->grad_arena.base) / esz, hi = lo + b->bytes / esz;
+	size_t own_lo = z->part.offset, own_hi = own_lo + z->part.numel;
+	size_t cut = own_lo < hi ? own_lo : hi;
+
+	piece[0] = ctx->grad_arena.base + lo * esz;
+	bytes[0] = cut > lo ? (cut - lo) * esz : 0;
+	cut = own_hi > lo ? own_hi : lo;
+	piece[1] = ctx->grad_arena.base + cut * esz;
+	bytes[1] = hi > cut ? (hi - cut) * esz : 0;
+}
+
+/* Calls fn on each piece of bucket b that this rank does not own. */
+static void each_unowned(struct lt_ctx *ctx, const struct zero *z, const struct lt_bucket *b,
+			 void (*fn)(struct lt_ctx *ctx, char *p, size_t bytes))
+{
+	char *piece[2];
+	size_t bytes[2];
+
+	unowned_pieces(ctx, z, b, piece, bytes);
+	for (int i = 0; i < 2; i++)
+		if (bytes[i])
+			fn(ctx, piece[i], bytes[i]);
+}
+
+/* [*a, *b): the accelerator's whole discard grains inside [p, p + bytes)
+ * (the whole range when it has none; empty: *a == *b). */
+static void whole_grains(const struct lt_ctx *ctx, char *p, size_t bytes, char **a, char **b)
+{
+	uintptr_t g = ctx->accel->discard_grain, lo = (uintptr_t)p, hi = lo + bytes;
+	uintptr_t ga = g ? (lo + g - 1) / g * g : lo, gb = g ? hi / g * g : hi;
+
+	*a = (char *)ga;
+	*b = (char *)(gb > ga ? gb : ga);
+}
+
+/* Gives back the whole grains of [p, p + bytes) and zeroes the rest in
+ * place: a bucket's edges share their grain with the next bucket or the
+ * owned range, and giving back part of one would split it (the bytes
+ * kept are at most one grain at each end). */
+static void give_back(struct lt_ctx *ctx, char *p, size_t bytes)
+{
+	char *a, *b;
+
+	whole_grains(ctx, p, bytes, &a, &b);
+	if (a == b) {
+		ctx->accel->fill(p, 0, bytes);
+		return;
+	}
+	ctx->accel->fill(p, 0, (size_t)(a - p));
+	ctx->accel->fill(b, 0, (size_t)(p + bytes - b));
+	ctx->accel->discard(a, (size_t)(b - a));
+}
+
+/* Makes what give_back gave back of [p, p + bytes) resident again. */
+static void take_back(struct lt_ctx *ctx, char *p, size_t bytes)
+{
+	char *a, *b;
+
+	whole_grains(ctx, p, bytes, &a, &b);
+	if (b > a)
+		ctx->accel->populate(a, (size_t)(b - a));
+}
+
+/* Whether bucket b has pages this rank gives back. */
+static bool gives_back(const struct lt_ctx *ctx, const struct zero *z, const struct lt_bucket *b)
+{
+	char *piece[2], *a, *e;
+	size_t bytes[2];
+
+	unowned_pieces(ctx, z, b, piece, bytes);
+	for (int i = 0; i < 2; i++) {
+		whole_grains(ctx, piece[i], bytes[i], &a, &e);
+		if (e > a)
+			return true;
+	}
+	return false;
+}
+
+#define NO_BUCKET ((size_t)-1)
+
+/* Stage 2: the bucket whose pages trimming each bucket takes back
+ * (trim()): among the buckets that give pages back, in backward's order
+ * and round to the next micro-batch's first ones, the one two further
+ * on.  Not at stage 3, whose peak is in forward: the next micro-batch's
+ * first buckets would be resident then. */
+static int plan_take_back(struct lt_ctx *ctx, struct zero *z, struct lt_err *err)
+{
+	size_t *order, n = 0;
+
+	if (!ctx->accel->populate)
+		return 0;
+	z->take_back_at = malloc(z->q.nbuckets * sizeof(size_t));
+	order = malloc(z->q.nbuckets * sizeof(size_t));
+	if (!z->take_back_at || !order) {
+		free(order);
+		return lt_err_set(err, LT_EXIT_FAILURE, "out of memory for %zu gradient buckets",
+				  z->q.nbuckets);
+	}
+	for (size_t i = 0; i < z->q.nbuckets; i++) {
+		z->take_back_at[i] = NO_BUCKET;
+		if (gives_back(ctx, z, &z->q.buckets[i]))
+			order[n++] = i;
+	}
+	for (size_t k = 0; n > 2 && k < n; k++)
+		z->take_back_at[order[k]] = order[(k + 2) % n];
+	free(order);
+	return 0;
+}
+
 /* Stage 2 and 3's buckets; over several ranks each is reduce-scattered
  * into its owners, in place. */
 static int cut_buckets(struct lt_ctx *ctx, struct zero *z, const struct lt_params *p,
@@ -245,7 +365,9 @@ static int cut_buckets(struct lt_ctx *ctx, struct zero *z, const struct lt_param
 	z->q.rs = (struct lt_bucket_rs){ .comm = z->shard, .shard = z->part.shard,
 					 .own_lo = z->part.offset,
 					 .counts = calloc((size_t)z->ssize, sizeof(size_t)) };
-	return z->q.rs.counts ? 0 : lt_err_set(err, LT_EXIT_FAILURE, "out of memory");
+	if (!z->q.rs.counts)
+		return lt_err_set(err, LT_EXIT_FAILURE, "out of memory");
+	return z->stage == 2 ? plan_take_back(ctx, z, err) : 0;
 }
 
 /* offload_optimizer=nvme: the optimizer state goes to files under
@@ -418,76 +540,21 @@ static int zero_grad_ready(lt_ctx *ctx, void *state, const struct lt_params *p, 
 	return zero_grad_ready_range(ctx, state, p, t, 0, (size_t)t->numel, err);
 }
 
-/* Calls fn on the gradients of bucket b that this rank does not own: the
- * parts before and after its owned range. */
-static void each_unowned(struct lt_ctx *ctx, const struct zero *z, const struct lt_bucket *b,
-			 void (*fn)(struct lt_ctx *ctx, char *p, size_t bytes))
-{
-	size_t esz = lt_dtype_size(ctx->dtype);
-	size_t lo = (size_t)(b->begin - ctx->grad_arena.base) / esz, hi = lo + b->bytes / esz;
-	size_t own_lo = z->part.offset, own_hi = own_lo + z->part.numel;
-	size_t cut = own_lo < hi ? own_lo : hi;
-
-	if (cut > lo)
-		fn(ctx, ctx->grad_arena.base + lo * esz, (cut - lo) * esz);
-	cut = own_hi > lo ? own_hi : lo;
-	if (hi > cut)
-		fn(ctx, ctx->grad_arena.base + cut * esz, (hi - cut) * esz);
-}
-
-/* [*a, *b): the accelerator's whole discard grains inside [p, p + bytes)
- * (the whole range when it has none; empty: *a == *b). */
-static void whole_grains(const struct lt_ctx *ctx, char *p, size_t bytes, char **a, char **b)
-{
-	uintptr_t g = ctx->accel->discard_grain, lo = (uintptr_t)p, hi = lo + bytes;
-	uintptr_t ga = g ? (lo + g - 1) / g * g : lo, gb = g ? hi / g * g : hi;
-
-	*a = (char *)ga;
-	*b = (char *)(gb > ga ? gb : ga);
-}
-
-/* Gives back the whole grains of [p, p + bytes) and zeroes the rest in
- * place: a bucket's edges share their grain with the next bucket or the
- * owned range, and giving back part of one would split it (the bytes
- * kept are at most one grain at each end). */
-static void give_back(struct lt_ctx *ctx, char *p, size_t bytes)
-{
-	char *a, *b;
-
-	whole_grains(ctx, p, bytes, &a, &b);
-	if (a == b) {
-		ctx->accel->fill(p, 0, bytes);
-		return;
-	}
-	ctx->accel->fill(p, 0, (size_t)(a - p));
-	ctx->accel->fill(b, 0, (size_t)(p + bytes - b));
-	ctx->accel->discard(a, (size_t)(b - a));
-}
-
-/* Makes what give_back gave back of [p, p + bytes) resident again. */
-static void take_back(struct lt_ctx *ctx, char *p, size_t bytes)
-{
-	char *a, *b;
-
-	whole_grains(ctx, p, bytes, &a, &b);
-	if (b > a)
-		ctx->accel->populate(a, (size_t)(b - a));
-}
-
 /* The gradients of bucket b that this rank does not own go back: they
- * read as zeros in the next micro-batch.  Then the bucket backward
- * writes after the next one (next's first ones after the last) takes
- * pages back at once, the very ones just given back, while they are
- * still the kernel's: left free, a VM's host may reclaim them (this one
- * does, about every 2 s: touching them again then took 5-8x as long, a
- * step in four or five 50-200 ms slower). */
+ * read as zeros in the next micro-batch.  Then (stage 2) the bucket that
+ * gives pages back two after this one (the next micro-batch's first ones
+ * after the last) takes pages back at once, the very ones just given
+ * back, while they are still the kernel's: left free for long, a VM's
+ * host may reclaim them (this one's does, about every 2 s, and touching
+ * them again then took 5-8x as long: a step in four or five 50-200 ms
+ * slower). */
 static void trim(struct lt_ctx *ctx, const struct zero *z, const struct lt_bucket *b)
 {
-	size_t i = (size_t)(b - z->q.buckets);
+	size_t next = z->take_back_at ? z->take_back_at[b - z->q.buckets] : NO_BUCKET;
 
 	each_unowned(ctx, z, b, give_back);
-	if (ctx->accel->populate && z->q.nbuckets > 2)
-		each_unowned(ctx, z, &z->q.buckets[(i + 2) % z->q.nbuckets], take_back);
+	if (next != NO_BUCKET)
+		each_unowned(ctx, z, &z->q.buckets[next], take_back);
 }
 
 /* Hybrid: bucket b's reduced piece that this rank owns, summed over the
@@ -723,6 +790,7 @@ static void zero_teardown(lt_ctx *ctx, void *state, const struct lt_params *p)
 	zero_files_close(z->files);
 	free(z->q.buckets);
 	free(z->q.rs.counts);
+	free(z->take_back_at);
 	free(z);
 }
 

@@ -250,6 +250,31 @@ Test(zero, stage_2_bounds_the_buckets_in_flight_when_a_rank_lags)
 	}
 }
 
+/* Trimming a bucket takes back the pages of the bucket that gives pages
+ * back two further on (here: p6's trim takes p4's), before backward
+ * writes it (tests/models/bucket_flight.c). */
+Test(zero, stage_2_takes_back_pages_two_buckets_ahead)
+{
+	const char *argv[] = { "--strategy", "zero:stage=2,bucket_mb=7", "--devices", "2",
+			       "--batch-size", "4", "--max-steps", "1",
+			       build_path("tests/models/bucket_flight.so"), NULL };
+	struct run_result r;
+	const char *at;
+	unsigned in = 0, total = 0;
+
+	cr_assert_eq(run_ltrun(argv, NULL, &r), 0);
+	cr_assert_eq(r.status, 0, "status %d\n%s", r.status, r.err);
+	at = strstr(r.out, "bucket_flight: rank 0 p4 resident before its backward ");
+	cr_assert_not_null(at, "no probe line in\n%s\n%s", r.out, r.err);
+	cr_assert_eq(sscanf(at, "bucket_flight: rank 0 p4 resident before its backward %u of %u",
+			    &in, &total),
+		     2);
+	cr_expect_gt(total, 0u);
+	cr_expect_eq(in, total, "only %u of the %u pages of p4's gradient were taken back ahead", in,
+		     total);
+	run_result_free(&r);
+}
+
 /* Stage 2 with its buckets reduced on the communicator's thread and on
  * the rank's own (overlap_comm; auto picks one by the CPUs) ends as ddp,
  * with accumulation. */

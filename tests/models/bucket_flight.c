@@ -16,7 +16,11 @@
  * prints "bucket_flight: rank 0 p6 resident R of T".  p6 is not rank
  * 0's: once its bucket is reduced it is given back, so R is 0 when the
  * strategy waits for the older bucket before it lets backward run two
- * buckets ahead, and T when it lets them pile up.
+ * buckets ahead, and T when it lets them pile up.  Right before its
+ * backward writes p4, rank 0 prints the same count for p4 ("p4 resident
+ * before its backward"): T when stage 2 took p4's pages back as it gave
+ * p6's (two buckets on), 0 when the model's writes are left to fault
+ * them in.
  */
 #define _GNU_SOURCE
 #include <ltrun.h>
@@ -96,6 +100,14 @@ static int train_step(lt_ctx *ctx, void *self, const struct lt_batch *batch, dou
 	for (int i = NP; i-- > 0;) {
 		float *gr = lt_grad(m->p[i]);
 
+		if (probe && i == 4 && lt_rank(ctx) == 0) {
+			size_t in, total;
+
+			resident(ctx, m->p[4], &in, &total);
+			printf("bucket_flight: rank 0 p4 resident before its backward %zu of %zu\n", in,
+			       total);
+			fflush(stdout);
+		}
 		for (int64_t k = 0; k < NUMEL; k++)
 			gr[k] += g;
 		lt_grad_ready(ctx, m->p[i]);
