@@ -273,21 +273,56 @@ static void whole_grains(const struct lt_ctx *ctx, char *p, size_t bytes, char *
 }
 
 /* Gives back the whole grains of [p, p + bytes) and zeroes the rest in
- * place: a bucket's edges share their grain with the next bucket or the
- * owned range, and giving back part of one would split it (the bytes
- * kept are at most one grain at each end). */
-static void give_back(struct lt_ctx *ctx, char *p, size_t bytes)
+ * place: a bucket's edges share their grain with a neighbour, and giving
+ * back part of a grain would split it.  The grain at its top end is
+ * given back whole when what lies above it there is dead (top_dead):
+ * gradients of the buckets trimmed before this one (backward completes
+ * the buckets from the top of the arena down) and not this rank's.  So
+ * the grain a bucket shares with the one below goes back at the next
+ * trim, and only the grains at the owned range's ends stay. */
+static void give_back_piece(struct lt_ctx *ctx, char *p, size_t bytes, bool top_dead)
 {
+	size_t g = ctx->accel->discard_grain;
 	char *a, *b;
 
 	whole_grains(ctx, p, bytes, &a, &b);
+	if (top_dead && g && (uintptr_t)(p + bytes) % g) {
+		char *top = (char *)(((uintptr_t)(p + bytes) + g - 1) / g * g);
+
+		if (top - g >= p) { /* the top grain starts inside the piece */
+			b = top;
+			a = a < b - g ? a : b - g;
+		}
+	}
 	if (a == b) {
 		ctx->accel->fill(p, 0, bytes);
 		return;
 	}
 	ctx->accel->fill(p, 0, (size_t)(a - p));
-	ctx->accel->fill(b, 0, (size_t)(p + bytes - b));
+	if (b < p + bytes)
+		ctx->accel->fill(b, 0, (size_t)(p + bytes - b));
 	ctx->accel->discard(a, (size_t)(b - a));
+}
+
+/* give_back_piece on each piece of bucket b this rank does not own. */
+static void give_back(struct lt_ctx *ctx, const struct zero *z, const struct lt_bucket *b)
+{
+	size_t esz = lt_dtype_size(ctx->dtype), g = ctx->accel->discard_grain;
+	char *own_lo = ctx->grad_arena.base + z->part.offset * esz;
+	char *own_hi = own_lo + z->part.numel * esz;
+	char *arena_end = ctx->grad_arena.base + ctx->grad_arena.used;
+	char *piece[2];
+	size_t bytes[2];
+
+	unowned_pieces(ctx, z, b, piece, bytes);
+	for (int i = 0; i < 2; i++) {
+		char *end = piece[i] + bytes[i];
+		char *top = g ? (char *)(((uintptr_t)end + g - 1) / g * g) : end;
+
+		if (bytes[i])
+			give_back_piece(ctx, piece[i], bytes[i],
+					top <= arena_end && (top <= own_lo || end >= own_hi));
+	}
 }
 
 /* Makes what give_back gave back of [p, p + bytes) resident again. */
@@ -552,7 +587,7 @@ static void trim(struct lt_ctx *ctx, const struct zero *z, const struct lt_bucke
 {
 	size_t next = z->take_back_at ? z->take_back_at[b - z->q.buckets] : NO_BUCKET;
 
-	each_unowned(ctx, z, b, give_back);
+	give_back(ctx, z, b);
 	if (next != NO_BUCKET)
 		each_unowned(ctx, z, &z->q.buckets[next], take_back);
 }
