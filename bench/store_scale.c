@@ -15,6 +15,15 @@
  *
  *   build/bench/store_scale [N...]     (default: 1024 4096 16384)
  *
+ * The clients spread over BENCH_STORE_HOSTS loopback addresses (default
+ * 64: 127.0.0.1 to 127.0.0.64, the server listening on every address of
+ * the host for the run, guarded by its token as always): ranks on many
+ * hosts each have their own ephemeral ports, while one host's 16384
+ * connections to one address and port need 16384 distinct ports, and
+ * Linux then scans its range at every connect() (30% of the CPU of a
+ * 16384 run).  BENCH_STORE_HOSTS=1: every client to 127.0.0.1, the
+ * server on it alone.
+ *
  * Environment: BENCH_REPS, runs per size (default 5).  Prints, per size,
  * "median [min-max]" of the seconds, the median KiB per connection, and
  * the handshakes the host's listen queues dropped meanwhile (TcpExt
@@ -46,8 +55,12 @@
 /* Descriptors a side needs beyond one per client. */
 #define SPARE_FDS 64
 
+/* The loopback addresses the clients spread over (BENCH_STORE_HOSTS). */
+static long hosts = 64;
+
 struct run {
 	int port, clients;
+	atomic_int next_client; /* numbers the clients, for their address */
 	uint8_t token[LT_STORE_TOKEN_BYTES];
 	pthread_barrier_t go;
 	atomic_int failures;
@@ -85,10 +98,12 @@ static void *client(void *arg)
 	struct lt_store *st = NULL;
 	struct lt_err err = { 0 };
 	int64_t arrived;
-	int rc;
+	int rc, i = atomic_fetch_add(&r->next_client, 1);
+	char addr[32];
 
+	snprintf(addr, sizeof(addr), "127.0.0.%ld", 1 + i % hosts);
 	pthread_barrier_wait(&r->go);
-	rc = lt_store_connect("127.0.0.1", r->port, r->token, "bench client", TIMEOUT_MS, &st, &err);
+	rc = lt_store_connect(addr, r->port, r->token, "bench client", TIMEOUT_MS, &st, &err);
 	if (!rc)
 		rc = lt_store_add(st, "arrived", 1, &arrived, &err);
 	if (!rc && arrived == r->clients)
@@ -169,7 +184,8 @@ static void serve(const uint8_t token[LT_STORE_TOKEN_BYTES], int port_fd, int st
 	int port = -1;
 	char c;
 
-	if (lt_store_server_start("127.0.0.1", 0, token, stderr, &srv, &port, &err))
+	if (lt_store_server_start(hosts > 1 ? "0.0.0.0" : "127.0.0.1", 0, token, stderr, &srv,
+				  &port, &err))
 		fprintf(stderr, "store_scale: %s\n", err.msg);
 	if (write(port_fd, &port, sizeof(port)) != sizeof(port) || port < 0)
 		_exit(1);
@@ -322,7 +338,7 @@ int main(int argc, char **argv)
 	static const char *const default_sizes[] = { "1024", "4096", "16384" };
 	const char *const *sizes = argc > 1 ? (const char *const *)argv + 1 : default_sizes;
 	int nsizes = argc > 1 ? argc - 1 : 3;
-	const char *reps_text = getenv("BENCH_REPS");
+	const char *reps_text = getenv("BENCH_REPS"), *hosts_text = getenv("BENCH_STORE_HOSTS");
 	long reps = 5, n, fds = raise_fd_limit();
 
 	if (reps_text && lt_parse_long(reps_text, 1, 1000, &reps)) {
@@ -330,11 +346,18 @@ int main(int argc, char **argv)
 			reps_text);
 		return 2;
 	}
+	if (hosts_text && lt_parse_long(hosts_text, 1, 254, &hosts)) {
+		fprintf(stderr,
+			"store_scale: BENCH_STORE_HOSTS='%s' is not a number of loopback addresses from 1 to 254\n",
+			hosts_text);
+		return 2;
+	}
 	signal(SIGPIPE, SIG_IGN);
 	printf("clients meeting at the store (connect, add, wait): seconds, median [min-max] of %ld runs;\n"
 	       "server memory per connection: its VmHWM less its VmRSS before the clients, / clients, median;\n"
-	       "listen overflows: handshakes dropped by a full listen queue in all the runs (each costs its client 1 s or more)\n",
-	       reps);
+	       "listen overflows: handshakes dropped by a full listen queue in all the runs (each costs its client 1 s or more);\n"
+	       "the clients connect to %ld loopback address%s (BENCH_STORE_HOSTS)\n",
+	       reps, hosts, hosts == 1 ? " (127.0.0.1)" : "es (127.0.0.1 on)");
 	printf("%-8s %-24s %-15s %s\n", "clients", "rendezvous (s)", "KiB/connection",
 	       "listen overflows");
 	for (int s = 0; s < nsizes; s++) {
