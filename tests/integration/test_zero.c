@@ -218,61 +218,58 @@ Test(zero, stage_2_keeps_only_the_owned_gradients_between_micro_batches)
 			   a0, a1);
 }
 
+/* Runs tests/models/bucket_flight.c on 2 ranks under strategy and reads
+ * its probe line "bucket_flight: rank 0 <probe> R of T" into *in, *total. */
+static void bucket_flight(const char *strategy, const char *probe, unsigned *in,
+			  unsigned *total)
+{
+	const char *argv[] = { "--strategy", strategy, "--devices", "2", "--batch-size", "4",
+			       "--max-steps", "1", build_path("tests/models/bucket_flight.so"),
+			       NULL };
+	char prefix[128];
+	struct run_result r;
+	const char *at;
+
+	snprintf(prefix, sizeof(prefix), "bucket_flight: rank 0 %s ", probe);
+	cr_assert_eq(run_ltrun(argv, NULL, &r), 0);
+	cr_assert_eq(r.status, 0, "%s: status %d\n%s", strategy, r.status, r.err);
+	at = strstr(r.out, prefix);
+	cr_assert_not_null(at, "%s: no '%s' line in\n%s\n%s", strategy, prefix, r.out, r.err);
+	cr_assert_eq(sscanf(at + strlen(prefix), "%u of %u", in, total), 2, "%s", at);
+	cr_expect_gt(*total, 0u);
+	run_result_free(&r);
+}
+
 /* Stage 2 keeps one bucket in flight while backward writes the next:
  * with rank 1 late to its backward, rank 0 waits for p7's bucket before
- * it starts p5's, so p6 (rank 1's) is reduced and given back by then
- * (tests/models/bucket_flight.c); without overlap, each bucket is reduced
- * and given back before backward goes on. */
+ * it starts p5's, so p6 (rank 1's) is reduced and given back by then;
+ * without overlap, each bucket is reduced and given back before backward
+ * goes on. */
 Test(zero, stage_2_bounds_the_buckets_in_flight_when_a_rank_lags)
 {
 	static const char *const strategies[] = { "zero:stage=2,bucket_mb=7,overlap_comm=true",
 						  "zero:stage=2,bucket_mb=7,overlap_comm=false" };
 
 	for (int s = 0; s < 2; s++) {
-		const char *argv[] = { "--strategy", strategies[s], "--devices", "2",
-				       "--batch-size", "4", "--max-steps", "1",
-				       build_path("tests/models/bucket_flight.so"), NULL };
-		struct run_result r;
-		const char *at;
-		unsigned in = 0, total = 0;
+		unsigned in, total;
 
-		cr_assert_eq(run_ltrun(argv, NULL, &r), 0);
-		cr_assert_eq(r.status, 0, "%s: status %d\n%s", strategies[s], r.status, r.err);
-		at = strstr(r.out, "bucket_flight: rank 0 p6 resident ");
-		cr_assert_not_null(at, "%s: no probe line in\n%s\n%s", strategies[s], r.out, r.err);
-		cr_assert_eq(sscanf(at, "bucket_flight: rank 0 p6 resident %u of %u", &in, &total),
-			     2);
-		cr_expect_gt(total, 0u);
+		bucket_flight(strategies[s], "p6 resident", &in, &total);
 		cr_expect_eq(in, 0u,
 			     "%s: rank 0 still holds %u of the %u pages of p6's gradient two buckets later: the buckets in flight are not bounded",
 			     strategies[s], in, total);
-		run_result_free(&r);
 	}
 }
 
 /* Trimming a bucket takes back the pages of the bucket that gives pages
  * back two further on (here: p6's trim takes p4's), before backward
- * writes it (tests/models/bucket_flight.c). */
+ * writes it. */
 Test(zero, stage_2_takes_back_pages_two_buckets_ahead)
 {
-	const char *argv[] = { "--strategy", "zero:stage=2,bucket_mb=7", "--devices", "2",
-			       "--batch-size", "4", "--max-steps", "1",
-			       build_path("tests/models/bucket_flight.so"), NULL };
-	struct run_result r;
-	const char *at;
-	unsigned in = 0, total = 0;
+	unsigned in, total;
 
-	cr_assert_eq(run_ltrun(argv, NULL, &r), 0);
-	cr_assert_eq(r.status, 0, "status %d\n%s", r.status, r.err);
-	at = strstr(r.out, "bucket_flight: rank 0 p4 resident before its backward ");
-	cr_assert_not_null(at, "no probe line in\n%s\n%s", r.out, r.err);
-	cr_assert_eq(sscanf(at, "bucket_flight: rank 0 p4 resident before its backward %u of %u",
-			    &in, &total),
-		     2);
-	cr_expect_gt(total, 0u);
+	bucket_flight("zero:stage=2,bucket_mb=7", "p4 resident before its backward", &in, &total);
 	cr_expect_eq(in, total, "only %u of the %u pages of p4's gradient were taken back ahead", in,
 		     total);
-	run_result_free(&r);
 }
 
 /* Stage 2 with its buckets reduced on the communicator's thread and on

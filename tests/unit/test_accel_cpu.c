@@ -14,36 +14,17 @@
 #include <sys/mman.h>
 #include <unistd.h>
 
-#include "accel/accel.h"
-#include "core/registry.h"
+#include "cpu_arena.h"
 
-static struct lt_registry *reg;
-static struct lt_choice choice;
-static const struct lt_accelerator_ops *cpu;
-static struct lt_arena arena;
-static struct lt_err err;
 static size_t page;
 
 static void setup(void)
 {
-	memset(&err, 0, sizeof(err));
+	cpu_arena_open();
 	page = (size_t)sysconf(_SC_PAGESIZE);
-	reg = lt_registry_new(&err);
-	cr_assert_not_null(reg, "%s", err.msg);
-	cr_assert_eq(lt_registry_resolve(reg, LT_KIND_ACCELERATOR, "cpu", &choice, &err), 0, "%s",
-		     err.msg);
-	cpu = lt_accel_of(&choice);
-	cr_assert_eq(cpu->reserve(&arena, (size_t)64 << 20, &err), 0, "%s", err.msg);
 }
 
-static void teardown(void)
-{
-	cpu->release(&arena);
-	lt_choice_free(&choice);
-	lt_registry_free(reg);
-}
-
-TestSuite(accel_cpu, .init = setup, .fini = teardown);
+TestSuite(accel_cpu, .init = setup, .fini = cpu_arena_close);
 
 /* Resident pages among those wholly inside [p, p + bytes). */
 static size_t resident(const char *p, size_t bytes)

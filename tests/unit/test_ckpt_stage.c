@@ -11,35 +11,10 @@
 #include <stdint.h>
 #include <string.h>
 
-#include "accel/accel.h"
-#include "core/registry.h"
+#include "cpu_arena.h"
 #include "trainer/ckpt_stage.h"
 
-static struct lt_registry *reg;
-static struct lt_choice choice;
-static const struct lt_accelerator_ops *cpu;
-static struct lt_arena arena;
-static struct lt_err err;
-
-static void setup(void)
-{
-	memset(&err, 0, sizeof(err));
-	reg = lt_registry_new(&err);
-	cr_assert_not_null(reg, "%s", err.msg);
-	cr_assert_eq(lt_registry_resolve(reg, LT_KIND_ACCELERATOR, "cpu", &choice, &err), 0, "%s",
-		     err.msg);
-	cpu = lt_accel_of(&choice);
-	cr_assert_eq(cpu->reserve(&arena, (size_t)64 << 20, &err), 0, "%s", err.msg);
-}
-
-static void teardown(void)
-{
-	cpu->release(&arena);
-	lt_choice_free(&choice);
-	lt_registry_free(reg);
-}
-
-TestSuite(ckpt_stage, .init = setup, .fini = teardown);
+TestSuite(ckpt_stage, .init = cpu_arena_open, .fini = cpu_arena_close);
 
 /* n tensors in the arena of bytes[i] bytes, byte j of tensor i = i + j
  * (the stage moves bytes: the dtype and shape are only a description). */
