@@ -135,7 +135,8 @@ struct lt_accelerator_ops {
 	 * already there alone; the cpu's takes the pages just given back
 	 * while the kernel still holds them (a VM's host reclaims free pages
 	 * after a while, and touching them again then costs several times
-	 * more: stage 2 readies the next bucket as it trims the last). */
+	 * more: stage 2 takes a later bucket's pages back as it gives an
+	 * earlier one's). */
 	void (*populate)(void *p, size_t bytes);
 	/* Makes the pages wholly inside [p, p + bytes) of an arena
 	 * inaccessible (on) or usable again (!on): a model touching them
