@@ -272,13 +272,14 @@ Test(zero, stage_2_takes_back_pages_two_buckets_ahead)
 		     total);
 }
 
-/* Stage 2 with its buckets reduced on the communicator's thread and on
- * the rank's own (overlap_comm; auto picks one by the CPUs) ends as ddp,
- * with accumulation. */
-Test(zero, stage_2_matches_ddp_with_and_without_overlap)
+/* Stages 2 and 3 with their buckets reduced on the communicator's
+ * thread and on the rank's own (overlap_comm; auto picks one by the CPUs)
+ * end as ddp, with accumulation. */
+Test(zero, stages_2_and_3_match_ddp_with_and_without_overlap)
 {
 	check_against_ddp(LIST("2", "3"),
-			  LIST("zero:stage=2,overlap_comm=true", "zero:stage=2,overlap_comm=false"),
+			  LIST("zero:stage=2,overlap_comm=true", "zero:stage=2,overlap_comm=false",
+			       "zero:stage=3,overlap_comm=false"),
 			  LIST("--accumulate-grad-batches", "2"));
 }
 
