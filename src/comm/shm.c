@@ -642,7 +642,6 @@ static int shm_reduce_scatter_v(struct lt_comm *c, const void *send, void *recv,
 
 /* ------------------------------------------------------------ open/close */
 
-
 /* How long a waiting rank spins before it sleeps on the futex, and how
  * often it gives its cpu away meanwhile.  With a cpu for every rank it
  * polls, yielding every 64 turns; oversubscribed, a spinning rank would

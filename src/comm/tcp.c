@@ -123,7 +123,6 @@ static char *scratch(struct lt_comm *c, size_t n, struct lt_err *err)
 
 /* ------------------------------------------------------------ waiting */
 
-
 /* How long a waiting rank polls its sockets before it sleeps in poll(2):
  * 200 us while its node's ranks have a cpu each (LOCAL_WORLD_SIZE against
  * this rank's cpus), 20 us otherwise; LTRUN_TCP_SPIN_US overrides.  It

@@ -272,6 +272,14 @@ static void whole_grains(const struct lt_ctx *ctx, char *p, size_t bytes, char *
 	*b = (char *)(gb > ga ? gb : ga);
 }
 
+/* p rounded up to the accelerator's discard grain (p when it has none). */
+static char *grain_up(const struct lt_ctx *ctx, char *p)
+{
+	uintptr_t g = ctx->accel->discard_grain;
+
+	return g ? (char *)(((uintptr_t)p + g - 1) / g * g) : p;
+}
+
 /* Gives back the whole grains of [p, p + bytes) and zeroes the rest in
  * place: a bucket's edges share their grain with a neighbour, and giving
  * back part of a grain would split it.  The grain at its top end is
@@ -287,7 +295,7 @@ static void give_back_piece(struct lt_ctx *ctx, char *p, size_t bytes, bool top_
 
 	whole_grains(ctx, p, bytes, &a, &b);
 	if (top_dead && g && (uintptr_t)(p + bytes) % g) {
-		char *top = (char *)(((uintptr_t)(p + bytes) + g - 1) / g * g);
+		char *top = grain_up(ctx, p + bytes);
 
 		if (top - g >= p) { /* the top grain starts inside the piece */
 			b = top;
@@ -307,7 +315,7 @@ static void give_back_piece(struct lt_ctx *ctx, char *p, size_t bytes, bool top_
 /* give_back_piece on each piece of bucket b this rank does not own. */
 static void give_back(struct lt_ctx *ctx, const struct zero *z, const struct lt_bucket *b)
 {
-	size_t esz = lt_dtype_size(ctx->dtype), g = ctx->accel->discard_grain;
+	size_t esz = lt_dtype_size(ctx->dtype);
 	char *own_lo = ctx->grad_arena.base + z->part.offset * esz;
 	char *own_hi = own_lo + z->part.numel * esz;
 	char *arena_end = ctx->grad_arena.base + ctx->grad_arena.used;
@@ -316,8 +324,7 @@ static void give_back(struct lt_ctx *ctx, const struct zero *z, const struct lt_
 
 	unowned_pieces(ctx, z, b, piece, bytes);
 	for (int i = 0; i < 2; i++) {
-		char *end = piece[i] + bytes[i];
-		char *top = g ? (char *)(((uintptr_t)end + g - 1) / g * g) : end;
+		char *end = piece[i] + bytes[i], *top = grain_up(ctx, end);
 
 		if (bytes[i])
 			give_back_piece(ctx, piece[i], bytes[i],
