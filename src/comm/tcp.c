@@ -28,7 +28,10 @@
  *
  * Algorithms (every rank ends with bit-identical results: each element is
  * reduced in one order, the same for every rank):
- *   all_reduce   2 ranks, or n x bytes <= 256 KiB: every rank's buffer
+ *   all_reduce   2 ranks from 512 KiB: each rank owns a half, sends the
+ *                other, reduces its own as its peer's copy arrives and
+ *                sends it back reduced, streamed (pair_all_reduce); 2 ranks
+ *                below that, or n x bytes <= 256 KiB: every rank's buffer
  *                goes around the ring and each rank reduces them in rank
  *                order (1 step at 2 ranks, n-1 else); larger: the ring's
  *                reduce-scatter then all-gather, 2(n-1) steps of 1/n
@@ -61,7 +64,12 @@
 
 #define TOKEN_BYTES LT_STORE_TOKEN_BYTES /* the store's tokens: its maker and parser */
 #define GATHER_MAX (256u << 10) /* n x bytes up to this: gather, then reduce */
-#define PAIR_GATHER_MAX ((size_t)64 << 20) /* 2 ranks: gather up to this, then the ring */
+/* 2 ranks: one exchange below this, pair_all_reduce from it.  Measured
+ * between two network-namespace hosts: 1 MB 0.21-0.23 ms split against
+ * 0.24-0.26 exchanged, 64 MB 25-27 against 27-31; 512 KiB the same either
+ * way; 256 KiB and less the exchange is faster (16 KiB 0.006 against
+ * 0.009-0.011: one dependent round trip instead of two). */
+#define PAIR_SPLIT_MIN ((size_t)512 << 10)
 #define FOLD_BYTES (64u << 10)  /* reduce arrived data in pieces of this */
 /* Bytes handed to one send(): the kernel then moves them while this
  * thread reads and reduces.  Measured between two network-namespace hosts
@@ -184,6 +192,106 @@ static int broken(struct lt_comm *c, const char *what, int peer, const char *why
 			  global_of(c, peer));
 }
 
+/* Sends up to SEND_BYTES of p[0, len) to the next rank: bytes sent (0 when
+ * its socket is full), -1 with err set. */
+static ssize_t send_some(struct lt_comm *c, const char *p, size_t len, struct lt_err *err)
+{
+	struct tcp *s = state_of(c);
+	ssize_t n = send(s->next_fd, p, len < SEND_BYTES ? len : SEND_BYTES,
+			 MSG_NOSIGNAL | MSG_DONTWAIT);
+
+	if (n >= 0)
+		return n;
+	if (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR)
+		return 0;
+	return broken(c, "sending to", s->next, strerror(errno), err);
+}
+
+/* Reads what has arrived from the previous rank into p[0, len): bytes read
+ * (0 when none yet), -1 with err set. */
+static ssize_t recv_some(struct lt_comm *c, char *p, size_t len, struct lt_err *err)
+{
+	struct tcp *s = state_of(c);
+	ssize_t n = recv(s->prev_fd, p, len, MSG_DONTWAIT);
+
+	if (n > 0)
+		return n;
+	if (n == 0)
+		return broken(c, "reading from", s->prev,
+			      "it closed the connection (it ended or was killed)", err);
+	if (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR)
+		return 0;
+	return broken(c, "reading from", s->prev, strerror(errno), err);
+}
+
+/* What a step still waits for, when a turn moved nothing. */
+struct waiting {
+	bool sending;  /* bytes are left to send */
+	bool can_send; /* ... and some of them may go now */
+	bool reading;  /* bytes are left to read */
+	int64_t since; /* when the step last moved (0: it just did) */
+};
+
+/*
+ * A turn that moved nothing: yields the cpu while the spin lasts (from
+ * w->since), then sleeps in poll(2) until a socket the step waits on is
+ * ready or the collective timeout, counted from the last progress, passes.
+ * 0: take another turn; -1 with err set.
+ */
+static int idle(struct lt_comm *c, struct waiting *w, struct lt_err *err)
+{
+	struct tcp *s = state_of(c);
+	int64_t now = lt_now_ns();
+	struct pollfd p[2];
+	int wait_ms = -1;
+	ssize_t n;
+	char byte;
+
+	if (!w->since)
+		w->since = now;
+	if (now - w->since < s->spin_ns) {
+		sched_yield();
+		return 0;
+	}
+	/* next_fd never carries data this way: while this step still sends
+	 * to the next rank, its being readable means that rank is gone (one
+	 * that finished its part may have ended: not then) */
+	p[0] = (struct pollfd){ .fd = s->next_fd,
+				.events = (short)(w->sending ? POLLIN : 0) |
+					  (short)(w->can_send ? POLLOUT : 0) };
+	p[1] = (struct pollfd){ .fd = s->prev_fd, .events = w->reading ? POLLIN : 0 };
+	for (int i = 0; i < 2; i++)
+		if (!p[i].events)
+			p[i].fd = -1; /* else its hang-up would still wake us */
+	if (p[0].fd < 0 && p[1].fd < 0)
+		return 0;
+	if (s->timeout_ms > 0) {
+		int64_t deadline = w->since + (int64_t)s->timeout_ms * 1000000;
+		if (now >= deadline) {
+			char why[96];
+			snprintf(why, sizeof(why),
+				 "nothing moved for %.1f s, the collective timeout (--timeout)",
+				 s->timeout_ms / 1000.0);
+			return broken(c, w->reading ? "waiting for" : "sending to",
+				      w->reading ? s->prev : s->next, why, err);
+		}
+		wait_ms = (int)((deadline - now) / 1000000) + 1;
+	}
+	if (poll(p, 2, wait_ms) < 0 && errno != EINTR)
+		return broken(c, "waiting for", s->prev, strerror(errno), err);
+	if (!(p[0].revents & (POLLIN | POLLHUP | POLLERR)))
+		return 0;
+	n = recv(s->next_fd, &byte, 1, MSG_DONTWAIT);
+	if (n == 0 || (n < 0 && errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR))
+		return broken(c, "sending to", s->next,
+			      n == 0 ? "it closed the connection (it ended or was killed)"
+				     : strerror(errno), err);
+	if (n > 0)
+		return broken(c, "sending to", s->next,
+			      "it sent data the wrong way (not an ltrun rank of this job?)", err);
+	return 0;
+}
+
 /*
  * One step of the ring: sends out_len bytes of out to the next rank while
  * it reads in_len bytes from the previous one into in, reducing them with
@@ -193,9 +301,8 @@ static int broken(struct lt_comm *c, const char *what, int peer, const char *why
 static int move(struct lt_comm *c, const char *out, size_t out_len, char *in, size_t in_len,
 		bool relay, struct fold *f, struct lt_err *err)
 {
-	struct tcp *s = state_of(c);
 	size_t sent = 0, got = 0;
-	int64_t idle_since = 0;
+	struct waiting w = { 0 };
 
 	for (;;) {
 		size_t can_send = relay ? got : out_len;
@@ -203,27 +310,16 @@ static int move(struct lt_comm *c, const char *out, size_t out_len, char *in, si
 		ssize_t n;
 
 		if (sent < can_send) {
-			size_t want = can_send - sent < SEND_BYTES ? can_send - sent : SEND_BYTES;
-
-			n = send(s->next_fd, out + sent, want, MSG_NOSIGNAL | MSG_DONTWAIT);
-			if (n > 0) {
-				sent += (size_t)n;
-				moved = true;
-			} else if (n < 0 && errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR) {
-				return broken(c, "sending to", s->next, strerror(errno), err);
-			}
+			if ((n = send_some(c, out + sent, can_send - sent, err)) < 0)
+				return -1;
+			sent += (size_t)n;
+			moved = n > 0;
 		}
 		if (got < in_len) {
-			n = recv(s->prev_fd, in + got, in_len - got, MSG_DONTWAIT);
-			if (n > 0) {
-				got += (size_t)n;
-				moved = true;
-			} else if (n == 0) {
-				return broken(c, "reading from", s->prev,
-					      "it closed the connection (it ended or was killed)", err);
-			} else if (errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR) {
-				return broken(c, "reading from", s->prev, strerror(errno), err);
-			}
+			if ((n = recv_some(c, in + got, in_len - got, err)) < 0)
+				return -1;
+			got += (size_t)n;
+			moved = moved || n > 0;
 		}
 		if (f) {
 			size_t before = f->done;
@@ -233,56 +329,14 @@ static int move(struct lt_comm *c, const char *out, size_t out_len, char *in, si
 		if (sent == out_len && got == in_len && (!f || f->done == in_len))
 			return 0;
 		if (moved) {
-			idle_since = 0;
+			w.since = 0;
 			continue;
 		}
-		int64_t now = lt_now_ns();
-		if (!idle_since)
-			idle_since = now;
-		if (now - idle_since < s->spin_ns) {
-			sched_yield();
-			continue;
-		}
-		/* next_fd never carries data this way: while this step still
-		 * sends to the next rank, its being readable means that rank is
-		 * gone (one that finished its part may have ended: not then) */
-		struct pollfd p[2];
-		int wait_ms = -1;
-		p[0] = (struct pollfd){ .fd = s->next_fd,
-					.events = (short)(sent < out_len ? POLLIN : 0) |
-						  (short)(sent < can_send ? POLLOUT : 0) };
-		p[1] = (struct pollfd){ .fd = s->prev_fd, .events = got < in_len ? POLLIN : 0 };
-		for (int i = 0; i < 2; i++)
-			if (!p[i].events)
-				p[i].fd = -1; /* else its hang-up would still wake us */
-		if (p[0].fd < 0 && p[1].fd < 0)
-			continue;
-		/* the timeout counts from the last progress */
-		if (s->timeout_ms > 0) {
-			int64_t deadline = idle_since + (int64_t)s->timeout_ms * 1000000;
-			if (now >= deadline) {
-				char why[96];
-				snprintf(why, sizeof(why),
-					 "nothing moved for %.1f s, the collective timeout (--timeout)",
-					 s->timeout_ms / 1000.0);
-				return broken(c, got < in_len ? "waiting for" : "sending to",
-					      got < in_len ? s->prev : s->next, why, err);
-			}
-			wait_ms = (int)((deadline - now) / 1000000) + 1;
-		}
-		if (poll(p, 2, wait_ms) < 0 && errno != EINTR)
-			return broken(c, "waiting for", s->prev, strerror(errno), err);
-		if (p[0].revents & (POLLIN | POLLHUP | POLLERR)) {
-			char byte;
-			n = recv(s->next_fd, &byte, 1, MSG_DONTWAIT);
-			if (n == 0 || (n < 0 && errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR))
-				return broken(c, "sending to", s->next,
-					      n == 0 ? "it closed the connection (it ended or was killed)"
-						     : strerror(errno), err);
-			if (n > 0)
-				return broken(c, "sending to", s->next,
-					      "it sent data the wrong way (not an ltrun rank of this job?)", err);
-		}
+		w.sending = sent < out_len;
+		w.can_send = sent < can_send;
+		w.reading = got < in_len;
+		if (idle(c, &w, err))
+			return -1;
 	}
 }
 
@@ -393,6 +447,66 @@ static int gather_reduce(struct lt_comm *c, char *buf, size_t count, enum lt_dty
 	return 0;
 }
 
+/*
+ * Two ranks, from PAIR_SPLIT_MIN bytes: each owns a half of buf (rank 0
+ * the first).  A rank sends its peer's half as it is, reduces its peer's
+ * copy of its own half as that arrives, and sends each reduced piece back
+ * at once; the peer's reduced half arrives straight into buf.  Each
+ * connection carries a raw half, then a reduced one: the bytes of one
+ * exchange, but each rank reduces half the buffer, not all of it.  Each
+ * element is reduced once, by its owner, in rank order, so both ranks end
+ * with the same bits.  The reduced half lands where the raw half was sent
+ * from, which is safe: the peer reduces only what it has received of it.
+ */
+static int pair_all_reduce(struct lt_comm *c, char *buf, size_t count, enum lt_dtype dt,
+			   enum lt_op op, struct lt_err *err)
+{
+	size_t es = lt_dtype_size(dt), bytes = count * es, first = count / 2 * es;
+	size_t mine_at = c->rank ? first : 0, mine = c->rank ? bytes - first : first;
+	size_t theirs_at = c->rank ? 0 : first, theirs = bytes - mine, sent = 0, got = 0;
+	struct fold f = { .dst = buf + mine_at, .dt = dt, .op = op, .in_first = c->rank == 1 };
+	struct waiting w = { 0 };
+	char *in = scratch(c, mine, err);
+
+	if (!in)
+		return -1;
+	for (;;) {
+		size_t can_send = theirs + f.done, before = f.done; /* then mine, as reduced */
+		bool moved = false;
+		ssize_t n;
+
+		if (sent < can_send) {
+			n = sent < theirs ? send_some(c, buf + theirs_at + sent, theirs - sent, err)
+					  : send_some(c, buf + mine_at + (sent - theirs),
+						      can_send - sent, err);
+			if (n < 0)
+				return -1;
+			sent += (size_t)n;
+			moved = n > 0;
+		}
+		if (got < bytes) {
+			n = got < mine ? recv_some(c, in + got, mine - got, err)
+				       : recv_some(c, buf + theirs_at + (got - mine), bytes - got, err);
+			if (n < 0)
+				return -1;
+			got += (size_t)n;
+			moved = moved || n > 0;
+		}
+		fold_some(&f, in, got < mine ? got : mine, mine);
+		if (sent == bytes && got == bytes)
+			return 0; /* all of mine was sent: reduced */
+		if (moved || f.done != before) {
+			w.since = 0;
+			continue;
+		}
+		w.sending = sent < bytes;
+		w.can_send = sent < can_send;
+		w.reading = got < bytes;
+		if (idle(c, &w, err))
+			return -1;
+	}
+}
+
 static int tcp_all_reduce(struct lt_comm *c, void *buf, size_t count, enum lt_dtype dt,
 			  enum lt_op op, struct lt_err *err)
 {
@@ -402,8 +516,9 @@ static int tcp_all_reduce(struct lt_comm *c, void *buf, size_t count, enum lt_dt
 
 	if (n == 1 || !count)
 		return 0;
-	if ((n == 2 && bytes <= PAIR_GATHER_MAX) || bytes * (size_t)n <= GATHER_MAX ||
-	    count < (size_t)n)
+	if (n == 2 && bytes >= PAIR_SPLIT_MIN)
+		return pair_all_reduce(c, buf, count, dt, op, err);
+	if (n == 2 || bytes * (size_t)n <= GATHER_MAX || count < (size_t)n)
 		return gather_reduce(c, buf, count, dt, op, err);
 	counts = malloc(sizeof(size_t) * (size_t)n);
 	if (!counts)
