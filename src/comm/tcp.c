@@ -224,7 +224,7 @@ static ssize_t recv_some(struct lt_comm *c, char *p, size_t len, struct lt_err *
 	return broken(c, "reading from", s->prev, strerror(errno), err);
 }
 
-/* What a step still waits for, when a turn moved nothing. */
+/* What a step still waits for, at the end of a turn. */
 struct waiting {
 	bool sending;  /* bytes are left to send */
 	bool can_send; /* ... and some of them may go now */
@@ -233,20 +233,26 @@ struct waiting {
 };
 
 /*
- * A turn that moved nothing: yields the cpu while the spin lasts (from
- * w->since), then sleeps in poll(2) until a socket the step waits on is
- * ready or the collective timeout, counted from the last progress, passes.
- * 0: take another turn; -1 with err set.
+ * The end of a turn of a step's loop.  One that moved bytes: the next turn
+ * at once.  One that moved nothing: yields the cpu while the spin lasts
+ * (from w->since), then sleeps in poll(2) until a socket the step waits on
+ * is ready or the collective timeout, counted from the last progress,
+ * passes.  0: take another turn; -1 with err set.
  */
-static int idle(struct lt_comm *c, struct waiting *w, struct lt_err *err)
+static int end_turn(struct lt_comm *c, struct waiting *w, bool moved, struct lt_err *err)
 {
 	struct tcp *s = state_of(c);
-	int64_t now = lt_now_ns();
 	struct pollfd p[2];
 	int wait_ms = -1;
+	int64_t now;
 	ssize_t n;
 	char byte;
 
+	if (moved) {
+		w->since = 0;
+		return 0;
+	}
+	now = lt_now_ns();
 	if (!w->since)
 		w->since = now;
 	if (now - w->since < s->spin_ns) {
@@ -328,14 +334,10 @@ static int move(struct lt_comm *c, const char *out, size_t out_len, char *in, si
 		}
 		if (sent == out_len && got == in_len && (!f || f->done == in_len))
 			return 0;
-		if (moved) {
-			w.since = 0;
-			continue;
-		}
 		w.sending = sent < out_len;
 		w.can_send = sent < can_send;
 		w.reading = got < in_len;
-		if (idle(c, &w, err))
+		if (end_turn(c, &w, moved, err))
 			return -1;
 	}
 }
@@ -495,14 +497,10 @@ static int pair_all_reduce(struct lt_comm *c, char *buf, size_t count, enum lt_d
 		fold_some(&f, in, got < mine ? got : mine, mine);
 		if (sent == bytes && got == bytes)
 			return 0; /* all of mine was sent: reduced */
-		if (moved || f.done != before) {
-			w.since = 0;
-			continue;
-		}
 		w.sending = sent < bytes;
 		w.can_send = sent < can_send;
 		w.reading = got < bytes;
-		if (idle(c, &w, err))
+		if (end_turn(c, &w, moved || f.done != before, err))
 			return -1;
 	}
 }
